@@ -1,0 +1,9 @@
+"""Stage 4: label models behind one protocol — majority vote, Snorkel, Dawid–Skene."""
+from .base import LabelModel, predict
+from .dawid_skene import DawidSkene
+from .majority import MajorityVote
+from .registry import LABEL_MODELS, make_label_model
+from .snorkel_model import SnorkelLabelModel
+
+__all__ = ["LABEL_MODELS", "DawidSkene", "LabelModel", "MajorityVote", "SnorkelLabelModel",
+           "make_label_model", "predict"]

@@ -1,0 +1,99 @@
+"""Majority vote: the simplest label model, plus the input checks every baseline shares."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConfigError, InputError
+
+ABSTAIN = -1
+
+
+def check_n_classes(n_classes: int) -> int:
+    """Return ``n_classes`` as an int, or raise ``ConfigError`` when it is not an int >= 2."""
+    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
+        raise ConfigError(f"n_classes must be an integer >= 2, got {n_classes!r}", column="n_classes",
+                          fix="give the number of classes of the task (len(task.labels))")
+    return int(n_classes)
+
+
+def check_votes(L: np.ndarray, n_classes: int) -> np.ndarray:
+    """Validate a label matrix and return it as int64.
+
+    Args:
+        L: shape (n, m), class index in ``0..n_classes-1`` or -1 (abstain).
+        n_classes: k.
+
+    Returns:
+        shape (n, m), int64.
+
+    Raises:
+        InputError: ``L`` is not 2-D, holds non-integers, or a vote outside ``-1..k-1``
+            (the message names the first bad row and column).
+    """
+    arr = np.asarray(L)
+    if arr.ndim != 2:
+        raise InputError(f"label matrix must be 2-D (n examples, m sources), got shape {arr.shape}",
+                         fix="pass LabelMatrix.L, or reshape a single source's votes with votes[:, None]")
+    if arr.dtype.kind not in "iub":
+        if arr.dtype.kind != "f" or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+            raise InputError(f"label matrix must hold integer votes, got dtype {arr.dtype}",
+                             fix="encode votes as class indices and -1 for abstain")
+    votes = arr.astype(np.int64)
+    bad = (votes < ABSTAIN) | (votes >= n_classes)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise InputError(f"vote {votes[i, j]} is outside -1..{n_classes - 1}", row=int(i), column=str(j),
+                         fix=f"votes must be class indices 0..{n_classes - 1} or -1 for abstain")
+    return votes
+
+
+def vote_counts(L: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per-row count of votes for each class.
+
+    Args:
+        L: shape (n, m), int, -1 = abstain (already validated).
+        n_classes: k.
+
+    Returns:
+        shape (n, k), int64; ``counts[i, c]`` = number of sources voting ``c`` on row ``i``.
+    """
+    n = L.shape[0]
+    rows, cols = np.nonzero(L != ABSTAIN)
+    flat = rows * n_classes + L[rows, cols]
+    return np.bincount(flat, minlength=n * n_classes).reshape(n, n_classes)
+
+
+class MajorityVote:
+    """Majority vote over the non-abstaining sources, with soft ties.
+
+    Each row's distribution puts equal mass on the classes that received the most votes:
+    a clear winner gets probability 1, a tie between t classes gives each 1/t, and a row on
+    which every source abstains is uniform (1/k each; all k classes are tied at zero votes).
+
+    Fitting learns nothing; ``fit`` only validates ``L`` and records ``n_sources_``.
+
+    Args:
+        n_classes: k, number of classes.
+    """
+
+    def __init__(self, n_classes: int) -> None:
+        self.n_classes = check_n_classes(n_classes)
+
+    def fit(self, L: np.ndarray, X: np.ndarray | None = None) -> "MajorityVote":
+        """Validate ``L`` (shape (n, m)); ``X`` is ignored. Returns ``self``."""
+        self.n_sources_ = check_votes(L, self.n_classes).shape[1]
+        return self
+
+    def predict_proba(self, L: np.ndarray, X: np.ndarray | None = None) -> np.ndarray:
+        """Class distributions.
+
+        Args:
+            L: shape (n, m), int, -1 = abstain.
+            X: ignored.
+
+        Returns:
+            shape (n, k), float64, rows sum to 1.
+        """
+        counts = vote_counts(check_votes(L, self.n_classes), self.n_classes)
+        winners = (counts == counts.max(axis=1, keepdims=True)).astype(np.float64)
+        return winners / winners.sum(axis=1, keepdims=True)

@@ -1,0 +1,152 @@
+"""The whole job: data → sources → label matrix → label models → labels + metrics.
+
+Each stage hands the next a plain object (``Dataset``, ``LabelMatrix``, arrays); nothing reaches back.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .data.dataset import Dataset
+from .errors import ConfigError
+from .export.labels import labels_frame, write_json, write_table
+from .labelmodels import make_label_model
+from .matrix.analysis import analyze
+from .matrix.apply import apply_sources
+from .matrix.label_matrix import LabelMatrix
+from .metrics import classification_metrics
+from .project import Project
+from .sources.config import sources_from_config
+from .task import Task
+
+log = logging.getLogger(__name__)
+
+DEFAULT_METHODS = ("mv", "snorkel", "dawid_skene")
+
+
+@dataclass
+class RunResult:
+    """What a run produced.
+
+    Attributes:
+        task: the task.
+        splits: split name -> Dataset.
+        matrices: split name -> LabelMatrix.
+        fit_split: the split label models were fitted on.
+        analysis: per-source statistics on the fit split (DataFrame indexed by source).
+        probas: method -> split -> (n, k) class distributions.
+        metrics: method -> split -> metrics dict (only splits with gold).
+        final: the method whose labels were written.
+        outputs: name -> path of every file written.
+        seconds: stage -> wall-clock seconds.
+        extra: later stages' results (risk, correction), by name.
+    """
+
+    task: Task
+    splits: dict[str, Dataset]
+    matrices: dict[str, LabelMatrix]
+    fit_split: str
+    analysis: pd.DataFrame
+    probas: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    metrics: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    final: str = "snorkel"
+    outputs: dict[str, Path] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def choose_fit_split(splits: dict[str, Dataset], preferred: str = "train") -> str:
+    """``preferred`` if present, else ``train``, ``valid``, or the first split."""
+    for name in (preferred, "train", "valid"):
+        if name in splits:
+            return name
+    return next(iter(splits))
+
+
+def label_matrices(splits: dict[str, Dataset], sources: list, task: Task, progress: bool = True
+                   ) -> dict[str, LabelMatrix]:
+    """Apply ``sources`` to every split."""
+    return {name: apply_sources(ds, sources, task, progress=progress) for name, ds in splits.items()}
+
+
+def fit_label_models(methods: list[str], matrices: dict[str, LabelMatrix], fit_split: str, task: Task,
+                     options: dict[str, dict] | None = None) -> dict[str, dict[str, np.ndarray]]:
+    """Fit each method on the fit split's matrix and predict every split.
+
+    Returns:
+        method -> split -> (n, k) distributions.
+    """
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for m in methods:
+        model = make_label_model(m, task.n_classes, **(options or {}).get(m, {}))
+        model.fit(matrices[fit_split].L)
+        out[m] = {s: model.predict_proba(lm.L) for s, lm in matrices.items()}
+    return out
+
+
+def evaluate(probas: dict[str, dict[str, np.ndarray]], splits: dict[str, Dataset], dataset_name: str
+             ) -> dict[str, dict[str, dict[str, Any]]]:
+    """Metrics per method and split, on the splits that have gold labels."""
+    return {m: {s: classification_metrics(splits[s].gold, p, dataset=dataset_name)
+                for s, p in per_split.items() if splits[s].has_gold}
+            for m, per_split in probas.items()}
+
+
+def run(project: Project, *, progress: bool = True, write: bool = True) -> RunResult:
+    """Run the project end to end and write its outputs (labels file, metrics.json, analysis.csv)."""
+    t0 = time.perf_counter()
+    task = project.task
+    splits = project.load_splits()
+    fit_split = choose_fit_split(splits, project.fit_split)
+    sources = sources_from_config(project.sources, base_dir=project.base_dir, state_dir=project.state_dir,
+                                  sample=splits[fit_split], file=str(project.path))
+    seconds = {"load": time.perf_counter() - t0}
+
+    t = time.perf_counter()
+    matrices = label_matrices(splits, sources, task, progress=progress)
+    seconds["sources"] = time.perf_counter() - t
+    analysis = analyze(matrices[fit_split], splits[fit_split].gold if splits[fit_split].has_gold else None)
+
+    methods = list(project.labelmodel.get("methods", DEFAULT_METHODS))
+    final = project.labelmodel.get("final", methods[-1] if "snorkel" not in methods else "snorkel")
+    if final not in methods:
+        raise ConfigError(f"final label model {final!r} is not among methods {methods}", file=str(project.path),
+                          column="labelmodel.final", fix="add it to methods or choose one of them")
+    t = time.perf_counter()
+    probas = fit_label_models(methods, matrices, fit_split, task, project.labelmodel.get("options"))
+    seconds["label_models"] = time.perf_counter() - t
+    metrics = evaluate(probas, splits, task.name)
+    result = RunResult(task=task, splits=splits, matrices=matrices, fit_split=fit_split, analysis=analysis,
+                       probas=probas, metrics=metrics, final=final, seconds=seconds)
+    if write:
+        write_outputs(result, project.output_dir, project.labels_file)
+    seconds["total"] = time.perf_counter() - t0
+    return result
+
+
+def write_outputs(result: RunResult, out_dir: Path, labels_file: str) -> None:
+    """Labels of the final method for every split (one file), metrics.json, analysis.csv."""
+    frames = []
+    for split, ds in result.splits.items():
+        extra: dict[str, Any] = {"split": [split] * len(ds)}
+        if ds.has_gold:
+            extra["gold"] = [result.task.labels[g] if g >= 0 else "" for g in ds.gold]
+        for name, per_split in result.extra.get("columns", {}).items():
+            if split in per_split:
+                extra[name] = per_split[split]
+        frames.append(labels_frame(ds.ids, result.probas[result.final][split], result.task,
+                                   result.matrices[split], extra))
+    result.outputs["labels"] = write_table(pd.concat(frames, ignore_index=True), out_dir / labels_file)
+    result.outputs["analysis"] = write_table(result.analysis.reset_index(names="source"), out_dir / "analysis.csv")
+    if result.metrics and any(result.metrics.values()):
+        payload = {"task": result.task.name, "fit_split": result.fit_split, "final": result.final,
+                   "metrics": result.metrics, "seconds": result.seconds,
+                   "source_failures": len(result.matrices[result.fit_split].failures)}
+        payload.update(result.extra.get("report", {}))
+        result.outputs["metrics"] = write_json(payload, out_dir / "metrics.json")

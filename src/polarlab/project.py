@@ -1,0 +1,201 @@
+"""The project file (``polarlab.toml``): task, data, sources, label model, outputs in one place.
+
+Example::
+
+    [task]
+    name = "youtube"
+    labels = ["ham", "spam"]
+    instruction = "Is this YouTube comment spam?"
+
+    [data]                      # one of: wrench = DIR | path = FILE | [data.splits]
+    wrench = "../shared/data/youtube"
+
+    [[sources]]
+    type = "wrench"
+
+    [[sources]]
+    type = "keyword"
+    name = "kw_subscribe"
+    keywords = ["subscribe"]
+    label = "spam"
+
+    [labelmodel]
+    methods = ["mv", "snorkel", "dawid_skene"]   # all fitted and compared
+    final = "snorkel"                            # whose labels are written
+
+    [output]
+    dir = "out"                  # relative to this file
+    labels = "labels.csv"        # .csv | .jsonl | .parquet
+
+Relative paths are read from the project file's folder.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from .data.dataset import Dataset
+from .data.loaders import load_table
+from .data.wrench import load_wrench, wrench_task
+from .errors import ConfigError
+from .task import Task
+
+SECTIONS = {"task", "data", "sources", "labelmodel", "harmonizer", "correct", "output", "project"}
+DATA_KEYS = {"wrench", "path", "splits", "text_column", "label_column", "id_column", "entity_columns",
+             "span_columns", "split_column", "limit", "fit_split", "eval_split"}
+
+
+@dataclass
+class Project:
+    """A parsed project file.
+
+    Attributes:
+        path: the project file.
+        task: the task.
+        data: the ``[data]`` table.
+        sources: the ``[[sources]]`` tables.
+        labelmodel: the ``[labelmodel]`` table.
+        harmonizer: the ``[harmonizer]`` table (POLAR options).
+        correct: the ``[correct]`` table (error-correction options).
+        output_dir: where outputs go.
+        labels_file: the labels file name inside ``output_dir``.
+        state_dir: where caches (LLM answers, embeddings) live.
+    """
+
+    path: Path
+    task: Task
+    data: dict[str, Any]
+    sources: list[dict[str, Any]]
+    labelmodel: dict[str, Any] = field(default_factory=dict)
+    harmonizer: dict[str, Any] = field(default_factory=dict)
+    correct: dict[str, Any] = field(default_factory=dict)
+    output_dir: Path = Path("out")
+    labels_file: str = "labels.csv"
+    state_dir: Path = Path(".polarlab")
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def resolve(self, p: str | Path) -> Path:
+        p = Path(p)
+        return p if p.is_absolute() else self.base_dir / p
+
+    def load_splits(self) -> dict[str, Dataset]:
+        """The data, as split name -> Dataset (a single table without split column is ``train``)."""
+        d = self.data
+        limit = d.get("limit")
+        if "wrench" in d:
+            splits = load_wrench(self.resolve(d["wrench"]), self.task)
+        else:
+            kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()
+                  if k in ("text_column", "label_column", "id_column", "entity_columns", "span_columns")}
+            if "path" in d:
+                ds = load_table(self.resolve(d["path"]), self.task, **kw)
+                col = d.get("split_column")
+                if col:
+                    if col not in ds.frame.columns:
+                        raise ConfigError(f"no split column {col!r}", file=str(self.path), column="data.split_column",
+                                          fix=f"the columns are {list(ds.frame.columns)}")
+                    splits = {str(s): ds.subset(ds.frame.index[ds.frame[col] == s].to_numpy(), name=str(s))
+                              for s in ds.frame[col].unique()}
+                else:
+                    splits = {"train": ds}
+            else:
+                splits = {}
+                for split, paths in d["splits"].items():
+                    paths = [paths] if isinstance(paths, str) else list(paths)
+                    parts = [load_table(self.resolve(p), self.task, **kw) for p in paths]
+                    splits[split] = _concat(parts, split)
+        if limit:
+            splits = {k: v.head(int(limit)) for k, v in splits.items()}
+        return splits
+
+    @property
+    def fit_split(self) -> str:
+        return self.data.get("fit_split", "train")
+
+    @property
+    def eval_split(self) -> str:
+        return self.data.get("eval_split", "test")
+
+
+def _concat(parts: list[Dataset], name: str) -> Dataset:
+    import pandas as pd
+
+    if len(parts) == 1:
+        return Dataset(frame=parts[0].frame, name=name, source=parts[0].source)
+    frames = []
+    for p in parts:
+        f = p.frame.copy()
+        f["id"] = [f"{p.name}:{i}" for i in f["id"]]  # ids stay unique across files
+        frames.append(f)
+    return Dataset(frame=pd.concat(frames, ignore_index=True), name=name,
+                   source=", ".join(str(p.source) for p in parts))
+
+
+def load_project(path: str | Path) -> Project:
+    """Read and validate a project file.
+
+    Raises:
+        ConfigError: naming the file and key, for malformed TOML, unknown sections/keys, missing data.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError("project file not found", file=str(path), fix="give the path to a polarlab.toml")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"invalid TOML: {e}", file=str(path), fix="fix the syntax") from None
+    except UnicodeDecodeError:
+        raise ConfigError("not UTF-8", file=str(path), fix="save the project file as UTF-8") from None
+    unknown = sorted(set(raw) - SECTIONS)
+    if unknown:
+        raise ConfigError(f"unknown section(s) {unknown}", file=str(path), fix=f"use only {sorted(SECTIONS)}")
+    data = raw.get("data")
+    if not data:
+        raise ConfigError("no [data] section", file=str(path), fix="add [data] with wrench = DIR or path = FILE")
+    bad = sorted(set(data) - DATA_KEYS)
+    if bad:
+        raise ConfigError(f"unknown key(s) {bad} in [data]", file=str(path), column="data",
+                          fix=f"use only {sorted(DATA_KEYS)}")
+    if sum(k in data for k in ("wrench", "path", "splits")) != 1:
+        raise ConfigError("[data] needs exactly one of wrench, path, splits", file=str(path), column="data",
+                          fix="e.g. wrench = \"../data/youtube\" or path = \"data.csv\"")
+    base = path.parent
+    try:
+        if "task" in raw:
+            task_d = dict(raw["task"])
+            if "labels" not in task_d and "wrench" in data:
+                task_d["labels"] = list(wrench_task(_abs(base, data["wrench"])).labels)
+            task = Task.from_dict(task_d)
+        elif "wrench" in data:
+            task = wrench_task(_abs(base, data["wrench"]))
+        else:
+            raise ConfigError("no [task] section", fix="add [task] with labels = [...]")
+    except ConfigError as e:
+        e.file = e.file or str(path)
+        raise
+    out = raw.get("output", {})
+    proj = raw.get("project", {})
+    sources = raw.get("sources", [])
+    if not isinstance(sources, list) or not sources:
+        raise ConfigError("no [[sources]]", file=str(path), fix="declare at least one [[sources]] table")
+    return Project(
+        path=path, task=task, data=data, sources=sources,
+        labelmodel=raw.get("labelmodel", {}), harmonizer=raw.get("harmonizer", {}), correct=raw.get("correct", {}),
+        output_dir=_abs(base, out.get("dir", "out")), labels_file=out.get("labels", "labels.csv"),
+        state_dir=_abs(base, proj.get("state_dir", ".polarlab")),
+    )
+
+
+def _abs(base: Path, p: str) -> Path:
+    q = Path(p)
+    return q if q.is_absolute() else base / q
