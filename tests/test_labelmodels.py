@@ -38,6 +38,20 @@ def planted(n_classes: int, n: int = 2000, coverage: float = 0.7, seed: int = 0)
     return y, L
 
 
+def unipolar(n_classes: int, n: int = 2000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Truth y (n,) and votes L (n, 3k) of unipolar sources, as most labeling functions are: three
+    sources per class c each only ever vote c, w.p. ``hit`` when Y = c and ``false`` otherwise,
+    and abstain the rest of the time."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, n_classes, n)
+    columns = [np.where(rng.random(n) < np.where(y == c, hit, false), c, -1)
+               for c in range(n_classes) for hit, false in UNIPOLAR_RATES]
+    return y, np.stack(columns, axis=1)
+
+
+UNIPOLAR_RATES = [(0.5, 0.05), (0.3, 0.1), (0.2, 0.02)]  # (P(vote | its class), P(vote | other class))
+
+
 def assert_distributions(proba: np.ndarray, n: int, k: int) -> None:
     assert proba.shape == (n, k)
     assert np.all(proba >= 0) and np.all(proba <= 1)
@@ -167,6 +181,33 @@ def test_dawid_skene_matches_crowdkit_with_columns_in_class_order() -> None:
     # E-step before the last M-step, so they agree up to the EM tolerance, not exactly.
     np.testing.assert_allclose(proba[covered], reference, atol=0.02)
     np.testing.assert_allclose(proba[~covered], np.tile(ds.class_prior_, ((~covered).sum(), 1)))
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_dawid_skene_learns_from_unipolar_sources(n_classes: int) -> None:
+    # A unipolar source's information is in when it abstains: dropping abstains as missing makes
+    # P(vote c | Y) = 1 for every class, so its votes count for nothing and DS predicts the prior.
+    y, L = unipolar(n_classes)
+    ds = DawidSkene(n_classes).fit(L)
+    proba = ds.predict_proba(L)
+    assert_distributions(proba, len(y), n_classes)
+    acc = float((proba.argmax(axis=1) == y).mean())
+    mv_acc = float((predict(MajorityVote(n_classes), L) == y).mean())
+    assert acc >= mv_acc - 0.05, (acc, mv_acc)
+    # one vote of the best source for class 1, every other source abstaining, moves P(Y = 1) up
+    row = np.full((1, L.shape[1]), -1)
+    row[0, len(UNIPOLAR_RATES)] = 1
+    assert ds.predict_proba(row)[0, 1] > ds.class_prior_[1] + 0.1
+    # its planted rates: it votes far more often on its own class than on the others
+    assert ds.abstain_[len(UNIPOLAR_RATES), 1] < ds.abstain_[len(UNIPOLAR_RATES), 0] - 0.2
+
+
+def test_dawid_skene_em_bound_never_decreases() -> None:
+    # EM can only raise the evidence lower bound; the stopping test relies on it
+    y, L = unipolar(2)
+    history = np.array(DawidSkene(2, tol=1e-8).fit(L).aggregator_.loss_history_)
+    assert len(history) > 3
+    assert np.all(np.diff(history) >= -1e-9), np.diff(history)
 
 
 def test_dawid_skene_unvoted_class_gets_zero_and_rows_sum_to_one() -> None:

@@ -27,7 +27,8 @@ from .task import Task
 
 log = logging.getLogger(__name__)
 
-DEFAULT_METHODS = ("mv", "snorkel", "dawid_skene")
+DEFAULT_METHODS = ("mv", "snorkel", "dawid_skene", "polar")
+HARMONIZER = "polar"
 
 
 @dataclass
@@ -84,10 +85,38 @@ def fit_label_models(methods: list[str], matrices: dict[str, LabelMatrix], fit_s
     """
     out: dict[str, dict[str, np.ndarray]] = {}
     for m in methods:
+        if m == HARMONIZER:
+            continue
         model = make_label_model(m, task.n_classes, **(options or {}).get(m, {}))
         model.fit(matrices[fit_split].L)
         out[m] = {s: model.predict_proba(lm.L) for s, lm in matrices.items()}
     return out
+
+
+def featurize(splits: dict[str, Dataset], fit_split: str, kind: str, cache_dir: Path) -> dict[str, np.ndarray]:
+    """Features of every split, the extractor fitted on the fit split only. Each (n, d)."""
+    from .features import make_features
+
+    extractor = make_features(kind, cache_dir=str(cache_dir)).fit(splits[fit_split])
+    return {name: extractor.transform(ds) for name, ds in splits.items()}
+
+
+def fit_harmonizer(matrices: dict[str, LabelMatrix], features: dict[str, np.ndarray], fit_split: str,
+                   task: Task, options: dict[str, Any]):
+    """Fit POLAR's h(x) on the fit split (no gold) and predict every split.
+
+    Returns:
+        (the fitted harmonizer, split -> (n, k) distributions).
+    """
+    from .harmonizer import PolarHarmonizer
+
+    h = PolarHarmonizer(task.n_classes, **options).fit(matrices[fit_split].L, features[fit_split])
+    return h, {s: h.predict_proba(lm.L, features[s]) for s, lm in matrices.items()}
+
+
+def llm_columns(matrix: LabelMatrix) -> list[str]:
+    """Names of the sources that gave a distribution besides their vote (the LLMs)."""
+    return [n for n in matrix.names if n in matrix.probas]
 
 
 def evaluate(probas: dict[str, dict[str, np.ndarray]], splits: dict[str, Dataset], dataset_name: str
@@ -114,20 +143,59 @@ def run(project: Project, *, progress: bool = True, write: bool = True) -> RunRe
     analysis = analyze(matrices[fit_split], splits[fit_split].gold if splits[fit_split].has_gold else None)
 
     methods = list(project.labelmodel.get("methods", DEFAULT_METHODS))
-    final = project.labelmodel.get("final", methods[-1] if "snorkel" not in methods else "snorkel")
+    final = project.labelmodel.get("final", HARMONIZER if HARMONIZER in methods else methods[-1])
     if final not in methods:
         raise ConfigError(f"final label model {final!r} is not among methods {methods}", file=str(project.path),
                           column="labelmodel.final", fix="add it to methods or choose one of them")
     t = time.perf_counter()
     probas = fit_label_models(methods, matrices, fit_split, task, project.labelmodel.get("options"))
     seconds["label_models"] = time.perf_counter() - t
+    extra: dict[str, Any] = {"columns": {}, "report": {}}
+    if HARMONIZER in methods:
+        options = dict(project.harmonizer)
+        kind = options.pop("features", "embedding")
+        t = time.perf_counter()
+        features = featurize(splits, fit_split, kind, project.state_dir / "features")
+        seconds["features"] = time.perf_counter() - t
+        t = time.perf_counter()
+        _, probas[HARMONIZER] = fit_harmonizer(matrices, features, fit_split, task, options)
+        seconds["harmonizer"] = time.perf_counter() - t
+        extra["columns"], extra["report"]["risk"] = risk_outputs(matrices, probas[HARMONIZER], splits)
     metrics = evaluate(probas, splits, task.name)
+    llm_stats = {s.name: s.total_stats.to_dict() for s in sources if hasattr(s, "total_stats")}
+    if llm_stats:
+        extra["report"]["llm"] = llm_stats
     result = RunResult(task=task, splits=splits, matrices=matrices, fit_split=fit_split, analysis=analysis,
-                       probas=probas, metrics=metrics, final=final, seconds=seconds)
+                       probas=probas, metrics=metrics, final=final, seconds=seconds, extra=extra)
     if write:
         write_outputs(result, project.output_dir, project.labels_file)
     seconds["total"] = time.perf_counter() - t0
     return result
+
+
+def risk_outputs(matrices: dict[str, LabelMatrix], h_proba: dict[str, np.ndarray], splits: dict[str, Dataset]
+                 ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, Any]]:
+    """POLAR risk of every LLM answer, per split, and its calibration where gold exists.
+
+    Returns:
+        (column name -> split -> (n,) risk, NaN where the LLM abstained;
+         ``{llm: {split: calibration metrics}}``).
+    """
+    from .risk import calibration_report, risk_score
+
+    columns: dict[str, dict[str, np.ndarray]] = {}
+    report: dict[str, Any] = {}
+    for split, lm in matrices.items():
+        for name in llm_columns(lm):
+            votes = lm.column(name)
+            risk = risk_score(h_proba[split], votes)
+            columns.setdefault(f"risk_{name}", {})[split] = risk
+            gold = splits[split].gold
+            ok = (votes >= 0) & (gold >= 0)
+            if ok.any():
+                report.setdefault(name, {})[split] = calibration_report(
+                    risk[ok], (votes[ok] != gold[ok]).astype(float)).to_dict()
+    return columns, report
 
 
 def write_outputs(result: RunResult, out_dir: Path, labels_file: str) -> None:
@@ -140,8 +208,9 @@ def write_outputs(result: RunResult, out_dir: Path, labels_file: str) -> None:
         for name, per_split in result.extra.get("columns", {}).items():
             if split in per_split:
                 extra[name] = per_split[split]
-        frames.append(labels_frame(ds.ids, result.probas[result.final][split], result.task,
-                                   result.matrices[split], extra))
+        proba = result.probas[result.final][split]
+        extra["risk"] = 1.0 - proba.max(axis=1)  # the chance the final label is wrong, by the final model
+        frames.append(labels_frame(ds.ids, proba, result.task, result.matrices[split], extra))
     result.outputs["labels"] = write_table(pd.concat(frames, ignore_index=True), out_dir / labels_file)
     result.outputs["analysis"] = write_table(result.analysis.reset_index(names="source"), out_dir / "analysis.csv")
     if result.metrics and any(result.metrics.values()):
@@ -150,3 +219,21 @@ def write_outputs(result: RunResult, out_dir: Path, labels_file: str) -> None:
                    "source_failures": len(result.matrices[result.fit_split].failures)}
         payload.update(result.extra.get("report", {}))
         result.outputs["metrics"] = write_json(payload, out_dir / "metrics.json")
+    write_plots(result, out_dir)
+
+
+def write_plots(result: RunResult, out_dir: Path) -> None:
+    """Reliability diagram of each LLM's POLAR risk on the evaluation split (needs gold)."""
+    from .risk import reliability_diagram
+
+    for column, per_split in result.extra.get("columns", {}).items():
+        if not column.startswith("risk_"):
+            continue
+        split = "test" if "test" in per_split else result.fit_split
+        ds, name = result.splits[split], column[len("risk_"):]
+        votes, risk = result.matrices[split].column(name), per_split[split]
+        ok = (votes >= 0) & (ds.gold >= 0)
+        if ok.sum() >= 10:
+            result.outputs[f"reliability_{name}"] = reliability_diagram(
+                risk[ok], (votes[ok] != ds.gold[ok]).astype(float), out_dir / f"reliability_{name}_{split}.png",
+                title=f"POLAR risk of {name} on {split} (n={int(ok.sum())})")

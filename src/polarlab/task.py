@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
+
 from .errors import ConfigError
 
 TaskKind = Literal["text", "relation"]
@@ -73,7 +75,9 @@ class Task:
         Raises:
             ConfigError: the value is neither a valid index nor a label name.
         """
-        if isinstance(value, (int,)) and not isinstance(value, bool):
+        if isinstance(value, np.integer):
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
             if value == ABSTAIN or 0 <= value < self.n_classes:
                 return int(value)
         elif isinstance(value, str):

@@ -9,9 +9,10 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from ..errors import PolarlabError
-from .render import print_analysis, print_failures, print_metrics
+from .render import print_analysis, print_bench, print_failures, print_metrics, print_risk
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Label data with rules, dictionaries and LLMs; know which labels to distrust.")
@@ -25,7 +26,9 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def _fail(e: PolarlabError) -> None:
-    err.print(f"[bold red]error:[/] {e}", highlight=False)
+    # escape: messages name "[data]", "[[sources]]"… which rich would take as markup and drop;
+    # soft_wrap: one line, whatever the terminal width
+    err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=2)
 
 
@@ -51,6 +54,8 @@ def run(project: Path = typer.Argument(..., help="the project file (polarlab.tom
 
 @app.command()
 def demo(out: Path = typer.Option(Path("polarlab-demo"), "--out", help="output and cache folder"),
+         llm: bool = typer.Option(True, help="include the embedded LLM labeler (Gemma 3 270M via llama.cpp)"),
+         limit: Optional[int] = typer.Option(None, help="use only the first N rows of each split"),
          progress: bool = typer.Option(True, help="show progress bars"),
          verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
     """Run the bundled demo project (YouTube comment spam) on the embedded defaults."""
@@ -63,6 +68,10 @@ def demo(out: Path = typer.Option(Path("polarlab-demo"), "--out", help="output a
         proj = load_project(DEMO_PROJECT)
         proj.output_dir = out
         proj.state_dir = out / "state"
+        if not llm:
+            proj.sources = [s for s in proj.sources if s.get("type") != "llm"]
+        if limit:
+            proj.data["limit"] = limit
         result = run_pipeline(proj, progress=progress)
     except PolarlabError as e:
         _fail(e)
@@ -95,10 +104,90 @@ def analyze(project: Path = typer.Argument(..., help="the project file (polarlab
     print_failures(console, lm)
 
 
+bench_app = typer.Typer(no_args_is_help=True, help="Compare polarlab with baselines on labelled benchmarks.")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("wrench")
+def bench_wrench_cmd(
+        directory: Path = typer.Argument(..., help="a WRENCH directory (train/valid/test.json + label.json)"),
+        llm: str = typer.Option("local", help="local | none | an OpenAI-compatible base URL"),
+        llm_model: Optional[str] = typer.Option(None, help="model name on a remote server"),
+        limit: Optional[int] = typer.Option(None, help="at most N rows of each split (same rows every run)"),
+        json_out: Optional[Path] = typer.Option(None, "--json", help="also write the JSON result here"),
+        state_dir: Path = typer.Option(Path(".polarlab"), help="cache folder (LLM answers, embeddings)"),
+        features: str = typer.Option("embedding", help="embedding | tfidf"),
+        progress: bool = typer.Option(True, help="show progress bars"),
+        correct: Optional[str] = typer.Option(
+            None, help="error-correction strategies on the test split: ',' separates strategies (each run "
+                       "separately), '+' combines components in one prompt; components: verify, evidence, "
+                       "fewshot, retrieval, harmonizer (e.g. verify,evidence+fewshot,harmonizer)"),
+        budget: str = typer.Option("0.1", help="re-asks per strategy: a fraction of the test rows (0.2) or a "
+                                               "count (50); cache hits count too"),
+        risk_threshold: Optional[float] = typer.Option(None, help="re-ask only answers with POLAR risk above this"),
+        update: str = typer.Option("rescore", help="after correcting: rescore (same h) | refit (h fitted again)"),
+        retrieval_as: str = typer.Option("few_shot", help="retrieved neighbours as few_shot demonstrations | evidence lines"),
+        audit_dir: Optional[Path] = typer.Option(None, help="write one audit table per strategy here")) -> None:
+    """POLAR vs MV / Snorkel / Dawid–Skene / the LLM: label quality and risk calibration on the test split.
+
+    Prints tables, then the JSON result as the last line:
+    {"dataset", "n_test", "labels": {method: {accuracy, f1, macro_f1, wrench_metric}},
+    "risk": {method: {ece, r2, brier, auroc, ...}}, "seconds": {...}}; with --correct also
+    "correction": {strategy: {slice_n, llm_error_before, llm_error_after, accuracy_before, accuracy_after,
+    calls, backend_calls, ...}}.
+    """
+    _setup_logging(False)
+    from ..bench import BenchConfig, bench_wrench
+    from ..correct import CorrectionConfig, parse_budget, parse_strategies
+    from ..export.labels import to_json, write_json
+
+    try:
+        strategies = tuple(s.name for s in parse_strategies(correct)) if correct else ()
+        ccfg = CorrectionConfig(budget=parse_budget(budget), threshold=risk_threshold, update=update,
+                                retrieval_as=retrieval_as)
+        result = bench_wrench(BenchConfig(directory=directory, llm=llm, llm_model=llm_model, limit=limit,
+                                          state_dir=state_dir, features=features, progress=progress,
+                                          correct=strategies, correction=ccfg, audit_dir=audit_dir))
+    except PolarlabError as e:
+        _fail(e)
+    print_bench(console, result)
+    if result.get("correction"):
+        _print_correction(result["correction"])
+    if json_out is not None:
+        write_json(result, json_out)
+    print(_one_line(to_json(result)))
+
+
+def _print_correction(table: dict) -> None:
+    """The ``bench wrench --correct`` table: slice error and overall accuracy, before → after."""
+    from rich.table import Table
+
+    def arrow(a, b, scale=100.0, fmt="{:.1f}"):
+        if a is None or b is None:
+            return "-"
+        return f"{fmt.format(scale * a)}→{fmt.format(scale * b)}"
+
+    t = Table(title="error correction of the LLM's test labels")
+    for c in ("strategy", "slice", "asks", "backend", "slice error %", "accuracy %", "mean risk"):
+        t.add_column(c, overflow="fold")
+    for name, r in table.items():
+        t.add_row(name, str(r["slice_n"]), str(r["calls"]), str(r["backend_calls"]),
+                  arrow(r["llm_error_before"], r["llm_error_after"]), arrow(r["accuracy_before"], r["accuracy_after"]),
+                  arrow(r["mean_risk_before"], r["mean_risk_after"], 1.0, "{:.2f}"))
+    console.print(t)
+
+
+def _one_line(text: str) -> str:
+    import json
+
+    return json.dumps(json.loads(text), separators=(",", ":"))
+
+
 def _report(result) -> None:
     print_analysis(console, result.analysis, f"sources on {result.fit_split} ({len(result.splits[result.fit_split])} rows)")
     print_failures(console, result.matrices[result.fit_split])
     print_metrics(console, result.metrics, final=result.final)
+    print_risk(console, result.extra.get("report", {}))
     for name, path in result.outputs.items():
         console.print(f"wrote {name}: {path}")
 

@@ -19,12 +19,16 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+SHORT = {"polarity": "pol", "coverage": "cov", "overlap": "ovl", "conflict": "cnf", "correct": "ok",
+         "incorrect": "bad", "emp_acc": "acc", "failures": "err"}
+
+
 def print_analysis(console: Console, frame: pd.DataFrame, title: str) -> None:
     """Per-source statistics (index = source name)."""
-    table = Table(title=title)
-    table.add_column("source")
+    table = Table(title=title, caption="cov=coverage ovl=overlap cnf=conflict ok/bad/acc vs gold err=rows that raised")
+    table.add_column("source", no_wrap=True, overflow="fold")
     for c in frame.columns:
-        table.add_column(str(c), justify="right")
+        table.add_column(SHORT.get(str(c), str(c)), justify="right", no_wrap=True)
     for name, row in frame.iterrows():
         table.add_row(str(name), *(_fmt(row[c]) for c in frame.columns))
     console.print(table)
@@ -57,3 +61,38 @@ def print_metrics(console: Console, metrics: dict, final: str | None = None) -> 
         console.print(table)
         if final:
             console.print(f"* labels written from {final}")
+
+
+def print_bench(console: Console, result: dict) -> None:
+    """Label-quality and risk-calibration tables of a benchmark result."""
+    t = Table(title=f"{result['dataset']}: label quality on test (n={result['n_test']})")
+    for c in ("method", "accuracy", "f1", "macro_f1", "wrench metric"):
+        t.add_column(c, justify="left" if c == "method" else "right")
+    for m, d in result["labels"].items():
+        t.add_row(m, _fmt(d["accuracy"]), _fmt(d["f1"]), _fmt(d["macro_f1"]),
+                  f"{_fmt(d['wrench_metric'])} ({d['wrench_metric_name']})")
+    console.print(t)
+    r = Table(title=f"risk that the {result.get('risk_of', 'llm')} answer is wrong: calibration on test")
+    for c in ("method", "n", "error rate", "mean risk", "ECE", "R²", "Brier", "AUROC"):
+        r.add_column(c, justify="left" if c == "method" else "right")
+    for m, d in result["risk"].items():
+        r.add_row(m, _fmt(d["n"]), _fmt(d["error_rate"]), _fmt(d["mean_risk"]), _fmt(d["ece"]), _fmt(d["r2"]),
+                  _fmt(d["brier"]), _fmt(d["auroc"]))
+    console.print(r)
+
+
+def print_risk(console: Console, report: dict) -> None:
+    """Calibration of each LLM's POLAR risk per split, and the LLM's cost."""
+    risk = report.get("risk") or {}
+    if risk:
+        t = Table(title="POLAR risk of the LLM answers vs their observed errors")
+        for c in ("llm", "split", "n", "error rate", "mean risk", "ECE", "R²", "AUROC"):
+            t.add_column(c, justify="left" if c in ("llm", "split") else "right")
+        for name, per_split in risk.items():
+            for split, d in per_split.items():
+                t.add_row(name, split, _fmt(d["n"]), _fmt(d["error_rate"]), _fmt(d["mean_risk"]), _fmt(d["ece"]),
+                          _fmt(d["r2"]), _fmt(d["auroc"]))
+        console.print(t)
+    for name, stats in (report.get("llm") or {}).items():
+        parts = [f"{k}={_fmt(v)}" for k, v in stats.items() if v not in (None, 0, 0.0, "")]
+        console.print(f"LLM {name}: " + ", ".join(parts), highlight=False)

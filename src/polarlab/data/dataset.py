@@ -97,7 +97,12 @@ class Dataset:
                 from ..errors import DataError
                 raise DataError(f"no column {column!r}; the columns are {list(self.frame.columns)}",
                                 file=self.source, column=column, fix="name an existing column")
-            self._arrow[column] = pa.array(self.frame[column].astype(str).tolist(), type=pa.large_string())
+            col = self.frame[column]
+            if isinstance(col.dtype, pd.StringDtype) and col.dtype.storage == "pyarrow" and not col.hasnans:
+                arr = pa.array(col)  # already Arrow strings: no round trip through n Python str objects
+                self._arrow[column] = arr if arr.type == pa.large_string() else arr.cast(pa.large_string())
+            else:
+                self._arrow[column] = pa.array(col.astype(str).tolist(), type=pa.large_string())
         return self._arrow[column]
 
     @property

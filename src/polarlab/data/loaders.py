@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..task import Task
 from .dataset import Dataset
 
@@ -69,16 +69,25 @@ def from_pandas(frame: pd.DataFrame, task: Task | None = None, *, text_column: s
     for col in span_columns or ():
         need(col, "span")
 
-    texts = frame[text_column].tolist()
-    for i, t in enumerate(texts):
-        if _is_missing(t):
-            raise DataError("empty text", file=source, row=i + row_offset, column=text_column,
-                            fix="fill in the text or drop the row")
-        if not isinstance(t, str):
-            texts[i] = str(t)
+    col = frame[text_column]
+    texts: Any
+    if isinstance(col.dtype, pd.StringDtype):  # vectorised: no per-row Python objects for big frames
+        blank = col.isna().to_numpy(dtype=bool) | (col.str.strip() == "").to_numpy(dtype=bool, na_value=True)
+        if blank.any():
+            raise DataError("empty text", file=source, row=int(np.flatnonzero(blank)[0]) + row_offset,
+                            column=text_column, fix="fill in the text or drop the row")
+        texts = col.array
+    else:
+        texts = col.tolist()
+        for i, t in enumerate(texts):
+            if _is_missing(t):
+                raise DataError("empty text", file=source, row=i + row_offset, column=text_column,
+                                fix="fill in the text or drop the row")
+            if not isinstance(t, str):
+                texts[i] = str(t)
 
     if id_column is None:
-        ids = [str(i) for i in range(len(frame))]
+        ids = pd.Series(np.arange(len(frame))).astype(str).array
     else:
         ids = [str(v) for v in frame[id_column].tolist()]
         seen: dict[str, int] = {}
@@ -115,7 +124,10 @@ def _gold_index(value: Any, task: Task | None, *, file: str | None, row: int, co
     if isinstance(value, np.integer):
         value = int(value)
     if task is not None:
-        idx = task.label_index(value, file=file, row=row, column=column)
+        try:
+            idx = task.label_index(value, file=file, row=row, column=column)
+        except ConfigError as e:  # a bad gold label is a data problem, not a project-file one
+            raise DataError(e.message, file=file, row=row, column=column, fix=e.fix) from None
         if idx < 0:
             raise DataError("gold label -1 (abstain) is not a class", file=file, row=row, column=column,
                             fix="leave the cell empty for 'no gold'")
@@ -154,6 +166,9 @@ def load_csv(path: str | Path, task: Task | None = None, **kw: Any) -> Dataset:
                             na_values=[""])
     except pd.errors.ParserError as e:
         raise DataError(f"cannot parse CSV: {e}", file=str(path), fix="check quoting and separators") from None
+    except pd.errors.EmptyDataError:
+        raise DataError("the file is empty", file=str(path),
+                        fix="write a header row (with a text column) and one row per example") from None
     kw.setdefault("name", path.stem)
     return from_pandas(frame, task, source=str(path), row_offset=2, **kw)
 
@@ -184,7 +199,14 @@ def load_parquet(path: str | Path, task: Task | None = None, **kw: Any) -> Datas
     if not path.exists():
         raise DataError("file not found", file=str(path), fix="check the path")
     kw.setdefault("name", path.stem)
-    return from_pandas(pd.read_parquet(path), task, source=str(path), **kw)
+    import pyarrow as pa
+
+    try:
+        frame = pd.read_parquet(path)
+    except (pa.ArrowException, OSError) as e:
+        raise DataError(f"cannot read Parquet: {e}", file=str(path),
+                        fix="check that the file is a complete Parquet file (re-export it)") from None
+    return from_pandas(frame, task, source=str(path), **kw)
 
 
 def from_hf(hf_dataset: Any, task: Task | None = None, **kw: Any) -> Dataset:

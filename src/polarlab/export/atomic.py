@@ -6,9 +6,25 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Iterator
+
+
+def _create_temp(target: Path) -> Path:
+    """Create an empty, unique temporary file beside ``target``.
+
+    Not ``tempfile.mkstemp``: its files are mode 0600, which the rename would hand on to the
+    output; ``os.open(..., 0o666)`` gives the mode a plain ``open()`` would (umask applied).
+    """
+    for _ in range(100):
+        tmp = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:  # pragma: no cover - 48 random bits
+            continue
+    raise FileExistsError(f"cannot create a temporary file beside {target}")  # pragma: no cover
 
 
 @contextlib.contextmanager
@@ -19,9 +35,7 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = _create_temp(target)
     try:
         yield tmp_path
         os.replace(tmp_path, target)

@@ -70,8 +70,13 @@ class LabelMatrix:
                        failures=[f for f in self.failures if f.source not in names])
 
     def rows(self, index: np.ndarray | list[int]) -> "LabelMatrix":
-        """A copy restricted to rows ``index`` (positions)."""
-        index = np.asarray(index, dtype=np.int64)
+        """A copy restricted to rows ``index`` (positions, or a boolean mask of length n);
+        failures keep only those rows, renumbered to their new positions."""
+        index = np.asarray(index)
+        index = np.flatnonzero(index) if index.dtype == bool else index.astype(np.int64)
+        new_row: dict[int, int] = {}
+        for new, old in enumerate(index.tolist()):
+            new_row.setdefault(old, new)
         return replace(self, L=self.L[index], ids=[self.ids[i] for i in index],
                        probas={k: v[index] for k, v in self.probas.items()},
-                       failures=[f for f in self.failures if f.row in set(index.tolist())])
+                       failures=[replace(f, row=new_row[f.row]) for f in self.failures if f.row in new_row])

@@ -116,6 +116,8 @@ def sources_from_config(tables: list[dict[str, Any]], *, base_dir: Path, state_d
         except ConfigError as e:
             if e.file is None:
                 e.file = file
+            if e.column is None:  # e.g. a missing LF or term file: say which source names it
+                e.column = where
             raise
         except TypeError as e:
             raise ConfigError(str(e), file=file, column=where, fix="check the keys of this source") from None

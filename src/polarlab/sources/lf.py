@@ -1,6 +1,7 @@
 """Python labeling functions: ``@labeling_function()`` (Snorkel-style)."""
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -12,10 +13,19 @@ from ..task import Task
 from .base import ABSTAIN, SourceFailure, SourceOutput
 
 
-def check_vote(value: Any, task: Task, source: str, row: int, example_id: str) -> int:
+def source_file(f: Any) -> str | None:
+    """The file defining function ``f`` (for messages), or None."""
+    try:
+        return inspect.getsourcefile(f)
+    except TypeError:
+        return None
+
+
+def check_vote(value: Any, task: Task, source: str, row: int, example_id: str, file: str | None = None) -> int:
     """A source's return value as a class index or -1; ``None`` means abstain.
 
     Label names are accepted (``"spam"``). Anything else is the source's bug, not the row's.
+    ``file`` is named in the error: the file defining the source (or holding its votes).
 
     Raises:
         SourceError: the value is not a label of the task.
@@ -28,7 +38,7 @@ def check_vote(value: Any, task: Task, source: str, row: int, example_id: str) -
             return v
     elif isinstance(value, str) and value in task.labels:
         return task.labels.index(value)
-    raise SourceError(f"source {source!r} returned {value!r}, not a label", row=row, column=source,
+    raise SourceError(f"source {source!r} returned {value!r}, not a label", file=file, row=row, column=source,
                       fix=f"return one of 0..{task.n_classes - 1}, a label name in {list(task.labels)}, "
                           f"or ABSTAIN (-1) (example id {example_id!r})")
 
@@ -65,7 +75,7 @@ class LabelingFunction:
             except Exception as e:  # noqa: BLE001 - an LF's bug on one row is recorded, not fatal
                 failures.append(SourceFailure(self.name, i, x.id, f"{type(e).__name__}: {e}"))
                 continue
-            votes[i] = check_vote(value, task, self.name, i, x.id)
+            votes[i] = check_vote(value, task, self.name, i, x.id, file=source_file(self.f))
         return SourceOutput(votes=votes, failures=failures)
 
     def describe(self, task: Task, label: int) -> str:

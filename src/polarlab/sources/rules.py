@@ -15,6 +15,9 @@ from ..errors import ConfigError
 from ..task import Task
 from .base import ABSTAIN, SourceOutput
 
+#: RE2 class of characters that are not part of a word (Unicode letters, digits, underscore).
+_NOT_WORD = r"[^\pL\pN_]"
+
 
 def _match(data: Dataset, column: str, pattern: str, ignore_case: bool) -> np.ndarray:
     """Boolean mask (n,) of rows whose ``column`` matches ``pattern`` anywhere."""
@@ -101,7 +104,9 @@ class KeywordSource:
     @property
     def pattern(self) -> str:
         body = "|".join(re.escape(k) for k in sorted(self.keywords, key=len, reverse=True))
-        return rf"\b(?:{body})\b" if self.whole_word else f"(?:{body})"
+        # Not \b: it never matches after a keyword ending in a non-word character ("c++") and RE2's
+        # \b is ASCII-only ("ber" would match in "über"). A keyword must not touch a letter/digit/_.
+        return rf"(?:^|{_NOT_WORD})(?:{body})(?:{_NOT_WORD}|$)" if self.whole_word else f"(?:{body})"
 
     def apply(self, data: Dataset, task: Task) -> SourceOutput:
         label = task.label_index(self.label, column=self.name)

@@ -10,7 +10,7 @@ import pandas as pd
 from ..data.dataset import Dataset
 from ..task import Task
 from .base import ABSTAIN, SourceFailure, SourceOutput
-from .lf import check_vote
+from .lf import check_vote, source_file
 
 
 @dataclass
@@ -35,7 +35,8 @@ class SnorkelSource:
             except Exception as e:  # noqa: BLE001 - recorded per row, see LabelMatrix.failures
                 failures.append(SourceFailure(self.name, i, str(row["id"]), f"{type(e).__name__}: {e}"))
                 continue
-            votes[i] = check_vote(value, task, self.name, i, str(row["id"]))
+            votes[i] = check_vote(value, task, self.name, i, str(row["id"]),
+                                  file=source_file(getattr(self.lf, "_f", None)))
         return SourceOutput(votes=votes, failures=failures)
 
     def describe(self, task: Task, label: int) -> str:

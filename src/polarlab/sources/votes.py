@@ -32,7 +32,7 @@ class VoteColumn:
                 v = int(v)
             if isinstance(v, str) and v.lstrip("-").isdigit():
                 v = int(v)
-            votes[i] = check_vote(v, task, self.name, i, str(data.frame["id"].iat[i]))
+            votes[i] = check_vote(v, task, self.name, i, str(data.frame["id"].iat[i]), file=data.source)
         return SourceOutput(votes=votes)
 
     def describe(self, task: Task, label: int) -> str:

@@ -1,0 +1,141 @@
+"""Throughput and quality of the embedded LLM labeler (llama.cpp, Gemma 3 270M).
+
+Measures, in one process, on WRENCH SMS test:
+  * examples/s of the local backend WITH prefix reuse (the first ``--limit`` examples, default
+    all 500), and WITHOUT prefix reuse (the first ``--limit-no-reuse``, default 100: it is
+    slower; the rate is per example so the two are comparable). Each run starts from an empty
+    cache, so every example is a model call; cache writes are included in the time.
+  * that both give the same distributions (max abs difference, reported);
+and accuracy / AUROC of the scoring-mode answers on SMS and YouTube test, with contextual
+calibration (the default) and without (``*_uncalibrated``).
+
+The prompt: a task instruction written for spam detection and ``--shots`` demonstrations
+(alternating ham/spam, the first short ones of the train split).
+
+Usage:  python benchmarks/llm_throughput.py [--data-root ../shared/data] [--limit 500]
+        [--limit-no-reuse 100] [--shots 4] [--gguf PATH]
+The last line printed is one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+from polarlab.data.dataset import Dataset, Example
+from polarlab.llm import LLMSource
+from polarlab.llm.local import LlamaCppBackend
+from polarlab.task import Task
+
+WHAT = {"sms": "SMS text message", "youtube": "YouTube comment"}
+INSTRUCTION = ("Classify the {what} as spam or not spam. Spam: advertising, self-promotion, "
+               "requests to subscribe or visit links, prizes, scams.")
+
+
+def load_split(root: Path, name: str, split: str) -> pd.DataFrame:
+    path = root / name / f"{split}.json"
+    d = json.loads(path.read_text())
+    return pd.DataFrame([{"id": str(k), "text": v["data"]["text"], "label": int(v["label"])}
+                         for k, v in d.items()])
+
+
+def task_for(name: str) -> Task:
+    return Task(labels=("ham", "spam"), name=name, instruction=INSTRUCTION.format(what=WHAT[name]))
+
+
+def demos(root: Path, name: str, k: int) -> list[tuple[Example, int]]:
+    """``k`` demonstrations from the train split, alternating ham/spam, short texts first."""
+    tr = load_split(root, name, "train")
+    tr = tr[tr.text.str.len() < 120]
+    out = []
+    for i in range(k):
+        y = i % 2
+        r = tr[tr.label == y].iloc[i // 2]
+        out.append((Example(f"demo-{i}", r.text), y))
+    return out
+
+
+def metrics(src: LLMSource, data: Dataset, task: Task, calibrate: bool) -> dict:
+    ans = src.ask(src.requests_for(data, task), task, calibrate=calibrate)
+    assert src.last_stats.calls == 0, "metrics must come from cached answers"
+    y = data.gold
+    votes = np.array([a.label for a in ans])
+    p = np.vstack([a.proba for a in ans])
+    return {"accuracy": float((votes == y).mean()), "auroc": float(roc_auc_score(y, p[:, 1]))}
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data-root", default=str(Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+    ap.add_argument("--limit", type=int, default=500, help="SMS examples timed with prefix reuse")
+    ap.add_argument("--limit-no-reuse", type=int, default=100,
+                    help="SMS examples timed without prefix reuse")
+    ap.add_argument("--shots", type=int, default=4)
+    ap.add_argument("--gguf", default=None)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    root = Path(args.data_root)
+
+    sms = Dataset(load_split(root, "sms", "test"), name="sms")
+    yt = Dataset(load_split(root, "youtube", "test"), name="youtube")
+    sms_run = sms.head(args.limit)
+    tmp = Path(tempfile.mkdtemp(prefix="llm_bench_"))
+
+    be = LlamaCppBackend(args.gguf, n_threads=args.threads, reuse_prefix=True)
+    be_fresh = LlamaCppBackend(args.gguf, n_threads=args.threads, reuse_prefix=False)
+    log(f"model {be.model_id}; sms {len(sms_run)} (reuse) / {args.limit_no_reuse} (no reuse); "
+        f"youtube {len(yt)}; shots {args.shots}")
+
+    results: dict = {}
+    for name, data in (("sms", sms_run), ("youtube", yt)):
+        task = task_for(name)
+        fs = demos(root, name, args.shots)
+        src = LLMSource(be, few_shot=fs, cache=tmp / "reuse.sqlite", progress=False)
+        t0 = time.perf_counter()
+        src.apply(data, task)
+        dt = time.perf_counter() - t0
+        st = src.last_stats
+        n_calls = st.calls
+        log(f"{name}: {n_calls} calls in {dt:.1f}s ({n_calls / dt:.2f}/s)")
+        if name == "sms":
+            results["examples_per_s"] = n_calls / dt
+            results["n_reuse"] = n_calls
+            sub = data.head(args.limit_no_reuse)
+            fresh = LLMSource(be_fresh, few_shot=fs, cache=tmp / "fresh.sqlite", progress=False,
+                              calibrate=False)
+            t0 = time.perf_counter()
+            a_fresh = fresh.ask(fresh.requests_for(sub, task), task)
+            dt0 = time.perf_counter() - t0
+            results["examples_per_s_no_reuse"] = fresh.last_stats.calls / dt0
+            results["n_no_reuse"] = fresh.last_stats.calls
+            log(f"sms no reuse: {fresh.last_stats.calls} calls in {dt0:.1f}s")
+            a_reuse = src.ask(src.requests_for(sub, task), task, calibrate=False)
+            results["max_abs_diff_reuse_vs_no_reuse"] = float(max(
+                np.abs(x.proba - y.proba).max() for x, y in zip(a_reuse, a_fresh)))
+            results["speedup_reuse"] = results["examples_per_s"] / results["examples_per_s_no_reuse"]
+        cal = metrics(src, data, task, calibrate=True)
+        raw = metrics(src, data, task, calibrate=False)
+        results[name] = {"n": len(data), "accuracy": cal["accuracy"], "auroc": cal["auroc"],
+                         "accuracy_uncalibrated": raw["accuracy"], "auroc_uncalibrated": raw["auroc"]}
+        log(f"{name}: {results[name]}")
+    results["model"] = be.model_id
+    results["shots"] = args.shots
+    results["threads"] = args.threads
+    be.close()
+    be_fresh.close()
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

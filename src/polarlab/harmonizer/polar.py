@@ -1,0 +1,405 @@
+"""The POLAR harmonizer: a model h(x) fitted to every supervision source at once.
+
+Zhao, Wei, Preston, Poon, "Automatic Calibration and Error Correction for Large Language
+Models via Pareto Optimal Self-Supervision" (arXiv 2306.16564). No gold labels are used:
+h is trained to minimise ``mean_i G(w_1 l_1(x_i), ..., w_m l_m(x_i))`` where
+``l_j(x_i) = CE(h(x_i), L_ij)`` for every source j that voted on example i (see
+:mod:`polarlab.harmonizer.scalarize` for G). The POLAR risk of the LLM's answer ``a_i`` is
+then ``1 - h(x_i)[a_i]`` (:func:`polarlab.risk.risk_score`).
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from .models import build_model
+from .reweight import source_weights
+from .scalarize import SCALARIZATIONS, class_aggregate, scalarize_by_class
+
+WeightSpec = None | Literal["equal", "max_eigen", "min_var"] | Sequence[float] | np.ndarray
+
+
+@dataclass
+class EpochRecord:
+    """One epoch of training: mean training objective and the selection metric."""
+
+    epoch: int
+    train_loss: float
+    valid_loss: float | None
+
+
+class PolarHarmonizer:
+    """POLAR harmonizer (scikit-learn style; follows :class:`polarlab.labelmodels.base.LabelModel`).
+
+    Args:
+        n_classes: k.
+        model: ``"lr"`` (one linear layer) or ``"mlp"`` (two layers, ``hidden`` units).
+        scalarization: how per-source losses combine per example: ``"linear"``
+            (sum w_j l_j), ``"square"`` ((sum w_j l_j)^2), ``"2norm"`` (||(w_j l_j)_j||_2) or
+            ``"max"`` (max_j w_j l_j).
+        weights: per-source weights: ``None``/``"equal"`` (all 1), ``"max_eigen"`` or
+            ``"min_var"`` (chosen from the data, :mod:`polarlab.harmonizer.reweight`), or an
+            array of m non-negative numbers.
+        epochs: maximum epochs (Adam: passes over the training rows; L-BFGS: rounds of
+            ``lbfgs_iter`` iterations).
+        lr: Adam learning rate.
+        weight_decay: L2 penalty on the weights (Adam's weight_decay; for L-BFGS the term
+            ``weight_decay / 2 * ||W||^2`` on non-bias parameters).
+        hidden: hidden units of the MLP.
+        batch_size: rows per minibatch; ``None`` = full batch.
+        patience: stop after this many epochs without improvement of the selection metric.
+        val_fraction: share of the training rows held out for model selection (ignored when
+            ``X_valid`` is given to :meth:`fit`); 0 disables early stopping.
+        seed: seeds the split, the initialisation and the minibatch order.
+        device: torch device (``"cpu"``).
+        standardize: centre and scale features with training-set statistics.
+        min_delta: smallest decrease of the selection metric that counts as improvement.
+        num_threads: torch intra-op threads while fitting (restored afterwards); ``None``
+            keeps torch's setting. Small models on busy machines fit faster with 1.
+        optimizer: ``"adam"`` (minibatches of ``batch_size``, learning rate ``lr``),
+            ``"lbfgs"`` (full batch, strong-Wolfe line search; one epoch = up to
+            ``lbfgs_iter`` iterations; ``lr``/``batch_size`` unused) or ``"auto"``: L-BFGS for
+            the LR model (its objective is convex for every scalarization), Adam for the MLP.
+        lbfgs_iter: L-BFGS iterations per epoch (model selection runs between epochs).
+
+    Attributes (after fit):
+        weights_: shape (m,), the source weights used.
+        model_: the fitted torch module.
+        history_: list of :class:`EpochRecord`.
+        best_epoch_: epoch whose parameters were kept.
+        n_features_in_: d.  n_sources_: m.
+    """
+
+    def __init__(self, n_classes: int, model: str = "lr", scalarization: str = "linear",
+                 weights: WeightSpec = None, epochs: int = 100, lr: float = 0.01,
+                 weight_decay: float = 0.0, hidden: int = 128, batch_size: int | None = 4096,
+                 patience: int = 10, val_fraction: float = 0.1, seed: int = 0,
+                 device: str = "cpu", standardize: bool = True, min_delta: float = 1e-4,
+                 num_threads: int | None = None, optimizer: str = "auto", lbfgs_iter: int = 20) -> None:
+        if n_classes < 2:
+            raise InputError(f"n_classes={n_classes}", column="n_classes", fix="use 2 or more classes")
+        if scalarization not in SCALARIZATIONS:
+            raise InputError(f"unknown scalarization {scalarization!r}", column="scalarization",
+                             fix=f"use one of {sorted(SCALARIZATIONS)}")
+        if model not in ("lr", "mlp"):
+            raise InputError(f"unknown harmonizer model {model!r}", column="model", fix="use 'lr' or 'mlp'")
+        if isinstance(weights, str) and weights not in ("equal", "max_eigen", "min_var"):
+            raise InputError(f"unknown weights {weights!r}", column="weights",
+                             fix="use None, 'equal', 'max_eigen', 'min_var' or an array of m numbers")
+        if not 0.0 <= val_fraction < 1.0:
+            raise InputError(f"val_fraction={val_fraction}", column="val_fraction", fix="use 0 <= val_fraction < 1")
+        self.n_classes = int(n_classes)
+        self.model = model
+        self.scalarization = scalarization
+        self.weights = weights
+        self.epochs = int(epochs)
+        self.lr = float(lr)
+        self.weight_decay = float(weight_decay)
+        self.hidden = int(hidden)
+        self.batch_size = batch_size
+        self.patience = int(patience)
+        self.val_fraction = float(val_fraction)
+        self.seed = int(seed)
+        self.device = device
+        self.standardize = standardize
+        self.min_delta = float(min_delta)
+        self.num_threads = num_threads
+        if optimizer not in ("auto", "adam", "lbfgs"):
+            raise InputError(f"unknown optimizer {optimizer!r}", column="optimizer",
+                             fix="use 'auto', 'adam' or 'lbfgs'")
+        self.optimizer = optimizer
+        self.lbfgs_iter = int(lbfgs_iter)
+
+    # ------------------------------------------------------------------ validation
+    def _check_L(self, L: np.ndarray, n: int | None = None, name: str = "L") -> np.ndarray:
+        L = np.asarray(L)
+        if L.ndim != 2:
+            raise InputError(f"{name} has shape {L.shape}, expected (n, m)", column=name,
+                             fix="pass the label matrix's L array (one column per source)")
+        if n is not None and L.shape[0] != n:
+            raise InputError(f"{name} has {L.shape[0]} rows but X has {n}", column=name,
+                             fix="give one row of votes per feature row, in the same order")
+        if not np.issubdtype(L.dtype, np.integer):
+            if not np.all(np.isfinite(L)) or not np.all(L == np.round(L)):
+                raise InputError(f"{name} holds non-integer votes", column=name,
+                                 fix="votes are class indices 0..k-1 or -1 (abstain)")
+        L = L.astype(np.int64)
+        bad = (L < -1) | (L >= self.n_classes)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise InputError(f"vote {L[i, j]} is outside -1..{self.n_classes - 1}", row=int(i),
+                             column=f"{name}[:, {j}]", fix="votes are class indices or -1 (abstain)")
+        return L
+
+    def _check_X(self, X: np.ndarray | None, name: str = "X") -> np.ndarray:
+        if X is None:
+            raise InputError("the harmonizer needs example features", column=name,
+                             fix="compute features with polarlab.features.make_features and pass X")
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 2:
+            raise InputError(f"{name} has shape {X.shape}, expected (n, d)", column=name,
+                             fix="pass one feature row per example")
+        if not np.all(np.isfinite(X)):
+            i = int(np.argwhere(~np.isfinite(X))[0, 0])
+            raise InputError(f"{name} holds NaN or infinite values", row=i, column=name,
+                             fix="clean or impute the features")
+        return X
+
+    def _resolve_weights(self, m: int) -> np.ndarray | str:
+        w = self.weights
+        if w is None or (isinstance(w, str) and w == "equal"):
+            return np.ones(m)
+        if isinstance(w, str):
+            return w
+        arr = np.asarray(w, dtype=np.float64).reshape(-1)
+        if arr.shape[0] != m:
+            raise InputError(f"{arr.shape[0]} weights for {m} sources", column="weights",
+                             fix="give one weight per column of L")
+        if not np.all(np.isfinite(arr)) or (arr < 0).any() or arr.sum() <= 0:
+            raise InputError("weights must be finite, non-negative and not all 0", column="weights",
+                             fix="pass e.g. np.ones(m)")
+        return arr
+
+    # ------------------------------------------------------------------ training
+    def fit(self, L: np.ndarray, X: np.ndarray | None = None, *, L_valid: np.ndarray | None = None,
+            X_valid: np.ndarray | None = None,
+            select_with_gold: np.ndarray | None = None) -> "PolarHarmonizer":
+        """Fit h to all sources.
+
+        Model selection (early stopping) uses no gold labels by default: the kept
+        parameters minimise the same scalarized source-agreement objective on held-out rows
+        (``X_valid``/``L_valid`` when given, else a ``val_fraction`` split of the training rows).
+
+        Args:
+            L: shape (n, m), int, -1 = abstain.
+            X: shape (n, d), features.
+            L_valid: shape (n_v, m), votes on the held-out rows (needed with ``X_valid``
+                unless ``select_with_gold`` is given).
+            X_valid: shape (n_v, d), features of held-out rows.
+            select_with_gold: explicit opt-in to gold-based selection: gold labels
+                (-1 = unknown) of the held-out rows, shape (n_v,) when ``X_valid`` is given,
+                else shape (n,) for the training rows (only the held-out split's are used).
+                Selection then minimises the cross-entropy against those gold labels.
+
+        Returns:
+            self.
+        """
+        X = self._check_X(X)
+        L = self._check_L(L, X.shape[0])
+        n, m = L.shape
+        if n == 0:
+            raise InputError("no rows to fit on", column="L", fix="pass at least one example")
+        weights = self._resolve_weights(m)
+
+        # held-out split
+        rng = np.random.default_rng(self.seed)
+        gold_v = None
+        if X_valid is not None:
+            Xv = self._check_X(X_valid, "X_valid")
+            if Xv.shape[1] != X.shape[1]:
+                raise InputError(f"X_valid has {Xv.shape[1]} features, X has {X.shape[1]}",
+                                 column="X_valid", fix="compute both with the same fitted features")
+            Lv = None if L_valid is None else self._check_L(L_valid, Xv.shape[0], "L_valid")
+            if Lv is not None and Lv.shape[1] != m:
+                raise InputError(f"L_valid has {Lv.shape[1]} sources, L has {m}", column="L_valid",
+                                 fix="use the same sources in the same order")
+            if select_with_gold is not None:
+                gold_v = self._check_gold(select_with_gold, Xv.shape[0])
+            elif Lv is None:
+                raise InputError("X_valid given without L_valid", column="L_valid",
+                                 fix="pass the held-out rows' votes (or select_with_gold=y_valid)")
+            Xt, Lt = X, L
+        else:
+            n_val = int(round(self.val_fraction * n)) if n >= 20 else 0
+            perm = rng.permutation(n)
+            vi, ti = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+            Xt, Lt = X[ti], L[ti]
+            Xv, Lv = (X[vi], L[vi]) if n_val > 0 else (None, None)
+            if select_with_gold is not None:
+                g = self._check_gold(select_with_gold, n)
+                if n_val == 0:
+                    raise InputError("select_with_gold needs held-out rows", column="val_fraction",
+                                     fix="set val_fraction > 0 or pass X_valid")
+                gold_v = g[vi]
+
+        if self.standardize:
+            self.mean_ = Xt.mean(axis=0)
+            sd = Xt.std(axis=0)
+            self.scale_ = np.where(sd > 1e-12, sd, 1.0).astype(np.float32)
+        else:
+            self.mean_ = np.zeros(X.shape[1], dtype=np.float32)
+            self.scale_ = np.ones(X.shape[1], dtype=np.float32)
+        self.n_features_in_ = X.shape[1]
+        self.n_sources_ = m
+
+        if isinstance(weights, str):            # data-driven source weights
+            if weights == "max_eigen":
+                weights = source_weights(Lt, "max_eigen", n_classes=self.n_classes)
+            else:                               # min_var: at a harmonizer fitted with equal weights
+                self._train(Xt, Lt, Xv, Lv, gold_v, np.ones(m))
+                weights = source_weights(Lt, "min_var", proba=self._proba(Xt))
+        self.weights_ = np.asarray(weights, dtype=np.float64)
+        self._train(Xt, Lt, Xv, Lv, gold_v, self.weights_)
+        return self
+
+    def _check_gold(self, y: np.ndarray, n: int) -> np.ndarray:
+        y = np.asarray(y).reshape(-1).astype(np.int64)
+        if y.shape[0] != n:
+            raise InputError(f"select_with_gold has {y.shape[0]} labels for {n} held-out rows",
+                             column="select_with_gold", fix="give one gold label (or -1) per held-out row")
+        if ((y < -1) | (y >= self.n_classes)).any() or not (y >= 0).any():
+            raise InputError("select_with_gold needs labels in 0..k-1 (-1 = unknown), at least one known",
+                             column="select_with_gold", fix="pass the gold labels of the validation rows")
+        return y
+
+    def _tensor(self, X: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(((X - self.mean_) / self.scale_).astype(np.float32)).to(self.device)
+
+    def _train(self, Xt: np.ndarray, Lt: np.ndarray, Xv: np.ndarray | None, Lv: np.ndarray | None,
+               gold_v: np.ndarray | None, weights: np.ndarray) -> None:
+        threads = torch.get_num_threads()
+        if self.num_threads:
+            torch.set_num_threads(int(self.num_threads))
+        try:
+            self._train_loop(Xt, Lt, Xv, Lv, gold_v, weights)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _objective(self, net: torch.nn.Module, x: torch.Tensor, agg: torch.Tensor,
+                   class_major: bool = False) -> torch.Tensor:
+        """Mean scalarized loss. ``class_major``: x is (d, b), agg is (k, b) and net is the LR
+        (computing W x + b in that layout is ~10x faster on CPU for small k)."""
+        if class_major:
+            lin = net.linear
+            logits = lin.weight @ x + lin.bias[:, None]
+            nll = -torch.log_softmax(logits, dim=0)
+            return scalarize_by_class(self.scalarization, nll, agg, dim=0).mean()
+        nll = -torch.log_softmax(net(x), dim=1)
+        return scalarize_by_class(self.scalarization, nll, agg).mean()
+
+    def _penalty(self, net: torch.nn.Module) -> torch.Tensor:
+        return 0.5 * self.weight_decay * sum((p * p).sum() for n, p in net.named_parameters()
+                                             if not n.endswith("bias"))
+
+    def _train_loop(self, Xt: np.ndarray, Lt: np.ndarray, Xv: np.ndarray | None,
+                    Lv: np.ndarray | None, gold_v: np.ndarray | None, weights: np.ndarray) -> None:
+        kind, k = self.scalarization, self.n_classes
+        use_lbfgs = self.optimizer == "lbfgs" or (self.optimizer == "auto" and self.model == "lr"
+                                                  and kind != "max")
+        with torch.random.fork_rng(devices=[]):
+            torch.default_generator.manual_seed(self.seed)   # CPU only; restored by fork_rng
+            gen = torch.Generator().manual_seed(self.seed)
+            net = build_model(self.model, Xt.shape[1], k, hidden=self.hidden).to(self.device)
+            w = torch.as_tensor(weights, dtype=torch.float32, device=self.device)
+            xt = self._tensor(Xt)
+            at = class_aggregate(kind, torch.from_numpy(Lt).to(self.device), w, k)
+            has_valid = Xv is not None and (gold_v is not None or Lv is not None)
+            if has_valid:
+                xv = self._tensor(Xv)
+                av = (class_aggregate(kind, torch.from_numpy(Lv).to(self.device), w, k)
+                      if Lv is not None else None)
+                gv = torch.from_numpy(gold_v).to(self.device) if gold_v is not None else None
+            n = xt.shape[0]
+            bs = n if (use_lbfgs or not self.batch_size) else min(int(self.batch_size), n)
+            cm = self.model == "lr" and bs == n            # full batch LR: class-major layout
+            if cm:
+                xt, at = xt.t().contiguous(), at.t().contiguous()
+                if has_valid:
+                    xv = xv.t().contiguous()
+                    av = av.t().contiguous() if av is not None else None
+            if use_lbfgs:   # full batch; one "epoch" = up to lbfgs_iter quasi-Newton iterations
+                opt = torch.optim.LBFGS(net.parameters(), lr=1.0, max_iter=self.lbfgs_iter,
+                                        history_size=20, line_search_fn="strong_wolfe",
+                                        tolerance_grad=1e-7, tolerance_change=1e-10)
+
+                def closure():
+                    opt.zero_grad(set_to_none=True)
+                    loss = self._objective(net, xt, at, cm) + self._penalty(net)
+                    loss.backward()
+                    return loss
+            else:
+                opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+            best, best_state, best_epoch, bad = float("inf"), None, 0, 0
+            prev_train = float("inf")
+            history: list[EpochRecord] = []
+            for epoch in range(1, self.epochs + 1):
+                net.train()
+                if use_lbfgs:
+                    opt.step(closure)
+                    with torch.no_grad():
+                        train_loss = float(self._objective(net, xt, at, cm))
+                else:
+                    order = torch.randperm(n, generator=gen) if bs < n else None
+                    total = 0.0
+                    for start in range(0, n, bs):
+                        if order is None:
+                            xb, ab = xt, at
+                        else:
+                            idx = order[start:start + bs]
+                            xb, ab = xt[idx], at[idx]
+                        loss = self._objective(net, xb, ab, cm)
+                        opt.zero_grad(set_to_none=True)
+                        loss.backward()
+                        opt.step()
+                        total += float(loss.detach()) * xb.shape[0]
+                    train_loss = total / n
+                vloss = None
+                if has_valid:
+                    net.eval()
+                    with torch.no_grad():
+                        if gv is not None:
+                            known = gv >= 0
+                            logits = net(xv.t() if cm else xv)
+                            vloss = float(torch.nn.functional.cross_entropy(logits[known], gv[known]))
+                        else:
+                            vloss = float(self._objective(net, xv, av, cm))
+                history.append(EpochRecord(epoch, train_loss, vloss))
+                converged = use_lbfgs and abs(prev_train - train_loss) <= 1e-7 * max(1.0, abs(train_loss))
+                prev_train = train_loss
+                if vloss is not None:
+                    if vloss < best - self.min_delta:
+                        best, best_epoch, bad = vloss, epoch, 0
+                        best_state = copy.deepcopy(net.state_dict())
+                    else:
+                        bad += 1
+                        if bad >= self.patience:
+                            break
+                if converged:
+                    break
+            if best_state is not None:
+                net.load_state_dict(best_state)
+            else:
+                best_epoch = len(history)
+        net.eval()
+        self.model_ = net
+        self.history_ = history
+        self.best_epoch_ = best_epoch
+
+    # ------------------------------------------------------------------ prediction
+    def _proba(self, X: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return torch.softmax(self.model_(self._tensor(X)), dim=1).cpu().numpy().astype(np.float64)
+
+    def predict_proba(self, L: np.ndarray | None = None, X: np.ndarray | None = None) -> np.ndarray:
+        """h(x): class distributions, shape (n, k), rows sum to 1.
+
+        ``L`` is accepted for the label-model protocol and ignored: the harmonizer looks
+        only at the features, so it also scores rows no source voted on.
+        """
+        if not hasattr(self, "model_"):
+            raise InputError("the harmonizer is not fitted", fix="call fit(L, X) first")
+        X = self._check_X(X)
+        if X.shape[1] != self.n_features_in_:
+            raise InputError(f"X has {X.shape[1]} features, the harmonizer was fitted on "
+                             f"{self.n_features_in_}", column="X",
+                             fix="compute features with the same fitted feature extractor")
+        return self._proba(X)
+
+    def predict(self, L: np.ndarray | None = None, X: np.ndarray | None = None) -> np.ndarray:
+        """Argmax of h(x), shape (n,). ``L`` is ignored (see :meth:`predict_proba`)."""
+        return self.predict_proba(L, X).argmax(axis=1)

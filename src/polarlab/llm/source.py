@@ -1,0 +1,378 @@
+"""The LLM labeler as a supervision source.
+
+Every prompt goes through the answer cache: re-running makes no backend call for an answered
+prompt, and a crash loses nothing that was answered. Scoring-mode distributions are cached
+uncalibrated; contextual calibration (on by default) is applied when answers are read, so it
+can be switched without asking again.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from ..data.dataset import Dataset, Example
+from ..matrix.label_matrix import SourceFailure
+from ..sources.base import SourceOutput
+from ..task import Task
+from .backend import Backend, BackendReply
+from .cache import AnswerCache, CachedAnswer, cache_key
+from .calibrate import CONTENT_FREE_INPUTS, calibrate, content_free_distribution, content_free_requests
+from .errors import LLMConfigError, LLMError
+from .parse import parse_answer
+from .prompt import PromptBuilder, RenderedPrompt
+from .request import ABSTAIN, Answer, PromptRequest
+from .stats import LLMRunStats
+
+MODES = ("scoring", "generation")
+
+
+@dataclass
+class _Item:
+    """One distinct prompt to answer."""
+
+    key: str
+    prompt: RenderedPrompt
+
+
+class LLMSource:
+    """An LLM that votes on every example (implements :class:`polarlab.sources.base.Source`).
+
+    Parameters:
+        backend: the model (:class:`LlamaCppBackend`, :class:`OpenAIBackend`, or any
+            :class:`Backend`).
+        name: the source's name in the label matrix.
+        mode: "scoring" (label distribution from the verbalizers' log-probs; vote = argmax)
+            or "generation" (free text parsed to a label; no distribution).
+        calibrate: contextual calibration of scoring distributions (Zhao et al. 2021).
+        few_shot: demonstrations shown in every prompt of :meth:`apply`: ``(Example, label)``
+            pairs or dicts ``{"text": ..., "label": name-or-index, "entity1": ..., "entity2": ...}``.
+        cache: an :class:`AnswerCache`, a path to its SQLite file, or None (in-memory: nothing
+            survives the process — use a file for real runs).
+        content_free: the content-free inputs of calibration.
+        price_in_per_1k, price_out_per_1k: prices per 1000 prompt / completion tokens, for
+            :attr:`LLMRunStats.cost`.
+        min_confidence: scoring mode abstains when the top (calibrated) probability is below it.
+        progress: show a progress bar while asking the backend.
+
+    Attributes:
+        last_stats: :class:`LLMRunStats` of the last ``apply``/``ask``.
+        total_stats: summed over this object's runs.
+    """
+
+    def __init__(self, backend: Backend, *, name: str = "llm", mode: str = "scoring",
+                 calibrate: bool = True, few_shot: Sequence[Any] = (),
+                 cache: AnswerCache | str | Path | None = None,
+                 content_free: tuple[str, ...] = CONTENT_FREE_INPUTS,
+                 price_in_per_1k: float | None = None, price_out_per_1k: float | None = None,
+                 min_confidence: float = 0.0, progress: bool = True,
+                 builder: PromptBuilder | None = None) -> None:
+        if mode not in MODES:
+            raise LLMConfigError(f"unknown mode {mode!r}", column="mode",
+                                 fix='use mode = "scoring" or mode = "generation"')
+        self.backend = backend
+        self.name = name
+        self.mode = mode
+        self.calibrate = bool(calibrate)
+        self.few_shot = list(few_shot)
+        self.cache = cache if isinstance(cache, AnswerCache) else AnswerCache(cache or ":memory:")
+        self.content_free = tuple(content_free)
+        self.price_in_per_1k = price_in_per_1k
+        self.price_out_per_1k = price_out_per_1k
+        self.min_confidence = float(min_confidence)
+        self.progress = progress
+        self.builder = builder or PromptBuilder()
+        self.last_stats = LLMRunStats()
+        self.total_stats = LLMRunStats()
+
+    def __repr__(self) -> str:
+        return f"LLMSource(name={self.name!r}, backend={self.backend!r}, mode={self.mode!r})"
+
+    # -- Source protocol ------------------------------------------------------------------
+    def apply(self, data: Dataset, task: Task) -> SourceOutput:
+        """Ask the LLM about every example.
+
+        Returns:
+            votes (n,) int64 (-1 = abstain), proba (n, k) (calibrated in scoring mode; NaN rows
+            where there is no distribution), failures (calls that failed for good).
+        """
+        reqs = self.requests_for(data, task)
+        answers = self.ask(reqs, task)
+        votes = np.array([a.label for a in answers], dtype=np.int64)
+        proba = (np.vstack([a.proba for a in answers]) if answers
+                 else np.zeros((0, task.n_classes)))
+        failures = [SourceFailure(self.name, i, r.example.id, a.error)
+                    for i, (r, a) in enumerate(zip(reqs, answers)) if a.error]
+        return SourceOutput(votes=votes, proba=proba, failures=failures)
+
+    def describe(self, task: Task, label: int) -> str:
+        """One sentence explaining a vote of ``label``."""
+        if label == ABSTAIN:
+            return f"The LLM labeler {self.name} ({self.backend.model_id}) gave no label."
+        return (f"The LLM labeler {self.name} ({self.backend.model_id}) answers "
+                f"{task.labels[label]!r}.")
+
+    # -- requests -------------------------------------------------------------------------
+    def few_shot_for(self, task: Task) -> tuple[tuple[Example, int], ...]:
+        """The configured demonstrations as ``(Example, label index)`` pairs."""
+        out = []
+        for i, d in enumerate(self.few_shot):
+            if isinstance(d, dict):
+                unknown = set(d) - {"text", "label", "entity1", "entity2"}
+                if unknown or "text" not in d or "label" not in d:
+                    raise LLMConfigError(f"few-shot example {i} has keys {sorted(d)}",
+                                         column=f"few_shot[{i}]",
+                                         fix="give each as {text=..., label=...} (+ entity1/entity2)")
+                ex = Example(id=f"few-shot-{i}", text=str(d["text"]), entity1=d.get("entity1"),
+                             entity2=d.get("entity2"))
+                y = task.label_index(d["label"], column=f"few_shot[{i}].label")
+            else:
+                ex, y = d
+                y = task.label_index(y, column=f"few_shot[{i}].label")
+            if y == ABSTAIN:
+                raise LLMConfigError(f"few-shot example {i} has label -1", column=f"few_shot[{i}].label",
+                                     fix="give demonstrations a real label")
+            out.append((ex, y))
+        return tuple(out)
+
+    def requests_for(self, data: Dataset, task: Task) -> list[PromptRequest]:
+        """One request per example of ``data`` with the configured demonstrations."""
+        fs = self.few_shot_for(task)
+        return [PromptRequest(ex, few_shot=fs, tag=ex.id) for ex in data]
+
+    # -- asking ---------------------------------------------------------------------------
+    def params(self, task: Task) -> dict:
+        """Parameters in the cache key: backend's + mode + the answer words scored."""
+        p = dict(self.backend.params(self.mode))
+        p["mode"] = self.mode
+        if self.mode == "scoring":
+            p["words"] = list(task.answer_words)
+        return p
+
+    def render(self, task: Task, req: PromptRequest) -> RenderedPrompt:
+        return self.builder.render(task, req, count_tokens=self.backend.count_tokens,
+                                   max_tokens=self.backend.max_prompt_tokens)
+
+    def ask(self, requests: Sequence[PromptRequest], task: Task, *,
+            calibrate: bool | None = None) -> list[Answer]:
+        """Answer ``requests`` through the cache; ask the backend only for uncached prompts.
+
+        Each request is rendered exactly as given: its own ``few_shot`` (the source's configured
+        demonstrations are *not* added; get them with :meth:`few_shot_for`), evidence and
+        previous answer. Calibration uses content-free prompts with each request's
+        demonstrations (3 extra prompts per distinct demonstration set, cached like any other).
+
+        Parameters:
+            requests: what to ask (see :class:`PromptRequest`).
+            task: the task (labels, instruction, answer words).
+            calibrate: override the source's calibration setting for this call.
+
+        Returns:
+            one :class:`Answer` per request, in order. Calls that failed for good (retries
+            exhausted) give abstains with ``error`` set; they are not cached and are asked
+            again on the next run.
+
+        Raises:
+            LLMConfigError: wrong key / model / URL (answers received before are kept).
+        """
+        t0 = time.perf_counter()
+        stats = LLMRunStats()
+        do_cal = self.calibrate if calibrate is None else bool(calibrate)
+        do_cal = do_cal and self.mode == "scoring"
+        params = self.params(task)
+        model_id = self.backend.model_id
+
+        items: dict[str, _Item] = {}
+
+        def item(p: RenderedPrompt) -> str:
+            k = cache_key(model_id, params, p.text)
+            items.setdefault(k, _Item(k, p))
+            return k
+
+        # content-free prompts per distinct demonstration set (their prefix)
+        cf_keys: dict[str, list[str]] = {}
+        main_keys: list[str] = []
+        prompts: list[RenderedPrompt] = []
+        for r in requests:
+            p = self.render(task, r)
+            prompts.append(p)
+            if do_cal and p.prefix not in cf_keys:
+                cf_keys[p.prefix] = [item(self.render(task, c))
+                                     for c in content_free_requests(r, self.content_free)]
+        for p in prompts:
+            main_keys.append(item(p))
+        stats.requests = len(requests) + sum(len(v) for v in cf_keys.values())
+
+        found = self.cache.get_many(items)
+        missing = [items[k] for k in items if k not in found]
+        errors: dict[str, str] = {}
+        self._run(missing, task, params, found, errors, stats)
+        stats.cache_hits = stats.requests - stats.calls
+
+        p_cf = {prefix: content_free_distribution(np.array([self._dist(found.get(k), task)
+                                                             for k in keys]))
+                for prefix, keys in cf_keys.items()}
+        asked = {it.key for it in missing}
+        answers = []
+        for r, p, k in zip(requests, prompts, main_keys):
+            a = self._answer(found.get(k), task, r, p, k, p_cf.get(p.prefix) if do_cal else None,
+                             errors.get(k))
+            a.cached = k not in asked
+            answers.append(a)
+            stats.truncated += int(p.truncated)
+            stats.abstained += int(a.label == ABSTAIN)
+            if found.get(k) is not None and found[k].status == "no_logprobs":
+                stats.logprobs_fallback = True
+                stats.fallback_answers += 1
+        if stats.logprobs_fallback:
+            warnings.warn(f"LLM source {self.name!r}: the backend gave no log-probabilities for "
+                          f"{stats.fallback_answers} answer(s); scoring mode fell back to generation "
+                          "mode (parsed text, no distribution)", RuntimeWarning, stacklevel=2)
+        stats.seconds = time.perf_counter() - t0
+        stats.price(self.price_in_per_1k, self.price_out_per_1k)
+        self.last_stats = stats
+        self.total_stats.add(stats)
+        return answers
+
+    # -- internals ------------------------------------------------------------------------
+    def _call(self, it: _Item, task: Task) -> BackendReply:
+        if self.mode == "scoring":
+            return self.backend.score(it.prompt, tuple(task.answer_words))
+        return self.backend.generate(it.prompt)
+
+    def _store(self, it: _Item, reply: BackendReply, params: dict, stats: LLMRunStats) -> CachedAnswer:
+        row = CachedAnswer(
+            key=it.key, model=self.backend.model_id, params=params, prompt=it.prompt.text,
+            mode=self.mode, raw_text=reply.text,
+            dist=None if reply.dist is None else [float(x) for x in reply.dist],
+            tokens_in=reply.tokens_in, tokens_out=reply.tokens_out, seconds=reply.seconds,
+            truncated=it.prompt.truncated, status=reply.status, created=time.time(),
+            extra=reply.extra or None)
+        self.cache.put(row)  # committed: survives a crash from here on
+        stats.tokens_in += reply.tokens_in
+        stats.tokens_out += reply.tokens_out
+        stats.model_seconds += reply.seconds
+        stats.retries += reply.retries
+        return row
+
+    def _run(self, missing: list[_Item], task: Task, params: dict, found: dict[str, CachedAnswer],
+             errors: dict[str, str], stats: LLMRunStats) -> None:
+        if not missing:
+            return
+        # group prompts with the same prefix so the embedded backend reuses its evaluation
+        order = sorted(range(len(missing)), key=lambda i: (missing[i].prompt.prefix, i))
+        todo = [missing[i] for i in order]
+        with _progress(self.progress, len(todo), f"{self.name}: asking {self.backend.model_id}") as bar:
+            if self.backend.max_concurrency <= 1:
+                for it in todo:
+                    stats.calls += 1
+                    try:
+                        reply = self._call(it, task)
+                    except LLMConfigError:
+                        raise
+                    except LLMError as e:
+                        errors[it.key] = str(e)
+                        stats.failures += 1
+                    else:
+                        found[it.key] = self._store(it, reply, params, stats)
+                    bar(1)
+                return
+            pool = ThreadPoolExecutor(max_workers=self.backend.max_concurrency)
+            futures: dict[Future, _Item] = {}
+            try:
+                for it in todo:
+                    futures[pool.submit(self._call, it, task)] = it
+                    stats.calls += 1
+                pending = set(futures)
+                fatal: BaseException | None = None
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for f in done:
+                        it = futures[f]
+                        if f.cancelled():
+                            stats.calls -= 1
+                            continue
+                        try:
+                            reply = f.result()
+                        except LLMConfigError as e:
+                            if fatal is None:
+                                fatal = e
+                                for g in pending:
+                                    g.cancel()
+                            stats.calls -= 1
+                            continue
+                        except LLMError as e:
+                            errors[it.key] = str(e)
+                            stats.failures += 1
+                        else:
+                            found[it.key] = self._store(it, reply, params, stats)
+                        bar(1)
+                if fatal is not None:
+                    raise fatal
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    @staticmethod
+    def _dist(row: CachedAnswer | None, task: Task) -> np.ndarray:
+        if row is None or row.dist is None or len(row.dist) != task.n_classes:
+            return np.full(task.n_classes, np.nan)
+        return np.asarray(row.dist, dtype=np.float64)
+
+    def _answer(self, row: CachedAnswer | None, task: Task, req: PromptRequest, p: RenderedPrompt,
+                key: str, p_cf: np.ndarray | None, error: str | None) -> Answer:
+        k = task.n_classes
+        nan = np.full(k, np.nan)
+        if row is None:
+            return Answer(label=ABSTAIN, proba=nan, raw="", cached=False, tag=req.tag, key=key,
+                          proba_uncalibrated=nan.copy(), truncated=p.truncated,
+                          error=error or "no answer", mode=self.mode)
+        extra = dict(row.extra or {})
+        extra["status"] = row.status
+        if row.status == "malformed":
+            return Answer(label=ABSTAIN, proba=nan, raw=row.raw_text or "", cached=True, tag=req.tag,
+                          key=key, proba_uncalibrated=nan.copy(), truncated=row.truncated,
+                          mode=self.mode, extra=extra)
+        dist = self._dist(row, task)
+        if not np.isnan(dist).any():
+            q = calibrate(dist, p_cf) if p_cf is not None else dist.copy()
+            label = int(np.argmax(q))
+            if q[label] < self.min_confidence:
+                label = ABSTAIN
+            raw = row.raw_text or task.answer_words[int(np.argmax(dist))]
+            return Answer(label=label, proba=q, raw=raw, cached=True, tag=req.tag, key=key,
+                          proba_uncalibrated=dist, truncated=row.truncated, mode="scoring",
+                          extra=extra)
+        label = parse_answer(row.raw_text, task)
+        return Answer(label=label, proba=nan, raw=row.raw_text or "", cached=True, tag=req.tag,
+                      key=key, proba_uncalibrated=nan.copy(), truncated=row.truncated,
+                      mode="generation", extra=extra)
+
+
+class _progress:
+    """A rich progress bar (or nothing); used as ``with _progress(...) as advance: advance(1)``."""
+
+    def __init__(self, enabled: bool, total: int, description: str) -> None:
+        self.enabled = enabled and total > 1
+        self.total = total
+        self.description = description
+        self._p = None
+
+    def __enter__(self):
+        if not self.enabled:
+            return lambda n: None
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+        self._p = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                           TimeElapsedColumn(), TimeRemainingColumn(), transient=True)
+        self._p.start()
+        tid = self._p.add_task(self.description, total=self.total)
+        return lambda n: self._p.advance(tid, n)
+
+    def __exit__(self, *exc) -> None:
+        if self._p is not None:
+            self._p.stop()
