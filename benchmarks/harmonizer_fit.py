@@ -6,7 +6,7 @@ Both models run with the same number of torch threads (``--threads``, default 1:
 shared or small machine, intra-op threading of these small tensors mostly adds contention,
 and it hits both models alike). Each model is timed ``--repeats`` times, alternating, the
 fastest run counting; timing runs have no instrumentation. Memory is measured in separate
-runs, each in a forked child process: peak resident-set growth over the RSS just before the
+runs, each in a fresh (spawned) process: peak resident-set growth over the RSS just before the
 fit (a thread samples
 /proc/self/statm every 2 ms; this sees torch's allocations, which tracemalloc cannot) and
 tracemalloc's peak (Python/NumPy allocations only).
@@ -80,7 +80,32 @@ def timed(fit) -> tuple[float, object]:
     return time.perf_counter() - t0, out
 
 
-def _memory_child(fit, conn) -> None:
+def _fitters(X, y, L):
+    from snorkel.labeling.model import LabelModel
+
+    from polarlab.harmonizer import PolarHarmonizer
+
+    def fit_polar():
+        # num_threads=None: the same torch thread setting as Snorkel (not polarlab's "auto")
+        return PolarHarmonizer(2, model="lr", seed=0, num_threads=None).fit(L, X)
+
+    def fit_snorkel():
+        lm = LabelModel(cardinality=2, verbose=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            lm.fit(L, seed=0, progress_bar=False)     # Snorkel's default settings (100 epochs)
+        return lm
+
+    return {"polar": fit_polar, "snorkel": fit_snorkel}
+
+
+def _memory_child(which: str, rows: int, sources: int, dim: int, threads: int, conn) -> None:
+    import torch
+    if threads:
+        torch.set_num_threads(threads)
+    X, y, L = make_problem(rows, sources, dim)
+    _fitters(X[:2000], y[:2000], L[:2000])[which]()     # first-call initialisation, not measured
+    fit = _fitters(X, y, L)[which]
     gc.collect()
     tracemalloc.start()
     with PeakRSS() as rss:
@@ -91,12 +116,13 @@ def _memory_child(fit, conn) -> None:
     conn.close()
 
 
-def memory(fit) -> tuple[float, float]:
-    """(peak RSS growth MB, tracemalloc peak MB) of one call of ``fit``, run in a forked child
-    so that memory freed by earlier fits (and kept by the allocator) does not hide the growth."""
-    ctx = multiprocessing.get_context("fork")
+def memory(which: str, args) -> tuple[float, float]:
+    """(peak RSS growth MB, tracemalloc peak MB) of one fit of ``which``, in a fresh spawned
+    process (same data), so that memory the allocator kept from earlier fits hides nothing."""
+    ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_memory_child, args=(fit, child))
+    proc = ctx.Process(target=_memory_child,
+                       args=(which, args.rows, args.sources, args.dim, args.threads, child))
     proc.start()
     out = parent.recv()
     proc.join()
@@ -109,7 +135,8 @@ def main() -> None:
     ap.add_argument("--sources", type=int, default=10)
     ap.add_argument("--dim", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=1, help="torch threads for both models (0 = torch's default)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads for both models (0 = torch's default)")
     args = ap.parse_args()
 
     import torch
@@ -120,27 +147,20 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     X, y, L = make_problem(args.rows, args.sources, args.dim)
-
-    def fit_polar():
-        return PolarHarmonizer(2, model="lr", seed=0).fit(L, X)
-
-    def fit_snorkel():
-        lm = LabelModel(cardinality=2, verbose=False)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            lm.fit(L, seed=0, progress_bar=False)     # Snorkel's default settings (100 epochs)
-        return lm
+    fitters = _fitters(X, y, L)
 
     # warm up both code paths (imports, first-call overheads) on a small slice
     PolarHarmonizer(2, epochs=2).fit(L[:2000], X[:2000])
-    LabelModel(cardinality=2, verbose=False).fit(L[:2000], n_epochs=2, progress_bar=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        LabelModel(cardinality=2, verbose=False).fit(L[:2000], n_epochs=2, progress_bar=False)
 
-    s_mem = memory(fit_snorkel)            # before the timing runs; each in a fresh child
-    p_mem = memory(fit_polar)
+    s_mem = memory("snorkel", args)
+    p_mem = memory("polar", args)
     polar, snork = [], []
     for _ in range(args.repeats):
-        snork.append(timed(fit_snorkel))
-        polar.append(timed(fit_polar))
+        snork.append(timed(fitters["snorkel"]))
+        polar.append(timed(fitters["polar"]))
     p_s, h = min(polar, key=lambda r: r[0])
     s_s, lm = min(snork, key=lambda r: r[0])
     polar_acc = float((h.predict(None, X) == y).mean())

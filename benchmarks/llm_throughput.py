@@ -4,8 +4,12 @@ Measures, in one process, on WRENCH SMS test:
   * examples/s of the local backend WITH prefix reuse (the first ``--limit`` examples, default
     all 500), and WITHOUT prefix reuse (the first ``--limit-no-reuse``, default 100: it is
     slower; the rate is per example so the two are comparable). Each run starts from an empty
-    cache, so every example is a model call; cache writes are included in the time.
+    cache; the rate counts model calls (distinct prompts: duplicate texts are asked once, and
+    the 3 content-free calibration prompts count), cache writes are included in the time.
   * that both give the same distributions (max abs difference, reported);
+  * examples/s with reuse but ``--alt-threads`` threads (default 1) on the no-reuse subset: on a
+    shared, oversubscribed CPU llama.cpp's spinning threads make 2 threads much slower than 1;
+    the 1-minute load average at start and end is reported to tell the conditions;
 and accuracy / AUROC of the scoring-mode answers on SMS and YouTube test, with contextual
 calibration (the default) and without (``*_uncalibrated``).
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -84,6 +89,8 @@ def main() -> None:
     ap.add_argument("--shots", type=int, default=4)
     ap.add_argument("--gguf", default=None)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--alt-threads", type=int, default=1,
+                    help="also time reuse with this many threads (0 = skip)")
     args = ap.parse_args()
     root = Path(args.data_root)
 
@@ -97,7 +104,7 @@ def main() -> None:
     log(f"model {be.model_id}; sms {len(sms_run)} (reuse) / {args.limit_no_reuse} (no reuse); "
         f"youtube {len(yt)}; shots {args.shots}")
 
-    results: dict = {}
+    results: dict = {"loadavg_1min_start": os.getloadavg()[0]}
     for name, data in (("sms", sms_run), ("youtube", yt)):
         task = task_for(name)
         fs = demos(root, name, args.shots)
@@ -124,11 +131,21 @@ def main() -> None:
             results["max_abs_diff_reuse_vs_no_reuse"] = float(max(
                 np.abs(x.proba - y.proba).max() for x, y in zip(a_reuse, a_fresh)))
             results["speedup_reuse"] = results["examples_per_s"] / results["examples_per_s_no_reuse"]
+            if args.alt_threads:
+                be_alt = LlamaCppBackend(args.gguf, n_threads=args.alt_threads, reuse_prefix=True)
+                alt = LLMSource(be_alt, few_shot=fs, cache=":memory:", progress=False, calibrate=False)
+                t0 = time.perf_counter()
+                alt.ask(alt.requests_for(sub, task), task)
+                dt1 = time.perf_counter() - t0
+                results[f"examples_per_s_{args.alt_threads}_thread"] = alt.last_stats.calls / dt1
+                log(f"sms reuse, {args.alt_threads} thread(s): {alt.last_stats.calls} calls in {dt1:.1f}s")
+                be_alt.close()
         cal = metrics(src, data, task, calibrate=True)
         raw = metrics(src, data, task, calibrate=False)
         results[name] = {"n": len(data), "accuracy": cal["accuracy"], "auroc": cal["auroc"],
                          "accuracy_uncalibrated": raw["accuracy"], "auroc_uncalibrated": raw["auroc"]}
         log(f"{name}: {results[name]}")
+    results["loadavg_1min_end"] = os.getloadavg()[0]
     results["model"] = be.model_id
     results["shots"] = args.shots
     results["threads"] = args.threads

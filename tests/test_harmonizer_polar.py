@@ -81,9 +81,10 @@ def test_early_stopping_without_gold_keeps_best_epoch(problem):
     assert h.best_epoch_ < len(h.history_)
 
 
-def test_select_with_gold_is_opt_in_and_checked(problem):
+@pytest.mark.parametrize("model", ["lr", "mlp"])
+def test_select_with_gold_is_opt_in_and_checked(problem, model):
     X, y, L, tr, te, _ = problem
-    h = PolarHarmonizer(2, model="mlp", epochs=30).fit(L[tr], X[tr], X_valid=X[te], select_with_gold=y[te])
+    h = PolarHarmonizer(2, model=model, epochs=30).fit(L[tr], X[tr], X_valid=X[te], select_with_gold=y[te])
     vals = [r.valid_loss for r in h.history_]
     assert vals[h.best_epoch_ - 1] == pytest.approx(min(vals), abs=1e-4)
     with pytest.raises(InputError, match="select_with_gold"):
@@ -106,6 +107,10 @@ def test_bad_input_errors(problem):
         PolarHarmonizer(2, weights=[1.0, 2.0]).fit(L[tr], X[tr])
     with pytest.raises(InputError, match="scalarization"):
         PolarHarmonizer(2, scalarization="cube")
+    with pytest.raises(InputError, match="num_threads"):
+        PolarHarmonizer(2, num_threads=0)
+    with pytest.raises(InputError, match="optimizer"):
+        PolarHarmonizer(2, optimizer="sgd")
     with pytest.raises(InputError, match="not fitted"):
         PolarHarmonizer(2).predict_proba(None, X)
     h = PolarHarmonizer(2, epochs=2).fit(L[tr], X[tr])
@@ -119,3 +124,14 @@ def test_num_threads_restored(problem):
     before = torch.get_num_threads()
     PolarHarmonizer(2, epochs=2, num_threads=1).fit(L[tr], X[tr])
     assert torch.get_num_threads() == before
+
+
+def test_lbfgs_and_adam_reach_the_same_solution_for_lr(problem):
+    """The LR objective is convex: both optimizers must land on (nearly) the same h."""
+    X, y, L, tr, te, _ = problem
+    a = PolarHarmonizer(2, optimizer="lbfgs", val_fraction=0.0, epochs=50).fit(L[tr], X[tr])
+    b = PolarHarmonizer(2, optimizer="adam", val_fraction=0.0, epochs=300, lr=0.05, batch_size=None
+                        ).fit(L[tr], X[tr])
+    pa, pb = a.predict_proba(None, X[te]), b.predict_proba(None, X[te])
+    assert np.abs(pa - pb).max() < 0.05
+    assert (pa.argmax(1) == pb.argmax(1)).mean() > 0.98

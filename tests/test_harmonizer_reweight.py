@@ -105,3 +105,19 @@ def test_never_voting_source_gets_zero_weight():
     for method, kw in (("max_eigen", {"n_classes": 2}), ("min_var", {"proba": proba})):
         w = source_weights(L, method, **kw)
         assert w[2] == 0.0 and w.mean() == pytest.approx(1.0)
+
+
+def test_moments_match_their_definitions_on_loss_gradients():
+    rng = np.random.default_rng(6)
+    y = rng.integers(0, 3, 300)
+    L = np.column_stack([_source(rng, y, 0.7, 0.5, k=3) for _ in range(4)])
+    proba = rng.dirichlet(np.ones(3), 300)
+    G = loss_gradients(L, proba)                                  # (n, m, k)
+    mask = (L >= 0).astype(float)
+    overlap = mask.T @ mask
+    S_def = np.einsum("ijc,ikc->jk", G, G) / overlap              # every pair overlaps >= 10 here
+    assert overlap.min() >= 10
+    np.testing.assert_allclose(residual_moments(L, proba), S_def, atol=1e-8)   # already PSD
+    Gu = loss_gradients(L, np.full((300, 3), 1 / 3))
+    Gu = Gu - Gu.mean(axis=0, keepdims=True)
+    np.testing.assert_allclose(agreement_covariance(L, 3), np.einsum("ijc,ikc->jk", Gu, Gu) / 300, atol=1e-10)

@@ -93,11 +93,15 @@ def fit_label_models(methods: list[str], matrices: dict[str, LabelMatrix], fit_s
     return out
 
 
-def featurize(splits: dict[str, Dataset], fit_split: str, kind: str, cache_dir: Path) -> dict[str, np.ndarray]:
-    """Features of every split, the extractor fitted on the fit split only. Each (n, d)."""
+def featurize(splits: dict[str, Dataset], fit_split: str, kind: str, cache_dir: Path,
+              options: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+    """Features of every split, the extractor fitted on the fit split only. Each (n, d).
+
+    ``options`` are :class:`polarlab.features.FeatureSpec` fields (e.g. ``n_components`` for TF-IDF).
+    """
     from .features import make_features
 
-    extractor = make_features(kind, cache_dir=str(cache_dir)).fit(splits[fit_split])
+    extractor = make_features(kind, cache_dir=str(cache_dir), **(options or {})).fit(splits[fit_split])
     return {name: extractor.transform(ds) for name, ds in splits.items()}
 
 
@@ -152,14 +156,24 @@ def run(project: Project, *, progress: bool = True, write: bool = True) -> RunRe
     seconds["label_models"] = time.perf_counter() - t
     extra: dict[str, Any] = {"columns": {}, "report": {}}
     if HARMONIZER in methods:
+        from .features import FeatureSpec
+
         options = dict(project.harmonizer)
         kind = options.pop("features", "embedding")
+        spec_keys = set(FeatureSpec.__dataclass_fields__) - {"kind", "cache_dir"}
+        feature_options = {k: options.pop(k) for k in list(options) if k in spec_keys}
         t = time.perf_counter()
-        features = featurize(splits, fit_split, kind, project.state_dir / "features")
+        features = featurize(splits, fit_split, kind, project.state_dir / "features", feature_options)
         seconds["features"] = time.perf_counter() - t
         t = time.perf_counter()
-        _, probas[HARMONIZER] = fit_harmonizer(matrices, features, fit_split, task, options)
+        harmonizer, probas[HARMONIZER] = fit_harmonizer(matrices, features, fit_split, task, options)
         seconds["harmonizer"] = time.perf_counter() - t
+        if project.correct:
+            t = time.perf_counter()
+            matrices, extra["report"]["correction"], extra["audit"] = correct_step(
+                project.correct, splits, matrices, features, probas[HARMONIZER], fit_split, task, sources,
+                file=str(project.path))
+            seconds["correction"] = time.perf_counter() - t
         extra["columns"], extra["report"]["risk"] = risk_outputs(matrices, probas[HARMONIZER], splits)
     metrics = evaluate(probas, splits, task.name)
     llm_stats = {s.name: s.total_stats.to_dict() for s in sources if hasattr(s, "total_stats")}
@@ -171,6 +185,59 @@ def run(project: Project, *, progress: bool = True, write: bool = True) -> RunRe
         write_outputs(result, project.output_dir, project.labels_file)
     seconds["total"] = time.perf_counter() - t0
     return result
+
+
+CORRECT_KEYS = {"strategy", "splits"}
+
+
+def correct_step(table: dict[str, Any], splits: dict[str, Dataset], matrices: dict[str, LabelMatrix],
+                 features: dict[str, np.ndarray], h_proba: dict[str, np.ndarray], fit_split: str, task: Task,
+                 sources: list, file: str | None = None
+                 ) -> tuple[dict[str, LabelMatrix], dict[str, Any], dict[str, pd.DataFrame]]:
+    """Re-ask the riskiest LLM answers of each split (the ``[correct]`` table) and replace them.
+
+    ``[correct]`` keys: ``strategy`` (e.g. ``"fewshot"``, ``"evidence+fewshot"``, ``"harmonizer"``),
+    ``splits`` (default: every split), and any :class:`polarlab.correct.CorrectionConfig` field
+    (``budget``, ``threshold``, ``top_fraction``, ``retrieval_k``, ...). The pool of demonstrations is
+    the fit split labelled by h(x); the harmonizer is re-scored (h depends only on features).
+
+    Returns:
+        (matrices with corrected LLM columns, report per LLM and split, audit table per LLM and split).
+    """
+    from dataclasses import fields
+
+    from .correct import CorrectionConfig, DemoPool, correct_answers
+
+    allowed = CORRECT_KEYS | {f.name for f in fields(CorrectionConfig)}
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(f"unknown key(s) {unknown} in [correct]", file=file, column="correct",
+                          fix=f"use only {sorted(allowed)}")
+    if "strategy" not in table:
+        raise ConfigError("[correct] has no strategy", file=file, column="correct.strategy",
+                          fix='add strategy = "fewshot" (or verify, evidence, retrieval, harmonizer; "+" combines)')
+    config = CorrectionConfig(**{k: v for k, v in table.items() if k not in CORRECT_KEYS})
+    llms = {s.name: s for s in sources if hasattr(s, "ask")}
+    if not llms:
+        raise ConfigError("[correct] needs an LLM source to re-ask", file=file, column="correct",
+                          fix='add a [[sources]] table with type = "llm", or remove [correct]')
+    targets = table.get("splits", list(splits))
+    out = dict(matrices)
+    report: dict[str, Any] = {}
+    audit: dict[str, pd.DataFrame] = {}
+    for name, llm in llms.items():
+        fit_lm = matrices[fit_split]
+        pool = DemoPool(splits[fit_split], features[fit_split], h_proba[fit_split], fit_lm.column(name))
+        others = [s for s in sources if s.name != name]
+        for split in targets:
+            rows = np.arange(len(splits[split])) if split == fit_split else None
+            res = correct_answers(splits[split], task, out[split], h_proba[split], strategy=table["strategy"],
+                                  llm=llm, sources=others, X=features[split], pool=pool, pool_rows=rows,
+                                  config=config, llm_column=name)
+            out[split] = res.matrix
+            report.setdefault(name, {})[split] = res.report(splits[split].gold).to_dict()
+            audit[f"{name}_{split}"] = res.audit_frame(task)
+    return out, report, audit
 
 
 def risk_outputs(matrices: dict[str, LabelMatrix], h_proba: dict[str, np.ndarray], splits: dict[str, Dataset]
@@ -212,6 +279,9 @@ def write_outputs(result: RunResult, out_dir: Path, labels_file: str) -> None:
         extra["risk"] = 1.0 - proba.max(axis=1)  # the chance the final label is wrong, by the final model
         frames.append(labels_frame(ds.ids, proba, result.task, result.matrices[split], extra))
     result.outputs["labels"] = write_table(pd.concat(frames, ignore_index=True), out_dir / labels_file)
+    audits = [f.assign(source=key) for key, f in result.extra.get("audit", {}).items() if len(f)]
+    if audits:
+        result.outputs["corrections"] = write_table(pd.concat(audits, ignore_index=True), out_dir / "corrections.csv")
     result.outputs["analysis"] = write_table(result.analysis.reset_index(names="source"), out_dir / "analysis.csv")
     if result.metrics and any(result.metrics.values()):
         payload = {"task": result.task.name, "fit_split": result.fit_split, "final": result.final,

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import sqlite3
-import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

@@ -12,7 +12,7 @@ from rich.logging import RichHandler
 from rich.markup import escape
 
 from ..errors import PolarlabError
-from .render import print_analysis, print_bench, print_failures, print_metrics, print_risk
+from .render import print_analysis, print_bench, print_failures, print_correction, print_metrics, print_risk
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Label data with rules, dictionaries and LLMs; know which labels to distrust.")
@@ -46,6 +46,34 @@ def run(project: Path = typer.Argument(..., help="the project file (polarlab.tom
         proj = load_project(project)
         if out is not None:
             proj.output_dir = out
+        result = run_pipeline(proj, progress=progress)
+    except PolarlabError as e:
+        _fail(e)
+    _report(result)
+
+
+@app.command()
+def correct(project: Path = typer.Argument(..., help="the project file (polarlab.toml)"),
+            strategy: str = typer.Option("fewshot", help="verify | evidence | fewshot | retrieval | harmonizer; "
+                                                         "'+' combines, e.g. evidence+fewshot"),
+            budget: str = typer.Option("0.1", help="re-asks per split: a fraction of rows (0.1) or a count (50)"),
+            threshold: Optional[float] = typer.Option(None, help="re-ask only answers with POLAR risk above this"),
+            out: Optional[Path] = typer.Option(None, "--out", help="output folder"),
+            progress: bool = typer.Option(True, help="show progress bars"),
+            verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+    """Run the project, then re-ask the riskiest LLM answers with dynamic prompts (cached answers are free)."""
+    _setup_logging(verbose)
+    from ..correct import parse_budget
+    from ..pipeline import run as run_pipeline
+    from ..project import load_project
+
+    try:
+        proj = load_project(project)
+        if out is not None:
+            proj.output_dir = out
+        proj.correct = {**proj.correct, "strategy": strategy, "budget": parse_budget(budget)}
+        if threshold is not None:
+            proj.correct["threshold"] = threshold
         result = run_pipeline(proj, progress=progress)
     except PolarlabError as e:
         _fail(e)
@@ -188,6 +216,7 @@ def _report(result) -> None:
     print_failures(console, result.matrices[result.fit_split])
     print_metrics(console, result.metrics, final=result.final)
     print_risk(console, result.extra.get("report", {}))
+    print_correction(console, result.extra.get("report", {}).get("correction", {}))
     for name, path in result.outputs.items():
         console.print(f"wrote {name}: {path}")
 

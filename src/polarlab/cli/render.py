@@ -96,3 +96,20 @@ def print_risk(console: Console, report: dict) -> None:
     for name, stats in (report.get("llm") or {}).items():
         parts = [f"{k}={_fmt(v)}" for k, v in stats.items() if v not in (None, 0, 0.0, "")]
         console.print(f"LLM {name}: " + ", ".join(parts), highlight=False)
+
+
+def print_correction(console: Console, report: dict) -> None:
+    """Before/after figures of the correction stage, per LLM and split."""
+    if not report:
+        return
+    t = Table(title="correction of the riskiest LLM answers")
+    for c in ("llm", "split", "strategy", "re-asked", "backend calls", "changed", "slice error", "accuracy",
+              "mean risk"):
+        t.add_column(c, justify="left" if c in ("llm", "split", "strategy") else "right")
+    for name, per_split in report.items():
+        for split, d in per_split.items():
+            arrow = lambda a, b: f"{_fmt(d.get(a))} → {_fmt(d.get(b))}"  # noqa: E731
+            t.add_row(name, split, d["strategy"], _fmt(d["calls"]), _fmt(d.get("backend_calls")),
+                      _fmt(d.get("changed")), arrow("llm_error_before", "llm_error_after"),
+                      arrow("accuracy_before", "accuracy_after"), arrow("mean_risk_before", "mean_risk_after"))
+    console.print(t)

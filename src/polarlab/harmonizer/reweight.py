@@ -68,6 +68,17 @@ def loss_gradients(L: np.ndarray, proba: np.ndarray) -> np.ndarray:
     return G
 
 
+def _class_slices(L: np.ndarray, proba: np.ndarray):
+    """Yield ``G[:, :, c]`` of :func:`loss_gradients` for each class c, shape (n, m) each,
+    so that the (n, m, k) array never has to exist at once."""
+    mask = L >= 0
+    for c in range(proba.shape[1]):
+        Gc = np.repeat(proba[:, c:c + 1], L.shape[1], axis=1)
+        Gc -= (L == c)
+        Gc[~mask] = 0.0
+        yield Gc
+
+
 def agreement_covariance(L: np.ndarray, n_classes: int) -> np.ndarray:
     """Covariance of the sources' loss gradients at the uninformed harmonizer.
 
@@ -88,11 +99,12 @@ def agreement_covariance(L: np.ndarray, n_classes: int) -> np.ndarray:
         shape (m, m), symmetric.
     """
     L = np.asarray(L, dtype=np.int64)
-    G = loss_gradients(L, np.full((L.shape[0], n_classes), 1.0 / n_classes))
-    G = G - G.mean(axis=0, keepdims=True)
-    n, m, k = G.shape
-    flat = G.transpose(1, 0, 2).reshape(m, n * k)
-    cov = flat @ flat.T / max(n, 1)
+    n, m = L.shape
+    cov = np.zeros((m, m))
+    for Gc in _class_slices(L, np.full((n, n_classes), 1.0 / n_classes)):
+        Gc -= Gc.mean(axis=0, keepdims=True)
+        cov += Gc.T @ Gc
+    cov /= max(n, 1)
     return 0.5 * (cov + cov.T)
 
 
@@ -109,11 +121,14 @@ def residual_moments(L: np.ndarray, proba: np.ndarray, min_overlap: int = 10) ->
         source that never voted.
     """
     L = np.asarray(L, dtype=np.int64)
-    G = loss_gradients(L, proba)
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.shape[0] != L.shape[0]:
+        raise ValueError(f"proba has {proba.shape[0]} rows, L has {L.shape[0]}")
+    m = L.shape[1]
+    inner = np.zeros((m, m))                                # sum_i <g_ij, g_ik>
+    for Gc in _class_slices(L, proba):
+        inner += Gc.T @ Gc
     mask = (L >= 0).astype(np.float64)
-    n, m, k = G.shape
-    flat = G.transpose(1, 0, 2).reshape(m, n * k)          # (m, n*k)
-    inner = flat @ flat.T                                   # sum_i <g_ij, g_ik>
     overlap = mask.T @ mask                                 # rows both voted
     ok = overlap >= min_overlap
     np.fill_diagonal(ok, np.diag(overlap) > 0)

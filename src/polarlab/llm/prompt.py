@@ -22,6 +22,8 @@ Layout (``{...}`` are filled in; bracketed blocks appear only when present)::
 ``w_j`` is ``task.answer_words[j]`` (verbalizers, else label names). The prefix depends only on
 the task and the demonstrations, so every request with the same demonstrations shares it and
 the embedded backend evaluates it once. Rendering is deterministic (golden-string testable).
+Every inserted text (example, entities, demonstrations, evidence) is collapsed to one line
+(runs of whitespace → one space), so an input cannot fake the prompt's structure.
 
 Prompts longer than the budget are cut in the example text only — never the instruction,
 labels, demonstrations or evidence — and flagged ``truncated``.

@@ -241,7 +241,8 @@ class OpenAIBackend:
                              else "no API key (api_key_env is not set)")
                     raise LLMAuthError(f"server {self.base_url} refused {where} (HTTP {status})",
                                        column="api_key_env",
-                                       fix="check the key / set api_key_env to the variable holding a valid key") from None
+                                       fix="check the key / set api_key_env to the variable "
+                                           "holding a valid key") from None
                 if status == 404:
                     raise LLMModelNotFoundError(
                         f"server {self.base_url} answered 404 for model {self.model!r} "
@@ -271,7 +272,8 @@ class OpenAIBackend:
 
     def _backoff(self, attempt: int, err: Exception, what: str) -> int:
         if attempt >= self.max_retries:
-            raise TransientLLMError(f"{what} from {self.base_url} after {attempt + 1} attempts: {_short(err)}")
+            raise TransientLLMError(f"{what} from {self.base_url} after {attempt + 1} attempts: "
+                                    f"{_short(err)}")
         delay = min(self.backoff_max_s, self.backoff_s * (2 ** attempt))
         retry_after = _retry_after(err)
         if retry_after is not None:

@@ -1,0 +1,126 @@
+"""The whole job with the embedded LLM: sources + Gemma → POLAR → risk → correction → outputs, twice.
+
+Real parts throughout: llama.cpp runs Gemma 3 270M, the cache is a SQLite file, the harmonizer is
+fitted; TF-IDF features keep it quick. The second run must answer everything from the cache.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("llama_cpp", reason='needs pip install "polarlab[local]"')
+
+from polarlab.pipeline import run  # noqa: E402
+from polarlab.project import load_project  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+HAM = ["I love this song so much", "great video, watching in 2015", "this is my favourite song ever",
+       "she has an amazing voice", "the dance in this video is funny", "best music video on youtube",
+       "this song reminds me of summer", "wow the views on this video", "such a beautiful melody",
+       "I come back to this song every week"]
+SPAM = ["subscribe to my channel please", "check out my new video http://spam.example",
+        "free gift cards at www.example.com", "please sub to me, I sub back", "visit my page for free money",
+        "check out my channel for cool vids", "earn money online click here", "follow me and subscribe",
+        "free iphone giveaway at my channel", "please like and subscribe to my music"]
+
+PROJECT = """
+[task]
+name = "tiny_spam"
+labels = ["ham", "spam"]
+instruction = "Decide whether this YouTube comment is spam (self-promotion, links, requests to subscribe) or ham."
+
+[data]
+label_column = "label"
+[data.splits]
+train = "train.csv"
+test = "test.csv"
+
+[[sources]]
+type = "keyword"
+name = "kw_subscribe"
+keywords = ["subscribe", "sub", "channel"]
+label = "spam"
+
+[[sources]]
+type = "regex"
+name = "rx_link"
+pattern = "https?://|www\\\\."
+label = "spam"
+
+[[sources]]
+type = "keyword"
+name = "kw_song"
+keywords = ["song", "video", "voice", "music video"]
+label = "ham"
+
+[[sources]]
+type = "llm"
+name = "gemma"
+backend = "local"
+progress = false
+
+[labelmodel]
+methods = ["mv", "polar"]
+final = "polar"
+
+[harmonizer]
+features = "tfidf"
+n_components = 8
+val_fraction = 0.0
+epochs = 30
+
+[correct]
+strategy = "verify"
+budget = 2
+"""
+
+
+def make_project(tmp: Path) -> Path:
+    rows = [(t, "ham") for t in HAM] + [(t, "spam") for t in SPAM]
+    frame = pd.DataFrame(rows, columns=["text", "label"])
+    frame.iloc[::3].to_csv(tmp / "test.csv", index=False)
+    frame.drop(frame.index[::3]).to_csv(tmp / "train.csv", index=False)
+    (tmp / "polarlab.toml").write_text(PROJECT, encoding="utf-8")
+    return tmp / "polarlab.toml"
+
+
+def test_run_with_llm_polar_risk_and_correction(tmp_path: Path) -> None:
+    project = load_project(make_project(tmp_path))
+    result = run(project, progress=False)
+
+    # the LLM is a column of the matrix, with a distribution
+    for split, lm in result.matrices.items():
+        assert "gemma" in lm.names and lm.probas["gemma"].shape == (len(result.splits[split]), 2)
+
+    # risk of each (corrected) LLM answer = 1 - h(x)[answer]
+    labels = pd.read_csv(result.outputs["labels"], keep_default_na=False)
+    for split, lm in result.matrices.items():
+        sub = labels[labels["split"] == split]
+        h = result.probas["polar"][split]
+        votes = lm.column("gemma")
+        expected = np.where(votes >= 0, 1 - h[np.arange(len(votes)), np.maximum(votes, 0)], np.nan)
+        got = pd.to_numeric(sub["risk_gemma"], errors="coerce").to_numpy()
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+    # correction: exactly the budget of re-asks per split, audited
+    corr = result.extra["report"]["correction"]["gemma"]
+    assert set(corr) == {"train", "test"} and all(d["calls"] == 2 for d in corr.values())
+    audit = pd.read_csv(result.outputs["corrections"])
+    assert len(audit) == 4 and set(audit["source"]) == {"gemma_train", "gemma_test"}
+
+    metrics = json.loads(Path(result.outputs["metrics"]).read_text(encoding="utf-8"))
+    assert metrics["llm"]["gemma"]["calls"] > 0
+    assert set(metrics["risk"]["gemma"]) == {"train", "test"}
+
+    # the second run is free: every answer, re-asks included, comes from the cache
+    again = run(load_project(tmp_path / "polarlab.toml"), progress=False)
+    stats = json.loads(Path(again.outputs["metrics"]).read_text(encoding="utf-8"))["llm"]["gemma"]
+    assert stats["calls"] == 0 and stats["cache_hits"] > 0
+    for split in ("train", "test"):
+        assert again.extra["report"]["correction"]["gemma"][split]["backend_calls"] == 0
+        np.testing.assert_array_equal(again.matrices[split].L, result.matrices[split].L)
