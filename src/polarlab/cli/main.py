@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import typer
 from rich.console import Console
@@ -38,6 +38,12 @@ def run(project: Path = typer.Argument(..., help="the project file (polarlab.tom
         progress: bool = typer.Option(True, help="show progress bars"),
         verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
     """Run a project end to end: sources → label matrix → label models → labels file + metrics."""
+    _run_project(project, out, progress, verbose)
+
+
+def _run_project(project: Path, out: Optional[Path], progress: bool, verbose: bool,
+                 adjust: Optional[Callable[[Any], None]] = None) -> None:
+    """Load a project file, apply ``adjust`` to it (CLI overrides), run it and print the report."""
     _setup_logging(verbose)
     from ..pipeline import run as run_pipeline
     from ..project import load_project
@@ -46,6 +52,8 @@ def run(project: Path = typer.Argument(..., help="the project file (polarlab.tom
         proj = load_project(project)
         if out is not None:
             proj.output_dir = out
+        if adjust is not None:
+            adjust(proj)
         result = run_pipeline(proj, progress=progress)
     except PolarlabError as e:
         _fail(e)
@@ -62,22 +70,14 @@ def correct(project: Path = typer.Argument(..., help="the project file (polarlab
             progress: bool = typer.Option(True, help="show progress bars"),
             verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
     """Run the project, then re-ask the riskiest LLM answers with dynamic prompts (cached answers are free)."""
-    _setup_logging(verbose)
     from ..correct import parse_budget
-    from ..pipeline import run as run_pipeline
-    from ..project import load_project
 
-    try:
-        proj = load_project(project)
-        if out is not None:
-            proj.output_dir = out
+    def adjust(proj) -> None:
         proj.correct = {**proj.correct, "strategy": strategy, "budget": parse_budget(budget)}
         if threshold is not None:
             proj.correct["threshold"] = threshold
-        result = run_pipeline(proj, progress=progress)
-    except PolarlabError as e:
-        _fail(e)
-    _report(result)
+
+    _run_project(project, out, progress, verbose, adjust)
 
 
 @app.command()
@@ -87,23 +87,17 @@ def demo(out: Path = typer.Option(Path("polarlab-demo"), "--out", help="output a
          progress: bool = typer.Option(True, help="show progress bars"),
          verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
     """Run the bundled demo project (YouTube comment spam) on the embedded defaults."""
-    _setup_logging(verbose)
     from ..data.demo import DEMO_PROJECT
-    from ..pipeline import run as run_pipeline
-    from ..project import load_project
 
-    try:
-        proj = load_project(DEMO_PROJECT)
+    def adjust(proj) -> None:
         proj.output_dir = out
         proj.state_dir = out / "state"
         if not llm:
             proj.sources = [s for s in proj.sources if s.get("type") != "llm"]
         if limit:
             proj.data["limit"] = limit
-        result = run_pipeline(proj, progress=progress)
-    except PolarlabError as e:
-        _fail(e)
-    _report(result)
+
+    _run_project(DEMO_PROJECT, None, progress, verbose, adjust)
 
 
 @app.command()

@@ -11,8 +11,9 @@ import time
 import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -271,15 +272,7 @@ class LLMSource:
             if self.backend.max_concurrency <= 1:
                 for it in todo:
                     stats.calls += 1
-                    try:
-                        reply = self._call(it, task)
-                    except LLMConfigError:
-                        raise
-                    except LLMError as e:
-                        errors[it.key] = str(e)
-                        stats.failures += 1
-                    else:
-                        found[it.key] = self._store(it, reply, params, stats)
+                    self._settle(it, partial(self._call, it, task), found, errors, params, stats)
                     bar(1)
                 return
             pool = ThreadPoolExecutor(max_workers=self.backend.max_concurrency)
@@ -298,7 +291,7 @@ class LLMSource:
                             stats.calls -= 1
                             continue
                         try:
-                            reply = f.result()
+                            self._settle(it, f.result, found, errors, params, stats)
                         except LLMConfigError as e:
                             if fatal is None:
                                 fatal = e
@@ -306,16 +299,28 @@ class LLMSource:
                                     g.cancel()
                             stats.calls -= 1
                             continue
-                        except LLMError as e:
-                            errors[it.key] = str(e)
-                            stats.failures += 1
-                        else:
-                            found[it.key] = self._store(it, reply, params, stats)
                         bar(1)
                 if fatal is not None:
                     raise fatal
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
+
+    def _settle(self, it: _Item, get: Callable[[], BackendReply], found: dict, errors: dict, params: dict,
+                stats: LLMRunStats) -> None:
+        """Store the reply ``get()`` returns, or record its :class:`LLMError` as a failure.
+
+        :class:`LLMConfigError` (bad key, unknown model, unreachable server) propagates: no later call
+        can succeed, and everything answered so far is already in the cache.
+        """
+        try:
+            reply = get()
+        except LLMConfigError:
+            raise
+        except LLMError as e:
+            errors[it.key] = str(e)
+            stats.failures += 1
+        else:
+            found[it.key] = self._store(it, reply, params, stats)
 
     @staticmethod
     def _dist(row: CachedAnswer | None, task: Task) -> np.ndarray:
