@@ -22,13 +22,13 @@ from ..correct import CorrectionConfig, DemoPool, FitData, correct_answers, pars
 from ..data.dataset import Dataset
 from ..data.wrench import load_wrench, wrench_task
 from ..errors import ConfigError
-from ..features import make_features
 from ..harmonizer import PolarHarmonizer
 from ..labelmodels import make_label_model
 from ..matrix.apply import apply_sources
 from ..matrix.label_matrix import LabelMatrix
 from ..metrics import classification_metrics
-from ..risk import calibration_report, risk_score
+from ..pipeline import featurize
+from ..risk import calibration_report, llm_distilled_risk, risk_score
 from ..sources.votes import weak_label_sources
 from .instructions import llm_task
 
@@ -144,21 +144,14 @@ def fit_all(cfg: BenchConfig, seconds: dict[str, float]) -> Fitted:
     llm = make_llm_source(cfg.llm, cfg.state_dir, cfg.llm_model, cfg.progress)
     if llm is not None:
         t = time.perf_counter()
-        for name in ("fit", "test"):
-            ds = fit if name == "fit" else test
-            out = llm.apply(ds, task)
-            lm = L_fit if name == "fit" else L_test
-            lm = lm.with_column(LLM_NAME, out.votes, out.proba)
-            if name == "fit":
-                L_fit = lm
-            else:
-                L_test = lm
+        out_fit, out_test = llm.apply(fit, task), llm.apply(test, task)
+        L_fit = L_fit.with_column(LLM_NAME, out_fit.votes, out_fit.proba)
+        L_test = L_test.with_column(LLM_NAME, out_test.votes, out_test.proba)
         seconds["llm"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    feats = make_features(cfg.features, cache_dir=str(cfg.state_dir / "features"))
-    X_fit = feats.fit(fit).transform(fit)
-    X_test = feats.transform(test)
+    X = featurize({"fit": fit, "test": test}, "fit", cfg.features, cfg.state_dir / "features")
+    X_fit, X_test = X["fit"], X["test"]
     seconds["features"] = time.perf_counter() - t
 
     probas: dict[str, np.ndarray] = {}
@@ -204,10 +197,8 @@ def risk_table(f: Fitted, cfg: BenchConfig, seconds: dict[str, float]) -> tuple[
     if f.llm is not None:
         risks["llm_logprob"] = risk_score(f.probas["llm"], answers)
         t = time.perf_counter()
-        j = f.L_fit.names.index(LLM_NAME)
-        distilled = PolarHarmonizer(f.task.n_classes, **{"seed": cfg.seed, **cfg.harmonizer}).fit(
-            f.L_fit.L[:, [j]], f.X_fit)
-        risks["llm_distilled"] = risk_score(distilled.predict_proba(None, f.X_test), answers)
+        risks["llm_distilled"] = llm_distilled_risk(f.L_fit.column(LLM_NAME), f.X_fit, answers, f.task.n_classes,
+                                                    X_eval=f.X_test, **{"seed": cfg.seed, **cfg.harmonizer})
         seconds["llm_distilled"] = time.perf_counter() - t
     ok = (answers >= 0) & (gold >= 0)
     is_error = (answers != gold).astype(float)

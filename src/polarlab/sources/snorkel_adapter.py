@@ -40,7 +40,8 @@ class SnorkelSource:
         return SourceOutput(votes=votes, failures=failures)
 
     def describe(self, task: Task, label: int) -> str:
-        doc = (getattr(self.lf, "_f", None).__doc__ or "").strip() if getattr(self.lf, "_f", None) else ""
+        f = getattr(self.lf, "_f", None)  # the wrapped Python function of a Snorkel LF
+        doc = (getattr(f, "__doc__", None) or "").strip()
         why = self.explain or doc.split("\n")[0]
         return f"Rule '{self.name}' says {task.labels[label]}" + (f": {why}" if why else ".")
 
