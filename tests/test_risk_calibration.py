@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from polarlab.errors import InputError
-from polarlab.risk import (CalibrationReport, auroc, brier, calibration_report, ece, equal_count_bins,
+from polarlab.risk import (CalibrationReport, auroc, brier, calibration_report, consistency_floor, ece, equal_count_bins,
                            r2_binned, reliability_diagram, risk_error_scatter)
 
 
@@ -60,7 +60,7 @@ def test_report_drops_nan_and_checks_input():
     rep = calibration_report(np.array([0.05, 0.15, np.nan, 0.15, 0.95]), np.array([0, 1, 1, 0, 1]))
     assert isinstance(rep, CalibrationReport)
     assert rep.n == 4 and rep.error_rate == pytest.approx(0.5) and rep.ece == pytest.approx(0.2)
-    assert set(rep.to_dict()) == {"n", "error_rate", "mean_risk", "ece", "r2", "brier", "auroc"}
+    assert set(rep.to_dict()) == {"n", "error_rate", "mean_risk", "ece", "r2", "brier", "auroc", "ece_floor", "r2_floor"}
     with pytest.raises(InputError, match="is_error"):
         calibration_report(np.array([0.1, 0.2]), np.array([0, 2]))
     with pytest.raises(InputError, match="risk"):
@@ -76,3 +76,17 @@ def test_plots_write_png_atomically(tmp_path):
     for p in (p1, p2):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 1000
     assert sorted(x.name for x in tmp_path.rglob("*") if x.is_file()) == ["rel.png", "scatter.png"]
+
+
+def test_consistency_floor():
+    # risks of exactly 0 or 1 leave nothing to chance: a calibrated score shows ECE 0 and R^2 1
+    sure = np.repeat([0.0, 1.0], 50)
+    assert consistency_floor(sure) == (pytest.approx(0.0), pytest.approx(1.0))
+    # with risk 0.5 everywhere one bin holds all rows: E|mean of n coin flips - 0.5| ~ sqrt(1 / (2 pi n))
+    for n in (100, 400):
+        e, _ = consistency_floor(np.full(n, 0.5), draws=2000)
+        assert e == pytest.approx(math.sqrt(1 / (2 * math.pi * n)), rel=0.1)
+    spread = np.random.default_rng(0).random(250)
+    small, big = consistency_floor(spread)[0], consistency_floor(np.tile(spread, 16))[0]
+    assert big < small / 2                              # noise shrinks like 1/sqrt(n)
+    assert math.isnan(consistency_floor(np.array([np.nan]))[0])

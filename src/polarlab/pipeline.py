@@ -159,6 +159,15 @@ def run(project: Project, *, progress: bool = True, write: bool = True) -> RunRe
         from .features import FeatureSpec
 
         options = dict(project.harmonizer)
+        tune = options.pop("tune_llm_weight", True)
+        if not isinstance(tune, bool):
+            raise ConfigError(f"tune_llm_weight = {tune!r}", file=str(project.path), column="harmonizer.tune_llm_weight",
+                              fix="use true or false")
+        fit_m = matrices[fit_split]
+        llms = [fit_m.names.index(n) for n in llm_columns(fit_m)]
+        others = [j for j in range(len(fit_m.names)) if j not in llms]
+        if tune and llms and others and (fit_m.L[:, others] >= 0).any() and "tune_sources" not in options:
+            options["tune_sources"] = llms   # the LLMs' weight, chosen without gold (harmonizer/tune.py)
         kind = options.pop("features", "embedding")
         spec_keys = set(FeatureSpec.__dataclass_fields__) - {"kind", "cache_dir"}
         feature_options = {k: options.pop(k) for k in list(options) if k in spec_keys}
@@ -168,6 +177,11 @@ def run(project: Project, *, progress: bool = True, write: bool = True) -> RunRe
         t = time.perf_counter()
         harmonizer, probas[HARMONIZER] = fit_harmonizer(matrices, features, fit_split, task, options)
         seconds["harmonizer"] = time.perf_counter() - t
+        if harmonizer.tuning_:
+            extra["report"]["llm_weight"] = {
+                "sources": [matrices[fit_split].names[j] for j in harmonizer.tune_sources],
+                "multiplier": harmonizer.tuned_multiplier_,
+                "heldout_loss": {str(r.multiplier): r.loss for r in harmonizer.tuning_}}
         if project.correct:
             t = time.perf_counter()
             matrices, extra["report"]["correction"], extra["audit"] = correct_step(

@@ -54,6 +54,8 @@ class BenchConfig:
             "evidence+fewshot", "harmonizer")``; see :mod:`polarlab.correct.strategy`); () = none.
         correction: selection / budget / prompt settings of the correction stage.
         audit_dir: where to write one audit table per strategy (``audit_<strategy>.csv``); None = none.
+        tune_llm: choose the LLM's source weight without gold (:mod:`polarlab.harmonizer.tune`); the
+            harmonizer with equal weights is then reported too, as ``polar_equal``.
     """
 
     directory: Path
@@ -68,6 +70,7 @@ class BenchConfig:
     correct: tuple[str, ...] = ()
     correction: CorrectionConfig = field(default_factory=CorrectionConfig)
     audit_dir: Path | None = None
+    tune_llm: bool = True
 
 
 def sample_rows(ds: Dataset, limit: int | None, seed: int = 0) -> Dataset:
@@ -160,8 +163,15 @@ def fit_all(cfg: BenchConfig, seconds: dict[str, float]) -> Fitted:
         model = make_label_model(m, task.n_classes).fit(L_fit.L)
         probas[m] = model.predict_proba(L_test.L)
         seconds[m] = time.perf_counter() - t
-    t = time.perf_counter()
     opts = {"seed": cfg.seed, **cfg.harmonizer}
+    tune = llm is not None and cfg.tune_llm and "tune_sources" not in opts
+    if tune:
+        t = time.perf_counter()
+        equal = PolarHarmonizer(task.n_classes, **opts).fit(L_fit.L, X_fit)
+        probas["polar_equal"] = equal.predict_proba(L_test.L, X_test)
+        seconds["polar_equal"] = time.perf_counter() - t
+        opts["tune_sources"] = [L_fit.names.index(LLM_NAME)]
+    t = time.perf_counter()
     polar = PolarHarmonizer(task.n_classes, **opts).fit(L_fit.L, X_fit)
     probas["polar"] = polar.predict_proba(L_test.L, X_test)
     seconds["polar"] = time.perf_counter() - t
@@ -193,7 +203,7 @@ def risk_table(f: Fitted, cfg: BenchConfig, seconds: dict[str, float]) -> tuple[
         answers = f.L_test.column(LLM_NAME)
     else:
         answers = f.probas["polar"].argmax(axis=1)
-    risks = {m: risk_score(f.probas[m], answers) for m in ("polar", *BASELINES)}
+    risks = {m: risk_score(f.probas[m], answers) for m in ("polar", "polar_equal", *BASELINES) if m in f.probas}
     if f.llm is not None:
         risks["llm_logprob"] = risk_score(f.probas["llm"], answers)
         t = time.perf_counter()
@@ -232,6 +242,9 @@ def bench_wrench(cfg: BenchConfig) -> dict[str, Any]:
     if correction is not None:
         result["correction"] = correction
         result["correction_settings"] = _settings(cfg.correction)
+    if f.harmonizer.tuning_:
+        result["llm_weight"] = {"multiplier": f.harmonizer.tuned_multiplier_,
+                                "heldout_loss": {str(r.multiplier): r.loss for r in f.harmonizer.tuning_}}
     if f.llm is not None:
         result["llm_stats"] = f.llm.total_stats.to_dict() if hasattr(f.llm.total_stats, "to_dict") else {}
     return result

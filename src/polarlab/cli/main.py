@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -16,7 +17,8 @@ from .render import print_analysis, print_bench, print_failures, print_correctio
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Label data with rules, dictionaries and LLMs; know which labels to distrust.")
-console = Console(stderr=False)
+# piped output (CI logs, `| tee`) gets wide tables instead of rich's 80-column default
+console = Console(stderr=False, width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", 150)))
 err = Console(stderr=True)
 
 
@@ -149,7 +151,9 @@ def bench_wrench_cmd(
         risk_threshold: Optional[float] = typer.Option(None, help="re-ask only answers with POLAR risk above this"),
         update: str = typer.Option("rescore", help="after correcting: rescore (same h) | refit (h fitted again)"),
         retrieval_as: str = typer.Option("few_shot", help="retrieved neighbours as few_shot demonstrations | evidence lines"),
-        audit_dir: Optional[Path] = typer.Option(None, help="write one audit table per strategy here")) -> None:
+        audit_dir: Optional[Path] = typer.Option(None, help="write one audit table per strategy here"),
+        tune_llm: bool = typer.Option(True, help="choose the LLM's source weight without gold (held-out agreement "
+                                                 "with the other sources); also reports polar_equal")) -> None:
     """POLAR vs MV / Snorkel / Dawid–Skene / the LLM: label quality and risk calibration on the test split.
 
     Prints tables, then the JSON result as the last line:
@@ -169,7 +173,8 @@ def bench_wrench_cmd(
                                 retrieval_as=retrieval_as)
         result = bench_wrench(BenchConfig(directory=directory, llm=llm, llm_model=llm_model, limit=limit,
                                           state_dir=state_dir, features=features, progress=progress,
-                                          correct=strategies, correction=ccfg, audit_dir=audit_dir))
+                                          correct=strategies, correction=ccfg, audit_dir=audit_dir,
+                                          tune_llm=tune_llm))
     except PolarlabError as e:
         _fail(e)
     print_bench(console, result)

@@ -67,18 +67,25 @@ def print_bench(console: Console, result: dict) -> None:
     """Label-quality and risk-calibration tables of a benchmark result."""
     t = Table(title=f"{result['dataset']}: label quality on test (n={result['n_test']})")
     for c in ("method", "accuracy", "f1", "macro_f1", "wrench metric"):
-        t.add_column(c, justify="left" if c == "method" else "right")
+        t.add_column(c, justify="left" if c == "method" else "right", no_wrap=c == "method")
     for m, d in result["labels"].items():
         t.add_row(m, _fmt(d["accuracy"]), _fmt(d["f1"]), _fmt(d["macro_f1"]),
                   f"{_fmt(d['wrench_metric'])} ({d['wrench_metric_name']})")
     console.print(t)
     r = Table(title=f"risk that the {result.get('risk_of', 'llm')} answer is wrong: calibration on test")
-    for c in ("method", "n", "error rate", "mean risk", "ECE", "R²", "Brier", "AUROC"):
-        r.add_column(c, justify="left" if c == "method" else "right")
+    for c in ("method", "n", "error rate", "mean risk", "ECE", "R²", "Brier", "AUROC", "ECE floor", "R² floor"):
+        r.add_column(c, justify="left" if c == "method" else "right", no_wrap=c == "method")
     for m, d in result["risk"].items():
         r.add_row(m, _fmt(d["n"]), _fmt(d["error_rate"]), _fmt(d["mean_risk"]), _fmt(d["ece"]), _fmt(d["r2"]),
-                  _fmt(d["brier"]), _fmt(d["auroc"]))
+                  _fmt(d["brier"]), _fmt(d["auroc"]), _fmt(d.get("ece_floor")), _fmt(d.get("r2_floor")))
     console.print(r)
+    console.print("floor = what a perfectly calibrated score with the same risks would show on this many rows "
+                  "(sampling noise)", style="dim")
+    if result.get("llm_weight"):
+        lw = result["llm_weight"]
+        losses = ", ".join(f"×{g}: {_fmt(v)}" for g, v in lw["heldout_loss"].items())
+        console.print(f"LLM source weight ×{lw['multiplier']} (held-out loss against the other sources: {losses})",
+                      highlight=False)
 
 
 def print_risk(console: Console, report: dict) -> None:

@@ -20,6 +20,7 @@ from ..errors import InputError
 from .models import build_model
 from .reweight import source_weights
 from .scalarize import SCALARIZATIONS, class_aggregate, scalarize_by_class
+from .tune import tune_source_weight
 
 WeightSpec = None | Literal["equal", "max_eigen", "min_var"] | Sequence[float] | np.ndarray
 
@@ -73,12 +74,20 @@ class PolarHarmonizer:
         lbfgs_iter: L-BFGS iterations per epoch. Model selection runs between epochs, so
             small values give early stopping a fine grid (with 384-d embeddings and ~1k rows,
             20 iterations already overfit the sources).
+        tune_sources: column indices of L whose weight is chosen from ``tune_grid`` without
+            gold (the LLM's, typically): each multiplier is scored by ``tune_folds``-fold
+            cross-fitting on how well h predicts the *other* sources on held-out rows
+            (:mod:`polarlab.harmonizer.tune`). ``None`` = no tuning.
+        tune_grid: candidate multipliers of those sources' weights.
+        tune_folds: folds of the cross-fitting.
 
     Attributes (after fit):
         weights_: shape (m,), the source weights used.
         model_: the fitted torch module.
         history_: list of :class:`EpochRecord`.
         best_epoch_: epoch whose parameters were kept.
+        tuning_: with ``tune_sources``, one :class:`TuningRow` per grid value (held-out loss).
+        tuned_multiplier_: the chosen multiplier (1.0 without tuning).
         n_features_in_: d.  n_sources_: m.
     """
 
@@ -88,7 +97,8 @@ class PolarHarmonizer:
                  patience: int = 10, val_fraction: float = 0.1, seed: int = 0,
                  device: str = "cpu", standardize: bool = True, min_delta: float = 1e-4,
                  num_threads: int | str | None = "auto", optimizer: str = "auto",
-                 lbfgs_iter: int = 5) -> None:
+                 lbfgs_iter: int = 5, tune_sources: Sequence[int] | None = None,
+                 tune_grid: Sequence[float] = (0.0, 0.25, 0.5, 1.0), tune_folds: int = 5) -> None:
         if n_classes < 2:
             raise InputError(f"n_classes={n_classes}", column="n_classes", fix="use 2 or more classes")
         if scalarization not in SCALARIZATIONS:
@@ -126,6 +136,15 @@ class PolarHarmonizer:
                              fix="use 'auto', 'adam' or 'lbfgs'")
         self.optimizer = optimizer
         self.lbfgs_iter = int(lbfgs_iter)
+        grid = [float(g) for g in tune_grid]
+        if not grid or any(not np.isfinite(g) or g < 0 for g in grid):
+            raise InputError(f"tune_grid={list(tune_grid)}", column="tune_grid",
+                             fix="give one or more non-negative multipliers, e.g. [0, 0.25, 0.5, 1]")
+        if int(tune_folds) < 2:
+            raise InputError(f"tune_folds={tune_folds}", column="tune_folds", fix="use 2 or more folds")
+        self.tune_sources = None if tune_sources is None else [int(j) for j in tune_sources]
+        self.tune_grid = grid
+        self.tune_folds = int(tune_folds)
 
     # ------------------------------------------------------------------ validation
     def _check_L(self, L: np.ndarray, n: int | None = None, name: str = "L") -> np.ndarray:
@@ -255,9 +274,28 @@ class PolarHarmonizer:
             else:                               # min_var: at a harmonizer fitted with equal weights
                 self._train(Xt, Lt, Xv, Lv, gold_v, np.ones(m))
                 weights = source_weights(Lt, "min_var", proba=self._proba(Xt))
-        self.weights_ = np.asarray(weights, dtype=np.float64)
+        weights = np.asarray(weights, dtype=np.float64)
+        self.tuned_multiplier_, self.tuning_ = 1.0, []
+        if self.tune_sources:
+            bad = [j for j in self.tune_sources if not 0 <= j < m]
+            if bad:
+                raise InputError(f"tune_sources {bad} are not columns of L (m={m})", column="tune_sources",
+                                 fix="give column indices of the sources to tune (e.g. the LLM's)")
+            self.tuned_multiplier_, self.tuning_ = tune_source_weight(
+                self, X, L, weights, self.tune_sources, self.tune_grid, self.tune_folds)
+            weights = weights.copy()
+            weights[self.tune_sources] *= self.tuned_multiplier_
+        self.weights_ = weights
         self._train(Xt, Lt, Xv, Lv, gold_v, self.weights_)
         return self
+
+    def _fold_copy(self, weights: np.ndarray, seed: int) -> "PolarHarmonizer":
+        """An unfitted copy with fixed ``weights`` and no tuning (for cross-fitting)."""
+        twin = copy.copy(self)
+        twin.weights, twin.tune_sources, twin.seed = np.asarray(weights, dtype=np.float64), None, int(seed)
+        for attr in [a for a in vars(twin) if a.endswith("_") and not a.startswith("_")]:
+            delattr(twin, attr)
+        return twin
 
     def _check_gold(self, y: np.ndarray, n: int) -> np.ndarray:
         y = np.asarray(y).reshape(-1).astype(np.int64)

@@ -107,6 +107,32 @@ def auroc(risk: np.ndarray, is_error: np.ndarray) -> float:
     return float(roc_auc_score(err, risk))
 
 
+def consistency_floor(risk: np.ndarray, n_bins: int = 10, bin_size: int | None = None, draws: int = 200,
+                      seed: int = 0) -> tuple[float, float]:
+    """What ECE and R^2 a *perfectly calibrated* score with these risk values would show on n rows.
+
+    Consistency resampling (Broecker & Smith 2007): draw errors ``e_i ~ Bernoulli(risk_i)``, so the
+    score is calibrated by construction, and average the metrics over ``draws`` draws. A measured
+    ECE near this floor is within sampling noise of perfect calibration; with a few hundred rows
+    the floor is often 0.03-0.05, so an ECE target below it cannot be told apart from noise.
+
+    Returns:
+        (mean ECE, mean R^2) over the draws; NaN when no rows.
+    """
+    r = np.asarray(risk, dtype=np.float64).reshape(-1)
+    r = r[~np.isnan(r)]
+    if r.size == 0:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    eces, r2s = [], []
+    for _ in range(draws):
+        e = (rng.random(r.size) < r).astype(np.float64)
+        eces.append(ece(r, e, n_bins))
+        r2s.append(r2_binned(r, e, bin_size))
+    r2s = np.asarray(r2s)
+    return float(np.mean(eces)), float(np.nanmean(r2s)) if np.isfinite(r2s).any() else math.nan
+
+
 @dataclass(frozen=True)
 class CalibrationReport:
     """Calibration of a risk score against observed errors.
@@ -119,6 +145,9 @@ class CalibrationReport:
         r2: R^2 of binned error rate vs binned risk, bins of floor(sqrt(n)) rows.
         brier: Brier score of risk vs error indicator.
         auroc: AUROC of risk for detecting errors.
+        ece_floor: mean ECE a perfectly calibrated score with the same risk values would show on
+            this many rows (:func:`consistency_floor`): the sampling-noise level of ``ece``.
+        r2_floor: the same for ``r2``.
     """
 
     n: int
@@ -128,6 +157,8 @@ class CalibrationReport:
     r2: float
     brier: float
     auroc: float
+    ece_floor: float = math.nan
+    r2_floor: float = math.nan
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -137,9 +168,11 @@ def calibration_report(risk: np.ndarray, is_error: np.ndarray, n_bins: int = 10,
                        bin_size: int | None = None) -> CalibrationReport:
     """All calibration metrics of ``risk`` (shape (n,)) against ``is_error`` (shape (n,))."""
     r, e = _clean(risk, is_error)
+    ece_floor, r2_floor = consistency_floor(r, n_bins, bin_size)
     return CalibrationReport(
         n=int(r.size),
         error_rate=float(e.mean()) if r.size else math.nan,
         mean_risk=float(r.mean()) if r.size else math.nan,
         ece=ece(r, e, n_bins), r2=r2_binned(r, e, bin_size), brier=brier(r, e), auroc=auroc(r, e),
+        ece_floor=ece_floor, r2_floor=r2_floor,
     )
