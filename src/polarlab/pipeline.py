@@ -118,6 +118,27 @@ def fit_harmonizer(matrices: dict[str, LabelMatrix], features: dict[str, np.ndar
     return h, {s: h.predict_proba(lm.L, features[s]) for s, lm in matrices.items()}
 
 
+def fit_transformer(matrices: dict[str, LabelMatrix], splits: dict[str, Dataset], fit_split: str, task: Task,
+                    linear, options: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Fine-tune the sentence encoder as h(x) (``model = "transformer"``), with the source weights the
+    linear harmonizer ``linear`` used (its LLM weight tuned without gold).
+
+    Returns:
+        split -> (n, k) distributions.
+    """
+    from .harmonizer.transformer import TransformerHarmonizer
+
+    opts = {"seed": linear.seed, "scalarization": linear.scalarization, **options}
+    try:
+        h = TransformerHarmonizer(task.n_classes, weights=linear.weights_, **opts)
+    except TypeError as e:
+        raise ConfigError(f"bad [harmonizer.transformer] option: {e}", column="harmonizer.transformer",
+                          fix="use epochs, lr, head_lr, batch_size, max_length, val_fraction, patience, seed, "
+                              "model_path, num_threads") from None
+    h.fit(matrices[fit_split].L, splits[fit_split])
+    return {s: h.predict_proba(None, splits[s]) for s in matrices}
+
+
 def llm_columns(matrix: LabelMatrix) -> list[str]:
     """Names of the sources that gave a distribution besides their vote (the LLMs)."""
     return [n for n in matrix.names if n in matrix.probas]
@@ -168,6 +189,12 @@ def run(project: Project, *, progress: bool = True, write: bool = True) -> RunRe
         others = [j for j in range(len(fit_m.names)) if j not in llms]
         if tune and llms and others and (fit_m.L[:, others] >= 0).any() and "tune_sources" not in options:
             options["tune_sources"] = llms   # the LLMs' weight, chosen without gold (harmonizer/tune.py)
+        deep = options.pop("transformer", None)          # [harmonizer.transformer] options
+        if options.get("model") == "transformer":
+            options["model"], deep = "lr", dict(deep or {})
+        if deep is not None and not isinstance(deep, dict):
+            raise ConfigError("[harmonizer] transformer must be a table", file=str(project.path),
+                              column="harmonizer.transformer", fix='write [harmonizer.transformer] with e.g. epochs = 3')
         kind = options.pop("features", "embedding")
         spec_keys = set(FeatureSpec.__dataclass_fields__) - {"kind", "cache_dir"}
         feature_options = {k: options.pop(k) for k in list(options) if k in spec_keys}
@@ -177,11 +204,15 @@ def run(project: Project, *, progress: bool = True, write: bool = True) -> RunRe
         t = time.perf_counter()
         harmonizer, probas[HARMONIZER] = fit_harmonizer(matrices, features, fit_split, task, options)
         seconds["harmonizer"] = time.perf_counter() - t
+        if deep is not None:
+            t = time.perf_counter()
+            probas[HARMONIZER] = fit_transformer(matrices, splits, fit_split, task, harmonizer, deep)
+            seconds["transformer"] = time.perf_counter() - t
         if harmonizer.tuning_:
             extra["report"]["llm_weight"] = {
                 "sources": [matrices[fit_split].names[j] for j in harmonizer.tune_sources],
                 "multiplier": harmonizer.tuned_multiplier_,
-                "heldout_loss": {str(r.multiplier): r.loss for r in harmonizer.tuning_}}
+                "heldout_disagreement": {str(r.multiplier): r.loss for r in harmonizer.tuning_}}
         if project.correct:
             t = time.perf_counter()
             matrices, extra["report"]["correction"], extra["audit"] = correct_step(

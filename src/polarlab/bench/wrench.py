@@ -56,6 +56,9 @@ class BenchConfig:
         audit_dir: where to write one audit table per strategy (``audit_<strategy>.csv``); None = none.
         tune_llm: choose the LLM's source weight without gold (:mod:`polarlab.harmonizer.tune`); the
             harmonizer with equal weights is then reported too, as ``polar_equal``.
+        transformer: also fine-tune the sentence encoder as the harmonizer
+            (:class:`polarlab.harmonizer.transformer.TransformerHarmonizer`, with the source weights the
+            LR harmonizer used), reported as ``polar_transformer``; options in ``transformer_options``.
     """
 
     directory: Path
@@ -71,6 +74,8 @@ class BenchConfig:
     correction: CorrectionConfig = field(default_factory=CorrectionConfig)
     audit_dir: Path | None = None
     tune_llm: bool = True
+    transformer: bool = False
+    transformer_options: dict[str, Any] = field(default_factory=dict)
 
 
 def sample_rows(ds: Dataset, limit: int | None, seed: int = 0) -> Dataset:
@@ -175,6 +180,14 @@ def fit_all(cfg: BenchConfig, seconds: dict[str, float]) -> Fitted:
     polar = PolarHarmonizer(task.n_classes, **opts).fit(L_fit.L, X_fit)
     probas["polar"] = polar.predict_proba(L_test.L, X_test)
     seconds["polar"] = time.perf_counter() - t
+    if cfg.transformer:
+        from ..harmonizer.transformer import TransformerHarmonizer
+
+        t = time.perf_counter()
+        topts = {"seed": cfg.seed, "scalarization": polar.scalarization, **cfg.transformer_options}
+        deep = TransformerHarmonizer(task.n_classes, weights=polar.weights_, **topts).fit(L_fit.L, fit)
+        probas["polar_transformer"] = deep.predict_proba(None, test)
+        seconds["polar_transformer"] = time.perf_counter() - t
     if llm is not None:
         probas["llm"] = _llm_proba(L_test, task.n_classes)
     return Fitted(task=task, fit=fit, test=test, L_fit=L_fit, L_test=L_test, X_fit=X_fit, X_test=X_test,
@@ -203,7 +216,8 @@ def risk_table(f: Fitted, cfg: BenchConfig, seconds: dict[str, float]) -> tuple[
         answers = f.L_test.column(LLM_NAME)
     else:
         answers = f.probas["polar"].argmax(axis=1)
-    risks = {m: risk_score(f.probas[m], answers) for m in ("polar", "polar_equal", *BASELINES) if m in f.probas}
+    risks = {m: risk_score(f.probas[m], answers) for m in ("polar", "polar_equal", "polar_transformer", *BASELINES)
+             if m in f.probas}
     if f.llm is not None:
         risks["llm_logprob"] = risk_score(f.probas["llm"], answers)
         t = time.perf_counter()
@@ -244,7 +258,7 @@ def bench_wrench(cfg: BenchConfig) -> dict[str, Any]:
         result["correction_settings"] = _settings(cfg.correction)
     if f.harmonizer.tuning_:
         result["llm_weight"] = {"multiplier": f.harmonizer.tuned_multiplier_,
-                                "heldout_loss": {str(r.multiplier): r.loss for r in f.harmonizer.tuning_}}
+                                "heldout_disagreement": {str(r.multiplier): r.loss for r in f.harmonizer.tuning_}}
     if f.llm is not None:
         result["llm_stats"] = f.llm.total_stats.to_dict() if hasattr(f.llm.total_stats, "to_dict") else {}
     return result

@@ -153,7 +153,9 @@ def bench_wrench_cmd(
         retrieval_as: str = typer.Option("few_shot", help="retrieved neighbours as few_shot demonstrations | evidence lines"),
         audit_dir: Optional[Path] = typer.Option(None, help="write one audit table per strategy here"),
         tune_llm: bool = typer.Option(True, help="choose the LLM's source weight without gold (held-out agreement "
-                                                 "with the other sources); also reports polar_equal")) -> None:
+                                                 "with the other sources); also reports polar_equal"),
+        transformer: bool = typer.Option(False, help="also fine-tune the sentence encoder as the harmonizer "
+                                                     "(slow on CPU); reported as polar_transformer")) -> None:
     """POLAR vs MV / Snorkel / Dawid–Skene / the LLM: label quality and risk calibration on the test split.
 
     Prints tables, then the JSON result as the last line:
@@ -174,7 +176,7 @@ def bench_wrench_cmd(
         result = bench_wrench(BenchConfig(directory=directory, llm=llm, llm_model=llm_model, limit=limit,
                                           state_dir=state_dir, features=features, progress=progress,
                                           correct=strategies, correction=ccfg, audit_dir=audit_dir,
-                                          tune_llm=tune_llm))
+                                          tune_llm=tune_llm, transformer=transformer))
     except PolarlabError as e:
         _fail(e)
     print_bench(console, result)

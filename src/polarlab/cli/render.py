@@ -83,8 +83,8 @@ def print_bench(console: Console, result: dict) -> None:
                   "(sampling noise)", style="dim")
     if result.get("llm_weight"):
         lw = result["llm_weight"]
-        losses = ", ".join(f"×{g}: {_fmt(v)}" for g, v in lw["heldout_loss"].items())
-        console.print(f"LLM source weight ×{lw['multiplier']} (held-out loss against the other sources: {losses})",
+        losses = ", ".join(f"×{g}: {_fmt(v)}" for g, v in lw["heldout_disagreement"].items())
+        console.print(f"LLM source weight ×{lw['multiplier']} (held-out disagreement with the other sources: {losses})",
                       highlight=False)
 
 
