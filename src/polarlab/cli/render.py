@@ -93,13 +93,20 @@ def print_risk(console: Console, report: dict) -> None:
     risk = report.get("risk") or {}
     if risk:
         t = Table(title="POLAR risk of the LLM answers vs their observed errors")
-        for c in ("llm", "split", "n", "error rate", "mean risk", "ECE", "R²", "AUROC"):
+        for c in ("llm", "split", "n", "error rate", "mean risk", "ECE", "R²", "AUROC", "ECE floor", "R² floor"):
             t.add_column(c, justify="left" if c in ("llm", "split") else "right")
         for name, per_split in risk.items():
             for split, d in per_split.items():
                 t.add_row(name, split, _fmt(d["n"]), _fmt(d["error_rate"]), _fmt(d["mean_risk"]), _fmt(d["ece"]),
-                          _fmt(d["r2"]), _fmt(d["auroc"]))
+                          _fmt(d["r2"]), _fmt(d["auroc"]), _fmt(d.get("ece_floor")), _fmt(d.get("r2_floor")))
         console.print(t)
+        console.print("floor = what a perfectly calibrated score with the same risks would show on this many rows "
+                      "(sampling noise)", style="dim")
+    lw = report.get("llm_weight")
+    if lw:
+        losses = ", ".join(f"×{g}: {_fmt(v)}" for g, v in lw["heldout_disagreement"].items())
+        console.print(f"LLM source weight ×{lw['multiplier']} for {', '.join(lw['sources'])} (held-out disagreement "
+                      f"with the other sources: {losses})", highlight=False)
     for name, stats in (report.get("llm") or {}).items():
         parts = [f"{k}={_fmt(v)}" for k, v in stats.items() if v not in (None, 0, 0.0, "")]
         console.print(f"LLM {name}: " + ", ".join(parts), highlight=False)
