@@ -124,3 +124,32 @@ def test_run_with_llm_polar_risk_and_correction(tmp_path: Path) -> None:
     for split in ("train", "test"):
         assert again.extra["report"]["correction"]["gemma"][split]["backend_calls"] == 0
         np.testing.assert_array_equal(again.matrices[split].L, result.matrices[split].L)
+
+
+def test_refit_after_correction_fits_h_on_the_corrected_votes(tmp_path: Path) -> None:
+    from polarlab.harmonizer import PolarHarmonizer
+    from polarlab.pipeline import featurize
+
+    path = make_project(tmp_path)
+    path.write_text(PROJECT.replace('strategy = "verify"\nbudget = 2',
+                                    'strategy = "harmonizer"\nbudget = 3\nupdate = "refit"'), encoding="utf-8")
+    result = run(load_project(path), progress=False)
+    audit = pd.read_csv(result.outputs["corrections"])
+    assert set(audit["source"]) == {"gemma_train", "gemma_test"} and len(audit) == 6
+
+    # the final h = a harmonizer fitted on the corrected train votes + the re-asked test rows
+    X = featurize(result.splits, "train", "tfidf", tmp_path / "cache", {"n_components": 8})
+    test_rows = audit.loc[audit["source"] == "gemma_test", "row"].to_numpy()
+    L = np.vstack([result.matrices["train"].L, result.matrices["test"].L[test_rows]])
+    Xf = np.vstack([X["train"], X["test"][test_rows]])
+    gemma = result.matrices["train"].names.index("gemma")
+    h = PolarHarmonizer(2, val_fraction=0.0, epochs=30, tune_sources=[gemma]).fit(L, Xf)
+    for split in ("train", "test"):
+        np.testing.assert_allclose(result.probas["polar"][split], h.predict_proba(None, X[split]), atol=1e-6)
+    # and the risk columns come from the refitted h
+    labels = pd.read_csv(result.outputs["labels"], keep_default_na=False)
+    sub = labels[labels["split"] == "test"]
+    votes = result.matrices["test"].column("gemma")
+    P = result.probas["polar"]["test"]
+    np.testing.assert_allclose(pd.to_numeric(sub["risk_gemma"]).to_numpy(), 1 - P[np.arange(len(votes)), votes],
+                               rtol=1e-6)

@@ -215,9 +215,15 @@ def run(project: Project, *, progress: bool = True, write: bool = True) -> RunRe
                 "heldout_disagreement": {str(r.multiplier): r.loss for r in harmonizer.tuning_}}
         if project.correct:
             t = time.perf_counter()
-            matrices, extra["report"]["correction"], extra["audit"] = correct_step(
+            if project.correct.get("update") == "refit" and deep is not None:
+                raise ConfigError('[correct] update = "refit" is not supported with model = "transformer"',
+                                  file=str(project.path), column="correct.update",
+                                  fix='use update = "rescore" (or the LR/MLP harmonizer)')
+            matrices, extra["report"]["correction"], extra["audit"], refitted = correct_step(
                 project.correct, splits, matrices, features, probas[HARMONIZER], fit_split, task, sources,
-                file=str(project.path))
+                file=str(project.path), harmonizer=harmonizer)
+            if refitted is not None:
+                harmonizer, probas[HARMONIZER] = refitted
             seconds["correction"] = time.perf_counter() - t
         extra["columns"], extra["report"]["risk"] = risk_outputs(matrices, probas[HARMONIZER], splits)
     metrics = evaluate(probas, splits, task.name)
@@ -237,21 +243,26 @@ CORRECT_KEYS = {"strategy", "splits"}
 
 def correct_step(table: dict[str, Any], splits: dict[str, Dataset], matrices: dict[str, LabelMatrix],
                  features: dict[str, np.ndarray], h_proba: dict[str, np.ndarray], fit_split: str, task: Task,
-                 sources: list, file: str | None = None
-                 ) -> tuple[dict[str, LabelMatrix], dict[str, Any], dict[str, pd.DataFrame]]:
+                 sources: list, file: str | None = None, harmonizer: Any = None
+                 ) -> tuple[dict[str, LabelMatrix], dict[str, Any], dict[str, pd.DataFrame], Any]:
     """Re-ask the riskiest LLM answers of each split (the ``[correct]`` table) and replace them.
 
     ``[correct]`` keys: ``strategy`` (e.g. ``"fewshot"``, ``"evidence+fewshot"``, ``"harmonizer"``),
     ``splits`` (default: every split), and any :class:`polarlab.correct.CorrectionConfig` field
     (``budget``, ``threshold``, ``top_fraction``, ``retrieval_k``, ...). The pool of demonstrations is
-    the fit split labelled by h(x); the harmonizer is re-scored (h depends only on features).
+    the fit split labelled by h(x). With ``update = "rescore"`` (default) h is kept (it depends only on
+    the features). With ``update = "refit"`` the fit split is corrected first and h (``harmonizer``) is
+    fitted again after each split: on the fit split's corrected votes plus, for every other split, its
+    re-asked rows (all their sources' votes, the corrected LLM vote); later splits are scored by the
+    refitted h.
 
     Returns:
-        (matrices with corrected LLM columns, report per LLM and split, audit table per LLM and split).
+        (matrices with corrected LLM columns, report per LLM and split, audit table per LLM and split,
+         ``(refitted harmonizer, split -> (n, k) h(x))`` with ``update = "refit"``, else None).
     """
     from dataclasses import fields
 
-    from .correct import CorrectionConfig, DemoPool, correct_answers
+    from .correct import CorrectionConfig, DemoPool, FitData, correct_answers
 
     allowed = CORRECT_KEYS | {f.name for f in fields(CorrectionConfig)}
     unknown = sorted(set(table) - allowed)
@@ -266,23 +277,45 @@ def correct_step(table: dict[str, Any], splits: dict[str, Dataset], matrices: di
     if not llms:
         raise ConfigError("[correct] needs an LLM source to re-ask", file=file, column="correct",
                           fix='add a [[sources]] table with type = "llm", or remove [correct]')
-    targets = table.get("splits", list(splits))
+    targets = list(table.get("splits", list(splits)))
+    refit = config.update == "refit"
+    if refit:
+        if harmonizer is None:
+            raise ConfigError('[correct] update = "refit" needs the POLAR harmonizer', file=file,
+                              column="correct.update", fix='add "polar" to [labelmodel] methods, or use "rescore"')
+        targets.sort(key=lambda s: s != fit_split)      # the fit split first: its refit is the base
     out = dict(matrices)
+    proba = dict(h_proba)
+    fit_matrix, fit_X = matrices[fit_split], features[fit_split]
     report: dict[str, Any] = {}
     audit: dict[str, pd.DataFrame] = {}
     for name, llm in llms.items():
-        fit_lm = matrices[fit_split]
-        pool = DemoPool(splits[fit_split], features[fit_split], h_proba[fit_split], fit_lm.column(name))
+        pool = DemoPool(splits[fit_split], features[fit_split], proba[fit_split], out[fit_split].column(name))
         others = [s for s in sources if s.name != name]
         for split in targets:
             rows = np.arange(len(splits[split])) if split == fit_split else None
-            res = correct_answers(splits[split], task, out[split], h_proba[split], strategy=table["strategy"],
+            fit = None
+            if refit:
+                fit = FitData(out[fit_split] if split == fit_split else fit_matrix, fit_X,
+                              rows=rows if split == fit_split else None)
+            res = correct_answers(splits[split], task, out[split], proba[split], strategy=table["strategy"],
                                   llm=llm, sources=others, X=features[split], pool=pool, pool_rows=rows,
-                                  config=config, llm_column=name)
+                                  config=config, llm_column=name, harmonizer=harmonizer, fit=fit)
             out[split] = res.matrix
             report.setdefault(name, {})[split] = res.report(splits[split].gold).to_dict()
             audit[f"{name}_{split}"] = res.audit_frame(task)
-    return out, report, audit
+            if refit:
+                harmonizer = res.harmonizer
+                if split == fit_split:
+                    fit_matrix = res.matrix
+                elif len(res.rows):                    # the re-asked rows join the fitting rows
+                    extra = res.matrix.rows(res.rows)
+                    fit_matrix = LabelMatrix(np.vstack([fit_matrix.L, extra.L]), list(fit_matrix.names),
+                                             list(fit_matrix.ids) + [f"{split}:{i}" for i in extra.ids],
+                                             fit_matrix.n_classes)
+                    fit_X = np.vstack([fit_X, features[split][res.rows]])
+                proba = {s: harmonizer.predict_proba(None, features[s]) for s in splits}
+    return out, report, audit, ((harmonizer, proba) if refit else None)
 
 
 def risk_outputs(matrices: dict[str, LabelMatrix], h_proba: dict[str, np.ndarray], splits: dict[str, Dataset]
