@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import copy
 import os
-from typing import Sequence
+from contextlib import contextmanager
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -44,6 +45,18 @@ class _Encoder(nn.Module):
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)   # (b, t, 1)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp_min(1.0)
         return self.head(pooled)
+
+
+@contextmanager
+def _torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch threads (None = unchanged), restoring the setting after."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _texts(data: Dataset | Sequence[str]) -> list[str]:
@@ -136,13 +149,8 @@ class TransformerHarmonizer:
             raise InputError(f"{w.shape[0]} weights for {m} sources", column="weights",
                              fix="give one non-negative weight per source, not all 0")
         self.weights_, self.n_sources_ = w, m
-        threads = torch.get_num_threads()
-        if self.num_threads:
-            torch.set_num_threads(int(self.num_threads))
-        try:
+        with _torch_threads(self.num_threads):
             self._fit(L, texts, w)
-        finally:
-            torch.set_num_threads(threads)
         return self
 
     def _fit(self, L: np.ndarray, texts: list[str], w: np.ndarray) -> None:
@@ -196,15 +204,9 @@ class TransformerHarmonizer:
                              fix="pass the Dataset (or list of texts) to predict")
         texts = _texts(texts)
         out = []
-        threads = torch.get_num_threads()
-        if self.num_threads:
-            torch.set_num_threads(int(self.num_threads))
-        try:
-            with torch.no_grad():
-                for s in range(0, len(texts), 64):
-                    out.append(torch.softmax(self.model_(self._batch(texts[s:s + 64])), dim=1).numpy())
-        finally:
-            torch.set_num_threads(threads)
+        with _torch_threads(self.num_threads), torch.no_grad():
+            for s in range(0, len(texts), 64):
+                out.append(torch.softmax(self.model_(self._batch(texts[s:s + 64])), dim=1).numpy())
         return np.concatenate(out).astype(np.float64) if out else np.zeros((0, self.n_classes))
 
     def predict(self, L: np.ndarray | None = None, texts: Dataset | Sequence[str] | None = None) -> np.ndarray:
