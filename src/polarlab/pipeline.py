@@ -286,7 +286,8 @@ def correct_step(table: dict[str, Any], splits: dict[str, Dataset], matrices: di
         targets.sort(key=lambda s: s != fit_split)      # the fit split first: its refit is the base
     out = dict(matrices)
     proba = dict(h_proba)
-    fit_matrix, fit_X = matrices[fit_split], features[fit_split]
+    n_fit = len(splits[fit_split])
+    fit_matrix, fit_X = matrices[fit_split], features[fit_split]   # + re-asked rows of other splits (refit)
     report: dict[str, Any] = {}
     audit: dict[str, pd.DataFrame] = {}
     for name, llm in llms.items():
@@ -294,10 +295,7 @@ def correct_step(table: dict[str, Any], splits: dict[str, Dataset], matrices: di
         others = [s for s in sources if s.name != name]
         for split in targets:
             rows = np.arange(len(splits[split])) if split == fit_split else None
-            fit = None
-            if refit:
-                fit = FitData(out[fit_split] if split == fit_split else fit_matrix, fit_X,
-                              rows=rows if split == fit_split else None)
+            fit = FitData(fit_matrix, fit_X, rows=rows) if refit else None
             res = correct_answers(splits[split], task, out[split], proba[split], strategy=table["strategy"],
                                   llm=llm, sources=others, X=features[split], pool=pool, pool_rows=rows,
                                   config=config, llm_column=name, harmonizer=harmonizer, fit=fit)
@@ -306,12 +304,13 @@ def correct_step(table: dict[str, Any], splits: dict[str, Dataset], matrices: di
             audit[f"{name}_{split}"] = res.audit_frame(task)
             if refit:
                 harmonizer = res.harmonizer
-                if split == fit_split:
-                    fit_matrix = res.matrix
+                if split == fit_split:                 # its rows are the first n_fit fitting rows
+                    L = np.vstack([res.matrix.L, fit_matrix.L[n_fit:]])
+                    fit_matrix = LabelMatrix(L, list(fit_matrix.names), list(fit_matrix.ids), fit_matrix.n_classes)
                 elif len(res.rows):                    # the re-asked rows join the fitting rows
-                    extra = res.matrix.rows(res.rows)
-                    fit_matrix = LabelMatrix(np.vstack([fit_matrix.L, extra.L]), list(fit_matrix.names),
-                                             list(fit_matrix.ids) + [f"{split}:{i}" for i in extra.ids],
+                    asked = res.matrix.rows(res.rows)
+                    fit_matrix = LabelMatrix(np.vstack([fit_matrix.L, asked.L]), list(fit_matrix.names),
+                                             list(fit_matrix.ids) + [f"{split}:{i}" for i in asked.ids],
                                              fit_matrix.n_classes)
                     fit_X = np.vstack([fit_X, features[split][res.rows]])
                 proba = {s: harmonizer.predict_proba(None, features[s]) for s in splits}

@@ -79,13 +79,23 @@ def print_bench(console: Console, result: dict) -> None:
         r.add_row(m, _fmt(d["n"]), _fmt(d["error_rate"]), _fmt(d["mean_risk"]), _fmt(d["ece"]), _fmt(d["r2"]),
                   _fmt(d["brier"]), _fmt(d["auroc"]), _fmt(d.get("ece_floor")), _fmt(d.get("r2_floor")))
     console.print(r)
+    _print_floor_note(console)
+    _print_llm_weight(console, result.get("llm_weight"))
+
+
+def _print_floor_note(console: Console) -> None:
     console.print("floor = what a perfectly calibrated score with the same risks would show on this many rows "
                   "(sampling noise)", style="dim")
-    if result.get("llm_weight"):
-        lw = result["llm_weight"]
-        losses = ", ".join(f"×{g}: {_fmt(v)}" for g, v in lw["heldout_disagreement"].items())
-        console.print(f"LLM source weight ×{lw['multiplier']} (held-out disagreement with the other sources: {losses})",
-                      highlight=False)
+
+
+def _print_llm_weight(console: Console, lw: dict | None) -> None:
+    """The LLM weight chosen without gold and the held-out disagreement of each candidate."""
+    if not lw:
+        return
+    losses = ", ".join(f"×{g}: {_fmt(v)}" for g, v in lw["heldout_disagreement"].items())
+    who = f" for {', '.join(lw['sources'])}" if lw.get("sources") else ""
+    console.print(f"LLM source weight ×{lw['multiplier']}{who} (held-out disagreement with the other sources: "
+                  f"{losses})", highlight=False)
 
 
 def print_risk(console: Console, report: dict) -> None:
@@ -100,13 +110,8 @@ def print_risk(console: Console, report: dict) -> None:
                 t.add_row(name, split, _fmt(d["n"]), _fmt(d["error_rate"]), _fmt(d["mean_risk"]), _fmt(d["ece"]),
                           _fmt(d["r2"]), _fmt(d["auroc"]), _fmt(d.get("ece_floor")), _fmt(d.get("r2_floor")))
         console.print(t)
-        console.print("floor = what a perfectly calibrated score with the same risks would show on this many rows "
-                      "(sampling noise)", style="dim")
-    lw = report.get("llm_weight")
-    if lw:
-        losses = ", ".join(f"×{g}: {_fmt(v)}" for g, v in lw["heldout_disagreement"].items())
-        console.print(f"LLM source weight ×{lw['multiplier']} for {', '.join(lw['sources'])} (held-out disagreement "
-                      f"with the other sources: {losses})", highlight=False)
+        _print_floor_note(console)
+    _print_llm_weight(console, report.get("llm_weight"))
     for name, stats in (report.get("llm") or {}).items():
         parts = [f"{k}={_fmt(v)}" for k, v in stats.items() if v not in (None, 0, 0.0, "")]
         console.print(f"LLM {name}: " + ", ".join(parts), highlight=False)

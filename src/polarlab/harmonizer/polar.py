@@ -291,10 +291,8 @@ class PolarHarmonizer:
 
     def _fold_copy(self, weights: np.ndarray, seed: int) -> "PolarHarmonizer":
         """An unfitted copy with fixed ``weights`` and no tuning (for cross-fitting)."""
-        twin = copy.copy(self)
+        twin = copy.copy(self)               # fit() sets every fitted attribute afresh
         twin.weights, twin.tune_sources, twin.seed = np.asarray(weights, dtype=np.float64), None, int(seed)
-        for attr in [a for a in vars(twin) if a.endswith("_") and not a.startswith("_")]:
-            delattr(twin, attr)
         return twin
 
     def _check_gold(self, y: np.ndarray, n: int) -> np.ndarray:
