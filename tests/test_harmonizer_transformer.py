@@ -75,3 +75,7 @@ def test_project_with_transformer_harmonizer(tmp_path: Path):
     p.write_text(p.read_text(encoding="utf-8").replace("epochs = 1", "epoch = 1"), encoding="utf-8")
     with pytest.raises(ConfigError, match="harmonizer.transformer"):
         run(load_project(p), progress=False)
+    # transformer options with another model are ambiguous (which harmonizer runs?): refused
+    p.write_text(p.read_text(encoding="utf-8").replace('model = "transformer"\n', ""), encoding="utf-8")
+    with pytest.raises(ConfigError, match='model = "transformer"'):
+        run(load_project(p), progress=False)

@@ -190,11 +190,12 @@ def run(project: Project, *, progress: bool = True, write: bool = True) -> RunRe
         if tune and llms and others and (fit_m.L[:, others] >= 0).any() and "tune_sources" not in options:
             options["tune_sources"] = llms   # the LLMs' weight, chosen without gold (harmonizer/tune.py)
         deep = options.pop("transformer", None)          # [harmonizer.transformer] options
+        if deep is not None and (not isinstance(deep, dict) or options.get("model") != "transformer"):
+            raise ConfigError("[harmonizer.transformer] is a table of options for model = \"transformer\"",
+                              file=str(project.path), column="harmonizer.transformer",
+                              fix='set model = "transformer" in [harmonizer], or remove [harmonizer.transformer]')
         if options.get("model") == "transformer":
             options["model"], deep = "lr", dict(deep or {})
-        if deep is not None and not isinstance(deep, dict):
-            raise ConfigError("[harmonizer] transformer must be a table", file=str(project.path),
-                              column="harmonizer.transformer", fix='write [harmonizer.transformer] with e.g. epochs = 3')
         kind = options.pop("features", "embedding")
         spec_keys = set(FeatureSpec.__dataclass_fields__) - {"kind", "cache_dir"}
         feature_options = {k: options.pop(k) for k in list(options) if k in spec_keys}
