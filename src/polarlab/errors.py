@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sklearn.exceptions import NotFittedError as _SklearnNotFitted
+
 
 class PolarlabError(Exception):
     """Base class of every error polarlab raises on purpose."""
@@ -59,3 +61,14 @@ class ConfigError(InputError):
 
 class SourceError(InputError):
     """A supervision source that returned something that is not a label."""
+
+
+class StateError(InputError):
+    """A project state folder that cannot be used (newer schema, corrupted database, missing artifact)."""
+
+
+class NotFittedError(InputError, _SklearnNotFitted):
+    """A model's ``predict_proba``/``transform`` was called before ``fit`` (every polarlab model raises this one).
+
+    A subclass of scikit-learn's ``NotFittedError`` (itself a ``ValueError``), so code catching either works.
+    """
