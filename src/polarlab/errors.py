@@ -32,6 +32,8 @@ class InputError(PolarlabError):
     column: str | None = None
     fix: str | None = None
 
+    WHERE = "column"   # how ``column`` is named in the message
+
     def __post_init__(self) -> None:
         super().__init__(str(self))
 
@@ -42,7 +44,7 @@ class InputError(PolarlabError):
         if self.row is not None:
             where.append(f"row {self.row}")
         if self.column is not None:
-            where.append(f"column {self.column!r}")
+            where.append(f"{self.WHERE} {self.column!r}")
         text = self.message
         if where:
             text = f"{', '.join(where)}: {text}"
@@ -56,7 +58,12 @@ class DataError(InputError):
 
 
 class ConfigError(InputError):
-    """A project file (polarlab.toml) that is malformed or names unknown things."""
+    """A project file (polarlab.toml) that is malformed or names unknown things.
+
+    ``column`` holds the key path (``labelmodel.methods``, ``sources[2].keywords``) and is shown as ``key``.
+    """
+
+    WHERE = "key"
 
 
 class SourceError(InputError):
