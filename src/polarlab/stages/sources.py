@@ -22,6 +22,7 @@ from ..state import StageRecord, content_hash
 from .base import RunContext, register_stage
 
 FILE_KEYS = ("file", "gguf")
+NOT_IN_KEY = ("progress",)          # settings that do not change a source's votes
 
 
 def _file_hash(base: Path, value: Any) -> str | None:
@@ -40,6 +41,7 @@ def table_key(ctx: RunContext, table: dict[str, Any]) -> str:
     t = ctx.task
     files = {k: _file_hash(ctx.project.base_dir, table.get(k)) for k in FILE_KEYS if k in table}
     examples = {s: ctx.hashes.get(f"examples:{s}") for s in ctx.splits}
+    table = {k: v for k, v in table.items() if k not in NOT_IN_KEY}
     return content_hash(table, [t.labels, t.kind, t.instruction, t.verbalizers, t.entity_columns], examples, files)
 
 
