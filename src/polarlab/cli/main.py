@@ -222,6 +222,11 @@ def _report(result) -> None:
         console.print(f"wrote {name}: {path}")
 
 
+from .outputs import register as _register_outputs  # noqa: E402  (predict, export, import, report)
+
+_register_outputs(app)
+
+
 def main() -> None:  # pragma: no cover - entry point
     app()
 
