@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, NotFittedError
 from ..task import Task
 from .base import EndModel, register
 
@@ -86,7 +86,7 @@ class EmbeddingLogReg(EndModel):
 
     def predict_proba_encoded(self, F: np.ndarray) -> np.ndarray:
         if not hasattr(self, "coef_"):
-            raise InputError("the end model is not fitted", fix="call fit(...) or load a saved model")
+            raise NotFittedError("the end model is not fitted", fix="call fit(...) or load a saved model")
         z = np.asarray(F, dtype=np.float64) @ self.coef_.T + self.intercept_
         z -= z.max(axis=1, keepdims=True)
         e = np.exp(z)

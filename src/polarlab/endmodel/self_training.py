@@ -71,7 +71,7 @@ class SelfTraining:
     Attributes (after fit): ``model_`` (the kept model), ``result_`` (:class:`SelfTrainingResult`).
     """
 
-    def __init__(self, model: EndModel, max_rounds: int = 5, threshold: float = 0.9, per_round: float = 0.2,
+    def __init__(self, model: EndModel, max_rounds: int = 5, threshold: float = 0.5, per_round: float = 0.2,
                  tol: float = 0.01, val_fraction: float = 0.1, patience: int = 1, seed: int = 0) -> None:
         if max_rounds < 1 or not 0 < threshold < 1 or not 0 < per_round <= 1 or not 0 <= val_fraction < 1:
             raise InputError(f"max_rounds={max_rounds}, threshold={threshold}, per_round={per_round}, "
@@ -84,8 +84,11 @@ class SelfTraining:
     def fit(self, labelled: Dataset | Sequence[str], targets: Targets, pool: Dataset | Sequence[str]
             ) -> "SelfTraining":
         """Train on ``labelled`` rows with ``targets``, then self-train on the unlabelled ``pool``."""
+        return self.fit_encoded(self.model.encode(texts_of(labelled)), targets, self.model.encode(texts_of(pool)))
+
+    def fit_encoded(self, F_lab: np.ndarray, targets: Targets, F_pool: np.ndarray) -> "SelfTraining":
+        """:meth:`fit` on model inputs (``model.encode`` of the labelled rows and of the pool)."""
         m = self.model
-        F_lab, F_pool = m.encode(texts_of(labelled)), m.encode(texts_of(pool))
         if len(F_lab) != len(targets):
             raise InputError(f"{len(F_lab)} labelled examples but {len(targets)} targets", column="targets",
                              fix="pass one target row per labelled example")

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from ..errors import InputError
+from ..errors import InputError, NotFittedError
 from ..harmonizer.transformer import _Encoder, _torch_threads
 from ..task import Task
 from .base import EndModel, register
@@ -98,7 +98,7 @@ class MiniLMClassifier(EndModel):
 
     def predict_proba_encoded(self, F: np.ndarray) -> np.ndarray:
         if not hasattr(self, "model_"):
-            raise InputError("the end model is not fitted", fix="call fit(...) or load a saved model")
+            raise NotFittedError("the end model is not fitted", fix="call fit(...) or load a saved model")
         texts = [str(t) for t in F]
         out = []
         self.model_.eval()

@@ -3,8 +3,8 @@
 Export: a JSON list of records in Argilla 2's ``Record.to_dict()`` shape, so
 ``rg.Record.from_dict(d)`` (or ``dataset.records.log``) takes them as they are::
 
-    {"id": example id, "fields": {"text": ...},
-     "metadata": {"risk", "split", "provenance" (JSON text)},
+    {"id": "<split>/<example id>", "fields": {"text": ...},
+     "metadata": {"polarlab_id", "split", "risk", "provenance" (JSON text)},
      "suggestions": {"label": {"value": label, "score": p, "agent": "polarlab-<method>"}},
      "responses": {"label": [{"value": label, "user_id": annotator}, ...]}, "vectors": {}}
 
@@ -25,7 +25,7 @@ from typing import Any
 
 from ..errors import DataError
 from ..task import Task
-from .atomic import write_text
+from ..io.atomic import write_text
 from .provenance import HumanVote, LabeledData
 
 QUESTION, FIELD = "label", "text"
@@ -38,12 +38,14 @@ def to_records(data: LabeledData) -> list[dict[str, Any]]:
     out = []
     for i, row in enumerate(frame.itertuples(index=False)):
         top = int(data.proba[i].argmax())
-        meta: dict[str, Any] = {"risk": float(row.risk), "provenance": row.provenance}
+        meta: dict[str, Any] = {"polarlab_id": row.id, "risk": float(row.risk), "provenance": row.provenance}
+        key = (None, row.id)
         if data.split is not None:
             meta["split"] = row.split
+            key = (row.split, row.id)
         responses = [{"value": data.task.labels[v.label], "user_id": v.annotator}
-                     for v in sorted(by_id.get(row.id, []), key=lambda v: v.time)]
-        out.append({"id": row.id, "fields": {FIELD: row.text}, "metadata": meta,
+                     for v in sorted(by_id.get(key, []), key=lambda v: v.time)]
+        out.append({"id": row.id if data.split is None else f"{row.split}/{row.id}", "fields": {FIELD: row.text}, "metadata": meta,
                     "suggestions": {QUESTION: {"value": data.task.labels[top], "score": float(data.proba[i, top]),
                                                "agent": f"polarlab-{data.method}"}},
                     "responses": {QUESTION: responses} if responses else {}, "vectors": {}, "_server_id": None})
@@ -101,8 +103,9 @@ def read_annotations(path: str | Path, task: Task, text_ids: dict[str, str] | No
                      question: str = QUESTION) -> list[HumanVote]:
     """Human votes from an Argilla records export (see the module docstring).
 
-    The example is the record's ``id`` (``external_id`` in Argilla 1) when the project knows it
-    (``text_ids`` values), else the example whose text equals the record's first field.
+    The example is ``metadata.polarlab_id`` (and ``metadata.split``) when the record has them (records
+    exported by polarlab), else the record's ``id`` (``external_id`` in Argilla 1) when the project knows
+    it (``text_ids`` values), else the example whose text equals the record's first field.
     """
     path = Path(path)
     default = datetime.fromtimestamp(os.path.getmtime(path), timezone.utc).isoformat(timespec="seconds")
@@ -112,8 +115,10 @@ def read_annotations(path: str | Path, task: Task, text_ids: dict[str, str] | No
         answers = _responses(rec, question)
         if not answers:
             continue
-        ex = rec.get("id") or rec.get("external_id")
-        if known is not None and str(ex) not in known:
+        meta = rec.get("metadata") or {}
+        split = meta.get("split")
+        ex = meta.get("polarlab_id") or rec.get("id") or rec.get("external_id")
+        if "polarlab_id" not in meta and known is not None and str(ex) not in known:
             fields = rec.get("fields") or {}
             text = fields.get(FIELD, next(iter(fields.values()), None))
             ex = text_ids.get(str(text)) if text is not None else None
@@ -124,5 +129,6 @@ def read_annotations(path: str | Path, task: Task, text_ids: dict[str, str] | No
         when = rec.get("updated_at") or rec.get("inserted_at") or default
         for value, user, t in answers:
             label = task.label_index(value, file=str(path), row=i, column=f"responses.{question}")
-            out.append(HumanVote(str(ex), label, user, str(t or when), "argilla"))
+            out.append(HumanVote(str(ex), label, user, str(t or when), "argilla",
+                                 None if split is None else str(split)))
     return out

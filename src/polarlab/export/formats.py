@@ -18,6 +18,8 @@ class ExportFormat:
     help: str
 
 
+EXPORT_DIR = "export"
+
 EXPORT_FORMATS: dict[str, ExportFormat] = {f.name: f for f in (
     ExportFormat("csv", tables.write_labels, "labels.csv", "table; provenance as JSON text"),
     ExportFormat("jsonl", tables.write_labels, "labels.jsonl", "table; one JSON object per line"),
@@ -30,11 +32,12 @@ EXPORT_FORMATS: dict[str, ExportFormat] = {f.name: f for f in (
 
 
 def export(data: LabeledData, fmt: str, path: str | Path | None = None, directory: str | Path = ".") -> Path:
-    """Write ``data`` in format ``fmt`` to ``path`` (default: the format's file name in ``directory``)."""
+    """Write ``data`` in format ``fmt`` to ``path`` (default: the format's file name in ``directory``/export,
+    so the run's own labels file is never overwritten)."""
     if fmt not in EXPORT_FORMATS:
         raise ConfigError(f"unknown export format {fmt!r}", column="--format", fix=f"use one of {sorted(EXPORT_FORMATS)}")
     f = EXPORT_FORMATS[fmt]
-    target = Path(path) if path is not None else Path(directory) / f.default_name
+    target = Path(path) if path is not None else Path(directory) / EXPORT_DIR / f.default_name
     if fmt in ("csv", "jsonl", "parquet") and target.suffix.lower() != f".{fmt}":
         raise ConfigError(f"--format {fmt} but the file ends in {target.suffix!r}", file=str(target),
                           fix=f"name the output *.{fmt}")

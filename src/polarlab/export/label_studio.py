@@ -22,7 +22,7 @@ from xml.sax.saxutils import quoteattr
 
 from ..errors import DataError
 from ..task import Task
-from .atomic import write_text
+from ..io.atomic import write_text
 from .provenance import HumanVote, LabeledData
 
 FROM_NAME, TO_NAME = "label", "text"
@@ -118,6 +118,11 @@ def _example_id(rec: dict[str, Any], text_ids: dict[str, str] | None, path: Path
                     fix="import tasks exported by polarlab (they carry polarlab_id), or texts of this project")
 
 
+def _split(rec: dict[str, Any]) -> str | None:
+    s = rec.get("data", rec).get("split")
+    return None if s is None else str(s)
+
+
 def read_annotations(path: str | Path, task: Task, text_ids: dict[str, str] | None = None,
                      from_name: str | None = None) -> list[HumanVote]:
     """Human votes from a Label Studio JSON or JSON-MIN export.
@@ -146,7 +151,7 @@ def read_annotations(path: str | Path, task: Task, text_ids: dict[str, str] | No
             when = rec.get("updated_at") or rec.get("created_at") or when_default
             for v in values:
                 out.append(HumanVote(ex, task.label_index(v, file=str(path), row=i, column=key), _who(rec),
-                                     str(when), "label_studio"))
+                                     str(when), "label_studio", _split(rec)))
             continue
         ex = _example_id(rec, text_ids, path, i)
         for ann in rec.get("annotations") or []:
@@ -162,7 +167,7 @@ def read_annotations(path: str | Path, task: Task, text_ids: dict[str, str] | No
                                     column="annotations.result.value.choices",
                                     fix="use a single-choice <Choices> control")
                 label = task.label_index(choices[0], file=str(path), row=i, column="annotations.result.value.choices")
-                out.append(HumanVote(ex, label, _who(ann), when, "label_studio"))
+                out.append(HumanVote(ex, label, _who(ann), when, "label_studio", _split(rec)))
     return out
 
 

@@ -34,6 +34,7 @@ class HumanVote:
         annotator: who (user name, e-mail or tool user id).
         time: when, ISO-8601.
         tool: where it came from: ``"review"``, ``"label_studio"``, ``"argilla"``.
+        split: the example's split, when known (ids are unique only within a split).
     """
 
     example_id: str
@@ -41,6 +42,7 @@ class HumanVote:
     annotator: str
     time: str
     tool: str = "review"
+    split: str | None = None
 
     def to_dict(self, task: Task) -> dict[str, Any]:
         """JSON-able, with the label as its name."""
@@ -73,7 +75,8 @@ class LabeledData:
         votes: the sources' votes (n × m label matrix), or None.
         human: human votes (any order; several per example allowed).
         split: n split names, or None.
-        corrections: example id -> list of ``{"source", "before", "after"}`` (LLM answers re-asked).
+        corrections: example id (``"<split>/<id>"`` when splits are given) -> list of
+            ``{"source", "strategy", "before", "after"}`` (LLM answers re-asked).
         method: the name of the model that made ``proba`` (e.g. ``"polar"``).
     """
 
@@ -101,15 +104,30 @@ class LabeledData:
         if self.votes is not None and self.votes.L.shape[0] != n:
             raise InputError(f"votes have {self.votes.L.shape[0]} rows for {n} examples", column="votes",
                              fix="pass the label matrix of the same rows")
-        unknown = {v.example_id for v in self.human} - set(self.ids)
-        if unknown:
-            raise InputError(f"{len(unknown)} human vote(s) for unknown example id(s), e.g. {sorted(unknown)[0]!r}",
-                             column="example_id", fix="import annotations of this project's examples")
+        self.human = [self._place(v) for v in self.human]
 
-    def human_by_id(self) -> dict[str, list[HumanVote]]:
-        out: dict[str, list[HumanVote]] = {}
+    def keys(self) -> list[tuple[str | None, str]]:
+        """(split, id) of every row (split None when unknown)."""
+        splits = self.split if self.split is not None else [None] * len(self.ids)
+        return list(zip(splits, self.ids))
+
+    def _place(self, v: HumanVote) -> HumanVote:
+        """``v`` with its split filled in (an id found in exactly one split), or an error."""
+        keys = set(self.keys())
+        if (v.split, v.example_id) in keys:
+            return v
+        where = [s for s, i in keys if i == v.example_id]
+        if len(where) == 1 and (v.split is None or self.split is None):
+            return HumanVote(v.example_id, v.label, v.annotator, v.time, v.tool, where[0])
+        why = "is in several splits" if len(where) > 1 else "is not an example of this project"
+        raise InputError(f"human vote for id {v.example_id!r} (split {v.split}): the id {why}", column="example_id",
+                         fix="import annotations of this project's examples, with their split")
+
+    def human_by_id(self) -> dict[tuple[str | None, str], list[HumanVote]]:
+        """(split, id) -> that example's human votes."""
+        out: dict[tuple[str | None, str], list[HumanVote]] = {}
         for v in self.human:
-            out.setdefault(v.example_id, []).append(v)
+            out.setdefault((v.split, v.example_id), []).append(v)
         return out
 
     def provenance(self, i: int, human: list[HumanVote]) -> dict[str, Any]:
@@ -121,7 +139,8 @@ class LabeledData:
                 if v >= 0:
                     sources[name] = self.task.labels[v]
         return {"method": self.method, "sources": sources,
-                "corrections": list(self.corrections.get(self.ids[i], [])),
+                "corrections": list(self.corrections.get(self.ids[i] if self.split is None
+                                                         else f"{self.split[i]}/{self.ids[i]}", [])),
                 "human": [h.to_dict(self.task) for h in sorted(human, key=lambda h: h.time)]}
 
     def frame(self) -> pd.DataFrame:
@@ -135,8 +154,8 @@ class LabeledData:
         by_id = self.human_by_id()
         model_label = self.proba.argmax(axis=1)
         final, source, reviewers, prov = [], [], [], []
-        for i, ex in enumerate(self.ids):
-            votes = by_id.get(ex, [])
+        for i, key in enumerate(self.keys()):
+            votes = by_id.get(key, [])
             h = human_label(votes)
             final.append(h if h >= 0 else int(model_label[i]))
             source.append("human" if h >= 0 else self.method)
@@ -169,10 +188,12 @@ def parse_provenance(frame: pd.DataFrame) -> pd.DataFrame:
 def votes_from_provenance(frame: pd.DataFrame, task: Task) -> list[HumanVote]:
     """The human votes an exported table carries (its ``provenance`` column)."""
     out = []
-    for ex, p in zip(frame["id"].astype(str), frame["provenance"]):
+    splits = frame["split"].astype(str) if "split" in frame.columns else [None] * len(frame)
+    for ex, split, p in zip(frame["id"].astype(str), splits, frame["provenance"]):
         p = json.loads(p) if isinstance(p, str) else p
         for h in p.get("human", []):
-            out.append(HumanVote(ex, task.label_index(h["label"]), h["annotator"], h["time"], h.get("tool", "review")))
+            out.append(HumanVote(ex, task.label_index(h["label"]), h["annotator"], h["time"], h.get("tool", "review"),
+                                 split))
     return out
 
 

@@ -1,10 +1,7 @@
-"""Gather :class:`ReportData` from a finished run's output folder.
-
-Reads what :func:`polarlab.pipeline.write_outputs` writes — the labels file (votes, risk, gold),
-``metrics.json`` (label metrics, correction, risk calibration, LLM stats, stage seconds) and
-``analysis.csv`` — plus, when present, the end model saved by the end-model stage
-(``endmodel/endmodel.json`` with its test metrics) and the human votes file (``human_votes.jsonl``).
-"""
+"""Gather a project's :class:`ReportData`: its final labels (state or outputs folder, via
+:func:`polarlab.export.project.load_project_labels`), the run's ``metrics.json`` and ``analysis.csv``,
+the LLM risk columns of the labels file, the stage records in the state, and the end model saved by the
+end-model stage (``<output_dir>/endmodel/endmodel.json``)."""
 from __future__ import annotations
 
 import json
@@ -15,15 +12,16 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ..export.provenance import HumanVote, human_label
-from ..task import Task
+from ..export.project import ProjectLabels, load_project_labels, open_state
+from ..export.provenance import human_label
+from ..project import Project
 from .data import Calibration, EndModelReport, ReportData
 
-HUMAN_VOTES = "human_votes.jsonl"
 END_MODEL_DIR = "endmodel"
 
 
 def read_table(path: Path) -> pd.DataFrame:
+    """A CSV / JSONL / Parquet table, ids as strings, empty cells as NaN."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return pd.read_csv(path, dtype={"id": str}, keep_default_na=False, na_values=[""])
@@ -34,55 +32,53 @@ def read_table(path: Path) -> pd.DataFrame:
     raise DataError(f"unknown table type {suffix!r}", file=str(path), fix="use .csv, .jsonl or .parquet")
 
 
-def read_human_votes(path: Path) -> list[HumanVote]:
-    """Human votes stored one JSON object per line (``HumanVote`` fields)."""
-    if not path.exists():
+def sources_table(labels: ProjectLabels, analysis: pd.DataFrame | None, fit_split: str) -> pd.DataFrame | None:
+    """Per-source statistics (the run's ``analysis.csv``, else computed on the fit split) plus ``est_acc``:
+    the share of the source's votes that agree with the final label (gold-free)."""
+    from ..matrix.analysis import analyze
+
+    d = labels.data
+    if d.votes is None or not d.votes.names:
+        return analysis
+    rows = labels.rows(fit_split) if fit_split in labels.splits else np.arange(len(d.ids))
+    if analysis is None:
+        sub = d.votes.rows(rows)
+        g = labels.gold[rows]
+        analysis = analyze(sub, g if (g >= 0).any() else None)
+    final = d.proba.argmax(1)
+    est = {}
+    for j, name in enumerate(d.votes.names):
+        v = d.votes.L[rows, j]
+        ok = v >= 0
+        est[name] = float((v[ok] == final[rows][ok]).mean()) if ok.any() else float("nan")
+    analysis = analysis.copy()
+    analysis["est_acc"] = [est.get(s, float("nan")) for s in analysis.index]
+    return analysis
+
+
+def calibration_from_labels_file(frame: pd.DataFrame, metrics: dict[str, Any]) -> list[Calibration]:
+    """Risk of each LLM's answers vs their errors (``risk_<llm>``, ``vote_<llm>``, ``gold`` columns)."""
+    if "gold" not in frame.columns:
         return []
     out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
-        if line.strip():
-            try:
-                out.append(HumanVote(**json.loads(line)))
-            except (json.JSONDecodeError, TypeError) as e:
-                raise DataError(f"not a human vote: {e}", file=str(path), row=n,
-                                fix="remove the line or import the annotations again") from None
-    return out
-
-
-def _est_acc(labels: pd.DataFrame, sources: list[str]) -> dict[str, float]:
-    out = {}
-    for s in sources:
-        col = labels.get(f"vote_{s}")
-        if col is None:
-            continue
-        voted = col.notna() & (col.astype(str) != "")
-        out[s] = float((col[voted].astype(str) == labels.loc[voted, "label"].astype(str)).mean()) if voted.any() \
-            else float("nan")
-    return out
-
-
-def _calibration(labels: pd.DataFrame, metrics: dict[str, Any]) -> list[Calibration]:
-    if "gold" not in labels.columns:
-        return []
-    out = []
-    for col in [c for c in labels.columns if c.startswith("risk_")]:
+    splits = frame["split"].astype(str) if "split" in frame.columns else pd.Series("all", index=frame.index)
+    for col in [c for c in frame.columns if c.startswith("risk_")]:
         name = col[len("risk_"):]
-        votes = labels.get(f"vote_{name}")
+        votes = frame.get(f"vote_{name}")
         if votes is None:
             continue
-        splits = labels["split"].astype(str) if "split" in labels.columns else pd.Series("all", index=labels.index)
         split = "test" if (splits == "test").any() else splits.iloc[0]
-        sel = (splits == split) & labels[col].notna() & votes.notna() & (votes.astype(str) != "") \
-            & labels["gold"].notna() & (labels["gold"].astype(str) != "")
+        sel = (splits == split) & frame[col].notna() & votes.notna() & frame["gold"].notna()
         if sel.sum() < 10:
             continue
-        risk = labels.loc[sel, col].to_numpy(dtype=float)
-        err = (votes[sel].astype(str) != labels.loc[sel, "gold"].astype(str)).to_numpy(dtype=float)
+        risk = frame.loc[sel, col].to_numpy(dtype=float)
+        err = (votes[sel].astype(str) != frame.loc[sel, "gold"].astype(str)).to_numpy(dtype=float)
         out.append(Calibration(name, split, risk, err, metrics.get("risk", {}).get(name, {}).get(split, {})))
     return out
 
 
-def _end_model(directory: Path) -> EndModelReport | None:
+def end_model_report(directory: Path) -> EndModelReport | None:
+    """The saved end model's evaluation (None when there is none or it had no gold to score)."""
     meta_path = directory / "endmodel.json"
     if not meta_path.exists():
         return None
@@ -94,34 +90,43 @@ def _end_model(directory: Path) -> EndModelReport | None:
                           np.asarray(ev.get("confusion", []), dtype=np.int64), meta.get("self_training"))
 
 
-def from_outputs(out_dir: str | Path, task: Task, labels_file: str = "labels.csv", title: str | None = None
-                 ) -> ReportData:
-    """The report data of the run whose outputs are in ``out_dir``."""
-    out_dir = Path(out_dir)
-    labels_path = out_dir / labels_file
-    if not labels_path.exists():
-        raise DataError("no labels file: the project has not been run", file=str(labels_path),
-                        fix="run `polarlab run PROJECT` first")
-    labels = read_table(labels_path)
-    metrics: dict[str, Any] = {}
-    if (out_dir / "metrics.json").exists():
-        metrics = json.loads((out_dir / "metrics.json").read_text(encoding="utf-8"))
-    sources = None
+def project_report_data(project: Project, title: str | None = None) -> ReportData:
+    """Everything the report shows, from the project's state and outputs folder."""
+    from ..pipeline import choose_fit_split
+
+    labels = load_project_labels(project)
+    out_dir = Path(project.output_dir)
+    metrics: dict[str, Any] = dict(labels.metrics)
+    if labels.origin == "state" and (out_dir / "metrics.json").exists():
+        metrics = {**json.loads((out_dir / "metrics.json").read_text(encoding="utf-8")), **metrics}
+    analysis = None
     if (out_dir / "analysis.csv").exists():
-        sources = pd.read_csv(out_dir / "analysis.csv").set_index("source")
-        est = _est_acc(labels, list(sources.index))
-        sources["est_acc"] = [est.get(s, float("nan")) for s in sources.index]
-    human = read_human_votes(out_dir / HUMAN_VOTES)
+        analysis = pd.read_csv(out_dir / "analysis.csv").set_index("source")
+    fit_split = metrics.get("fit_split") or choose_fit_split({s: None for s in labels.splits}, project.fit_split)
+    calibration: list[Calibration] = []
+    labels_path = out_dir / project.labels_file
+    if labels_path.exists():
+        calibration = calibration_from_labels_file(read_table(labels_path), metrics)
+    d = labels.data
+    frame = pd.DataFrame({"label": d.frame()["label"], "split": d.split})
     pairs = []
-    if human:
-        model = dict(zip(labels["id"].astype(str), labels["label_index"].astype(int)))
-        by_id: dict[str, list[HumanVote]] = {}
-        for v in human:
-            by_id.setdefault(v.example_id, []).append(v)
-        pairs = [(model[ex], human_label(vs)) for ex, vs in by_id.items() if ex in model]
-    return ReportData(
-        task=task, title=title or f"polarlab report: {task.name}", sources=sources, labels=labels,
-        calibration=_calibration(labels, metrics), label_metrics=metrics.get("metrics", {}),
-        correction=metrics.get("correction", {}), human=human, review_pairs=pairs, llm=metrics.get("llm", {}),
-        end_model=_end_model(out_dir / END_MODEL_DIR), timeline=metrics.get("seconds", {}),
-        notes=[f"outputs: {out_dir.resolve()}"])
+    position = {key: i for i, key in enumerate(d.keys())}
+    model_label = d.proba.argmax(1)
+    for key, votes in d.human_by_id().items():
+        pairs.append((int(model_label[position[key]]), human_label(votes)))
+    timeline = {k: v for k, v in metrics.get("seconds", {}).items() if k != "total"}
+    state = open_state(project)
+    if state is not None:
+        try:
+            for rec in state.stages():
+                timeline.setdefault(rec.name, rec.seconds)
+        finally:
+            state.close()
+    end_model = end_model_report(out_dir / END_MODEL_DIR)
+    notes = [f"labels from the project {labels.origin} ({len(d.ids)} examples, splits {', '.join(labels.splits)}); "
+             f"final method: {d.method}"]
+    return ReportData(task=project.task, title=title or f"polarlab report: {project.task.name}",
+                      sources=sources_table(labels, analysis, fit_split), labels=frame, calibration=calibration,
+                      label_metrics=metrics.get("metrics", {}), correction=metrics.get("correction", {}),
+                      human=list(d.human), review_pairs=pairs, llm=metrics.get("llm", {}), end_model=end_model,
+                      timeline=timeline, notes=notes)

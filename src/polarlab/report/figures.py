@@ -94,9 +94,11 @@ def confusion(matrix: np.ndarray, labels: Sequence[str], title: str) -> bytes:
     fig = Figure(figsize=(1.2 + 0.55 * k, 1.0 + 0.5 * k))
     ax = fig.add_subplot(1, 1, 1)
     ax.imshow(matrix, cmap="Blues")
+    top = max(int(np.max(matrix)), 1) if np.size(matrix) else 1
     for i in range(k):
         for j in range(k):
-            ax.text(j, i, str(int(matrix[i, j])), ha="center", va="center", fontsize=7)
+            v = int(matrix[i, j])
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=7, color="white" if v > top / 2 else "black")
     ax.set_xticks(range(k), labels, rotation=45, ha="right", fontsize=7)
     ax.set_yticks(range(k), labels, fontsize=7)
     ax.set_xlabel("predicted")

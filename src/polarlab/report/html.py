@@ -10,7 +10,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ..export.atomic import write_text
+from ..io.atomic import write_text
 from . import figures
 from .data import ReportData
 
