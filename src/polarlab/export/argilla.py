@@ -75,8 +75,8 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
                 except json.JSONDecodeError as e:
                     raise DataError(f"invalid JSON: {e.msg}", file=str(path), row=n,
                                     fix="export the records again (records.to_json)") from None
-    if isinstance(data, dict) and "records" in data:
-        data = data["records"]
+    if isinstance(data, dict):   # {"records": [...]}, or a JSON Lines file of one record
+        data = data.get("records", [data])
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
         raise DataError("expected a list of records", file=str(path), fix="export with dataset.records.to_json(path)")
     return data
