@@ -68,7 +68,8 @@ class SelfTraining:
         patience: rounds without held-out improvement before stopping.
         seed: held-out split.
 
-    Attributes (after fit): ``model_`` (the kept model), ``result_`` (:class:`SelfTrainingResult`).
+    Attributes (after fit): ``model_`` (the kept model), ``result_`` (:class:`SelfTrainingResult`),
+    ``prior_`` (k,) the class shares of the labelled training rows the caps follow.
     """
 
     def __init__(self, model: EndModel, max_rounds: int = 5, threshold: float = 0.5, per_round: float = 0.2,
@@ -100,6 +101,7 @@ class SelfTraining:
         vi, ti = np.sort(perm[:n_val]), np.sort(perm[n_val:])
         prior = (P[ti] * w[ti, None]).sum(0)
         prior = prior / prior.sum() if prior.sum() > 0 else np.full(k, 1.0 / k)
+        self.prior_ = prior
 
         def agreement(model: EndModel) -> float:
             if not n_val:
