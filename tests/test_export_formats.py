@@ -219,3 +219,41 @@ def test_imported_votes_go_to_the_project_state(tmp_path: Path) -> None:
     s.add_vote_event("test", "0", "human", -1, kind="human", who="label-studio-user-4")
     assert [v.example_id for v in human_votes_from_state(s)] == ["1"]
     s.close()
+
+
+def test_project_labels_from_the_state(tmp_path: Path) -> None:
+    """When the project state holds the run (examples, votes, the final method's distributions, events),
+    exports read it: review answers, corrections and the sources' votes all land in the provenance."""
+    import pandas as pd
+
+    from polarlab.export.project import load_project_labels
+    from polarlab.project import Project
+    from polarlab.state import ProjectState
+
+    proj = Project(path=tmp_path / "polarlab.toml", task=TASK, data={}, sources=[],
+                   labelmodel={"methods": ["mv", "polar"], "final": "polar"}, output_dir=tmp_path / "out",
+                   state_dir=tmp_path / "state")
+    state = ProjectState(proj.state_dir)
+    rows = {"train": [0, 1, 2], "test": [3, 4]}
+    for split, idx in rows.items():
+        state.put_examples(split, pd.DataFrame({"id": [IDS[i] for i in idx], "text": [TEXTS[i] for i in idx],
+                                                "label": [0, 1, 2] if split == "train" else [1, -1]}))
+        for j, name in enumerate(VOTES.names):
+            state.put_source_votes(split, name, VOTES.L[idx, j], key=f"{split}-{name}", position=j)
+        state.put_distribution("polar", split, PROBA[idx])
+        state.put_distribution("mv", split, np.full((len(idx), 3), 1 / 3))
+    state.add_vote_event("train", "2", "llm", 2, kind="correction", strategy="fewshot")
+    state.add_vote_event("train", "1", "human", 2, kind="human", who="bob")
+    state.close()
+
+    got = load_project_labels(proj)
+    assert got.origin == "state" and got.splits == ["train", "test"]
+    assert got.gold.tolist() == [0, 1, 2, 1, -1]
+    np.testing.assert_allclose(got.data.proba, PROBA)
+    assert got.data.votes.names == ["kw", "llm"]                      # the human column is not a source
+    frame = got.data.frame()
+    assert frame["label"].tolist() == ["ham", "other", "other", "spam", "ham"]
+    prov = [json.loads(p) for p in frame["provenance"]]
+    assert prov[1]["human"][0]["annotator"] == "bob" and frame["label_source"][1] == "human"
+    assert prov[2]["corrections"] == [{"source": "llm", "strategy": "fewshot", "before": "other", "after": "other"}]
+    assert prov[0]["sources"] == {"kw": "ham"}

@@ -82,7 +82,8 @@ def train_end_model(project: Project, kind: str = "logreg", *, self_training: bo
     lab = rows[voted[rows] | (reviewed[rows] >= 0)]
     pool = rows[~(voted[rows] | (reviewed[rows] >= 0))]
     targets = Targets.from_risk(d.proba[lab], d.risk[lab], reviewed[lab])
-    F = model.encode(d.texts)          # every row once (the embedding cache keeps it for the next run)
+    # every row once (the embedding cache keeps it for the next run); relation tasks: entities marked
+    F = model.encode(labels.inputs or d.texts)
     history = None
     if self_training:
         st = SelfTraining(model, **(st_options or {})).fit_encoded(F[lab], targets, F[pool])

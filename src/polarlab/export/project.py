@@ -42,12 +42,14 @@ class ProjectLabels:
         gold: (n,) gold class index, -1 where none.
         metrics: the run's report (``metrics.json``), {} when none.
         origin: ``"state"`` or ``"outputs"`` (where the labels were read).
+        inputs: the texts as models see them (relation tasks: entities marked), n strings.
     """
 
     data: LabeledData
     gold: np.ndarray
     metrics: dict[str, Any] = field(default_factory=dict)
     origin: str = "outputs"
+    inputs: list[str] = field(default_factory=list)
 
     def rows(self, split: str) -> np.ndarray:
         """Positions of ``split``'s rows."""
@@ -138,7 +140,10 @@ def _from_state(project: Project, state, method: str) -> ProjectLabels | None:
     if not splits or any(state.distribution(method, s) is None for s in splits):
         return None
     task = project.task
-    ids, texts, proba, split_col, gold, Ls = [], [], [], [], [], []
+    from ..data.dataset import Dataset
+    from ..features.embedding import texts_of
+
+    ids, texts, proba, split_col, gold, Ls, inputs = [], [], [], [], [], [], []
     names: list[str] | None = None
     for s in splits:
         ex = state.examples(s)
@@ -156,6 +161,8 @@ def _from_state(project: Project, state, method: str) -> ProjectLabels | None:
             L = full
         ids += ex["id"].astype(str).tolist()
         texts += ex["text"].astype(str).tolist()
+        frame = ex if "label" in ex.columns else ex.assign(label=-1)
+        inputs += texts_of(Dataset(frame.reset_index(drop=True), name=s))
         gold.append(ex["label"].to_numpy(dtype=np.int64) if "label" in ex.columns else np.full(len(ex), -1))
         proba.append(P)
         split_col += [s] * len(ex)
@@ -167,7 +174,7 @@ def _from_state(project: Project, state, method: str) -> ProjectLabels | None:
     metrics = {}
     for rec in state.stages():
         metrics.setdefault("stages", {})[rec.name] = {"seconds": rec.seconds, "report": rec.report}
-    return ProjectLabels(data, np.concatenate(gold), metrics, "state")
+    return ProjectLabels(data, np.concatenate(gold), metrics, "state", inputs)
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -192,14 +199,18 @@ def _from_outputs(project: Project, state) -> ProjectLabels:
         frame["split"] = "train"
     frame["split"] = frame["split"].astype(str)
     datasets = project.load_splits()
-    texts, gold = [], []
+    from ..features.embedding import texts_of
+
+    texts, gold, inputs = [], [], []
     lookup = {s: {i: r for r, i in enumerate(ds.ids)} for s, ds in datasets.items()}
+    marked = {s: texts_of(ds) for s, ds in datasets.items()}
     for s, ex in zip(frame["split"], frame["id"]):
         if s not in lookup or ex not in lookup[s]:
             raise DataError(f"example {ex!r} of split {s!r} is not in the project's data", file=str(path),
                             column="id", fix="run the project again (its data changed since)")
         r = lookup[s][ex]
         texts.append(datasets[s].frame["text"].iat[r])
+        inputs.append(marked[s][r])
         gold.append(int(datasets[s].frame["label"].iat[r]))
     proba = frame[[f"p_{lab}" for lab in task.labels]].to_numpy(dtype=np.float64)
     vote_cols = [c for c in frame.columns if c.startswith("vote_")]
@@ -226,7 +237,7 @@ def _from_outputs(project: Project, state) -> ProjectLabels:
     method = metrics.get("final", project.labelmodel.get("final", "polar"))
     data = LabeledData(task, frame["id"].tolist(), texts, proba, votes=matrix, human=human_votes_from_state(state),
                        split=frame["split"].tolist(), corrections=corrections, method=str(method))
-    return ProjectLabels(data, np.asarray(gold, dtype=np.int64), metrics, "outputs")
+    return ProjectLabels(data, np.asarray(gold, dtype=np.int64), metrics, "outputs", inputs)
 
 
 def final_method(project: Project) -> str:
