@@ -236,6 +236,11 @@ def _report(result) -> None:
     print_stages(console, getattr(result, "stages", []))
 
 
+from .outputs import register as _register_outputs  # noqa: E402  (predict, export, import, report)
+
+_register_outputs(app)
+
+
 def main() -> None:  # pragma: no cover - entry point
     app()
 

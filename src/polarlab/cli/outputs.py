@@ -1,0 +1,150 @@
+"""CLI commands for a project's outputs: ``endmodel``, ``predict``, ``export``, ``import``, ``report``.
+
+Registered in :mod:`polarlab.cli.main` with ``register(app)``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def _errors():
+    from ..errors import PolarlabError
+    from .main import _fail, console
+
+    return PolarlabError, _fail, console
+
+
+def _project(path: Path):
+    from ..project import load_project
+
+    return load_project(path)
+
+
+def endmodel(project: Path = typer.Argument(..., help="the project file (polarlab.toml)"),
+             model: str = typer.Option("logreg", help="logreg (LR on sentence embeddings) | transformer "
+                                                      "(fine-tuned MiniLM; minutes on CPU)"),
+             self_training: bool = typer.Option(False, "--self-training", help="self-train on the unlabelled rows"),
+             epochs: Optional[int] = typer.Option(None, help="transformer: passes over the data"),
+             out: Optional[Path] = typer.Option(None, "--out", help="model folder (default: <output>/endmodel)")
+             ) -> None:
+    """Train the end model on the project's final labels (soft labels, 1 - risk weights, reviewed rows)."""
+    from ..endmodel.stage import train_end_model
+
+    PolarlabError, fail, console = _errors()
+    options = {"epochs": epochs} if epochs is not None else {}
+    try:
+        run = train_end_model(_project(project), model, self_training=self_training, options=options, out=out)
+    except PolarlabError as e:
+        fail(e)
+    console.print(f"trained {model} on {run.trained_on['rows']} rows of {run.trained_on['split']} "
+                  f"({run.trained_on['reviewed']} reviewed) in {run.seconds:.1f}s")
+    if run.self_training:
+        console.print(f"self-training: kept round {run.self_training['best_round']}, "
+                      f"stopped: {run.self_training['stop_reason']}")
+    if run.evaluation:
+        m = run.evaluation["metrics"]
+        console.print(f"{run.evaluation['split']}: {m['wrench_metric_name']} = {m['wrench_metric']:.3f}, "
+                      f"accuracy = {m['accuracy']:.3f} (n = {m['n']})")
+    console.print(f"wrote the model: {run.path}")
+
+
+def predict(model: Path = typer.Argument(..., help="a saved end model folder"),
+            data: Path = typer.Argument(..., help="CSV / JSONL / Parquet file with a text column"),
+            out: Optional[Path] = typer.Option(None, "--out", help="write predictions here (.csv/.jsonl/.parquet); "
+                                                                   "default: print the first rows"),
+            text_column: Optional[str] = typer.Option(None, help="text column (default: the task's, else 'text')"),
+            id_column: Optional[str] = typer.Option(None, help="id column (default: the row number)"),
+            batch_size: int = typer.Option(1024, help="rows per batch"),
+            progress: bool = typer.Option(True, help="show a progress bar")) -> None:
+    """Label new data with a saved end model: id, label, probability and p_<label> per class."""
+    from ..endmodel import load_end_model, predict_file
+
+    PolarlabError, fail, console = _errors()
+    try:
+        m = load_end_model(model)
+        frame, path = predict_file(m, data, out, text_column=text_column, id_column=id_column,
+                                   batch_size=batch_size, progress=progress)
+    except PolarlabError as e:
+        fail(e)
+    if path is None:
+        console.print(frame.head(20).to_string(index=False))
+    else:
+        console.print(f"wrote {len(frame)} predictions: {path}")
+
+
+def export(project: Path = typer.Argument(..., help="the project file (polarlab.toml)"),
+           fmt: str = typer.Option("csv", "--format", help="csv | jsonl | parquet | hf | label-studio | argilla"),
+           out: Optional[Path] = typer.Option(None, "--out", help="output file/folder (default: the format's "
+                                                                  "name in <output>/export/)")) -> None:
+    """Export the final labels with probabilities, risk and provenance (votes, corrections, reviewers)."""
+    from ..export.formats import export as run_export
+    from ..export.project import load_project_labels
+
+    PolarlabError, fail, console = _errors()
+    try:
+        proj = _project(project)
+        from ..export.formats import EXPORT_FORMATS
+        from ..errors import ConfigError
+
+        if fmt not in EXPORT_FORMATS:   # before reading anything
+            raise ConfigError(f"unknown export format {fmt!r}", column="--format",
+                              fix=f"use one of {sorted(EXPORT_FORMATS)}")
+        labels = load_project_labels(proj)
+        path = run_export(labels.data, fmt, out, proj.output_dir)
+    except PolarlabError as e:
+        fail(e)
+    console.print(f"wrote {len(labels.data.ids)} examples ({fmt}, labels from the {labels.origin}, "
+                  f"{len(labels.data.human)} human answers): {path}")
+
+
+def import_(project: Path = typer.Argument(..., help="the project file (polarlab.toml)"),
+            file: Path = typer.Argument(..., help="Label Studio JSON / JSON-MIN export, or Argilla records JSON"),
+            tool: Optional[str] = typer.Option(None, help="label-studio | argilla (default: detected)")) -> None:
+    """Import finished annotations as human votes (who, when) into the project state."""
+    from ..export.formats import IMPORTERS, sniff_import_format
+    from ..export.project import add_human_votes, load_project_labels
+
+    PolarlabError, fail, console = _errors()
+    try:
+        from ..errors import ConfigError
+
+        proj = _project(project)
+        kind = tool or sniff_import_format(file)
+        if kind not in IMPORTERS:
+            raise ConfigError(f"unknown tool {kind!r}", column="--tool", fix=f"use one of {sorted(IMPORTERS)}")
+        labels = load_project_labels(proj)
+        text_ids = dict(zip(labels.data.texts, labels.data.ids))
+        votes = IMPORTERS[kind](file, proj.task, text_ids=text_ids)
+        n = add_human_votes(proj, votes, labels)
+    except PolarlabError as e:
+        fail(e)
+    people = sorted({v.annotator for v in votes})
+    console.print(f"imported {n} human answers ({kind}) from {len(people)} people on "
+                  f"{len({(v.split, v.example_id) for v in votes})} examples")
+
+
+def report(project: Path = typer.Argument(..., help="the project file (polarlab.toml)"),
+           out: Optional[Path] = typer.Option(None, "--out", help="HTML file (default: <output>/report.html)")
+           ) -> None:
+    """Write one self-contained HTML report of the run (figures inlined; opens without a network)."""
+    from ..report.project import project_report
+
+    PolarlabError, fail, console = _errors()
+    try:
+        path = project_report(_project(project), out)
+    except PolarlabError as e:
+        fail(e)
+    console.print(f"wrote the report: {path}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the output commands to the ``polarlab`` app."""
+    app.command()(endmodel)
+    app.command()(predict)
+    app.command()(export)
+    app.command("import")(import_)
+    app.command()(report)

@@ -1,0 +1,167 @@
+"""Self-training: add confident pseudo-labels of the unlabelled pool, retrain, repeat.
+
+Following Amini et al., "Self-Training: A Survey" (2022) and the adaptive, class-balanced selection of
+ASPL-style methods: each round the current model labels the whole pool afresh (earlier pseudo-labels
+are not frozen, so a mistake can be undone), and the most confident predictions above ``threshold``
+join the training rows, at most ``cap_c = ceil(budget * prior_c)`` per class, where ``prior_c`` is the
+class share of the labelled rows and ``budget`` grows by ``per_round * |pool|`` each round. The caps
+keep one dominant class from swallowing the pool (class collapse). A pseudo-labelled row is trained
+on its one-hot label with weight = the model's confidence.
+
+Stopping rule: stop when the pool's predicted labels change on fewer than ``tol`` of the pool rows
+between rounds, when the agreement with the labels on a held-out slice of the labelled rows has not
+improved for ``patience`` rounds, when no pool row is confident enough, or after ``max_rounds``.
+The model of the round with the best held-out agreement is kept (round 0 = no pseudo-labels).
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..data.dataset import Dataset
+from ..errors import InputError
+from .base import EndModel, texts_of
+from .targets import Targets
+
+
+@dataclass
+class Round:
+    """One self-training round (round 0 = trained on the labelled rows only)."""
+
+    round: int
+    n_pseudo: int
+    per_class: list[int]
+    heldout_agreement: float
+    pool_change: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class SelfTrainingResult:
+    """History and stop reason of a self-training run."""
+
+    rounds: list[Round] = field(default_factory=list)
+    best_round: int = 0
+    stop_reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rounds": [r.to_dict() for r in self.rounds], "best_round": self.best_round,
+                "stop_reason": self.stop_reason}
+
+
+class SelfTraining:
+    """Wraps an end model with self-training rounds.
+
+    Args:
+        model: an unfitted :class:`EndModel`.
+        max_rounds: rounds after round 0.
+        threshold: minimum confidence (max class probability) of a pseudo-label.
+        per_round: share of the pool the budget grows by each round.
+        tol: stop when fewer than this share of the pool changes its predicted label.
+        val_fraction: labelled rows held out to measure agreement (not trained on).
+        patience: rounds without held-out improvement before stopping.
+        seed: held-out split.
+
+    Attributes (after fit): ``model_`` (the kept model), ``result_`` (:class:`SelfTrainingResult`),
+    ``prior_`` (k,) the class shares of the labelled training rows the caps follow.
+    """
+
+    def __init__(self, model: EndModel, max_rounds: int = 5, threshold: float = 0.5, per_round: float = 0.2,
+                 tol: float = 0.01, val_fraction: float = 0.1, patience: int = 1, seed: int = 0) -> None:
+        if max_rounds < 1 or not 0 < threshold < 1 or not 0 < per_round <= 1 or not 0 <= val_fraction < 1:
+            raise InputError(f"max_rounds={max_rounds}, threshold={threshold}, per_round={per_round}, "
+                             f"val_fraction={val_fraction}", column="self_training",
+                             fix="use max_rounds >= 1, 0 < threshold < 1, 0 < per_round <= 1, 0 <= val_fraction < 1")
+        self.model, self.max_rounds, self.threshold = model, int(max_rounds), float(threshold)
+        self.per_round, self.tol, self.val_fraction = float(per_round), float(tol), float(val_fraction)
+        self.patience, self.seed = int(patience), int(seed)
+
+    def fit(self, labelled: Dataset | Sequence[str], targets: Targets, pool: Dataset | Sequence[str]
+            ) -> "SelfTraining":
+        """Train on ``labelled`` rows with ``targets``, then self-train on the unlabelled ``pool``."""
+        return self.fit_encoded(self.model.encode(texts_of(labelled)), targets, self.model.encode(texts_of(pool)))
+
+    def fit_encoded(self, F_lab: np.ndarray, targets: Targets, F_pool: np.ndarray) -> "SelfTraining":
+        """:meth:`fit` on model inputs (``model.encode`` of the labelled rows and of the pool)."""
+        m = self.model
+        if len(F_lab) != len(targets):
+            raise InputError(f"{len(F_lab)} labelled examples but {len(targets)} targets", column="targets",
+                             fix="pass one target row per labelled example")
+        P, w = targets.resolved()
+        n, k = P.shape
+        rng = np.random.default_rng(self.seed)
+        n_val = int(round(self.val_fraction * n)) if n >= 20 else 0
+        perm = rng.permutation(n)
+        vi, ti = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+        prior = (P[ti] * w[ti, None]).sum(0)
+        prior = prior / prior.sum() if prior.sum() > 0 else np.full(k, 1.0 / k)
+        self.prior_ = prior
+
+        def agreement(model: EndModel) -> float:
+            if not n_val:
+                return float("nan")
+            pred = model.predict_proba_encoded(F_lab[vi]).argmax(1)
+            return float((w[vi] * (pred == P[vi].argmax(1))).sum() / max(w[vi].sum(), 1e-12))
+
+        result = SelfTrainingResult()
+        # copy.copy: fitting rebinds the weights, so copies share only the loaded encoder
+        current = copy.copy(m).fit_encoded(F_lab[ti], P[ti], w[ti])
+        best, best_score, bad = current, agreement(current), 0
+        pool_pred = current.predict_proba_encoded(F_pool) if len(F_pool) else np.zeros((0, k))
+        result.rounds.append(Round(0, 0, [0] * k, best_score, None))
+        result.stop_reason = "max_rounds"
+        for r in range(1, self.max_rounds + 1):
+            if len(F_pool) == 0:
+                result.stop_reason = "empty pool"
+                break
+            chosen, counts = self._select(pool_pred, prior, r * self.per_round * len(F_pool))
+            if chosen.size == 0:
+                result.stop_reason = "no confident pool rows"
+                break
+            labels = pool_pred[chosen].argmax(1)
+            P_r = np.vstack([P[ti], np.eye(k)[labels]])
+            w_r = np.concatenate([w[ti], pool_pred[chosen].max(1)])
+            F_r = _stack(F_lab[ti], F_pool[chosen])
+            current = copy.copy(m).fit_encoded(F_r, P_r, w_r)
+            new_pred = current.predict_proba_encoded(F_pool)
+            change = float((new_pred.argmax(1) != pool_pred.argmax(1)).mean())
+            pool_pred = new_pred
+            score = agreement(current)
+            result.rounds.append(Round(r, int(chosen.size), counts, score, change))
+            if not n_val or score > best_score + 1e-9:
+                best, best_score, result.best_round, bad = current, score, r, 0
+            else:
+                bad += 1
+            if change < self.tol:
+                result.stop_reason = f"pool predictions changed on {change:.3%} < tol {self.tol:.1%}"
+                break
+            if bad >= self.patience:
+                result.stop_reason = f"held-out agreement did not improve for {bad} round(s)"
+                break
+        self.model_, self.result_ = best, result
+        return self
+
+    def _select(self, proba: np.ndarray, prior: np.ndarray, budget: float) -> tuple[np.ndarray, list[int]]:
+        """Pool rows to pseudo-label: confident, most confident first, at most ceil(budget * prior_c) per class."""
+        conf, pred = proba.max(1), proba.argmax(1)
+        chosen, counts = [], []
+        for c in range(proba.shape[1]):
+            cand = np.flatnonzero((pred == c) & (conf >= self.threshold))
+            cap = int(math.ceil(budget * prior[c]))
+            top = cand[np.argsort(-conf[cand], kind="stable")[:cap]]
+            chosen.append(top)
+            counts.append(int(top.size))
+        return np.sort(np.concatenate(chosen)), counts
+
+    def predict_proba(self, data: Dataset | Sequence[str]) -> np.ndarray:
+        return self.model_.predict_proba(data)
+
+
+def _stack(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.concatenate([a, b]) if a.ndim == 1 else np.vstack([a, b])

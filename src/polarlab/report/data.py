@@ -1,0 +1,75 @@
+"""What a report shows, gathered in one object (:class:`ReportData`); every part is optional."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..export.provenance import HumanVote
+from ..task import Task
+
+
+@dataclass
+class Calibration:
+    """Risk of one source's answers vs whether they were wrong (rows with gold).
+
+    Attributes:
+        name: what the risk is of (e.g. ``"llm"``).  split: where it was measured.
+        risk: (n,) risk scores in [0, 1].  is_error: (n,) 1.0 where the answer was wrong.
+        metrics: ECE, R², AUROC, ... (``CalibrationReport.to_dict()``), if computed.
+    """
+
+    name: str
+    split: str
+    risk: np.ndarray
+    is_error: np.ndarray
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EndModelReport:
+    """End-model test metrics and its confusion matrix (k × k, rows = gold, columns = predicted)."""
+
+    kind: str
+    split: str
+    metrics: dict[str, Any]
+    confusion: np.ndarray
+    self_training: dict[str, Any] | None = None
+
+
+@dataclass
+class ReportData:
+    """Everything the report page shows.
+
+    Attributes:
+        task: the task (label names).
+        title: page title.
+        sources: per-source table indexed by source name (coverage, overlap, conflict, emp_acc,
+            est_acc = agreement with the final label where the source voted, gold-free).
+        labels: final labels: a frame with ``label`` (name) and optionally ``split``.
+        calibration: risk-vs-error of each LLM (needs gold).
+        label_metrics: method -> split -> metrics (label quality where gold exists).
+        correction: LLM -> split -> correction report (``llm_error_before/after``, ``calls``, ...).
+        human: human votes (review loop / imports) and ``review_agreement`` rows: (model label,
+            human label) pairs for the accuracy estimate.
+        llm: LLM name -> run stats (calls, tokens, seconds, cost).
+        end_model: the end model's test metrics and confusion matrix.
+        timeline: stage -> seconds, in run order.
+        notes: extra lines shown at the top (where the data came from).
+    """
+
+    task: Task
+    title: str = "polarlab report"
+    sources: pd.DataFrame | None = None
+    labels: pd.DataFrame | None = None
+    calibration: list[Calibration] = field(default_factory=list)
+    label_metrics: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    correction: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    human: list[HumanVote] = field(default_factory=list)
+    review_pairs: list[tuple[int, int]] = field(default_factory=list)
+    llm: dict[str, dict[str, Any]] = field(default_factory=dict)
+    end_model: EndModelReport | None = None
+    timeline: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)

@@ -1,0 +1,186 @@
+"""Render :class:`ReportData` as one self-contained HTML page: inline CSS, figures as base64 PNG
+``data:`` URIs, no scripts, no external links — it opens without a network."""
+from __future__ import annotations
+
+import base64
+import math
+from html import escape
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from ..io.atomic import write_text
+from . import figures
+from .data import ReportData
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1000px;
+color:#222;padding:0 1em}h1{font-size:1.6em}h2{font-size:1.2em;border-bottom:1px solid #ddd;padding-top:.6em}
+table{border-collapse:collapse;margin:.5em 0;font-size:.9em}td,th{border:1px solid #ccc;padding:.25em .6em;
+text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
+figure{display:inline-block;margin:.5em 1em .5em 0;vertical-align:top}figcaption{font-size:.8em;color:#555}
+img{max-width:100%}.note{color:#666;font-size:.9em}
+"""
+
+
+def _fmt(v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.3f}"
+    return escape(str(v))
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def figure(name: str, data: bytes, caption: str) -> str:
+    b64 = base64.b64encode(data).decode("ascii")
+    return (f'<figure data-figure="{escape(name)}"><img alt="{escape(caption)}" src="data:image/png;base64,{b64}">'
+            f"<figcaption>{escape(caption)}</figcaption></figure>")
+
+
+def note(text: str) -> str:
+    return f'<p class="note">{escape(text)}</p>'
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion k/n."""
+    if n == 0:
+        return float("nan"), float("nan")
+    p = k / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return c - h, c + h
+
+
+def _sources(d: ReportData) -> str:
+    if d.sources is None or d.sources.empty:
+        return note("no source statistics in this run")
+    cols = [c for c in ("coverage", "overlap", "conflict", "emp_acc", "est_acc") if c in d.sources.columns]
+    rows = [[name, *[r[c] for c in cols]] for name, r in d.sources.iterrows()]
+    return table(["source", *cols], rows) + note(
+        "emp_acc: accuracy against gold where gold exists; est_acc: gold-free estimate, the share of the "
+        "source's votes that agree with the final label.")
+
+
+def _labels(d: ReportData) -> str:
+    if d.labels is None or d.labels.empty:
+        return note("no labels file")
+    splits = d.labels["split"] if "split" in d.labels.columns else None
+    counts: dict[str, dict[str, int]] = {}
+    for split in (sorted(set(splits)) if splits is not None else ["all"]):
+        sel = d.labels if splits is None else d.labels[splits == split]
+        counts[str(split)] = sel["label"].astype(str).value_counts().to_dict()
+    out = figure("label_distribution", figures.label_distribution(counts, d.task.labels), "final label counts per split")
+    if d.label_metrics:
+        rows = [[m, s, v.get("wrench_metric_name"), v.get("wrench_metric"), v.get("accuracy"), v.get("n")]
+                for m, per in d.label_metrics.items() for s, v in per.items()]
+        out += table(["method", "split", "metric", "value", "accuracy", "n"], rows)
+    return out
+
+
+def _calibration(d: ReportData) -> str:
+    if not d.calibration:
+        return note("no risk calibration: needs an LLM source and gold labels on some split")
+    out = ""
+    for c in d.calibration:
+        out += figure(f"reliability_{c.name}", figures.reliability(c.risk, c.is_error,
+                      f"{c.name} on {c.split} (n={len(c.risk)})"), f"reliability diagram of the risk of {c.name}")
+        out += figure(f"risk_error_{c.name}", figures.risk_vs_error(c.risk, c.is_error, f"{c.name} on {c.split}"),
+                      f"risk vs error rate of {c.name}")
+        if c.metrics:
+            keys = [k for k in ("ece", "ece_floor", "r2", "brier", "auroc", "n") if k in c.metrics]
+            out += table(keys, [[c.metrics[k] for k in keys]])
+    return out
+
+
+def _correction(d: ReportData) -> str:
+    rows, table_rows = [], []
+    for llm, per in d.correction.items():
+        for split, r in per.items():
+            if r.get("llm_error_before") is not None and r.get("llm_error_after") is not None:
+                rows.append((f"{llm}/{split}", r["llm_error_before"], r["llm_error_after"]))
+            table_rows.append([llm, split, r.get("slice_n"), r.get("calls"), r.get("llm_error_before"),
+                               r.get("llm_error_after"), r.get("accuracy_before"), r.get("accuracy_after")])
+    if not table_rows:
+        return note("no correction stage in this run")
+    out = figure("correction", figures.correction(rows), "error of the re-asked answers") if rows else ""
+    return out + table(["LLM", "split", "slice", "re-asks", "error before", "error after", "accuracy before",
+                        "accuracy after"], table_rows)
+
+
+def _review(d: ReportData) -> str:
+    if not d.human:
+        return note("no human answers yet (review loop or imported annotations)")
+    out = figure("review_progress", figures.review_progress(d.human), "reviewed examples over time")
+    n = len(d.review_pairs)
+    if n:
+        k = sum(int(a == b) for a, b in d.review_pairs)
+        lo, hi = wilson(k, n)
+        out += note(f"Accuracy estimate of the model's labels from the reviewed examples: {k / n:.3f} "
+                    f"(95% Wilson interval {lo:.3f}–{hi:.3f}, n = {n}).")
+    tools = sorted({v.tool for v in d.human})
+    people = sorted({v.annotator for v in d.human})
+    return out + note(f"{len(d.human)} answers from {len(people)} people via {', '.join(tools)}.")
+
+
+def _llm(d: ReportData) -> str:
+    if not d.llm:
+        return note("no LLM source in this run")
+    keys = ["requests", "calls", "cache_hits", "tokens_in", "tokens_out", "seconds", "cost"]
+    return table(["LLM", *keys], [[name, *[s.get(k) for k in keys]] for name, s in d.llm.items()])
+
+
+def _end_model(d: ReportData) -> str:
+    e = d.end_model
+    if e is None:
+        return note("no end model trained")
+    m = e.metrics
+    out = table(["model", "split", "metric", "value", "accuracy", "macro F1", "n"],
+                [[e.kind, e.split, m.get("wrench_metric_name"), m.get("wrench_metric"), m.get("accuracy"),
+                  m.get("macro_f1"), m.get("n")]])
+    out += figure("confusion_matrix", figures.confusion(e.confusion, d.task.labels, f"end model on {e.split}"),
+                  "end-model confusion matrix")
+    if e.self_training:
+        out += table(["round", "pseudo-labels", "held-out agreement", "pool change"],
+                     [[r["round"], r["n_pseudo"], r["heldout_agreement"], r["pool_change"]]
+                      for r in e.self_training.get("rounds", [])])
+        out += note(f"self-training kept round {e.self_training.get('best_round')}; "
+                    f"stopped: {e.self_training.get('stop_reason')}")
+    return out
+
+
+def _timeline(d: ReportData) -> str:
+    stages = {k: float(v) for k, v in d.timeline.items() if k != "total" and v is not None}
+    if not stages:
+        return note("no stage timings")
+    return figure("timeline", figures.timeline(stages), "stage timeline")
+
+
+SECTIONS = (("Sources", _sources), ("Labels", _labels), ("Risk calibration", _calibration),
+            ("Correction", _correction), ("Review", _review), ("LLM usage", _llm), ("End model", _end_model),
+            ("Timeline", _timeline))
+
+
+def render(d: ReportData) -> str:
+    """The report as one HTML string."""
+    parts = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{escape(d.title)}</title>"
+             f"<style>{CSS}</style></head><body><h1>{escape(d.title)}</h1>",
+             note(f"task {d.task.name}: labels {', '.join(d.task.labels)}")]
+    parts += [note(n) for n in d.notes]
+    for title, fn in SECTIONS:
+        parts.append(f"<section><h2>{escape(title)}</h2>{fn(d)}</section>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(d: ReportData, path: str | Path) -> Path:
+    """Render and write the page atomically."""
+    write_text(path, render(d))
+    return Path(path)

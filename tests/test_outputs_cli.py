@@ -1,0 +1,99 @@
+"""``polarlab endmodel / export / import / report / predict`` on a real project (the bundled demo data,
+rules only), in-process through typer's CliRunner."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from polarlab.cli import main as cli
+from polarlab.data.demo import DEMO_PROJECT
+
+runner = CliRunner()
+
+
+def demo_project(tmp_path: Path, limit: int = 60) -> Path:
+    """The demo project without its LLM source, MV + Snorkel, ``limit`` rows per split."""
+    folder = tmp_path / "proj"
+    shutil.copytree(Path(DEMO_PROJECT).parent, folder)
+    text = (folder / "polarlab.toml").read_text(encoding="utf-8")
+    text = text[:text.index('[[sources]]\ntype = "llm"')] + text[text.index("[labelmodel]"):]
+    text = text[:text.index("[labelmodel]")] + (
+        '[labelmodel]\nmethods = ["mv", "snorkel"]\nfinal = "snorkel"\n\n'
+        f'[output]\nlabels = "labels.csv"\ndir = "out"\n\n[project]\nstate_dir = "state"\n')
+    text = text.replace('label_column = "CLASS"', f'label_column = "CLASS"\nlimit = {limit}')
+    (folder / "polarlab.toml").write_text(text, encoding="utf-8")
+    return folder / "polarlab.toml"
+
+
+def ok(args: list[str]) -> str:
+    r = runner.invoke(cli.app, args)
+    assert r.exit_code == 0, r.output
+    return r.stdout
+
+
+def test_commands_refuse_bad_input_before_work(tmp_path: Path) -> None:
+    p = demo_project(tmp_path)
+    r = runner.invoke(cli.app, ["export", str(p), "--format", "xlsx"])
+    assert r.exit_code == 2 and "unknown export format 'xlsx'" in r.stderr and "Fix:" in r.stderr
+    r = runner.invoke(cli.app, ["export", str(p)])                    # not run yet
+    assert r.exit_code == 2 and "has not been run" in r.stderr
+    r = runner.invoke(cli.app, ["predict", str(tmp_path), str(tmp_path / "x.csv")])
+    assert r.exit_code == 2 and "endmodel.json" in r.stderr
+    r = runner.invoke(cli.app, ["endmodel", str(p), "--model", "forest"])
+    assert r.exit_code == 2 and "unknown end model 'forest'" in r.stderr
+
+
+@pytest.mark.slow
+def test_endmodel_export_import_report_predict(tmp_path: Path) -> None:
+    p = demo_project(tmp_path)
+    out = p.parent / "out"
+    ok(["run", str(p), "--no-progress"])
+    text = ok(["endmodel", str(p), "--self-training"])
+    assert "trained logreg on" in text and "self-training: kept round" in text and "test: acc =" in text
+    meta = json.loads((out / "endmodel" / "endmodel.json").read_text(encoding="utf-8"))
+    assert meta["labels"] == ["ham", "spam"] and meta["evaluation"]["split"] == "test"
+    assert meta["trained_on"]["split"] == "train" and meta["self_training"]["stop_reason"]
+
+    for fmt in ("csv", "jsonl", "parquet", "hf", "label-studio", "argilla"):
+        assert f"({fmt}, labels from the outputs" in ok(["export", str(p), "--format", fmt])
+    labels = pd.read_csv(out / "labels.csv")                              # the run's file is untouched
+    assert "vote_keyword_my" in labels.columns and "provenance" not in labels.columns
+
+    # a Label Studio round trip: annotate two exported tasks, import them as human votes
+    tasks = json.loads((out / "export" / "label_studio_tasks.json").read_text(encoding="utf-8"))
+    for i, t in enumerate(tasks[:2]):
+        t["id"] = i + 1
+        t["annotations"] = [{"id": 10 + i, "completed_by": {"id": 1, "email": "ann@example.org"},
+                             "created_at": f"2026-11-30T10:0{i}:00Z", "updated_at": f"2026-11-30T10:0{i}:00Z",
+                             "was_cancelled": False,
+                             "result": [{"from_name": "label", "to_name": "text", "type": "choices",
+                                         "value": {"choices": ["spam"]}}]}]
+    (tmp_path / "ls.json").write_text(json.dumps(tasks[:2]), encoding="utf-8")
+    assert "imported 2 human answers (label-studio) from 1 people" in ok(["import", str(p), str(tmp_path / "ls.json")])
+    ok(["export", str(p), "--format", "csv", "--out", str(tmp_path / "after.csv")])
+    after = pd.read_csv(tmp_path / "after.csv", keep_default_na=False)
+    reviewed = after[after["reviewed"].astype(str) == "True"]
+    assert reviewed["id"].tolist() == [t["data"]["polarlab_id"] for t in tasks[:2]]
+    assert set(reviewed["label"]) == {"spam"} and set(reviewed["label_source"]) == {"human"}
+    assert json.loads(reviewed["provenance"].iloc[0])["human"][0]["annotator"] == "ann@example.org"
+
+    ok(["endmodel", str(p)])                                              # now with the 2 reviewed rows
+    meta = json.loads((out / "endmodel" / "endmodel.json").read_text(encoding="utf-8"))
+    assert meta["trained_on"]["reviewed"] == 2
+
+    assert "wrote the report" in ok(["report", str(p)])
+    page = (out / "report.html").read_text(encoding="utf-8")
+    for fig in ("label_distribution", "review_progress", "confusion_matrix", "timeline"):
+        assert f'data-figure="{fig}"' in page
+    assert "1 people via label_studio" in page
+
+    pd.DataFrame({"text": ["subscribe to my channel", "love this song"]}).to_csv(tmp_path / "new.csv", index=False)
+    assert "wrote 2 predictions" in ok(["predict", str(out / "endmodel"), str(tmp_path / "new.csv"),
+                                        "--out", str(tmp_path / "pred.csv"), "--no-progress"])
+    pred = pd.read_csv(tmp_path / "pred.csv")
+    assert list(pred.columns) == ["id", "label", "label_index", "probability", "p_ham", "p_spam"]
