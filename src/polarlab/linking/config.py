@@ -64,7 +64,7 @@ class LinkingConfig(_Strict):
     top_k: int = Field(5, ge=1, description="entities each linker ranks")
     n_slots: int = Field(8, ge=2, description="candidate slots the harmonizer chooses among")
     prototypes_per_entity: int = Field(3, ge=0)
-    universe_top_k: int = Field(20, ge=1, description="sparse candidates per mention that dense linkers search")
+    universe_top_k: int = Field(5, ge=1, description="sparse candidates per mention that dense linkers search")
     max_dense_names: int = Field(5000, ge=0, description="dense linkers search the whole ontology up to this many names")
     train: TrainConfig = Field(default_factory=TrainConfig)
     gold_prefixes: dict[str, str] = Field(default_factory=lambda: dict(NCBI_GOLD_PREFIXES))
@@ -72,7 +72,7 @@ class LinkingConfig(_Strict):
     output_xrefs: list[str] = Field(default_factory=lambda: ["MESH", "MIM"])
     review: int = Field(50, ge=0, description="riskiest links written to the review file")
     seed: int = 0
-    num_threads: int | None = Field(2, ge=1)
+    num_threads: int | None = Field(1, ge=1, description="torch threads (1 is fastest on a busy 2-core machine)")
 
     @field_validator("linkers")
     @classmethod

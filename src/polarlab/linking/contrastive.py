@@ -34,6 +34,12 @@ class Triple:
     entity: str
 
 
+def _features(model, texts: list[str]) -> dict:
+    """Tokenised batch on the model's device (``preprocess`` in sentence-transformers >= 6, else ``tokenize``)."""
+    prep = getattr(model, "preprocess", None) or model.tokenize
+    return {k: (v.to(model.device) if isinstance(v, torch.Tensor) else v) for k, v in prep(texts).items()}
+
+
 class ContrastiveTrainer:
     """Fine-tunes a :class:`MemoEncoder`'s model in place (scikit-learn style: params in ``__init__``).
 
@@ -57,7 +63,7 @@ class ContrastiveTrainer:
 
     def __init__(self, max_examples: int = 512, per_entity: int = 2, batch_size: int = 16, epochs: int = 1,
                  lr: float = 3e-5, max_seq_length: int = 48, window: int = 100, synonym_swap: float = 0.5,
-                 hard_negatives: bool = True, scale: float = 20.0, seed: int = 0, num_threads: int | None = 2) -> None:
+                 hard_negatives: bool = True, scale: float = 20.0, seed: int = 0, num_threads: int | None = 1) -> None:
         if batch_size < 2:
             raise InputError(f"batch_size={batch_size}", column="batch_size",
                              fix="use 2 or more (the other examples are the negatives)")
@@ -153,7 +159,7 @@ class ContrastiveTrainer:
                     cols = [[t.anchor for t in batch], [t.positive for t in batch]]
                     if use_neg:
                         cols.append([t.negative for t in batch])
-                    feats = [{k: v.to(model.device) for k, v in model.tokenize(c).items()} for c in cols]
+                    feats = [_features(model, c) for c in cols]
                     loss = loss_fn(feats, None)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()

@@ -4,7 +4,8 @@ Per mention the candidates are the union of the linkers' top-k (each linker's to
 ordered by reciprocal-rank fusion and cut to K slots. Each linker votes the slot of its top-1
 (-1 = it abstained), which gives the label matrix L (n, m) over K "classes". The features of a
 mention are, per slot, every linker's score of that candidate, its reciprocal rank in every
-linker's list and a padding flag: X has shape (n, K * (2m + 1)). The POLAR harmonizer
+linker's list, a padding flag and whether the candidate is named elsewhere in the document:
+X has shape (n, K * (2m + 2)). The POLAR harmonizer
 (:class:`polarlab.harmonizer.PolarHarmonizer`, no gold) fits h(x) over the K slots to all linkers at
 once; a link's probability is h(x)[slot] and its risk ``1 - h(x)[chosen slot]``
 (:func:`polarlab.risk.risk_score`).
@@ -29,7 +30,7 @@ class CandidateSlots:
     Attributes:
         entities: shape (n, K), entity positions; -1 = empty slot.
         L: shape (n, m), int, each linker's top-1 slot (-1 = abstained).
-        X: shape (n, K * (2m + 1)), float32 features.
+        X: shape (n, K * f), float32 features, f = 2m + 1 (+1 with ``in_document``).
         linkers: the m linker names, in column order.
     """
 
@@ -41,7 +42,7 @@ class CandidateSlots:
 
 def build_slots(rankings: Sequence[Ranking], scores: Sequence[np.ndarray] | None, names: Sequence[str],
                 n_slots: int = 8, rrf_k: float = 60.0, mentions: MentionSet | None = None,
-                linkers: Sequence | None = None) -> CandidateSlots:
+                linkers: Sequence | None = None, in_document: Sequence[set[int]] | None = None) -> CandidateSlots:
     """Candidate slots, votes and features from m linkers' rankings.
 
     Args:
@@ -51,6 +52,8 @@ def build_slots(rankings: Sequence[Ranking], scores: Sequence[np.ndarray] | None
         names: the m linker names.
         n_slots: K.
         rrf_k: the constant of reciprocal-rank fusion ``sum_j 1 / (rrf_k + rank_j)``.
+        in_document: per mention the entities named elsewhere in its document (adds one feature
+            per slot: the candidate is among them).
     """
     n, m = rankings[0].entities.shape[0], len(rankings)
     ent = np.full((n, n_slots), -1, dtype=np.int64)
@@ -86,7 +89,11 @@ def build_slots(rankings: Sequence[Ranking], scores: Sequence[np.ndarray] | None
         scores = [lk.score(mentions, ent) for lk in linkers]
     sc = np.stack([np.nan_to_num(np.asarray(s, dtype=np.float32), nan=0.0) for s in scores], axis=2)
     pad = (ent < 0).astype(np.float32)[:, :, None]
-    X = np.concatenate([sc, recip, pad], axis=2).reshape(n, -1).astype(np.float32)
+    parts = [sc, recip, pad]
+    if in_document is not None:
+        parts.append(np.array([[[float(e >= 0 and int(e) in in_document[i])] for e in ent[i]]
+                               for i in range(n)], dtype=np.float32).reshape(n, n_slots, 1))
+    X = np.concatenate(parts, axis=2).reshape(n, -1).astype(np.float32)
     return CandidateSlots(ent, L, X, list(names))
 
 

@@ -74,21 +74,24 @@ class _Clock:
         self._t = now
 
 
+def document_entities(ontology: Ontology, matcher: NameMatcher, docs: Sequence[Document]) -> dict[str, set[int]]:
+    """document id -> entity positions whose names occur in the document's text."""
+    pos = {t: e for e, t in enumerate(ontology.ids)}
+    return {d.id: {pos[i] for m in matcher.find(d.text) for i in m.ids} for d in docs}
+
+
 def dense_universe(ontology: Ontology, mentions: MentionSet, sparse: SparseLinker, exact: ExactLinker,
-                   matcher: NameMatcher, docs: Sequence[Document], cfg: LinkingConfig) -> np.ndarray:
+                   doc_entities: dict[str, set[int]], cfg: LinkingConfig) -> np.ndarray:
     """Entity positions the dense linkers search: all of them for a small ontology, else the union of
     every mention's sparse top-``universe_top_k``, its exact matches, and the terms named anywhere in
     its document (so an abbreviation can reach the long form written beside it)."""
     n_names = sum(1 + len(t.synonyms) for t in ontology.terms.values())
     if n_names <= cfg.max_dense_names:
         return np.arange(len(ontology), dtype=np.int64)
-    pos = {t: e for e, t in enumerate(ontology.ids)}
     keep = set(sparse.rank(mentions, cfg.universe_top_k).entities.ravel().tolist())
     keep |= set(exact.rank(mentions, cfg.top_k).entities.ravel().tolist())
-    wanted = set(mentions.doc_ids)
-    for d in docs:
-        if d.id in wanted:
-            keep |= {pos[i] for m in matcher.find(d.text) for i in m.ids}
+    for d in set(mentions.doc_ids):
+        keep |= doc_entities.get(d, set())
     keep.discard(-1)
     return np.asarray(sorted(keep), dtype=np.int64)
 
@@ -134,7 +137,8 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
     selfsup: list[SelfSupMention] = self_supervised_mentions(unlabelled, matcher) if "kriss" in cfg.linkers else []
     clock.lap("selfsup_matching")
 
-    universe = dense_universe(ontology, mentions, sparse, exact, matcher, list(link_docs), cfg)
+    doc_ents = document_entities(ontology, matcher, list(link_docs))
+    universe = dense_universe(ontology, mentions, sparse, exact, doc_ents, cfg)
     names = names_table(ontology, universe)
     base = MemoEncoder(Embedder(batch_size=64), cfg.max_seq_length, cache_dir, tag="base")
     linkers: dict = {}
@@ -178,7 +182,8 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
     rankings = {name: lk.rank(mentions, k) for name, lk in linkers.items()}
     clock.lap("link")
     slots = build_slots(list(rankings.values()), None, list(rankings), n_slots=cfg.n_slots,
-                        mentions=mentions, linkers=list(linkers.values()))
+                        mentions=mentions, linkers=list(linkers.values()),
+                        in_document=[doc_ents.get(d, set()) for d in mentions.doc_ids])
     harm = harmonize(slots, seed=cfg.seed if harmonizer_seed is None else harmonizer_seed)
     clock.lap("harmonize")
     for name, lk in extra.items():
