@@ -41,6 +41,8 @@ def read_obo(path: str | Path, synonym_scopes: tuple[str, ...] = ("EXACT", "RELA
                          fix="give an OBO 1.2/1.4 file with [Term] stanzas") from None
     onto = Ontology(files=[str(path)])
     for node, data in graph.nodes(data=True):
+        if not data:          # only referenced (e.g. an is_a parent outside this file), not defined here
+            continue
         name = " ".join(str(data.get("name", "")).split())
         if not name:
             raise InputError(f"term {node} has no name", file=str(path), row=str(node),
