@@ -138,7 +138,10 @@ class ContrastiveTrainer:
 
     def fit(self, encoder: MemoEncoder, triples: list[Triple]) -> "ContrastiveTrainer":
         """Train ``encoder``'s model on ``triples``; the encoder's memo is cleared."""
-        from sentence_transformers.losses import MultipleNegativesRankingLoss
+        try:                                    # sentence-transformers >= 6
+            from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+        except ImportError:                     # pragma: no cover - older releases
+            from sentence_transformers.losses import MultipleNegativesRankingLoss
 
         t0 = time.perf_counter()
         model = encoder.embedder.model
