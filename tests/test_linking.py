@@ -253,3 +253,18 @@ def test_bench_linking_cli_prints_one_json_line(corpus, tmp_path):
     assert last["linkers"]["exact"]["acc1_mappable"] >= 2 / 6        # the exact-looking mentions
     assert "risk_ece" in last["harmonized"] and "risk_auroc" in last["harmonized"]
     assert json.loads(out.read_text())["n_mentions"] == 7
+
+
+def test_abbreviations_defined_in_the_document_are_expanded():
+    from polarlab.data.pubtator import Document, Mention
+    from polarlab.linking.abbreviations import find_abbreviations
+
+    text = ("Copper overload causes Wilson disease (WD) and ataxia-telangiectasia (A-T) is rare; "
+            "in WD and A-T (p < 0.05) copper rises.")
+    assert find_abbreviations(text) == {"WD": "Wilson disease", "A-T": "ataxia-telangiectasia"}
+    s = text.rindex("WD")
+    doc = Document(id="1", title=text, mentions=[Mention(s, s + 2, "WD", "Disease", ("D006527",))])
+    ms = MentionSet.from_documents([doc], window=0, expand_abbreviations=True)
+    assert ms.texts == ["WD"] and ms.surfaces == ["Wilson disease"]
+    assert ms.contexts == ["[M] Wilson disease [/M]"]
+    assert MentionSet.from_documents([doc], window=0).surfaces == ["WD"]

@@ -66,7 +66,7 @@ def bench_linking(corpus: str | os.PathLike, ontology: str | os.PathLike, cfg: L
         raise InputError("no unlabelled text for self-supervision (train/dev files)", file=str(corpus),
                          fix="put the train/dev PubTator files beside the test file")
     cfg = cfg or LinkingConfig(corpus=[str(f) for f in test_files], unlabelled=[str(f) for f in unl_files])
-    mentions = MentionSet.from_documents(docs, cfg.window)
+    mentions = MentionSet.from_documents(docs, cfg.window, cfg.expand_abbreviations)
     where = [f"document {d}, span {s}-{e}" for d, s, e in zip(mentions.doc_ids, mentions.starts, mentions.ends)]
     gold = map_gold(mentions.gold, onto, cfg.gold_prefixes, cfg.bare_gold_prefix, where)
     load_s = time.perf_counter() - t0

@@ -59,6 +59,7 @@ class LinkingConfig(_Strict):
     unlabelled: list[str] = Field(default_factory=list)
     mentions: Literal["spans", "match"] = "spans"
     linkers: list[str] = Field(default_factory=lambda: list(LINKERS))
+    expand_abbreviations: bool = Field(True, description="read 'WD' as 'Wilson disease' where the document defines it")
     window: int = Field(80, ge=0, description="context characters each side of a mention")
     max_seq_length: int = Field(48, ge=8, description="encoder tokens per mention in context")
     top_k: int = Field(5, ge=1, description="entities each linker ranks")

@@ -43,6 +43,9 @@ class MentionSet:
         starts, ends: shape (n,), int, character offsets (end exclusive).
         texts: shape (n,), the mentions' surface strings.
         contexts: shape (n,), ``in_context`` strings (entity markers around the mention).
+        surfaces: shape (n,), what linkers read as the mention: the text, or the long form of an
+            abbreviation defined in the same document ("WD" -> "Wilson disease"; see
+            :mod:`polarlab.linking.abbreviations`). Contexts carry the surface too.
         gold: per mention the gold concept ids (empty tuple = none given), or None.
         doc_texts: document id -> text (for context at any window).
     """
@@ -54,18 +57,33 @@ class MentionSet:
     contexts: list[str]
     gold: list[tuple[str, ...]] | None = None
     doc_texts: dict[str, str] = field(default_factory=dict)
+    surfaces: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.surfaces:
+            self.surfaces = list(self.texts)
 
     def __len__(self) -> int:
         return len(self.texts)
 
     def contexts_at(self, window: int) -> list[str]:
         """The mentions in context with another window (0 = no context)."""
-        return [in_context(self.doc_texts[d], int(s), int(e), window)
-                for d, s, e in zip(self.doc_ids, self.starts, self.ends)]
+        return [in_context(self.doc_texts[d], int(s), int(e), window, surface=sf)
+                for d, s, e, sf in zip(self.doc_ids, self.starts, self.ends, self.surfaces)]
+
+    def expand_abbreviations(self) -> "MentionSet":
+        """Read a mention that is a short form defined in its document as the long form (in place)."""
+        from .abbreviations import find_abbreviations
+
+        defs = {d: find_abbreviations(t) for d, t in self.doc_texts.items()}
+        self.surfaces = [defs[d].get(t.strip(), t) for d, t in zip(self.doc_ids, self.texts)]
+        return self
 
     @classmethod
-    def from_documents(cls, docs: Sequence[Document], window: int = 100) -> "MentionSet":
-        """The annotated mentions of PubTator documents (with their gold ids)."""
+    def from_documents(cls, docs: Sequence[Document], window: int = 100,
+                       expand_abbreviations: bool = False) -> "MentionSet":
+        """The annotated mentions of PubTator documents (with their gold ids); with
+        ``expand_abbreviations`` short forms defined in a document are read as their long forms."""
         doc_ids, starts, ends, texts, gold, dt = [], [], [], [], [], {}
         for d in docs:
             text = d.text
@@ -83,15 +101,18 @@ class MentionSet:
             raise InputError("no mentions to link", column="mentions",
                              fix="give documents with mention spans, or find mentions with from_matches")
         ms = cls(doc_ids, np.asarray(starts), np.asarray(ends), texts, [], gold, dt)
+        if expand_abbreviations:
+            ms.expand_abbreviations()
         ms.contexts = ms.contexts_at(window)
         return ms
 
     @classmethod
-    def from_matches(cls, docs: Sequence[Document], matcher: NameMatcher, window: int = 100) -> "MentionSet":
+    def from_matches(cls, docs: Sequence[Document], matcher: NameMatcher, window: int = 100,
+                     expand_abbreviations: bool = False) -> "MentionSet":
         """Mentions found in raw text by ontology-name matching (for users without spans)."""
         found = [Document(id=d.id, title=d.title, abstract=d.abstract,
                           mentions=[Mention(m.start, m.end, m.text, "match", ()) for m in matcher.find(d.text)])
                  for d in docs]
-        ms = cls.from_documents(found, window)
+        ms = cls.from_documents(found, window, expand_abbreviations)
         ms.gold = None
         return ms

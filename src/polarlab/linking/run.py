@@ -99,9 +99,9 @@ def run_linking(project: LinkingProject, base_dir: str | Path = ".", output_dir:
     docs = read_corpus([res(p) for p in cfg.corpus])
     unlabelled: list[Document] = read_corpus([res(p) for p in cfg.unlabelled]) if cfg.unlabelled else list(docs)
     if cfg.mentions == "spans":
-        mentions = MentionSet.from_documents(docs, cfg.window)
+        mentions = MentionSet.from_documents(docs, cfg.window, cfg.expand_abbreviations)
     else:
-        mentions = MentionSet.from_matches(docs, NameMatcher(ontology), cfg.window)
+        mentions = MentionSet.from_matches(docs, NameMatcher(ontology), cfg.window, cfg.expand_abbreviations)
     gold = None
     if mentions.gold and any(mentions.gold):     # check gold ids before the slow work
         where = [f"document {d}, span {s}-{e}" for d, s, e in zip(mentions.doc_ids, mentions.starts, mentions.ends)]

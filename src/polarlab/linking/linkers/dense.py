@@ -78,7 +78,7 @@ class NamesDenseLinker:
         return self
 
     def rank(self, mentions: MentionSet, k: int) -> Ranking:
-        return self.index_.search(self.encoder.encode(mentions.texts), k)
+        return self.index_.search(self.encoder.encode(mentions.surfaces), k)
 
     def score(self, mentions: MentionSet, candidates: np.ndarray) -> np.ndarray:
-        return self.index_.score(self.encoder.encode(mentions.texts), candidates)
+        return self.index_.score(self.encoder.encode(mentions.surfaces), candidates)

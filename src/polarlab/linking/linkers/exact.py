@@ -23,7 +23,7 @@ class ExactLinker:
         return self
 
     def _matches(self, mentions: MentionSet) -> list[list[int]]:
-        return [self.index_.get(normalize_name(t), []) for t in mentions.texts]
+        return [self.index_.get(normalize_name(t), []) for t in mentions.surfaces]
 
     def rank(self, mentions: MentionSet, k: int) -> Ranking:
         ent = np.full((len(mentions), k), -1, dtype=np.int64)

@@ -35,7 +35,7 @@ class SparseLinker:
         return self.vectorizer_.transform([normalize_name(t) for t in texts])
 
     def rank(self, mentions: MentionSet, k: int) -> Ranking:
-        return self.rank_texts(mentions.texts, k)
+        return self.rank_texts(mentions.surfaces, k)
 
     def rank_texts(self, texts: list[str], k: int) -> Ranking:
         """Top-k entities of raw strings (e.g. names, for hard negatives)."""
@@ -47,6 +47,6 @@ class SparseLinker:
         return Ranking(np.vstack([p.entities for p in parts]), np.vstack([p.scores for p in parts]))
 
     def score(self, mentions: MentionSet, candidates: np.ndarray) -> np.ndarray:
-        Q = self._vec(mentions.texts)
+        Q = self._vec(mentions.surfaces)
         return max_over_rows(lambda i, rows: (Q[i] @ self.names_[rows].T).toarray().ravel(),
                              self.table_, candidates)
