@@ -24,6 +24,7 @@ def main() -> None:
     ap.add_argument("--state-dir", type=Path, default=Path(".polarlab"))
     ap.add_argument("--no-ablations", action="store_true")
     args = ap.parse_args()
+    from polarlab.export.labels import to_json
     from polarlab.linking.bench import bench_linking
 
     result = bench_linking(args.data / "ncbi_disease", args.data / "disease_ontology", limit_docs=args.limit_docs,
@@ -31,7 +32,7 @@ def main() -> None:
     for name, r in {**result["linkers"], **result["ablations"], "harmonized": result["harmonized"]}.items():
         print(f"{name:18s} acc@1 mappable {100 * r['acc1_mappable']:5.1f}  acc@5 mappable "
               f"{100 * r['acc5_mappable']:5.1f}  acc@1 all {100 * r['acc1_all']:5.1f}", file=sys.stderr)
-    print(json.dumps(result, default=lambda o: None if o != o else o))
+    print(json.dumps(json.loads(to_json(result)), separators=(",", ":")))
 
 
 if __name__ == "__main__":

@@ -13,9 +13,9 @@ from ..errors import InputError
 from ..ontology.load import load_ontology
 from ..risk import calibration_report
 from .config import LinkingConfig
-from .evaluate import hits_at, link_accuracy, map_gold
+from .evaluate import GoldMap, hits_at, link_accuracy, map_gold
 from .mentions import MentionSet
-from .pipeline import peak_rss_mb, run_link
+from .pipeline import LinkRun, peak_rss_mb, run_link
 
 ABLATIONS = ("kriss_no_context", "kriss_untrained", "kriss_names_only")
 
@@ -53,8 +53,15 @@ def bench_linking(corpus: str | os.PathLike, ontology: str | os.PathLike, cfg: L
         ``{"linkers": {name: {acc1_mappable, acc5_mappable, acc1_all, acc5_all}}, "ablations": {...},
         "harmonized": {..., "risk_ece", "risk_auroc", "acc_lowest_risk_80", "calibration"},
         "n_mentions", "n_mappable", "n_selfsup", "universe", "n_prototypes", "train", "seconds",
-        "peak_rss_mb"}``.
+        "peak_rss_mb"}`` (see :func:`bench_report`).
     """
+    return bench_report(*bench_run(corpus, ontology, cfg, limit_docs, state_dir, ablations))
+
+
+def bench_run(corpus: str | os.PathLike, ontology: str | os.PathLike, cfg: LinkingConfig | None = None,
+              limit_docs: int | None = None, state_dir: str | os.PathLike | None = ".polarlab",
+              ablations: bool = True) -> tuple[LinkRun, GoldMap, dict[str, Any]]:
+    """The expensive part of the bench: load, self-supervise, train, link, harmonize."""
     t0 = time.perf_counter()
     test_files, unl_files = corpus_files(corpus)
     onto = load_ontology(ontology)
@@ -72,34 +79,38 @@ def bench_linking(corpus: str | os.PathLike, ontology: str | os.PathLike, cfg: L
     load_s = time.perf_counter() - t0
     cache = Path(state_dir) / "embeddings" if state_dir else None
     run = run_link(mentions, onto, unlabelled, cfg, docs, cache_dir=cache, ablations=ablations)
+    return run, gold, {"load_seconds": load_s, "t0": t0, "n_docs": len(docs)}
+
+
+def bench_report(run: LinkRun, gold: GoldMap, meta: dict[str, Any]) -> dict[str, Any]:
+    """Accuracies of every ranking, the harmonized link's risk calibration, times and memory."""
     linkers = {n: link_accuracy(r, gold) for n, r in run.rankings.items() if n not in ABLATIONS}
     abl = {n: link_accuracy(r, gold) for n, r in run.rankings.items() if n in ABLATIONS}
     h = run.harmonized
     correct = hits_at(h.ranking, gold, 1)
     sel = gold.has_gold
-    err = ~correct[sel]
-    cal = calibration_report(h.risk[sel], err)
+    cal = calibration_report(h.risk[sel], ~correct[sel])
     harm = link_accuracy(h.ranking, gold)
     harm.update({"risk_ece": cal.ece, "risk_auroc": cal.auroc,
                  "acc_lowest_risk_80": lowest_risk_accuracy(h.risk[sel], correct[sel]),
                  "calibration": cal.to_dict()})
     mp = gold.mappable
-    harm["mappable"] = {"risk_ece": calibration_report(h.risk[mp], ~correct[mp]).ece,
-                        "risk_auroc": calibration_report(h.risk[mp], ~correct[mp]).auroc,
+    cal_m = calibration_report(h.risk[mp], ~correct[mp])
+    harm["mappable"] = {"risk_ece": cal_m.ece, "risk_auroc": cal_m.auroc,
                         "acc_lowest_risk_80": lowest_risk_accuracy(h.risk[mp], correct[mp])}
     tr = run.trainer
-    seconds = {"load": load_s, **{k: v.seconds for k, v in run.phases.items()}}
-    selfsup_s = sum(v for k, v in seconds.items() if k in ("selfsup_matching", "contrastive_training"))
-    link_s = sum(v for k, v in seconds.items() if k not in ("selfsup_matching", "contrastive_training", "load",
-                                                            "ablations"))
+    seconds = {"load": meta["load_seconds"], **{k: v.seconds for k, v in run.phases.items()}}
+    train_keys = ("selfsup_matching", "contrastive_training")
     return {
         "linkers": linkers, "ablations": abl, "harmonized": harm,
-        "n_mentions": len(mentions), "n_mappable": int(mp.sum()), "n_docs": len(docs),
+        "n_mentions": len(run.mentions), "n_mappable": int(mp.sum()), "n_docs": meta["n_docs"],
         "n_selfsup": run.n_selfsup, "universe": int(len(run.universe)), "n_prototypes": run.n_prototypes,
         "train": None if tr is None else {"examples": tr.n_examples_, "steps": tr.n_steps_, "seconds": tr.seconds_,
                                           "loss_first": tr.losses_[0] if tr.losses_ else None,
                                           "loss_last": tr.losses_[-1] if tr.losses_ else None},
-        "seconds": {**seconds, "selfsup_total": selfsup_s, "linking_total": link_s,
-                    "total": time.perf_counter() - t0},
+        "seconds": {**seconds, "selfsup_total": sum(seconds.get(k, 0.0) for k in train_keys),
+                    "linking_total": sum(v for k, v in seconds.items()
+                                         if k not in train_keys + ("load", "ablations")),
+                    "total": time.perf_counter() - meta["t0"]},
         "peak_rss_mb": {k: v.peak_rss_mb for k, v in run.phases.items()} | {"end": peak_rss_mb()},
     }
