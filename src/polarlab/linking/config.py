@@ -61,6 +61,8 @@ class LinkingConfig(_Strict):
     linkers: list[str] = Field(default_factory=lambda: list(LINKERS))
     expand_abbreviations: bool = Field(True, description="read 'WD' as 'Wilson disease' where the document defines it")
     window: int = Field(80, ge=0, description="context characters each side of a mention")
+    pooling: Literal["mention", "mean"] = Field("mention", description="KRISS mention vector: tokens inside the "
+                                                "markers (mention) or the whole context (mean)")
     max_seq_length: int = Field(48, ge=8, description="encoder tokens per mention in context")
     top_k: int = Field(5, ge=1, description="entities each linker ranks")
     n_slots: int = Field(8, ge=2, description="candidate slots the harmonizer chooses among")

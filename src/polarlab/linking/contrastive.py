@@ -5,7 +5,9 @@ context with entity markers (with probability ``synonym_swap`` its surface is re
 name of the same entity, so the encoder learns synonymy, not string copying); the positive is a
 name of the entity; the hard negative is a name of the entity whose names look most alike (TF-IDF
 character n-grams). The loss is sentence-transformers' ``MultipleNegativesRankingLoss`` (InfoNCE
-with in-batch negatives plus the hard negatives); a batch holds each entity at most once.
+with in-batch negatives plus the hard negatives); a batch holds each entity at most once. With an
+encoder using mention pooling (:mod:`polarlab.linking.pooling`) the same loss (cosine x scale,
+cross-entropy against the own positive) is computed on the mention-pooled vectors.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from ..errors import InputError
 from ..ontology.terms import Ontology
 from .encoder import MemoEncoder
 from .linkers.sparse import SparseLinker
+from .pooling import mention_embeddings
 from .selfsup import SelfSupMention
 
 
@@ -154,6 +157,7 @@ class ContrastiveTrainer:
             torch.manual_seed(self.seed)
             model.max_seq_length = self.max_seq_length
             loss_fn = MultipleNegativesRankingLoss(model, scale=self.scale)
+            mention = getattr(encoder, "pooling", "mean") == "mention"
             opt = torch.optim.AdamW(model.parameters(), lr=self.lr)
             model.train()
             self.losses_: list[float] = []
@@ -162,8 +166,12 @@ class ContrastiveTrainer:
                     cols = [[t.anchor for t in batch], [t.positive for t in batch]]
                     if use_neg:
                         cols.append([t.negative for t in batch])
-                    feats = [_features(model, c) for c in cols]
-                    loss = loss_fn(feats, None)
+                    if mention:
+                        embs = [mention_embeddings(model, c, self.max_seq_length) for c in cols]
+                        logits = self.scale * embs[0] @ torch.cat(embs[1:], dim=0).T
+                        loss = torch.nn.functional.cross_entropy(logits, torch.arange(len(batch)))
+                    else:
+                        loss = loss_fn([_features(model, c) for c in cols], None)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()

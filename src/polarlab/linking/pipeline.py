@@ -163,7 +163,7 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
                                      synonym_swap=tcfg.synonym_swap, hard_negatives=tcfg.hard_negatives,
                                      seed=cfg.seed, num_threads=cfg.num_threads)
         triples = trainer.make_examples(selfsup, doc_texts, ontology, sparse)
-        tuned = MemoEncoder(Embedder(batch_size=64), cfg.max_seq_length, None, tag="kriss")
+        tuned = MemoEncoder(Embedder(batch_size=64), cfg.max_seq_length, None, tag="kriss", pooling=cfg.pooling)
         trainer.fit(tuned, triples)
         clock.lap("contrastive_training")
         universe_ids = {ids[e] for e in universe}
@@ -175,7 +175,9 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
             extra["kriss_no_context"] = KrissLinker(tuned, 0, name="kriss_no_context").fit(names, pos, protos, doc_texts)
             extra["kriss_names_only"] = KrissLinker(tuned, cfg.window, use_contexts=False,
                                                     name="kriss_names_only").fit(names, pos)
-            extra["kriss_untrained"] = KrissLinker(base, cfg.window, name="kriss_untrained").fit(
+            untrained = MemoEncoder(base.embedder, cfg.max_seq_length, cache_dir, tag="base", pooling=cfg.pooling,
+                                    memo=base._memo)
+            extra["kriss_untrained"] = KrissLinker(untrained, cfg.window, name="kriss_untrained").fit(
                 names, pos, protos, doc_texts)
         clock.lap("kriss_prototypes")
 
