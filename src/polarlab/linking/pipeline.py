@@ -13,6 +13,7 @@ import torch
 from ..data.pubtator import Document
 from ..errors import InputError
 from ..features.embedding import Embedder
+from ..harmonizer import PolarHarmonizer
 from ..ontology.matcher import NameMatcher
 from ..ontology.terms import Ontology
 from .config import LinkingConfig
@@ -94,6 +95,13 @@ def dense_universe(ontology: Ontology, mentions: MentionSet, sparse: SparseLinke
         keep |= doc_entities.get(d, set())
     keep.discard(-1)
     return np.asarray(sorted(keep), dtype=np.int64)
+
+
+def polar_harmonizer(cfg: LinkingConfig, seed: int = 0) -> PolarHarmonizer:
+    """The POLAR harmonizer over ``cfg.n_slots`` candidate slots, as ``[linking.harmonizer]`` says."""
+    h = cfg.harmonizer
+    return PolarHarmonizer(n_classes=cfg.n_slots, model=h.model, scalarization=h.scalarization, weights=h.weights,
+                           seed=seed)
 
 
 def run_link(mentions: MentionSet, ontology: Ontology, unlabelled: Sequence[Document], cfg: LinkingConfig,
@@ -186,7 +194,7 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
     slots = build_slots(list(rankings.values()), None, list(rankings), n_slots=cfg.n_slots,
                         mentions=mentions, linkers=list(linkers.values()),
                         in_document=[doc_ents.get(d, set()) for d in mentions.doc_ids])
-    harm = harmonize(slots, seed=cfg.seed if harmonizer_seed is None else harmonizer_seed)
+    harm = harmonize(slots, polar_harmonizer(cfg, cfg.seed if harmonizer_seed is None else harmonizer_seed))
     clock.lap("harmonize")
     for name, lk in extra.items():
         rankings[name] = lk.rank(mentions, k)
