@@ -141,6 +141,8 @@ _register_status(app)
 
 bench_app = typer.Typer(no_args_is_help=True, help="Compare polarlab with baselines on labelled benchmarks.")
 app.add_typer(bench_app, name="bench")
+from . import linking as _linking  # noqa: E402  (ontology entity linking: bench linking, link)
+bench_app.command("linking")(_linking.bench_linking_cmd); app.command("link")(_linking.link_cmd)
 
 
 @bench_app.command("wrench")

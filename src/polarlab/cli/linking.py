@@ -1,0 +1,81 @@
+"""``polarlab bench linking`` and ``polarlab link``: ontology entity linking with a risk per link."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def bench_linking_cmd(
+        corpus: Path = typer.Option(..., "--corpus", help="PubTator folder: *test* file linked, the others unlabelled"),
+        ontology: Path = typer.Option(..., "--ontology", help="ontology folder or file (OBO / TSV)"),
+        json_out: Optional[Path] = typer.Option(None, "--json", help="also write the JSON result here"),
+        limit_docs: Optional[int] = typer.Option(None, help="link only the first N test documents"),
+        state_dir: Path = typer.Option(Path(".polarlab"), help="cache folder (vectors of the unmodified encoder)"),
+        ablations: bool = typer.Option(True, help="also run KRISS without context / training / context prototypes"),
+        verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+    """Every linker, the ablations and the POLAR-harmonized link on the corpus's test mentions.
+
+    Prints a table, then one JSON object as the last line:
+    {"linkers": {"exact": {"acc1_mappable", "acc5_mappable", "acc1_all", ...}, "sparse", "names_dense", "kriss"},
+    "harmonized": {..., "risk_ece", "risk_auroc", "acc_lowest_risk_80"}, "ablations": {...}, "seconds", ...}.
+    """
+    from ..errors import PolarlabError
+    from ..export.labels import to_json, write_json
+    from ..linking.bench import bench_linking
+    from .main import _fail, _one_line, _setup_logging, console
+
+    _setup_logging(verbose)
+    try:
+        result = bench_linking(corpus, ontology, limit_docs=limit_docs, state_dir=state_dir, ablations=ablations)
+    except PolarlabError as e:
+        _fail(e)
+    print_linking(console, result)
+    if json_out is not None:
+        write_json(result, json_out)
+    print(_one_line(to_json(result)))
+
+
+def link_cmd(project: Path = typer.Argument(..., help="a project file with [task] kind = \"linking\""),
+             out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: the project's [output] dir)"),
+             verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+    """Run a linking project: labels file (document id, span, mention, linked id, name, probability, risk)."""
+    from ..errors import PolarlabError
+    from ..linking.config import load_linking_project
+    from ..linking.run import run_linking
+    from .main import _fail, _setup_logging, console
+
+    _setup_logging(verbose)
+    try:
+        proj = load_linking_project(project)
+        result = run_linking(proj, base_dir=project.parent, output_dir=out)
+    except PolarlabError as e:
+        _fail(e)
+    if "harmonized" in result.metrics:
+        print_linking(console, {"linkers": result.metrics["linkers"], "harmonized": result.metrics["harmonized"]})
+    for name, path in result.outputs.items():
+        console.print(f"wrote {name}: {path}")
+
+
+def print_linking(console, result: dict) -> None:
+    """Accuracy table: one row per linker (and ablation), then the harmonized link."""
+    from rich.table import Table
+
+    def pct(v) -> str:
+        return "-" if v is None or v != v else f"{100 * v:.1f}"
+
+    t = Table(title=f"entity linking ({result.get('n_mentions', '?')} mentions, {result.get('n_mappable', '?')} mappable)")
+    for c in ("linker", "acc@1 mappable", "acc@5 mappable", "acc@1 all", "acc@5 all"):
+        t.add_column(c)
+    rows = list(result.get("linkers", {}).items()) + list(result.get("ablations", {}).items())
+    rows.append(("harmonized (POLAR)", result["harmonized"]))
+    for name, r in rows:
+        t.add_row(name, pct(r.get("acc1_mappable")), pct(r.get("acc5_mappable")), pct(r.get("acc1_all")),
+                  pct(r.get("acc5_all")))
+    console.print(t)
+    h = result["harmonized"]
+    if "risk_ece" in h:
+        console.print(f"risk of the harmonized link: ECE {h['risk_ece']:.3f} (noise floor "
+                      f"{h['calibration']['ece_floor']:.3f}), AUROC {h['risk_auroc']:.3f}, accuracy of the "
+                      f"lowest-risk 80 % {pct(h['acc_lowest_risk_80'])} %")

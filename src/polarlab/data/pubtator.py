@@ -1,0 +1,133 @@
+"""PubTator documents (NCBI-disease / BC5CDR format) with their mention spans.
+
+A document is ``PMID|t|title``, ``PMID|a|abstract``, then one line per mention:
+``PMID<TAB>start<TAB>end<TAB>mention<TAB>type<TAB>ids`` (offsets into ``title + " " + abstract``,
+end exclusive; composite concepts join ids with ``|`` or ``+``). Relation lines
+(``PMID<TAB>CID<TAB>id1<TAB>id2``) are skipped; blank lines separate documents.
+
+Stable API::
+
+    docs = read_pubtator("NCBItestset_corpus.txt")
+    for doc in docs:
+        doc.id, doc.text
+        for start, end, text, type_, ids in doc.mentions: ...
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, NamedTuple
+
+from ..errors import DataError
+
+_ID_SPLIT = re.compile(r"[|+,;]")
+
+
+class Mention(NamedTuple):
+    """A span of a document: ``text == document.text[start:end]``.
+
+    ``ids`` are the concept ids (a composite mention has several; empty when none given).
+    """
+
+    start: int
+    end: int
+    text: str
+    type: str
+    ids: tuple[str, ...]
+
+
+@dataclass
+class Document:
+    """A PubTator document. ``text`` is ``title + " " + abstract`` (the offsets' reference)."""
+
+    id: str
+    title: str
+    abstract: str = ""
+    mentions: list[Mention] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return f"{self.title} {self.abstract}" if self.abstract else self.title
+
+
+def split_ids(value: str) -> tuple[str, ...]:
+    """``"D001943|D010051"`` -> ``("D001943", "D010051")`` (also ``+``, ``,``, ``;``); ``"-1"`` -> ()."""
+    parts = [p.strip() for p in _ID_SPLIT.split(value or "")]
+    return tuple(p for p in parts if p and p != "-1")
+
+
+def read_pubtator(path: str | os.PathLike, check_text: bool = True) -> list[Document]:
+    """Read a PubTator file.
+
+    Args:
+        path: the file.
+        check_text: require ``mention == text[start:end]`` for every mention (surrounding
+            whitespace ignored; the mention's text is taken from the document).
+
+    Returns:
+        the documents in file order (a PMID repeated in the file gives two documents).
+
+    Raises:
+        DataError: naming the file, line and fix, for a malformed line, a mention of an unknown
+            document, a span outside the text, or (with ``check_text``) a span whose text differs.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DataError("PubTator file not found", file=str(path), fix="check the path")
+    docs: list[Document] = []
+    current: Document | None = None
+    with path.open(encoding="utf-8") as fh:
+        for n, raw in enumerate(fh, start=1):
+            line = raw.rstrip("\n").rstrip("\r")
+            if not line.strip():
+                current = None
+                continue
+            head = line.split("|", 2)
+            if len(head) == 3 and head[1] in ("t", "a") and "\t" not in head[0]:
+                pmid, kind, body = head
+                if kind == "t" or current is None or current.id != pmid:
+                    current = Document(id=pmid, title=body if kind == "t" else "")
+                    docs.append(current)
+                    if kind == "a":
+                        current.abstract = body
+                else:
+                    current.abstract = body
+                continue
+            cols = line.split("\t")
+            if len(cols) == 4 and not cols[1].isdigit():
+                continue                          # relation line
+            if len(cols) < 5:
+                raise DataError(f"expected 'PMID|t|title', 'PMID|a|abstract' or 6 tab-separated mention "
+                                f"columns, got {len(cols)} column(s)", file=str(path), row=f"line {n}",
+                                fix="use the PubTator format (PMID, start, end, mention, type, ids)")
+            if current is None or cols[0] != current.id:
+                raise DataError(f"mention of document {cols[0]} outside that document's block", file=str(path),
+                                row=f"line {n}", fix="put mention lines right after their document's title/abstract")
+            try:
+                start, end = int(cols[1]), int(cols[2])
+            except ValueError:
+                raise DataError(f"offsets {cols[1]!r}, {cols[2]!r} are not integers", file=str(path),
+                                row=f"line {n}", fix="give character offsets start<TAB>end") from None
+            text = current.text
+            if not 0 <= start < end <= len(text):
+                raise DataError(f"span {start}-{end} is outside the text of document {current.id} "
+                                f"({len(text)} characters)", file=str(path), row=f"line {n}",
+                                fix="offsets count characters of title + ' ' + abstract, end exclusive")
+            if check_text and text[start:end].strip() != cols[3].strip():
+                raise DataError(f"span {start}-{end} reads {text[start:end]!r}, the line says {cols[3]!r}",
+                                file=str(path), row=f"line {n}",
+                                fix="fix the offsets (title + ' ' + abstract, end exclusive) or the mention")
+            current.mentions.append(Mention(start, end, text[start:end], cols[4], split_ids(cols[5] if len(cols) > 5 else "")))
+    if not docs:
+        raise DataError("no documents", file=str(path), fix="give 'PMID|t|title' and 'PMID|a|abstract' lines")
+    return docs
+
+
+def read_corpus(paths: Iterable[str | os.PathLike]) -> list[Document]:
+    """Documents of several PubTator files, in order."""
+    out: list[Document] = []
+    for p in paths:
+        out += read_pubtator(p)
+    return out

@@ -1,0 +1,116 @@
+"""``polarlab bench linking``: every linker, the harmonized link and its risk on a PubTator corpus."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data.pubtator import read_pubtator
+from ..errors import InputError
+from ..ontology.load import load_ontology
+from ..risk import calibration_report
+from .config import LinkingConfig
+from .evaluate import GoldMap, hits_at, link_accuracy, map_gold
+from .mentions import MentionSet
+from .pipeline import LinkRun, peak_rss_mb, run_link
+
+ABLATIONS = ("kriss_no_context", "kriss_untrained", "kriss_names_only")
+
+
+def corpus_files(directory: str | os.PathLike) -> tuple[list[Path], list[Path]]:
+    """(files to link, unlabelled files) of a corpus folder: names containing ``test`` are linked,
+    the other ``.txt`` files (train, dev) give unlabelled text."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise InputError("corpus folder not found", file=str(d), fix="give a folder of PubTator files")
+    files = sorted(f for f in d.glob("*.txt") if f.name.upper() not in ("SOURCE.TXT", "LICENSE.TXT"))
+    test = [f for f in files if "test" in f.name.lower()]
+    rest = [f for f in files if f not in test]
+    if not test:
+        raise InputError("no test file (a name containing 'test') in the corpus folder", file=str(d),
+                         fix="name the PubTator file to link e.g. NCBItestset_corpus.txt")
+    return test, rest
+
+
+def lowest_risk_accuracy(risk: np.ndarray, correct: np.ndarray, share: float = 0.8) -> float:
+    """Accuracy of the ``share`` of links with the lowest risk (ties by order)."""
+    n = int(round(share * len(risk)))
+    if n == 0:
+        return float("nan")
+    keep = np.argsort(risk, kind="stable")[:n]
+    return float(np.mean(correct[keep]))
+
+
+def bench_linking(corpus: str | os.PathLike, ontology: str | os.PathLike, cfg: LinkingConfig | None = None,
+                  limit_docs: int | None = None, state_dir: str | os.PathLike | None = ".polarlab",
+                  ablations: bool = True) -> dict[str, Any]:
+    """Link the corpus's test mentions; score every linker, the ablations and the harmonized link.
+
+    Returns:
+        ``{"linkers": {name: {acc1_mappable, acc5_mappable, acc1_all, acc5_all}}, "ablations": {...},
+        "harmonized": {..., "risk_ece", "risk_auroc", "acc_lowest_risk_80", "calibration"},
+        "n_mentions", "n_mappable", "n_selfsup", "universe", "n_prototypes", "train", "seconds",
+        "peak_rss_mb"}`` (see :func:`bench_report`).
+    """
+    return bench_report(*bench_run(corpus, ontology, cfg, limit_docs, state_dir, ablations))
+
+
+def bench_run(corpus: str | os.PathLike, ontology: str | os.PathLike, cfg: LinkingConfig | None = None,
+              limit_docs: int | None = None, state_dir: str | os.PathLike | None = ".polarlab",
+              ablations: bool = True) -> tuple[LinkRun, GoldMap, dict[str, Any]]:
+    """The expensive part of the bench: load, self-supervise, train, link, harmonize."""
+    t0 = time.perf_counter()
+    test_files, unl_files = corpus_files(corpus)
+    onto = load_ontology(ontology)
+    docs = [d for f in test_files for d in read_pubtator(f)]
+    if limit_docs:
+        docs = docs[:limit_docs]
+    unlabelled = [d for f in unl_files for d in read_pubtator(f)]
+    if not unlabelled:
+        raise InputError("no unlabelled text for self-supervision (train/dev files)", file=str(corpus),
+                         fix="put the train/dev PubTator files beside the test file")
+    cfg = cfg or LinkingConfig(corpus=[str(f) for f in test_files], unlabelled=[str(f) for f in unl_files])
+    mentions = MentionSet.from_documents(docs, cfg.window, cfg.expand_abbreviations)
+    where = [f"document {d}, span {s}-{e}" for d, s, e in zip(mentions.doc_ids, mentions.starts, mentions.ends)]
+    gold = map_gold(mentions.gold, onto, cfg.gold_prefixes, cfg.bare_gold_prefix, where)
+    load_s = time.perf_counter() - t0
+    cache = Path(state_dir) / "embeddings" if state_dir else None
+    run = run_link(mentions, onto, unlabelled, cfg, docs, cache_dir=cache, ablations=ablations)
+    return run, gold, {"load_seconds": load_s, "t0": t0, "n_docs": len(docs)}
+
+
+def bench_report(run: LinkRun, gold: GoldMap, meta: dict[str, Any]) -> dict[str, Any]:
+    """Accuracies of every ranking, the harmonized link's risk calibration, times and memory."""
+    linkers = {n: link_accuracy(r, gold) for n, r in run.rankings.items() if n not in ABLATIONS}
+    abl = {n: link_accuracy(r, gold) for n, r in run.rankings.items() if n in ABLATIONS}
+    h = run.harmonized
+    correct = hits_at(h.ranking, gold, 1)
+    sel = gold.has_gold
+    cal = calibration_report(h.risk[sel], ~correct[sel])
+    harm = link_accuracy(h.ranking, gold)
+    harm.update({"risk_ece": cal.ece, "risk_auroc": cal.auroc,
+                 "acc_lowest_risk_80": lowest_risk_accuracy(h.risk[sel], correct[sel]),
+                 "calibration": cal.to_dict()})
+    mp = gold.mappable
+    cal_m = calibration_report(h.risk[mp], ~correct[mp])
+    harm["mappable"] = {"risk_ece": cal_m.ece, "risk_auroc": cal_m.auroc,
+                        "acc_lowest_risk_80": lowest_risk_accuracy(h.risk[mp], correct[mp])}
+    tr = run.trainer
+    seconds = {"load": meta["load_seconds"], **{k: v.seconds for k, v in run.phases.items()}}
+    train_keys = ("selfsup_matching", "contrastive_training")
+    return {
+        "linkers": linkers, "ablations": abl, "harmonized": harm,
+        "n_mentions": len(run.mentions), "n_mappable": int(mp.sum()), "n_docs": meta["n_docs"],
+        "n_selfsup": run.n_selfsup, "universe": int(len(run.universe)), "n_prototypes": run.n_prototypes,
+        "train": None if tr is None else {"examples": tr.n_examples_, "steps": tr.n_steps_, "seconds": tr.seconds_,
+                                          "loss_first": tr.losses_[0] if tr.losses_ else None,
+                                          "loss_last": tr.losses_[-1] if tr.losses_ else None},
+        "seconds": {**seconds, "selfsup_total": sum(seconds.get(k, 0.0) for k in train_keys),
+                    "linking_total": sum(v for k, v in seconds.items()
+                                         if k not in train_keys + ("load", "ablations")),
+                    "total": time.perf_counter() - meta["t0"]},
+        "peak_rss_mb": {k: v.peak_rss_mb for k, v in run.phases.items()} | {"end": peak_rss_mb()},
+    }

@@ -1,0 +1,94 @@
+"""Gold concept ids -> ontology entities (directly or through xrefs), and accuracy@k."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ..errors import InputError
+from ..ontology.terms import Ontology, canonical_xref
+from .linkers.base import Ranking
+
+NCBI_GOLD_PREFIXES: dict[str, str] = {"MESH": "MESH", "OMIM": "MIM", "MIM": "MIM"}
+"""Corpus id prefix -> the ontology's xref prefix (NCBI-disease: ``OMIM:n`` is DO's ``MIM:n``)."""
+BARE_MESH = re.compile(r"^[CD]\d{6,9}$")
+
+
+@dataclass
+class GoldMap:
+    """Gold entity sets of n mentions.
+
+    Attributes:
+        entities: per mention, the entity positions its gold ids map to (empty = unmappable).
+        has_gold: shape (n,), bool, the mention has gold ids.
+        mappable: shape (n,), bool, at least one gold id maps into the ontology.
+    """
+
+    entities: list[set[int]]
+    has_gold: np.ndarray
+    mappable: np.ndarray
+
+
+def map_gold(gold: Sequence[tuple[str, ...]], ontology: Ontology,
+             prefixes: Mapping[str, str] = NCBI_GOLD_PREFIXES, bare_prefix: str | None = "MESH",
+             where: Sequence[str] | None = None) -> GoldMap:
+    """Map gold ids to ontology entities.
+
+    An id of the ontology itself (e.g. ``DOID:1612``) maps to that term; ``PREFIX:LOCAL`` with PREFIX
+    in ``prefixes`` maps through the terms' xrefs; a bare MeSH id (``D003924``) is read as
+    ``bare_prefix:id``. An ontology id that the ontology lacks, or an id of unknown form, is an error:
+    it means the gold file and the ontology do not fit together.
+
+    Args:
+        where: per mention a label for messages (e.g. ``"doc 123, 45-60"``).
+
+    Raises:
+        InputError: naming the mention and the id.
+    """
+    ids = ontology.ids
+    pos = {t: e for e, t in enumerate(ids)}
+    own = {t.split(":", 1)[0].upper() for t in ids if ":" in t}
+    xidx = ontology.xref_index()
+    out, has, mappable = [], np.zeros(len(gold), bool), np.zeros(len(gold), bool)
+    for i, g in enumerate(gold):
+        ents: set[int] = set()
+        for gid in g:
+            gid = gid.strip()
+            prefix = gid.split(":", 1)[0].upper() if ":" in gid else None
+            if gid in pos:
+                ents.add(pos[gid])
+            elif prefix is not None and prefix in own:
+                raise InputError(f"gold id {gid!r} is not a term of the ontology",
+                                 row=where[i] if where else i, column="gold",
+                                 fix="load the ontology release the gold was made with, or correct the id")
+            elif prefix is not None and prefix in prefixes:
+                key = canonical_xref(f"{prefixes[prefix]}:{gid.split(':', 1)[1]}")
+                ents |= {pos[t] for t in xidx.get(key, ())}
+            elif prefix is None and bare_prefix and BARE_MESH.match(gid):
+                ents |= {pos[t] for t in xidx.get(f"{bare_prefix}:{gid}", ())}
+            else:
+                raise InputError(f"unknown gold id {gid!r}", row=where[i] if where else i, column="gold",
+                                 fix=f"use ontology ids ({sorted(own)}) or xref ids with a prefix in "
+                                     f"{sorted(prefixes)} (set [linking] gold_prefixes)")
+        out.append(ents)
+        has[i] = bool(g)
+        mappable[i] = bool(ents)
+    return GoldMap(out, has, mappable)
+
+
+def hits_at(ranking: Ranking, gold: GoldMap, k: int) -> np.ndarray:
+    """shape (n,), bool: one of the top-k entities is a gold entity."""
+    ent = ranking.entities[:, :k]
+    return np.array([any(int(e) in g for e in row if e >= 0) for row, g in zip(ent, gold.entities)])
+
+
+def link_accuracy(ranking: Ranking, gold: GoldMap) -> dict[str, float | int]:
+    """``acc1_mappable``, ``acc5_mappable`` (over mentions whose gold maps into the ontology),
+    ``acc1_all``, ``acc5_all`` (over all mentions with gold; unmappable ones count as wrong) and counts."""
+    h1, h5 = hits_at(ranking, gold, 1), hits_at(ranking, gold, 5)
+    mp, al = gold.mappable, gold.has_gold
+    f = lambda h, sel: float(h[sel].mean()) if sel.any() else float("nan")  # noqa: E731
+    return {"acc1_mappable": f(h1, mp), "acc5_mappable": f(h5, mp), "acc1_all": f(h1, al), "acc5_all": f(h5, al),
+            "n_mappable": int(mp.sum()), "n_all": int(al.sum())}

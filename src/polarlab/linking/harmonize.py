@@ -1,0 +1,131 @@
+"""POLAR over linkers: linking cast as choosing one of K candidate slots.
+
+Per mention the candidates are the union of the linkers' top-k (each linker's top-1 always kept),
+ordered by reciprocal-rank fusion and cut to K slots. Each linker votes the slot of its top-1
+(-1 = it abstained), which gives the label matrix L (n, m) over K "classes". The features of a
+mention are, per slot, every linker's score of that candidate, its reciprocal rank in every
+linker's list, a padding flag and whether the candidate is named elsewhere in the document:
+X has shape (n, K * (2m + 2)). The POLAR harmonizer
+(:class:`polarlab.harmonizer.PolarHarmonizer`, no gold) fits h(x) over the K slots to all linkers at
+once; a link's probability is h(x)[slot] and its risk ``1 - h(x)[chosen slot]``
+(:func:`polarlab.risk.risk_score`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ..harmonizer import PolarHarmonizer
+from ..risk import risk_score
+from .linkers.base import Ranking
+from .mentions import MentionSet
+
+
+@dataclass
+class CandidateSlots:
+    """Candidates of n mentions in K slots.
+
+    Attributes:
+        entities: shape (n, K), entity positions; -1 = empty slot.
+        L: shape (n, m), int, each linker's top-1 slot (-1 = abstained).
+        X: shape (n, K * f), float32 features, f = 2m + 1 (+1 with ``in_document``).
+        linkers: the m linker names, in column order.
+    """
+
+    entities: np.ndarray
+    L: np.ndarray
+    X: np.ndarray
+    linkers: list[str]
+
+
+def build_slots(rankings: Sequence[Ranking], scores: Sequence[np.ndarray] | None, names: Sequence[str],
+                n_slots: int = 8, rrf_k: float = 60.0, mentions: MentionSet | None = None,
+                linkers: Sequence | None = None, in_document: Sequence[set[int]] | None = None) -> CandidateSlots:
+    """Candidate slots, votes and features from m linkers' rankings.
+
+    Args:
+        rankings: m rankings, each entities shape (n, k_j).
+        scores: m arrays shape (n, K) of each linker's score of the chosen candidates; ``None``:
+            computed here with ``linkers[j].score(mentions, entities)``.
+        names: the m linker names.
+        n_slots: K.
+        rrf_k: the constant of reciprocal-rank fusion ``sum_j 1 / (rrf_k + rank_j)``.
+        in_document: per mention the entities named elsewhere in its document (adds one feature
+            per slot: the candidate is among them).
+    """
+    n, m = rankings[0].entities.shape[0], len(rankings)
+    ent = np.full((n, n_slots), -1, dtype=np.int64)
+    recip = np.zeros((n, n_slots, m), dtype=np.float32)
+    for i in range(n):
+        fused: dict[int, float] = {}
+        for r in rankings:
+            for rank, e in enumerate(r.entities[i]):
+                if e >= 0:
+                    fused[int(e)] = fused.get(int(e), 0.0) + 1.0 / (rrf_k + rank + 1)
+        tops = [int(r.entities[i, 0]) for r in rankings if r.entities[i, 0] >= 0]
+        keep = list(dict.fromkeys(tops))
+        for e in sorted(fused, key=lambda e: (-fused[e], e)):
+            if len(keep) >= n_slots:
+                break
+            if e not in keep:
+                keep.append(e)
+        keep.sort(key=lambda e: (-fused[e], e))
+        ent[i, :len(keep)] = keep[:n_slots]
+        for j, r in enumerate(rankings):
+            for rank, e in enumerate(r.entities[i]):
+                if e >= 0:
+                    hit = np.nonzero(ent[i] == e)[0]
+                    if hit.size:
+                        recip[i, hit[0], j] = 1.0 / (rank + 1)
+    L = np.full((n, m), -1, dtype=np.int64)
+    for j, r in enumerate(rankings):
+        for i in range(n):
+            e = r.entities[i, 0]
+            if e >= 0:
+                L[i, j] = int(np.nonzero(ent[i] == e)[0][0])
+    if scores is None:
+        scores = [lk.score(mentions, ent) for lk in linkers]
+    sc = np.stack([np.nan_to_num(np.asarray(s, dtype=np.float32), nan=0.0) for s in scores], axis=2)
+    pad = (ent < 0).astype(np.float32)[:, :, None]
+    parts = [sc, recip, pad]
+    if in_document is not None:
+        parts.append(np.array([[[float(e >= 0 and int(e) in in_document[i])] for e in ent[i]]
+                               for i in range(n)], dtype=np.float32).reshape(n, n_slots, 1))
+    X = np.concatenate(parts, axis=2).reshape(n, -1).astype(np.float32)
+    return CandidateSlots(ent, L, X, list(names))
+
+
+@dataclass
+class HarmonizedLinks:
+    """h(x) over the slots and what follows from it.
+
+    Attributes:
+        proba: shape (n, K), h(x); empty slots get the probability h gives them (near 0).
+        ranking: the slots' entities ordered by h, shape (n, K).
+        probability: shape (n,), h(x) of the chosen link.
+        risk: shape (n,), ``1 - probability`` (POLAR risk of the link).
+    """
+
+    proba: np.ndarray
+    ranking: Ranking
+    probability: np.ndarray
+    risk: np.ndarray
+
+
+def harmonize(slots: CandidateSlots, harmonizer: PolarHarmonizer | None = None, seed: int = 0) -> HarmonizedLinks:
+    """Fit POLAR (no gold) on the slots' votes and features and rank each mention's candidates by h(x)."""
+    K = slots.entities.shape[1]
+    h = harmonizer or PolarHarmonizer(n_classes=K, model="lr", seed=seed)
+    h.fit(slots.L, slots.X)
+    proba = h.predict_proba(None, slots.X)
+    proba = np.where(slots.entities >= 0, proba, 0.0)
+    proba = proba / np.maximum(proba.sum(axis=1, keepdims=True), 1e-12)
+    order = np.argsort(-proba, axis=1, kind="stable")
+    ent = np.take_along_axis(slots.entities, order, axis=1)
+    p_sorted = np.take_along_axis(proba, order, axis=1)
+    ent = np.where(p_sorted > 0, ent, -1)
+    chosen = order[:, 0]
+    risk = risk_score(proba, np.where(slots.entities[np.arange(len(chosen)), chosen] >= 0, chosen, -1))
+    return HarmonizedLinks(proba, Ranking(ent, np.where(ent >= 0, p_sorted, np.nan)), p_sorted[:, 0], risk)

@@ -1,0 +1,203 @@
+"""The linking job: self-supervision, linkers, POLAR over their votes — one function, timed."""
+from __future__ import annotations
+
+import logging
+import resource
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ..data.pubtator import Document
+from ..errors import InputError
+from ..features.embedding import Embedder
+from ..harmonizer import PolarHarmonizer
+from ..ontology.matcher import NameMatcher
+from ..ontology.terms import Ontology
+from .config import LinkingConfig
+from .contrastive import ContrastiveTrainer
+from .encoder import MemoEncoder
+from .harmonize import CandidateSlots, HarmonizedLinks, build_slots, harmonize
+from .linkers import ExactLinker, KrissLinker, NamesDenseLinker, Ranking, SparseLinker, names_table
+from .mentions import MentionSet
+from .selfsup import SelfSupMention, sample_per_entity, self_supervised_mentions
+
+log = logging.getLogger(__name__)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, MiB (Linux ru_maxrss is in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+@dataclass
+class Phase:
+    seconds: float
+    peak_rss_mb: float
+
+
+@dataclass
+class LinkRun:
+    """Everything one linking run produced.
+
+    Attributes:
+        mentions: the n linked mentions.
+        rankings: linker name -> :class:`Ranking` (top_k entities), incl. ablations when asked.
+        slots: the harmonizer's candidate slots, votes and features.
+        harmonized: h(x), the chosen links, probabilities and risks.
+        universe: entity positions the dense linkers searched.
+        selfsup: number of self-supervised mentions found; trainer: the fitted trainer.
+        phases: phase name -> time and peak memory.
+    """
+
+    mentions: MentionSet
+    rankings: dict[str, Ranking]
+    slots: CandidateSlots
+    harmonized: HarmonizedLinks
+    universe: np.ndarray
+    n_selfsup: int
+    trainer: ContrastiveTrainer | None
+    phases: dict[str, Phase] = field(default_factory=dict)
+    n_prototypes: int = 0
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.phases: dict[str, Phase] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.phases[name] = Phase(now - self._t, peak_rss_mb())
+        log.info("%s: %.1f s, peak %.0f MiB", name, now - self._t, peak_rss_mb())
+        self._t = now
+
+
+def document_entities(ontology: Ontology, matcher: NameMatcher, docs: Sequence[Document]) -> dict[str, set[int]]:
+    """document id -> entity positions whose names occur in the document's text."""
+    pos = {t: e for e, t in enumerate(ontology.ids)}
+    return {d.id: {pos[i] for m in matcher.find(d.text) for i in m.ids} for d in docs}
+
+
+def dense_universe(ontology: Ontology, mentions: MentionSet, sparse: SparseLinker, exact: ExactLinker,
+                   doc_entities: dict[str, set[int]], cfg: LinkingConfig) -> np.ndarray:
+    """Entity positions the dense linkers search: all of them for a small ontology, else the union of
+    every mention's sparse top-``universe_top_k``, its exact matches, and the terms named anywhere in
+    its document (so an abbreviation can reach the long form written beside it)."""
+    n_names = sum(1 + len(t.synonyms) for t in ontology.terms.values())
+    if n_names <= cfg.max_dense_names:
+        return np.arange(len(ontology), dtype=np.int64)
+    keep = set(sparse.rank(mentions, cfg.universe_top_k).entities.ravel().tolist())
+    keep |= set(exact.rank(mentions, cfg.top_k).entities.ravel().tolist())
+    for d in set(mentions.doc_ids):
+        keep |= doc_entities.get(d, set())
+    keep.discard(-1)
+    return np.asarray(sorted(keep), dtype=np.int64)
+
+
+def polar_harmonizer(cfg: LinkingConfig, seed: int = 0) -> PolarHarmonizer:
+    """The POLAR harmonizer over ``cfg.n_slots`` candidate slots, as ``[linking.harmonizer]`` says."""
+    h = cfg.harmonizer
+    return PolarHarmonizer(n_classes=cfg.n_slots, model=h.model, scalarization=h.scalarization, weights=h.weights,
+                           seed=seed)
+
+
+def run_link(mentions: MentionSet, ontology: Ontology, unlabelled: Sequence[Document], cfg: LinkingConfig,
+             link_docs: Sequence[Document] = (), cache_dir=None, ablations: bool = False,
+             harmonizer_seed: int | None = None) -> LinkRun:
+    """Link ``mentions`` to ``ontology`` with every configured linker and harmonize them.
+
+    Args:
+        mentions: the mentions to link (their gold, if any, is not looked at).
+        ontology: the target ontology.
+        unlabelled: documents whose *text* self-supervises the KRISS encoder (annotations ignored).
+        cfg: the ``[linking]`` settings.
+        link_docs: the documents of ``mentions`` (their text is matched for dense candidates).
+        cache_dir: on-disk cache of the unmodified encoder's vectors.
+        ablations: also rank with KRISS without context, without contrastive training and with
+            name-only prototypes (reported as ``kriss_no_context``, ``kriss_untrained``,
+            ``kriss_names_only``; they do not vote in the harmonizer).
+    """
+    if not len(ontology):
+        raise InputError("the ontology is empty", column="ontology.paths", fix="give OBO or TSV files with terms")
+    threads = torch.get_num_threads()
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    try:
+        return _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, harmonizer_seed)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, harmonizer_seed) -> LinkRun:
+    clock = _Clock()
+    ids = ontology.ids
+    pos = {t: e for e, t in enumerate(ids)}
+    k = cfg.top_k
+    matcher = NameMatcher(ontology)
+    exact = ExactLinker().fit(ontology)
+    sparse = SparseLinker().fit(ontology)
+    clock.lap("index_ontology")
+
+    doc_texts = {d.id: d.text for d in unlabelled}
+    selfsup: list[SelfSupMention] = self_supervised_mentions(unlabelled, matcher) if "kriss" in cfg.linkers else []
+    clock.lap("selfsup_matching")
+
+    doc_ents = document_entities(ontology, matcher, list(link_docs))
+    universe = dense_universe(ontology, mentions, sparse, exact, doc_ents, cfg)
+    names = names_table(ontology, universe)
+    base = MemoEncoder(Embedder(batch_size=64), cfg.max_seq_length, cache_dir, tag="base")
+    linkers: dict = {}
+    if "exact" in cfg.linkers:
+        linkers["exact"] = exact
+    if "sparse" in cfg.linkers:
+        linkers["sparse"] = sparse
+    if "names_dense" in cfg.linkers or ablations:
+        nd = NamesDenseLinker(base).fit(names)
+        if "names_dense" in cfg.linkers:
+            linkers["names_dense"] = nd
+    clock.lap("names_dense_index")
+
+    trainer = None
+    n_proto = 0
+    extra: dict = {}
+    if "kriss" in cfg.linkers:
+        tcfg = cfg.train
+        trainer = ContrastiveTrainer(max_examples=tcfg.max_examples, per_entity=tcfg.per_entity,
+                                     batch_size=tcfg.batch_size, epochs=tcfg.epochs, lr=tcfg.lr,
+                                     max_seq_length=cfg.max_seq_length, window=cfg.window,
+                                     synonym_swap=tcfg.synonym_swap, hard_negatives=tcfg.hard_negatives,
+                                     seed=cfg.seed, num_threads=cfg.num_threads)
+        triples = trainer.make_examples(selfsup, doc_texts, ontology, sparse)
+        tuned = MemoEncoder(Embedder(batch_size=64), cfg.max_seq_length, None, tag="kriss", pooling=cfg.pooling)
+        trainer.fit(tuned, triples)
+        clock.lap("contrastive_training")
+        universe_ids = {ids[e] for e in universe}
+        protos = sample_per_entity(selfsup, cfg.prototypes_per_entity, cfg.seed, universe_ids)
+        kriss = KrissLinker(tuned, cfg.window).fit(names, pos, protos, doc_texts)
+        n_proto = kriss.n_prototypes_
+        linkers["kriss"] = kriss
+        if ablations:
+            extra["kriss_no_context"] = KrissLinker(tuned, 0, name="kriss_no_context").fit(names, pos, protos, doc_texts)
+            extra["kriss_names_only"] = KrissLinker(tuned, cfg.window, use_contexts=False,
+                                                    name="kriss_names_only").fit(names, pos)
+            untrained = MemoEncoder(base.embedder, cfg.max_seq_length, cache_dir, tag="base", pooling=cfg.pooling,
+                                    memo=base._memo)
+            extra["kriss_untrained"] = KrissLinker(untrained, cfg.window, name="kriss_untrained").fit(
+                names, pos, protos, doc_texts)
+        clock.lap("kriss_prototypes")
+
+    rankings = {name: lk.rank(mentions, k) for name, lk in linkers.items()}
+    clock.lap("link")
+    slots = build_slots(list(rankings.values()), None, list(rankings), n_slots=cfg.n_slots,
+                        mentions=mentions, linkers=list(linkers.values()),
+                        in_document=[doc_ents.get(d, set()) for d in mentions.doc_ids])
+    harm = harmonize(slots, polar_harmonizer(cfg, cfg.seed if harmonizer_seed is None else harmonizer_seed))
+    clock.lap("harmonize")
+    for name, lk in extra.items():
+        rankings[name] = lk.rank(mentions, k)
+    if extra:
+        clock.lap("ablations")
+    return LinkRun(mentions, rankings, slots, harm, universe, len(selfsup), trainer, clock.phases, n_proto)

@@ -1,0 +1,136 @@
+"""``run_linking``: a linking project end to end -> labels file (+ review file, metrics.json)."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..data.pubtator import Document, read_corpus
+from ..errors import ConfigError
+from ..export.atomic import atomic_path, write_text
+from ..ontology.load import load_ontology
+from ..ontology.matcher import NameMatcher
+from ..ontology.terms import Ontology, canonical_xref
+from .config import LinkingProject
+from .evaluate import link_accuracy, map_gold
+from .mentions import MentionSet
+from .pipeline import LinkRun, run_link
+
+LABEL_COLUMNS = ["document_id", "start", "end", "mention", "linked_id", "name", "xrefs", "probability", "risk"]
+
+
+@dataclass
+class LinkingOutputs:
+    """What :func:`run_linking` wrote and measured.
+
+    Attributes:
+        outputs: name -> path (``labels``, ``review``, ``metrics``).
+        frame: the labels table.
+        run: the :class:`LinkRun`.
+        metrics: accuracies per linker and of the harmonized link when the corpus has gold ids.
+    """
+
+    outputs: dict[str, Path]
+    frame: pd.DataFrame
+    run: LinkRun
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def labels_frame(run: LinkRun, ontology: Ontology, output_xrefs: list[str]) -> pd.DataFrame:
+    """One row per mention: document id, span, mention, linked id, name, xrefs (in the corpus's
+    vocabularies, e.g. MESH/MIM), probability, risk, then each linker's top-1 id (``vote_<linker>``)."""
+    ids = ontology.ids
+    ms = run.mentions
+    top = run.harmonized.ranking.entities[:, 0]
+    prefixes = {p.upper() for p in output_xrefs}
+
+    def xrefs(e: int) -> str:
+        if e < 0:
+            return ""
+        xs = sorted(canonical_xref(x) for x in ontology.terms[ids[e]].xrefs)
+        return "|".join(x for x in xs if x.split(":", 1)[0] in prefixes)
+
+    frame = pd.DataFrame({
+        "document_id": ms.doc_ids, "start": ms.starts, "end": ms.ends, "mention": ms.texts,
+        "linked_id": [ids[e] if e >= 0 else "" for e in top],
+        "name": [ontology.terms[ids[e]].name if e >= 0 else "" for e in top],
+        "xrefs": [xrefs(int(e)) for e in top],
+        "probability": run.harmonized.probability, "risk": run.harmonized.risk,
+    })
+    for name, r in run.rankings.items():
+        frame[f"vote_{name}"] = [ids[e] if e >= 0 else "" for e in r.top1]
+    return frame
+
+
+def write_frame(frame: pd.DataFrame, path: Path) -> None:
+    """Atomically write a table as .csv, .jsonl or .parquet."""
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".jsonl", ".parquet"):
+        raise ConfigError(f"unknown labels format {suffix!r}", column="output.labels", fix="use .csv, .jsonl or .parquet")
+    with atomic_path(path) as tmp:
+        if suffix == ".csv":
+            frame.to_csv(tmp, index=False)
+        elif suffix == ".jsonl":
+            frame.to_json(tmp, orient="records", lines=True, force_ascii=False)
+        else:
+            frame.to_parquet(tmp, index=False)
+
+
+def run_linking(project: LinkingProject, base_dir: str | Path = ".", output_dir: str | Path | None = None,
+                state_dir: str | Path | None = None) -> LinkingOutputs:
+    """Run a ``[task] kind = "linking"`` project: load the ontology and corpus, link, write the labels
+    file (``output.labels``), the review file (the ``linking.review`` riskiest links) and metrics.json.
+
+    Args:
+        project: the validated project (:func:`polarlab.linking.config.load_linking_project`).
+        base_dir: relative paths in the project are read from here (the project file's folder).
+        output_dir: overrides ``[output] dir``.
+        state_dir: cache folder for the unmodified encoder's vectors (default ``<base_dir>/.polarlab``).
+    """
+    base = Path(base_dir)
+    res = lambda p: Path(p) if Path(p).is_absolute() else base / p  # noqa: E731
+    cfg = project.linking
+    ontology = load_ontology([res(p) for p in project.ontology.paths])
+    docs = read_corpus([res(p) for p in cfg.corpus])
+    unlabelled: list[Document] = read_corpus([res(p) for p in cfg.unlabelled]) if cfg.unlabelled else list(docs)
+    if cfg.mentions == "spans":
+        mentions = MentionSet.from_documents(docs, cfg.window, cfg.expand_abbreviations)
+    else:
+        mentions = MentionSet.from_matches(docs, NameMatcher(ontology), cfg.window, cfg.expand_abbreviations)
+    gold = None
+    if mentions.gold and any(mentions.gold):     # check gold ids before the slow work
+        where = [f"document {d}, span {s}-{e}" for d, s, e in zip(mentions.doc_ids, mentions.starts, mentions.ends)]
+        gold = map_gold(mentions.gold, ontology, cfg.gold_prefixes, cfg.bare_gold_prefix, where)
+    cache = Path(state_dir) if state_dir else base / project.project.get("state_dir", ".polarlab")
+    run = run_link(mentions, ontology, unlabelled, cfg, docs, cache_dir=cache / "embeddings")
+    frame = labels_frame(run, ontology, cfg.output_xrefs)
+    out = Path(output_dir) if output_dir else res(project.output.dir)
+    labels_path = out / project.output.labels
+    write_frame(frame, labels_path)
+    review = frame.sort_values("risk", ascending=False, kind="stable").head(cfg.review)
+    review_path = labels_path.with_name(f"review{labels_path.suffix}")
+    write_frame(review, review_path)
+    metrics: dict[str, Any] = {"n_mentions": len(mentions), "phases": {k: vars(v) for k, v in run.phases.items()}}
+    if gold is not None:
+        metrics["linkers"] = {n: link_accuracy(r, gold) for n, r in run.rankings.items()}
+        metrics["harmonized"] = link_accuracy(run.harmonized.ranking, gold)
+    metrics_path = out / "metrics.json"
+    write_text(metrics_path, json.dumps(_finite(metrics), indent=2))
+    return LinkingOutputs({"labels": labels_path, "review": review_path, "metrics": metrics_path}, frame, run, metrics)
+
+
+def _finite(obj):
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return None if not math.isfinite(float(obj)) else float(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj

@@ -1,0 +1,270 @@
+"""Entity linking: gold mapping, candidate slots + POLAR, config errors, and a real end-to-end run
+(tiny ontology, tiny corpus, a real contrastive fit of the packaged MiniLM)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from polarlab.errors import ConfigError, InputError
+from polarlab.linking import MentionSet, build_slots, harmonize, in_context, link_accuracy, map_gold
+from polarlab.linking.config import linking_project_from_dict
+from polarlab.linking.linkers import Ranking
+from polarlab.ontology import load_ontology
+
+OBO = """format-version: 1.2
+
+[Term]
+id: DOID:1
+name: Wilson disease
+synonym: "hepatolenticular degeneration" EXACT []
+xref: MESH:D006527
+
+[Term]
+id: DOID:2
+name: breast cancer
+synonym: "breast carcinoma" EXACT []
+synonym: "mammary carcinoma" EXACT []
+xref: MESH:D001943
+
+[Term]
+id: DOID:3
+name: cystic fibrosis
+synonym: "mucoviscidosis" EXACT []
+xref: MESH:D003550
+xref: MIM:219700
+
+[Term]
+id: DOID:4
+name: colorectal cancer
+synonym: "colon cancer" EXACT []
+xref: MESH:D015179
+
+[Term]
+id: DOID:5
+name: ataxia telangiectasia
+synonym: "Louis-Bar syndrome" EXACT []
+xref: MESH:D001260
+
+[Term]
+id: DOID:6
+name: Duchenne muscular dystrophy
+synonym: "pseudohypertrophic muscular dystrophy" EXACT []
+xref: MESH:D020388
+"""
+
+SENTENCES = [
+    "Copper accumulates in the liver of patients with Wilson disease, a disorder of copper transport.",
+    "Hepatolenticular degeneration causes liver cirrhosis and neurological signs from copper overload.",
+    "Germline BRCA1 mutations predispose women to breast cancer and ovarian tumours.",
+    "Mammary carcinoma cells lost BRCA2 expression in the tumour biopsies of women.",
+    "Cystic fibrosis is caused by CFTR mutations that impair chloride transport in the lung.",
+    "Mucoviscidosis patients have thick mucus in the lung and pancreatic insufficiency.",
+    "Colorectal cancer arises in the colon from adenomatous polyps with APC mutations.",
+    "Colon cancer screening finds polyps in the bowel of older adults.",
+    "Ataxia telangiectasia is a DNA repair disorder with cerebellar ataxia and ATM mutations.",
+    "Louis-Bar syndrome children show ataxia and radiosensitivity from ATM loss.",
+    "Duchenne muscular dystrophy boys lose dystrophin and muscle strength early.",
+    "Pseudohypertrophic muscular dystrophy weakens the muscle of young boys lacking dystrophin.",
+]
+
+
+def pubtator(docs: list[tuple[str, str, str, list[tuple[str, str]]]]) -> str:
+    """(pmid, title, abstract, [(mention, id)]) -> PubTator text (spans found in title + ' ' + abstract)."""
+    out = []
+    for pmid, title, abstract, ments in docs:
+        text = f"{title} {abstract}"
+        lines = [f"{pmid}|t|{title}", f"{pmid}|a|{abstract}"]
+        for mention, cid in ments:
+            s = text.index(mention)
+            lines.append(f"{pmid}\t{s}\t{s + len(mention)}\t{mention}\tSpecificDisease\t{cid}")
+        out.append("\n".join(lines))
+    return "\n\n".join(out) + "\n"
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    (tmp_path / "onto").mkdir()
+    (tmp_path / "onto" / "tiny.obo").write_text(OBO, encoding="utf-8")
+    (tmp_path / "corpus").mkdir()
+    train = [(str(i), s, SENTENCES[(i + 3) % len(SENTENCES)], []) for i, s in enumerate(SENTENCES)]
+    (tmp_path / "corpus" / "train_corpus.txt").write_text(pubtator(train), encoding="utf-8")
+    test = [
+        ("900", "Liver copper in Wilson's disease.", "Copper overload in hepatolenticular degenerations.",
+         [("Wilson's disease", "D006527"), ("hepatolenticular degenerations", "D006527")]),
+        ("901", "Breast carcinomas in BRCA1 carriers.", "Tumours of the colon (colon cancers) and neoplasms.",
+         [("Breast carcinomas", "D001943"), ("colon cancers", "D015179"), ("neoplasms", "D009369")]),
+        ("902", "Chloride transport in CF lungs.", "Mucoviscidosis and Louis Bar syndrome in children.",
+         [("Mucoviscidosis", "OMIM:219700"), ("Louis Bar syndrome", "D001260")]),
+    ]
+    (tmp_path / "corpus" / "test_corpus.txt").write_text(pubtator(test), encoding="utf-8")
+    return tmp_path
+
+
+# ---------------------------------------------------------------- fast unit tests
+def test_in_context_marks_the_mention():
+    text = "Patients with Wilson disease had liver damage."
+    assert in_context(text, 14, 28, 0) == "[M] Wilson disease [/M]"
+    assert in_context(text, 14, 28, 100) == "Patients with [M] Wilson disease [/M] had liver damage."
+    assert in_context(text, 14, 28, 100, surface="WD") == "Patients with [M] WD [/M] had liver damage."
+
+
+def test_gold_maps_through_xrefs_and_bad_ids_are_refused(corpus):
+    onto = load_ontology(corpus / "onto")
+    g = map_gold([("D006527",), ("OMIM:219700",), ("D009369",), ("DOID:5",), ("D001943", "D015179"), ()], onto)
+    ids = onto.ids
+    assert [sorted(ids[e] for e in s) for s in g.entities] == [
+        ["DOID:1"], ["DOID:3"], [], ["DOID:5"], ["DOID:2", "DOID:4"], []]
+    assert g.mappable.tolist() == [True, True, False, True, True, False]
+    assert g.has_gold.tolist() == [True, True, True, True, True, False]
+    with pytest.raises(InputError, match="unknown gold id 'foo42'") as e:
+        map_gold([("D006527",), ("foo42",)], onto, where=["a", "document 7, span 3-9"])
+    assert "document 7, span 3-9" in str(e.value) and "gold_prefixes" in str(e.value)
+    with pytest.raises(InputError, match="'DOID:99' is not a term"):
+        map_gold([("DOID:99",)], onto)
+
+
+def test_span_outside_the_text_is_refused():
+    from polarlab.data.pubtator import Document, Mention
+
+    doc = Document(id="7", title="Short.", mentions=[Mention(3, 40, "x", "Disease", ("D1",))])
+    with pytest.raises(InputError, match="outside document 7"):
+        MentionSet.from_documents([doc])
+
+
+def test_slots_votes_features_and_harmonized_risk():
+    rng = np.random.default_rng(0)
+    n, k = 60, 3
+    truth = rng.integers(0, 20, n)
+    def ranking(noise):
+        ent = np.stack([np.where(rng.random(n) < noise, rng.integers(20, 40, n), truth),
+                        rng.integers(40, 60, n), rng.integers(60, 80, n)], axis=1)
+        return Ranking(ent, np.tile([0.9, 0.5, 0.1], (n, 1)))
+    rks = [ranking(0.1), ranking(0.3), ranking(0.5)]
+    rks[0].entities[:5] = -1                                      # linker 0 abstains on 5 mentions
+    scores = [np.ones((n, 6)), np.ones((n, 6)), np.ones((n, 6))]
+    slots = build_slots(rks, scores, ["a", "b", "c"], n_slots=6)
+    assert slots.entities.shape == (n, 6) and slots.L.shape == (n, 3)
+    assert slots.X.shape == (n, 6 * (2 * 3 + 1))
+    assert (slots.L[:5, 0] == -1).all()
+    for j, r in enumerate(rks):                                   # each vote points at the linker's top-1
+        ok = r.top1 >= 0
+        assert (slots.entities[np.arange(n)[ok], slots.L[ok, j]] == r.top1[ok]).all()
+    h = harmonize(slots)
+    assert np.allclose(h.proba.sum(axis=1), 1.0)
+    assert np.allclose(h.risk, 1.0 - h.probability)
+    assert (h.ranking.entities[:, 0] == slots.entities[np.arange(n), h.proba.argmax(axis=1)]).all()
+    acc_h = np.mean(h.ranking.top1 == truth)
+    assert acc_h >= np.mean(rks[2].top1 == truth)                 # never worse than the noisiest voter
+
+
+def test_config_errors_name_the_key():
+    good = {"task": {"kind": "linking"}, "ontology": {"paths": ["o"]}, "linking": {"corpus": ["c.txt"]}}
+    assert linking_project_from_dict(good).linking.linkers == ["exact", "sparse", "names_dense", "kriss"]
+    with pytest.raises(ConfigError, match="unknown linker") as e:
+        linking_project_from_dict({**good, "linking": {"corpus": ["c"], "linkers": ["bm99"]}}, "p.toml")
+    assert "linking.linkers" in str(e.value) and "p.toml" in str(e.value)
+    with pytest.raises(ConfigError, match="ontology"):
+        linking_project_from_dict({k: v for k, v in good.items() if k != "ontology"})
+    with pytest.raises(ConfigError, match="kind"):
+        linking_project_from_dict({**good, "task": {"kind": "text"}})
+    with pytest.raises(ConfigError, match="windw"):
+        linking_project_from_dict({**good, "linking": {"corpus": ["c"], "windw": 3}})
+
+
+# ---------------------------------------------------------------- real end-to-end runs
+@pytest.mark.slow
+def test_link_project_end_to_end_with_a_real_contrastive_fit(corpus):
+    from typer.testing import CliRunner
+
+    from polarlab.cli.main import app
+
+    proj = corpus / "link.toml"
+    proj.write_text(
+        '[task]\nkind = "linking"\n[ontology]\npaths = ["onto"]\n'
+        '[linking]\ncorpus = ["corpus/test_corpus.txt"]\nunlabelled = ["corpus/train_corpus.txt"]\n'
+        'review = 3\n[linking.train]\nmax_examples = 12\nbatch_size = 4\n'
+        '[output]\ndir = "out"\nlabels = "links.csv"\n', encoding="utf-8")
+    res = CliRunner().invoke(app, ["link", str(proj)])
+    assert res.exit_code == 0, res.output
+    frame = pd.read_csv(corpus / "out" / "links.csv", dtype=str, keep_default_na=False)
+    assert list(frame.columns[:9]) == ["document_id", "start", "end", "mention", "linked_id", "name", "xrefs",
+                                       "probability", "risk"]
+    assert len(frame) == 7
+    p, r = frame["probability"].astype(float), frame["risk"].astype(float)
+    assert ((p > 0) & (p <= 1)).all() and np.allclose(p + r, 1.0)
+    by_mention = dict(zip(frame["mention"], frame["linked_id"]))
+    assert by_mention["Wilson's disease"] == "DOID:1"            # normalised exact match
+    assert by_mention["Breast carcinomas"] == "DOID:2"
+    assert frame.loc[frame["linked_id"] == "DOID:1", "xrefs"].iloc[0] == "MESH:D006527"
+    review = pd.read_csv(corpus / "out" / "review.csv")
+    assert len(review) == 3 and review["risk"].is_monotonic_decreasing
+    metrics = json.loads((corpus / "out" / "metrics.json").read_text())
+    assert metrics["linkers"]["kriss"]["n_mappable"] == 6 and metrics["linkers"]["kriss"]["n_all"] == 7
+    assert metrics["phases"]["contrastive_training"]["seconds"] > 0
+
+
+@pytest.mark.slow
+def test_contrastive_fit_changes_the_encoder(corpus):
+    import torch
+
+    from polarlab.data.pubtator import read_pubtator
+    from polarlab.features.embedding import Embedder
+    from polarlab.linking.contrastive import ContrastiveTrainer
+    from polarlab.linking.encoder import MemoEncoder
+    from polarlab.linking.linkers import SparseLinker
+    from polarlab.linking.selfsup import self_supervised_mentions
+    from polarlab.ontology import NameMatcher
+
+    onto = load_ontology(corpus / "onto")
+    docs = read_pubtator(corpus / "corpus" / "train_corpus.txt")
+    ss = self_supervised_mentions(docs, NameMatcher(onto))
+    assert {m.entity for m in ss} == set(onto.ids)
+    trainer = ContrastiveTrainer(max_examples=12, batch_size=4, per_entity=2)
+    triples = trainer.make_examples(ss, {d.id: d.text for d in docs}, onto, SparseLinker().fit(onto))
+    assert all("[M]" in t.anchor and t.negative and t.negative not in onto.names(t.entity) for t in triples)
+    enc = MemoEncoder(Embedder(), 48)
+    before = enc.encode(["Wilson disease"])
+    w0 = next(enc.embedder.model.parameters()).detach().clone()
+    trainer.fit(enc, triples)
+    assert trainer.n_steps_ >= 2 and all(np.isfinite(trainer.losses_))
+    assert not torch.equal(w0, next(enc.embedder.model.parameters()).detach())
+    assert not np.allclose(before, enc.encode(["Wilson disease"]))   # the memo was cleared
+
+
+@pytest.mark.slow
+def test_bench_linking_cli_prints_one_json_line(corpus, tmp_path):
+    from typer.testing import CliRunner
+
+    from polarlab.cli.main import app
+
+    out = tmp_path / "bench.json"
+    res = CliRunner().invoke(app, ["bench", "linking", "--corpus", str(corpus / "corpus"), "--ontology",
+                                   str(corpus / "onto"), "--json", str(out), "--state-dir", str(tmp_path / "st")])
+    assert res.exit_code == 0, res.output
+    last = json.loads(res.output.strip().splitlines()[-1])
+    assert set(last["linkers"]) == {"exact", "sparse", "names_dense", "kriss"}
+    assert set(last["ablations"]) == {"kriss_no_context", "kriss_untrained", "kriss_names_only"}
+    for r in list(last["linkers"].values()) + [last["harmonized"]]:
+        assert {"acc1_mappable", "acc5_mappable", "acc1_all"} <= set(r)
+        assert 0 <= r["acc1_mappable"] <= r["acc5_mappable"] <= 1
+    assert last["linkers"]["exact"]["acc1_mappable"] >= 2 / 6        # the exact-looking mentions
+    assert "risk_ece" in last["harmonized"] and "risk_auroc" in last["harmonized"]
+    assert json.loads(out.read_text())["n_mentions"] == 7
+
+
+def test_abbreviations_defined_in_the_document_are_expanded():
+    from polarlab.data.pubtator import Document, Mention
+    from polarlab.linking.abbreviations import find_abbreviations
+
+    text = ("Copper overload causes Wilson disease (WD) and ataxia-telangiectasia (A-T) is rare; "
+            "in WD and A-T (p < 0.05) copper rises.")
+    assert find_abbreviations(text) == {"WD": "Wilson disease", "A-T": "ataxia-telangiectasia"}
+    s = text.rindex("WD")
+    doc = Document(id="1", title=text, mentions=[Mention(s, s + 2, "WD", "Disease", ("D006527",))])
+    ms = MentionSet.from_documents([doc], window=0, expand_abbreviations=True)
+    assert ms.texts == ["WD"] and ms.surfaces == ["Wilson disease"]
+    assert ms.contexts == ["[M] Wilson disease [/M]"]
+    assert MentionSet.from_documents([doc], window=0).surfaces == ["WD"]
