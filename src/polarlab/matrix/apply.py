@@ -11,12 +11,13 @@ from ..errors import ConfigError, SourceError
 from ..sources.base import Source
 from ..task import Task
 from .label_matrix import LabelMatrix, SourceFailure
+from .rowwise import apply_rowwise
 
 log = logging.getLogger(__name__)
 
 
 def apply_sources(data: Dataset, sources: Sequence[Source], task: Task, *,
-                  progress: bool = True) -> LabelMatrix:
+                  progress: bool = True, workers: int = 1) -> LabelMatrix:
     """Run every source over ``data``.
 
     Args:
@@ -24,6 +25,8 @@ def apply_sources(data: Dataset, sources: Sequence[Source], task: Task, *,
         sources: m sources with unique names.
         task: the task (k classes).
         progress: show a progress bar (rich) over sources.
+        workers: processes for the Python labeling functions, which run in one pass over the rows
+            (``polarlab.matrix.rowwise``); 1 = this process, 0 = one per available CPU.
 
     Returns:
         A :class:`LabelMatrix` of shape (n, m). Rows where a source raised are abstains there and
@@ -42,8 +45,9 @@ def apply_sources(data: Dataset, sources: Sequence[Source], task: Task, *,
     L = np.full((n, len(sources)), -1, dtype=np.int64)
     probas: dict[str, np.ndarray] = {}
     failures: list[SourceFailure] = []
+    rowwise = apply_rowwise(data, sources, task, workers=workers)   # all Python LFs, one pass over the rows
     for j, src in _progress(sources, progress, f"applying {len(sources)} sources to {n} rows"):
-        out = src.apply(data, task)
+        out = rowwise[src.name] if src.name in rowwise else src.apply(data, task)
         votes = np.asarray(out.votes)
         if votes.shape != (n,):
             raise SourceError(f"source {src.name!r} returned {votes.shape} votes for {n} rows", column=src.name,
