@@ -19,9 +19,14 @@ class InputError(PolarlabError):
     Attributes:
         message: what is wrong.
         file: the file concerned, if any.
-        row: the 0-based row (or example id) concerned, if any.
+        row: the row concerned, if any: the 0-based position of the example in its file, frame or
+            split (as ``frame.iloc[row]``, the order of the labels file), or an example id / JSON key.
         column: the column / field concerned, if any.
         fix: what the user should do about it.
+        line: the 1-based line of a text file (CSV, TSV, JSONL; a CSV's header is line 1), if known.
+
+    One convention for every message: ``row N`` is always the 0-based position; a text file's line
+    is added as ``(line L)``.
     """
 
     message: str
@@ -29,6 +34,7 @@ class InputError(PolarlabError):
     row: int | str | None = None
     column: str | None = None
     fix: str | None = None
+    line: int | None = None
 
     def __post_init__(self) -> None:
         super().__init__(str(self))
@@ -38,7 +44,9 @@ class InputError(PolarlabError):
         if self.file is not None:
             where.append(f"file {self.file}")
         if self.row is not None:
-            where.append(f"row {self.row}")
+            where.append(f"row {self.row}" + (f" (line {self.line})" if self.line is not None else ""))
+        elif self.line is not None:
+            where.append(f"line {self.line}")
         if self.column is not None:
             where.append(f"column {self.column!r}")
         text = self.message
