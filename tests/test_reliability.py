@@ -288,3 +288,14 @@ def test_empty_cache_file_is_refused(tmp_path: Path) -> None:
         AnswerCache(p)
     assert str(p) in str(ei.value) and "0-byte" in str(ei.value) and "quarantine" in str(ei.value)
     AnswerCache(tmp_path / "new" / "c.sqlite").close()  # a missing file is a new cache, as before
+
+
+def test_embedded_model_prints_nothing_on_stderr() -> None:
+    """llama.cpp's own log lines (e.g. "llama_kv_cache_iswa: using full-size SWA cache") go to logging."""
+    pytest.importorskip("llama_cpp")
+    code = ("from polarlab.llm import LlamaCppBackend, RenderedPrompt\n"
+            "b = LlamaCppBackend()\n"
+            "print(b.score(RenderedPrompt(prefix='Is it spam?\\n', suffix='Text: hi\\nAnswer:'), ('ham', 'spam')).text)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() in ("ham", "spam") and r.stderr == "", r.stderr

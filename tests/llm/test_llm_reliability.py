@@ -112,6 +112,29 @@ def test_unreachable_server_fails_at_the_probe_before_any_prompt(tmp_path, monke
     assert sent == []  # no prompt, so no retry budget spent: the probe answered
 
 
+def test_server_going_away_mid_run_spends_one_retry_budget(srv, tmp_path, monkeypatch):
+    """After one call finds the server gone for good, no other prompt starts a retry budget of its own."""
+    import openai
+
+    src = source(srv.base_url, tmp_path, max_concurrency=3, max_retries=2, backoff_s=0.05, calibrate=False)
+    real, attempts = src.backend._request, []
+
+    def request(*a, **k):  # the first prompt is answered; then the server is gone
+        attempts.append(a[0])
+        if len(attempts) == 1:
+            return real(*a, **k)
+        raise openai.APIConnectionError(request=None)
+
+    monkeypatch.setattr(src.backend, "_request", request)
+    many = Dataset(pd.DataFrame({"id": [str(i) for i in range(30)], "text": [f"row {i}" for i in range(30)],
+                                 "label": [0] * 30}))
+    with pytest.raises(LLMUnreachableError):
+        src.apply(many, TASK)
+    # the first answer, then at most one budget (1 + max_retries attempts) per worker thread
+    assert len(attempts) - 1 <= 3 * (1 + 2)
+    assert len(src.cache) == 1  # what was answered is kept
+
+
 def test_model_the_server_does_not_list(srv, tmp_path):
     srv.configure(list_models=True, models=("fake-model", "other"))
     with pytest.raises(LLMModelNotFoundError) as ei:

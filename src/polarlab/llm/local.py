@@ -154,6 +154,7 @@ class LlamaCppBackend:
         self._label_cache: dict[tuple, Any] = {}
         self._before, self._after = self._template(chat_template)
         self.templated = bool(self._before or self._after)
+        self.template = "the GGUF's chat template" if self.templated else "none (raw text)"
         self._stop = {self._llm.token_eos()}
         if self.templated:
             eot = self._llm.tokenize(b"<end_of_turn>", add_bos=False, special=True)

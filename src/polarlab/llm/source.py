@@ -193,7 +193,7 @@ class LLMSource:
             LLMConfigError: wrong key / model / URL (answers received before are kept).
         """
         t0 = time.perf_counter()
-        stats = LLMRunStats()
+        stats = LLMRunStats(template=str(getattr(self.backend, "template", "")))
         do_cal = self.calibrate if calibrate is None else bool(calibrate)
         do_cal = do_cal and self.mode == "scoring"
         params = self.params(task)
