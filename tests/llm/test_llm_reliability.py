@@ -19,7 +19,7 @@ from llm_fake_server import FakeServer
 from polarlab import Task, apply_sources
 from polarlab.cli import main as cli
 from polarlab.data.dataset import Dataset
-from polarlab.errors import SourceError
+from polarlab.errors import ConfigError, SourceError
 from polarlab.llm import (LLMConfigError, LLMModelNotFoundError, LLMSource, LLMUnreachableError, OpenAIBackend,
                           from_config)
 
@@ -100,6 +100,14 @@ def test_full_endpoint_url_names_the_endpoint(srv):
     be = OpenAIBackend("fake-model", srv.base_url + "/completions")
     assert be.endpoint == "completions" and be.base_url == srv.base_url and "raw prompt" in be.template
     assert OpenAIBackend("fake-model", srv.base_url + "/chat/completions/").endpoint == "chat"
+
+
+def test_bench_llm_url_can_name_the_completions_endpoint(srv, tmp_path):
+    """``polarlab bench wrench --llm http://host/v1/completions`` scores on the completions endpoint."""
+    from polarlab.bench.wrench import make_llm_source
+
+    llm = make_llm_source(srv.base_url + "/completions", tmp_path, "fake-model", progress=False)
+    assert llm.backend.endpoint == "completions" and llm.backend.base_url == srv.base_url
 
 
 def test_unreachable_server_fails_at_the_probe_before_any_prompt(tmp_path, monkeypatch):
@@ -236,3 +244,13 @@ def test_llama_cpp_server_chat_never_abstains_silently(llama_server, tmp_path):
         assert f"{no_dist} of 4 answer(s) have no label distribution" in msgs
     if abstains:
         assert f"{abstains} of 4 answer(s) name no label" in msgs
+
+
+def test_failure_policy_keys_of_an_llm_source(srv, tmp_path):
+    table = {"type": "llm", "name": "gpt", "backend": "openai", "model": "fake-model", "base_url": srv.base_url}
+    src = from_config({**table, "fault_tolerant": True, "max_failure_share": 0.5}, tmp_path)
+    assert src.fault_tolerant is True and src.max_failure_share == 0.5
+    for key, bad in (("fault_tolerant", "yes"), ("max_failure_share", 1.5)):
+        with pytest.raises(ConfigError) as ei:
+            from_config({**table, key: bad}, tmp_path)
+        assert f"sources.gpt.{key}" in str(ei.value)
