@@ -89,7 +89,8 @@ def test_pandas_dataframe_default_ids_and_no_gold() -> None:
     assert ds.ids == ["0", "1"] and ds.gold.tolist() == [-1, -1] and not ds.has_gold
     assert ds.frame["n_words"].tolist() == [2, 2]
     ex = next(iter(ds))
-    assert (ex.id, ex.text, ex.label, ex.n_words) == ("0", "a b", -1, 2)
+    assert (ex.id, ex.text, ex.n_words) == ("0", "a b", 2)
+    assert not hasattr(ex, "label")  # examples carry no gold: sources never see it
 
 
 def test_huggingface_dataset_with_classlabel() -> None:
@@ -257,14 +258,14 @@ def test_empty_text(tmp_path: Path) -> None:
     p.write_text("text,label\nhello,ham\n,spam\nbye,ham\n", encoding="utf-8")
     with pytest.raises(DataError) as ei:
         load_csv(p, TASK)
-    # line 3 of the file (header is line 1)
-    _assert_message(ei.value, str(p), "row 3", "column 'text'", "empty text")
-    _assert_message(_pipeline_fails(tmp_path, 'path = "d.csv"'), "d.csv", "row 3")
+    # row 1 (0-based, as in the labels file) on line 3 of the file (header is line 1)
+    _assert_message(ei.value, str(p), "row 1 (line 3)", "column 'text'", "empty text")
+    _assert_message(_pipeline_fails(tmp_path, 'path = "d.csv"'), "d.csv", "row 1 (line 3)")
     q = tmp_path / "d.jsonl"
     q.write_text('{"text": "ok"}\n{"text": "   "}\n', encoding="utf-8")
     with pytest.raises(DataError) as ei:
         load_jsonl(q, TASK)
-    _assert_message(ei.value, str(q), "row 2", "column 'text'")
+    _assert_message(ei.value, str(q), "row 1 (line 2)", "column 'text'")
     for dtype in ("str", object):  # Arrow-backed strings are checked vectorised, objects row by row
         frame = pd.DataFrame({"body": pd.array(["a", "b", None, "c"] if dtype is object else ["a", "b", " ", "c"],
                                                dtype=dtype)})
@@ -287,7 +288,7 @@ def test_gold_label_not_in_task(tmp_path: Path) -> None:
     p.write_text("text,label\nhello,ham\nbuy now,eggs\n", encoding="utf-8")
     with pytest.raises(DataError) as ei:
         load_csv(p, TASK)
-    _assert_message(ei.value, str(p), "row 3", "column 'label'", "'eggs'", "ham", "spam")
+    _assert_message(ei.value, str(p), "row 1 (line 3)", "column 'label'", "'eggs'", "ham", "spam")
     _assert_message(_pipeline_fails(tmp_path, 'path = "d.csv"'), "d.csv", "'eggs'")
     with pytest.raises(DataError) as ei:  # an index out of range as well
         from_pandas(pd.DataFrame({"text": ["x"], "label": [2]}), TASK, source="frame")
@@ -299,7 +300,7 @@ def test_duplicate_ids_empty_and_broken_files(tmp_path: Path) -> None:
     p.write_text("id,text\nx,a\ny,b\nx,c\n", encoding="utf-8")
     with pytest.raises(DataError) as ei:
         load_csv(p, TASK, id_column="id")
-    _assert_message(ei.value, str(p), "row 4", "duplicate id 'x'", "row 2")
+    _assert_message(ei.value, str(p), "row 2 (line 4)", "duplicate id 'x'", "row 0")
     empty = tmp_path / "empty.csv"
     empty.write_text("", encoding="utf-8")
     with pytest.raises(DataError) as ei:

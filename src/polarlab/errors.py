@@ -21,9 +21,14 @@ class InputError(PolarlabError):
     Attributes:
         message: what is wrong.
         file: the file concerned, if any.
-        row: the 0-based row (or example id) concerned, if any.
+        row: the row concerned, if any: the 0-based position of the example in its file, frame or
+            split (as ``frame.iloc[row]``, the order of the labels file), or an example id / JSON key.
         column: the column / field concerned, if any.
         fix: what the user should do about it.
+        line: the 1-based line of a text file (CSV, TSV, JSONL; a CSV's header is line 1), if known.
+
+    One convention for every message: ``row N`` is always the 0-based position; a text file's line
+    is added as ``(line L)``.
     """
 
     message: str
@@ -31,6 +36,7 @@ class InputError(PolarlabError):
     row: int | str | None = None
     column: str | None = None
     fix: str | None = None
+    line: int | None = None
 
     WHERE = "column"   # how ``column`` is named in the message
 
@@ -42,7 +48,9 @@ class InputError(PolarlabError):
         if self.file is not None:
             where.append(f"file {self.file}")
         if self.row is not None:
-            where.append(f"row {self.row}")
+            where.append(f"row {self.row}" + (f" (line {self.line})" if self.line is not None else ""))
+        elif self.line is not None:
+            where.append(f"line {self.line}")
         if self.column is not None:
             where.append(f"{self.WHERE} {self.column!r}")
         text = self.message

@@ -20,7 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 DEFAULTS = dict(api_key=None, models=("fake-model",), logprobs=True, reject_logprobs=False,
-                fail_first=0, fail_status=429, delay_s=0.0)
+                fail_first=0, fail_status=429, delay_s=0.0, list_models=False, top_hides_labels=False)
 SPAM_WORDS = ("win", "free", "prize")
 
 
@@ -136,6 +136,13 @@ class FakeServer:
             with self._lock:
                 self.served[prompt_hash(prompt)] += 1
 
+        @app.get("/v1/models")
+        async def models():
+            if not self.cfg["list_models"]:
+                return JSONResponse({"error": {"message": "not found"}}, status_code=404)
+            return {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "me"}
+                                                for m in self.cfg["models"]]}
+
         @app.post("/v1/chat/completions")
         async def chat(request: Request):
             body = await request.json()
@@ -156,6 +163,9 @@ class FakeServer:
                 top = [{"token": words[y], "logprob": lp, "bytes": None},
                        {"token": other, "logprob": -2.5, "bytes": None},
                        {"token": "The", "logprob": -4.0, "bytes": None}]
+                if self.cfg["top_hides_labels"]:  # the model starts with a word that is no label
+                    top = [{"token": "The", "logprob": -0.1, "bytes": None},
+                           {"token": "This", "logprob": -2.5, "bytes": None}]
                 choice["logprobs"] = {"content": [{"token": words[y], "logprob": lp, "bytes": None,
                                                    "top_logprobs": top}]}
             return {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
@@ -168,6 +178,21 @@ class FakeServer:
             err = await common(request, body, prompt)
             if err is not None:
                 return err
+            if body.get("echo"):  # score the label appended to the prompt
+                base, _, word = prompt.rpartition(" ")
+                words, y, lp = _decide(base)
+                served(prompt)
+                offsets, logprobs, pos = [], [], 0
+                for tok in prompt.split(" "):
+                    offsets.append(pos)
+                    logprobs.append(None if pos == 0 else -1.0)
+                    pos += len(tok) + 1
+                logprobs[-1] = lp if word == words[y] else -2.5
+                choice = {"index": 0, "finish_reason": "length", "text": prompt + "\n",
+                          "logprobs": {"tokens": prompt.split(" ") + ["\n"], "text_offset": offsets + [pos - 1],
+                                       "token_logprobs": logprobs + [-0.5], "top_logprobs": None}}
+                return {"id": "x", "object": "text_completion", "created": 0, "model": body["model"],
+                        "choices": [choice], "usage": usage(prompt, 1)}
             words, y, lp = _decide(prompt)
             served(prompt)
             text = "" if "BLANK" in prompt else " " + words[y]

@@ -20,12 +20,12 @@ class Example:
     """One example, as handed to Python labeling functions and LLM prompts.
 
     Metadata columns are readable as attributes (``x.author``); preprocessors may set
-    new attributes on it.
+    new attributes on it. It has no gold label: sources never see gold (``x.label`` raises
+    AttributeError), which is only used for reporting.
     """
 
     id: str
     text: str
-    label: int = -1
     entity1: str | None = None
     entity2: str | None = None
     span1: tuple[int, int] | None = None
@@ -36,6 +36,9 @@ class Example:
         meta = object.__getattribute__(self, "meta")
         if name in meta:
             return meta[name]
+        if name in ("label", "gold"):
+            raise AttributeError(f"{name!r}: sources never see gold labels (they are only used for "
+                                 "reporting); vote from the text and metadata")
         raise AttributeError(name)
 
 
@@ -59,10 +62,14 @@ class Dataset:
     weak_labels: np.ndarray | None = None
     weak_label_names: list[str] | None = None
     source: str | None = None
+    gold_hidden: bool = False
     _arrow: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _view: "Dataset | None" = field(default=None, init=False, repr=False, compare=False)
+    _view_of: tuple = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        missing = [c for c in CORE_COLUMNS if c not in self.frame.columns]
+        required = [c for c in CORE_COLUMNS if not (self.gold_hidden and c == "label")]
+        missing = [c for c in required if c not in self.frame.columns]
         if missing:
             raise DataError(f"dataset frame lacks column(s) {missing}", file=self.source,
                             fix="load data through polarlab.data loaders, which add them")
@@ -107,8 +114,28 @@ class Dataset:
 
     @property
     def gold(self) -> np.ndarray:
-        """Gold labels, shape (n,), int, -1 where unknown."""
+        """Gold labels, shape (n,), int, -1 where unknown (all -1 in a :meth:`without_gold` view)."""
+        if "label" not in self.frame.columns:
+            return np.full(len(self.frame), -1, dtype=np.int64)
         return self.frame["label"].to_numpy(dtype=np.int64)
+
+    def without_gold(self) -> "Dataset":
+        """The same examples without the gold column: what sources are given.
+
+        Columns, weak labels and the Arrow column cache are shared (nothing is copied but the frame's
+        column list).
+        """
+        if self.gold_hidden:
+            return self
+        cols = [c for c in self.frame.columns if c != "label"]
+        if (self._view is not None and self._view_of == (id(self.frame), len(self.frame))
+                and list(self._view.frame.columns) == cols):
+            return self._view
+        view = Dataset(frame=self.frame.drop(columns=["label"]), name=self.name, weak_labels=self.weak_labels,
+                       weak_label_names=self.weak_label_names, source=self.source, gold_hidden=True)
+        view._arrow.update({k: v for k, v in self._arrow.items() if k != "label"})
+        self._view, self._view_of = view, (id(self.frame), len(self.frame))
+        return view
 
     @property
     def has_gold(self) -> bool:
@@ -135,7 +162,7 @@ class Dataset:
         def span(v):
             return None if v is None or (isinstance(v, float) and np.isnan(v)) else tuple(int(a) for a in v)
         return Example(
-            id=str(rec["id"]), text=rec["text"], label=int(rec["label"]),
+            id=str(rec["id"]), text=rec["text"],
             entity1=rec.get("entity1"), entity2=rec.get("entity2"),
             span1=span(rec.get("span1")), span2=span(rec.get("span2")), meta=meta,
         )
@@ -149,6 +176,7 @@ class Dataset:
             weak_labels=None if self.weak_labels is None else self.weak_labels[index],
             weak_label_names=self.weak_label_names,
             source=self.source,
+            gold_hidden=self.gold_hidden,
         )
 
     def head(self, n: int) -> "Dataset":

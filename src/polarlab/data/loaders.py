@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import math
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,8 @@ def _is_missing(v: Any) -> bool:
 def from_pandas(frame: pd.DataFrame, task: Task | None = None, *, text_column: str | None = None,
                 label_column: str | None = "label", id_column: str | None = None,
                 entity_columns: tuple[str, str] | None = None, span_columns: tuple[str, str] | None = None,
-                name: str = "data", source: str | None = None, row_offset: int = 0) -> Dataset:
+                name: str = "data", source: str | None = None,
+                line_offset: int | Sequence[int] | None = None) -> Dataset:
     """Build a :class:`Dataset` from a DataFrame.
 
     Args:
@@ -40,18 +42,29 @@ def from_pandas(frame: pd.DataFrame, task: Task | None = None, *, text_column: s
         task: when given, gold labels may be label names and are checked against ``task.labels``.
         text_column: the input text column (default ``task.text_column`` or ``"text"``).
         label_column: gold label column; ``None`` or a column absent from the frame means no gold.
-            Missing values mean "no gold" for that row.
+            Missing values and -1 (Snorkel's convention) mean "no gold" for that row.
         id_column: a column of unique ids; default: the row number.
         entity_columns: (entity1, entity2) columns for relation tasks (default from the task when
             ``task.kind == "relation"``).
         span_columns: optional (span1, span2) columns of [start, end] offsets.
         name, source: a name and the file it came from (for messages).
-        row_offset: added to row numbers in messages (e.g. 2 for CSV: header + 1-based).
+        line_offset: the frame came from a text file whose row ``i`` is on line ``i + line_offset``
+            (2 for a CSV with a header), or on line ``line_offset[i]``; messages then add the line.
 
     Raises:
         DataError: naming the file, row and column of the first problem, and the fix.
     """
     text_column = text_column or (task.text_column if task else "text")
+
+    def line(i: int) -> int | None:
+        if line_offset is None:
+            return None
+        return i + line_offset if isinstance(line_offset, int) else int(line_offset[i])
+
+    dupes = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
+    if dupes:
+        raise DataError(f"duplicate column name(s) {dupes}", file=source, column=dupes[0],
+                        fix="give every column a unique name (rename or drop the copies)")
     if entity_columns is None and task is not None and task.kind_spec.uses_entities:
         entity_columns = task.entity_columns
     columns = list(frame.columns)
@@ -74,14 +87,15 @@ def from_pandas(frame: pd.DataFrame, task: Task | None = None, *, text_column: s
     if isinstance(col.dtype, pd.StringDtype):  # vectorised: no per-row Python objects for big frames
         blank = col.isna().to_numpy(dtype=bool) | (col.str.strip() == "").to_numpy(dtype=bool, na_value=True)
         if blank.any():
-            raise DataError("empty text", file=source, row=int(np.flatnonzero(blank)[0]) + row_offset,
-                            column=text_column, fix="fill in the text or drop the row")
+            i = int(np.flatnonzero(blank)[0])
+            raise DataError("empty text", file=source, row=i, line=line(i), column=text_column,
+                            fix="fill in the text or drop the row")
         texts = col.array
     else:
         texts = col.tolist()
         for i, t in enumerate(texts):
             if _is_missing(t):
-                raise DataError("empty text", file=source, row=i + row_offset, column=text_column,
+                raise DataError("empty text", file=source, row=i, line=line(i), column=text_column,
                                 fix="fill in the text or drop the row")
             if not isinstance(t, str):
                 texts[i] = str(t)
@@ -93,8 +107,8 @@ def from_pandas(frame: pd.DataFrame, task: Task | None = None, *, text_column: s
         seen: dict[str, int] = {}
         for i, v in enumerate(ids):
             if v in seen:
-                raise DataError(f"duplicate id {v!r} (also on row {seen[v] + row_offset})", file=source,
-                                row=i + row_offset, column=id_column, fix="make ids unique")
+                raise DataError(f"duplicate id {v!r} (also on row {seen[v]})", file=source,
+                                row=i, line=line(i), column=id_column, fix="make ids unique")
             seen[v] = i
 
     gold = np.full(len(frame), -1, dtype=np.int64)
@@ -102,7 +116,7 @@ def from_pandas(frame: pd.DataFrame, task: Task | None = None, *, text_column: s
         for i, v in enumerate(frame[label_column].tolist()):
             if _is_missing(v):
                 continue
-            gold[i] = _gold_index(v, task, file=source, row=i + row_offset, column=label_column)
+            gold[i] = _gold_index(v, task, file=source, row=i, line=line(i), column=label_column)
 
     out = pd.DataFrame({"id": ids, "text": texts, "label": gold})
     if entity_columns:
@@ -118,26 +132,39 @@ def from_pandas(frame: pd.DataFrame, task: Task | None = None, *, text_column: s
     return Dataset(frame=out, name=name, source=source)
 
 
-def _gold_index(value: Any, task: Task | None, *, file: str | None, row: int, column: str) -> int:
+def _gold_index(value: Any, task: Task | None, *, file: str | None, row: int, line: int | None,
+                column: str) -> int:
+    """Class index of a gold cell; -1 (Snorkel's "unknown") means no gold."""
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         value = int(value)
     if isinstance(value, np.integer):
         value = int(value)
+    if isinstance(value, str) and value.strip() == "-1":
+        value = -1
+    if isinstance(value, int) and not isinstance(value, bool) and value == -1:
+        return -1
     if task is not None:
         try:
-            idx = task.label_index(value, file=file, row=row, column=column)
+            return task.label_index(value, file=file, row=row, column=column)
         except ConfigError as e:  # a bad gold label is a data problem, not a project-file one
-            raise DataError(e.message, file=file, row=row, column=column, fix=e.fix) from None
-        if idx < 0:
-            raise DataError("gold label -1 (abstain) is not a class", file=file, row=row, column=column,
-                            fix="leave the cell empty for 'no gold'")
-        return idx
+            raise DataError(e.message, file=file, row=row, line=line, column=column, fix=e.fix) from None
     if isinstance(value, int) and value >= 0:
         return value
     if isinstance(value, str) and value.strip().isdigit():
         return int(value)
-    raise DataError(f"gold label {value!r} is not a class index", file=file, row=row, column=column,
-                    fix="declare the task's labels so label names can be mapped, or use 0..k-1")
+    raise DataError(f"gold label {value!r} is not a class index", file=file, row=row, line=line, column=column,
+                    fix="declare the task's labels so label names can be mapped, or use 0..k-1 (-1 or an "
+                        "empty cell: no gold)")
+
+
+def _unique_keys(path: Path, n: int, pairs: list[tuple[str, Any]]) -> dict:
+    out: dict = {}
+    for k, v in pairs:
+        if k in out:
+            raise DataError(f"key {k!r} appears twice in one object", file=str(path), line=n, column=k,
+                            fix="give every field a unique name")
+        out[k] = v
+    return out
 
 
 def _read_text(path: Path) -> str:
@@ -150,7 +177,7 @@ def _read_text(path: Path) -> str:
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         raise DataError(f"not UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start}, line {line})",
-                        file=str(path), row=f"line {line}",
+                        file=str(path), line=line,
                         fix="re-save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
 
 
@@ -169,28 +196,56 @@ def load_csv(path: str | Path, task: Task | None = None, **kw: Any) -> Dataset:
     except pd.errors.EmptyDataError:
         raise DataError("the file is empty", file=str(path),
                         fix="write a header row (with a text column) and one row per example") from None
+    _check_header(text, sep, path)
+    _check_rows(frame, path)
     kw.setdefault("name", path.stem)
-    return from_pandas(frame, task, source=str(path), row_offset=2, **kw)
+    return from_pandas(frame, task, source=str(path), line_offset=2, **kw)
+
+
+def _check_header(text: str, sep: str, path: Path) -> None:
+    """Refuse duplicate column names (pandas would silently rename the copy to ``name.1``)."""
+    import csv
+    import io
+
+    header = next(csv.reader(io.StringIO(text), delimiter=sep), [])
+    names = [h.strip() for h in header]
+    seen: dict[str, int] = {}
+    for j, h in enumerate(names):
+        if h and h in seen:
+            raise DataError(f"column {h!r} appears twice in the header (columns {seen[h] + 1} and {j + 1})",
+                            file=str(path), line=1, column=h,
+                            fix="give every column a unique name (rename or drop the copy)")
+        seen[h] = j
+
+
+def _check_rows(frame: pd.DataFrame, path: Path) -> None:
+    if len(frame) == 0:
+        raise DataError("the file has no rows (a header only)", file=str(path),
+                        fix="add one row per example, or leave the file out of [data]: every split needs rows")
 
 
 def load_jsonl(path: str | Path, task: Task | None = None, **kw: Any) -> Dataset:
     """Load a JSON-lines file (one object per line); options as :func:`from_pandas`."""
     path = Path(path)
-    records = []
+    records, lines = [], []
     for n, line in enumerate(_read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            rec = json.loads(line)
+            rec = json.loads(line, object_pairs_hook=partial(_unique_keys, path, n))
         except json.JSONDecodeError as e:
-            raise DataError(f"invalid JSON: {e.msg}", file=str(path), row=f"line {n}",
+            raise DataError(f"invalid JSON: {e.msg}", file=str(path), line=n,
                             fix="each line must be one JSON object") from None
         if not isinstance(rec, dict):
-            raise DataError("line is not a JSON object", file=str(path), row=f"line {n}",
+            raise DataError("line is not a JSON object", file=str(path), line=n,
                             fix="each line must be one JSON object")
         records.append(rec)
+        lines.append(n)
+    if not records:
+        raise DataError("the file has no records", file=str(path),
+                        fix="write one JSON object per line, one per example")
     kw.setdefault("name", path.stem)
-    return from_pandas(pd.DataFrame.from_records(records), task, source=str(path), row_offset=1, **kw)
+    return from_pandas(pd.DataFrame.from_records(records), task, source=str(path), line_offset=lines, **kw)
 
 
 def load_parquet(path: str | Path, task: Task | None = None, **kw: Any) -> Dataset:
@@ -206,13 +261,67 @@ def load_parquet(path: str | Path, task: Task | None = None, **kw: Any) -> Datas
     except (pa.ArrowException, OSError) as e:
         raise DataError(f"cannot read Parquet: {e}", file=str(path),
                         fix="check that the file is a complete Parquet file (re-export it)") from None
+    _check_rows(frame, path)
     return from_pandas(frame, task, source=str(path), **kw)
 
 
-def from_hf(hf_dataset: Any, task: Task | None = None, **kw: Any) -> Dataset:
-    """Load a Hugging Face ``datasets.Dataset`` (via ``to_pandas``); ClassLabel columns stay indices."""
+def from_hf(hf_dataset: Any, task: Task | None = None, *, split: str | None = None, **kw: Any) -> Dataset:
+    """Load a Hugging Face ``datasets.Dataset`` (or one split of a ``DatasetDict``).
+
+    A ``ClassLabel`` gold column is mapped to the task's labels *by name* (so a dataset whose names
+    are ordered differently from ``task.labels`` keeps every gold label right); names the task does
+    not have are refused. Without a task, ClassLabel indices are kept.
+
+    Args:
+        hf_dataset: a ``datasets.Dataset`` or ``datasets.DatasetDict``.
+        task: the task.
+        split: which split of a ``DatasetDict`` to load (required for one).
+        **kw: options of :func:`from_pandas` (``text_column``, ``label_column``, ...).
+
+    Raises:
+        DataError: a DatasetDict without ``split`` (or with an unknown one); ClassLabel names that are
+            not the task's labels.
+    """
+    where = "Hugging Face dataset"
+    if not hasattr(hf_dataset, "to_pandas") and hasattr(hf_dataset, "keys"):  # a DatasetDict
+        names = list(hf_dataset.keys())
+        if split is None or split not in names:
+            what = "a DatasetDict needs a split" if split is None else f"no split {split!r}"
+            raise DataError(f"{what}; its splits are {names}", file=where, column="split",
+                            fix=f"pass split=..., e.g. from_hf(d, task, split={names[0]!r})" if names
+                            else "load a dataset with rows")
+        hf_dataset = hf_dataset[split]
+        kw.setdefault("name", split)
+    elif split is not None and getattr(hf_dataset, "split", None) not in (None, split):
+        raise DataError(f"this dataset is split {str(hf_dataset.split)!r}, not {split!r}", file=where,
+                        column="split", fix="pass the DatasetDict, or drop split=")
     kw.setdefault("name", getattr(hf_dataset, "split", None) and str(hf_dataset.split) or "hf")
-    return from_pandas(hf_dataset.to_pandas(), task, **kw)
+    kw.setdefault("source", where)
+    frame = hf_dataset.to_pandas()
+    label_column = kw.get("label_column", "label")
+    names = _class_label_names(hf_dataset, label_column)
+    if names is not None and task is not None and label_column in frame.columns:
+        unknown = []
+        for n in names:
+            try:
+                task.label_index(n)
+            except ConfigError:
+                unknown.append(n)
+        if unknown:
+            raise DataError(f"ClassLabel names {unknown} are not labels of the task {list(task.labels)}",
+                            file=where, column=label_column,
+                            fix="declare the task with the dataset's label names (order does not matter), "
+                                "or map the column yourself (dataset.cast_column / map) first")
+        frame[label_column] = [None if v is None or (isinstance(v, float) and math.isnan(v)) or int(v) < 0
+                               else names[int(v)] for v in frame[label_column].tolist()]
+    return from_pandas(frame, task, **kw)
+
+
+def _class_label_names(hf_dataset: Any, column: str | None) -> list[str] | None:
+    """The names of ``column`` when it is a ``ClassLabel`` feature, else None."""
+    feature = (getattr(hf_dataset, "features", None) or {}).get(column) if column else None
+    names = getattr(feature, "names", None)
+    return list(names) if names else None
 
 
 def load_table(path: str | Path, task: Task | None = None, **kw: Any) -> Dataset:

@@ -20,7 +20,8 @@ class Engine(Protocol):
     stacked in order, shape (n, k).
     """
 
-    def apply_sources(self, data: Dataset, sources: Sequence[Any], task: Task) -> LabelMatrix: ...
+    def apply_sources(self, data: Dataset, sources: Sequence[Any], task: Task, *, fault_tolerant: bool = False,
+                      max_failure_share: float = 1.0) -> LabelMatrix: ...
 
     def predict_proba(self, model: Any, L: np.ndarray | None, X: np.ndarray | None) -> np.ndarray: ...
 

@@ -23,8 +23,10 @@ class LocalEngine:
         self.workers = int(workers)
         self.progress = bool(progress)
 
-    def apply_sources(self, data: Dataset, sources: Sequence[Any], task: Task) -> LabelMatrix:
-        return apply_sources(data, sources, task, progress=self.progress, workers=self.workers)
+    def apply_sources(self, data: Dataset, sources: Sequence[Any], task: Task, *, fault_tolerant: bool = False,
+                      max_failure_share: float = 1.0) -> LabelMatrix:
+        return apply_sources(data, sources, task, progress=self.progress, workers=self.workers,
+                             fault_tolerant=fault_tolerant, max_failure_share=max_failure_share)
 
     def predict_proba(self, model: Any, L: np.ndarray | None, X: np.ndarray | None) -> np.ndarray:
         return np.asarray(model.predict_proba(L, X))

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..data.dataset import Dataset
 from ..errors import ConfigError
-from ..matrix.apply import apply_sources
+from ..matrix.apply import apply_sources, check_failures
 from ..matrix.label_matrix import LabelMatrix
 from ..sources.base import SourceFailure
 from ..task import Task
@@ -35,7 +35,8 @@ def _is_llm(source: Any) -> bool:
 
 def _apply_partition(part: Dataset, sources: Sequence[Any], task: Task) -> tuple[np.ndarray, dict, list, float]:
     t = time.perf_counter()
-    lm = apply_sources(part, sources, task, progress=False)
+    # failures are judged on the whole split by the driver, not per partition
+    lm = apply_sources(part, sources, task, progress=False, fault_tolerant=True)
     return lm.L, lm.probas, lm.failures, time.perf_counter() - t
 
 
@@ -83,7 +84,9 @@ class RayEngine:
     def _bounds(self, n: int) -> list[tuple[int, int]]:
         return [(s, min(n, s + self.partition_rows)) for s in range(0, n, self.partition_rows)] or [(0, 0)]
 
-    def apply_sources(self, data: Dataset, sources: Sequence[Any], task: Task) -> LabelMatrix:
+    def apply_sources(self, data: Dataset, sources: Sequence[Any], task: Task, *, fault_tolerant: bool = False,
+                      max_failure_share: float = 1.0) -> LabelMatrix:
+        """The label matrix of ``data``, as :func:`polarlab.matrix.apply_sources` gives it (same failure policy)."""
         ray = self._ray
         remote = [s for s in sources if not _is_llm(s)]
         local = [s for s in sources if _is_llm(s)]
@@ -103,8 +106,13 @@ class RayEngine:
             for name, P in probas_p.items():
                 probas.setdefault(name, np.full((n, task.n_classes), np.nan))[a:b] = P
             failures += [SourceFailure(f.source, f.row + a, f.example_id, f.error) for f in fails_p]
+        for s in remote:
+            found = [f for f in failures if f.source == s.name]
+            if found:
+                check_failures(s, found, n, data, fault_tolerant, max_failure_share)
         if local:
-            lm = apply_sources(data, local, task, progress=False)
+            lm = apply_sources(data, local, task, progress=False, fault_tolerant=fault_tolerant,
+                               max_failure_share=max_failure_share)
             for s in local:
                 L[:, names.index(s.name)] = lm.column(s.name)
             probas.update(lm.probas)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from ..errors import InputError
 from .errors import CacheCorruptError
 
 SCHEMA_VERSION = "1"
@@ -101,6 +102,14 @@ class AnswerCache:
         self.path = Path(path)
         memory = str(path) == ":memory:"
         if not memory:
+            if self.path.is_dir():
+                raise InputError("is a folder, not a cache file", file=str(self.path),
+                                 fix="name a file for the cache (e.g. llm_cache.sqlite), or remove the folder")
+            if self.path.is_file() and self.path.stat().st_size == 0:
+                # SQLite would take an empty file as a new database: answers lost by a truncation
+                # (a full disk, a failed copy) would be asked again, silently
+                raise CacheCorruptError("the LLM answer cache is an empty (0-byte) file (truncated by a full "
+                                        "disk or a failed copy?)", file=str(self.path), fix=_fix_text(self.path))
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(":memory:" if memory else str(self.path), timeout=30.0)
@@ -191,10 +200,15 @@ def quarantine_cache(path: str | Path) -> Path:
 
     Returns:
         the new path of the cache file.
+
+    Raises:
+        InputError: there is no file at ``path`` (or it is a folder).
     """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no cache file at {path}")
+    if not path.is_file():
+        what = "is a folder, not a cache file" if path.is_dir() else "no cache file there"
+        raise InputError(what, file=str(path),
+                         fix="give the path of the SQLite cache file (by default <state_dir>/llm_cache.sqlite)")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     target = path.with_name(f"{path.name}.corrupt-{stamp}")
     n = 1
@@ -213,7 +227,12 @@ def _main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] != "quarantine":
         print("usage: python -m polarlab.llm.cache quarantine PATH", file=sys.stderr)
         return 2
-    print(quarantine_cache(argv[1]))
+    try:
+        target = quarantine_cache(argv[1])
+    except (InputError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"moved {argv[1]} to {target}")
     return 0
 
 

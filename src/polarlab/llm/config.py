@@ -35,6 +35,10 @@ price_in_per_1k     all        price per 1000 prompt tokens (cost accounting)
 price_out_per_1k    all        price per 1000 completion tokens
 cache               all        cache file, relative to the state dir (default "llm_cache.sqlite")
 progress            all        show a progress bar (default true)
+fault_tolerant      all        true: calls that failed for good on too many rows are a warning, not
+                               an error (default false)
+max_failure_share   all        the run fails when calls failed for good on at least this share of
+                               the rows (default 1: only when every call failed)
 gguf                local      path to a GGUF model (default: the packaged Gemma 3 270M)
 n_ctx               local      context length in tokens (default 2048)
 n_threads           local      CPU threads (default 2)
@@ -44,7 +48,9 @@ max_tokens          both       generation-mode answer length in tokens (default 
 model               openai     the server's model name (required for openai)
 base_url            openai     API root, e.g. "http://127.0.0.1:8000/v1" (default: OpenAI)
 api_key_env         openai     NAME of the environment variable holding the key (omit: no key)
-endpoint            openai     "chat" (default) or "completions"
+endpoint            openai     "chat" (default; the server applies the model's chat template) or
+                               "completions" (raw prompt; scoring reads each label's log-prob with
+                               ``echo``); a base_url ending in /completions names it too
 max_concurrency     openai     parallel requests (default 4)
 max_retries         openai     retries on 429/5xx/timeouts (default 5)
 backoff_s           openai     first backoff delay in seconds, doubled each retry (default 1)
@@ -64,7 +70,7 @@ from .source import LLMSource
 
 COMMON_KEYS = {"type", "name", "backend", "mode", "calibrate", "few_shot", "content_free",
                "min_confidence", "price_in_per_1k", "price_out_per_1k", "cache", "progress",
-               "max_tokens"}
+               "max_tokens", "fault_tolerant", "max_failure_share"}
 LOCAL_KEYS = {"gguf", "n_ctx", "n_threads", "reuse_prefix", "chat_template"}
 OPENAI_KEYS = {"model", "base_url", "api_key_env", "endpoint", "max_concurrency", "max_retries",
                "backoff_s", "backoff_max_s", "timeout_s", "top_logprobs", "max_prompt_tokens"}
@@ -123,7 +129,7 @@ def from_config(d: dict, state_dir: str | Path) -> LLMSource:
     if not cache_path.is_absolute():
         cache_path = Path(state_dir) / cache_path
     kw = {k: d[k] for k in ("name", "mode", "calibrate", "min_confidence", "price_in_per_1k",
-                            "price_out_per_1k", "progress") if k in d}
+                            "price_out_per_1k", "progress", "fault_tolerant", "max_failure_share") if k in d}
     if "content_free" in d:
         kw["content_free"] = tuple(str(x) for x in d["content_free"])
     few_shot = d.get("few_shot", [])

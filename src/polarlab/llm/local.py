@@ -49,6 +49,36 @@ def _import_llama_cpp():
     return llama_cpp
 
 
+_QUIET_CALLBACK: Any = None
+
+
+def _route_llama_logs(llama_cpp: Any, verbose: bool) -> None:
+    """Send llama.cpp's own log lines to the ``polarlab.llm.llama_cpp`` logger (DEBUG), not stderr.
+
+    llama-cpp-python's callback maps ggml's log levels with a stale table, so a warning llama.cpp
+    prints while creating every context ("llama_kv_cache_iswa: using full-size SWA cache") reached
+    stderr on every run even with ``verbose=False``. With ``verbose=True`` its own callback is kept.
+    """
+    global _QUIET_CALLBACK
+    import ctypes
+    import logging
+
+    if verbose:
+        from llama_cpp import _logger
+        llama_cpp.llama_log_set(_logger.llama_log_callback, ctypes.c_void_p(0))
+        return
+    if _QUIET_CALLBACK is None:
+        log = logging.getLogger("polarlab.llm.llama_cpp")
+
+        @llama_cpp.llama_log_callback
+        def quiet(level: int, text: bytes, user_data: Any) -> None:
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s", text.decode("utf-8", "replace").rstrip())
+
+        _QUIET_CALLBACK = quiet  # kept alive: llama.cpp holds a raw pointer to it
+    llama_cpp.llama_log_set(_QUIET_CALLBACK, ctypes.c_void_p(0))
+
+
 def default_gguf() -> Path:
     """Path of the packaged Gemma 3 270M GGUF (assembled from its PyPI package on first use)."""
     try:
@@ -102,6 +132,7 @@ class LlamaCppBackend:
         if chat_template not in ("auto", "none"):
             raise LLMConfigError(f"unknown chat_template {chat_template!r}", column="chat_template",
                                  fix='use "auto" or "none"')
+        _route_llama_logs(llama_cpp, verbose)
         try:
             self._llm = llama_cpp.Llama(model_path=str(path), n_ctx=int(n_ctx), n_threads=int(n_threads),
                                         n_threads_batch=int(n_threads), n_batch=int(n_batch),
@@ -123,6 +154,7 @@ class LlamaCppBackend:
         self._label_cache: dict[tuple, Any] = {}
         self._before, self._after = self._template(chat_template)
         self.templated = bool(self._before or self._after)
+        self.template = "the GGUF's chat template" if self.templated else "none (raw text)"
         self._stop = {self._llm.token_eos()}
         if self.templated:
             eot = self._llm.tokenize(b"<end_of_turn>", add_bos=False, special=True)

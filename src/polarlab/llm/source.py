@@ -60,6 +60,10 @@ class LLMSource:
             :attr:`LLMRunStats.cost`.
         min_confidence: scoring mode abstains when the top (calibrated) probability is below it.
         progress: show a progress bar while asking the backend.
+        fault_tolerant: when True, calls that failed for good on too many rows are a warning in
+            :func:`polarlab.matrix.apply_sources` instead of failing the run (None: its default, False).
+        max_failure_share: the share of rows whose calls failed for good at which the run fails
+            (None: the default of :func:`apply_sources`, 1.0 = only when every call failed).
 
     Attributes:
         last_stats: :class:`LLMRunStats` of the last ``apply``/``ask``.
@@ -72,7 +76,8 @@ class LLMSource:
                  content_free: tuple[str, ...] = CONTENT_FREE_INPUTS,
                  price_in_per_1k: float | None = None, price_out_per_1k: float | None = None,
                  min_confidence: float = 0.0, progress: bool = True,
-                 builder: PromptBuilder | None = None) -> None:
+                 builder: PromptBuilder | None = None, fault_tolerant: bool | None = None,
+                 max_failure_share: float | None = None) -> None:
         if mode not in MODES:
             raise LLMConfigError(f"unknown mode {mode!r}", column="mode",
                                  fix='use mode = "scoring" or mode = "generation"')
@@ -88,6 +93,12 @@ class LLMSource:
         self.min_confidence = float(min_confidence)
         self.progress = progress
         self.builder = builder or PromptBuilder()
+        if fault_tolerant is not None or max_failure_share is not None:
+            from ..matrix.apply import check_failure_policy
+            check_failure_policy(False if fault_tolerant is None else fault_tolerant,
+                                 1.0 if max_failure_share is None else max_failure_share, where=f"sources.{name}.")
+        self.fault_tolerant = fault_tolerant
+        self.max_failure_share = max_failure_share
         self.last_stats = LLMRunStats()
         self.total_stats = LLMRunStats()
 
@@ -182,7 +193,7 @@ class LLMSource:
             LLMConfigError: wrong key / model / URL (answers received before are kept).
         """
         t0 = time.perf_counter()
-        stats = LLMRunStats()
+        stats = LLMRunStats(template=str(getattr(self.backend, "template", "")))
         do_cal = self.calibrate if calibrate is None else bool(calibrate)
         do_cal = do_cal and self.mode == "scoring"
         params = self.params(task)
@@ -231,9 +242,20 @@ class LLMSource:
                 stats.logprobs_fallback = True
                 stats.fallback_answers += 1
         if stats.logprobs_fallback:
-            warnings.warn(f"LLM source {self.name!r}: the backend gave no log-probabilities for "
-                          f"{stats.fallback_answers} answer(s); scoring mode fell back to generation "
-                          "mode (parsed text, no distribution)", RuntimeWarning, stacklevel=2)
+            why: dict[str, int] = {}
+            for k in main_keys:
+                row = found.get(k)
+                if row is not None and row.status == "no_logprobs":
+                    reason = (row.extra or {}).get("fallback", "the backend gave no log-probabilities")
+                    why[reason] = why.get(reason, 0) + 1
+            reasons = "; ".join(f"{n}: {r}" for r, n in why.items())
+            warnings.warn(f"LLM source {self.name!r}: {stats.fallback_answers} of {len(requests)} answer(s) "
+                          f"have no label distribution ({reasons}); scoring mode fell back to generation mode "
+                          "for them (parsed text, no distribution)", RuntimeWarning, stacklevel=2)
+        unparsed = sum(1 for a in answers if a.label == ABSTAIN and not a.error and np.isnan(a.proba).all())
+        if unparsed:
+            warnings.warn(f"LLM source {self.name!r}: {unparsed} of {len(requests)} answer(s) name no label "
+                          "(abstains)", RuntimeWarning, stacklevel=2)
         stats.seconds = time.perf_counter() - t0
         stats.price(self.price_in_per_1k, self.price_out_per_1k)
         self.last_stats = stats
@@ -268,7 +290,16 @@ class LLMSource:
         # group prompts with the same prefix so the embedded backend reuses its evaluation
         order = sorted(range(len(missing)), key=lambda i: (missing[i].prompt.prefix, i))
         todo = [missing[i] for i in order]
+        probe = getattr(self.backend, "probe", None)
+        if callable(probe):
+            probe()  # in seconds: no server, a refused key or an unknown model stop the run here
         with _progress(self.progress, len(todo), f"{self.name}: asking {self.backend.model_id}") as bar:
+            if self.backend.max_concurrency > 1 and len(todo) > 1:
+                # the first call alone: what it shows (no log-probs, a wrong endpoint) holds for all
+                it, todo = todo[0], todo[1:]
+                stats.calls += 1
+                self._settle(it, partial(self._call, it, task), found, errors, params, stats)
+                bar(1)
             if self.backend.max_concurrency <= 1:
                 for it in todo:
                     stats.calls += 1

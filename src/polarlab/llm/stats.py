@@ -25,6 +25,8 @@ class LLMRunStats:
         logprobs_fallback: the backend gave no log-probabilities, so scoring mode fell back
             to generation mode (parsed text) for some answers.
         fallback_answers: how many answers that fallback produced.
+        template: how the prompt reached the model (e.g. "the GGUF's chat template", "none (raw
+            prompt on /completions)"), as the backend reports it.
     """
 
     requests: int = 0
@@ -41,6 +43,7 @@ class LLMRunStats:
     abstained: int = 0
     logprobs_fallback: bool = False
     fallback_answers: int = 0
+    template: str = ""
 
     def price(self, price_in_per_1k: float | None, price_out_per_1k: float | None) -> None:
         """Set :attr:`cost` from per-1k-token prices (None leaves it None)."""
@@ -59,6 +62,7 @@ class LLMRunStats:
         if other.cost is not None:
             self.cost = (self.cost or 0.0) + other.cost
         self.logprobs_fallback = self.logprobs_fallback or other.logprobs_fallback
+        self.template = other.template or self.template
 
     def to_dict(self) -> dict:
         return asdict(self)

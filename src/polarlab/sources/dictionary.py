@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.dataset import Dataset
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..task import Task
 from .base import ABSTAIN, SourceOutput
 
@@ -89,6 +89,10 @@ class DictionarySource:
 
     def apply(self, data: Dataset, task: Task) -> SourceOutput:
         auto = self._build(task)
+        data = data.without_gold()  # sources never see gold
+        if self.column not in data.frame.columns:
+            raise DataError(f"no column {self.column!r}; the columns are {list(data.frame.columns)}",
+                            file=data.source, column=self.column, fix="name an existing column")
         votes = np.full(len(data), ABSTAIN, dtype=np.int64)
         k = task.n_classes
         for i, text in enumerate(data.frame[self.column].astype(str).tolist()):

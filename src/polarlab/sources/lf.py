@@ -69,7 +69,7 @@ class LabelingFunction:
     def apply(self, data: Dataset, task: Task) -> SourceOutput:
         votes = np.full(len(data), ABSTAIN, dtype=np.int64)
         failures: list[SourceFailure] = []
-        for i, x in enumerate(data):
+        for i, x in enumerate(data.without_gold()):  # x has no gold label
             try:
                 value = self(x)
             except Exception as e:  # noqa: BLE001 - an LF's bug on one row is recorded, not fatal

@@ -28,7 +28,7 @@ class SnorkelSource:
     def apply(self, data: Dataset, task: Task) -> SourceOutput:
         votes = np.full(len(data), ABSTAIN, dtype=np.int64)
         failures: list[SourceFailure] = []
-        frame = data.frame
+        frame = data.without_gold().frame  # each row as Snorkel sees it, minus the gold column
         for i, (_, row) in enumerate(frame.iterrows()):
             try:
                 value = self.lf(row)

@@ -21,6 +21,7 @@ class VoteColumn:
     explain: str | None = None
 
     def apply(self, data: Dataset, task: Task) -> SourceOutput:
+        data = data.without_gold()  # sources never see gold: column = "label" is "no such column"
         if self.column not in data.frame.columns:
             raise DataError(f"no vote column {self.column!r}; the columns are {list(data.frame.columns)}",
                             file=data.source, column=self.column, fix="name an existing column")
