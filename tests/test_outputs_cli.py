@@ -43,6 +43,9 @@ def test_commands_refuse_bad_input_before_work(tmp_path: Path) -> None:
     r = runner.invoke(cli.app, ["export", str(p)])                    # not run yet
     assert r.exit_code == 2 and "has not been run" in r.stderr
     r = runner.invoke(cli.app, ["predict", str(tmp_path), str(tmp_path / "x.csv")])
+    assert r.exit_code == 2 and "x.csv: no such file" in r.stderr
+    (tmp_path / "x.csv").write_text("text\nhello\n", encoding="utf-8")
+    r = runner.invoke(cli.app, ["predict", str(tmp_path), str(tmp_path / "x.csv")])
     assert r.exit_code == 2 and "endmodel.json" in r.stderr
     r = runner.invoke(cli.app, ["endmodel", str(p), "--model", "forest"])
     assert r.exit_code == 2 and "unknown end model 'forest'" in r.stderr

@@ -62,9 +62,11 @@ def predict(model: Path = typer.Argument(..., help="a saved end model folder"),
             progress: bool = typer.Option(True, help="show a progress bar")) -> None:
     """Label new data with a saved end model: id, label, probability and p_<label> per class."""
     from ..endmodel import load_end_model, predict_file
+    from ..endmodel.predict import check_paths
 
     PolarlabError, fail, console = _errors()
     try:
+        check_paths(data, out)
         m = load_end_model(model)
         frame, path = predict_file(m, data, out, text_column=text_column, id_column=id_column,
                                    batch_size=batch_size, progress=progress)
