@@ -43,6 +43,9 @@ def test_commands_refuse_bad_input_before_work(tmp_path: Path) -> None:
     r = runner.invoke(cli.app, ["export", str(p)])                    # not run yet
     assert r.exit_code == 2 and "has not been run" in r.stderr
     r = runner.invoke(cli.app, ["predict", str(tmp_path), str(tmp_path / "x.csv")])
+    assert r.exit_code == 2 and "x.csv: no such file" in r.stderr
+    (tmp_path / "x.csv").write_text("text\nhello\n", encoding="utf-8")
+    r = runner.invoke(cli.app, ["predict", str(tmp_path), str(tmp_path / "x.csv")])
     assert r.exit_code == 2 and "endmodel.json" in r.stderr
     r = runner.invoke(cli.app, ["endmodel", str(p), "--model", "forest"])
     assert r.exit_code == 2 and "unknown end model 'forest'" in r.stderr
@@ -60,7 +63,7 @@ def test_endmodel_export_import_report_predict(tmp_path: Path) -> None:
     assert meta["trained_on"]["split"] == "train" and meta["self_training"]["stop_reason"]
 
     for fmt in ("csv", "jsonl", "parquet", "hf", "label-studio", "argilla"):
-        assert f"({fmt}, labels from the outputs" in ok(["export", str(p), "--format", fmt])
+        assert f"({fmt}, labels from the state" in ok(["export", str(p), "--format", fmt])
     labels = pd.read_csv(out / "labels.csv")                              # the run's file is untouched
     assert "vote_keyword_my" in labels.columns and "provenance" not in labels.columns
 
@@ -84,7 +87,8 @@ def test_endmodel_export_import_report_predict(tmp_path: Path) -> None:
 
     ok(["endmodel", str(p)])                                              # now with the 2 reviewed rows
     meta = json.loads((out / "endmodel" / "endmodel.json").read_text(encoding="utf-8"))
-    assert meta["trained_on"]["reviewed"] == 2
+    assert meta["trained_on"]["reviewed"] == 2 and meta["trained_on"]["labels_from"] == "state"
+    assert "unchanged since the last run" in ok(["endmodel", str(p)])    # a stage: skipped when unchanged
 
     assert "wrote the report" in ok(["report", str(p)])
     page = (out / "report.html").read_text(encoding="utf-8")

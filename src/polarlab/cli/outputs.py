@@ -31,25 +31,33 @@ def endmodel(project: Path = typer.Argument(..., help="the project file (polarla
              epochs: Optional[int] = typer.Option(None, help="transformer: passes over the data"),
              out: Optional[Path] = typer.Option(None, "--out", help="model folder (default: <output>/endmodel)")
              ) -> None:
-    """Train the end model on the project's final labels (soft labels, 1 - risk weights, reviewed rows)."""
+    """Train the end model on the project's final labels (soft labels, 1 - risk weights, reviewed rows).
+
+    Runs the project's stages first (unchanged ones are skipped), then the ``endmodel`` stage."""
     from ..endmodel.stage import train_end_model
 
     PolarlabError, fail, console = _errors()
     options = {"epochs": epochs} if epochs is not None else {}
     try:
-        run = train_end_model(_project(project), model, self_training=self_training, options=options, out=out)
+        run, report = train_end_model(_project(project), model, self_training=self_training, options=options,
+                                      out=out)
     except PolarlabError as e:
         fail(e)
-    console.print(f"trained {model} on {run.trained_on['rows']} rows of {run.trained_on['split']} "
-                  f"({run.trained_on['reviewed']} reviewed) in {run.seconds:.1f}s")
-    if run.self_training:
-        console.print(f"self-training: kept round {run.self_training['best_round']}, "
-                      f"stopped: {run.self_training['stop_reason']}")
-    if run.evaluation:
-        m = run.evaluation["metrics"]
-        console.print(f"{run.evaluation['split']}: {m['wrench_metric_name']} = {m['wrench_metric']:.3f}, "
+    r = report.report
+    if report.action == "skipped":
+        console.print("end model unchanged since the last run (same options, labels and human answers): skipped")
+    else:
+        t = r["trained_on"]
+        console.print(f"trained {model} on {t['rows']} rows of {t['split']} ({t['reviewed']} reviewed) "
+                      f"in {report.seconds:.1f}s")
+        if r.get("self_training"):
+            console.print(f"self-training: kept round {r['self_training']['best_round']}, "
+                          f"stopped: {r['self_training']['stop_reason']}")
+    if r.get("evaluation"):
+        m = r["evaluation"]["metrics"]
+        console.print(f"{r['evaluation']['split']}: {m['wrench_metric_name']} = {m['wrench_metric']:.3f}, "
                       f"accuracy = {m['accuracy']:.3f} (n = {m['n']})")
-    console.print(f"wrote the model: {run.path}")
+    console.print(f"the model: {r['path']}")
 
 
 def predict(model: Path = typer.Argument(..., help="a saved end model folder"),
@@ -62,9 +70,11 @@ def predict(model: Path = typer.Argument(..., help="a saved end model folder"),
             progress: bool = typer.Option(True, help="show a progress bar")) -> None:
     """Label new data with a saved end model: id, label, probability and p_<label> per class."""
     from ..endmodel import load_end_model, predict_file
+    from ..endmodel.predict import check_paths
 
     PolarlabError, fail, console = _errors()
     try:
+        check_paths(data, out)
         m = load_end_model(model)
         frame, path = predict_file(m, data, out, text_column=text_column, id_column=id_column,
                                    batch_size=batch_size, progress=progress)

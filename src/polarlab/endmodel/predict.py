@@ -18,18 +18,29 @@ from ..export.labels import labels_frame, write_table
 from .base import EndModel
 
 
+def check_paths(data: str | Path, out: str | Path | None = None) -> None:
+    """Refuse a missing / unknown data file or an unknown output type (before any model is loaded)."""
+    from ..data.loaders import TABLE_SUFFIXES
+    from ..errors import ConfigError
+    from ..export.labels import FORMATS
+
+    data = Path(data)
+    if not data.is_file():
+        raise DataError("no such file", file=str(data), fix="give the path of a CSV, JSONL or Parquet file")
+    if data.suffix.lower() not in TABLE_SUFFIXES:
+        raise DataError(f"unknown data type {data.suffix!r}", file=str(data), fix=f"use one of {sorted(TABLE_SUFFIXES)}")
+    if out is not None and Path(out).suffix.lower() not in FORMATS:
+        raise ConfigError(f"unknown output type {Path(out).suffix!r}", file=str(out),
+                          fix=f"end the file name with one of {sorted(FORMATS)}")
+
+
 def read_data(path: str | Path, model: EndModel, text_column: str | None = None,
               id_column: str | None = None) -> Dataset:
     """The rows to label, validated (texts present, ids unique) before any model work."""
-    from ..data.loaders import TABLE_SUFFIXES, load_table
+    from ..data.loaders import load_table
 
-    path = Path(path)
-    if not path.exists():
-        raise DataError("no such file", file=str(path), fix="give the path of a CSV, JSONL or Parquet file")
-    if path.suffix.lower() not in TABLE_SUFFIXES:
-        raise DataError(f"unknown data type {path.suffix!r}", file=str(path),
-                        fix=f"use one of {sorted(TABLE_SUFFIXES)}")
-    return load_table(path, model.task, text_column=text_column, label_column=None, id_column=id_column)
+    check_paths(path)
+    return load_table(Path(path), model.task, text_column=text_column, label_column=None, id_column=id_column)
 
 
 def batches(n: int, size: int) -> Iterator[slice]:
@@ -75,14 +86,8 @@ def predict_file(model: EndModel, data_path: str | Path, out: str | Path | None 
     Returns:
         (the predictions table, the path written or None).
     """
+    check_paths(data_path, out)
     data = read_data(data_path, model, text_column, id_column)
-    if out is not None:   # check the output type before the slow part
-        from ..export.labels import FORMATS
-        from ..errors import ConfigError
-
-        if Path(out).suffix.lower() not in FORMATS:
-            raise ConfigError(f"unknown output type {Path(out).suffix!r}", file=str(out),
-                              fix=f"end the file name with one of {sorted(FORMATS)}")
     proba = predict_proba_batched(model, data, batch_size, progress)
     frame = labels_frame(data.ids, proba, model.task)
     return frame, (write_table(frame, out) if out is not None else None)

@@ -6,8 +6,10 @@ With self-training, the fit split's other rows (no vote, no review) are the unla
 Evaluation: the ``test`` split (else the project's eval split) where it has gold.
 
 Writes ``<output_dir>/endmodel/`` (the model, its task and label names, the evaluation and the
-self-training history in ``endmodel.json``) and, in the project state, the end model's distributions of
-every split (method ``"endmodel"``) and a stage record ``"endmodel"`` — in one transaction.
+self-training history in ``endmodel.json``) and, through the stage runner (:mod:`polarlab.stages`), the
+end model's distributions of every split (method ``"endmodel"``) and the stage record ``"endmodel"`` in the
+project state, in one transaction; an unchanged end model (same options, labels and human answers) is
+skipped.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ..export.project import ProjectLabels, load_project_labels, open_state
+from ..export.project import ProjectLabels, load_project_labels
 from ..export.provenance import human_label
 from ..metrics import classification_metrics
 from ..project import Project
@@ -61,16 +63,11 @@ def confusion(gold: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
     return confusion_matrix(gold[ok], pred[ok], labels=list(range(k)))
 
 
-def train_end_model(project: Project, kind: str = "logreg", *, self_training: bool = False,
-                    options: dict[str, Any] | None = None, st_options: dict[str, Any] | None = None,
-                    out: str | Path | None = None) -> EndModelRun:
-    """Run the end-model stage on ``project`` (see the module docstring)."""
+def fit_on_labels(project: Project, labels: ProjectLabels, model, *, self_training: bool = False,
+                  st_options: dict[str, Any] | None = None, out: str | Path | None = None,
+                  extra: dict[str, Any] | None = None) -> EndModelRun:
+    """Train ``model`` on a project's final labels, evaluate it on the test split, save it."""
     t0 = time.perf_counter()
-    options = dict(options or {})
-    if kind == "logreg":
-        options.setdefault("cache_dir", str(Path(project.state_dir) / "features"))
-    model = make_end_model(kind, project.task, **options)        # bad options fail before any slow work
-    labels = load_project_labels(project)
     d = labels.data
     fit, ev = _split_choice(labels, project)
     rows = labels.rows(fit)
@@ -99,26 +96,101 @@ def train_end_model(project: Project, kind: str = "logreg", *, self_training: bo
                       "confusion": confusion(g, probas[ev].argmax(1), project.task.n_classes).tolist()}
     trained_on = {"split": fit, "rows": int(lab.size), "reviewed": int((reviewed[lab] >= 0).sum()),
                   "pool": int(pool.size), "labels_from": labels.origin, "method": d.method}
-    seconds = time.perf_counter() - t0
     path = Path(out) if out is not None else Path(project.output_dir) / MODEL_DIR
-    model.save(path, {"evaluation": evaluation, "self_training": history, "trained_on": trained_on,
-                      "options": {k: v for k, v in options.items() if k != "cache_dir"}})
-    _record(project, kind, options, self_training, probas, d.proba, evaluation, trained_on, seconds)
-    return EndModelRun(model, path, evaluation, trained_on, history, seconds, probas)
+    model.save(path, {"evaluation": evaluation, "self_training": history, "trained_on": trained_on, **(extra or {})})
+    return EndModelRun(model, path, evaluation, trained_on, history, time.perf_counter() - t0, probas)
 
 
-def _record(project: Project, kind: str, options: dict, self_training: bool, probas: dict[str, np.ndarray],
-            labels_proba: np.ndarray, evaluation: dict | None, trained_on: dict, seconds: float) -> None:
-    from ..state import content_hash
+class EndModelStage:
+    """Stage ``endmodel`` (protocol of :mod:`polarlab.stages`): trains the end model on the final labels.
 
-    state = open_state(project, readonly=False)
+    Config: the model kind and options, self-training on/off and its options. Inputs: the final method's
+    distributions and the human answers. Outputs: the model folder (``<output_dir>/endmodel``) and the end
+    model's (n, k) distributions of every split in the state (method ``"endmodel"``).
+    """
+
+    name = STAGE
+
+    def __init__(self, kind: str = "logreg", options: dict[str, Any] | None = None, self_training: bool = False,
+                 st_options: dict[str, Any] | None = None, out: str | Path | None = None) -> None:
+        self.kind, self.options, self.self_training = kind, dict(options or {}), bool(self_training)
+        self.st_options, self.out = dict(st_options or {}), out
+        self.result: EndModelRun | None = None
+
+    def _model(self, project: Project):
+        options = dict(self.options)
+        if self.kind == "logreg":
+            options.setdefault("cache_dir", str(Path(project.state_dir) / "features"))
+        return make_end_model(self.kind, project.task, **options)
+
+    def _final(self, ctx) -> str:
+        from ..export.project import final_method
+
+        return final_method(ctx.project)
+
+    def wanted(self, ctx) -> bool:
+        return True
+
+    def config(self, ctx) -> Any:
+        return {"kind": self.kind, "options": {k: v for k, v in self.options.items() if k != "cache_dir"},
+                "self_training": self.self_training, "st_options": self.st_options, "final": self._final(ctx),
+                "out": str(self.out) if self.out is not None else None}
+
+    def inputs(self, ctx) -> dict[str, str]:
+        from ..state import content_hash
+
+        final = ctx.probas.get(self._final(ctx), {})
+        return {"labels": content_hash(*[final[s] for s in sorted(final)]),
+                "human": content_hash(ctx.state.vote_events(kind="human"))}
+
+    def run(self, ctx) -> dict[str, Any]:
+        model = self._model(ctx.project)           # bad options fail before any slow work
+        self.result = fit_on_labels(ctx.project, load_project_labels(ctx.project), model,
+                                    self_training=self.self_training, st_options=self.st_options, out=self.out,
+                                    extra={"options": {k: v for k, v in self.options.items() if k != "cache_dir"}})
+        ctx.probas[STAGE] = self.result.probas
+        return {"kind": self.kind, "evaluation": self.result.evaluation, "trained_on": self.result.trained_on,
+                "self_training": self.result.self_training, "path": str(self.result.path)}
+
+    def save(self, ctx) -> str:
+        from ..state import content_hash
+
+        for split, P in ctx.probas[STAGE].items():
+            ctx.state.put_distribution(STAGE, split, P, key=self.name)
+        return content_hash(*[ctx.probas[STAGE][s] for s in sorted(ctx.probas[STAGE])])
+
+    def load(self, ctx, record) -> bool:
+        got = ctx.state.distributions(STAGE)
+        path = Path(record.report.get("path", ""))
+        if set(got) != set(ctx.splits) or not (path / "endmodel.json").exists():
+            return False
+        ctx.probas[STAGE] = got
+        return True
+
+
+def train_end_model(project: Project, kind: str = "logreg", *, self_training: bool = False,
+                    options: dict[str, Any] | None = None, st_options: dict[str, Any] | None = None,
+                    out: str | Path | None = None, progress: bool = False) -> tuple[EndModelRun | None, Any]:
+    """``polarlab endmodel``: bring the run up to date (``polarlab run``; unchanged stages are skipped), then
+    run the stage list plus ``endmodel`` over the project state.
+
+    Returns:
+        (what the stage trained, or None when it was skipped as unchanged; its :class:`StageReport`).
+    """
+    from ..pipeline import run as run_pipeline
+    from ..stages import PIPELINE, RunContext, register_stage, run_stages
+    from ..state import ProjectState
+
+    stage = EndModelStage(kind, options, self_training, st_options, out)
+    stage._model(project)                                   # unknown kind / bad option: before any work
+    run_pipeline(project, progress=progress)
+    register_stage(stage)
+    state = ProjectState(project.state_dir)
     try:
-        config = content_hash(kind, {k: v for k, v in options.items() if k != "cache_dir"}, self_training)
-        with state.transaction():
-            for s, P in probas.items():
-                state.put_distribution(STAGE, s, P)
-            state.record_stage(STAGE, config_hash=config, inputs={"labels": content_hash(labels_proba)},
-                               output_hash=content_hash(*[probas[s] for s in sorted(probas)]), seconds=seconds,
-                               report={"evaluation": evaluation, "trained_on": trained_on, "kind": kind})
+        ctx = RunContext(project=project, state=state, progress=progress)
+        reports = run_stages(list(PIPELINE) + [STAGE], ctx)
     finally:
         state.close()
+    return stage.result, next(r for r in reports if r.name == STAGE)
+
+

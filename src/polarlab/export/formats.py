@@ -60,13 +60,15 @@ def sniff_import_format(path: str | Path) -> str:
         raise DataError(f"cannot read: {e.strerror}", file=str(p), fix="give an existing export file") from None
     try:
         data = json.loads(text)
-        first = data[0] if isinstance(data, list) and data else (data.get("records") or [{}])[0] \
-            if isinstance(data, dict) else {}
-    except (json.JSONDecodeError, AttributeError, IndexError):
+    except json.JSONDecodeError:
+        lines = [ln for ln in text.splitlines() if ln.strip()]
         try:
-            first = json.loads(text.splitlines()[0])
-        except (json.JSONDecodeError, IndexError):
+            data = json.loads(lines[0]) if lines else None
+        except json.JSONDecodeError:
             raise DataError("not JSON", file=str(p), fix="give Label Studio's or Argilla's JSON export") from None
+    if isinstance(data, dict):
+        data = data.get("records", [data])
+    first = data[0] if isinstance(data, list) and data else {}
     if isinstance(first, dict) and ("fields" in first or "suggestions" in first):
         return "argilla"
     if isinstance(first, dict) and ("annotations" in first or "data" in first or "annotator" in first):
