@@ -175,9 +175,9 @@ class SelfPacedReview:
             n_audit = int(round(limit * n_audit / (self.batch_size + n_audit)))
             rows = rows[: max(limit - n_audit, 0)]
         rest = np.setdiff1d(np.flatnonzero(open_), rows)
-        return Batch(rows=rows, audit=self._audit_sample(rest, n_audit))
+        return Batch(rows=rows, audit=self.audit_sample(rest, n_audit))
 
-    def _audit_sample(self, pool: np.ndarray, size: int) -> np.ndarray:
+    def audit_sample(self, pool: np.ndarray, size: int) -> np.ndarray:
         """``audit_size`` random items of ``pool``, spread over the risk strata (proportional allocation,
         largest remainders)."""
         k = min(size, len(pool))
