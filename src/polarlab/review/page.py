@@ -63,7 +63,7 @@ function highlighted(text, spans) {
   box.append(document.createTextNode(text.slice(at)));
 }
 function show(it) {
-  item = it; $("msg").textContent = "";
+  item = it; $("msg").textContent = ""; $("card").dataset.item = it ? it.id : "";
   if (!it) { $("text").textContent = "Nothing left to review. Thank you!"; $("labels").replaceChildren();
     $("rules").replaceChildren(); $("llm").textContent = ""; $("itemmeta").textContent = ""; return; }
   highlighted(it.text || "", it.entities);
