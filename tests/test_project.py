@@ -219,12 +219,12 @@ def _fails(tmp_path: Path, text: str) -> str:
 
 def test_unknown_source_type(tmp_path: Path) -> None:
     msg = _fails(tmp_path, PROJECT.replace('type = "regex"', 'type = "regexp"'))
-    assert "unknown source type 'regexp'" in msg and "column 'sources[1] (rx_link)'" in msg and "'regex'" in msg
+    assert "unknown source type 'regexp'" in msg and "key 'sources[1].type'" in msg and "'regex'" in msg
 
 
 def test_unknown_data_keys(tmp_path: Path) -> None:
     msg = _fails(tmp_path, PROJECT.replace('text_column = "body"', 'text_column = "body"\ntext_col = "x"'))
-    assert "unknown key(s) ['text_col'] in [data]" in msg and "column 'data'" in msg and "text_column" in msg
+    assert "unknown key 'text_col'" in msg and "key 'data.text_col'" in msg and "did you mean 'text_column'" in msg and "text_column" in msg
 
 
 def test_invalid_toml(tmp_path: Path) -> None:
@@ -237,14 +237,14 @@ def test_invalid_toml(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("edit, needle", [
-    (lambda t: t + "\n[colours]\nx = 1\n", "unknown section(s) ['colours']"),
+    (lambda t: t + "\n[colours]\nx = 1\n", "unknown section [colours]"),
     (lambda t: t.replace('[data.splits]\ntrain = "train.csv"\ntest = "test.csv"\n', ""), "exactly one of"),
     (lambda t: t.split("[[sources]]")[0], "no [[sources]]"),
-    (lambda t: t.replace('labels = ["ham", "spam"]', 'lables = ["ham", "spam"]'), "unknown key(s) ['lables']"),
-    (lambda t: t.replace('labels = ["ham", "spam"]', 'labels = ["ham"]'), "at least two labels"),
+    (lambda t: t.replace('labels = ["ham", "spam"]', 'lables = ["ham", "spam"]'), "unknown key 'lables'"),
+    (lambda t: t.replace('labels = ["ham", "spam"]', 'labels = ["ham"]'), "at least 2 are needed"),
     (lambda t: t.replace('final = "mv"', 'final = "snorkel"'), "final label model 'snorkel'"),
-    (lambda t: t.replace('keywords = ["check out"]', 'keyword = ["check out"]'), "missing key(s) ['keywords']"),
-    (lambda t: t.replace('file = "lfs.py"', 'file = "nope.py"'), "nope.py, column 'sources[3]': labeling function file not found"),
+    (lambda t: t.replace('keywords = ["check out"]', 'keyword = ["check out"]'), "sources[0].keywords': required key is missing"),
+    (lambda t: t.replace('file = "lfs.py"', 'file = "nope.py"'), "nope.py, key 'sources[3]': labeling function file not found"),
 ])
 def test_bad_project_files(tmp_path: Path, edit, needle: str) -> None:
     msg = _fails(tmp_path, edit(PROJECT))

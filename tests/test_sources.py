@@ -108,7 +108,7 @@ def test_keyword_special_characters_and_unicode() -> None:
     assert votes(KeywordSource(name="plus", keywords=["a+b"], label=SPAM), ds) == [-1] * 7 + [SPAM]
     with pytest.raises(ConfigError) as ei:
         KeywordSource(name="empty", keywords=["", ""], label=SPAM)
-    assert "column 'empty'" in str(ei.value) and "Fix:" in str(ei.value)
+    assert "key 'empty'" in str(ei.value) and "Fix:" in str(ei.value)
 
 
 def test_keyword_other_column_and_bad_label() -> None:
@@ -116,7 +116,7 @@ def test_keyword_other_column_and_bad_label() -> None:
     assert votes(KeywordSource(name="t", keywords=["free"], label="spam", column="title"), ds) == [SPAM, -1]
     with pytest.raises(ConfigError) as ei:
         KeywordSource(name="bad", keywords=["x"], label="eggs").apply(ds, TASK)
-    assert "'eggs'" in str(ei.value) and "column 'bad'" in str(ei.value)
+    assert "'eggs'" in str(ei.value) and "key 'bad'" in str(ei.value)
 
 
 # --------------------------------------------------------------------------- regex
@@ -145,7 +145,7 @@ def test_regex_invalid_pattern() -> None:
     with pytest.raises(ConfigError) as ei:
         RegexSource(name="broken", pattern="(unclosed", label=SPAM)
     msg = str(ei.value)
-    assert "column 'broken'" in msg and "(unclosed" in msg and "Fix:" in msg
+    assert "key 'broken'" in msg and "(unclosed" in msg and "Fix:" in msg
 
 
 # --------------------------------------------------------------------------- dictionary
@@ -335,8 +335,8 @@ def test_sources_from_config_every_type(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("table, needle", [
-    ({"type": "keyword", "name": "k", "label": "spam"}, "missing key(s) ['keywords']"),
-    ({"type": "keyword", "name": "k", "keywords": ["a"], "label": "spam", "colour": 1}, "unknown key(s) ['colour']"),
+    ({"type": "keyword", "name": "k", "label": "spam"}, "sources[0].keywords': required key is missing"),
+    ({"type": "keyword", "name": "k", "keywords": ["a"], "label": "spam", "colour": 1}, "unknown key 'colour'. Fix: did you mean 'column'?"),
     ({"type": "dictionary", "name": "d"}, "exactly one of 'terms' or 'file'"),
     ({"type": "dictionary", "name": "d", "terms": ["a"]}, "needs a 'label'"),
     ({"type": "python", "file": "nope.py"}, "not found"),

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sklearn.exceptions import NotFittedError as _SklearnNotFitted
+
 
 class PolarlabError(Exception):
     """Base class of every error polarlab raises on purpose."""
@@ -30,6 +32,8 @@ class InputError(PolarlabError):
     column: str | None = None
     fix: str | None = None
 
+    WHERE = "column"   # how ``column`` is named in the message
+
     def __post_init__(self) -> None:
         super().__init__(str(self))
 
@@ -40,7 +44,7 @@ class InputError(PolarlabError):
         if self.row is not None:
             where.append(f"row {self.row}")
         if self.column is not None:
-            where.append(f"column {self.column!r}")
+            where.append(f"{self.WHERE} {self.column!r}")
         text = self.message
         if where:
             text = f"{', '.join(where)}: {text}"
@@ -54,8 +58,24 @@ class DataError(InputError):
 
 
 class ConfigError(InputError):
-    """A project file (polarlab.toml) that is malformed or names unknown things."""
+    """A project file (polarlab.toml) that is malformed or names unknown things.
+
+    ``column`` holds the key path (``labelmodel.methods``, ``sources[2].keywords``) and is shown as ``key``.
+    """
+
+    WHERE = "key"
 
 
 class SourceError(InputError):
     """A supervision source that returned something that is not a label."""
+
+
+class StateError(InputError):
+    """A project state folder that cannot be used (newer schema, corrupted database, missing artifact)."""
+
+
+class NotFittedError(InputError, _SklearnNotFitted):
+    """A model's ``predict_proba``/``transform`` was called before ``fit`` (every polarlab model raises this one).
+
+    A subclass of scikit-learn's ``NotFittedError`` (itself a ``ValueError``), so code catching either works.
+    """

@@ -44,12 +44,10 @@ else:  # pragma: no cover
 from .data.dataset import Dataset
 from .data.loaders import load_table
 from .data.wrench import load_wrench, wrench_task
+from .config import ProjectConfig, validate_tables
 from .errors import ConfigError
 from .task import Task
 
-SECTIONS = {"task", "data", "sources", "labelmodel", "harmonizer", "correct", "output", "project"}
-DATA_KEYS = {"wrench", "path", "splits", "text_column", "label_column", "id_column", "entity_columns",
-             "span_columns", "split_column", "limit", "fit_split", "eval_split"}
 
 
 @dataclass
@@ -66,7 +64,9 @@ class Project:
         correct: the ``[correct]`` table (error-correction options).
         output_dir: where outputs go.
         labels_file: the labels file name inside ``output_dir``.
-        state_dir: where caches (LLM answers, embeddings) live.
+        state_dir: where the project state (LLM answers, embeddings, stage results) lives.
+        config: the typed, validated tables (:mod:`polarlab.config`); the dicts above are what the file
+            said (CLI overrides change them; :func:`validate_project` checks them again before a run).
     """
 
     path: Path
@@ -79,6 +79,7 @@ class Project:
     output_dir: Path = Path("out")
     labels_file: str = "labels.csv"
     state_dir: Path = Path(".polarlab")
+    config: ProjectConfig | None = None
 
     @property
     def base_dir(self) -> Path:
@@ -123,8 +124,8 @@ class Project:
         return self.data.get("fit_split", "train")
 
     @property
-    def eval_split(self) -> str:
-        return self.data.get("eval_split", "test")
+    def eval_split(self) -> str | None:
+        return self.data.get("eval_split")
 
 
 def _concat(parts: list[Dataset], name: str) -> Dataset:
@@ -141,34 +142,37 @@ def _concat(parts: list[Dataset], name: str) -> Dataset:
                    source=", ".join(str(p.source) for p in parts))
 
 
-def load_project(path: str | Path) -> Project:
-    """Read and validate a project file.
-
-    Raises:
-        ConfigError: naming the file and key, for malformed TOML, unknown sections/keys, missing data.
-    """
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a project file; a missing file, a folder, bad TOML or bad encoding is one ConfigError."""
     path = Path(path)
+    if path.is_dir():
+        inside = path / "polarlab.toml"
+        raise ConfigError("is a folder, not a project file", file=str(path),
+                          fix=f"give the project file: {inside}" if inside.exists() else
+                          "give the path to a polarlab.toml")
     if not path.exists():
         raise ConfigError("project file not found", file=str(path), fix="give the path to a polarlab.toml")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"invalid TOML: {e}", file=str(path), fix="fix the syntax") from None
     except UnicodeDecodeError:
         raise ConfigError("not UTF-8", file=str(path), fix="save the project file as UTF-8") from None
-    unknown = sorted(set(raw) - SECTIONS)
-    if unknown:
-        raise ConfigError(f"unknown section(s) {unknown}", file=str(path), fix=f"use only {sorted(SECTIONS)}")
-    data = raw.get("data")
-    if not data:
-        raise ConfigError("no [data] section", file=str(path), fix="add [data] with wrench = DIR or path = FILE")
-    bad = sorted(set(data) - DATA_KEYS)
-    if bad:
-        raise ConfigError(f"unknown key(s) {bad} in [data]", file=str(path), column="data",
-                          fix=f"use only {sorted(DATA_KEYS)}")
-    if sum(k in data for k in ("wrench", "path", "splits")) != 1:
-        raise ConfigError("[data] needs exactly one of wrench, path, splits", file=str(path), column="data",
-                          fix="e.g. wrench = \"../data/youtube\" or path = \"data.csv\"")
+    except OSError as e:
+        raise ConfigError(f"cannot be read ({e.strerror or e})", file=str(path), fix="check its permissions") from None
+
+
+def load_project(path: str | Path) -> Project:
+    """Read and validate a project file (every table and key, :mod:`polarlab.config`).
+
+    Raises:
+        ConfigError: naming the file and key path, for malformed TOML, unknown sections/keys, wrong types,
+            missing data.
+    """
+    path = Path(path)
+    raw = read_toml(path)
+    config = validate_tables(raw, str(path))
+    data = raw["data"]
     base = path.parent
     try:
         if "task" in raw:
@@ -179,21 +183,36 @@ def load_project(path: str | Path) -> Project:
         elif "wrench" in data:
             task = wrench_task(_abs(base, data["wrench"]))
         else:
-            raise ConfigError("no [task] section", fix="add [task] with labels = [...]")
+            raise ConfigError("no [task] section", column="task", fix="add [task] with labels = [...]")
     except ConfigError as e:
         e.file = e.file or str(path)
+        if e.column and not e.column.startswith("task"):
+            e.column = f"task.{e.column}"
         raise
     out = raw.get("output", {})
     proj = raw.get("project", {})
-    sources = raw.get("sources", [])
-    if not isinstance(sources, list) or not sources:
-        raise ConfigError("no [[sources]]", file=str(path), fix="declare at least one [[sources]] table")
     return Project(
-        path=path, task=task, data=data, sources=sources,
+        path=path, task=task, data=data, sources=raw["sources"],
         labelmodel=raw.get("labelmodel", {}), harmonizer=raw.get("harmonizer", {}), correct=raw.get("correct", {}),
         output_dir=_abs(base, out.get("dir", "out")), labels_file=out.get("labels", "labels.csv"),
-        state_dir=_abs(base, proj.get("state_dir", ".polarlab")),
+        state_dir=_abs(base, proj.get("state_dir", ".polarlab")), config=config,
     )
+
+
+def validate_project(project: Project) -> ProjectConfig:
+    """Validate a project's tables as they are now (after CLI overrides), in one place; returns the typed config.
+
+    Raises:
+        ConfigError: naming the file and key path.
+    """
+    raw: dict[str, Any] = {"data": project.data, "sources": project.sources}
+    for name in ("labelmodel", "harmonizer", "correct"):
+        if getattr(project, name):
+            raw[name] = getattr(project, name)
+    raw["output"] = {"dir": str(project.output_dir), "labels": project.labels_file}
+    raw["project"] = {"state_dir": str(project.state_dir)}
+    project.config = validate_tables(raw, str(project.path))
+    return project.config
 
 
 def _abs(base: Path, p: str) -> Path:

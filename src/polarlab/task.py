@@ -45,9 +45,11 @@ class Task:
         if len(set(labels)) != len(labels):
             raise ConfigError(f"duplicate label names in {list(labels)}", column="labels",
                               fix="give every class a distinct name")
-        if self.kind not in ("text", "relation"):
+        from .tasks import TASK_KINDS
+
+        if self.kind not in TASK_KINDS:
             raise ConfigError(f"unknown task kind {self.kind!r}", column="kind",
-                              fix="use kind = \"text\" or kind = \"relation\"")
+                              fix=f"use one of {sorted(TASK_KINDS)}")
         if self.verbalizers is not None:
             verbs = tuple(str(v) for v in self.verbalizers)
             object.__setattr__(self, "verbalizers", verbs)
@@ -55,9 +57,14 @@ class Task:
                 raise ConfigError(f"{len(verbs)} verbalizers for {len(labels)} labels",
                                   column="verbalizers", fix="give one verbalizer per label")
         if not self.instruction:
-            what = ("the relation between the two marked entities" if self.kind == "relation"
-                    else "the text")
-            object.__setattr__(self, "instruction", f"Classify {what} into one of the labels.")
+            object.__setattr__(self, "instruction", self.kind_spec.default_instruction)
+
+    @property
+    def kind_spec(self):
+        """The :class:`polarlab.tasks.TaskKind` object of ``kind``."""
+        from .tasks import task_kind
+
+        return task_kind(self.kind)
 
     @property
     def n_classes(self) -> int:

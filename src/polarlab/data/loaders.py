@@ -52,7 +52,7 @@ def from_pandas(frame: pd.DataFrame, task: Task | None = None, *, text_column: s
         DataError: naming the file, row and column of the first problem, and the fix.
     """
     text_column = text_column or (task.text_column if task else "text")
-    if entity_columns is None and task is not None and task.kind == "relation":
+    if entity_columns is None and task is not None and task.kind_spec.uses_entities:
         entity_columns = task.entity_columns
     columns = list(frame.columns)
 

@@ -12,7 +12,7 @@ import pandas as pd
 from ..errors import ConfigError
 from ..matrix.label_matrix import LabelMatrix
 from ..task import Task
-from .atomic import atomic_path, write_text
+from ..io.atomic import atomic_path, write_text
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..data.dataset import Dataset
 from ..errors import ConfigError
-from ..export.atomic import atomic_path
+from ..io.atomic import atomic_path
 from .relation import marked_texts
 
 MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"

@@ -10,6 +10,7 @@ import numpy as np
 from ..data.dataset import Dataset
 from ..errors import ConfigError
 from .embedding import Embedder, embed
+from .registry import FEATURE_KINDS, register_features
 from .tfidf import TfidfFeatures
 
 FeatureKind = Literal["embedding", "tfidf"]
@@ -78,11 +79,14 @@ def make_features(kind: FeatureKind | FeatureSpec = "embedding", **overrides) ->
     except TypeError as exc:
         raise ConfigError(f"unknown feature setting: {exc}", column="features",
                           fix=f"use fields of FeatureSpec: {list(FeatureSpec.__dataclass_fields__)}") from None
-    if spec.kind == "embedding":
-        return EmbeddingFeatures(cache_dir=spec.cache_dir, entity_embeddings=spec.entity_embeddings,
-                                 batch_size=spec.batch_size, device=spec.device)
-    if spec.kind == "tfidf":
-        return TfidfFeatures(max_features=spec.max_features, ngram_range=spec.ngram_range,
-                             n_components=spec.n_components)
-    raise ConfigError(f"unknown feature kind {spec.kind!r}", column="features.kind",
-                      fix="use \"embedding\" or \"tfidf\"")
+    if spec.kind not in FEATURE_KINDS:
+        raise ConfigError(f"unknown feature kind {spec.kind!r}", column="features.kind",
+                          fix=f"use one of {sorted(FEATURE_KINDS)}")
+    return FEATURE_KINDS[spec.kind](spec)
+
+
+register_features("embedding", lambda spec: EmbeddingFeatures(cache_dir=spec.cache_dir,
+                                                              entity_embeddings=spec.entity_embeddings,
+                                                              batch_size=spec.batch_size, device=spec.device))
+register_features("tfidf", lambda spec: TfidfFeatures(max_features=spec.max_features, ngram_range=spec.ngram_range,
+                                                      n_components=spec.n_components))

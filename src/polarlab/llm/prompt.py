@@ -86,9 +86,7 @@ class PromptBuilder:
     def example_block(self, task: Task, ex: Example, text: str | None = None) -> str:
         """``Text:`` line (+ entity lines for relation tasks), without the answer cue."""
         body = f"Text: {_one_line(ex.text if text is None else text)}\n"
-        if task.kind == "relation":
-            body += f"Entity 1: {_one_line(ex.entity1 or '')}\nEntity 2: {_one_line(ex.entity2 or '')}\n"
-        return body
+        return body + task.kind_spec.prompt_lines(ex)
 
     def prefix(self, task: Task, few_shot: tuple[tuple[Example, int], ...]) -> str:
         """The shared prefix: header and demonstrations."""

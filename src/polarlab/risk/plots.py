@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ..export.atomic import atomic_path
+from ..io.atomic import atomic_path
 from .calibration import _clean, equal_count_bins
 
 

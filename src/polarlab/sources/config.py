@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..data.dataset import Dataset
 from ..errors import ConfigError
@@ -26,21 +26,9 @@ from .dictionary import DictionarySource, read_terms
 from .lf import LabelingFunction
 from .rules import KeywordSource, RegexSource
 from .snorkel_adapter import SnorkelSource, is_snorkel_lf
+from .registry import (SOURCE_TYPES, BuildContext, DictionarySettings, KeywordSettings, LLMSettings, PythonSettings,
+                       RegexSettings, SourceSettings, VotesSettings, WrenchSettings, register_source_type)
 from .votes import VoteColumn, WeakLabelColumn, weak_label_sources
-
-SOURCE_TYPES = ("keyword", "regex", "dictionary", "python", "votes", "wrench", "llm")
-
-
-def _take(d: dict, where: str, required: tuple[str, ...], optional: tuple[str, ...]) -> dict:
-    missing = [k for k in required if k not in d]
-    if missing:
-        raise ConfigError(f"missing key(s) {missing}", column=where, fix=f"add {', '.join(missing)}")
-    unknown = sorted(set(d) - set(required) - set(optional) - {"type"})
-    if unknown:
-        raise ConfigError(f"unknown key(s) {unknown}", column=where,
-                          fix=f"allowed keys: {sorted(set(required) | set(optional))}")
-    return {k: d[k] for k in d if k != "type"}
-
 
 def _resolve(base_dir: Path, p: str) -> Path:
     path = Path(p)
@@ -81,7 +69,7 @@ def load_python_sources(path: Path, names: list[str] | None = None) -> list[Sour
 
 def sources_from_config(tables: list[dict[str, Any]], *, base_dir: Path, state_dir: Path,
                         sample: Dataset | None = None, file: str | None = None) -> list[Source]:
-    """Build the sources a project file declares.
+    """Build the sources a project file declares (each table validated by its type's settings model).
 
     Args:
         tables: the ``[[sources]]`` tables.
@@ -90,29 +78,12 @@ def sources_from_config(tables: list[dict[str, Any]], *, base_dir: Path, state_d
         sample: a dataset of the project (to enumerate WRENCH weak-label columns).
         file: the project file, for messages.
     """
-    builders: dict[str, Callable[[dict, str], list[Source]]] = {
-        "keyword": lambda d, w: [KeywordSource(**_take(d, w, ("name", "keywords", "label"),
-                                                       ("ignore_case", "whole_word", "column", "explain")))],
-        "regex": lambda d, w: [RegexSource(**_take(d, w, ("name", "pattern", "label"),
-                                                   ("ignore_case", "column", "explain")))],
-        "dictionary": lambda d, w: [_dictionary(_take(d, w, ("name",), ("terms", "file", "label", "ignore_case",
-                                                                        "whole_word", "column", "explain")),
-                                                base_dir, w)],
-        "python": lambda d, w: load_python_sources(_resolve(base_dir, _take(d, w, ("file",), ("names",))["file"]),
-                                                   d.get("names")),
-        "votes": lambda d, w: [VoteColumn(**_take(d, w, ("name", "column"), ("explain",)))],
-        "wrench": lambda d, w: _wrench(_take(d, w, (), ("names", "indices")), sample, w),
-        "llm": lambda d, w: [_llm(d, state_dir)],
-    }
     out: list[Source] = []
     for i, table in enumerate(tables):
-        where = f"sources[{i}]" + (f" ({table['name']})" if "name" in table else "")
-        kind = table.get("type")
-        if kind not in builders:
-            raise ConfigError(f"unknown source type {kind!r}", file=file, column=where,
-                              fix=f"use one of {list(SOURCE_TYPES)}")
+        settings, where = validate_source(table, i, file)
+        ctx = BuildContext(base_dir=Path(base_dir), state_dir=Path(state_dir), sample=sample, file=file, where=where)
         try:
-            out.extend(builders[kind](table, where))
+            out.extend(SOURCE_TYPES[settings.type].build(settings, ctx))
         except ConfigError as e:
             if e.file is None:
                 e.file = file
@@ -124,24 +95,66 @@ def sources_from_config(tables: list[dict[str, Any]], *, base_dir: Path, state_d
     return out
 
 
-def _dictionary(d: dict, base_dir: Path, where: str) -> DictionarySource:
-    terms = d.pop("terms", None)
-    path = d.pop("file", None)
-    label = d.pop("label", None)
-    if (terms is None) == (path is None):
-        raise ConfigError("give exactly one of 'terms' or 'file'", column=where, fix="e.g. terms = [\"aspirin\"]")
+def validate_source(table: Any, i: int, file: str | None) -> tuple[SourceSettings, str]:
+    """The ``i``-th ``[[sources]]`` table, validated by its type's settings model.
+
+    Returns:
+        (the settings, the table's key path for messages, e.g. ``"sources[2] (kw_free)"``).
+    """
+    from ..config.base import suggest, validate
+
+    if not isinstance(table, dict):
+        raise ConfigError(f"{table!r} is not a table", file=file, column=f"sources[{i}]",
+                          fix="declare each source as a [[sources]] table")
+    where = f"sources[{i}]" + (f" ({table['name']})" if isinstance(table.get("name"), str) else "")
+    kind = table.get("type")
+    if kind not in SOURCE_TYPES:
+        guess = suggest(str(kind), list(SOURCE_TYPES))
+        raise ConfigError(f"unknown source type {kind!r}" if kind is not None else "no type", file=file,
+                          column=f"sources[{i}].type",
+                          fix=(f"did you mean {guess!r}? " if guess else "") + f"use one of {list(SOURCE_TYPES)}")
+    return validate(SOURCE_TYPES[kind].settings, table, file=file, prefix=f"sources[{i}]",
+                    table=f"[[sources]] of type {kind!r}"), where
+
+
+def _fields(cfg: SourceSettings, *names: str) -> dict[str, Any]:
+    """The given settings that were set (not their defaults), as keyword arguments."""
+    return {k: getattr(cfg, k) for k in names if k in cfg.model_fields_set}
+
+
+def _keyword(cfg: KeywordSettings, ctx: BuildContext) -> list[Source]:
+    return [KeywordSource(name=cfg.name, keywords=list(cfg.keywords), label=cfg.label,
+                          **_fields(cfg, "ignore_case", "whole_word", "column", "explain"))]
+
+
+def _regex(cfg: RegexSettings, ctx: BuildContext) -> list[Source]:
+    return [RegexSource(name=cfg.name, pattern=cfg.pattern, label=cfg.label,
+                        **_fields(cfg, "ignore_case", "column", "explain"))]
+
+
+def _python(cfg: PythonSettings, ctx: BuildContext) -> list[Source]:
+    return load_python_sources(_resolve(ctx.base_dir, cfg.file), cfg.names)
+
+
+def _votes(cfg: VotesSettings, ctx: BuildContext) -> list[Source]:
+    return [VoteColumn(name=cfg.name, column=cfg.column, **_fields(cfg, "explain"))]
+
+
+def _dictionary(cfg: DictionarySettings, ctx: BuildContext) -> list[Source]:
+    terms, path, label = cfg.terms, cfg.file, cfg.label
     if path is not None:
-        mapping = read_terms(_resolve(base_dir, path), label)
+        mapping = read_terms(_resolve(ctx.base_dir, path), label)
     elif isinstance(terms, dict):
         mapping = dict(terms)
     else:
-        if label is None:
-            raise ConfigError("a term list needs a 'label'", column=where, fix="add label = \"...\"")
-        mapping = {t: label for t in terms}
-    return DictionarySource(terms=mapping, **d)
+        mapping = {t: label for t in terms or []}
+    return [DictionarySource(name=cfg.name, terms=mapping,
+                             **_fields(cfg, "ignore_case", "whole_word", "column", "explain"))]
 
 
-def _wrench(d: dict, sample: Dataset | None, where: str) -> list[Source]:
+def _wrench(cfg: WrenchSettings, ctx: BuildContext) -> list[Source]:
+    d = cfg.model_dump(include=cfg.model_fields_set & {"names", "indices"})
+    sample, where = ctx.sample, ctx.where
     if sample is None or sample.weak_labels is None:
         raise ConfigError("the data has no precomputed weak_labels", column=where,
                           fix="use type = \"wrench\" only with a WRENCH data directory")
@@ -161,7 +174,15 @@ def _wrench(d: dict, sample: Dataset | None, where: str) -> list[Source]:
     return list(all_src)
 
 
-def _llm(d: dict, state_dir: Path) -> Source:
+def _llm(cfg: LLMSettings, ctx: BuildContext) -> list[Source]:
     from ..llm import from_config
 
-    return from_config(d, state_dir)
+    table = {k: getattr(cfg, k) for k in cfg.model_fields_set if k not in ("fault_tolerant", "max_failure_share")}
+    return [from_config(table, ctx.state_dir)]
+
+
+for _name, _settings, _build in (("keyword", KeywordSettings, _keyword), ("regex", RegexSettings, _regex),
+                                 ("dictionary", DictionarySettings, _dictionary), ("python", PythonSettings, _python),
+                                 ("votes", VotesSettings, _votes), ("wrench", WrenchSettings, _wrench),
+                                 ("llm", LLMSettings, _llm)):
+    register_source_type(_name, _settings, _build)

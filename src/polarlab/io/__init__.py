@@ -1,0 +1,4 @@
+"""Generic file helpers shared by every stage (atomic writes)."""
+from .atomic import atomic_path, write_bytes, write_text
+
+__all__ = ["atomic_path", "write_bytes", "write_text"]
