@@ -94,6 +94,19 @@ def test_review_in_the_browser(served):
                                                          (seen[2], 1, "alice")]
             assert rows[0][4] is None and rows[1][4] is None and rows[2][4] is not None
             assert all(r[3] > 0 for r in rows)
+            # ... and, in the project state, as "human" vote events with provenance (the undo included)
+            from polarlab.state import ProjectState
+
+            with ProjectState(session.store.path.parent) as state:
+                ev = state.vote_events("train", source="human")
+                L, names = state.votes("train")
+                ids = state.example_ids("train")
+            assert ev["example_id"].tolist() == [seen[0], seen[1], seen[2], seen[2]]
+            assert ev["value"].tolist() == [1, 0, 1, -1] and set(ev["who"]) == {"alice"}
+            assert ev["previous"].isna().tolist() == [True, True, True, False] and ev["previous"].iloc[3] == 1
+            human = L[:, names.index("human")]
+            assert human[ids.index(seen[0])] == 1 and human[ids.index(seen[1])] == 0
+            assert human[ids.index(seen[2])] == -1 and (human >= 0).sum() == 2
 
             # two more reviewers at once never get the same item
             ctx_b, page_b, _ = open_page(browser, server, "bob")

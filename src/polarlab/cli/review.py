@@ -105,10 +105,11 @@ def status(project: Path = typer.Argument(..., help="the project file (polarlab.
     try:
         proj = load_project(project)
         path = store_path(proj)
-        if not path.exists():
+        store = ReviewStore(path) if path.exists() else None
+        if store is None or store.n_items() == 0:
             raise ConfigError("no review has started for this project", file=str(path),
                               fix=f"start one with: polarlab review {project}")
-        s = ReviewStore(path).status()
+        s = store.status()
     except PolarlabError as e:
         _fail(e)
     if as_json:

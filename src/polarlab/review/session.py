@@ -2,7 +2,7 @@
 
 :func:`open_session` runs the project (sources, corrections, harmonizer; cached LLM answers are
 free), fits :class:`SelfPacedReview` on the split to review, and fills the :class:`ReviewStore`
-(``<state_dir>/review.sqlite``) with one item per example: what a reviewer needs to decide (text
+(in the project state, ``<state_dir>/state.sqlite``) with one item per example: what a reviewer needs to decide (text
 with the entities highlighted, the current label and its probability, the LLM's answer and its
 risk, the rules that fired and what they said, corrections made). A store that already holds
 answers is resumed: the answers go back into the harmonizer first. After every ``batch_size``
@@ -25,7 +25,6 @@ from .rounds import SelfPacedReview
 from .schedule import ThresholdSchedule
 from .store import Item, ReviewStore
 
-STORE_FILE = "review.sqlite"
 
 
 @dataclass
@@ -64,8 +63,10 @@ class ReviewConfig:
 
 
 def store_path(project) -> Path:
-    """Where a project's review state lives."""
-    return Path(project.state_dir) / STORE_FILE
+    """Where a project's review state lives: the project state's database."""
+    from ..state.store import DB_NAME
+
+    return Path(project.state_dir) / DB_NAME
 
 
 def harmonizer_setup(project, matrix) -> tuple[str, dict[str, Any], dict[str, Any]]:
@@ -130,6 +131,11 @@ class ReviewSession:
         labels = lp.machine_labels()
         self.store.update_scores(rows, labels, lp.risk_, priority, lp.proba_[rows, labels])
         self.store.set_meta(threshold=lp.threshold_, round=lp.round_)
+        if self.store.split is not None:
+            from ..state import ProjectState
+
+            with ProjectState(self.store.path.parent) as state:
+                state.put_distribution("review", self.store.split, lp.proba_)
 
 
 def item_payloads(ds, task, matrix, sources, proba: np.ndarray, risk: np.ndarray,
@@ -192,7 +198,8 @@ def open_session(project, config: ReviewConfig | None = None, *, progress: bool 
     loop = SelfPacedReview(project.task.n_classes, config.schedule, batch_size=config.batch_size,
                            audit_size=audit_size, human_weight=config.human_weight, harmonizer=options,
                            stopping=StoppingRule(config.target, config.budget)).fit(matrix.L, X)
-    store = store or ReviewStore(store_path(project))
+    store = store or ReviewStore.for_project(project.state_dir, split)
+    _share(project, split, ds, loop)
     session = ReviewSession(store, loop, config)
     store.set_meta(labels=list(project.task.labels), reviews_per_item=config.reviews_per_item,
                    audit_share=config.audit_share, target=config.target, budget=config.budget,
@@ -231,13 +238,24 @@ def open_session(project, config: ReviewConfig | None = None, *, progress: bool 
     else:
         if len(existing) != len(ds) or any(existing[i].item_id != str(ds.frame["id"].iat[i]) for i in existing):
             raise ConfigError(f"{store.path} holds a review of other items", file=str(store.path),
-                              fix="move the old review.sqlite away to start a new review, or review the same split")
+                              fix="review the same split, or give the project another [project] state_dir")
         store.put_items([Item(i, it.item_id, it.kind, it.priority, payloads[i]["label"], payloads[i]["risk"],
                               payloads[i]) for i, it in existing.items()])
         session.config = config
         session.fitted_on = -config.batch_size     # force a refit with the stored answers
         session.sync()
     return session
+
+
+def _share(project, split: str, ds, loop: SelfPacedReview) -> None:
+    """Put the reviewed split's examples (when the state lacks them) and the review's label distribution
+    into the project state, so that its vote matrix and the ``"human"`` events line up with the items."""
+    from ..state import ProjectState
+
+    with ProjectState(project.state_dir) as state:
+        if state.examples_hash(split) is None or state.example_ids(split) != [str(i) for i in ds.frame["id"]]:
+            state.put_examples(split, ds.frame)
+        state.put_distribution("review", split, loop.proba_)
 
 
 def _sources(project, result, split):

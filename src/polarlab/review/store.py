@@ -1,4 +1,11 @@
-"""The review queue and the answers in SQLite (``<state_dir>/review.sqlite``, WAL).
+"""The review queue and the answers in the project's SQLite state (``<state_dir>/state.sqlite``, WAL).
+
+The review tables live in the same database as :class:`polarlab.state.ProjectState` (which creates
+and migrates it), and every answer is also a *vote event* of the source ``"human"`` with its
+provenance (``who`` = the reviewer, the time, the previous value; an undo is an event back to -1),
+written in the same transaction, so ``ProjectState.votes(split)`` has a ``human`` column and
+``ProjectState.vote_events(split, kind="human")`` the history. Without a ``split`` (unit tests,
+benchmarks) the store is a plain SQLite file and writes no vote events.
 
 Every write is one ``BEGIN IMMEDIATE`` transaction, so an answer is on disk before the page
 moves on and concurrent reviewers (threads or processes) serialise cleanly. Tables:
@@ -80,21 +87,57 @@ def check_reviewer(name: str) -> str:
     return name
 
 
+HUMAN_SOURCE = "human"
+
+
 class ReviewStore:
-    """The review state of one project in one SQLite file (see the module docstring).
+    """The review state of one project (see the module docstring).
 
     Args:
-        path: the SQLite file (created with its folder).
+        path: the SQLite file (created with its folder); for a project, ``<state_dir>/state.sqlite``
+            (:meth:`for_project`).
         lease_seconds: how long an item stays reserved for the reviewer it was shown to.
+        split: the reviewed split's name in the project state; when given, answers are also written
+            as ``"human"`` vote events (the state's ``vote_events`` table must exist).
     """
 
-    def __init__(self, path: str | Path, lease_seconds: float = 600.0) -> None:
+    def __init__(self, path: str | Path, lease_seconds: float = 600.0, split: str | None = None) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.lease_seconds = float(lease_seconds)
-        with self._connect() as con:
+        self.split = split
+        con = self._connect()
+        try:
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(SCHEMA)
+            if split is not None and con.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = 'vote_events'").fetchone() is None:
+                raise InputError("the review of a split needs the project state's vote_events table",
+                                 file=str(self.path), fix="open the store with ReviewStore.for_project(state_dir, split)")
+        finally:
+            con.close()
+
+    @classmethod
+    def for_project(cls, state_dir: str | Path, split: str, lease_seconds: float = 600.0) -> "ReviewStore":
+        """The review store inside the project's state (created or migrated by ``ProjectState`` first)."""
+        from ..state import ProjectState
+        from ..state.store import DB_NAME
+
+        ProjectState(state_dir).close()
+        return cls(Path(state_dir) / DB_NAME, lease_seconds, split=split)
+
+    def _vote_event(self, con: sqlite3.Connection, row: int, value: int, reviewer: str, now: float,
+                    note: dict[str, Any]) -> None:
+        """A ``"human"`` vote event in the project state, in the caller's transaction."""
+        if self.split is None:
+            return
+        item_id = con.execute("SELECT item_id FROM review_items WHERE row = ?", (row,)).fetchone()[0]
+        prev = con.execute("SELECT value FROM vote_events WHERE split = ? AND example_id = ? AND source = ? "
+                           "ORDER BY id DESC LIMIT 1", (self.split, item_id, HUMAN_SOURCE)).fetchone()
+        con.execute("INSERT INTO vote_events(split, example_id, source, value, previous, kind, who, strategy, note, "
+                    "created) VALUES (?, ?, ?, ?, ?, 'human', ?, 'review', ?, ?)",
+                    (self.split, item_id, HUMAN_SOURCE, int(value), None if prev is None else int(prev[0]), reviewer,
+                     json.dumps(note), now))
 
     # ------------------------------------------------------------------ plumbing
     def _connect(self) -> sqlite3.Connection:
@@ -252,6 +295,8 @@ class ReviewStore:
             cur = con.execute(
                 "INSERT INTO review_answers(row, reviewer, answer, machine_label, kind, time, request_id) "
                 "VALUES (?,?,?,?,?,?,?)", (row, reviewer, answer, item["label"], item["kind"], now, request_id))
+            if answer is not None:
+                self._vote_event(con, row, answer, reviewer, now, {"answer_id": cur.lastrowid, "check": item["kind"]})
             con.execute("DELETE FROM review_leases WHERE row = ? AND reviewer = ?", (row, reviewer))
             return int(cur.lastrowid)
 
@@ -260,11 +305,13 @@ class ReviewStore:
         reviewer = check_reviewer(reviewer)
         now = time.time() if now is None else now
         with self._write() as con:
-            last = con.execute("SELECT id, row FROM review_answers WHERE reviewer = ? AND undone IS NULL "
+            last = con.execute("SELECT id, row, answer FROM review_answers WHERE reviewer = ? AND undone IS NULL "
                                "ORDER BY id DESC LIMIT 1", (reviewer,)).fetchone()
             if last is None:
                 return None
             con.execute("UPDATE review_answers SET undone = ? WHERE id = ?", (now, last["id"]))
+            if last["answer"] is not None:
+                self._vote_event(con, last["row"], -1, reviewer, now, {"undo_of": last["id"]})
             con.execute("DELETE FROM review_leases WHERE reviewer = ?", (reviewer,))
             con.execute("INSERT OR REPLACE INTO review_leases(row, reviewer, expires) VALUES (?, ?, ?)",
                         (last["row"], reviewer, now + self.lease_seconds))
