@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,8 @@ from .estimate import StoppingRule, estimate_accuracy
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS review_items(
     row INTEGER PRIMARY KEY, item_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, priority REAL NOT NULL,
-    label INTEGER NOT NULL, risk REAL NOT NULL, payload TEXT NOT NULL);
+    label INTEGER NOT NULL, risk REAL NOT NULL, payload TEXT NOT NULL, answered INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS review_items_queue ON review_items(kind, priority DESC, row);
 CREATE TABLE IF NOT EXISTS review_answers(
     id INTEGER PRIMARY KEY AUTOINCREMENT, row INTEGER NOT NULL REFERENCES review_items(row),
     reviewer TEXT NOT NULL, answer INTEGER, machine_label INTEGER NOT NULL, kind TEXT NOT NULL,
@@ -51,15 +53,19 @@ CREATE TABLE IF NOT EXISTS review_leases(
 CREATE TABLE IF NOT EXISTS review_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-#: the open items (fewer valid answers + leases than reviews per item), not seen by :reviewer
+#: the open items (fewer valid answers + leases than reviews per item), not seen by :reviewer;
+#: ``answered`` counts the valid (not undone, not skipped) answers, kept in step by answer() and undo()
 _OPEN = """
 SELECT i.row FROM review_items i
-WHERE i.kind = :kind
-  AND (SELECT count(*) FROM review_answers a WHERE a.row = i.row AND a.undone IS NULL AND a.answer IS NOT NULL)
-    + (SELECT count(*) FROM review_leases l WHERE l.row = i.row) < :per_item
+WHERE i.kind = :kind AND i.answered < :per_item
+  AND i.answered + (SELECT count(*) FROM review_leases l WHERE l.row = i.row) < :per_item
   AND NOT EXISTS (SELECT 1 FROM review_answers a WHERE a.row = i.row AND a.reviewer = :reviewer AND a.undone IS NULL)
 ORDER BY i.priority DESC, i.row LIMIT 1
 """
+
+
+def _meta(con: sqlite3.Connection) -> dict[str, Any]:
+    return {r["key"]: json.loads(r["value"]) for r in con.execute("SELECT key, value FROM review_meta")}
 
 
 class Conflict(Exception):
@@ -106,6 +112,7 @@ class ReviewStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.lease_seconds = float(lease_seconds)
         self.split = split
+        self._local = threading.local()
         con = self._connect()
         try:
             con.execute("PRAGMA journal_mode=WAL")
@@ -147,28 +154,28 @@ class ReviewStore:
         con.row_factory = sqlite3.Row
         return con
 
+    def _con(self) -> sqlite3.Connection:
+        """This thread's connection (server threads are pooled, so connections are reused)."""
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = self._local.con = self._connect()
+        return con
+
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on an exception."""
-        con = self._connect()
+        con = self._con()
+        con.execute("BEGIN IMMEDIATE")
         try:
-            con.execute("BEGIN IMMEDIATE")
-            try:
-                yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-        finally:
-            con.close()
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        con = self._connect()
-        try:
-            yield con
-        finally:
-            con.close()
+        yield self._con()
 
     # ------------------------------------------------------------------ settings
     def set_meta(self, **values: Any) -> None:
@@ -178,7 +185,7 @@ class ReviewStore:
 
     def meta(self) -> dict[str, Any]:
         with self._read() as con:
-            return {r["key"]: json.loads(r["value"]) for r in con.execute("SELECT key, value FROM review_meta")}
+            return _meta(con)
 
     # ------------------------------------------------------------------ items
     def put_items(self, items: Sequence[Item]) -> None:
@@ -223,10 +230,10 @@ class ReviewStore:
         """
         reviewer = check_reviewer(reviewer)
         now = time.time() if now is None else now
-        meta = self.meta()
-        per_item = int(meta.get("reviews_per_item", 1))
-        share = float(meta.get("audit_share", 0.0))
         with self._write() as con:
+            meta = _meta(con)
+            per_item = int(meta.get("reviews_per_item", 1))
+            share = float(meta.get("audit_share", 0.0))
             con.execute("DELETE FROM review_leases WHERE expires < ?", (now,))
             held = con.execute("SELECT row FROM review_leases WHERE reviewer = ? ORDER BY expires DESC LIMIT 1",
                                (reviewer,)).fetchone()
@@ -234,8 +241,8 @@ class ReviewStore:
                 row = held["row"]
             else:
                 n_all, n_audit = con.execute(
-                    "SELECT count(*), coalesce(sum(kind = 'audit'), 0) FROM review_answers "
-                    "WHERE undone IS NULL AND answer IS NOT NULL").fetchone()
+                    "SELECT coalesce(sum(answered), 0), coalesce(sum(answered * (kind = 'audit')), 0) "
+                    "FROM review_items WHERE answered > 0").fetchone()
                 kinds = ("audit", "risk") if n_audit < share * (n_all + 1) else ("risk", "audit")
                 row = None
                 for kind in kinds:
@@ -263,13 +270,13 @@ class ReviewStore:
         """
         reviewer = check_reviewer(reviewer)
         now = time.time() if now is None else now
-        meta = self.meta()
-        k = len(meta.get("labels", [])) or None
-        if answer is not None and (answer < 0 or (k is not None and answer >= k)):
-            raise InputError(f"answer {answer} is not a label index", column="answer",
-                             fix=f"use 0..{(k or 1) - 1}, or skip")
-        per_item = int(meta.get("reviews_per_item", 1))
         with self._write() as con:
+            meta = _meta(con)
+            k = len(meta.get("labels", [])) or None
+            if answer is not None and (answer < 0 or (k is not None and answer >= k)):
+                raise InputError(f"answer {answer} is not a label index", column="answer",
+                                 fix=f"use 0..{(k or 1) - 1}, or skip")
+            per_item = int(meta.get("reviews_per_item", 1))
             if request_id is not None:
                 done = con.execute("SELECT id FROM review_answers WHERE request_id = ?", (request_id,)).fetchone()
                 if done is not None:
@@ -282,8 +289,7 @@ class ReviewStore:
             if mine is not None:
                 raise Conflict(f"{reviewer} already answered item {row}")
             if answer is not None:
-                answered = con.execute("SELECT count(*) FROM review_answers WHERE row = ? AND undone IS NULL "
-                                       "AND answer IS NOT NULL", (row,)).fetchone()[0]
+                answered = con.execute("SELECT answered FROM review_items WHERE row = ?", (row,)).fetchone()[0]
                 if answered >= per_item:
                     raise Conflict(f"item {row} is already answered")
                 held = con.execute("SELECT 1 FROM review_leases WHERE row = ? AND reviewer = ?",
@@ -296,6 +302,7 @@ class ReviewStore:
                 "INSERT INTO review_answers(row, reviewer, answer, machine_label, kind, time, request_id) "
                 "VALUES (?,?,?,?,?,?,?)", (row, reviewer, answer, item["label"], item["kind"], now, request_id))
             if answer is not None:
+                con.execute("UPDATE review_items SET answered = answered + 1 WHERE row = ?", (row,))
                 self._vote_event(con, row, answer, reviewer, now, {"answer_id": cur.lastrowid, "check": item["kind"]})
             con.execute("DELETE FROM review_leases WHERE row = ? AND reviewer = ?", (row, reviewer))
             return int(cur.lastrowid)
@@ -311,6 +318,7 @@ class ReviewStore:
                 return None
             con.execute("UPDATE review_answers SET undone = ? WHERE id = ?", (now, last["id"]))
             if last["answer"] is not None:
+                con.execute("UPDATE review_items SET answered = answered - 1 WHERE row = ?", (last["row"],))
                 self._vote_event(con, last["row"], -1, reviewer, now, {"undo_of": last["id"]})
             con.execute("DELETE FROM review_leases WHERE reviewer = ?", (reviewer,))
             con.execute("INSERT OR REPLACE INTO review_leases(row, reviewer, expires) VALUES (?, ?, ?)",
