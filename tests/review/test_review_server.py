@@ -111,3 +111,54 @@ def test_session_refits_and_resumes(review_project):
     # a new session over the same store takes the answers back
     s2 = open_session(proj, ReviewConfig(batch_size=3, audit_share=0.2, budget=30))
     assert (s2.loop.human_ >= 0).sum() == 3
+
+
+def test_cli_busy_port_fails_before_running_the_project(review_project):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = runner.invoke(cli.app, ["review", str(review_project), "--port", str(port), "--no-browser"])
+    assert r.exit_code == 2 and "cannot listen on" in r.stderr and "--port" in r.stderr
+    assert not (review_project.parent / ".polarlab").exists()
+
+
+@pytest.mark.slow
+def test_cli_serves_with_a_token(review_project, tmp_path):
+    """`polarlab review PROJECT --port 0 --no-browser` in a subprocess: the printed URL works, others are refused."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "COLUMNS": "300"}
+    proc = subprocess.Popen([sys.executable, "-m", "polarlab.cli.main", "review", str(review_project), "--port", "0",
+                             "--no-browser", "--no-progress", "--token", "cli-token"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        url, t0 = None, time.monotonic()
+        while url is None and time.monotonic() - t0 < 240:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            m = re.search(r"open (http://127\.0\.0\.1:\d+)/\?token=cli-token", line)
+            url = m.group(1) if m else None
+        assert url, "the server did not print its URL"
+        assert httpx.get(f"{url}/api/status").status_code == 403
+        s = httpx.get(f"{url}/api/status", headers={"X-Review-Token": "cli-token"}).json()
+        assert s["items"] == 120 and s["reviewed"] == 0
+        item = httpx.get(f"{url}/api/next", params={"reviewer": "kim"}, headers={"X-Review-Token": "cli-token"}).json()
+        r = httpx.post(f"{url}/api/answer", json={"reviewer": "kim", "row": item["item"]["row"], "label": 0},
+                       headers={"X-Review-Token": "cli-token"})
+        assert r.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGKILL)        # a killed server loses nothing that was acknowledged
+        proc.wait(timeout=30)
+    r = runner.invoke(cli.app, ["review", "status", str(review_project), "--json"])
+    assert json.loads(r.stdout.strip().splitlines()[-1])["reviewed"] == 1

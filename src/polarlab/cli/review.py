@@ -19,7 +19,9 @@ class _DefaultServe(TyperGroup):
 
 
 review_app = typer.Typer(cls=_DefaultServe, no_args_is_help=True,
-                         help="Review the riskiest labels in a browser (or a terminal); see the estimate.")
+                         help="Review the riskiest labels in a browser (or a terminal); see the estimate. "
+                              "`polarlab review PROJECT [--host H] [--port P] [--token T] [--no-browser] [--tui]` "
+                              "starts a review (= `review serve`); `polarlab review status PROJECT` reports on it.")
 
 
 def _fail(e) -> None:
@@ -51,6 +53,8 @@ def serve(project: Path = typer.Argument(..., help="the project file (polarlab.t
 
     _setup_logging(False)
     try:
+        if not tui:
+            _check_port(host, port)          # before the (slow) project run
         proj = load_project(project)
         config = ReviewConfig(split=split, batch_size=batch_size, budget=budget, target=target,
                               audit_share=audit_share, reviews_per_item=2 if double_review else 1)
@@ -66,6 +70,20 @@ def serve(project: Path = typer.Argument(..., help="the project file (polarlab.t
         console.print(f"{n} answers stored in {session.store.path}")
         return
     _serve(session, host, port, token, no_browser, console)
+
+
+def _check_port(host: str, port: int) -> None:
+    import socket
+
+    from ..errors import ConfigError
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+    except OSError as e:
+        raise ConfigError(f"cannot listen on {host}:{port} ({e.strerror or e})", column="--port",
+                          fix="choose another --port (0 = any free one) or --host") from None
 
 
 def _serve(session, host: str, port: int, token: Optional[str], no_browser: bool, console) -> None:
