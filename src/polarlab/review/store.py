@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS review_items(
     row INTEGER PRIMARY KEY, item_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, priority REAL NOT NULL,
     label INTEGER NOT NULL, risk REAL NOT NULL, payload TEXT NOT NULL, answered INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS review_items_queue ON review_items(kind, priority DESC, row);
+CREATE INDEX IF NOT EXISTS review_items_answered ON review_items(answered, kind) WHERE answered > 0;
 CREATE TABLE IF NOT EXISTS review_answers(
     id INTEGER PRIMARY KEY AUTOINCREMENT, row INTEGER NOT NULL REFERENCES review_items(row),
     reviewer TEXT NOT NULL, answer INTEGER, machine_label INTEGER NOT NULL, kind TEXT NOT NULL,
