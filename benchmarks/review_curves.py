@@ -124,10 +124,9 @@ def run_order(kind, L, X, gold, k, name, grid, seed, noise, audit_share=0.0):
         if audit_share:
             e = sp.history_[-1].estimate_all
             pop = ~sp.reviewed_ | sp.audited_
-            # true accuracy of the population the estimate describes: current machine labels where unreviewed,
-            # machine labels at audit time for the audited items
-            machine = np.where(sp.audited_, sp.audit_label_, sp.machine_labels())
-            truth = float((machine[pop] == gold[pop]).mean())
+            # true accuracy of the population the estimate describes: the current machine labels of the
+            # unreviewed items and of the audited ones (a random sample of them, kept out of the fit)
+            truth = float((sp.machine_labels()[pop] == gold[pop]).mean())
             est_rows.append({"fraction": done, "estimate": e["accuracy"], "lower": e["lower"], "upper": e["upper"],
                              "truth": truth, "audited": e["n_audited"]})
     return curve, est_rows

@@ -201,7 +201,7 @@ class SelfPacedReview:
             raise InputError("an answer is not a label index", column="answer", fix=f"use 0..{self.n_classes - 1}")
         self.human_[rows] = answers
         self.audited_[rows] = audit
-        if audit:     # the audit compares the machine label *at the time* with the answer
+        if audit:     # the machine label when audited (for reports; the estimate uses the current one)
             self.audit_label_[rows] = self.machine_labels()[rows]
 
     def estimate(self, scope: str = "accepted") -> AccuracyEstimate:
@@ -212,7 +212,9 @@ class SelfPacedReview:
             pop &= self.risk_ < self.threshold_
         elif scope != "all":
             raise InputError(f"scope={scope!r}", column="scope", fix="use 'accepted' or 'all'")
-        err = self.audited_ & (self.audit_label_ != self.human_)
+        # audited items stay out of the fit, so their *current* machine labels are a random sample of the
+        # current labels: an audit keeps checking the labels as refits change them
+        err = self.audited_ & (self.machine_labels() != self.human_)
         return estimate_accuracy(self.risk_, pop, self.audited_, err, n_strata=self.n_strata, level=self.level,
                                  prior_strength=self.prior_strength, seed=self.seed + self.round_)
 

@@ -393,7 +393,7 @@ class ReviewStore:
         target, budget = float(meta.get("target", 0.95)), float(meta.get("budget", 0.05))
         rule = StoppingRule(target=target, budget=budget)
         pop = present & (~reviewed | audited)
-        err = audited & (machine != human)
+        err = audited & (label != human)      # audits are kept out of refits: check the current label
         est_all = estimate_accuracy(risk, pop, audited, err)
         est_acc = estimate_accuracy(risk, pop & (risk < threshold), audited, err)
         accepted = int((present & ~reviewed & (risk < threshold)).sum())
