@@ -42,7 +42,7 @@ def new_token() -> str:
 
 def create_app(store: ReviewStore, token: str, *, title: str = "polarlab review",
                allowed_hosts: tuple[str, ...] | None = None,
-               on_answer: Callable[[ReviewStore], None] | None = None) -> FastAPI:
+               on_answer: Callable[[ReviewStore], None] | None = None, status_ttl: float = 1.0) -> FastAPI:
     """The app over ``store``.
 
     Args:
@@ -53,6 +53,7 @@ def create_app(store: ReviewStore, token: str, *, title: str = "polarlab review"
             ``app.state.allowed_hosts``, which :class:`ReviewServer` sets from the address it binds).
         on_answer: called (in a background thread, one at a time) after each stored answer, e.g. to refit
             the harmonizer and re-order the queue every batch.
+        status_ttl: seconds a computed ``/api/status`` is served to every page before it is computed again.
     """
     app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.allowed_hosts = None if allowed_hosts is None else set(allowed_hosts)
@@ -126,9 +127,18 @@ def create_app(store: ReviewStore, token: str, *, title: str = "polarlab review"
             return JSONResponse({"error": str(e)}, status_code=422)
         return JSONResponse({"row": row})
 
+    cache: dict[str, Any] = {"at": -1.0, "value": None}
+    cache_lock = threading.Lock()
+
     @app.get("/api/status")
     def status() -> dict[str, Any]:
-        return store.status()
+        # shared by every reviewer's page for status_ttl seconds (the estimate reads every item)
+        import time
+
+        with cache_lock:
+            if cache["value"] is None or time.monotonic() - cache["at"] > status_ttl:
+                cache["value"], cache["at"] = store.status(), time.monotonic()
+            return cache["value"]
 
     return app
 

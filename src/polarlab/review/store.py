@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS review_items(
     label INTEGER NOT NULL, risk REAL NOT NULL, payload TEXT NOT NULL, answered INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS review_items_queue ON review_items(kind, priority DESC, row);
 CREATE INDEX IF NOT EXISTS review_items_answered ON review_items(answered, kind) WHERE answered > 0;
+CREATE INDEX IF NOT EXISTS review_items_scores ON review_items(row, risk, label);
 CREATE TABLE IF NOT EXISTS review_answers(
     id INTEGER PRIMARY KEY AUTOINCREMENT, row INTEGER NOT NULL REFERENCES review_items(row),
     reviewer TEXT NOT NULL, answer INTEGER, machine_label INTEGER NOT NULL, kind TEXT NOT NULL,
@@ -380,13 +381,16 @@ class ReviewStore:
         """Reviewed / accepted / remaining, the estimate with its interval, budget left, agreement, and the
         risk-vs-errors chart (per risk bin: reviewed items and errors the reviewers found)."""
         meta = self.meta()
-        items = self.items()
-        n = (max(it.row for it in items) + 1) if items else 0
+        with self._read() as con:     # no payloads: this runs after every answer
+            rows = np.array(con.execute("SELECT row, risk, label FROM review_items INDEXED BY review_items_scores"
+                                        ).fetchall(), dtype=np.float64)
+        rows = rows.reshape(-1, 3)
+        n = int(rows[:, 0].max()) + 1 if len(rows) else 0
+        at = rows[:, 0].astype(np.int64)
         risk = np.zeros(n)
         label = np.full(n, -1, dtype=np.int64)
         present = np.zeros(n, dtype=bool)
-        for it in items:
-            risk[it.row], label[it.row], present[it.row] = it.risk, it.label, True
+        risk[at], label[at], present[at] = rows[:, 1], rows[:, 2].astype(np.int64), True
         human, audited, machine = self.human_labels(n)
         reviewed = human >= 0
         threshold = float(meta.get("threshold", 0.0))
