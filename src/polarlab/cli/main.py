@@ -138,6 +138,8 @@ def analyze(project: Path = typer.Argument(..., help="the project file (polarlab
 from .status import register as _register_status  # noqa: E402
 
 _register_status(app)
+from .review import review_app  # noqa: E402  (review commands live in cli/review.py)
+app.add_typer(review_app, name="review")
 
 bench_app = typer.Typer(no_args_is_help=True, help="Compare polarlab with baselines on labelled benchmarks.")
 app.add_typer(bench_app, name="bench")

@@ -1,0 +1,217 @@
+"""Label quality vs share of items reviewed, for four review orders, and the gold-free estimate's accuracy.
+
+For each WRENCH dataset (default youtube, sms, trec, chemprot) the items are the fit split (``train``;
+``valid`` for chemprot, which has no train split) with WRENCH's rule votes (``--llm none``: rules only;
+the embedded LLM is slow on a shared 2-core machine) and all-MiniLM-L6-v2 embeddings. A simulated
+annotator answers with the gold label (``--noise`` flips a share). Every order runs the same loop
+(:class:`polarlab.review.SelfPacedReview`): review a batch, add the answers as the top-weight "human"
+source, refit POLAR's harmonizer, label every item (reviewed ones by the annotator) and score the
+labels with the WRENCH metric on *all* items. Only which items are reviewed differs:
+
+- ``polar``: POLAR risk of the current label (ties: source disagreement), re-ordered after each refit;
+- ``random``: a fixed random order;
+- ``snorkel``: Snorkel LabelModel uncertainty (1 - max p), the label model fitted once on the rules;
+- ``cleanlab``: ``cleanlab.rank.get_label_quality_scores`` of the current labels with out-of-fold
+  logistic-regression probabilities on the embeddings (lowest quality first), recomputed each round.
+
+Targets (WRENCH's gold-label LR end model): youtube 94.2 acc, sms 93.8 F1, trec 68.6 acc, chemprot 78.0
+acc. ``fraction_to_target`` = share reviewed when the quality first reaches it (null: never, up to
+``--max-fraction``). A fifth run, ``polar_audit``, spends 20 % of each batch on random risk-stratified
+audits and records the gold-free accuracy estimate of the unreviewed labels against their true
+accuracy each round (absolute error, interval coverage).
+
+Prints a table per dataset; the last line is one JSON object:
+``{"youtube": {"polar": {"fraction_to_target": 0.03, "quality_at_5pct": 0.95, "curve": [[f, q], ...]}, ...,
+"estimate": {"mean_abs_error": ..., "coverage": ..., "rounds": ...}}, ...}``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+GOLD_LR = {"youtube": 0.942, "sms": 0.938, "trec": 0.686, "chemprot": 0.780}
+ORDERS = ("polar", "random", "snorkel", "cleanlab")
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def load(name: str, data_dir: Path, cache: Path, limit: int | None, seed: int):
+    """Items (fit split), their rule votes L (n, m), embeddings X (n, 384), gold (n,), the task."""
+    from polarlab.bench.wrench import sample_rows
+    from polarlab.data.wrench import load_wrench, wrench_task
+    from polarlab.matrix.apply import apply_sources
+    from polarlab.pipeline import featurize
+    from polarlab.sources.votes import weak_label_sources
+
+    d = data_dir / name
+    task = wrench_task(d)
+    splits = load_wrench(d, task)
+    fit = "train" if "train" in splits else "valid"
+    ds = sample_rows(splits[fit], limit, seed)
+    L = apply_sources(ds, weak_label_sources(ds), task, progress=False).L
+    X = featurize({fit: ds}, fit, "embedding", cache)[fit]
+    return ds, L, X, ds.gold, task
+
+
+def quality(labels: np.ndarray, gold: np.ndarray, k: int, name: str) -> float:
+    from polarlab.bench.wrench import one_hot
+    from polarlab.metrics import classification_metrics
+
+    return float(classification_metrics(gold, one_hot(labels, k), dataset=name)["wrench_metric"])
+
+
+def order_function(kind: str, L: np.ndarray, X: np.ndarray, k: int, seed: int):
+    """The review-priority function of an order (None = POLAR's own)."""
+    if kind == "polar":
+        return None
+    if kind == "random":
+        scores = np.random.default_rng(seed).random(len(L))
+        return lambda r: scores
+    if kind == "snorkel":
+        from polarlab.labelmodels import make_label_model
+
+        P = make_label_model("snorkel", k).fit(L).predict_proba(L)
+        unc = 1.0 - P.max(axis=1)
+        return lambda r: unc
+    if kind == "cleanlab":
+        from cleanlab.rank import get_label_quality_scores
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import cross_val_predict
+
+        def cl(r):
+            labels = r.labels()
+            if len(np.unique(labels)) < 2:
+                return np.zeros(len(labels))
+            folds = max(2, min(5, int(np.bincount(labels).min()) if np.bincount(labels).min() > 1 else 2))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                P = cross_val_predict(LogisticRegression(max_iter=300), X, labels, cv=folds, method="predict_proba")
+            full = np.full((len(labels), k), 1e-6)
+            full[:, np.unique(labels)] = P
+            full /= full.sum(axis=1, keepdims=True)
+            return -get_label_quality_scores(labels, full)   # lowest quality reviewed first
+        return cl
+    raise ValueError(kind)
+
+
+def run_order(kind, L, X, gold, k, name, grid, seed, noise, audit_share=0.0):
+    """Quality after each round of the grid; with audit_share also the estimate per round."""
+    from polarlab.review import SelfPacedReview, SimulatedAnnotator, StoppingRule
+
+    n = len(gold)
+    annot = SimulatedAnnotator(gold, k, noise=noise, seed=seed)
+    sp = SelfPacedReview(k, batch_size=1, audit_size=0, order=order_function(kind, L, X, k, seed) or "polar",
+                         stopping=StoppingRule(budget=1.0), seed=seed).fit(L, X)
+    curve = [(0.0, quality(sp.labels(), gold, k, name))]
+    est_rows = []
+    for f in grid:
+        want = int(round(f * n)) - int(sp.reviewed_.sum())
+        if want <= 0:
+            continue
+        n_audit = int(round(audit_share * want))
+        sp.batch_size, sp.audit_size = want - n_audit, n_audit
+        sp.run_round(annot.answer)
+        done = float(sp.reviewed_.sum() / n)
+        curve.append((done, quality(sp.labels(), gold, k, name)))
+        if audit_share:
+            e = sp.history_[-1].estimate_all
+            pop = ~sp.reviewed_ | sp.audited_
+            # true accuracy of the population the estimate describes: the current machine labels of the
+            # unreviewed items and of the audited ones (a random sample of them, kept out of the fit)
+            truth = float((sp.machine_labels()[pop] == gold[pop]).mean())
+            est_rows.append({"fraction": done, "estimate": e["accuracy"], "lower": e["lower"], "upper": e["upper"],
+                             "truth": truth, "audited": e["n_audited"]})
+    return curve, est_rows
+
+
+def summarise(curve, target):
+    reach = next((f for f, q in curve if q >= target), None)
+    at5 = max((q for f, q in curve if f <= 0.05 + 1e-9), default=None)
+    at5 = [q for f, q in curve if f <= 0.05 + 1e-9][-1]
+    return {"fraction_to_target": reach, "quality_at_5pct": at5, "quality_at_0": curve[0][1],
+            "curve": [[round(f, 4), round(q, 4)] for f, q in curve]}
+
+
+def plot(results: dict, out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(results)
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        for kind in ORDERS:
+            if kind in results[name]:
+                c = np.array(results[name][kind]["curve"])
+                ax.plot(100 * c[:, 0], c[:, 1], label=kind, marker=".")
+        ax.axhline(GOLD_LR[name], color="k", ls="--", lw=0.8, label="gold LR")
+        ax.set_title(name)
+        ax.set_xlabel("% of items reviewed")
+        ax.set_ylabel("WRENCH metric (all items)")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    path = out / "review_curves.png"
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--datasets", default="youtube,sms,trec,chemprot")
+    p.add_argument("--data", type=Path, default=DATA)
+    p.add_argument("--cache", type=Path, default=Path(".polarlab/features"), help="embedding cache")
+    p.add_argument("--out", type=Path, default=Path("review_curves_out"), help="plots and the JSON")
+    p.add_argument("--limit", type=int, default=None, help="at most N items per dataset (seeded sample)")
+    p.add_argument("--step", type=float, default=0.005, help="reviewed share added per round")
+    p.add_argument("--max-fraction", type=float, default=0.10)
+    p.add_argument("--noise", type=float, default=0.0, help="simulated annotator error rate")
+    p.add_argument("--orders", default=",".join(ORDERS))
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    a.out.mkdir(parents=True, exist_ok=True)
+    grid = [round(x, 6) for x in np.arange(a.step, a.max_fraction + 1e-9, a.step)]
+    results: dict = {}
+    for name in a.datasets.split(","):
+        t0 = time.perf_counter()
+        ds, L, X, gold, task = load(name, a.data, a.cache, a.limit, a.seed)
+        k = task.n_classes
+        res: dict = {"n_items": len(gold), "target": GOLD_LR.get(name)}
+        for kind in a.orders.split(","):
+            t = time.perf_counter()
+            curve, _ = run_order(kind, L, X, gold, k, name, grid, a.seed, a.noise)
+            res[kind] = summarise(curve, GOLD_LR.get(name, 1.0))
+            res[kind]["seconds"] = round(time.perf_counter() - t, 1)
+            print(f"{name:9s} {kind:9s} q0={curve[0][1]:.3f} q@5%={res[kind]['quality_at_5pct']:.3f} "
+                  f"to_target={res[kind]['fraction_to_target']} ({res[kind]['seconds']} s)", flush=True)
+        curve, est = run_order("polar", L, X, gold, k, name, grid, a.seed, a.noise, audit_share=0.2)
+        res["polar_audit"] = summarise(curve, GOLD_LR.get(name, 1.0))
+        err = [abs(r["estimate"] - r["truth"]) for r in est]
+        cov = [r["lower"] <= r["truth"] <= r["upper"] for r in est]
+        res["estimate"] = {"mean_abs_error": float(np.mean(err)), "max_abs_error": float(np.max(err)),
+                           "coverage": float(np.mean(cov)), "level": 0.9, "rounds": est}
+        print(f"{name:9s} estimate: mean |error| {np.mean(err):.4f}, 90% interval coverage {np.mean(cov):.2f} "
+              f"over {len(est)} rounds", flush=True)
+        res["seconds"] = round(time.perf_counter() - t0, 1)
+        results[name] = res
+        (a.out / "review_curves.json").write_text(json.dumps(results, indent=1))
+    print("plot:", plot(results, a.out))
+    print(json.dumps(results, separators=(",", ":")))
+    return results
+
+
+if __name__ == "__main__":
+    sys.exit(main() and 0)

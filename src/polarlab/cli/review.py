@@ -1,0 +1,152 @@
+"""``polarlab review PROJECT`` (the review web app or ``--tui``) and ``polarlab review status PROJECT``."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from typer.core import TyperGroup
+
+
+class _DefaultServe(TyperGroup):
+    """``polarlab review PROJECT ...`` means ``polarlab review serve PROJECT ...``."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["serve", *args]
+        return super().parse_args(ctx, args)
+
+
+review_app = typer.Typer(cls=_DefaultServe, no_args_is_help=True,
+                         help="Review the riskiest labels in a browser (or a terminal); see the estimate. "
+                              "`polarlab review PROJECT [--host H] [--port P] [--token T] [--no-browser] [--tui]` "
+                              "starts a review (= `review serve`); `polarlab review status PROJECT` reports on it.")
+
+
+def _fail(e) -> None:
+    from .main import _fail as fail
+
+    fail(e)
+
+
+@review_app.command("serve")
+def serve(project: Path = typer.Argument(..., help="the project file (polarlab.toml)"),
+          host: str = typer.Option("127.0.0.1", help="address to listen on"),
+          port: int = typer.Option(8765, help="port (0 = any free one)"),
+          token: Optional[str] = typer.Option(None, help="access token (default: a random one, printed)"),
+          no_browser: bool = typer.Option(False, "--no-browser", help="do not open a browser"),
+          tui: bool = typer.Option(False, "--tui", help="review in this terminal instead of a browser"),
+          reviewer: Optional[str] = typer.Option(None, help="your name (--tui; the page asks for it)"),
+          split: Optional[str] = typer.Option(None, help="split to review (default: the fit split)"),
+          batch_size: int = typer.Option(20, help="answers per self-paced round (then the harmonizer is refitted)"),
+          budget: float = typer.Option(0.05, help="reviews allowed: a count (200) or a fraction of the items (0.05)"),
+          target: float = typer.Option(0.95, help="stop when the estimate's lower bound reaches this accuracy"),
+          audit_share: float = typer.Option(0.2, help="share of reviews spent on random checks for the estimate"),
+          double_review: bool = typer.Option(False, "--double-review", help="each item by two reviewers"),
+          progress: bool = typer.Option(True, help="progress bars while the project runs")) -> None:
+    """Start the review: run the project, order the queue by risk, serve the page (token on every request)."""
+    from ..errors import PolarlabError
+    from ..project import load_project
+    from ..review.session import ReviewConfig, open_session
+    from .main import _setup_logging, console
+
+    _setup_logging(False)
+    try:
+        if not tui:
+            _check_port(host, port)          # before the (slow) project run
+        proj = load_project(project)
+        config = ReviewConfig(split=split, batch_size=batch_size, budget=budget, target=target,
+                              audit_share=audit_share, reviews_per_item=2 if double_review else 1)
+        session = open_session(proj, config, progress=progress)
+    except PolarlabError as e:
+        _fail(e)
+    if tui:
+        from ..review.tui import run_tui
+
+        name = reviewer or typer.prompt("your name")
+        n = run_tui(session.store, name, write=console.print)
+        session.sync()
+        console.print(f"{n} answers stored in {session.store.path}")
+        return
+    _serve(session, host, port, token, no_browser, console)
+
+
+def _check_port(host: str, port: int) -> None:
+    import socket
+
+    from ..errors import ConfigError
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+    except OSError as e:
+        raise ConfigError(f"cannot listen on {host}:{port} ({e.strerror or e})", column="--port",
+                          fix="choose another --port (0 = any free one) or --host") from None
+
+
+def _serve(session, host: str, port: int, token: Optional[str], no_browser: bool, console) -> None:
+    import time
+    import webbrowser
+
+    from ..review.app import ReviewServer, create_app, new_token
+
+    token = token or new_token()
+    app = create_app(session.store, token, title=f"polarlab review · {session.store.meta().get('task', '')}",
+                     on_answer=session)
+    server = ReviewServer(app, host, port).start()
+    url = f"{server.url}/?token={token}"
+    console.print(f"review server at {server.url}  token: {token}")
+    console.print(f"open {url}", soft_wrap=True)
+    if not no_browser:
+        webbrowser.open(url)
+    try:
+        while server.thread.is_alive():
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+@review_app.command("status")
+def status(project: Path = typer.Argument(..., help="the project file (polarlab.toml)"),
+           as_json: bool = typer.Option(False, "--json", help="print the status as one JSON object")) -> None:
+    """Reviewed / accepted / remaining, the accuracy estimate with its interval, and the budget left."""
+    from ..errors import ConfigError, PolarlabError
+    from ..project import load_project
+    from ..review.session import store_path
+    from ..review.store import ReviewStore
+    from .main import console
+
+    try:
+        proj = load_project(project)
+        path = store_path(proj)
+        store = ReviewStore(path) if path.exists() else None
+        if store is None or store.n_items() == 0:
+            raise ConfigError("no review has started for this project", file=str(path),
+                              fix=f"start one with: polarlab review {project}")
+        s = store.status()
+    except PolarlabError as e:
+        _fail(e)
+    if as_json:
+        print(json.dumps({k: v for k, v in s.items() if k != "chart"}))
+        return
+    e, ea = s["estimate"], s["estimate_accepted"]
+    console.print(f"items {s['items']}: reviewed {s['reviewed']} (random checks {s['audited']}), accepted "
+                  f"{s['accepted']} (risk < {s['threshold']:.2f}), remaining {s['remaining']}")
+
+    def fmt(x) -> str:
+        return "n/a" if x is None or x != x else f"{100 * x:.1f}%"
+
+    console.print(f"estimated accuracy of all unreviewed labels: {fmt(e['accuracy'])} "
+                  f"[{fmt(e['lower'])}, {fmt(e['upper'])}] ({int(100 * e['level'])}% interval; target {fmt(s['target'])})")
+    console.print(f"estimated accuracy of the accepted labels: {fmt(ea['accuracy'])} "
+                  f"[{fmt(ea['lower'])}, {fmt(ea['upper'])}]")
+    console.print(f"budget: {s['budget']} reviews, {s['budget_left']} left; errors found {s['errors_found']}; "
+                  f"stop: {s['stop'] or 'not yet'}")
+    a = s["agreement"]
+    if a["items"]:
+        kappa = "n/a" if a["kappa"] is None else f"{a['kappa']:.2f}"
+        console.print(f"double-reviewed items {a['items']}: agreement {fmt(a['pairwise'])}, kappa {kappa}")

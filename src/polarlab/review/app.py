@@ -1,0 +1,194 @@
+"""The review web app (FastAPI): one item at a time, keyboard first, answers stored before moving on.
+
+Security: a random token is required on every request (``?token=`` for the page, the
+``X-Review-Token`` header for the API); POSTs need that header, a JSON body and, when the browser
+sends one, an ``Origin`` equal to the server's own (a cross-site form can set neither), so they are
+CSRF-safe; the ``Host`` header must be the one the server was started on (no DNS rebinding);
+every text is put on the page with ``textContent`` (never parsed as HTML) under a strict
+Content-Security-Policy whose only script is the page's own (nonce).
+"""
+from __future__ import annotations
+
+import secrets
+import threading
+from typing import Any, Callable
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field
+
+from ..errors import InputError
+from .page import render_page
+from .store import Conflict, ReviewStore
+
+TOKEN_HEADER = "X-Review-Token"
+
+
+class AnswerIn(BaseModel):
+    reviewer: str = Field(min_length=1, max_length=64)
+    row: int
+    label: int | None = None            # None = skip
+    request_id: str | None = Field(default=None, max_length=64)
+
+
+class UndoIn(BaseModel):
+    reviewer: str = Field(min_length=1, max_length=64)
+
+
+def new_token() -> str:
+    """A random URL-safe token (128 bits)."""
+    return secrets.token_urlsafe(16)
+
+
+def create_app(store: ReviewStore, token: str, *, title: str = "polarlab review",
+               allowed_hosts: tuple[str, ...] | None = None,
+               on_answer: Callable[[ReviewStore], None] | None = None, status_ttl: float = 1.0) -> FastAPI:
+    """The app over ``store``.
+
+    Args:
+        store: the review state.
+        token: required on every request.
+        title: page title.
+        allowed_hosts: accepted ``Host`` header values (``host:port``); None = any (or, later,
+            ``app.state.allowed_hosts``, which :class:`ReviewServer` sets from the address it binds).
+        on_answer: called (in a background thread, one at a time) after each stored answer, e.g. to refit
+            the harmonizer and re-order the queue every batch.
+        status_ttl: seconds a computed ``/api/status`` is served to every page before it is computed again.
+    """
+    app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.allowed_hosts = None if allowed_hosts is None else set(allowed_hosts)
+    busy = threading.Lock()
+
+    def _after_answer() -> None:
+        if on_answer is None or not busy.acquire(blocking=False):
+            return
+
+        def run() -> None:
+            try:
+                on_answer(store)
+            finally:
+                busy.release()
+        threading.Thread(target=run, daemon=True).start()
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        hosts = app.state.allowed_hosts
+        if hosts is not None and request.headers.get("host") not in hosts:
+            return JSONResponse({"error": "unknown Host header"}, status_code=400)
+        given = request.headers.get(TOKEN_HEADER) or request.query_params.get("token") or ""
+        if not secrets.compare_digest(given.encode(), token.encode()):
+            return JSONResponse({"error": "missing or wrong token"}, status_code=403)
+        if request.method not in ("GET", "HEAD"):
+            if request.headers.get(TOKEN_HEADER) is None:
+                return JSONResponse({"error": f"POST needs the {TOKEN_HEADER} header"}, status_code=403)
+            origin = request.headers.get("origin")
+            if origin is not None and origin.split("://", 1)[-1] != request.headers.get("host"):
+                return JSONResponse({"error": "cross-origin request refused"}, status_code=403)
+            if not request.headers.get("content-type", "").startswith("application/json"):
+                return JSONResponse({"error": "send JSON"}, status_code=415)
+        response = await call_next(request)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    @app.get("/", response_class=HTMLResponse)
+    def page() -> HTMLResponse:
+        nonce = secrets.token_urlsafe(12)
+        csp = (f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
+               "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+        return HTMLResponse(render_page(title, nonce), headers={"Content-Security-Policy": csp})
+
+    @app.get("/api/next")
+    def next_item(reviewer: str) -> JSONResponse:
+        try:
+            item = store.next_item(reviewer)
+        except InputError as e:
+            return JSONResponse({"error": str(e)}, status_code=422)
+        return JSONResponse({"done": item is None, "item": item})
+
+    @app.post("/api/answer")
+    def answer(body: AnswerIn) -> JSONResponse:
+        try:
+            aid = store.answer(body.reviewer, body.row, body.label, body.request_id)
+        except Conflict as e:
+            return JSONResponse({"error": str(e)}, status_code=409)
+        except InputError as e:
+            return JSONResponse({"error": str(e)}, status_code=422)
+        _after_answer()
+        return JSONResponse({"stored": aid})
+
+    @app.post("/api/undo")
+    def undo(body: UndoIn) -> JSONResponse:
+        try:
+            row = store.undo(body.reviewer)
+        except InputError as e:
+            return JSONResponse({"error": str(e)}, status_code=422)
+        return JSONResponse({"row": row})
+
+    cache: dict[str, Any] = {"at": -1.0, "value": None}
+    cache_lock = threading.Lock()
+
+    @app.get("/api/status")
+    def status() -> dict[str, Any]:
+        # shared by every reviewer's page for status_ttl seconds (the estimate reads every item)
+        import time
+
+        with cache_lock:
+            if cache["value"] is None or time.monotonic() - cache["at"] > status_ttl:
+                cache["value"], cache["at"] = store.status(), time.monotonic()
+            return cache["value"]
+
+    return app
+
+
+class ReviewServer:
+    """uvicorn running the app in a background thread (tests, benchmarks, the CLI).
+
+    Args:
+        app: the FastAPI app.
+        host, port: where to listen (port 0 = a free one; read :attr:`port` after :meth:`start`).
+    """
+
+    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 0) -> None:
+        import socket
+
+        import uvicorn
+
+        self.host = host
+        self.sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.port = self.sock.getsockname()[1]
+        if getattr(app.state, "allowed_hosts", None) is None:
+            names = {host, f"[{host}]"} | ({"localhost"} if host in ("127.0.0.1", "::1") else set())
+            app.state.allowed_hosts = {f"{h}:{self.port}" for h in names}
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> "ReviewServer":
+        import time
+
+        self.thread.start()
+        t0 = time.monotonic()
+        while not self.server.started:
+            if time.monotonic() - t0 > timeout or not self.thread.is_alive():
+                raise RuntimeError("the review server did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
+
+    def __enter__(self) -> "ReviewServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

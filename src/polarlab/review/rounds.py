@@ -1,0 +1,247 @@
+"""Self-paced review rounds (active self-paced learning, Lin et al. 2017, with POLAR risk).
+
+Each round: items whose risk is under the round's threshold are accepted automatically (the
+threshold relaxes round by round, :class:`ThresholdSchedule`); the top of the queue
+(:func:`review_order`) goes to a person in a batch, with a few random audits of the rest
+(for :func:`estimate_accuracy`); the person's answers become one more source ("human") with
+the top weight; the POLAR harmonizer is fitted again through its public API, the risks are
+recomputed and the queue re-ordered. Audited items are kept out of the fit so that they stay an
+unbiased check of the machine labels; their answers still become their final labels.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import InputError
+from ..harmonizer import PolarHarmonizer
+from .estimate import AccuracyEstimate, StoppingRule, estimate_accuracy, risk_strata
+from .queue import label_risk, review_order, source_disagreement
+from .schedule import ThresholdSchedule
+
+HUMAN = "human"
+
+
+@dataclass
+class RoundRecord:
+    """What one round did."""
+
+    round: int
+    threshold: float
+    accepted: int
+    reviewed: int
+    audited: int
+    remaining: int
+    estimate: dict[str, Any]
+    estimate_all: dict[str, Any]
+
+
+@dataclass
+class Batch:
+    """Items to show a person: ``rows`` risk-ordered first, then ``audit`` (random, stratified)."""
+
+    rows: np.ndarray
+    audit: np.ndarray
+
+
+class SelfPacedReview:
+    """The review loop over one set of items (scikit-learn style: parameters in ``__init__``).
+
+    Args:
+        n_classes: k.
+        schedule: acceptance thresholds per round.
+        batch_size: risk-ordered reviews per round.
+        audit_size: random audits per round (stratified by risk over the unreviewed items).
+        human_weight: weight of the human source, as a multiple of the largest other weight.
+        harmonizer: keyword options of :class:`PolarHarmonizer` (first fit; refits reuse the weights
+            it chose, LLM multiplier included).
+        order: ``"polar"`` (risk, ties by disagreement) or a callable ``(review) -> (n,) scores``,
+            highest reviewed first (for comparing orders).
+        stopping: target accuracy and budget.
+        n_strata, level, prior_strength: options of :func:`estimate_accuracy`.
+        seed: seeds the audits.
+
+    Attributes (after fit):
+        proba_: (n, k) current label distributions.  risk_: (n,) risk of the current labels.
+        human_: (n,) the person's answers, -1 where not reviewed.  audited_: (n,) bool.
+        harmonizer_: the current fitted harmonizer.  history_: list of :class:`RoundRecord`.
+    """
+
+    def __init__(self, n_classes: int, schedule: ThresholdSchedule | None = None, batch_size: int = 20,
+                 audit_size: int = 5, human_weight: float = 10.0, harmonizer: dict[str, Any] | None = None,
+                 order: str | Callable[["SelfPacedReview"], np.ndarray] = "polar",
+                 stopping: StoppingRule | None = None, n_strata: int = 5, level: float = 0.9,
+                 prior_strength: float = 10.0, seed: int = 0) -> None:
+        if batch_size < 0 or audit_size < 0 or batch_size + audit_size == 0:
+            raise InputError(f"batch_size={batch_size}, audit_size={audit_size}", column="review.batch_size",
+                             fix="review at least one item per round")
+        if human_weight <= 0:
+            raise InputError(f"human_weight={human_weight}", column="review.human_weight", fix="use a positive number")
+        self.n_classes = int(n_classes)
+        self.schedule = schedule or ThresholdSchedule()
+        self.batch_size = int(batch_size)
+        self.audit_size = int(audit_size)
+        self.human_weight = float(human_weight)
+        self.harmonizer = dict(harmonizer or {})
+        self.order = order
+        self.stopping = stopping or StoppingRule()
+        self.n_strata = int(n_strata)
+        self.level = float(level)
+        self.prior_strength = float(prior_strength)
+        self.seed = int(seed)
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, L: np.ndarray, X: np.ndarray) -> "SelfPacedReview":
+        """First fit on the sources' votes L (n, m) and features X (n, d); nobody has reviewed yet."""
+        self.L_ = np.asarray(L, dtype=np.int64)
+        self.X_ = np.asarray(X, dtype=np.float32)
+        n = self.L_.shape[0]
+        self.human_ = np.full(n, -1, dtype=np.int64)
+        self.audited_ = np.zeros(n, dtype=bool)
+        self.audit_label_ = np.full(n, -1, dtype=np.int64)   # machine label when audited
+        self.disagreement_ = source_disagreement(self.L_, self.n_classes)
+        self.round_ = 0
+        self.history_: list[RoundRecord] = []
+        self._rng = np.random.default_rng(self.seed)
+        opts = {"seed": self.seed, **self.harmonizer}
+        self.base_ = PolarHarmonizer(self.n_classes, **opts).fit(self.L_, self.X_)
+        self.base_weights_ = np.asarray(self.base_.weights_, dtype=np.float64)
+        self._set(self.base_)
+        return self
+
+    def _set(self, h: PolarHarmonizer) -> None:
+        self.harmonizer_ = h
+        self.proba_ = h.predict_proba(None, self.X_)
+        self.risk_ = label_risk(self.proba_)
+
+    def refit(self) -> None:
+        """Fit the harmonizer again with the human answers (non-audit) as a top-weight source."""
+        votes = np.where(self.audited_, -1, self.human_)
+        if not (votes >= 0).any():
+            self._set(self.base_)
+            return
+        L = np.column_stack([self.L_, votes])
+        w = np.append(self.base_weights_, self.human_weight * float(self.base_weights_.max()))
+        opts = {"seed": self.seed, **self.harmonizer, "weights": w, "tune_sources": None}
+        self._set(PolarHarmonizer(self.n_classes, **opts).fit(L, self.X_))
+
+    # ------------------------------------------------------------------ state
+    @property
+    def reviewed_(self) -> np.ndarray:
+        """(n,) bool: a person answered."""
+        return self.human_ >= 0
+
+    @property
+    def threshold_(self) -> float:
+        return self.schedule(self.round_)
+
+    def accepted(self) -> np.ndarray:
+        """(n,) bool: accepted automatically this round (not reviewed, risk under the threshold)."""
+        return ~self.reviewed_ & (self.risk_ < self.threshold_)
+
+    def machine_labels(self) -> np.ndarray:
+        """(n,) the harmonizer's labels (argmax)."""
+        return self.proba_.argmax(axis=1)
+
+    def labels(self) -> np.ndarray:
+        """(n,) final labels: the person's answer where reviewed, else the machine label."""
+        return np.where(self.reviewed_, self.human_, self.machine_labels())
+
+    def scores(self) -> np.ndarray:
+        """(n,) review priority, highest first."""
+        if callable(self.order):
+            return np.asarray(self.order(self), dtype=np.float64)
+        return self.risk_
+
+    # ------------------------------------------------------------------ rounds
+    def next_batch(self, limit: int | None = None) -> Batch:
+        """The round's risk-ordered reviews (not yet reviewed, not accepted) and random audits; at most
+        ``limit`` items in all (audits keep their share)."""
+        open_ = ~self.reviewed_
+        if callable(self.order):
+            s = self.scores()
+            cand = np.flatnonzero(open_)
+            rows = cand[np.lexsort((cand, -s[cand]))][: self.batch_size]
+        else:
+            cand = np.flatnonzero(open_ & ~self.accepted())
+            if len(cand) == 0:                       # everything left is accepted: review the riskiest anyway
+                cand = np.flatnonzero(open_)
+            order = review_order(self.risk_[cand], self.disagreement_[cand])
+            rows = cand[order][: self.batch_size]
+        n_audit = self.audit_size
+        if limit is not None and len(rows) + n_audit > limit:
+            n_audit = int(round(limit * n_audit / (self.batch_size + n_audit)))
+            rows = rows[: max(limit - n_audit, 0)]
+        rest = np.setdiff1d(np.flatnonzero(open_), rows)
+        return Batch(rows=rows, audit=self.audit_sample(rest, n_audit))
+
+    def audit_sample(self, pool: np.ndarray, size: int) -> np.ndarray:
+        """``audit_size`` random items of ``pool``, spread over the risk strata (proportional allocation,
+        largest remainders)."""
+        k = min(size, len(pool))
+        if k == 0:
+            return np.zeros(0, dtype=np.int64)
+        strata = risk_strata(self.risk_[pool], self.n_strata)
+        sizes = np.bincount(strata, minlength=strata.max() + 1)
+        quota = k * sizes / sizes.sum()
+        take = np.floor(quota).astype(int)
+        for h in np.argsort(-(quota - take))[: k - take.sum()]:
+            take[h] += 1
+        out = [self._rng.choice(pool[strata == h], size=t, replace=False) for h, t in enumerate(take) if t > 0]
+        return np.sort(np.concatenate(out)).astype(np.int64)
+
+    def record(self, rows: np.ndarray, answers: np.ndarray, audit: bool = False) -> None:
+        """Store a person's answers (label indices) for item positions ``rows``."""
+        rows, answers = np.asarray(rows, dtype=np.int64), np.asarray(answers, dtype=np.int64)
+        if rows.shape != answers.shape:
+            raise InputError(f"{len(rows)} rows but {len(answers)} answers", fix="give one answer per item")
+        if ((answers < 0) | (answers >= self.n_classes)).any():
+            raise InputError("an answer is not a label index", column="answer", fix=f"use 0..{self.n_classes - 1}")
+        self.human_[rows] = answers
+        self.audited_[rows] = audit
+        if audit:     # the machine label when audited (for reports; the estimate uses the current one)
+            self.audit_label_[rows] = self.machine_labels()[rows]
+
+    def estimate(self, scope: str = "accepted") -> AccuracyEstimate:
+        """Gold-free accuracy of the machine labels of ``"accepted"`` items (this round's threshold) or of
+        ``"all"`` unreviewed items (what stopping now would accept); audited items count in their stratum."""
+        pop = (~self.reviewed_ | self.audited_)
+        if scope == "accepted":
+            pop &= self.risk_ < self.threshold_
+        elif scope != "all":
+            raise InputError(f"scope={scope!r}", column="scope", fix="use 'accepted' or 'all'")
+        # audited items stay out of the fit, so their *current* machine labels are a random sample of the
+        # current labels: an audit keeps checking the labels as refits change them
+        err = self.audited_ & (self.machine_labels() != self.human_)
+        return estimate_accuracy(self.risk_, pop, self.audited_, err, n_strata=self.n_strata, level=self.level,
+                                 prior_strength=self.prior_strength, seed=self.seed + self.round_)
+
+    def run_round(self, annotate: Callable[[np.ndarray], np.ndarray], limit: int | None = None) -> RoundRecord:
+        """One round: batch (at most ``limit`` items) → ``annotate(rows) -> labels`` → refit → record."""
+        batch = self.next_batch(limit)
+        if len(batch.rows):
+            self.record(batch.rows, annotate(batch.rows))
+        if len(batch.audit):
+            self.record(batch.audit, annotate(batch.audit), audit=True)
+        self.refit()
+        self.round_ += 1
+        rec = RoundRecord(round=self.round_, threshold=self.threshold_, accepted=int(self.accepted().sum()),
+                          reviewed=int(self.reviewed_.sum()), audited=int(self.audited_.sum()),
+                          remaining=int((~self.reviewed_ & ~self.accepted()).sum()),
+                          estimate=self.estimate("accepted").to_dict(), estimate_all=self.estimate("all").to_dict())
+        self.history_.append(rec)
+        return rec
+
+    def run(self, annotate: Callable[[np.ndarray], np.ndarray], max_rounds: int = 1000) -> str:
+        """Rounds until the stopping rule says stop; returns why (``"target"``, ``"budget"``, ``"exhausted"``)."""
+        n = len(self.human_)
+        for _ in range(max_rounds):
+            why = self.stopping.check(self.estimate("all"), int(self.reviewed_.sum()), n)
+            if why:
+                return why
+            if self.reviewed_.all():
+                return "exhausted"
+            self.run_round(annotate, self.stopping.allowed(n) - int(self.reviewed_.sum()))
+        return "max_rounds"

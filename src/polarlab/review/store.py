@@ -1,0 +1,424 @@
+"""The review queue and the answers in the project's SQLite state (``<state_dir>/state.sqlite``, WAL).
+
+The review tables live in the same database as :class:`polarlab.state.ProjectState` (which creates
+and migrates it), and every answer is also a *vote event* of the source ``"human"`` with its
+provenance (``who`` = the reviewer, the time, the previous value; an undo is an event back to -1),
+written in the same transaction, so ``ProjectState.votes(split)`` has a ``human`` column and
+``ProjectState.vote_events(split, kind="human")`` the history. Without a ``split`` (unit tests,
+benchmarks) the store is a plain SQLite file and writes no vote events.
+
+Every write is one ``BEGIN IMMEDIATE`` transaction, so an answer is on disk before the page
+moves on and concurrent reviewers (threads or processes) serialise cleanly. Tables:
+
+- ``review_items``: one row per item: position ``row``, ``item_id``, ``kind`` (``risk`` = from the
+  risk-ordered queue, ``audit`` = drawn at random within a risk stratum for the estimate),
+  ``priority`` (higher first), the current machine ``label`` and its ``risk``, the ``payload``
+  a reviewer sees (JSON).
+- ``review_answers``: every answer with ``reviewer``, ``time``, the ``answer`` (label index,
+  NULL = skipped), the machine label at that moment, ``undone`` (time of undo, NULL = valid) and
+  the client's ``request_id`` (a retried request is stored once).
+- ``review_leases``: who is looking at what until when; nobody else gets an item while it is
+  leased (unless each item is to be reviewed twice).
+- ``review_meta``: settings (labels, budget, target, reviews per item, audit share).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from ..errors import InputError
+from .estimate import StoppingRule, estimate_accuracy
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS review_items(
+    row INTEGER PRIMARY KEY, item_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, priority REAL NOT NULL,
+    label INTEGER NOT NULL, risk REAL NOT NULL, payload TEXT NOT NULL, answered INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS review_items_queue ON review_items(kind, priority DESC, row);
+CREATE INDEX IF NOT EXISTS review_items_answered ON review_items(answered, kind) WHERE answered > 0;
+CREATE INDEX IF NOT EXISTS review_items_scores ON review_items(row, risk, label);
+CREATE TABLE IF NOT EXISTS review_answers(
+    id INTEGER PRIMARY KEY AUTOINCREMENT, row INTEGER NOT NULL REFERENCES review_items(row),
+    reviewer TEXT NOT NULL, answer INTEGER, machine_label INTEGER NOT NULL, kind TEXT NOT NULL,
+    time REAL NOT NULL, undone REAL, request_id TEXT UNIQUE);
+CREATE INDEX IF NOT EXISTS review_answers_row ON review_answers(row, undone);
+CREATE INDEX IF NOT EXISTS review_answers_reviewer ON review_answers(reviewer, undone);
+CREATE TABLE IF NOT EXISTS review_leases(
+    row INTEGER NOT NULL, reviewer TEXT NOT NULL, expires REAL NOT NULL, PRIMARY KEY(row, reviewer));
+CREATE TABLE IF NOT EXISTS review_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+#: the open items (fewer valid answers + leases than reviews per item), not seen by :reviewer;
+#: ``answered`` counts the valid (not undone, not skipped) answers, kept in step by answer() and undo()
+_OPEN = """
+SELECT i.row FROM review_items i
+WHERE i.kind = :kind AND i.answered < :per_item
+  AND i.answered + (SELECT count(*) FROM review_leases l WHERE l.row = i.row) < :per_item
+  AND NOT EXISTS (SELECT 1 FROM review_answers a WHERE a.row = i.row AND a.reviewer = :reviewer AND a.undone IS NULL)
+ORDER BY i.priority DESC, i.row LIMIT 1
+"""
+
+
+def _meta(con: sqlite3.Connection) -> dict[str, Any]:
+    return {r["key"]: json.loads(r["value"]) for r in con.execute("SELECT key, value FROM review_meta")}
+
+
+class Conflict(Exception):
+    """An answer that cannot be taken (item done by others, not this reviewer's, ...)."""
+
+
+@dataclass
+class Item:
+    """One item of the queue, as the store holds it."""
+
+    row: int
+    item_id: str
+    kind: str
+    priority: float
+    label: int
+    risk: float
+    payload: dict[str, Any]
+
+
+def check_reviewer(name: str) -> str:
+    """A reviewer name: 1-64 printable characters."""
+    name = (name or "").strip()
+    if not 1 <= len(name) <= 64 or not name.isprintable():
+        raise InputError(f"reviewer name {name!r}", column="reviewer", fix="use 1-64 printable characters")
+    return name
+
+
+HUMAN_SOURCE = "human"
+
+
+class ReviewStore:
+    """The review state of one project (see the module docstring).
+
+    Args:
+        path: the SQLite file (created with its folder); for a project, ``<state_dir>/state.sqlite``
+            (:meth:`for_project`).
+        lease_seconds: how long an item stays reserved for the reviewer it was shown to.
+        split: the reviewed split's name in the project state; when given, answers are also written
+            as ``"human"`` vote events (the state's ``vote_events`` table must exist).
+    """
+
+    def __init__(self, path: str | Path, lease_seconds: float = 600.0, split: str | None = None) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.lease_seconds = float(lease_seconds)
+        self.split = split
+        self._local = threading.local()
+        con = self._connect()
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.executescript(SCHEMA)
+            if split is not None and con.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = 'vote_events'").fetchone() is None:
+                raise InputError("the review of a split needs the project state's vote_events table",
+                                 file=str(self.path), fix="open the store with ReviewStore.for_project(state_dir, split)")
+        finally:
+            con.close()
+
+    @classmethod
+    def for_project(cls, state_dir: str | Path, split: str, lease_seconds: float = 600.0) -> "ReviewStore":
+        """The review store inside the project's state (created or migrated by ``ProjectState`` first)."""
+        from ..state import ProjectState
+        from ..state.store import DB_NAME
+
+        ProjectState(state_dir).close()
+        return cls(Path(state_dir) / DB_NAME, lease_seconds, split=split)
+
+    def _vote_event(self, con: sqlite3.Connection, row: int, value: int, reviewer: str, now: float,
+                    note: dict[str, Any]) -> None:
+        """A ``"human"`` vote event in the project state, in the caller's transaction."""
+        if self.split is None:
+            return
+        item_id = con.execute("SELECT item_id FROM review_items WHERE row = ?", (row,)).fetchone()[0]
+        prev = con.execute("SELECT value FROM vote_events WHERE split = ? AND example_id = ? AND source = ? "
+                           "ORDER BY id DESC LIMIT 1", (self.split, item_id, HUMAN_SOURCE)).fetchone()
+        con.execute("INSERT INTO vote_events(split, example_id, source, value, previous, kind, who, strategy, note, "
+                    "created) VALUES (?, ?, ?, ?, ?, 'human', ?, 'review', ?, ?)",
+                    (self.split, item_id, HUMAN_SOURCE, int(value), None if prev is None else int(prev[0]), reviewer,
+                     json.dumps(note), now))
+
+    # ------------------------------------------------------------------ plumbing
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        con.execute("PRAGMA busy_timeout=30000")
+        con.execute("PRAGMA synchronous=NORMAL")
+        con.row_factory = sqlite3.Row
+        return con
+
+    def _con(self) -> sqlite3.Connection:
+        """This thread's connection (server threads are pooled, so connections are reused)."""
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = self._local.con = self._connect()
+        return con
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on an exception."""
+        con = self._con()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        con.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        yield self._con()
+
+    # ------------------------------------------------------------------ settings
+    def set_meta(self, **values: Any) -> None:
+        with self._write() as con:
+            con.executemany("INSERT OR REPLACE INTO review_meta(key, value) VALUES (?, ?)",
+                            [(k, json.dumps(v)) for k, v in values.items()])
+
+    def meta(self) -> dict[str, Any]:
+        with self._read() as con:
+            return _meta(con)
+
+    # ------------------------------------------------------------------ items
+    def put_items(self, items: Sequence[Item]) -> None:
+        """Insert items, or update the kind/priority/label/risk/payload of existing ones (answers are kept)."""
+        with self._write() as con:
+            con.executemany(
+                "INSERT INTO review_items(row, item_id, kind, priority, label, risk, payload) VALUES (?,?,?,?,?,?,?) "
+                "ON CONFLICT(row) DO UPDATE SET item_id=excluded.item_id, kind=excluded.kind, "
+                "priority=excluded.priority, label=excluded.label, risk=excluded.risk, payload=excluded.payload",
+                [(it.row, it.item_id, it.kind, float(it.priority), int(it.label), float(it.risk),
+                  json.dumps(it.payload)) for it in items])
+
+    def update_scores(self, rows: np.ndarray, labels: np.ndarray, risks: np.ndarray, priorities: np.ndarray,
+                      probabilities: np.ndarray) -> None:
+        """After a refit: new machine labels, risks and priorities in one transaction (payloads follow)."""
+        with self._write() as con:
+            for r, lab, risk, pr, p in zip(rows.tolist(), labels.tolist(), risks.tolist(), priorities.tolist(),
+                                           probabilities.tolist()):
+                row = con.execute("SELECT payload FROM review_items WHERE row = ?", (r,)).fetchone()
+                if row is None:
+                    continue
+                payload = json.loads(row["payload"])
+                payload.update(label=int(lab), probability=float(p), risk=float(risk))
+                con.execute("UPDATE review_items SET label=?, risk=?, priority=?, payload=? WHERE row=?",
+                            (int(lab), float(risk), float(pr), json.dumps(payload), r))
+
+    def n_items(self) -> int:
+        with self._read() as con:
+            return int(con.execute("SELECT count(*) FROM review_items").fetchone()[0])
+
+    def items(self) -> list[Item]:
+        with self._read() as con:
+            return [Item(r["row"], r["item_id"], r["kind"], r["priority"], r["label"], r["risk"],
+                         json.loads(r["payload"])) for r in con.execute("SELECT * FROM review_items ORDER BY row")]
+
+    # ------------------------------------------------------------------ reviewing
+    def next_item(self, reviewer: str, now: float | None = None) -> dict[str, Any] | None:
+        """Lease the next item to ``reviewer`` and return its payload (None when nothing is left).
+
+        A reviewer who already holds a lease gets that item again (a reload shows the same item).
+        Audits are interleaved so that they make up the ``audit_share`` of the answers.
+        """
+        reviewer = check_reviewer(reviewer)
+        now = time.time() if now is None else now
+        with self._write() as con:
+            meta = _meta(con)
+            per_item = int(meta.get("reviews_per_item", 1))
+            share = float(meta.get("audit_share", 0.0))
+            con.execute("DELETE FROM review_leases WHERE expires < ?", (now,))
+            held = con.execute("SELECT row FROM review_leases WHERE reviewer = ? ORDER BY expires DESC LIMIT 1",
+                               (reviewer,)).fetchone()
+            if held is not None:
+                row = held["row"]
+            else:
+                n_all, n_audit = con.execute(
+                    "SELECT coalesce(sum(answered), 0), coalesce(sum(answered * (kind = 'audit')), 0) "
+                    "FROM review_items WHERE answered > 0").fetchone()
+                kinds = ("audit", "risk") if n_audit < share * (n_all + 1) else ("risk", "audit")
+                row = None
+                for kind in kinds:
+                    hit = con.execute(_OPEN, {"kind": kind, "per_item": per_item, "reviewer": reviewer}).fetchone()
+                    if hit is not None:
+                        row = hit["row"]
+                        break
+                if row is None:
+                    return None
+            con.execute("INSERT OR REPLACE INTO review_leases(row, reviewer, expires) VALUES (?, ?, ?)",
+                        (row, reviewer, now + self.lease_seconds))
+            item = con.execute("SELECT * FROM review_items WHERE row = ?", (row,)).fetchone()
+        payload = json.loads(item["payload"])
+        payload.update(row=item["row"], id=item["item_id"], kind=item["kind"], label=item["label"],
+                       risk=item["risk"])
+        return payload
+
+    def answer(self, reviewer: str, row: int, answer: int | None, request_id: str | None = None,
+               now: float | None = None) -> int:
+        """Store ``reviewer``'s answer (label index; None = skip) for item ``row``; returns the answer id.
+
+        Raises:
+            Conflict: the item is already answered by as many reviewers as it needs, or by this one.
+            InputError: unknown item, or an answer that is not a label index.
+        """
+        reviewer = check_reviewer(reviewer)
+        now = time.time() if now is None else now
+        with self._write() as con:
+            meta = _meta(con)
+            k = len(meta.get("labels", [])) or None
+            if answer is not None and (answer < 0 or (k is not None and answer >= k)):
+                raise InputError(f"answer {answer} is not a label index", column="answer",
+                                 fix=f"use 0..{(k or 1) - 1}, or skip")
+            per_item = int(meta.get("reviews_per_item", 1))
+            if request_id is not None:
+                done = con.execute("SELECT id FROM review_answers WHERE request_id = ?", (request_id,)).fetchone()
+                if done is not None:
+                    return int(done["id"])
+            item = con.execute("SELECT label, kind FROM review_items WHERE row = ?", (row,)).fetchone()
+            if item is None:
+                raise InputError(f"no item {row}", column="row", fix="answer the item the queue gave you")
+            mine = con.execute("SELECT 1 FROM review_answers WHERE row = ? AND reviewer = ? AND undone IS NULL",
+                               (row, reviewer)).fetchone()
+            if mine is not None:
+                raise Conflict(f"{reviewer} already answered item {row}")
+            if answer is not None:
+                answered = con.execute("SELECT answered FROM review_items WHERE row = ?", (row,)).fetchone()[0]
+                if answered >= per_item:
+                    raise Conflict(f"item {row} is already answered")
+                held = con.execute("SELECT 1 FROM review_leases WHERE row = ? AND reviewer = ?",
+                                   (row, reviewer)).fetchone()
+                leased = con.execute("SELECT count(*) FROM review_leases WHERE row = ? AND reviewer != ? "
+                                     "AND expires >= ?", (row, reviewer, now)).fetchone()[0]
+                if held is None and answered + leased >= per_item:
+                    raise Conflict(f"item {row} is taken by another reviewer")
+            cur = con.execute(
+                "INSERT INTO review_answers(row, reviewer, answer, machine_label, kind, time, request_id) "
+                "VALUES (?,?,?,?,?,?,?)", (row, reviewer, answer, item["label"], item["kind"], now, request_id))
+            if answer is not None:
+                con.execute("UPDATE review_items SET answered = answered + 1 WHERE row = ?", (row,))
+                self._vote_event(con, row, answer, reviewer, now, {"answer_id": cur.lastrowid, "check": item["kind"]})
+            con.execute("DELETE FROM review_leases WHERE row = ? AND reviewer = ?", (row, reviewer))
+            return int(cur.lastrowid)
+
+    def undo(self, reviewer: str, now: float | None = None) -> int | None:
+        """Withdraw ``reviewer``'s latest valid answer and lease its item back; returns its row (None: nothing)."""
+        reviewer = check_reviewer(reviewer)
+        now = time.time() if now is None else now
+        with self._write() as con:
+            last = con.execute("SELECT id, row, answer FROM review_answers WHERE reviewer = ? AND undone IS NULL "
+                               "ORDER BY id DESC LIMIT 1", (reviewer,)).fetchone()
+            if last is None:
+                return None
+            con.execute("UPDATE review_answers SET undone = ? WHERE id = ?", (now, last["id"]))
+            if last["answer"] is not None:
+                con.execute("UPDATE review_items SET answered = answered - 1 WHERE row = ?", (last["row"],))
+                self._vote_event(con, last["row"], -1, reviewer, now, {"undo_of": last["id"]})
+            con.execute("DELETE FROM review_leases WHERE reviewer = ?", (reviewer,))
+            con.execute("INSERT OR REPLACE INTO review_leases(row, reviewer, expires) VALUES (?, ?, ?)",
+                        (last["row"], reviewer, now + self.lease_seconds))
+            return int(last["row"])
+
+    # ------------------------------------------------------------------ reading the answers
+    def answers(self, valid_only: bool = True) -> list[dict[str, Any]]:
+        """Stored answers (oldest first), as dicts of the ``review_answers`` columns."""
+        q = "SELECT * FROM review_answers" + (" WHERE undone IS NULL" if valid_only else "") + " ORDER BY id"
+        with self._read() as con:
+            return [dict(r) for r in con.execute(q)]
+
+    def human_labels(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per item position (n items): the people's label (-1 = none; with several answers the most
+        frequent, earliest on ties), whether it was an audit, and the machine label when first answered.
+
+        Returns:
+            (human (n,) int, audited (n,) bool, machine_at_answer (n,) int).
+        """
+        human = np.full(n, -1, dtype=np.int64)
+        audited = np.zeros(n, dtype=bool)
+        machine = np.full(n, -1, dtype=np.int64)
+        votes: dict[int, list[int]] = {}
+        for a in self.answers():
+            if a["answer"] is None:
+                continue
+            votes.setdefault(a["row"], []).append(a["answer"])
+            if machine[a["row"]] < 0:
+                machine[a["row"]] = a["machine_label"]
+                audited[a["row"]] = a["kind"] == "audit"
+        for r, v in votes.items():
+            vals, counts = np.unique(v, return_counts=True)
+            best = vals[counts == counts.max()]
+            human[r] = next(x for x in v if x in best)
+        return human, audited, machine
+
+    def agreement(self) -> dict[str, Any]:
+        """Agreement on items answered by two or more reviewers: share of agreeing pairs and Cohen's
+        kappa of the first two answers (None when fewer than 2 such items)."""
+        per_row: dict[int, list[int]] = {}
+        for a in self.answers():
+            if a["answer"] is not None:
+                per_row.setdefault(a["row"], []).append(a["answer"])
+        multi = [v for v in per_row.values() if len(v) >= 2]
+        if not multi:
+            return {"items": 0, "pairwise": None, "kappa": None}
+        pairs = [(v[i], v[j]) for v in multi for i in range(len(v)) for j in range(i + 1, len(v))]
+        kappa = None
+        if len(multi) >= 2:
+            from sklearn.metrics import cohen_kappa_score
+
+            a, b = [v[0] for v in multi], [v[1] for v in multi]
+            kappa = float(cohen_kappa_score(a, b)) if len(set(a) | set(b)) > 1 else 1.0
+        return {"items": len(multi), "pairwise": float(np.mean([x == y for x, y in pairs])), "kappa": kappa}
+
+    def status(self, bins: int = 10) -> dict[str, Any]:
+        """Reviewed / accepted / remaining, the estimate with its interval, budget left, agreement, and the
+        risk-vs-errors chart (per risk bin: reviewed items and errors the reviewers found)."""
+        meta = self.meta()
+        with self._read() as con:     # no payloads: this runs after every answer
+            rows = np.array(con.execute("SELECT row, risk, label FROM review_items INDEXED BY review_items_scores"
+                                        ).fetchall(), dtype=np.float64)
+        rows = rows.reshape(-1, 3)
+        n = int(rows[:, 0].max()) + 1 if len(rows) else 0
+        at = rows[:, 0].astype(np.int64)
+        risk = np.zeros(n)
+        label = np.full(n, -1, dtype=np.int64)
+        present = np.zeros(n, dtype=bool)
+        risk[at], label[at], present[at] = rows[:, 1], rows[:, 2].astype(np.int64), True
+        human, audited, machine = self.human_labels(n)
+        reviewed = human >= 0
+        threshold = float(meta.get("threshold", 0.0))
+        target, budget = float(meta.get("target", 0.95)), float(meta.get("budget", 0.05))
+        rule = StoppingRule(target=target, budget=budget)
+        pop = present & (~reviewed | audited)
+        err = audited & (label != human)      # audits are kept out of refits: check the current label
+        est_all = estimate_accuracy(risk, pop, audited, err)
+        est_acc = estimate_accuracy(risk, pop & (risk < threshold), audited, err)
+        accepted = int((present & ~reviewed & (risk < threshold)).sum())
+        edges = np.linspace(0.0, 1.0, bins + 1)
+        which = np.clip(np.searchsorted(edges, risk, side="right") - 1, 0, bins - 1)
+        found = reviewed & (machine != human)
+        chart = [{"risk_from": float(edges[b]), "risk_to": float(edges[b + 1]),
+                  "reviewed": int((reviewed & (which == b)).sum()), "errors": int((found & (which == b)).sum())}
+                 for b in range(bins)]
+        n_items = int(present.sum())
+        allowed = rule.allowed(n_items)
+        stop = rule.check(est_all, int(reviewed.sum()), n_items) if n_items else None
+        answers = self.answers()
+        return {
+            "items": n_items, "reviewed": int(reviewed.sum()), "audited": int(audited.sum()),
+            "accepted": accepted, "remaining": int(n_items - reviewed.sum() - accepted), "threshold": threshold,
+            "answers": sum(a["answer"] is not None for a in answers),
+            "skips": sum(a["answer"] is None for a in answers),
+            "errors_found": int(found.sum()),
+            "estimate_accepted": est_acc.to_dict(), "estimate": est_all.to_dict(),
+            "target": target, "budget": allowed, "budget_left": max(allowed - int(reviewed.sum()), 0),
+            "stop": stop, "agreement": self.agreement(), "chart": chart,
+            "labels": meta.get("labels", []), "reviews_per_item": int(meta.get("reviews_per_item", 1)),
+        }

@@ -1,0 +1,64 @@
+"""The terminal fallback of the review app: plain prompts over the same store (no browser needed)."""
+from __future__ import annotations
+
+from typing import Callable
+
+from .store import Conflict, ReviewStore
+
+HELP = "number = label, s = skip, u = undo, ? = help, q = quit"
+
+
+def describe(item: dict, labels: list[str]) -> str:
+    """The item as terminal text."""
+    lines = [f"── item {item['id']} ({'random check' if item.get('kind') == 'audit' else 'risky'}) ──",
+             item.get("text", ""),
+             f"current label: {labels[item['label']]}  p={item.get('probability', 1 - item['risk']):.2f}  "
+             f"risk={item['risk']:.2f}"]
+    if item.get("llm"):
+        llm = item["llm"]
+        risk = "?" if llm.get("risk") is None else f"{llm['risk']:.2f}"
+        lines.append(f"LLM {llm['name']}: {llm['answer']} (risk {risk})")
+    for r in item.get("rules", []):
+        lines.append(f"  rule {r['name']}: {r['label']}" + (f" — {r['explain']}" if r.get("explain") else ""))
+    for c in item.get("corrections", []):
+        lines.append(f"  correction: {c}")
+    lines.append("  ".join(f"{i + 1}={name}" for i, name in enumerate(labels)) + "   s=skip u=undo ?=help q=quit")
+    return "\n".join(lines)
+
+
+def run_tui(store: ReviewStore, reviewer: str, read: Callable[[str], str] = input,
+            write: Callable[[str], None] = print) -> int:
+    """Review until the queue is empty or the reviewer quits (q or end of input); returns answers stored."""
+    labels = store.meta().get("labels", [])
+    stored = 0
+    while True:
+        item = store.next_item(reviewer)
+        if item is None:
+            write("Nothing left to review.")
+            return stored
+        write(describe(item, labels))
+        while True:
+            try:
+                key = read("> ").strip().lower()
+            except EOFError:
+                return stored
+            if key == "q":
+                return stored
+            if key == "?":
+                write(HELP)
+                continue
+            if key == "u":
+                write("nothing to undo" if store.undo(reviewer) is None else "undone")
+                break
+            if key == "s" or (key.isdigit() and 1 <= int(key) <= len(labels)):
+                try:
+                    store.answer(reviewer, item["row"], None if key == "s" else int(key) - 1)
+                    stored += key != "s"
+                except Conflict as e:
+                    write(f"not saved: {e}")
+                break
+            write(f"? {HELP}")
+        s = store.status()
+        e = s["estimate"]
+        write(f"{s['reviewed']} reviewed, {s['accepted']} accepted, {s['remaining']} remaining; estimated accuracy "
+              f"{e['accuracy']:.3f} [{e['lower']:.3f}, {e['upper']:.3f}]; budget left {s['budget_left']}")

@@ -1,0 +1,138 @@
+"""Unit tests of the review loop's logic: queue order, schedules, estimator coverage, rounds."""
+import numpy as np
+import pytest
+
+from polarlab.errors import ConfigError, InputError
+from polarlab.review import (SelfPacedReview, SimulatedAnnotator, StoppingRule, ThresholdSchedule, estimate_accuracy,
+                             label_risk, review_order, source_disagreement)
+
+
+def test_order_is_risk_then_disagreement():
+    risk = np.array([0.1, 0.4, 0.4, 0.2, 0.4])
+    dis = np.array([0.9, 0.0, 0.7, 1.0, 0.7])
+    # 0.4s first; among them disagreement 0.7 (rows 2, 4 by position) before 0.0 (row 1)
+    assert review_order(risk, dis).tolist() == [2, 4, 1, 3, 0]
+
+
+def test_disagreement_and_risk():
+    L = np.array([[0, 0, -1], [0, 1, -1], [-1, -1, -1], [0, 1, 2]])
+    d = source_disagreement(L, 3)
+    assert d[0] == 0 and d[2] == 0 and 0 < d[1] < d[3] <= 1
+    assert np.allclose(label_risk(np.array([[0.7, 0.3], [0.5, 0.5]])), [0.3, 0.5])
+
+
+def test_schedules_relax_and_cap():
+    lin = ThresholdSchedule("linear", start=0.1, step=0.1, stop=0.35)
+    assert [round(lin(t), 3) for t in range(4)] == [0.1, 0.2, 0.3, 0.35]
+    geo = ThresholdSchedule("geometric", start=0.1, factor=2, stop=1.0)
+    assert geo(2) == pytest.approx(0.4)
+    lst = ThresholdSchedule("list", values=[0.05, 0.2], stop=1.0)
+    assert lst(0) == 0.05 and lst(5) == 0.2
+    with pytest.raises(ConfigError):
+        ThresholdSchedule("cosine")
+    with pytest.raises(ConfigError):
+        ThresholdSchedule("linear", stop=1.5)
+
+
+def _simulated(rng, n, miscalibration):
+    """Risks, and errors drawn with probability miscalibration * risk (1 = calibrated)."""
+    risk = rng.beta(0.6, 6.0, size=n)
+    err = rng.random(n) < np.clip(miscalibration * risk, 0, 1)
+    return risk, err
+
+
+@pytest.mark.parametrize("miscal", [1.0, 2.0])
+def test_estimator_coverage_on_simulated_data(miscal):
+    """90 % intervals cover the true accuracy of the population in most repetitions, also when the
+    risk underestimates the errors twofold (the audits correct it)."""
+    rng = np.random.default_rng(0)
+    covered, abs_err = [], []
+    for rep in range(150):
+        n = 2000
+        risk, err = _simulated(rng, n, miscal)
+        audited = np.zeros(n, bool)
+        # stratified random audit: 20 per risk quintile
+        from polarlab.review import risk_strata
+        s = risk_strata(risk, 5)
+        for h in range(5):
+            audited[rng.choice(np.flatnonzero(s == h), 20, replace=False)] = True
+        est = estimate_accuracy(risk, np.ones(n, bool), audited, err, seed=rep)
+        truth = 1 - err.mean()
+        covered.append(est.lower <= truth <= est.upper)
+        abs_err.append(abs(est.accuracy - truth))
+    assert np.mean(covered) >= 0.8
+    assert np.mean(abs_err) < 0.03
+
+
+def test_estimator_without_audits_is_calibrated_risk():
+    rng = np.random.default_rng(1)
+    risk = rng.uniform(0, 0.3, 500)
+    est = estimate_accuracy(risk, np.ones(500, bool), np.zeros(500, bool), np.zeros(500, bool))
+    assert est.accuracy == pytest.approx(1 - risk.mean(), abs=0.01)
+    assert est.n_audited == 0 and est.lower < est.accuracy < est.upper
+    with pytest.raises(ConfigError):
+        estimate_accuracy(risk, np.ones(500, bool), np.zeros(500, bool), np.zeros(500, bool), level=1.0)
+
+
+def test_stopping_rule():
+    rule = StoppingRule(target=0.9, budget=0.1)
+    est = estimate_accuracy(np.full(100, 0.01), np.ones(100, bool), np.zeros(100, bool), np.zeros(100, bool))
+    assert rule.check(est, 0, 100) == "target"
+    bad = estimate_accuracy(np.full(100, 0.4), np.ones(100, bool), np.zeros(100, bool), np.zeros(100, bool))
+    assert rule.check(bad, 3, 100) is None and rule.check(bad, 10, 100) == "budget"
+    with pytest.raises(ConfigError):
+        StoppingRule(budget=0)
+
+
+def test_simulated_annotator_noise():
+    gold = np.arange(1000) % 3
+    assert (SimulatedAnnotator(gold, 3).answer(np.arange(1000)) == gold).all()
+    noisy = SimulatedAnnotator(gold, 3, noise=0.2, seed=1).answer(np.arange(1000))
+    assert 0.15 < (noisy != gold).mean() < 0.25
+    with pytest.raises(InputError):
+        SimulatedAnnotator(np.array([-1, 0]), 2).answer(np.array([0]))
+
+
+def _blobs(rng, n=600, d=8):
+    """Two Gaussian classes, three noisy sources (one of them bad on a region)."""
+    y = rng.integers(0, 2, n)
+    X = rng.normal(size=(n, d)) + 1.2 * y[:, None]
+    L = np.full((n, 3), -1)
+    for j, acc in enumerate([0.85, 0.75, 0.65]):
+        fire = rng.random(n) < 0.7
+        right = rng.random(n) < acc
+        L[fire, j] = np.where(right[fire], y[fire], 1 - y[fire])
+    return L, X, y
+
+
+def test_rounds_accept_review_refit_and_improve():
+    rng = np.random.default_rng(0)
+    L, X, y = _blobs(rng)
+    sp = SelfPacedReview(2, ThresholdSchedule(start=0.05, step=0.05, stop=0.3), batch_size=30, audit_size=6,
+                         stopping=StoppingRule(target=0.999, budget=0.3), harmonizer={"epochs": 30})
+    sp.fit(L, X)
+    acc0 = (sp.labels() == y).mean()
+    batch = sp.next_batch()
+    assert len(batch.rows) == 30 and len(batch.audit) == 6 and not np.intersect1d(batch.rows, batch.audit).size
+    # the batch is the riskiest part of what is not accepted
+    assert sp.risk_[batch.rows].min() >= np.median(sp.risk_)
+    why = sp.run(SimulatedAnnotator(y, 2).answer)
+    assert why == "budget" and sp.reviewed_.sum() == StoppingRule(budget=0.3).allowed(len(y))
+    assert [r.threshold for r in sp.history_][:3] == pytest.approx([0.1, 0.15, 0.2])
+    assert (sp.labels()[sp.reviewed_] == y[sp.reviewed_]).all()
+    assert (sp.labels() == y).mean() > acc0
+    # the weights of the refit: the sources' weights plus the human's at the top
+    assert sp.harmonizer_.weights_.shape == (4,) and sp.harmonizer_.weights_[-1] == sp.harmonizer_.weights_.max()
+    est = sp.history_[-1].estimate_all
+    truth = (sp.machine_labels() == y)[~sp.reviewed_ | sp.audited_].mean()
+    assert est["n_audited"] > 0 and abs(est["accuracy"] - truth) < 0.1
+
+
+def test_rounds_with_another_order_and_bad_answers():
+    rng = np.random.default_rng(1)
+    L, X, y = _blobs(rng, n=300)
+    sp = SelfPacedReview(2, batch_size=10, audit_size=0, order=lambda r: -np.arange(len(r.human_)),
+                         harmonizer={"epochs": 20}).fit(L, X)
+    assert sp.next_batch().rows.tolist() == list(range(10))
+    with pytest.raises(InputError):
+        sp.record(np.array([0]), np.array([5]))

@@ -1,0 +1,164 @@
+"""The review store and server under concurrency (a real uvicorn server on 127.0.0.1), the CLI, the TUI."""
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from polarlab.cli import main as cli
+from polarlab.errors import InputError
+from polarlab.review.app import ReviewServer, create_app
+from polarlab.review.load import run_load
+from polarlab.review.store import Conflict
+from polarlab.review.tui import run_tui
+
+from conftest import synthetic_store
+
+runner = CliRunner()
+
+
+def test_load_20_reviewers_lose_and_duplicate_nothing(tmp_path):
+    """20 concurrent answer loops for a few seconds (the 60 s run is benchmarks/review_load.py)."""
+    store = synthetic_store(tmp_path / "r.sqlite", 3000)
+    with ReviewServer(create_app(store, "tok")) as server:
+        out = run_load(server.url, "tok", store, reviewers=20, seconds=4.0)
+    assert out["requests"] > 20 and out["answers_acknowledged"] > 0
+    assert out["lost"] == 0 and out["duplicated"] == 0 and out["errors"] == 0
+    assert out["answers_stored"] == out["answers_acknowledged"]
+    reviewers = {a["reviewer"] for a in store.answers()}
+    assert len(reviewers) == 20
+
+
+def test_leases_undo_idempotence_and_double_review(tmp_path):
+    store = synthetic_store(tmp_path / "r.sqlite", 10)
+    a, b = store.next_item("ann"), store.next_item("ben")
+    assert a["row"] != b["row"] and store.next_item("ann")["row"] == a["row"]   # a reload keeps the item
+    with pytest.raises(Conflict):
+        store.answer("ben", a["row"], 1)                    # ann holds it
+    first = store.answer("ann", a["row"], 1, request_id="r1")
+    assert store.answer("ann", a["row"], 1, request_id="r1") == first   # a retried request is stored once
+    with pytest.raises(Conflict):
+        store.answer("ann", a["row"], 0)
+    with pytest.raises(InputError):
+        store.answer("ben", b["row"], 7)
+    assert store.undo("ann") == a["row"] and store.next_item("ann")["row"] == a["row"]
+    assert store.undo("nobody") is None
+    # expired leases are released
+    store.lease_seconds = -1.0
+    c = store.next_item("cat")
+    assert store.next_item("dan")["row"] == c["row"]      # cat's lease ran out at once
+    double = synthetic_store(tmp_path / "d.sqlite", 4, reviews_per_item=2)
+    x, y, z = double.next_item("ann"), double.next_item("ben"), double.next_item("cat")
+    assert x["row"] == y["row"] and z["row"] != x["row"]        # two reviewers per item, never three
+    double.answer("ann", x["row"], 1)
+    double.answer("ben", y["row"], 1)
+    double.answer("cat", z["row"], 0)
+    w = double.next_item("dan")
+    assert w["row"] == z["row"]
+    double.answer("dan", w["row"], 1)
+    agree = double.agreement()
+    assert agree["items"] == 2 and agree["pairwise"] == 0.5
+
+
+def test_terminal_review(tmp_path):
+    store = synthetic_store(tmp_path / "r.sqlite", 5)
+    keys = iter(["?", "2", "s", "1", "u", "1", "q"])
+    lines = []
+    n = run_tui(store, "terry", read=lambda _: next(keys), write=lines.append)
+    valid = [a for a in store.answers() if a["answer"] is not None]
+    assert n == 3 and len(valid) == 2 and any("number = label" in x for x in lines)
+    assert [a["answer"] for a in store.answers(valid_only=False)] == [1, None, 0, 0]
+
+
+def test_cli_review_tui_and_status(review_project):
+    r = runner.invoke(cli.app, ["review", str(review_project), "--tui", "--reviewer", "tess", "--no-progress",
+                                "--batch-size", "2", "--budget", "10"], input="2\n1\n2\nq\n")
+    assert r.exit_code == 0, r.output
+    assert "3 answers stored" in r.stdout
+    r = runner.invoke(cli.app, ["review", "status", str(review_project), "--json"])
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.stdout.strip().splitlines()[-1])
+    assert s["reviewed"] == 3 and s["items"] == 120 and s["budget_left"] == 7
+    assert 0 <= s["estimate"]["lower"] <= s["estimate"]["accuracy"] <= s["estimate"]["upper"] <= 1
+    r = runner.invoke(cli.app, ["review", "status", str(review_project)])
+    assert r.exit_code == 0 and "estimated accuracy" in r.stdout and "budget: 10 reviews, 7 left" in r.stdout
+
+
+def test_cli_status_without_review_is_one_clear_error(review_project):
+    r = runner.invoke(cli.app, ["review", "status", str(review_project)])
+    assert r.exit_code == 2 and "no review has started" in r.stderr and "Fix:" in r.stderr
+
+
+def test_session_refits_and_resumes(review_project):
+    from polarlab.project import load_project
+    from polarlab.review.session import ReviewConfig, open_session
+
+    proj = load_project(review_project)
+    s = open_session(proj, ReviewConfig(batch_size=3, audit_share=0.2, budget=30))
+    gold = {str(i): int(v) for i, v in zip(proj.load_splits()["train"].frame["id"], proj.load_splits()["train"].gold)}
+    w0 = s.loop.harmonizer_.weights_.copy()
+    for _ in range(3):
+        it = s.store.next_item("rae")
+        s.store.answer("rae", it["row"], gold[it["id"]])
+    assert s.sync() and s.loop.round_ == 1
+    # one of the three was a random check (kept out of the fit); the others became the human source
+    assert s.loop.audited_.sum() == 1 and len(s.loop.harmonizer_.weights_) == len(w0) + 1
+    assert s.loop.harmonizer_.weights_[-1] == s.loop.harmonizer_.weights_.max()
+    assert s.store.meta()["threshold"] == pytest.approx(s.config.schedule(1))
+    # a new session over the same store takes the answers back
+    s2 = open_session(proj, ReviewConfig(batch_size=3, audit_share=0.2, budget=30))
+    assert (s2.loop.human_ >= 0).sum() == 3
+
+
+def test_cli_busy_port_fails_before_running_the_project(review_project):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = runner.invoke(cli.app, ["review", str(review_project), "--port", str(port), "--no-browser"])
+    assert r.exit_code == 2 and "cannot listen on" in r.stderr and "--port" in r.stderr
+    assert not (review_project.parent / ".polarlab").exists()
+
+
+@pytest.mark.slow
+def test_cli_serves_with_a_token(review_project, tmp_path):
+    """`polarlab review PROJECT --port 0 --no-browser` in a subprocess: the printed URL works, others are refused."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "COLUMNS": "300"}
+    proc = subprocess.Popen([sys.executable, "-m", "polarlab.cli.main", "review", str(review_project), "--port", "0",
+                             "--no-browser", "--no-progress", "--token", "cli-token"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        url, t0 = None, time.monotonic()
+        while url is None and time.monotonic() - t0 < 240:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            m = re.search(r"open (http://127\.0\.0\.1:\d+)/\?token=cli-token", line)
+            url = m.group(1) if m else None
+        assert url, "the server did not print its URL"
+        assert httpx.get(f"{url}/api/status").status_code == 403
+        s = httpx.get(f"{url}/api/status", headers={"X-Review-Token": "cli-token"}).json()
+        assert s["items"] == 120 and s["reviewed"] == 0
+        item = httpx.get(f"{url}/api/next", params={"reviewer": "kim"}, headers={"X-Review-Token": "cli-token"}).json()
+        r = httpx.post(f"{url}/api/answer", json={"reviewer": "kim", "row": item["item"]["row"], "label": 0},
+                       headers={"X-Review-Token": "cli-token"})
+        assert r.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGKILL)        # a killed server loses nothing that was acknowledged
+        proc.wait(timeout=30)
+    r = runner.invoke(cli.app, ["review", "status", str(review_project), "--json"])
+    assert json.loads(r.stdout.strip().splitlines()[-1])["reviewed"] == 1
