@@ -130,6 +130,7 @@ def analyze(project: Path = typer.Argument(..., help="the project file (polarlab
 
 bench_app = typer.Typer(no_args_is_help=True, help="Compare polarlab with baselines on labelled benchmarks.")
 app.add_typer(bench_app, name="bench")
+__import__("polarlab.cli.spans", fromlist=["register"]).register(bench_app)   # polarlab bench spans
 
 
 @bench_app.command("wrench")
