@@ -12,6 +12,13 @@ shifts the entity tags' odds by a factor ``shift`` (entity beats O where h(entit
 shift)), chosen from ``shift_grid`` without gold by the held-out agreement below; span
 probabilities are read from the shifted, renormalised distribution.
 
+The output spans are decoded (BIO Viterbi) from h's distribution alone (``strength`` None) or
+from h combined with the token votes, ``p ∝ v_ε(tags) · h_shift(tags)^strength`` where ``v_ε`` is
+majority vote's token distribution (skweak's convention, smoothed by ε = 0.05): h then re-weighs
+the sources' votes — it breaks their B-/I- disagreements and overrules a lone weak source where
+the context says otherwise. ``shift`` and ``strength`` come from ``shift_grid`` × ``strength_grid``
+by the held-out agreement below.
+
 Fallback, decided without gold by held-out agreement: for every source j, h is fitted on the
 *other* sources by K-fold cross-fitting over documents, and its held-out spans are compared with
 source j's spans (exact-match F1); majority vote of the other sources is compared the same way.
@@ -40,8 +47,9 @@ class HeldoutCheck:
 
     polar: dict[str, float] = field(default_factory=dict)
     majority: dict[str, float] = field(default_factory=dict)
-    by_shift: dict[float, float] = field(default_factory=dict)
+    by_setting: dict[str, float] = field(default_factory=dict)
     shift: float = 1.0
+    strength: float | None = None
 
     @property
     def polar_mean(self) -> float:
@@ -53,8 +61,22 @@ class HeldoutCheck:
 
     def to_dict(self) -> dict:
         return {"polar": self.polar, "majority": self.majority, "polar_mean": self.polar_mean,
-                "majority_mean": self.majority_mean, "by_shift": {str(k): v for k, v in self.by_shift.items()},
-                "shift": self.shift}
+                "majority_mean": self.majority_mean, "by_setting": self.by_setting,
+                "shift": self.shift, "strength": self.strength}
+
+
+VOTE_SMOOTHING = 0.05
+
+
+def combine(h_proba: np.ndarray, vote_proba: np.ndarray, shift: float, strength: float | None) -> np.ndarray:
+    """The decoding distribution (N, k): h shifted, alone (``strength`` None) or times the
+    ε-smoothed vote distribution."""
+    hp = shift_proba(h_proba, shift)
+    if strength is None:
+        return hp
+    v = (vote_proba + VOTE_SMOOTHING) / (1.0 + VOTE_SMOOTHING * vote_proba.shape[1])
+    p = v * np.power(np.clip(hp, 1e-12, 1.0), strength)
+    return p / p.sum(axis=1, keepdims=True)
 
 
 def shift_proba(proba: np.ndarray, shift: float) -> np.ndarray:
@@ -75,6 +97,7 @@ class SpanHarmonizer:
         epochs: h's training epochs.
         folds: K of the held-out check (documents are split, never tokens of one document).
         shift_grid: candidate odds multipliers of the entity tags at decoding.
+        strength_grid: candidate exponents of h when combined with the votes (None: h alone).
         fallback: run the held-out check and fall back to majority vote when h does not beat it.
         seed: seeds h and the folds.
 
@@ -87,7 +110,9 @@ class SpanHarmonizer:
 
     def __init__(self, model: str = "lr", scalarization: str = "linear", weights=None, epochs: int = 100,
                  folds: int = 3, fallback: bool = True, seed: int = 0,
-                 shift_grid: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)) -> None:
+                 shift_grid: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0),
+                 strength_grid: tuple[float | None, ...] = (None, 0.5, 1.0, 2.0)) -> None:
+        self.strength_grid = tuple(None if g is None else float(g) for g in strength_grid)
         self.model, self.scalarization, self.weights = model, scalarization, weights
         self.shift_grid = tuple(float(g) for g in shift_grid)
         self.epochs, self.folds, self.fallback, self.seed = epochs, folds, fallback, seed
@@ -99,10 +124,10 @@ class SpanHarmonizer:
     def fit(self, votes: SpanVotes, X: np.ndarray) -> "SpanHarmonizer":
         """Fit h on all token votes ``votes.L`` (N, m) and features ``X`` (N, d); then the check."""
         self.h_ = self._h(votes.k, self.seed).fit(votes.L, X)
-        self.check_, self.fallback_, self.shift_ = None, False, 1.0
-        if self.fallback or len(self.shift_grid) > 1:
+        self.check_, self.fallback_, self.shift_, self.strength_ = None, False, 1.0, None
+        if self.fallback or len(self.shift_grid) * len(self.strength_grid) > 1:
             self.check_ = self.heldout_check(votes, X)
-            self.shift_ = self.check_.shift
+            self.shift_, self.strength_ = self.check_.shift, self.check_.strength
         if self.fallback:
             self.fallback_ = not (self.check_.polar_mean > self.check_.majority_mean)
             if self.fallback_:
@@ -116,7 +141,8 @@ class SpanHarmonizer:
         """Leave-one-source-out agreement of h (K-fold over documents; each shift of the grid)
         and of majority vote; the best shift's numbers are ``polar``."""
         check = HeldoutCheck()
-        per_shift: dict[float, dict[str, float]] = {g: {} for g in self.shift_grid}
+        settings = [(g, a) for a in self.strength_grid for g in self.shift_grid]
+        per: dict[tuple, dict[str, float]] = {st: {} for st in settings}
         n_docs = len(votes.docs)
         parts = np.array_split(np.random.default_rng(self.seed).permutation(n_docs), min(self.folds, n_docs))
         for j, name in enumerate(votes.sources):
@@ -126,7 +152,8 @@ class SpanHarmonizer:
             rest = votes.without(j)
             if not (rest.L > 0).any():
                 continue
-            mv = rest.decode(decode_tags(MajoritySpans().predict_proba(rest), rest, "argmax"))
+            vp = MajoritySpans().predict_proba(rest)
+            mv = rest.decode(decode_tags(vp, rest, "argmax"))
             check.majority[name] = span_scores(mv, target)["exact"]["f1"]
             proba = np.zeros((rest.L.shape[0], rest.k))
             proba[:, 0] = 1.0
@@ -137,23 +164,28 @@ class SpanHarmonizer:
                     continue
                 h = self._h(rest.k, self.seed + 1 + f).fit(rest.L[tr], X[tr])
                 proba[te] = h.predict_proba(None, X[te])
-            for g in self.shift_grid:
-                tags = decode_tags(shift_proba(proba, g), rest, "viterbi")
-                per_shift[g][name] = span_scores(rest.decode(tags), target)["exact"]["f1"]
-        check.by_shift = {g: float(np.mean(list(v.values()))) if v else float("nan") for g, v in per_shift.items()}
+            for g, a in settings:
+                tags = decode_tags(combine(proba, vp, g, a), rest, "viterbi")
+                per[(g, a)][name] = span_scores(rest.decode(tags), target)["exact"]["f1"]
+        mean = {st: float(np.mean(list(v.values()))) if v else float("nan") for st, v in per.items()}
+        check.by_setting = {f"shift={g},strength={a}": m for (g, a), m in mean.items()}
         if check.majority:
-            check.shift = max(self.shift_grid, key=lambda g: (check.by_shift[g], -g))
-            check.polar = per_shift[check.shift]
+            best = max(settings, key=lambda st: (mean[st], -st[0]))
+            check.shift, check.strength, check.polar = best[0], best[1], per[best]
         return check
 
     def predict_proba(self, votes: SpanVotes, X: np.ndarray) -> np.ndarray:
-        """h's token distributions with the chosen shift, shape (N, k) (also after a fallback:
-        they score the spans)."""
+        """h's token distributions with the chosen shift, shape (N, k): what every output span's
+        probability and POLAR risk are read from (also after a fallback)."""
         return shift_proba(self.h_.predict_proba(None, X), self.shift_)
 
     def spans_proba(self, votes: SpanVotes, X: np.ndarray) -> np.ndarray:
-        """The distributions the output spans are decoded from: h's, or majority vote's after a fallback."""
-        return MajoritySpans().predict_proba(votes) if self.fallback_ else self.predict_proba(votes, X)
+        """The distribution the output spans are decoded from: h (with the votes, per the chosen
+        strength), or majority vote's after a fallback."""
+        vp = MajoritySpans().predict_proba(votes)
+        if self.fallback_:
+            return vp
+        return combine(self.h_.predict_proba(None, X), vp, self.shift_, self.strength_)
 
 
 def _one(votes: SpanVotes, i: int) -> SpanVotes:
