@@ -87,6 +87,12 @@ def _one_run(docs, X, cfg: SpansConfig, correct_fraction: float = 0.0) -> dict:
                              "kept_were_wrong": sum(w and a["kept"] for w, a in zip(wrong, audit)),
                              "llm": dict(ver.stats), "seconds": time.perf_counter() - t0}
     out.update(evaluate_methods(docs, methods))
+    from ..risk.calibration import calibration_report
+    from .evaluate import span_errors
+    err = span_errors(methods["harmonized"].spans, [d.spans for d in docs])
+    if err.size:
+        out["risk_variants"] = {"harmonized_h_alone": calibration_report(
+            1.0 - np.concatenate(h.h_alone_probs_), err).to_dict()}
     out["seconds"] = {"sources": t_src, "aggregate": t_agg, "skweak_hmm": t_hmm}
     return out
 

@@ -133,12 +133,16 @@ def aggregate_all(votes: SpanVotes, X: np.ndarray, cfg: SpansConfig) -> tuple[di
     h = SPAN_MODELS["polar"](model=hc.model, scalarization=hc.scalarization, folds=hc.folds,
                              fallback=hc.fallback, seed=hc.seed).fit(votes, X)
     spans, _ = spans_with_probability(h.spans_proba(votes, X), votes, h.decode, "polar")
-    hp = h.predict_proba(votes, X)
-    from .decode import span_probability
-    probs = [np.array([span_probability(hp[votes.rows(i)], votes.offsets[i], s, votes.types) for s in S])
-             for i, S in enumerate(spans)]
-    methods["harmonized"] = MethodResult(spans, probs)
+    methods["harmonized"] = MethodResult(spans, _probs(h.risk_proba(votes, X), votes, spans))
+    # for comparison only: the same spans scored by h alone
+    h.h_alone_probs_ = _probs(h.predict_proba(votes, X), votes, spans)
     return methods, h
+
+
+def _probs(proba: np.ndarray, votes: SpanVotes, spans: list[list[Span]]) -> list[np.ndarray]:
+    from .decode import span_probability
+    return [np.array([span_probability(proba[votes.rows(i)], votes.offsets[i], s, votes.types) for s in S])
+            for i, S in enumerate(spans)]
 
 
 def evaluate_methods(docs: Sequence[SpanDoc], methods: dict[str, MethodResult]) -> dict:

@@ -24,10 +24,15 @@ log = logging.getLogger(__name__)
 
 def skweak_hmm_spans(votes: SpanVotes, n_iter: int = 4) -> tuple[list[list[Span]], dict]:
     """skweak HMM spans per document, and info {skipped_docs, failed_docs, fit_docs}."""
-    import spacy
-    from skweak.aggregation import HMM
-    from spacy.tokens import Doc
-    from spacy.tokens import Span as SpacySpan
+    try:
+        import spacy
+        from skweak.aggregation import HMM
+        from spacy.tokens import Doc
+        from spacy.tokens import Span as SpacySpan
+    except ImportError as e:
+        from ..errors import ConfigError
+        raise ConfigError(f"the skweak comparison needs skweak ({e})", column="skweak",
+                          fix='pip install skweak (it is in polarlab\'s "test" extra)') from None
 
     nlp = spacy.blank("en")
     sdocs, idx = [], []
