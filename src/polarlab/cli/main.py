@@ -145,6 +145,8 @@ bench_app = typer.Typer(no_args_is_help=True, help="Compare polarlab with baseli
 app.add_typer(bench_app, name="bench")
 from . import linking as _linking  # noqa: E402  (ontology entity linking: bench linking, link)
 bench_app.command("linking")(_linking.bench_linking_cmd); app.command("link")(_linking.link_cmd)
+from . import spans as _spans  # noqa: E402  (entity spans: bench spans)
+_spans.register(bench_app)
 
 
 @bench_app.command("wrench")

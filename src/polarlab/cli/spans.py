@@ -1,0 +1,61 @@
+"""``polarlab bench spans``: the NCBI-disease span benchmark (sources, MV, Dawid–Skene, skweak HMM,
+harmonized spans; risk calibration). Registered in main.py with one line."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from ..errors import PolarlabError
+
+
+def register(bench_app: typer.Typer) -> None:
+    bench_app.command("spans")(bench_spans_cmd)
+
+
+def bench_spans_cmd(
+        data: Path = typer.Argument(Path("../shared/data/ncbi_disease/NCBItestset_corpus.txt"),
+                                    help="a PubTator file with gold spans (NCBI-disease test split)"),
+        ontology: Path = typer.Option(Path("../shared/data/disease_ontology"), help="Disease Ontology folder"),
+        llm_docs: int = typer.Option(0, help="also run with the embedded LLM on the first N documents (slow)"),
+        features: str = typer.Option("minilm", help="token features of the harmonizer: minilm | shape"),
+        limit: Optional[int] = typer.Option(None, help="the first N documents only"),
+        correct: float = typer.Option(0.1, help="share of the harmonized spans of the LLM run re-asked"),
+        state_dir: Path = typer.Option(Path(".polarlab"), help="cache folder (LLM answers, token features)"),
+        json_out: Optional[Path] = typer.Option(None, "--json", help="also write the JSON result here")) -> None:
+    """Span P/R/F1 (exact, partial) per source, MV, Dawid–Skene, skweak HMM, harmonized; risk ECE/AUROC.
+
+    Prints tables, then the JSON result as the last line.
+    """
+    from ..export.labels import to_json, write_json
+    from ..spans.bench import bench_spans
+    from .main import _fail, _setup_logging, console
+
+    _setup_logging(False)
+    try:
+        res = bench_spans(data, ontology, llm_docs=llm_docs, state_dir=state_dir, features=features, limit=limit,
+                          correct_budget=correct)
+    except PolarlabError as e:
+        _fail(e)
+    for run in ("rules", "with_llm"):
+        if run not in res:
+            continue
+        r = res[run]
+        t = Table(title=f"{run}: {r['n_docs']} documents, {r['n_gold']} gold spans")
+        for c in ("method", "exact P", "exact R", "exact F1", "partial F1", "risk ECE", "risk AUROC"):
+            t.add_column(c)
+        for name, m in r["labels"].items():
+            rk = r["risk"].get(name, {})
+            fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
+            t.add_row(name, fmt(m["exact"]["precision"]), fmt(m["exact"]["recall"]), fmt(m["exact"]["f1"]),
+                      fmt(m["partial"]["f1"]), fmt(rk.get("ece")), fmt(rk.get("auroc")))
+        console.print(t)
+        h = r["harmonizer"]
+        console.print(f"harmonizer: fallback to majority vote = {h['fallback_to_majority']}, shift = {h['shift']}; "
+                      f"skweak: {r['skweak']}")
+    if json_out is not None:
+        write_json(res, json_out)
+    print(json.dumps(json.loads(to_json(res)), separators=(",", ":")))

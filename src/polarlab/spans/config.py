@@ -1,0 +1,74 @@
+"""Typed configuration of a span task (``[task] kind = "spans"``): pydantic models.
+
+Example (as a dict / TOML tables)::
+
+    data = {path = "NCBItestset_corpus.txt", format = "pubtator"}
+    types = ["Disease"]
+    [[sources]]  type = "dictionary", name = "disease_ontology", ontology = "../disease_ontology"
+    [[sources]]  type = "function", name = "disease_heads"            # built-in, or "module:attr"
+    [[sources]]  type = "regex", name = "syndromes", pattern = "\\b[A-Z]\\w+ syndrome\\b"
+    [[sources]]  type = "llm", name = "llm"                           # embedded Gemma 3 270M
+    harmonizer = {features = "minilm", fallback = true}
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataSpec(_Strict):
+    path: Path
+    format: Literal["pubtator", "conll", "jsonl"] = "pubtator"
+    label: Optional[str] = Field("Disease", description="PubTator: the label every mention gets (None: its type)")
+    limit: Optional[int] = Field(None, ge=1, description="the first N documents only")
+
+
+class SourceSpec(_Strict):
+    type: Literal["dictionary", "regex", "function", "llm"]
+    name: str
+    label: str = "Disease"
+    # dictionary
+    ontology: Optional[Path] = Field(None, description="a Disease-Ontology-style folder (*.obo, HumanDO.tsv)")
+    terms: Optional[Path] = Field(None, description="a file with one name per line")
+    ignore_case: bool = True
+    plurals: bool = True
+    # regex
+    pattern: Optional[str] = None
+    # function: a built-in name (disease_heads, disease_suffixes, disease_acronyms) or "module:attr"
+    function: Optional[str] = None
+    # llm
+    backend: Literal["local"] = "local"
+    gguf: Optional[Path] = None
+    max_tokens: int = Field(24, ge=4)
+    n_threads: int = Field(2, ge=1)
+    limit_docs: Optional[int] = Field(None, ge=1, description="ask the LLM about the first N documents only")
+
+
+class HarmonizerSpec(_Strict):
+    features: Literal["minilm", "shape"] = "minilm"
+    model: Literal["lr", "mlp"] = "lr"
+    scalarization: Literal["linear", "square", "2norm", "max"] = "linear"
+    folds: int = Field(3, ge=2)
+    fallback: bool = True
+    seed: int = 0
+
+
+class CorrectSpec(_Strict):
+    budget: int = Field(0, ge=0, description="re-ask the LLM about this many riskiest spans")
+    threshold: float = Field(0.5, ge=0.0, le=1.0)
+
+
+class SpansConfig(_Strict):
+    data: DataSpec
+    types: list[str] = Field(default_factory=lambda: ["Disease"], min_length=1)
+    sources: list[SourceSpec] = Field(min_length=1)
+    harmonizer: HarmonizerSpec = HarmonizerSpec()
+    correct: CorrectSpec = CorrectSpec()
+    state_dir: Path = Path(".polarlab")
+    output: Optional[Path] = Field(None, description="write the harmonized spans here (.jsonl, .txt PubTator, .conll)")

@@ -1,0 +1,215 @@
+"""The span job: documents → sources → token votes → label models / harmonizer → spans with a
+probability and a POLAR risk each → (correction) → outputs and, when gold exists, metrics."""
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import ConfigError
+from .aggregate import SPAN_MODELS, spans_with_probability
+from .config import SourceSpec, SpansConfig
+from .evaluate import span_errors, span_scores
+from .features import token_features
+from .io import read_conll, read_jsonl, read_pubtator, write_conll, write_jsonl, write_pubtator
+from .sources import DictionarySpanSource, LLMSpanSource, RegexSpanSource, disease_ontology_names
+from .sources import disease as builtin
+from .sources.disease import HEADS
+from .types import Span, SpanDoc
+from .votes import SpanVotes, apply_span_sources
+
+log = logging.getLogger(__name__)
+BUILTIN_FUNCTIONS = {f.name: f for f in (builtin.disease_heads, builtin.disease_suffixes, builtin.disease_acronyms)}
+READERS = {"pubtator": read_pubtator, "conll": read_conll, "jsonl": read_jsonl}
+
+
+def load_docs(cfg: SpansConfig) -> list[SpanDoc]:
+    d = cfg.data
+    docs = read_pubtator(d.path, d.label) if d.format == "pubtator" else READERS[d.format](d.path)
+    return docs[:d.limit] if d.limit else docs
+
+
+class _Limited:
+    """A source asked about the first ``n`` documents only (others: no spans)."""
+
+    def __init__(self, src, docs: Sequence[SpanDoc]) -> None:
+        self.src, self.name, self._ids = src, src.name, {d.id for d in docs}
+
+    def find(self, doc: SpanDoc) -> list[Span]:
+        return self.src.find(doc) if doc.id in self._ids else []
+
+
+def build_source(spec: SourceSpec, state_dir: Path, docs: Sequence[SpanDoc] = ()):
+    """One span source from its config table (registry of kinds instead of if/else per call site)."""
+    return _BUILDERS[spec.type](spec, state_dir, docs)
+
+
+def _dictionary(spec: SourceSpec, state_dir: Path, docs):
+    if spec.ontology is None and spec.terms is None:
+        raise ConfigError(f"dictionary source {spec.name!r} needs ontology or terms", column="sources",
+                          fix='set ontology = "<Disease Ontology folder>" or terms = "<file, one name per line>"')
+    names: list[str] = []
+    if spec.ontology is not None:
+        names += disease_ontology_names(spec.ontology, exclude=HEADS)
+    if spec.terms is not None:
+        if not Path(spec.terms).is_file():
+            raise ConfigError("terms file not found", file=str(spec.terms), fix="check the path")
+        names += [l.strip() for l in Path(spec.terms).read_text(encoding="utf-8").splitlines() if l.strip()]
+    return DictionarySpanSource(spec.name, names, spec.label, ignore_case=spec.ignore_case, plurals=spec.plurals)
+
+
+def _regex(spec: SourceSpec, state_dir: Path, docs):
+    if not spec.pattern:
+        raise ConfigError(f"regex source {spec.name!r} needs a pattern", column="sources", fix="set pattern")
+    return RegexSpanSource(spec.name, spec.pattern, spec.label)
+
+
+def _function(spec: SourceSpec, state_dir: Path, docs):
+    ref = spec.function or spec.name
+    if ref in BUILTIN_FUNCTIONS:
+        fn = BUILTIN_FUNCTIONS[ref]
+    elif ":" in ref:
+        mod, attr = ref.split(":", 1)
+        try:
+            fn = getattr(importlib.import_module(mod), attr)
+        except (ImportError, AttributeError) as e:
+            raise ConfigError(f"cannot import span function {ref!r}: {e}", column="sources",
+                              fix="give 'module:attribute' of a @span_function") from None
+    else:
+        raise ConfigError(f"unknown span function {ref!r}", column="sources",
+                          fix=f"use one of {sorted(BUILTIN_FUNCTIONS)} or 'module:attribute'")
+    if not hasattr(fn, "find"):
+        raise ConfigError(f"{ref!r} is not a span source", column="sources", fix="decorate it with @span_function()")
+    fn.name = spec.name
+    return fn
+
+
+def _llm(spec: SourceSpec, state_dir: Path, docs):
+    from ..llm.local import LlamaCppBackend
+
+    be = LlamaCppBackend(spec.gguf, max_tokens=spec.max_tokens, n_ctx=1024, n_threads=spec.n_threads)
+    src = LLMSpanSource(be, label=spec.label, cache=Path(state_dir) / "llm_cache.sqlite", name=spec.name)
+    return _Limited(src, docs[:spec.limit_docs]) if spec.limit_docs else src
+
+
+_BUILDERS = {"dictionary": _dictionary, "regex": _regex, "function": _function, "llm": _llm}
+
+
+@dataclass
+class MethodResult:
+    """One method's output: spans per document and P(span exactly right) aligned with them."""
+
+    spans: list[list[Span]]
+    probs: list[np.ndarray] | None = None
+
+    @property
+    def risk(self) -> np.ndarray:
+        return 1.0 - np.concatenate(self.probs) if self.probs else np.zeros(0)
+
+
+@dataclass
+class SpansResult:
+    docs: list[SpanDoc]
+    votes: SpanVotes
+    methods: dict[str, MethodResult]
+    harmonizer: object
+    metrics: dict = field(default_factory=dict)
+    seconds: dict = field(default_factory=dict)
+    outputs: dict = field(default_factory=dict)
+
+
+def aggregate_all(votes: SpanVotes, X: np.ndarray, cfg: SpansConfig) -> tuple[dict[str, MethodResult], object]:
+    """Each source alone, majority vote, Dawid–Skene and the harmonizer on the same votes."""
+    methods = {name: MethodResult([p[j] for p in votes.proposals]) for j, name in enumerate(votes.sources)}
+    for name in ("majority", "majority_plain", "dawid_skene"):
+        m = SPAN_MODELS[name]().fit(votes)
+        methods[name] = MethodResult(*spans_with_probability(m.predict_proba(votes), votes, m.decode, name))
+    hc = cfg.harmonizer
+    h = SPAN_MODELS["polar"](model=hc.model, scalarization=hc.scalarization, folds=hc.folds,
+                             fallback=hc.fallback, seed=hc.seed).fit(votes, X)
+    spans, _ = spans_with_probability(h.spans_proba(votes, X), votes, h.decode, "polar")
+    methods["harmonized"] = MethodResult(spans, _probs(h.risk_proba(votes, X), votes, spans))
+    # for comparison only: the same spans scored by h alone
+    h.h_alone_probs_ = _probs(h.predict_proba(votes, X), votes, spans)
+    return methods, h
+
+
+def _probs(proba: np.ndarray, votes: SpanVotes, spans: list[list[Span]]) -> list[np.ndarray]:
+    from .decode import span_probability
+    return [np.array([span_probability(proba[votes.rows(i)], votes.offsets[i], s, votes.types) for s in S])
+            for i, S in enumerate(spans)]
+
+
+def evaluate_methods(docs: Sequence[SpanDoc], methods: dict[str, MethodResult]) -> dict:
+    """Exact/partial P/R/F1 per method; risk calibration for methods with probabilities."""
+    from ..risk.calibration import calibration_report
+
+    gold = [d.spans for d in docs]
+    out = {"labels": {}, "risk": {}}
+    for name, m in methods.items():
+        out["labels"][name] = span_scores(m.spans, gold)
+        if m.probs is not None and sum(len(p) for p in m.probs):
+            err = span_errors(m.spans, gold)
+            out["risk"][name] = calibration_report(m.risk, err).to_dict()
+    return out
+
+
+def write_spans(path: Path, docs: Sequence[SpanDoc], res: MethodResult, types: Sequence[str]) -> None:
+    """Harmonized spans with probability and risk: .jsonl (spaCy style), .conll, or PubTator."""
+    by_doc = {d.id: i for i, d in enumerate(docs)}
+    prob = {(i, s.key): float(p) for i, (S, P) in enumerate(zip(res.spans, res.probs or [])) for s, p in zip(S, P)}
+    of = lambda d: res.spans[by_doc[d.id]]  # noqa: E731
+    suffix = Path(path).suffix.lower()
+    if suffix == ".jsonl":
+        write_jsonl(docs, path, of, extra=lambda d, s: {"probability": prob.get((by_doc[d.id], s.key)),
+                                                         "risk": 1 - prob.get((by_doc[d.id], s.key), 0.0)})
+    elif suffix == ".conll":
+        write_conll(docs, path, types, of)
+    else:
+        write_pubtator(docs, path, of)
+
+
+def run_spans(cfg: SpansConfig | dict, *, docs: Sequence[SpanDoc] | None = None, features: np.ndarray | None = None
+              ) -> SpansResult:
+    """Run a span task end to end (no gold is used for fitting; gold, when present, only scores)."""
+    cfg = cfg if isinstance(cfg, SpansConfig) else SpansConfig.model_validate(cfg)
+    t = {}
+    t0 = time.perf_counter()
+    docs = list(docs) if docs is not None else load_docs(cfg)
+    sources = [build_source(s, cfg.state_dir, docs) for s in cfg.sources]      # config errors before slow work
+    t["load"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    votes = apply_span_sources(docs, sources, cfg.types)
+    t["sources"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    X = features if features is not None else token_features(docs, votes.offsets, cfg.harmonizer.features)
+    t["features"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    methods, h = aggregate_all(votes, X, cfg)
+    t["aggregate"] = time.perf_counter() - t0
+    res = SpansResult(docs, votes, methods, h, seconds=t)
+    if cfg.correct.budget:
+        from .correct import SpanVerifier, verify_spans
+        llm = next((s for s in sources if isinstance(getattr(s, "src", s), LLMSpanSource)), None)
+        if llm is None:
+            raise ConfigError("correction needs an llm source", column="correct.budget",
+                              fix='add a [[sources]] table with type = "llm", or set budget = 0')
+        ver = SpanVerifier(getattr(llm, "src", llm).backend, cache=Path(cfg.state_dir) / "llm_cache.sqlite",
+                           threshold=cfg.correct.threshold)
+        hm = methods["harmonized"]
+        fixed, audit = verify_spans(docs, hm.spans, hm.probs, ver, cfg.correct.budget)
+        keep = [np.array([p for s, p in zip(S, P) if s.key in {f.key for f in F}])
+                for S, P, F in zip(hm.spans, hm.probs, fixed)]
+        methods["harmonized_corrected"] = MethodResult(fixed, keep)
+        res.outputs["correction_audit"] = audit
+    if any(d.spans for d in docs):
+        res.metrics = evaluate_methods(docs, methods)
+    if cfg.output is not None:
+        write_spans(cfg.output, docs, methods["harmonized"], cfg.types)
+        res.outputs["spans"] = str(cfg.output)
+    return res

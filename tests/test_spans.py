@@ -1,0 +1,311 @@
+"""The span task: readers/writers round trips, tokenizer maps, sources, empty documents,
+aggregation, the harmonizer end to end (real MiniLM features), correction, and the real LLM."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from polarlab.errors import ConfigError, DataError, SourceError
+from polarlab.spans import (Span, SpanDoc, apply_span_sources, read_conll, read_jsonl, read_pubtator, run_spans,
+                            span_scores, spans_by_risk, spans_to_tags, tags_to_spans, tokenize, write_conll,
+                            write_jsonl, write_pubtator)
+from polarlab.spans.aggregate import SPAN_MODELS, spans_with_probability
+from polarlab.spans.correct import verify_spans
+from polarlab.spans.decode import viterbi
+from polarlab.spans.skweak_hmm import skweak_hmm_spans
+from polarlab.spans.sources import (DictionarySpanSource, RegexSpanSource, disease_ontology_names, parse_names,
+                                    span_function)
+from polarlab.spans.sources.disease import disease_acronyms, disease_heads, disease_suffixes
+from polarlab.spans.sources.llm import find_name, sentences
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+NCBI_TEST = DATA / "ncbi_disease" / "NCBItestset_corpus.txt"
+DO_DIR = DATA / "disease_ontology"
+
+PUBTATOR = """111|t|Wilson disease and copper.
+111|a|Wilson disease (WD) is an autosomal recessive disorder. WD patients develop liver cirrhosis.
+111\t0\t14\tWilson disease\tSpecificDisease\tD006527
+111\t27\t41\tWilson disease\tSpecificDisease\tD006527
+111\t43\t45\tWD\tSpecificDisease\tD006527
+111\t53\t81\tautosomal recessive disorder\tDiseaseClass\tD030342
+
+222|t|No disease here.
+222|a|The ATP7B gene was sequenced in 20 volunteers.
+"""
+
+TEXTS = [
+    "Wilson disease (WD) is an autosomal recessive disorder. WD patients often have liver cirrhosis.",
+    "Colorectal cancers and hepatitis were seen in carriers of the Huntington disease allele.",
+    "The ATP7B gene was sequenced in 20 healthy volunteers.",
+    "Ataxia-telangiectasia (A-T) is a multisystem disorder. A-T patients develop lymphomas.",
+    "Duchenne muscular dystrophy (DMD) affects boys. DMD is caused by dystrophin mutations.",
+    "Patients with breast cancer were compared with controls from the same families.",
+]
+
+
+def _docs(texts=TEXTS) -> list[SpanDoc]:
+    return [SpanDoc(str(i), t) for i, t in enumerate(texts)]
+
+
+# ------------------------------------------------------------------------------ round trips
+def test_pubtator_round_trip_keeps_offsets(tmp_path):
+    p = tmp_path / "in.txt"
+    p.write_text(PUBTATOR, encoding="utf-8")
+    docs = read_pubtator(p)
+    assert [d.id for d in docs] == ["111", "222"]
+    assert [(s.start, s.end) for s in docs[0].spans] == [(0, 14), (27, 41), (43, 45), (53, 81)]
+    assert docs[1].spans == []
+    # spans out (through tokens and back) = the same offsets
+    for d in docs:
+        offs = tokenize(d.text)
+        assert tags_to_spans(spans_to_tags(d.spans, offs, ["Disease"]), offs, ["Disease"]) == d.spans
+    write_pubtator(docs, tmp_path / "out.txt")
+    again = read_pubtator(tmp_path / "out.txt")
+    assert [(d.text, [s.key for s in d.spans]) for d in again] == [(d.text, [s.key for s in d.spans]) for d in docs]
+
+
+@pytest.mark.skipif(not NCBI_TEST.exists(), reason="NCBI-disease not in ../shared/data")
+def test_ncbi_test_split_round_trips_through_tokens_pubtator_and_conll(tmp_path):
+    docs = read_pubtator(NCBI_TEST)
+    assert len(docs) == 100 and sum(len(d.spans) for d in docs) == 960
+    for d in docs:
+        offs = tokenize(d.text)
+        assert tags_to_spans(spans_to_tags(d.spans, offs, ["Disease"]), offs, ["Disease"]) == d.spans
+    write_pubtator(docs, tmp_path / "t.txt")
+    assert [s.key for d in read_pubtator(tmp_path / "t.txt") for s in d.spans] == \
+        [s.key for d in docs for s in d.spans]
+    write_conll(docs, tmp_path / "t.conll")
+    conll = read_conll(tmp_path / "t.conll")
+    # the CoNLL text joins tokens with spaces: same mentions, same token spans
+    assert [["".join(d.covered(s).split()) for s in d.spans] for d in conll] == \
+        [["".join(d.covered(s).split()) for s in d.spans] for d in docs]
+    for a, b in zip(docs, conll):
+        ta, tb = tokenize(a.text), b.meta["tokens"]
+        assert len(ta) == len(tb)
+        assert np.array_equal(spans_to_tags(a.spans, ta, ["Disease"]), spans_to_tags(b.spans, tb, ["Disease"]))
+
+
+def test_conll_round_trip_same_offsets_and_same_file(tmp_path):
+    src = ("-DOCSTART-\tO\n\nWilson\tB-Disease\ndisease\tI-Disease\nis\tO\nrare\tO\n.\tO\n\n"
+           "WD\tB-Disease\nand\tO\nCF\tB-Gene\n\n-DOCSTART-\tO\n\nNothing\tO\nhere\tO\n")
+    p = tmp_path / "in.conll"
+    p.write_text(src, encoding="utf-8")
+    docs = read_conll(p)
+    assert len(docs) == 2 and docs[1].spans == []
+    d = docs[0]
+    assert d.text == "Wilson disease is rare .\nWD and CF"
+    assert [(s.start, s.end, s.label) for s in d.spans] == [(0, 14, "Disease"), (25, 27, "Disease"), (32, 34, "Gene")]
+    write_conll(docs, tmp_path / "out.conll", types=["Disease", "Gene"])
+    again = read_conll(tmp_path / "out.conll")
+    assert [(x.text, [s.key for s in x.spans]) for x in again] == [(x.text, [s.key for s in x.spans]) for x in docs]
+    assert (tmp_path / "out.conll").read_text().split() == src.split()
+
+
+def test_jsonl_spacy_and_label_studio_round_trip(tmp_path):
+    docs = [SpanDoc("a", "Wilson disease is rare.", [Span(0, 14, "Disease")]), SpanDoc("b", "Nothing.")]
+    for style in ("spacy", "label_studio"):
+        write_jsonl(docs, tmp_path / f"{style}.jsonl", style=style)
+        back = read_jsonl(tmp_path / f"{style}.jsonl")
+        assert [(x.id, x.text, [s.key for s in x.spans]) for x in back] == \
+            [(x.id, x.text, [s.key for s in x.spans]) for x in docs]
+
+
+def test_bad_input_names_file_and_line(tmp_path):
+    p = tmp_path / "bad.txt"
+    p.write_text("1|t|Title\n1|a|Abstract text\n1\t0\t5\tWrong\tDisease\n", encoding="utf-8")
+    with pytest.raises(DataError, match="line 3"):
+        read_pubtator(p)
+    q = tmp_path / "bad.conll"
+    q.write_text("Wilson\tX-Disease\n", encoding="utf-8")
+    with pytest.raises(DataError, match="line 1"):
+        read_conll(q)
+    with pytest.raises(DataError, match="not found"):
+        read_jsonl(tmp_path / "missing.jsonl")
+
+
+def test_viterbi_never_starts_inside():
+    proba = np.array([[0.1, 0.1, 0.8], [0.2, 0.1, 0.7], [0.9, 0.05, 0.05]])   # I, I, O by argmax
+    tags = viterbi(proba)
+    assert tags[0] != 2 and list(tags[:2]) == [1, 2]
+
+
+# ------------------------------------------------------------------------------ sources
+def test_dictionary_source_case_plurals_longest_and_token_boundaries():
+    src = DictionarySpanSource("dict", ["breast cancer", "cancer", "lymphoma", "ALD", "CF"], "Disease")
+    d = SpanDoc("x", "Breast cancers and lymphomas; aldx and ALD and ald. Cancer. CF.")
+    got = [d.covered(s) for s in src.find(d)]
+    assert got == ["Breast cancers", "lymphomas", "ALD", "Cancer"]   # short names keep their case; "CF" too short
+    with pytest.raises(ConfigError):
+        DictionarySpanSource("empty", ["a"], "Disease")
+
+
+@pytest.mark.skipif(not DO_DIR.exists(), reason="Disease Ontology not in ../shared/data")
+def test_disease_ontology_names_include_synonyms():
+    names = disease_ontology_names(DO_DIR, exclude=["disease"])
+    low = {n.lower() for n in names}
+    assert "wilson disease" in low and "disease" not in low and len(names) > 10000
+
+
+def test_regex_and_span_function_sources():
+    d = SpanDoc("x", "Marfan syndrome and Down syndrome differ.")
+    rx = RegexSpanSource("syn", r"\b[A-Z]\w+ syndrome\b", "Disease")
+    assert [d.covered(s) for s in rx.find(d)] == ["Marfan syndrome", "Down syndrome"]
+
+    @span_function(label="Disease")
+    def downs(doc):
+        i = doc.text.find("Down")
+        yield i, i + len("Down syndrome")
+        yield 2, 5                                   # not on token boundaries: dropped
+    assert downs.name == "downs" and [d.covered(s) for s in downs.find(d)] == ["Down syndrome"]
+
+    @span_function()
+    def broken(doc):
+        yield "nonsense"
+    with pytest.raises(ConfigError, match="broken"):
+        broken.find(d)
+
+
+def test_builtin_disease_functions_on_hand_made_text():
+    d = SpanDoc("x", TEXTS[0])
+    assert "autosomal recessive disorder" in [d.covered(s) for s in disease_heads.find(d)]
+    assert [d.covered(s) for s in disease_acronyms.find(d)] == ["Wilson disease", "WD", "WD"]
+    d3 = SpanDoc("y", TEXTS[3])
+    assert "lymphomas" in [d3.covered(s) for s in disease_suffixes.find(d3)]
+    assert [d3.covered(s) for s in disease_acronyms.find(d3)] == ["Ataxia-telangiectasia", "A-T", "A-T"]
+
+
+def test_llm_reply_parsing_and_text_check():
+    assert parse_names("Wilson disease | WD | WD.") == ["Wilson disease", "WD"]
+    assert parse_names("none") == [] and parse_names("") == []
+    assert find_name("Liver  cirrhosis and liver cirrhosis", "liver cirrhosis") == [(0, 16), (21, 36)]
+    assert find_name("Nothing here", "cancer") == []
+    assert sentences("A b. C d! 1 e") == [(0, 4), (5, 9), (10, 13)]
+
+
+# ------------------------------------------------------------------------------ no source fires
+def test_documents_where_no_source_fires_give_no_spans_and_no_crash():
+    docs = _docs(["The ATP7B gene was sequenced.", "Nothing at all here.", ""])
+    sources = [DictionarySpanSource("dict", ["cancer"], "Disease"), disease_heads, disease_acronyms]
+    votes = apply_span_sources(docs, sources, ["Disease"])
+    assert votes.L.shape == (sum(len(tokenize(d.text)) for d in docs), 3) and (votes.L == 0).all()
+    for name in ("majority", "majority_plain", "dawid_skene"):
+        m = SPAN_MODELS[name]().fit(votes)
+        spans, probs = spans_with_probability(m.predict_proba(votes), votes, m.decode, name)
+        assert spans == [[], [], []] and all(len(p) == 0 for p in probs)
+    hmm, info = skweak_hmm_spans(votes)                 # skweak itself would crash here
+    assert hmm == [[], [], []] and info["skipped_docs"] == 3
+
+
+def test_source_failure_names_source_and_document():
+    @span_function(label="Disease")
+    def explode(doc):
+        raise RuntimeError("boom")
+    with pytest.raises(SourceError, match="explode"):
+        apply_span_sources(_docs(), [explode], ["Disease"])
+
+
+# ------------------------------------------------------------------------------ end to end
+def _gold_docs() -> list[SpanDoc]:
+    docs = _docs()
+    gold = {0: ["Wilson disease", "WD", "autosomal recessive disorder", "WD", "liver cirrhosis"],
+            1: ["Colorectal cancers", "hepatitis", "Huntington disease"], 3: ["Ataxia-telangiectasia", "A-T",
+            "multisystem disorder", "A-T", "lymphomas"], 4: ["Duchenne muscular dystrophy", "DMD", "DMD"],
+            5: ["breast cancer"]}
+    for i, names in gold.items():
+        pos, spans = 0, []
+        for n in names:
+            s = docs[i].text.index(n, pos)
+            spans.append(Span(s, s + len(n), "Disease"))
+            pos = s + len(n)
+        docs[i].spans = spans
+    return docs
+
+
+def _cfg(tmp_path, features="shape", **more):
+    terms = tmp_path / "terms.txt"
+    terms.write_text("Wilson disease\nhepatitis\nbreast cancer\nlymphoma\ncirrhosis\n", encoding="utf-8")
+    return {"data": {"path": str(tmp_path / "unused.txt")}, "state_dir": str(tmp_path / "state"),
+            "sources": [{"type": "dictionary", "name": "dict", "terms": str(terms)},
+                        {"type": "function", "name": "disease_heads"},
+                        {"type": "function", "name": "disease_acronyms"},
+                        {"type": "regex", "name": "suffix", "pattern": r"\b\w+(?:itis|omas?)\b"}],
+            "harmonizer": {"features": features, "folds": 2}, **more}
+
+
+def test_run_spans_end_to_end_with_real_minilm_features(tmp_path):
+    docs = _gold_docs()
+    res = run_spans(_cfg(tmp_path, "minilm", output=str(tmp_path / "out.jsonl")), docs=docs)
+    h = res.harmonizer
+    assert isinstance(h.fallback_, bool) and h.check_ is not None and set(h.check_.majority) <= set(res.votes.sources)
+    out = res.methods["harmonized"]
+    assert len(out.spans) == len(docs) and all(len(S) == len(P) for S, P in zip(out.spans, out.probs))
+    r = out.risk
+    assert r.size > 0 and ((r >= 0) & (r <= 1)).all()
+    assert set(res.metrics["labels"]) >= {"dict", "majority", "dawid_skene", "harmonized"}
+    f1 = res.metrics["labels"]["harmonized"]["exact"]["f1"]
+    assert 0.0 < f1 <= 1.0
+    rows = [json.loads(l) for l in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert len(rows) == len(docs) and all("risk" in s for row in rows for s in row["spans"])
+    assert len(rows[2]["spans"]) == 0          # the document where no source fires
+    ranked = spans_by_risk(out.spans, out.probs)
+    assert [x.risk for x in ranked] == sorted((x.risk for x in ranked), reverse=True)
+
+
+def test_config_errors_come_before_slow_work(tmp_path):
+    cfg = _cfg(tmp_path)
+    cfg["sources"].append({"type": "function", "name": "nope"})
+    with pytest.raises(ConfigError, match="nope"):
+        run_spans(cfg, docs=_docs())
+    cfg = _cfg(tmp_path, correct={"budget": 3})
+    with pytest.raises(ConfigError, match="llm"):
+        run_spans(cfg, docs=_gold_docs())
+
+
+def test_span_scores_exact_and_partial():
+    gold = [[Span(0, 10, "D"), Span(20, 25, "D")]]
+    pred = [[Span(0, 10, "D"), Span(21, 25, "D"), Span(30, 33, "D")]]
+    s = span_scores(pred, gold)
+    assert s["exact"]["precision"] == pytest.approx(1 / 3) and s["exact"]["recall"] == pytest.approx(0.5)
+    assert s["partial"]["precision"] == pytest.approx(2 / 3) and s["partial"]["recall"] == pytest.approx(1.0)
+
+
+def test_verify_spans_drops_rejected_riskiest_only():
+    docs = _docs(TEXTS[:1])
+    spans = [[Span(0, 14, "Disease"), Span(16, 18, "Disease"), Span(26, 54, "Disease")]]
+    probs = [np.array([0.9, 0.2, 0.6])]
+
+    class FakeVerifier:   # logic only; the real LLM verifier runs in test_llm_span_source_and_verifier_real_model
+        threshold = 0.5
+
+        def p_yes(self, doc, span):
+            return 0.1
+
+    fixed, audit = verify_spans(docs, spans, probs, FakeVerifier(), budget=2)
+    assert [a["text"] for a in audit] == ["WD", "autosomal recessive disorder"]
+    assert [s.key for s in fixed[0]] == [(0, 14, "Disease")]
+
+
+@pytest.mark.slow
+def test_llm_span_source_and_verifier_real_model(tmp_path):
+    pytest.importorskip("llama_cpp")
+    from polarlab.llm.local import LlamaCppBackend
+    from polarlab.spans.correct import SpanVerifier
+    from polarlab.spans.sources import LLMSpanSource
+
+    be = LlamaCppBackend(max_tokens=24, n_ctx=1024)
+    cache = tmp_path / "llm_cache.sqlite"
+    src = LLMSpanSource(be, cache=cache)
+    doc = SpanDoc("x", "Patients with cystic fibrosis often develop liver disease.")
+    spans = src.find(doc)
+    assert src.stats["calls"] == 1
+    for s in spans:                      # every accepted proposal is a real piece of the text
+        assert doc.text[s.start:s.end].strip() and s.source == "llm"
+    assert src.stats["accepted"] + src.stats["rejected"] >= len({s.key for s in spans}) > -1
+    again = LLMSpanSource(be, cache=cache)
+    assert [s.key for s in again.find(doc)] == [s.key for s in spans] and again.stats["calls"] == 0
+    ver = SpanVerifier(be, cache=cache)
+    p = ver.p_yes(doc, Span(14, 29, "Disease"))
+    assert p is not None and 0.0 <= p <= 1.0 and ver.stats["calls"] == 1
