@@ -130,6 +130,8 @@ def analyze(project: Path = typer.Argument(..., help="the project file (polarlab
 
 bench_app = typer.Typer(no_args_is_help=True, help="Compare polarlab with baselines on labelled benchmarks.")
 app.add_typer(bench_app, name="bench")
+from .relevance import register as _register_relevance  # noqa: E402
+_register_relevance(app, bench_app)
 
 
 @bench_app.command("wrench")
