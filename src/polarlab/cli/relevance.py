@@ -5,6 +5,7 @@ Registered on the main app by :func:`register` (one line in main.py).
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Optional
 
@@ -60,10 +61,21 @@ def bench_relevance_cmd(
         p = r["polar"]
         console.print(f"risk of the LLM judgements ({name}, {r['n']} pairs, LLM error rate {r['llm_error_rate']:.3f} "
                       f"vs train qrels): ECE {p['ece']:.3f} (noise floor {p['ece_floor']:.3f}), AUROC {p['auroc']:.3f}")
-    line = json.dumps(result, separators=(",", ":"), default=str)
+    line = json.dumps(_finite(result), separators=(",", ":"), default=str, allow_nan=False)
     if json_out:
         write_text(json_out, line + "\n")
     print(line)
+
+
+def _finite(x):
+    """NaN/inf -> None, so the JSON line is strict JSON."""
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
 
 
 def retrieve_cmd(

@@ -35,9 +35,8 @@ def triplets_from_qrels(pool: Pool, qrels: Qrels, doc_index: dict[str, int], max
     rows = pool.by_query()
     for q, rel in qrels.items():
         pos = [doc_index[d] for d, g in rel.items() if g > 0][:max_pos]
-        cand = [int(pool.doc_idx[r]) for r in rows.get(q, [])]
-        negs = [d for d in cand if d not in set(pos) and pool.doc_idx is not None
-                and d not in {doc_index[x] for x in rel}]
+        relevant = {doc_index[x] for x in rel}
+        negs = [int(pool.doc_idx[r]) for r in rows.get(q, []) if int(pool.doc_idx[r]) not in relevant]
         out.extend(Triplet(q, d, negs[0] if negs else None) for d in pos)
     return out
 

@@ -42,7 +42,7 @@ class RoundRecord:
     asked: int
     llm_judged: int
     retriever_votes: int
-    changed: float
+    changed: float | None     # share of pool labels that changed (None in round 0)
     triplets: int
 
 
@@ -92,7 +92,7 @@ class AdaptiveSelfTraining:
         trips = triplets_from_scores(pool, h.p_relevant)
         trainer.fit(data, trips, out_dir / "round0")
         model = out_dir / "round0"
-        self.history_ = [RoundRecord(0, len(first), int(asked.sum()), 0, float("nan"), len(trips))]
+        self.history_ = [RoundRecord(0, len(first), int(asked.sum()), 0, None, len(trips))]
         log(f"self-training round 0: {len(first)} LLM pairs, {len(trips)} triplets")
         for r in range(1, self.max_rounds + 1):
             left = self.budget - int(asked.sum())
