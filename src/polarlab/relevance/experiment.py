@@ -68,24 +68,29 @@ class _Run:
                                 lr=c.lr, seed=c.seed, num_threads=c.threads)
 
     # -- first stage ------------------------------------------------------------------
-    def first_stage(self) -> dict[str, dict]:
-        c, out = self.c, {}
+    def first_stage(self, bm25_only: bool = False) -> dict[str, dict]:
+        """BM25, dense and fused rankings of the train and test queries; test metrics of each.
+        ``bm25_only``: skip the encoder (a run of the bm25 method alone)."""
+        c = self.c
+        splits = (("train", self.train_q), ("test", self.test_q))
         t = time.perf_counter()
         self.bm25 = BM25Retriever().fit(self.data)
-        rb = {s: self.bm25.retrieve(self.data, q, c.candidates_depth) for s, q in
-              (("train", self.train_q), ("test", self.test_q))}
+        rb = {s: self.bm25.retrieve(self.data, q, c.candidates_depth) for s, q in splits}
         tb = time.perf_counter() - t
+        self.rankings = {"bm25": rb}
+        out = {"bm25": self._result(rb["test"], 0, tb)}
+        if bm25_only:
+            return out
         t = time.perf_counter()
         self.dense = DenseRetriever(**self.enc_kw)
-        rd = {s: self.dense.retrieve(self.data, q, c.candidates_depth) for s, q in
-              (("train", self.train_q), ("test", self.test_q))}
+        rd = {s: self.dense.retrieve(self.data, q, c.candidates_depth) for s, q in splits}
         td = time.perf_counter() - t
         t = time.perf_counter()
         rf = {s: rrf_fuse([rb[s], rd[s]], c.candidates_depth) for s in rb}
         tf = time.perf_counter() - t + tb + td
-        self.rankings = {"bm25": rb, "dense": rd, "fusion": rf}
-        for name, secs in (("bm25", tb), ("dense", td), ("fusion", tf)):
-            out[name] = self._result(self.rankings[name]["test"], 0, secs)
+        self.rankings.update(dense=rd, fusion=rf)
+        out["dense"] = self._result(rd["test"], 0, td)
+        out["fusion"] = self._result(rf["test"], 0, tf)
         return out
 
     def _result(self, ranking: Ranking, calls: int, seconds: float, qrels=None, **extra) -> dict:
@@ -216,7 +221,7 @@ def run_relevance(config: RelevanceConfig, *, state_dir: str | os.PathLike = ".p
         methods = list(config.methods)
         res: dict[str, dict] = {}
         risk: dict[str, dict] = {}
-        first = run.first_stage()
+        first = run.first_stage(bm25_only=methods == ["bm25"])
         res.update({m: first[m] for m in ("bm25", "dense", "fusion") if m in methods})
         needs_pool = {"llm_labels", "polar", "polar_self_training", "supervised"} & set(methods)
         if needs_pool:

@@ -120,7 +120,8 @@ class BiEncoderTrainer:
         import torch
 
         def emb(texts: list[str]):
-            feats = model.tokenize(texts)
+            prep = getattr(model, "preprocess", None) or model.tokenize   # tokenize: sentence-transformers < 6
+            feats = prep(texts)
             return torch.nn.functional.normalize(model(feats)["sentence_embedding"], dim=-1)
 
         q = emb([data.queries[t.qid] for t in batch])
