@@ -147,6 +147,8 @@ from . import linking as _linking  # noqa: E402  (ontology entity linking: bench
 bench_app.command("linking")(_linking.bench_linking_cmd); app.command("link")(_linking.link_cmd)
 from . import spans as _spans  # noqa: E402  (entity spans: bench spans)
 _spans.register(bench_app)
+from .relevance import register as _register_relevance  # noqa: E402
+_register_relevance(app, bench_app)
 
 
 @bench_app.command("wrench")

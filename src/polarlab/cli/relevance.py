@@ -1,0 +1,114 @@
+"""CLI of the relevance task: ``polarlab bench relevance`` and ``polarlab retrieve``.
+
+Registered on the main app by :func:`register` (one line in main.py).
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import PolarlabError
+
+
+def bench_relevance_cmd(
+        directory: Path = typer.Argument(..., help="a BEIR folder (corpus.jsonl, queries.jsonl, qrels/{train,test}.tsv)"),
+        llm: str = typer.Option("local", help="local | an OpenAI-compatible base URL"),
+        llm_model: Optional[str] = typer.Option(None, help="model name on a remote server"),
+        budget: int = typer.Option(3000, help="LLM judgements for training, per LLM-labelled method"),
+        json_out: Optional[Path] = typer.Option(None, "--json", help="also write the JSON result here"),
+        state_dir: Path = typer.Option(Path(".polarlab"), help="caches (LLM answers, embeddings) and trained models"),
+        methods: Optional[str] = typer.Option(None, help="comma-separated subset of bm25,dense,fusion,llm_labels,"
+                                                          "polar,polar_self_training,supervised,llm_rerank"),
+        rounds: int = typer.Option(1, help="self-training rounds after round 0"),
+        rerank_depth: int = typer.Option(20, help="llm_rerank: fused top-k the LLM reorders"),
+        rerank_queries: Optional[int] = typer.Option(None, help="llm_rerank: only the first N test queries"),
+        train_queries: Optional[int] = typer.Option(None, help="only the first N training queries"),
+        llm_threads: int = typer.Option(2, help="CPU threads of the embedded LLM"),
+        threads: int = typer.Option(1, help="torch threads")) -> None:
+    """Retrievers trained on LLM relevance labels (raw, POLAR-harmonized, ARL2 self-trained) vs BM25, MiniLM,
+    their fusion, the supervised bound and the LLM as reranker: nDCG@10 / Recall@100 on the test split.
+
+    Prints a table, then the JSON result as the last line: {"retrievers": {method: {"ndcg@10", "recall@100",
+    "llm_calls", "seconds", ...}}, "risk": {...}, "config": {...}}.
+    """
+    from rich.table import Table
+
+    from ..export.atomic import write_text
+    from ..relevance import make_config, run_relevance
+    from .main import _fail, console, err
+
+    try:
+        kw = dict(data=str(directory), llm=llm, llm_model=llm_model, budget=budget, rounds=rounds,
+                  rerank_depth=rerank_depth, rerank_queries=rerank_queries, train_queries=train_queries,
+                  llm_threads=llm_threads, threads=threads)
+        if methods:
+            kw["methods"] = [m.strip() for m in methods.split(",") if m.strip()]
+        config = make_config(None, **kw)
+        result = run_relevance(config, state_dir=state_dir, log=lambda s: err.print(s, highlight=False))
+    except PolarlabError as e:
+        _fail(e)
+    t = Table(title=f"{directory.name}: test split")
+    for c in ("retriever", "nDCG@10", "Recall@100", "LLM calls", "seconds"):
+        t.add_column(c)
+    for name, r in result["retrievers"].items():
+        t.add_row(name, f"{r['ndcg@10']:.3f}", f"{r['recall@100']:.3f}", str(r["llm_calls"]), f"{r['seconds']:.0f}")
+    console.print(t)
+    for name, r in result["risk"].items():
+        p = r["polar"]
+        console.print(f"risk of the LLM judgements ({name}, {r['n']} pairs, LLM error rate {r['llm_error_rate']:.3f} "
+                      f"vs train qrels): ECE {p['ece']:.3f} (noise floor {p['ece_floor']:.3f}), AUROC {p['auroc']:.3f}")
+    line = json.dumps(_finite(result), separators=(",", ":"), default=str, allow_nan=False)
+    if json_out:
+        write_text(json_out, line + "\n")
+    print(line)
+
+
+def _finite(x):
+    """NaN/inf -> None, so the JSON line is strict JSON."""
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_finite(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def retrieve_cmd(
+        model: Path = typer.Argument(..., help="a sentence-transformers folder (e.g. STATE/models/polar_self_training/round1)"),
+        corpus: Path = typer.Argument(..., help="corpus.jsonl (BEIR)"),
+        queries: Path = typer.Argument(..., help="queries.jsonl (BEIR)"),
+        out: Path = typer.Option(Path("run.txt"), help="the TREC run file to write"),
+        k: int = typer.Option(100, help="documents per query"),
+        max_seq_length: int = typer.Option(128, help="tokens per text"),
+        threads: int = typer.Option(1, help="torch threads")) -> None:
+    """Rank the corpus for every query with a bi-encoder and write a TREC run file (qid Q0 docid rank score tag)."""
+    import torch
+
+    from ..errors import InputError
+    from ..relevance.beir import BeirData, load_corpus, load_queries
+    from ..relevance.candidates import DenseRetriever
+    from ..relevance.ranking import write_run
+    from .main import _fail, console
+
+    try:
+        if not (model / "modules.json").is_file():
+            raise InputError("not a sentence-transformers model folder (no modules.json)", file=str(model),
+                             fix="give a folder written by polarlab bench relevance (STATE/models/<method>)")
+        data = BeirData(*load_corpus(corpus), load_queries(queries))
+    except PolarlabError as e:
+        _fail(e)
+    torch.set_num_threads(threads)
+    ranking = DenseRetriever(model, max_seq_length=max_seq_length).retrieve(data, list(data.queries), k)
+    write_run(out, ranking, data, tag=model.name)
+    console.print(f"wrote {out}: {len(ranking.qids)} queries x {ranking.depth} documents")
+
+
+def register(app: typer.Typer, bench_app: typer.Typer) -> None:
+    """Add ``retrieve`` to ``app`` and ``relevance`` to ``bench_app``."""
+    bench_app.command("relevance")(bench_relevance_cmd)
+    app.command("retrieve")(retrieve_cmd)

@@ -1,0 +1,166 @@
+"""BEIR-layout retrieval data: ``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``.
+
+corpus.jsonl rows are ``{"_id", "title", "text"}``; queries.jsonl rows ``{"_id", "text"}``;
+a qrels file is tab-separated ``query-id, corpus-id, score`` with a header line. Every problem
+is reported before any slow work, naming the file and line.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import DataError
+
+Qrels = dict[str, dict[str, int]]   # query id -> {doc id: graded relevance}
+
+
+@dataclass
+class BeirData:
+    """A retrieval benchmark in memory.
+
+    Attributes:
+        doc_ids: corpus ids, in file order (position = document index, shape (n_docs,)).
+        titles, texts: per document, aligned with ``doc_ids``.
+        queries: query id -> query text (all queries of queries.jsonl).
+        qrels: split name -> :data:`Qrels` (only relevance > 0 kept).
+        root: the folder it was loaded from.
+    """
+
+    doc_ids: list[str]
+    titles: list[str]
+    texts: list[str]
+    queries: dict[str, str]
+    qrels: dict[str, Qrels] = field(default_factory=dict)
+    root: Path | None = None
+
+    def __post_init__(self) -> None:
+        self.doc_index = {d: i for i, d in enumerate(self.doc_ids)}
+
+    @property
+    def n_docs(self) -> int:
+        return len(self.doc_ids)
+
+    def doc_text(self, i: int, max_chars: int | None = None) -> str:
+        """``title. text`` of document ``i``, cut to ``max_chars`` characters (at a word) if given."""
+        title, text = self.titles[i].strip(), self.texts[i].strip()
+        s = f"{title}. {text}" if title and not title.endswith(".") else f"{title} {text}".strip()
+        if max_chars is not None and len(s) > max_chars:
+            s = s[:max_chars].rsplit(" ", 1)[0]
+        return s
+
+    def split_queries(self, split: str) -> list[str]:
+        """Ids of the queries that have qrels in ``split`` (sorted as in queries.jsonl)."""
+        if split not in self.qrels:
+            raise DataError(f"no qrels split {split!r} loaded", column="split",
+                            fix=f"use one of {sorted(self.qrels)} (files qrels/<split>.tsv)")
+        q = self.qrels[split]
+        return [qid for qid in self.queries if qid in q]
+
+
+def _read_jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
+    if not path.is_file():
+        raise DataError("file not found", file=str(path),
+                        fix="give a BEIR folder with corpus.jsonl, queries.jsonl and qrels/<split>.tsv")
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for line_no, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(f"not valid JSON ({e.msg})", file=str(path), row=line_no,
+                                fix="one JSON object per line") from None
+            if not isinstance(row, dict) or any(k not in row for k in required):
+                raise DataError(f"a row needs the keys {list(required)}", file=str(path), row=line_no,
+                                fix='write rows like {"_id": "1", "title": "...", "text": "..."}')
+            rows.append(row)
+    return rows
+
+
+def _read_qrels(path: Path, queries: dict[str, str], doc_index: dict[str, int]) -> Qrels:
+    out: Qrels = {}
+    with path.open(encoding="utf-8", newline="") as fh:
+        for line_no, rec in enumerate(csv.reader(fh, delimiter="\t"), 1):
+            if not rec or (line_no == 1 and rec[0].strip().lower() in ("query-id", "query_id", "qid")):
+                continue
+            if len(rec) < 3:
+                raise DataError(f"{len(rec)} columns, expected 3 (query-id, corpus-id, score)",
+                                file=str(path), row=line_no, fix="separate the columns by tabs")
+            qid, did, score = rec[0].strip(), rec[1].strip(), rec[2].strip()
+            try:
+                s = int(float(score))
+            except ValueError:
+                raise DataError(f"score {score!r} is not a number", file=str(path), row=line_no,
+                                column="score", fix="use integer relevance grades (0, 1, 2, ...)") from None
+            if qid not in queries:
+                raise DataError(f"query {qid!r} is not in queries.jsonl", file=str(path), row=line_no,
+                                column="query-id", fix="add the query or remove the line")
+            if did not in doc_index:
+                raise DataError(f"document {did!r} is not in corpus.jsonl", file=str(path), row=line_no,
+                                column="corpus-id", fix="add the document to the corpus or remove the line")
+            if s > 0:
+                out.setdefault(qid, {})[did] = s
+    return out
+
+
+def load_corpus(path: str | Path) -> tuple[list[str], list[str], list[str]]:
+    """Ids, titles and texts of a corpus.jsonl (DataError: missing, bad line, empty, duplicate id)."""
+    corpus_path = Path(path)
+    docs = _read_jsonl(corpus_path, ("_id", "text"))
+    if not docs:
+        raise DataError("the corpus is empty", file=str(corpus_path), fix="add at least one document")
+    doc_ids, titles, texts, seen = [], [], [], set()
+    for i, d in enumerate(docs):
+        did = str(d["_id"])
+        if did in seen:
+            raise DataError(f"duplicate document id {did!r}", file=str(corpus_path), row=i + 1,
+                            column="_id", fix="give every document a distinct _id")
+        seen.add(did)
+        doc_ids.append(did)
+        titles.append(str(d.get("title") or ""))
+        texts.append(str(d["text"] or ""))
+    return doc_ids, titles, texts
+
+
+def load_queries(path: str | Path) -> dict[str, str]:
+    """Query id -> text of a queries.jsonl (DataError: missing, bad line, empty, duplicate id)."""
+    qpath = Path(path)
+    queries: dict[str, str] = {}
+    for i, q in enumerate(_read_jsonl(qpath, ("_id", "text"))):
+        qid = str(q["_id"])
+        if qid in queries:
+            raise DataError(f"duplicate query id {qid!r}", file=str(qpath), row=i + 1, column="_id",
+                            fix="give every query a distinct _id")
+        queries[qid] = str(q["text"])
+    if not queries:
+        raise DataError("no queries", file=str(qpath), fix="add at least one query")
+    return queries
+
+
+def load_beir(root: str | Path, splits: tuple[str, ...] = ("train", "test")) -> BeirData:
+    """Load a BEIR folder.
+
+    Parameters:
+        root: folder with corpus.jsonl, queries.jsonl and qrels/.
+        splits: qrels files to read (``qrels/<split>.tsv``); a missing one is an error.
+
+    Raises:
+        DataError: missing file, bad JSON line, empty corpus or queries, duplicate id, qrels naming
+            an unknown query or document.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError("not a folder", file=str(root), fix="give the BEIR dataset folder")
+    doc_ids, titles, texts = load_corpus(root / "corpus.jsonl")
+    queries = load_queries(root / "queries.jsonl")
+    data = BeirData(doc_ids, titles, texts, queries, root=root)
+    for split in splits:
+        p = root / "qrels" / f"{split}.tsv"
+        if not p.is_file():
+            raise DataError("qrels file not found", file=str(p),
+                            fix=f"add qrels/{split}.tsv or leave {split!r} out of the splits")
+        data.qrels[split] = _read_qrels(p, queries, data.doc_index)
+    return data

@@ -1,0 +1,95 @@
+"""The relevance task's settings as a typed (pydantic) model.
+
+In a project file::
+
+    [task]
+    kind = "relevance"
+
+    [data]
+    beir = "../shared/data/scifact"
+
+    [relevance]              # every key optional
+    llm = "local"            # or an OpenAI-compatible base URL
+    budget = 3000            # LLM judgements for training
+    methods = ["bm25", "dense", "fusion", "polar_self_training"]
+
+:func:`from_project_tables` turns those tables into a :class:`RelevanceConfig`;
+:func:`polarlab.relevance.run_relevance` runs it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..errors import ConfigError
+
+METHODS = ("bm25", "dense", "fusion", "llm_labels", "polar", "polar_self_training", "supervised", "llm_rerank")
+Method = Literal["bm25", "dense", "fusion", "llm_labels", "polar", "polar_self_training", "supervised",
+                 "llm_rerank"]
+
+
+class RelevanceConfig(BaseModel):
+    """Settings of a relevance run (one default for every dataset; nothing here reads gold)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data: str = Field(description="a BEIR folder (corpus.jsonl, queries.jsonl, qrels/train.tsv, qrels/test.tsv)")
+    train_split: str = "train"
+    test_split: str = "test"
+    methods: list[Method] = Field(default_factory=lambda: list(METHODS))
+    llm: str = Field("local", description='"local" (embedded Gemma 3 270M) or an OpenAI-compatible base URL')
+    llm_model: Optional[str] = Field(None, description="the server's model name (remote llm)")
+    llm_threads: int = Field(2, ge=1, description="CPU threads of the embedded LLM")
+    budget: int = Field(3000, ge=0, description="LLM judgements for training (per LLM-labelled method)")
+    doc_chars: int = Field(240, ge=40, description="characters of 'title. abstract' shown to the LLM")
+    candidates_depth: int = Field(100, ge=1, description="top-k of each first-stage retriever")
+    pool_depth: int = Field(20, ge=2, description="fused top-k per training query that gets labels")
+    max_seq_length: int = Field(128, ge=16, description="bi-encoder tokens per text")
+    batch_size: int = Field(16, ge=2)
+    epochs: int = Field(1, ge=1)
+    lr: float = Field(2e-5, gt=0)
+    rounds: int = Field(1, ge=0, description="self-training rounds after round 0")
+    first_share: float = Field(0.5, gt=0, le=1, description="share of the budget spent in round 0")
+    per_query: int = Field(2, ge=1, description="new LLM pairs per query per self-training round")
+    rerank_depth: int = Field(20, ge=1, description="llm_rerank: fused top-k reordered by the LLM")
+    rerank_queries: Optional[int] = Field(None, ge=1, description="llm_rerank: only the first N test queries")
+    train_queries: Optional[int] = Field(None, ge=2, description="use only the first N training queries")
+    threads: int = Field(1, ge=1, description="torch threads")
+    seed: int = 0
+
+
+def _error(e: ValidationError, where: str, file: str | None) -> ConfigError:
+    err = e.errors()[0]
+    key = ".".join(str(x) for x in err["loc"])
+    if err["type"] == "extra_forbidden":
+        return ConfigError(f"unknown key {key!r}", file=file, column=f"{where}.{key}",
+                           fix=f"remove it; known keys: {sorted(RelevanceConfig.model_fields)}")
+    return ConfigError(err["msg"], file=file, column=f"{where}.{key}",
+                       fix="see polarlab.relevance.config.RelevanceConfig for the allowed values")
+
+
+def make_config(file: str | None = None, **kw) -> RelevanceConfig:
+    """:class:`RelevanceConfig` from keyword arguments; a bad key or value raises :class:`ConfigError`."""
+    try:
+        return RelevanceConfig(**kw)
+    except ValidationError as e:
+        raise _error(e, "relevance", file) from None
+
+
+def from_project_tables(tables: dict, file: str | Path | None = None) -> RelevanceConfig:
+    """Config from a parsed project file with ``[task] kind = "relevance"``, ``[data] beir = DIR`` and an
+    optional ``[relevance]`` table; relative paths are read from the project file's folder."""
+    f = str(file) if file else None
+    kind = tables.get("task", {}).get("kind")
+    if kind != "relevance":
+        raise ConfigError(f"[task] kind is {kind!r}", file=f, column="task.kind", fix='set kind = "relevance"')
+    data = tables.get("data", {})
+    if set(data) != {"beir"}:
+        raise ConfigError(f"[data] has keys {sorted(data)}", file=f, column="data",
+                          fix='a relevance task takes one key: beir = "path/to/beir/folder"')
+    root = Path(data["beir"])
+    if f and not root.is_absolute():
+        root = Path(f).parent / root
+    return make_config(f, data=str(root), **tables.get("relevance", {}))

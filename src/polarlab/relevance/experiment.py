@@ -1,0 +1,250 @@
+"""One relevance run: first-stage baselines, LLM-labelled and POLAR-harmonized retrievers, ARL2
+self-training, the supervised bound and the LLM as reranker, all evaluated on the test split.
+
+:func:`run_relevance` is the entry a project runner calls for ``[task] kind = "relevance"``.
+Gold (the train qrels) is read only by the ``supervised`` method and to *measure* the risk of
+the LLM judgements; no choice of the other methods depends on it.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..llm.config import from_config as llm_from_config
+from ..llm.source import LLMSource
+from ..risk.calibration import calibration_report
+from .beir import BeirData, load_beir
+from .candidates import BM25Retriever, DenseRetriever, rrf_fuse
+from .config import RelevanceConfig
+from .harmonize import harmonize
+from .judge import RelevanceJudge
+from .labels import gold_of_pairs, triplets_from_qrels, triplets_from_scores
+from .metrics import evaluate
+from .pool import build_pool, pair_features
+from .ranking import Ranking
+from .selftrain import AdaptiveSelfTraining
+from .sources import cheap_votes
+from .trainer import BiEncoderTrainer
+
+Log = Callable[[str], None]
+
+
+def llm_source(config: RelevanceConfig, state_dir: Path) -> LLMSource:
+    """The LLM source of ``config.llm`` ("local" or a base URL), caching in ``state_dir``."""
+    table = {"type": "llm", "name": "relevance_llm", "progress": False, "cache": "llm_cache.sqlite"}
+    if config.llm == "local":
+        table.update(backend="local", n_threads=config.llm_threads)
+    else:
+        table.update(backend="openai", base_url=config.llm, model=config.llm_model or "default")
+    return llm_from_config(table, state_dir)
+
+
+class _Run:
+    """Shared state of one run (data, candidates, pool) and the per-method steps."""
+
+    def __init__(self, config: RelevanceConfig, state_dir: Path, source: LLMSource | None, log: Log) -> None:
+        self.c, self.state, self.log = config, state_dir, log
+        self.data: BeirData = load_beir(config.data, (config.train_split, config.test_split))
+        self.train_q = self.data.split_queries(config.train_split)[:config.train_queries]
+        self.test_q = self.data.split_queries(config.test_split)
+        self.test_qrels = self.data.qrels[config.test_split]
+        self._source = source
+        self._judge: RelevanceJudge | None = None
+        self.enc_kw = dict(max_seq_length=config.max_seq_length, cache_dir=state_dir / "emb")
+
+    @property
+    def judge(self) -> RelevanceJudge:
+        if self._judge is None:
+            self._judge = RelevanceJudge(self._source or llm_source(self.c, self.state), doc_chars=self.c.doc_chars)
+        return self._judge
+
+    def trainer(self) -> BiEncoderTrainer:
+        c = self.c
+        return BiEncoderTrainer(max_seq_length=c.max_seq_length, batch_size=c.batch_size, epochs=c.epochs,
+                                lr=c.lr, seed=c.seed, num_threads=c.threads)
+
+    # -- first stage ------------------------------------------------------------------
+    def first_stage(self, bm25_only: bool = False) -> dict[str, dict]:
+        """BM25, dense and fused rankings of the train and test queries; test metrics of each.
+        ``bm25_only``: skip the encoder (a run of the bm25 method alone)."""
+        c = self.c
+        splits = (("train", self.train_q), ("test", self.test_q))
+        t = time.perf_counter()
+        self.bm25 = BM25Retriever().fit(self.data)
+        rb = {s: self.bm25.retrieve(self.data, q, c.candidates_depth) for s, q in splits}
+        tb = time.perf_counter() - t
+        self.rankings = {"bm25": rb}
+        out = {"bm25": self._result(rb["test"], 0, tb)}
+        if bm25_only:
+            return out
+        t = time.perf_counter()
+        self.dense = DenseRetriever(**self.enc_kw)
+        rd = {s: self.dense.retrieve(self.data, q, c.candidates_depth) for s, q in splits}
+        td = time.perf_counter() - t
+        t = time.perf_counter()
+        rf = {s: rrf_fuse([rb[s], rd[s]], c.candidates_depth) for s in rb}
+        tf = time.perf_counter() - t + tb + td
+        self.rankings.update(dense=rd, fusion=rf)
+        out["dense"] = self._result(rd["test"], 0, td)
+        out["fusion"] = self._result(rf["test"], 0, tf)
+        return out
+
+    def _result(self, ranking: Ranking, calls: int, seconds: float, qrels=None, **extra) -> dict:
+        m = evaluate(ranking.to_run(self.data), qrels or self.test_qrels)
+        return {**m, "llm_calls": int(calls), "seconds": round(seconds, 1), **extra}
+
+    # -- pool and sources -------------------------------------------------------------
+    def pool(self) -> None:
+        t = time.perf_counter()
+        Q = self.dense.encode_queries(self.data, self.train_q)
+        D = self.dense.encode_corpus(self.data)
+        self.P = build_pool(self.data, self.rankings["bm25"]["train"], self.rankings["dense"]["train"],
+                            self.rankings["fusion"]["train"], self.c.pool_depth, Q, D, stem=self.bm25.stem_)
+        self.X = pair_features(self.P, dict(zip(self.train_q, Q)), D)
+        self.cheap = cheap_votes(self.P)
+        self.gold = gold_of_pairs(self.P, self.data.qrels[self.c.train_split], self.data.doc_ids)
+        n = len(self.P)
+        self.static = np.lexsort((np.arange(n), self.P.rank_fused))[:self.c.budget]   # rank 1 of every query first
+        self.pool_seconds = time.perf_counter() - t
+        self.log(f"pool: {n} pairs of {len(self.train_q)} training queries; "
+                 f"{int(self.gold.sum())} of them in the train qrels (measuring only)")
+
+    def llm_static(self) -> float:
+        """LLM judgements of the first ``budget`` pool pairs in fused-rank order (shared by two methods).
+
+        Returns the seconds to charge to the calling method beyond its own run time: the LLM's time
+        when the judgements were made by an earlier method, else 0."""
+        if hasattr(self, "llm_vote"):
+            return self.llm_seconds
+        t = time.perf_counter()
+        res = self.judge.judge(self.data, [(self.P.qids[i], int(self.P.doc_idx[i])) for i in self.static])
+        self.llm_vote = np.full(len(self.P), -1, dtype=np.int64)
+        self.llm_vote[self.static] = res.votes
+        self.llm_seconds = time.perf_counter() - t
+        self.log(f"LLM: {len(self.static)} judgements ({res.backend_calls} backend calls, "
+                 f"{self.llm_seconds:.0f} s)")
+        return 0.0
+
+    def _train_eval(self, name: str, triplets, t0: float, calls: int, **extra) -> dict:
+        model_dir = self.state / "models" / name
+        self.trainer().fit(self.data, triplets, model_dir)
+        return self._eval_model(model_dir, t0, calls, triplets=len(triplets), **extra)
+
+    def _eval_model(self, model_dir: Path, t0: float, calls: int, **extra) -> dict:
+        r = DenseRetriever(model_dir, **self.enc_kw).retrieve(self.data, self.test_q, self.c.candidates_depth)
+        return self._result(r, calls, time.perf_counter() - t0, model=str(model_dir), **extra)
+
+    # -- methods ----------------------------------------------------------------------
+    def llm_labels(self) -> dict:
+        t0 = time.perf_counter()
+        t0 -= self.llm_static()
+        p = np.where(self.llm_vote >= 0, self.llm_vote.astype(float), np.nan)
+        return self._train_eval("llm_labels", triplets_from_scores(self.P, p), t0, len(self.static))
+
+    def polar(self) -> tuple[dict, dict]:
+        t0 = time.perf_counter()
+        t0 -= self.llm_static()
+        h = harmonize(self.X, {**self.cheap, "llm": self.llm_vote}, seed=self.c.seed)
+        risk = self.risk_report(h.llm_risk, self.llm_vote)
+        res = self._train_eval("polar", triplets_from_scores(self.P, h.p_relevant), t0,
+                               len(self.static), llm_weight=h.llm_weight)
+        return res, risk
+
+    def risk_report(self, llm_risk: np.ndarray, llm_vote: np.ndarray) -> dict:
+        """ECE/AUROC of the POLAR risk (and of the LLM's own 1 - confidence) against the train qrels."""
+        asked = llm_vote >= 0
+        err = (llm_vote[asked] != self.gold[asked]).astype(int)
+        rep = calibration_report(llm_risk[asked], err).to_dict()
+        return {"n": int(asked.sum()), "llm_error_rate": float(err.mean()) if err.size else float("nan"),
+                "polar": {k: rep[k] for k in ("ece", "auroc", "brier", "mean_risk", "ece_floor")}}
+
+    def self_training(self) -> tuple[dict, dict]:
+        t0 = time.perf_counter()
+        c = self.c
+        st = AdaptiveSelfTraining(budget=c.budget, max_rounds=c.rounds, first_share=c.first_share,
+                                  per_query=c.per_query)
+        st.fit(self.data, self.P, self.X, self.cheap, self.judge, self.trainer(),
+               self.state / "models" / "polar_self_training", encoder_kw=self.enc_kw, log=self.log)
+        risk = self.risk_report(st.harmonized_.llm_risk, st.llm_vote_)
+        rounds = [r.__dict__ for r in st.history_]
+        return self._eval_model(st.model_path_, t0, st.llm_judged_, rounds=rounds), risk
+
+    def supervised(self) -> dict:
+        t0 = time.perf_counter()
+        trips = triplets_from_qrels(self.P, {q: self.data.qrels[self.c.train_split][q] for q in self.train_q},
+                                    self.data.doc_index)
+        return self._train_eval("supervised", trips, t0, 0)
+
+    def llm_rerank(self) -> dict:
+        """The LLM reorders the fused top ``rerank_depth`` of each test query by P(yes)."""
+        t0 = time.perf_counter()
+        c = self.c
+        fused = self.rankings["fusion"]["test"]
+        qids = fused.qids[:c.rerank_queries]
+        fused = fused.subset(qids)
+        k = min(c.rerank_depth, fused.depth)
+        pairs = [(q, int(fused.doc_idx[i, r])) for i, q in enumerate(qids) for r in range(k)]
+        res = self.judge.judge(self.data, pairs)
+        p = np.nan_to_num(res.p_relevant, nan=0.0).reshape(len(qids), k)
+        order = np.argsort(-p, axis=1, kind="stable")
+        idx = fused.doc_idx.copy()
+        idx[:, :k] = np.take_along_axis(fused.doc_idx[:, :k], order, axis=1)
+        scores = np.hstack([2.0 + np.take_along_axis(p, order, axis=1), fused.scores[:, k:]])
+        qrels = {q: self.test_qrels[q] for q in qids}
+        fusion_same = evaluate(fused.to_run(self.data), qrels)
+        return self._result(Ranking(qids, idx, scores), len(pairs), time.perf_counter() - t0, qrels=qrels,
+                            test_queries=len(qids), fusion_on_same_queries=fusion_same)
+
+
+def run_relevance(config: RelevanceConfig, *, state_dir: str | os.PathLike = ".polarlab",
+                  source: LLMSource | None = None, log: Log = lambda s: None) -> dict:
+    """Run the methods of ``config`` and return ``{"retrievers": {method: {ndcg@10, recall@100,
+    llm_calls, seconds, ...}}, "risk": {...}, "config": {...}}``.
+
+    Parameters:
+        state_dir: caches (LLM answers, embeddings) and the trained models (``models/<method>``).
+        source: an LLM source to use instead of the one ``config.llm`` describes.
+        log: progress messages.
+    """
+    import torch
+
+    state = Path(state_dir)
+    state.mkdir(parents=True, exist_ok=True)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(config.threads)
+    try:
+        run = _Run(config, state, source, log)
+        methods = list(config.methods)
+        res: dict[str, dict] = {}
+        risk: dict[str, dict] = {}
+        first = run.first_stage(bm25_only=methods == ["bm25"])
+        res.update({m: first[m] for m in ("bm25", "dense", "fusion") if m in methods})
+        needs_pool = {"llm_labels", "polar", "polar_self_training", "supervised"} & set(methods)
+        if needs_pool:
+            run.pool()
+        for m in methods:
+            if m in res:
+                continue
+            log(f"{m} ...")
+            if m == "llm_labels":
+                res[m] = run.llm_labels()
+            elif m == "polar":
+                res[m], risk[m] = run.polar()
+            elif m == "polar_self_training":
+                res[m], risk[m] = run.self_training()
+            elif m == "supervised":
+                res[m] = run.supervised()
+            elif m == "llm_rerank":
+                res[m] = run.llm_rerank()
+            log(f"{m}: nDCG@10 {res[m]['ndcg@10']:.3f}, Recall@100 {res[m]['recall@100']:.3f}")
+        out = {"retrievers": {m: res[m] for m in methods if m in res}, "risk": risk,
+               "config": config.model_dump()}
+        if source is not None or run._judge is not None:
+            out["llm_backend_calls"] = run.judge.total_backend_calls
+        return out
+    finally:
+        torch.set_num_threads(threads)

@@ -1,0 +1,96 @@
+"""Logic around the models: config, cheap sources, triplets, fusion, the self-training picker, POLAR on pairs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from polarlab.errors import ConfigError
+from polarlab.relevance import from_project_tables, make_config
+from polarlab.relevance.candidates import rrf_fuse
+from polarlab.relevance.harmonize import harmonize
+from polarlab.relevance.labels import triplets_from_qrels, triplets_from_scores
+from polarlab.relevance.pool import Pool
+from polarlab.relevance.ranking import Ranking
+from polarlab.relevance.selftrain import AdaptiveSelfTraining
+from polarlab.relevance.sources import cheap_votes, rank_vote
+
+
+def _pool(qids, docs, rank_fused=None) -> Pool:
+    n = len(qids)
+    rf = np.asarray(rank_fused if rank_fused is not None else np.arange(1, n + 1))
+    z = np.zeros(n)
+    return Pool(list(qids), np.asarray(docs), rf, rf, rf, z, z, z + 0.8, z)
+
+
+def test_config_refuses_unknown_keys_and_bad_values():
+    with pytest.raises(ConfigError, match="unknown key 'budgett'"):
+        make_config(data="x", budgett=3)
+    with pytest.raises(ConfigError, match="relevance.budget"):
+        make_config(data="x", budget=-1)
+    with pytest.raises(ConfigError, match="relevance.methods"):
+        make_config(data="x", methods=["bm25", "colbert"])
+
+
+def test_config_from_project_tables(tmp_path):
+    cfg = from_project_tables({"task": {"kind": "relevance"}, "data": {"beir": "data/scifact"},
+                               "relevance": {"budget": 50, "methods": ["bm25", "polar"]}},
+                              file=tmp_path / "polarlab.toml")
+    assert cfg.data == str(tmp_path / "data" / "scifact") and cfg.budget == 50 and cfg.methods == ["bm25", "polar"]
+    with pytest.raises(ConfigError, match="kind"):
+        from_project_tables({"task": {"kind": "text"}, "data": {"beir": "d"}})
+    with pytest.raises(ConfigError, match="one key: beir"):
+        from_project_tables({"task": {"kind": "relevance"}, "data": {"path": "d"}})
+
+
+def test_rank_vote_and_cheap_sources():
+    assert rank_vote(np.array([1, 2, 10, 11, 101])).tolist() == [1, -1, -1, 0, 0]
+    votes = cheap_votes(_pool(["q"] * 3, [0, 1, 2]))
+    assert set(votes) == {"bm25_rank", "dense_rank", "word_overlap", "title_overlap"}
+    assert votes["word_overlap"].tolist() == [1, 1, 1] and votes["title_overlap"].tolist() == [0, 0, 0]
+
+
+def test_triplets_from_scores_positives_and_hard_negatives():
+    pool = _pool(["a", "a", "a", "b", "b"], [10, 11, 12, 20, 21])
+    p = np.array([0.2, 0.9, 0.05, np.nan, 0.7])
+    t = triplets_from_scores(pool, p)
+    assert [(x.qid, x.pos, x.neg) for x in t] == [("a", 11, 12), ("b", 21, None)]
+
+
+def test_triplets_from_qrels_skip_relevant_negatives():
+    pool = _pool(["a", "a", "a"], [0, 1, 2])
+    t = triplets_from_qrels(pool, {"a": {"d1": 1, "d9": 1}}, {"d0": 0, "d1": 1, "d2": 2, "d9": 9})
+    assert [(x.pos, x.neg) for x in t] == [(1, 0), (9, 0)]
+
+
+def test_rrf_fuse():
+    a = Ranking(["q"], np.array([[1, 2, 3]]), np.array([[3.0, 2.0, 1.0]]))
+    b = Ranking(["q"], np.array([[3, 1, 4]]), np.array([[0.9, 0.8, 0.1]]))
+    f = rrf_fuse([a, b], k=3)
+    assert f.doc_idx.tolist() == [[1, 3, 2]]
+    assert f.scores[0, 0] == pytest.approx(1 / 61 + 1 / 62)
+
+
+def test_self_training_picks_uncertain_pairs_spread_over_queries():
+    pool = _pool(["a", "a", "a", "b", "b"], [0, 1, 2, 3, 4])
+    st = AdaptiveSelfTraining(budget=10, per_query=1)
+    p_ret = np.array([0.5, 0.45, 0.05, 0.6, 0.4])
+    asked = np.array([False, False, False, True, False])
+    assert st._pick(pool, p_ret, asked, 5).tolist() == [0, 4]      # one per query, asked pairs skipped
+    assert st._pick(pool, p_ret, asked, 1).tolist() == [0]
+
+
+def test_harmonize_gives_probabilities_and_llm_risk():
+    rng = np.random.default_rng(0)
+    n = 300
+    y = rng.random(n) < 0.3
+    X = np.column_stack([y + rng.normal(0, 0.5, n), rng.normal(size=(n, 3))]).astype(np.float32)
+    noisy = lambda acc: np.where(rng.random(n) < acc, y, ~y).astype(int)  # noqa: E731
+    llm = noisy(0.8)
+    llm[::3] = -1
+    h = harmonize(X, {"s1": noisy(0.85), "s2": noisy(0.75), "llm": llm})
+    assert h.p_relevant.shape == (n,) and ((h.p_relevant >= 0) & (h.p_relevant <= 1)).all()
+    assert np.isnan(h.llm_risk[::3]).all() and np.isfinite(h.llm_risk[1::3]).all()
+    assert ((h.p_relevant >= 0.5) == y).mean() > 0.8
+    wrong = (llm >= 0) & (llm != y)
+    right = (llm >= 0) & (llm == y)
+    assert h.llm_risk[wrong].mean() > h.llm_risk[right].mean()
