@@ -222,7 +222,7 @@ def llama_server():
 
 def test_llama_cpp_server_completions_scoring_sees_every_label(llama_server, tmp_path):
     ds = data().head(4)
-    src = source(llama_server, tmp_path, model="gemma", endpoint="completions", max_concurrency=1)
+    src = source(llama_server, tmp_path, model="gemma", endpoint="completions", max_concurrency=1, calibrate=False)
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         out = src.apply(ds, TASK)

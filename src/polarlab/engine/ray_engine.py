@@ -23,7 +23,7 @@ import numpy as np
 
 from ..data.dataset import Dataset
 from ..errors import ConfigError
-from ..matrix.apply import apply_sources, check_failures
+from ..matrix.apply import apply_sources, check_source_failures
 from ..matrix.label_matrix import LabelMatrix
 from ..sources.base import SourceFailure
 from ..task import Task
@@ -109,7 +109,7 @@ class RayEngine:
         for s in remote:
             found = [f for f in failures if f.source == s.name]
             if found:
-                check_failures(s, found, n, data, fault_tolerant, max_failure_share)
+                check_source_failures(s, found, n, data, fault_tolerant, max_failure_share)
         if local:
             lm = apply_sources(data, local, task, progress=False, fault_tolerant=fault_tolerant,
                                max_failure_share=max_failure_share)

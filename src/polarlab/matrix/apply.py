@@ -76,7 +76,7 @@ def apply_sources(data: Dataset, sources: Sequence[Source], task: Task, *,
         if out.proba is not None:
             probas[src.name] = np.asarray(out.proba, dtype=np.float64)
         if out.failures:
-            check_failures(src, out.failures, n, data, fault_tolerant, max_failure_share)
+            check_source_failures(src, out.failures, n, data, fault_tolerant, max_failure_share)
             failures.extend(out.failures)
     return LabelMatrix(L=L, names=names, ids=data.ids, n_classes=task.n_classes, probas=probas,
                        failures=failures)
@@ -97,8 +97,8 @@ def check_failure_policy(fault_tolerant: Any, max_failure_share: Any, where: str
                           fix="use a share of rows in (0, 1], e.g. 0.5; 1 = fail only when every row fails")
 
 
-def check_failures(src: Source, found: list[SourceFailure], n: int, data: Dataset, fault_tolerant: bool,
-                    max_failure_share: float) -> None:
+def check_source_failures(src: Source, found: list[SourceFailure], n: int, data: Dataset,
+                          fault_tolerant: bool = False, max_failure_share: float = 1.0) -> None:
     """Raise (or warn, when fault tolerant) about a source that raised on ``len(found)`` of ``n`` rows."""
     tolerant = getattr(src, "fault_tolerant", None)
     share = getattr(src, "max_failure_share", None)
