@@ -76,3 +76,64 @@ def test_ray_predict_proba_by_partition(engine):
 def test_unknown_engine_kind():
     with pytest.raises(ConfigError, match="engine"):
         make_engine("spark")
+
+
+def _project(folder, engine_table: str):
+    ds = _data(600)
+    d = folder
+    d.mkdir(parents=True, exist_ok=True)
+    ds.frame[["id", "text"]].to_csv(d / "data.csv", index=False)
+    (d / "lfs.py").write_text(
+        "from polarlab import ABSTAIN, labeling_function\n\n"
+        "@labeling_function()\ndef wordy(x):\n    return 0 if len(x.text.split()) > 4 else ABSTAIN\n")
+    (d / "polarlab.toml").write_text(f"""
+[task]
+labels = ["ham", "spam"]
+
+[data]
+path = "data.csv"
+id_column = "id"
+
+[[sources]]
+type = "keyword"
+name = "kw_buy"
+keywords = ["buy", "free"]
+label = "spam"
+
+[[sources]]
+type = "regex"
+name = "rx_link"
+pattern = "https?://"
+label = "spam"
+
+[[sources]]
+type = "python"
+file = "lfs.py"
+
+[labelmodel]
+methods = ["mv", "snorkel"]
+
+{engine_table}
+""")
+    return d / "polarlab.toml"
+
+
+def test_project_with_ray_engine_gives_the_local_labels(engine, tmp_path):
+    from polarlab.pipeline import run
+    from polarlab.project import load_project
+
+    local = run(load_project(_project(tmp_path / "local", "")), progress=False)
+    remote = run(load_project(_project(tmp_path / "ray", '[engine]\nkind = "ray"\npartition_rows = 100')),
+                 progress=False)
+    assert np.array_equal(local.matrices["train"].L, remote.matrices["train"].L)
+    for m in ("mv", "snorkel"):
+        assert np.allclose(local.probas[m]["train"], remote.probas[m]["train"], atol=1e-6)
+
+
+def test_engine_table_is_checked(tmp_path):
+    from polarlab.project import load_project
+
+    with pytest.raises(ConfigError, match="engine"):
+        load_project(_project(tmp_path / "a", '[engine]\nkind = "spark"'))
+    with pytest.raises(ConfigError, match="partitions"):
+        load_project(_project(tmp_path / "b", '[engine]\npartitions = 3'))

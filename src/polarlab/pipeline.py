@@ -184,6 +184,9 @@ def run(project: Project, *, progress: bool = True, write: bool = True) -> RunRe
         state.finish_run(ctx.run_id, "failed", {"error": f"{type(e).__name__}: {e}"})
         state.close()
         raise
+    finally:
+        if ctx.engine is not None:
+            ctx.engine.close()
     state.finish_run(ctx.run_id, "ok", {"llm": result.extra["report"].get("llm", {}),
                                         "stages": {r.name: r.action for r in ctx.log},
                                         "outputs": {k: str(v) for k, v in result.outputs.items()}})

@@ -245,6 +245,32 @@ class ProjectSection(Section):
     state_dir: str = ".polarlab"
 
 
+class EngineSection(Section):
+    """``[engine]``: where row-parallel work runs (:mod:`polarlab.engine`)."""
+
+    kind: str = Field("local", description='"local" (this machine) or "ray" (a Ray cluster)')
+    address: Optional[str] = Field(None, description='ray: the cluster ("auto" = the one `ray start` began here; '
+                                                     'unset = start a local one)')
+    partition_rows: Optional[int] = Field(None, ge=1, description="ray: rows per partition (task)")
+    max_retries: Optional[int] = Field(None, ge=0, description="ray: retries of a partition whose worker died")
+    num_cpus: Optional[int] = Field(None, ge=1, description="ray: CPUs of a local cluster started here")
+    workers: Optional[int] = Field(None, ge=0, description="local: processes for Python labeling functions "
+                                                         "(0 = one per available CPU)")
+
+    @field_validator("kind")
+    @classmethod
+    def _kind(cls, v: str) -> str:
+        from ..engine import ENGINES
+
+        if v not in ENGINES:
+            raise ValueError(f"unknown engine kind {v!r}. Fix: use one of {sorted(ENGINES)}")
+        return v
+
+    def options(self) -> dict[str, Any]:
+        """The engine's keyword arguments (unset keys left to its defaults)."""
+        return {k: v for k, v in self.model_dump().items() if k != "kind" and v is not None}
+
+
 class ProjectConfig(Section):
     """The whole project file. ``sources`` are validated one by one by their type's model."""
 
@@ -256,9 +282,10 @@ class ProjectConfig(Section):
     correct: Optional[CorrectSection] = None
     output: OutputSection = Field(default_factory=OutputSection)
     project: ProjectSection = Field(default_factory=ProjectSection)
+    engine: EngineSection = Field(default_factory=EngineSection)
 
 
 SECTIONS: dict[str, type[Section]] = {
     "task": TaskSection, "data": DataSection, "labelmodel": LabelModelSection, "harmonizer": HarmonizerSection,
-    "correct": CorrectSection, "output": OutputSection, "project": ProjectSection,
+    "correct": CorrectSection, "output": OutputSection, "project": ProjectSection, "engine": EngineSection,
 }

@@ -16,10 +16,13 @@ from .local import LocalEngine
 __all__ = ["ENGINES", "Engine", "LocalEngine", "make_engine", "register_engine"]
 
 
-def _register_ray() -> None:
-    from .ray_engine import RayEngine
-
-    register_engine("ray", RayEngine)
+register_engine("local", LocalEngine)
 
 
-_register_ray()
+def _ray(**options):
+    from .ray_engine import RayEngine      # imports Ray only when asked for
+
+    return RayEngine(**options)
+
+
+register_engine("ray", _ray)

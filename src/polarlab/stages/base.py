@@ -59,6 +59,20 @@ class RunContext:
     hashes: dict[str, str] = field(default_factory=dict)
     log: list["StageReport"] = field(default_factory=list)
     run_id: int | None = None
+    engine: Any = None
+
+    def get_engine(self) -> Any:
+        """The ``[engine]`` the project asks for (:mod:`polarlab.engine`), built on first use."""
+        if self.engine is None:
+            from ..engine import make_engine
+
+            cfg = getattr(self.project, "config", None)
+            section = getattr(cfg, "engine", None)
+            kind, options = (section.kind, section.options()) if section is not None else ("local", {})
+            if kind == "local":
+                options.setdefault("progress", self.progress)
+            self.engine = make_engine(kind, **options)
+        return self.engine
 
     @property
     def file(self) -> str:

@@ -16,7 +16,6 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..matrix.analysis import analyze
-from ..matrix.apply import apply_sources
 from ..matrix.label_matrix import LabelMatrix, SourceFailure
 from ..state import StageRecord, content_hash
 from .base import RunContext, register_stage
@@ -86,7 +85,7 @@ class SourcesStage:
                     ctx.sources[s.name] = s
                 names = [s.name for s in built]
                 for split, ds in ctx.splits.items():
-                    lm = apply_sources(ds, built, ctx.task, progress=ctx.progress)
+                    lm = ctx.get_engine().apply_sources(ds, built, ctx.task)
                     with ctx.state.transaction():
                         for j, name in enumerate(names):
                             fails = [f.__dict__ for f in lm.failures if f.source == name]
