@@ -111,7 +111,12 @@ def demo(out: Path = typer.Option(Path("polarlab-demo"), "--out", help="output a
 
 @app.command()
 def analyze(project: Path = typer.Argument(..., help="the project file (polarlab.toml)"),
-            split: Optional[str] = typer.Option(None, help="split to analyse (default: the fit split)")) -> None:
+            split: Optional[str] = typer.Option(None, help="split to analyse (default: the fit split)"),
+            slices: Optional[Path] = typer.Option(None, help="a Python file of slicing functions: per-slice "
+                                                             "coverage, label quality, risk and end-model scores"),
+            snorkel: bool = typer.Option(False, "--snorkel", help="also Snorkel's lf_summary table (its column "
+                                                                  "names) with a gold-free accuracy estimate")
+            ) -> None:
     """Apply the sources and print per-source polarity, coverage, overlap, conflict, accuracy."""
     _setup_logging(False)
     from ..matrix.analysis import analyze as analyze_matrix
@@ -133,6 +138,16 @@ def analyze(project: Path = typer.Argument(..., help="the project file (polarlab
     ds = splits[name]
     print_analysis(console, analyze_matrix(lm, ds.gold if ds.has_gold else None), f"sources on {name}")
     print_failures(console, lm)
+    if snorkel or slices is not None:
+        from .slices import print_lf_summary, print_slices
+
+        try:
+            if snorkel:
+                print_lf_summary(console, proj, name, ds, lm)
+            if slices is not None:
+                print_slices(console, proj, name, ds, lm, slices)
+        except PolarlabError as e:
+            _fail(e)
 
 
 from .status import register as _register_status  # noqa: E402

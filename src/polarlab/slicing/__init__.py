@@ -18,6 +18,8 @@ each row as a pandas Series, exactly as Snorkel's ``PandasSFApplier`` gives it.
 """
 from .apply import SliceMatrix, apply_slices
 from .function import SlicingFunction, slicing_function
+from .load import load_slicing_functions
 from .report import slice_report
 
-__all__ = ["SliceMatrix", "SlicingFunction", "apply_slices", "slice_report", "slicing_function"]
+__all__ = ["SliceMatrix", "SlicingFunction", "apply_slices", "load_slicing_functions", "slice_report",
+           "slicing_function"]

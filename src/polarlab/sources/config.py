@@ -14,8 +14,6 @@ Each table has a ``type``:
 """
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,17 +36,9 @@ def _resolve(base_dir: Path, p: str) -> Path:
 
 def load_python_sources(path: Path, names: list[str] | None = None) -> list[Source]:
     """Every labeling function defined in the Python file ``path`` (ours or Snorkel's)."""
-    if not path.exists():
-        raise ConfigError("labeling function file not found", file=str(path), fix="check the path")
-    mod_name = f"polarlab_user_lfs_{abs(hash(str(path.resolve())))}"
-    spec = importlib.util.spec_from_file_location(mod_name, path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules[mod_name] = module
-    try:
-        spec.loader.exec_module(module)  # type: ignore[union-attr]
-    except Exception as e:
-        raise ConfigError(f"importing it raised {type(e).__name__}: {e}", file=str(path),
-                          fix="fix the error in the labeling function file") from e
+    from ..io.pyfile import import_file
+
+    module = import_file(path, "labeling function")
     found: list[Source] = []
     for obj in vars(module).values():
         if isinstance(obj, LabelingFunction):
