@@ -47,7 +47,7 @@ def print_slices(console: Console, project: Any, split: str, data: Any, lm: Any,
     for c in rep.columns:
         table.add_column(c.replace("_", " "), justify="right")
     for name, row in rep.iterrows():
-        table.add_row(str(name), *(_fmt(row[c]) for c in rep.columns))
+        table.add_row(str(name), *(str(int(row[c])) if c == "n" else _fmt(row[c]) for c in rep.columns))
     console.print(table)
 
 
