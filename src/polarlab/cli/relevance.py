@@ -15,7 +15,8 @@ from ..errors import PolarlabError
 
 
 def bench_relevance_cmd(
-        directory: Path = typer.Argument(..., help="a BEIR folder (corpus.jsonl, queries.jsonl, qrels/{train,test}.tsv)"),
+        directory: Path = typer.Argument(..., help="a BEIR folder (corpus.jsonl, queries.jsonl, "
+                                                            "qrels/{train,test}.tsv)"),
         llm: str = typer.Option("local", help="local | an OpenAI-compatible base URL"),
         llm_model: Optional[str] = typer.Option(None, help="model name on a remote server"),
         budget: int = typer.Option(3000, help="LLM judgements for training, per LLM-labelled method"),
@@ -79,7 +80,8 @@ def _finite(x):
 
 
 def retrieve_cmd(
-        model: Path = typer.Argument(..., help="a sentence-transformers folder (e.g. STATE/models/polar_self_training/round1)"),
+        model: Path = typer.Argument(..., help="a sentence-transformers folder "
+                                                 "(e.g. STATE/models/polar_self_training/round1)"),
         corpus: Path = typer.Argument(..., help="corpus.jsonl (BEIR)"),
         queries: Path = typer.Argument(..., help="queries.jsonl (BEIR)"),
         out: Path = typer.Option(Path("run.txt"), help="the TREC run file to write"),
