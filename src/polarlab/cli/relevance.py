@@ -59,9 +59,11 @@ def bench_relevance_cmd(
         t.add_row(name, f"{r['ndcg@10']:.3f}", f"{r['recall@100']:.3f}", str(r["llm_calls"]), f"{r['seconds']:.0f}")
     console.print(t)
     for name, r in result["risk"].items():
-        p = r["polar"]
+        p, o = r["polar"], r["llm_confidence"]
         console.print(f"risk of the LLM judgements ({name}, {r['n']} pairs, LLM error rate {r['llm_error_rate']:.3f} "
-                      f"vs train qrels): ECE {p['ece']:.3f} (noise floor {p['ece_floor']:.3f}), AUROC {p['auroc']:.3f}")
+                      f"vs train qrels): POLAR ECE {p['ece']:.3f} (noise floor {p['ece_floor']:.3f}), AUROC "
+                      f"{p['auroc']:.3f}; LLM's own confidence ECE {o['ece']:.3f}, AUROC {o['auroc']:.3f}; "
+                      f"AUROC of P(yes) for relevance {r['llm_p_yes_auroc']:.3f}")
     line = json.dumps(_finite(result), separators=(",", ":"), default=str, allow_nan=False)
     if json_out:
         write_text(json_out, line + "\n")
