@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from polarlab.errors import ConfigError
-from polarlab.relevance import from_project_tables, make_config
+from polarlab.relevance import from_project_tables, load_relevance_project, make_config
 from polarlab.relevance.candidates import rrf_fuse
 from polarlab.relevance.harmonize import harmonize
 from polarlab.relevance.labels import triplets_from_qrels, triplets_from_scores
@@ -40,6 +40,17 @@ def test_config_from_project_tables(tmp_path):
         from_project_tables({"task": {"kind": "text"}, "data": {"beir": "d"}})
     with pytest.raises(ConfigError, match="one key: beir"):
         from_project_tables({"task": {"kind": "relevance"}, "data": {"path": "d"}})
+
+
+def test_relevance_project_file(tmp_path):
+    f = tmp_path / "polarlab.toml"
+    f.write_text('[task]\nkind = "relevance"\n[data]\nbeir = "scifact"\n[relevance]\nbudget = 10\n')
+    cfg = load_relevance_project(f)
+    assert cfg.budget == 10 and cfg.data == str(tmp_path / "scifact")
+    f.write_text('[task]\nkind = "relevance"\n[data]\nbeir = "scifact"\n[relevance]\nrounds = "two"\n')
+    with pytest.raises(ConfigError, match="relevance.rounds") as e:
+        load_relevance_project(f)
+    assert "polarlab.toml" in str(e.value)
 
 
 def test_rank_vote_and_cheap_sources():

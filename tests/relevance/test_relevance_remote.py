@@ -49,19 +49,21 @@ def test_judge_through_server_and_cache(server, tiny_beir, tmp_path):
 def test_bench_relevance_cli_with_remote_llm(server, tiny_beir, tmp_path):
     out = tmp_path / "res.json"
     r = CliRunner().invoke(app, ["bench", "relevance", str(tiny_beir), "--llm", server.base_url,
-                                 "--llm-model", "fake-model", "--methods", "bm25,dense,fusion,llm_rerank",
-                                 "--rerank-depth", "3", "--state-dir", str(tmp_path / "state"),
+                                 "--llm-model", "fake-model", "--methods", "bm25,dense,fusion,polar,llm_rerank",
+                                 "--rerank-depth", "3", "--budget", "8", "--state-dir", str(tmp_path / "state"),
                                  "--json", str(out)])
     assert r.exit_code == 0, r.output
     last = json.loads(r.output.strip().splitlines()[-1])
     assert last == json.loads(out.read_text())
     ret = last["retrievers"]
-    assert list(ret) == ["bm25", "dense", "fusion", "llm_rerank"]
+    assert list(ret) == ["bm25", "dense", "fusion", "polar", "llm_rerank"]
     for m in ret.values():
         assert 0 <= m["ndcg@10"] <= 1 and 0 <= m["recall@100"] <= 1 and m["seconds"] >= 0
     n_test = len(load_beir(tiny_beir).split_queries("test"))
     assert ret["llm_rerank"]["llm_calls"] == 3 * n_test and ret["bm25"]["llm_calls"] == 0
-    assert last["llm_backend_calls"] >= 3 * n_test
+    assert ret["polar"]["llm_calls"] == 8 and last["risk"]["polar"]["n"] == 8
+    assert "risk of the LLM judgements (polar, 8 pairs" in r.output
+    assert last["llm_backend_calls"] >= 3 * n_test + 8
     assert sum(server.served.values()) >= 3 * n_test
 
 

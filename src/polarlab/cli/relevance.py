@@ -15,7 +15,8 @@ from ..errors import PolarlabError
 
 
 def bench_relevance_cmd(
-        directory: Path = typer.Argument(..., help="a BEIR folder (corpus.jsonl, queries.jsonl, qrels/{train,test}.tsv)"),
+        directory: Path = typer.Argument(..., help="a BEIR folder (corpus.jsonl, queries.jsonl, "
+                                                            "qrels/{train,test}.tsv)"),
         llm: str = typer.Option("local", help="local | an OpenAI-compatible base URL"),
         llm_model: Optional[str] = typer.Option(None, help="model name on a remote server"),
         budget: int = typer.Option(3000, help="LLM judgements for training, per LLM-labelled method"),
@@ -58,9 +59,11 @@ def bench_relevance_cmd(
         t.add_row(name, f"{r['ndcg@10']:.3f}", f"{r['recall@100']:.3f}", str(r["llm_calls"]), f"{r['seconds']:.0f}")
     console.print(t)
     for name, r in result["risk"].items():
-        p = r["polar"]
+        p, o = r["polar"], r["llm_confidence"]
         console.print(f"risk of the LLM judgements ({name}, {r['n']} pairs, LLM error rate {r['llm_error_rate']:.3f} "
-                      f"vs train qrels): ECE {p['ece']:.3f} (noise floor {p['ece_floor']:.3f}), AUROC {p['auroc']:.3f}")
+                      f"vs train qrels): POLAR ECE {p['ece']:.3f} (noise floor {p['ece_floor']:.3f}), AUROC "
+                      f"{p['auroc']:.3f}; LLM's own confidence ECE {o['ece']:.3f}, AUROC {o['auroc']:.3f}; "
+                      f"AUROC of P(yes) for relevance {r['llm_p_yes_auroc']:.3f}")
     line = json.dumps(_finite(result), separators=(",", ":"), default=str, allow_nan=False)
     if json_out:
         write_text(json_out, line + "\n")
@@ -79,7 +82,8 @@ def _finite(x):
 
 
 def retrieve_cmd(
-        model: Path = typer.Argument(..., help="a sentence-transformers folder (e.g. STATE/models/polar_self_training/round1)"),
+        model: Path = typer.Argument(..., help="a sentence-transformers folder "
+                                                 "(e.g. STATE/models/polar_self_training/round1)"),
         corpus: Path = typer.Argument(..., help="corpus.jsonl (BEIR)"),
         queries: Path = typer.Argument(..., help="queries.jsonl (BEIR)"),
         out: Path = typer.Option(Path("run.txt"), help="the TREC run file to write"),

@@ -6,9 +6,10 @@ judge (:mod:`.judge`) and cheap sources (:mod:`.sources`) on a pool of query–d
 ARL2 loop (:mod:`.selftrain`); nDCG / Recall (:mod:`.metrics`); the whole run (:func:`run_relevance`).
 """
 from .beir import BeirData, load_beir
-from .config import RelevanceConfig, from_project_tables, make_config
+from .config import RelevanceConfig, from_project_tables, load_relevance_project, make_config
 from .experiment import run_relevance
 from .metrics import evaluate, ndcg_at_k, recall_at_k
 
-__all__ = ["BeirData", "load_beir", "RelevanceConfig", "make_config", "from_project_tables", "run_relevance",
+__all__ = ["BeirData", "load_beir", "RelevanceConfig", "make_config", "from_project_tables", "load_relevance_project",
+           "run_relevance",
            "evaluate", "ndcg_at_k", "recall_at_k"]

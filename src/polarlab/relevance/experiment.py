@@ -16,7 +16,8 @@ import numpy as np
 
 from ..llm.config import from_config as llm_from_config
 from ..llm.source import LLMSource
-from ..risk.calibration import calibration_report
+from ..risk.baselines import llm_probability_risk
+from ..risk.calibration import auroc, calibration_report
 from .beir import BeirData, load_beir
 from .candidates import BM25Retriever, DenseRetriever, rrf_fuse
 from .config import RelevanceConfig
@@ -124,6 +125,8 @@ class _Run:
         res = self.judge.judge(self.data, [(self.P.qids[i], int(self.P.doc_idx[i])) for i in self.static])
         self.llm_vote = np.full(len(self.P), -1, dtype=np.int64)
         self.llm_vote[self.static] = res.votes
+        self.llm_p = np.full(len(self.P), np.nan)
+        self.llm_p[self.static] = res.p_relevant
         self.llm_seconds = time.perf_counter() - t
         self.log(f"LLM: {len(self.static)} judgements ({res.backend_calls} backend calls, "
                  f"{self.llm_seconds:.0f} s)")
@@ -149,18 +152,31 @@ class _Run:
         t0 = time.perf_counter()
         t0 -= self.llm_static()
         h = harmonize(self.X, {**self.cheap, "llm": self.llm_vote}, seed=self.c.seed)
-        risk = self.risk_report(h.llm_risk, self.llm_vote)
+        risk = self.risk_report(h.llm_risk, self.llm_vote, self.llm_p)
         res = self._train_eval("polar", triplets_from_scores(self.P, h.p_relevant), t0,
                                len(self.static), llm_weight=h.llm_weight)
         return res, risk
 
-    def risk_report(self, llm_risk: np.ndarray, llm_vote: np.ndarray) -> dict:
-        """ECE/AUROC of the POLAR risk (and of the LLM's own 1 - confidence) against the train qrels."""
+    def risk_report(self, llm_risk: np.ndarray, llm_vote: np.ndarray, llm_p: np.ndarray) -> dict:
+        """Calibration of the POLAR risk of the LLM judgements against the train qrels (measuring only), next to
+        the LLM's own risk (1 - its calibrated probability of its answer) and the AUROC of its P(yes) for
+        telling relevant pairs from the others.
+
+        Parameters:
+            llm_risk, llm_vote, llm_p: shape (n,) over the pool; vote -1 / NaN where the LLM was not asked.
+        """
         asked = llm_vote >= 0
         err = (llm_vote[asked] != self.gold[asked]).astype(int)
-        rep = calibration_report(llm_risk[asked], err).to_dict()
+        keys = ("ece", "auroc", "brier", "mean_risk", "ece_floor")
+        polar = calibration_report(llm_risk[asked], err).to_dict()
+        p = llm_p[asked]
+        own = calibration_report(llm_probability_risk(np.column_stack([1 - p, p]), llm_vote[asked]), err).to_dict()
+        gold = self.gold[asked]
         return {"n": int(asked.sum()), "llm_error_rate": float(err.mean()) if err.size else float("nan"),
-                "polar": {k: rep[k] for k in ("ece", "auroc", "brier", "mean_risk", "ece_floor")}}
+                "llm_yes_rate": float((llm_vote[asked] == 1).mean()) if err.size else float("nan"),
+                "relevant_rate": float(gold.mean()) if err.size else float("nan"),
+                "llm_p_yes_auroc": auroc(p, gold) if err.size else float("nan"),
+                "polar": {k: polar[k] for k in keys}, "llm_confidence": {k: own[k] for k in keys}}
 
     def self_training(self) -> tuple[dict, dict]:
         t0 = time.perf_counter()
@@ -169,7 +185,7 @@ class _Run:
                                   per_query=c.per_query)
         st.fit(self.data, self.P, self.X, self.cheap, self.judge, self.trainer(),
                self.state / "models" / "polar_self_training", encoder_kw=self.enc_kw, log=self.log)
-        risk = self.risk_report(st.harmonized_.llm_risk, st.llm_vote_)
+        risk = self.risk_report(st.harmonized_.llm_risk, st.llm_vote_, st.llm_p_)
         rounds = [r.__dict__ for r in st.history_]
         return self._eval_model(st.model_path_, t0, st.llm_judged_, rounds=rounds), risk
 

@@ -84,10 +84,11 @@ class AdaptiveSelfTraining:
         out_dir = Path(out_dir)
         n = len(pool)
         llm_vote = np.full(n, -1, dtype=np.int64)
+        self.llm_p_ = np.full(n, np.nan)
         asked = np.zeros(n, dtype=bool)
         order = np.lexsort((np.arange(n), pool.rank_fused))      # fused rank 1 of every query first
         first = order[:int(round(self.budget * self.first_share))]
-        self._ask(data, pool, judge, first, llm_vote, asked)
+        self._ask(data, pool, judge, first, llm_vote, asked, self.llm_p_)
         h = harmonize(X, {**cheap, "llm": llm_vote})
         trips = triplets_from_scores(pool, h.p_relevant)
         trainer.fit(data, trips, out_dir / "round0")
@@ -100,7 +101,7 @@ class AdaptiveSelfTraining:
                 break
             p_ret = self._retriever_proba(data, pool, model, encoder_kw or {})
             take = self._pick(pool, p_ret, asked, left // (self.max_rounds - r + 1) or left)
-            self._ask(data, pool, judge, take, llm_vote, asked)
+            self._ask(data, pool, judge, take, llm_vote, asked, self.llm_p_)
             ret_vote = np.full(n, -1, dtype=np.int64)
             ret_vote[p_ret >= self.confident_hi] = 1
             ret_vote[p_ret <= self.confident_lo] = 0
@@ -124,12 +125,13 @@ class AdaptiveSelfTraining:
         return self
 
     @staticmethod
-    def _ask(data, pool, judge, rows, llm_vote, asked) -> None:
+    def _ask(data, pool, judge, rows, llm_vote, asked, llm_p) -> None:
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size == 0:
             return
         res = judge.judge(data, [(pool.qids[i], int(pool.doc_idx[i])) for i in rows])
         llm_vote[rows] = res.votes
+        llm_p[rows] = res.p_relevant
         asked[rows] = True
 
     def _retriever_proba(self, data: BeirData, pool: Pool, model: Path, encoder_kw: dict) -> np.ndarray:
