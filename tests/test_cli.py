@@ -49,7 +49,7 @@ def test_run_broken_project_exits_2_with_one_line(tmp_path: Path) -> None:
     err = r.stderr.strip()
     assert len(err.splitlines()) == 1, err  # one line even past 80 columns
     assert err.startswith("error: ")
-    assert str(p) in err and "unknown key(s) ['colour'] in [data]" in err and "Fix:" in err  # [data] not eaten
+    assert str(p) in err and "key 'data.colour': unknown key 'colour'" in err and "[data]" in err and "Fix:" in err  # [data] not eaten
     assert "Traceback" not in r.output and r.stdout == ""
     assert not (tmp_path / "out").exists()
 
@@ -69,7 +69,7 @@ def test_run_good_project(tmp_path: Path) -> None:
     out = tmp_path / "elsewhere"
     r = runner.invoke(cli.app, ["run", str(p), "--out", str(out), "--no-progress"])
     assert r.exit_code == 0, r.output
-    assert sorted(x.name for x in out.iterdir()) == ["analysis.csv", "labels.csv", "metrics.json"]
+    assert sorted(x.name for x in out.iterdir()) == ["analysis.csv", "labels.csv", "manifest.json", "metrics.json"]
     assert not (tmp_path / "out").exists()
     for name in SOURCE_NAMES:
         assert name in r.stdout

@@ -253,6 +253,10 @@ def test_refit_updates_the_harmonizer(setup):
                            X=s["X"], config=CorrectionConfig(budget=8, update="refit"), harmonizer=h,
                            fit=FitData(s["L"].rows(np.arange(10)), s["X"][:10]))
     assert res2.proba_after.shape == (20, 2)
+    changed = res.labels_after != res.labels_before
+    assert changed.any()
+    assert not np.allclose(res.proba_after, proba)                    # the refit moved h
+    assert not np.allclose(res2.proba_after, res.proba_after)         # other fitting rows, another h
 
 
 def test_missing_inputs_are_clear_errors(setup):

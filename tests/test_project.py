@@ -113,7 +113,7 @@ def test_run_writes_labels_analysis_metrics(tmp_path: Path, labels: str) -> None
     assert proj.output_dir == tmp_path / "out" and proj.labels_file == labels
     result = run(proj, progress=False)
     out = tmp_path / "out"
-    assert sorted(p.name for p in out.iterdir()) == sorted([labels, "analysis.csv", "metrics.json"])
+    assert sorted(p.name for p in out.iterdir()) == sorted([labels, "analysis.csv", "metrics.json", "manifest.json"])
     assert result.outputs["labels"] == out / labels
 
     frame = read_labels(out / labels)

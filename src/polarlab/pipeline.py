@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .data.dataset import Dataset
-from .errors import ConfigError
+from .errors import ConfigError, InputError
 from .export.labels import labels_frame, write_json, write_table
 from .labelmodels import make_label_model
 from .matrix.analysis import analyze
@@ -47,6 +47,9 @@ class RunResult:
         outputs: name -> path of every file written.
         seconds: stage -> wall-clock seconds.
         extra: later stages' results (risk, correction), by name.
+        stages: one :class:`polarlab.stages.StageReport` per stage (ran or skipped, why, seconds).
+        eval_split: the ``[data] eval_split`` (the split whose risk calibration is plotted), if given.
+        replaced: files of an earlier run in the output folder that this run replaced or removed.
     """
 
     task: Task
@@ -60,6 +63,9 @@ class RunResult:
     outputs: dict[str, Path] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    stages: list = field(default_factory=list)
+    eval_split: str | None = None
+    replaced: list[str] = field(default_factory=list)
 
 
 def choose_fit_split(splits: dict[str, Dataset], preferred: str = "train") -> str:
@@ -153,90 +159,134 @@ def evaluate(probas: dict[str, dict[str, np.ndarray]], splits: dict[str, Dataset
 
 
 def run(project: Project, *, progress: bool = True, write: bool = True) -> RunResult:
-    """Run the project end to end and write its outputs (labels file, metrics.json, analysis.csv)."""
+    """Run the project end to end as the stage list :data:`polarlab.stages.PIPELINE` over the project state,
+    and write its outputs (labels file, metrics.json, analysis.csv) together.
+
+    Every check of the configuration runs first (:func:`preflight`), before any slow or paid work. Stages whose
+    config and inputs are unchanged since their last run are skipped (their outputs read from the state).
+    """
+    from .state import ProjectState, content_hash
+    from .stages import PIPELINE, RunContext, run_stages
+
     t0 = time.perf_counter()
-    task = project.task
-    splits = project.load_splits()
-    fit_split = choose_fit_split(splits, project.fit_split)
-    sources = sources_from_config(project.sources, base_dir=project.base_dir, state_dir=project.state_dir,
-                                  sample=splits[fit_split], file=str(project.path))
-    seconds = {"load": time.perf_counter() - t0}
+    preflight(project, write=write)
+    state = ProjectState(project.state_dir)
+    ctx = RunContext(project=project, state=state, progress=progress)
+    ctx.run_id = state.start_run(str(project.path), content_hash(project.data, project.sources, project.labelmodel,
+                                                                 project.harmonizer, project.correct))
+    try:
+        run_stages(PIPELINE, ctx)
+        result = _result(ctx)
+        if write:
+            write_outputs(result, project.output_dir, project.labels_file)
+        result.seconds["total"] = time.perf_counter() - t0
+    except BaseException as e:
+        state.finish_run(ctx.run_id, "failed", {"error": f"{type(e).__name__}: {e}"})
+        state.close()
+        raise
+    state.finish_run(ctx.run_id, "ok", {"llm": result.extra["report"].get("llm", {}),
+                                        "stages": {r.name: r.action for r in ctx.log},
+                                        "outputs": {k: str(v) for k, v in result.outputs.items()}})
+    state.close()
+    return result
 
-    t = time.perf_counter()
-    matrices = label_matrices(splits, sources, task, progress=progress)
-    seconds["sources"] = time.perf_counter() - t
-    analysis = analyze(matrices[fit_split], splits[fit_split].gold if splits[fit_split].has_gold else None)
 
+def _result(ctx) -> RunResult:
+    """The :class:`RunResult` of a finished stage list."""
+    project, task, fit = ctx.project, ctx.task, ctx.fit_split
+    analysis = ctx.analysis     # of the sources' own votes on the fit split, before any correction
     methods = list(project.labelmodel.get("methods", DEFAULT_METHODS))
     final = project.labelmodel.get("final", HARMONIZER if HARMONIZER in methods else methods[-1])
-    if final not in methods:
-        raise ConfigError(f"final label model {final!r} is not among methods {methods}", file=str(project.path),
-                          column="labelmodel.final", fix="add it to methods or choose one of them")
-    t = time.perf_counter()
-    probas = fit_label_models(methods, matrices, fit_split, task, project.labelmodel.get("options"))
-    seconds["label_models"] = time.perf_counter() - t
-    extra: dict[str, Any] = {"columns": {}, "report": {}}
-    if HARMONIZER in methods:
-        from .features import FeatureSpec
-
-        options = dict(project.harmonizer)
-        tune = options.pop("tune_llm_weight", True)
-        if not isinstance(tune, bool):
-            raise ConfigError(f"tune_llm_weight = {tune!r}", file=str(project.path), column="harmonizer.tune_llm_weight",
-                              fix="use true or false")
-        fit_m = matrices[fit_split]
-        llms = [fit_m.names.index(n) for n in llm_columns(fit_m)]
-        others = [j for j in range(len(fit_m.names)) if j not in llms]
-        if tune and llms and others and (fit_m.L[:, others] >= 0).any() and "tune_sources" not in options:
-            options["tune_sources"] = llms   # the LLMs' weight, chosen without gold (harmonizer/tune.py)
-        deep = options.pop("transformer", None)          # [harmonizer.transformer] options
-        if deep is not None and (not isinstance(deep, dict) or options.get("model") != "transformer"):
-            raise ConfigError("[harmonizer.transformer] is a table of options for model = \"transformer\"",
-                              file=str(project.path), column="harmonizer.transformer",
-                              fix='set model = "transformer" in [harmonizer], or remove [harmonizer.transformer]')
-        if options.get("model") == "transformer":
-            options["model"], deep = "lr", dict(deep or {})
-        kind = options.pop("features", "embedding")
-        spec_keys = set(FeatureSpec.__dataclass_fields__) - {"kind", "cache_dir"}
-        feature_options = {k: options.pop(k) for k in list(options) if k in spec_keys}
-        t = time.perf_counter()
-        features = featurize(splits, fit_split, kind, project.state_dir / "features", feature_options)
-        seconds["features"] = time.perf_counter() - t
-        t = time.perf_counter()
-        harmonizer, probas[HARMONIZER] = fit_harmonizer(matrices, features, fit_split, task, options)
-        seconds["harmonizer"] = time.perf_counter() - t
-        if deep is not None:
-            t = time.perf_counter()
-            probas[HARMONIZER] = fit_transformer(matrices, splits, fit_split, task, harmonizer, deep)
-            seconds["transformer"] = time.perf_counter() - t
-        if harmonizer.tuning_:
-            extra["report"]["llm_weight"] = {
-                "sources": [matrices[fit_split].names[j] for j in harmonizer.tune_sources],
-                "multiplier": harmonizer.tuned_multiplier_,
-                "heldout_disagreement": {str(r.multiplier): r.loss for r in harmonizer.tuning_}}
-        if project.correct:
-            t = time.perf_counter()
-            if project.correct.get("update") == "refit" and deep is not None:
-                raise ConfigError('[correct] update = "refit" is not supported with model = "transformer"',
-                                  file=str(project.path), column="correct.update",
-                                  fix='use update = "rescore" (or the LR/MLP harmonizer)')
-            matrices, extra["report"]["correction"], extra["audit"], refitted = correct_step(
-                project.correct, splits, matrices, features, probas[HARMONIZER], fit_split, task, sources,
-                file=str(project.path), harmonizer=harmonizer)
-            if refitted is not None:
-                harmonizer, probas[HARMONIZER] = refitted
-            seconds["correction"] = time.perf_counter() - t
-        extra["columns"], extra["report"]["risk"] = risk_outputs(matrices, probas[HARMONIZER], splits)
-    metrics = evaluate(probas, splits, task.name)
-    llm_stats = {s.name: s.total_stats.to_dict() for s in sources if hasattr(s, "total_stats")}
+    probas = {m: ctx.probas[m] for m in methods if m in ctx.probas}
+    metrics = evaluate(probas, ctx.splits, task.name)
+    extra = ctx.extra
+    llm_stats = {s.name: s.total_stats.to_dict() for s in ctx.sources.values() if hasattr(s, "total_stats")}
     if llm_stats:
         extra["report"]["llm"] = llm_stats
-    result = RunResult(task=task, splits=splits, matrices=matrices, fit_split=fit_split, analysis=analysis,
-                       probas=probas, metrics=metrics, final=final, seconds=seconds, extra=extra)
+    seconds = {("load" if r.name == "data" else r.name): r.seconds for r in ctx.log}
+    return RunResult(task=task, splits=ctx.splits, matrices=ctx.matrices, fit_split=fit, analysis=analysis,
+                     probas=probas, metrics=metrics, final=final, seconds=seconds, extra=extra, stages=list(ctx.log),
+                     eval_split=ctx.eval_split)
+
+
+def preflight(project: Project, write: bool = True) -> None:
+    """Every check that needs no data and no model, before the first stage: the typed tables (again, after
+    CLI overrides), the methods the ``[correct]`` table needs, label-model and harmonizer settings, and that the
+    output and state folders can be written.
+
+    Raises:
+        ConfigError: naming the file, the key and the fix.
+    """
+    from .config import validate_tables  # noqa: F401  (validate_project uses it)
+    from .project import validate_project
+
+    config = validate_project(project)
+    file = str(project.path)
+    methods = list(config.labelmodel.methods)
+    for m in methods:
+        if m == HARMONIZER:
+            continue
+        make_label_model(m, project.task.n_classes, **config.labelmodel.options.get(m, {}))
+    if HARMONIZER in methods:
+        from .harmonizer import PolarHarmonizer
+
+        opts = {k: v for k, v in project.harmonizer.items() if k in PolarHarmonizer.__init__.__code__.co_varnames
+                and k not in ("batch_size", "device", "model")}
+        try:
+            PolarHarmonizer(project.task.n_classes, **opts)
+        except (InputError, TypeError, ValueError) as e:
+            raise ConfigError(f"bad [harmonizer] setting: {getattr(e, 'message', e)}", file=file,
+                              column=f"harmonizer.{getattr(e, 'column', None) or ''}".rstrip("."),
+                              fix=getattr(e, "fix", None) or "see docs/config.md") from None
+    if project.correct:
+        from dataclasses import fields
+
+        from .correct import CorrectionConfig
+
+        if HARMONIZER not in methods:
+            raise ConfigError('[correct] re-asks the answers POLAR rates riskiest, but "polar" is not among the '
+                              f"methods {methods}", file=file, column="labelmodel.methods",
+                              fix='add "polar" to [labelmodel] methods, or remove [correct]')
+        if not any(getattr(s, "type", None) == "llm" for s in config.sources):
+            raise ConfigError("[correct] needs an LLM source to re-ask", file=file, column="correct",
+                              fix='add a [[sources]] table with type = "llm", or remove [correct]')
+        if project.correct.get("update") == "refit" and project.harmonizer.get("model") == "transformer":
+            raise ConfigError('[correct] update = "refit" is not supported with model = "transformer"',
+                              file=file, column="correct.update",
+                              fix='use update = "rescore" (or the LR/MLP harmonizer)')
+        names = {f.name for f in fields(CorrectionConfig)}
+        try:
+            CorrectionConfig(**{k: v for k, v in project.correct.items() if k in names})
+        except ConfigError as e:
+            e.file = file
+            raise
     if write:
-        write_outputs(result, project.output_dir, project.labels_file)
-    seconds["total"] = time.perf_counter() - t0
-    return result
+        _check_writable(project.output_dir, file, "output.dir")
+    _check_writable(project.state_dir, file, "project.state_dir")
+
+
+def _check_writable(folder: Path, file: str, key: str) -> None:
+    """``folder`` is a writable folder, or can be created (its nearest existing parent is writable); creates
+    nothing. Else a ConfigError naming ``key``."""
+    import os
+    import tempfile
+
+    folder = Path(folder).absolute()
+    probe = folder
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        what = "is a file, not a folder" if probe == folder else f"is inside {probe}, which is a file"
+        raise ConfigError(f"{folder} {what}", file=file, column=key, fix="give a folder (it is created when missing)")
+    try:
+        if probe == folder:
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".polarlab-write-test-"):
+                pass
+        elif not os.access(probe, os.W_OK | os.X_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as e:
+        raise ConfigError(f"cannot write to {folder} ({e.strerror or e})", file=file, column=key,
+                          fix="choose a folder you can write to") from None
 
 
 CORRECT_KEYS = {"strategy", "splits"}
@@ -344,7 +394,19 @@ def risk_outputs(matrices: dict[str, LabelMatrix], h_proba: dict[str, np.ndarray
 
 
 def write_outputs(result: RunResult, out_dir: Path, labels_file: str) -> None:
-    """Labels of the final method for every split (one file), metrics.json, analysis.csv."""
+    """Labels of the final method for every split (one file), metrics.json, analysis.csv, plots — written
+    together: into a staging folder first, then moved into ``out_dir`` with a ``manifest.json`` listing this
+    run's files; files of the previous run that this one does not produce are removed, so the folder never
+    mixes two runs. ``result.replaced`` lists what was replaced or removed (:mod:`polarlab.io.outputs`)."""
+    from .io.outputs import publish, staging_dir
+
+    with staging_dir(out_dir) as tmp:
+        _write_files(result, tmp, labels_file)
+        moved, result.replaced = publish(tmp, out_dir, meta={"task": result.task.name, "final": result.final})
+    result.outputs = {name: moved[Path(p).name] for name, p in result.outputs.items()}
+
+
+def _write_files(result: RunResult, out_dir: Path, labels_file: str) -> None:
     frames = []
     for split, ds in result.splits.items():
         extra: dict[str, Any] = {"split": [split] * len(ds)}
@@ -377,7 +439,7 @@ def write_plots(result: RunResult, out_dir: Path) -> None:
     for column, per_split in result.extra.get("columns", {}).items():
         if not column.startswith("risk_"):
             continue
-        split = "test" if "test" in per_split else result.fit_split
+        split = result.eval_split or ("test" if "test" in per_split else result.fit_split)
         ds, name = result.splits[split], column[len("risk_"):]
         votes, risk = result.matrices[split].column(name), per_split[split]
         ok = (votes >= 0) & (ds.gold >= 0)

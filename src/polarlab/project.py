@@ -169,6 +169,9 @@ def load_project(path: str | Path) -> Project:
         ConfigError: naming the file and key path, for malformed TOML, unknown sections/keys, wrong types,
             missing data.
     """
+    from .plugins import load_plugins
+
+    load_plugins()
     path = Path(path)
     raw = read_toml(path)
     config = validate_tables(raw, str(path))

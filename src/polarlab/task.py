@@ -9,7 +9,7 @@ import numpy as np
 from .errors import ConfigError
 
 TaskKind = Literal["text", "relation"]
-ABSTAIN = -1
+from .constants import ABSTAIN  # noqa: E402  (defined once)
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,9 @@ from ..data.wrench import load_wrench, wrench_task
 from ..errors import ConfigError
 from ..harmonizer import PolarHarmonizer
 from ..labelmodels import make_label_model
-from ..matrix.apply import apply_sources
 from ..matrix.label_matrix import LabelMatrix
 from ..metrics import classification_metrics
-from ..pipeline import featurize
+from ..project import Project
 from ..risk import calibration_report, llm_distilled_risk, risk_score
 from ..sources.votes import weak_label_sources
 from .instructions import llm_task
@@ -86,14 +85,12 @@ def sample_rows(ds: Dataset, limit: int | None, seed: int = 0) -> Dataset:
     return ds.subset(idx)
 
 
-def make_llm_source(spec: str, state_dir: Path, model: str | None = None, progress: bool = True):
-    """The LLM source a ``--llm`` value names, or None for ``"none"``."""
+def llm_table(spec: str, model: str | None = None, progress: bool = True) -> dict[str, Any] | None:
+    """The ``[[sources]]`` table of the LLM a ``--llm`` value names, or None for ``"none"``."""
     if spec == "none":
         return None
-    from ..llm.config import from_config
-
     if spec == "local":
-        return from_config({"type": "llm", "name": LLM_NAME, "backend": "local", "progress": progress}, state_dir)
+        return {"type": "llm", "name": LLM_NAME, "backend": "local", "progress": progress}
     if spec.startswith(("http://", "https://")):
         import os
 
@@ -101,9 +98,19 @@ def make_llm_source(spec: str, state_dir: Path, model: str | None = None, progre
                  "model": model or "default", "progress": progress}
         if os.environ.get("OPENAI_API_KEY"):
             table["api_key_env"] = "OPENAI_API_KEY"
-        return from_config(table, state_dir)
+        return table
     raise ConfigError(f"unknown --llm value {spec!r}", column="--llm",
                       fix="use local, none, or an OpenAI-compatible base URL such as http://127.0.0.1:8080/v1")
+
+
+def make_llm_source(spec: str, state_dir: Path, model: str | None = None, progress: bool = True):
+    """The LLM source a ``--llm`` value names, or None for ``"none"``."""
+    table = llm_table(spec, model, progress)
+    if table is None:
+        return None
+    from ..llm.config import from_config
+
+    return from_config(table, state_dir)
 
 
 def one_hot(votes: np.ndarray, k: int) -> np.ndarray:
@@ -127,13 +134,51 @@ class Fitted:
     X_fit: np.ndarray
     X_test: np.ndarray
     probas: dict[str, np.ndarray]          # method -> (n_test, k)
-    harmonizer: PolarHarmonizer
+    harmonizer: PolarHarmonizer | None
     llm: Any = None
     sources: list = field(default_factory=list)   # the rule sources (their describe() gives evidence)
+    stages: list = field(default_factory=list)    # StageReport of each stage: ran or skipped
+    context: Any = None                           # the stages' RunContext
+
+    @property
+    def has_llm(self) -> bool:
+        return LLM_NAME in self.L_test.names
+
+    def fitted_harmonizer(self) -> PolarHarmonizer:
+        """The harmonizer object (fitted again, same seed, when its stage was skipped)."""
+        if self.harmonizer is None:
+            from ..stages.harmonizer import fitted_harmonizer
+
+            self.harmonizer = fitted_harmonizer(self.context)
+        return self.harmonizer
+
+    def llm_source(self, cfg: "BenchConfig"):
+        """The LLM source (built now when the sources stage was skipped and a correction needs it)."""
+        if self.llm is None and self.has_llm:
+            self.llm = make_llm_source(cfg.llm, cfg.state_dir, cfg.llm_model, cfg.progress)
+        return self.llm
+
+
+@dataclass
+class _SampledProject(Project):
+    """A project whose splits are given (the benchmark's seeded samples) instead of read from files."""
+
+    sampled: dict[str, Dataset] = field(default_factory=dict)
+
+    def load_splits(self) -> dict[str, Dataset]:
+        return dict(self.sampled)
+
+
+STAGE_LIST = ("data", "sources", "label_models", "features", "harmonizer")
 
 
 def fit_all(cfg: BenchConfig, seconds: dict[str, float]) -> Fitted:
-    """Load, label, featurize and fit every method; fills ``seconds`` per stage."""
+    """Load and sample, then run the same stages as ``polarlab run`` (:data:`STAGE_LIST`, over a project state
+    in ``<state_dir>/bench/<dataset>``; unchanged stages are skipped on a re-run); then the benchmark's own
+    comparisons (equal-weight and transformer harmonizers). Fills ``seconds`` per stage."""
+    from ..state import ProjectState
+    from ..stages import RunContext, run_stages
+
     t = time.perf_counter()
     base = wrench_task(cfg.directory)
     task = llm_task(base)
@@ -144,43 +189,40 @@ def fit_all(cfg: BenchConfig, seconds: dict[str, float]) -> Fitted:
                           fix="use a full WRENCH directory")
     fit = sample_rows(splits[fit_name], cfg.limit, cfg.seed)
     test = sample_rows(splits["test"], cfg.limit, cfg.seed)
-    rules = weak_label_sources(fit)
-    L_fit = apply_sources(fit, rules, task, progress=False)
-    L_test = apply_sources(test, rules, task, progress=False)
-    seconds["load"] = time.perf_counter() - t
-
-    llm = make_llm_source(cfg.llm, cfg.state_dir, cfg.llm_model, cfg.progress)
-    if llm is not None:
-        t = time.perf_counter()
-        out_fit, out_test = llm.apply(fit, task), llm.apply(test, task)
-        L_fit = L_fit.with_column(LLM_NAME, out_fit.votes, out_fit.proba)
-        L_test = L_test.with_column(LLM_NAME, out_test.votes, out_test.proba)
-        seconds["llm"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    X = featurize({"fit": fit, "test": test}, "fit", cfg.features, cfg.state_dir / "features")
-    X_fit, X_test = X["fit"], X["test"]
-    seconds["features"] = time.perf_counter() - t
-
-    probas: dict[str, np.ndarray] = {}
-    for m in BASELINES:
-        t = time.perf_counter()
-        model = make_label_model(m, task.n_classes).fit(L_fit.L)
-        probas[m] = model.predict_proba(L_test.L)
-        seconds[m] = time.perf_counter() - t
+    tables: list[dict[str, Any]] = [{"type": "wrench"}]
+    llm_spec = llm_table(cfg.llm, cfg.llm_model, cfg.progress)
+    if llm_spec is not None:
+        tables.append(llm_spec)
+    harmonizer = {"features": cfg.features, "seed": cfg.seed, "tune_llm_weight": bool(cfg.tune_llm),
+                  **cfg.harmonizer}
+    project = _SampledProject(path=Path(cfg.directory) / "bench", task=task,
+                              data={"wrench": str(cfg.directory), "fit_split": fit_name}, sources=tables,
+                              labelmodel={"methods": [*BASELINES, "polar"]}, harmonizer=harmonizer,
+                              state_dir=Path(cfg.state_dir), sampled={fit_name: fit, "test": test})
+    state = ProjectState(Path(cfg.state_dir) / "bench" / f"{Path(cfg.directory).name}-{cfg.limit or 'all'}")
+    ctx = RunContext(project=project, state=state, progress=cfg.progress)
+    ctx.run_id = state.start_run(str(cfg.directory), "bench")
+    run_stages(STAGE_LIST, ctx)
+    state.finish_run(ctx.run_id, "ok", {"stages": {r.name: r.action for r in ctx.log}})
+    for r in ctx.log:
+        seconds["load" if r.name == "data" else r.name] = r.seconds
+    seconds["load"] += time.perf_counter() - t - sum(r.seconds for r in ctx.log)
+    L_fit, L_test = ctx.matrices[fit_name], ctx.matrices["test"]
+    X_fit, X_test = ctx.features[fit_name], ctx.features["test"]
+    probas: dict[str, np.ndarray] = {m: ctx.probas[m]["test"] for m in BASELINES}
+    probas["polar"] = ctx.probas["polar"]["test"]
+    has_llm = LLM_NAME in L_fit.names
     opts = {"seed": cfg.seed, **cfg.harmonizer}
-    tune = llm is not None and cfg.tune_llm and "tune_sources" not in opts
-    if tune:
+    if has_llm and cfg.tune_llm and "tune_sources" not in cfg.harmonizer:
         t = time.perf_counter()
         equal = PolarHarmonizer(task.n_classes, **opts).fit(L_fit.L, X_fit)
         probas["polar_equal"] = equal.predict_proba(L_test.L, X_test)
         seconds["polar_equal"] = time.perf_counter() - t
-        opts["tune_sources"] = [L_fit.names.index(LLM_NAME)]
-    t = time.perf_counter()
-    polar = PolarHarmonizer(task.n_classes, **opts).fit(L_fit.L, X_fit)
-    probas["polar"] = polar.predict_proba(L_test.L, X_test)
-    seconds["polar"] = time.perf_counter() - t
+    from ..stages.harmonizer import fitted_harmonizer
+
+    polar = ctx.harmonizer              # None when the stage was skipped: fitted again only if needed
     if cfg.transformer:
+        polar = fitted_harmonizer(ctx)
         from ..harmonizer.transformer import TransformerHarmonizer
 
         t = time.perf_counter()
@@ -188,10 +230,11 @@ def fit_all(cfg: BenchConfig, seconds: dict[str, float]) -> Fitted:
         deep = TransformerHarmonizer(task.n_classes, weights=polar.weights_, **topts).fit(L_fit.L, fit)
         probas["polar_transformer"] = deep.predict_proba(None, test)
         seconds["polar_transformer"] = time.perf_counter() - t
-    if llm is not None:
+    if has_llm:
         probas["llm"] = _llm_proba(L_test, task.n_classes)
     return Fitted(task=task, fit=fit, test=test, L_fit=L_fit, L_test=L_test, X_fit=X_fit, X_test=X_test,
-                  probas=probas, harmonizer=polar, llm=llm, sources=list(rules))
+                  probas=probas, harmonizer=polar, llm=ctx.sources.get(LLM_NAME), sources=weak_label_sources(fit),
+                  stages=list(ctx.log), context=ctx)
 
 
 def _llm_proba(L: LabelMatrix, k: int) -> np.ndarray:
@@ -212,13 +255,13 @@ def risk_table(f: Fitted, cfg: BenchConfig, seconds: dict[str, float]) -> tuple[
         (method -> calibration metrics, the answers (n_test,), method -> risk array).
     """
     gold = f.test.gold
-    if f.llm is not None:
+    if f.has_llm:
         answers = f.L_test.column(LLM_NAME)
     else:
         answers = f.probas["polar"].argmax(axis=1)
     risks = {m: risk_score(f.probas[m], answers) for m in ("polar", "polar_equal", "polar_transformer", *BASELINES)
              if m in f.probas}
-    if f.llm is not None:
+    if f.has_llm:
         risks["llm_logprob"] = risk_score(f.probas["llm"], answers)
         t = time.perf_counter()
         risks["llm_distilled"] = llm_distilled_risk(f.L_fit.column(LLM_NAME), f.X_fit, answers, f.task.n_classes,
@@ -250,17 +293,22 @@ def bench_wrench(cfg: BenchConfig) -> dict[str, Any]:
     seconds["total"] = time.perf_counter() - t0
     result: dict[str, Any] = {
         "dataset": name, "n_test": len(f.test), "n_fit": len(f.fit), "fit_split": f.fit.name,
-        "llm": cfg.llm, "risk_of": "llm" if f.llm is not None else "polar",
+        "llm": cfg.llm, "risk_of": "llm" if f.has_llm else "polar",
         "labels": labels, "risk": risk, "seconds": seconds,
     }
     if correction is not None:
         result["correction"] = correction
         result["correction_settings"] = _settings(cfg.correction)
-    if f.harmonizer.tuning_:
-        result["llm_weight"] = {"multiplier": f.harmonizer.tuned_multiplier_,
-                                "heldout_disagreement": {str(r.multiplier): r.loss for r in f.harmonizer.tuning_}}
-    if f.llm is not None:
-        result["llm_stats"] = f.llm.total_stats.to_dict() if hasattr(f.llm.total_stats, "to_dict") else {}
+    weight = f.context.extra["report"].get("llm_weight")
+    if weight:
+        result["llm_weight"] = {"multiplier": weight["multiplier"],
+                                "heldout_disagreement": weight["heldout_disagreement"]}
+    if f.has_llm:
+        from ..llm.stats import LLMRunStats
+
+        stats = f.llm.total_stats if f.llm is not None else LLMRunStats()     # no LLM call when skipped
+        result["llm_stats"] = stats.to_dict() if hasattr(stats, "to_dict") else {}
+    result["stages"] = {r.name: r.action for r in f.stages}
     return result
 
 
@@ -277,13 +325,16 @@ def correction_table(f: Fitted, cfg: BenchConfig, strategies: list[str]) -> dict
         ``llm_error_after``, ``accuracy_before``, ``accuracy_after``, ``calls`` (re-asks),
         ``backend_calls``, ``error_reduction``, mean risk and risk histograms before/after, ...).
     """
-    pool = DemoPool(f.fit, f.X_fit, f.harmonizer.predict_proba(None, f.X_fit), f.L_fit.column(LLM_NAME))
-    fit = FitData(f.L_fit, f.X_fit) if cfg.correction.update == "refit" else None
+    refit = cfg.correction.update == "refit"
+    harmonizer = f.fitted_harmonizer()      # h(x) alone labels the pool (and is refitted with "refit")
+    pool = DemoPool(f.fit, f.X_fit, harmonizer.predict_proba(None, f.X_fit), f.L_fit.column(LLM_NAME))
+    fit = FitData(f.L_fit, f.X_fit) if refit else None
+    llm = f.llm_source(cfg)
     out: dict[str, dict[str, Any]] = {}
     for name in strategies:
-        res = correct_answers(f.test, f.task, f.L_test, f.probas["polar"], strategy=name, llm=f.llm,
+        res = correct_answers(f.test, f.task, f.L_test, f.probas["polar"], strategy=name, llm=llm,
                               sources=f.sources, X=f.X_test, pool=pool, config=cfg.correction,
-                              llm_column=LLM_NAME, harmonizer=f.harmonizer, fit=fit)
+                              llm_column=LLM_NAME, harmonizer=harmonizer, fit=fit)
         out[name] = res.report(f.test.gold).to_dict()
         if cfg.audit_dir is not None:
             write_audit(res.audit, Path(cfg.audit_dir) / f"audit_{name.replace('+', '_')}.csv", f.task)

@@ -13,6 +13,7 @@ from rich.logging import RichHandler
 from rich.markup import escape
 
 from ..errors import PolarlabError
+from .render import print_stages
 from .render import print_analysis, print_bench, print_failures, print_correction, print_metrics, print_risk
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -20,6 +21,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 # piped output (CI logs, `| tee`) gets wide tables instead of rich's 80-column default
 console = Console(stderr=False, width=None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", 150)))
 err = Console(stderr=True)
+
+
+VERBOSE_HELP = "log why each stage runs or is skipped, and every source's warnings"
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -36,10 +40,13 @@ def _fail(e: PolarlabError) -> None:
 
 @app.command()
 def run(project: Path = typer.Argument(..., help="the project file (polarlab.toml)"),
-        out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: the project's [output] dir)"),
+        out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: the project's \\[output] dir)"),
         progress: bool = typer.Option(True, help="show progress bars"),
-        verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
-    """Run a project end to end: sources → label matrix → label models → labels file + metrics."""
+        verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP)) -> None:
+    """Run a project end to end: sources → label matrix → label models → labels file + metrics.
+
+    Stages whose settings and inputs are unchanged since the last run are skipped (see `polarlab status`).
+    """
     _run_project(project, out, progress, verbose)
 
 
@@ -68,9 +75,9 @@ def correct(project: Path = typer.Argument(..., help="the project file (polarlab
                                                          "'+' combines, e.g. evidence+fewshot"),
             budget: str = typer.Option("0.1", help="re-asks per split: a fraction of rows (0.1) or a count (50)"),
             threshold: Optional[float] = typer.Option(None, help="re-ask only answers with POLAR risk above this"),
-            out: Optional[Path] = typer.Option(None, "--out", help="output folder"),
+            out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: the project's \\[output] dir)"),
             progress: bool = typer.Option(True, help="show progress bars"),
-            verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+            verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP)) -> None:
     """Run the project, then re-ask the riskiest LLM answers with dynamic prompts (cached answers are free)."""
     from ..correct import parse_budget
 
@@ -87,7 +94,7 @@ def demo(out: Path = typer.Option(Path("polarlab-demo"), "--out", help="output a
          llm: bool = typer.Option(True, help="include the embedded LLM labeler (Gemma 3 270M via llama.cpp)"),
          limit: Optional[int] = typer.Option(None, help="use only the first N rows of each split"),
          progress: bool = typer.Option(True, help="show progress bars"),
-         verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+         verbose: bool = typer.Option(False, "--verbose", "-v", help=VERBOSE_HELP)) -> None:
     """Run the bundled demo project (YouTube comment spam) on the embedded defaults."""
     from ..data.demo import DEMO_PROJECT
 
@@ -130,6 +137,9 @@ def analyze(project: Path = typer.Argument(..., help="the project file (polarlab
 
 from .review import review_app  # noqa: E402  (review commands live in cli/review.py)
 app.add_typer(review_app, name="review")
+from .status import register as _register_status  # noqa: E402
+
+_register_status(app)
 
 bench_app = typer.Typer(no_args_is_help=True, help="Compare polarlab with baselines on labelled benchmarks.")
 app.add_typer(bench_app, name="bench")
@@ -140,7 +150,7 @@ def bench_wrench_cmd(
         directory: Path = typer.Argument(..., help="a WRENCH directory (train/valid/test.json + label.json)"),
         llm: str = typer.Option("local", help="local | none | an OpenAI-compatible base URL"),
         llm_model: Optional[str] = typer.Option(None, help="model name on a remote server"),
-        limit: Optional[int] = typer.Option(None, help="at most N rows of each split (same rows every run)"),
+        limit: Optional[int] = typer.Option(None, min=1, help="at most N rows of each split (same rows every run)"),
         json_out: Optional[Path] = typer.Option(None, "--json", help="also write the JSON result here"),
         state_dir: Path = typer.Option(Path(".polarlab"), help="cache folder (LLM answers, embeddings)"),
         features: str = typer.Option("embedding", help="embedding | tfidf"),
@@ -223,6 +233,9 @@ def _report(result) -> None:
     print_correction(console, result.extra.get("report", {}).get("correction", {}))
     for name, path in result.outputs.items():
         console.print(f"wrote {name}: {path}")
+    for line in getattr(result, "replaced", []):
+        console.print(f"output folder: {line}")
+    print_stages(console, getattr(result, "stages", []))
 
 
 def main() -> None:  # pragma: no cover - entry point

@@ -132,3 +132,20 @@ def print_correction(console: Console, report: dict) -> None:
                       _fmt(d.get("changed")), arrow("llm_error_before", "llm_error_after"),
                       arrow("accuracy_before", "accuracy_after"), arrow("mean_risk_before", "mean_risk_after"))
     console.print(t)
+
+
+def print_stages(console: Console, stages: list) -> None:
+    """One line per stage of the run: ran (why) or skipped, and its seconds."""
+    if not stages:
+        return
+    skipped = [r.name for r in stages if r.action == "skipped"]
+    for r in stages:
+        extra = ""
+        if r.name == "sources" and r.action == "ran":
+            rep = r.report or {}
+            applied = rep.get("applied", [])
+            extra = f"; applied {len(applied)}" + (f" ({', '.join(applied)})" if applied else "")
+            extra += f", reused {len(rep.get('reused', []))} from the state"
+        console.print(f"stage {r.name}: {r.action} ({r.reason}{extra}) {r.seconds:.2f}s", highlight=False)
+    if skipped:
+        console.print(f"skipped (unchanged): {', '.join(skipped)}", highlight=False)

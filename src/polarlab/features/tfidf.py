@@ -8,7 +8,7 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from ..data.dataset import Dataset
-from ..errors import InputError
+from ..errors import InputError, NotFittedError
 from .embedding import texts_of
 
 
@@ -57,7 +57,7 @@ class TfidfFeatures:
     def transform(self, data: Dataset | Sequence[str]) -> np.ndarray:
         """Features, shape (n, d), float32."""
         if not hasattr(self, "vectorizer_"):
-            raise InputError("TF-IDF features are not fitted", fix="call fit(train) first")
+            raise NotFittedError("TF-IDF features are not fitted", fix="call fit(train) first")
         T = self.vectorizer_.transform(texts_of(data))
         out = self.svd_.transform(T) if self.svd_ is not None else T.toarray()
         return np.asarray(out, dtype=np.float32)

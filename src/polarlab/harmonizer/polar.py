@@ -16,7 +16,7 @@ from typing import Literal, Sequence
 import numpy as np
 import torch
 
-from ..errors import InputError
+from ..errors import InputError, NotFittedError
 from .models import build_model
 from .reweight import source_weights
 from .scalarize import SCALARIZATIONS, class_aggregate, scalarize_by_class
@@ -445,7 +445,7 @@ class PolarHarmonizer:
         only at the features, so it also scores rows no source voted on.
         """
         if not hasattr(self, "model_"):
-            raise InputError("the harmonizer is not fitted", fix="call fit(L, X) first")
+            raise NotFittedError("the harmonizer is not fitted", fix="call fit(L, X) first")
         X = self._check_X(X)
         if X.shape[1] != self.n_features_in_:
             raise InputError(f"X has {X.shape[1]} features, the harmonizer was fitted on "

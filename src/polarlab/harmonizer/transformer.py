@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..data.dataset import Dataset
-from ..errors import InputError
+from ..errors import InputError, NotFittedError
 from .scalarize import SCALARIZATIONS, class_aggregate, scalarize_by_class
 
 
@@ -132,9 +132,14 @@ class TransformerHarmonizer:
                 total += float(self._objective([texts[i] for i in idx], agg[idx])) * len(idx)
         return total / len(rows)
 
-    def fit(self, L: np.ndarray, texts: Dataset | Sequence[str]) -> "TransformerHarmonizer":
-        """Fine-tune on the votes ``L`` (n, m; -1 = abstain) of the ``texts`` (n). No gold is read."""
-        texts = _texts(texts)
+    def fit(self, L: np.ndarray, X: Dataset | Sequence[str] | None = None, *,
+            texts: Dataset | Sequence[str] | None = None) -> "TransformerHarmonizer":
+        """Fine-tune on the votes ``L`` (n, m; -1 = abstain) of the examples ``X`` (n texts, or a Dataset:
+        the label-model protocol's ``fit(L, X)``; ``texts=`` is the same). No gold is read."""
+        if X is None and texts is None:
+            raise InputError("the transformer harmonizer needs the examples", column="X",
+                             fix="call fit(L, X) with X the Dataset (or list of texts)")
+        texts = _texts(X if X is not None else texts)
         L = np.asarray(L)
         if L.ndim != 2 or L.shape[0] != len(texts):
             raise InputError(f"L has shape {L.shape} for {len(texts)} texts", column="L",
@@ -195,10 +200,13 @@ class TransformerHarmonizer:
                 self.model_.load_state_dict(best_state)
         self.model_.eval()
 
-    def predict_proba(self, L: np.ndarray | None = None, texts: Dataset | Sequence[str] | None = None) -> np.ndarray:
-        """h(x) for ``texts``: shape (n, k). ``L`` is accepted for the label-model protocol and ignored."""
+    def predict_proba(self, L: np.ndarray | None = None, X: Dataset | Sequence[str] | None = None, *,
+                      texts: Dataset | Sequence[str] | None = None) -> np.ndarray:
+        """h(x) for the examples ``X`` (or ``texts=``): shape (n, k). ``L`` is accepted for the label-model
+        protocol and ignored."""
+        texts = X if X is not None else texts
         if not hasattr(self, "model_"):
-            raise InputError("the harmonizer is not fitted", fix="call fit(L, texts) first")
+            raise NotFittedError("the harmonizer is not fitted", fix="call fit(L, texts) first")
         if texts is None:
             raise InputError("the transformer harmonizer needs the texts", column="texts",
                              fix="pass the Dataset (or list of texts) to predict")

@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from crowdkit.aggregation import DawidSkene as _CrowdKitDawidSkene
-from sklearn.exceptions import NotFittedError
 
-from ..errors import InputError
+from ..errors import InputError, NotFittedError
 from .majority import ABSTAIN, check_n_classes, check_votes, vote_counts
 
 

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..errors import ConfigError, InputError
 
-ABSTAIN = -1
+from ..constants import ABSTAIN  # noqa: E402  (defined once)
 
 
 def check_n_classes(n_classes: int) -> int:

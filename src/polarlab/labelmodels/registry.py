@@ -60,3 +60,8 @@ def make_label_model(name: str, n_classes: int, **kw: Any) -> LabelModel:
         raise ConfigError(f"label model {key!r} has no setting(s) {unknown}", column="label_model",
                           fix=f"use only {accepted}")
     return factory(n_classes, **kw)
+
+
+def register_label_model(name: str, factory: LabelModelFactory) -> None:
+    """Make ``[labelmodel] methods = [name]`` available (a plugin's model; replaces an earlier ``name``)."""
+    LABEL_MODELS[str(name).strip().lower()] = factory

@@ -7,10 +7,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from sklearn.exceptions import NotFittedError
 from snorkel.labeling.model import LabelModel as _SnorkelLabelModel
 
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError, InputError, NotFittedError
 from .majority import check_n_classes, check_votes
 
 MIN_SOURCES = 3

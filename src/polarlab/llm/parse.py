@@ -15,7 +15,7 @@ import re
 
 from ..task import Task
 
-ABSTAIN = -1
+from ..constants import ABSTAIN  # noqa: E402  (defined once)
 UNSURE_WORDS = ("unsure", "unknown", "not sure", "don't know", "do not know", "cannot determine",
                 "can't determine", "can't tell", "cannot tell", "uncertain", "none", "n/a")
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..data.dataset import Example
 
-ABSTAIN = -1
+from ..constants import ABSTAIN  # noqa: E402  (defined once)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import numpy as np
 from ..data.dataset import Dataset
 from ..task import Task
 
-ABSTAIN = -1
+from ..constants import ABSTAIN  # noqa: E402  (defined once)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,14 @@ def sources_from_config(tables: list[dict[str, Any]], *, base_dir: Path, state_d
         settings, where = validate_source(table, i, file)
         ctx = BuildContext(base_dir=Path(base_dir), state_dir=Path(state_dir), sample=sample, file=file, where=where)
         try:
-            out.extend(SOURCE_TYPES[settings.type].build(settings, ctx))
+            built = SOURCE_TYPES[settings.type].build(settings, ctx)
+            for src in built:   # read by apply_sources: how many failing rows this source may have
+                try:
+                    object.__setattr__(src, "failure_policy",
+                                       FailurePolicy(settings.fault_tolerant, settings.max_failure_share))
+                except (AttributeError, TypeError):  # pragma: no cover - a source type with __slots__
+                    pass
+            out.extend(built)
         except ConfigError as e:
             if e.file is None:
                 e.file = file
@@ -93,6 +101,15 @@ def sources_from_config(tables: list[dict[str, Any]], *, base_dir: Path, state_d
         except TypeError as e:
             raise ConfigError(str(e), file=file, column=where, fix="check the keys of this source") from None
     return out
+
+
+@dataclass(frozen=True)
+class FailurePolicy:
+    """A source's ``fault_tolerant`` / ``max_failure_share`` settings (``[[sources]]`` keys), attached to each
+    built source as ``source.failure_policy``."""
+
+    fault_tolerant: bool = False
+    max_failure_share: float | None = None
 
 
 def validate_source(table: Any, i: int, file: str | None) -> tuple[SourceSettings, str]:

@@ -97,6 +97,13 @@ def labeling_function(name: str | None = None, resources: dict[str, Any] | None 
             return SPAM if "check out" in x.text.lower() else ABSTAIN
     """
 
+    if callable(name) and not isinstance(name, str):
+        from ..errors import ConfigError
+
+        raise ConfigError(f"@labeling_function is used without parentheses on {getattr(name, '__name__', name)!r}",
+                          file=source_file(name) if hasattr(name, "__code__") else None,
+                          fix="write @labeling_function() (with parentheses), as Snorkel's decorator")
+
     def wrap(f: Callable[..., Any]) -> LabelingFunction:
         return LabelingFunction(name=name or f.__name__, f=f, resources=dict(resources or {}),
                                 pre=list(pre or []), explain=explain)

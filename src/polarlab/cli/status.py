@@ -1,0 +1,160 @@
+"""``polarlab status PROJECT``: what has run, when, with which config, what is stale, counts, LLM calls and cost.
+
+Reads the project state without changing it (the data files are read to notice changes).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+
+def project_status(project_path: Path) -> dict[str, Any]:
+    """The status as a JSON-able dict (what the command prints).
+
+    Keys: ``state_dir``, ``runs`` (count, last: started, status, seconds), ``splits`` (rows per split),
+    ``stages`` (name -> {status: current | stale | never ran | not used, why, finished, seconds, config_hash}),
+    ``last_sources`` (applied / reused in the last run of the sources stage), ``stale_sources`` (tables changed
+    since they were applied), ``vote_events`` (count per kind), ``llm`` (per LLM source: calls, cache hits,
+    tokens, cost, summed over every run).
+    """
+    from ..project import load_project, validate_project
+    from ..stages import PIPELINE, STAGES, RunContext
+    from ..state import ProjectState, content_hash
+    from ..state.artifacts import frame_bytes, sha256
+
+    project = load_project(project_path)
+    validate_project(project)
+    state = ProjectState(project.state_dir, readonly=True)
+    ctx = RunContext(project=project, state=state, progress=False)
+    STAGES["data"].run(ctx)
+    for split, ds in ctx.splits.items():
+        ctx.hashes[f"examples:{split}"] = sha256(frame_bytes(ds.frame))
+    stages: dict[str, Any] = {}
+    stale_sources: list[str] = []
+    upstream_ok = True
+    for name in PIPELINE[1:]:
+        stage = STAGES[name]
+        rec = state.stage(name)
+        try:
+            wanted = stage.wanted(ctx)
+        except KeyError:
+            wanted = True
+        if not wanted:
+            stages[name] = {"status": "not used"}
+            continue
+        if rec is None:
+            stages[name] = {"status": "never ran"}
+            upstream_ok = False
+            continue
+        info = {"finished": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(rec.finished)),
+                "seconds": round(rec.seconds, 3), "config_hash": rec.config_hash[:12]}
+        why = None
+        if not upstream_ok:
+            why = "an earlier stage is stale"
+        else:
+            try:
+                config_hash = content_hash(stage.config(ctx))
+                inputs = stage.inputs(ctx)
+            except KeyError:
+                config_hash, inputs = None, {}
+                why = "an earlier stage is stale"
+            if why is None:
+                if config_hash != rec.config_hash:
+                    why = "config changed"
+                else:
+                    changed = sorted(k for k in set(inputs) | set(rec.inputs) if inputs.get(k) != rec.inputs.get(k))
+                    if changed:
+                        why = f"input {', '.join(changed)} changed"
+                        if name == "sources":
+                            stale_sources = [k for k in changed if k.startswith("sources[")]
+        if why is None and getattr(stage, "always", False):
+            info["status"] = "runs every time"
+        elif why is None and stage.load(ctx, rec):
+            info["status"] = "current"
+            ctx.hashes[name] = rec.output_hash
+        else:
+            info["status"] = "stale"
+            info["why"] = why or "outputs missing from the state"
+            upstream_ok = False
+        stages[name] = info
+    runs = state.runs()
+    llm: dict[str, dict[str, float]] = {}
+    import json
+
+    for rep in runs["report"]:
+        for src, st in (json.loads(rep).get("llm") or {}).items():
+            acc = llm.setdefault(src, {"calls": 0, "cache_hits": 0, "tokens_in": 0, "tokens_out": 0, "cost": 0.0})
+            for k in acc:
+                acc[k] += st.get(k) or 0
+    ev = state.vote_events()
+    last = runs.iloc[-1] if len(runs) else None
+    sources_rec = state.stage("sources")
+    out = {
+        "project": str(project.path), "state_dir": str(project.state_dir),
+        "runs": {"count": int(len(runs)),
+                 "last": None if last is None else {
+                     "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(last["started"])),
+                     "status": last["status"],
+                     "seconds": None if last["finished"] is None else round(last["finished"] - last["started"], 2)}},
+        "splits": state.counts(),
+        "stages": stages,
+        "last_sources": {k: (sources_rec.report.get(k) if sources_rec else []) for k in ("applied", "reused")},
+        "stale_sources": stale_sources,
+        "vote_events": {k: int(v) for k, v in ev["kind"].value_counts().items()} if len(ev) else {},
+        "llm": llm,
+    }
+    state.close()
+    return out
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``status`` command to ``app``."""
+
+    @app.command()
+    def status(project: Path = typer.Argument(..., help="the project file (polarlab.toml)"),
+               as_json: bool = typer.Option(False, "--json", help="print the status as one JSON object")) -> None:
+        """What has run, when, with which config, what is stale; rows per split; LLM calls and cost so far."""
+        from ..errors import PolarlabError
+        from .main import _fail, _setup_logging, console
+
+        _setup_logging(False)
+        try:
+            st = project_status(project)
+        except PolarlabError as e:
+            _fail(e)
+        if as_json:
+            import json
+
+            print(json.dumps(st))
+            return
+        _print(console, st)
+
+
+def _print(console, st: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    last = st["runs"]["last"]
+    console.print(f"project {st['project']}  state {st['state_dir']}", highlight=False)
+    console.print(f"runs: {st['runs']['count']}" + (f", last {last['started']} ({last['status']}, "
+                                                     f"{last['seconds']}s)" if last else ""), highlight=False)
+    console.print("rows: " + ", ".join(f"{s} {n}" for s, n in st["splits"].items()), highlight=False)
+    t = Table(title="stages")
+    for c in ("stage", "status", "why", "finished", "seconds", "config"):
+        t.add_column(c)
+    for name, info in st["stages"].items():
+        t.add_row(name, info["status"], info.get("why", ""), info.get("finished", ""), str(info.get("seconds", "")),
+                  info.get("config_hash", ""))
+    console.print(t)
+    ls = st["last_sources"]
+    console.print(f"last run of sources: applied {ls.get('applied') or []}, reused {len(ls.get('reused') or [])}",
+                  highlight=False)
+    if st["stale_sources"]:
+        console.print(f"changed since applied: {', '.join(st['stale_sources'])}", highlight=False)
+    if st["vote_events"]:
+        console.print("vote events: " + ", ".join(f"{k} {v}" for k, v in st["vote_events"].items()), highlight=False)
+    for name, s in st["llm"].items():
+        console.print(f"LLM {name}: {int(s['calls'])} calls, {int(s['cache_hits'])} cache hits, "
+                      f"{int(s['tokens_in'])}+{int(s['tokens_out'])} tokens, cost {s['cost']:.4f}", highlight=False)

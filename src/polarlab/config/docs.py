@@ -1,0 +1,79 @@
+"""Write ``docs/config.md``, the project-file reference, from the typed models (``python -m polarlab.config.docs``).
+
+``tests/test_config_docs.py`` checks that the committed file equals what this writes.
+"""
+from __future__ import annotations
+
+import inspect
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+from .models import SECTIONS
+
+HEADER = """# Project file reference (`polarlab.toml`)
+
+Generated from the typed models in `src/polarlab/config/models.py` and `src/polarlab/sources/registry.py` by
+`python -m polarlab.config.docs`; do not edit by hand. Every key is checked: an unknown key or a value of the
+wrong type stops the run before any work, with the file, the key path and a "did you mean" suggestion.
+Types are strict: `"10"` is not an integer and `"mv"` is not a list.
+"""
+
+
+def _type(annotation: Any) -> str:
+    text = str(annotation) if not isinstance(annotation, type) else annotation.__name__
+    for a, b in (("typing.", ""), ("Optional[", "optional["), ("NoneType", "none"), ("<class '", ""), ("'>", ""),
+                 ("polarlab.config.models.", ""), ("Literal", "one of")):
+        text = text.replace(a, b)
+    return text.replace("|", "\\|")
+
+
+def _default(field: Any) -> str:
+    if field.default_factory is not None:
+        value = field.default_factory()
+    elif field.default is PydanticUndefined:
+        return "**required**"
+    else:
+        value = field.default
+    if value is None:
+        return "—"
+    if isinstance(value, BaseModel):
+        return "(table)"
+    return f"`{value!r}`".replace("|", "\\|")
+
+
+def model_table(model: type[BaseModel]) -> str:
+    rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    for name, field in model.model_fields.items():
+        rows.append(f"| `{name}` | {_type(field.annotation)} | {_default(field)} | {field.description or ''} |")
+    return "\n".join(rows)
+
+
+def render() -> str:
+    from ..sources.registry import SOURCE_TYPES
+    from .models import TransformerSection
+
+    out = [HEADER]
+    for name, model in SECTIONS.items():
+        out.append(f"## `[{name}]`\n\n{inspect.cleandoc(model.__doc__ or '')}\n\n{model_table(model)}\n")
+        if name == "harmonizer":
+            out.append(f"### `[harmonizer.transformer]`\n\n{inspect.cleandoc(TransformerSection.__doc__ or '')}\n\n"
+                       f"{model_table(TransformerSection)}\n")
+    out.append("## `[[sources]]`\n\nOne table per source; `type` picks the model below. A plugin adds a type with "
+               "`polarlab.sources.registry.register_source_type`.\n")
+    for kind, spec in SOURCE_TYPES.items():
+        out.append(f"### `type = \"{kind}\"`\n\n{inspect.cleandoc(spec.settings.__doc__ or '')}\n\n"
+                   f"{model_table(spec.settings)}\n")
+    return "\n".join(out)
+
+
+def main(path: str = "docs/config.md") -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(render(), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

@@ -1,0 +1,96 @@
+"""Stage ``harmonizer``: POLAR's h(x) (``[harmonizer]``) fitted on the fit split's matrix and features (no
+gold), the LLM's weight tuned without gold, optionally the fine-tuned encoder; (n, k) distributions per split.
+The harmonizer is called through its public API (``PolarHarmonizer(...).fit(L, X)``, ``predict_proba``)."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..config.models import HARMONIZER_METHOD
+from ..state import StageRecord, content_hash
+from .base import RunContext, register_stage
+from .features import wants_harmonizer
+
+
+def harmonizer_options(ctx: RunContext) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(options of :class:`PolarHarmonizer`, options of the transformer harmonizer or None), from
+    ``[harmonizer]`` and the fit split's matrix (the LLM columns whose weight is tuned without gold)."""
+    from ..features import FeatureSpec
+    from ..pipeline import llm_columns
+
+    options = dict(ctx.project.harmonizer)
+    tune = options.pop("tune_llm_weight", True)
+    fit_m = ctx.matrices[ctx.fit_split]
+    llms = [fit_m.names.index(n) for n in llm_columns(fit_m)]
+    others = [j for j in range(len(fit_m.names)) if j not in llms]
+    if tune and llms and others and (fit_m.L[:, others] >= 0).any() and "tune_sources" not in options:
+        options["tune_sources"] = llms   # the LLMs' weight, chosen without gold (harmonizer/tune.py)
+    deep = options.pop("transformer", None)          # [harmonizer.transformer] options
+    if options.get("model") == "transformer":
+        options["model"], deep = "lr", dict(deep or {})
+    options.pop("features", None)
+    spec_keys = set(FeatureSpec.__dataclass_fields__) - {"kind", "cache_dir"}
+    return {k: v for k, v in options.items() if k not in spec_keys}, deep
+
+
+class HarmonizerStage:
+    name = "harmonizer"
+
+    def wanted(self, ctx: RunContext) -> bool:
+        return wants_harmonizer(ctx)
+
+    def config(self, ctx: RunContext) -> Any:
+        opts, deep = harmonizer_options(ctx)
+        return {"options": opts, "transformer": deep, "fit_split": ctx.fit_split, "n_classes": ctx.task.n_classes}
+
+    def inputs(self, ctx: RunContext) -> dict[str, str]:
+        return {"matrix": ctx.hashes["matrix"], "features": ctx.hashes["features"]}
+
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        from ..pipeline import fit_harmonizer, fit_transformer
+
+        opts, deep = harmonizer_options(ctx)
+        ctx.harmonizer, ctx.probas[HARMONIZER_METHOD] = fit_harmonizer(ctx.matrices, ctx.features, ctx.fit_split,
+                                                                       ctx.task, opts)
+        report: dict[str, Any] = {}
+        if deep is not None:
+            ctx.probas[HARMONIZER_METHOD] = fit_transformer(ctx.matrices, ctx.splits, ctx.fit_split, ctx.task,
+                                                            ctx.harmonizer, deep)
+            report["transformer"] = True
+        h = ctx.harmonizer
+        if h is not None and h.tuning_:
+            report["llm_weight"] = {
+                "sources": [ctx.matrices[ctx.fit_split].names[j] for j in h.tune_sources],
+                "multiplier": h.tuned_multiplier_,
+                "heldout_disagreement": {str(r.multiplier): r.loss for r in h.tuning_}}
+        if "llm_weight" in report:
+            ctx.extra["report"]["llm_weight"] = report["llm_weight"]
+        return report
+
+    def save(self, ctx: RunContext) -> str:
+        for split, P in ctx.probas[HARMONIZER_METHOD].items():
+            ctx.state.put_distribution(HARMONIZER_METHOD, split, P, key=self.name)
+        return content_hash([ctx.probas[HARMONIZER_METHOD][s] for s in ctx.splits])
+
+    def load(self, ctx: RunContext, record: StageRecord) -> bool:
+        got = ctx.state.distributions(HARMONIZER_METHOD)
+        if set(got) != set(ctx.splits):
+            return False
+        ctx.probas[HARMONIZER_METHOD] = {s: got[s] for s in ctx.splits}
+        ctx.harmonizer = None
+        if "llm_weight" in record.report:
+            ctx.extra["report"]["llm_weight"] = record.report["llm_weight"]
+        return True
+
+
+def fitted_harmonizer(ctx: RunContext):
+    """The fitted linear harmonizer: this run's, or fitted again (same seed, same result) when its stage was
+    skipped and a later stage (``correct`` with ``update = "refit"``) needs the object."""
+    if ctx.harmonizer is None:
+        from ..pipeline import fit_harmonizer
+
+        opts, _ = harmonizer_options(ctx)
+        ctx.harmonizer, _ = fit_harmonizer(ctx.matrices, ctx.features, ctx.fit_split, ctx.task, opts)
+    return ctx.harmonizer
+
+
+register_stage(HarmonizerStage())

@@ -1,0 +1,139 @@
+"""Stage ``sources``: apply every ``[[sources]]`` table to every split; the label matrices.
+
+Each table has a key: the hash of the table, the task, every split's examples and the files it reads (a
+``python`` file, a dictionary ``file``). A table whose key equals the one stored with its votes is not
+applied again (its votes are read from the state); so changing one keyword source re-applies that source
+only, and an unchanged project makes no LLM call. Each table's votes are committed as soon as they are
+computed, so a run killed in the middle keeps the sources already applied.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..matrix.analysis import analyze
+from ..matrix.apply import apply_sources
+from ..matrix.label_matrix import LabelMatrix, SourceFailure
+from ..state import StageRecord, content_hash
+from .base import RunContext, register_stage
+
+FILE_KEYS = ("file", "gguf")
+NOT_IN_KEY = ("progress",)          # settings that do not change a source's votes
+
+
+def _file_hash(base: Path, value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    p = Path(value)
+    p = p if p.is_absolute() else base / p
+    try:
+        return hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None
+    except OSError:
+        return None
+
+
+def table_key(ctx: RunContext, table: dict[str, Any]) -> str:
+    """What a table's votes depend on: the table, the task, the examples, the files it names."""
+    t = ctx.task
+    files = {k: _file_hash(ctx.project.base_dir, table.get(k)) for k in FILE_KEYS if k in table}
+    examples = {s: ctx.hashes.get(f"examples:{s}") for s in ctx.splits}
+    table = {k: v for k, v in table.items() if k not in NOT_IN_KEY}
+    return content_hash(table, [t.labels, t.kind, t.instruction, t.verbalizers, t.entity_columns], examples, files)
+
+
+class SourcesStage:
+    name = "sources"
+
+    def wanted(self, ctx: RunContext) -> bool:
+        return True
+
+    def config(self, ctx: RunContext) -> Any:
+        return []        # each table is an input (below), so a change is seen table by table
+
+    def inputs(self, ctx: RunContext) -> dict[str, str]:
+        return {f"sources[{i}]": table_key(ctx, t) for i, t in enumerate(ctx.project.sources)}
+
+    # -------------------------------------------------------------------------------------------
+    def _reusable(self, ctx: RunContext, key: str, names: list[str]) -> bool:
+        return bool(names) and all(ctx.state.source_key(s, n) == key for s in ctx.splits for n in names)
+
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        from ..sources.config import sources_from_config
+
+        prev = ctx.state.stage(self.name)
+        prev_tables = (prev.report.get("tables") if prev else None) or []
+        known = {t["key"]: t["names"] for t in prev_tables}
+        tables, applied, reused, position = [], [], [], 0
+        sample = ctx.splits[ctx.fit_split]
+        seen: set[str] = set()
+        for i, table in enumerate(ctx.project.sources):
+            key = table_key(ctx, table)
+            names = known.get(key, [])
+            if self._reusable(ctx, key, names):
+                reused.extend(names)
+            else:
+                built = sources_from_config([table], base_dir=ctx.project.base_dir, state_dir=ctx.state_dir,
+                                            sample=sample, file=ctx.file)
+                for s in built:
+                    s_where = f"sources[{i}]"
+                    if s.name in seen:
+                        raise ConfigError(f"duplicate source name {s.name!r}", file=ctx.file, column=s_where,
+                                          fix="give every source a unique name")
+                    ctx.sources[s.name] = s
+                names = [s.name for s in built]
+                for split, ds in ctx.splits.items():
+                    lm = apply_sources(ds, built, ctx.task, progress=ctx.progress)
+                    with ctx.state.transaction():
+                        for j, name in enumerate(names):
+                            fails = [f.__dict__ for f in lm.failures if f.source == name]
+                            ctx.state.put_source_votes(split, name, lm.L[:, j], lm.probas.get(name), key=key,
+                                                       position=position + j, info={"failures": fails})
+                applied.extend(names)
+            dup = seen.intersection(names)
+            if dup:
+                raise ConfigError(f"duplicate source name {sorted(dup)[0]!r}", file=ctx.file,
+                                  column=f"sources[{i}]", fix="give every source a unique name")
+            seen.update(names)
+            tables.append({"key": key, "names": names})
+            position += len(names)
+        for split in ctx.splits:
+            ctx.state.drop_sources(split, keep=list(seen))
+        self._assemble(ctx, tables)
+        return {"tables": tables, "applied": applied, "reused": reused}
+
+    def _assemble(self, ctx: RunContext, tables: list[dict[str, Any]]) -> bool:
+        names = [n for t in tables for n in t["names"]]
+        ctx.matrices = {}
+        for split, ds in ctx.splits.items():
+            cols, probas, failures = [], {}, []
+            for n in names:
+                sv = ctx.state.source_votes(split, n)
+                if sv is None or len(sv.votes) != len(ds):
+                    return False
+                cols.append(sv.votes)
+                if sv.proba is not None:
+                    probas[n] = sv.proba
+                failures.extend(SourceFailure(**f) for f in sv.info.get("failures", []))
+            L = np.column_stack(cols) if cols else np.zeros((len(ds), 0), dtype=np.int64)
+            ctx.matrices[split] = LabelMatrix(L=L, names=list(names), ids=ds.ids, n_classes=ctx.task.n_classes,
+                                              probas=probas, failures=failures)
+        ctx.hashes["matrix"] = content_hash([t["key"] for t in tables], names)
+        fit = ctx.splits[ctx.fit_split]
+        ctx.analysis = analyze(ctx.matrices[ctx.fit_split], fit.gold if fit.has_gold else None)
+        return True
+
+    def save(self, ctx: RunContext) -> str:
+        return ctx.hashes["matrix"]
+
+    def load(self, ctx: RunContext, record: StageRecord) -> bool:
+        tables = record.report.get("tables") or []
+        if not all(self._reusable(ctx, t["key"], t["names"]) for t in tables):
+            return False
+        return self._assemble(ctx, tables)
+
+
+register_stage(SourcesStage())

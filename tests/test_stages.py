@@ -1,0 +1,161 @@
+"""Stages over the project state: skip what is unchanged, re-apply only a changed source, survive kill -9."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from polarlab import load_project
+from polarlab.cli import main as cli
+from polarlab.pipeline import run
+from polarlab.state import ProjectState
+
+from test_project import make_project
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def actions(result) -> dict[str, str]:
+    return {r.name: r.action for r in result.stages}
+
+
+def with_polar(p: Path, features: str = "tfidf") -> None:
+    text = p.read_text().replace('methods = ["mv"]', 'methods = ["mv", "snorkel", "polar"]')
+    text = text.replace('final = "mv"', f'final = "polar"\n\n[harmonizer]\nfeatures = "{features}"\nn_components = 4')
+    p.write_text(text)
+
+
+def test_rerun_skips_everything_and_a_changed_source_is_reapplied_alone(tmp_path: Path) -> None:
+    p = make_project(tmp_path)
+    with_polar(p)
+    first = run(load_project(p), progress=False)
+    assert actions(first) == {"data": "ran", "sources": "ran", "label_models": "ran", "features": "ran",
+                              "harmonizer": "ran", "risk": "ran"}
+    again = run(load_project(p), progress=False)
+    assert actions(again) == {"data": "ran", "sources": "skipped", "label_models": "skipped",
+                              "features": "skipped", "harmonizer": "skipped", "risk": "ran"}
+    for m in first.probas:
+        for s in first.probas[m]:
+            assert (first.probas[m][s] == again.probas[m][s]).all()
+    assert first.metrics == again.metrics
+    # one keyword source changes: only it is applied again, features are not recomputed
+    p.write_text(p.read_text().replace('keywords = ["check out"]', 'keywords = ["check out", "free"]'))
+    third = run(load_project(p), progress=False)
+    sources = next(r for r in third.stages if r.name == "sources")
+    assert sources.action == "ran" and sources.report["applied"] == ["kw_check"]
+    assert sorted(sources.report["reused"]) == ["author_bot", "rx_link", "terms"]
+    assert sources.reason == "input sources[0] changed"
+    assert actions(third)["features"] == "skipped" and actions(third)["label_models"] == "ran"
+    assert third.matrices["test"].column("kw_check").tolist() == [-1, -1, 1]   # "free free free" is spam now
+    # the state is whole, and status says what ran
+    st = ProjectState(tmp_path / ".polarlab")
+    assert st.check().ok and st.runs()["status"].tolist() == ["ok", "ok", "ok"]
+    log = st.stage_log()
+    assert (log[log["name"] == "features"]["action"].tolist()) == ["ran", "skipped", "skipped"]
+
+
+def test_status_lists_stale_sources_and_counts(tmp_path: Path) -> None:
+    p = make_project(tmp_path)
+    runner = CliRunner()
+    r = runner.invoke(cli.app, ["status", str(p)])
+    assert r.exit_code == 2 and "no project state here yet" in r.stderr
+    run(load_project(p), progress=False)
+    from polarlab.cli.status import project_status
+
+    st = project_status(p)
+    assert st["splits"] == {"train": 5, "test": 3} and st["runs"]["count"] == 1
+    assert st["stages"]["sources"]["status"] == "current" and st["stages"]["label_models"]["status"] == "current"
+    assert st["stages"]["harmonizer"]["status"] == "not used" and st["stale_sources"] == []
+    p.write_text(p.read_text().replace('pattern = "https?://', 'pattern = "http://'))
+    st = project_status(p)
+    assert st["stages"]["sources"]["status"] == "stale" and st["stale_sources"] == ["sources[1]"]
+    assert st["stages"]["label_models"]["status"] == "stale"
+    r = runner.invoke(cli.app, ["status", str(p)])
+    assert r.exit_code == 0 and "sources[1]" in r.stdout and "stale" in r.stdout
+
+
+KILLER = textwrap.dedent("""
+    import os, signal, sys
+    from polarlab import load_project
+    from polarlab.labelmodels.registry import LABEL_MODELS
+    from polarlab.labelmodels.majority import MajorityVote
+    from polarlab.pipeline import run
+
+    class Killer(MajorityVote):
+        def fit(self, L, X=None):
+            os.kill(os.getpid(), signal.SIGKILL)     # kill -9 in the middle of the label_models stage
+
+    LABEL_MODELS["killer"] = Killer
+    run(load_project(sys.argv[1]), progress=False)
+""")
+
+
+def test_kill_9_during_a_stage_then_rerun(tmp_path: Path) -> None:
+    p = make_project(tmp_path)
+    p.write_text(p.read_text().replace('methods = ["mv"]', 'methods = ["mv", "killer"]'))
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    proc = subprocess.run([sys.executable, "-c", KILLER, str(p)], env=env, capture_output=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+    st = ProjectState(tmp_path / ".polarlab")
+    assert st.check().ok
+    assert st.stage("sources") is not None and st.stage("label_models") is None
+    assert st.runs()["status"].tolist() == ["running"]          # the killed run never finished
+    st.close()
+    p.write_text(p.read_text().replace('methods = ["mv", "killer"]', 'methods = ["mv"]'))
+    result = run(load_project(p), progress=False)
+    assert actions(result)["sources"] == "skipped" and actions(result)["label_models"] == "ran"
+    assert not (tmp_path / "out" / ".polarlab-staging").exists()
+    st = ProjectState(tmp_path / ".polarlab")
+    assert st.check().ok and st.runs()["status"].tolist() == ["running", "ok"]
+
+
+def test_outputs_of_an_earlier_run_are_not_mixed_in(tmp_path: Path) -> None:
+    p = make_project(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    first = run(load_project(p), progress=False)
+    assert set(first.outputs) == {"labels", "analysis", "metrics"}
+    # an earlier run left a file this run will not produce: it is removed, and said so
+    import json
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["files"]["corrections.csv"] = "x"
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    (out / "corrections.csv").write_text("old")
+    second = run(load_project(p), progress=False)
+    assert not (out / "corrections.csv").exists() and (out / "notes.txt").read_text() == "mine"
+    assert any(line.startswith("removed corrections.csv") for line in second.replaced)
+    assert "replaced labels.csv" in second.replaced
+    listed = set(json.loads((out / "manifest.json").read_text())["files"])
+    assert listed == {"labels.csv", "analysis.csv", "metrics.json"}
+
+
+def test_a_source_whose_file_changes_is_reapplied(tmp_path: Path) -> None:
+    p = make_project(tmp_path)
+    run(load_project(p), progress=False)
+    (tmp_path / "terms.tsv").write_text("great\tham\nfree\tspam\n", encoding="utf-8")
+    r = run(load_project(p), progress=False)
+    assert next(s for s in r.stages if s.name == "sources").report["applied"] == ["terms"]
+
+
+@pytest.mark.slow
+def test_rerun_with_the_embedded_llm_makes_no_call_and_no_embedding(tmp_path: Path) -> None:
+    """Real parts: Gemma 3 270M through llama.cpp, MiniLM embeddings."""
+    p = make_project(tmp_path)
+    with_polar(p, features="embedding")
+    p.write_text(p.read_text().replace("[labelmodel]", '[[sources]]\ntype = "llm"\nname = "gemma"\nprogress = false\n\n'
+                                       "[labelmodel]").replace("n_components = 4\n", ""))
+    first = run(load_project(p), progress=False)
+    assert first.extra["report"]["llm"]["gemma"]["calls"] > 0
+    again = run(load_project(p), progress=False)
+    assert "llm" not in again.extra["report"]                 # the LLM source was not even built
+    assert actions(again)["sources"] == "skipped" and actions(again)["features"] == "skipped"
+    assert actions(again)["harmonizer"] == "skipped"
+    assert (again.extra["columns"]["risk_gemma"]["test"] == first.extra["columns"]["risk_gemma"]["test"]).all()
