@@ -83,8 +83,15 @@ def test_cli_review_tui_and_status(review_project):
     s = json.loads(r.stdout.strip().splitlines()[-1])
     assert s["reviewed"] == 3 and s["items"] == 120 and s["budget_left"] == 7
     assert 0 <= s["estimate"]["lower"] <= s["estimate"]["accuracy"] <= s["estimate"]["upper"] <= 1
-    r = runner.invoke(cli.app, ["review", "status", str(review_project)])
+    out = review_project.parent / "final.csv"
+    r = runner.invoke(cli.app, ["review", "status", str(review_project), "--labels", str(out)])
     assert r.exit_code == 0 and "estimated accuracy" in r.stdout and "budget: 10 reviews, 7 left" in r.stdout
+    import pandas as pd
+
+    final = pd.read_csv(out, keep_default_na=False)
+    assert len(final) == 120 and (final["source"] == "human").sum() == 3
+    assert set(final.loc[final["source"] == "human", "reviewers"]) == {"tess"}
+    assert set(final["label"]) <= {"ham", "spam"}
 
 
 def test_cli_status_without_review_is_one_clear_error(review_project):

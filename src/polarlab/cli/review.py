@@ -112,7 +112,10 @@ def _serve(session, host: str, port: int, token: Optional[str], no_browser: bool
 
 @review_app.command("status")
 def status(project: Path = typer.Argument(..., help="the project file (polarlab.toml)"),
-           as_json: bool = typer.Option(False, "--json", help="print the status as one JSON object")) -> None:
+           as_json: bool = typer.Option(False, "--json", help="print the status as one JSON object"),
+           labels: Optional[Path] = typer.Option(None, "--labels", help="also write the final labels (the people's "
+                                                 "answers where reviewed, else the machine's) to this .csv/.jsonl/"
+                                                 ".parquet file")) -> None:
     """Reviewed / accepted / remaining, the accuracy estimate with its interval, and the budget left."""
     from ..errors import ConfigError, PolarlabError
     from ..project import load_project
@@ -130,6 +133,13 @@ def status(project: Path = typer.Argument(..., help="the project file (polarlab.
         s = store.status()
     except PolarlabError as e:
         _fail(e)
+    if labels is not None:
+        from ..export.labels import write_table
+
+        try:
+            console.print(f"wrote labels: {write_table(store.final_labels(), labels)}")
+        except PolarlabError as e:
+            _fail(e)
     if as_json:
         print(json.dumps({k: v for k, v in s.items() if k != "chart"}))
         return

@@ -362,6 +362,30 @@ class ReviewStore:
             human[r] = next(x for x in v if x in best)
         return human, audited, machine, machine_risk
 
+    def final_labels(self) -> "pd.DataFrame":
+        """One row per item: ``id``, ``label`` (label name: the people's answer where reviewed, else the current
+        machine label), ``source`` (``human`` | ``machine``), ``machine_label``, ``risk`` (of the machine label),
+        ``reviewers`` (comma-separated)."""
+        import pandas as pd
+
+        labels = self.meta().get("labels", [])
+        name = (lambda i: labels[i] if 0 <= i < len(labels) else str(i))
+        with self._read() as con:
+            items = con.execute("SELECT row, item_id, label, risk FROM review_items ORDER BY row").fetchall()
+        n = (items[-1]["row"] + 1) if items else 0
+        human = self.human_labels(n)[0]
+        who: dict[int, list[str]] = {}
+        for a in self.answers():
+            if a["answer"] is not None:
+                who.setdefault(a["row"], []).append(a["reviewer"])
+        return pd.DataFrame({
+            "id": [it["item_id"] for it in items],
+            "label": [name(int(human[it["row"]])) if human[it["row"]] >= 0 else name(it["label"]) for it in items],
+            "source": ["human" if human[it["row"]] >= 0 else "machine" for it in items],
+            "machine_label": [name(it["label"]) for it in items],
+            "risk": [float(it["risk"]) for it in items],
+            "reviewers": [",".join(who.get(it["row"], [])) for it in items]})
+
     def agreement(self) -> dict[str, Any]:
         """Agreement on items answered by two or more reviewers: share of agreeing pairs and Cohen's
         kappa of the first two answers (None when fewer than 2 such items)."""
