@@ -28,6 +28,12 @@ def test_schedules_relax_and_cap():
     assert geo(2) == pytest.approx(0.4)
     lst = ThresholdSchedule("list", values=[0.05, 0.2], stop=1.0)
     assert lst(0) == 0.05 and lst(5) == 0.2
+    from polarlab.review.schedule import parse_schedule
+
+    assert parse_schedule("geometric:0.1:2:1") == geo and parse_schedule("list:0.05,0.2")(3) == 0.2
+    for bad in ("cosine:1:2:3", "linear:0.1", "linear:0.1:0.1:2"):
+        with pytest.raises(ConfigError):
+            parse_schedule(bad)
     with pytest.raises(ConfigError):
         ThresholdSchedule("cosine")
     with pytest.raises(ConfigError):
