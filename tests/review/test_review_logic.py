@@ -28,6 +28,12 @@ def test_schedules_relax_and_cap():
     assert geo(2) == pytest.approx(0.4)
     lst = ThresholdSchedule("list", values=[0.05, 0.2], stop=1.0)
     assert lst(0) == 0.05 and lst(5) == 0.2
+    from polarlab.review.schedule import parse_schedule
+
+    assert parse_schedule("geometric:0.1:2:1") == geo and parse_schedule("list:0.05,0.2")(3) == 0.2
+    for bad in ("cosine:1:2:3", "linear:0.1", "linear:0.1:0.1:2"):
+        with pytest.raises(ConfigError):
+            parse_schedule(bad)
     with pytest.raises(ConfigError):
         ThresholdSchedule("cosine")
     with pytest.raises(ConfigError):
@@ -75,13 +81,34 @@ def test_estimator_without_audits_is_calibrated_risk():
 
 
 def test_stopping_rule():
+    from polarlab.review import AccuracyEstimate
+
     rule = StoppingRule(target=0.9, budget=0.1)
-    est = estimate_accuracy(np.full(100, 0.01), np.ones(100, bool), np.zeros(100, bool), np.zeros(100, bool))
-    assert rule.check(est, 0, 100) == "target"
-    bad = estimate_accuracy(np.full(100, 0.4), np.ones(100, bool), np.zeros(100, bool), np.zeros(100, bool))
-    assert rule.check(bad, 3, 100) is None and rule.check(bad, 10, 100) == "budget"
+    sure = AccuracyEstimate(0.97, 0.93, 0.99, 0.9, 100, 20, 0)
+    unsure = AccuracyEstimate(0.95, 0.85, 0.99, 0.9, 100, 5, 0)
+    assert rule.check(sure, 0, 100) == "target"
+    assert rule.check(unsure, 3, 100) is None and rule.check(unsure, 10, 100) == "budget"
+    assert StoppingRule(budget=25).allowed(1000) == 25 and StoppingRule(budget=0.05).allowed(1000) == 50
     with pytest.raises(ConfigError):
         StoppingRule(budget=0)
+
+
+def test_recalibration_corrects_an_overconfident_risk():
+    """Labels with risk 0.01-0.3 that are wrong far more often (as on trec): the reviewed sample moves the
+    estimate to the truth, which the calibrated risk alone misses."""
+    rng = np.random.default_rng(3)
+    n = 3000
+    risk = rng.uniform(0.01, 0.3, n)
+    err = rng.random(n) < np.clip(0.2 + risk, 0, 1)       # far above the risk, flat in it
+    reviewed = np.zeros(n, bool)
+    reviewed[rng.choice(n, 150, replace=False)] = True
+    audited = reviewed.copy()
+    est = estimate_accuracy(risk, np.ones(n, bool), audited, err, calib_risk=risk[reviewed],
+                            calib_error=err[reviewed])
+    truth = 1 - err.mean()
+    naive = 1 - risk.mean()
+    assert est.lower <= truth <= est.upper and not est.lower <= naive <= est.upper
+    assert abs(est.accuracy - truth) < 0.04
 
 
 def test_simulated_annotator_noise():

@@ -75,16 +75,24 @@ def test_terminal_review(tmp_path):
 
 def test_cli_review_tui_and_status(review_project):
     r = runner.invoke(cli.app, ["review", str(review_project), "--tui", "--reviewer", "tess", "--no-progress",
-                                "--batch-size", "2", "--budget", "10"], input="2\n1\n2\nq\n")
+                                "--batch-size", "2", "--budget", "10", "--schedule", "list:0.1,0.2"], input="2\n1\n2\nq\n")
     assert r.exit_code == 0, r.output
     assert "3 answers stored" in r.stdout
     r = runner.invoke(cli.app, ["review", "status", str(review_project), "--json"])
     assert r.exit_code == 0, r.output
     s = json.loads(r.stdout.strip().splitlines()[-1])
     assert s["reviewed"] == 3 and s["items"] == 120 and s["budget_left"] == 7
+    assert s["threshold"] == 0.2          # one refit after 2 answers: round 1 of list:0.1,0.2
     assert 0 <= s["estimate"]["lower"] <= s["estimate"]["accuracy"] <= s["estimate"]["upper"] <= 1
-    r = runner.invoke(cli.app, ["review", "status", str(review_project)])
+    out = review_project.parent / "final.csv"
+    r = runner.invoke(cli.app, ["review", "status", str(review_project), "--labels", str(out)])
     assert r.exit_code == 0 and "estimated accuracy" in r.stdout and "budget: 10 reviews, 7 left" in r.stdout
+    import pandas as pd
+
+    final = pd.read_csv(out, keep_default_na=False)
+    assert len(final) == 120 and (final["source"] == "human").sum() == 3
+    assert set(final.loc[final["source"] == "human", "reviewers"]) == {"tess"}
+    assert set(final["label"]) <= {"ham", "spam"}
 
 
 def test_cli_status_without_review_is_one_clear_error(review_project):

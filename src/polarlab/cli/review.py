@@ -44,10 +44,13 @@ def serve(project: Path = typer.Argument(..., help="the project file (polarlab.t
           target: float = typer.Option(0.95, help="stop when the estimate's lower bound reaches this accuracy"),
           audit_share: float = typer.Option(0.2, help="share of reviews spent on random checks for the estimate"),
           double_review: bool = typer.Option(False, "--double-review", help="each item by two reviewers"),
+          schedule: str = typer.Option("linear:0.05:0.05:0.5", help="acceptance threshold per round: "
+                                       "linear:START:STEP:STOP, geometric:START:FACTOR:STOP or list:T1,T2,..."),
           progress: bool = typer.Option(True, help="progress bars while the project runs")) -> None:
     """Start the review: run the project, order the queue by risk, serve the page (token on every request)."""
     from ..errors import PolarlabError
     from ..project import load_project
+    from ..review.schedule import parse_schedule
     from ..review.session import ReviewConfig, open_session
     from .main import _setup_logging, console
 
@@ -57,7 +60,8 @@ def serve(project: Path = typer.Argument(..., help="the project file (polarlab.t
             _check_port(host, port)          # before the (slow) project run
         proj = load_project(project)
         config = ReviewConfig(split=split, batch_size=batch_size, budget=budget, target=target,
-                              audit_share=audit_share, reviews_per_item=2 if double_review else 1)
+                              audit_share=audit_share, reviews_per_item=2 if double_review else 1,
+                              schedule=parse_schedule(schedule))
         session = open_session(proj, config, progress=progress)
     except PolarlabError as e:
         _fail(e)
@@ -65,7 +69,7 @@ def serve(project: Path = typer.Argument(..., help="the project file (polarlab.t
         from ..review.tui import run_tui
 
         name = reviewer or typer.prompt("your name")
-        n = run_tui(session.store, name, write=console.print)
+        n = run_tui(session.store, name, write=console.print, on_answer=session)
         session.sync()
         console.print(f"{n} answers stored in {session.store.path}")
         return
@@ -112,7 +116,10 @@ def _serve(session, host: str, port: int, token: Optional[str], no_browser: bool
 
 @review_app.command("status")
 def status(project: Path = typer.Argument(..., help="the project file (polarlab.toml)"),
-           as_json: bool = typer.Option(False, "--json", help="print the status as one JSON object")) -> None:
+           as_json: bool = typer.Option(False, "--json", help="print the status as one JSON object"),
+           labels: Optional[Path] = typer.Option(None, "--labels", help="also write the final labels (the people's "
+                                                 "answers where reviewed, else the machine's) to this .csv/.jsonl/"
+                                                 ".parquet file")) -> None:
     """Reviewed / accepted / remaining, the accuracy estimate with its interval, and the budget left."""
     from ..errors import ConfigError, PolarlabError
     from ..project import load_project
@@ -130,6 +137,13 @@ def status(project: Path = typer.Argument(..., help="the project file (polarlab.
         s = store.status()
     except PolarlabError as e:
         _fail(e)
+    if labels is not None:
+        from ..export.labels import write_table
+
+        try:
+            console.print(f"wrote labels: {write_table(store.final_labels(), labels)}")
+        except PolarlabError as e:
+            _fail(e)
     if as_json:
         print(json.dumps({k: v for k, v in s.items() if k != "chart"}))
         return

@@ -66,6 +66,8 @@ class SelfPacedReview:
     Attributes (after fit):
         proba_: (n, k) current label distributions.  risk_: (n,) risk of the current labels.
         human_: (n,) the person's answers, -1 where not reviewed.  audited_: (n,) bool.
+        review_label_, review_risk_: (n,) machine label and its risk when the item was reviewed
+            (-1 / NaN where not).
         harmonizer_: the current fitted harmonizer.  history_: list of :class:`RoundRecord`.
     """
 
@@ -73,7 +75,7 @@ class SelfPacedReview:
                  audit_size: int = 5, human_weight: float = 10.0, harmonizer: dict[str, Any] | None = None,
                  order: str | Callable[["SelfPacedReview"], np.ndarray] = "polar",
                  stopping: StoppingRule | None = None, n_strata: int = 5, level: float = 0.9,
-                 prior_strength: float = 10.0, seed: int = 0) -> None:
+                 prior_strength: float = 2.0, seed: int = 0) -> None:
         if batch_size < 0 or audit_size < 0 or batch_size + audit_size == 0:
             raise InputError(f"batch_size={batch_size}, audit_size={audit_size}", column="review.batch_size",
                              fix="review at least one item per round")
@@ -101,6 +103,8 @@ class SelfPacedReview:
         self.human_ = np.full(n, -1, dtype=np.int64)
         self.audited_ = np.zeros(n, dtype=bool)
         self.audit_label_ = np.full(n, -1, dtype=np.int64)   # machine label when audited
+        self.review_label_ = np.full(n, -1, dtype=np.int64)  # machine label when reviewed (audits too)
+        self.review_risk_ = np.full(n, np.nan)               # its risk then
         self.disagreement_ = source_disagreement(self.L_, self.n_classes)
         self.round_ = 0
         self.history_: list[RoundRecord] = []
@@ -201,6 +205,8 @@ class SelfPacedReview:
             raise InputError("an answer is not a label index", column="answer", fix=f"use 0..{self.n_classes - 1}")
         self.human_[rows] = answers
         self.audited_[rows] = audit
+        self.review_label_[rows] = self.machine_labels()[rows]
+        self.review_risk_[rows] = self.risk_[rows]
         if audit:     # the machine label when audited (for reports; the estimate uses the current one)
             self.audit_label_[rows] = self.machine_labels()[rows]
 
@@ -215,8 +221,10 @@ class SelfPacedReview:
         # audited items stay out of the fit, so their *current* machine labels are a random sample of the
         # current labels: an audit keeps checking the labels as refits change them
         err = self.audited_ & (self.machine_labels() != self.human_)
-        return estimate_accuracy(self.risk_, pop, self.audited_, err, n_strata=self.n_strata, level=self.level,
-                                 prior_strength=self.prior_strength, seed=self.seed + self.round_)
+        rev = self.reviewed_ & np.isfinite(self.review_risk_)
+        return estimate_accuracy(self.risk_, pop, self.audited_, err, calib_risk=self.review_risk_[rev],
+                                 calib_error=self.review_label_[rev] != self.human_[rev], n_strata=self.n_strata,
+                                 level=self.level, prior_strength=self.prior_strength, seed=self.seed + self.round_)
 
     def run_round(self, annotate: Callable[[np.ndarray], np.ndarray], limit: int | None = None) -> RoundRecord:
         """One round: batch (at most ``limit`` items) → ``annotate(rows) -> labels`` → refit → record."""

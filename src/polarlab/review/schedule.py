@@ -51,3 +51,22 @@ SCHEDULES: dict[str, Callable[[ThresholdSchedule, int], float]] = {
     "geometric": lambda s, t: s.start * s.factor ** t,
     "list": lambda s, t: s.values[min(t, len(s.values) - 1)],
 }
+
+
+def parse_schedule(text: str) -> ThresholdSchedule:
+    """``linear:START:STEP:STOP``, ``geometric:START:FACTOR:STOP`` or ``list:T1,T2,...`` (the CLI's ``--schedule``)."""
+    kind, _, rest = text.partition(":")
+    try:
+        if kind == "list":
+            values = [float(v) for v in rest.split(",") if v.strip()]
+            return ThresholdSchedule("list", values=values, stop=max(values, default=1.0))
+        a, b, c = (float(v) for v in rest.split(":"))
+    except ValueError:
+        raise ConfigError(f"cannot read the schedule {text!r}", column="--schedule",
+                          fix="write linear:0.05:0.05:0.5, geometric:0.05:1.5:0.5 or list:0.05,0.1,0.2") from None
+    if kind == "linear":
+        return ThresholdSchedule("linear", start=a, step=b, stop=c)
+    if kind == "geometric":
+        return ThresholdSchedule("geometric", start=a, factor=b, stop=c)
+    raise ConfigError(f"unknown threshold schedule {kind!r}", column="--schedule",
+                      fix=f"use one of {sorted(SCHEDULES)}")

@@ -103,11 +103,12 @@ class ReviewSession:
         """Load the answers from the store; refit when ``batch_size`` new ones arrived. Returns whether it refitted."""
         with self.lock:
             n = len(self.loop.human_)
-            human, audited, machine = self.store.human_labels(n)
+            human, audited, machine, machine_risk = self.store.human_labels(n)
             count = int((human >= 0).sum())
             if count - self.fitted_on < self.config.batch_size:
                 return False
             self.loop.human_, self.loop.audited_, self.loop.audit_label_ = human, audited, machine
+            self.loop.review_label_, self.loop.review_risk_ = machine, machine_risk
             self.loop.refit()
             self.loop.round_ += 1
             self.fitted_on = count

@@ -15,7 +15,7 @@ moves on and concurrent reviewers (threads or processes) serialise cleanly. Tabl
   ``priority`` (higher first), the current machine ``label`` and its ``risk``, the ``payload``
   a reviewer sees (JSON).
 - ``review_answers``: every answer with ``reviewer``, ``time``, the ``answer`` (label index,
-  NULL = skipped), the machine label at that moment, ``undone`` (time of undo, NULL = valid) and
+  NULL = skipped), the machine label and its risk at that moment, ``undone`` (time of undo, NULL = valid) and
   the client's ``request_id`` (a retried request is stored once).
 - ``review_leases``: who is looking at what until when; nobody else gets an item while it is
   leased (unless each item is to be reviewed twice).
@@ -46,8 +46,8 @@ CREATE INDEX IF NOT EXISTS review_items_answered ON review_items(answered, kind)
 CREATE INDEX IF NOT EXISTS review_items_scores ON review_items(row, risk, label);
 CREATE TABLE IF NOT EXISTS review_answers(
     id INTEGER PRIMARY KEY AUTOINCREMENT, row INTEGER NOT NULL REFERENCES review_items(row),
-    reviewer TEXT NOT NULL, answer INTEGER, machine_label INTEGER NOT NULL, kind TEXT NOT NULL,
-    time REAL NOT NULL, undone REAL, request_id TEXT UNIQUE);
+    reviewer TEXT NOT NULL, answer INTEGER, machine_label INTEGER NOT NULL, machine_risk REAL NOT NULL,
+    kind TEXT NOT NULL, time REAL NOT NULL, undone REAL, request_id TEXT UNIQUE);
 CREATE INDEX IF NOT EXISTS review_answers_row ON review_answers(row, undone);
 CREATE INDEX IF NOT EXISTS review_answers_reviewer ON review_answers(reviewer, undone);
 CREATE TABLE IF NOT EXISTS review_leases(
@@ -283,7 +283,7 @@ class ReviewStore:
                 done = con.execute("SELECT id FROM review_answers WHERE request_id = ?", (request_id,)).fetchone()
                 if done is not None:
                     return int(done["id"])
-            item = con.execute("SELECT label, kind FROM review_items WHERE row = ?", (row,)).fetchone()
+            item = con.execute("SELECT label, risk, kind FROM review_items WHERE row = ?", (row,)).fetchone()
             if item is None:
                 raise InputError(f"no item {row}", column="row", fix="answer the item the queue gave you")
             mine = con.execute("SELECT 1 FROM review_answers WHERE row = ? AND reviewer = ? AND undone IS NULL",
@@ -301,8 +301,9 @@ class ReviewStore:
                 if held is None and answered + leased >= per_item:
                     raise Conflict(f"item {row} is taken by another reviewer")
             cur = con.execute(
-                "INSERT INTO review_answers(row, reviewer, answer, machine_label, kind, time, request_id) "
-                "VALUES (?,?,?,?,?,?,?)", (row, reviewer, answer, item["label"], item["kind"], now, request_id))
+                "INSERT INTO review_answers(row, reviewer, answer, machine_label, machine_risk, kind, time, request_id) "
+                "VALUES (?,?,?,?,?,?,?,?)", (row, reviewer, answer, item["label"], item["risk"], item["kind"], now,
+                                             request_id))
             if answer is not None:
                 con.execute("UPDATE review_items SET answered = answered + 1 WHERE row = ?", (row,))
                 self._vote_event(con, row, answer, reviewer, now, {"answer_id": cur.lastrowid, "check": item["kind"]})
@@ -334,16 +335,18 @@ class ReviewStore:
         with self._read() as con:
             return [dict(r) for r in con.execute(q)]
 
-    def human_labels(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def human_labels(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per item position (n items): the people's label (-1 = none; with several answers the most
-        frequent, earliest on ties), whether it was an audit, and the machine label when first answered.
+        frequent, earliest on ties), whether it was an audit, and the machine label and its risk when
+        first answered.
 
         Returns:
-            (human (n,) int, audited (n,) bool, machine_at_answer (n,) int).
+            (human (n,) int, audited (n,) bool, machine_at_answer (n,) int, risk_at_answer (n,) float, NaN = none).
         """
         human = np.full(n, -1, dtype=np.int64)
         audited = np.zeros(n, dtype=bool)
         machine = np.full(n, -1, dtype=np.int64)
+        machine_risk = np.full(n, np.nan)
         votes: dict[int, list[int]] = {}
         for a in self.answers():
             if a["answer"] is None:
@@ -351,12 +354,37 @@ class ReviewStore:
             votes.setdefault(a["row"], []).append(a["answer"])
             if machine[a["row"]] < 0:
                 machine[a["row"]] = a["machine_label"]
+                machine_risk[a["row"]] = a["machine_risk"]
                 audited[a["row"]] = a["kind"] == "audit"
         for r, v in votes.items():
             vals, counts = np.unique(v, return_counts=True)
             best = vals[counts == counts.max()]
             human[r] = next(x for x in v if x in best)
-        return human, audited, machine
+        return human, audited, machine, machine_risk
+
+    def final_labels(self) -> "pd.DataFrame":
+        """One row per item: ``id``, ``label`` (label name: the people's answer where reviewed, else the current
+        machine label), ``source`` (``human`` | ``machine``), ``machine_label``, ``risk`` (of the machine label),
+        ``reviewers`` (comma-separated)."""
+        import pandas as pd
+
+        labels = self.meta().get("labels", [])
+        name = (lambda i: labels[i] if 0 <= i < len(labels) else str(i))
+        with self._read() as con:
+            items = con.execute("SELECT row, item_id, label, risk FROM review_items ORDER BY row").fetchall()
+        n = (items[-1]["row"] + 1) if items else 0
+        human = self.human_labels(n)[0]
+        who: dict[int, list[str]] = {}
+        for a in self.answers():
+            if a["answer"] is not None:
+                who.setdefault(a["row"], []).append(a["reviewer"])
+        return pd.DataFrame({
+            "id": [it["item_id"] for it in items],
+            "label": [name(int(human[it["row"]])) if human[it["row"]] >= 0 else name(it["label"]) for it in items],
+            "source": ["human" if human[it["row"]] >= 0 else "machine" for it in items],
+            "machine_label": [name(it["label"]) for it in items],
+            "risk": [float(it["risk"]) for it in items],
+            "reviewers": [",".join(who.get(it["row"], [])) for it in items]})
 
     def agreement(self) -> dict[str, Any]:
         """Agreement on items answered by two or more reviewers: share of agreeing pairs and Cohen's
@@ -391,15 +419,16 @@ class ReviewStore:
         label = np.full(n, -1, dtype=np.int64)
         present = np.zeros(n, dtype=bool)
         risk[at], label[at], present[at] = rows[:, 1], rows[:, 2].astype(np.int64), True
-        human, audited, machine = self.human_labels(n)
+        human, audited, machine, machine_risk = self.human_labels(n)
         reviewed = human >= 0
         threshold = float(meta.get("threshold", 0.0))
         target, budget = float(meta.get("target", 0.95)), float(meta.get("budget", 0.05))
         rule = StoppingRule(target=target, budget=budget)
         pop = present & (~reviewed | audited)
         err = audited & (label != human)      # audits are kept out of refits: check the current label
-        est_all = estimate_accuracy(risk, pop, audited, err)
-        est_acc = estimate_accuracy(risk, pop & (risk < threshold), audited, err)
+        calib = dict(calib_risk=machine_risk[reviewed], calib_error=machine[reviewed] != human[reviewed])
+        est_all = estimate_accuracy(risk, pop, audited, err, **calib)
+        est_acc = estimate_accuracy(risk, pop & (risk < threshold), audited, err, **calib)
         accepted = int((present & ~reviewed & (risk < threshold)).sum())
         edges = np.linspace(0.0, 1.0, bins + 1)
         which = np.clip(np.searchsorted(edges, risk, side="right") - 1, 0, bins - 1)

@@ -27,8 +27,9 @@ def describe(item: dict, labels: list[str]) -> str:
 
 
 def run_tui(store: ReviewStore, reviewer: str, read: Callable[[str], str] = input,
-            write: Callable[[str], None] = print) -> int:
-    """Review until the queue is empty or the reviewer quits (q or end of input); returns answers stored."""
+            write: Callable[[str], None] = print, on_answer: Callable[[ReviewStore], None] | None = None) -> int:
+    """Review until the queue is empty or the reviewer quits (q or end of input); returns answers stored.
+    ``on_answer(store)`` runs after each stored answer (a session's refit every batch)."""
     labels = store.meta().get("labels", [])
     stored = 0
     while True:
@@ -54,6 +55,8 @@ def run_tui(store: ReviewStore, reviewer: str, read: Callable[[str], str] = inpu
                 try:
                     store.answer(reviewer, item["row"], None if key == "s" else int(key) - 1)
                     stored += key != "s"
+                    if on_answer is not None:
+                        on_answer(store)
                 except Conflict as e:
                     write(f"not saved: {e}")
                 break
