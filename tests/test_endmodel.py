@@ -128,6 +128,8 @@ def test_self_training_without_confident_rows_stops_at_round_0() -> None:
     st = SelfTraining(EmbeddingLogReg(Task(labels=("a", "b"))), threshold=0.999999).fit_encoded(
         X_lab, Targets(np.full((40, 2), 0.5)), blobs((30, 30), seed=3)[0])
     assert st.result_.stop_reason == "no confident pool rows" and st.result_.best_round == 0
+    plain = EmbeddingLogReg(Task(labels=("a", "b"))).fit_encoded(X_lab, np.full((40, 2), 0.5), np.ones(40))
+    np.testing.assert_allclose(st.model_.coef_, plain.coef_)     # round 0 kept = the model without self-training
     with pytest.raises(InputError):
         SelfTraining(EmbeddingLogReg(TASK), threshold=1.5)
 

@@ -24,7 +24,7 @@ def demo_project(tmp_path: Path, limit: int = 60) -> Path:
     text = text[:text.index('[[sources]]\ntype = "llm"')] + text[text.index("[labelmodel]"):]
     text = text[:text.index("[labelmodel]")] + (
         '[labelmodel]\nmethods = ["mv", "snorkel"]\nfinal = "snorkel"\n\n'
-        f'[output]\nlabels = "labels.csv"\ndir = "out"\n\n[project]\nstate_dir = "state"\n')
+        '[output]\nlabels = "labels.csv"\ndir = "out"\n\n[project]\nstate_dir = "state"\n')
     text = text.replace('label_column = "CLASS"', f'label_column = "CLASS"\nlimit = {limit}')
     (folder / "polarlab.toml").write_text(text, encoding="utf-8")
     return folder / "polarlab.toml"

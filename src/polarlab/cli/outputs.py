@@ -4,7 +4,6 @@ Registered in :mod:`polarlab.cli.main` with ``register(app)``.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 

@@ -11,7 +11,9 @@ on its one-hot label with weight = the model's confidence.
 Stopping rule: stop when the pool's predicted labels change on fewer than ``tol`` of the pool rows
 between rounds, when the agreement with the labels on a held-out slice of the labelled rows has not
 improved for ``patience`` rounds, when no pool row is confident enough, or after ``max_rounds``.
-The model of the round with the best held-out agreement is kept (round 0 = no pseudo-labels).
+The round with the best held-out agreement wins (round 0 = no pseudo-labels); the kept model is then fitted
+once more on every labelled row (the held-out slice included) plus that round's pseudo-labels, so a run
+that keeps round 0 gives the same model as training without self-training.
 """
 from __future__ import annotations
 
@@ -64,7 +66,7 @@ class SelfTraining:
         threshold: minimum confidence (max class probability) of a pseudo-label.
         per_round: share of the pool the budget grows by each round.
         tol: stop when fewer than this share of the pool changes its predicted label.
-        val_fraction: labelled rows held out to measure agreement (not trained on).
+        val_fraction: labelled rows held out to measure agreement (trained on only in the final refit).
         patience: rounds without held-out improvement before stopping.
         seed: held-out split.
 
@@ -112,7 +114,8 @@ class SelfTraining:
         result = SelfTrainingResult()
         # copy.copy: fitting rebinds the weights, so copies share only the loaded encoder
         current = copy.copy(m).fit_encoded(F_lab[ti], P[ti], w[ti])
-        best, best_score, bad = current, agreement(current), 0
+        best_score, bad = agreement(current), 0
+        best_pseudo = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
         pool_pred = current.predict_proba_encoded(F_pool) if len(F_pool) else np.zeros((0, k))
         result.rounds.append(Round(0, 0, [0] * k, best_score, None))
         result.stop_reason = "max_rounds"
@@ -135,7 +138,8 @@ class SelfTraining:
             score = agreement(current)
             result.rounds.append(Round(r, int(chosen.size), counts, score, change))
             if not n_val or score > best_score + 1e-9:
-                best, best_score, result.best_round, bad = current, score, r, 0
+                best_score, result.best_round, bad = score, r, 0
+                best_pseudo = (chosen, labels, w_r[len(ti):])
             else:
                 bad += 1
             if change < self.tol:
@@ -144,7 +148,10 @@ class SelfTraining:
             if bad >= self.patience:
                 result.stop_reason = f"held-out agreement did not improve for {bad} round(s)"
                 break
-        self.model_, self.result_ = best, result
+        rows, labels, weights = best_pseudo
+        self.model_ = copy.copy(m).fit_encoded(_stack(F_lab, F_pool[rows]), np.vstack([P, np.eye(k)[labels]]),
+                                               np.concatenate([w, weights]))
+        self.result_ = result
         return self
 
     def _select(self, proba: np.ndarray, prior: np.ndarray, budget: float) -> tuple[np.ndarray, list[int]]:
