@@ -268,3 +268,12 @@ def test_abbreviations_defined_in_the_document_are_expanded():
     assert ms.texts == ["WD"] and ms.surfaces == ["Wilson disease"]
     assert ms.contexts == ["[M] Wilson disease [/M]"]
     assert MentionSet.from_documents([doc], window=0).surfaces == ["WD"]
+
+
+def test_mention_span_inside_the_markers():
+    from polarlab.linking.pooling import mention_char_span
+
+    text = in_context("Patients with Wilson disease had liver damage.", 14, 28, 100)
+    s, e = mention_char_span(text)
+    assert text[s:e].strip() == "Wilson disease"
+    assert mention_char_span("Wilson disease") is None
