@@ -56,8 +56,9 @@ class HarmonizerConfig(_Strict):
     """``[linking.harmonizer]``: the POLAR harmonizer over the candidate slots (no gold).
 
     Default MLP + square scalarization: on the NCBI-disease *dev* split (40 documents, linked with
-    train text only) it was at or above the LR + linear variant for every source weighting and better
-    calibrated; the test split was not used for this choice.
+    train text only, with an earlier KRISS variant that mean-pooled the whole context) it was at or
+    above the LR + linear variant for every source weighting and better calibrated; the test split
+    was not used for this choice.
     """
 
     model: Literal["lr", "mlp"] = "mlp"
