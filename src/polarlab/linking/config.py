@@ -19,6 +19,7 @@ Example project file (``[task] kind = "linking"``)::
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -136,7 +137,10 @@ def linking_project_from_dict(raw: dict, file: str | Path | None = None) -> Link
 
 def load_linking_project(path: str | Path) -> LinkingProject:
     """Read and validate a linking project file."""
-    import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
 
     path = Path(path)
     if not path.exists():
