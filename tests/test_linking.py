@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from polarlab.errors import ConfigError, InputError
-from polarlab.linking import MentionSet, build_slots, harmonize, in_context, link_accuracy, map_gold
+from polarlab.linking import MentionSet, build_slots, harmonize, in_context, map_gold
 from polarlab.linking.config import linking_project_from_dict
 from polarlab.linking.linkers import Ranking
 from polarlab.ontology import load_ontology
@@ -136,7 +136,7 @@ def test_span_outside_the_text_is_refused():
 
 def test_slots_votes_features_and_harmonized_risk():
     rng = np.random.default_rng(0)
-    n, k = 60, 3
+    n = 60
     truth = rng.integers(0, 20, n)
     def ranking(noise):
         ent = np.stack([np.where(rng.random(n) < noise, rng.integers(20, 40, n), truth),
@@ -268,3 +268,40 @@ def test_abbreviations_defined_in_the_document_are_expanded():
     assert ms.texts == ["WD"] and ms.surfaces == ["Wilson disease"]
     assert ms.contexts == ["[M] Wilson disease [/M]"]
     assert MentionSet.from_documents([doc], window=0).surfaces == ["WD"]
+
+
+def test_mention_span_inside_the_markers():
+    from polarlab.linking.pooling import mention_char_span
+
+    text = in_context("Patients with Wilson disease had liver damage.", 14, 28, 100)
+    s, e = mention_char_span(text)
+    assert text[s:e].strip() == "Wilson disease"
+    assert mention_char_span("Wilson disease") is None
+
+
+def test_mentions_found_by_name_matching_without_spans(corpus):
+    from polarlab.data.pubtator import read_pubtator
+    from polarlab.ontology import NameMatcher
+
+    onto = load_ontology(corpus / "onto")
+    docs = read_pubtator(corpus / "corpus" / "train_corpus.txt")[:2]
+    ms = MentionSet.from_matches(docs, NameMatcher(onto), window=20)
+    assert ms.gold is None and len(ms) >= 2
+    assert ms.texts[0] == "Wilson disease" and "[M] Wilson disease [/M]" in ms.contexts[0]
+
+
+@pytest.mark.parametrize("hnsw_above", [0, 10_000])
+def test_prototype_index_exact_and_hnsw(hnsw_above):
+    from polarlab.linking.linkers import PrototypeIndex, RowTable
+
+    rng = np.random.default_rng(0)
+    V = rng.normal(size=(300, 16)).astype(np.float32)
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    table = RowTable([str(i) for i in range(300)], np.arange(300) // 3)   # 100 entities, 3 rows each
+    index = PrototypeIndex(V, table, hnsw_above=hnsw_above)
+    r = index.search(V[[5, 100]], 4)
+    assert r.top1.tolist() == [1, 33]                                     # a row's own entity is nearest
+    assert np.allclose(r.scores[:, 0], 1.0, atol=1e-5)
+    assert len(set(r.entities[0])) == 4
+    s = index.score(V[[5]], np.array([[1, 2, -1]]))
+    assert s[0, 0] == pytest.approx(1.0, abs=1e-5) and s[0, 1] < 1.0 and np.isnan(s[0, 2])

@@ -19,6 +19,7 @@ Example project file (``[task] kind = "linking"``)::
 """
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Literal
 
@@ -56,8 +57,9 @@ class HarmonizerConfig(_Strict):
     """``[linking.harmonizer]``: the POLAR harmonizer over the candidate slots (no gold).
 
     Default MLP + square scalarization: on the NCBI-disease *dev* split (40 documents, linked with
-    train text only) it was at or above the LR + linear variant for every source weighting and better
-    calibrated; the test split was not used for this choice.
+    train text only, with an earlier KRISS variant that mean-pooled the whole context) it was at or
+    above the LR + linear variant for every source weighting and better calibrated; the test split
+    was not used for this choice.
     """
 
     model: Literal["lr", "mlp"] = "mlp"
@@ -135,7 +137,10 @@ def linking_project_from_dict(raw: dict, file: str | Path | None = None) -> Link
 
 def load_linking_project(path: str | Path) -> LinkingProject:
     """Read and validate a linking project file."""
-    import tomllib
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
 
     path = Path(path)
     if not path.exists():

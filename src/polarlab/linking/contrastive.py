@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass
 from typing import Sequence
 
-import numpy as np
 import torch
 
 from ..errors import InputError

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..encoder import MemoEncoder
 from ..mentions import MentionSet
-from .base import Ranking, RowTable, max_over_rows, top_entities
+from .base import Ranking, RowTable, max_over_rows
 
 
 class PrototypeIndex:
