@@ -196,9 +196,3 @@ class SpanHarmonizer:
             return vp
         return combine(self.h_.predict_proba(None, X), vp, self.shift_, self.strength_)
 
-
-def _one(votes: SpanVotes, i: int) -> SpanVotes:
-    """A one-document view (for per-document decoding)."""
-    r = votes.rows(i)
-    return SpanVotes([votes.docs[i]], votes.types, votes.sources, [votes.offsets[i]], votes.L[r],
-                     np.array([0, r.stop - r.start]), [votes.proposals[i]])
