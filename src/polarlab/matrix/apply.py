@@ -109,10 +109,10 @@ def check_source_failures(src: Source, found: list[SourceFailure], n: int, data:
     what = (f"source {src.name!r} raised on {len(found)} of {n} rows of {data.name!r} "
             f"(first: row {first.row}, id {first.example_id}: {first.error})")
     if len(found) >= float(share) * n and not tolerant:
+        share_hint = f" (or max_failure_share above {len(found) / n:.2f})" if len(found) < n else ""
         raise SourceError(what, file=data.source, row=first.row, column=src.name,
-                          fix=f"fix the source (a renamed column? a server down?); or set fault_tolerant = true "
-                              f"(or a max_failure_share above {len(found) / n:.2f}) on it to count failed rows "
-                              "as abstains")
+                          fix=f"fix the source (a renamed column? a server down?); or set fault_tolerant = true"
+                              f"{share_hint} on it to count its failed rows as abstains")
     log.warning("%s; counted as abstain", what)
 
 
