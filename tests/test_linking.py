@@ -187,8 +187,9 @@ def test_link_project_end_to_end_with_a_real_contrastive_fit(corpus):
         '[linking]\ncorpus = ["corpus/test_corpus.txt"]\nunlabelled = ["corpus/train_corpus.txt"]\n'
         'review = 3\n[linking.train]\nmax_examples = 12\nbatch_size = 4\n'
         '[output]\ndir = "out"\nlabels = "links.csv"\n', encoding="utf-8")
-    res = CliRunner().invoke(app, ["link", str(proj)])
+    res = CliRunner().invoke(app, ["run", str(proj)])        # polarlab run hands kind = "linking" to its runner
     assert res.exit_code == 0, res.output
+    assert "wrote labels" in res.output
     frame = pd.read_csv(corpus / "out" / "links.csv", dtype=str, keep_default_na=False)
     assert list(frame.columns[:9]) == ["document_id", "start", "end", "mention", "linked_id", "name", "xrefs",
                                        "probability", "risk"]

@@ -221,3 +221,15 @@ def validate_project(project: Project) -> ProjectConfig:
 def _abs(base: Path, p: str) -> Path:
     q = Path(p)
     return q if q.is_absolute() else base / q
+
+
+def peek_task_kind(path: str | Path) -> str | None:
+    """``[task] kind`` of the project file at ``path``, or None when it cannot be read (``load_project`` then
+    reports why)."""
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    task = raw.get("task")
+    kind = task.get("kind") if isinstance(task, dict) else None
+    return kind if isinstance(kind, str) else None

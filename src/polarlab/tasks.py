@@ -50,6 +50,31 @@ def task_kind(name: str) -> TaskKind:
     return TASK_KINDS[name]
 
 
+#: Task kinds whose projects run with a runner of their own rather than the classification stage list:
+#: kind -> "module:function", imported on first use. The function is
+#: ``run_project(path: Path, output_dir: Path | None, progress: bool) -> dict[str, Path]`` (files written).
+PROJECT_RUNNERS: dict[str, str] = {}
+
+
+def register_project_runner(kind: str, target: str) -> None:
+    """Make ``polarlab run`` hand a project with ``[task] kind = kind`` to ``target`` ("module:function")."""
+    PROJECT_RUNNERS[kind] = target
+
+
+def project_runner(kind: str | None) -> Callable[..., dict] | None:
+    """The runner registered for ``kind``, or None (the kind runs through the stage list)."""
+    import importlib
+
+    target = PROJECT_RUNNERS.get(kind or "")
+    if target is None:
+        return None
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+register_project_runner("linking", "polarlab.linking.run:run_project")
+register_project_runner("relevance", "polarlab.relevance.experiment:run_project")
+
 register_task_kind(TaskKind("text", "Classify the text into one of the labels."))
 register_task_kind(TaskKind("relation", "Classify the relation between the two marked entities into one of the labels.",
                             uses_entities=True, prompt_lines=_entity_lines))

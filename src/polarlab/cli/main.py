@@ -57,7 +57,15 @@ def _run_project(project: Path, out: Optional[Path], progress: bool, verbose: bo
     from ..pipeline import run as run_pipeline
     from ..project import load_project
 
+    from ..project import peek_task_kind
+    from ..tasks import project_runner
+
     try:
+        runner = project_runner(peek_task_kind(project))
+        if runner is not None:         # linking, relevance, ...: a task kind with a runner of its own
+            for name, path in runner(project, out, progress).items():
+                console.print(f"wrote {name}: {path}")
+            return
         proj = load_project(project)
         if out is not None:
             proj.output_dir = out

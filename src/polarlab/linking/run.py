@@ -134,3 +134,11 @@ def _finite(obj):
     if isinstance(obj, np.integer):
         return int(obj)
     return obj
+
+
+def run_project(path: str | Path, output_dir: str | Path | None = None, progress: bool = True) -> dict[str, Path]:
+    """``polarlab run`` of a ``[task] kind = "linking"`` project (see :func:`polarlab.tasks.project_runner`)."""
+    from .config import load_linking_project
+
+    path = Path(path)
+    return run_linking(load_linking_project(path), base_dir=path.parent, output_dir=output_dir).outputs

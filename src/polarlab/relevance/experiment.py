@@ -264,3 +264,30 @@ def run_relevance(config: RelevanceConfig, *, state_dir: str | os.PathLike = ".p
         return out
     finally:
         torch.set_num_threads(threads)
+
+
+def run_project(path: str | os.PathLike, output_dir: str | os.PathLike | None = None,
+                progress: bool = True) -> dict[str, Path]:
+    """``polarlab run`` of a ``[task] kind = "relevance"`` project: every method of its ``[relevance]`` table,
+    the results in ``<output_dir>/metrics.json`` (default ``out/`` beside the project file); caches and trained
+    retrievers in ``[project] state_dir`` (default ``.polarlab``)."""
+    import json
+    import sys
+
+    from ..io.atomic import write_text
+    from .config import load_relevance_project
+
+    path = Path(path)
+    config = load_relevance_project(path)
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    project = tomllib.loads(path.read_text(encoding="utf-8")).get("project", {})
+    state = path.parent / project.get("state_dir", ".polarlab")
+    out = Path(output_dir) if output_dir else path.parent / "out"
+    log = (lambda s: print(s, flush=True)) if progress else (lambda s: None)
+    result = run_relevance(config, state_dir=state, log=log)
+    metrics = out / "metrics.json"
+    write_text(metrics, json.dumps(result, indent=2, default=str))
+    return {"metrics": metrics}
