@@ -309,3 +309,22 @@ def test_llm_span_source_and_verifier_real_model(tmp_path):
     ver = SpanVerifier(be, cache=cache)
     p = ver.p_yes(doc, Span(14, 29, "Disease"))
     assert p is not None and 0.0 <= p <= 1.0 and ver.stats["calls"] == 1
+
+
+def test_harmonizer_falls_back_to_majority_vote_and_says_so(caplog):
+    from polarlab.spans.aggregate import MajoritySpans, decode_tags
+    from polarlab.spans.harmonize import SpanHarmonizer
+
+    docs = _gold_docs()
+    terms = ["Wilson disease", "hepatitis", "breast cancer", "lymphoma", "cirrhosis"]
+    votes = apply_span_sources(docs, [DictionarySpanSource("dict", terms, "Disease"), disease_heads,
+                                      disease_acronyms], ["Disease"])
+    X = np.zeros((votes.L.shape[0], 3), dtype=np.float32)      # features that carry nothing: h = a constant
+    with caplog.at_level("WARNING"):
+        h = SpanHarmonizer(folds=2, shift_grid=(1.0,), strength_grid=(None,)).fit(votes, X)
+    assert h.fallback_ and h.decode == "argmax"
+    assert h.check_.polar_mean <= h.check_.majority_mean and "majority vote" in caplog.text
+    spans, _ = spans_with_probability(h.spans_proba(votes, X), votes, h.decode, "polar")
+    mv = votes.decode(decode_tags(MajoritySpans().predict_proba(votes), votes, "argmax"))
+    assert [[s.key for s in S] for S in spans] == [[s.key for s in sorted(S)] for S in mv]
+    assert any(spans)
