@@ -25,3 +25,26 @@ def test_run_dispatches_relevance_and_its_errors_name_the_table(tmp_path):
     out = CliRunner().invoke(app, ["run", str(p)])
     assert out.exit_code == 2
     assert "labelmodel" in out.output and "relevance project" in out.output
+
+
+def test_run_a_spans_project(tmp_path):
+    import json
+
+    docs = ("1|t|Wilson disease and cystic fibrosis.\n1|a|Patients with Wilson disease improved.\n"
+            "1\t0\t14\tWilson disease\tDisease\tD1\n1\t19\t34\tcystic fibrosis\tDisease\tD2\n\n"
+            "2|t|No finding here.\n2|a|Nothing.\n\n")
+    (tmp_path / "docs.txt").write_text(docs)
+    (tmp_path / "polarlab.toml").write_text(
+        '[task]\nkind = "spans"\ntypes = ["Disease"]\n\n[data]\npath = "docs.txt"\n\n'
+        '[[sources]]\ntype = "regex"\nname = "wilson"\npattern = "Wilson disease"\n\n'
+        '[[sources]]\ntype = "regex"\nname = "fibrosis"\npattern = "\\\\w+ fibrosis"\n\n'
+        '[harmonizer]\nfeatures = "shape"\n\n[output]\ndir = "out"\nspans = "spans.jsonl"\n')
+    out = CliRunner().invoke(app, ["run", str(tmp_path / "polarlab.toml")])
+    assert out.exit_code == 0, out.output
+    lines = [json.loads(x) for x in (tmp_path / "out" / "spans.jsonl").read_text().splitlines() if x.strip()]
+    assert len(lines) == 2 and (tmp_path / "out" / "metrics.json").exists()
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[task]\nkind = "spans"\n[data]\npath = "docs.txt"\n[[sources]]\ntype = "regex"\nname = "x"\n'
+                   'patern = "x"\n')
+    out = CliRunner().invoke(app, ["run", str(bad)])
+    assert out.exit_code == 2 and "patern" in out.output

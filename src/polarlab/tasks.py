@@ -74,6 +74,7 @@ def project_runner(kind: str | None) -> Callable[..., dict] | None:
 
 register_project_runner("linking", "polarlab.linking.run:run_project")
 register_project_runner("relevance", "polarlab.relevance.experiment:run_project")
+register_project_runner("spans", "polarlab.spans.run:run_project")
 
 register_task_kind(TaskKind("text", "Classify the text into one of the labels."))
 register_task_kind(TaskKind("relation", "Classify the relation between the two marked entities into one of the labels.",

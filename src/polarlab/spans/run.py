@@ -213,3 +213,89 @@ def run_spans(cfg: SpansConfig | dict, *, docs: Sequence[SpanDoc] | None = None,
         write_spans(cfg.output, docs, methods["harmonized"], cfg.types)
         res.outputs["spans"] = str(cfg.output)
     return res
+
+
+def load_spans_project(path: str | Path) -> SpansConfig:
+    """A ``polarlab.toml`` with ``[task] kind = "spans"`` as a :class:`SpansConfig`.
+
+    Tables: ``[task]`` (``kind``, ``types``), ``[data]`` (:class:`DataSpec`), ``[[sources]]``
+    (:class:`SourceSpec`), ``[harmonizer]``, ``[correct]``, ``[project] state_dir``, ``[output]`` (``dir``,
+    ``spans`` = file name, .jsonl | .txt | .conll). Relative paths are read from the project file's folder.
+
+    Raises:
+        ConfigError: unreadable TOML, an unknown table or key, a wrong type (named with its key path).
+    """
+    import sys
+
+    from pydantic import ValidationError
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"cannot read the project file: {e}", file=str(path), fix="give a UTF-8 TOML file") from None
+    unknown = sorted(set(raw) - {"task", "data", "sources", "harmonizer", "correct", "project", "output"})
+    if unknown:
+        raise ConfigError(f"unknown table(s) {unknown}", file=str(path), column=unknown[0],
+                          fix="a spans project has [task], [data], [[sources]], [harmonizer], [correct], "
+                              "[project], [output]")
+    base = path.parent
+    task = dict(raw.get("task", {}))
+    task.pop("kind", None)
+    types = task.pop("types", ["Disease"])
+    task.pop("name", None)
+    if task:
+        raise ConfigError(f"unknown key(s) {sorted(task)} in [task]", file=str(path), column=f"task.{sorted(task)[0]}",
+                          fix="a spans task has kind, name and types")
+    res = lambda p: str(p if Path(p).is_absolute() else base / p)  # noqa: E731
+    data = dict(raw.get("data", {}))
+    if "path" in data:
+        data["path"] = res(data["path"])
+    sources = [dict(s) for s in raw.get("sources", [])]
+    for s in sources:
+        for k in ("ontology", "terms", "gguf"):
+            if isinstance(s.get(k), str):
+                s[k] = res(s[k])
+    out = dict(raw.get("output", {}))
+    output = None
+    if "spans" in out or "dir" in out:
+        output = res(Path(out.get("dir", "out")) / out.get("spans", "spans.jsonl"))
+    bad_out = sorted(set(out) - {"dir", "spans"})
+    if bad_out:
+        raise ConfigError(f"unknown key(s) {bad_out} in [output]", file=str(path), column=f"output.{bad_out[0]}",
+                          fix="use dir and spans")
+    table = {"data": data, "types": types, "sources": sources, "harmonizer": raw.get("harmonizer", {}),
+             "correct": raw.get("correct", {}), "state_dir": res(raw.get("project", {}).get("state_dir", ".polarlab")),
+             "output": output}
+    try:
+        return SpansConfig.model_validate(table)
+    except ValidationError as e:
+        err = e.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"{key}: {err['msg']}", file=str(path), column=key, fix="see the spans config docs"
+                          ) from None
+
+
+def run_project(path: str | Path, output_dir: str | Path | None = None, progress: bool = True) -> dict[str, Path]:
+    """``polarlab run`` of a ``[task] kind = "spans"`` project: harmonized spans with probability and risk
+    (``[output] spans``) and ``metrics.json`` beside them when the documents carry gold spans."""
+    import json
+
+    from ..io.atomic import write_text
+
+    cfg = load_spans_project(path)
+    if output_dir is not None:
+        cfg.output = Path(output_dir) / (cfg.output.name if cfg.output else "spans.jsonl")
+    if cfg.output is None:
+        cfg.output = Path(path).parent / "out" / "spans.jsonl"
+    res = run_spans(cfg)
+    outputs = {"spans": Path(cfg.output)}
+    if res.metrics:
+        m = Path(cfg.output).with_name("metrics.json")
+        write_text(m, json.dumps(res.metrics, indent=2, default=str))
+        outputs["metrics"] = m
+    return outputs
