@@ -195,9 +195,8 @@ def open_session(project, config: ReviewConfig | None = None, *, progress: bool 
     ds, matrix = result.splits[split], result.matrices[split]
     kind, feature_options, options = harmonizer_setup(project, matrix)
     X = featurize({split: ds}, split, kind, Path(project.state_dir) / "features", feature_options)[split]
-    audit_size = 0
     loop = SelfPacedReview(project.task.n_classes, config.schedule, batch_size=config.batch_size,
-                           audit_size=audit_size, human_weight=config.human_weight, harmonizer=options,
+                           audit_size=0,            # in the app, audits are interleaved by the store human_weight=config.human_weight, harmonizer=options,
                            stopping=StoppingRule(config.target, config.budget)).fit(matrix.L, X)
     store = store or ReviewStore.for_project(project.state_dir, split)
     _share(project, split, ds, loop)
