@@ -204,6 +204,7 @@ def _result(ctx) -> RunResult:
     if llm_stats:
         extra["report"]["llm"] = llm_stats
     seconds = {("load" if r.name == "data" else r.name): r.seconds for r in ctx.log}
+    seconds.update(ctx.seconds)     # parts of a stage (e.g. the transformer inside harmonizer)
     return RunResult(task=task, splits=ctx.splits, matrices=ctx.matrices, fit_split=fit, analysis=analysis,
                      probas=probas, metrics=metrics, final=final, seconds=seconds, extra=extra, stages=list(ctx.log),
                      eval_split=ctx.eval_split)

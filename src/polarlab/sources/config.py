@@ -69,7 +69,7 @@ def load_python_sources(path: Path, names: list[str] | None = None) -> list[Sour
 
 
 def sources_from_config(tables: list[dict[str, Any]], *, base_dir: Path, state_dir: Path,
-                        sample: Dataset | None = None, file: str | None = None) -> list[Source]:
+                        sample: Dataset | None = None, file: str | None = None, offset: int = 0) -> list[Source]:
     """Build the sources a project file declares (each table validated by its type's settings model).
 
     Args:
@@ -78,9 +78,10 @@ def sources_from_config(tables: list[dict[str, Any]], *, base_dir: Path, state_d
         state_dir: the project's state folder (LLM caches live there).
         sample: a dataset of the project (to enumerate WRENCH weak-label columns).
         file: the project file, for messages.
+        offset: the index of ``tables[0]`` among the file's ``[[sources]]`` (for key paths in messages).
     """
     out: list[Source] = []
-    for i, table in enumerate(tables):
+    for i, table in enumerate(tables, start=offset):
         settings, where = validate_source(table, i, file)
         ctx = BuildContext(base_dir=Path(base_dir), state_dir=Path(state_dir), sample=sample, file=file, where=where)
         try:

@@ -53,8 +53,12 @@ class HarmonizerStage:
                                                                        ctx.task, opts)
         report: dict[str, Any] = {}
         if deep is not None:
+            import time
+
+            t = time.perf_counter()
             ctx.probas[HARMONIZER_METHOD] = fit_transformer(ctx.matrices, ctx.splits, ctx.fit_split, ctx.task,
                                                             ctx.harmonizer, deep)
+            ctx.seconds["transformer"] = time.perf_counter() - t
             report["transformer"] = True
         h = ctx.harmonizer
         if h is not None and h.tuning_:

@@ -77,7 +77,7 @@ class SourcesStage:
                 reused.extend(names)
             else:
                 built = sources_from_config([table], base_dir=ctx.project.base_dir, state_dir=ctx.state_dir,
-                                            sample=sample, file=ctx.file)
+                                            sample=sample, file=ctx.file, offset=i)
                 for s in built:
                     s_where = f"sources[{i}]"
                     if s.name in seen:
