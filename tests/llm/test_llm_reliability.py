@@ -147,7 +147,7 @@ def test_model_the_server_does_not_list(srv, tmp_path):
     srv.configure(list_models=True, models=("fake-model", "other"))
     with pytest.raises(LLMModelNotFoundError) as ei:
         source(srv.base_url, tmp_path, model="fake-modle").apply(data(), TASK)
-    assert "'fake-modle'" in str(ei.value) and "'other'" in str(ei.value) and "column 'model'" in str(ei.value)
+    assert "'fake-modle'" in str(ei.value) and "'other'" in str(ei.value) and "key 'model'" in str(ei.value)
     assert sum(srv.requests.values()) == 0  # not one prompt sent
 
 
