@@ -137,14 +137,16 @@ def import_(project: Path = typer.Argument(..., help="the project file (polarlab
 
 
 def report(project: Path = typer.Argument(..., help="the project file (polarlab.toml)"),
-           out: Optional[Path] = typer.Option(None, "--out", help="HTML file (default: <output>/report.html)")
+           out: Optional[Path] = typer.Option(None, "--out", help="HTML file (default: <output>/report.html)"),
+           slices: Optional[Path] = typer.Option(None, "--slices", help="a Python file of slicing functions: adds "
+                                                 "a per-slice table (coverage, label quality, risk, end model)")
            ) -> None:
     """Write one self-contained HTML report of the run (figures inlined; opens without a network)."""
     from ..report.project import project_report
 
     PolarlabError, fail, console = _errors()
     try:
-        path = project_report(_project(project), out)
+        path = project_report(_project(project), out, slices)
     except PolarlabError as e:
         fail(e)
     console.print(f"wrote the report: {path}")
