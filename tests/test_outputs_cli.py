@@ -49,6 +49,43 @@ def test_commands_refuse_bad_input_before_work(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "endmodel.json" in r.stderr
     r = runner.invoke(cli.app, ["endmodel", str(p), "--model", "forest"])
     assert r.exit_code == 2 and "unknown end model 'forest'" in r.stderr
+    r = runner.invoke(cli.app, ["report", str(p), "--slices", str(tmp_path / "nope.py")])
+    assert r.exit_code == 2 and "nope.py" in r.stderr and "not found" in r.stderr
+
+
+SLICES = """
+from polarlab.slicing import slicing_function
+
+@slicing_function()
+def short_comment(x):
+    return len(x.text.split()) < 5
+
+@slicing_function()
+def has_link(x):
+    return "http" in x.text.lower()
+"""
+
+
+def test_report_with_slices(tmp_path: Path) -> None:
+    p = demo_project(tmp_path)
+    (tmp_path / "sf.py").write_text(SLICES, encoding="utf-8")
+    ok(["run", str(p), "--no-progress"])
+    assert "wrote the report" in ok(["report", str(p), "--slices", str(tmp_path / "sf.py")])
+    page = (p.parent / "out" / "report.html").read_text(encoding="utf-8")
+    section = page[page.index("<h2>Slices</h2>"):page.index("<h2>Correction</h2>")]
+    import re
+
+    from polarlab.project import load_project
+
+    splits = load_project(p).load_splits()
+    rows = re.findall(r"<tr><td>([a-z_]+)</td><td>(\d+)</td>", section)
+    expected = []
+    for split, ds in splits.items():
+        assert f"<h3>{split}</h3>" in section
+        short = sum(len(t.split()) < 5 for t in ds.frame["text"])
+        link = sum("http" in t.lower() for t in ds.frame["text"])
+        expected += [("overall", str(len(ds))), ("short_comment", str(short)), ("has_link", str(link))]
+    assert rows == expected
 
 
 @pytest.mark.slow

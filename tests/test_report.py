@@ -62,6 +62,25 @@ def test_render_is_self_contained_and_escaped() -> None:
     assert "0.833 (95% Wilson interval" in page                      # 10 of 12 reviewed labels agree
     empty = render(ReportData(task=TASK))
     assert "data-figure" not in empty and "no end model trained" in empty
+    assert "<h2>Slices</h2>" not in page and "<h2>Slices</h2>" not in empty      # only when slices are given
+
+
+def test_render_slice_table() -> None:
+    from polarlab.slicing import SliceMatrix, slice_report
+
+    gold = np.array([0, 1, 1, 0, 1, 0])
+    preds = np.array([0, 1, 0, 0, 1, 1])
+    S = SliceMatrix(np.array([[1, 0], [1, 0], [1, 1], [0, 1], [0, 0], [0, 1]], dtype=bool), ["short", "<odd>"],
+                    [str(i) for i in range(6)])
+    d = full_report()
+    d.slices = {"test": slice_report(S, gold=gold, preds=preds, n_classes=2)}
+    page = render(d)
+    section = page[page.index("<h2>Slices</h2>"):page.index("<h2>Correction</h2>")]
+    assert "<h3>test</h3>" in section and "&lt;odd&gt;" in section and "<odd>" not in section
+    # one row per slice, overall first; label accuracy 4/6 overall, 2/3 on "short", 1/3 on "<odd>"
+    rows = re.findall(r"<tr><td>([^<]+)</td><td>(\d+)</td>", section)
+    assert rows == [("overall", "6"), ("short", "3"), ("&lt;odd&gt;", "3")]
+    assert "<td>0.667</td>" in section and "<td>0.333</td>" in section
 
 
 def test_report_opens_in_headless_chromium(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from snorkel.augmentation import ApplyAllPolicy, ApplyEachPolicy, ApplyOnePolicy
 
 from .apply import augment
 from .function import TransformationFunction, transformation_function
+from .load import load_transformation_functions
 
 __all__ = ["ApplyAllPolicy", "ApplyEachPolicy", "ApplyOnePolicy", "MeanFieldPolicy", "RandomPolicy",
-           "TransformationFunction", "augment", "transformation_function"]
+           "TransformationFunction", "augment", "load_transformation_functions", "transformation_function"]

@@ -28,18 +28,31 @@ def endmodel(project: Path = typer.Argument(..., help="the project file (polarla
                                                       "(fine-tuned MiniLM; minutes on CPU)"),
              self_training: bool = typer.Option(False, "--self-training", help="self-train on the unlabelled rows"),
              epochs: Optional[int] = typer.Option(None, help="transformer: passes over the data"),
-             out: Optional[Path] = typer.Option(None, "--out", help="model folder (default: <output>/endmodel)")
+             out: Optional[Path] = typer.Option(None, "--out", help="model folder (default: <output>/endmodel)"),
+             augment: Optional[Path] = typer.Option(None, "--augment", help="a Python file of transformation "
+                                                    "functions applied to the training rows (labels copied)"),
+             policy: str = typer.Option("mean_field", help="augmentation policy: mean_field | random"),
+             n_per_original: int = typer.Option(2, help="augmented rows made per training row"),
+             sequence_length: int = typer.Option(2, help="transformation functions applied in a row"),
+             filter_unlabeled: bool = typer.Option(True, "--filter-unlabeled/--keep-unlabeled",
+                                                   help="drop the rows no source voted on (default) / train on "
+                                                        "every row of the fit split"),
+             min_proba: Optional[float] = typer.Option(None, "--min-proba", help="also drop rows whose label's "
+                                                       "probability is below this (reviewed rows are kept)")
              ) -> None:
     """Train the end model on the project's final labels (soft labels, 1 - risk weights, reviewed rows).
 
     Runs the project's stages first (unchanged ones are skipped), then the ``endmodel`` stage."""
     from ..endmodel.stage import train_end_model
+    from ..endmodel.training import TrainingRows
 
     PolarlabError, fail, console = _errors()
     options = {"epochs": epochs} if epochs is not None else {}
     try:
+        training = TrainingRows(filter_unlabeled=filter_unlabeled, min_proba=min_proba, augment=augment,
+                                policy=policy, n_per_original=n_per_original, sequence_length=sequence_length)
         run, report = train_end_model(_project(project), model, self_training=self_training, options=options,
-                                      out=out)
+                                      out=out, training=training)
     except PolarlabError as e:
         fail(e)
     r = report.report
@@ -49,6 +62,9 @@ def endmodel(project: Path = typer.Argument(..., help="the project file (polarla
         t = r["trained_on"]
         console.print(f"trained {model} on {t['rows']} rows of {t['split']} ({t['reviewed']} reviewed) "
                       f"in {report.seconds:.1f}s")
+        if t.get("augmented"):
+            a = t["augmented"]
+            console.print(f"augmented: +{a['rows']} rows ({a['policy']} policy; provenance in {a['provenance']})")
         if r.get("self_training"):
             console.print(f"self-training: kept round {r['self_training']['best_round']}, "
                           f"stopped: {r['self_training']['stop_reason']}")
@@ -137,14 +153,16 @@ def import_(project: Path = typer.Argument(..., help="the project file (polarlab
 
 
 def report(project: Path = typer.Argument(..., help="the project file (polarlab.toml)"),
-           out: Optional[Path] = typer.Option(None, "--out", help="HTML file (default: <output>/report.html)")
+           out: Optional[Path] = typer.Option(None, "--out", help="HTML file (default: <output>/report.html)"),
+           slices: Optional[Path] = typer.Option(None, "--slices", help="a Python file of slicing functions: adds "
+                                                 "a per-slice table (coverage, label quality, risk, end model)")
            ) -> None:
     """Write one self-contained HTML report of the run (figures inlined; opens without a network)."""
     from ..report.project import project_report
 
     PolarlabError, fail, console = _errors()
     try:
-        path = project_report(_project(project), out)
+        path = project_report(_project(project), out, slices)
     except PolarlabError as e:
         fail(e)
     console.print(f"wrote the report: {path}")

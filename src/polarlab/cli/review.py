@@ -46,6 +46,9 @@ def serve(project: Path = typer.Argument(..., help="the project file (polarlab.t
           double_review: bool = typer.Option(False, "--double-review", help="each item by two reviewers"),
           schedule: str = typer.Option("linear:0.05:0.05:0.5", help="acceptance threshold per round: "
                                        "linear:START:STEP:STOP, geometric:START:FACTOR:STOP or list:T1,T2,..."),
+          slices: Optional[Path] = typer.Option(None, help="a Python file of slicing functions (with --slice)"),
+          slice_name: Optional[str] = typer.Option(None, "--slice", help="review only this slice's items (a "
+                                                   "slicing function in --slices)"),
           progress: bool = typer.Option(True, help="progress bars while the project runs")) -> None:
     """Start the review: run the project, order the queue by risk, serve the page (token on every request)."""
     from ..errors import PolarlabError
@@ -61,7 +64,11 @@ def serve(project: Path = typer.Argument(..., help="the project file (polarlab.t
         proj = load_project(project)
         config = ReviewConfig(split=split, batch_size=batch_size, budget=budget, target=target,
                               audit_share=audit_share, reviews_per_item=2 if double_review else 1,
-                              schedule=parse_schedule(schedule))
+                              schedule=parse_schedule(schedule), slices=slices, slice=slice_name)
+        if slices is not None:
+            from ..slicing import load_slicing_functions
+
+            load_slicing_functions(slices, [slice_name])     # a bad file or name fails before the project runs
         session = open_session(proj, config, progress=progress)
     except PolarlabError as e:
         _fail(e)
@@ -114,12 +121,34 @@ def _serve(session, host: str, port: int, token: Optional[str], no_browser: bool
         server.stop()
 
 
+def _scope(project, store, slices: Optional[Path], name: Optional[str]) -> dict:
+    """``status`` keywords for ``--slices/--slice``: the slice's item positions (none = the review's own scope)."""
+    from ..errors import ConfigError
+    from ..review.session import slice_rows
+
+    if (slices is None) != (name is None):
+        raise ConfigError("--slices and --slice go together", column="--slice",
+                          fix="pass both: --slices FILE.py --slice NAME (or neither)")
+    if name is None:
+        return {}
+    meta = store.meta()
+    ds = project.load_splits()[meta["split"]]
+    ids = [it.item_id for it in store.items()]
+    if [str(i) for i in ds.frame["id"]] != ids:
+        raise ConfigError("the review holds other items than the project's data", file=str(store.path),
+                          fix="run `polarlab review` again on this project")
+    return {"rows": slice_rows(ds, slices, name), "scope": name}
+
+
 @review_app.command("status")
 def status(project: Path = typer.Argument(..., help="the project file (polarlab.toml)"),
            as_json: bool = typer.Option(False, "--json", help="print the status as one JSON object"),
            labels: Optional[Path] = typer.Option(None, "--labels", help="also write the final labels (the people's "
                                                  "answers where reviewed, else the machine's) to this .csv/.jsonl/"
-                                                 ".parquet file")) -> None:
+                                                 ".parquet file"),
+           slices: Optional[Path] = typer.Option(None, help="a Python file of slicing functions (with --slice)"),
+           slice_name: Optional[str] = typer.Option(None, "--slice", help="report on this slice's items only "
+                                                    "(default: the slice the review was started on, if any)")) -> None:
     """Reviewed / accepted / remaining, the accuracy estimate with its interval, and the budget left."""
     from ..errors import ConfigError, PolarlabError
     from ..project import load_project
@@ -134,7 +163,7 @@ def status(project: Path = typer.Argument(..., help="the project file (polarlab.
         if store is None or store.n_items() == 0:
             raise ConfigError("no review has started for this project", file=str(path),
                               fix=f"start one with: polarlab review {project}")
-        s = store.status()
+        s = store.status(**_scope(proj, store, slices, slice_name))
     except PolarlabError as e:
         _fail(e)
     if labels is not None:
@@ -148,6 +177,8 @@ def status(project: Path = typer.Argument(..., help="the project file (polarlab.
         print(json.dumps({k: v for k, v in s.items() if k != "chart"}))
         return
     e, ea = s["estimate"], s["estimate_accepted"]
+    if s.get("scope"):
+        console.print(f"slice {s['scope']!r}")
     console.print(f"items {s['items']}: reviewed {s['reviewed']} (random checks {s['audited']}), accepted "
                   f"{s['accepted']} (risk < {s['threshold']:.2f}), remaining {s['remaining']}")
 

@@ -28,9 +28,11 @@ from ..project import Project
 from .base import make_end_model
 from .self_training import SelfTraining
 from .targets import Targets
+from .training import TrainingRows
 
 STAGE = "endmodel"
 MODEL_DIR = "endmodel"
+AUGMENTED_FILE = "augmented.csv"
 
 
 @dataclass
@@ -65,8 +67,11 @@ def confusion(gold: np.ndarray, pred: np.ndarray, k: int) -> np.ndarray:
 
 def fit_on_labels(project: Project, labels: ProjectLabels, model, *, self_training: bool = False,
                   st_options: dict[str, Any] | None = None, out: str | Path | None = None,
-                  extra: dict[str, Any] | None = None) -> EndModelRun:
-    """Train ``model`` on a project's final labels, evaluate it on the test split, save it."""
+                  extra: dict[str, Any] | None = None, training: TrainingRows | None = None) -> EndModelRun:
+    """Train ``model`` on a project's final labels, evaluate it on the test split, save it.
+
+    ``training`` chooses the rows (filtering) and adds augmented ones (:mod:`polarlab.endmodel.training`);
+    the augmented rows' provenance goes to ``<model folder>/augmented.csv``."""
     t0 = time.perf_counter()
     d = labels.data
     fit, ev = _split_choice(labels, project)
@@ -75,19 +80,31 @@ def fit_on_labels(project: Project, labels: ProjectLabels, model, *, self_traini
     position = {key: i for i, key in enumerate(d.keys())}
     for key, votes in d.human_by_id().items():
         reviewed[position[key]] = human_label(votes)
-    voted = (d.votes.L >= 0).any(axis=1) if d.votes is not None and d.votes.L.shape[1] else np.ones(len(d.ids), bool)
-    lab = rows[voted[rows] | (reviewed[rows] >= 0)]
-    pool = rows[~(voted[rows] | (reviewed[rows] >= 0))]
+    training = training or TrainingRows()
+    inputs = labels.inputs or d.texts          # what the model sees (relation tasks: entities marked)
+    keep = training.select([d.ids[r] for r in rows], [inputs[r] for r in rows],
+                           None if d.votes is None else d.votes.L[rows], d.proba[rows], reviewed[rows])
+    lab, pool = rows[keep], rows[~keep]
+    if not lab.size:
+        raise ConfigError(f"no training rows left in split {fit!r} after filtering (min_proba = {training.min_proba})",
+                          file=str(project.path), column="--min-proba", fix="lower --min-proba")
     targets = Targets.from_risk(d.proba[lab], d.risk[lab], reviewed[lab])
-    # every row once (the embedding cache keeps it for the next run); relation tasks: entities marked
-    F = model.encode(labels.inputs or d.texts)
+    # every row once (the embedding cache keeps it for the next run)
+    F = model.encode(inputs)
+    X = F[lab]
+    augmented = None
+    if training.tfs_ is not None:
+        augmented, extra_targets = training.augment_rows([d.ids[r] for r in lab], [inputs[r] for r in lab], targets)
+        if len(augmented):
+            X = np.vstack([X, model.encode(augmented["text"].tolist())])
+            targets = targets.concat(extra_targets)
     history = None
     if self_training:
-        st = SelfTraining(model, **(st_options or {})).fit_encoded(F[lab], targets, F[pool])
+        st = SelfTraining(model, **(st_options or {})).fit_encoded(X, targets, F[pool])
         model, history = st.model_, st.result_.to_dict()
     else:
         P, w = targets.resolved()
-        model.fit_encoded(F[lab], P, w)
+        model.fit_encoded(X, P, w)
     probas = {s: model.predict_proba_encoded(F[labels.rows(s)]) for s in labels.splits}
     evaluation = None
     if ev is not None and (labels.gold[labels.rows(ev)] >= 0).any():
@@ -95,9 +112,22 @@ def fit_on_labels(project: Project, labels: ProjectLabels, model, *, self_traini
         evaluation = {"split": ev, "metrics": classification_metrics(g, probas[ev], dataset=project.task.name),
                       "confusion": confusion(g, probas[ev].argmax(1), project.task.n_classes).tolist()}
     trained_on = {"split": fit, "rows": int(lab.size), "reviewed": int((reviewed[lab] >= 0).sum()),
-                  "pool": int(pool.size), "labels_from": labels.origin, "method": d.method}
+                  "pool": int(pool.size), "labels_from": labels.origin, "method": d.method,
+                  "filter_unlabeled": training.filter_unlabeled, "min_proba": training.min_proba}
     path = Path(out) if out is not None else Path(project.output_dir) / MODEL_DIR
+    if augmented is not None:
+        trained_on["augmented"] = {"rows": int(len(augmented)), "file": str(training.augment),
+                                   "policy": training.policy, "n_per_original": training.n_per_original,
+                                   "sequence_length": training.sequence_length, "seed": training.seed,
+                                   "provenance": AUGMENTED_FILE}
     model.save(path, {"evaluation": evaluation, "self_training": history, "trained_on": trained_on, **(extra or {})})
+    if augmented is not None:              # each augmented row: its text, its original's id, the functions applied
+        from ..io.atomic import atomic_path
+
+        with atomic_path(path / AUGMENTED_FILE) as tmp:
+            augmented.to_csv(tmp, index=False)
+    elif (path / AUGMENTED_FILE).exists():
+        (path / AUGMENTED_FILE).unlink()       # from an earlier, augmented run
     return EndModelRun(model, path, evaluation, trained_on, history, time.perf_counter() - t0, probas)
 
 
@@ -112,9 +142,11 @@ class EndModelStage:
     name = STAGE
 
     def __init__(self, kind: str = "logreg", options: dict[str, Any] | None = None, self_training: bool = False,
-                 st_options: dict[str, Any] | None = None, out: str | Path | None = None) -> None:
+                 st_options: dict[str, Any] | None = None, out: str | Path | None = None,
+                 training: TrainingRows | None = None) -> None:
         self.kind, self.options, self.self_training = kind, dict(options or {}), bool(self_training)
         self.st_options, self.out = dict(st_options or {}), out
+        self.training = training or TrainingRows()
         self.result: EndModelRun | None = None
 
     def _model(self, project: Project):
@@ -134,7 +166,7 @@ class EndModelStage:
     def config(self, ctx) -> Any:
         return {"kind": self.kind, "options": {k: v for k, v in self.options.items() if k != "cache_dir"},
                 "self_training": self.self_training, "st_options": self.st_options, "final": self._final(ctx),
-                "out": str(self.out) if self.out is not None else None}
+                "out": str(self.out) if self.out is not None else None, "training": self.training.config()}
 
     def inputs(self, ctx) -> dict[str, str]:
         from ..state import content_hash
@@ -147,7 +179,8 @@ class EndModelStage:
         model = self._model(ctx.project)           # bad options fail before any slow work
         self.result = fit_on_labels(ctx.project, load_project_labels(ctx.project), model,
                                     self_training=self.self_training, st_options=self.st_options, out=self.out,
-                                    extra={"options": {k: v for k, v in self.options.items() if k != "cache_dir"}})
+                                    extra={"options": {k: v for k, v in self.options.items() if k != "cache_dir"}},
+                                    training=self.training)
         ctx.probas[STAGE] = self.result.probas
         return {"kind": self.kind, "evaluation": self.result.evaluation, "trained_on": self.result.trained_on,
                 "self_training": self.result.self_training, "path": str(self.result.path)}
@@ -170,7 +203,8 @@ class EndModelStage:
 
 def train_end_model(project: Project, kind: str = "logreg", *, self_training: bool = False,
                     options: dict[str, Any] | None = None, st_options: dict[str, Any] | None = None,
-                    out: str | Path | None = None, progress: bool = False) -> tuple[EndModelRun | None, Any]:
+                    out: str | Path | None = None, progress: bool = False,
+                    training: TrainingRows | None = None) -> tuple[EndModelRun | None, Any]:
     """``polarlab endmodel``: bring the run up to date (``polarlab run``; unchanged stages are skipped), then
     run the stage list plus ``endmodel`` over the project state.
 
@@ -181,7 +215,7 @@ def train_end_model(project: Project, kind: str = "logreg", *, self_training: bo
     from ..stages import PIPELINE, RunContext, register_stage, run_stages
     from ..state import ProjectState
 
-    stage = EndModelStage(kind, options, self_training, st_options, out)
+    stage = EndModelStage(kind, options, self_training, st_options, out, training)
     stage._model(project)                                   # unknown kind / bad option: before any work
     run_pipeline(project, progress=progress)
     register_stage(stage)

@@ -77,3 +77,14 @@ class Targets:
         index = np.asarray(index, dtype=np.int64)
         return Targets(self.soft[index], None if self.weight is None else self.weight[index],
                        None if self.hard is None else self.hard[index])
+
+    def concat(self, other: "Targets") -> "Targets":
+        """These n rows followed by ``other``'s (weights / reviews of 1 / -1 where one side has none)."""
+        def both(a: np.ndarray | None, b: np.ndarray | None, fill: float, n: int, m: int) -> np.ndarray | None:
+            if a is None and b is None:
+                return None
+            return np.concatenate([np.full(n, fill) if a is None else a, np.full(m, fill) if b is None else b])
+
+        n, m = len(self), len(other)
+        return Targets(np.vstack([self.soft, other.soft]), both(self.weight, other.weight, 1.0, n, m),
+                       both(self.hard, other.hard, -1, n, m))

@@ -57,6 +57,7 @@ class ReportData:
         llm: LLM name -> run stats (calls, tokens, seconds, cost).
         end_model: the end model's test metrics and confusion matrix.
         timeline: stage -> seconds, in run order.
+        slices: split -> per-slice table (:func:`polarlab.slicing.slice_report`), when slices were given.
         notes: extra lines shown at the top (where the data came from).
     """
 
@@ -72,4 +73,5 @@ class ReportData:
     llm: dict[str, dict[str, Any]] = field(default_factory=dict)
     end_model: EndModelReport | None = None
     timeline: dict[str, float] = field(default_factory=dict)
+    slices: dict[str, pd.DataFrame] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)

@@ -156,6 +156,16 @@ def _end_model(d: ReportData) -> str:
     return out
 
 
+def _slices(d: ReportData) -> str:
+    out = ""
+    for split, frame in d.slices.items():
+        cols = list(frame.columns)
+        out += f"<h3>{escape(split)}</h3>" + table(["slice", *[c.replace("_", " ") for c in cols]],
+                                                   [list(r) for r in frame.itertuples()])
+    return out + note("label / end scores against gold where the slice has gold rows; risk ECE and AUROC "
+                      "against the labels' errors; coverage = rows with at least one source vote")
+
+
 def _timeline(d: ReportData) -> str:
     stages = {k: float(v) for k, v in d.timeline.items() if k != "total" and v is not None}
     if not stages:
@@ -174,7 +184,8 @@ def render(d: ReportData) -> str:
              f"<style>{CSS}</style></head><body><h1>{escape(d.title)}</h1>",
              note(f"task {d.task.name}: labels {', '.join(d.task.labels)}")]
     parts += [note(n) for n in d.notes]
-    for title, fn in SECTIONS:
+    sections = SECTIONS[:3] + (("Slices", _slices),) + SECTIONS[3:] if d.slices else SECTIONS
+    for title, fn in sections:
         parts.append(f"<section><h2>{escape(title)}</h2>{fn(d)}</section>")
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -40,6 +40,8 @@ class ReviewConfig:
         budget: reviews allowed: a count (>= 1) or a fraction of the items.
         reviews_per_item: 2 = double review (agreement is reported).
         schedule: acceptance thresholds per round.
+        slices: a Python file of slicing functions; with ``slice``, the queue holds only that slice's items.
+        slice: the name of the slice to review (a function in ``slices``).
     """
 
     split: str | None = None
@@ -50,8 +52,13 @@ class ReviewConfig:
     budget: float = 0.05
     reviews_per_item: int = 1
     schedule: ThresholdSchedule = field(default_factory=ThresholdSchedule)
+    slices: Path | None = None
+    slice: str | None = None
 
     def __post_init__(self) -> None:
+        if (self.slices is None) != (self.slice is None):
+            raise ConfigError("--slices and --slice go together", column="--slice",
+                              fix="pass both: --slices FILE.py --slice NAME (or neither)")
         if not 0.0 <= self.audit_share < 1.0:
             raise ConfigError(f"audit_share={self.audit_share}", column="review.audit_share", fix="use 0 <= share < 1")
         if self.reviews_per_item not in (1, 2):
@@ -67,6 +74,16 @@ def store_path(project) -> Path:
     from ..state.store import DB_NAME
 
     return Path(project.state_dir) / DB_NAME
+
+
+def slice_rows(ds, slices: Path | None, name: str | None) -> list[int] | None:
+    """Positions (0-based rows of ``ds``) of the examples in slice ``name`` of the file ``slices``; None = all."""
+    if name is None:
+        return None
+    from ..slicing import apply_slices, load_slicing_functions
+
+    sfs = load_slicing_functions(Path(slices), [name])
+    return np.flatnonzero(apply_slices(ds, sfs).column(name)).tolist()
 
 
 def harmonizer_setup(project, matrix) -> tuple[str, dict[str, Any], dict[str, Any]]:
@@ -196,12 +213,14 @@ def open_session(project, config: ReviewConfig | None = None, *, progress: bool 
     kind, feature_options, options = harmonizer_setup(project, matrix)
     X = featurize({split: ds}, split, kind, Path(project.state_dir) / "features", feature_options)[split]
     loop = SelfPacedReview(project.task.n_classes, config.schedule, batch_size=config.batch_size,
-                           audit_size=0,            # in the app, audits are interleaved by the store human_weight=config.human_weight, harmonizer=options,
+                           audit_size=0,            # in the app, audits are interleaved by the store
+                           human_weight=config.human_weight, harmonizer=options,
                            stopping=StoppingRule(config.target, config.budget)).fit(matrix.L, X)
     store = store or ReviewStore.for_project(project.state_dir, split)
     _share(project, split, ds, loop)
     session = ReviewSession(store, loop, config)
-    store.set_meta(labels=list(project.task.labels), reviews_per_item=config.reviews_per_item,
+    store.set_meta(scope=config.slice, scope_rows=slice_rows(ds, config.slices, config.slice),
+                   labels=list(project.task.labels), reviews_per_item=config.reviews_per_item,
                    audit_share=config.audit_share, target=config.target, budget=config.budget,
                    split=split, project=str(project.path), task=project.task.name)
     corrections: dict[str, list[str]] = {}

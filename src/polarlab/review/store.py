@@ -19,7 +19,8 @@ moves on and concurrent reviewers (threads or processes) serialise cleanly. Tabl
   the client's ``request_id`` (a retried request is stored once).
 - ``review_leases``: who is looking at what until when; nobody else gets an item while it is
   leased (unless each item is to be reviewed twice).
-- ``review_meta``: settings (labels, budget, target, reviews per item, audit share).
+- ``review_meta``: settings (labels, budget, target, reviews per item, audit share, and the review's
+  ``scope``: the slice name and its ``scope_rows`` when the queue is restricted to a slice).
 """
 from __future__ import annotations
 
@@ -55,11 +56,13 @@ CREATE TABLE IF NOT EXISTS review_leases(
 CREATE TABLE IF NOT EXISTS review_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
-#: the open items (fewer valid answers + leases than reviews per item), not seen by :reviewer;
-#: ``answered`` counts the valid (not undone, not skipped) answers, kept in step by answer() and undo()
+#: the open items (fewer valid answers + leases than reviews per item), not seen by :reviewer, within :scope
+#: (a JSON list of rows, NULL = all); ``answered`` counts the valid (not undone, not skipped) answers, kept in
+#: step by answer() and undo()
 _OPEN = """
 SELECT i.row FROM review_items i
 WHERE i.kind = :kind AND i.answered < :per_item
+  AND (:scope IS NULL OR i.row IN (SELECT value FROM json_each(:scope)))
   AND i.answered + (SELECT count(*) FROM review_leases l WHERE l.row = i.row) < :per_item
   AND NOT EXISTS (SELECT 1 FROM review_answers a WHERE a.row = i.row AND a.reviewer = :reviewer AND a.undone IS NULL)
 ORDER BY i.priority DESC, i.row LIMIT 1
@@ -228,7 +231,8 @@ class ReviewStore:
         """Lease the next item to ``reviewer`` and return its payload (None when nothing is left).
 
         A reviewer who already holds a lease gets that item again (a reload shows the same item).
-        Audits are interleaved so that they make up the ``audit_share`` of the answers.
+        Audits are interleaved so that they make up the ``audit_share`` of the answers. When the review has a
+        scope (``set_meta(scope_rows=[...])``, a slice), only items in it are given.
         """
         reviewer = check_reviewer(reviewer)
         now = time.time() if now is None else now
@@ -236,6 +240,8 @@ class ReviewStore:
             meta = _meta(con)
             per_item = int(meta.get("reviews_per_item", 1))
             share = float(meta.get("audit_share", 0.0))
+            scope = meta.get("scope_rows")
+            scope = None if scope is None else json.dumps(scope)
             con.execute("DELETE FROM review_leases WHERE expires < ?", (now,))
             held = con.execute("SELECT row FROM review_leases WHERE reviewer = ? ORDER BY expires DESC LIMIT 1",
                                (reviewer,)).fetchone()
@@ -248,7 +254,8 @@ class ReviewStore:
                 kinds = ("audit", "risk") if n_audit < share * (n_all + 1) else ("risk", "audit")
                 row = None
                 for kind in kinds:
-                    hit = con.execute(_OPEN, {"kind": kind, "per_item": per_item, "reviewer": reviewer}).fetchone()
+                    hit = con.execute(_OPEN, {"kind": kind, "per_item": per_item, "reviewer": reviewer,
+                                             "scope": scope}).fetchone()
                     if hit is not None:
                         row = hit["row"]
                         break
@@ -405,10 +412,17 @@ class ReviewStore:
             kappa = float(cohen_kappa_score(a, b)) if len(set(a) | set(b)) > 1 else 1.0
         return {"items": len(multi), "pairwise": float(np.mean([x == y for x, y in pairs])), "kappa": kappa}
 
-    def status(self, bins: int = 10) -> dict[str, Any]:
+    def status(self, bins: int = 10, rows: Sequence[int] | None = None, scope: str | None = None) -> dict[str, Any]:
         """Reviewed / accepted / remaining, the estimate with its interval, budget left, agreement, and the
-        risk-vs-errors chart (per risk bin: reviewed items and errors the reviewers found)."""
+        risk-vs-errors chart (per risk bin: reviewed items and errors the reviewers found).
+
+        Counted over the item positions ``rows`` (named ``scope``, e.g. a slice); by default over the review's own
+        scope (the slice it was started on), else over all items.
+        """
         meta = self.meta()
+        scope_rows = rows
+        if scope_rows is None:
+            scope_rows, scope = meta.get("scope_rows"), meta.get("scope")
         with self._read() as con:     # no payloads: this runs after every answer
             rows = np.array(con.execute("SELECT row, risk, label FROM review_items INDEXED BY review_items_scores"
                                         ).fetchall(), dtype=np.float64)
@@ -419,8 +433,10 @@ class ReviewStore:
         label = np.full(n, -1, dtype=np.int64)
         present = np.zeros(n, dtype=bool)
         risk[at], label[at], present[at] = rows[:, 1], rows[:, 2].astype(np.int64), True
+        if scope_rows is not None:
+            present &= np.isin(np.arange(n), np.asarray(scope_rows, dtype=np.int64))
         human, audited, machine, machine_risk = self.human_labels(n)
-        reviewed = human >= 0
+        reviewed, audited = (human >= 0) & present, audited & present
         threshold = float(meta.get("threshold", 0.0))
         target, budget = float(meta.get("target", 0.95)), float(meta.get("budget", 0.05))
         rule = StoppingRule(target=target, budget=budget)
@@ -450,4 +466,5 @@ class ReviewStore:
             "target": target, "budget": allowed, "budget_left": max(allowed - int(reviewed.sum()), 0),
             "stop": stop, "agreement": self.agreement(), "chart": chart,
             "labels": meta.get("labels", []), "reviews_per_item": int(meta.get("reviews_per_item", 1)),
+            "scope": scope if scope_rows is not None else None,
         }
