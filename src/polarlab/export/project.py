@@ -213,7 +213,7 @@ def _from_outputs(project: Project, state) -> ProjectLabels:
         inputs.append(marked[s][r])
         gold.append(int(datasets[s].frame["label"].iat[r]))
     proba = frame[[f"p_{lab}" for lab in task.labels]].to_numpy(dtype=np.float64)
-    vote_cols = [c for c in frame.columns if c.startswith("vote_")]
+    vote_cols = [c for c in frame.columns if c.startswith("vote_") and c != f"vote_{HUMAN_SOURCE}"]  # humans: state
     L = np.full((len(frame), len(vote_cols)), -1, dtype=np.int64)
     index = {lab: c for c, lab in enumerate(task.labels)}
     for j, c in enumerate(vote_cols):
