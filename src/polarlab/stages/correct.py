@@ -14,7 +14,7 @@ from ..config.models import HARMONIZER_METHOD
 from ..state import StageRecord, content_hash
 from .base import RunContext, register_stage
 from .harmonizer import fitted_harmonizer
-from .human import HUMAN_SOURCE
+from .human import HUMAN_SOURCE, apply_human
 
 REFIT_PROBA = "polar@correct"       # h(x) after update = "refit"
 
@@ -58,6 +58,10 @@ class CorrectStage:
         ctx.matrices = matrices
         if refitted is not None:
             ctx.harmonizer, ctx.probas[HARMONIZER_METHOD] = refitted
+            human = ctx.extra.get("human") or {}
+            if human:                       # reviewed rows keep their human label (stages/human.py)
+                ctx.probas[HARMONIZER_METHOD] = {s: apply_human(P, human[s]) if s in human else P
+                                                 for s, P in ctx.probas[HARMONIZER_METHOD].items()}
         ctx.extra["report"]["correction"] = report
         ctx.extra["audit"] = audit
         return {"correction": report, "refit": refitted is not None,
