@@ -87,3 +87,9 @@ def test_answers_from_the_review_app_reach_the_run(tmp_path: Path) -> None:
     row = out.loc[str(item["id"])]
     assert (row["label_index"], row["label_source"], row["reviewed_by"]) == (answer, "human", "dana")
     assert result.matrices["train"].column("human").tolist().count(answer) == 1
+    # `polarlab export` reads the same answers from the state, with the tool that made them
+    from polarlab.export.project import load_project_labels
+
+    exported = load_project_labels(load_project(p)).data.frame().set_index("id").loc[str(item["id"])]
+    assert (exported["label_index"], exported["reviewed_by"]) == (answer, "dana")
+    assert '"tool": "review"' in exported["provenance"]

@@ -95,7 +95,8 @@ def human_votes_from_state(state) -> list[HumanVote]:
     out = []
     for e in latest.values():
         if int(e.value) >= 0:
-            tool = e.note if isinstance(e.note, str) and e.note else "review"
+            # the review store names itself in ``strategy`` (its ``note`` is JSON); imports put the tool in ``note``
+            tool = e.strategy or (e.note if isinstance(e.note, str) and e.note else "review")
             out.append(HumanVote(str(e.example_id), int(e.value), e.who or "unknown", _iso(e.created), tool, e.split))
     return sorted(out, key=lambda v: v.time)
 
