@@ -201,6 +201,11 @@ def _result(ctx) -> RunResult:
     methods = list(project.labelmodel.get("methods", DEFAULT_METHODS))
     final = project.labelmodel.get("final", HARMONIZER if HARMONIZER in methods else methods[-1])
     probas = {m: ctx.probas[m] for m in methods if m in ctx.probas}
+    human = ctx.extra.get("human") or {}
+    if human and final in probas:       # a reviewed row's final label is its human label (stages/human.py)
+        from .stages.human import apply_human
+
+        probas[final] = {s: apply_human(P, human[s]) if s in human else P for s, P in probas[final].items()}
     metrics = evaluate(probas, ctx.splits, task.name)
     extra = ctx.extra
     llm_stats = {s.name: s.total_stats.to_dict() for s in ctx.sources.values() if hasattr(s, "total_stats")}
@@ -430,6 +435,10 @@ def _write_files(result: RunResult, out_dir: Path, labels_file: str) -> None:
                 extra[name] = per_split[split]
         proba = result.probas[result.final][split]
         extra["risk"] = 1.0 - proba.max(axis=1)  # the chance the final label is wrong, by the final model
+        if result.extra.get("human"):              # which rows people reviewed (as export/provenance names it)
+            from .stages.human import human_label_columns
+
+            extra.update(human_label_columns(result.extra["human"], split, len(ds), result.final))
         frames.append(labels_frame(ds.ids, proba, result.task, result.matrices[split], extra))
     result.outputs["labels"] = write_table(pd.concat(frames, ignore_index=True), out_dir / labels_file)
     audits = [f.assign(source=key) for key, f in result.extra.get("audit", {}).items() if len(f)]

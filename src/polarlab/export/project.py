@@ -95,7 +95,8 @@ def human_votes_from_state(state) -> list[HumanVote]:
     out = []
     for e in latest.values():
         if int(e.value) >= 0:
-            tool = e.note if isinstance(e.note, str) and e.note else "review"
+            # the review store names itself in ``strategy`` (its ``note`` is JSON); imports put the tool in ``note``
+            tool = e.strategy or (e.note if isinstance(e.note, str) and e.note else "review")
             out.append(HumanVote(str(e.example_id), int(e.value), e.who or "unknown", _iso(e.created), tool, e.split))
     return sorted(out, key=lambda v: v.time)
 
@@ -213,7 +214,7 @@ def _from_outputs(project: Project, state) -> ProjectLabels:
         inputs.append(marked[s][r])
         gold.append(int(datasets[s].frame["label"].iat[r]))
     proba = frame[[f"p_{lab}" for lab in task.labels]].to_numpy(dtype=np.float64)
-    vote_cols = [c for c in frame.columns if c.startswith("vote_")]
+    vote_cols = [c for c in frame.columns if c.startswith("vote_") and c != f"vote_{HUMAN_SOURCE}"]  # humans: state
     L = np.full((len(frame), len(vote_cols)), -1, dtype=np.int64)
     index = {lab: c for c, lab in enumerate(task.labels)}
     for j, c in enumerate(vote_cols):

@@ -24,6 +24,12 @@ from .schedule import ThresholdSchedule
 HUMAN = "human"
 
 
+def with_human_weight(weights: np.ndarray, human_weight: float = 10.0) -> np.ndarray:
+    """The m source weights plus one for the human source: ``human_weight`` × the largest; (m + 1,)."""
+    weights = np.asarray(weights, dtype=np.float64)
+    return np.append(weights, human_weight * float(weights.max()))
+
+
 @dataclass
 class RoundRecord:
     """What one round did."""
@@ -127,7 +133,7 @@ class SelfPacedReview:
             self._set(self.base_)
             return
         L = np.column_stack([self.L_, votes])
-        w = np.append(self.base_weights_, self.human_weight * float(self.base_weights_.max()))
+        w = with_human_weight(self.base_weights_, self.human_weight)
         opts = {"seed": self.seed, **self.harmonizer, "weights": w, "tune_sources": None}
         self._set(PolarHarmonizer(self.n_classes, **opts).fit(L, self.X_))
 

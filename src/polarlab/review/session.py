@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import ConfigError
 from .estimate import StoppingRule
 from .queue import review_order
-from .rounds import SelfPacedReview
+from .rounds import HUMAN, SelfPacedReview
 from .schedule import ThresholdSchedule
 from .store import Item, ReviewStore
 
@@ -210,6 +210,7 @@ def open_session(project, config: ReviewConfig | None = None, *, progress: bool 
         raise ConfigError(f"no split {split!r}; the splits are {sorted(result.splits)}", file=str(project.path),
                           column="--split", fix="name one of the project's splits")
     ds, matrix = result.splits[split], result.matrices[split]
+    matrix = matrix.drop([HUMAN])   # the run's column of stored answers: the loop adds the store's answers itself
     kind, feature_options, options = harmonizer_setup(project, matrix)
     X = featurize({split: ds}, split, kind, Path(project.state_dir) / "features", feature_options)[split]
     loop = SelfPacedReview(project.task.n_classes, config.schedule, batch_size=config.batch_size,

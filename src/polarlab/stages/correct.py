@@ -14,6 +14,7 @@ from ..config.models import HARMONIZER_METHOD
 from ..state import StageRecord, content_hash
 from .base import RunContext, register_stage
 from .harmonizer import fitted_harmonizer
+from .human import HUMAN_SOURCE, apply_human
 
 REFIT_PROBA = "polar@correct"       # h(x) after update = "refit"
 
@@ -22,13 +23,14 @@ def all_sources(ctx: RunContext) -> list:
     """Every source object, in matrix order (building those the sources stage did not need this run)."""
     from ..sources.config import sources_from_config
 
-    missing = [n for n in ctx.matrices[ctx.fit_split].names if n not in ctx.sources]
+    names = [n for n in ctx.matrices[ctx.fit_split].names if n != HUMAN_SOURCE]   # reviewers are not re-asked
+    missing = [n for n in names if n not in ctx.sources]
     if missing:
         built = sources_from_config(ctx.project.sources, base_dir=ctx.project.base_dir, state_dir=ctx.state_dir,
                                     sample=ctx.splits[ctx.fit_split], file=ctx.file)
         for s in built:
             ctx.sources.setdefault(s.name, s)
-    return [ctx.sources[n] for n in ctx.matrices[ctx.fit_split].names]
+    return [ctx.sources[n] for n in names]
 
 
 class CorrectStage:
@@ -56,6 +58,10 @@ class CorrectStage:
         ctx.matrices = matrices
         if refitted is not None:
             ctx.harmonizer, ctx.probas[HARMONIZER_METHOD] = refitted
+            human = ctx.extra.get("human") or {}
+            if human:                       # reviewed rows keep their human label (stages/human.py)
+                ctx.probas[HARMONIZER_METHOD] = {s: apply_human(P, human[s]) if s in human else P
+                                                 for s, P in ctx.probas[HARMONIZER_METHOD].items()}
         ctx.extra["report"]["correction"] = report
         ctx.extra["audit"] = audit
         return {"correction": report, "refit": refitted is not None,

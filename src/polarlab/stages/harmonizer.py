@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..config.models import HARMONIZER_METHOD
 from ..state import StageRecord, content_hash
 from .base import RunContext, register_stage
 from .features import wants_harmonizer
+from .human import HUMAN_SOURCE, apply_human
 
 
 def harmonizer_options(ctx: RunContext) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -50,8 +53,7 @@ class HarmonizerStage:
         from ..pipeline import fit_harmonizer, fit_transformer
 
         opts, deep = harmonizer_options(ctx)
-        ctx.harmonizer, ctx.probas[HARMONIZER_METHOD] = fit_harmonizer(ctx.matrices, ctx.features, ctx.fit_split,
-                                                                       ctx.task, opts)
+        ctx.harmonizer, ctx.probas[HARMONIZER_METHOD] = fit_with_human(ctx, opts)
         report: dict[str, Any] = {}
         if deep is not None:
             import time
@@ -61,6 +63,13 @@ class HarmonizerStage:
                                                             ctx.harmonizer, deep)
             ctx.seconds["transformer"] = time.perf_counter() - t
             report["transformer"] = True
+        human = ctx.extra.get("human") or {}
+        if human:        # a reviewed row's label is the human label
+            ctx.probas[HARMONIZER_METHOD] = {s: apply_human(P, human[s])
+                                             for s, P in ctx.probas[HARMONIZER_METHOD].items()}
+            report["reviewed"] = {s: int(c.reviewed.sum()) for s, c in human.items()}
+            w = np.asarray(ctx.harmonizer.weights_, dtype=np.float64)
+            report["human_weight"] = {"human": float(w[-1]), "largest_other": float(w[:-1].max())}
         h = ctx.harmonizer
         if h is not None and h.tuning_:
             report["llm_weight"] = {
@@ -87,14 +96,31 @@ class HarmonizerStage:
         return True
 
 
+def fit_with_human(ctx: RunContext, opts: dict[str, Any]):
+    """(fitted harmonizer, split -> (n, k) h(x)) on the matrices; a ``human`` column (reviewed labels) gets the
+    review loop's top weight: the harmonizer is fitted without it first (its weights, LLM weight tuned), then
+    again with the human weight appended (:func:`polarlab.review.rounds.with_human_weight`)."""
+    from ..pipeline import fit_harmonizer
+    from ..review.rounds import with_human_weight
+
+    fit_m = ctx.matrices[ctx.fit_split]
+    if HUMAN_SOURCE not in fit_m.names:
+        return fit_harmonizer(ctx.matrices, ctx.features, ctx.fit_split, ctx.task, opts)
+    if fit_m.names[-1] != HUMAN_SOURCE:
+        raise AssertionError("the human column is the last of the matrix")
+    machine = {s: m.drop([HUMAN_SOURCE]) for s, m in ctx.matrices.items()}
+    base, _ = fit_harmonizer(machine, ctx.features, ctx.fit_split, ctx.task, opts)
+    weights = with_human_weight(base.weights_)
+    return fit_harmonizer(ctx.matrices, ctx.features, ctx.fit_split, ctx.task,
+                          {**opts, "weights": weights, "tune_sources": None})
+
+
 def fitted_harmonizer(ctx: RunContext):
     """The fitted linear harmonizer: this run's, or fitted again (same seed, same result) when its stage was
     skipped and a later stage (``correct`` with ``update = "refit"``) needs the object."""
     if ctx.harmonizer is None:
-        from ..pipeline import fit_harmonizer
-
         opts, _ = harmonizer_options(ctx)
-        ctx.harmonizer, _ = fit_harmonizer(ctx.matrices, ctx.features, ctx.fit_split, ctx.task, opts)
+        ctx.harmonizer, _ = fit_with_human(ctx, opts)
     return ctx.harmonizer
 
 

@@ -19,6 +19,7 @@ from ..matrix.analysis import analyze
 from ..matrix.label_matrix import LabelMatrix, SourceFailure
 from ..state import StageRecord, content_hash
 from .base import RunContext, register_stage
+from .human import HUMAN_SOURCE, HumanColumn, human_columns, human_key
 
 FILE_KEYS = ("file", "gguf")
 NOT_IN_KEY = ("progress",)          # settings that do not change a source's votes
@@ -54,7 +55,17 @@ class SourcesStage:
         return []        # each table is an input (below), so a change is seen table by table
 
     def inputs(self, ctx: RunContext) -> dict[str, str]:
-        return {f"sources[{i}]": table_key(ctx, t) for i, t in enumerate(ctx.project.sources)}
+        out = {f"sources[{i}]": table_key(ctx, t) for i, t in enumerate(ctx.project.sources)}
+        human = self._human(ctx)
+        if human:                   # only when someone answered: a project without reviews keeps its inputs
+            out["human"] = human_key(human)
+        return out
+
+    def _human(self, ctx: RunContext) -> dict[str, HumanColumn]:
+        """The human answers per split (read once per run; ``ctx.extra["human"]``)."""
+        if "human" not in ctx.extra:
+            ctx.extra["human"] = human_columns(ctx.state, {s: list(ds.ids) for s, ds in ctx.splits.items()})
+        return ctx.extra["human"]
 
     # -------------------------------------------------------------------------------------------
     def _reusable(self, ctx: RunContext, key: str, names: list[str]) -> bool:
@@ -79,6 +90,9 @@ class SourcesStage:
                                             sample=sample, file=ctx.file, offset=i)
                 for s in built:
                     s_where = f"sources[{i}]"
+                    if s.name == HUMAN_SOURCE:
+                        raise ConfigError(f"source name {s.name!r} is kept for the reviewers' answers", file=ctx.file,
+                                          column=s_where, fix="give the source another name")
                     if s.name in seen:
                         raise ConfigError(f"duplicate source name {s.name!r}", file=ctx.file, column=s_where,
                                           fix="give every source a unique name")
@@ -117,10 +131,16 @@ class SourcesStage:
                 if sv.proba is not None:
                     probas[n] = sv.proba
                 failures.extend(SourceFailure(**f) for f in sv.info.get("failures", []))
+            human = self._human(ctx)
+            if human:               # the reviewed labels, one more column (see stages/human.py)
+                cols.append(human[split].votes)
             L = np.column_stack(cols) if cols else np.zeros((len(ds), 0), dtype=np.int64)
-            ctx.matrices[split] = LabelMatrix(L=L, names=list(names), ids=ds.ids, n_classes=ctx.task.n_classes,
-                                              probas=probas, failures=failures)
-        ctx.hashes["matrix"] = content_hash([t["key"] for t in tables], names)
+            ctx.matrices[split] = LabelMatrix(L=L, names=list(names) + ([HUMAN_SOURCE] if human else []),
+                                              ids=ds.ids, n_classes=ctx.task.n_classes, probas=probas,
+                                              failures=failures)
+        human = self._human(ctx)
+        ctx.hashes["matrix"] = content_hash([t["key"] for t in tables], names,
+                                            *([human_key(human)] if human else []))
         fit = ctx.splits[ctx.fit_split]
         ctx.analysis = analyze(ctx.matrices[ctx.fit_split], fit.gold if fit.has_gold else None)
         return True
