@@ -76,6 +76,7 @@ def test_project_with_transformer_harmonizer(tmp_path: Path):
     with pytest.raises(ConfigError, match="harmonizer.transformer"):
         run(load_project(p), progress=False)
     # transformer options with another model are ambiguous (which harmonizer runs?): refused
-    p.write_text(p.read_text(encoding="utf-8").replace('model = "transformer"\n', ""), encoding="utf-8")
+    p.write_text(p.read_text(encoding="utf-8").replace('model = "transformer"\n', "").replace("epoch = 1", "epochs = 1"),
+                 encoding="utf-8")
     with pytest.raises(ConfigError, match='model = "transformer"'):
         run(load_project(p), progress=False)

@@ -117,10 +117,12 @@ def test_run_with_llm_polar_risk_and_correction(tmp_path: Path) -> None:
     assert metrics["llm"]["gemma"]["calls"] > 0
     assert set(metrics["risk"]["gemma"]) == {"train", "test"}
 
-    # the second run is free: every answer, re-asks included, comes from the cache
+    # the second run is free: the unchanged stages are skipped, the LLM is not even asked
     again = run(load_project(tmp_path / "polarlab.toml"), progress=False)
     stats = json.loads(Path(again.outputs["metrics"]).read_text(encoding="utf-8"))["llm"]["gemma"]
-    assert stats["calls"] == 0 and stats["cache_hits"] > 0
+    assert stats["calls"] == 0 and stats["cache_hits"] == 0
+    assert {r.name: r.action for r in again.stages}["sources"] == "skipped"
+    assert {r.name: r.action for r in again.stages}["correct"] == "skipped"
     for split in ("train", "test"):
         assert again.extra["report"]["correction"]["gemma"][split]["backend_calls"] == 0
         np.testing.assert_array_equal(again.matrices[split].L, result.matrices[split].L)

@@ -209,6 +209,11 @@ def _result(ctx) -> RunResult:
     metrics = evaluate(probas, ctx.splits, task.name)
     extra = ctx.extra
     llm_stats = {s.name: s.total_stats.to_dict() for s in ctx.sources.values() if hasattr(s, "total_stats")}
+    if ctx.matrices:
+        from .llm.stats import LLMRunStats
+
+        for name in ctx.matrices[fit].probas:      # LLMs whose votes came from the state: not asked at all
+            llm_stats.setdefault(name, LLMRunStats().to_dict())
     if llm_stats:
         extra["report"]["llm"] = llm_stats
     seconds = {("load" if r.name == "data" else r.name): r.seconds for r in ctx.log}

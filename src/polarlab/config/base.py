@@ -105,7 +105,8 @@ def config_error(e: ValidationError, model: type[BaseModel], *, file: str | None
     path = key_path(loc, prefix)
     holder = _model_at(model, loc) if loc else model
     keys = sorted(holder.model_fields) if holder is not None else []
-    where = table or (f"[{key_path(loc[:-1], prefix)}]" if key_path(loc[:-1], prefix) else "the project file")
+    where = (f"[{key_path(loc[:-1], prefix)}]" if len(loc) > 1 or not table else table) \
+        if key_path(loc[:-1], prefix) else (table or "the project file")
     if kind == "extra_forbidden":
         name = str(loc[-1])
         guess = suggest(name, keys)
