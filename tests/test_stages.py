@@ -151,7 +151,7 @@ def test_rerun_with_the_embedded_llm_makes_no_call_and_no_embedding(tmp_path: Pa
     p = make_project(tmp_path)
     with_polar(p, features="embedding")
     p.write_text(p.read_text().replace("[labelmodel]", '[[sources]]\ntype = "llm"\nname = "gemma"\nprogress = false\n\n'
-                                       "[labelmodel]").replace("n_components = 4\n", ""))
+                                       "[labelmodel]").replace("n_components = 4\n", "tune_llm_weight = false\n"))
     first = run(load_project(p), progress=False)
     assert first.extra["report"]["llm"]["gemma"]["calls"] > 0
     again = run(load_project(p), progress=False)
