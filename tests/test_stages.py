@@ -151,11 +151,12 @@ def test_rerun_with_the_embedded_llm_makes_no_call_and_no_embedding(tmp_path: Pa
     p = make_project(tmp_path)
     with_polar(p, features="embedding")
     p.write_text(p.read_text().replace("[labelmodel]", '[[sources]]\ntype = "llm"\nname = "gemma"\nprogress = false\n\n'
-                                       "[labelmodel]").replace("n_components = 4\n", ""))
+                                       "[labelmodel]").replace("n_components = 4\n", "tune_llm_weight = false\n"))
     first = run(load_project(p), progress=False)
     assert first.extra["report"]["llm"]["gemma"]["calls"] > 0
     again = run(load_project(p), progress=False)
-    assert "llm" not in again.extra["report"]                 # the LLM source was not even built
+    stats = again.extra["report"]["llm"]["gemma"]             # the LLM source was not even built
+    assert stats["calls"] == 0 and stats["requests"] == 0 and "gemma" not in again.extra.get("built", [])
     assert actions(again)["sources"] == "skipped" and actions(again)["features"] == "skipped"
     assert actions(again)["harmonizer"] == "skipped"
     assert (again.extra["columns"]["risk_gemma"]["test"] == first.extra["columns"]["risk_gemma"]["test"]).all()
