@@ -8,7 +8,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -226,7 +226,12 @@ def run(project: Project, *, progress: bool = True, write: bool = True) -> RunRe
             if refitted is not None:
                 harmonizer, probas[HARMONIZER] = refitted
             seconds["correction"] = time.perf_counter() - t
-        extra["columns"], extra["report"]["risk"] = risk_outputs(matrices, probas[HARMONIZER], splits)
+        leave_out = None   # the POLAR risk of an LLM answer leaves that LLM's own vote out of the combined output
+        if deep is None and getattr(harmonizer, "likelihood_", None) is not None:
+            def leave_out(split: str, j: int, h=harmonizer, m=matrices) -> np.ndarray:
+                return h.predict_proba(m[split].L, features[split], exclude=[j])
+            extra["report"]["harmonizer"] = {"combine": harmonizer.combine_, "warnings": list(harmonizer.warnings_)}
+        extra["columns"], extra["report"]["risk"] = risk_outputs(matrices, probas[HARMONIZER], splits, leave_out)
     metrics = evaluate(probas, splits, task.name)
     llm_stats = {s.name: s.total_stats.to_dict() for s in sources if hasattr(s, "total_stats")}
     if llm_stats:
@@ -318,9 +323,13 @@ def correct_step(table: dict[str, Any], splits: dict[str, Dataset], matrices: di
     return out, report, audit, ((harmonizer, proba) if refit else None)
 
 
-def risk_outputs(matrices: dict[str, LabelMatrix], h_proba: dict[str, np.ndarray], splits: dict[str, Dataset]
+def risk_outputs(matrices: dict[str, LabelMatrix], h_proba: dict[str, np.ndarray], splits: dict[str, Dataset],
+                 leave_out: Callable[[str, int], np.ndarray] | None = None
                  ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, Any]]:
     """POLAR risk of every LLM answer, per split, and its calibration where gold exists.
+
+    ``leave_out(split, j)``, when given, is the harmonizer's (n, k) distribution with column j's own
+    vote left out (the combined output); the risk of column j's answers is read from it.
 
     Returns:
         (column name -> split -> (n,) risk, NaN where the LLM abstained;
@@ -333,7 +342,8 @@ def risk_outputs(matrices: dict[str, LabelMatrix], h_proba: dict[str, np.ndarray
     for split, lm in matrices.items():
         for name in llm_columns(lm):
             votes = lm.column(name)
-            risk = risk_score(h_proba[split], votes)
+            proba = h_proba[split] if leave_out is None else leave_out(split, lm.names.index(name))
+            risk = risk_score(proba, votes)
             columns.setdefault(f"risk_{name}", {})[split] = risk
             gold = splits[split].gold
             ok = (votes >= 0) & (gold >= 0)

@@ -34,6 +34,7 @@ from .instructions import llm_task
 
 LLM_NAME = "llm"
 BASELINES = ("mv", "snorkel", "dawid_skene")
+TWO_STAGE = ("mv+lr", "snorkel+lr", "dawid_skene+lr")   # label model -> logistic regression on the same features
 
 
 @dataclass
@@ -66,7 +67,7 @@ class BenchConfig:
     llm_model: str | None = None
     limit: int | None = None
     state_dir: Path = Path(".polarlab")
-    features: str = "embedding"
+    features: str = "auto"
     harmonizer: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     progress: bool = True
@@ -130,6 +131,7 @@ class Fitted:
     harmonizer: PolarHarmonizer
     llm: Any = None
     sources: list = field(default_factory=list)   # the rule sources (their describe() gives evidence)
+    risk_probas: dict[str, np.ndarray] = field(default_factory=dict)   # method -> (n_test, k), LLM vote left out
 
 
 def fit_all(cfg: BenchConfig, seconds: dict[str, float]) -> Fitted:
@@ -149,7 +151,7 @@ def fit_all(cfg: BenchConfig, seconds: dict[str, float]) -> Fitted:
     L_test = apply_sources(test, rules, task, progress=False)
     seconds["load"] = time.perf_counter() - t
 
-    llm = make_llm_source(cfg.llm, cfg.state_dir, cfg.llm_model, cfg.progress)
+    llm = None if fit.is_tabular else make_llm_source(cfg.llm, cfg.state_dir, cfg.llm_model, cfg.progress)
     if llm is not None:
         t = time.perf_counter()
         out_fit, out_test = llm.apply(fit, task), llm.apply(test, task)
@@ -158,7 +160,8 @@ def fit_all(cfg: BenchConfig, seconds: dict[str, float]) -> Fitted:
         seconds["llm"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    X = featurize({"fit": fit, "test": test}, "fit", cfg.features, cfg.state_dir / "features")
+    kind = "numeric" if fit.is_tabular else cfg.features      # tabular rows have no text to embed
+    X = featurize({"fit": fit, "test": test}, "fit", kind, cfg.state_dir / "features")
     X_fit, X_test = X["fit"], X["test"]
     seconds["features"] = time.perf_counter() - t
 
@@ -168,17 +171,26 @@ def fit_all(cfg: BenchConfig, seconds: dict[str, float]) -> Fitted:
         model = make_label_model(m, task.n_classes).fit(L_fit.L)
         probas[m] = model.predict_proba(L_test.L)
         seconds[m] = time.perf_counter() - t
+    for m in TWO_STAGE:
+        t = time.perf_counter()
+        probas[m] = make_label_model(m, task.n_classes, seed=cfg.seed).fit(L_fit.L, X_fit).predict_proba(None, X_test)
+        seconds[m] = time.perf_counter() - t
+    risk_probas: dict[str, np.ndarray] = {}
     opts = {"seed": cfg.seed, **cfg.harmonizer}
     tune = llm is not None and cfg.tune_llm and "tune_sources" not in opts
     if tune:
         t = time.perf_counter()
         equal = PolarHarmonizer(task.n_classes, **opts).fit(L_fit.L, X_fit)
         probas["polar_equal"] = equal.predict_proba(L_test.L, X_test)
+        risk_probas["polar_equal"] = equal.predict_proba(L_test.L, X_test, exclude=[L_fit.names.index(LLM_NAME)])
         seconds["polar_equal"] = time.perf_counter() - t
         opts["tune_sources"] = [L_fit.names.index(LLM_NAME)]
     t = time.perf_counter()
     polar = PolarHarmonizer(task.n_classes, **opts).fit(L_fit.L, X_fit)
-    probas["polar"] = polar.predict_proba(L_test.L, X_test)
+    probas["polar"] = polar.predict_proba(L_test.L, X_test)     # h(x) combined with the row's votes
+    probas["polar_h"] = polar.predict_h(X_test)                  # h(x) alone
+    if llm is not None:
+        risk_probas["polar"] = polar.predict_proba(L_test.L, X_test, exclude=[L_fit.names.index(LLM_NAME)])
     seconds["polar"] = time.perf_counter() - t
     if cfg.transformer:
         from ..harmonizer.transformer import TransformerHarmonizer
@@ -191,7 +203,7 @@ def fit_all(cfg: BenchConfig, seconds: dict[str, float]) -> Fitted:
     if llm is not None:
         probas["llm"] = _llm_proba(L_test, task.n_classes)
     return Fitted(task=task, fit=fit, test=test, L_fit=L_fit, L_test=L_test, X_fit=X_fit, X_test=X_test,
-                  probas=probas, harmonizer=polar, llm=llm, sources=list(rules))
+                  probas=probas, harmonizer=polar, llm=llm, sources=list(rules), risk_probas=risk_probas)
 
 
 def _llm_proba(L: LabelMatrix, k: int) -> np.ndarray:
@@ -216,8 +228,8 @@ def risk_table(f: Fitted, cfg: BenchConfig, seconds: dict[str, float]) -> tuple[
         answers = f.L_test.column(LLM_NAME)
     else:
         answers = f.probas["polar"].argmax(axis=1)
-    risks = {m: risk_score(f.probas[m], answers) for m in ("polar", "polar_equal", "polar_transformer", *BASELINES)
-             if m in f.probas}
+    risks = {m: risk_score(f.risk_probas.get(m, f.probas[m]), answers)
+             for m in ("polar", "polar_h", "polar_equal", "polar_transformer", *BASELINES) if m in f.probas}
     if f.llm is not None:
         risks["llm_logprob"] = risk_score(f.probas["llm"], answers)
         t = time.perf_counter()
@@ -259,9 +271,18 @@ def bench_wrench(cfg: BenchConfig) -> dict[str, Any]:
     if f.harmonizer.tuning_:
         result["llm_weight"] = {"multiplier": f.harmonizer.tuned_multiplier_,
                                 "heldout_disagreement": {str(r.multiplier): r.loss for r in f.harmonizer.tuning_}}
+    result["harmonizer"] = combination_report(f.harmonizer)
     if f.llm is not None:
         result["llm_stats"] = f.llm.total_stats.to_dict() if hasattr(f.llm.total_stats, "to_dict") else {}
     return result
+
+
+def combination_report(h: PolarHarmonizer) -> dict[str, Any]:
+    """What the harmonizer chose without gold: h alone or a temperature, the criterion per candidate,
+    and the warnings of the fit."""
+    return {"combine": h.combine_,
+            "pseudo_loglik": {str(r.candidate): round(r.pseudo_loglik, 5) for r in h.combine_table_},
+            "warnings": list(h.warnings_)}
 
 
 def correction_table(f: Fitted, cfg: BenchConfig, strategies: list[str]) -> dict[str, dict[str, Any]]:

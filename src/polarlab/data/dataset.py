@@ -52,6 +52,8 @@ class Dataset:
             (e.g. WRENCH's ``weak_labels``).
         weak_label_names: names of the m precomputed vote columns.
         source: where the data came from (path), for error messages.
+        features: optional numeric feature vectors, shape (n, d), float (tabular data such as WRENCH's
+            census, whose examples have no text: ``text`` is then empty and the harmonizer uses these).
     """
 
     frame: pd.DataFrame
@@ -59,6 +61,7 @@ class Dataset:
     weak_labels: np.ndarray | None = None
     weak_label_names: list[str] | None = None
     source: str | None = None
+    features: np.ndarray | None = None
     _arrow: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -76,6 +79,12 @@ class Dataset:
             self.weak_labels = wl
             if self.weak_label_names is None:
                 self.weak_label_names = [f"weak_{j}" for j in range(wl.shape[1])]
+        if self.features is not None:
+            X = np.asarray(self.features, dtype=np.float64)
+            if X.ndim != 2 or X.shape[0] != len(self.frame):
+                raise DataError(f"features has shape {X.shape}, expected ({len(self.frame)}, d)",
+                                file=self.source, column="features", fix="give one feature vector per example")
+            self.features = X
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -115,6 +124,11 @@ class Dataset:
         return bool((self.gold >= 0).any())
 
     @property
+    def is_tabular(self) -> bool:
+        """True when the examples are numeric feature vectors (no text)."""
+        return self.features is not None
+
+    @property
     def is_relation(self) -> bool:
         return "entity1" in self.frame.columns and "entity2" in self.frame.columns
 
@@ -149,6 +163,7 @@ class Dataset:
             weak_labels=None if self.weak_labels is None else self.weak_labels[index],
             weak_label_names=self.weak_label_names,
             source=self.source,
+            features=None if self.features is None else self.features[index],
         )
 
     def head(self, n: int) -> "Dataset":

@@ -1,0 +1,160 @@
+"""The final distribution: h(x) as a per-example prior, combined with the example's own votes.
+
+h(x) is a model of the features alone. When the rules are precise and the features do not carry
+what the rules test (the relation between two entities, a keyword), using h(x) alone at prediction
+time throws the best evidence away. The combined posterior is
+
+    q(y | x, L) ∝ prior_tau(x)[y] · Π_j θ_j(L_j | y)
+
+where ``θ_j(r | y)`` is source j's response distribution (r = abstain or a class, abstain kept as a
+response as in WRENCH's Dawid–Skene, because a one-sided rule's silence is evidence) learnt by EM with
+the per-example prior held fixed (Dawid–Skene with a feature-based prior), and
+
+    log prior_tau(x) = tau · log h(x) + max(0, 1 - tau) · log π     (π: class balance, learnt too).
+
+tau = 0 is Dawid–Skene (the votes alone), tau = 1 a plain feature prior, tau > 1 trusts h more.
+On the fit rows h is cross-fitted (each row scored by an h that never saw it), so the prior does
+not already hold the row's own votes.
+
+Which candidate to use (h alone, or each tau of a grid) is chosen per dataset without gold by the
+leave-one-source-out pseudo-likelihood on the fit rows: the mean over rows and sources of
+``log P(L_ij | x_i, L_i,-j)``, how well the model predicts each source's response from the features
+and every *other* source. A candidate that double-counts (h already imitates a rule) or ignores
+evidence predicts the held-out responses worse.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from scipy.special import logsumexp
+
+from ..errors import InputError
+
+H_ONLY = "h"
+"""The candidate that ignores the votes at prediction time (the original POLAR output)."""
+
+
+@dataclass(frozen=True)
+class CombineRow:
+    """One candidate of the selection: ``candidate`` is ``"h"`` or a temperature tau."""
+
+    candidate: str | float
+    pseudo_loglik: float
+
+
+def _softmax(s: np.ndarray) -> np.ndarray:
+    e = np.exp(s - s.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class VoteLikelihood:
+    """Per-source response distributions θ_j(r | y), learnt by EM around a fixed per-example prior.
+
+    Args:
+        n_classes: k.
+        smoothing: Dirichlet pseudo-count spread over the k + 1 responses of every (source, class).
+        iterations: maximum EM iterations.
+        tol: stop when no posterior entry moves more than this.
+
+    Attributes (after fit):
+        log_theta_: shape (m, k, k + 1), log θ_j(r | y); response 0 = abstain, r = c + 1 = class c.
+        class_prior_: shape (k,), π.
+        n_sources_: m.
+    """
+
+    def __init__(self, n_classes: int, smoothing: float = 1.0, iterations: int = 100, tol: float = 1e-5) -> None:
+        self.n_classes = int(n_classes)
+        self.smoothing = float(smoothing)
+        self.iterations = int(iterations)
+        self.tol = float(tol)
+
+    def log_prior(self, log_h: np.ndarray | None, tau: float) -> np.ndarray:
+        """``tau · log h + max(0, 1 - tau) · log π``, shape (n, k) (log h: (n, k); None = π alone)."""
+        lp = np.log(self.class_prior_)[None, :]
+        if log_h is None or tau == 0:
+            return np.repeat(lp, 1 if log_h is None else log_h.shape[0], axis=0)
+        return tau * log_h + max(0.0, 1.0 - tau) * lp
+
+    def contributions(self, L: np.ndarray) -> np.ndarray:
+        """``log θ_j(L_ij | y)``, shape (n, m, k)."""
+        R = L + 1
+        m = L.shape[1]
+        return np.stack([self.log_theta_[j][:, R[:, j]].T for j in range(m)], axis=1)
+
+    def fit(self, L: np.ndarray, log_h: np.ndarray | None, tau: float) -> "VoteLikelihood":
+        """EM on votes ``L`` (n, m) with the prior ``tau · log h + (1 - tau)+ · log π`` (log_h: (n, k))."""
+        n, m = L.shape
+        k = self.n_classes
+        counts = np.zeros((n, k))
+        for j in range(m):
+            ok = L[:, j] >= 0
+            counts[np.flatnonzero(ok), L[ok, j]] += 1.0
+        self.class_prior_ = np.full(k, 1.0 / k)
+        q = _softmax(self.log_prior(log_h, tau) + np.log(counts + 0.5))     # majority vote, nudged by the prior
+        onehots = [np.eye(k + 1)[L[:, j] + 1] for j in range(m)]            # (n, k + 1) per source
+        for _ in range(self.iterations):
+            theta = np.stack([q.T @ oh for oh in onehots]) + self.smoothing / (k + 1)   # (m, k, k + 1)
+            self.log_theta_ = np.log(theta / theta.sum(axis=2, keepdims=True))
+            self.class_prior_ = np.clip(q.mean(axis=0), 1e-6, None)
+            self.class_prior_ /= self.class_prior_.sum()
+            new = _softmax(self.log_prior(log_h, tau) + self.contributions(L).sum(axis=1))
+            done = np.abs(new - q).max() < self.tol
+            q = new
+            if done:
+                break
+        self.n_sources_ = m
+        return self
+
+    def posterior(self, L: np.ndarray, log_h: np.ndarray | None, tau: float,
+                  exclude: Sequence[int] = ()) -> np.ndarray:
+        """q(y | x, L) with the sources in ``exclude`` left out; shape (n, k)."""
+        C = self.contributions(L)
+        if exclude:
+            C[:, list(exclude), :] = 0.0
+        return _softmax(self.log_prior(log_h, tau) + C.sum(axis=1))
+
+    def pseudo_loglik(self, L: np.ndarray, log_prior: np.ndarray) -> float:
+        """Mean over rows and sources of ``log P(L_ij | prior_i, L_i,-j)`` (log_prior: (n, k))."""
+        C = self.contributions(L)
+        s = log_prior + C.sum(axis=1)                                   # (n, k)
+        # log Σ_y q_-j(y) θ_j(L_ij | y) = logsumexp(s) - logsumexp(s - C_j)
+        per = logsumexp(s, axis=1)[:, None] - logsumexp(s[:, None, :] - C, axis=2)   # (n, m)
+        return float(per.mean())
+
+
+def select_combination(L: np.ndarray, log_h_cf: np.ndarray, n_classes: int, grid: Sequence[float],
+                       smoothing: float = 1.0) -> tuple[str | float, VoteLikelihood, list[CombineRow]]:
+    """Choose h alone or a temperature from ``grid`` by the leave-one-source-out pseudo-likelihood.
+
+    Args:
+        L: shape (n, m), the fit rows' votes.
+        log_h_cf: shape (n, k), log of the cross-fitted h on those rows.
+        n_classes: k.
+        grid: candidate temperatures (each >= 0).
+        smoothing: see :class:`VoteLikelihood`.
+
+    Returns:
+        (the choice: ``"h"`` or a tau, the likelihood fitted for it, one :class:`CombineRow` per candidate).
+        Candidates tie-break towards the first listed: ``"h"`` comes last, so it wins only when strictly
+        better.
+    """
+    if any((not np.isfinite(t)) or t < 0 for t in grid) or not len(grid):
+        raise InputError(f"combine_grid={list(grid)}", column="combine_grid",
+                         fix="give one or more non-negative temperatures, e.g. [0, 0.5, 1, 2]")
+    rows: list[CombineRow] = []
+    fitted: dict[str | float, VoteLikelihood] = {}
+    for tau in grid:
+        vl = VoteLikelihood(n_classes, smoothing=smoothing).fit(L, log_h_cf, float(tau))
+        fitted[float(tau)] = vl
+        rows.append(CombineRow(float(tau), vl.pseudo_loglik(L, vl.log_prior(log_h_cf, float(tau)))))
+    # h alone: the prior is h itself and the votes are not used; its response model is the one fitted
+    # with tau = 1 (h as the prior), so the score says how well h alone predicts each source's response.
+    ref = fitted.get(1.0) or VoteLikelihood(n_classes, smoothing=smoothing).fit(L, log_h_cf, 1.0)
+    C = ref.contributions(L)
+    h_only = float((logsumexp(log_h_cf[:, None, :] + C, axis=2)).mean())
+    rows.append(CombineRow(H_ONLY, h_only))
+    best = max(rows, key=lambda r: r.pseudo_loglik)
+    chosen = best.candidate
+    return chosen, (ref if chosen == H_ONLY else fitted[float(chosen)]), rows
