@@ -16,6 +16,9 @@ tau = 0 is Dawid–Skene (the votes alone), tau = 1 a plain feature prior, tau >
 On the fit rows h is cross-fitted (each row scored by an h that never saw it), so the prior does
 not already hold the row's own votes.
 
+The posterior's sharpness (a temperature T >= 1 on its log, see :func:`choose_temperature`) is chosen
+the same way; it never changes a label, only the risk.
+
 Which candidate to use (h alone, or each tau of a grid) is chosen per dataset without gold by the
 leave-one-source-out pseudo-likelihood on the fit rows: the mean over rows and sources of
 ``log P(L_ij | x_i, L_i,-j)``, how well the model predicts each source's response from the features
@@ -60,6 +63,9 @@ class VoteLikelihood:
 
     Attributes (after fit):
         log_theta_: shape (m, k, k + 1), log θ_j(r | y); response 0 = abstain, r = c + 1 = class c.
+        temperature_: T >= 1 dividing the log-posterior (1 after fit; :func:`choose_temperature` sets it).
+            It never changes the argmax, only how sure the posterior is: a product over many sources
+            that are not independent given the class is over-confident, which a risk must not be.
         class_prior_: shape (k,), π.
         n_sources_: m.
     """
@@ -105,6 +111,7 @@ class VoteLikelihood:
             if done:
                 break
         self.n_sources_ = m
+        self.temperature_ = 1.0
         return self
 
     def posterior(self, L: np.ndarray, log_h: np.ndarray | None, tau: float,
@@ -113,15 +120,28 @@ class VoteLikelihood:
         C = self.contributions(L)
         if exclude:
             C[:, list(exclude), :] = 0.0
-        return _softmax(self.log_prior(log_h, tau) + C.sum(axis=1))
+        return _softmax((self.log_prior(log_h, tau) + C.sum(axis=1)) / self.temperature_)
 
-    def pseudo_loglik(self, L: np.ndarray, log_prior: np.ndarray) -> float:
-        """Mean over rows and sources of ``log P(L_ij | prior_i, L_i,-j)`` (log_prior: (n, k))."""
+    def pseudo_loglik(self, L: np.ndarray, log_prior: np.ndarray, temperature: float = 1.0) -> float:
+        """Mean over rows and sources of ``log P(L_ij | prior_i, L_i,-j)`` (log_prior: (n, k)), where
+        ``P(L_ij | ...) = Σ_y q_-j(y) θ_j(L_ij | y)`` and q_-j is the posterior without source j, its
+        log divided by ``temperature``."""
         C = self.contributions(L)
         s = log_prior + C.sum(axis=1)                                   # (n, k)
-        # log Σ_y q_-j(y) θ_j(L_ij | y) = logsumexp(s) - logsumexp(s - C_j)
-        per = logsumexp(s, axis=1)[:, None] - logsumexp(s[:, None, :] - C, axis=2)   # (n, m)
+        q = (s[:, None, :] - C) / temperature                           # (n, m, k): log q_-j, unnormalised
+        # log Σ_y q_-j(y) θ_j(L_ij | y) = logsumexp(q_-j + C_j) - logsumexp(q_-j)
+        per = logsumexp(q + C, axis=2) - logsumexp(q, axis=2)          # (n, m)
         return float(per.mean())
+
+
+def choose_temperature(vl: VoteLikelihood, L: np.ndarray, log_prior: np.ndarray,
+                       grid: Sequence[float] = (1.0, 1.5, 2.0, 3.0, 4.0)) -> float:
+    """Set ``vl.temperature_`` to the T of ``grid`` with the best leave-one-source-out pseudo-likelihood
+    (how well the posterior without source j predicts j's response: the same question as the risk of
+    j's answer) and return it. Never changes any argmax."""
+    scores = [vl.pseudo_loglik(L, log_prior, t) for t in grid]
+    vl.temperature_ = float(grid[int(np.argmax(scores))])
+    return vl.temperature_
 
 
 def select_combination(L: np.ndarray, log_h_cf: np.ndarray, n_classes: int, grid: Sequence[float],
@@ -157,4 +177,8 @@ def select_combination(L: np.ndarray, log_h_cf: np.ndarray, n_classes: int, grid
     rows.append(CombineRow(H_ONLY, h_only))
     best = max(rows, key=lambda r: r.pseudo_loglik)
     chosen = best.candidate
-    return chosen, (ref if chosen == H_ONLY else fitted[float(chosen)]), rows
+    if chosen == H_ONLY:
+        return chosen, ref, rows
+    vl = fitted[float(chosen)]
+    choose_temperature(vl, L, vl.log_prior(log_h_cf, float(chosen)))
+    return chosen, vl, rows

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from .combine import H_ONLY, CombineRow, VoteLikelihood, select_combination
+from .combine import H_ONLY, CombineRow, VoteLikelihood, choose_temperature, select_combination
 from .diagnostics import classes_without_votes, warn
 from .models import build_model
 from .reweight import source_weights
@@ -343,6 +343,7 @@ class PolarHarmonizer:
         else:
             self.combine_ = float(self.combine)
             self.likelihood_ = VoteLikelihood(self.n_classes).fit(L, log_h, self.combine_)
+            choose_temperature(self.likelihood_, L, self.likelihood_.log_prior(log_h, self.combine_))
 
     def _fold_copy(self, weights: np.ndarray, seed: int) -> "PolarHarmonizer":
         """An unfitted copy with fixed ``weights`` and no tuning (for cross-fitting)."""

@@ -7,6 +7,7 @@ then labels any row from its features alone (as in WRENCH and the Snorkel tutori
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -67,8 +68,10 @@ class TwoStage:
             Z = self.scaler_.transform(X[covered])
             folds = int(min(3, np.bincount(y).max(initial=0), np.bincount(y)[self.classes_].min()))
             if len(self.Cs) > 1 and folds >= 2:
-                self.end_model_ = LogisticRegressionCV(Cs=list(self.Cs), cv=folds, scoring="neg_log_loss",
-                                                       max_iter=self.max_iter).fit(Z, y)
+                with warnings.catch_warnings():      # scikit-learn's notices about future defaults
+                    warnings.simplefilter("ignore", FutureWarning)
+                    self.end_model_ = LogisticRegressionCV(Cs=list(self.Cs), cv=folds, scoring="neg_log_loss",
+                                                           max_iter=self.max_iter).fit(Z, y)
             else:
                 self.end_model_ = LogisticRegression(C=self.Cs[0], max_iter=self.max_iter).fit(Z, y)
         return self
