@@ -98,7 +98,12 @@ class VoteLikelihood:
             ok = L[:, j] >= 0
             counts[np.flatnonzero(ok), L[ok, j]] += 1.0
         self.class_prior_ = np.full(k, 1.0 / k)
-        q = _softmax(self.log_prior(log_h, tau) + np.log(counts + 0.5))     # majority vote, nudged by the prior
+        # start from majority vote (ties split evenly, as the Dawid–Skene baseline starts); rows without
+        # any vote start from the prior
+        top = counts == counts.max(axis=1, keepdims=True)
+        q = top / top.sum(axis=1, keepdims=True)
+        none = counts.sum(axis=1) == 0
+        q[none] = _softmax(np.broadcast_to(self.log_prior(log_h, tau), (n, k)))[none]
         onehots = [np.eye(k + 1)[L[:, j] + 1] for j in range(m)]            # (n, k + 1) per source
         for _ in range(self.iterations):
             theta = np.stack([q.T @ oh for oh in onehots]) + self.smoothing / (k + 1)   # (m, k, k + 1)
@@ -145,7 +150,8 @@ def choose_temperature(vl: VoteLikelihood, L: np.ndarray, log_prior: np.ndarray,
 
 
 def select_combination(L: np.ndarray, log_h_cf: np.ndarray, n_classes: int, grid: Sequence[float],
-                       smoothing: float = 1.0) -> tuple[str | float, VoteLikelihood, list[CombineRow]]:
+                       smoothing: float = 1.0, with_h_only: bool = True
+                       ) -> tuple[str | float, VoteLikelihood, list[CombineRow]]:
     """Choose h alone or a temperature from ``grid`` by the leave-one-source-out pseudo-likelihood.
 
     Args:
@@ -154,6 +160,7 @@ def select_combination(L: np.ndarray, log_h_cf: np.ndarray, n_classes: int, grid
         n_classes: k.
         grid: candidate temperatures (each >= 0).
         smoothing: see :class:`VoteLikelihood`.
+        with_h_only: also score h alone (the votes unused at prediction time).
 
     Returns:
         (the choice: ``"h"`` or a tau, the likelihood fitted for it, one :class:`CombineRow` per candidate).
@@ -172,9 +179,9 @@ def select_combination(L: np.ndarray, log_h_cf: np.ndarray, n_classes: int, grid
     # h alone: the prior is h itself and the votes are not used; its response model is the one fitted
     # with tau = 1 (h as the prior), so the score says how well h alone predicts each source's response.
     ref = fitted.get(1.0) or VoteLikelihood(n_classes, smoothing=smoothing).fit(L, log_h_cf, 1.0)
-    C = ref.contributions(L)
-    h_only = float((logsumexp(log_h_cf[:, None, :] + C, axis=2)).mean())
-    rows.append(CombineRow(H_ONLY, h_only))
+    if with_h_only:
+        C = ref.contributions(L)
+        rows.append(CombineRow(H_ONLY, float((logsumexp(log_h_cf[:, None, :] + C, axis=2)).mean())))
     best = max(rows, key=lambda r: r.pseudo_loglik)
     chosen = best.candidate
     if chosen == H_ONLY:

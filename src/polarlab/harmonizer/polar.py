@@ -84,8 +84,9 @@ class PolarHarmonizer:
         tune_folds: folds of the cross-fitting.
         combine: the final distribution (:mod:`polarlab.harmonizer.combine`): ``"auto"`` (default)
             chooses, without gold, between h(x) alone and h(x) as the prior of the example's own votes
-            (``q ∝ h(x)^tau Π_j θ_j(L_j | y)``, tau from ``combine_grid``) by the leave-one-source-out
-            pseudo-likelihood on the fit rows; ``"h"`` = h(x) alone (the votes are ignored at prediction
+            (``q ∝ h(x)^tau Π_j θ_j(L_j | y)``, tau from ``combine_grid``), and between h and h refitted
+            to those combined labels as the prior, by the leave-one-source-out pseudo-likelihood on the
+            fit rows; ``"h"`` = h(x) alone (the votes are ignored at prediction
             time); a number = that temperature.
         combine_grid: candidate temperatures for ``"auto"``.
         combine_folds: folds of the cross-fitted h that serves as the prior on the fit rows.
@@ -101,6 +102,8 @@ class PolarHarmonizer:
         combine_: ``"h"`` or the temperature used by :meth:`predict_proba` when votes are given.
         combine_table_: one :class:`CombineRow` per candidate (``"auto"``), else [].
         likelihood_: the fitted :class:`VoteLikelihood` (None with ``combine="h"``).
+        prior_model_: h refitted to the combined labels when ``"auto"`` chose it as the prior, else None
+            (then h itself is the prior).
         warnings_: the :class:`SupervisionWarning` texts of the fit (also emitted as warnings).
     """
 
@@ -321,29 +324,55 @@ class PolarHarmonizer:
         return self
 
     def _fit_combination(self, X: np.ndarray, L: np.ndarray) -> None:
-        """Choose and fit the final distribution (see ``combine``); h itself is already fitted."""
+        """Choose and fit the final distribution (see ``combine``); h itself is already fitted.
+
+        ``"auto"`` runs two rounds. Round 1: the prior is h (fitted to the votes). Round 2 (one more step
+        of the joint fit): the prior is h refitted to round 1's combined labels of the fit rows (same
+        model and features; this corrects an h skewed by sources that vote one class far more often).
+        Every candidate of both rounds is scored by the same pseudo-likelihood; the best one is kept.
+        """
         self.combine_table_: list[CombineRow] = []
         self.likelihood_: VoteLikelihood | None = None
+        self.prior_model_: PolarHarmonizer | None = None
         self.combine_ = H_ONLY
         if self.combine == H_ONLY:
             return
         n = X.shape[0]
-        folds = min(self.combine_folds, n)
-        if folds < 2:
+        if min(self.combine_folds, n) < 2:
             return
-        log_h = np.empty((n, self.n_classes))
-        order = np.random.default_rng(self.seed + 7919).permutation(n)
-        for f, held in enumerate(np.array_split(order, folds)):
-            train = np.setdiff1d(np.arange(n), held)
-            twin = self._fold_copy(self.weights_, seed=self.seed + f)
-            log_h[held] = np.log(np.clip(twin.fit(L[train], X[train])._proba(X[held]), 1e-6, 1.0))
-        if self.combine == "auto":
-            self.combine_, self.likelihood_, self.combine_table_ = select_combination(
-                L, log_h, self.n_classes, self.combine_grid)
-        else:
+        log_h = self._cross_fit(X, L, self.weights_)
+        if self.combine != "auto":
             self.combine_ = float(self.combine)
             self.likelihood_ = VoteLikelihood(self.n_classes).fit(L, log_h, self.combine_)
             choose_temperature(self.likelihood_, L, self.likelihood_.log_prior(log_h, self.combine_))
+            return
+        self.combine_, self.likelihood_, self.combine_table_ = select_combination(
+            L, log_h, self.n_classes, self.combine_grid)
+        if self.combine_ == H_ONLY:
+            return
+        q = self.likelihood_.posterior(L, log_h, float(self.combine_))
+        relabel = q.argmax(axis=1)[:, None]
+        if len(np.unique(relabel)) < 2:
+            return
+        log_g = self._cross_fit(X, relabel, np.ones(1))
+        choice, vl, rows = select_combination(L, log_g, self.n_classes, self.combine_grid, with_h_only=False)
+        rows = [CombineRow(f"refit:{r.candidate}", r.pseudo_loglik) for r in rows]
+        self.combine_table_ = self.combine_table_ + rows
+        best1 = max(r.pseudo_loglik for r in self.combine_table_[:-len(rows)])
+        if max(r.pseudo_loglik for r in rows) > best1:
+            self.prior_model_ = self._fold_copy(np.ones(1), seed=self.seed).fit(relabel, X)
+            self.combine_, self.likelihood_ = choice, vl
+
+    def _cross_fit(self, X: np.ndarray, L: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """log of h(x) for every row, each scored by an h fitted on the other folds; shape (n, k)."""
+        n = X.shape[0]
+        out = np.empty((n, self.n_classes))
+        order = np.random.default_rng(self.seed + 7919).permutation(n)
+        for f, held in enumerate(np.array_split(order, min(self.combine_folds, n))):
+            train = np.setdiff1d(np.arange(n), held)
+            twin = self._fold_copy(weights, seed=self.seed + f)
+            out[held] = np.log(np.clip(twin.fit(L[train], X[train])._proba(X[held]), 1e-6, 1.0))
+        return out
 
     def _fold_copy(self, weights: np.ndarray, seed: int) -> "PolarHarmonizer":
         """An unfitted copy with fixed ``weights`` and no tuning (for cross-fitting)."""
@@ -515,7 +544,7 @@ class PolarHarmonizer:
             raise InputError(f"X has {X.shape[1]} features, the harmonizer was fitted on "
                              f"{self.n_features_in_}", column="X",
                              fix="compute features with the same fitted feature extractor")
-        h = self._proba(X)
+        h = (self.prior_model_ if getattr(self, "prior_model_", None) is not None else self)._proba(X)
         if L is None or getattr(self, "likelihood_", None) is None or self.combine_ == H_ONLY:
             return h
         L = self._check_L(L, X.shape[0])
@@ -529,7 +558,8 @@ class PolarHarmonizer:
         return self.likelihood_.posterior(L, log_h, float(self.combine_), exclude=list(exclude))
 
     def predict_h(self, X: np.ndarray) -> np.ndarray:
-        """h(x) alone, shape (n, k) (the features-only model, whatever ``combine_`` is)."""
+        """The features-only model, shape (n, k): h(x), or h refitted to the combined labels when
+        ``"auto"`` chose that prior (``prior_model_``)."""
         return self.predict_proba(None, X)
 
     def predict(self, L: np.ndarray | None = None, X: np.ndarray | None = None) -> np.ndarray:
