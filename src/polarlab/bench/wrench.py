@@ -281,7 +281,9 @@ def combination_report(h: PolarHarmonizer) -> dict[str, Any]:
     """What the harmonizer chose without gold: h alone or a temperature, the criterion per candidate,
     and the warnings of the fit."""
     vl = getattr(h, "likelihood_", None)
-    return {"combine": h.combine_, "temperature": None if vl is None or h.combine_ == "h" else vl.temperature_,
+    return {"combine": h.combine_,
+            "prior": "h refitted to the combined labels" if getattr(h, "prior_model_", None) is not None else "h",
+            "temperature": None if vl is None or h.combine_ == "h" else vl.temperature_,
             "pseudo_loglik": {str(r.candidate): round(r.pseudo_loglik, 5) for r in h.combine_table_},
             "warnings": list(h.warnings_)}
 

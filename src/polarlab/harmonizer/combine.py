@@ -150,9 +150,13 @@ def choose_temperature(vl: VoteLikelihood, L: np.ndarray, log_prior: np.ndarray,
 
 
 def select_combination(L: np.ndarray, log_h_cf: np.ndarray, n_classes: int, grid: Sequence[float],
-                       smoothing: float = 1.0, with_h_only: bool = True
+                       smoothing: float = 1.0, with_h_only: bool = True, folds: int = 5, seed: int = 0
                        ) -> tuple[str | float, VoteLikelihood, list[CombineRow]]:
-    """Choose h alone or a temperature from ``grid`` by the leave-one-source-out pseudo-likelihood.
+    """Choose h alone or a temperature from ``grid`` by the held-out leave-one-source-out pseudo-likelihood.
+
+    Each candidate's response model θ is fitted on K-1 folds of the fit rows and scored on the held-out
+    fold (so a candidate that leans on θ cannot win by fitting the rows it is scored on); the chosen
+    candidate is then fitted on all rows.
 
     Args:
         L: shape (n, m), the fit rows' votes.
@@ -161,31 +165,35 @@ def select_combination(L: np.ndarray, log_h_cf: np.ndarray, n_classes: int, grid
         grid: candidate temperatures (each >= 0).
         smoothing: see :class:`VoteLikelihood`.
         with_h_only: also score h alone (the votes unused at prediction time).
+        folds, seed: the K folds of the held-out scoring.
 
     Returns:
         (the choice: ``"h"`` or a tau, the likelihood fitted for it, one :class:`CombineRow` per candidate).
-        Candidates tie-break towards the first listed: ``"h"`` comes last, so it wins only when strictly
-        better.
+        Ties go to the first listed; ``"h"`` comes last, so it wins only when strictly better.
     """
     if any((not np.isfinite(t)) or t < 0 for t in grid) or not len(grid):
         raise InputError(f"combine_grid={list(grid)}", column="combine_grid",
                          fix="give one or more non-negative temperatures, e.g. [0, 0.5, 1, 2]")
-    rows: list[CombineRow] = []
-    fitted: dict[str | float, VoteLikelihood] = {}
-    for tau in grid:
-        vl = VoteLikelihood(n_classes, smoothing=smoothing).fit(L, log_h_cf, float(tau))
-        fitted[float(tau)] = vl
-        rows.append(CombineRow(float(tau), vl.pseudo_loglik(L, vl.log_prior(log_h_cf, float(tau)))))
-    # h alone: the prior is h itself and the votes are not used; its response model is the one fitted
-    # with tau = 1 (h as the prior), so the score says how well h alone predicts each source's response.
-    ref = fitted.get(1.0) or VoteLikelihood(n_classes, smoothing=smoothing).fit(L, log_h_cf, 1.0)
+    n = L.shape[0]
+    parts = np.array_split(np.random.default_rng(seed).permutation(n), max(2, min(folds, n)))
+    scores: dict[str | float, list[float]] = {float(t): [] for t in grid}
     if with_h_only:
-        C = ref.contributions(L)
-        rows.append(CombineRow(H_ONLY, float((logsumexp(log_h_cf[:, None, :] + C, axis=2)).mean())))
+        scores[H_ONLY] = []
+    for held in parts:
+        train = np.setdiff1d(np.arange(n), held)
+        for tau in grid:
+            vl = VoteLikelihood(n_classes, smoothing=smoothing).fit(L[train], log_h_cf[train], float(tau))
+            scores[float(tau)].append(vl.pseudo_loglik(L[held], vl.log_prior(log_h_cf[held], float(tau))))
+            if with_h_only and float(tau) == 1.0 or (with_h_only and 1.0 not in grid and tau == grid[-1]):
+                # h alone: the prior is h and the votes are unused; its score says how well h alone
+                # predicts each source's response (through the response model fitted with h as prior)
+                C = vl.contributions(L[held])
+                scores[H_ONLY].append(float(logsumexp(log_h_cf[held][:, None, :] + C, axis=2).mean()))
+    rows = [CombineRow(c, float(np.mean(v))) for c, v in scores.items()]
     best = max(rows, key=lambda r: r.pseudo_loglik)
     chosen = best.candidate
-    if chosen == H_ONLY:
-        return chosen, ref, rows
-    vl = fitted[float(chosen)]
-    choose_temperature(vl, L, vl.log_prior(log_h_cf, float(chosen)))
+    tau = 1.0 if chosen == H_ONLY else float(chosen)
+    vl = VoteLikelihood(n_classes, smoothing=smoothing).fit(L, log_h_cf, tau)
+    if chosen != H_ONLY:
+        choose_temperature(vl, L, vl.log_prior(log_h_cf, tau))
     return chosen, vl, rows

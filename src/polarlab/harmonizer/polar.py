@@ -347,7 +347,7 @@ class PolarHarmonizer:
             choose_temperature(self.likelihood_, L, self.likelihood_.log_prior(log_h, self.combine_))
             return
         self.combine_, self.likelihood_, self.combine_table_ = select_combination(
-            L, log_h, self.n_classes, self.combine_grid)
+            L, log_h, self.n_classes, self.combine_grid, folds=self.combine_folds, seed=self.seed)
         if self.combine_ == H_ONLY:
             return
         q = self.likelihood_.posterior(L, log_h, float(self.combine_))
@@ -355,7 +355,8 @@ class PolarHarmonizer:
         if len(np.unique(relabel)) < 2:
             return
         log_g = self._cross_fit(X, relabel, np.ones(1))
-        choice, vl, rows = select_combination(L, log_g, self.n_classes, self.combine_grid, with_h_only=False)
+        choice, vl, rows = select_combination(L, log_g, self.n_classes, self.combine_grid, with_h_only=False,
+                                              folds=self.combine_folds, seed=self.seed)
         rows = [CombineRow(f"refit:{r.candidate}", r.pseudo_loglik) for r in rows]
         self.combine_table_ = self.combine_table_ + rows
         best1 = max(r.pseudo_loglik for r in self.combine_table_[:-len(rows)])
