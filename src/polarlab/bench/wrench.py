@@ -48,6 +48,7 @@ class BenchConfig:
         state_dir: caches (LLM answers, embeddings).
         features: ``"embedding"`` or ``"tfidf"``.
         harmonizer: keyword options of :class:`PolarHarmonizer`.
+        label_model_options: label model -> its keyword options (e.g. ``{"mv": {"tie_break": "first"}}``).
         seed: sampling and fitting seed.
         progress: show progress bars.
         correct: correction strategies to evaluate on the test split (e.g. ``("verify",
@@ -68,6 +69,7 @@ class BenchConfig:
     state_dir: Path = Path(".polarlab")
     features: str = "auto"
     harmonizer: dict[str, Any] = field(default_factory=dict)
+    label_model_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     seed: int = 0
     progress: bool = True
     correct: tuple[str, ...] = ()
@@ -199,7 +201,8 @@ def fit_all(cfg: BenchConfig, seconds: dict[str, float]) -> Fitted:
                   "tune_llm_weight": bool(cfg.tune_llm), **cfg.harmonizer}
     project = _SampledProject(path=Path(cfg.directory) / "bench", task=task,
                               data={"wrench": str(cfg.directory), "fit_split": fit_name}, sources=tables,
-                              labelmodel={"methods": [*BASELINES, "polar"]}, harmonizer=harmonizer,
+                              labelmodel={"methods": [*BASELINES, "polar"],
+                                          "options": dict(cfg.label_model_options)}, harmonizer=harmonizer,
                               state_dir=Path(cfg.state_dir), sampled={fit_name: fit, "test": test})
     state = ProjectState(Path(cfg.state_dir) / "bench" / f"{Path(cfg.directory).name}-{cfg.limit or 'all'}")
     ctx = RunContext(project=project, state=state, progress=cfg.progress)
