@@ -22,7 +22,8 @@ def harmonizer_options(ctx: RunContext) -> tuple[dict[str, Any], dict[str, Any] 
     fit_m = ctx.matrices[ctx.fit_split]
     llms = [fit_m.names.index(n) for n in llm_columns(fit_m)]
     others = [j for j in range(len(fit_m.names)) if j not in llms]
-    if tune and llms and others and (fit_m.L[:, others] >= 0).any() and "tune_sources" not in options:
+    enough = fit_m.L.shape[0] >= 2 * int(options.get("tune_folds") or 5)     # K-fold tuning needs 2K rows
+    if tune and llms and others and enough and (fit_m.L[:, others] >= 0).any() and "tune_sources" not in options:
         options["tune_sources"] = llms   # the LLMs' weight, chosen without gold (harmonizer/tune.py)
     deep = options.pop("transformer", None)          # [harmonizer.transformer] options
     if options.get("model") == "transformer":
