@@ -53,8 +53,9 @@ def test_supplied_weights_are_used(problem):
 
 
 def test_proba_shape_and_L_ignored(problem):
+    """With combine="h" the output is h(x) alone (the votes are not used at prediction time)."""
     X, y, L, tr, te, _ = problem
-    h = PolarHarmonizer(2, scalarization="max").fit(L[tr], X[tr])
+    h = PolarHarmonizer(2, scalarization="max", combine="h").fit(L[tr], X[tr])
     p = h.predict_proba(L[te], X[te])
     assert p.shape == (1000, 2)
     np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-6)

@@ -61,7 +61,7 @@ def assert_distributions(proba: np.ndarray, n: int, k: int) -> None:
 # --------------------------------------------------------------------------- majority vote
 
 def test_majority_vote_by_hand() -> None:
-    mv = MajorityVote(2).fit(L_TINY)
+    mv = MajorityVote(2, tie_break="first").fit(L_TINY)
     expected = np.array([
         [1.0, 0.0],  # 2 votes for 0
         [0.0, 1.0],  # 2 votes for 1 vs 1 for 0
@@ -86,7 +86,7 @@ def test_majority_vote_three_class_ties() -> None:
     ])
     third = 1 / 3
     expected = np.array([[0.5, 0.0, 0.5], [third, third, third], [0.0, 0.0, 1.0], [third, third, third]])
-    np.testing.assert_allclose(MajorityVote(3).predict_proba(L), expected)
+    np.testing.assert_allclose(MajorityVote(3, tie_break="first").predict_proba(L), expected)
 
 
 def test_bad_votes_and_settings_raise_clear_errors() -> None:

@@ -8,7 +8,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -391,9 +391,13 @@ def correct_step(table: dict[str, Any], splits: dict[str, Dataset], matrices: di
     return out, report, audit, ((harmonizer, proba) if refit else None)
 
 
-def risk_outputs(matrices: dict[str, LabelMatrix], h_proba: dict[str, np.ndarray], splits: dict[str, Dataset]
+def risk_outputs(matrices: dict[str, LabelMatrix], h_proba: dict[str, np.ndarray], splits: dict[str, Dataset],
+                 leave_out: Callable[[str, int], np.ndarray] | None = None
                  ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, Any]]:
     """POLAR risk of every LLM answer, per split, and its calibration where gold exists.
+
+    ``leave_out(split, j)``, when given, is the harmonizer's (n, k) distribution with column j's own
+    vote left out (the combined output); the risk of column j's answers is read from it.
 
     Returns:
         (column name -> split -> (n,) risk, NaN where the LLM abstained;
@@ -406,7 +410,8 @@ def risk_outputs(matrices: dict[str, LabelMatrix], h_proba: dict[str, np.ndarray
     for split, lm in matrices.items():
         for name in llm_columns(lm):
             votes = lm.column(name)
-            risk = risk_score(h_proba[split], votes)
+            proba = h_proba[split] if leave_out is None else leave_out(split, lm.names.index(name))
+            risk = risk_score(proba, votes)
             columns.setdefault(f"risk_{name}", {})[split] = risk
             gold = splits[split].gold
             ok = (votes >= 0) & (gold >= 0)

@@ -14,6 +14,11 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
+# The figures were recorded before issue 10 changed two defaults on purpose (majority vote's tie-break, and POLAR's
+# final distribution combining h(x) with the votes); these settings restore the old ones, so the comparison
+# checks the stage refactor alone.
+PINNED_LABEL_MODELS = {"mv": {"tie_break": "first"}}
+PINNED_HARMONIZER = {"features": "embedding", "combine": "h"}
 EXAMPLES = ("wrench_youtube", "wrench_sms", "wrench_trec", "wrench_chemprot")
 BENCH = ("youtube",)          # bench wrench --llm none on these shared datasets
 
@@ -25,6 +30,8 @@ def project_figures(path: Path, state_dir: Path, drop_llm: bool = False) -> dict
 
     proj = load_project(path)
     proj.state_dir = state_dir
+    proj.labelmodel = {**proj.labelmodel, "options": {**proj.labelmodel.get("options", {}), **PINNED_LABEL_MODELS}}
+    proj.harmonizer = {**PINNED_HARMONIZER, **proj.harmonizer}
     if drop_llm:
         proj.sources = [s for s in proj.sources if s.get("type") != "llm"]
     res = run(proj, progress=False, write=False)
@@ -38,7 +45,9 @@ def bench_figures(name: str, state_dir: Path) -> dict:
     from polarlab.bench import BenchConfig, bench_wrench
 
     r = bench_wrench(BenchConfig(directory=ROOT.parent / "shared" / "data" / name, llm="none",
-                                 state_dir=state_dir, progress=False))
+                                 state_dir=state_dir, progress=False, features=PINNED_HARMONIZER["features"],
+                                 harmonizer={"combine": PINNED_HARMONIZER["combine"]},
+                                 label_model_options=PINNED_LABEL_MODELS))
     return {"labels": r["labels"], "risk": {m: {k: v for k, v in d.items() if isinstance(v, (int, float))}
                                              for m, d in r["risk"].items()}}
 

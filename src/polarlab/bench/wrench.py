@@ -33,6 +33,7 @@ from .instructions import llm_task
 
 LLM_NAME = "llm"
 BASELINES = ("mv", "snorkel", "dawid_skene")
+TWO_STAGE = ("mv+lr", "snorkel+lr", "dawid_skene+lr")   # label model -> logistic regression on the same features
 
 
 @dataclass
@@ -47,6 +48,7 @@ class BenchConfig:
         state_dir: caches (LLM answers, embeddings).
         features: ``"embedding"`` or ``"tfidf"``.
         harmonizer: keyword options of :class:`PolarHarmonizer`.
+        label_model_options: label model -> its keyword options (e.g. ``{"mv": {"tie_break": "first"}}``).
         seed: sampling and fitting seed.
         progress: show progress bars.
         correct: correction strategies to evaluate on the test split (e.g. ``("verify",
@@ -65,8 +67,9 @@ class BenchConfig:
     llm_model: str | None = None
     limit: int | None = None
     state_dir: Path = Path(".polarlab")
-    features: str = "embedding"
+    features: str = "auto"
     harmonizer: dict[str, Any] = field(default_factory=dict)
+    label_model_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     seed: int = 0
     progress: bool = True
     correct: tuple[str, ...] = ()
@@ -170,6 +173,7 @@ class _SampledProject(Project):
 
 
 STAGE_LIST = ("data", "sources", "label_models", "features", "harmonizer")
+    risk_probas: dict[str, np.ndarray] = field(default_factory=dict)   # method -> (n_test, k), LLM vote left out
 
 
 def fit_all(cfg: BenchConfig, seconds: dict[str, float]) -> Fitted:
@@ -190,14 +194,15 @@ def fit_all(cfg: BenchConfig, seconds: dict[str, float]) -> Fitted:
     fit = sample_rows(splits[fit_name], cfg.limit, cfg.seed)
     test = sample_rows(splits["test"], cfg.limit, cfg.seed)
     tables: list[dict[str, Any]] = [{"type": "wrench"}]
-    llm_spec = llm_table(cfg.llm, cfg.llm_model, cfg.progress)
+    llm_spec = None if fit.is_tabular else llm_table(cfg.llm, cfg.llm_model, cfg.progress)   # no text: no LLM
     if llm_spec is not None:
         tables.append(llm_spec)
-    harmonizer = {"features": cfg.features, "seed": cfg.seed, "tune_llm_weight": bool(cfg.tune_llm),
-                  **cfg.harmonizer}
+    harmonizer = {"features": "numeric" if fit.is_tabular else cfg.features, "seed": cfg.seed,
+                  "tune_llm_weight": bool(cfg.tune_llm), **cfg.harmonizer}
     project = _SampledProject(path=Path(cfg.directory) / "bench", task=task,
                               data={"wrench": str(cfg.directory), "fit_split": fit_name}, sources=tables,
-                              labelmodel={"methods": [*BASELINES, "polar"]}, harmonizer=harmonizer,
+                              labelmodel={"methods": [*BASELINES, "polar"],
+                                          "options": dict(cfg.label_model_options)}, harmonizer=harmonizer,
                               state_dir=Path(cfg.state_dir), sampled={fit_name: fit, "test": test})
     state = ProjectState(Path(cfg.state_dir) / "bench" / f"{Path(cfg.directory).name}-{cfg.limit or 'all'}")
     ctx = RunContext(project=project, state=state, progress=cfg.progress)
@@ -212,17 +217,25 @@ def fit_all(cfg: BenchConfig, seconds: dict[str, float]) -> Fitted:
     probas: dict[str, np.ndarray] = {m: ctx.probas[m]["test"] for m in BASELINES}
     probas["polar"] = ctx.probas["polar"]["test"]
     has_llm = LLM_NAME in L_fit.names
+    for m in TWO_STAGE:
+        t = time.perf_counter()
+        probas[m] = make_label_model(m, task.n_classes, seed=cfg.seed).fit(L_fit.L, X_fit).predict_proba(None, X_test)
+        seconds[m] = time.perf_counter() - t
+    risk_probas: dict[str, np.ndarray] = {}
     opts = {"seed": cfg.seed, **cfg.harmonizer}
     if has_llm and cfg.tune_llm and "tune_sources" not in cfg.harmonizer:
         t = time.perf_counter()
         equal = PolarHarmonizer(task.n_classes, **opts).fit(L_fit.L, X_fit)
         probas["polar_equal"] = equal.predict_proba(L_test.L, X_test)
+        risk_probas["polar_equal"] = equal.predict_proba(L_test.L, X_test, exclude=[L_fit.names.index(LLM_NAME)])
         seconds["polar_equal"] = time.perf_counter() - t
     from ..stages.harmonizer import fitted_harmonizer
 
-    polar = ctx.harmonizer              # None when the stage was skipped: fitted again only if needed
+    polar = fitted_harmonizer(ctx)      # this run's, or fitted again (same seed) when its stage was skipped
+    probas["polar_h"] = polar.predict_h(X_test)                  # h(x) alone
+    if has_llm:
+        risk_probas["polar"] = polar.predict_proba(L_test.L, X_test, exclude=[L_fit.names.index(LLM_NAME)])
     if cfg.transformer:
-        polar = fitted_harmonizer(ctx)
         from ..harmonizer.transformer import TransformerHarmonizer
 
         t = time.perf_counter()
@@ -234,7 +247,7 @@ def fit_all(cfg: BenchConfig, seconds: dict[str, float]) -> Fitted:
         probas["llm"] = _llm_proba(L_test, task.n_classes)
     return Fitted(task=task, fit=fit, test=test, L_fit=L_fit, L_test=L_test, X_fit=X_fit, X_test=X_test,
                   probas=probas, harmonizer=polar, llm=ctx.sources.get(LLM_NAME), sources=weak_label_sources(fit),
-                  stages=list(ctx.log), context=ctx)
+                  stages=list(ctx.log), context=ctx, risk_probas=risk_probas)
 
 
 def _llm_proba(L: LabelMatrix, k: int) -> np.ndarray:
@@ -259,8 +272,8 @@ def risk_table(f: Fitted, cfg: BenchConfig, seconds: dict[str, float]) -> tuple[
         answers = f.L_test.column(LLM_NAME)
     else:
         answers = f.probas["polar"].argmax(axis=1)
-    risks = {m: risk_score(f.probas[m], answers) for m in ("polar", "polar_equal", "polar_transformer", *BASELINES)
-             if m in f.probas}
+    risks = {m: risk_score(f.risk_probas.get(m, f.probas[m]), answers)
+             for m in ("polar", "polar_h", "polar_equal", "polar_transformer", *BASELINES) if m in f.probas}
     if f.has_llm:
         risks["llm_logprob"] = risk_score(f.probas["llm"], answers)
         t = time.perf_counter()
@@ -309,7 +322,19 @@ def bench_wrench(cfg: BenchConfig) -> dict[str, Any]:
         stats = f.llm.total_stats if f.llm is not None else LLMRunStats()     # no LLM call when skipped
         result["llm_stats"] = stats.to_dict() if hasattr(stats, "to_dict") else {}
     result["stages"] = {r.name: r.action for r in f.stages}
+    result["harmonizer"] = combination_report(f.fitted_harmonizer())
     return result
+
+
+def combination_report(h: PolarHarmonizer) -> dict[str, Any]:
+    """What the harmonizer chose without gold: h alone or a temperature, the criterion per candidate,
+    and the warnings of the fit."""
+    vl = getattr(h, "likelihood_", None)
+    return {"combine": h.combine_,
+            "prior": "h refitted to the combined labels" if getattr(h, "prior_model_", None) is not None else "h",
+            "temperature": None if vl is None or h.combine_ == "h" else vl.temperature_,
+            "pseudo_loglik": {str(r.candidate): round(r.pseudo_loglik, 5) for r in h.combine_table_},
+            "warnings": list(h.warnings_)}
 
 
 def correction_table(f: Fitted, cfg: BenchConfig, strategies: list[str]) -> dict[str, dict[str, Any]]:

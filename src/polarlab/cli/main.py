@@ -182,7 +182,7 @@ def bench_wrench_cmd(
         limit: Optional[int] = typer.Option(None, min=1, help="at most N rows of each split (same rows every run)"),
         json_out: Optional[Path] = typer.Option(None, "--json", help="also write the JSON result here"),
         state_dir: Path = typer.Option(Path(".polarlab"), help="cache folder (LLM answers, embeddings)"),
-        features: str = typer.Option("embedding", help="embedding | tfidf"),
+        features: str = typer.Option("auto", help="auto (numeric for tabular, relation for relation data, else embedding) | embedding | tfidf | relation | numeric"),
         progress: bool = typer.Option(True, help="show progress bars"),
         correct: Optional[str] = typer.Option(
             None, help="error-correction strategies on the test split: ',' separates strategies (each run "

@@ -81,6 +81,18 @@ def print_bench(console: Console, result: dict) -> None:
     console.print(r)
     _print_floor_note(console)
     _print_llm_weight(console, result.get("llm_weight"))
+    _print_harmonizer(console, result.get("harmonizer"))
+
+
+def _print_harmonizer(console: Console, hz: dict | None) -> None:
+    """The final distribution the harmonizer chose without gold, and its warnings."""
+    if not hz:
+        return
+    crit = ", ".join(f"{c}: {_fmt(v)}" for c, v in hz.get("pseudo_loglik", {}).items())
+    what = "h(x) alone" if hz["combine"] == "h" else f"h(x)^{hz['combine']:g} × the row's votes"
+    console.print(f"POLAR output: {what} (leave-one-source-out pseudo-likelihood: {crit})", highlight=False)
+    for w in hz.get("warnings", []):
+        console.print(f"warning: {w}", style="yellow", highlight=False)
 
 
 def _print_floor_note(console: Console) -> None:

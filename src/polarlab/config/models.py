@@ -132,6 +132,11 @@ class HarmonizerSection(Section):
     scalarization: Literal["linear", "square", "2norm", "max"] = "linear"
     weights: Optional[Union[Literal["equal", "max_eigen", "min_var"], list[float]]] = None
     tune_llm_weight: bool = Field(True, description="choose the LLM's source weight without gold")
+    combine: Union[Literal["auto", "h"], float] = Field(
+        "auto", description='final distribution: "auto" (h(x) alone or h(x) as the prior of the row\'s votes, chosen '
+                            'without gold), "h" (h(x) alone), or a temperature')
+    combine_grid: Optional[list[float]] = None
+    combine_folds: Optional[int] = Field(None, ge=2)
     tune_grid: Optional[list[float]] = None
     tune_folds: Optional[int] = Field(None, ge=2)
     epochs: Optional[int] = Field(None, ge=1)
@@ -147,7 +152,9 @@ class HarmonizerSection(Section):
     optimizer: Optional[Literal["auto", "adam", "lbfgs"]] = None
     lbfgs_iter: Optional[int] = Field(None, ge=1)
     # features (FeatureSpec fields)
-    features: str = Field("embedding", description="feature extractor: embedding | tfidf")
+    features: str = Field("auto", description="feature extractor: auto (numeric for tabular data, relation "
+                                              "features for relation tasks, else embedding) | embedding | tfidf | "
+                                              "numeric | relation")
     entity_embeddings: Optional[bool] = None
     batch_size: Optional[int] = Field(None, ge=1, description="embedding batch size")
     device: Optional[str] = None

@@ -55,6 +55,8 @@ class Dataset:
             (e.g. WRENCH's ``weak_labels``).
         weak_label_names: names of the m precomputed vote columns.
         source: where the data came from (path), for error messages.
+        features: optional numeric feature vectors, shape (n, d), float (tabular data such as WRENCH's
+            census, whose examples have no text: ``text`` is then empty and the harmonizer uses these).
     """
 
     frame: pd.DataFrame
@@ -63,6 +65,7 @@ class Dataset:
     weak_label_names: list[str] | None = None
     source: str | None = None
     gold_hidden: bool = False
+    features: np.ndarray | None = None
     _arrow: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     _view: "Dataset | None" = field(default=None, init=False, repr=False, compare=False)
     _view_of: tuple = field(default=(), init=False, repr=False, compare=False)
@@ -83,6 +86,12 @@ class Dataset:
             self.weak_labels = wl
             if self.weak_label_names is None:
                 self.weak_label_names = [f"weak_{j}" for j in range(wl.shape[1])]
+        if self.features is not None:
+            X = np.asarray(self.features, dtype=np.float64)
+            if X.ndim != 2 or X.shape[0] != len(self.frame):
+                raise DataError(f"features has shape {X.shape}, expected ({len(self.frame)}, d)",
+                                file=self.source, column="features", fix="give one feature vector per example")
+            self.features = X
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -132,7 +141,8 @@ class Dataset:
                 and list(self._view.frame.columns) == cols):
             return self._view
         view = Dataset(frame=self.frame.drop(columns=["label"]), name=self.name, weak_labels=self.weak_labels,
-                       weak_label_names=self.weak_label_names, source=self.source, gold_hidden=True)
+                       weak_label_names=self.weak_label_names, source=self.source, gold_hidden=True,
+                       features=self.features)
         view._arrow.update({k: v for k, v in self._arrow.items() if k != "label"})
         self._view, self._view_of = view, (id(self.frame), len(self.frame))
         return view
@@ -140,6 +150,11 @@ class Dataset:
     @property
     def has_gold(self) -> bool:
         return bool((self.gold >= 0).any())
+
+    @property
+    def is_tabular(self) -> bool:
+        """True when the examples are numeric feature vectors (no text)."""
+        return self.features is not None
 
     @property
     def is_relation(self) -> bool:
@@ -177,6 +192,7 @@ class Dataset:
             weak_label_names=self.weak_label_names,
             source=self.source,
             gold_hidden=self.gold_hidden,
+            features=None if self.features is None else self.features[index],
         )
 
     def head(self, n: int) -> "Dataset":

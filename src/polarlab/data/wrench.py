@@ -2,6 +2,10 @@
 
 Each split file maps an id to ``{"data": {"text": ..., ["entity1", "entity2", "span1", "span2"]},
 "label": int, "weak_labels": [m ints]}``. The precomputed ``weak_labels`` are kept as vote columns.
+
+Tabular WRENCH datasets (e.g. census) store ``{"data": {"feature": [d numbers]}}`` instead of a text:
+they load as examples without text whose numeric vectors are ``Dataset.features`` (n, d); every row
+must have d finite numbers.
 """
 from __future__ import annotations
 
@@ -54,13 +58,20 @@ def load_wrench_split(path: str | Path, task: Task) -> Dataset:
     """One WRENCH split file as a Dataset whose ``weak_labels`` are the precomputed votes."""
     path = Path(path)
     data = _load_json(path)
-    rows, weak = [], []
-    m = None
+    rows, weak, feats = [], [], []
+    m = d_feat = None
+    tabular = None
     for key, rec in data.items():
-        d = rec.get("data")
-        if not isinstance(d, dict) or "text" not in d:
-            raise DataError("no data.text", file=str(path), row=key, column="data.text",
-                            fix="each example needs {\"data\": {\"text\": ...}}")
+        d = rec.get("data") if isinstance(rec, dict) else None
+        if not isinstance(d, dict) or ("text" not in d and "feature" not in d):
+            raise DataError("no data.text (or data.feature for tabular data)", file=str(path), row=key,
+                            column="data.text",
+                            fix="each example needs {\"data\": {\"text\": ...}} or {\"data\": {\"feature\": [numbers]}}")
+        if tabular is None:
+            tabular = "text" not in d
+        elif tabular != ("text" not in d):
+            raise DataError("rows mix data.text and data.feature", file=str(path), row=key, column="data",
+                            fix="a split is either text or tabular throughout")
         wl = rec.get("weak_labels")
         if wl is None:
             raise DataError("no weak_labels", file=str(path), row=key, column="weak_labels",
@@ -74,12 +85,22 @@ def load_wrench_split(path: str | Path, task: Task) -> Dataset:
         if bad:
             raise DataError(f"weak label {bad[0]} outside -1..{task.n_classes - 1}", file=str(path), row=key,
                             column="weak_labels", fix="votes must be class indices or -1")
-        row = {"id": str(key), "text": d["text"], "label": rec.get("label")}
-        for f in ("entity1", "entity2", "span1", "span2"):
+        if tabular:
+            vec = _feature_vector(d["feature"], path, key)
+            if d_feat is None:
+                d_feat = len(vec)
+            elif len(vec) != d_feat:
+                raise DataError(f"{len(vec)} features where earlier rows have {d_feat}", file=str(path), row=key,
+                                column="data.feature", fix="every row needs a feature vector of the same length")
+            feats.append(vec)
+        row = {"id": str(key), "text": "" if tabular else d["text"], "label": rec.get("label")}
+        for f in ("entity1", "entity2", "span1", "span2", "type1", "type2", "entity1_type", "entity2_type"):
             if f in d:
                 row[f] = d[f]
         rows.append(row)
         weak.append(wl)
+    if tabular:
+        return _tabular_dataset(rows, weak, feats, m or 0, path)
     frame = pd.DataFrame(rows)
     relation = "entity1" in frame.columns
     ds = from_pandas(frame, task, id_column="id",
@@ -89,6 +110,36 @@ def load_wrench_split(path: str | Path, task: Task) -> Dataset:
     m = m or 0
     ds.weak_labels = np.asarray(weak, dtype=np.int64).reshape(len(rows), m)
     ds.weak_label_names = [f"lf_{j}" for j in range(m)]
+    return ds
+
+
+def _feature_vector(value: object, path: Path, key: str) -> np.ndarray:
+    """One row's ``data.feature`` as finite floats, or a DataError naming the row."""
+    try:
+        vec = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError("data.feature is not a list of numbers", file=str(path), row=key, column="data.feature",
+                        fix="store each tabular example as {\"feature\": [numbers]}") from None
+    if vec.ndim != 1 or vec.size == 0:
+        raise DataError(f"data.feature has shape {vec.shape}, expected a flat list of numbers", file=str(path),
+                        row=key, column="data.feature", fix="store one flat vector per example")
+    if not np.all(np.isfinite(vec)):
+        j = int(np.flatnonzero(~np.isfinite(vec))[0])
+        raise DataError(f"data.feature[{j}] is NaN or infinite", file=str(path), row=key, column="data.feature",
+                        fix="impute or drop the missing value")
+    return vec
+
+
+def _tabular_dataset(rows: list[dict], weak: list, feats: list[np.ndarray], m: int, path: Path) -> Dataset:
+    """A Dataset of examples without text (``text`` empty) whose ``features`` are the numeric vectors."""
+    frame = pd.DataFrame(rows, columns=["id", "text", "label"])
+    gold = frame["label"]
+    frame["label"] = [-1 if g is None or (isinstance(g, float) and np.isnan(g)) else int(g) for g in gold]
+    frame["text"] = frame["text"].astype(str)
+    ds = Dataset(frame=frame, name=path.stem, source=str(path),
+                 weak_labels=np.asarray(weak, dtype=np.int64).reshape(len(rows), m),
+                 weak_label_names=[f"lf_{j}" for j in range(m)],
+                 features=np.vstack(feats) if feats else np.zeros((0, 0)))
     return ds
 
 
@@ -110,6 +161,13 @@ def load_wrench(directory: str | Path, task: Task | None = None) -> dict[str, Da
            if (directory / f"{s}.json").exists()}
     if not out:
         raise DataError("no train/valid/test.json", file=str(directory), fix="add at least one split file")
+    dims = {s: d.features.shape[1] for s, d in out.items() if d.features is not None}
+    if len(set(dims.values())) > 1:
+        raise DataError(f"splits have feature vectors of different lengths: {dims}", file=str(directory),
+                        column="data.feature", fix="use the same features in every split")
+    if dims and len(dims) != len(out):
+        raise DataError("some splits are tabular (data.feature) and others text", file=str(directory),
+                        column="data", fix="use one kind of example in every split")
     widths = {s: d.weak_labels.shape[1] for s, d in out.items()}
     if len(set(widths.values())) > 1:
         raise DataError(f"splits have different numbers of weak labels: {widths}", file=str(directory),

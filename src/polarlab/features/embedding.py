@@ -137,6 +137,9 @@ def cached_encode(texts: Sequence[str], embedder: Embedder,
 def texts_of(data: Dataset | Sequence[str]) -> list[str]:
     """Texts to encode: relation datasets get their entities marked (see :mod:`.relation`)."""
     if isinstance(data, Dataset):
+        if data.is_tabular:
+            raise ConfigError(f"dataset {data.name!r} is tabular (numeric feature vectors, no text)",
+                              column="features", fix='use features = "numeric" (or "auto")')
         return marked_texts(data)
     return [str(t) for t in data]
 

@@ -84,3 +84,37 @@ def marked_texts(dataset: Dataset) -> list[str]:
     span2 = f["span2"].tolist() if "span2" in f.columns else [None] * n
     return [mark_entities(t, e1, e2, s1, s2) for t, e1, e2, s1, s2 in
             zip(f["text"].tolist(), f["entity1"].tolist(), f["entity2"].tolist(), span1, span2)]
+
+
+TYPE_COLUMNS = (("type1", "type2"), ("entity1_type", "entity2_type"))
+"""Column pairs that hold the two entities' types, where a dataset has them."""
+
+
+def between_texts(dataset: Dataset) -> list[str]:
+    """The text strictly between the two entities of each example ("" when they touch or overlap).
+
+    Relation rules mostly test these words ("inhibits", "is a substrate of"); a sentence embedding of
+    the whole text dilutes them. Spans are used when valid, else the entities' first occurrences.
+    """
+    f = dataset.frame
+    n = len(f)
+    span1 = f["span1"].tolist() if "span1" in f.columns else [None] * n
+    span2 = f["span2"].tolist() if "span2" in f.columns else [None] * n
+    out = []
+    for t, e1, e2, s1, s2 in zip(f["text"].tolist(), f["entity1"].tolist(), f["entity2"].tolist(), span1, span2):
+        text = "" if t is None else str(t)
+        a, b = _locate(text, e1, _span(s1)), _locate(text, e2, _span(s2))
+        if a is None or b is None:
+            out.append("")
+            continue
+        first, second = (a, b) if a[0] <= b[0] else (b, a)
+        out.append(text[first[1]:second[0]].strip() if first[1] < second[0] else "")
+    return out
+
+
+def entity_types(dataset: Dataset) -> list[str] | None:
+    """``"<type1>|<type2>"`` per example when the dataset has entity-type columns, else None."""
+    for c1, c2 in TYPE_COLUMNS:
+        if c1 in dataset.frame.columns and c2 in dataset.frame.columns:
+            return [f"{a}|{b}" for a, b in zip(dataset.frame[c1].astype(str), dataset.frame[c2].astype(str))]
+    return None

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 
 from ..errors import InputError, NotFittedError
+from .combine import H_ONLY, CombineRow, VoteLikelihood, choose_temperature, select_combination
+from .diagnostics import classes_without_votes, warn
 from .models import build_model
 from .reweight import source_weights
 from .scalarize import SCALARIZATIONS, class_aggregate, scalarize_by_class
@@ -80,6 +82,14 @@ class PolarHarmonizer:
             (:mod:`polarlab.harmonizer.tune`). ``None`` = no tuning.
         tune_grid: candidate multipliers of those sources' weights.
         tune_folds: folds of the cross-fitting.
+        combine: the final distribution (:mod:`polarlab.harmonizer.combine`): ``"auto"`` (default)
+            chooses, without gold, between h(x) alone and h(x) as the prior of the example's own votes
+            (``q ∝ h(x)^tau Π_j θ_j(L_j | y)``, tau from ``combine_grid``), and between h and h refitted
+            to those combined labels as the prior, by the leave-one-source-out pseudo-likelihood on the
+            fit rows; ``"h"`` = h(x) alone (the votes are ignored at prediction
+            time); a number = that temperature.
+        combine_grid: candidate temperatures for ``"auto"``.
+        combine_folds: folds of the cross-fitted h that serves as the prior on the fit rows.
 
     Attributes (after fit):
         weights_: shape (m,), the source weights used.
@@ -89,6 +99,12 @@ class PolarHarmonizer:
         tuning_: with ``tune_sources``, one :class:`TuningRow` per grid value (held-out loss).
         tuned_multiplier_: the chosen multiplier (1.0 without tuning).
         n_features_in_: d.  n_sources_: m.
+        combine_: ``"h"`` or the temperature used by :meth:`predict_proba` when votes are given.
+        combine_table_: one :class:`CombineRow` per candidate (``"auto"``), else [].
+        likelihood_: the fitted :class:`VoteLikelihood` (None with ``combine="h"``).
+        prior_model_: h refitted to the combined labels when ``"auto"`` chose it as the prior, else None
+            (then h itself is the prior).
+        warnings_: the :class:`SupervisionWarning` texts of the fit (also emitted as warnings).
     """
 
     def __init__(self, n_classes: int, model: str = "lr", scalarization: str = "linear",
@@ -98,7 +114,9 @@ class PolarHarmonizer:
                  device: str = "cpu", standardize: bool = True, min_delta: float = 1e-4,
                  num_threads: int | str | None = "auto", optimizer: str = "auto",
                  lbfgs_iter: int = 5, tune_sources: Sequence[int] | None = None,
-                 tune_grid: Sequence[float] = (0.0, 0.25, 0.5, 1.0), tune_folds: int = 5) -> None:
+                 tune_grid: Sequence[float] = (0.0, 0.25, 0.5, 1.0), tune_folds: int = 5,
+                 combine: str | float = "auto", combine_grid: Sequence[float] = (0.0, 0.5, 1.0, 2.0),
+                 combine_folds: int = 5) -> None:
         if n_classes < 2:
             raise InputError(f"n_classes={n_classes}", column="n_classes", fix="use 2 or more classes")
         if scalarization not in SCALARIZATIONS:
@@ -145,6 +163,15 @@ class PolarHarmonizer:
         self.tune_sources = None if tune_sources is None else [int(j) for j in tune_sources]
         self.tune_grid = grid
         self.tune_folds = int(tune_folds)
+        if not (combine in ("auto", H_ONLY) or (isinstance(combine, (int, float)) and not isinstance(combine, bool)
+                                                and np.isfinite(combine) and combine >= 0)):
+            raise InputError(f"combine={combine!r}", column="combine",
+                             fix="use 'auto', 'h' or a non-negative temperature such as 1.0")
+        if int(combine_folds) < 2:
+            raise InputError(f"combine_folds={combine_folds}", column="combine_folds", fix="use 2 or more folds")
+        self.combine = combine
+        self.combine_grid = [float(g) for g in combine_grid]
+        self.combine_folds = int(combine_folds)
 
     # ------------------------------------------------------------------ validation
     def _check_L(self, L: np.ndarray, n: int | None = None, name: str = "L") -> np.ndarray:
@@ -226,6 +253,12 @@ class PolarHarmonizer:
         if n == 0:
             raise InputError("no rows to fit on", column="L", fix="pass at least one example")
         weights = self._resolve_weights(m)
+        self.warnings_: list[str] = []
+        silent = classes_without_votes(L, self.n_classes)
+        if silent and not getattr(self, "_quiet", False):      # fold copies stay quiet
+            warn(f"class(es) {silent} get no vote from any source on the {n} fit rows: h(x) cannot learn them "
+                 "from the votes (the combined output can still give them to rows where the sources abstain); "
+                 "add a rule or source that votes for them", self.warnings_)
 
         # held-out split
         rng = np.random.default_rng(self.seed)
@@ -282,17 +315,71 @@ class PolarHarmonizer:
                 raise InputError(f"tune_sources {bad} are not columns of L (m={m})", column="tune_sources",
                                  fix="give column indices of the sources to tune (e.g. the LLM's)")
             self.tuned_multiplier_, self.tuning_ = tune_source_weight(
-                self, X, L, weights, self.tune_sources, self.tune_grid, self.tune_folds)
+                self, X, L, weights, self.tune_sources, self.tune_grid, self.tune_folds, self.warnings_)
             weights = weights.copy()
             weights[self.tune_sources] *= self.tuned_multiplier_
         self.weights_ = weights
         self._train(Xt, Lt, Xv, Lv, gold_v, self.weights_)
+        self._fit_combination(X, L)
         return self
+
+    def _fit_combination(self, X: np.ndarray, L: np.ndarray) -> None:
+        """Choose and fit the final distribution (see ``combine``); h itself is already fitted.
+
+        ``"auto"`` runs two rounds. Round 1: the prior is h (fitted to the votes). Round 2 (one more step
+        of the joint fit): the prior is h refitted to round 1's combined labels of the fit rows (same
+        model and features; this corrects an h skewed by sources that vote one class far more often).
+        Every candidate of both rounds is scored by the same pseudo-likelihood; the best one is kept.
+        """
+        self.combine_table_: list[CombineRow] = []
+        self.likelihood_: VoteLikelihood | None = None
+        self.prior_model_: PolarHarmonizer | None = None
+        self.combine_ = H_ONLY
+        if self.combine == H_ONLY:
+            return
+        n = X.shape[0]
+        if min(self.combine_folds, n) < 2:
+            return
+        log_h = self._cross_fit(X, L, self.weights_)
+        if self.combine != "auto":
+            self.combine_ = float(self.combine)
+            self.likelihood_ = VoteLikelihood(self.n_classes).fit(L, log_h, self.combine_)
+            choose_temperature(self.likelihood_, L, self.likelihood_.log_prior(log_h, self.combine_))
+            return
+        self.combine_, self.likelihood_, self.combine_table_ = select_combination(
+            L, log_h, self.n_classes, self.combine_grid, folds=self.combine_folds, seed=self.seed)
+        if self.combine_ == H_ONLY:
+            return
+        q = self.likelihood_.posterior(L, log_h, float(self.combine_))
+        relabel = q.argmax(axis=1)[:, None]
+        if len(np.unique(relabel)) < 2:
+            return
+        log_g = self._cross_fit(X, relabel, np.ones(1))
+        choice, vl, rows = select_combination(L, log_g, self.n_classes, self.combine_grid, with_h_only=False,
+                                              folds=self.combine_folds, seed=self.seed)
+        rows = [CombineRow(f"refit:{r.candidate}", r.pseudo_loglik) for r in rows]
+        self.combine_table_ = self.combine_table_ + rows
+        best1 = max(r.pseudo_loglik for r in self.combine_table_[:-len(rows)])
+        if max(r.pseudo_loglik for r in rows) > best1:
+            self.prior_model_ = self._fold_copy(np.ones(1), seed=self.seed).fit(relabel, X)
+            self.combine_, self.likelihood_ = choice, vl
+
+    def _cross_fit(self, X: np.ndarray, L: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """log of h(x) for every row, each scored by an h fitted on the other folds; shape (n, k)."""
+        n = X.shape[0]
+        out = np.empty((n, self.n_classes))
+        order = np.random.default_rng(self.seed + 7919).permutation(n)
+        for f, held in enumerate(np.array_split(order, min(self.combine_folds, n))):
+            train = np.setdiff1d(np.arange(n), held)
+            twin = self._fold_copy(weights, seed=self.seed + f)
+            out[held] = np.log(np.clip(twin.fit(L[train], X[train])._proba(X[held]), 1e-6, 1.0))
+        return out
 
     def _fold_copy(self, weights: np.ndarray, seed: int) -> "PolarHarmonizer":
         """An unfitted copy with fixed ``weights`` and no tuning (for cross-fitting)."""
         twin = copy.copy(self)               # fit() sets every fitted attribute afresh
         twin.weights, twin.tune_sources, twin.seed = np.asarray(weights, dtype=np.float64), None, int(seed)
+        twin.combine, twin._quiet = H_ONLY, True
         return twin
 
     def _check_gold(self, y: np.ndarray, n: int) -> np.ndarray:
@@ -438,11 +525,18 @@ class PolarHarmonizer:
         with torch.no_grad():
             return torch.softmax(self.model_(self._tensor(X)), dim=1).cpu().numpy().astype(np.float64)
 
-    def predict_proba(self, L: np.ndarray | None = None, X: np.ndarray | None = None) -> np.ndarray:
-        """h(x): class distributions, shape (n, k), rows sum to 1.
+    def predict_proba(self, L: np.ndarray | None = None, X: np.ndarray | None = None,
+                      exclude: Sequence[int] = ()) -> np.ndarray:
+        """The final class distributions, shape (n, k), rows sum to 1.
 
-        ``L`` is accepted for the label-model protocol and ignored: the harmonizer looks
-        only at the features, so it also scores rows no source voted on.
+        With ``L`` (shape (n, m), the rows' votes) and a combined output chosen at fit (``combine_``
+        is a temperature): ``q ∝ prior(h(x)) Π_{j not in exclude} θ_j(L_j | y)``. Without ``L``, or when
+        h alone was chosen: h(x), which also scores rows no source voted on.
+
+        Args:
+            L: shape (n, m) or None.
+            X: shape (n, d).
+            exclude: columns of L left out (the POLAR risk of source j's answer excludes j's own vote).
         """
         if not hasattr(self, "model_"):
             raise NotFittedError("the harmonizer is not fitted", fix="call fit(L, X) first")
@@ -451,8 +545,24 @@ class PolarHarmonizer:
             raise InputError(f"X has {X.shape[1]} features, the harmonizer was fitted on "
                              f"{self.n_features_in_}", column="X",
                              fix="compute features with the same fitted feature extractor")
-        return self._proba(X)
+        h = (self.prior_model_ if getattr(self, "prior_model_", None) is not None else self)._proba(X)
+        if L is None or getattr(self, "likelihood_", None) is None or self.combine_ == H_ONLY:
+            return h
+        L = self._check_L(L, X.shape[0])
+        if L.shape[1] != self.n_sources_:
+            raise InputError(f"L has {L.shape[1]} sources, the harmonizer was fitted on {self.n_sources_}",
+                             column="L", fix="pass the same sources in the same order")
+        bad = [j for j in exclude if not 0 <= j < self.n_sources_]
+        if bad:
+            raise InputError(f"exclude {bad} are not columns of L", column="exclude", fix="give column indices")
+        log_h = np.log(np.clip(h, 1e-6, 1.0))
+        return self.likelihood_.posterior(L, log_h, float(self.combine_), exclude=list(exclude))
+
+    def predict_h(self, X: np.ndarray) -> np.ndarray:
+        """The features-only model, shape (n, k): h(x), or h refitted to the combined labels when
+        ``"auto"`` chose that prior (``prior_model_``)."""
+        return self.predict_proba(None, X)
 
     def predict(self, L: np.ndarray | None = None, X: np.ndarray | None = None) -> np.ndarray:
-        """Argmax of h(x), shape (n,). ``L`` is ignored (see :meth:`predict_proba`)."""
+        """Argmax of :meth:`predict_proba`, shape (n,)."""
         return self.predict_proba(L, X).argmax(axis=1)

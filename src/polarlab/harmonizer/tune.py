@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from ..errors import InputError
+from .diagnostics import warn
 
 if TYPE_CHECKING:
     from .polar import PolarHarmonizer
@@ -59,8 +60,8 @@ def heldout_loss(proba: np.ndarray, L: np.ndarray, weights: np.ndarray, exclude:
 
 
 def tune_source_weight(h: "PolarHarmonizer", X: np.ndarray, L: np.ndarray, weights: np.ndarray,
-                       sources: Sequence[int], grid: Sequence[float], folds: int
-                       ) -> tuple[float, list[TuningRow]]:
+                       sources: Sequence[int], grid: Sequence[float], folds: int,
+                       warnings_sink: list[str] | None = None) -> tuple[float, list[TuningRow]]:
     """Pick the multiplier of ``weights[sources]`` from ``grid`` by K-fold held-out agreement.
 
     Args:
@@ -70,8 +71,15 @@ def tune_source_weight(h: "PolarHarmonizer", X: np.ndarray, L: np.ndarray, weigh
         grid: candidate multipliers, each >= 0.
         folds: K.
 
+        warnings_sink: texts of the warnings raised are appended here.
+
     Returns:
         (the chosen multiplier, one :class:`TuningRow` per grid value).
+
+    When the criterion cannot tell the multipliers apart (every loss within the best one's standard
+    error, e.g. all 0 because the other sources are one-sided and h agrees with all of them), a
+    :class:`~polarlab.harmonizer.diagnostics.SupervisionWarning` is emitted; among exactly tied
+    multipliers the one closest to 1 (no change of the base weights) is kept, not the first of the grid.
     """
     n, m = L.shape
     others = [j for j in range(m) if j not in set(sources)]
@@ -98,4 +106,11 @@ def tune_source_weight(h: "PolarHarmonizer", X: np.ndarray, L: np.ndarray, weigh
         se = float(arr.std(ddof=1) / np.sqrt(arr.size)) if arr.size > 1 else 0.0
         rows.append(TuningRow(float(g), mean, se))
     best = min(rows, key=lambda r: r.loss)
-    return best.multiplier, rows
+    tied = [r for r in rows if r.loss - best.loss <= 1e-12]
+    keep = min(tied, key=lambda r: abs(r.multiplier - 1.0))     # exact ties: leave the weights unchanged
+    if len(rows) > 1 and all(r.loss - best.loss <= max(best.stderr, 1e-12) for r in rows):
+        warn(f"the source-weight tuning cannot tell the multipliers {[r.multiplier for r in rows]} apart "
+             f"(held-out disagreement {best.loss:.3f} ± {best.stderr:.3f} or within it for all); keeping "
+             f"x{keep.multiplier:g}. The other sources may be too few or one-sided to judge this source",
+             warnings_sink)
+    return keep.multiplier, rows

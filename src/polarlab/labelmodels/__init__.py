@@ -4,6 +4,7 @@ from .dawid_skene import DawidSkene
 from .majority import MajorityVote
 from .registry import LABEL_MODELS, make_label_model
 from .snorkel_model import SnorkelLabelModel
+from .two_stage import TwoStage
 
-__all__ = ["LABEL_MODELS", "DawidSkene", "LabelModel", "MajorityVote", "SnorkelLabelModel",
+__all__ = ["LABEL_MODELS", "DawidSkene", "LabelModel", "MajorityVote", "SnorkelLabelModel", "TwoStage",
            "make_label_model", "predict"]

@@ -63,26 +63,50 @@ def vote_counts(L: np.ndarray, n_classes: int) -> np.ndarray:
     return np.bincount(flat, minlength=n * n_classes).reshape(n, n_classes)
 
 
-class MajorityVote:
-    """Majority vote over the non-abstaining sources, with soft ties.
+TIE_BREAKS = ("random", "abstain", "first")
+TILT = 1e-6
+"""Probability moved onto the randomly chosen winner of a tie, so that argmax follows the tie-break."""
 
-    Each row's distribution puts equal mass on the classes that received the most votes:
-    a clear winner gets probability 1, a tie between t classes gives each 1/t, and a row on
-    which every source abstains is uniform (1/k each; all k classes are tied at zero votes).
+
+class MajorityVote:
+    """Majority vote over the non-abstaining sources, with a tie-break policy.
+
+    Each row's distribution puts (almost) equal mass on the classes that received the most votes:
+    a clear winner gets probability 1, a tie between t classes about 1/t each, and a row on which
+    every source abstains is a tie of all k classes.
+
+    Ties (``tie_break``):
+
+    * ``"random"`` (default, as WRENCH and Snorkel's ``tie_break_policy="random"``): one of the tied
+      classes, drawn with ``seed`` (the same draw every run), wins; :meth:`predict_proba` moves
+      ``TILT`` (1e-6) of probability onto it so that its argmax is that class.
+    * ``"abstain"``: :meth:`predict` gives -1 on ties; :meth:`predict_proba` splits the mass exactly.
+    * ``"first"``: the lowest class index wins (the argmax of exact soft ties; polarlab before 0.x).
 
     Fitting learns nothing; ``fit`` only validates ``L`` and records ``n_sources_``.
 
     Args:
         n_classes: k, number of classes.
+        tie_break: ``"random"``, ``"abstain"`` or ``"first"``.
+        seed: seed of the random tie-break.
     """
 
-    def __init__(self, n_classes: int) -> None:
+    def __init__(self, n_classes: int, tie_break: str = "random", seed: int = 0) -> None:
         self.n_classes = check_n_classes(n_classes)
+        if tie_break not in TIE_BREAKS:
+            raise ConfigError(f"unknown tie_break {tie_break!r}", column="tie_break",
+                              fix=f"use one of {list(TIE_BREAKS)}")
+        self.tie_break = tie_break
+        self.seed = int(seed)
 
     def fit(self, L: np.ndarray, X: np.ndarray | None = None) -> "MajorityVote":
         """Validate ``L`` (shape (n, m)); ``X`` is ignored. Returns ``self``."""
         self.n_sources_ = check_votes(L, self.n_classes).shape[1]
         return self
+
+    def _winners(self, L: np.ndarray) -> np.ndarray:
+        counts = vote_counts(check_votes(L, self.n_classes), self.n_classes)
+        return (counts == counts.max(axis=1, keepdims=True)).astype(np.float64)
 
     def predict_proba(self, L: np.ndarray, X: np.ndarray | None = None) -> np.ndarray:
         """Class distributions.
@@ -94,6 +118,20 @@ class MajorityVote:
         Returns:
             shape (n, k), float64, rows sum to 1.
         """
-        counts = vote_counts(check_votes(L, self.n_classes), self.n_classes)
-        winners = (counts == counts.max(axis=1, keepdims=True)).astype(np.float64)
-        return winners / winners.sum(axis=1, keepdims=True)
+        winners = self._winners(L)
+        P = winners / winners.sum(axis=1, keepdims=True)
+        if self.tie_break == "random":
+            draw = np.random.default_rng(self.seed).random(winners.shape)
+            choice = np.argmax(np.where(winners > 0, draw, -1.0), axis=1)
+            tied = np.flatnonzero(winners.sum(axis=1) > 1)
+            P[tied] *= 1.0 - TILT
+            P[tied, choice[tied]] += TILT
+        return P
+
+    def predict(self, L: np.ndarray, X: np.ndarray | None = None) -> np.ndarray:
+        """Labels, shape (n,): the tie-break policy's winner (-1 on ties with ``"abstain"``)."""
+        P = self.predict_proba(L)
+        out = P.argmax(axis=1)
+        if self.tie_break == "abstain":
+            out[self._winners(L).sum(axis=1) > 1] = -1
+        return out

@@ -8,6 +8,7 @@ settings and returns a ``LabelModel``. Registering another model is one line::
 from __future__ import annotations
 
 import inspect
+from functools import partial
 from typing import Any, Callable
 
 from ..errors import ConfigError
@@ -15,6 +16,7 @@ from .base import LabelModel
 from .dawid_skene import DawidSkene
 from .majority import MajorityVote
 from .snorkel_model import SnorkelLabelModel
+from .two_stage import TwoStage
 
 LabelModelFactory = Callable[..., LabelModel]
 
@@ -22,6 +24,10 @@ LABEL_MODELS: dict[str, LabelModelFactory] = {
     "mv": MajorityVote,
     "snorkel": SnorkelLabelModel,
     "dawid_skene": DawidSkene,
+    # two-stage baselines: the label model's labels train a logistic regression on the features
+    "mv+lr": partial(TwoStage, label_model="mv"),
+    "snorkel+lr": partial(TwoStage, label_model="snorkel"),
+    "dawid_skene+lr": partial(TwoStage, label_model="dawid_skene"),
 }
 
 

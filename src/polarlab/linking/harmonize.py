@@ -117,7 +117,7 @@ class HarmonizedLinks:
 def harmonize(slots: CandidateSlots, harmonizer: PolarHarmonizer | None = None, seed: int = 0) -> HarmonizedLinks:
     """Fit POLAR (no gold) on the slots' votes and features and rank each mention's candidates by h(x)."""
     K = slots.entities.shape[1]
-    h = harmonizer or PolarHarmonizer(n_classes=K, model="lr", seed=seed)
+    h = harmonizer or PolarHarmonizer(n_classes=K, model="lr", seed=seed, combine="h")
     h.fit(slots.L, slots.X)
     proba = h.predict_proba(None, slots.X)
     proba = np.where(slots.entities >= 0, proba, 0.0)

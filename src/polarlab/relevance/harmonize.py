@@ -39,7 +39,7 @@ def harmonize(X: np.ndarray, votes: dict[str, np.ndarray], llm: str = "llm", see
     names = list(votes)
     L = np.column_stack([votes[n] for n in names]).astype(np.int64)
     j = names.index(llm)
-    h = PolarHarmonizer(2, model="lr", weight_decay=1e-3, seed=seed,
+    h = PolarHarmonizer(2, model="lr", weight_decay=1e-3, seed=seed, combine="h",
                         tune_sources=[j] if tune_llm and (L[:, j] >= 0).sum() >= 20 else None)
     h.fit(L, X)
     proba = h.predict_proba(X=X)

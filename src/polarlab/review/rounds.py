@@ -115,7 +115,7 @@ class SelfPacedReview:
         self.round_ = 0
         self.history_: list[RoundRecord] = []
         self._rng = np.random.default_rng(self.seed)
-        opts = {"seed": self.seed, **self.harmonizer}
+        opts = {"seed": self.seed, "combine": "h", **self.harmonizer}     # as measured: h(x) per round
         self.base_ = PolarHarmonizer(self.n_classes, **opts).fit(self.L_, self.X_)
         self.base_weights_ = np.asarray(self.base_.weights_, dtype=np.float64)
         self._set(self.base_)
@@ -134,7 +134,7 @@ class SelfPacedReview:
             return
         L = np.column_stack([self.L_, votes])
         w = with_human_weight(self.base_weights_, self.human_weight)
-        opts = {"seed": self.seed, **self.harmonizer, "weights": w, "tune_sources": None}
+        opts = {"seed": self.seed, "combine": "h", **self.harmonizer, "weights": w, "tune_sources": None}
         self._set(PolarHarmonizer(self.n_classes, **opts).fit(L, self.X_))
 
     # ------------------------------------------------------------------ state

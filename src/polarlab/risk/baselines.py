@@ -69,7 +69,7 @@ def llm_distilled_risk(llm_votes: np.ndarray, X: np.ndarray, answers: np.ndarray
     """
     from ..harmonizer import PolarHarmonizer
 
-    h = PolarHarmonizer(n_classes, **harmonizer_settings)
+    h = PolarHarmonizer(n_classes, **{"combine": "h", **harmonizer_settings})   # h(x) of the LLM alone
     h.fit(np.asarray(llm_votes).reshape(-1, 1), X)
     return risk_score(h.predict_proba(None, X if X_eval is None else X_eval), answers)
 

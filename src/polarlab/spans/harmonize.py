@@ -122,7 +122,7 @@ class SpanHarmonizer:
 
     def _h(self, k: int, seed: int) -> PolarHarmonizer:
         return PolarHarmonizer(k, model=self.model, scalarization=self.scalarization, weights=self.weights,
-                               epochs=self.epochs, seed=seed)
+                               epochs=self.epochs, seed=seed, combine="h")
 
     def fit(self, votes: SpanVotes, X: np.ndarray) -> "SpanHarmonizer":
         """Fit h on all token votes ``votes.L`` (N, m) and features ``X`` (N, d); then the check."""

@@ -13,10 +13,11 @@ import pandas as pd
 from ..config.models import HARMONIZER_METHOD
 from ..state import StageRecord, content_hash
 from .base import RunContext, register_stage
-from .harmonizer import fitted_harmonizer
+from .harmonizer import fitted_harmonizer, leave_out_distributions
 from .human import HUMAN_SOURCE, apply_human
 
-REFIT_PROBA = "polar@correct"       # h(x) after update = "refit"
+REFIT_PROBA = "polar@correct"       # the final distribution after update = "refit", or of the corrected votes
+CORRECTED_LEAVE_OUT = "polar@correct-without:"   # ... with one LLM's own vote left out (its risk)
 
 
 def all_sources(ctx: RunContext) -> list:
@@ -58,13 +59,18 @@ class CorrectStage:
         ctx.matrices = matrices
         if refitted is not None:
             ctx.harmonizer, ctx.probas[HARMONIZER_METHOD] = refitted
-            human = ctx.extra.get("human") or {}
-            if human:                       # reviewed rows keep their human label (stages/human.py)
-                ctx.probas[HARMONIZER_METHOD] = {s: apply_human(P, human[s]) if s in human else P
-                                                 for s, P in ctx.probas[HARMONIZER_METHOD].items()}
+        combined = bool(ctx.extra.get("leave_out"))
+        if combined:      # the final output reads the votes: score the corrected ones (risk: own vote left out)
+            h = fitted_harmonizer(ctx)
+            ctx.probas[HARMONIZER_METHOD] = {s: h.predict_proba(m.L, ctx.features[s]) for s, m in ctx.matrices.items()}
+            ctx.extra["leave_out"] = leave_out_distributions(ctx)
+        human = ctx.extra.get("human") or {}
+        if human and (refitted is not None or combined):   # reviewed rows keep their human label (stages/human.py)
+            ctx.probas[HARMONIZER_METHOD] = {s: apply_human(P, human[s]) if s in human else P
+                                             for s, P in ctx.probas[HARMONIZER_METHOD].items()}
         ctx.extra["report"]["correction"] = report
         ctx.extra["audit"] = audit
-        return {"correction": report, "refit": refitted is not None,
+        return {"correction": report, "refit": refitted is not None or combined,
                 "audit": {k: f.to_dict(orient="list") for k, f in audit.items()}}
 
     def save(self, ctx: RunContext) -> str:
@@ -83,9 +89,11 @@ class CorrectStage:
                 st.put_distribution(f"correct:{name}", split, after.probas[name], key=self.name)
                 parts.append(content_hash(after.L[:, j], after.probas[name]))
         st.add_vote_events(events)
-        if ctx.project.correct.get("update") == "refit":
+        if ctx.project.correct.get("update") == "refit" or ctx.extra.get("leave_out"):
             for split, P in ctx.probas[HARMONIZER_METHOD].items():
                 st.put_distribution(REFIT_PROBA, split, P, key=self.name)
+            for (name, split), P in ctx.extra.get("leave_out", {}).items():
+                st.put_distribution(f"{CORRECTED_LEAVE_OUT}{name}", split, P, key=self.name)
         ctx.hashes["matrix"] = content_hash(ctx.hashes["matrix"], parts)
         return content_hash(parts, [ctx.probas[HARMONIZER_METHOD][s] for s in ctx.splits])
 
@@ -112,6 +120,10 @@ class CorrectStage:
             if set(got) != set(ctx.splits):
                 return False
             ctx.probas[HARMONIZER_METHOD] = {s: got[s] for s in ctx.splits}
+            stored = {(m[len(CORRECTED_LEAVE_OUT):], s): P for m in st.methods() if m.startswith(CORRECTED_LEAVE_OUT)
+                      for s, P in st.distributions(m).items()}
+            if stored:
+                ctx.extra["leave_out"] = stored
         ctx.matrices = out
         ctx.hashes["matrix"] = content_hash(ctx.hashes["matrix"], parts)
         ctx.extra["report"]["correction"] = record.report.get("correction", {})

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config.models import HARMONIZER_METHOD
+from ..config.models import HARMONIZER_METHOD, HarmonizerSection
 from ..state import StageRecord, content_hash
 from .base import RunContext, register_stage
+
+
+#: The feature extractor when ``[harmonizer] features`` is not given (the typed model's default).
+DEFAULT_FEATURES = HarmonizerSection.model_fields["features"].default
 
 
 def feature_options(ctx: RunContext) -> tuple[str, dict[str, Any]]:
@@ -15,7 +19,7 @@ def feature_options(ctx: RunContext) -> tuple[str, dict[str, Any]]:
     from ..features import FeatureSpec
 
     options = dict(ctx.project.harmonizer)
-    kind = options.pop("features", "embedding")
+    kind = options.pop("features", DEFAULT_FEATURES)
     spec_keys = set(FeatureSpec.__dataclass_fields__) - {"kind", "cache_dir"}
     return kind, {k: v for k, v in options.items() if k in spec_keys}
 

@@ -76,13 +76,19 @@ class HarmonizerStage:
                 "sources": [ctx.matrices[ctx.fit_split].names[j] for j in h.tune_sources],
                 "multiplier": h.tuned_multiplier_,
                 "heldout_disagreement": {str(r.multiplier): r.loss for r in h.tuning_}}
-        if "llm_weight" in report:
-            ctx.extra["report"]["llm_weight"] = report["llm_weight"]
+        if h is not None and deep is None and getattr(h, "likelihood_", None) is not None:
+            report["combination"] = {"combine": h.combine_, "warnings": list(h.warnings_)}
+        for key in ("llm_weight", "combination"):
+            if key in report:
+                ctx.extra["report"][key] = report[key]
+        ctx.extra["leave_out"] = leave_out_distributions(ctx) if deep is None else {}
         return report
 
     def save(self, ctx: RunContext) -> str:
         for split, P in ctx.probas[HARMONIZER_METHOD].items():
             ctx.state.put_distribution(HARMONIZER_METHOD, split, P, key=self.name)
+        for (name, split), P in ctx.extra.get("leave_out", {}).items():
+            ctx.state.put_distribution(f"{LEAVE_OUT}{name}", split, P, key=self.name)
         return content_hash([ctx.probas[HARMONIZER_METHOD][s] for s in ctx.splits])
 
     def load(self, ctx: RunContext, record: StageRecord) -> bool:
@@ -91,8 +97,11 @@ class HarmonizerStage:
             return False
         ctx.probas[HARMONIZER_METHOD] = {s: got[s] for s in ctx.splits}
         ctx.harmonizer = None
-        if "llm_weight" in record.report:
-            ctx.extra["report"]["llm_weight"] = record.report["llm_weight"]
+        for key in ("llm_weight", "combination"):
+            if key in record.report:
+                ctx.extra["report"][key] = record.report[key]
+        ctx.extra["leave_out"] = {(m[len(LEAVE_OUT):], s): P for m in ctx.state.methods() if m.startswith(LEAVE_OUT)
+                                  for s, P in ctx.state.distributions(m).items()}
         return True
 
 
@@ -113,6 +122,26 @@ def fit_with_human(ctx: RunContext, opts: dict[str, Any]):
     weights = with_human_weight(base.weights_)
     return fit_harmonizer(ctx.matrices, ctx.features, ctx.fit_split, ctx.task,
                           {**opts, "weights": weights, "tune_sources": None})
+
+
+#: Method-name prefix of the stored distributions with one LLM's own vote left out (its POLAR risk reads them).
+LEAVE_OUT = "polar-without:"
+
+
+def leave_out_distributions(ctx: RunContext) -> dict[tuple[str, str], "np.ndarray"]:
+    """``{(llm, split): (n, k)}``: the final distribution with that LLM's own vote left out, when the harmonizer
+    combines h(x) with the votes (else {}: h(x) never sees the votes). The POLAR risk of an LLM answer is read
+    from it: the chance the answer is wrong given everything else known about the example."""
+    from ..pipeline import llm_columns
+
+    h = ctx.harmonizer
+    if h is None or getattr(h, "likelihood_", None) is None:
+        return {}
+    out = {}
+    for split, lm in ctx.matrices.items():
+        for name in llm_columns(lm):
+            out[(name, split)] = h.predict_proba(lm.L, ctx.features[split], exclude=[lm.names.index(name)])
+    return out
 
 
 def fitted_harmonizer(ctx: RunContext):

@@ -25,8 +25,14 @@ class RiskStage:
     def run(self, ctx: RunContext) -> dict[str, Any]:
         from ..pipeline import risk_outputs
 
+        # the final distribution with the LLM's own vote left out (harmonizer stage; after a refit, the correct stage)
+        stored = ctx.extra.get("leave_out", {})
+        leave_out = None
+        if stored:
+            def leave_out(split: str, j: int) -> "object":
+                return stored[(ctx.matrices[split].names[j], split)]
         ctx.extra["columns"], ctx.extra["report"]["risk"] = risk_outputs(ctx.matrices, ctx.probas[HARMONIZER_METHOD],
-                                                                         ctx.splits)
+                                                                         ctx.splits, leave_out)
         return {"sources": sorted(ctx.extra["columns"])}
 
     def save(self, ctx: RunContext) -> str:

@@ -1,0 +1,25 @@
+"""Warnings about supervision a run cannot learn well from (printed by the CLI, kept on the model)."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+
+class SupervisionWarning(UserWarning):
+    """The sources leave something unlearnable or undecidable; the message says what and what to do."""
+
+
+def warn(message: str, sink: list[str] | None = None) -> None:
+    """Emit a :class:`SupervisionWarning` and append its text to ``sink`` (a model's ``warnings_``)."""
+    if sink is not None:
+        sink.append(message)
+    warnings.warn(message, SupervisionWarning, stacklevel=3)
+
+
+def classes_without_votes(L: np.ndarray, n_classes: int) -> list[int]:
+    """Classes that no source voted for on any row of ``L`` (n, m)."""
+    voted = np.zeros(n_classes, dtype=bool)
+    v = L[L >= 0]
+    voted[np.unique(v)] = True
+    return [c for c in range(n_classes) if not voted[c]]

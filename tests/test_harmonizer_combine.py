@@ -1,0 +1,201 @@
+"""The harmonizer's final distribution (h(x) combined with the row's votes), MV tie-breaks, two-stage
+baselines, tabular WRENCH data, relation features, and the supervision warnings (issue 10)."""
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from polarlab.data.wrench import load_wrench
+from polarlab.errors import DataError
+from polarlab.features import between_texts, make_features
+from polarlab.harmonizer import PolarHarmonizer
+from polarlab.harmonizer.combine import H_ONLY, VoteLikelihood
+from polarlab.harmonizer.diagnostics import SupervisionWarning
+from polarlab.labelmodels import MajorityVote, TwoStage, make_label_model
+
+
+def accuracy(P: np.ndarray, y: np.ndarray) -> float:
+    return float((P.argmax(axis=1) == y).mean())
+
+
+def synthetic(seed: int, n: int, informative_features: bool, rule_acc: float, coverage: float, m: int = 8,
+              d: int = 16):
+    """Two classes; X either carries y (a linear signal) or is pure noise; m rules of the given accuracy."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    X = rng.normal(size=(n, d))
+    if informative_features:
+        X[:, :4] += 1.5 * (2 * y[:, None] - 1)
+    right = rng.random((n, m)) < rule_acc
+    L = np.where(right, y[:, None], 1 - y[:, None])
+    L[rng.random((n, m)) > coverage] = -1
+    return X.astype(np.float32), L.astype(np.int64), y
+
+
+def best_label_model(L_fit: np.ndarray, L_test: np.ndarray, y: np.ndarray) -> float:
+    return max(accuracy(make_label_model(m, 2).fit(L_fit).predict_proba(L_test), y)
+               for m in ("mv", "snorkel", "dawid_skene"))
+
+
+def test_noise_features_precise_rules_matches_best_label_model() -> None:
+    X, L, y = synthetic(0, 1200, informative_features=False, rule_acc=0.95, coverage=0.35)
+    fit, test = slice(0, 800), slice(800, None)
+    h = PolarHarmonizer(2, seed=0).fit(L[fit], X[fit])
+    polar = accuracy(h.predict_proba(L[test], X[test]), y[test])
+    h_only = accuracy(h.predict_h(X[test]), y[test])
+    best = best_label_model(L[fit], L[test], y[test])
+    assert h.combine_ != H_ONLY                      # the votes are used at prediction time
+    assert polar >= best - 0.01                      # matches the best label model ...
+    assert polar > h_only + 0.1                      # ... where h(x) alone cannot (the features are noise)
+
+
+def test_noisy_rules_informative_features_beats_best_label_model() -> None:
+    X, L, y = synthetic(1, 1200, informative_features=True, rule_acc=0.65, coverage=0.5)
+    fit, test = slice(0, 800), slice(800, None)
+    h = PolarHarmonizer(2, seed=0).fit(L[fit], X[fit])
+    polar = accuracy(h.predict_proba(L[test], X[test]), y[test])
+    assert polar > best_label_model(L[fit], L[test], y[test]) + 0.02
+
+
+def test_choice_is_reported_and_fixed_temperature_and_h_only_work() -> None:
+    X, L, y = synthetic(2, 300, informative_features=True, rule_acc=0.8, coverage=0.5)
+    auto = PolarHarmonizer(2, seed=0).fit(L, X)
+    assert {str(r.candidate) for r in auto.combine_table_} == {"0.0", "0.5", "1.0", "2.0", H_ONLY}
+    best = max(auto.combine_table_, key=lambda r: r.pseudo_loglik)
+    assert best.candidate == auto.combine_
+    only_h = PolarHarmonizer(2, seed=0, combine="h").fit(L, X)
+    np.testing.assert_allclose(only_h.predict_proba(L, X), only_h.predict_h(X))
+    fixed = PolarHarmonizer(2, seed=0, combine=0.5).fit(L, X)
+    assert fixed.combine_ == 0.5 and fixed.combine_table_ == []
+    with pytest.raises(Exception, match="combine"):
+        PolarHarmonizer(2, combine="sometimes")
+
+
+def test_excluded_source_has_no_influence_on_its_own_risk() -> None:
+    X, L, y = synthetic(3, 300, informative_features=True, rule_acc=0.8, coverage=0.6)
+    h = PolarHarmonizer(2, seed=0, combine=1.0).fit(L, X)
+    flipped = L.copy()
+    flipped[:, 0] = np.where(L[:, 0] >= 0, 1 - L[:, 0], 1)
+    a = h.predict_proba(L, X, exclude=[0])
+    np.testing.assert_allclose(a, h.predict_proba(flipped, X, exclude=[0]))
+    assert not np.allclose(h.predict_proba(L, X), h.predict_proba(flipped, X))
+
+
+def test_vote_likelihood_learns_precise_and_silent_rules() -> None:
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 2000)
+    L = np.full((2000, 2), -1)
+    L[(y == 1) & (rng.random(2000) < 0.6), 0] = 1            # a one-sided spam rule
+    L[:, 1] = np.where(rng.random(2000) < 0.9, y, 1 - y)      # a 90 %-accurate source on every row
+    vl = VoteLikelihood(2).fit(L, None, 0.0)
+    theta = np.exp(vl.log_theta_)
+    assert theta[0, 1, 2] > 0.5 > theta[0, 0, 2]              # the rule fires on class 1 only
+    assert accuracy(vl.posterior(L, None, 0.0), y) >= 0.9
+
+
+def test_one_sided_rules_warn_and_stay_no_worse_than_mv() -> None:
+    rng = np.random.default_rng(5)
+    n = 600
+    y = rng.integers(0, 2, n)
+    X = rng.normal(size=(n, 8)).astype(np.float32)
+    X[:, 0] += 2.0 * y
+    L = np.full((n, 3), -1)
+    for j in range(2):
+        L[(y == 1) & (rng.random(n) < 0.5), j] = 1            # spam rules only; the ham rule (col 2) never fires
+    with pytest.warns(SupervisionWarning, match=r"class\(es\) \[0\] get no vote"):
+        h = PolarHarmonizer(2, seed=0).fit(L[:400], X[:400])
+    assert h.warnings_
+    mv = MajorityVote(2, tie_break="first").fit(L[:400]).predict_proba(L[400:])   # MV's best case: ties -> ham
+    assert accuracy(h.predict_proba(L[400:], X[400:]), y[400:]) >= accuracy(mv, y[400:])
+
+
+def test_tuning_that_cannot_tell_weights_apart_warns_and_keeps_weight_one() -> None:
+    rng = np.random.default_rng(6)
+    n = 200
+    X = rng.normal(size=(n, 4)).astype(np.float32)
+    L = np.column_stack([np.ones(n, dtype=np.int64), np.ones(n, dtype=np.int64), rng.integers(0, 2, n)])
+    with pytest.warns(SupervisionWarning, match="cannot tell"):
+        h = PolarHarmonizer(2, seed=0, tune_sources=[2]).fit(L, X)
+    assert h.tuned_multiplier_ == 1.0
+
+
+def test_majority_vote_random_tie_break_is_seeded_and_mixes() -> None:
+    L = np.array([[0, 1]] * 200 + [[-1, -1]] * 50 + [[1, 1]])
+    a = MajorityVote(2, seed=0).predict_proba(L).argmax(axis=1)
+    np.testing.assert_array_equal(a, MajorityVote(2, seed=0).predict_proba(L).argmax(axis=1))
+    assert 50 < (a[:250] == 1).sum() < 200                    # both tied classes win sometimes
+    assert a[-1] == 1                                         # a clear winner is untouched
+    assert not np.array_equal(a, MajorityVote(2, seed=1).predict_proba(L).argmax(axis=1))
+    P = MajorityVote(2).predict_proba(L)
+    np.testing.assert_allclose(P[:250], 0.5, atol=1e-5)       # risk-wise still a tie
+    assert (MajorityVote(2, tie_break="abstain").predict(L)[:250] == -1).all()
+    with pytest.raises(Exception, match="tie_break"):
+        MajorityVote(2, tie_break="coin")
+
+
+def test_two_stage_baselines_are_registered_and_use_features() -> None:
+    X, L, y = synthetic(7, 600, informative_features=True, rule_acc=0.7, coverage=0.5)
+    for name in ("mv+lr", "snorkel+lr", "dawid_skene+lr"):
+        model = make_label_model(name, 2).fit(L[:400], X[:400])
+        assert isinstance(model, TwoStage)
+        P = model.predict_proba(None, X[400:])
+        assert P.shape == (200, 2)
+        assert accuracy(P, y[400:]) > accuracy(make_label_model(name.split("+")[0], 2).fit(L[:400])
+                                                .predict_proba(L[400:]), y[400:])
+
+
+def _write_split(path, rows) -> None:
+    path.write_text(json.dumps({str(i): r for i, r in enumerate(rows)}))
+
+
+def test_tabular_wrench_loads_with_standardised_numeric_features(tmp_path) -> None:
+    (tmp_path / "label.json").write_text(json.dumps({"0": "neg", "1": "pos"}))
+    rng = np.random.default_rng(8)
+    for split, n in (("train", 30), ("test", 10)):
+        _write_split(tmp_path / f"{split}.json",
+                     [{"label": int(i % 2), "weak_labels": [int(i % 2), -1],
+                       "data": {"feature": (rng.normal(size=3) * [1, 10, 100]).tolist()}} for i in range(n)])
+    splits = load_wrench(tmp_path)
+    assert splits["train"].is_tabular and splits["train"].features.shape == (30, 3)
+    assert splits["test"].weak_labels.shape == (10, 2)
+    ext = make_features("auto").fit(splits["train"])
+    Z = ext.transform(splits["train"])
+    assert ext.kind_ == "numeric"
+    np.testing.assert_allclose(Z.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(Z.std(axis=0), 1, atol=1e-4)
+    assert splits["test"].subset([0, 2]).features.shape == (2, 3)
+    with pytest.raises(Exception, match="tabular"):
+        make_features("embedding").fit(splits["train"]).transform(splits["train"])
+
+
+@pytest.mark.parametrize("bad, message", [
+    ([1.0, 2.0], "2 features where earlier rows have 3"),
+    ([1.0, float("nan"), 2.0], r"data.feature\[1\] is NaN"),
+    ("abc", "not a list of numbers"),
+])
+def test_tabular_bad_input_names_the_row(tmp_path, bad, message) -> None:
+    (tmp_path / "label.json").write_text(json.dumps({"0": "neg", "1": "pos"}))
+    rows = [{"label": 0, "weak_labels": [0], "data": {"feature": [0.0, 1.0, 2.0]}},
+            {"label": 1, "weak_labels": [1], "data": {"feature": bad}}]
+    _write_split(tmp_path / "test.json", rows)
+    with pytest.raises(DataError, match=message) as err:
+        load_wrench(tmp_path)
+    assert "row 1" in str(err.value) and "test.json" in str(err.value)
+
+
+def test_relation_features_carry_the_words_between_entities(tmp_path) -> None:
+    (tmp_path / "label.json").write_text(json.dumps({"0": "none", "1": "inhibitor"}))
+    rows = [{"label": i % 2, "weak_labels": [-1],
+             "data": {"text": f"Drug{i} {'strongly inhibits' if i % 2 else 'was seen with'} GENE{i} in cells.",
+                      "entity1": f"Drug{i}", "entity2": f"GENE{i}"}} for i in range(12)]
+    _write_split(tmp_path / "test.json", rows)
+    ds = load_wrench(tmp_path)["test"]
+    assert between_texts(ds)[:2] == ["was seen with", "strongly inhibits"]
+    ext = make_features("relation", cache_dir=str(tmp_path / "cache")).fit(ds)
+    Z = ext.transform(ds)
+    assert Z.shape[0] == 12 and Z.shape[1] > 384               # embedding + between-entity TF-IDF
+    between = Z[:, 384:]
+    assert not np.allclose(between[0], between[1]) and np.allclose(between[1], between[3])
