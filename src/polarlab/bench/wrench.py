@@ -142,6 +142,7 @@ class Fitted:
     sources: list = field(default_factory=list)   # the rule sources (their describe() gives evidence)
     stages: list = field(default_factory=list)    # StageReport of each stage: ran or skipped
     context: Any = None                           # the stages' RunContext
+    risk_probas: dict[str, np.ndarray] = field(default_factory=dict)   # method -> (n_test, k), LLM vote left out
 
     @property
     def has_llm(self) -> bool:
@@ -173,7 +174,6 @@ class _SampledProject(Project):
 
 
 STAGE_LIST = ("data", "sources", "label_models", "features", "harmonizer")
-    risk_probas: dict[str, np.ndarray] = field(default_factory=dict)   # method -> (n_test, k), LLM vote left out
 
 
 def fit_all(cfg: BenchConfig, seconds: dict[str, float]) -> Fitted:
