@@ -97,15 +97,20 @@ def test_run_with_llm_polar_risk_and_correction(tmp_path: Path) -> None:
     for split, lm in result.matrices.items():
         assert "gemma" in lm.names and lm.probas["gemma"].shape == (len(result.splits[split]), 2)
 
-    # risk of each (corrected) LLM answer = 1 - h(x)[answer]
+    # risk of each (corrected) LLM answer = 1 - q[answer], q = the final distribution with the LLM's own vote
+    # left out (stored by the correct stage after re-scoring the corrected votes; = h(x) when h alone is used)
+    from polarlab.state import ProjectState
+
+    state = ProjectState(project.state_dir, readonly=True)
     labels = pd.read_csv(result.outputs["labels"], keep_default_na=False)
     for split, lm in result.matrices.items():
         sub = labels[labels["split"] == split]
-        h = result.probas["polar"][split]
+        h = state.distribution("polar@correct-without:gemma", split)
+        h = result.probas["polar"][split] if h is None else h
         votes = lm.column("gemma")
         expected = np.where(votes >= 0, 1 - h[np.arange(len(votes)), np.maximum(votes, 0)], np.nan)
         got = pd.to_numeric(sub["risk_gemma"], errors="coerce").to_numpy()
-        np.testing.assert_allclose(got, expected, rtol=1e-6)
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)
 
     # correction: exactly the budget of re-asks per split, audited
     corr = result.extra["report"]["correction"]["gemma"]
@@ -146,12 +151,13 @@ def test_refit_after_correction_fits_h_on_the_corrected_votes(tmp_path: Path) ->
     Xf = np.vstack([X["train"], X["test"][test_rows]])
     gemma = result.matrices["train"].names.index("gemma")
     h = PolarHarmonizer(2, val_fraction=0.0, epochs=30, tune_sources=[gemma]).fit(L, Xf)
-    for split in ("train", "test"):
-        np.testing.assert_allclose(result.probas["polar"][split], h.predict_proba(None, X[split]), atol=1e-6)
-    # and the risk columns come from the refitted h
+    for split in ("train", "test"):     # the final output: h combined with the (corrected) votes of each row
+        np.testing.assert_allclose(result.probas["polar"][split],
+                                   h.predict_proba(result.matrices[split].L, X[split]), atol=1e-6)
+    # and the risk columns come from the refitted h, the LLM's own vote left out
     labels = pd.read_csv(result.outputs["labels"], keep_default_na=False)
     sub = labels[labels["split"] == "test"]
     votes = result.matrices["test"].column("gemma")
-    P = result.probas["polar"]["test"]
+    P = h.predict_proba(result.matrices["test"].L, X["test"], exclude=[gemma])
     np.testing.assert_allclose(pd.to_numeric(sub["risk_gemma"]).to_numpy(), 1 - P[np.arange(len(votes)), votes],
-                               rtol=1e-6)
+                               rtol=1e-6, atol=1e-9)
