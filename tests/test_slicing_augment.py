@@ -210,3 +210,17 @@ def test_snorkel_spam_tutorial_slices_and_augmentation_match_snorkel():
     res = mod.main([])
     assert res["slices_equal"] and res["augmented_equal"]
     assert res["slices"]["short_comment"]["n"] > 0 and res["slices"]["textblob_polarity"]["n"] > 0
+
+
+def test_score_works_on_the_harmonizer_too():
+    from polarlab.harmonizer import PolarHarmonizer
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 200)
+    X = np.column_stack([y + rng.normal(0, 0.5, 200), rng.normal(0, 1, 200)])
+    L = np.where(rng.random((200, 3)) < 0.6, np.where(rng.random((200, 3)) < 0.85, y[:, None], 1 - y[:, None]), -1)
+    h = PolarHarmonizer(2, seed=0, combine="h").fit(L, X)
+    got = score(h, L, y, X, metrics=["accuracy", "f1"])
+    pred = h.predict_proba(L, X).argmax(axis=1)
+    assert got["accuracy"] == pytest.approx(float((pred == y).mean()))
+    assert 0.7 < got["accuracy"] <= 1.0
