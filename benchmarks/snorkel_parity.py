@@ -119,11 +119,11 @@ def _edit(name: str, text: str) -> str | None:
     return None if words is None else " ".join(words)
 
 
-def snorkel_tfs():
-    from snorkel.augmentation import transformation_function
+def _tfs(decorator):
+    """The three edits as transformation functions of ``decorator`` (Snorkel's or polarlab's: same body)."""
 
     def make(name):
-        @transformation_function(name=name)
+        @decorator(name=name)
         def tf(x):
             new = _edit(name, x.text)
             if new is None:
@@ -133,22 +133,18 @@ def snorkel_tfs():
         return tf
 
     return [make(n) for n in EDITS]
+
+
+def snorkel_tfs():
+    from snorkel.augmentation import transformation_function
+
+    return _tfs(transformation_function)
 
 
 def polarlab_tfs():
     from polarlab.augment import transformation_function
 
-    def make(name):
-        @transformation_function(name=name)
-        def tf(x):
-            new = _edit(name, x.text)
-            if new is None:
-                return None
-            x.text = new
-            return x
-        return tf
-
-    return [make(n) for n in EDITS]
+    return _tfs(transformation_function)
 
 
 def end_model(train: pd.DataFrame, test: pd.DataFrame):
