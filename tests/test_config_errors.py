@@ -163,7 +163,7 @@ def test_bench_limit_must_be_positive(limit: str) -> None:
 TABLE_SAMPLES = {  # a valid key and a wrong-typed value for it
     "task": ("name", 5), "data": ("text_column", 5), "labelmodel": ("methods", "mv"),
     "harmonizer": ("epochs", "ten"), "correct": ("budget", "ten"), "output": ("dir", 5),
-    "project": ("state_dir", ["x"]),
+    "project": ("state_dir", ["x"]), "engine": ("partition_rows", "many"),
 }
 SOURCE_SAMPLES = {"keyword": {"name": "k", "keywords": ["a"], "label": "spam"},
                   "regex": {"name": "r", "pattern": "a", "label": "spam"},

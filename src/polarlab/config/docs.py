@@ -53,6 +53,7 @@ def model_table(model: type[BaseModel]) -> str:
 
 
 def render() -> str:
+    from ..sources import config as _builtin_sources  # noqa: F401  (registers the built-in source types)
     from ..sources.registry import SOURCE_TYPES
     from .models import TransformerSection
 
