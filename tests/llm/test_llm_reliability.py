@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from llm_fake_server import FakeServer
 from polarlab import Task, apply_sources
 from polarlab.cli import main as cli
 from polarlab.data.dataset import Dataset
@@ -29,20 +28,6 @@ TASK = Task(labels=("ham", "spam"), instruction="Is the message spam?", name="sm
 TEXTS = ["see you at lunch", "WIN a free phone now", "call me later", "claim your prize", "ok thanks",
          "free entry to win cash"]
 GOLD = [0, 1, 0, 1, 0, 1]
-
-
-@pytest.fixture(scope="module")
-def server():
-    srv = FakeServer().start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture()
-def srv(server):
-    server.configure()
-    server.reset_counts()
-    return server
 
 
 def data() -> Dataset:

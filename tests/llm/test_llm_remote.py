@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from llm_fake_server import FakeServer, prompt_hash
+from llm_fake_server import prompt_hash
 from polarlab.data.dataset import Dataset, Example
 from polarlab.errors import ConfigError
 from polarlab.sources.base import Source
@@ -22,20 +22,6 @@ TEXTS = ["see you at lunch", "WIN a free phone now", "call me later", "claim you
          "ok thanks", "free entry to win cash"]
 GOLD = [0, 1, 0, 1, 0, 1]
 KEY = "sk-TEST-SECRET-7c1f9e4b2a"
-
-
-@pytest.fixture(scope="module")
-def server():
-    srv = FakeServer().start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture()
-def srv(server):
-    server.configure()
-    server.reset_counts()
-    return server
 
 
 def data(texts=TEXTS, gold=GOLD) -> Dataset:
