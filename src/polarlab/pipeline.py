@@ -252,15 +252,6 @@ def preflight(project: Project, write: bool = True) -> None:
             raise ConfigError(f"bad [harmonizer] setting: {getattr(e, 'message', e)}", file=file,
                               column=f"harmonizer.{getattr(e, 'column', None) or ''}".rstrip("."),
                               fix=getattr(e, "fix", None) or "see docs/config.md") from None
-    from .llm.remote import check_base_url
-
-    for i, table in enumerate(project.sources):          # a remote LLM's URL, before any file is written
-        if isinstance(table, dict) and table.get("type") == "llm" and table.get("base_url") is not None:
-            try:
-                check_base_url(table["base_url"], where=f"sources[{i}].base_url")
-            except ConfigError as e:
-                e.file = e.file or file
-                raise
     if project.correct:
         from dataclasses import fields
 

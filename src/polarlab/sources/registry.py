@@ -152,6 +152,14 @@ class LLMSettings(SourceSettings):
                              f"Fix: remove {k!r}, or set backend = \"{other}\"")
         if self.backend == "openai" and not self.model:
             raise ValueError("@model: an openai backend needs a model name. Fix: add model = \"<the server's model name>\"")
+        if self.base_url is not None:             # checked with the file, before any file is written
+            from ..errors import ConfigError
+            from ..llm.remote import check_base_url
+
+            try:
+                check_base_url(self.base_url)
+            except ConfigError as e:
+                raise ValueError(f"@base_url: {e.message}. Fix: {e.fix}") from None
         return self
 
 
