@@ -321,7 +321,7 @@ def test_harmonizer_falls_back_to_majority_vote_and_says_so(caplog):
                                       disease_acronyms], ["Disease"])
     X = np.zeros((votes.L.shape[0], 3), dtype=np.float32)      # features that carry nothing: h = a constant
     with caplog.at_level("WARNING"):
-        h = SpanHarmonizer(folds=2, shift_grid=(1.0,), strength_grid=(None,)).fit(votes, X)
+        h = SpanHarmonizer(folds=2, tau_grid=(1.0,)).fit(votes, X)
     assert h.fallback_ and h.decode == "argmax"
     assert h.check_.polar_mean <= h.check_.majority_mean and "majority vote" in caplog.text
     spans, _ = spans_with_probability(h.spans_proba(votes, X), votes, h.decode, "polar")

@@ -63,8 +63,8 @@ def _one_run(docs, X, cfg: SpansConfig, correct_fraction: float = 0.0) -> dict:
     methods["skweak_hmm"] = MethodResult(hmm)
     t_hmm = time.perf_counter() - t0
     out = {"n_docs": len(docs), "n_gold": sum(len(d.spans) for d in docs), "sources": votes.sources,
-           "harmonizer": {"fallback_to_majority": h.fallback_, "shift": h.shift_, "strength": h.strength_,
-                          "heldout_check": h.check_.to_dict() if h.check_ else None},
+           "harmonizer": {"fallback_to_majority": h.fallback_, "tau": h.tau_, "temperature": h.vl_.temperature_,
+                          "heldout_check": h.check_.to_dict()},
            "skweak": info}
     llm = next((s for s in sources if hasattr(getattr(s, "src", s), "stats")), None)
     if llm is not None:
