@@ -195,6 +195,10 @@ def test_documents_where_no_source_fires_give_no_spans_and_no_crash():
         m = SPAN_MODELS[name]().fit(votes)
         spans, probs = spans_with_probability(m.predict_proba(votes), votes, m.decode, name)
         assert spans == [[], [], []] and all(len(p) == 0 for p in probs)
+    X = np.zeros((votes.L.shape[0], 2), dtype=np.float32)
+    h = SPAN_MODELS["polar"](folds=2).fit(votes, X)
+    spans, probs = spans_with_probability(h.spans_proba(votes, X), votes, h.decode, "polar")
+    assert spans == [[], [], []] and all(len(p) == 0 for p in probs)
     hmm, info = skweak_hmm_spans(votes)                 # skweak itself would crash here
     assert hmm == [[], [], []] and info["skipped_docs"] == 3
 

@@ -42,11 +42,17 @@ def spans_by_risk(spans: Sequence[Sequence[Span]], probs: Sequence[np.ndarray]) 
     return sorted(out, key=lambda r: (-r.risk, r.doc, r.span.start))
 
 
-def _context(doc: SpanDoc, span: Span) -> str:
+def _context_range(doc: SpanDoc, span: Span) -> tuple[int, int]:
+    """Character range of the span's sentence (or 200 characters either side)."""
     for a, b in sentences(doc.text):
         if a <= span.start and span.end <= b:
-            return doc.text[a:b]
-    return doc.text[max(0, span.start - 200):span.end + 200]
+            return a, b
+    return max(0, span.start - 200), span.end + 200
+
+
+def _context(doc: SpanDoc, span: Span) -> str:
+    a, b = _context_range(doc, span)
+    return doc.text[a:b]
 
 
 @dataclass
