@@ -17,6 +17,6 @@ from .tokenize import spans_to_tags, tags_to_spans, tokenize
 from .types import Span, SpanDoc
 from .votes import SpanVotes, apply_span_sources
 
-__all__ = ["Span", "SpanDoc", "SpanVotes", "SpansConfig", "apply_span_sources", "read_conll", "read_jsonl",
-           "queue_spans", "read_pubtator", "reviewed_spans", "run_spans", "span_scores", "spans_by_risk", "spans_to_tags", "tags_to_spans",
-           "tokenize", "verify_spans", "write_conll", "write_jsonl", "write_pubtator"]
+__all__ = ["Span", "SpanDoc", "SpanVotes", "SpansConfig", "apply_span_sources", "queue_spans", "read_conll",
+           "read_jsonl", "read_pubtator", "reviewed_spans", "run_spans", "span_scores", "spans_by_risk",
+           "spans_to_tags", "tags_to_spans", "tokenize", "verify_spans", "write_conll", "write_jsonl", "write_pubtator"]
