@@ -4,8 +4,8 @@ Documents in (PubTator, CoNLL, JSONL), typed character spans out. Sources propos
 (:mod:`.sources`); one tokenizer turns them into token BIO votes (:mod:`.votes`); majority vote,
 token-level Dawid–Skene and the POLAR span harmonizer (:mod:`.harmonize`, with its majority-vote
 fallback) aggregate them; every output span gets a probability and a POLAR risk; the riskiest
-can be re-checked by the LLM (:mod:`.correct`) and go to the review queue (:mod:`.review`). :func:`run_spans` runs it all from a
-:class:`SpansConfig`.
+can be re-checked by the LLM (:mod:`.correct`) and go to the review queue (:mod:`.review`).
+:func:`run_spans` runs it all from a :class:`SpansConfig`.
 """
 from .config import SpansConfig
 from .correct import spans_by_risk, verify_spans
