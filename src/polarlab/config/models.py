@@ -138,6 +138,8 @@ class HarmonizerSection(Section):
                             'number tau (= "ds:tau")')
     combine_candidates: Optional[list[str]] = None
     combine_groups: Optional[int] = Field(None, ge=2)
+    refit_prior: Optional[bool] = Field(None, description="refit h to the combined labels and use it as the prior "
+                                                          "(a second stage; default true)")
     combine_folds: Optional[int] = Field(None, ge=2)
     tune_grid: Optional[list[float]] = None
     tune_folds: Optional[int] = Field(None, ge=2)

@@ -174,7 +174,7 @@ FALLBACK_CANDIDATE = "ds:2"
 ONE_CLASS_CANDIDATE = "ds:0"
 """Used when every vote is for one class (one-sided rules): silence is then the only evidence for the others."""
 
-DEFAULT_CANDIDATES = ("h", "mv", "onecoin:1", "ds:1", "ds:2", "ds:3")
+DEFAULT_CANDIDATES = ("mv", "onecoin:1", "ds:1", "ds:2", "ds:3")
 
 
 def make_combiner(spec: str, n_classes: int) -> Combiner:

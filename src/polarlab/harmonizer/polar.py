@@ -92,6 +92,8 @@ class PolarHarmonizer:
             ``"onecoin:0.5"``; a number tau = ``"ds:tau"``.
         combine_candidates: candidate specs for ``"auto"``.
         combine_groups: source groups left out in turn by the ``"auto"`` selection.
+        refit_prior: after the choice, refit h to the chosen distribution's labels of the fit rows (same
+            model and features) and use it as the prior of the same candidate (a second stage).
         combine_folds: folds of the cross-fitted h that serves as the prior on the fit rows.
 
     Attributes (after fit):
@@ -106,6 +108,7 @@ class PolarHarmonizer:
             (``"h"``: h(x) alone).
         combine_table_: one :class:`CandidateScore` per candidate (``"auto"``), else [].
         combiner_: the fitted :class:`polarlab.harmonizer.combiners.Combiner` (None with ``combine="h"``).
+        prior_model_: h refitted to the combined labels (``refit_prior``), the prior at prediction time; or None.
         warnings_: the :class:`SupervisionWarning` texts of the fit (also emitted as warnings).
     """
 
@@ -118,7 +121,7 @@ class PolarHarmonizer:
                  lbfgs_iter: int = 5, tune_sources: Sequence[int] | None = None,
                  tune_grid: Sequence[float] = (0.0, 0.25, 0.5, 1.0), tune_folds: int = 5,
                  combine: str | float = "auto", combine_candidates: Sequence[str] = DEFAULT_CANDIDATES,
-                 combine_groups: int = 5, combine_folds: int = 5) -> None:
+                 combine_groups: int = 5, combine_folds: int = 5, refit_prior: bool = True) -> None:
         if n_classes < 2:
             raise InputError(f"n_classes={n_classes}", column="n_classes", fix="use 2 or more classes")
         if scalarization not in SCALARIZATIONS:
@@ -181,6 +184,7 @@ class PolarHarmonizer:
         self.combine = combine
         self.combine_candidates = [str(c) for c in combine_candidates]
         self.combine_groups = int(combine_groups)
+        self.refit_prior = bool(refit_prior)
         self.combine_folds = int(combine_folds)
 
     # ------------------------------------------------------------------ validation
@@ -343,6 +347,7 @@ class PolarHarmonizer:
         """
         self.combine_table_: list[CandidateScore] = []
         self.combiner_: Combiner | None = None
+        self.prior_model_: PolarHarmonizer | None = None
         self.combine_ = H_ONLY
         if self.combine == H_ONLY:
             return
@@ -369,6 +374,14 @@ class PolarHarmonizer:
                                                                 self.combine_candidates)
             else:   # a single source (or one group votes alone): nothing to hold out
                 comb = make_combiner(FALLBACK_CANDIDATE, self.n_classes).fit(L, log_h)
+        labels = comb.posterior(L, log_h).argmax(axis=1)[:, None]
+        if self.refit_prior and len(np.unique(labels)) >= 2:
+            # second stage: h refitted to the combined labels (the "label model -> classifier" pipeline), then
+            # the same candidate refitted around it; h's own votes-skew (sources that vote one class far more
+            # often) is corrected by labels that already weigh every source
+            log_h = self._cross_fit(X, labels, np.ones(1))
+            comb = make_combiner(comb.describe(), self.n_classes).fit(L, log_h)
+            self.prior_model_ = self._fold_copy(np.ones(1), seed=self.seed).fit(labels, X)
         choose_temperature(comb, L, log_h)
         self.combiner_ = comb
         self.combine_ = comb.describe()
@@ -554,7 +567,7 @@ class PolarHarmonizer:
             raise InputError(f"X has {X.shape[1]} features, the harmonizer was fitted on "
                              f"{self.n_features_in_}", column="X",
                              fix="compute features with the same fitted feature extractor")
-        h = self._proba(X)
+        h = (self.prior_model_ if getattr(self, "prior_model_", None) is not None else self)._proba(X)
         if L is None or getattr(self, "combiner_", None) is None or self.combine_ == H_ONLY:
             return h
         L = self._check_L(L, X.shape[0])
@@ -568,7 +581,8 @@ class PolarHarmonizer:
         return self.combiner_.posterior(L, log_h, exclude=list(exclude))
 
     def predict_h(self, X: np.ndarray) -> np.ndarray:
-        """The features-only model h(x), shape (n, k)."""
+        """The features-only model, shape (n, k): h refitted to the combined labels (``prior_model_``, the
+        classifier of the two-stage pipeline) when there is one, else h(x)."""
         return self.predict_proba(None, X)
 
     def predict(self, L: np.ndarray | None = None, X: np.ndarray | None = None) -> np.ndarray:
