@@ -551,9 +551,10 @@ class PolarHarmonizer:
                       exclude: Sequence[int] = ()) -> np.ndarray:
         """The final class distributions, shape (n, k), rows sum to 1.
 
-        With ``L`` (shape (n, m), the rows' votes) and a combined output chosen at fit (``combine_``
-        is a temperature): ``q ∝ prior(h(x)) Π_{j not in exclude} θ_j(L_j | y)``. Without ``L``, or when
-        h alone was chosen: h(x), which also scores rows no source voted on.
+        With ``L`` (shape (n, m), the rows' votes) and a combined output chosen at fit (``combine_``, see
+        :mod:`polarlab.harmonizer.combiners`): the candidate's ``softmax((votes' evidence + tau · log prior(x)) / T)``
+        with the sources in ``exclude`` left out (prior: ``prior_model_`` or h). Without ``L``, or when h alone
+        was chosen: h(x), which also scores rows no source voted on.
 
         Args:
             L: shape (n, m) or None.
@@ -567,9 +568,9 @@ class PolarHarmonizer:
             raise InputError(f"X has {X.shape[1]} features, the harmonizer was fitted on "
                              f"{self.n_features_in_}", column="X",
                              fix="compute features with the same fitted feature extractor")
-        h = (self.prior_model_ if getattr(self, "prior_model_", None) is not None else self)._proba(X)
         if L is None or getattr(self, "combiner_", None) is None or self.combine_ == H_ONLY:
-            return h
+            return self._proba(X)
+        h = (self.prior_model_ if getattr(self, "prior_model_", None) is not None else self)._proba(X)
         L = self._check_L(L, X.shape[0])
         if L.shape[1] != self.n_sources_:
             raise InputError(f"L has {L.shape[1]} sources, the harmonizer was fitted on {self.n_sources_}",
@@ -581,8 +582,8 @@ class PolarHarmonizer:
         return self.combiner_.posterior(L, log_h, exclude=list(exclude))
 
     def predict_h(self, X: np.ndarray) -> np.ndarray:
-        """The features-only model, shape (n, k): h refitted to the combined labels (``prior_model_``, the
-        classifier of the two-stage pipeline) when there is one, else h(x)."""
+        """The features-only model h(x), shape (n, k) (the prior of the combination is ``prior_model_`` when
+        ``refit_prior`` made one)."""
         return self.predict_proba(None, X)
 
     def predict(self, L: np.ndarray | None = None, X: np.ndarray | None = None) -> np.ndarray:
