@@ -171,8 +171,10 @@ COMBINERS: dict[str, Callable[..., Combiner]] = {
 FALLBACK_CANDIDATE = "ds:2"
 """Used when nothing can be held out (a single source)."""
 
-ONE_CLASS_CANDIDATE = "ds:0"
-"""Used when every vote is for one class (one-sided rules): silence is then the only evidence for the others."""
+ONE_CLASS_CANDIDATES = ("mv", "ds:0")
+"""Tried in turn when every vote is for one class (one-sided rules; agreement cannot see over-prediction of that
+class): the first that gives some fit row another class is used. ``mv``: the votes decide where they fire and
+h(x) everywhere else; ``ds:0``: Dawid–Skene alone, which reads the sources' silences."""
 
 DEFAULT_CANDIDATES = ("mv", "onecoin:1", "ds:1", "ds:2", "ds:3")
 

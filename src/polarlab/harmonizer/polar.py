@@ -18,7 +18,7 @@ import torch
 
 from ..errors import InputError, NotFittedError
 from .combine import H_ONLY
-from .combiners import DEFAULT_CANDIDATES, FALLBACK_CANDIDATE, ONE_CLASS_CANDIDATE, Combiner, choose_temperature, make_combiner
+from .combiners import DEFAULT_CANDIDATES, FALLBACK_CANDIDATE, ONE_CLASS_CANDIDATES, Combiner, choose_temperature, make_combiner
 from .diagnostics import classes_without_votes, warn
 from .select import CandidateScore, select_by_agreement, source_groups
 from .models import build_model
@@ -359,9 +359,13 @@ class PolarHarmonizer:
             spec = self.combine if isinstance(self.combine, str) else f"ds:{float(self.combine):g}"
             comb = make_combiner(spec, self.n_classes).fit(L, log_h)
         elif len(np.unique(L[L >= 0])) < 2:
-            # the sources vote for one class only: agreement with them cannot see over-prediction of it, and
-            # only a model of the sources' silences (Dawid–Skene, prior = class balance) can give a row another class
-            comb = make_combiner(ONE_CLASS_CANDIDATE, self.n_classes).fit(L, log_h)
+            # the sources vote for one class only: agreement with them cannot see over-prediction of it. The first
+            # candidate that gives some fit row another class (h(x) breaking the silences; else Dawid–Skene,
+            # which reads the sources' silences) is used
+            for spec in ONE_CLASS_CANDIDATES:
+                comb = make_combiner(spec, self.n_classes).fit(L, log_h)
+                if len(np.unique(comb.scores(L, log_h).argmax(axis=1))) >= 2:
+                    break
         else:
             held = []
             for cols in source_groups(m, self.combine_groups, self.seed):
