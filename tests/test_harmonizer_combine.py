@@ -226,3 +226,14 @@ def test_relation_features_carry_the_words_between_entities(tmp_path) -> None:
     assert Z.shape[0] == 12 and Z.shape[1] > 384               # embedding + between-entity TF-IDF
     between = Z[:, 384:]
     assert not np.allclose(between[0], between[1]) and np.allclose(between[1], between[3])
+
+
+def test_agreement_is_averaged_per_class_and_groups_partition_the_sources() -> None:
+    from polarlab.harmonizer.select import class_balanced_agreement, source_classes, source_groups
+
+    L = np.array([[0, 0, 1, -1], [0, -1, 1, -1], [-1, 0, -1, -1], [1, 0, -1, -1]])
+    np.testing.assert_array_equal(source_classes(L, 2), [0, 0, 1, -1])
+    # two class-0 sources agreeing 1.0 and one class-1 source agreeing 0.0: 0.5, not 0.67
+    assert class_balanced_agreement(np.array([1.0, 1.0, 0.0, np.nan]), np.array([0, 0, 1, -1])) == 0.5
+    groups = source_groups(11, 5, seed=3)
+    assert len(groups) == 5 and sorted(np.concatenate(groups).tolist()) == list(range(11))
