@@ -386,7 +386,7 @@ class PolarHarmonizer:
             log_h = self._cross_fit(X, labels, np.ones(1))
             comb = make_combiner(comb.describe(), self.n_classes).fit(L, log_h)
             self.prior_model_ = self._fold_copy(np.ones(1), seed=self.seed).fit(labels, X)
-        choose_temperature(comb, L, log_h)
+        choose_temperature(comb, L, log_h, sources=self.tune_sources)
         self.combiner_ = comb
         self.combine_ = comb.describe()
 
