@@ -11,8 +11,10 @@ for Dawid–Skene) and outputs ``softmax(s / T)``; they differ in how a vote cou
 * ``ds:tau``      Dawid–Skene with abstain as a response and h as the per-row prior
                   (:class:`polarlab.harmonizer.combine.VoteLikelihood`).
 
-So the family holds the strong baselines as special cases (MV, a weighted vote, Dawid–Skene, h alone), and a
-gold-free selector (:mod:`polarlab.harmonizer.select`) can never be far below the best of them.
+So the family holds the strong label models as special cases (MV, a weighted vote, Dawid–Skene); the default
+candidates (:data:`DEFAULT_CANDIDATES`) leave h alone out (it ignores the votes at prediction time). A gold-free
+selector (:mod:`polarlab.harmonizer.select`) chooses among them; how well it ranks them is measured by
+``benchmarks/combine_selection.py`` (README).
 ``posterior(L, log_h, exclude=[j])`` leaves source j's own vote out (the POLAR risk of j's answer); the
 temperature ``T`` (:func:`choose_temperature`) changes only how sure the distribution is, never a label.
 """
