@@ -13,6 +13,7 @@ from polarlab.errors import DataError
 from polarlab.features import between_texts, make_features
 from polarlab.harmonizer import PolarHarmonizer
 from polarlab.harmonizer.combine import H_ONLY, VoteLikelihood
+from polarlab.harmonizer.combiners import DEFAULT_CANDIDATES, make_combiner
 from polarlab.harmonizer.diagnostics import SupervisionWarning
 from polarlab.labelmodels import MajorityVote, TwoStage, make_label_model
 
@@ -60,20 +61,41 @@ def test_noisy_rules_informative_features_beats_best_label_model() -> None:
     assert polar > best_label_model(L[fit], L[test], y[test]) + 0.02
 
 
-def test_choice_is_reported_and_fixed_temperature_and_h_only_work() -> None:
+def test_choice_is_reported_and_fixed_candidates_and_h_only_work() -> None:
     X, L, y = synthetic(2, 300, informative_features=True, rule_acc=0.8, coverage=0.5)
     auto = PolarHarmonizer(2, seed=0).fit(L, X)
-    names = {str(r.candidate) for r in auto.combine_table_}
-    assert {"0.0", "0.5", "1.0", "2.0", H_ONLY} <= names          # round 1 (+ "refit:tau" of round 2)
-    best = max(auto.combine_table_, key=lambda r: r.pseudo_loglik)
-    assert str(best.candidate).replace("refit:", "") == str(auto.combine_)
-    assert (auto.prior_model_ is not None) == str(best.candidate).startswith("refit:")
+    names = [r.candidate for r in auto.combine_table_]
+    assert names == list(DEFAULT_CANDIDATES)
+    best = max(auto.combine_table_, key=lambda r: r.agreement)
+    assert best.candidate == auto.combine_ == auto.combiner_.describe()
+    assert auto.combiner_.temperature_ >= 1.0
     only_h = PolarHarmonizer(2, seed=0, combine="h").fit(L, X)
     np.testing.assert_allclose(only_h.predict_proba(L, X), only_h.predict_h(X))
     fixed = PolarHarmonizer(2, seed=0, combine=0.5).fit(L, X)
-    assert fixed.combine_ == 0.5 and fixed.combine_table_ == []
-    with pytest.raises(Exception, match="combine"):
-        PolarHarmonizer(2, combine="sometimes")
+    assert fixed.combine_ == "ds:0.5" and fixed.combine_table_ == []
+    mv = PolarHarmonizer(2, seed=0, combine="mv").fit(L, X)
+    counts = np.stack([(L == c).sum(axis=1) for c in (0, 1)], axis=1)
+    clear = counts[:, 0] != counts[:, 1]
+    np.testing.assert_array_equal(mv.predict(L, X)[clear], counts[clear].argmax(axis=1))   # votes decide ...
+    tied = ~clear
+    np.testing.assert_array_equal(mv.predict(L, X)[tied], mv.predict_h(X)[tied].argmax(axis=1))  # ... h breaks ties
+    for bad in ("sometimes", "ds:-1", "vote:1"):
+        with pytest.raises(Exception, match="combin"):
+            PolarHarmonizer(2, combine=bad)
+
+
+def test_one_coin_vote_learns_which_source_to_trust() -> None:
+    rng = np.random.default_rng(9)
+    n = 3000
+    y = rng.integers(0, 3, n)
+    good = np.where(rng.random(n) < 0.9, y, rng.integers(0, 3, n))
+    bad = [np.where(rng.random(n) < 0.45, y, rng.integers(0, 3, n)) for _ in range(2)]
+    L = np.column_stack([good, *bad])
+    flat = np.zeros((n, 3))                                   # no feature prior: the votes alone
+    oc = make_combiner("onecoin:1", 3).fit(L, flat)
+    assert oc.accuracy_[0] > oc.accuracy_[1] + 0.2 and oc.accuracy_[0] > oc.accuracy_[2] + 0.2
+    mv = make_combiner("mv", 3).fit(L, flat)
+    assert accuracy(oc.posterior(L, flat), y) > accuracy(mv.posterior(L, flat), y) + 0.05
 
 
 def test_excluded_source_has_no_influence_on_its_own_risk() -> None:
@@ -204,3 +226,14 @@ def test_relation_features_carry_the_words_between_entities(tmp_path) -> None:
     assert Z.shape[0] == 12 and Z.shape[1] > 384               # embedding + between-entity TF-IDF
     between = Z[:, 384:]
     assert not np.allclose(between[0], between[1]) and np.allclose(between[1], between[3])
+
+
+def test_agreement_is_averaged_per_class_and_groups_partition_the_sources() -> None:
+    from polarlab.harmonizer.select import class_balanced_agreement, source_classes, source_groups
+
+    L = np.array([[0, 0, 1, -1], [0, -1, 1, -1], [-1, 0, -1, -1], [1, 0, -1, -1]])
+    np.testing.assert_array_equal(source_classes(L, 2), [0, 0, 1, -1])
+    # two class-0 sources agreeing 1.0 and one class-1 source agreeing 0.0: 0.5, not 0.67
+    assert class_balanced_agreement(np.array([1.0, 1.0, 0.0, np.nan]), np.array([0, 0, 1, -1])) == 0.5
+    groups = source_groups(11, 5, seed=3)
+    assert len(groups) == 5 and sorted(np.concatenate(groups).tolist()) == list(range(11))

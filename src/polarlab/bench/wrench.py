@@ -327,13 +327,12 @@ def bench_wrench(cfg: BenchConfig) -> dict[str, Any]:
 
 
 def combination_report(h: PolarHarmonizer) -> dict[str, Any]:
-    """What the harmonizer chose without gold: h alone or a temperature, the criterion per candidate,
-    and the warnings of the fit."""
-    vl = getattr(h, "likelihood_", None)
+    """What the harmonizer chose without gold: the final distribution, its temperature, the held-out
+    agreement of every candidate, and the warnings of the fit."""
+    comb = getattr(h, "combiner_", None)
     return {"combine": h.combine_,
-            "prior": "h refitted to the combined labels" if getattr(h, "prior_model_", None) is not None else "h",
-            "temperature": None if vl is None or h.combine_ == "h" else vl.temperature_,
-            "pseudo_loglik": {str(r.candidate): round(r.pseudo_loglik, 5) for r in h.combine_table_},
+            "temperature": None if comb is None else comb.temperature_,
+            "heldout_agreement": {r.candidate: round(r.agreement, 5) for r in h.combine_table_},
             "warnings": list(h.warnings_)}
 
 

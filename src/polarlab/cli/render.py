@@ -88,9 +88,11 @@ def _print_harmonizer(console: Console, hz: dict | None) -> None:
     """The final distribution the harmonizer chose without gold, and its warnings."""
     if not hz:
         return
-    crit = ", ".join(f"{c}: {_fmt(v)}" for c, v in hz.get("pseudo_loglik", {}).items())
-    what = "h(x) alone" if hz["combine"] == "h" else f"h(x)^{hz['combine']:g} × the row's votes"
-    console.print(f"POLAR output: {what} (leave-one-source-out pseudo-likelihood: {crit})", highlight=False)
+    crit = ", ".join(f"{c}: {_fmt(v)}" for c, v in hz.get("heldout_agreement", {}).items())
+    what = "h(x) alone" if hz["combine"] == "h" else f"{hz['combine']} (the row's votes with h(x) as prior)"
+    temp = f", T={_fmt(hz['temperature'])}" if hz.get("temperature") else ""
+    console.print(f"POLAR output: {what}{temp} (held-out agreement with left-out sources: {crit or 'not chosen'})",
+                  highlight=False)
     for w in hz.get("warnings", []):
         console.print(f"warning: {w}", style="yellow", highlight=False)
 

@@ -132,10 +132,14 @@ class HarmonizerSection(Section):
     scalarization: Literal["linear", "square", "2norm", "max"] = "linear"
     weights: Optional[Union[Literal["equal", "max_eigen", "min_var"], list[float]]] = None
     tune_llm_weight: bool = Field(True, description="choose the LLM's source weight without gold")
-    combine: Union[Literal["auto", "h"], float] = Field(
-        "auto", description='final distribution: "auto" (h(x) alone or h(x) as the prior of the row\'s votes, chosen '
-                            'without gold), "h" (h(x) alone), or a temperature')
-    combine_grid: Optional[list[float]] = None
+    combine: Union[str, float] = Field(
+        "auto", description='final distribution: "auto" (chosen without gold among h(x) alone and the row\'s votes '
+                            'with h(x) as prior: mv, onecoin:tau, ds:tau), "h" (h(x) alone), one of those, or a '
+                            'number tau (= "ds:tau")')
+    combine_candidates: Optional[list[str]] = None
+    combine_groups: Optional[int] = Field(None, ge=2)
+    refit_prior: Optional[bool] = Field(None, description="refit h to the combined labels and use it as the prior "
+                                                          "(a second stage; default true)")
     combine_folds: Optional[int] = Field(None, ge=2)
     tune_grid: Optional[list[float]] = None
     tune_folds: Optional[int] = Field(None, ge=2)

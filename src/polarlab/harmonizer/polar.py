@@ -17,8 +17,10 @@ import numpy as np
 import torch
 
 from ..errors import InputError, NotFittedError
-from .combine import H_ONLY, CombineRow, VoteLikelihood, choose_temperature, select_combination
+from .combine import H_ONLY
+from .combiners import DEFAULT_CANDIDATES, FALLBACK_CANDIDATE, ONE_CLASS_CANDIDATES, Combiner, choose_temperature, make_combiner
 from .diagnostics import classes_without_votes, warn
+from .select import CandidateScore, select_by_agreement, source_groups
 from .models import build_model
 from .reweight import source_weights
 from .scalarize import SCALARIZATIONS, class_aggregate, scalarize_by_class
@@ -82,13 +84,16 @@ class PolarHarmonizer:
             (:mod:`polarlab.harmonizer.tune`). ``None`` = no tuning.
         tune_grid: candidate multipliers of those sources' weights.
         tune_folds: folds of the cross-fitting.
-        combine: the final distribution (:mod:`polarlab.harmonizer.combine`): ``"auto"`` (default)
-            chooses, without gold, between h(x) alone and h(x) as the prior of the example's own votes
-            (``q ∝ h(x)^tau Π_j θ_j(L_j | y)``, tau from ``combine_grid``), and between h and h refitted
-            to those combined labels as the prior, by the leave-one-source-out pseudo-likelihood on the
-            fit rows; ``"h"`` = h(x) alone (the votes are ignored at prediction
-            time); a number = that temperature.
-        combine_grid: candidate temperatures for ``"auto"``.
+        combine: the final distribution (:mod:`polarlab.harmonizer.combiners`): ``"auto"`` (default)
+            chooses, without gold, among ``combine_candidates`` (h(x) alone, majority vote with h(x) as the
+            tie-break, a one-coin weighted vote and Dawid–Skene with h(x) as the per-row prior) by their
+            held-out agreement with left-out source groups (:mod:`polarlab.harmonizer.select`); ``"h"`` =
+            h(x) alone (the votes are ignored at prediction time); a candidate spec such as
+            ``"onecoin:0.5"``; a number tau = ``"ds:tau"``.
+        combine_candidates: candidate specs for ``"auto"``.
+        combine_groups: source groups left out in turn by the ``"auto"`` selection.
+        refit_prior: after the choice, refit h to the chosen distribution's labels of the fit rows (same
+            model and features) and use it as the prior of the same candidate (a second stage).
         combine_folds: folds of the cross-fitted h that serves as the prior on the fit rows.
 
     Attributes (after fit):
@@ -99,11 +104,11 @@ class PolarHarmonizer:
         tuning_: with ``tune_sources``, one :class:`TuningRow` per grid value (held-out loss).
         tuned_multiplier_: the chosen multiplier (1.0 without tuning).
         n_features_in_: d.  n_sources_: m.
-        combine_: ``"h"`` or the temperature used by :meth:`predict_proba` when votes are given.
-        combine_table_: one :class:`CombineRow` per candidate (``"auto"``), else [].
-        likelihood_: the fitted :class:`VoteLikelihood` (None with ``combine="h"``).
-        prior_model_: h refitted to the combined labels when ``"auto"`` chose it as the prior, else None
-            (then h itself is the prior).
+        combine_: the spec of the final distribution used by :meth:`predict_proba` when votes are given
+            (``"h"``: h(x) alone).
+        combine_table_: one :class:`CandidateScore` per candidate (``"auto"``), else [].
+        combiner_: the fitted :class:`polarlab.harmonizer.combiners.Combiner` (None with ``combine="h"``).
+        prior_model_: h refitted to the combined labels (``refit_prior``), the prior at prediction time; or None.
         warnings_: the :class:`SupervisionWarning` texts of the fit (also emitted as warnings).
     """
 
@@ -115,8 +120,8 @@ class PolarHarmonizer:
                  num_threads: int | str | None = "auto", optimizer: str = "auto",
                  lbfgs_iter: int = 5, tune_sources: Sequence[int] | None = None,
                  tune_grid: Sequence[float] = (0.0, 0.25, 0.5, 1.0), tune_folds: int = 5,
-                 combine: str | float = "auto", combine_grid: Sequence[float] = (0.0, 0.5, 1.0, 2.0),
-                 combine_folds: int = 5) -> None:
+                 combine: str | float = "auto", combine_candidates: Sequence[str] = DEFAULT_CANDIDATES,
+                 combine_groups: int = 5, combine_folds: int = 5, refit_prior: bool = True) -> None:
         if n_classes < 2:
             raise InputError(f"n_classes={n_classes}", column="n_classes", fix="use 2 or more classes")
         if scalarization not in SCALARIZATIONS:
@@ -163,14 +168,23 @@ class PolarHarmonizer:
         self.tune_sources = None if tune_sources is None else [int(j) for j in tune_sources]
         self.tune_grid = grid
         self.tune_folds = int(tune_folds)
-        if not (combine in ("auto", H_ONLY) or (isinstance(combine, (int, float)) and not isinstance(combine, bool)
-                                                and np.isfinite(combine) and combine >= 0)):
+        if isinstance(combine, str) and combine not in ("auto", H_ONLY):
+            make_combiner(combine, self.n_classes)                # raises on an unknown spec
+        elif not (isinstance(combine, str) or (isinstance(combine, (int, float)) and not isinstance(combine, bool)
+                                               and np.isfinite(combine) and combine >= 0)):
             raise InputError(f"combine={combine!r}", column="combine",
-                             fix="use 'auto', 'h' or a non-negative temperature such as 1.0")
+                             fix="use 'auto', 'h', a candidate such as 'onecoin:0.5', or a non-negative number")
+        for spec in combine_candidates:
+            make_combiner(spec, self.n_classes)
+        if not len(combine_candidates) or int(combine_groups) < 2:
+            raise InputError(f"combine_candidates={list(combine_candidates)}, combine_groups={combine_groups}",
+                             column="combine_candidates", fix="give one or more candidates and 2 or more groups")
         if int(combine_folds) < 2:
             raise InputError(f"combine_folds={combine_folds}", column="combine_folds", fix="use 2 or more folds")
         self.combine = combine
-        self.combine_grid = [float(g) for g in combine_grid]
+        self.combine_candidates = [str(c) for c in combine_candidates]
+        self.combine_groups = int(combine_groups)
+        self.refit_prior = bool(refit_prior)
         self.combine_folds = int(combine_folds)
 
     # ------------------------------------------------------------------ validation
@@ -326,43 +340,55 @@ class PolarHarmonizer:
     def _fit_combination(self, X: np.ndarray, L: np.ndarray) -> None:
         """Choose and fit the final distribution (see ``combine``); h itself is already fitted.
 
-        ``"auto"`` runs two rounds. Round 1: the prior is h (fitted to the votes). Round 2 (one more step
-        of the joint fit): the prior is h refitted to round 1's combined labels of the fit rows (same
-        model and features; this corrects an h skewed by sources that vote one class far more often).
-        Every candidate of both rounds is scored by the same pseudo-likelihood; the best one is kept.
+        ``"auto"``: every candidate of ``combine_candidates`` (:mod:`polarlab.harmonizer.combiners`) is fitted
+        on the fit rows with the cross-fitted h as prior and scored by its held-out agreement with each group
+        of sources left out (votes and prior, :mod:`polarlab.harmonizer.select`); the best one is kept. Then the
+        temperature of its distribution is chosen (never changes a label).
         """
-        self.combine_table_: list[CombineRow] = []
-        self.likelihood_: VoteLikelihood | None = None
+        self.combine_table_: list[CandidateScore] = []
+        self.combiner_: Combiner | None = None
         self.prior_model_: PolarHarmonizer | None = None
         self.combine_ = H_ONLY
         if self.combine == H_ONLY:
             return
-        n = X.shape[0]
+        n, m = L.shape
         if min(self.combine_folds, n) < 2:
             return
         log_h = self._cross_fit(X, L, self.weights_)
         if self.combine != "auto":
-            self.combine_ = float(self.combine)
-            self.likelihood_ = VoteLikelihood(self.n_classes).fit(L, log_h, self.combine_)
-            choose_temperature(self.likelihood_, L, self.likelihood_.log_prior(log_h, self.combine_))
-            return
-        self.combine_, self.likelihood_, self.combine_table_ = select_combination(
-            L, log_h, self.n_classes, self.combine_grid, folds=self.combine_folds, seed=self.seed)
-        if self.combine_ == H_ONLY:
-            return
-        q = self.likelihood_.posterior(L, log_h, float(self.combine_))
-        relabel = q.argmax(axis=1)[:, None]
-        if len(np.unique(relabel)) < 2:
-            return
-        log_g = self._cross_fit(X, relabel, np.ones(1))
-        choice, vl, rows = select_combination(L, log_g, self.n_classes, self.combine_grid, with_h_only=False,
-                                              folds=self.combine_folds, seed=self.seed)
-        rows = [CombineRow(f"refit:{r.candidate}", r.pseudo_loglik) for r in rows]
-        self.combine_table_ = self.combine_table_ + rows
-        best1 = max(r.pseudo_loglik for r in self.combine_table_[:-len(rows)])
-        if max(r.pseudo_loglik for r in rows) > best1:
-            self.prior_model_ = self._fold_copy(np.ones(1), seed=self.seed).fit(relabel, X)
-            self.combine_, self.likelihood_ = choice, vl
+            spec = self.combine if isinstance(self.combine, str) else f"ds:{float(self.combine):g}"
+            comb = make_combiner(spec, self.n_classes).fit(L, log_h)
+        elif len(np.unique(L[L >= 0])) < 2:
+            # the sources vote for one class only: agreement with them cannot see over-prediction of it. The first
+            # candidate that gives some fit row another class (h(x) breaking the silences; else Dawid–Skene,
+            # which reads the sources' silences) is used
+            for spec in ONE_CLASS_CANDIDATES:
+                comb = make_combiner(spec, self.n_classes).fit(L, log_h)
+                if len(np.unique(comb.scores(L, log_h).argmax(axis=1))) >= 2:
+                    break
+        else:
+            held = []
+            for cols in source_groups(m, self.combine_groups, self.seed):
+                Lg = L.copy()
+                Lg[:, cols] = -1
+                if (Lg >= 0).any() and (L[:, cols] >= 0).any():
+                    held.append((cols, self._cross_fit(X, Lg, self.weights_)))
+            if held:
+                comb, self.combine_table_ = select_by_agreement(L, log_h, held, self.n_classes,
+                                                                self.combine_candidates)
+            else:   # a single source (or one group votes alone): nothing to hold out
+                comb = make_combiner(FALLBACK_CANDIDATE, self.n_classes).fit(L, log_h)
+        labels = comb.posterior(L, log_h).argmax(axis=1)[:, None]
+        if self.refit_prior and len(np.unique(labels)) >= 2:
+            # second stage: h refitted to the combined labels (the "label model -> classifier" pipeline), then
+            # the same candidate refitted around it; h's own votes-skew (sources that vote one class far more
+            # often) is corrected by labels that already weigh every source
+            log_h = self._cross_fit(X, labels, np.ones(1))
+            comb = make_combiner(comb.describe(), self.n_classes).fit(L, log_h)
+            self.prior_model_ = self._fold_copy(np.ones(1), seed=self.seed).fit(labels, X)
+        choose_temperature(comb, L, log_h, sources=self.tune_sources)
+        self.combiner_ = comb
+        self.combine_ = comb.describe()
 
     def _cross_fit(self, X: np.ndarray, L: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """log of h(x) for every row, each scored by an h fitted on the other folds; shape (n, k)."""
@@ -529,9 +555,10 @@ class PolarHarmonizer:
                       exclude: Sequence[int] = ()) -> np.ndarray:
         """The final class distributions, shape (n, k), rows sum to 1.
 
-        With ``L`` (shape (n, m), the rows' votes) and a combined output chosen at fit (``combine_``
-        is a temperature): ``q ∝ prior(h(x)) Π_{j not in exclude} θ_j(L_j | y)``. Without ``L``, or when
-        h alone was chosen: h(x), which also scores rows no source voted on.
+        With ``L`` (shape (n, m), the rows' votes) and a combined output chosen at fit (``combine_``, see
+        :mod:`polarlab.harmonizer.combiners`): the candidate's ``softmax((votes' evidence + tau · log prior(x)) / T)``
+        with the sources in ``exclude`` left out (prior: ``prior_model_`` or h). Without ``L``, or when h alone
+        was chosen: h(x), which also scores rows no source voted on.
 
         Args:
             L: shape (n, m) or None.
@@ -545,9 +572,9 @@ class PolarHarmonizer:
             raise InputError(f"X has {X.shape[1]} features, the harmonizer was fitted on "
                              f"{self.n_features_in_}", column="X",
                              fix="compute features with the same fitted feature extractor")
+        if L is None or getattr(self, "combiner_", None) is None or self.combine_ == H_ONLY:
+            return self._proba(X)
         h = (self.prior_model_ if getattr(self, "prior_model_", None) is not None else self)._proba(X)
-        if L is None or getattr(self, "likelihood_", None) is None or self.combine_ == H_ONLY:
-            return h
         L = self._check_L(L, X.shape[0])
         if L.shape[1] != self.n_sources_:
             raise InputError(f"L has {L.shape[1]} sources, the harmonizer was fitted on {self.n_sources_}",
@@ -556,11 +583,11 @@ class PolarHarmonizer:
         if bad:
             raise InputError(f"exclude {bad} are not columns of L", column="exclude", fix="give column indices")
         log_h = np.log(np.clip(h, 1e-6, 1.0))
-        return self.likelihood_.posterior(L, log_h, float(self.combine_), exclude=list(exclude))
+        return self.combiner_.posterior(L, log_h, exclude=list(exclude))
 
     def predict_h(self, X: np.ndarray) -> np.ndarray:
-        """The features-only model, shape (n, k): h(x), or h refitted to the combined labels when
-        ``"auto"`` chose that prior (``prior_model_``)."""
+        """The features-only model h(x), shape (n, k) (the prior of the combination is ``prior_model_`` when
+        ``refit_prior`` made one)."""
         return self.predict_proba(None, X)
 
     def predict(self, L: np.ndarray | None = None, X: np.ndarray | None = None) -> np.ndarray:

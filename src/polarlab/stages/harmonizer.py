@@ -76,7 +76,7 @@ class HarmonizerStage:
                 "sources": [ctx.matrices[ctx.fit_split].names[j] for j in h.tune_sources],
                 "multiplier": h.tuned_multiplier_,
                 "heldout_disagreement": {str(r.multiplier): r.loss for r in h.tuning_}}
-        if h is not None and deep is None and getattr(h, "likelihood_", None) is not None:
+        if h is not None and deep is None and getattr(h, "combiner_", None) is not None:
             report["combination"] = {"combine": h.combine_, "warnings": list(h.warnings_)}
         for key in ("llm_weight", "combination"):
             if key in report:
@@ -135,7 +135,7 @@ def leave_out_distributions(ctx: RunContext) -> dict[tuple[str, str], "np.ndarra
     from ..pipeline import llm_columns
 
     h = ctx.harmonizer
-    if h is None or getattr(h, "likelihood_", None) is None:
+    if h is None or getattr(h, "combiner_", None) is None:
         return {}
     out = {}
     for split, lm in ctx.matrices.items():

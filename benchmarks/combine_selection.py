@@ -1,0 +1,102 @@
+"""Does the gold-free selector of POLAR's final distribution rank the candidates like their true accuracy?
+
+Per WRENCH dataset (rules only, the fit split's votes and features as ``polarlab bench wrench`` computes them):
+the harmonizer with ``combine="auto"`` reports each candidate's held-out class-balanced agreement
+(:mod:`polarlab.harmonizer.select`); each candidate is then fitted alone (``combine=<spec>``, same seed) and
+scored against the gold of the valid split (chemprot has no train split: its fit split *is* valid). Gold is used
+only here, to evaluate the selector, never inside it. Reports the Spearman rank correlation between criterion
+and valid accuracy (and the WRENCH metric), the chosen candidate and the best one.
+
+Usage::
+
+    python benchmarks/combine_selection.py --datasets youtube,chemprot --fit-limit 2000 --state-dir .polarlab
+
+The last line printed is one JSON object: {"datasets": {name: {"chosen", "best_valid", "spearman_accuracy",
+"spearman_metric", "candidates": {spec: {"agreement", "valid_accuracy", "valid_metric", "test_metric"}}}},
+"settings": {...}}.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def dataset_arrays(directory: Path, state_dir: Path, fit_limit: int | None, seed: int) -> dict:
+    """Votes, features and gold of the fit, valid and test splits (features as the benchmark computes them)."""
+    from polarlab.bench.instructions import llm_task
+    from polarlab.data.wrench import load_wrench, wrench_task
+    from polarlab.features import make_features
+    from polarlab.sources.votes import weak_label_sources
+
+    task = llm_task(wrench_task(directory))
+    splits = load_wrench(directory, task)
+    fit_name = "train" if "train" in splits else "valid"
+    fit = splits[fit_name]
+    if fit_limit and len(fit) > fit_limit:
+        fit = fit.subset(np.sort(np.random.default_rng(seed).permutation(len(fit))[:fit_limit]))
+    ext = make_features("numeric" if fit.is_tabular else "auto", cache_dir=str(state_dir / "features")).fit(fit)
+    out = {"k": task.n_classes, "fit_name": fit_name}
+    for name, ds in (("fit", fit), ("valid", splits["valid"]), ("test", splits["test"])):
+        out[name] = (np.asarray(ds.weak_labels, dtype=np.int64), ext.transform(ds), ds.gold)
+    return out
+
+
+def evaluate(name: str, arrays: dict, seed: int) -> dict:
+    from scipy.stats import spearmanr
+
+    from polarlab.harmonizer import PolarHarmonizer
+    from polarlab.metrics import classification_metrics
+
+    k = arrays["k"]
+    L, X, _ = arrays["fit"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        auto = PolarHarmonizer(k, seed=seed).fit(L, X)
+        rows = {}
+        for r in auto.combine_table_:
+            fixed = PolarHarmonizer(k, seed=seed, combine=r.candidate).fit(L, X)
+            got = {s: classification_metrics(arrays[s][2], fixed.predict_proba(arrays[s][0], arrays[s][1]), dataset=name)
+                   for s in ("valid", "test")}
+            rows[r.candidate] = {"agreement": r.agreement, "valid_accuracy": got["valid"]["accuracy"],
+                                 "valid_metric": got["valid"]["wrench_metric"],
+                                 "valid_macro_f1": got["valid"]["macro_f1"],
+                                 "test_metric": got["test"]["wrench_metric"], "test_macro_f1": got["test"]["macro_f1"]}
+    crit = [v["agreement"] for v in rows.values()]
+    return {"fit_split": arrays["fit_name"], "n_fit": int(L.shape[0]), "chosen": auto.combine_,
+            "best_valid": max(rows, key=lambda c: rows[c]["valid_metric"]),
+            "spearman_accuracy": float(spearmanr(crit, [v["valid_accuracy"] for v in rows.values()])[0]),
+            "spearman_metric": float(spearmanr(crit, [v["valid_metric"] for v in rows.values()])[0]),
+            "candidates": rows}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", type=Path, default=Path("../shared/data"))
+    ap.add_argument("--datasets", default="youtube,sms,trec,chemprot,census")
+    ap.add_argument("--fit-limit", type=int, default=None, help="at most N fit rows (seeded sample)")
+    ap.add_argument("--state-dir", type=Path, default=Path(".polarlab"))
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    result: dict = {"datasets": {}, "settings": {"fit_limit": a.fit_limit, "seed": a.seed}}
+    for name in [s for s in a.datasets.split(",") if s]:
+        r = evaluate(name, dataset_arrays(a.data / name, a.state_dir, a.fit_limit, a.seed), a.seed)
+        result["datasets"][name] = r
+        print(f"{name:9s} chosen {r['chosen']:10s} best on valid {r['best_valid']:10s} spearman(acc) "
+              f"{r['spearman_accuracy']:+.2f} spearman(metric) {r['spearman_metric']:+.2f}", file=sys.stderr, flush=True)
+    print(json.dumps(result, default=float))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,226 @@
+"""The candidate final distributions: ways to combine h(x) with a row's own votes.
+
+Every candidate scores a row as ``s(y) = vote_evidence(L_i)[y] + tau · log h(x_i)[y]`` (plus a class prior
+for Dawid–Skene) and outputs ``softmax(s / T)``; they differ in how a vote counts:
+
+* ``h``           h(x) alone (the votes unused at prediction time; the original POLAR output);
+* ``mv``          every vote counts the same and outweighs h, which only breaks ties and answers the rows no
+                  source voted on: majority vote with h(x) as the tie-break (the strongest simple baseline);
+* ``onecoin:tau`` a weighted vote, one accuracy per source (learnt by EM around the h prior, smoothed
+                  towards a prior accuracy), the vote weight ``log((k - 1) a_j / (1 - a_j))``;
+* ``ds:tau``      Dawid–Skene with abstain as a response and h as the per-row prior
+                  (:class:`polarlab.harmonizer.combine.VoteLikelihood`).
+
+So the family holds the strong label models as special cases (MV, a weighted vote, Dawid–Skene); the default
+candidates (:data:`DEFAULT_CANDIDATES`) leave h alone out (it ignores the votes at prediction time). A gold-free
+selector (:mod:`polarlab.harmonizer.select`) chooses among them; how well it ranks them is measured by
+``benchmarks/combine_selection.py`` (README).
+``posterior(L, log_h, exclude=[j])`` leaves source j's own vote out (the POLAR risk of j's answer); the
+temperature ``T`` (:func:`choose_temperature`) changes only how sure the distribution is, never a label.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+from scipy.special import logsumexp
+
+from ..errors import InputError
+from ..labelmodels.majority import vote_counts
+from .combine import VoteLikelihood, _softmax
+
+MV_WEIGHT = 30.0
+"""Log-odds of one vote in ``mv``: more than any h(x) (clipped at 1e-6) can outweigh, so h only breaks ties."""
+
+TEMPERATURES = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0)
+
+
+def _weighted_votes(L: np.ndarray, weights: np.ndarray, k: int, exclude: Sequence[int] = ()) -> np.ndarray:
+    """``S[i, c] = Σ_{j voting c on row i, j not excluded} weights[j]``, shape (n, k)."""
+    w = np.asarray(weights, dtype=np.float64).copy()
+    if len(exclude):
+        w[list(exclude)] = 0.0
+    n = L.shape[0]
+    rows, cols = np.nonzero(L >= 0)
+    return np.bincount(rows * k + L[rows, cols], weights=w[cols], minlength=n * k).reshape(n, k)
+
+
+class Combiner:
+    """Base class: ``scores(L, log_h, exclude)`` (n, k) unnormalised log-probabilities; ``posterior``
+    divides them by ``temperature_`` and normalises. Subclasses set ``name`` and implement ``fit``/``scores``."""
+
+    name = "base"
+
+    def __init__(self, n_classes: int, tau: float = 1.0) -> None:
+        self.n_classes = int(n_classes)
+        self.tau = float(tau)
+        self.temperature_ = 1.0
+
+    def fit(self, L: np.ndarray, log_h: np.ndarray) -> "Combiner":
+        """Learn what the candidate needs from the fit rows' votes ``L`` (n, m) and cross-fitted ``log_h`` (n, k)."""
+        self.n_sources_ = L.shape[1]
+        return self
+
+    def scores(self, L: np.ndarray, log_h: np.ndarray, exclude: Sequence[int] = ()) -> np.ndarray:
+        raise NotImplementedError
+
+    def posterior(self, L: np.ndarray, log_h: np.ndarray, exclude: Sequence[int] = ()) -> np.ndarray:
+        """q(y | x, L) with the sources in ``exclude`` left out, shape (n, k)."""
+        return _softmax(self.scores(L, log_h, exclude) / self.temperature_)
+
+    def describe(self) -> str:
+        return self.name
+
+
+class HOnly(Combiner):
+    """h(x) alone."""
+
+    name = "h"
+
+    def scores(self, L, log_h, exclude=()):
+        return np.array(log_h, dtype=np.float64)
+
+
+class MajorityWithH(Combiner):
+    """Equal-weight votes, h(x) breaking ties and answering uncovered rows."""
+
+    name = "mv"
+
+    def scores(self, L, log_h, exclude=()):
+        return MV_WEIGHT * _weighted_votes(L, np.ones(L.shape[1]), self.n_classes, exclude) + log_h
+
+
+class OneCoinVote(Combiner):
+    """Weighted vote, one accuracy per source, learnt by EM with ``tau · log h`` as the per-row prior.
+
+    Args:
+        n_classes: k.
+        tau: weight of log h(x).
+        prior_accuracy, strength: the Beta prior of every source's accuracy (``strength`` pseudo-votes at
+            ``prior_accuracy``), which keeps a source with few votes near the prior.
+        iterations: maximum EM iterations.
+
+    Attributes (after fit):
+        accuracy_: shape (m,), each source's estimated accuracy (clipped to (1/k, 0.999)).
+        weights_: shape (m,), ``log((k - 1) a_j / (1 - a_j))``.
+    """
+
+    name = "onecoin"
+
+    def __init__(self, n_classes: int, tau: float = 1.0, prior_accuracy: float = 0.7, strength: float = 4.0,
+                 iterations: int = 50) -> None:
+        super().__init__(n_classes, tau)
+        self.prior_accuracy = float(prior_accuracy)
+        self.strength = float(strength)
+        self.iterations = int(iterations)
+
+    def _set(self, acc: np.ndarray) -> None:
+        k = self.n_classes
+        self.accuracy_ = np.clip(acc, 1.0 / k + 1e-3, 0.999)
+        self.weights_ = np.log((k - 1) * self.accuracy_ / (1.0 - self.accuracy_))
+
+    def fit(self, L, log_h):
+        n, m = L.shape
+        k = self.n_classes
+        voted = L >= 0
+        totals = voted.sum(axis=0)
+        rows, cols = np.nonzero(voted)
+        q = _softmax(MV_WEIGHT * vote_counts(L, k) + self.tau * log_h)       # start: MV, h breaking ties
+        for _ in range(self.iterations):
+            hits = np.bincount(cols, weights=q[rows, L[rows, cols]], minlength=m)
+            self._set((hits + self.prior_accuracy * self.strength) / (totals + self.strength))
+            new = _softmax(_weighted_votes(L, self.weights_, k) + self.tau * log_h)
+            done = np.abs(new - q).max() < 1e-5
+            q = new
+            if done:
+                break
+        self.n_sources_ = m
+        return self
+
+    def scores(self, L, log_h, exclude=()):
+        return _weighted_votes(L, self.weights_, self.n_classes, exclude) + self.tau * log_h
+
+    def describe(self) -> str:
+        return f"onecoin:{self.tau:g}"
+
+
+class DawidSkeneWithH(Combiner):
+    """Dawid–Skene (abstain as a response) with ``h^tau`` as the per-row prior (:class:`VoteLikelihood`)."""
+
+    name = "ds"
+
+    def fit(self, L, log_h):
+        self.likelihood_ = VoteLikelihood(self.n_classes).fit(L, log_h, self.tau)
+        self.n_sources_ = L.shape[1]
+        return self
+
+    def scores(self, L, log_h, exclude=()):
+        vl = self.likelihood_
+        C = vl.contributions(L)
+        if len(exclude):
+            C[:, list(exclude), :] = 0.0
+        return vl.log_prior(log_h, self.tau) + C.sum(axis=1)
+
+    def describe(self) -> str:
+        return f"ds:{self.tau:g}"
+
+
+COMBINERS: dict[str, Callable[..., Combiner]] = {
+    "h": HOnly, "mv": MajorityWithH, "onecoin": OneCoinVote, "ds": DawidSkeneWithH,
+}
+"""Candidate kinds by name; a spec is ``"kind"`` or ``"kind:tau"``."""
+
+FALLBACK_CANDIDATE = "ds:2"
+"""Used when nothing can be held out (a single source)."""
+
+ONE_CLASS_CANDIDATES = ("mv", "ds:0")
+"""Tried in turn when every vote is for one class (one-sided rules; agreement cannot see over-prediction of that
+class): the first that gives some fit row another class is used. ``mv``: the votes decide where they fire and
+h(x) everywhere else; ``ds:0``: Dawid–Skene alone, which reads the sources' silences."""
+
+DEFAULT_CANDIDATES = ("mv", "onecoin:1", "ds:1", "ds:2", "ds:3")
+
+
+def make_combiner(spec: str, n_classes: int) -> Combiner:
+    """The unfitted candidate a spec names (``"mv"``, ``"onecoin:0.5"``, ``"ds:1"``, ...)."""
+    kind, _, tau = str(spec).partition(":")
+    if kind not in COMBINERS:
+        raise InputError(f"unknown combination {spec!r}", column="combine",
+                         fix=f"use 'auto' or one of {sorted(COMBINERS)} (with ':tau' for a prior weight)")
+    try:
+        t = float(tau) if tau else 1.0
+    except ValueError:
+        t = float("nan")
+    if not np.isfinite(t) or t < 0:
+        raise InputError(f"combination {spec!r} has a bad prior weight", column="combine",
+                         fix="write kind:tau with tau >= 0, e.g. 'onecoin:0.5'")
+    return COMBINERS[kind](n_classes, tau=t)
+
+
+def choose_temperature(comb: Combiner, L: np.ndarray, log_h: np.ndarray,
+                       grid: Sequence[float] = TEMPERATURES, sources: Sequence[int] | None = None) -> float:
+    """Set ``comb.temperature_`` to the T of ``grid`` under which the posterior without source j best predicts
+    j's response (mean over rows and sources of ``log Σ_y q_-j(y) θ_j(L_ij | y)``, θ_j the responses given the
+    class, estimated from the candidate's own posterior) — the question the risk of j's answer asks; ``sources``:
+    only those j (the LLM's, whose risk is read), on the rows where they voted. Returns T. Never changes an argmax."""
+    k, m = comb.n_classes, L.shape[1]
+    comb.temperature_ = 1.0
+    q = comb.posterior(L, log_h)
+    onehot = np.eye(k + 1)[L + 1]                                              # (n, m, k + 1)
+    theta = np.einsum("nk,nmr->mkr", q, onehot) + 1.0 / (k + 1)
+    log_theta = np.log(theta / theta.sum(axis=2, keepdims=True))               # (m, k, k + 1)
+    cols = list(range(m)) if not sources else [int(j) for j in sources]
+    rows = np.ones(L.shape[0], dtype=bool) if not sources else (L[:, cols] >= 0).any(axis=1)
+    if not rows.any():
+        return 1.0
+    L, log_h = L[rows], log_h[rows]
+    C = np.stack([log_theta[j][:, L[:, j] + 1].T for j in cols], axis=1)      # (n, |cols|, k)
+    S = np.stack([comb.scores(L, log_h, exclude=[j]) for j in cols], axis=1)  # (n, |cols|, k)
+    best, best_t = -np.inf, 1.0
+    for t in grid:
+        s = S / t
+        val = float((logsumexp(s + C, axis=2) - logsumexp(s, axis=2)).mean())
+        if val > best:
+            best, best_t = val, float(t)
+    comb.temperature_ = best_t
+    return best_t
