@@ -42,9 +42,15 @@ import numpy as np
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 DATASETS = ("youtube", "sms", "trec", "chemprot")
+PUBLISHED = Path(__file__).resolve().parent / "wrench_published.json"
 
 
-def run_dataset(name: str, state_dir: Path, seed: int = 0) -> dict:
+def load_published(path: Path = PUBLISHED) -> dict:
+    """WRENCH's published end-model figures (``benchmarks/wrench_published.json``), each with its source."""
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def run_dataset(name: str, state_dir: Path, published: dict, seed: int = 0) -> dict:
     from polarlab.data.wrench import load_wrench, wrench_task
     from polarlab.endmodel import SelfTraining, Targets, make_end_model
     from polarlab.harmonizer import PolarHarmonizer
@@ -62,20 +68,25 @@ def run_dataset(name: str, state_dir: Path, seed: int = 0) -> dict:
     test = splits["test"]
     rules = weak_label_sources(fit)
     L = apply_sources(fit, rules, task, progress=False).L
-    X = featurize({"fit": fit}, "fit", "embedding", state_dir / "features")["fit"]
+    # POLAR as `polarlab run` makes it: the default harmonizer on the default ("auto") features, its final
+    # output (h(x) alone or h(x) as the prior of the row's votes, chosen without gold)
+    X = featurize({"fit": fit}, "fit", "auto", state_dir / "features")["fit"]
     covered = (L >= 0).any(axis=1)
     k = task.n_classes
+    polar = PolarHarmonizer(k, seed=seed).fit(L, X)
     labels = {
         "mv": make_label_model("mv", k).fit(L).predict_proba(L),
         "snorkel": make_label_model("snorkel", k).fit(L).predict_proba(L),
-        "polar": PolarHarmonizer(k, seed=seed).fit(L, X).predict_proba(L, X),
+        "polar": polar.predict_proba(L, X),
     }
     cache = state_dir / "features"
     new = lambda: make_end_model("logreg", task, cache_dir=cache)  # noqa: E731
     lab, pool = fit.subset(np.flatnonzero(covered)), fit.subset(np.flatnonzero(~covered))
     out: dict = {"metric": None, "n_fit": len(fit), "fit_split": fit.name, "n_test": len(test),
-                 "coverage": float(covered.mean())}
+                 "coverage": float(covered.mean()), "n_pool": int((~covered).sum()),
+                 "polar_combine": polar.combine_}
     scores, label_quality = {}, {}
+    test_score = lambda model: wrench_metric(name, test.gold, model.predict(test))[1]  # noqa: E731
     for method, P in labels.items():
         weight_risk = 1.0 - P.max(axis=1) if method == "polar" else None
         targets = Targets.from_risk(P[covered], None if weight_risk is None else weight_risk[covered])
@@ -83,14 +94,18 @@ def run_dataset(name: str, state_dir: Path, seed: int = 0) -> dict:
         metric, scores[method] = wrench_metric(name, test.gold, model.predict(test))
         _, label_quality[method] = wrench_metric(name, fit.gold[covered], P[covered].argmax(1))
         if method == "polar":
-            st = SelfTraining(new(), seed=seed).fit(lab, targets, pool)
-            _, scores["polar_self_training"] = wrench_metric(name, test.gold, st.model_.predict(test))
+            # diagnostic only (the run's choices never see it): the test metric of every round's model
+            per_round: dict[int, float] = {}
+            st = SelfTraining(new(), seed=seed, on_round=lambda r, m: per_round.__setitem__(r, test_score(m))
+                              ).fit(lab, targets, pool)
+            scores["polar_self_training"] = test_score(st.model_)
             out["self_training"] = st.result_.to_dict()
+            out["self_training"]["test_metric_by_round"] = per_round
     gold_model = new().fit(fit, Targets(np.eye(k)[fit.gold]))
     out["metric"], scores["gold"] = wrench_metric(name, test.gold, gold_model.predict(test))
     out.update(scores)
     out["train_label_quality_on_covered"] = label_quality
-    out["wrench_published"] = None
+    out["wrench_published"] = published.get("datasets", {}).get(name)
     out["seconds"] = time.perf_counter() - t0
     return out
 
@@ -153,11 +168,15 @@ def main() -> None:
 
     torch.set_num_threads(1)
     result: dict = {}
+    published = load_published()
     for name in [d for d in args.datasets.split(",") if d]:
-        result[name] = run_dataset(name, args.state_dir)
+        result[name] = run_dataset(name, args.state_dir, published)
         r = result[name]
         print(f"{name:9s} {r['metric']:9s} " + "  ".join(f"{m}={r[m]:.3f}" for m in
               ("mv", "snorkel", "polar", "polar_self_training", "gold")) + f"  ({r['seconds']:.0f}s)", flush=True)
+        for fig in (r["wrench_published"] or {}).get("figures", []):
+            print(f"{'':9s} WRENCH published: {fig['label_model']}+{fig['end_model']} ({fig['features']}) = "
+                  f"{fig['value']:.3f}  [{fig['source']}]", flush=True)
     if not args.skip_predict:
         result["predict"] = run_predict(args.predict_rows, args.state_dir)
         p = result["predict"]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from polarlab.endmodel import SelfTraining, Targets, load_end_model, make_end_model, predict_file
+from polarlab.endmodel import SelfTraining, Targets, load_end_model, make_end_model, predict_file, predict_frame
 from polarlab.endmodel.logreg import EmbeddingLogReg
 from polarlab.errors import ConfigError, DataError, InputError, NotFittedError
 from polarlab.task import Task
@@ -74,14 +74,15 @@ def test_logreg_fit_save_load_predict(tmp_path: Path) -> None:
     data = tmp_path / "new.jsonl"
     pd.DataFrame({"uid": ["a", "b", "c"], "text": new + ["win money now at www.win.com"]}).to_json(
         data, orient="records", lines=True)
-    frame, out = predict_file(back, data, tmp_path / "pred.parquet", id_column="uid", batch_size=2, progress=False)
+    rows, out = predict_file(back, data, tmp_path / "pred.parquet", id_column="uid", batch_size=2, progress=False)
     written = pd.read_parquet(out)
-    assert written["id"].tolist() == ["a", "b", "c"]
+    assert rows == 3 and written["id"].tolist() == ["a", "b", "c"]
     assert list(written.columns[:6]) == ["id", "label", "label_index", "probability", "p_ham", "p_spam"]
-    np.testing.assert_allclose(written[["p_ham", "p_spam"]].to_numpy(), back.predict_proba(frame["id"].map(
+    np.testing.assert_allclose(written[["p_ham", "p_spam"]].to_numpy(), back.predict_proba(written["id"].map(
         dict(zip(["a", "b", "c"], new + ["win money now at www.win.com"])))), rtol=1e-6)
+    pd.testing.assert_frame_equal(predict_frame(back, data, id_column="uid", progress=False), written)
     with pytest.raises(DataError, match="no such file"):
-        predict_file(back, tmp_path / "missing.csv")
+        predict_file(back, tmp_path / "missing.csv", tmp_path / "pred.csv")
     with pytest.raises(ConfigError, match="unknown output type"):
         predict_file(back, data, tmp_path / "pred.xlsx")
     with pytest.raises(InputError, match="not a polarlab end model|no endmodel.json"):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -69,13 +69,16 @@ class SelfTraining:
         val_fraction: labelled rows held out to measure agreement (trained on only in the final refit).
         patience: rounds without held-out improvement before stopping.
         seed: held-out split.
+        on_round: called as ``on_round(round, model)`` after each round's fit (round 0 included), e.g. to
+            score every round on a test split in a benchmark; it cannot change the run.
 
     Attributes (after fit): ``model_`` (the kept model), ``result_`` (:class:`SelfTrainingResult`),
     ``prior_`` (k,) the class shares of the labelled training rows the caps follow.
     """
 
     def __init__(self, model: EndModel, max_rounds: int = 5, threshold: float = 0.5, per_round: float = 0.2,
-                 tol: float = 0.01, val_fraction: float = 0.1, patience: int = 1, seed: int = 0) -> None:
+                 tol: float = 0.01, val_fraction: float = 0.1, patience: int = 1, seed: int = 0,
+                 on_round: Callable[[int, EndModel], None] | None = None) -> None:
         if max_rounds < 1 or not 0 < threshold < 1 or not 0 < per_round <= 1 or not 0 <= val_fraction < 1:
             raise InputError(f"max_rounds={max_rounds}, threshold={threshold}, per_round={per_round}, "
                              f"val_fraction={val_fraction}", column="self_training",
@@ -83,6 +86,7 @@ class SelfTraining:
         self.model, self.max_rounds, self.threshold = model, int(max_rounds), float(threshold)
         self.per_round, self.tol, self.val_fraction = float(per_round), float(tol), float(val_fraction)
         self.patience, self.seed = int(patience), int(seed)
+        self.on_round = on_round
 
     def fit(self, labelled: Dataset | Sequence[str], targets: Targets, pool: Dataset | Sequence[str]
             ) -> "SelfTraining":
@@ -114,6 +118,7 @@ class SelfTraining:
         result = SelfTrainingResult()
         # copy.copy: fitting rebinds the weights, so copies share only the loaded encoder
         current = copy.copy(m).fit_encoded(F_lab[ti], P[ti], w[ti])
+        self._report(0, current)
         best_score, bad = agreement(current), 0
         best_pseudo = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
         pool_pred = current.predict_proba_encoded(F_pool) if len(F_pool) else np.zeros((0, k))
@@ -132,6 +137,7 @@ class SelfTraining:
             w_r = np.concatenate([w[ti], pool_pred[chosen].max(1)])
             F_r = _stack(F_lab[ti], F_pool[chosen])
             current = copy.copy(m).fit_encoded(F_r, P_r, w_r)
+            self._report(r, current)
             new_pred = current.predict_proba_encoded(F_pool)
             change = float((new_pred.argmax(1) != pool_pred.argmax(1)).mean())
             pool_pred = new_pred
@@ -153,6 +159,10 @@ class SelfTraining:
                                                np.concatenate([w, weights]))
         self.result_ = result
         return self
+
+    def _report(self, r: int, model: EndModel) -> None:
+        if self.on_round is not None:
+            self.on_round(r, model)
 
     def _select(self, proba: np.ndarray, prior: np.ndarray, budget: float) -> tuple[np.ndarray, list[int]]:
         """Pool rows to pseudo-label: confident, most confident first, at most ceil(budget * prior_c) per class."""
