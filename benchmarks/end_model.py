@@ -13,12 +13,14 @@ configuration for every dataset):
 
 As in WRENCH, the weakly-labelled end models train on the rows at least one rule covers. Each is scored
 on the test split with WRENCH's metric (accuracy; binary F1 for sms). WRENCH's published end-model figures
-could not be read on this offline machine (the paper's tables are images / PDF), so ``wrench_published``
-is null rather than a number from memory.
+come from ``benchmarks/wrench_published.json`` (each figure with its source, or where it was looked for
+and not found; never a number from memory) into ``wrench_published`` and the printed lines.
 
-Then ``polarlab predict`` labels ``--predict-rows`` rows (texts drawn from the four datasets) in a fresh
-process, with one torch thread: rows/s and peak resident memory (``ru_maxrss`` of the child), and the same
-for 1,000 rows, to show memory is bounded by the batch, not by the rows.
+Each dataset also reports the self-training run (pool size, rounds, stop reason) and, as a diagnostic the
+run never sees, the test metric of every round's model (``test_metric_by_round``).
+
+Then, unless ``--skip-predict``, ``polarlab predict`` on ``--predict-rows`` generated texts and on 1,000
+(``benchmarks/predict.py``: rows/s and peak memory of a fresh process, one torch thread).
 
 The last line printed is one JSON object: ``{"youtube": {"mv": .., "snorkel": .., "polar": ..,
 "polar_self_training": .., "gold": .., ...}, ..., "predict": {...}}``.
@@ -30,10 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -110,53 +108,6 @@ def run_dataset(name: str, state_dir: Path, published: dict, seed: int = 0) -> d
     return out
 
 
-def make_predict_data(rows: int, path: Path) -> None:
-    import pandas as pd
-
-    from polarlab.data.wrench import load_wrench, wrench_task
-
-    texts = []
-    for name in ("youtube", "sms", "trec"):
-        for ds in load_wrench(DATA / name, wrench_task(DATA / name)).values():
-            texts.extend(ds.texts)
-    rng = np.random.default_rng(0)
-    pick = rng.integers(0, len(texts), rows)
-    pd.DataFrame({"text": [texts[i] for i in pick]}).to_csv(path, index=False)
-
-
-def time_predict(model_dir: Path, data: Path, out: Path) -> dict:
-    """``polarlab predict`` in a fresh process: wall seconds, rows/s, peak RSS (MB)."""
-    cmd = [sys.executable, "-c", "import torch; torch.set_num_threads(1); from polarlab.cli.main import app; app()",
-           "predict", str(model_dir), str(data), "--out", str(out), "--no-progress"]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t = time.perf_counter()
-    subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    wall = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    rows = sum(1 for _ in open(out)) - 1
-    return {"rows": rows, "seconds": wall, "rows_per_s": rows / wall,
-            "peak_rss_mb": peak / 1024 if peak > before else None}
-
-
-def run_predict(rows: int, state_dir: Path) -> dict:
-    from polarlab.data.wrench import load_wrench, wrench_task
-    from polarlab.endmodel import Targets, make_end_model
-
-    task = wrench_task(DATA / "youtube")
-    fit = load_wrench(DATA / "youtube", task)["train"]
-    model = make_end_model("logreg", task, cache_dir=state_dir / "features").fit(fit, Targets(np.eye(2)[fit.gold]))
-    with tempfile.TemporaryDirectory(prefix="polarlab-predict-") as tmp:
-        tmp = Path(tmp)
-        model.save(tmp / "model")
-        result = {}
-        for n in (1000, rows):   # small first: ru_maxrss of children is a running maximum
-            make_predict_data(n, tmp / f"data{n}.csv")
-            result[str(n)] = time_predict(tmp / "model", tmp / f"data{n}.csv", tmp / f"pred{n}.csv")
-    return {"rows": rows, "rows_per_s": result[str(rows)]["rows_per_s"],
-            "peak_rss_mb": result[str(rows)]["peak_rss_mb"], "runs": result, "torch_threads": 1,
-            "model": "logreg on all-MiniLM-L6-v2 embeddings (youtube gold)"}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--datasets", default=",".join(DATASETS))
@@ -174,11 +125,16 @@ def main() -> None:
         r = result[name]
         print(f"{name:9s} {r['metric']:9s} " + "  ".join(f"{m}={r[m]:.3f}" for m in
               ("mv", "snorkel", "polar", "polar_self_training", "gold")) + f"  ({r['seconds']:.0f}s)", flush=True)
-        for fig in (r["wrench_published"] or {}).get("figures", []):
+        figures = (r["wrench_published"] or {}).get("figures", [])
+        for fig in figures:
             print(f"{'':9s} WRENCH published: {fig['label_model']}+{fig['end_model']} ({fig['features']}) = "
                   f"{fig['value']:.3f}  [{fig['source']}]", flush=True)
+        if not figures:
+            print(f"{'':9s} WRENCH published: {published.get('status', 'none')} ({PUBLISHED.name})", flush=True)
     if not args.skip_predict:
-        result["predict"] = run_predict(args.predict_rows, args.state_dir)
+        from predict import measure   # benchmarks/predict.py
+
+        result["predict"] = measure([1000, args.predict_rows], 1, 1024, args.state_dir)
         p = result["predict"]
         print(f"predict: {p['rows']} rows, {p['rows_per_s']:.0f} rows/s, peak RSS {p['peak_rss_mb']} MB", flush=True)
     print(json.dumps(result, separators=(",", ":")))
