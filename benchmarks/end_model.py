@@ -99,6 +99,10 @@ def run_dataset(name: str, state_dir: Path, published: dict, seed: int = 0) -> d
             scores["polar_self_training"] = test_score(st.model_)
             out["self_training"] = st.result_.to_dict()
             out["self_training"]["test_metric_by_round"] = per_round
+            # the rule before this change (keep a round only if its held-out agreement is higher), for comparison
+            old = SelfTraining(new(), seed=seed, accept="improve").fit(lab, targets, pool)
+            out["polar_self_training_improve_rule"] = test_score(old.model_)
+            out["self_training_improve_rule"] = old.result_.to_dict()
     gold_model = new().fit(fit, Targets(np.eye(k)[fit.gold]))
     out["metric"], scores["gold"] = wrench_metric(name, test.gold, gold_model.predict(test))
     out.update(scores)
