@@ -103,3 +103,11 @@ def test_a_crash_mid_run_leaves_no_partial_file(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="disk full"):
         predict_file(Failing(TASK), data, out, batch_size=4, progress=False)
     assert not out.exists() and list(tmp_path.iterdir()) == [data]
+
+
+def test_heap_settings_apply_on_glibc() -> None:
+    import platform
+
+    from polarlab.endmodel.heap import return_freed_memory
+
+    assert return_freed_memory() is (platform.libc_ver()[0] == "glibc")

@@ -85,11 +85,13 @@ def predict(model: Path = typer.Argument(..., help="a saved end model folder"),
             progress: bool = typer.Option(True, help="show a progress bar")) -> None:
     """Label new data with a saved end model: id, label, probability and p_<label> per class."""
     from ..endmodel import load_end_model, predict_file, predict_frame
+    from ..endmodel.heap import return_freed_memory
     from ..endmodel.predict import check_paths
 
     PolarlabError, fail, console = _errors()
     try:
         check_paths(data, out)
+        return_freed_memory()      # resident memory stays flat over many batches (this process is ours)
         m = load_end_model(model)
         if out is None:
             frame = predict_frame(m, data, text_column=text_column, id_column=id_column, batch_size=batch_size,
