@@ -4,8 +4,8 @@ The end model is the logistic regression on all-MiniLM-L6-v2 embeddings, trained
 The texts are distinct word windows (5-30 words) cut from the youtube, sms and trec texts, so no two rows
 are the same and the encoder really runs on every row (``predict`` encodes identical texts of a batch once;
 duplicates would flatter it). Each size runs ``polarlab predict DATA --out FILE`` in a fresh process with
-``--threads`` torch threads; peak memory is that child's ``ru_maxrss``. The smallest size runs first
-(``ru_maxrss`` of children is a running maximum) to show memory is bounded by the batch, not by the rows.
+``--threads`` torch threads; peak memory is that child's own ``ru_maxrss`` (``os.wait4``). Two sizes show
+whether memory is bounded by the batch or grows with the rows.
 
 ``--before-src DIR`` also times the same command with another polarlab source tree (e.g. the code before
 a change, ``git archive <commit> src | tar -x -C DIR``) on the smallest size, for a before/after line.
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -67,15 +66,17 @@ def time_predict(model_dir: Path, data: Path, out: Path, threads: int, batch_siz
            "from polarlab.cli.main import app; app()",
            "predict", str(model_dir), str(data), "--out", str(out), "--no-progress", "--batch-size", str(batch_size)]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(src)}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t = time.perf_counter()
-    subprocess.run(cmd, check=True, env=env)
+    child = subprocess.Popen(cmd, env=env)
+    _, status, usage = os.wait4(child.pid, 0)          # this child's own peak RSS (ru_maxrss, KiB)
     wall = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise subprocess.CalledProcessError(child.returncode, cmd)
     with open(out, encoding="utf-8") as fh:
         rows = sum(1 for _ in fh) - 1
     return {"rows": rows, "seconds": round(wall, 2), "rows_per_s": round(rows / wall, 2),
-            "peak_rss_mb": round(peak / 1024, 1) if peak > before else None}
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1)}
 
 
 def measure(sizes: list[int], threads: int = 1, batch_size: int = 1024, state_dir: Path = Path(".polarlab"),
