@@ -59,7 +59,7 @@ def iter_proba(model: EndModel, texts: Sequence[str], batch_size: int = 1024, pr
     """
     if batch_size < 1:
         raise ConfigError(f"batch_size={batch_size}", column="--batch-size", fix="use 1 or more rows per batch")
-    bar = _progress_bar(len(texts)) if progress else None
+    bar = _progress_bar() if progress else None
     with (bar if bar is not None else nullcontext()):
         tid = bar.add_task("predict", total=len(texts)) if bar is not None else None
         for sl in batches(len(texts), batch_size):
@@ -82,7 +82,7 @@ def predict_proba_batched(model: EndModel, data: Dataset, batch_size: int = 1024
     return out
 
 
-def _progress_bar(total: int):
+def _progress_bar():
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     return Progress("predict", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
@@ -90,8 +90,8 @@ def _progress_bar(total: int):
 
 def predict_frame(model: EndModel, data_path: str | Path, *, text_column: str | None = None,
                   id_column: str | None = None, batch_size: int = 1024, progress: bool = True) -> pd.DataFrame:
-    """The predictions table of the rows of ``data_path``, in memory (``id``, ``label``, ``probability``,
-    ``p_<label>``...; for small files: :func:`predict_file` streams to a file)."""
+    """The predictions table of the rows of ``data_path`` (``id``, ``label``, ``probability``, ``p_<label>``...),
+    held in memory: for small inputs; :func:`predict_file` streams big ones to a file."""
     data = read_data(data_path, model, text_column, id_column)
     return labels_frame(data.ids, predict_proba_batched(model, data, batch_size, progress), model.task)
 
