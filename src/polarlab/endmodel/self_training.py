@@ -9,10 +9,10 @@ keep one dominant class from swallowing the pool (class collapse). A pseudo-labe
 on its one-hot label with weight = the model's confidence.
 
 Which round is kept (no gold): a slice of the labelled rows is held out, and each round's model is compared
-with the kept one on it, by agreement with those rows' labels. With ``accept="non_inferior"`` (the default)
-a round replaces the kept one unless it is significantly worse there: among the held-out rows where exactly
-one of the two models agrees with the label, the new one loses more often than a fair coin would allow
-(one-sided exact binomial test at ``alpha``; McNemar's test). The held-out labels are the weak labels
+with the kept one and with round 0 on it, by agreement with those rows' labels. With
+``accept="non_inferior"`` (the default) a round replaces the kept one unless it is significantly worse than
+either: among the held-out rows where exactly one of the two models agrees with the label, the new one loses
+more often than a fair coin would allow (one-sided exact binomial test at ``alpha``; McNemar's test). The held-out labels are the weak labels
 themselves, so a model that learns from the rows no source covers is expected to drift from them a little;
 a strict "must agree more" rule (``accept="improve"``) then keeps round 0 on noise alone (measured on sms in
 ``benchmarks/end_model.py``). Stopping rule: stop when the pool's predicted labels change on fewer than
@@ -138,6 +138,7 @@ class SelfTraining:
         current = copy.copy(m).fit_encoded(F_lab[ti], P[ti], w[ti])
         self._report(0, current)
         best_hit, best_score = heldout(current)
+        hit0, score0, rule = best_hit, best_score, ACCEPT_RULES[self.accept]
         bad = 0
         best_pseudo = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
         pool_pred = current.predict_proba_encoded(F_pool) if len(F_pool) else np.zeros((0, k))
@@ -161,7 +162,9 @@ class SelfTraining:
             change = float((new_pred.argmax(1) != pool_pred.argmax(1)).mean())
             pool_pred = new_pred
             hit, score = heldout(current)
-            accepted = not n_val or ACCEPT_RULES[self.accept](best_hit, hit, best_score, score, self.alpha)
+            # against the kept round and against round 0 (no slow drift through many "not worse" rounds)
+            accepted = not n_val or (rule(best_hit, hit, best_score, score, self.alpha)
+                                     and rule(hit0, hit, score0, score, self.alpha))
             result.rounds.append(Round(r, int(chosen.size), counts, score, change, bool(accepted)))
             if accepted:
                 best_hit, best_score, result.best_round, bad = hit, score, r, 0
