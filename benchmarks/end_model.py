@@ -13,12 +13,14 @@ configuration for every dataset):
 
 As in WRENCH, the weakly-labelled end models train on the rows at least one rule covers. Each is scored
 on the test split with WRENCH's metric (accuracy; binary F1 for sms). WRENCH's published end-model figures
-could not be read on this offline machine (the paper's tables are images / PDF), so ``wrench_published``
-is null rather than a number from memory.
+come from ``benchmarks/wrench_published.json`` (each figure with its source, or where it was looked for
+and not found; never a number from memory) into ``wrench_published`` and the printed lines.
 
-Then ``polarlab predict`` labels ``--predict-rows`` rows (texts drawn from the four datasets) in a fresh
-process, with one torch thread: rows/s and peak resident memory (``ru_maxrss`` of the child), and the same
-for 1,000 rows, to show memory is bounded by the batch, not by the rows.
+Each dataset also reports the self-training run (pool size, rounds, stop reason) and, as a diagnostic the
+run never sees, the test metric of every round's model (``test_metric_by_round``).
+
+Then, unless ``--skip-predict``, ``polarlab predict`` on ``--predict-rows`` generated texts and on 1,000
+(``benchmarks/predict.py``: rows/s and peak memory of a fresh process, one torch thread).
 
 The last line printed is one JSON object: ``{"youtube": {"mv": .., "snorkel": .., "polar": ..,
 "polar_self_training": .., "gold": .., ...}, ..., "predict": {...}}``.
@@ -30,10 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -42,9 +40,15 @@ import numpy as np
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 DATASETS = ("youtube", "sms", "trec", "chemprot")
+PUBLISHED = Path(__file__).resolve().parent / "wrench_published.json"
 
 
-def run_dataset(name: str, state_dir: Path, seed: int = 0) -> dict:
+def load_published(path: Path = PUBLISHED) -> dict:
+    """WRENCH's published end-model figures (``benchmarks/wrench_published.json``), each with its source."""
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def run_dataset(name: str, state_dir: Path, published: dict, seed: int = 0) -> dict:
     from polarlab.data.wrench import load_wrench, wrench_task
     from polarlab.endmodel import SelfTraining, Targets, make_end_model
     from polarlab.harmonizer import PolarHarmonizer
@@ -62,20 +66,25 @@ def run_dataset(name: str, state_dir: Path, seed: int = 0) -> dict:
     test = splits["test"]
     rules = weak_label_sources(fit)
     L = apply_sources(fit, rules, task, progress=False).L
-    X = featurize({"fit": fit}, "fit", "embedding", state_dir / "features")["fit"]
+    # POLAR as `polarlab run` makes it: the default harmonizer on the default ("auto") features, its final
+    # output (h(x) alone or h(x) as the prior of the row's votes, chosen without gold)
+    X = featurize({"fit": fit}, "fit", "auto", state_dir / "features")["fit"]
     covered = (L >= 0).any(axis=1)
     k = task.n_classes
+    polar = PolarHarmonizer(k, seed=seed).fit(L, X)
     labels = {
         "mv": make_label_model("mv", k).fit(L).predict_proba(L),
         "snorkel": make_label_model("snorkel", k).fit(L).predict_proba(L),
-        "polar": PolarHarmonizer(k, seed=seed).fit(L, X).predict_proba(L, X),
+        "polar": polar.predict_proba(L, X),
     }
     cache = state_dir / "features"
     new = lambda: make_end_model("logreg", task, cache_dir=cache)  # noqa: E731
     lab, pool = fit.subset(np.flatnonzero(covered)), fit.subset(np.flatnonzero(~covered))
     out: dict = {"metric": None, "n_fit": len(fit), "fit_split": fit.name, "n_test": len(test),
-                 "coverage": float(covered.mean())}
+                 "coverage": float(covered.mean()), "n_pool": int((~covered).sum()),
+                 "polar_combine": polar.combine_}
     scores, label_quality = {}, {}
+    test_score = lambda model: wrench_metric(name, test.gold, model.predict(test))[1]  # noqa: E731
     for method, P in labels.items():
         weight_risk = 1.0 - P.max(axis=1) if method == "polar" else None
         targets = Targets.from_risk(P[covered], None if weight_risk is None else weight_risk[covered])
@@ -83,63 +92,24 @@ def run_dataset(name: str, state_dir: Path, seed: int = 0) -> dict:
         metric, scores[method] = wrench_metric(name, test.gold, model.predict(test))
         _, label_quality[method] = wrench_metric(name, fit.gold[covered], P[covered].argmax(1))
         if method == "polar":
-            st = SelfTraining(new(), seed=seed).fit(lab, targets, pool)
-            _, scores["polar_self_training"] = wrench_metric(name, test.gold, st.model_.predict(test))
+            # diagnostic only (the run's choices never see it): the test metric of every round's model
+            per_round: dict[int, float] = {}
+            st = SelfTraining(new(), seed=seed, on_round=lambda r, m: per_round.__setitem__(r, test_score(m))
+                              ).fit(lab, targets, pool)
+            scores["polar_self_training"] = test_score(st.model_)
             out["self_training"] = st.result_.to_dict()
+            out["self_training"]["test_metric_by_round"] = per_round
+            # the rule before this change (keep a round only if its held-out agreement is higher), for comparison
+            old = SelfTraining(new(), seed=seed, accept="improve").fit(lab, targets, pool)
+            out["polar_self_training_improve_rule"] = test_score(old.model_)
+            out["self_training_improve_rule"] = old.result_.to_dict()
     gold_model = new().fit(fit, Targets(np.eye(k)[fit.gold]))
     out["metric"], scores["gold"] = wrench_metric(name, test.gold, gold_model.predict(test))
     out.update(scores)
     out["train_label_quality_on_covered"] = label_quality
-    out["wrench_published"] = None
+    out["wrench_published"] = published.get("datasets", {}).get(name)
     out["seconds"] = time.perf_counter() - t0
     return out
-
-
-def make_predict_data(rows: int, path: Path) -> None:
-    import pandas as pd
-
-    from polarlab.data.wrench import load_wrench, wrench_task
-
-    texts = []
-    for name in ("youtube", "sms", "trec"):
-        for ds in load_wrench(DATA / name, wrench_task(DATA / name)).values():
-            texts.extend(ds.texts)
-    rng = np.random.default_rng(0)
-    pick = rng.integers(0, len(texts), rows)
-    pd.DataFrame({"text": [texts[i] for i in pick]}).to_csv(path, index=False)
-
-
-def time_predict(model_dir: Path, data: Path, out: Path) -> dict:
-    """``polarlab predict`` in a fresh process: wall seconds, rows/s, peak RSS (MB)."""
-    cmd = [sys.executable, "-c", "import torch; torch.set_num_threads(1); from polarlab.cli.main import app; app()",
-           "predict", str(model_dir), str(data), "--out", str(out), "--no-progress"]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    t = time.perf_counter()
-    subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
-    wall = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    rows = sum(1 for _ in open(out)) - 1
-    return {"rows": rows, "seconds": wall, "rows_per_s": rows / wall,
-            "peak_rss_mb": peak / 1024 if peak > before else None}
-
-
-def run_predict(rows: int, state_dir: Path) -> dict:
-    from polarlab.data.wrench import load_wrench, wrench_task
-    from polarlab.endmodel import Targets, make_end_model
-
-    task = wrench_task(DATA / "youtube")
-    fit = load_wrench(DATA / "youtube", task)["train"]
-    model = make_end_model("logreg", task, cache_dir=state_dir / "features").fit(fit, Targets(np.eye(2)[fit.gold]))
-    with tempfile.TemporaryDirectory(prefix="polarlab-predict-") as tmp:
-        tmp = Path(tmp)
-        model.save(tmp / "model")
-        result = {}
-        for n in (1000, rows):   # small first: ru_maxrss of children is a running maximum
-            make_predict_data(n, tmp / f"data{n}.csv")
-            result[str(n)] = time_predict(tmp / "model", tmp / f"data{n}.csv", tmp / f"pred{n}.csv")
-    return {"rows": rows, "rows_per_s": result[str(rows)]["rows_per_s"],
-            "peak_rss_mb": result[str(rows)]["peak_rss_mb"], "runs": result, "torch_threads": 1,
-            "model": "logreg on all-MiniLM-L6-v2 embeddings (youtube gold)"}
 
 
 def main() -> None:
@@ -153,13 +123,22 @@ def main() -> None:
 
     torch.set_num_threads(1)
     result: dict = {}
+    published = load_published()
     for name in [d for d in args.datasets.split(",") if d]:
-        result[name] = run_dataset(name, args.state_dir)
+        result[name] = run_dataset(name, args.state_dir, published)
         r = result[name]
         print(f"{name:9s} {r['metric']:9s} " + "  ".join(f"{m}={r[m]:.3f}" for m in
               ("mv", "snorkel", "polar", "polar_self_training", "gold")) + f"  ({r['seconds']:.0f}s)", flush=True)
+        figures = (r["wrench_published"] or {}).get("figures", [])
+        for fig in figures:
+            print(f"{'':9s} WRENCH published: {fig['label_model']}+{fig['end_model']} ({fig['features']}) = "
+                  f"{fig['value']:.3f}  [{fig['source']}]", flush=True)
+        if not figures:
+            print(f"{'':9s} WRENCH published: {published.get('status', 'none')} ({PUBLISHED.name})", flush=True)
     if not args.skip_predict:
-        result["predict"] = run_predict(args.predict_rows, args.state_dir)
+        from predict import measure   # benchmarks/predict.py
+
+        result["predict"] = measure([1000, args.predict_rows], 1, 1024, args.state_dir)
         p = result["predict"]
         print(f"predict: {p['rows']} rows, {p['rows_per_s']:.0f} rows/s, peak RSS {p['peak_rss_mb']} MB", flush=True)
     print(json.dumps(result, separators=(",", ":")))

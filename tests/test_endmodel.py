@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from polarlab.endmodel import SelfTraining, Targets, load_end_model, make_end_model, predict_file
+from polarlab.endmodel import SelfTraining, Targets, load_end_model, make_end_model, predict_file, predict_frame
 from polarlab.endmodel.logreg import EmbeddingLogReg
 from polarlab.errors import ConfigError, DataError, InputError, NotFittedError
 from polarlab.task import Task
@@ -74,14 +74,15 @@ def test_logreg_fit_save_load_predict(tmp_path: Path) -> None:
     data = tmp_path / "new.jsonl"
     pd.DataFrame({"uid": ["a", "b", "c"], "text": new + ["win money now at www.win.com"]}).to_json(
         data, orient="records", lines=True)
-    frame, out = predict_file(back, data, tmp_path / "pred.parquet", id_column="uid", batch_size=2, progress=False)
+    rows, out = predict_file(back, data, tmp_path / "pred.parquet", id_column="uid", batch_size=2, progress=False)
     written = pd.read_parquet(out)
-    assert written["id"].tolist() == ["a", "b", "c"]
+    assert rows == 3 and written["id"].tolist() == ["a", "b", "c"]
     assert list(written.columns[:6]) == ["id", "label", "label_index", "probability", "p_ham", "p_spam"]
-    np.testing.assert_allclose(written[["p_ham", "p_spam"]].to_numpy(), back.predict_proba(frame["id"].map(
+    np.testing.assert_allclose(written[["p_ham", "p_spam"]].to_numpy(), back.predict_proba(written["id"].map(
         dict(zip(["a", "b", "c"], new + ["win money now at www.win.com"])))), rtol=1e-6)
+    pd.testing.assert_frame_equal(predict_frame(back, data, id_column="uid", progress=False), written)
     with pytest.raises(DataError, match="no such file"):
-        predict_file(back, tmp_path / "missing.csv")
+        predict_file(back, tmp_path / "missing.csv", tmp_path / "pred.csv")
     with pytest.raises(ConfigError, match="unknown output type"):
         predict_file(back, data, tmp_path / "pred.xlsx")
     with pytest.raises(InputError, match="not a polarlab end model|no endmodel.json"):
@@ -146,3 +147,28 @@ def test_transformer_end_model_fine_tunes_saves_and_loads(tmp_path: Path) -> Non
     back = load_end_model(saved)
     assert back.kind == "transformer" and back.task == TASK
     np.testing.assert_allclose(back.predict_proba(TEXTS[:3]), proba[:3], atol=1e-5)
+
+
+def test_self_training_acceptance_rules() -> None:
+    from polarlab.endmodel.self_training import non_inferior
+
+    old = np.ones(40, dtype=bool)
+    six_losses = old.copy()
+    six_losses[:6] = False                                   # 6 losses, 0 gains: p = 1/64 < 0.05
+    assert not non_inferior(old, six_losses, 1.0, 0.85, 0.05)
+    five_one = six_losses.copy()
+    five_one[5] = True
+    old_one_miss = old.copy()
+    old_one_miss[10] = False
+    five_one[10] = True                                      # 5 losses, 1 gain: p = 7/64 > 0.05 (noise)
+    assert non_inferior(old_one_miss, five_one, 0.975, 0.875, 0.05)
+    assert non_inferior(six_losses, old, 0.85, 1.0, 0.05)   # gains only
+    # separable labelled rows: round 0 and round 1 both agree with every held-out row (a tie)
+    X_lab, y_lab = blobs((40, 40), spread=0.3)
+    X_pool = blobs((100, 100), seed=4)[0]
+    kept = {rule: SelfTraining(EmbeddingLogReg(Task(labels=("a", "b"))), accept=rule).fit_encoded(
+        X_lab, Targets(np.eye(2)[y_lab]), X_pool).result_ for rule in ("non_inferior", "improve")}
+    assert kept["improve"].best_round == 0 and kept["non_inferior"].best_round >= 1
+    assert kept["non_inferior"].rounds[1].accepted and not kept["improve"].rounds[1].accepted
+    with pytest.raises(InputError):
+        SelfTraining(EmbeddingLogReg(TASK), accept="best")

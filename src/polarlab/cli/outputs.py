@@ -81,24 +81,30 @@ def predict(model: Path = typer.Argument(..., help="a saved end model folder"),
                                                                    "default: print the first rows"),
             text_column: Optional[str] = typer.Option(None, help="text column (default: the task's, else 'text')"),
             id_column: Optional[str] = typer.Option(None, help="id column (default: the row number)"),
-            batch_size: int = typer.Option(1024, help="rows per batch"),
+            batch_size: int = typer.Option(1024, help="rows per batch (encoded, predicted and written together)"),
             progress: bool = typer.Option(True, help="show a progress bar")) -> None:
     """Label new data with a saved end model: id, label, probability and p_<label> per class."""
-    from ..endmodel import load_end_model, predict_file
+    from ..endmodel import load_end_model, predict_file, predict_frame
+    from ..endmodel.heap import return_freed_memory
     from ..endmodel.predict import check_paths
 
     PolarlabError, fail, console = _errors()
     try:
         check_paths(data, out)
+        return_freed_memory()      # resident memory stays flat over many batches (this process is ours)
         m = load_end_model(model)
-        frame, path = predict_file(m, data, out, text_column=text_column, id_column=id_column,
-                                   batch_size=batch_size, progress=progress)
+        if out is None:
+            frame = predict_frame(m, data, text_column=text_column, id_column=id_column, batch_size=batch_size,
+                                  progress=progress)
+        else:
+            rows, path = predict_file(m, data, out, text_column=text_column, id_column=id_column,
+                                      batch_size=batch_size, progress=progress)
     except PolarlabError as e:
         fail(e)
-    if path is None:
+    if out is None:
         console.print(frame.head(20).to_string(index=False))
     else:
-        console.print(f"wrote {len(frame)} predictions: {path}")
+        console.print(f"wrote {rows} predictions: {path}")
 
 
 def export(project: Path = typer.Argument(..., help="the project file (polarlab.toml)"),

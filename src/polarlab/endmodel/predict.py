@@ -2,27 +2,29 @@
 
 ``polarlab predict MODEL DATA [--out FILE]``: DATA is CSV / JSONL / Parquet with a text column (the
 task's ``text_column``, else ``text``); the output has ``id``, ``label``, ``probability`` and one
-``p_<label>`` column per class (:func:`polarlab.export.labels.labels_frame`).
+``p_<label>`` column per class (:func:`polarlab.export.labels.labels_frame`), written batch by batch
+(:func:`predict_file`); without ``--out`` the table is built in memory (:func:`predict_frame`).
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
 from ..data.dataset import Dataset
-from ..errors import DataError
-from ..export.labels import labels_frame, write_table
+from ..errors import ConfigError, DataError
+from ..export.labels import FORMATS, labels_frame
+from ..io.atomic import atomic_path
+from .appender import TableAppender
 from .base import EndModel
 
 
 def check_paths(data: str | Path, out: str | Path | None = None) -> None:
     """Refuse a missing / unknown data file or an unknown output type (before any model is loaded)."""
     from ..data.loaders import TABLE_SUFFIXES
-    from ..errors import ConfigError
-    from ..export.labels import FORMATS
 
     data = Path(data)
     if not data.is_file():
@@ -48,46 +50,70 @@ def batches(n: int, size: int) -> Iterator[slice]:
         yield slice(s, min(s + size, n))
 
 
+def iter_proba(model: EndModel, texts: Sequence[str], batch_size: int = 1024, progress: bool = True
+               ) -> Iterator[tuple[slice, np.ndarray]]:
+    """``(rows, (b, k) probabilities)`` for ``batch_size`` texts at a time, in order.
+
+    Identical texts within a batch are encoded once (their rows share the result). Memory stays bounded
+    by one batch: the encoder's inputs and the (b, 384) float32 embeddings of that batch only.
+    """
+    if batch_size < 1:
+        raise ConfigError(f"batch_size={batch_size}", column="--batch-size", fix="use 1 or more rows per batch")
+    bar = _progress_bar() if progress else None
+    with (bar if bar is not None else nullcontext()):
+        tid = bar.add_task("predict", total=len(texts)) if bar is not None else None
+        for sl in batches(len(texts), batch_size):
+            codes, unique = pd.factorize(pd.Series(list(texts[sl]), dtype=object), sort=False)
+            proba = model.predict_proba_encoded(model.encode(list(unique)))
+            yield sl, proba[codes]
+            if bar is not None:
+                bar.advance(tid, sl.stop - sl.start)
+
+
 def predict_proba_batched(model: EndModel, data: Dataset, batch_size: int = 1024, progress: bool = True
                           ) -> np.ndarray:
-    """(n, k) probabilities, ``batch_size`` rows at a time (memory stays bounded by one batch)."""
+    """(n, k) probabilities, ``batch_size`` rows at a time (see :func:`iter_proba`)."""
     from ..features.embedding import texts_of
 
     texts = texts_of(data)
     out = np.zeros((len(texts), model.task.n_classes))
-    if progress:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-        bar = Progress("predict", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
-    else:
-        bar = None
-    with (bar if bar is not None else _Null()):
-        tid = bar.add_task("predict", total=len(texts)) if bar is not None else None
-        for sl in batches(len(texts), batch_size):
-            out[sl] = model.predict_proba_encoded(model.encode(texts[sl]))
-            if bar is not None:
-                bar.advance(tid, sl.stop - sl.start)
+    for sl, proba in iter_proba(model, texts, batch_size, progress):
+        out[sl] = proba
     return out
 
 
-class _Null:
-    def __enter__(self):
-        return self
+def _progress_bar():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    def __exit__(self, *a):
-        return False
+    return Progress("predict", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
 
 
-def predict_file(model: EndModel, data_path: str | Path, out: str | Path | None = None, *,
-                 text_column: str | None = None, id_column: str | None = None, batch_size: int = 1024,
-                 progress: bool = True) -> tuple[pd.DataFrame, Path | None]:
-    """Label the rows of ``data_path``; write them to ``out`` (CSV/JSONL/Parquet by suffix) if given.
+def predict_frame(model: EndModel, data_path: str | Path, *, text_column: str | None = None,
+                  id_column: str | None = None, batch_size: int = 1024, progress: bool = True) -> pd.DataFrame:
+    """The predictions table of the rows of ``data_path`` (``id``, ``label``, ``probability``, ``p_<label>``...),
+    held in memory: for small inputs; :func:`predict_file` streams big ones to a file."""
+    data = read_data(data_path, model, text_column, id_column)
+    return labels_frame(data.ids, predict_proba_batched(model, data, batch_size, progress), model.task)
+
+
+def predict_file(model: EndModel, data_path: str | Path, out: str | Path, *, text_column: str | None = None,
+                 id_column: str | None = None, batch_size: int = 1024, progress: bool = True) -> tuple[int, Path]:
+    """Label the rows of ``data_path`` and write them to ``out`` (CSV/JSONL/Parquet by suffix), batch by batch.
+
+    The input is read and checked whole first (empty texts, duplicate ids: one clear error before any
+    model work); each batch's predictions are then appended to a temporary file that replaces ``out``
+    only when every row is written, so the predictions table is never held in memory.
 
     Returns:
-        (the predictions table, the path written or None).
+        (rows written, the path written).
     """
+    from ..features.embedding import texts_of
+
     check_paths(data_path, out)
     data = read_data(data_path, model, text_column, id_column)
-    proba = predict_proba_batched(model, data, batch_size, progress)
-    frame = labels_frame(data.ids, proba, model.task)
-    return frame, (write_table(frame, out) if out is not None else None)
+    texts, ids = texts_of(data), list(data.ids)
+    out = Path(out)
+    with atomic_path(out) as tmp, TableAppender(tmp, FORMATS[out.suffix.lower()]) as sink:
+        for sl, proba in iter_proba(model, texts, batch_size, progress):
+            sink.append(labels_frame(ids[sl], proba, model.task))
+    return len(ids), out

@@ -148,8 +148,8 @@ def _end_model(d: ReportData) -> str:
     out += figure("confusion_matrix", figures.confusion(e.confusion, d.task.labels, f"end model on {e.split}"),
                   "end-model confusion matrix")
     if e.self_training:
-        out += table(["round", "pseudo-labels", "held-out agreement", "pool change"],
-                     [[r["round"], r["n_pseudo"], r["heldout_agreement"], r["pool_change"]]
+        out += table(["round", "pseudo-labels", "held-out agreement", "pool change", "accepted"],
+                     [[r["round"], r["n_pseudo"], r["heldout_agreement"], r["pool_change"], r.get("accepted", True)]
                       for r in e.self_training.get("rounds", [])])
         out += note(f"self-training kept round {e.self_training.get('best_round')}; "
                     f"stopped: {e.self_training.get('stop_reason')}")
