@@ -10,6 +10,13 @@ Measures, in one process, on WRENCH SMS test:
   * examples/s with reuse but ``--alt-threads`` threads (default 1) on the no-reuse subset: on a
     shared, oversubscribed CPU llama.cpp's spinning threads make 2 threads much slower than 1;
     the 1-minute load average at start and end is reported to tell the conditions;
+  * threads, before and after ``n_threads = "auto"``: examples/s on the first ``--limit-threads`` SMS examples
+    with the old fixed 2 threads (``*_before``) and with "auto" (threads from the CPUs this process may use less
+    those other processes keep busy, :mod:`polarlab.llm.threads`), on the machine as it is (``examples_per_s_quiet*``)
+    and under a background load the benchmark starts itself: ``--load-procs`` busy-loop processes, each pinned to
+    one of the allowed cores (``examples_per_s_loaded*``); ``examples_per_s_loaded_share`` = loaded / quiet with "auto";
+    ``max_abs_diff_threads``: the largest difference between the distributions of the four runs (the thread
+    count must not change a score);
 and accuracy / AUROC of the scoring-mode answers on SMS and YouTube test, with contextual
 calibration (the default) and without (``*_uncalibrated``).
 
@@ -76,6 +83,61 @@ def metrics(src: LLMSource, data: Dataset, task: Task, calibrate: bool) -> dict:
     return {"accuracy": float((votes == y).mean()), "auroc": float(roc_auc_score(y, p[:, 1]))}
 
 
+def _spin() -> None:
+    while True:
+        pass
+
+
+def start_load(procs: int) -> list:
+    """``procs`` busy-loop processes, each pinned to one allowed core (round robin)."""
+    import multiprocessing as mp
+
+    cpus = sorted(os.sched_getaffinity(0))
+    out = []
+    for i in range(procs):
+        p = mp.Process(target=_spin, daemon=True)
+        p.start()
+        os.sched_setaffinity(p.pid, {cpus[i % len(cpus)]})
+        out.append(p)
+    time.sleep(1.0)
+    return out
+
+
+def timed_threads(gguf, threads, data: Dataset, task: Task, fs) -> tuple[float, np.ndarray, int]:
+    """(examples/s, (n, k) distributions, threads used at the end) of a fresh backend on ``data``."""
+    be = LlamaCppBackend(gguf, n_threads=threads, reuse_prefix=True)
+    src = LLMSource(be, few_shot=fs, cache=":memory:", progress=False, calibrate=False)
+    t0 = time.perf_counter()
+    ans = src.ask(src.requests_for(data, task), task)
+    rate = src.last_stats.calls / (time.perf_counter() - t0)
+    used = be.n_threads
+    be.close()
+    return rate, np.vstack([a.proba for a in ans]), used
+
+
+def thread_section(args, data: Dataset, task: Task, fs) -> dict:
+    """examples/s with 2 fixed threads (before) and "auto" (after), quiet and under the benchmark's own load."""
+    out: dict = {"load_procs": args.load_procs, "cpus_allowed": len(os.sched_getaffinity(0))}
+    dists = []
+    for cond in ("quiet", "loaded"):
+        procs = start_load(args.load_procs) if cond == "loaded" else []
+        try:
+            for name, threads in (("before", 2), ("auto", "auto")):
+                out[f"loadavg_1min_{cond}_{name}"] = os.getloadavg()[0]
+                rate, P, used = timed_threads(args.gguf, threads, data, task, fs)
+                key = f"examples_per_s_{cond}" + ("_before" if name == "before" else "")
+                out[key], out[f"threads_{cond}_{name}"] = rate, used
+                dists.append(P)
+                log(f"threads {name} ({used}), {cond}: {rate:.2f} examples/s")
+        finally:
+            for p in procs:
+                p.terminate()
+                p.join()
+    out["examples_per_s_loaded_share"] = out["examples_per_s_loaded"] / out["examples_per_s_quiet"]
+    out["max_abs_diff_threads"] = float(max(np.abs(P - dists[0]).max() for P in dists))
+    return out
+
+
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -88,10 +150,14 @@ def main() -> None:
                     help="SMS examples timed without prefix reuse")
     ap.add_argument("--shots", type=int, default=4)
     ap.add_argument("--gguf", default=None)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", default="auto", help='threads of the main runs: "auto" or a number')
+    ap.add_argument("--limit-threads", type=int, default=60, help="SMS examples of the thread comparison")
+    ap.add_argument("--load-procs", type=int, default=1, help="busy-loop processes of the loaded runs")
+    ap.add_argument("--only-threads", action="store_true", help="run the thread comparison alone")
     ap.add_argument("--alt-threads", type=int, default=1,
                     help="also time reuse with this many threads (0 = skip)")
     args = ap.parse_args()
+    args.threads = int(args.threads) if str(args.threads).isdigit() else args.threads
     root = Path(args.data_root)
 
     sms = Dataset(load_split(root, "sms", "test"), name="sms")
@@ -99,12 +165,16 @@ def main() -> None:
     sms_run = sms.head(args.limit)
     tmp = Path(tempfile.mkdtemp(prefix="llm_bench_"))
 
+    threads = thread_section(args, sms.head(args.limit_threads), task_for("sms"), demos(root, "sms", args.shots))
+    if args.only_threads:
+        print(json.dumps(threads))
+        return
     be = LlamaCppBackend(args.gguf, n_threads=args.threads, reuse_prefix=True)
     be_fresh = LlamaCppBackend(args.gguf, n_threads=args.threads, reuse_prefix=False)
     log(f"model {be.model_id}; sms {len(sms_run)} (reuse) / {args.limit_no_reuse} (no reuse); "
         f"youtube {len(yt)}; shots {args.shots}")
 
-    results: dict = {"loadavg_1min_start": os.getloadavg()[0]}
+    results: dict = {"loadavg_1min_start": os.getloadavg()[0], **threads}
     for name, data in (("sms", sms_run), ("youtube", yt)):
         task = task_for(name)
         fs = demos(root, name, args.shots)

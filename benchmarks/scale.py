@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -78,8 +79,10 @@ def worker(rows: int, seed: int) -> None:
         result = run(load_project(d / "polarlab.toml"), progress=False)
         total = time.perf_counter() - t
         stages = {s.name: round(s.seconds, 2) for s in result.stages}
+        fit_rows = next((s.report.get("fit_rows") for s in result.stages if s.name == "harmonizer"), None)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"rows": rows, "total_s": round(total, 2), "peak_rss_mb": round(peak, 1), "stages": stages}))
+    print(json.dumps({"rows": rows, "total_s": round(total, 2), "peak_rss_mb": round(peak, 1), "stages": stages,
+                      "harmonizer_fit_rows": fit_rows, "loadavg_1min": os.getloadavg()[0]}))
 
 
 def run_size(rows: int, seed: int) -> dict:
@@ -125,10 +128,11 @@ def main(argv: list[str] | None = None) -> dict:
     curve = {}
     for size in [int(s) for s in args.sizes.split(",") if s.strip()]:
         r = run_size(size, args.seed)
-        curve[str(size)] = {"total_s": r["total_s"], "peak_rss_mb": r["peak_rss_mb"]}
+        curve[str(size)] = {"total_s": r["total_s"], "peak_rss_mb": r["peak_rss_mb"], "stages": r["stages"]}
         print(f"{size:>9,} rows: {r['total_s']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB  {r['stages']}", flush=True)
     main_run = run_size(args.rows, args.seed)
-    curve[str(args.rows)] = {"total_s": main_run["total_s"], "peak_rss_mb": main_run["peak_rss_mb"]}
+    curve[str(args.rows)] = {"total_s": main_run["total_s"], "peak_rss_mb": main_run["peak_rss_mb"],
+                             "stages": main_run["stages"]}
     print(f"{args.rows:>9,} rows: {main_run['total_s']:.1f} s, peak RSS {main_run['peak_rss_mb']:.0f} MB  "
           f"{main_run['stages']}", flush=True)
     sn = snorkel_figures(args.rows, args.snorkel_rows, args.seed)

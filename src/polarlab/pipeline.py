@@ -112,16 +112,26 @@ def featurize(splits: dict[str, Dataset], fit_split: str, kind: str, cache_dir: 
 
 
 def fit_harmonizer(matrices: dict[str, LabelMatrix], features: dict[str, np.ndarray], fit_split: str,
-                   task: Task, options: dict[str, Any]):
+                   task: Task, options: dict[str, Any], *, fit_rows: np.ndarray | None = None,
+                   predict: Any = None):
     """Fit POLAR's h(x) on the fit split (no gold) and predict every split.
+
+    Args:
+        fit_rows: row indices of the fit split to fit on (shape (n_sub,); None = every row).
+        predict: ``predict(model, L, X) -> (n, k)`` (an engine's ``predict_proba``, which works in row blocks);
+            None = ``model.predict_proba(L, X)``.
 
     Returns:
         (the fitted harmonizer, split -> (n, k) distributions).
     """
     from .harmonizer import PolarHarmonizer
 
-    h = PolarHarmonizer(task.n_classes, **options).fit(matrices[fit_split].L, features[fit_split])
-    return h, {s: h.predict_proba(lm.L, features[s]) for s, lm in matrices.items()}
+    L, X = matrices[fit_split].L, features[fit_split]
+    if fit_rows is not None:
+        L, X = L[fit_rows], X[fit_rows]
+    h = PolarHarmonizer(task.n_classes, **options).fit(L, X)
+    predict = predict or (lambda model, L_s, X_s: model.predict_proba(L_s, X_s))
+    return h, {s: predict(h, lm.L, features[s]) for s, lm in matrices.items()}
 
 
 def fit_transformer(matrices: dict[str, LabelMatrix], splits: dict[str, Dataset], fit_split: str, task: Task,

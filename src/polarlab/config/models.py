@@ -155,6 +155,10 @@ class HarmonizerSection(Section):
     num_threads: Optional[Union[int, Literal["auto"]]] = None
     optimizer: Optional[Literal["auto", "adam", "lbfgs"]] = None
     lbfgs_iter: Optional[int] = Field(None, ge=1)
+    max_fit_rows: Optional[int] = Field(
+        None, ge=1, description="fit rows above this are subsampled for fitting (h(x): stratified by vote pattern; "
+                                "TF-IDF vocabulary and SVD: at random; seeded); every row is still predicted. "
+                                "Default 50000")
     # features (FeatureSpec fields)
     features: str = Field("auto", description="feature extractor: auto (numeric for tabular data, relation "
                                               "features for relation tasks, else embedding) | embedding | tfidf | "

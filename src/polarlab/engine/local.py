@@ -29,7 +29,23 @@ class LocalEngine:
                              fault_tolerant=fault_tolerant, max_failure_share=max_failure_share)
 
     def predict_proba(self, model: Any, L: np.ndarray | None, X: np.ndarray | None) -> np.ndarray:
-        return np.asarray(model.predict_proba(L, X))
+        return predict_in_blocks(model, L, X)
 
     def close(self) -> None:
         pass
+
+
+#: Rows per block of :func:`predict_in_blocks` (a block's temporaries stay around 100 MB with 256 features).
+BLOCK_ROWS = 100_000
+
+
+def predict_in_blocks(model: Any, L: np.ndarray | None, X: np.ndarray | None, block_rows: int = BLOCK_ROWS,
+                      **kwargs: Any) -> np.ndarray:
+    """``model.predict_proba(L, X, **kwargs)`` evaluated ``block_rows`` rows at a time (L: (n, m) or None,
+    X: (n, d) or None), stacked in order: shape (n, k). Memory for the model's temporaries stays bounded."""
+    n = (L if L is not None else X).shape[0]
+    if n <= block_rows:
+        return np.asarray(model.predict_proba(L, X, **kwargs))
+    return np.vstack([np.asarray(model.predict_proba(None if L is None else L[a:a + block_rows],
+                                                     None if X is None else X[a:a + block_rows], **kwargs))
+                      for a in range(0, n, block_rows)])

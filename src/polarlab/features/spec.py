@@ -9,6 +9,7 @@ import numpy as np
 
 from ..data.dataset import Dataset
 from ..errors import ConfigError
+from ..matrix.subsample import DEFAULT_MAX_FIT_ROWS
 from .embedding import Embedder, embed
 from .registry import FEATURE_KINDS, register_features
 from .tfidf import TfidfFeatures
@@ -36,6 +37,8 @@ class FeatureSpec:
         batch_size: embedding batch size.
         device: embedding device.
         max_features, ngram_range, n_components: TF-IDF settings (see :class:`TfidfFeatures`).
+        max_fit_rows: TF-IDF: the vocabulary, IDF and SVD basis are fitted on at most this many rows of the
+            fit split (a seeded random subsample above it); every row is transformed.
     """
 
     kind: FeatureKind = "embedding"
@@ -46,6 +49,7 @@ class FeatureSpec:
     max_features: int = 50000
     ngram_range: tuple[int, int] = (1, 2)
     n_components: int | None = 256
+    max_fit_rows: int | None = DEFAULT_MAX_FIT_ROWS
 
 
 class EmbeddingFeatures:
@@ -178,7 +182,8 @@ register_features("embedding", lambda spec: EmbeddingFeatures(cache_dir=spec.cac
                                                               entity_embeddings=spec.entity_embeddings,
                                                               batch_size=spec.batch_size, device=spec.device))
 register_features("tfidf", lambda spec: TfidfFeatures(max_features=spec.max_features, ngram_range=spec.ngram_range,
-                                                      n_components=spec.n_components))
+                                                      n_components=spec.n_components,
+                                                      max_fit_rows=spec.max_fit_rows))
 register_features("numeric", lambda spec: _numeric())
 register_features("relation", lambda spec: RelationFeatures(cache_dir=spec.cache_dir, batch_size=spec.batch_size,
                                                             device=spec.device))

@@ -41,7 +41,7 @@ max_failure_share   all        the run fails when calls failed for good on at le
                                the rows (default 1: only when every call failed)
 gguf                local      path to a GGUF model (default: the packaged Gemma 3 270M)
 n_ctx               local      context length in tokens (default 2048)
-n_threads           local      CPU threads (default 2)
+n_threads           local      CPU threads, or "auto" (default: available CPUs less the busy ones)
 reuse_prefix        local      reuse the shared prompt prefix's evaluation (default true)
 chat_template       local      "auto" (the GGUF's template, default) or "none" (raw text)
 max_tokens          both       generation-mode answer length in tokens (default 8 local, 16 openai)

@@ -109,7 +109,10 @@ class LlamaCppBackend:
     Parameters:
         gguf: path to a GGUF file; None = the packaged Gemma 3 270M.
         n_ctx: context length in tokens.
-        n_threads: CPU threads.
+        n_threads: CPU threads, or ``"auto"`` (default): the CPUs this process may use less those other
+            processes keep busy, re-checked every few seconds while labelling (:mod:`polarlab.llm.threads`;
+            llama.cpp's threads spin-wait, so one thread too many on a busy machine costs several times the
+            speed; the thread count does not change the scores).
         n_batch: tokens per decode batch.
         reuse_prefix: keep and reuse the shared prefix's evaluation.
         chat_template: "auto" (wrap the prompt in the GGUF's chat template when it has one,
@@ -120,7 +123,7 @@ class LlamaCppBackend:
 
     max_concurrency = 1
 
-    def __init__(self, gguf: str | Path | None = None, *, n_ctx: int = 2048, n_threads: int = 2,
+    def __init__(self, gguf: str | Path | None = None, *, n_ctx: int = 2048, n_threads: int | str = "auto",
                  n_batch: int = 512, reuse_prefix: bool = True, chat_template: str = "auto",
                  max_tokens: int = 8, verbose: bool = False) -> None:
         llama_cpp = _import_llama_cpp()
@@ -132,6 +135,15 @@ class LlamaCppBackend:
         if chat_template not in ("auto", "none"):
             raise LLMConfigError(f"unknown chat_template {chat_template!r}", column="chat_template",
                                  fix='use "auto" or "none"')
+        self._chooser = None
+        if n_threads == "auto":
+            from .threads import ThreadChooser
+
+            self._chooser = ThreadChooser()
+            n_threads = self._chooser.threads
+        elif isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads < 1:
+            raise LLMConfigError(f"n_threads = {n_threads!r}", column="n_threads",
+                                 fix='use "auto" or a positive number of threads')
         _route_llama_logs(llama_cpp, verbose)
         try:
             self._llm = llama_cpp.Llama(model_path=str(path), n_ctx=int(n_ctx), n_threads=int(n_threads),
@@ -225,6 +237,9 @@ class LlamaCppBackend:
         """Evaluate prefix (reused when identical to the one in the KV cache) then suffix;
         return next-token log-probs, shape (n_vocab,)."""
         llm = self._llm
+        if self._chooser is not None and self._chooser.check() != self.n_threads:
+            self.n_threads = self._chooser.threads
+            llm._ctx.set_n_threads(self.n_threads, self.n_threads)
         if self.reuse_prefix and self._kv_prefix == pre:
             llm.n_tokens = len(pre)
         else:

@@ -127,7 +127,8 @@ class LLMSettings(SourceSettings):
     # local
     gguf: Optional[str] = None
     n_ctx: Optional[int] = Field(None, ge=64)
-    n_threads: Optional[int] = Field(None, ge=1)
+    n_threads: Optional[Union[int, Literal["auto"]]] = Field(
+        None, description='CPU threads, or "auto" (default): the available CPUs less those other processes keep busy')
     reuse_prefix: Optional[bool] = None
     chat_template: Optional[str] = None
     # openai

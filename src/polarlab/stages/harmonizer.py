@@ -44,7 +44,8 @@ class HarmonizerStage:
 
     def config(self, ctx: RunContext) -> Any:
         opts, deep = harmonizer_options(ctx)
-        return {"options": opts, "transformer": deep, "fit_split": ctx.fit_split, "n_classes": ctx.task.n_classes}
+        return {"options": opts, "transformer": deep, "fit_split": ctx.fit_split, "n_classes": ctx.task.n_classes,
+                "max_fit_rows": max_fit_rows(ctx)}
 
     def inputs(self, ctx: RunContext) -> dict[str, str]:
         return {"matrix": ctx.hashes["matrix"], "features": ctx.hashes["features"]}
@@ -53,8 +54,12 @@ class HarmonizerStage:
         from ..pipeline import fit_harmonizer, fit_transformer
 
         opts, deep = harmonizer_options(ctx)
-        ctx.harmonizer, ctx.probas[HARMONIZER_METHOD] = fit_with_human(ctx, opts)
-        report: dict[str, Any] = {}
+        rows = fit_rows(ctx, opts)
+        ctx.harmonizer, ctx.probas[HARMONIZER_METHOD] = fit_with_human(ctx, opts, rows)
+        n = ctx.matrices[ctx.fit_split].L.shape[0]
+        report: dict[str, Any] = {"fit_rows": {"used": n if rows is None else int(len(rows)), "of": n,
+                                               "max_fit_rows": max_fit_rows(ctx), "stratified_by": "vote pattern",
+                                               "seed": int(opts.get("seed") or 0)}}
         if deep is not None:
             import time
 
@@ -105,23 +110,46 @@ class HarmonizerStage:
         return True
 
 
-def fit_with_human(ctx: RunContext, opts: dict[str, Any]):
+def fit_with_human(ctx: RunContext, opts: dict[str, Any], rows: "np.ndarray | None" = None):
     """(fitted harmonizer, split -> (n, k) h(x)) on the matrices; a ``human`` column (reviewed labels) gets the
     review loop's top weight: the harmonizer is fitted without it first (its weights, LLM weight tuned), then
-    again with the human weight appended (:func:`polarlab.review.rounds.with_human_weight`)."""
+    again with the human weight appended (:func:`polarlab.review.rounds.with_human_weight`).
+
+    ``rows``: the fit split's rows to fit on (:func:`fit_rows`; None = all). Every row of every split is
+    predicted, in row blocks (or partitions) by the project's engine."""
     from ..pipeline import fit_harmonizer
     from ..review.rounds import with_human_weight
 
     fit_m = ctx.matrices[ctx.fit_split]
+    predict = ctx.get_engine().predict_proba           # row blocks (local) or partitions (Ray)
     if HUMAN_SOURCE not in fit_m.names:
-        return fit_harmonizer(ctx.matrices, ctx.features, ctx.fit_split, ctx.task, opts)
+        return fit_harmonizer(ctx.matrices, ctx.features, ctx.fit_split, ctx.task, opts, fit_rows=rows,
+                              predict=predict)
     if fit_m.names[-1] != HUMAN_SOURCE:
         raise AssertionError("the human column is the last of the matrix")
     machine = {s: m.drop([HUMAN_SOURCE]) for s, m in ctx.matrices.items()}
-    base, _ = fit_harmonizer(machine, ctx.features, ctx.fit_split, ctx.task, opts)
+    base, _ = fit_harmonizer({ctx.fit_split: machine[ctx.fit_split]}, ctx.features, ctx.fit_split, ctx.task, opts,
+                             fit_rows=rows)
     weights = with_human_weight(base.weights_)
     return fit_harmonizer(ctx.matrices, ctx.features, ctx.fit_split, ctx.task,
-                          {**opts, "weights": weights, "tune_sources": None})
+                          {**opts, "weights": weights, "tune_sources": None}, fit_rows=rows, predict=predict)
+
+
+def max_fit_rows(ctx: RunContext) -> int:
+    """``[harmonizer] max_fit_rows``: the most fit-split rows h(x) is fitted on (default
+    :data:`polarlab.matrix.subsample.DEFAULT_MAX_FIT_ROWS`)."""
+    from ..matrix.subsample import DEFAULT_MAX_FIT_ROWS
+
+    return int(ctx.project.harmonizer.get("max_fit_rows") or DEFAULT_MAX_FIT_ROWS)
+
+
+def fit_rows(ctx: RunContext, opts: dict[str, Any]) -> "np.ndarray | None":
+    """The fit split's rows h(x) is fitted on: None (all) up to ``max_fit_rows`` rows, above it a subsample
+    stratified by vote pattern (:func:`polarlab.matrix.subsample.stratified_rows`, seeded by the harmonizer's
+    ``seed``); every row is still predicted."""
+    from ..matrix.subsample import stratified_rows
+
+    return stratified_rows(ctx.matrices[ctx.fit_split].L, max_fit_rows(ctx), int(opts.get("seed") or 0))
 
 
 #: Method-name prefix of the stored distributions with one LLM's own vote left out (its POLAR risk reads them).
@@ -137,10 +165,12 @@ def leave_out_distributions(ctx: RunContext) -> dict[tuple[str, str], "np.ndarra
     h = ctx.harmonizer
     if h is None or getattr(h, "combiner_", None) is None:
         return {}
+    from ..engine.local import predict_in_blocks
+
     out = {}
     for split, lm in ctx.matrices.items():
         for name in llm_columns(lm):
-            out[(name, split)] = h.predict_proba(lm.L, ctx.features[split], exclude=[lm.names.index(name)])
+            out[(name, split)] = predict_in_blocks(h, lm.L, ctx.features[split], exclude=[lm.names.index(name)])
     return out
 
 
@@ -149,7 +179,7 @@ def fitted_harmonizer(ctx: RunContext):
     skipped and a later stage (``correct`` with ``update = "refit"``) needs the object."""
     if ctx.harmonizer is None:
         opts, _ = harmonizer_options(ctx)
-        ctx.harmonizer, _ = fit_with_human(ctx, opts)
+        ctx.harmonizer, _ = fit_with_human(ctx, opts, fit_rows(ctx, opts))
     return ctx.harmonizer
 
 
