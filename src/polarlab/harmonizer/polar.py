@@ -315,7 +315,8 @@ class PolarHarmonizer:
                 raise InputError(f"tune_sources {bad} are not columns of L (m={m})", column="tune_sources",
                                  fix="give column indices of the sources to tune (e.g. the LLM's)")
             self.tuned_multiplier_, self.tuning_ = tune_source_weight(
-                self, X, L, weights, self.tune_sources, self.tune_grid, self.tune_folds, self.warnings_)
+                self.fold_copy, X, L, weights, self.tune_sources, self.tune_grid, self.tune_folds, seed=self.seed,
+                warnings_sink=self.warnings_)
             weights = weights.copy()
             weights[self.tune_sources] *= self.tuned_multiplier_
         self.weights_ = weights
@@ -361,7 +362,7 @@ class PolarHarmonizer:
         self.combine_table_ = self.combine_table_ + rows
         best1 = max(r.pseudo_loglik for r in self.combine_table_[:-len(rows)])
         if max(r.pseudo_loglik for r in rows) > best1:
-            self.prior_model_ = self._fold_copy(np.ones(1), seed=self.seed).fit(relabel, X)
+            self.prior_model_ = self.fold_copy(np.ones(1), seed=self.seed).fit(relabel, X)
             self.combine_, self.likelihood_ = choice, vl
 
     def _cross_fit(self, X: np.ndarray, L: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -371,11 +372,11 @@ class PolarHarmonizer:
         order = np.random.default_rng(self.seed + 7919).permutation(n)
         for f, held in enumerate(np.array_split(order, min(self.combine_folds, n))):
             train = np.setdiff1d(np.arange(n), held)
-            twin = self._fold_copy(weights, seed=self.seed + f)
+            twin = self.fold_copy(weights, seed=self.seed + f)
             out[held] = np.log(np.clip(twin.fit(L[train], X[train])._proba(X[held]), 1e-6, 1.0))
         return out
 
-    def _fold_copy(self, weights: np.ndarray, seed: int) -> "PolarHarmonizer":
+    def fold_copy(self, weights: np.ndarray, seed: int) -> "PolarHarmonizer":
         """An unfitted copy with fixed ``weights`` and no tuning (for cross-fitting)."""
         twin = copy.copy(self)               # fit() sets every fitted attribute afresh
         twin.weights, twin.tune_sources, twin.seed = np.asarray(weights, dtype=np.float64), None, int(seed)
