@@ -23,6 +23,7 @@ from .models import build_model
 from .reweight import source_weights
 from .scalarize import SCALARIZATIONS, class_aggregate, scalarize_by_class
 from .tune import tune_source_weight
+from ..validation import check_votes
 
 WeightSpec = None | Literal["equal", "max_eigen", "min_var"] | Sequence[float] | np.ndarray
 
@@ -175,24 +176,7 @@ class PolarHarmonizer:
 
     # ------------------------------------------------------------------ validation
     def _check_L(self, L: np.ndarray, n: int | None = None, name: str = "L") -> np.ndarray:
-        L = np.asarray(L)
-        if L.ndim != 2:
-            raise InputError(f"{name} has shape {L.shape}, expected (n, m)", column=name,
-                             fix="pass the label matrix's L array (one column per source)")
-        if n is not None and L.shape[0] != n:
-            raise InputError(f"{name} has {L.shape[0]} rows but X has {n}", column=name,
-                             fix="give one row of votes per feature row, in the same order")
-        if not np.issubdtype(L.dtype, np.integer):
-            if not np.all(np.isfinite(L)) or not np.all(L == np.round(L)):
-                raise InputError(f"{name} holds non-integer votes", column=name,
-                                 fix="votes are class indices 0..k-1 or -1 (abstain)")
-        L = L.astype(np.int64)
-        bad = (L < -1) | (L >= self.n_classes)
-        if bad.any():
-            i, j = np.argwhere(bad)[0]
-            raise InputError(f"vote {L[i, j]} is outside -1..{self.n_classes - 1}", row=int(i),
-                             column=f"{name}[:, {j}]", fix="votes are class indices or -1 (abstain)")
-        return L
+        return check_votes(L, n_classes=self.n_classes, n_rows=n, what=name)
 
     def _check_X(self, X: np.ndarray | None, name: str = "X") -> np.ndarray:
         if X is None:
