@@ -108,10 +108,10 @@ class OpenAISettings(BackendSettings):
                                                                      "are cut (default: no limit)")
     max_tokens: Optional[int] = Field(None, ge=1, description="generation-mode answer length (default 16)")
 
-    @field_validator("base_url")
+    @field_validator("base_url", mode="before")
     @classmethod
-    def _url(cls, v: Optional[str]) -> Optional[str]:
-        """Checked with the file, before any file is written."""
+    def _url(cls, v: Any) -> Any:
+        """Checked with the file, before any file is written (any value: a number gets the same message)."""
         try:
             check_base_url(v)
         except ConfigError as e:

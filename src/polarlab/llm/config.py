@@ -25,6 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config.base import validate
+from ..errors import ConfigError
 from .errors import LLMConfigError
 from .settings import build_llm_source, llm_settings_for
 from .source import LLMSource
@@ -38,7 +39,7 @@ def from_config(d: dict, state_dir: str | Path) -> LLMSource:
         state_dir: the project's state folder; the cache lives there.
 
     Raises:
-        ConfigError: an unknown key, a key of another backend, a missing ``model`` for
+        LLMConfigError (a ConfigError): an unknown key, a key of another backend, a missing ``model`` for
             ``backend = "openai"``, a value of the wrong type (the message names the key and the fix).
     """
     where = f"sources.{d.get('name', 'llm')}" if isinstance(d, dict) else "sources"
@@ -46,5 +47,8 @@ def from_config(d: dict, state_dir: str | Path) -> LLMSource:
         kind = d.get("type") if isinstance(d, dict) else d
         raise LLMConfigError(f"type {kind!r} is not an LLM source", column=f"{where}.type", fix='use type = "llm"')
     table = {"type": "llm", **d}
-    cfg = validate(llm_settings_for(table), table, file=None, prefix=where, table=f"[{where}]")
+    try:
+        cfg = validate(llm_settings_for(table), table, file=None, prefix=where, table=f"[{where}]")
+    except ConfigError as e:
+        raise LLMConfigError(e.message, column=e.column, fix=e.fix) from None
     return build_llm_source(cfg, state_dir)
