@@ -113,3 +113,26 @@ def test_settings_must_subclass_backend_settings(monkeypatch) -> None:
     monkeypatch.setitem(LLM_BACKENDS, "bad", None)
     with pytest.raises(TypeError, match="BackendSettings"):
         register_llm_backend("bad", dict, lambda cfg: None)       # type: ignore[arg-type]
+
+
+def test_plugin_backend_in_a_project_run(tmp_path: Path, keyword_backend) -> None:
+    """The whole job: the project file names the plugin backend; the sources stage builds and applies it."""
+    from polarlab import load_project
+    from polarlab.pipeline import run
+
+    from test_project import make_project
+
+    p = make_project(tmp_path)
+    p.write_text(p.read_text().replace("[labelmodel]", '[[sources]]\ntype = "llm"\nname = "kw_llm"\n'
+                                       'backend = "keyword-llm"\nword = "check"\nmode = "generation"\n'
+                                       'progress = false\n\n[labelmodel]'))
+    result = run(load_project(p), progress=False)
+    for split, lm in result.matrices.items():
+        texts = result.splits[split].texts
+        expected = [1 if "check" in t.lower() else 0 for t in texts]
+        assert lm.column("kw_llm").tolist() == expected, split
+    assert sum(b.calls for b in keyword_backend) == sum(len(d) for d in result.splits.values())
+    p.write_text(p.read_text().replace('word = "check"', 'word = 7'))
+    with pytest.raises(ConfigError) as e:
+        load_project(p)
+    assert e.value.column.endswith(".word") and e.value.file == str(p)
