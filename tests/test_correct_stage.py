@@ -343,7 +343,7 @@ def test_a_plugin_component_goes_into_the_prompt(setup, monkeypatch):
         return add
 
     monkeypatch.setitem(CORRECTION_COMPONENTS, "reviewer", None)
-    register_correction_component(CorrectionComponent("reviewer", prepare=reviewer, aliases=("second-opinion",)))
+    register_correction_component(CorrectionComponent("Reviewer", prepare=reviewer, aliases=("Second-Opinion",)))
     setup["backend"].prompts.clear()
     res = run(setup, "second-opinion", budget=20)
     assert res.strategy == "reviewer" and res.calls == 20

@@ -74,7 +74,7 @@ class CorrectionComponent:
     """One correction component.
 
     Attributes:
-        name: its name in strategies (lower case).
+        name: its name in strategies (case-insensitive; stored in lower case).
         prepare: ``prepare(batch) -> add``, for a component that edits the prompt (batch-level work such
             as choosing demonstrations happens here once). None for a component that asks no LLM.
         answer: ``answer(proba (b, k)) -> labels (b,)``, for a component that answers without the LLM from
@@ -90,6 +90,10 @@ class CorrectionComponent:
     aliases: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "name", self.name.strip().lower())
+        object.__setattr__(self, "aliases", tuple(a.strip().lower() for a in self.aliases))
+        if not self.name or any(c in self.name for c in "+,"):
+            raise TypeError(f"correction component name {self.name!r}: give a word without '+' or ','")
         if (self.prepare is None) == (self.answer is None):
             raise TypeError(f"correction component {self.name!r}: give exactly one of prepare= (edits the prompt) "
                             "or answer= (answers without the LLM)")
@@ -113,7 +117,7 @@ CORRECTION_COMPONENTS: dict[str, CorrectionComponent] = {}
 
 def register_correction_component(component: CorrectionComponent) -> None:
     """Make ``component.name`` (and its aliases) usable in correction strategies (replaces an earlier one)."""
-    CORRECTION_COMPONENTS[component.name.lower()] = component
+    CORRECTION_COMPONENTS[component.name] = component
 
 
 def find_component(name: str) -> CorrectionComponent | None:
