@@ -136,3 +136,24 @@ def test_plugin_backend_in_a_project_run(tmp_path: Path, keyword_backend) -> Non
     with pytest.raises(ConfigError) as e:
         load_project(p)
     assert e.value.column.endswith(".word") and e.value.file == str(p)
+
+
+BACKEND_SAMPLES = {"local": ({}, "n_ctx", "big"), "openai": ({"model": "m"}, "max_retries", "many")}
+
+
+def test_every_builtin_backend_is_covered() -> None:
+    assert set(BACKEND_SAMPLES) == set(LLM_BACKENDS)
+
+
+@pytest.mark.parametrize("backend", sorted(BACKEND_SAMPLES))
+@pytest.mark.parametrize("mistake", ["unknown", "type"])
+def test_each_backend_refuses_unknown_keys_and_wrong_types(backend: str, mistake: str) -> None:
+    from polarlab.sources.config import validate_source
+
+    base, key, bad = BACKEND_SAMPLES[backend]
+    table = {"type": "llm", "name": "l", "backend": backend, **base}
+    validate_source(table, 2, "p.toml")                                     # the sample itself is valid
+    table.update({"colour": 1} if mistake == "unknown" else {key: bad})
+    with pytest.raises(ConfigError) as e:
+        validate_source(table, 2, "p.toml")
+    assert e.value.file == "p.toml" and e.value.column == f"sources[2].{'colour' if mistake == 'unknown' else key}"
