@@ -11,11 +11,16 @@ def test_config_docs_are_up_to_date() -> None:
     assert committed == render(), "run: python -m polarlab.config.docs"
 
 
-def test_config_docs_cover_every_table_and_source_type() -> None:
+def test_config_docs_cover_every_table_source_type_and_llm_backend() -> None:
     from polarlab.config import SECTIONS
+    from polarlab.llm.backends import LLM_BACKENDS
     from polarlab.sources.registry import SOURCE_TYPES
 
     text = render()
+    for backend, spec in LLM_BACKENDS.items():
+        assert f'#### `backend = "{backend}"`' in text
+        for key in spec.settings.model_fields:
+            assert f"| `{key}` |" in text
     for name in SECTIONS:
         assert f"## `[{name}]`" in text
     for kind in SOURCE_TYPES:

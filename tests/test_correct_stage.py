@@ -116,10 +116,37 @@ def run(s, strategy, **cfg):
                            sources=s["sources"], X=s["X"], pool=s["pool"], config=CorrectionConfig(**cfg))
 
 
-def test_initial_llm_errs_where_rules_know_better(setup):
-    # the toy is built so that correction has something to fix: subscribe-spam the LLM calls ham
-    llm = setup["L"].column("llm")
-    assert (llm != np.array(GOLD)).sum() == 4        # rows 5, 10, 12, 16
+def reader_answer(text: str, fired: list[int], previous: int | None = None) -> int:
+    """What RuleReader answers, worked out here from the rules that fired (not from its prompt)."""
+    if fired:
+        return int(np.bincount(fired, minlength=2).argmax())
+    if previous is not None:
+        return previous
+    return 1 if ("http" in text or "win" in text) else 0
+
+
+def test_evidence_changes_exactly_the_answers_the_model_now_gives_differently(setup):
+    L = setup["L"]
+    res = run(setup, "evidence", budget=20)
+    expected = np.array([reader_answer(TEXTS[i], [int(v) for v in L.L[i, :2] if v >= 0]) for i in range(20)])
+    np.testing.assert_array_equal(res.labels_after, expected)
+    changed = np.flatnonzero(res.labels_after != res.labels_before)
+    # the re-asked model now follows the "subscribe" rule on the rows it first called ham
+    assert changed.tolist() == [5, 10, 12, 16] and (res.labels_after[changed] == 1).all()
+    assert all(a.asked_label == expected[a.row] for a in res.audit)
+    # a budget of 3 re-asks the 3 riskiest rows only; the others keep the first answer
+    few = run(setup, "evidence", budget=3)
+    untouched = np.setdiff1d(np.arange(20), few.rows)
+    np.testing.assert_array_equal(few.labels_after[untouched], few.labels_before[untouched])
+    np.testing.assert_array_equal(few.labels_after[few.rows], expected[few.rows])
+
+
+def test_verify_alone_keeps_the_answers_a_confirming_model_gives(setup):
+    setup["backend"].prompts.clear()
+    res = run(setup, "verify", budget=20)
+    # RuleReader confirms a shown previous answer: verify alone changes nothing, though 20 rows were asked
+    assert res.calls == 20 and np.array_equal(res.labels_after, res.labels_before)
+    assert len(setup["backend"].prompts) == 20 and all("Previous answer:" in p for p in setup["backend"].prompts)
 
 
 @pytest.mark.parametrize("budget, expected", [(7, 7), (0.25, 5), (0.5, 10), (0, 0), (100, 20)])
@@ -214,11 +241,22 @@ def test_harmonizer_strategy_makes_no_call(setup):
     backend = setup["backend"]
     res = run(setup, "harmonizer", budget=6)
     assert backend.calls == 0 and res.calls == 0 and res.backend_calls == 0
-    assert np.array_equal(res.labels_after[res.rows], setup["proba"][res.rows].argmax(axis=1))
     assert np.isnan(res.matrix.probas["llm"][res.rows]).all()
     assert all(a.cache_key == "" for a in res.audit)
-    # the harmonizer's label is, by definition, its least risky one
-    assert np.all(res.risk_after[res.rows] <= res.risk_before[res.rows])
+
+
+def test_risk_order_and_harmonizer_answers_on_a_hand_computed_case():
+    # 4 rows; h(x) and the LLM's answers chosen so that the risks 1 - h(x)[answer] are 0.9, 0.4, 0.8, 0.45
+    data = from_pandas(pd.DataFrame({"text": ["a", "b", "c", "d"]}), TASK)
+    L = apply_sources(data, [], TASK, progress=False).with_column("llm", np.array([1, 0, 0, 1]))
+    proba = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.45, 0.55]])
+    res = correct_answers(data, TASK, L, proba, strategy="harmonizer", llm_column="llm",
+                          config=CorrectionConfig(budget=3))
+    np.testing.assert_allclose(res.risk_before, [0.9, 0.4, 0.8, 0.45])
+    assert res.rows.tolist() == [0, 2, 3]                           # riskiest first, row 1 left out
+    assert res.labels_after.tolist() == [0, 0, 1, 1]                # argmax h(x) on the chosen rows only
+    np.testing.assert_allclose(res.risk_after, [0.1, 0.4, 0.2, 0.45])
+    assert [(a.old_label, a.new_label) for a in res.audit] == [(1, 0), (0, 1), (1, 1)]
 
 
 def test_harmonizer_strategy_needs_no_llm(setup):
@@ -252,9 +290,19 @@ def test_refit_updates_the_harmonizer(setup):
     res2 = correct_answers(s["data"], TASK, s["L"], proba, strategy="evidence", llm=s["llm"], sources=s["sources"],
                            X=s["X"], config=CorrectionConfig(budget=8, update="refit"), harmonizer=h,
                            fit=FitData(s["L"].rows(np.arange(10)), s["X"][:10]))
-    assert res2.proba_after.shape == (20, 2)
     changed = res.labels_after != res.labels_before
     assert changed.any()
+    # the refit is the same harmonizer fitted by hand to the corrected votes (fit(L, X) with the new LLM column)
+    j = s["L"].names.index("llm")
+    L_hand = s["L"].L.copy()
+    L_hand[:, j] = res.labels_after
+    by_hand = PolarHarmonizer(2, epochs=30, val_fraction=0.0, seed=0).fit(L_hand, s["X"])
+    np.testing.assert_allclose(res.proba_after, by_hand.predict_proba(None, s["X"]), atol=1e-6)
+    # with 10 fitting rows, the corrected rows are appended to them
+    L2 = np.vstack([s["L"].L[:10], res2.matrix.L[res2.rows]])
+    X2 = np.vstack([s["X"][:10], s["X"][res2.rows]])
+    by_hand2 = PolarHarmonizer(2, epochs=30, val_fraction=0.0, seed=0).fit(L2, X2)
+    np.testing.assert_allclose(res2.proba_after, by_hand2.predict_proba(None, s["X"]), atol=1e-6)
     assert not np.allclose(res.proba_after, proba)                    # the refit moved h
     assert not np.allclose(res2.proba_after, res.proba_after)         # other fitting rows, another h
 
@@ -275,9 +323,47 @@ def test_missing_inputs_are_clear_errors(setup):
 def test_report_risk_distribution(setup):
     res = run(setup, "harmonizer", budget=10)
     rep = res.report(np.array(GOLD)).to_dict()
-    assert sum(rep["risk_hist_before"]) == sum(rep["risk_hist_after"]) == 20
-    assert rep["mean_risk_after"] < rep["mean_risk_before"]
+    after = risk_score(setup["proba"], res.labels_after)
+    edges = np.linspace(0.0, 1.0, len(rep["risk_hist_after"]) + 1)
+    assert rep["risk_hist_after"] == np.histogram(after, bins=edges)[0].tolist()
+    assert rep["mean_risk_after"] == pytest.approx(float(after.mean()))
     assert rep["slice_mean_risk_before"] == pytest.approx(float(np.mean(res.risk_before[res.rows])))
     gold = np.array(GOLD)
     assert rep["llm_error_before"] == pytest.approx(float(np.mean(res.labels_before[res.rows] != gold[res.rows])))
     assert rep["accuracy_after"] == pytest.approx(float(np.mean(res.labels_after == gold)))
+
+
+def test_a_plugin_component_goes_into_the_prompt(setup, monkeypatch):
+    from polarlab.correct import CORRECTION_COMPONENTS, CorrectionComponent, parse_strategies
+    from polarlab.correct import register_correction_component
+
+    def reviewer(batch):
+        def add(r, i, parts):
+            parts.evidence += (f"A reviewer says {'ham' if i % 2 else 'spam'}.",)
+        return add
+
+    monkeypatch.setitem(CORRECTION_COMPONENTS, "reviewer", None)
+    register_correction_component(CorrectionComponent("Reviewer", prepare=reviewer, aliases=("Second-Opinion",)))
+    setup["backend"].prompts.clear()
+    res = run(setup, "second-opinion", budget=20)
+    assert res.strategy == "reviewer" and res.calls == 20
+    assert res.labels_after.tolist() == [1 - i % 2 for i in range(20)]     # the model followed the line
+    assert len(setup["backend"].prompts) == 20 and all("A reviewer says" in p for p in setup["backend"].prompts)
+    assert [s.name for s in parse_strategies("reviewer+evidence,verify")] == ["evidence+reviewer", "verify"]
+    with pytest.raises(ConfigError, match="reviewer"):
+        parse_strategies("reviewr")
+
+
+def test_a_plugin_component_that_asks_no_llm(setup, monkeypatch):
+    from polarlab.correct import CORRECTION_COMPONENTS, CorrectionComponent, parse_strategies
+    from polarlab.correct import register_correction_component
+
+    monkeypatch.setitem(CORRECTION_COMPONENTS, "second", None)
+    register_correction_component(CorrectionComponent("second", answer=lambda p: np.asarray(p).argmin(axis=1)))
+    res = run(setup, "second", budget=5)
+    assert setup["backend"].calls == 0 and res.calls == 0
+    np.testing.assert_array_equal(res.labels_after[res.rows], setup["proba"][res.rows].argmin(axis=1))
+    with pytest.raises(ConfigError, match="'second' cannot be combined"):
+        parse_strategies("second+verify")
+    with pytest.raises(TypeError, match="exactly one"):
+        CorrectionComponent("both", prepare=lambda b: None, answer=lambda p: p)

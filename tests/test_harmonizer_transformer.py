@@ -49,7 +49,17 @@ def test_same_seed_same_model_and_bad_input(youtube):
     texts, L = list(train.texts[:24]), L_train[:24]
     a = TransformerHarmonizer(2, epochs=1, max_length=32, num_threads=1).fit(L, texts)
     b = TransformerHarmonizer(2, epochs=1, max_length=32, num_threads=1).fit(L, texts)
-    np.testing.assert_allclose(a.predict_proba(None, texts[:5]), b.predict_proba(None, texts[:5]), atol=1e-6)
+    Pa = a.predict_proba(None, texts[:5])
+    np.testing.assert_allclose(Pa, b.predict_proba(None, texts[:5]), atol=1e-6)
+    # fit(L, X) is the same as fit(L, texts=...): X is honoured, not ignored
+    c = TransformerHarmonizer(2, epochs=1, max_length=32, num_threads=1).fit(L, texts=texts)
+    np.testing.assert_allclose(Pa, c.predict_proba(None, texts[:5]), atol=1e-6)
+    # the output depends on the texts asked about, on the texts fitted on and on the votes
+    assert not np.allclose(Pa, a.predict_proba(None, texts[5:10]), atol=1e-4)
+    other = TransformerHarmonizer(2, epochs=1, max_length=32, num_threads=1).fit(L, texts[::-1])
+    assert not np.allclose(Pa, other.predict_proba(None, texts[:5]), atol=1e-4)
+    flipped = TransformerHarmonizer(2, epochs=1, max_length=32, num_threads=1).fit(np.where(L >= 0, 1 - L, -1), texts)
+    assert not np.allclose(Pa, flipped.predict_proba(None, texts[:5]), atol=1e-4)
     with pytest.raises(InputError, match="not fitted"):
         TransformerHarmonizer(2).predict_proba(None, texts)
     with pytest.raises(InputError, match="texts"):
@@ -70,6 +80,7 @@ def test_project_with_transformer_harmonizer(tmp_path: Path):
     assert "transformer" in result.seconds
     for split, P in result.probas["polar"].items():
         assert P.shape == (len(result.splits[split]), 2) and np.allclose(P.sum(1), 1.0)
+        assert np.ptp(P[:, 1]) > 1e-3                      # h(x) depends on each row's text, not a constant
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["final"] == "polar"
     p.write_text(p.read_text(encoding="utf-8").replace("epochs = 1", "epoch = 1"), encoding="utf-8")

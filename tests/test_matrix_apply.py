@@ -9,6 +9,7 @@ import pytest
 
 from polarlab import (ABSTAIN, ConfigError, DictionarySource, KeywordSource, LabelMatrix, RegexSource, SourceError,
                       Task, analyze, apply_sources, from_pandas, labeling_function)
+from polarlab.errors import InputError
 from polarlab.matrix.analysis import summary
 from polarlab.sources import SourceFailure, SourceOutput
 
@@ -93,8 +94,9 @@ def test_label_matrix_helpers() -> None:
     # append a column with a proba
     c = lm.with_column("c", np.array([1, -1, 0, 1]), proba=np.full((4, 2), 0.5))
     assert c.names == ["a", "b", "c"] and c.L[:, 2].tolist() == [1, -1, 0, 1] and set(c.probas) == {"a", "c"}
-    with pytest.raises(ValueError):
-        lm.with_column("c", [0, 0, 0, 7])  # out of range is refused
+    with pytest.raises(InputError, match="source 'c' voted 7") as e:
+        lm.with_column("c", [0, 0, 0, 7])  # out of range is refused, naming the source and the row
+    assert e.value.row == 3 and e.value.column == "c"
     # drop
     d = lm.drop(["a"])
     assert d.names == ["b"] and d.L.tolist() == [[1], [1], [-1], [-1]] and d.probas == {}
@@ -108,8 +110,9 @@ def test_label_matrix_helpers() -> None:
         assert s.ids[f.row] == f.example_id
     m = lm.rows(np.array([False, True, False, True]))  # a boolean mask
     assert m.ids == ["r1", "r3"] and [f.row for f in m.failures] == [0, 1]
-    with pytest.raises(ValueError):
-        LabelMatrix(L=[[0], [2]], names=["x"], ids=["a", "b"], n_classes=2)  # vote 2 outside -1..1
+    with pytest.raises(InputError, match=r"source 'x' voted 2, outside -1\.\.1") as e:
+        LabelMatrix(L=[[0], [2]], names=["x"], ids=["a", "b"], n_classes=2)
+    assert e.value.row == 1 and e.value.column == "x"
     with pytest.raises(ValueError):
         LabelMatrix(L=[[0, 0]], names=["x", "x"], ids=["a"], n_classes=2)
 

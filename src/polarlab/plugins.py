@@ -1,4 +1,5 @@
-"""Plugins: packages that add source types, feature extractors, label models, task kinds or stages.
+"""Plugins: packages that add source types, LLM backends, feature extractors, label models, correction
+components, task kinds or stages.
 
 A plugin lists a function under the ``polarlab.plugins`` entry-point group (``pyproject.toml``)::
 
@@ -6,7 +7,7 @@ A plugin lists a function under the ``polarlab.plugins`` entry-point group (``py
     mine = "my_package.polarlab_plugin:register"
 
 and that function calls the ``register_*`` functions: :func:`polarlab.sources.registry.register_source_type`,
-:func:`polarlab.features.registry.register_features`, :func:`polarlab.labelmodels.registry.register_label_model`,
+:func:`polarlab.llm.backends.register_llm_backend`, :func:`polarlab.features.registry.register_features`, :func:`polarlab.labelmodels.registry.register_label_model`,
 :func:`polarlab.tasks.register_task_kind`, :func:`polarlab.stages.register_stage`. They are loaded once, before a
 project file is validated.
 """

@@ -16,7 +16,8 @@ from .models import SECTIONS
 
 HEADER = """# Project file reference (`polarlab.toml`)
 
-Generated from the typed models in `src/polarlab/config/models.py` and `src/polarlab/sources/registry.py` by
+Generated from the typed models in `src/polarlab/config/models.py`, `src/polarlab/sources/registry.py`,
+`src/polarlab/llm/settings.py` and `src/polarlab/llm/backends.py` by
 `python -m polarlab.config.docs`; do not edit by hand. Every key is checked: an unknown key or a value of the
 wrong type stops the run before any work, with the file, the key path and a "did you mean" suggestion.
 Types are strict: `"10"` is not an integer and `"mv"` is not a list.
@@ -54,6 +55,7 @@ def model_table(model: type[BaseModel]) -> str:
 
 def render() -> str:
     from ..sources import config as _builtin_sources  # noqa: F401  (registers the built-in source types)
+    from ..llm.backends import LLM_BACKENDS
     from ..sources.registry import SOURCE_TYPES
     from .models import TransformerSection
 
@@ -68,6 +70,11 @@ def render() -> str:
     for kind, spec in SOURCE_TYPES.items():
         out.append(f"### `type = \"{kind}\"`\n\n{inspect.cleandoc(spec.settings.__doc__ or '')}\n\n"
                    f"{model_table(spec.settings)}\n")
+    out.append("### LLM backends\n\nAn `llm` source table also takes the keys of its `backend`. A plugin adds a "
+               "backend with `polarlab.llm.backends.register_llm_backend`.\n")
+    for name, backend in LLM_BACKENDS.items():
+        out.append(f"#### `backend = \"{name}\"`\n\n{inspect.cleandoc(backend.settings.__doc__ or '')}\n\n"
+                   f"{model_table(backend.settings)}\n")
     return "\n".join(out)
 
 

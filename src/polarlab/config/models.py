@@ -192,7 +192,8 @@ class CorrectSection(Section):
     """``[correct]``: re-ask the riskiest LLM answers (needs ``"polar"`` among the methods and an LLM source).
     Fields besides ``strategy`` and ``splits`` are :class:`polarlab.correct.CorrectionConfig`'s."""
 
-    strategy: str = Field(description='verify | evidence | fewshot | retrieval | harmonizer; "+" combines')
+    strategy: str = Field(description='verify | evidence | fewshot | retrieval | harmonizer (or a component a plugin '
+                                      'registered); "+" combines')
     splits: Optional[list[str]] = Field(None, description="splits to correct (default: every split)")
     threshold: Optional[float] = Field(None, ge=0, le=1)
     top_fraction: Optional[float] = Field(None, gt=0, le=1)

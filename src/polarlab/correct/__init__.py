@@ -29,11 +29,13 @@ from .requests import build_requests
 from .retrieval import nearest_confident
 from .select import resolve_budget, select_rows
 from .stage import CorrectionResult, FitData, correct_answers
-from .strategy import COMPONENTS, Strategy, parse_strategies
+from .components import CORRECTION_COMPONENTS, CorrectionComponent, register_correction_component
+from .strategy import Strategy, parse_strategies
 
 __all__ = [
     "correct_answers", "CorrectionResult", "FitData", "CorrectionConfig", "parse_budget",
-    "Strategy", "parse_strategies", "COMPONENTS", "DemoPool",
+    "Strategy", "parse_strategies", "CORRECTION_COMPONENTS", "CorrectionComponent", "register_correction_component",
+    "DemoPool",
     "select_rows", "resolve_budget", "build_requests", "rule_evidence", "answer_word_task",
     "auto_few_shot", "auto_few_shot_rows", "nearest_confident",
     "AuditRecord", "AUDIT_COLUMNS", "audit_frame", "write_audit",

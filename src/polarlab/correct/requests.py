@@ -10,11 +10,9 @@ from ..errors import InputError
 from ..llm.request import PromptRequest
 from ..matrix.label_matrix import LabelMatrix
 from ..task import Task
+from .components import NEEDS, Batch, PromptParts
 from .config import CorrectionConfig
-from .evidence import answer_word_task, rule_evidence
-from .fewshot import auto_few_shot
 from .pool import DemoPool
-from .retrieval import nearest_confident, retrieved_evidence, retrieved_few_shot
 from .strategy import Strategy
 
 
@@ -24,7 +22,8 @@ def build_requests(strategy: Strategy, rows: np.ndarray, data: Dataset, task: Ta
                    skip_columns: Sequence[str] = (), X: np.ndarray | None = None,
                    pool: DemoPool | None = None, pool_rows: np.ndarray | None = None,
                    base_few_shot: tuple[tuple[Example, int], ...] = ()) -> list[PromptRequest]:
-    """One request per selected row, holding every component of ``strategy``.
+    """One request per selected row, holding every component of ``strategy`` (each edits the prompt parts in
+    canonical order; :mod:`polarlab.correct.components`).
 
     Parameters:
         strategy: an LLM strategy (not ``harmonizer``).
@@ -53,40 +52,23 @@ def build_requests(strategy: Strategy, rows: np.ndarray, data: Dataset, task: Ta
     rows = np.asarray(rows, dtype=np.int64)
     if not strategy.asks_llm:
         raise InputError(f"strategy {strategy.name!r} asks no LLM", column="strategy",
-                         fix="the harmonizer strategy needs no requests")
-    need_pool = "fewshot" in strategy or "retrieval" in strategy
-    if need_pool and pool is None:
-        raise InputError(f"strategy {strategy.name!r} needs a demonstration pool", column="pool",
-                         fix="pass pool=DemoPool(train data, X, h(x), LLM votes)")
-    if "evidence" in strategy and matrix is None:
-        raise InputError("strategy 'evidence' needs the label matrix of the rows", column="matrix",
-                         fix="pass the LabelMatrix the risk was computed from")
-    if "retrieval" in strategy and X is None:
-        raise InputError("strategy 'retrieval' needs the features of the rows", column="X",
-                         fix="pass X (the features the harmonizer used)")
+                         fix=f"the {strategy.name} strategy needs no requests")
+    given = {"pool": pool, "matrix": matrix, "X": X}
+    for need, (what, column, fix) in NEEDS.items():
+        lacking = [c.name for c in strategy.components if need in c.needs]
+        if lacking and given[need] is None:
+            who = strategy.name if need == "pool" else lacking[0]
+            raise InputError(f"strategy {who!r} needs {what}", column=column, fix=fix)
 
-    shots = auto_few_shot(pool, task.n_classes, config) if "fewshot" in strategy else ()
-    neighbours = None
-    if "retrieval" in strategy:
-        exclude = None if pool_rows is None else np.asarray(pool_rows, dtype=np.int64)[rows]
-        neighbours = nearest_confident(pool, np.asarray(X)[rows], config.retrieval_k, config.confident,
-                                       exclude=exclude)
-    words_task = answer_word_task(task)
-    sources = sources or {}
+    batch = Batch(rows=rows, data=data, task=task, previous=np.asarray(previous), config=config, matrix=matrix,
+                  sources=sources or {}, skip_columns=skip_columns, X=X, pool=pool, pool_rows=pool_rows)
+    editors = [c.prepare(batch) for c in strategy.components]
     out: list[PromptRequest] = []
     for r, i in enumerate(rows.tolist()):
         ex = data.example(i)
-        few = tuple(base_few_shot) + shots
-        evidence: tuple[str, ...] = ()
-        if "evidence" in strategy:
-            evidence = rule_evidence(matrix.L[i], matrix.names, sources, words_task, skip=skip_columns,
-                                     max_lines=config.max_evidence, fallback_task=task)
-        if neighbours is not None:
-            if config.retrieval_as == "few_shot":
-                few = few + retrieved_few_shot(pool, neighbours[r], config)
-            else:
-                evidence = evidence + retrieved_evidence(pool, neighbours[r], task, config)
-        prev = int(previous[i]) if "verify" in strategy and previous[i] >= 0 else None
-        out.append(PromptRequest(ex, few_shot=few, evidence=evidence, previous_answer=prev,
-                                 tag=f"{strategy.name}:{ex.id}"))
+        parts = PromptParts(few_shot=tuple(base_few_shot))
+        for add in editors:
+            add(r, i, parts)
+        out.append(PromptRequest(ex, few_shot=parts.few_shot, evidence=parts.evidence,
+                                 previous_answer=parts.previous_answer, tag=f"{strategy.name}:{ex.id}"))
     return out

@@ -186,7 +186,7 @@ def correct_answers(data: Dataset, task: Task, matrix: LabelMatrix, proba: np.nd
     calls = backend_calls = cache_hits = prompts = 0
 
     if not st.asks_llm:
-        asked[:] = proba[rows].argmax(axis=1)
+        asked[:] = st.answer_without_llm(proba[rows])
         after[rows] = asked
         if llm_proba is not None:
             llm_proba[rows] = np.nan

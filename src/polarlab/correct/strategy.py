@@ -22,20 +22,20 @@ Components (CLI names):
                 harmonized labels, as demonstrations (default) or evidence lines.
 ``harmonizer``  no LLM call: take the harmonizer's label (argmax h(x)) for the selected rows.
                 Cannot be combined with the others.
+
+The components come from a registry (:mod:`polarlab.correct.components`); a plugin adds one with
+:func:`~polarlab.correct.components.register_correction_component`. A component that asks no LLM
+(like ``harmonizer``) cannot be combined with another.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from ..errors import ConfigError
+import numpy as np
 
-#: Components, in the order they appear in a canonical strategy name.
-COMPONENTS = ("verify", "evidence", "fewshot", "retrieval", "harmonizer")
-#: Components that ask the LLM.
-LLM_COMPONENTS = frozenset({"verify", "evidence", "fewshot", "retrieval"})
-_ALIASES = {"few-shot": "fewshot", "few_shot": "fewshot", "self-verify": "verify",
-            "self_verify": "verify", "rules": "evidence", "knn": "retrieval"}
+from ..errors import ConfigError
+from .components import CORRECTION_COMPONENTS, CorrectionComponent, find_component
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,8 @@ class Strategy:
     """One correction strategy: a set of components asked in one request.
 
     Attributes:
-        parts: the components, in canonical order (see :data:`COMPONENTS`).
+        parts: the components' names, in canonical order (the registration order of
+            :data:`~polarlab.correct.components.CORRECTION_COMPONENTS`).
     """
 
     parts: tuple[str, ...]
@@ -51,20 +52,26 @@ class Strategy:
     def __post_init__(self) -> None:
         parts = []
         for p in self.parts:
-            q = _ALIASES.get(p.strip().lower(), p.strip().lower())
-            if q not in COMPONENTS:
+            c = find_component(p)
+            if c is None:
                 raise ConfigError(f"unknown correction strategy {p!r}", column="correct",
-                                  fix=f"use one of {list(COMPONENTS)}, joined with '+' to combine "
+                                  fix=f"use one of {list(CORRECTION_COMPONENTS)}, joined with '+' to combine "
                                       "(e.g. evidence+fewshot) and ',' to list several")
-            parts.append(q)
+            parts.append(c.name)
         if not parts:
             raise ConfigError("empty correction strategy", column="correct",
                               fix="name a strategy, e.g. verify")
-        if "harmonizer" in parts and len(set(parts)) > 1:
-            raise ConfigError(f"'harmonizer' cannot be combined with {sorted(set(parts) - {'harmonizer'})}",
+        alone = [p for p in dict.fromkeys(parts) if not CORRECTION_COMPONENTS[p].asks_llm]
+        if alone and len(set(parts)) > 1:
+            raise ConfigError(f"{alone[0]!r} cannot be combined with {sorted(set(parts) - {alone[0]})}",
                               column="correct",
-                              fix="list it as a separate strategy: e.g. --correct evidence,harmonizer")
-        object.__setattr__(self, "parts", tuple(c for c in COMPONENTS if c in set(parts)))
+                              fix=f"list it as a separate strategy: e.g. --correct evidence,{alone[0]}")
+        object.__setattr__(self, "parts", tuple(c for c in CORRECTION_COMPONENTS if c in set(parts)))
+
+    @property
+    def components(self) -> tuple[CorrectionComponent, ...]:
+        """The registered components, in canonical order."""
+        return tuple(CORRECTION_COMPONENTS[p] for p in self.parts)
 
     @property
     def name(self) -> str:
@@ -73,8 +80,15 @@ class Strategy:
 
     @property
     def asks_llm(self) -> bool:
-        """False only for the ``harmonizer`` strategy (no LLM call)."""
-        return bool(LLM_COMPONENTS & set(self.parts))
+        """False for a strategy that answers without the LLM (``harmonizer``)."""
+        return any(c.asks_llm for c in self.components)
+
+    def answer_without_llm(self, proba: np.ndarray) -> np.ndarray:
+        """The labels (b,) of a no-LLM strategy from h(x) of the selected rows, ``proba`` (b, k)."""
+        if self.asks_llm:
+            raise ConfigError(f"strategy {self.name!r} asks the LLM", column="correct",
+                              fix="answer_without_llm is for strategies such as harmonizer")
+        return np.asarray(self.components[0].answer(proba), dtype=np.int64)
 
     def __contains__(self, part: str) -> bool:
         return part in self.parts
@@ -108,5 +122,5 @@ def parse_strategies(spec: str | Sequence[str | Strategy] | Iterable[str | Strat
             out.append(st)
     if not out:
         raise ConfigError("no correction strategy given", column="correct",
-                          fix=f"name one or more of {list(COMPONENTS)}, e.g. --correct verify,harmonizer")
+                          fix=f"name one or more of {list(CORRECTION_COMPONENTS)}, e.g. --correct verify,harmonizer")
     return out

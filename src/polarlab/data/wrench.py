@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ..validation import check_votes
 from ..task import Task
 from .dataset import Dataset
 from .loaders import _read_text, from_pandas
@@ -81,10 +82,12 @@ def load_wrench_split(path: str | Path, task: Task) -> Dataset:
         elif len(wl) != m:
             raise DataError(f"{len(wl)} weak labels where earlier rows have {m}", file=str(path), row=key,
                             column="weak_labels", fix="every row needs one vote per labeling function")
-        bad = [v for v in wl if not (v == -1 or 0 <= v < task.n_classes)]
-        if bad:
-            raise DataError(f"weak label {bad[0]} outside -1..{task.n_classes - 1}", file=str(path), row=key,
-                            column="weak_labels", fix="votes must be class indices or -1")
+        try:
+            check_votes(wl, n_classes=task.n_classes, ndim=1, what="weak_labels", error=DataError)
+        except DataError as e:      # name the file, the example's key and the labeling function
+            msg = e.message if e.row is None else \
+                f"weak label {wl[e.row]} of labeling function {e.row} is outside -1..{task.n_classes - 1}"
+            raise DataError(msg, file=str(path), row=key, column="weak_labels", fix=e.fix) from None
         if tabular:
             vec = _feature_vector(d["feature"], path, key)
             if d_feat is None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
+from ..validation import check_votes
 
 
 @dataclass
@@ -38,10 +39,8 @@ class Targets:
                 raise InputError(f"weight must be {n} finite non-negative numbers", column="weight",
                                  fix="use 1 - risk (values in [0, 1])")
         if self.hard is not None:
-            self.hard = np.asarray(self.hard, dtype=np.int64).reshape(-1)
-            if self.hard.shape[0] != n or ((self.hard < -1) | (self.hard >= k)).any():
-                raise InputError(f"hard labels must be {n} class indices in -1..{k - 1}", column="hard",
-                                 fix="use -1 for rows nobody reviewed")
+            self.hard = check_votes(np.asarray(self.hard).reshape(-1), n_classes=k, n_rows=n, ndim=1,
+                                    what="hard labels")
 
     @classmethod
     def from_risk(cls, soft: np.ndarray, risk: np.ndarray | None = None, hard: np.ndarray | None = None

@@ -25,6 +25,7 @@ from .models import build_model
 from .reweight import source_weights
 from .scalarize import SCALARIZATIONS, class_aggregate, scalarize_by_class
 from .tune import tune_source_weight
+from ..validation import check_votes
 
 WeightSpec = None | Literal["equal", "max_eigen", "min_var"] | Sequence[float] | np.ndarray
 
@@ -189,24 +190,7 @@ class PolarHarmonizer:
 
     # ------------------------------------------------------------------ validation
     def _check_L(self, L: np.ndarray, n: int | None = None, name: str = "L") -> np.ndarray:
-        L = np.asarray(L)
-        if L.ndim != 2:
-            raise InputError(f"{name} has shape {L.shape}, expected (n, m)", column=name,
-                             fix="pass the label matrix's L array (one column per source)")
-        if n is not None and L.shape[0] != n:
-            raise InputError(f"{name} has {L.shape[0]} rows but X has {n}", column=name,
-                             fix="give one row of votes per feature row, in the same order")
-        if not np.issubdtype(L.dtype, np.integer):
-            if not np.all(np.isfinite(L)) or not np.all(L == np.round(L)):
-                raise InputError(f"{name} holds non-integer votes", column=name,
-                                 fix="votes are class indices 0..k-1 or -1 (abstain)")
-        L = L.astype(np.int64)
-        bad = (L < -1) | (L >= self.n_classes)
-        if bad.any():
-            i, j = np.argwhere(bad)[0]
-            raise InputError(f"vote {L[i, j]} is outside -1..{self.n_classes - 1}", row=int(i),
-                             column=f"{name}[:, {j}]", fix="votes are class indices or -1 (abstain)")
-        return L
+        return check_votes(L, n_classes=self.n_classes, n_rows=n, what=name)
 
     def _check_X(self, X: np.ndarray | None, name: str = "X") -> np.ndarray:
         if X is None:
@@ -329,7 +313,8 @@ class PolarHarmonizer:
                 raise InputError(f"tune_sources {bad} are not columns of L (m={m})", column="tune_sources",
                                  fix="give column indices of the sources to tune (e.g. the LLM's)")
             self.tuned_multiplier_, self.tuning_ = tune_source_weight(
-                self, X, L, weights, self.tune_sources, self.tune_grid, self.tune_folds, self.warnings_)
+                self.fold_copy, X, L, weights, self.tune_sources, self.tune_grid, self.tune_folds, seed=self.seed,
+                warnings_sink=self.warnings_)
             weights = weights.copy()
             weights[self.tune_sources] *= self.tuned_multiplier_
         self.weights_ = weights
@@ -385,7 +370,7 @@ class PolarHarmonizer:
             # often) is corrected by labels that already weigh every source
             log_h = self._cross_fit(X, labels, np.ones(1))
             comb = make_combiner(comb.describe(), self.n_classes).fit(L, log_h)
-            self.prior_model_ = self._fold_copy(np.ones(1), seed=self.seed).fit(labels, X)
+            self.prior_model_ = self.fold_copy(np.ones(1), seed=self.seed).fit(labels, X)
         choose_temperature(comb, L, log_h, sources=self.tune_sources)
         self.combiner_ = comb
         self.combine_ = comb.describe()
@@ -397,11 +382,11 @@ class PolarHarmonizer:
         order = np.random.default_rng(self.seed + 7919).permutation(n)
         for f, held in enumerate(np.array_split(order, min(self.combine_folds, n))):
             train = np.setdiff1d(np.arange(n), held)
-            twin = self._fold_copy(weights, seed=self.seed + f)
+            twin = self.fold_copy(weights, seed=self.seed + f)
             out[held] = np.log(np.clip(twin.fit(L[train], X[train])._proba(X[held]), 1e-6, 1.0))
         return out
 
-    def _fold_copy(self, weights: np.ndarray, seed: int) -> "PolarHarmonizer":
+    def fold_copy(self, weights: np.ndarray, seed: int) -> "PolarHarmonizer":
         """An unfitted copy with fixed ``weights`` and no tuning (for cross-fitting)."""
         twin = copy.copy(self)               # fit() sets every fitted attribute afresh
         twin.weights, twin.tune_sources, twin.seed = np.asarray(weights, dtype=np.float64), None, int(seed)

@@ -20,6 +20,7 @@ from torch import nn
 
 from ..data.dataset import Dataset
 from ..errors import InputError, NotFittedError
+from ..validation import check_votes
 from .scalarize import SCALARIZATIONS, class_aggregate, scalarize_by_class
 
 
@@ -140,14 +141,7 @@ class TransformerHarmonizer:
             raise InputError("the transformer harmonizer needs the examples", column="X",
                              fix="call fit(L, X) with X the Dataset (or list of texts)")
         texts = _texts(X if X is not None else texts)
-        L = np.asarray(L)
-        if L.ndim != 2 or L.shape[0] != len(texts):
-            raise InputError(f"L has shape {L.shape} for {len(texts)} texts", column="L",
-                             fix="pass one row of votes per text")
-        L = L.astype(np.int64)
-        if ((L < -1) | (L >= self.n_classes)).any():
-            raise InputError(f"votes outside -1..{self.n_classes - 1}", column="L",
-                             fix="votes are class indices or -1 (abstain)")
+        L = check_votes(L, n_classes=self.n_classes, n_rows=len(texts))
         m = L.shape[1]
         w = np.ones(m) if self.weights is None else np.asarray(self.weights, dtype=np.float64).reshape(-1)
         if w.shape[0] != m or (w < 0).any() or w.sum() <= 0:

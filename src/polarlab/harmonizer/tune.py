@@ -20,15 +20,24 @@ to imitate them, which this criterion rewards; it leans towards small LLM weight
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
 from ..errors import InputError
 from .diagnostics import warn
 
-if TYPE_CHECKING:
-    from .polar import PolarHarmonizer
+
+class FoldModel(Protocol):
+    """What the tuning fits on each fold: an unfitted harmonizer with fixed source weights."""
+
+    def fit(self, L: np.ndarray, X: np.ndarray) -> "FoldModel": ...
+
+    def predict_proba(self, L: np.ndarray | None, X: np.ndarray) -> np.ndarray: ...
+
+
+FoldFactory = Callable[[np.ndarray, int], FoldModel]
+"""``make(weights (m,), seed) -> FoldModel``: e.g. a harmonizer's ``fold_copy``."""
 
 
 @dataclass(frozen=True)
@@ -59,18 +68,19 @@ def heldout_loss(proba: np.ndarray, L: np.ndarray, weights: np.ndarray, exclude:
     return total / mass if mass > 0 else float("nan")
 
 
-def tune_source_weight(h: "PolarHarmonizer", X: np.ndarray, L: np.ndarray, weights: np.ndarray,
-                       sources: Sequence[int], grid: Sequence[float], folds: int,
+def tune_source_weight(make: FoldFactory, X: np.ndarray, L: np.ndarray, weights: np.ndarray,
+                       sources: Sequence[int], grid: Sequence[float], folds: int, *, seed: int = 0,
                        warnings_sink: list[str] | None = None) -> tuple[float, list[TuningRow]]:
     """Pick the multiplier of ``weights[sources]`` from ``grid`` by K-fold held-out agreement.
 
     Args:
-        h: the harmonizer whose settings (model, scalarization, epochs, ...) each fold uses.
+        make: ``make(weights, seed)`` gives the unfitted model of one fold (e.g.
+            :meth:`~polarlab.harmonizer.PolarHarmonizer.fold_copy`: the same model, scalarization, epochs...).
         X: shape (n, d).  L: shape (n, m).  weights: shape (m,), the base weights.
         sources: column indices under scrutiny (e.g. the LLM's).
         grid: candidate multipliers, each >= 0.
         folds: K.
-
+        seed: the folds' permutation (fold f's model gets ``seed + f``).
         warnings_sink: texts of the warnings raised are appended here.
 
     Returns:
@@ -89,7 +99,7 @@ def tune_source_weight(h: "PolarHarmonizer", X: np.ndarray, L: np.ndarray, weigh
     if n < 2 * folds:
         raise InputError(f"{n} rows are too few for {folds}-fold weight tuning", column="tune_folds",
                          fix="use fewer folds or drop tune_sources")
-    order = np.random.default_rng(h.seed).permutation(n)
+    order = np.random.default_rng(seed).permutation(n)
     parts = np.array_split(order, folds)
     rows: list[TuningRow] = []
     for g in grid:
@@ -98,7 +108,7 @@ def tune_source_weight(h: "PolarHarmonizer", X: np.ndarray, L: np.ndarray, weigh
         losses = []
         for f, held in enumerate(parts):
             train = np.sort(np.concatenate([p for i, p in enumerate(parts) if i != f]))
-            sub = h._fold_copy(w, seed=h.seed + f).fit(L[train], X[train])
+            sub = make(w, seed + f).fit(L[train], X[train])
             losses.append(heldout_loss(sub.predict_proba(None, X[held]), L[held], weights, sources))
         arr = np.asarray(losses, dtype=np.float64)
         arr = arr[np.isfinite(arr)]

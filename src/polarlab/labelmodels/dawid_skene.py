@@ -18,7 +18,8 @@ import pandas as pd
 from crowdkit.aggregation import DawidSkene as _CrowdKitDawidSkene
 
 from ..errors import InputError, NotFittedError
-from .majority import ABSTAIN, check_n_classes, check_votes, vote_counts
+from ..validation import check_votes
+from .majority import ABSTAIN, check_n_classes, vote_counts
 
 
 def to_long(L: np.ndarray, abstain_label: int | None = None) -> pd.DataFrame:
@@ -133,7 +134,7 @@ class DawidSkene:
 
     def fit(self, L: np.ndarray, X: np.ndarray | None = None) -> "DawidSkene":
         """Fit on votes ``L`` of shape (n, m), int, -1 = abstain; ``X`` is ignored. Returns ``self``."""
-        votes = check_votes(L, self.n_classes)
+        votes = check_votes(L, n_classes=self.n_classes)
         k, m = self.n_classes, votes.shape[1]
         prior = np.zeros(k)
         confusion = np.zeros((m, k, k))
@@ -191,7 +192,7 @@ class DawidSkene:
         """
         if not hasattr(self, "confusion_"):
             raise NotFittedError("DawidSkene is not fitted yet; call fit(L) first")
-        votes = check_votes(L, self.n_classes)
+        votes = check_votes(L, n_classes=self.n_classes)
         if votes.shape[1] != self.n_sources_:
             raise InputError(f"label matrix has {votes.shape[1]} sources, the model was fitted on "
                              f"{self.n_sources_}", fix="predict with the same sources, in the same order")

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError
 
 from ..constants import ABSTAIN  # noqa: E402  (defined once)
+from ..validation import check_votes  # noqa: E402  (votes are checked in one place)
 
 
 def check_n_classes(n_classes: int) -> int:
@@ -14,37 +15,6 @@ def check_n_classes(n_classes: int) -> int:
         raise ConfigError(f"n_classes must be an integer >= 2, got {n_classes!r}", column="n_classes",
                           fix="give the number of classes of the task (len(task.labels))")
     return int(n_classes)
-
-
-def check_votes(L: np.ndarray, n_classes: int) -> np.ndarray:
-    """Validate a label matrix and return it as int64.
-
-    Args:
-        L: shape (n, m), class index in ``0..n_classes-1`` or -1 (abstain).
-        n_classes: k.
-
-    Returns:
-        shape (n, m), int64.
-
-    Raises:
-        InputError: ``L`` is not 2-D, holds non-integers, or a vote outside ``-1..k-1``
-            (the message names the first bad row and column).
-    """
-    arr = np.asarray(L)
-    if arr.ndim != 2:
-        raise InputError(f"label matrix must be 2-D (n examples, m sources), got shape {arr.shape}",
-                         fix="pass LabelMatrix.L, or reshape a single source's votes with votes[:, None]")
-    if arr.dtype.kind not in "iub":
-        if arr.dtype.kind != "f" or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-            raise InputError(f"label matrix must hold integer votes, got dtype {arr.dtype}",
-                             fix="encode votes as class indices and -1 for abstain")
-    votes = arr.astype(np.int64)
-    bad = (votes < ABSTAIN) | (votes >= n_classes)
-    if bad.any():
-        i, j = np.argwhere(bad)[0]
-        raise InputError(f"vote {votes[i, j]} is outside -1..{n_classes - 1}", row=int(i), column=str(j),
-                         fix=f"votes must be class indices 0..{n_classes - 1} or -1 for abstain")
-    return votes
 
 
 def vote_counts(L: np.ndarray, n_classes: int) -> np.ndarray:
@@ -101,11 +71,11 @@ class MajorityVote:
 
     def fit(self, L: np.ndarray, X: np.ndarray | None = None) -> "MajorityVote":
         """Validate ``L`` (shape (n, m)); ``X`` is ignored. Returns ``self``."""
-        self.n_sources_ = check_votes(L, self.n_classes).shape[1]
+        self.n_sources_ = check_votes(L, n_classes=self.n_classes).shape[1]
         return self
 
     def _winners(self, L: np.ndarray) -> np.ndarray:
-        counts = vote_counts(check_votes(L, self.n_classes), self.n_classes)
+        counts = vote_counts(check_votes(L, n_classes=self.n_classes), self.n_classes)
         return (counts == counts.max(axis=1, keepdims=True)).astype(np.float64)
 
     def predict_proba(self, L: np.ndarray, X: np.ndarray | None = None) -> np.ndarray:

@@ -10,7 +10,8 @@ import torch
 from snorkel.labeling.model import LabelModel as _SnorkelLabelModel
 
 from ..errors import ConfigError, InputError, NotFittedError
-from .majority import check_n_classes, check_votes
+from ..validation import check_votes
+from .majority import check_n_classes
 
 MIN_SOURCES = 3
 """Snorkel refuses label matrices with fewer columns than this."""
@@ -73,7 +74,7 @@ class SnorkelLabelModel:
 
     def fit(self, L: np.ndarray, X: np.ndarray | None = None) -> "SnorkelLabelModel":
         """Fit on votes ``L`` of shape (n, m), int, -1 = abstain; ``X`` is ignored. Returns ``self``."""
-        votes = check_votes(L, self.n_classes)
+        votes = check_votes(L, n_classes=self.n_classes)
         if votes.shape[0] == 0:
             raise InputError("cannot fit the Snorkel label model on 0 examples",
                              fix="fit on a label matrix with at least one row")
@@ -104,7 +105,7 @@ class SnorkelLabelModel:
         """
         if not hasattr(self, "model_"):
             raise NotFittedError("SnorkelLabelModel is not fitted yet; call fit(L) first")
-        votes = check_votes(L, self.n_classes)
+        votes = check_votes(L, n_classes=self.n_classes)
         if votes.shape[1] != self.n_sources_:
             raise InputError(f"label matrix has {votes.shape[1]} sources, the model was fitted on "
                              f"{self.n_sources_}", fix="predict with the same sources, in the same order")

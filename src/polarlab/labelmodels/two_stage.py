@@ -15,7 +15,8 @@ from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.preprocessing import StandardScaler
 
 from ..errors import InputError
-from .majority import check_n_classes, check_votes
+from ..validation import check_votes
+from .majority import check_n_classes
 
 
 class TwoStage:
@@ -51,7 +52,7 @@ class TwoStage:
         """Fit on votes ``L`` (n, m) and features ``X`` (n, d) of the same rows."""
         from .registry import make_label_model
 
-        votes = check_votes(L, self.n_classes)
+        votes = check_votes(L, n_classes=self.n_classes)
         X = self._check_X(X, votes.shape[0])
         opts = dict(self.label_model_options)
         if self.label_model in ("snorkel", "mv") and "seed" not in opts:

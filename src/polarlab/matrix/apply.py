@@ -8,6 +8,7 @@ import numpy as np
 
 from ..data.dataset import Dataset
 from ..errors import ConfigError, SourceError
+from ..validation import check_votes
 from ..sources.base import Source
 from ..task import Task
 from .label_matrix import LabelMatrix, SourceFailure
@@ -63,16 +64,8 @@ def apply_sources(data: Dataset, sources: Sequence[Source], task: Task, *,
     rowwise = apply_rowwise(view, sources, task, workers=workers)   # all Python LFs, one pass over the rows
     for j, src in _progress(sources, progress, f"applying {len(sources)} sources to {n} rows"):
         out = rowwise[src.name] if src.name in rowwise else src.apply(view, task)
-        votes = np.asarray(out.votes)
-        if votes.shape != (n,):
-            raise SourceError(f"source {src.name!r} returned {votes.shape} votes for {n} rows", column=src.name,
-                              fix="return one vote per example")
-        bad = (votes < -1) | (votes >= task.n_classes)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise SourceError(f"source {src.name!r} voted {votes[i]}, outside -1..{task.n_classes - 1}",
-                              row=i, column=src.name, fix="return a class index or -1 (abstain)")
-        L[:, j] = votes
+        L[:, j] = check_votes(out.votes, n_classes=task.n_classes, names=[src.name], n_rows=n, ndim=1,
+                              error=SourceError)
         if out.proba is not None:
             probas[src.name] = np.asarray(out.proba, dtype=np.float64)
         if out.failures:

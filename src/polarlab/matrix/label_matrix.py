@@ -5,7 +5,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..sources.base import ABSTAIN, SourceFailure
+from ..sources.base import ABSTAIN, SourceFailure  # noqa: F401  (ABSTAIN re-exported)
+from ..validation import check_votes
 
 
 @dataclass
@@ -33,11 +34,7 @@ class LabelMatrix:
         self.L = np.asarray(self.L, dtype=np.int64).reshape(len(self.ids), len(self.names))
         if len(set(self.names)) != len(self.names):
             raise ValueError(f"duplicate source names: {self.names}")
-        bad = (self.L < ABSTAIN) | (self.L >= self.n_classes)
-        if bad.any():
-            i, j = np.argwhere(bad)[0]
-            raise ValueError(f"vote {self.L[i, j]} of source {self.names[j]!r} on row {i} "
-                             f"is outside -1..{self.n_classes - 1}")
+        self.L = check_votes(self.L, n_classes=self.n_classes, names=self.names)
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..errors import InputError
+from ..validation import check_votes
 from ..harmonizer import PolarHarmonizer
 from .estimate import AccuracyEstimate, StoppingRule, estimate_accuracy, risk_strata
 from .queue import label_risk, review_order, source_disagreement
@@ -207,8 +208,7 @@ class SelfPacedReview:
         rows, answers = np.asarray(rows, dtype=np.int64), np.asarray(answers, dtype=np.int64)
         if rows.shape != answers.shape:
             raise InputError(f"{len(rows)} rows but {len(answers)} answers", fix="give one answer per item")
-        if ((answers < 0) | (answers >= self.n_classes)).any():
-            raise InputError("an answer is not a label index", column="answer", fix=f"use 0..{self.n_classes - 1}")
+        check_votes(answers, n_classes=self.n_classes, ndim=1, what="answer", abstain=False)
         self.human_[rows] = answers
         self.audited_[rows] = audit
         self.review_label_[rows] = self.machine_labels()[rows]

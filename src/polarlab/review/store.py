@@ -36,6 +36,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from ..errors import InputError
+from ..state.store import DB_NAME, ProjectState
 from .estimate import StoppingRule, estimate_accuracy
 
 SCHEMA = """
@@ -118,38 +119,28 @@ class ReviewStore:
         self.lease_seconds = float(lease_seconds)
         self.split = split
         self._local = threading.local()
+        if split is not None:            # answers become vote events: the project state must be there
+            ProjectState.ensure(self.path)
         con = self._connect()
         try:
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(SCHEMA)
-            if split is not None and con.execute(
-                    "SELECT 1 FROM sqlite_master WHERE name = 'vote_events'").fetchone() is None:
-                raise InputError("the review of a split needs the project state's vote_events table",
-                                 file=str(self.path), fix="open the store with ReviewStore.for_project(state_dir, split)")
         finally:
             con.close()
 
     @classmethod
     def for_project(cls, state_dir: str | Path, split: str, lease_seconds: float = 600.0) -> "ReviewStore":
         """The review store inside the project's state (created or migrated by ``ProjectState`` first)."""
-        from ..state import ProjectState
-        from ..state.store import DB_NAME
-
-        ProjectState(state_dir).close()
         return cls(Path(state_dir) / DB_NAME, lease_seconds, split=split)
 
     def _vote_event(self, con: sqlite3.Connection, row: int, value: int, reviewer: str, now: float,
                     note: dict[str, Any]) -> None:
-        """A ``"human"`` vote event in the project state, in the caller's transaction."""
+        """A ``"human"`` vote event in the project state, in the caller's transaction (``ProjectState`` writes it)."""
         if self.split is None:
             return
         item_id = con.execute("SELECT item_id FROM review_items WHERE row = ?", (row,)).fetchone()[0]
-        prev = con.execute("SELECT value FROM vote_events WHERE split = ? AND example_id = ? AND source = ? "
-                           "ORDER BY id DESC LIMIT 1", (self.split, item_id, HUMAN_SOURCE)).fetchone()
-        con.execute("INSERT INTO vote_events(split, example_id, source, value, previous, kind, who, strategy, note, "
-                    "created) VALUES (?, ?, ?, ?, ?, 'human', ?, 'review', ?, ?)",
-                    (self.split, item_id, HUMAN_SOURCE, int(value), None if prev is None else int(prev[0]), reviewer,
-                     json.dumps(note), now))
+        ProjectState.add_vote_event_in(con, self.split, item_id, HUMAN_SOURCE, int(value), kind="human", who=reviewer,
+                                       strategy="review", note=json.dumps(note), created=now)
 
     # ------------------------------------------------------------------ plumbing
     def _connect(self) -> sqlite3.Connection:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..labelmodels.dawid_skene import DawidSkene
-from ..labelmodels.majority import check_votes, vote_counts
+from ..labelmodels.majority import vote_counts
+from ..validation import check_votes
 from ..labelmodels.snorkel_model import SnorkelLabelModel
 from .score import risk_score
 
@@ -31,7 +32,7 @@ def majority_vote_risk(L: np.ndarray, answers: np.ndarray, n_classes: int) -> np
 
     This is 1 minus the answer's mass under the vote-share ("soft majority vote") posterior.
     """
-    votes = check_votes(L, n_classes)
+    votes = check_votes(L, n_classes=n_classes)
     counts = vote_counts(votes, n_classes).astype(np.float64)
     total = counts.sum(axis=1, keepdims=True)
     share = counts / np.maximum(total, 1.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
+from ..validation import check_votes
 
 
 def risk_score(proba: np.ndarray, answers: np.ndarray) -> np.ndarray:
@@ -24,13 +25,7 @@ def risk_score(proba: np.ndarray, answers: np.ndarray) -> np.ndarray:
     if answers.shape[0] != proba.shape[0]:
         raise InputError(f"{answers.shape[0]} answers for {proba.shape[0]} rows of proba",
                          column="answers", fix="give one answer (or -1) per row")
-    answers = answers.astype(np.int64)
-    k = proba.shape[1]
-    bad = (answers < -1) | (answers >= k)
-    if bad.any():
-        i = int(np.argwhere(bad)[0, 0])
-        raise InputError(f"answer {answers[i]} is outside -1..{k - 1}", row=i, column="answers",
-                         fix="answers are class indices or -1 (abstain)")
+    answers = check_votes(answers, n_classes=proba.shape[1], ndim=1, what="answers")
     out = np.full(answers.shape[0], np.nan)
     ok = answers >= 0
     out[ok] = 1.0 - proba[np.nonzero(ok)[0], answers[ok]]

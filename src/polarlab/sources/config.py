@@ -10,7 +10,7 @@ Each table has a ``type``:
   or only those listed in ``names``
 - ``votes``: ``name``, ``column`` — votes already in the data
 - ``wrench``: the dataset's precomputed ``weak_labels`` (all, or ``names`` / ``indices``)
-- ``llm``: an LLM labeler; see :func:`polarlab.llm.from_config`
+- ``llm``: an LLM labeler; the common keys and each backend's: :mod:`polarlab.llm.settings`
 """
 from __future__ import annotations
 
@@ -20,12 +20,13 @@ from typing import Any
 
 from ..data.dataset import Dataset
 from ..errors import ConfigError
+from ..llm.settings import LLMSettings, build_llm_source, llm_settings_for
 from .base import Source
 from .dictionary import DictionarySource, read_terms
 from .lf import LabelingFunction
 from .rules import KeywordSource, RegexSource
 from .snorkel_adapter import SnorkelSource, is_snorkel_lf
-from .registry import (SOURCE_TYPES, BuildContext, DictionarySettings, KeywordSettings, LLMSettings, PythonSettings,
+from .registry import (SOURCE_TYPES, BuildContext, DictionarySettings, KeywordSettings, PythonSettings,
                        RegexSettings, SourceSettings, VotesSettings, WrenchSettings, register_source_type)
 from .votes import VoteColumn, WeakLabelColumn, weak_label_sources
 
@@ -121,7 +122,7 @@ def validate_source(table: Any, i: int, file: str | None) -> tuple[SourceSetting
         raise ConfigError(f"unknown source type {kind!r}" if kind is not None else "no type", file=file,
                           column=f"sources[{i}].type",
                           fix=(f"did you mean {guess!r}? " if guess else "") + f"use one of {list(SOURCE_TYPES)}")
-    return validate(SOURCE_TYPES[kind].settings, table, file=file, prefix=f"sources[{i}]",
+    return validate(SOURCE_TYPES[kind].model_for(table), table, file=file, prefix=f"sources[{i}]",
                     table=f"[[sources]] of type {kind!r}"), where
 
 
@@ -183,14 +184,11 @@ def _wrench(cfg: WrenchSettings, ctx: BuildContext) -> list[Source]:
 
 
 def _llm(cfg: LLMSettings, ctx: BuildContext) -> list[Source]:
-    from ..llm import from_config
-
-    table = {k: getattr(cfg, k) for k in cfg.model_fields_set if k not in ("fault_tolerant", "max_failure_share")}
-    return [from_config(table, ctx.state_dir)]
+    return [build_llm_source(cfg, ctx.state_dir)]
 
 
 for _name, _settings, _build in (("keyword", KeywordSettings, _keyword), ("regex", RegexSettings, _regex),
                                  ("dictionary", DictionarySettings, _dictionary), ("python", PythonSettings, _python),
-                                 ("votes", VotesSettings, _votes), ("wrench", WrenchSettings, _wrench),
-                                 ("llm", LLMSettings, _llm)):
+                                 ("votes", VotesSettings, _votes), ("wrench", WrenchSettings, _wrench)):
     register_source_type(_name, _settings, _build)
+register_source_type("llm", LLMSettings, _llm, settings_for=llm_settings_for)

@@ -10,13 +10,13 @@ A plugin adds a type without editing polarlab::
     register_source_type("mine", MySettings, lambda cfg, ctx: [MySource(cfg.name, cfg.threshold)])
 
 (or lists a function doing that under the ``polarlab.plugins`` entry-point group; see
-:func:`polarlab.config.plugins.load_plugins`). ``cfg`` is the validated table, ``ctx`` a :class:`BuildContext`.
+:func:`polarlab.plugins.load_plugins`). ``cfg`` is the validated table, ``ctx`` a :class:`BuildContext`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 from pydantic import Field, model_validator
 
@@ -109,69 +109,6 @@ class WrenchSettings(SourceSettings):
     indices: Optional[list[int]] = None
 
 
-class LLMSettings(SourceSettings):
-    """``type = "llm"``: an LLM labeler (keys documented in :mod:`polarlab.llm.config`)."""
-
-    name: str = "llm"
-    backend: Literal["local", "openai"] = "local"
-    mode: Literal["scoring", "generation"] = "scoring"
-    calibrate: bool = True
-    few_shot: list[dict[str, Any]] = []
-    content_free: Optional[list[str]] = None
-    min_confidence: float = Field(0.0, ge=0.0, le=1.0)
-    price_in_per_1k: Optional[float] = Field(None, ge=0.0)
-    price_out_per_1k: Optional[float] = Field(None, ge=0.0)
-    cache: Optional[str] = None
-    progress: bool = True
-    max_tokens: Optional[int] = Field(None, ge=1)
-    # local
-    gguf: Optional[str] = None
-    n_ctx: Optional[int] = Field(None, ge=64)
-    n_threads: Optional[Union[int, Literal["auto"]]] = Field(
-        None, description='CPU threads, or "auto" (default): the available CPUs less those other processes keep busy')
-    reuse_prefix: Optional[bool] = None
-    chat_template: Optional[str] = None
-    # openai
-    model: Optional[str] = None
-    base_url: Optional[str] = None
-    api_key_env: Optional[str] = None
-    endpoint: Optional[Literal["chat", "completions"]] = None
-    max_concurrency: Optional[int] = Field(None, ge=1)
-    max_retries: Optional[int] = Field(None, ge=0)
-    backoff_s: Optional[float] = Field(None, ge=0.0)
-    backoff_max_s: Optional[float] = Field(None, ge=0.0)
-    timeout_s: Optional[float] = Field(None, gt=0.0)
-    top_logprobs: Optional[int] = Field(None, ge=1)
-    max_prompt_tokens: Optional[int] = Field(None, ge=1)
-
-    @model_validator(mode="after")
-    def _backend_keys(self) -> "LLMSettings":
-        own = {"local": LOCAL_ONLY, "openai": OPENAI_ONLY}[self.backend]
-        other = "openai" if self.backend == "local" else "local"
-        for k in sorted(self.model_fields_set - own - COMMON):
-            raise ValueError(f"@{k}: key {k!r} is for backend = \"{other}\", not \"{self.backend}\". "
-                             f"Fix: remove {k!r}, or set backend = \"{other}\"")
-        if self.backend == "openai" and not self.model:
-            raise ValueError("@model: an openai backend needs a model name. Fix: add model = \"<the server's model name>\"")
-        if self.base_url is not None:             # checked with the file, before any file is written
-            from ..errors import ConfigError
-            from ..llm.remote import check_base_url
-
-            try:
-                check_base_url(self.base_url)
-            except ConfigError as e:
-                raise ValueError(f"@base_url: {e.message}. Fix: {e.fix}") from None
-        return self
-
-
-LOCAL_ONLY = {"gguf", "n_ctx", "n_threads", "reuse_prefix", "chat_template"}
-OPENAI_ONLY = {"model", "base_url", "api_key_env", "endpoint", "max_concurrency", "max_retries", "backoff_s",
-               "backoff_max_s", "timeout_s", "top_logprobs", "max_prompt_tokens"}
-COMMON = set(SourceSettings.model_fields) | {"name", "backend", "mode", "calibrate", "few_shot", "content_free",
-                                             "min_confidence", "price_in_per_1k", "price_out_per_1k", "cache",
-                                             "progress", "max_tokens"}
-
-
 @dataclass
 class BuildContext:
     """What a builder may need besides its table.
@@ -196,16 +133,34 @@ Builder = Callable[[Any, BuildContext], "list[Source]"]
 
 @dataclass(frozen=True)
 class SourceType:
-    """A registered source type: its settings model and its builder."""
+    """A registered source type: its settings model and its builder.
+
+    Attributes:
+        settings_for: when set, picks the model of one table (a subclass of ``settings``), e.g. the ``llm``
+            type joins its common keys with those of the table's backend.
+    """
 
     name: str
     settings: type[SourceSettings]
     build: Builder
+    settings_for: Optional[Callable[[dict], type[SourceSettings]]] = None
+
+    def model_for(self, table: dict) -> type[SourceSettings]:
+        """The model that validates ``table``."""
+        return self.settings if self.settings_for is None else self.settings_for(table)
 
 
 SOURCE_TYPES: dict[str, SourceType] = {}
 
 
-def register_source_type(name: str, settings: type[SourceSettings], build: Builder) -> None:
-    """Make ``type = name`` available in project files (replaces an earlier registration of ``name``)."""
-    SOURCE_TYPES[name] = SourceType(name, settings, build)
+def register_source_type(name: str, settings: type[SourceSettings], build: Builder, *,
+                         settings_for: Optional[Callable[[dict], type[SourceSettings]]] = None) -> None:
+    """Make ``type = name`` available in project files (replaces an earlier registration of ``name``).
+
+    Args:
+        name: the value of ``type``.
+        settings: the model of the table (documented in ``docs/config.md``).
+        build: ``build(cfg, ctx) -> list[Source]``.
+        settings_for: optional ``settings_for(table) -> model`` when the keys depend on the table.
+    """
+    SOURCE_TYPES[name] = SourceType(name, settings, build, settings_for)

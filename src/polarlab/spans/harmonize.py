@@ -15,12 +15,12 @@ fallback to majority vote.
    learnt by EM — the per-source weights, no gold — and ``log prior_tau = tau · log h(x) +
    (1 − tau)+ · log π``. tau = 0 is token-level Dawid–Skene (the votes alone), larger tau trusts
    h more. A tau comes from ``tau_grid`` by the held-out leave-one-source-out pseudo-likelihood on
-   the tokens (:func:`polarlab.harmonizer.combine.select_combination`: how well the posterior
+   the tokens (:func:`polarlab.harmonizer.pseudo_likelihood.select_combination`: how well the posterior
    without source j predicts j's vote, on held-out folds), the same rule as ``combine = "auto"``
    of the classification harmonizer.
 3. Spans are decoded from q by BIO Viterbi. Every output span gets ``probability`` = P(span
    exactly right) under q with a temperature T >= 1 on its log
-   (:func:`polarlab.harmonizer.combine.choose_temperature`, chosen by the same leave-one-source-out
+   (:func:`polarlab.harmonizer.pseudo_likelihood.choose_temperature`, chosen by the same leave-one-source-out
    pseudo-likelihood: no gold) and POLAR ``risk`` = 1 − probability
    (:func:`polarlab.spans.decode.span_probability`). T never changes a decoded span.
 
@@ -41,7 +41,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..harmonizer.combine import H_ONLY, VoteLikelihood, choose_temperature, select_combination
+from ..harmonizer.combine import H_ONLY, VoteLikelihood
+from ..harmonizer.pseudo_likelihood import choose_temperature, select_combination
 from ..harmonizer.polar import PolarHarmonizer
 from .aggregate import MajoritySpans, decode_tags
 from .evaluate import span_scores

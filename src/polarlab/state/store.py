@@ -284,19 +284,41 @@ class ProjectState:
         ids = []
         with self.transaction():
             for ev in events:
-                kind = ev.get("kind", "human")
-                if kind not in EVENT_KINDS:
-                    raise ValueError(f"vote event kind {kind!r} is not one of {EVENT_KINDS}")
                 prev = ev["previous"] if "previous" in ev else self.effective_vote(ev["split"], str(ev["example_id"]),
                                                                                     ev["source"])
-                cur = self._db.execute(
-                    "INSERT INTO vote_events(split, example_id, source, value, previous, kind, who, strategy, note, "
-                    "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (ev["split"], str(ev["example_id"]), ev["source"], int(ev["value"]),
-                     None if prev is None else int(prev), kind, ev.get("who"), ev.get("strategy"), ev.get("note"),
-                     float(ev.get("time", time.time()))))
-                ids.append(int(cur.lastrowid))
+                ids.append(_insert_vote_event(self._db, ev["split"], str(ev["example_id"]), ev["source"], ev["value"],
+                                              prev, ev.get("kind", "human"), ev.get("who"), ev.get("strategy"),
+                                              ev.get("note"), float(ev.get("time", time.time()))))
         return ids
+
+    @staticmethod
+    def add_vote_event_in(con: sqlite3.Connection, split: str, example_id: str, source: str, value: int, *,
+                          kind: str = "human", who: str | None = None, strategy: str | None = None,
+                          note: str | None = None, created: float | None = None) -> tuple[int, int | None]:
+        """Record one vote event on ``con``: a connection to a state's ``state.sqlite`` with a transaction open.
+
+        For a writer that keeps its own tables in the state file and must commit its rows and the event
+        together (the review store: a reviewer's answer and its ``"human"`` vote event). The previous value is
+        the source's last event on the example, looked up inside that same transaction.
+
+        Returns:
+            (the event's id, the previous value or None).
+        """
+        row = con.execute("SELECT value FROM vote_events WHERE split=? AND example_id=? AND source=? "
+                          "ORDER BY id DESC LIMIT 1", (split, str(example_id), source)).fetchone()
+        prev = None if row is None else int(row[0])
+        return _insert_vote_event(con, split, str(example_id), source, value, prev, kind, who, strategy, note,
+                                  time.time() if created is None else float(created)), prev
+
+    @staticmethod
+    def ensure(path: str | Path) -> Path:
+        """Create or migrate the state whose database is the file ``path`` (must be named ``state.sqlite``)."""
+        path = Path(path)
+        if path.name != DB_NAME:
+            raise StateError(f"{path.name!r} is not a project state database", file=str(path),
+                             fix=f"use <state_dir>/{DB_NAME} (e.g. ReviewStore.for_project(state_dir, split))")
+        ProjectState(path.parent).close()
+        return path
 
     def add_vote_event(self, split: str, example_id: str, source: str, value: int, *, kind: str = "human",
                        who: str | None = None, strategy: str | None = None, note: str | None = None) -> int:
@@ -482,6 +504,19 @@ class ProjectState:
                 problems.append(f"artifact {ref}: {why}")
         orphans = sorted(self.artifacts.all_refs() - refs)
         return IntegrityReport(ok=not problems, problems=problems, unreferenced=orphans, artifacts=len(refs))
+
+
+def _insert_vote_event(con: sqlite3.Connection, split: str, example_id: str, source: str, value: int,
+                       previous: int | None, kind: str, who: str | None, strategy: str | None, note: str | None,
+                       created: float) -> int:
+    """The one INSERT of a vote event (inside the caller's transaction); returns its id."""
+    if kind not in EVENT_KINDS:
+        raise ValueError(f"vote event kind {kind!r} is not one of {EVENT_KINDS}")
+    cur = con.execute("INSERT INTO vote_events(split, example_id, source, value, previous, kind, who, strategy, note, "
+                      "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      (split, example_id, source, int(value), None if previous is None else int(previous), kind, who,
+                       strategy, note, created))
+    return int(cur.lastrowid)
 
 
 @dataclass
