@@ -128,5 +128,25 @@ def _openai(cfg: OpenAISettings) -> Backend:
                                                  "top_logprobs", "max_tokens", "max_prompt_tokens")))
 
 
+def build_llm_backend(name: str, keys: dict[str, Any], *, where: str = "llm") -> Backend:
+    """A backend from its registered name and its own keys (checked by its settings model).
+
+    For callers that hold an LLM outside an ``llm`` source table (e.g. the span task's LLM source).
+
+    Raises:
+        ConfigError: an unknown backend, or a key that the backend does not take / has the wrong type
+            (the message names ``where`` and the key).
+    """
+    from ..config.base import validate
+
+    if name not in LLM_BACKENDS:
+        raise ConfigError(f"unknown LLM backend {name!r}", column=f"{where}.backend",
+                          fix=f"use one of {sorted(LLM_BACKENDS)}, or register one with register_llm_backend")
+    bt = LLM_BACKENDS[name]
+    table = {k: v for k, v in keys.items() if v is not None}
+    cfg = validate(bt.settings, table, file=None, prefix=where, table=f"[{where}]")
+    return bt.build(cfg)
+
+
 register_llm_backend("local", LocalSettings, _local)
 register_llm_backend("openai", OpenAISettings, _openai)

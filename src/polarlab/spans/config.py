@@ -13,7 +13,7 @@ Example (as a dict / TOML tables)::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,10 +43,14 @@ class SourceSpec(_Strict):
     # function: a built-in name (disease_heads, disease_suffixes, disease_acronyms) or "module:attr"
     function: Optional[str] = None
     # llm
-    backend: Literal["local"] = "local"
+    backend: str = Field("local", description="a registered LLM backend (polarlab.llm.backends): "
+                                              '"local" (embedded llama.cpp), "openai", or a plugin\'s')
+    backend_options: dict[str, Any] = Field(
+        default_factory=dict, description="the backend's own keys (e.g. model, base_url for openai), checked by "
+                                          "its settings model")
     gguf: Optional[Path] = None
     max_tokens: int = Field(24, ge=4)
-    n_threads: int = Field(2, ge=1)
+    n_threads: Union[int, Literal["auto"]] = 2
     limit_docs: Optional[int] = Field(None, ge=1, description="ask the LLM about the first N documents only")
 
 

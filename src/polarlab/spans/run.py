@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import ConfigError
+from ..llm.backends import LLM_BACKENDS, build_llm_backend
 from .aggregate import SPAN_MODELS, spans_with_probability
 from .config import SourceSpec, SpansConfig
 from .evaluate import span_errors, span_scores
@@ -89,10 +90,17 @@ def _function(spec: SourceSpec, state_dir: Path, docs):
     return fn
 
 
-def _llm(spec: SourceSpec, state_dir: Path, docs):
-    from ..llm.local import LlamaCppBackend
+def _local_keys(spec: SourceSpec) -> dict:
+    """The span source's own keys for the embedded model (other backends take theirs from backend_options)."""
+    if spec.backend != "local":
+        bt = LLM_BACKENDS.get(spec.backend)
+        return {"max_tokens": spec.max_tokens} if bt and "max_tokens" in bt.settings.model_fields else {}
+    return {"gguf": str(spec.gguf) if spec.gguf else None, "max_tokens": spec.max_tokens, "n_ctx": 1024,
+            "n_threads": spec.n_threads}
 
-    be = LlamaCppBackend(spec.gguf, max_tokens=spec.max_tokens, n_ctx=1024, n_threads=spec.n_threads)
+
+def _llm(spec: SourceSpec, state_dir: Path, docs):
+    be = build_llm_backend(spec.backend, {**_local_keys(spec), **spec.backend_options}, where=f"sources.{spec.name}")
     src = LLMSpanSource(be, label=spec.label, cache=Path(state_dir) / "llm_cache.sqlite", name=spec.name)
     return _Limited(src, docs[:spec.limit_docs]) if spec.limit_docs else src
 
