@@ -134,26 +134,32 @@ class _Run:
 
     def _train_eval(self, name: str, triplets, t0: float, calls: int, **extra) -> dict:
         model_dir = self.state / "models" / name
-        self.trainer().fit(self.data, triplets, model_dir)
-        return self._eval_model(model_dir, t0, calls, triplets=len(triplets), **extra)
+        tr = self.trainer().fit(self.data, triplets, model_dir)
+        return self._eval_model(model_dir, t0, calls, triplets=len(triplets), train_seconds=round(tr.train_seconds_, 1),
+                                reused_model=tr.reused_, **extra)
 
     def _eval_model(self, model_dir: Path, t0: float, calls: int, **extra) -> dict:
+        """Test metrics of a trained bi-encoder, alone and fused (RRF) with BM25 as ``with_bm25`` (the same
+        hybrid as ``fusion``, with the trained model in place of the off-the-shelf one)."""
         r = DenseRetriever(model_dir, **self.enc_kw).retrieve(self.data, self.test_q, self.c.candidates_depth)
-        return self._result(r, calls, time.perf_counter() - t0, model=str(model_dir), **extra)
+        hybrid = rrf_fuse([self.rankings["bm25"]["test"], r], self.c.candidates_depth)
+        return self._result(r, calls, time.perf_counter() - t0, model=str(model_dir),
+                            with_bm25=evaluate(hybrid.to_run(self.data), self.test_qrels), **extra)
 
     # -- methods ----------------------------------------------------------------------
     def llm_labels(self) -> dict:
         t0 = time.perf_counter()
         t0 -= self.llm_static()
         p = np.where(self.llm_vote >= 0, self.llm_vote.astype(float), np.nan)
-        return self._train_eval("llm_labels", triplets_from_scores(self.P, p), t0, len(self.static))
+        return self._train_eval("llm_labels", triplets_from_scores(self.P, p, max_pos=self.c.max_positives), t0,
+                                len(self.static))
 
     def polar(self) -> tuple[dict, dict]:
         t0 = time.perf_counter()
         t0 -= self.llm_static()
         h = harmonize(self.X, {**self.cheap, "llm": self.llm_vote}, seed=self.c.seed)
         risk = self.risk_report(h.llm_risk, self.llm_vote, self.llm_p)
-        res = self._train_eval("polar", triplets_from_scores(self.P, h.p_relevant), t0,
+        res = self._train_eval("polar", triplets_from_scores(self.P, h.p_relevant, max_pos=self.c.max_positives), t0,
                                len(self.static), llm_weight=h.llm_weight)
         return res, risk
 
@@ -182,7 +188,7 @@ class _Run:
         t0 = time.perf_counter()
         c = self.c
         st = AdaptiveSelfTraining(budget=c.budget, max_rounds=c.rounds, first_share=c.first_share,
-                                  per_query=c.per_query)
+                                  per_query=c.per_query, max_positives=c.max_positives)
         st.fit(self.data, self.P, self.X, self.cheap, self.judge, self.trainer(),
                self.state / "models" / "polar_self_training", encoder_kw=self.enc_kw, log=self.log)
         risk = self.risk_report(st.harmonized_.llm_risk, st.llm_vote_, st.llm_p_)
