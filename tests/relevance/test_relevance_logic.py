@@ -105,3 +105,26 @@ def test_harmonize_gives_probabilities_and_llm_risk():
     wrong = (llm >= 0) & (llm != y)
     right = (llm >= 0) & (llm == y)
     assert h.llm_risk[wrong].mean() > h.llm_risk[right].mean()
+
+
+def test_corpus_encoding_is_cached_block_by_block(tmp_path):
+    """A killed corpus encoding resumes at its block: finished blocks are read back, not recomputed."""
+    from polarlab.relevance.candidates import _BlockCached
+
+    class Counting:
+        model_id, dim = "fake", 2
+
+        def __init__(self):
+            self.seen: list[str] = []
+
+        def encode(self, texts):
+            self.seen += list(texts)
+            return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+    emb = Counting()
+    texts = ["a", "bb", "ccc", "dddd", "eeeee"]
+    out = _BlockCached(emb, tmp_path, block=2).encode(texts)
+    assert out[:, 0].tolist() == [1, 2, 3, 4, 5] and emb.seen == texts
+    emb.seen.clear()
+    again = _BlockCached(emb, tmp_path, block=2).encode(texts[:4] + ["ffffff"])
+    assert emb.seen == ["ffffff"] and again[:, 0].tolist() == [1, 2, 3, 4, 6]
