@@ -44,6 +44,14 @@ def llm_source(config: RelevanceConfig, state_dir: Path) -> LLMSource:
     return llm_from_config(table, state_dir)
 
 
+def auroc_noise(labels: np.ndarray) -> float:
+    """Two standard errors of the AUROC of an uninformative score on these labels (shape (n,), 0/1):
+    sqrt((n1 + n0 + 1) / (12 n1 n0)) (Mann–Whitney under the null); an AUROC within 0.5 ± this is noise."""
+    n1 = int(np.sum(labels == 1))
+    n0 = int(np.sum(labels == 0))
+    return float(2.0 * np.sqrt((n1 + n0 + 1) / (12.0 * n1 * n0))) if n1 and n0 else float("nan")
+
+
 class _Run:
     """Shared state of one run (data, candidates, pool) and the per-method steps."""
 
@@ -182,7 +190,9 @@ class _Run:
                 "llm_yes_rate": float((llm_vote[asked] == 1).mean()) if err.size else float("nan"),
                 "relevant_rate": float(gold.mean()) if err.size else float("nan"),
                 "llm_p_yes_auroc": auroc(p, gold) if err.size else float("nan"),
-                "polar": {k: polar[k] for k in keys}, "llm_confidence": {k: own[k] for k in keys}}
+                "llm_p_yes_auroc_noise": auroc_noise(gold),
+                "polar": {k: polar[k] for k in keys}, "llm_confidence": {k: own[k] for k in keys},
+                "risk_auroc_noise": auroc_noise(err)}
 
     def self_training(self) -> tuple[dict, dict]:
         t0 = time.perf_counter()
