@@ -272,7 +272,10 @@ def run_relevance(config: RelevanceConfig, *, state_dir: str | os.PathLike = ".p
                 res[m] = run.supervised()
             elif m == "llm_rerank":
                 res[m] = run.llm_rerank()
-            log(f"{m}: nDCG@10 {res[m]['ndcg@10']:.3f}, Recall@100 {res[m]['recall@100']:.3f}")
+            hy = res[m].get("with_bm25")
+            log(f"{m}: nDCG@10 {res[m]['ndcg@10']:.3f}, Recall@100 {res[m]['recall@100']:.3f}"
+                + (f"; fused with BM25 {hy['ndcg@10']:.3f} / {hy['recall@100']:.3f}" if hy else "")
+                + f"; {res[m]['llm_calls']} LLM calls, {res[m]['seconds']:.0f} s")
         out = {"retrievers": {m: res[m] for m in methods if m in res}, "risk": risk,
                "config": config.model_dump()}
         if source is not None or run._judge is not None:
