@@ -255,6 +255,9 @@ def run_relevance(config: RelevanceConfig, *, state_dir: str | os.PathLike = ".p
         risk: dict[str, dict] = {}
         first = run.first_stage(bm25_only=methods == ["bm25"])
         res.update({m: first[m] for m in ("bm25", "dense", "fusion") if m in methods})
+        for m in res:
+            log(f"{m}: nDCG@10 {res[m]['ndcg@10']:.3f}, Recall@100 {res[m]['recall@100']:.3f}; "
+                f"{res[m]['seconds']:.0f} s")
         needs_pool = {"llm_labels", "polar", "polar_self_training", "supervised"} & set(methods)
         if needs_pool:
             run.pool()
