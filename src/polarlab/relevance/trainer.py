@@ -15,8 +15,8 @@ import hashlib
 import json
 import os
 import random
-import time
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -59,6 +59,11 @@ class BiEncoderTrainer:
         scale: the loss's cosine scale (sentence-transformers' default 20).
         seed: shuffling and initialisation.
         num_threads: torch threads while training (restored afterwards); None keeps torch's.
+
+    Attributes (after ``fit``):
+        model_path_: the saved model folder.  n_triplets_: triplets trained on.
+        reused_: True when the folder already held this training (nothing was trained).
+        train_seconds_: the training's wall time (the saved one when reused).
     """
 
     def __init__(self, base_model: str | os.PathLike | None = None, max_seq_length: int = 128,
