@@ -3,16 +3,13 @@ labels scored the way the server allows (real HTTP servers: the fake OpenAI serv
 server running the shipped Gemma GGUF)."""
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from llama_server import free_port, llama_cpp_server
 from typer.testing import CliRunner
 
 from polarlab import Task, apply_sources
@@ -39,14 +36,6 @@ def source(url: str, tmp_path: Path, **kw) -> LLMSource:
     be.setdefault("model", "fake-model")
     be.setdefault("backoff_s", 0.001)
     return LLMSource(OpenAIBackend(base_url=url, **be), cache=tmp_path / "c.sqlite", progress=False, **kw)
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 # --------------------------------------------------------------------------- checked before any work
@@ -177,32 +166,8 @@ def test_completions_endpoint_scores_every_label_by_echo(srv, tmp_path):
 
 @pytest.fixture(scope="module")
 def llama_server():
-    pytest.importorskip("sse_starlette")
-    pytest.importorskip("starlette_context")
-    pytest.importorskip("pydantic_settings")
-    from polarlab.llm.local import default_gguf
-
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(default_gguf()),
-                             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2",
-                             "--model_alias", "gemma", "--verbose", "False"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import urllib.request
-
-    url = f"http://127.0.0.1:{port}/v1"
-    t0 = time.time()
-    while True:
-        try:
-            urllib.request.urlopen(url + "/models", timeout=5).read()
-            break
-        except OSError:
-            if proc.poll() is not None or time.time() - t0 > 180:
-                proc.kill()
-                pytest.fail("llama_cpp.server did not start")
-            time.sleep(0.5)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+    with llama_cpp_server() as url:
+        yield url
 
 
 def test_llama_cpp_server_completions_scoring_sees_every_label(llama_server, tmp_path):

@@ -105,3 +105,40 @@ def test_harmonize_gives_probabilities_and_llm_risk():
     wrong = (llm >= 0) & (llm != y)
     right = (llm >= 0) & (llm == y)
     assert h.llm_risk[wrong].mean() > h.llm_risk[right].mean()
+
+
+def test_corpus_encoding_is_cached_block_by_block(tmp_path):
+    """A killed corpus encoding resumes at its block: finished blocks are read back, not recomputed."""
+    from polarlab.relevance.candidates import _BlockCached
+
+    class Counting:
+        model_id, dim = "fake", 2
+
+        def __init__(self):
+            self.seen: list[str] = []
+
+        def encode(self, texts):
+            self.seen += list(texts)
+            return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+    emb = Counting()
+    texts = ["a", "bb", "ccc", "dddd", "eeeee"]
+    out = _BlockCached(emb, tmp_path, block=2).encode(texts)
+    assert out[:, 0].tolist() == [1, 2, 3, 4, 5] and emb.seen == texts
+    emb.seen.clear()
+    again = _BlockCached(emb, tmp_path, block=2).encode(texts[:4] + ["ffffff"])
+    assert emb.seen == ["ffffff"] and again[:, 0].tolist() == [1, 2, 3, 4, 6]
+
+
+def test_auroc_noise_band_of_an_uninformative_score():
+    from polarlab.relevance.experiment import auroc_noise
+    from polarlab.risk.calibration import auroc
+
+    labels = np.array([1] * 50 + [0] * 50)
+    band = auroc_noise(labels)
+    assert band == pytest.approx(2 * np.sqrt(101 / (12 * 50 * 50)))
+    # random scores land inside 0.5 ± band about 95 % of the time
+    rng = np.random.default_rng(0)
+    inside = np.mean([abs(auroc(rng.random(100), labels) - 0.5) <= band for _ in range(400)])
+    assert 0.9 <= inside <= 0.99
+    assert np.isnan(auroc_noise(np.array([1, 1, 1])))

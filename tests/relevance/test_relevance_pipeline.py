@@ -24,6 +24,9 @@ def test_end_to_end_tiny_run(tiny_beir, tmp_path):
     assert list(ret) == ["fusion", "polar", "polar_self_training", "supervised"]
     for m in ret.values():
         assert 0 <= m["ndcg@10"] <= 1 and 0 <= m["recall@100"] <= 1
+    for m in ("polar", "polar_self_training", "supervised"):     # trained models: also fused with BM25
+        assert 0 <= ret[m]["with_bm25"]["ndcg@10"] <= 1
+    assert not ret["polar"]["reused_model"] and ret["polar"]["train_seconds"] > 0
     assert ret["polar"]["llm_calls"] == 6 and ret["supervised"]["llm_calls"] == 0
     assert 0 < ret["polar_self_training"]["llm_calls"] <= 6
     rounds = ret["polar_self_training"]["rounds"]
@@ -54,3 +57,11 @@ def test_end_to_end_tiny_run(tiny_beir, tmp_path):
                           state_dir=state)
     assert again["llm_backend_calls"] == 0
     assert again["risk"]["polar"]["n"] == 6
+    # ... and trains nothing: the saved model's manifest matches the same triplets and settings
+    assert again["retrievers"]["polar"]["reused_model"]
+    assert again["retrievers"]["polar"]["ndcg@10"] == ret["polar"]["ndcg@10"]
+    assert again["retrievers"]["polar"]["train_seconds"] == ret["polar"]["train_seconds"]
+    # a changed setting retrains
+    third = run_relevance(make_config(data=str(tiny_beir), methods=["polar"], budget=6, pool_depth=3, llm_threads=1,
+                                      lr=3e-5), state_dir=state)
+    assert not third["retrievers"]["polar"]["reused_model"]

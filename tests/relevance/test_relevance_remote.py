@@ -1,5 +1,6 @@
-"""The remote path end to end: the LLM judge and `polarlab bench relevance --llm URL` against a real
-OpenAI-compatible HTTP server (the repository's fake server), with the SQLite answer cache."""
+"""The remote path end to end: the LLM judge and `polarlab bench relevance --llm URL` against real
+OpenAI-compatible HTTP servers (the repository's fake server, and llama-cpp-python's own server running the
+packaged Gemma 3 270M), with the SQLite answer cache."""
 from __future__ import annotations
 
 import json
@@ -11,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "llm"))
+from llama_server import llama_cpp_server  # noqa: E402
 from llm_fake_server import FakeServer  # noqa: E402
 
 from polarlab.cli.main import app  # noqa: E402
@@ -75,3 +77,30 @@ def test_bench_relevance_bad_input_fails_before_any_work(tmp_path):
                                  "--state-dir", str(tmp_path / "s")])
     assert r.exit_code == 2
     assert "the corpus is empty" in r.output
+
+
+@pytest.mark.slow
+def test_bench_relevance_against_llama_cpp_server(tiny_beir, tmp_path):
+    """A real server and model, chat endpoint (yes/no from the top log-probs of the first answer token); a second
+    run of the same command is answered by the cache and retrains nothing. (The completions endpoint scores by
+    echo, and llama-cpp-python's server ranks the whole 262k vocabulary in Python for every prompt token:
+    minutes per relevance prompt, too slow for a test.)"""
+    pytest.importorskip("llama_cpp")
+    n_test = len(load_beir(tiny_beir).split_queries("test"))
+    with llama_cpp_server(n_threads=1) as url:
+        args = ["bench", "relevance", str(tiny_beir), "--llm", url, "--llm-model", "gemma",
+                "--methods", "bm25,polar,llm_rerank", "--budget", "4", "--rerank-depth", "1",
+                "--state-dir", str(tmp_path / "state")]
+        first = CliRunner().invoke(app, args)
+        assert first.exit_code == 0, first.output
+        res = json.loads(first.output.strip().splitlines()[-1])
+        again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0, again.output
+    ret = res["retrievers"]
+    assert ret["polar"]["llm_calls"] == 4 and ret["llm_rerank"]["llm_calls"] == n_test
+    assert res["llm_backend_calls"] >= 4 + n_test
+    risk = res["risk"]["polar"]
+    assert risk["n"] == 4 and risk["polar"]["ece"] is not None      # a P(yes) on every judged pair
+    res2 = json.loads(again.output.strip().splitlines()[-1])
+    assert res2["llm_backend_calls"] == 0 and res2["retrievers"]["polar"]["reused_model"]
+    assert {m: r["ndcg@10"] for m, r in res2["retrievers"].items()} == {m: r["ndcg@10"] for m, r in ret.items()}

@@ -34,7 +34,9 @@ def bench_relevance_cmd(
     their fusion, the supervised bound and the LLM as reranker: nDCG@10 / Recall@100 on the test split.
 
     Prints a table, then the JSON result as the last line: {"retrievers": {method: {"ndcg@10", "recall@100",
-    "llm_calls", "seconds", ...}}, "risk": {...}, "config": {...}}.
+    "llm_calls", "seconds", ...}}, "risk": {...}, "config": {...}}. A trained retriever's entry also has
+    "with_bm25" (its RRF fusion with BM25: the hybrid that "fusion" is for off-the-shelf MiniLM) and
+    "train_seconds" (its training time, also when a re-run reused the saved model).
     """
     from rich.table import Table
 
@@ -53,17 +55,21 @@ def bench_relevance_cmd(
     except PolarlabError as e:
         _fail(e)
     t = Table(title=f"{directory.name}: test split")
-    for c in ("retriever", "nDCG@10", "Recall@100", "LLM calls", "seconds"):
+    for c in ("retriever", "nDCG@10", "Recall@100", "+ BM25 (RRF) nDCG@10 / R@100", "LLM calls", "seconds"):
         t.add_column(c)
     for name, r in result["retrievers"].items():
-        t.add_row(name, f"{r['ndcg@10']:.3f}", f"{r['recall@100']:.3f}", str(r["llm_calls"]), f"{r['seconds']:.0f}")
+        hy = r.get("with_bm25")
+        t.add_row(name, f"{r['ndcg@10']:.3f}", f"{r['recall@100']:.3f}",
+                  f"{hy['ndcg@10']:.3f} / {hy['recall@100']:.3f}" if hy else "", str(r["llm_calls"]),
+                  f"{r['seconds']:.0f}")
     console.print(t)
     for name, r in result["risk"].items():
         p, o = r["polar"], r["llm_confidence"]
         console.print(f"risk of the LLM judgements ({name}, {r['n']} pairs, LLM error rate {r['llm_error_rate']:.3f} "
                       f"vs train qrels): POLAR ECE {p['ece']:.3f} (noise floor {p['ece_floor']:.3f}), AUROC "
-                      f"{p['auroc']:.3f}; LLM's own confidence ECE {o['ece']:.3f}, AUROC {o['auroc']:.3f}; "
-                      f"AUROC of P(yes) for relevance {r['llm_p_yes_auroc']:.3f}")
+                      f"{p['auroc']:.3f}; LLM's own confidence ECE {o['ece']:.3f}, AUROC {o['auroc']:.3f} "
+                      f"(noise: 0.5 ± {r['risk_auroc_noise']:.3f}); AUROC of P(yes) for relevance "
+                      f"{r['llm_p_yes_auroc']:.3f} (noise: 0.5 ± {r['llm_p_yes_auroc_noise']:.3f})")
     line = json.dumps(_finite(result), separators=(",", ":"), default=str, allow_nan=False)
     if json_out:
         write_text(json_out, line + "\n")

@@ -73,10 +73,10 @@ class DenseRetriever:
         return cached_encode([data.queries[q] for q in qids], self.embedder, self.cache_dir)
 
     def encode_corpus(self, data: BeirData) -> np.ndarray:
-        """shape (n_docs, 384), L2-normalised."""
+        """shape (n_docs, 384), L2-normalised (cached whole, and block by block while it is computed)."""
         if getattr(self, "_corpus_for", None) is not data:
-            self._corpus = cached_encode([data.doc_text(i) for i in range(data.n_docs)], self.embedder,
-                                         self.cache_dir)
+            texts = [data.doc_text(i) for i in range(data.n_docs)]
+            self._corpus = cached_encode(texts, _BlockCached(self.embedder, self.cache_dir), self.cache_dir)
             self._corpus_for = data
         return self._corpus
 
@@ -105,6 +105,27 @@ class _SeqEmbedder(Embedder):
         m = super().model
         m.max_seq_length = self.max_seq_length
         return m
+
+
+class _BlockCached:
+    """An embedder that encodes in blocks of ``block`` texts, each block cached: an encoding that was killed
+    (a corpus takes minutes on a CPU) resumes at the block it was in."""
+
+    def __init__(self, embedder: Embedder, cache_dir, block: int = 512) -> None:
+        self.embedder, self.cache_dir, self.block = embedder, cache_dir, int(block)
+
+    @property
+    def model_id(self) -> str:
+        return self.embedder.model_id
+
+    @property
+    def dim(self) -> int:
+        return self.embedder.dim
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        parts = [cached_encode(texts[i:i + self.block], self.embedder, self.cache_dir)
+                 for i in range(0, len(texts), self.block)]
+        return np.vstack(parts) if parts else self.embedder.encode([])
 
 
 def _mtime(path: Path) -> str:

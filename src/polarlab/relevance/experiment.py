@@ -44,6 +44,14 @@ def llm_source(config: RelevanceConfig, state_dir: Path) -> LLMSource:
     return llm_from_config(table, state_dir)
 
 
+def auroc_noise(labels: np.ndarray) -> float:
+    """Two standard errors of the AUROC of an uninformative score on these labels (shape (n,), 0/1):
+    sqrt((n1 + n0 + 1) / (12 n1 n0)) (Mann–Whitney under the null); an AUROC within 0.5 ± this is noise."""
+    n1 = int(np.sum(labels == 1))
+    n0 = int(np.sum(labels == 0))
+    return float(2.0 * np.sqrt((n1 + n0 + 1) / (12.0 * n1 * n0))) if n1 and n0 else float("nan")
+
+
 class _Run:
     """Shared state of one run (data, candidates, pool) and the per-method steps."""
 
@@ -134,26 +142,32 @@ class _Run:
 
     def _train_eval(self, name: str, triplets, t0: float, calls: int, **extra) -> dict:
         model_dir = self.state / "models" / name
-        self.trainer().fit(self.data, triplets, model_dir)
-        return self._eval_model(model_dir, t0, calls, triplets=len(triplets), **extra)
+        tr = self.trainer().fit(self.data, triplets, model_dir)
+        return self._eval_model(model_dir, t0, calls, triplets=len(triplets), train_seconds=round(tr.train_seconds_, 1),
+                                reused_model=tr.reused_, **extra)
 
     def _eval_model(self, model_dir: Path, t0: float, calls: int, **extra) -> dict:
+        """Test metrics of a trained bi-encoder, alone and fused (RRF) with BM25 as ``with_bm25`` (the same
+        hybrid as ``fusion``, with the trained model in place of the off-the-shelf one)."""
         r = DenseRetriever(model_dir, **self.enc_kw).retrieve(self.data, self.test_q, self.c.candidates_depth)
-        return self._result(r, calls, time.perf_counter() - t0, model=str(model_dir), **extra)
+        hybrid = rrf_fuse([self.rankings["bm25"]["test"], r], self.c.candidates_depth)
+        return self._result(r, calls, time.perf_counter() - t0, model=str(model_dir),
+                            with_bm25=evaluate(hybrid.to_run(self.data), self.test_qrels), **extra)
 
     # -- methods ----------------------------------------------------------------------
     def llm_labels(self) -> dict:
         t0 = time.perf_counter()
         t0 -= self.llm_static()
         p = np.where(self.llm_vote >= 0, self.llm_vote.astype(float), np.nan)
-        return self._train_eval("llm_labels", triplets_from_scores(self.P, p), t0, len(self.static))
+        return self._train_eval("llm_labels", triplets_from_scores(self.P, p, max_pos=self.c.max_positives), t0,
+                                len(self.static))
 
     def polar(self) -> tuple[dict, dict]:
         t0 = time.perf_counter()
         t0 -= self.llm_static()
         h = harmonize(self.X, {**self.cheap, "llm": self.llm_vote}, seed=self.c.seed)
         risk = self.risk_report(h.llm_risk, self.llm_vote, self.llm_p)
-        res = self._train_eval("polar", triplets_from_scores(self.P, h.p_relevant), t0,
+        res = self._train_eval("polar", triplets_from_scores(self.P, h.p_relevant, max_pos=self.c.max_positives), t0,
                                len(self.static), llm_weight=h.llm_weight)
         return res, risk
 
@@ -176,13 +190,15 @@ class _Run:
                 "llm_yes_rate": float((llm_vote[asked] == 1).mean()) if err.size else float("nan"),
                 "relevant_rate": float(gold.mean()) if err.size else float("nan"),
                 "llm_p_yes_auroc": auroc(p, gold) if err.size else float("nan"),
-                "polar": {k: polar[k] for k in keys}, "llm_confidence": {k: own[k] for k in keys}}
+                "llm_p_yes_auroc_noise": auroc_noise(gold),
+                "polar": {k: polar[k] for k in keys}, "llm_confidence": {k: own[k] for k in keys},
+                "risk_auroc_noise": auroc_noise(err)}
 
     def self_training(self) -> tuple[dict, dict]:
         t0 = time.perf_counter()
         c = self.c
         st = AdaptiveSelfTraining(budget=c.budget, max_rounds=c.rounds, first_share=c.first_share,
-                                  per_query=c.per_query)
+                                  per_query=c.per_query, max_positives=c.max_positives)
         st.fit(self.data, self.P, self.X, self.cheap, self.judge, self.trainer(),
                self.state / "models" / "polar_self_training", encoder_kw=self.enc_kw, log=self.log)
         risk = self.risk_report(st.harmonized_.llm_risk, st.llm_vote_, st.llm_p_)
@@ -239,6 +255,9 @@ def run_relevance(config: RelevanceConfig, *, state_dir: str | os.PathLike = ".p
         risk: dict[str, dict] = {}
         first = run.first_stage(bm25_only=methods == ["bm25"])
         res.update({m: first[m] for m in ("bm25", "dense", "fusion") if m in methods})
+        for m in res:
+            log(f"{m}: nDCG@10 {res[m]['ndcg@10']:.3f}, Recall@100 {res[m]['recall@100']:.3f}; "
+                f"{res[m]['seconds']:.0f} s")
         needs_pool = {"llm_labels", "polar", "polar_self_training", "supervised"} & set(methods)
         if needs_pool:
             run.pool()
@@ -256,7 +275,10 @@ def run_relevance(config: RelevanceConfig, *, state_dir: str | os.PathLike = ".p
                 res[m] = run.supervised()
             elif m == "llm_rerank":
                 res[m] = run.llm_rerank()
-            log(f"{m}: nDCG@10 {res[m]['ndcg@10']:.3f}, Recall@100 {res[m]['recall@100']:.3f}")
+            hy = res[m].get("with_bm25")
+            log(f"{m}: nDCG@10 {res[m]['ndcg@10']:.3f}, Recall@100 {res[m]['recall@100']:.3f}"
+                + (f"; fused with BM25 {hy['ndcg@10']:.3f} / {hy['recall@100']:.3f}" if hy else "")
+                + f"; {res[m]['llm_calls']} LLM calls, {res[m]['seconds']:.0f} s")
         out = {"retrievers": {m: res[m] for m in methods if m in res}, "risk": risk,
                "config": config.model_dump()}
         if source is not None or run._judge is not None:

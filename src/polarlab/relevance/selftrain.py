@@ -44,6 +44,7 @@ class RoundRecord:
     retriever_votes: int
     changed: float | None     # share of pool labels that changed (None in round 0)
     triplets: int
+    train_seconds: float = 0.0   # the round's training time (when it trained; else the saved model's)
 
 
 @dataclass
@@ -58,6 +59,7 @@ class AdaptiveSelfTraining:
         confident_hi, confident_lo: retriever vote thresholds on P_ret.
         scale: cosine scale of P_ret (the training loss's).
         min_change: stop when fewer pool labels than this share changed.
+        max_positives: positives per query in the training triplets.
     """
 
     budget: int
@@ -68,6 +70,7 @@ class AdaptiveSelfTraining:
     confident_lo: float = 0.01
     scale: float = 20.0
     min_change: float = 0.01
+    max_positives: int = 1
     history_: list[RoundRecord] = field(default_factory=list)
 
     def fit(self, data: BeirData, pool: Pool, X: np.ndarray, cheap: dict[str, np.ndarray],
@@ -90,10 +93,11 @@ class AdaptiveSelfTraining:
         first = order[:int(round(self.budget * self.first_share))]
         self._ask(data, pool, judge, first, llm_vote, asked, self.llm_p_)
         h = harmonize(X, {**cheap, "llm": llm_vote})
-        trips = triplets_from_scores(pool, h.p_relevant)
+        trips = triplets_from_scores(pool, h.p_relevant, max_pos=self.max_positives)
         trainer.fit(data, trips, out_dir / "round0")
         model = out_dir / "round0"
-        self.history_ = [RoundRecord(0, len(first), int(asked.sum()), 0, None, len(trips))]
+        self.history_ = [RoundRecord(0, len(first), int(asked.sum()), 0, None, len(trips),
+                                     round(trainer.train_seconds_, 1))]
         log(f"self-training round 0: {len(first)} LLM pairs, {len(trips)} triplets")
         for r in range(1, self.max_rounds + 1):
             left = self.budget - int(asked.sum())
@@ -108,11 +112,11 @@ class AdaptiveSelfTraining:
             new = harmonize(X, {**cheap, "retriever": ret_vote, "llm": llm_vote})
             changed = float(np.mean((new.p_relevant >= 0.5) != (h.p_relevant >= 0.5)))
             h = new
-            trips = triplets_from_scores(pool, h.p_relevant)
+            trips = triplets_from_scores(pool, h.p_relevant, max_pos=self.max_positives)
             model = out_dir / f"round{r}"
             trainer.fit(data, trips, model)
             self.history_.append(RoundRecord(r, len(take), int(asked.sum()), int((ret_vote >= 0).sum()),
-                                             changed, len(trips)))
+                                             changed, len(trips), round(trainer.train_seconds_, 1)))
             log(f"self-training round {r}: {len(take)} new LLM pairs, {int((ret_vote >= 0).sum())} "
                 f"retriever votes, {changed:.3f} of labels changed")
             if changed < self.min_change:
@@ -139,8 +143,7 @@ class AdaptiveSelfTraining:
         enc = DenseRetriever(model, **encoder_kw)
         qids = list(dict.fromkeys(pool.qids))
         Q = dict(zip(qids, enc.encode_queries(data, qids)))
-        docs = np.unique(pool.doc_idx)
-        D = dict(zip(docs.tolist(), enc.embedder.encode([data.doc_text(int(d)) for d in docs])))
+        D = enc.encode_corpus(data)          # cached per model: the same encoding evaluates it afterwards
         cos = np.array([Q[q] @ D[int(d)] for q, d in zip(pool.qids, pool.doc_idx)])
         p = np.empty(len(pool))
         for q, rows in pool.by_query().items():

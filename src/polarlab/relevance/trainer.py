@@ -4,12 +4,19 @@ The loss is the multiple-negatives ranking loss of sentence-transformers (cross-
 scaled cosine of each query with its positive against every other positive and every hard
 negative in the batch); a triplet may lack its hard negative (in-batch negatives only). One
 pass with AdamW and linear warm-up, short sequences: minutes on a CPU for ~1k triplets.
+
+Resumable: the saved folder holds ``polarlab_train.json`` (a hash of the triplets, the settings and
+the starting model, and the training time); ``fit`` on a folder whose manifest matches loads
+nothing and trains nothing, so a killed run that is started again retrains only what was missing.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import random
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -19,6 +26,16 @@ import numpy as np
 from ..errors import InputError
 from ..features.embedding import packaged_model_path
 from .beir import BeirData
+
+
+MANIFEST = "polarlab_train.json"
+
+
+def _read_manifest(folder: Path) -> dict:
+    try:
+        return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 @dataclass(frozen=True)
@@ -42,6 +59,11 @@ class BiEncoderTrainer:
         scale: the loss's cosine scale (sentence-transformers' default 20).
         seed: shuffling and initialisation.
         num_threads: torch threads while training (restored afterwards); None keeps torch's.
+
+    Attributes (after ``fit``):
+        model_path_: the saved model folder.  n_triplets_: triplets trained on.
+        reused_: True when the folder already held this training (nothing was trained).
+        train_seconds_: the training's wall time (the saved one when reused).
     """
 
     def __init__(self, base_model: str | os.PathLike | None = None, max_seq_length: int = 128,
@@ -64,13 +86,37 @@ class BiEncoderTrainer:
         Raises:
             InputError: fewer than 2 triplets (the loss needs in-batch negatives).
         """
-        import torch
-        from sentence_transformers import SentenceTransformer
-
         if len(triplets) < 2:
             raise InputError(f"{len(triplets)} training triplet(s)", column="labels",
                              fix="the retriever needs at least 2 (query, relevant document) pairs; "
                                  "raise the LLM budget or check the labels")
+        out = Path(out_dir)
+        key = self.fingerprint(data, triplets, doc_chars)
+        manifest = _read_manifest(out)
+        if manifest.get("key") == key:
+            self.model_path_, self.n_triplets_ = out, len(triplets)
+            self.reused_, self.train_seconds_ = True, float(manifest.get("seconds", 0.0))
+            return self
+        self._train(data, triplets, out, doc_chars, key)
+        return self
+
+    def fingerprint(self, data: BeirData, triplets: Sequence[Triplet], doc_chars: int | None) -> str:
+        """Hash of what the trained model depends on: settings, starting model, triplets (as ids)."""
+        path = Path(self.base_model) if self.base_model else packaged_model_path()
+        weights = path / "model.safetensors"
+        base = f"{path.resolve()}@{weights.stat().st_mtime_ns if weights.exists() else '?'}"
+        settings = {k: getattr(self, k) for k in ("max_seq_length", "batch_size", "epochs", "lr", "warmup",
+                                                    "scale", "seed")}
+        trips = [(t.qid, data.doc_ids[t.pos], None if t.neg is None else data.doc_ids[t.neg]) for t in triplets]
+        blob = json.dumps([base, settings, doc_chars, trips], sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def _train(self, data: BeirData, triplets: Sequence[Triplet], out: Path, doc_chars: int | None,
+               key: str) -> None:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        t0 = time.perf_counter()
         threads = torch.get_num_threads()
         if self.num_threads:
             torch.set_num_threads(int(self.num_threads))
@@ -104,17 +150,19 @@ class BiEncoderTrainer:
                     sched.step()
                     self.losses_.append(float(loss.detach()))
             model.eval()
-            out = Path(out_dir)
             tmp = out.with_name(f".{out.name}.tmp")
             shutil.rmtree(tmp, ignore_errors=True)
             model.save(str(tmp))
+            seconds = time.perf_counter() - t0
+            (tmp / MANIFEST).write_text(json.dumps({"key": key, "seconds": round(seconds, 1),
+                                                    "triplets": len(triplets)}), encoding="utf-8")
             shutil.rmtree(out, ignore_errors=True)
             os.replace(tmp, out)
             self.model_path_ = out
             self.n_triplets_ = len(triplets)
+            self.reused_, self.train_seconds_ = False, seconds
         finally:
             torch.set_num_threads(threads)
-        return self
 
     def _loss(self, model, data: BeirData, batch: Sequence[Triplet], doc_chars: int | None):
         import torch
