@@ -64,7 +64,7 @@ def test_same_seed_same_model_and_bad_input(youtube):
         TransformerHarmonizer(2).predict_proba(None, texts)
     with pytest.raises(InputError, match="texts"):
         a.predict_proba(None, None)
-    with pytest.raises(InputError, match="shape"):
+    with pytest.raises(InputError, match="3 rows for 24 examples"):
         TransformerHarmonizer(2).fit(L[:3], texts)
     with pytest.raises(InputError, match="weights"):
         TransformerHarmonizer(2, weights=[1.0]).fit(L, texts)
