@@ -39,7 +39,7 @@ def pseudo_loglik(vl: VoteLikelihood, L: np.ndarray, log_prior: np.ndarray, temp
     return float(per.mean())
 
 
-def choose_temperature(vl: VoteLikelihood, L: np.ndarray, log_prior: np.ndarray,
+def choose_likelihood_temperature(vl: VoteLikelihood, L: np.ndarray, log_prior: np.ndarray,
                        grid: Sequence[float] = (1.0, 1.5, 2.0, 3.0, 4.0)) -> float:
     """Set ``vl.temperature_`` to the T of ``grid`` with the best leave-one-source-out pseudo-likelihood
     (how well the posterior without source j predicts j's response: the same question as the risk of
@@ -95,5 +95,5 @@ def select_combination(L: np.ndarray, log_h_cf: np.ndarray, n_classes: int, grid
     tau = 1.0 if chosen == H_ONLY else float(chosen)
     vl = VoteLikelihood(n_classes, smoothing=smoothing).fit(L, log_h_cf, tau)
     if chosen != H_ONLY:
-        choose_temperature(vl, L, vl.log_prior(log_h_cf, tau))
+        choose_likelihood_temperature(vl, L, vl.log_prior(log_h_cf, tau))
     return chosen, vl, rows

@@ -20,7 +20,8 @@ fallback to majority vote.
    of the classification harmonizer.
 3. Spans are decoded from q by BIO Viterbi. Every output span gets ``probability`` = P(span
    exactly right) under q with a temperature T >= 1 on its log
-   (:func:`polarlab.harmonizer.pseudo_likelihood.choose_temperature`, chosen by the same leave-one-source-out
+   (:func:`polarlab.harmonizer.pseudo_likelihood.choose_likelihood_temperature`, chosen by the same
+   leave-one-source-out
    pseudo-likelihood: no gold) and POLAR ``risk`` = 1 − probability
    (:func:`polarlab.spans.decode.span_probability`). T never changes a decoded span.
 
@@ -42,7 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..harmonizer.combine import H_ONLY, VoteLikelihood
-from ..harmonizer.pseudo_likelihood import choose_temperature, select_combination
+from ..harmonizer.pseudo_likelihood import choose_likelihood_temperature, select_combination
 from ..harmonizer.polar import PolarHarmonizer
 from .aggregate import MajoritySpans, decode_tags
 from .evaluate import span_scores
@@ -158,7 +159,8 @@ class SpanHarmonizer:
                             self.check_.polar_mean, self.check_.majority_mean)
         self.vl_ = VoteLikelihood(votes.k).fit(votes.L, self.log_h_cf_, self.tau_)
         self.check_.tau = self.tau_
-        self.check_.temperature = choose_temperature(self.vl_, votes.L, self.vl_.log_prior(self.log_h_cf_, self.tau_))
+        prior = self.vl_.log_prior(self.log_h_cf_, self.tau_)
+        self.check_.temperature = choose_likelihood_temperature(self.vl_, votes.L, prior)
         self.decode = "argmax" if self.fallback_ else "viterbi"
         return self
 
