@@ -70,6 +70,12 @@ def bench_relevance_cmd(
                       f"{p['auroc']:.3f}; LLM's own confidence ECE {o['ece']:.3f}, AUROC {o['auroc']:.3f} "
                       f"(noise: 0.5 ± {r['risk_auroc_noise']:.3f}); AUROC of P(yes) for relevance "
                       f"{r['llm_p_yes_auroc']:.3f} (noise: 0.5 ± {r['llm_p_yes_auroc_noise']:.3f})")
+    for name, c in result.get("comparisons", {}).items():
+        if name != "target":
+            console.print(f"nDCG@10 {name}: {c['diff']:+.3f} [{c['lo']:+.3f}, {c['hi']:+.3f}] "
+                          f"(paired bootstrap 95 %, {c['queries']} test queries)")
+    if "target" in result.get("comparisons", {}):
+        console.print(f"target: {result['comparisons']['target']}")
     line = json.dumps(_finite(result), separators=(",", ":"), default=str, allow_nan=False)
     if json_out:
         write_text(json_out, line + "\n")

@@ -8,8 +8,8 @@ ARL2 loop (:mod:`.selftrain`); nDCG / Recall (:mod:`.metrics`); the whole run (:
 from .beir import BeirData, load_beir
 from .config import RelevanceConfig, from_project_tables, load_relevance_project, make_config
 from .experiment import run_relevance
-from .metrics import evaluate, ndcg_at_k, recall_at_k
+from .metrics import evaluate, ndcg_at_k, ndcg_per_query, paired_bootstrap, recall_at_k
 
 __all__ = ["BeirData", "load_beir", "RelevanceConfig", "make_config", "from_project_tables", "load_relevance_project",
            "run_relevance",
-           "evaluate", "ndcg_at_k", "recall_at_k"]
+           "evaluate", "ndcg_at_k", "ndcg_per_query", "paired_bootstrap", "recall_at_k"]

@@ -50,6 +50,8 @@ class RelevanceConfig(BaseModel):
     max_positives: int = Field(1, ge=1, description="LLM/POLAR-labelled positives per training query (best "
                                                   "first); on a dev split of SciFact train claims a 2nd "
                                                   "positive was right 14 % of the time, the 1st 74 %")
+    hard_negatives: int = Field(1, ge=0, description="hard negatives per training positive, mined from the "
+                                                   "query's pool pairs labelled not relevant (best-ranked first)")
     max_seq_length: int = Field(128, ge=16, description="bi-encoder tokens per text")
     batch_size: int = Field(16, ge=2)
     epochs: int = Field(1, ge=1)

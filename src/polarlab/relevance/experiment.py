@@ -24,7 +24,7 @@ from .config import RelevanceConfig
 from .harmonize import harmonize
 from .judge import RelevanceJudge
 from .labels import gold_of_pairs, triplets_from_qrels, triplets_from_scores
-from .metrics import evaluate
+from .metrics import evaluate, ndcg_per_query, paired_bootstrap
 from .pool import build_pool, pair_features
 from .ranking import Ranking
 from .selftrain import AdaptiveSelfTraining
@@ -64,6 +64,7 @@ class _Run:
         self._source = source
         self._judge: RelevanceJudge | None = None
         self.enc_kw = dict(max_seq_length=config.max_seq_length, cache_dir=state_dir / "emb")
+        self.per_query: dict[str, dict[str, float]] = {}   # run name -> test query -> nDCG@10
 
     @property
     def judge(self) -> RelevanceJudge:
@@ -87,7 +88,7 @@ class _Run:
         rb = {s: self.bm25.retrieve(self.data, q, c.candidates_depth) for s, q in splits}
         tb = time.perf_counter() - t
         self.rankings = {"bm25": rb}
-        out = {"bm25": self._result(rb["test"], 0, tb)}
+        out = {"bm25": self._result(rb["test"], 0, tb, name="bm25")}
         if bm25_only:
             return out
         t = time.perf_counter()
@@ -98,12 +99,16 @@ class _Run:
         rf = {s: rrf_fuse([rb[s], rd[s]], c.candidates_depth) for s in rb}
         tf = time.perf_counter() - t + tb + td
         self.rankings.update(dense=rd, fusion=rf)
-        out["dense"] = self._result(rd["test"], 0, td)
-        out["fusion"] = self._result(rf["test"], 0, tf)
+        out["dense"] = self._result(rd["test"], 0, td, name="dense")
+        out["fusion"] = self._result(rf["test"], 0, tf, name="fusion")
         return out
 
-    def _result(self, ranking: Ranking, calls: int, seconds: float, qrels=None, **extra) -> dict:
-        m = evaluate(ranking.to_run(self.data), qrels or self.test_qrels)
+    def _result(self, ranking: Ranking, calls: int, seconds: float, qrels=None, name: str | None = None,
+                **extra) -> dict:
+        run = ranking.to_run(self.data)
+        m = evaluate(run, qrels or self.test_qrels)
+        if name:
+            self.per_query[name] = ndcg_per_query(run, qrels or self.test_qrels)
         return {**m, "llm_calls": int(calls), "seconds": round(seconds, 1), **extra}
 
     # -- pool and sources -------------------------------------------------------------
@@ -143,23 +148,26 @@ class _Run:
     def _train_eval(self, name: str, triplets, t0: float, calls: int, **extra) -> dict:
         model_dir = self.state / "models" / name
         tr = self.trainer().fit(self.data, triplets, model_dir)
-        return self._eval_model(model_dir, t0, calls, triplets=len(triplets), train_seconds=round(tr.train_seconds_, 1),
+        return self._eval_model(name, model_dir, t0, calls, triplets=len(triplets), train_seconds=round(tr.train_seconds_, 1),
                                 reused_model=tr.reused_, **extra)
 
-    def _eval_model(self, model_dir: Path, t0: float, calls: int, **extra) -> dict:
+    def _eval_model(self, name: str, model_dir: Path, t0: float, calls: int, **extra) -> dict:
         """Test metrics of a trained bi-encoder, alone and fused (RRF) with BM25 as ``with_bm25`` (the same
-        hybrid as ``fusion``, with the trained model in place of the off-the-shelf one)."""
+        hybrid as ``fusion``, with the trained model in place of the off-the-shelf one); per-query nDCG@10
+        kept as ``name`` and ``name+bm25`` for the paired comparisons."""
         r = DenseRetriever(model_dir, **self.enc_kw).retrieve(self.data, self.test_q, self.c.candidates_depth)
-        hybrid = rrf_fuse([self.rankings["bm25"]["test"], r], self.c.candidates_depth)
-        return self._result(r, calls, time.perf_counter() - t0, model=str(model_dir),
-                            with_bm25=evaluate(hybrid.to_run(self.data), self.test_qrels), **extra)
+        hybrid = rrf_fuse([self.rankings["bm25"]["test"], r], self.c.candidates_depth).to_run(self.data)
+        self.per_query[f"{name}+bm25"] = ndcg_per_query(hybrid, self.test_qrels)
+        return self._result(r, calls, time.perf_counter() - t0, name=name, model=str(model_dir),
+                            with_bm25=evaluate(hybrid, self.test_qrels), **extra)
 
     # -- methods ----------------------------------------------------------------------
     def llm_labels(self) -> dict:
         t0 = time.perf_counter()
         t0 -= self.llm_static()
         p = np.where(self.llm_vote >= 0, self.llm_vote.astype(float), np.nan)
-        return self._train_eval("llm_labels", triplets_from_scores(self.P, p, max_pos=self.c.max_positives), t0,
+        return self._train_eval("llm_labels", triplets_from_scores(self.P, p, max_pos=self.c.max_positives,
+                                                       n_neg=self.c.hard_negatives), t0,
                                 len(self.static))
 
     def polar(self) -> tuple[dict, dict]:
@@ -167,7 +175,8 @@ class _Run:
         t0 -= self.llm_static()
         h = harmonize(self.X, {**self.cheap, "llm": self.llm_vote}, seed=self.c.seed)
         risk = self.risk_report(h.llm_risk, self.llm_vote, self.llm_p)
-        res = self._train_eval("polar", triplets_from_scores(self.P, h.p_relevant, max_pos=self.c.max_positives), t0,
+        res = self._train_eval("polar", triplets_from_scores(self.P, h.p_relevant, max_pos=self.c.max_positives,
+                                                    n_neg=self.c.hard_negatives), t0,
                                len(self.static), llm_weight=h.llm_weight)
         return res, risk
 
@@ -198,17 +207,18 @@ class _Run:
         t0 = time.perf_counter()
         c = self.c
         st = AdaptiveSelfTraining(budget=c.budget, max_rounds=c.rounds, first_share=c.first_share,
-                                  per_query=c.per_query, max_positives=c.max_positives)
+                                  per_query=c.per_query, max_positives=c.max_positives,
+                                  hard_negatives=c.hard_negatives)
         st.fit(self.data, self.P, self.X, self.cheap, self.judge, self.trainer(),
                self.state / "models" / "polar_self_training", encoder_kw=self.enc_kw, log=self.log)
         risk = self.risk_report(st.harmonized_.llm_risk, st.llm_vote_, st.llm_p_)
         rounds = [r.__dict__ for r in st.history_]
-        return self._eval_model(st.model_path_, t0, st.llm_judged_, rounds=rounds), risk
+        return self._eval_model("polar_self_training", st.model_path_, t0, st.llm_judged_, rounds=rounds), risk
 
     def supervised(self) -> dict:
         t0 = time.perf_counter()
         trips = triplets_from_qrels(self.P, {q: self.data.qrels[self.c.train_split][q] for q in self.train_q},
-                                    self.data.doc_index)
+                                    self.data.doc_index, n_neg=self.c.hard_negatives)
         return self._train_eval("supervised", trips, t0, 0)
 
     def llm_rerank(self) -> dict:
@@ -229,7 +239,48 @@ class _Run:
         qrels = {q: self.test_qrels[q] for q in qids}
         fusion_same = evaluate(fused.to_run(self.data), qrels)
         return self._result(Ranking(qids, idx, scores), len(pairs), time.perf_counter() - t0, qrels=qrels,
-                            test_queries=len(qids), fusion_on_same_queries=fusion_same)
+                            name="llm_rerank", test_queries=len(qids), fusion_on_same_queries=fusion_same,
+                            backend_calls=res.backend_calls)
+
+
+TRAINED = ("llm_labels", "polar", "polar_self_training", "supervised")
+DELIVERED = "polar_self_training"        # the retriever polarlab delivers (the target of the comparison)
+CALL_LIMIT = 3000                         # the target's LLM budget
+
+
+def comparisons(per_query: dict[str, dict[str, float]], results: dict[str, dict], budget: int,
+                n_boot: int = 10000) -> dict:
+    """Paired bootstrap (95 %, over test queries) of the nDCG@10 differences that answer "does the trained
+    retriever beat what it replaces?": every trained method alone vs off-the-shelf ``dense`` and vs ``fusion``,
+    its BM25 hybrid (``m+bm25``) vs ``fusion`` (hybrid vs hybrid), and ``llm_rerank`` vs ``fusion`` on the
+    queries it reranked. ``target`` states the verdict for :data:`DELIVERED` (interval above 0 = beats).
+
+    Parameters:
+        per_query: run name -> test query id -> nDCG@10 (``name`` and ``name+bm25`` for trained models).
+        results: the method results (for their LLM calls).
+        budget: the configured LLM budget (reported next to the calls actually made).
+    """
+    pairs = []
+    for m in TRAINED:
+        pairs += [(m, "dense"), (m, "fusion"), (f"{m}+bm25", "fusion")]
+    pairs.append(("llm_rerank", "fusion"))
+    out: dict = {}
+    for a, b in pairs:
+        if a in per_query and b in per_query:
+            out[f"{a} vs {b}"] = {k: (round(v, 4) if isinstance(v, float) else v)
+                                  for k, v in paired_bootstrap(per_query[a], per_query[b], n_boot).items()}
+    if DELIVERED in results:
+        calls = int(results[DELIVERED]["llm_calls"])
+        verdict = {"retriever": DELIVERED, "llm_calls": calls, "budget": budget,
+                   "within_call_limit": calls <= CALL_LIMIT}
+        for key, (a, b) in {"dense_beats_minilm": (DELIVERED, "dense"),
+                            "dense_beats_fusion": (DELIVERED, "fusion"),
+                            "hybrid_beats_fusion": (f"{DELIVERED}+bm25", "fusion")}.items():
+            c = out.get(f"{a} vs {b}")
+            if c is not None:
+                verdict[key] = bool(c["lo"] > 0)
+        out["target"] = verdict
+    return out
 
 
 def run_relevance(config: RelevanceConfig, *, state_dir: str | os.PathLike = ".polarlab",
@@ -280,7 +331,7 @@ def run_relevance(config: RelevanceConfig, *, state_dir: str | os.PathLike = ".p
                 + (f"; fused with BM25 {hy['ndcg@10']:.3f} / {hy['recall@100']:.3f}" if hy else "")
                 + f"; {res[m]['llm_calls']} LLM calls, {res[m]['seconds']:.0f} s")
         out = {"retrievers": {m: res[m] for m in methods if m in res}, "risk": risk,
-               "config": config.model_dump()}
+               "comparisons": comparisons(run.per_query, res, config.budget), "config": config.model_dump()}
         if source is not None or run._judge is not None:
             out["llm_backend_calls"] = run.judge.total_backend_calls
         return out

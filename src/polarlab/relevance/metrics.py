@@ -23,9 +23,9 @@ class _neg(str):
         return str.__gt__(self, other)
 
 
-def ndcg_at_k(run: Run, qrels: Qrels, k: int = 10) -> float:
-    """Mean nDCG@k over the queries of ``qrels``."""
-    vals = []
+def ndcg_per_query(run: Run, qrels: Qrels, k: int = 10) -> dict[str, float]:
+    """nDCG@k of every query of ``qrels`` (query id -> value; 0 for a query the run does not cover)."""
+    out = {}
     disc = 1.0 / np.log2(np.arange(2, k + 2))
     for q, rel in qrels.items():
         ranked = _ordered(run.get(q, {}))[:k]
@@ -33,8 +33,38 @@ def ndcg_at_k(run: Run, qrels: Qrels, k: int = 10) -> float:
         dcg = float((gains * disc[:len(gains)]).sum())
         ideal = np.sort(np.array(list(rel.values()), dtype=np.float64))[::-1][:k]
         idcg = float((ideal * disc[:len(ideal)]).sum())
-        vals.append(dcg / idcg if idcg > 0 else 0.0)
+        out[q] = dcg / idcg if idcg > 0 else 0.0
+    return out
+
+
+def ndcg_at_k(run: Run, qrels: Qrels, k: int = 10) -> float:
+    """Mean nDCG@k over the queries of ``qrels``."""
+    vals = list(ndcg_per_query(run, qrels, k).values())
     return float(np.mean(vals)) if vals else float("nan")
+
+
+def paired_bootstrap(a: dict[str, float], b: dict[str, float], n_boot: int = 10000, seed: int = 0,
+                     level: float = 0.95) -> dict[str, float]:
+    """Paired bootstrap of mean(a) - mean(b) over the queries both score (resampling queries).
+
+    Parameters:
+        a, b: query id -> per-query metric (e.g. :func:`ndcg_per_query` of two runs on the same qrels).
+
+    Returns:
+        ``{"diff", "lo", "hi", "p_not_better", "queries"}``: the observed difference, the ``level``
+        percentile interval of the resampled differences, and the share of resamples with a
+        difference <= 0 (a one-sided bootstrap p-value of "a is better than b").
+    """
+    qs = [q for q in a if q in b]
+    if not qs:
+        raise ValueError("paired_bootstrap: the two score sets share no query")
+    d = np.array([a[q] - b[q] for q in qs], dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, len(d), size=(n_boot, len(d)))].mean(axis=1)
+    tail = (1.0 - level) / 2.0
+    return {"diff": float(d.mean()), "lo": float(np.quantile(means, tail)),
+            "hi": float(np.quantile(means, 1.0 - tail)), "p_not_better": float(np.mean(means <= 0)),
+            "queries": len(qs)}
 
 
 def recall_at_k(run: Run, qrels: Qrels, k: int = 100) -> float:

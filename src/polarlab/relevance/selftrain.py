@@ -60,6 +60,7 @@ class AdaptiveSelfTraining:
         scale: cosine scale of P_ret (the training loss's).
         min_change: stop when fewer pool labels than this share changed.
         max_positives: positives per query in the training triplets.
+        hard_negatives: hard negatives per positive (pool pairs labelled not relevant, best-ranked first).
     """
 
     budget: int
@@ -71,6 +72,7 @@ class AdaptiveSelfTraining:
     scale: float = 20.0
     min_change: float = 0.01
     max_positives: int = 1
+    hard_negatives: int = 1
     history_: list[RoundRecord] = field(default_factory=list)
 
     def fit(self, data: BeirData, pool: Pool, X: np.ndarray, cheap: dict[str, np.ndarray],
@@ -93,7 +95,8 @@ class AdaptiveSelfTraining:
         first = order[:int(round(self.budget * self.first_share))]
         self._ask(data, pool, judge, first, llm_vote, asked, self.llm_p_)
         h = harmonize(X, {**cheap, "llm": llm_vote})
-        trips = triplets_from_scores(pool, h.p_relevant, max_pos=self.max_positives)
+        trips = triplets_from_scores(pool, h.p_relevant, max_pos=self.max_positives,
+                                     n_neg=self.hard_negatives)
         trainer.fit(data, trips, out_dir / "round0")
         model = out_dir / "round0"
         self.history_ = [RoundRecord(0, len(first), int(asked.sum()), 0, None, len(trips),
@@ -112,7 +115,8 @@ class AdaptiveSelfTraining:
             new = harmonize(X, {**cheap, "retriever": ret_vote, "llm": llm_vote})
             changed = float(np.mean((new.p_relevant >= 0.5) != (h.p_relevant >= 0.5)))
             h = new
-            trips = triplets_from_scores(pool, h.p_relevant, max_pos=self.max_positives)
+            trips = triplets_from_scores(pool, h.p_relevant, max_pos=self.max_positives,
+                                     n_neg=self.hard_negatives)
             model = out_dir / f"round{r}"
             trainer.fit(data, trips, model)
             self.history_.append(RoundRecord(r, len(take), int(asked.sum()), int((ret_vote >= 0).sum()),

@@ -2,7 +2,8 @@
 
 The loss is the multiple-negatives ranking loss of sentence-transformers (cross-entropy of the
 scaled cosine of each query with its positive against every other positive and every hard
-negative in the batch); a triplet may lack its hard negative (in-batch negatives only). One
+negative in the batch); a triplet may lack its hard negative (in-batch negatives only) or carry
+several (``Triplet.more_negs``). One
 pass with AdamW and linear warm-up, short sequences: minutes on a CPU for ~1k triplets.
 
 Resumable: the saved folder holds ``polarlab_train.json`` (a hash of the triplets, the settings and
@@ -40,11 +41,18 @@ def _read_manifest(folder: Path) -> dict:
 
 @dataclass(frozen=True)
 class Triplet:
-    """A training example: query id, relevant document index, hard-negative index (or None)."""
+    """A training example: query id, relevant document index, hard-negative index (or None), and
+    further hard negatives of the same query (``more_negs``; the loss sees them all)."""
 
     qid: str
     pos: int
     neg: int | None = None
+    more_negs: tuple[int, ...] = ()
+
+    @property
+    def negatives(self) -> tuple[int, ...]:
+        """Every hard negative of the triplet."""
+        return ((self.neg,) if self.neg is not None else ()) + tuple(self.more_negs)
 
 
 class BiEncoderTrainer:
@@ -107,7 +115,8 @@ class BiEncoderTrainer:
         base = f"{path.resolve()}@{weights.stat().st_mtime_ns if weights.exists() else '?'}"
         settings = {k: getattr(self, k) for k in ("max_seq_length", "batch_size", "epochs", "lr", "warmup",
                                                     "scale", "seed")}
-        trips = [(t.qid, data.doc_ids[t.pos], None if t.neg is None else data.doc_ids[t.neg]) for t in triplets]
+        trips = [(t.qid, data.doc_ids[t.pos], None if t.neg is None else data.doc_ids[t.neg])
+                 + tuple(data.doc_ids[d] for d in t.more_negs) for t in triplets]
         blob = json.dumps([base, settings, doc_chars, trips], sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -173,7 +182,7 @@ class BiEncoderTrainer:
             return torch.nn.functional.normalize(model(feats)["sentence_embedding"], dim=-1)
 
         q = emb([data.queries[t.qid] for t in batch])
-        docs = [t.pos for t in batch] + [t.neg for t in batch if t.neg is not None]
+        docs = [t.pos for t in batch] + [d for t in batch for d in t.negatives]
         d = emb([data.doc_text(i, doc_chars) for i in docs])
         scores = self.scale * q @ d.T                            # (b, b + n_neg)
         # a document that is some other query's positive too must not count as its negative
