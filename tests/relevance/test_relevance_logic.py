@@ -67,6 +67,35 @@ def test_triplets_from_scores_positives_and_hard_negatives():
     assert [(x.qid, x.pos, x.neg) for x in t] == [("a", 11, 12), ("b", 21, None)]
 
 
+def test_triplets_with_several_hard_negatives():
+    pool = _pool(["a"] * 5, [10, 11, 12, 13, 14])
+    p = np.array([0.9, 0.05, 0.3, 0.0, 0.1])
+    t = triplets_from_scores(pool, p, n_neg=3)
+    assert [(x.pos, x.negatives) for x in t] == [(10, (11, 13, 14))]      # best-ranked P <= 0.1 first
+    assert triplets_from_scores(pool, p, n_neg=0)[0].negatives == ()
+    q = triplets_from_qrels(pool, {"a": {"d10": 1}}, {f"d{i}": i for i in range(10, 15)}, n_neg=2)
+    assert [(x.pos, x.negatives) for x in q] == [(10, (11, 12))]
+
+
+def test_comparisons_state_the_target_verdict():
+    from polarlab.relevance.experiment import comparisons
+    qs = [f"q{i}" for i in range(100)]
+    dense = {q: 0.5 for q in qs}
+    fusion = {q: 0.6 for q in qs}
+    trained = {q: 0.55 + 0.01 * (i % 3) for i, q in enumerate(qs)}
+    hybrid = {q: 0.62 + 0.01 * (i % 3) for i, q in enumerate(qs)}
+    per = {"dense": dense, "fusion": fusion, "polar_self_training": trained, "polar_self_training+bm25": hybrid,
+           "llm_rerank": {q: 0.3 for q in qs[:10]}}
+    c = comparisons(per, {"polar_self_training": {"llm_calls": 400}}, 400, n_boot=500)
+    assert c["polar_self_training vs dense"]["lo"] > 0
+    assert c["polar_self_training vs fusion"]["hi"] < 0
+    assert c["llm_rerank vs fusion"]["queries"] == 10 and c["llm_rerank vs fusion"]["diff"] == pytest.approx(-0.3)
+    assert c["target"] == {"retriever": "polar_self_training", "llm_calls": 400, "budget": 400,
+                           "within_call_limit": True, "dense_beats_minilm": True, "dense_beats_fusion": False,
+                           "hybrid_beats_fusion": True}
+    assert "polar vs dense" not in c                                   # methods that did not run are left out
+
+
 def test_triplets_from_qrels_skip_relevant_negatives():
     pool = _pool(["a", "a", "a"], [0, 1, 2])
     t = triplets_from_qrels(pool, {"a": {"d1": 1, "d9": 1}}, {"d0": 0, "d1": 1, "d2": 2, "d9": 9})

@@ -57,3 +57,30 @@ def test_top_k_and_ranking_run():
         doc_ids = ["a", "b", "c", "d"]
     run = Ranking(["q1", "q2"], idx, val).to_run(D())
     assert list(run["q2"]) == ["c", "a", "b"] and run["q1"]["b"] == 0.9
+
+
+def test_ndcg_per_query_averages_to_ndcg_and_matches_ir_measures():
+    from polarlab.relevance import ndcg_per_query
+    per = ndcg_per_query(RUN, QRELS, 10)
+    assert set(per) == set(QRELS)
+    assert np.mean(list(per.values())) == pytest.approx(ndcg_at_k(RUN, QRELS, 10))
+    theirs = {m.query_id: m.value for m in ir_measures.iter_calc([ir_measures.nDCG @ 10], QRELS, RUN)}
+    for q in QRELS:
+        assert per[q] == pytest.approx(theirs[q], abs=1e-9)
+
+
+def test_paired_bootstrap_interval():
+    from polarlab.relevance import paired_bootstrap
+    rng = np.random.default_rng(1)
+    base = {f"q{i}": float(v) for i, v in enumerate(rng.uniform(0, 1, 200))}
+    better = {q: v + 0.05 + float(rng.normal(0, 0.02)) for q, v in base.items()}
+    c = paired_bootstrap(better, base, n_boot=2000)
+    assert c["queries"] == 200 and c["lo"] < c["diff"] < c["hi"]
+    assert c["lo"] > 0 and c["p_not_better"] == 0.0                 # clearly better: the interval is above 0
+    noise = {q: v + float(rng.normal(0, 0.05)) for q, v in base.items()}
+    n = paired_bootstrap(noise, base, n_boot=2000)
+    assert n["lo"] < 0 < n["hi"]                                     # noise: the interval straddles 0
+    only = paired_bootstrap({"q0": 1.0, "zz": 0.0}, base, n_boot=100)   # only shared queries are paired
+    assert only["queries"] == 1
+    with pytest.raises(ValueError, match="share no query"):
+        paired_bootstrap({"zz": 1.0}, base)

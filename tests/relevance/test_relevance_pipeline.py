@@ -14,9 +14,30 @@ pytest.importorskip("llama_cpp")
 pytestmark = pytest.mark.slow
 
 
+def test_recipe_check_is_gold_free_and_picks_a_recipe(tiny_beir, tmp_path):
+    """benchmarks/relevance_recipe.py trains a recipe on the fit claims and scores it on held-out claims'
+    harmonized labels (of the qrels it reads only which claims are train claims)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "relevance_recipe.py"
+    r = subprocess.run([sys.executable, str(script), str(tiny_beir), "--state-dir", str(tmp_path / "s"),
+                        "--recipes", "hn1,hn3", "--threads", "1", "--hold-every", "2"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["chosen"] in ("hn1", "hn3") and out["held_out"] == 4
+    for name in ("hn1", "hn3"):
+        assert 0 <= out["recipes"][name]["agreement"] <= 1 and out["recipes"][name]["train_seconds"] > 0
+    assert out["recipes"]["hn3"]["hard_negatives"] == 3
+
+
 def test_end_to_end_tiny_run(tiny_beir, tmp_path):
     cfg = make_config(data=str(tiny_beir), methods=["fusion", "polar", "polar_self_training", "supervised"],
-                      budget=6, pool_depth=3, rounds=1, per_query=1, llm_threads=1)
+                      budget=6, pool_depth=3, rounds=1, per_query=1, llm_threads=1,
+                      hard_negatives=2)
     state = tmp_path / "state"
     logs: list[str] = []
     res = run_relevance(cfg, state_dir=state, log=logs.append)
@@ -34,6 +55,13 @@ def test_end_to_end_tiny_run(tiny_beir, tmp_path):
     assert res["llm_backend_calls"] > 0
     risk = res["risk"]["polar"]
     assert risk["n"] == 6 and {"ece", "auroc"} <= set(risk["polar"])
+    # paired bootstrap comparisons of the trained retrievers with what they replace, and the target's verdict
+    comp = res["comparisons"]
+    for key in ("polar_self_training vs dense", "polar_self_training vs fusion",
+                "polar_self_training+bm25 vs fusion", "supervised vs dense"):
+        c = comp[key]
+        assert c["queries"] == 4 and c["lo"] <= c["diff"] <= c["hi"]
+    assert comp["target"]["retriever"] == "polar_self_training" and comp["target"]["within_call_limit"]
 
     # the trained retrievers are saved, loadable, and changed by training
     data = load_beir(tiny_beir)

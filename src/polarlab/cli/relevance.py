@@ -28,6 +28,8 @@ def bench_relevance_cmd(
         rerank_depth: int = typer.Option(20, help="llm_rerank: fused top-k the LLM reorders"),
         rerank_queries: Optional[int] = typer.Option(None, help="llm_rerank: only the first N test queries"),
         train_queries: Optional[int] = typer.Option(None, help="only the first N training queries"),
+        hard_negatives: Optional[int] = typer.Option(None, help="hard negatives per training positive "
+                                                               "(default: the config's)"),
         llm_threads: int = typer.Option(2, help="CPU threads of the embedded LLM"),
         threads: int = typer.Option(1, help="torch threads")) -> None:
     """Retrievers trained on LLM relevance labels (raw, POLAR-harmonized, ARL2 self-trained) vs BM25, MiniLM,
@@ -48,6 +50,8 @@ def bench_relevance_cmd(
         kw = dict(data=str(directory), llm=llm, llm_model=llm_model, budget=budget, rounds=rounds,
                   rerank_depth=rerank_depth, rerank_queries=rerank_queries, train_queries=train_queries,
                   llm_threads=llm_threads, threads=threads)
+        if hard_negatives is not None:
+            kw["hard_negatives"] = hard_negatives
         if methods:
             kw["methods"] = [m.strip() for m in methods.split(",") if m.strip()]
         config = make_config(None, **kw)
