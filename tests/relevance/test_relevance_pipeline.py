@@ -81,8 +81,8 @@ def test_end_to_end_tiny_run(tiny_beir, tmp_path):
     assert [int(x[3]) for x in lines[:5]] == [1, 2, 3, 4, 5]
 
     # kill/resume: the same run again asks the LLM nothing new (answers come from the SQLite cache)
-    again = run_relevance(make_config(data=str(tiny_beir), methods=["polar"], budget=6, pool_depth=3, llm_threads=1),
-                          state_dir=state)
+    again = run_relevance(make_config(data=str(tiny_beir), methods=["polar"], budget=6, pool_depth=3, llm_threads=1,
+                                      hard_negatives=2), state_dir=state)
     assert again["llm_backend_calls"] == 0
     assert again["risk"]["polar"]["n"] == 6
     # ... and trains nothing: the saved model's manifest matches the same triplets and settings
@@ -91,5 +91,5 @@ def test_end_to_end_tiny_run(tiny_beir, tmp_path):
     assert again["retrievers"]["polar"]["train_seconds"] == ret["polar"]["train_seconds"]
     # a changed setting retrains
     third = run_relevance(make_config(data=str(tiny_beir), methods=["polar"], budget=6, pool_depth=3, llm_threads=1,
-                                      lr=3e-5), state_dir=state)
+                                      hard_negatives=2, lr=3e-5), state_dir=state)
     assert not third["retrievers"]["polar"]["reused_model"]
