@@ -5,9 +5,8 @@ For each WRENCH dataset (default youtube, sms, trec, chemprot) the items are the
 the embedded LLM is slow on a shared 2-core machine) and all-MiniLM-L6-v2 embeddings. A simulated
 annotator answers with the gold label (``--noise`` flips a share). Every order runs the same loop
 (:class:`polarlab.review.SelfPacedReview`): review a batch, add the answers as the top-weight "human"
-source, refit POLAR's harmonizer (h(x) and the combined output chosen without gold at the first fit,
-now over the rules and the human column), label every item (reviewed ones by the annotator) and score
-the labels with the WRENCH metric on *all* items. Only which items are reviewed differs:
+source, refit POLAR's harmonizer, label every item (reviewed ones by the annotator) and score the
+labels with the WRENCH metric on *all* items. Only which items are reviewed differs:
 
 - ``polar``: POLAR risk of the current label (ties: source disagreement), re-ordered after each refit;
 - ``random``: a fixed random order;
