@@ -62,9 +62,8 @@ class SelfPacedReview:
         batch_size: risk-ordered reviews per round.
         audit_size: random audits per round (stratified by risk over the unreviewed items).
         human_weight: weight of the human source, as a multiple of the largest other weight.
-        harmonizer: keyword options of :class:`PolarHarmonizer` (first fit; ``combine`` defaults to the
-            harmonizer's ``"auto"``; refits reuse the weights it chose, LLM multiplier included, and its
-            combined output ``combine_``).
+        harmonizer: keyword options of :class:`PolarHarmonizer` (first fit; refits reuse the weights
+            it chose, LLM multiplier included).
         order: ``"polar"`` (risk, ties by disagreement) or a callable ``(review) -> (n,) scores``,
             highest reviewed first (for comparing orders).
         stopping: target accuracy and budget.
@@ -117,38 +116,27 @@ class SelfPacedReview:
         self.round_ = 0
         self.history_: list[RoundRecord] = []
         self._rng = np.random.default_rng(self.seed)
-        opts = {"seed": self.seed, **self.harmonizer}
+        opts = {"seed": self.seed, "combine": "h", **self.harmonizer}     # as measured: h(x) per round
         self.base_ = PolarHarmonizer(self.n_classes, **opts).fit(self.L_, self.X_)
         self.base_weights_ = np.asarray(self.base_.weights_, dtype=np.float64)
-        self._set(self.base_, self.L_)
+        self._set(self.base_)
         return self
 
-    def _set(self, h: PolarHarmonizer, L: np.ndarray) -> None:
-        """Current distributions: the harmonizer's combined output on the votes ``L`` (h(x) alone when it
-        chose h)."""
+    def _set(self, h: PolarHarmonizer) -> None:
         self.harmonizer_ = h
-        self.proba_ = h.predict_proba(L, self.X_)
+        self.proba_ = h.predict_proba(None, self.X_)
         self.risk_ = label_risk(self.proba_)
 
     def refit(self) -> None:
-        """Fit the harmonizer again with the human answers (non-audit) as a top-weight source.
-
-        The refit keeps the first fit's source weights and its combined output (``combine_``, chosen without
-        gold among h(x) alone, majority vote, one-coin and Dawid–Skene; the project's default ``"auto"``), now
-        over the sources *and* the human column: a combiner that estimates each source's accuracy from its
-        agreement with the posterior reads the reviewed rows as near-certain truth, so an answer re-weighs
-        every rule that fired on the item, on every row where that rule fires (one answer fixes many rows,
-        not only its own and its neighbours in h(x)'s feature space).
-        """
+        """Fit the harmonizer again with the human answers (non-audit) as a top-weight source."""
         votes = np.where(self.audited_, -1, self.human_)
         if not (votes >= 0).any():
-            self._set(self.base_, self.L_)
+            self._set(self.base_)
             return
         L = np.column_stack([self.L_, votes])
         w = with_human_weight(self.base_weights_, self.human_weight)
-        opts = {"seed": self.seed, **self.harmonizer, "combine": self.base_.combine_, "weights": w,
-                "tune_sources": None}
-        self._set(PolarHarmonizer(self.n_classes, **opts).fit(L, self.X_), L)
+        opts = {"seed": self.seed, "combine": "h", **self.harmonizer, "weights": w, "tune_sources": None}
+        self._set(PolarHarmonizer(self.n_classes, **opts).fit(L, self.X_))
 
     # ------------------------------------------------------------------ state
     @property
