@@ -172,7 +172,10 @@ def estimate_accuracy(risk: np.ndarray, population: np.ndarray, audited: np.ndar
     acc = 1.0 - total / N
     tail = (1.0 - level) / 2.0
     lo, hi = np.quantile(acc, [tail, 1.0 - tail])
-    return AccuracyEstimate(1.0 - point / N, float(lo), float(hi), level, N, int(a.sum()), int(e.sum()), rows)
+    # the point estimate (most probable (a, b)) is kept inside the sampled interval: with a few answers that
+    # contradict very confident labels the Laplace posterior is far from symmetric and its mode can fall outside
+    point_acc = float(np.clip(1.0 - point / N, lo, hi))
+    return AccuracyEstimate(point_acc, float(lo), float(hi), level, N, int(a.sum()), int(e.sum()), rows)
 
 
 @dataclass
