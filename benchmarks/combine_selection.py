@@ -12,7 +12,8 @@ Usage::
     python benchmarks/combine_selection.py --datasets youtube,chemprot --fit-limit 2000 --state-dir .polarlab
 
 The last line printed is one JSON object: {"datasets": {name: {"chosen", "best_valid", "spearman_accuracy",
-"spearman_metric", "candidates": {spec: {"agreement", "valid_accuracy", "valid_metric", "test_metric"}}}},
+"spearman_metric", "candidates": {spec: {"agreement", "valid_accuracy", "valid_metric", "test_metric", "stage2_valid_metric",
+"stage2_test_metric"}}}},
 "settings": {...}}.
 """
 from __future__ import annotations
@@ -68,7 +69,13 @@ def evaluate(name: str, arrays: dict, seed: int) -> dict:
             rows[r.candidate] = {"agreement": r.agreement, "valid_accuracy": got["valid"]["accuracy"],
                                  "valid_metric": got["valid"]["wrench_metric"],
                                  "valid_macro_f1": got["valid"]["macro_f1"],
-                                 "test_metric": got["test"]["wrench_metric"], "test_macro_f1": got["test"]["macro_f1"]}
+                                 "test_metric": got["test"]["wrench_metric"], "test_macro_f1": got["test"]["macro_f1"],
+                                 # the second stage alone (the classifier refitted to this candidate's labels,
+                                 # votes unused): how much a "label model -> classifier" output would give
+                                 "stage2_valid_metric": classification_metrics(
+                                     arrays["valid"][2], fixed._prior_proba(arrays["valid"][1]), dataset=name)["wrench_metric"],
+                                 "stage2_test_metric": classification_metrics(
+                                     arrays["test"][2], fixed._prior_proba(arrays["test"][1]), dataset=name)["wrench_metric"]}
     crit = [v["agreement"] for v in rows.values()]
     return {"fit_split": arrays["fit_name"], "n_fit": int(L.shape[0]), "chosen": auto.combine_,
             "best_valid": max(rows, key=lambda c: rows[c]["valid_metric"]),

@@ -237,3 +237,22 @@ def test_agreement_is_averaged_per_class_and_groups_partition_the_sources() -> N
     assert class_balanced_agreement(np.array([1.0, 1.0, 0.0, np.nan]), np.array([0, 0, 1, -1])) == 0.5
     groups = source_groups(11, 5, seed=3)
     assert len(groups) == 5 and sorted(np.concatenate(groups).tolist()) == list(range(11))
+
+
+def test_second_stage_options_fit_and_bad_values_are_named() -> None:
+    """``stage2="lr"`` (a cross-validated, L2-regularised classifier as the prior) and ``refit_rows="covered"``
+    (the classifier learns from covered rows only) fit, use the votes, and beat h alone where features are noise."""
+    from polarlab.errors import InputError
+    from polarlab.harmonizer.stage2 import FeatureClassifier
+
+    X, L, y = synthetic(0, 1200, informative_features=False, rule_acc=0.95, coverage=0.35)
+    fit, test = slice(0, 800), slice(800, None)
+    h = PolarHarmonizer(2, seed=0, stage2="lr", refit_rows="covered").fit(L[fit], X[fit])
+    assert isinstance(h.prior_model_, FeatureClassifier)
+    polar = accuracy(h.predict_proba(L[test], X[test]), y[test])
+    assert polar >= best_label_model(L[fit], L[test], y[test]) - 0.01
+    assert polar > accuracy(h.predict_h(X[test]), y[test]) + 0.1
+    with pytest.raises(InputError, match="stage2"):
+        PolarHarmonizer(2, stage2="svm")
+    with pytest.raises(InputError, match="refit_rows"):
+        PolarHarmonizer(2, refit_rows="some")

@@ -20,6 +20,7 @@ from ..errors import InputError, NotFittedError
 from .combine import H_ONLY
 from .combiners import DEFAULT_CANDIDATES, FALLBACK_CANDIDATE, ONE_CLASS_CANDIDATES, Combiner, choose_temperature, make_combiner
 from .diagnostics import classes_without_votes, warn
+from .stage2 import FeatureClassifier
 from .select import CandidateScore, select_by_agreement, source_groups
 from .models import build_model
 from .reweight import source_weights
@@ -95,6 +96,12 @@ class PolarHarmonizer:
         combine_groups: source groups left out in turn by the ``"auto"`` selection.
         refit_prior: after the choice, refit h to the chosen distribution's labels of the fit rows (same
             model and features) and use it as the prior of the same candidate (a second stage).
+        refit_rows: the rows that second stage learns from: ``"all"`` (default; the rows no source voted on
+            too, labelled by the first prior itself) or ``"covered"`` (rows some source voted on, as the
+            two-stage pipeline does; measured in the README's label-quality section, not the default).
+        stage2: the second-stage model: ``"lr"`` (:class:`polarlab.harmonizer.stage2.FeatureClassifier`,
+            a logistic regression whose L2 strength is chosen by cross-validated log-loss on the labels) or
+            ``"h"`` (default; the harmonizer's own model, early-stopped, ``weight_decay``).
         combine_folds: folds of the cross-fitted h that serves as the prior on the fit rows.
 
     Attributes (after fit):
@@ -122,7 +129,8 @@ class PolarHarmonizer:
                  lbfgs_iter: int = 5, tune_sources: Sequence[int] | None = None,
                  tune_grid: Sequence[float] = (0.0, 0.25, 0.5, 1.0), tune_folds: int = 5,
                  combine: str | float = "auto", combine_candidates: Sequence[str] = DEFAULT_CANDIDATES,
-                 combine_groups: int = 5, combine_folds: int = 5, refit_prior: bool = True) -> None:
+                 combine_groups: int = 5, combine_folds: int = 5, refit_prior: bool = True,
+                 refit_rows: str = "all", stage2: str = "h") -> None:
         if n_classes < 2:
             raise InputError(f"n_classes={n_classes}", column="n_classes", fix="use 2 or more classes")
         if scalarization not in SCALARIZATIONS:
@@ -186,6 +194,12 @@ class PolarHarmonizer:
         self.combine_candidates = [str(c) for c in combine_candidates]
         self.combine_groups = int(combine_groups)
         self.refit_prior = bool(refit_prior)
+        if refit_rows not in ("covered", "all"):
+            raise InputError(f"refit_rows={refit_rows!r}", column="refit_rows", fix="use 'covered' or 'all'")
+        self.refit_rows = refit_rows
+        if stage2 not in ("lr", "h"):
+            raise InputError(f"stage2={stage2!r}", column="stage2", fix="use 'lr' or 'h'")
+        self.stage2 = stage2
         self.combine_folds = int(combine_folds)
 
     # ------------------------------------------------------------------ validation
@@ -364,13 +378,23 @@ class PolarHarmonizer:
             else:   # a single source (or one group votes alone): nothing to hold out
                 comb = make_combiner(FALLBACK_CANDIDATE, self.n_classes).fit(L, log_h)
         labels = comb.posterior(L, log_h).argmax(axis=1)[:, None]
-        if self.refit_prior and len(np.unique(labels)) >= 2:
+        if self.refit_rows == "covered":
+            # the classifier learns from the rows some source voted on, as in the two-stage pipeline; the
+            # other rows' labels are the first prior's own guesses, and training on them feeds its biases back
+            labels[~(L >= 0).any(axis=1)] = -1
+        if self.refit_prior and len(np.unique(labels[labels >= 0])) >= 2:
             # second stage: h refitted to the combined labels (the "label model -> classifier" pipeline), then
             # the same candidate refitted around it; h's own votes-skew (sources that vote one class far more
             # often) is corrected by labels that already weigh every source
-            log_h = self._cross_fit(X, labels, np.ones(1))
+            if self.stage2 == "lr":
+                y = labels[:, 0]
+                log_h = self._cross_fit_stage2(X, y)
+                self.prior_model_ = FeatureClassifier(self.n_classes).fit(y, X)
+            else:
+                log_h = self._cross_fit(X, labels, np.ones(1))
+                self.prior_model_ = self.fold_copy(np.ones(1), seed=self.seed).fit(labels, X)
             comb = make_combiner(comb.describe(), self.n_classes).fit(L, log_h)
-            self.prior_model_ = self.fold_copy(np.ones(1), seed=self.seed).fit(labels, X)
+        self.fit_log_prior_ = log_h
         choose_temperature(comb, L, log_h, sources=self.tune_sources)
         self.combiner_ = comb
         self.combine_ = comb.describe()
@@ -385,6 +409,24 @@ class PolarHarmonizer:
             twin = self.fold_copy(weights, seed=self.seed + f)
             out[held] = np.log(np.clip(twin.fit(L[train], X[train])._proba(X[held]), 1e-6, 1.0))
         return out
+
+    def _cross_fit_stage2(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """log of the second-stage classifier for every row, each scored by one fitted on the other folds."""
+        n = X.shape[0]
+        out = np.empty((n, self.n_classes))
+        order = np.random.default_rng(self.seed + 7919).permutation(n)
+        for held in np.array_split(order, min(self.combine_folds, n)):
+            train = np.setdiff1d(np.arange(n), held)
+            out[held] = np.log(np.clip(FeatureClassifier(self.n_classes).fit(y[train], X[train]).proba(X[held]),
+                                       1e-6, 1.0))
+        return out
+
+    def _prior_proba(self, X: np.ndarray) -> np.ndarray:
+        """The prior of the combination at prediction time: the second stage when there is one, else h."""
+        pm = getattr(self, "prior_model_", None)
+        if pm is None:
+            return self._proba(X)
+        return pm.proba(X) if isinstance(pm, FeatureClassifier) else pm._proba(X)
 
     def fold_copy(self, weights: np.ndarray, seed: int) -> "PolarHarmonizer":
         """An unfitted copy with fixed ``weights`` and no tuning (for cross-fitting)."""
@@ -559,7 +601,7 @@ class PolarHarmonizer:
                              fix="compute features with the same fitted feature extractor")
         if L is None or getattr(self, "combiner_", None) is None or self.combine_ == H_ONLY:
             return self._proba(X)
-        h = (self.prior_model_ if getattr(self, "prior_model_", None) is not None else self)._proba(X)
+        h = self._prior_proba(X)
         L = self._check_L(L, X.shape[0])
         if L.shape[1] != self.n_sources_:
             raise InputError(f"L has {L.shape[1]} sources, the harmonizer was fitted on {self.n_sources_}",
