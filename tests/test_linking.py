@@ -306,3 +306,53 @@ def test_prototype_index_exact_and_hnsw(hnsw_above):
     assert len(set(r.entities[0])) == 4
     s = index.score(V[[5]], np.array([[1, 2, -1]]))
     assert s[0, 0] == pytest.approx(1.0, abs=1e-5) and s[0, 1] < 1.0 and np.isnan(s[0, 2])
+
+
+def test_name_pairs_are_synonyms_of_one_term(corpus):
+    from polarlab.linking.contrastive import ContrastiveTrainer
+
+    onto = load_ontology(corpus / "onto")
+    pairs = ContrastiveTrainer(name_pairs=4, batch_size=2).make_name_pairs(onto)
+    assert len(pairs) == 4 and len({t.entity for t in pairs}) == 4
+    for t in pairs:
+        names = [n.lower() for n in onto.names(t.entity)]
+        assert t.anchor.lower() in names and t.positive.lower() in names
+        assert t.anchor.lower() != t.positive.lower() and "[M]" not in t.anchor and t.negative is None
+    assert ContrastiveTrainer(name_pairs=0).make_name_pairs(onto) == []
+    first = ContrastiveTrainer(name_pairs=1, batch_size=2).make_name_pairs(onto, ["DOID:2"])
+    assert [t.entity for t in first] == ["DOID:2"]               # the given terms come first
+    assert len(ContrastiveTrainer(name_pairs=99, batch_size=2).make_name_pairs(onto, ["DOID:2"])) == 6
+
+
+def test_linking_defaults_are_the_gold_free_ones():
+    """Optional parts stay off and the harmonizer is the project's own default (no gold choice)."""
+    from polarlab.config.models import HarmonizerSection
+    from polarlab.linking.config import LinkingConfig
+
+    cfg = LinkingConfig(corpus=["c.txt"])
+    assert cfg.train.hard_negatives is False
+    proj = HarmonizerSection()
+    assert (cfg.harmonizer.model, cfg.harmonizer.scalarization) == (proj.model, proj.scalarization)
+
+
+@pytest.mark.slow
+def test_contrastive_fit_on_name_pairs_pulls_synonyms_together(corpus):
+    from polarlab.features.embedding import Embedder
+    from polarlab.linking.contrastive import ContrastiveTrainer
+    from polarlab.linking.encoder import MemoEncoder
+
+    onto = load_ontology(corpus / "onto")
+    trainer = ContrastiveTrainer(name_pairs=6, batch_size=6, epochs=8, lr=1e-4)
+    pairs = trainer.make_name_pairs(onto)
+    enc = MemoEncoder(Embedder(), 32, pooling="mention")
+
+    def margin() -> float:
+        a = enc.encode([t.anchor for t in pairs])
+        p = enc.encode([t.positive for t in pairs])
+        S = a @ p.T
+        return float(np.mean(np.diag(S)) - np.mean(S[~np.eye(len(pairs), dtype=bool)]))
+
+    before = margin()
+    trainer.fit(enc, pairs)
+    assert trainer.n_steps_ == 8 and all(np.isfinite(trainer.losses_))
+    assert margin() > before                  # synonyms closer, other terms' names farther

@@ -51,22 +51,23 @@ class TrainConfig(_Strict):
     lr: float = Field(3e-5, gt=0)
     synonym_swap: float = Field(0.5, ge=0, le=1)
     hard_negatives: bool = Field(False, description=(
-        "add the most similar-looking other term's name as a negative; off by default: on the NCBI-disease dev "
-        "split (unlabelled = train) it cost KRISS 4.6 points of acc@1 (60.6 vs 65.3), as the Disease Ontology's "
-        "look-alike terms are often parents/children the corpus treats as the same concept"))
+        "add the most similar-looking other term's name as a negative. Off by the gold-free rule: an optional "
+        "component stays off unless a choice made without gold turns it on (in-batch negatives alone are the "
+        "plain InfoNCE loss)"))
+    name_pairs: int = Field(2048, ge=0, description=(
+        "synonym pairs (a name -> another name of the same term) trained beside the mentions in context "
+        "(SapBERT); drawn from the terms the dense linkers search"))
 
 
 class HarmonizerConfig(_Strict):
     """``[linking.harmonizer]``: the POLAR harmonizer over the candidate slots (no gold).
 
-    Default MLP + square scalarization: on the NCBI-disease *dev* split (40 documents, linked with
-    train text only, with an earlier KRISS variant that mean-pooled the whole context) it was at or
-    above the LR + linear variant for every source weighting and better calibrated; the test split
-    was not used for this choice.
+    The defaults are the project's ``[harmonizer]`` defaults (logistic regression, linear
+    scalarization, equal source weights): one configuration for every task, chosen without gold.
     """
 
-    model: Literal["lr", "mlp"] = "mlp"
-    scalarization: Literal["linear", "square", "2norm", "max"] = "square"
+    model: Literal["lr", "mlp"] = "lr"
+    scalarization: Literal["linear", "square", "2norm", "max"] = "linear"
     weights: Literal["equal", "max_eigen", "min_var"] = "equal"
 
 

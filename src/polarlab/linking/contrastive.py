@@ -8,6 +8,11 @@ character n-grams). The loss is sentence-transformers' ``MultipleNegativesRankin
 with in-batch negatives plus the hard negatives); a batch holds each entity at most once. With an
 encoder using mention pooling (:mod:`polarlab.linking.pooling`) the same loss (cosine x scale,
 cross-entropy against the own positive) is computed on the mention-pooled vectors.
+
+Besides the mentions in context, ``name_pairs`` synonym pairs of the ontology train the same encoder
+(SapBERT, Liu et al. 2021): anchor = one name of an entity, positive = another of its names. They
+teach synonymy where the unlabelled text never mentions an entity. Name pairs and mentions go into
+separate batches (names are short, so their batches cost little).
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ import torch
 from ..errors import InputError
 from ..ontology.terms import Ontology
 from .encoder import MemoEncoder
+from .mentions import MARK_OPEN
 from .linkers.sparse import SparseLinker
 from .pooling import mention_embeddings
 from .selfsup import SelfSupMention
@@ -55,6 +61,7 @@ class ContrastiveTrainer:
         window: context characters each side of the mention.
         synonym_swap: probability of writing another name of the entity in the anchor.
         hard_negatives: add a similar-looking other entity's name per example.
+        name_pairs: synonym pairs (name -> another name of the same entity) added to the examples.
         scale: the loss's similarity scale (inverse temperature).
         seed: sampling, order and torch seed.
         num_threads: torch threads while training (restored after).
@@ -65,7 +72,7 @@ class ContrastiveTrainer:
 
     def __init__(self, max_examples: int = 512, per_entity: int = 2, batch_size: int = 16, epochs: int = 1,
                  lr: float = 3e-5, max_seq_length: int = 48, window: int = 100, synonym_swap: float = 0.5,
-                 hard_negatives: bool = True, scale: float = 20.0, seed: int = 0, num_threads: int | None = 1) -> None:
+                 hard_negatives: bool = True, name_pairs: int = 0, scale: float = 20.0, seed: int = 0, num_threads: int | None = 1) -> None:
         if batch_size < 2:
             raise InputError(f"batch_size={batch_size}", column="batch_size",
                              fix="use 2 or more (the other examples are the negatives)")
@@ -78,6 +85,7 @@ class ContrastiveTrainer:
         self.window = int(window)
         self.synonym_swap = float(synonym_swap)
         self.hard_negatives = bool(hard_negatives)
+        self.name_pairs = int(name_pairs)
         self.scale = float(scale)
         self.seed = int(seed)
         self.num_threads = num_threads
@@ -95,14 +103,7 @@ class ContrastiveTrainer:
             raise InputError("no self-supervised mentions to train on", column="linking.unlabelled",
                              fix="give unlabelled text in which ontology names occur")
         names = {m.entity: ontology.names(m.entity) for m in pool}
-        negatives: dict[str, str | None] = {e: None for e in names}
-        if self.hard_negatives and sparse is not None:
-            ents = sorted(names)
-            ids = ontology.ids
-            rk = sparse.rank_texts([names[e][0] for e in ents], 4)
-            for e, row in zip(ents, rk.entities):
-                other = [ids[j] for j in row if j >= 0 and ids[j] != e]
-                negatives[e] = ontology.names(other[0])[0] if other else None
+        negatives = self._negatives(sorted(names), ontology, sparse)
         out = []
         for m in pool:
             ns = names[m.entity]
@@ -112,6 +113,42 @@ class ContrastiveTrainer:
             pos_choices = [n for n in ns if n.lower() != surface.lower()] or ns
             out.append(Triple(m.context(doc_texts[m.doc_id], self.window, surface), rng.choice(pos_choices),
                               negatives[m.entity], m.entity))
+        return out
+
+    def _negatives(self, entities: list[str], ontology: Ontology,
+                   sparse: SparseLinker | None) -> dict[str, str | None]:
+        """entity id -> the first name of the most similar-looking other entity (None when off)."""
+        negatives: dict[str, str | None] = {e: None for e in entities}
+        if self.hard_negatives and sparse is not None and entities:
+            ids = ontology.ids
+            rk = sparse.rank_texts([ontology.names(e)[0] for e in entities], 4)
+            for e, row in zip(entities, rk.entities):
+                other = [ids[j] for j in row if j >= 0 and ids[j] != e]
+                negatives[e] = ontology.names(other[0])[0] if other else None
+        return negatives
+
+    def make_name_pairs(self, ontology: Ontology, entities: Sequence[str] | None = None,
+                        sparse: SparseLinker | None = None) -> list[Triple]:
+        """Up to ``name_pairs`` synonym pairs, at most one per term, from terms with two or more names:
+        first those of ``entities`` (e.g. the terms the dense linkers search), then the rest of the
+        ontology; anchor and positive are different names (no entity markers)."""
+        if self.name_pairs <= 0:
+            return []
+        rng = random.Random(self.seed + 1)
+        many = lambda e: len({n.lower() for n in ontology.names(e)}) > 1  # noqa: E731
+        first = sorted(e for e in set(entities or ()) if many(e))
+        rest = sorted(e for e in ontology.ids if many(e) and e not in set(first))
+        rng.shuffle(first)
+        rng.shuffle(rest)
+        pool = sorted((first + rest)[:self.name_pairs])
+        negatives = self._negatives(pool, ontology, sparse)
+        out = []
+        for e in pool:
+            ns = list(dict.fromkeys(ontology.names(e)))
+            anchor = rng.choice(ns)
+            positive = rng.choice([n for n in ns if n.lower() != anchor.lower()])
+            out.append(Triple(anchor, positive, negatives[e], e))
+        rng.shuffle(out)
         return out
 
     def _batches(self, triples: list[Triple], rng: random.Random) -> list[list[Triple]]:
@@ -152,6 +189,8 @@ class ContrastiveTrainer:
             torch.set_num_threads(int(self.num_threads))
         rng = random.Random(self.seed)
         use_neg = self.hard_negatives and all(t.negative for t in triples)
+        marked = [t for t in triples if MARK_OPEN in t.anchor]
+        plain = [t for t in triples if MARK_OPEN not in t.anchor]
         try:
             torch.manual_seed(self.seed)
             model.max_seq_length = self.max_seq_length
@@ -161,7 +200,9 @@ class ContrastiveTrainer:
             model.train()
             self.losses_: list[float] = []
             for _ in range(self.epochs):
-                for batch in self._batches(triples, rng):
+                batches = self._batches(marked, rng) + self._batches(plain, rng)
+                rng.shuffle(batches)
+                for batch in batches:
                     cols = [[t.anchor for t in batch], [t.positive for t in batch]]
                     if use_neg:
                         cols.append([t.negative for t in batch])

@@ -169,8 +169,9 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
                                      batch_size=tcfg.batch_size, epochs=tcfg.epochs, lr=tcfg.lr,
                                      max_seq_length=cfg.max_seq_length, window=cfg.window,
                                      synonym_swap=tcfg.synonym_swap, hard_negatives=tcfg.hard_negatives,
-                                     seed=cfg.seed, num_threads=cfg.num_threads)
+                                     name_pairs=tcfg.name_pairs, seed=cfg.seed, num_threads=cfg.num_threads)
         triples = trainer.make_examples(selfsup, doc_texts, ontology, sparse)
+        triples += trainer.make_name_pairs(ontology, [ids[e] for e in universe], sparse)
         tuned = MemoEncoder(Embedder(batch_size=64), cfg.max_seq_length, None, tag="kriss", pooling=cfg.pooling)
         trainer.fit(tuned, triples)
         clock.lap("contrastive_training")
