@@ -378,14 +378,24 @@ class LlamaCppBackend:
                 except LLMError as e:
                     yield i, None, str(e)
             return
-        if self._pool is None:
-            self._pool = Pool(n - 1, self._settings)
-            weakref.finalize(self, self._pool.close)
+        self.start_processes(n, wait=False)
         self._single_thread = True
         try:
             yield from self._pool.run(calls, lambda call: run_call(self, call))
         finally:
             self._single_thread = False
+
+    def start_processes(self, n: int | None = None, *, wait: bool = True) -> int:
+        """Start the worker processes now (else they start with the first large run); ``n``: processes in all
+        (default: what ``processes`` gives for a large run). With ``wait``, return once their models are loaded.
+        Returns the number of worker processes."""
+        n = self._processes_for(MIN_POOL_CALLS) if n is None else int(n)
+        if self._pool is None and n > 1:
+            self._pool = Pool(n - 1, self._settings)
+            weakref.finalize(self, self._pool.close)
+        if self._pool is not None and wait:
+            self._pool.wait_ready()
+        return 0 if self._pool is None else self._pool.size
 
     def _processes_for(self, n_calls: int) -> int:
         if self.processes != "auto":

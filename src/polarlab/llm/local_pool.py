@@ -101,6 +101,7 @@ class Pool:
         self.ready: set[int] = set()  # indices of workers whose model is loaded
         self.dead: set[int] = set()
         self._run_id = 0
+        self.worker_answers = 0  # calls answered by the workers (the rest by the driver), over all runs
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([p for p in sys.path if p] + [env.get("PYTHONPATH", "")])
         for _ in range(n):
@@ -113,6 +114,23 @@ class Pool:
             conn.send(self.settings)
             self._procs.append(p)
             self._conns.append(conn)
+
+    def wait_ready(self, timeout: float = 60.0) -> int:
+        """Wait until every worker has loaded its model (or failed, or ``timeout`` s); return how many are ready."""
+        import time
+
+        end = time.monotonic() + timeout
+        while len(self.ready) + len(self.dead) < self.size and time.monotonic() < end:
+            for conn in wait([c for w, c in enumerate(self._conns) if w not in self.ready | self.dead],
+                             timeout=max(0.0, end - time.monotonic())):
+                w = self._conns.index(conn)
+                try:
+                    msg = conn.recv()
+                except (EOFError, OSError):
+                    self.dead.add(w)
+                    continue
+                (self.ready.add if msg[0] == "ready" else self.dead.add)(w)
+        return len(self.ready)
 
     @property
     def size(self) -> int:
@@ -173,6 +191,7 @@ class Pool:
                             chunks.appendleft((-1, [(i, calls[i])]))
                             continue
                         left -= 1
+                        self.worker_answers += 1
                         yield i, reply, err
                 feed(w)
             for w in range(self.size):
