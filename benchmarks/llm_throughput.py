@@ -139,6 +139,8 @@ def thread_section(args, data: Dataset, task: Task, fs) -> dict:
         procs = start_load(args.load_procs) if cond == "loaded" else []
         try:
             for name, (threads, processes, suffix) in VARIANTS.items():
+                if name not in args.variants:
+                    continue
                 out[f"loadavg_1min_{cond}_{name}"] = os.getloadavg()[0]
                 rate, P, used, n_procs = timed_threads(args.gguf, threads, data, task, fs, processes)
                 out[f"examples_per_s_{cond}{suffix}"] = rate
@@ -149,6 +151,7 @@ def thread_section(args, data: Dataset, task: Task, fs) -> dict:
             for p in procs:
                 p.terminate()
                 p.join()
+    out["variants"] = [v for v in VARIANTS if v in args.variants]
     out["examples_per_s_loaded_share"] = out["examples_per_s_loaded"] / out["examples_per_s_quiet"]
     out["speedup_vs_single_sequence_quiet"] = out["examples_per_s_quiet"] / out["examples_per_s_quiet_single_sequence"]
     out["speedup_vs_single_sequence_loaded"] = (out["examples_per_s_loaded"]
@@ -173,9 +176,12 @@ def main() -> None:
     ap.add_argument("--limit-threads", type=int, default=200, help="SMS examples of the thread comparison")
     ap.add_argument("--load-procs", type=int, default=1, help="busy-loop processes of the loaded runs")
     ap.add_argument("--only-threads", action="store_true", help="run the thread comparison alone")
+    ap.add_argument("--variants", default=",".join(VARIANTS),
+                    help="variants of the thread comparison (before = the old 2 fixed threads: slow under load)")
     ap.add_argument("--alt-threads", type=int, default=1,
                     help="also time reuse with this many threads (0 = skip)")
     args = ap.parse_args()
+    args.variants = args.variants.split(",")
     args.threads = int(args.threads) if str(args.threads).isdigit() else args.threads
     root = Path(args.data_root)
 

@@ -19,8 +19,8 @@ cannot be told apart by any first token (e.g. "cause-effect" / "cause-agent"), t
 instead the log-probability of the whole answer word, token by token. The scores are
 normalised over the labels; the mass the labels got is kept as ``label_mass``.
 
-Parallel evaluation: with ``processes = "auto"`` (default) a run of many prompts is shared by as many
-single-thread copies of the model as the threads "auto" chose (this process and worker processes;
+Parallel evaluation: with ``processes = "auto"`` (default) a run of many prompts is shared by one
+single-thread copy of the model per available CPU (this process and worker processes;
 :mod:`polarlab.llm.local_pool`), instead of one model using all threads: the same scores, bit for bit,
 and faster, because llama.cpp's threads wait for each other after every operation of a tiny model.
 ``processes = 1`` is the single-process path (one model with ``n_threads`` threads).
@@ -46,6 +46,8 @@ from .prompt import RenderedPrompt
 INSTALL_HINT = 'pip install "polarlab[local]"'
 #: Fewest calls in one run for which ``processes = "auto"`` starts worker processes (each takes ~2 s to load).
 MIN_POOL_CALLS = 32
+#: Most processes ``processes = "auto"`` starts (each holds its own KV cache and compute buffers).
+MAX_AUTO_PROCESSES = 8
 _MARK = "\x00POLARLAB_CONTENT\x00"
 
 
@@ -124,9 +126,12 @@ class LlamaCppBackend:
             speed; the thread count does not change the scores).
         n_batch: tokens per decode batch.
         processes: how many single-thread copies of the model share a run of prompts (this process and
-            ``processes - 1`` worker processes), or ``"auto"`` (default): as many as the threads chosen (``n_threads``
-            or what "auto" picks now), for runs of at least :data:`MIN_POOL_CALLS` calls; 1 = one model with
-            ``n_threads`` threads. Same scores either way; the workers start on first use and stop in :meth:`close`.
+            ``processes - 1`` worker processes), or ``"auto"`` (default): one per CPU this process may use (at most
+            :data:`MAX_AUTO_PROCESSES`), for runs of at least :data:`MIN_POOL_CALLS` calls (smaller runs use one
+            model with ``n_threads`` threads). 1 = always one model with ``n_threads`` threads. A single-thread
+            process never spin-waits for a descheduled sibling thread, so on a busy machine the processes simply
+            share the CPUs with the other jobs. Same scores either way; the workers start on first use (or
+            :meth:`start_processes`) and stop in :meth:`close`.
         reuse_prefix: keep and reuse the shared prefix's evaluation.
         chat_template: "auto" (wrap the prompt in the GGUF's chat template when it has one,
             as a single user turn) or "none" (raw text).
@@ -402,7 +407,9 @@ class LlamaCppBackend:
             return int(self.processes)
         if self._pool is None and n_calls < MIN_POOL_CALLS:
             return 1
-        return self._chooser.check() if self._chooser is not None else self._threads
+        from .threads import available_cpus
+
+        return min(len(available_cpus()), MAX_AUTO_PROCESSES)
 
     def close(self) -> None:
         """Free the model and stop the worker processes (the object is unusable afterwards)."""
