@@ -1,8 +1,12 @@
 """Throughput and quality of the embedded LLM labeler (llama.cpp, Gemma 3 270M).
 
 Measures, in one process, on WRENCH SMS test:
-  * examples/s of the local backend WITH prefix reuse (the first ``--limit`` examples, default
-    all 500), and WITHOUT prefix reuse (the first ``--limit-no-reuse``, default 100: it is
+  * examples/s of the local backend (the default: ``processes = "auto"``, several single-thread model
+    processes) WITH prefix reuse (the first ``--limit`` examples, default all 500) -> ``examples_per_s``, and of
+    today's single-process path (one model, "auto" threads, ``processes = 1``) on the same examples, measured the
+    same way right after -> ``examples_per_s_single_sequence``, their ratio ``speedup_vs_single_sequence`` and
+    the largest difference of their distributions ``max_abs_diff_vs_single_sequence``; and examples/s WITHOUT
+    prefix reuse (one process; the first ``--limit-no-reuse``, default 100: it is
     slower; the rate is per example so the two are comparable). Each run starts from an empty
     cache; the rate counts model calls (distinct prompts: duplicate texts are asked once, and
     the 3 content-free calibration prompts count), cache writes are included in the time.
@@ -10,13 +14,16 @@ Measures, in one process, on WRENCH SMS test:
   * examples/s with reuse but ``--alt-threads`` threads (default 1) on the no-reuse subset: on a
     shared, oversubscribed CPU llama.cpp's spinning threads make 2 threads much slower than 1;
     the 1-minute load average at start and end is reported to tell the conditions;
-  * threads, before and after ``n_threads = "auto"``: examples/s on the first ``--limit-threads`` SMS examples
-    with the old fixed 2 threads (``*_before``) and with "auto" (threads from the CPUs this process may use less
-    those other processes keep busy, :mod:`polarlab.llm.threads`), on the machine as it is (``examples_per_s_quiet*``)
+  * threads and processes: examples/s on the first ``--limit-threads`` SMS examples (default 200), each from a
+    fresh backend (worker start-up included), of three variants: the old fixed 2 threads in one process
+    (``*_before``), one process with "auto" threads (``*_single_sequence``, today's path) and the default,
+    "auto" threads as single-thread processes (no suffix); on the machine as it is (``examples_per_s_quiet*``)
     and under a background load the benchmark starts itself: ``--load-procs`` busy-loop processes, each pinned to
-    one of the allowed cores (``examples_per_s_loaded*``); ``examples_per_s_loaded_share`` = loaded / quiet with "auto";
-    ``max_abs_diff_threads``: the largest difference between the distributions of the four runs (the thread
-    count must not change a score);
+    one of the allowed cores (``examples_per_s_loaded*``); ``examples_per_s_loaded_share`` = loaded / quiet of the
+    default; ``speedup_vs_single_sequence_{quiet,loaded}``; ``max_abs_diff_threads``: the largest difference
+    between the distributions of the six runs (neither threads nor processes may change a score);
+    ``--only-threads`` runs this section alone and also reports its quiet figures as ``examples_per_s`` and
+    ``examples_per_s_single_sequence``;
 and accuracy / AUROC of the scoring-mode answers on SMS and YouTube test, with contextual
 calibration (the default) and without (``*_uncalibrated``).
 
@@ -103,37 +110,52 @@ def start_load(procs: int) -> list:
     return out
 
 
-def timed_threads(gguf, threads, data: Dataset, task: Task, fs) -> tuple[float, np.ndarray, int]:
-    """(examples/s, (n, k) distributions, threads used at the end) of a fresh backend on ``data``."""
-    be = LlamaCppBackend(gguf, n_threads=threads, reuse_prefix=True)
+def timed_threads(gguf, threads, data: Dataset, task: Task, fs, processes="auto"
+                  ) -> tuple[float, np.ndarray, int, int]:
+    """(examples/s, (n, k) distributions, threads of the driver's model at the end, processes used) of a fresh
+    backend on ``data`` (worker start-up included in the time)."""
+    be = LlamaCppBackend(gguf, n_threads=threads, reuse_prefix=True, processes=processes)
     src = LLMSource(be, few_shot=fs, cache=":memory:", progress=False, calibrate=False)
     t0 = time.perf_counter()
     ans = src.ask(src.requests_for(data, task), task)
     rate = src.last_stats.calls / (time.perf_counter() - t0)
-    used = be.n_threads
+    used, procs = be.n_threads, 1 + (be._pool.size if be._pool is not None else 0)
     be.close()
-    return rate, np.vstack([a.proba for a in ans]), used
+    return rate, np.vstack([a.proba for a in ans]), used, procs
+
+
+#: The variants of the thread section: name -> (n_threads, processes, JSON key suffix).
+VARIANTS = {"before": (2, 1, "_before"),                       # the old default: one model, 2 threads
+            "single_sequence": ("auto", 1, "_single_sequence"),  # one model, "auto" threads
+            "auto": ("auto", "auto", "")}                        # the default: "auto" threads as processes
 
 
 def thread_section(args, data: Dataset, task: Task, fs) -> dict:
-    """examples/s with 2 fixed threads (before) and "auto" (after), quiet and under the benchmark's own load."""
-    out: dict = {"load_procs": args.load_procs, "cpus_allowed": len(os.sched_getaffinity(0))}
+    """examples/s of each variant, on the machine as it is and under the benchmark's own load."""
+    out: dict = {"load_procs": args.load_procs, "cpus_allowed": len(os.sched_getaffinity(0)),
+                 "n_threads_section": len(data)}
     dists = []
     for cond in ("quiet", "loaded"):
         procs = start_load(args.load_procs) if cond == "loaded" else []
         try:
-            for name, threads in (("before", 2), ("auto", "auto")):
+            for name, (threads, processes, suffix) in VARIANTS.items():
+                if name not in args.variants:
+                    continue
                 out[f"loadavg_1min_{cond}_{name}"] = os.getloadavg()[0]
-                rate, P, used = timed_threads(args.gguf, threads, data, task, fs)
-                key = f"examples_per_s_{cond}" + ("_before" if name == "before" else "")
-                out[key], out[f"threads_{cond}_{name}"] = rate, used
+                rate, P, used, n_procs = timed_threads(args.gguf, threads, data, task, fs, processes)
+                out[f"examples_per_s_{cond}{suffix}"] = rate
+                out[f"threads_{cond}_{name}"], out[f"processes_{cond}_{name}"] = used, n_procs
                 dists.append(P)
-                log(f"threads {name} ({used}), {cond}: {rate:.2f} examples/s")
+                log(f"{name} ({n_procs} process(es), {used} thread(s) here), {cond}: {rate:.2f} examples/s")
         finally:
             for p in procs:
                 p.terminate()
                 p.join()
+    out["variants"] = [v for v in VARIANTS if v in args.variants]
     out["examples_per_s_loaded_share"] = out["examples_per_s_loaded"] / out["examples_per_s_quiet"]
+    out["speedup_vs_single_sequence_quiet"] = out["examples_per_s_quiet"] / out["examples_per_s_quiet_single_sequence"]
+    out["speedup_vs_single_sequence_loaded"] = (out["examples_per_s_loaded"]
+                                                / out["examples_per_s_loaded_single_sequence"])
     out["max_abs_diff_threads"] = float(max(np.abs(P - dists[0]).max() for P in dists))
     return out
 
@@ -151,12 +173,15 @@ def main() -> None:
     ap.add_argument("--shots", type=int, default=4)
     ap.add_argument("--gguf", default=None)
     ap.add_argument("--threads", default="auto", help='threads of the main runs: "auto" or a number')
-    ap.add_argument("--limit-threads", type=int, default=60, help="SMS examples of the thread comparison")
+    ap.add_argument("--limit-threads", type=int, default=200, help="SMS examples of the thread comparison")
     ap.add_argument("--load-procs", type=int, default=1, help="busy-loop processes of the loaded runs")
     ap.add_argument("--only-threads", action="store_true", help="run the thread comparison alone")
+    ap.add_argument("--variants", default=",".join(VARIANTS),
+                    help="variants of the thread comparison (before = the old 2 fixed threads: slow under load)")
     ap.add_argument("--alt-threads", type=int, default=1,
                     help="also time reuse with this many threads (0 = skip)")
     args = ap.parse_args()
+    args.variants = args.variants.split(",")
     args.threads = int(args.threads) if str(args.threads).isdigit() else args.threads
     root = Path(args.data_root)
 
@@ -167,10 +192,12 @@ def main() -> None:
 
     threads = thread_section(args, sms.head(args.limit_threads), task_for("sms"), demos(root, "sms", args.shots))
     if args.only_threads:
+        threads["examples_per_s"] = threads["examples_per_s_quiet"]
+        threads["examples_per_s_single_sequence"] = threads["examples_per_s_quiet_single_sequence"]
         print(json.dumps(threads))
         return
     be = LlamaCppBackend(args.gguf, n_threads=args.threads, reuse_prefix=True)
-    be_fresh = LlamaCppBackend(args.gguf, n_threads=args.threads, reuse_prefix=False)
+    be_fresh = LlamaCppBackend(args.gguf, n_threads=args.threads, reuse_prefix=False, processes=1)
     log(f"model {be.model_id}; sms {len(sms_run)} (reuse) / {args.limit_no_reuse} (no reuse); "
         f"youtube {len(yt)}; shots {args.shots}")
 
@@ -201,8 +228,23 @@ def main() -> None:
             results["max_abs_diff_reuse_vs_no_reuse"] = float(max(
                 np.abs(x.proba - y.proba).max() for x, y in zip(a_reuse, a_fresh)))
             results["speedup_reuse"] = results["examples_per_s"] / results["examples_per_s_no_reuse"]
+            # today's path on the same examples, measured the same way: one model, "auto" threads
+            be_one = LlamaCppBackend(args.gguf, n_threads=args.threads, reuse_prefix=True, processes=1)
+            one = LLMSource(be_one, few_shot=fs, cache=tmp / "single.sqlite", progress=False)
+            t0 = time.perf_counter()
+            one.apply(data, task)
+            dt1 = time.perf_counter() - t0
+            results["examples_per_s_single_sequence"] = one.last_stats.calls / dt1
+            results["speedup_vs_single_sequence"] = results["examples_per_s"] / results["examples_per_s_single_sequence"]
+            log(f"sms single sequence (one process): {one.last_stats.calls} calls in {dt1:.1f}s")
+            a_one = one.ask(one.requests_for(data, task), task, calibrate=False)
+            a_all = src.ask(src.requests_for(data, task), task, calibrate=False)
+            results["max_abs_diff_vs_single_sequence"] = float(max(
+                np.abs(x.proba - y.proba).max() for x, y in zip(a_one, a_all)))
+            results["processes"] = 1 + (be._pool.size if be._pool is not None else 0)
+            be_one.close()
             if args.alt_threads:
-                be_alt = LlamaCppBackend(args.gguf, n_threads=args.alt_threads, reuse_prefix=True)
+                be_alt = LlamaCppBackend(args.gguf, n_threads=args.alt_threads, reuse_prefix=True, processes=1)
                 alt = LLMSource(be_alt, few_shot=fs, cache=":memory:", progress=False, calibrate=False)
                 t0 = time.perf_counter()
                 alt.ask(alt.requests_for(sub, task), task)

@@ -19,7 +19,7 @@ the common keys of :class:`polarlab.llm.settings.LLMSettings`); the factory retu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Optional, Union
+from typing import Annotated, Any, Callable, Literal, Optional, Union
 
 from pydantic import Field, field_validator
 
@@ -73,6 +73,9 @@ class LocalSettings(BackendSettings):
     n_ctx: Optional[int] = Field(None, ge=64, description="context length in tokens (default 2048)")
     n_threads: Optional[Union[int, Literal["auto"]]] = Field(
         None, description='CPU threads, or "auto" (default): the available CPUs less those other processes keep busy')
+    processes: Optional[Union[Annotated[int, Field(ge=1)], Literal["auto"]]] = Field(
+        None, description='single-thread model processes sharing a run, or "auto" (default): one per available '
+                                'CPU (at most 8), for runs of 32+ calls; 1 = one model with n_threads threads')
     reuse_prefix: Optional[bool] = Field(None, description="reuse the shared prompt prefix's evaluation "
                                                            "(default true)")
     chat_template: Optional[str] = Field(None, description='"auto" (the GGUF\'s template, default) or "none" '
@@ -83,8 +86,8 @@ class LocalSettings(BackendSettings):
 def _local(cfg: LocalSettings) -> Backend:
     from .local import LlamaCppBackend
 
-    return LlamaCppBackend(cfg.gguf, **_set(cfg, ("n_ctx", "n_threads", "reuse_prefix", "chat_template",
-                                                   "max_tokens")))
+    return LlamaCppBackend(cfg.gguf, **_set(cfg, ("n_ctx", "n_threads", "processes", "reuse_prefix",
+                                                   "chat_template", "max_tokens")))
 
 
 class OpenAISettings(BackendSettings):

@@ -300,6 +300,18 @@ class LLMSource:
                 stats.calls += 1
                 self._settle(it, partial(self._call, it, task), found, errors, params, stats)
                 bar(1)
+            run_many = getattr(self.backend, "run_many", None)
+            if self.backend.max_concurrency <= 1 and callable(run_many):
+                # the embedded model: its own processes share the calls; this process stores every reply
+                from .local_pool import Call
+
+                words = tuple(task.answer_words)
+                kind = "score" if self.mode == "scoring" else "generate"
+                for i, reply, err in run_many([Call(kind, it.prompt, words) for it in todo]):
+                    stats.calls += 1
+                    self._settle(todo[i], partial(_reply_or_raise, reply, err), found, errors, params, stats)
+                    bar(1)
+                return
             if self.backend.max_concurrency <= 1:
                 for it in todo:
                     stats.calls += 1
@@ -412,3 +424,10 @@ class _progress:
     def __exit__(self, *exc) -> None:
         if self._p is not None:
             self._p.stop()
+
+
+def _reply_or_raise(reply: BackendReply | None, error: str | None) -> BackendReply:
+    """The reply of a call evaluated elsewhere, or its :class:`LLMError` raised again here."""
+    if error is not None or reply is None:
+        raise LLMError(error or "no reply")
+    return reply
