@@ -111,17 +111,29 @@ def start_load(procs: int) -> list:
 
 
 def timed_threads(gguf, threads, data: Dataset, task: Task, fs, processes="auto"
-                  ) -> tuple[float, np.ndarray, int, int]:
-    """(examples/s, (n, k) distributions, threads of the driver's model at the end, processes used) of a fresh
-    backend on ``data`` (worker start-up included in the time)."""
+                  ) -> tuple[float, np.ndarray, int, int, float]:
+    """(examples/s, (n, k) distributions, threads of the driver's model at the end, processes used, resident MB of
+    the worker processes at the end) of a fresh backend on ``data`` (worker start-up included in the time)."""
     be = LlamaCppBackend(gguf, n_threads=threads, reuse_prefix=True, processes=processes)
     src = LLMSource(be, few_shot=fs, cache=":memory:", progress=False, calibrate=False)
     t0 = time.perf_counter()
     ans = src.ask(src.requests_for(data, task), task)
     rate = src.last_stats.calls / (time.perf_counter() - t0)
     used, procs = be.n_threads, 1 + (be._pool.size if be._pool is not None else 0)
+    workers_mb = sum(rss_mb_of(p.pid) for p in be._pool._procs) if be._pool is not None else 0.0
     be.close()
-    return rate, np.vstack([a.proba for a in ans]), used, procs
+    return rate, np.vstack([a.proba for a in ans]), used, procs, workers_mb
+
+
+def rss_mb_of(pid: int) -> float:
+    """Resident memory of process ``pid`` now (MB, from /proc; 0 where unreadable)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 #: The variants of the thread section: name -> (n_threads, processes, JSON key suffix).
@@ -142,8 +154,9 @@ def thread_section(args, data: Dataset, task: Task, fs) -> dict:
                 if name not in args.variants:
                     continue
                 out[f"loadavg_1min_{cond}_{name}"] = os.getloadavg()[0]
-                rate, P, used, n_procs = timed_threads(args.gguf, threads, data, task, fs, processes)
+                rate, P, used, n_procs, rss = timed_threads(args.gguf, threads, data, task, fs, processes)
                 out[f"examples_per_s_{cond}{suffix}"] = rate
+                out[f"workers_rss_mb_{cond}_{name}"] = rss  # memory the worker processes add (the driver's is apart)
                 out[f"threads_{cond}_{name}"], out[f"processes_{cond}_{name}"] = used, n_procs
                 dists.append(P)
                 log(f"{name} ({n_procs} process(es), {used} thread(s) here), {cond}: {rate:.2f} examples/s")

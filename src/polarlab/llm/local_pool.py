@@ -1,10 +1,12 @@
 """Several single-thread copies of the embedded model, fed by one driver (``processes`` of the local backend).
 
 Why: a 270M model's decode is a few milliseconds of work per layer, and llama.cpp's threads meet at a barrier
-after every operation of every layer. Two threads on two cores therefore give well under twice one thread's
-speed (measured on the 2-core machine: one 2-thread model ~14 examples/s, one 1-thread model ~9). Two
-processes with one thread each do not wait for each other at all. A 1-thread model also never spin-waits for
-a descheduled sibling thread, so it stays fast on a busy machine.
+after every operation of every layer, so threads scale poorly on a tiny model; processes with one thread each
+do not wait for each other at all, and a 1-thread model never spin-waits for a descheduled sibling thread.
+Measured on the 2-core machine (``benchmarks/llm_throughput.py --only-threads``, 200 SMS examples): quiet
+(load 0.0) 18.7 examples/s for one 2-thread model and 18.2 for two 1-thread processes (no gain); with the
+benchmark's busy process 10.1 and 10.8 (1.07x; 1.13-1.41x on a machine with other jobs too). Each worker
+process adds ~540 MB resident. ``processes = 1`` keeps one model.
 
 How: the driver (the process that owns the :class:`~polarlab.llm.local.LlamaCppBackend`) keeps its own model,
 set to one thread while it works alongside the workers, and starts ``processes - 1`` worker processes
