@@ -114,7 +114,30 @@ def test_span_level_harmonizer_falls_back_to_majority_vote_when_it_cannot_beat_i
     assert all(len(S) == len(P) for S, P in zip(spans, probs))
 
 
-def test_run_spans_uses_the_span_level_harmonizer_by_default_and_the_token_level_on_request(tmp_path):
+def test_level_choice_takes_the_level_that_agrees_best_with_held_out_sources():
+    from polarlab.spans.harmonize import SpanHarmonizer
+    from polarlab.spans.span_harmonize import LevelChoice
+
+    votes = _votes()
+    rng = np.random.default_rng(0)
+    X = np.hstack([(votes.L > 0).astype(np.float32), rng.normal(size=(votes.L.shape[0], 4)).astype(np.float32)])
+    h = LevelChoice(folds=2, tau_grid=(0.0, 1.0)).fit(votes, X)
+    a = h.agreement_
+    assert set(a) == {"span", "token", "majority"} and h.level_ in ("span", "token")
+    other = "token" if h.level_ == "span" else "span"
+    assert a[h.level_] >= a[other] and h.fallback_ == (not a[h.level_] > a["majority"])
+    assert isinstance(h.members_["span"], SpanLevelHarmonizer) and isinstance(h.members_["token"], SpanHarmonizer)
+    spans, probs = h.predict_spans(votes, X)
+    assert [[s.key for s in S] for S in spans] == [[s.key for s in S] for S in h.chosen_.predict_spans(votes, X)[0]]
+    # probabilities from the token level's posterior, whoever chose the spans
+    tok = h.members_["token"].span_probabilities(votes, X, spans)
+    assert all(np.allclose(P, T) for P, T in zip(probs, tok)) and spans[2] == []
+
+
+def test_run_spans_levels_auto_by_default_span_and_token_on_request(tmp_path):
+    from polarlab.spans.harmonize import SpanHarmonizer
+    from polarlab.spans.span_harmonize import LevelChoice
+
     terms = tmp_path / "terms.txt"
     terms.write_text("\n".join(TERMS) + "\n", encoding="utf-8")
     docs = [SpanDoc(str(i), t) for i, t in enumerate(TEXTS)]
@@ -125,9 +148,10 @@ def test_run_spans_uses_the_span_level_harmonizer_by_default_and_the_token_level
                        {"type": "function", "name": "disease_acronyms"}],
            "harmonizer": {"features": "minilm", "folds": 2}}
     res = run_spans(cfg, docs=docs)
-    assert isinstance(res.harmonizer, SpanLevelHarmonizer)
+    assert isinstance(res.harmonizer, LevelChoice)
     out = res.methods["harmonized"]
     assert len(out.spans) == len(docs) and all(len(S) == len(P) for S, P in zip(out.spans, out.probs))
     assert out.spans[2] == [] and res.metrics["labels"]["harmonized"]["exact"]["n_pred"] == sum(map(len, out.spans))
-    tok = run_spans({**cfg, "harmonizer": {"features": "minilm", "folds": 2, "level": "token"}}, docs=docs)
-    assert not isinstance(tok.harmonizer, SpanLevelHarmonizer) and tok.methods["harmonized"].spans[2] == []
+    for level, kind in (("span", SpanLevelHarmonizer), ("token", SpanHarmonizer)):
+        one = run_spans({**cfg, "harmonizer": {"features": "minilm", "folds": 2, "level": level}}, docs=docs)
+        assert isinstance(one.harmonizer, kind) and one.methods["harmonized"].spans[2] == []

@@ -7,7 +7,9 @@ over B-/I-/types), ``"majority_plain"`` (plain plurality with every non-firing s
 an entity needs half of the sources), ``"dawid_skene"`` (token-level Dawid–Skene, crowd-kit EM, then Viterbi under BIO
 constraints: a label model that knows spans), ``"polar_spans"`` (:class:`~.span_harmonize.SpanLevelHarmonizer`,
 the POLAR harmonizer over candidate spans, the default harmonizer) and ``"polar"``
-(:class:`~.harmonize.SpanHarmonizer`, the POLAR harmonizer on token features). The first three have
+(:class:`~.harmonize.SpanHarmonizer`, the POLAR harmonizer on token features), and ``"polar_auto"``
+(:class:`~.span_harmonize.LevelChoice`: both, the one that agrees best with held-out sources, or
+majority vote; the default). The first three have
 ``fit(votes, X)`` and ``predict_proba(votes, X)`` (N, k); the harmonizers have ``fit(votes, X)`` and
 ``predict_spans(votes, X)`` (spans and P(span exactly right) per document).
 """
@@ -91,6 +93,11 @@ def _polar(**kw):
     return SpanHarmonizer(**kw)
 
 
+def _polar_auto(**kw):
+    from .span_harmonize import LevelChoice
+    return LevelChoice(**kw)
+
+
 def _polar_spans(**kw):
     from .span_harmonize import SpanLevelHarmonizer
     return SpanLevelHarmonizer(**kw)
@@ -102,7 +109,8 @@ SPAN_MODELS: dict[str, Callable[..., object]] = {
     "dawid_skene": DawidSkeneSpans,
     "polar": _polar,
     "polar_spans": _polar_spans,
+    "polar_auto": _polar_auto,
 }
 
 #: ``[harmonizer] level`` → the harmonizer of :data:`SPAN_MODELS` it runs.
-HARMONIZER_LEVELS = {"span": "polar_spans", "token": "polar"}
+HARMONIZER_LEVELS = {"auto": "polar_auto", "span": "polar_spans", "token": "polar"}

@@ -5,8 +5,9 @@ Two runs on the NCBI-disease test split (no gold used for fitting; gold only sco
 ``rules`` — all documents, the Disease Ontology dictionary and three built-in span functions;
 ``with_llm`` — the first ``llm_docs`` documents, the same sources plus the embedded LLM (slow on
 CPU, hence a prefix of the documents), and the correction of the riskiest harmonized spans.
-Both runs also report the harmonizer of the other level (``harmonized_token_level`` beside the
-default span-level harmonizer) for comparison.
+With ``[harmonizer] level = "auto"`` (the default) both runs also report each level's own spans
+(``harmonized_span_level``, ``harmonized_token_level``, each with its own majority-vote fallback)
+beside the chosen ones.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import numpy as np
 from .config import SpansConfig
 from .features import token_features
 from .io import read_pubtator
-from .run import MethodResult, aggregate_all, build_source, evaluate_methods, fit_harmonizer
+from .run import MethodResult, aggregate_all, build_source, evaluate_methods
 from .skweak_hmm import skweak_hmm_spans
 from .tokenize import tokenize
 from .types import SpanDoc
@@ -65,18 +66,17 @@ def _one_run(docs, X, cfg: SpansConfig, correct_fraction: float = 0.0) -> dict:
     t0 = time.perf_counter()
     methods, h = aggregate_all(votes, X, cfg)
     t_agg = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    other = "token" if cfg.harmonizer.level == "span" else "span"
-    h_other = fit_harmonizer(votes, X, other, cfg)       # the other level, for comparison
-    methods[f"harmonized_{other}_level"] = MethodResult(*h_other.predict_spans(votes, X))
-    t_other = time.perf_counter() - t0
+    members = getattr(h, "members_", {})                # level "auto": both levels, for comparison
+    for lvl, m in members.items():
+        methods[f"harmonized_{lvl}_level"] = MethodResult(*m.predict_spans(votes, X))
     t0 = time.perf_counter()
     hmm, info = skweak_hmm_spans(votes)
     methods["skweak_hmm"] = MethodResult(hmm)
     t_hmm = time.perf_counter() - t0
     out = {"n_docs": len(docs), "n_gold": sum(len(d.spans) for d in docs), "sources": votes.sources,
-           "harmonizer": _harmonizer_info(h, cfg.harmonizer.level),
-           f"harmonizer_{other}_level": _harmonizer_info(h_other, other),
+           "harmonizer": {**_harmonizer_info(h, getattr(h, "level_", cfg.harmonizer.level)),
+                          "agreement": getattr(h, "agreement_", None),
+                          "levels": {lvl: _harmonizer_info(m, lvl) for lvl, m in members.items()}},
            "skweak": info}
     llm = next((s for s in sources if hasattr(getattr(s, "src", s), "stats")), None)
     if llm is not None:
@@ -105,7 +105,7 @@ def _one_run(docs, X, cfg: SpansConfig, correct_fraction: float = 0.0) -> dict:
     if err.size:
         out["risk_variants"] = {"harmonized_h_alone": calibration_report(
             1.0 - np.concatenate(h.h_alone_probs_), err).to_dict()}
-    out["seconds"] = {"sources": t_src, "aggregate": t_agg, f"harmonizer_{other}_level": t_other, "skweak_hmm": t_hmm}
+    out["seconds"] = {"sources": t_src, "aggregate": t_agg, "skweak_hmm": t_hmm}
     return out
 
 

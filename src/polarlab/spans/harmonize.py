@@ -207,11 +207,15 @@ class SpanHarmonizer:
         """The output spans per document (sorted) and P(span exactly right) under the calibrated
         posterior, aligned with them (the interface of :class:`~polarlab.spans.span_harmonize.SpanLevelHarmonizer`)."""
         from .aggregate import spans_with_probability
-        from .decode import span_probability
         spans, _ = spans_with_probability(self.spans_proba(votes, X), votes, self.decode, "polar")
+        return spans, self.span_probabilities(votes, X, spans)
+
+    def span_probabilities(self, votes: SpanVotes, X: np.ndarray, spans) -> list[np.ndarray]:
+        """P(span exactly right) of any spans per document (sorted) under the calibrated posterior."""
+        from .decode import span_probability
         q = self.risk_proba(votes, X)
-        return spans, [np.array([span_probability(q[votes.rows(i)], votes.offsets[i], s, votes.types) for s in S])
-                       for i, S in enumerate(spans)]
+        return [np.array([span_probability(q[votes.rows(i)], votes.offsets[i], s, votes.types) for s in sorted(S)])
+                for i, S in enumerate(spans)]
 
     def prior_probabilities(self, votes: SpanVotes, X: np.ndarray, spans) -> list[np.ndarray]:
         """P(span exactly right) of ``spans`` under h alone (the votes unused), for comparison."""

@@ -243,3 +243,70 @@ class SpanLevelHarmonizer:
         q = self._posterior(cands, log_h, calibrated=False)
         spans, _ = select_spans(cands, q, len(votes.docs), self.threshold)
         return spans, self.span_probabilities(votes, X, spans)
+
+
+class LevelChoice:
+    """The span harmonizer of the level that agrees best with held-out sources, or majority vote.
+
+    Fits the span-level harmonizer (:class:`SpanLevelHarmonizer`) and the token-level one
+    (:class:`polarlab.spans.harmonize.SpanHarmonizer`); each reports its leave-one-source-out
+    agreement (exact F1 of its spans, fitted without source j, with source j's spans, averaged over
+    the sources) for its own gold-free choice of tau, and majority vote's under the same protocol.
+    The level with the higher agreement gives the spans (ties: span level); when neither beats
+    majority vote, majority vote's spans are output (``fallback_``). Every output span's probability
+    (and POLAR risk = 1 − probability) comes from the token level's calibrated posterior
+    (:meth:`predict_spans`). No gold anywhere.
+
+    Args: as :class:`SpanLevelHarmonizer` (``tau_grid`` is the span level's).
+
+    Attributes (after fit):
+        members_: {"span": fitted SpanLevelHarmonizer, "token": fitted SpanHarmonizer};
+        level_: the chosen level; fallback_, tau_, check_: the chosen member's (``fallback_`` re-decided
+        here); agreement_: {"span": ..., "token": ..., "majority": ...} mean held-out agreements.
+    """
+
+    def __init__(self, model: str = "lr", scalarization: str = "linear", weights=None, epochs: int = 100,
+                 folds: int = 3, fallback: bool = True, seed: int = 0,
+                 tau_grid: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0), threshold: float = 0.5) -> None:
+        from .harmonize import SpanHarmonizer
+
+        common = dict(model=model, scalarization=scalarization, weights=weights, epochs=epochs, folds=folds,
+                      fallback=True, seed=seed)
+        self.fallback = fallback
+        self.members_ = {"span": SpanLevelHarmonizer(tau_grid=tau_grid, threshold=threshold, **common),
+                         "token": SpanHarmonizer(**common)}
+
+    def fit(self, votes: SpanVotes, X: np.ndarray) -> "LevelChoice":
+        for h in self.members_.values():
+            h.fit(votes, X)
+        agree = {lvl: h.check_.polar_mean for lvl, h in self.members_.items()}
+        agree = {lvl: (a if np.isfinite(a) else float("-inf")) for lvl, a in agree.items()}
+        mv = self.members_["span"].check_.majority_mean
+        self.agreement_ = {**agree, "majority": mv}
+        self.level_ = max(("span", "token"), key=lambda lvl: (agree[lvl], lvl == "span"))
+        chosen = self.members_[self.level_]
+        self.fallback_ = bool(self.fallback and not (agree[self.level_] > (mv if np.isfinite(mv) else float("-inf"))))
+        chosen.fallback_ = self.fallback_
+        if hasattr(chosen, "decode"):
+            chosen.decode = "argmax" if self.fallback_ else "viterbi"
+        if self.fallback_:
+            log.warning("span harmonizer: held-out agreement of the span level (%.3f) and the token level (%.3f) "
+                        "does not beat majority vote's (%.3f); using majority vote's spans",
+                        agree["span"], agree["token"], mv)
+        self.tau_, self.check_ = chosen.tau_, chosen.check_
+        return self
+
+    @property
+    def chosen_(self):
+        return self.members_[self.level_]
+
+    def predict_spans(self, votes: SpanVotes, X: np.ndarray) -> tuple[list[list[Span]], list[np.ndarray]]:
+        """The chosen level's spans (or majority vote's), each with P(span exactly right) under the
+        token-level posterior: whichever level chose the spans, their risk comes from the token model,
+        whose classes are anchored by the many tokens no source marks (the span-level EM sees only
+        proposed spans, so its own probabilities can collapse to 0 or 1)."""
+        spans, _ = self.chosen_.predict_spans(votes, X)
+        return spans, self.members_["token"].span_probabilities(votes, X, spans)
+
+    def prior_probabilities(self, votes: SpanVotes, X: np.ndarray, spans) -> list[np.ndarray]:
+        return self.members_["token"].prior_probabilities(votes, X, spans)
