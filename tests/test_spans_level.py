@@ -155,3 +155,26 @@ def test_run_spans_levels_auto_by_default_span_and_token_on_request(tmp_path):
     for level, kind in (("span", SpanLevelHarmonizer), ("token", SpanHarmonizer)):
         one = run_spans({**cfg, "harmonizer": {"features": "minilm", "folds": 2, "level": level}}, docs=docs)
         assert isinstance(one.harmonizer, kind) and one.methods["harmonized"].spans[2] == []
+
+
+def test_span_vote_likelihood_keeps_every_source_better_than_random():
+    from polarlab.harmonizer.combine import VoteLikelihood
+    from polarlab.spans.span_harmonize import SpanVoteLikelihood
+
+    rng = np.random.default_rng(3)
+    n = 400
+    y = rng.random(n) < 0.6
+    good = np.where(rng.random(n) < 0.8, np.where(y, 1, -1), np.where(y, -1, 1))     # proposes right spans
+    # a source that proposes mostly spans the others call wrong, and nothing else: every candidate is
+    # proposed by someone, so free EM can call its proposals the "wrong" class
+    noisy = np.where(~y & (rng.random(n) < 0.9), 1, np.where(y & (rng.random(n) < 0.3), 0, -1))
+    L = np.stack([good, good.copy(), noisy], axis=1)
+    L[(L == -1).all(axis=1), 0] = 1
+    vl = SpanVoteLikelihood(2).fit(L, None, 0.0)
+    theta = np.exp(vl.log_theta_)
+    assert (theta[:, 1, 2] >= theta[:, 0, 2] - 1e-12).all()
+    assert np.allclose(theta.sum(axis=2), 1.0) and vl.temperature_ == 1.0
+    free = np.exp(VoteLikelihood(2).fit(L, None, 0.0).log_theta_)
+    assert (free[:, 1, 2] < free[:, 0, 2]).any()          # what the constraint prevents
+    q = vl.posterior(L, None, 0.0)[:, 1]
+    assert q[good == 1].mean() > q[good == -1].mean()

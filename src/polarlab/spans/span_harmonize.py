@@ -13,7 +13,9 @@ the guaranteed fallback to majority vote.
 
        q(right | x, L) ∝ prior_tau(x) · Π_j θ_j(L_j | right)
 
-   with θ_j learnt by EM (span-level Dawid–Skene when tau = 0; h as the prior for tau > 0).
+   with θ_j learnt by EM (span-level Dawid–Skene when tau = 0; h as the prior for tau > 0), under
+   the constraint that a source proposes right spans at least as often as wrong ones
+   (:class:`SpanVoteLikelihood`).
 4. Output: per document the non-overlapping candidates with the largest sum of ``q - 1/2``
    (:func:`polarlab.spans.candidates.select_spans`): overlaps are resolved by probability and a
    candidate more likely wrong than right is dropped.
@@ -34,7 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..harmonizer.combine import VoteLikelihood
+from ..harmonizer.combine import VoteLikelihood, _softmax
 from ..harmonizer.polar import PolarHarmonizer
 from ..harmonizer.pseudo_likelihood import choose_likelihood_temperature
 from .aggregate import MajoritySpans, decode_tags
@@ -44,6 +46,45 @@ from .types import Span
 from .votes import SpanVotes
 
 log = logging.getLogger(__name__)
+
+
+class SpanVoteLikelihood(VoteLikelihood):
+    """:class:`VoteLikelihood` for span votes, with the usual weak-supervision assumption that every
+    source proposes a right span at least as often as a wrong one: θ_j(right-vote | right) >=
+    θ_j(right-vote | wrong). Where an EM step breaks it for a source, that source's two response
+    distributions are replaced by their average (the source carries no evidence that step).
+
+    Why: every candidate was proposed by some source, so no population of "nothing proposed"
+    anchors the two classes (the token model has the many tokens no source marks). Left free, EM
+    can settle on "wrong = the spans one source proposes" (seen on NCBI-disease with the suffix
+    rule: θ(proposes | wrong) = 0.99), a source whose proposals count *against* a span.
+    """
+
+    def fit(self, L: np.ndarray, log_h: np.ndarray | None, tau: float) -> "SpanVoteLikelihood":
+        """EM as :meth:`VoteLikelihood.fit` (majority-vote start, fixed prior ``tau``), with the constraint."""
+        n, m = L.shape
+        k = self.n_classes
+        counts = np.stack([(L == c).sum(axis=1) for c in range(k)], axis=1).astype(float)
+        top = counts == counts.max(axis=1, keepdims=True)
+        q = top / top.sum(axis=1, keepdims=True)
+        self.class_prior_ = np.full(k, 1.0 / k)
+        onehots = [np.eye(k + 1)[L[:, j] + 1] for j in range(m)]
+        for _ in range(self.iterations):
+            theta = np.stack([q.T @ oh for oh in onehots]) + self.smoothing / (k + 1)
+            theta /= theta.sum(axis=2, keepdims=True)                 # (m, k, k + 1); response c + 1 = class c
+            bad = theta[:, 1, 2] < theta[:, 0, 2]
+            theta[bad] = theta[bad].mean(axis=1, keepdims=True)
+            self.log_theta_ = np.log(theta)
+            self.class_prior_ = np.clip(q.mean(axis=0), 1e-6, None)
+            self.class_prior_ /= self.class_prior_.sum()
+            new = _softmax(self.log_prior(log_h, tau) + self.contributions(L).sum(axis=1))
+            done = np.abs(new - q).max() < self.tol
+            q = new
+            if done:
+                break
+        self.n_sources_ = m
+        self.temperature_ = 1.0
+        return self
 
 
 @dataclass
@@ -135,7 +176,7 @@ class SpanLevelHarmonizer:
             if any(t > 0 for t in taus) else None
         out = {}
         for t in taus:
-            vl = VoteLikelihood(2).fit(cands.L, log_h, t)
+            vl = SpanVoteLikelihood(2).fit(cands.L, log_h, t)
             out[t] = select_spans(cands, vl.posterior(cands.L, log_h, t)[:, 1], len(votes.docs), self.threshold)[0]
         return out
 
@@ -158,7 +199,7 @@ class SpanLevelHarmonizer:
                     log.warning("span harmonizer: its held-out agreement with the left-out sources (%.3f) does not "
                                 "beat majority vote's (%.3f); using majority vote's spans",
                                 self.check_.polar_mean, self.check_.majority_mean)
-        self.vl_ = VoteLikelihood(2).fit(self.cands_.L, self.log_h_cf_, self.tau_) if len(self.cands_) else None
+        self.vl_ = SpanVoteLikelihood(2).fit(self.cands_.L, self.log_h_cf_, self.tau_) if len(self.cands_) else None
         if self.vl_ is not None:
             choose_likelihood_temperature(self.vl_, self.cands_.L, self.vl_.log_prior(self.log_h_cf_, self.tau_))
             self.check_.temperature = self.vl_.temperature_
@@ -277,8 +318,16 @@ class LevelChoice:
                          "token": SpanHarmonizer(**common)}
 
     def fit(self, votes: SpanVotes, X: np.ndarray) -> "LevelChoice":
-        for h in self.members_.values():
-            h.fit(votes, X)
+        loggers = [logging.getLogger(n) for n in (__name__, "polarlab.spans.harmonize")]
+        levels = [lg.level for lg in loggers]
+        for lg in loggers:                 # the members' own fallback notes; the choice below says what matters
+            lg.setLevel(logging.ERROR)
+        try:
+            for h in self.members_.values():
+                h.fit(votes, X)
+        finally:
+            for lg, lvl in zip(loggers, levels):
+                lg.setLevel(lvl)
         agree = {lvl: h.check_.polar_mean for lvl, h in self.members_.items()}
         agree = {lvl: (a if np.isfinite(a) else float("-inf")) for lvl, a in agree.items()}
         mv = self.members_["span"].check_.majority_mean
