@@ -54,7 +54,8 @@ def bench_spans_cmd(
                       fmt(m["partial"]["f1"]), fmt(rk.get("ece")), fmt(rk.get("auroc")))
         console.print(t)
         h = r["harmonizer"]
-        console.print(f"harmonizer: fallback to majority vote = {h['fallback_to_majority']}, tau = {h['tau']}, "
+        console.print(f"harmonizer: level = {h.get('level')}, held-out agreement = {h.get('agreement')}, "
+                      f"fallback to majority vote = {h['fallback_to_majority']}, tau = {h['tau']}, "
                       f"temperature = {h['temperature']}; "
                       f"skweak: {r['skweak']}")
     if json_out is not None:

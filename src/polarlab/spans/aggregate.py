@@ -5,8 +5,13 @@ source that does not fire on a token says "nothing found", not "O", so O wins on
 source fires and the entity tags are voted among the sources that fire — a union with plurality
 over B-/I-/types), ``"majority_plain"`` (plain plurality with every non-firing source voting O;
 an entity needs half of the sources), ``"dawid_skene"`` (token-level Dawid–Skene, crowd-kit EM, then Viterbi under BIO
-constraints: a label model that knows spans) and ``"polar"`` (:class:`SpanHarmonizer`, the POLAR
-harmonizer on token features). Each has ``fit(votes, X)`` and ``predict_proba(votes, X)`` (N, k).
+constraints: a label model that knows spans), ``"polar_spans"`` (:class:`~.span_harmonize.SpanLevelHarmonizer`,
+the POLAR harmonizer over candidate spans, the default harmonizer) and ``"polar"``
+(:class:`~.harmonize.SpanHarmonizer`, the POLAR harmonizer on token features), and ``"polar_auto"``
+(:class:`~.span_harmonize.LevelChoice`: both, the one that agrees best with held-out sources, or
+majority vote; the default). The first three have
+``fit(votes, X)`` and ``predict_proba(votes, X)`` (N, k); the harmonizers have ``fit(votes, X)`` and
+``predict_spans(votes, X)`` (spans and P(span exactly right) per document).
 """
 from __future__ import annotations
 
@@ -88,9 +93,24 @@ def _polar(**kw):
     return SpanHarmonizer(**kw)
 
 
+def _polar_auto(**kw):
+    from .span_harmonize import LevelChoice
+    return LevelChoice(**kw)
+
+
+def _polar_spans(**kw):
+    from .span_harmonize import SpanLevelHarmonizer
+    return SpanLevelHarmonizer(**kw)
+
+
 SPAN_MODELS: dict[str, Callable[..., object]] = {
     "majority": MajoritySpans,
     "majority_plain": lambda: MajoritySpans("always"),
     "dawid_skene": DawidSkeneSpans,
     "polar": _polar,
+    "polar_spans": _polar_spans,
+    "polar_auto": _polar_auto,
 }
+
+#: ``[harmonizer] level`` → the harmonizer of :data:`SPAN_MODELS` it runs.
+HARMONIZER_LEVELS = {"auto": "polar_auto", "span": "polar_spans", "token": "polar"}

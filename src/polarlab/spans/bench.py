@@ -5,6 +5,9 @@ Two runs on the NCBI-disease test split (no gold used for fitting; gold only sco
 ``rules`` — all documents, the Disease Ontology dictionary and three built-in span functions;
 ``with_llm`` — the first ``llm_docs`` documents, the same sources plus the embedded LLM (slow on
 CPU, hence a prefix of the documents), and the correction of the riskiest harmonized spans.
+With ``[harmonizer] level = "auto"`` (the default) both runs also report each level's own spans
+(``harmonized_span_level``, ``harmonized_token_level``, each with its own majority-vote fallback)
+beside the chosen ones.
 """
 from __future__ import annotations
 
@@ -50,6 +53,11 @@ def _features(docs: Sequence[SpanDoc], kind: str, state_dir: Path) -> np.ndarray
     return X
 
 
+def _harmonizer_info(h, level: str) -> dict:
+    return {"level": level, "fallback_to_majority": h.fallback_, "tau": h.tau_,
+            "temperature": h.check_.temperature, "heldout_check": h.check_.to_dict()}
+
+
 def _one_run(docs, X, cfg: SpansConfig, correct_fraction: float = 0.0) -> dict:
     t0 = time.perf_counter()
     sources = [build_source(s, cfg.state_dir, docs) for s in cfg.sources]
@@ -58,13 +66,17 @@ def _one_run(docs, X, cfg: SpansConfig, correct_fraction: float = 0.0) -> dict:
     t0 = time.perf_counter()
     methods, h = aggregate_all(votes, X, cfg)
     t_agg = time.perf_counter() - t0
+    members = getattr(h, "members_", {})                # level "auto": both levels, for comparison
+    for lvl, m in members.items():
+        methods[f"harmonized_{lvl}_level"] = MethodResult(*m.predict_spans(votes, X))
     t0 = time.perf_counter()
     hmm, info = skweak_hmm_spans(votes)
     methods["skweak_hmm"] = MethodResult(hmm)
     t_hmm = time.perf_counter() - t0
     out = {"n_docs": len(docs), "n_gold": sum(len(d.spans) for d in docs), "sources": votes.sources,
-           "harmonizer": {"fallback_to_majority": h.fallback_, "tau": h.tau_, "temperature": h.vl_.temperature_,
-                          "heldout_check": h.check_.to_dict()},
+           "harmonizer": {**_harmonizer_info(h, getattr(h, "level_", cfg.harmonizer.level)),
+                          "agreement": getattr(h, "agreement_", None),
+                          "levels": {lvl: _harmonizer_info(m, lvl) for lvl, m in members.items()}},
            "skweak": info}
     llm = next((s for s in sources if hasattr(getattr(s, "src", s), "stats")), None)
     if llm is not None:

@@ -8,7 +8,7 @@ Example (as a dict / TOML tables)::
     [[sources]]  type = "function", name = "disease_heads"            # built-in, or "module:attr"
     [[sources]]  type = "regex", name = "syndromes", pattern = "\\b[A-Z]\\w+ syndrome\\b"
     [[sources]]  type = "llm", name = "llm"                           # embedded Gemma 3 270M
-    harmonizer = {features = "minilm", fallback = true}
+    harmonizer = {level = "auto", features = "minilm", fallback = true}
 """
 from __future__ import annotations
 
@@ -55,6 +55,11 @@ class SourceSpec(_Strict):
 
 
 class HarmonizerSpec(_Strict):
+    level: Literal["auto", "span", "token"] = Field(
+        "auto", description='"span": the POLAR harmonizer over candidate spans (the union of the sources\' '
+                            'proposals, span-level votes, non-overlapping selection); "token": the POLAR '
+                            'harmonizer on token votes with BIO Viterbi; "auto": both, the one whose spans '
+                            "agree best with held-out sources (no gold), majority vote when neither beats it")
     features: Literal["minilm", "shape"] = "minilm"
     model: Literal["lr", "mlp"] = "lr"
     scalarization: Literal["linear", "square", "2norm", "max"] = "linear"

@@ -203,6 +203,27 @@ class SpanHarmonizer:
         the combined posterior with the chosen temperature (also after a fallback)."""
         return self.vl_.posterior(votes.L, self._log_h(votes, X), self.tau_)
 
+    def predict_spans(self, votes: SpanVotes, X: np.ndarray):
+        """The output spans per document (sorted) and P(span exactly right) under the calibrated
+        posterior, aligned with them (the interface of :class:`~polarlab.spans.span_harmonize.SpanLevelHarmonizer`)."""
+        from .aggregate import spans_with_probability
+        spans, _ = spans_with_probability(self.spans_proba(votes, X), votes, self.decode, "polar")
+        return spans, self.span_probabilities(votes, X, spans)
+
+    def span_probabilities(self, votes: SpanVotes, X: np.ndarray, spans) -> list[np.ndarray]:
+        """P(span exactly right) of any spans per document (sorted) under the calibrated posterior."""
+        from .decode import span_probability
+        q = self.risk_proba(votes, X)
+        return [np.array([span_probability(q[votes.rows(i)], votes.offsets[i], s, votes.types) for s in sorted(S)])
+                for i, S in enumerate(spans)]
+
+    def prior_probabilities(self, votes: SpanVotes, X: np.ndarray, spans) -> list[np.ndarray]:
+        """P(span exactly right) of ``spans`` under h alone (the votes unused), for comparison."""
+        from .decode import span_probability
+        q = self.predict_proba(votes, X)
+        return [np.array([span_probability(q[votes.rows(i)], votes.offsets[i], s, votes.types) for s in S])
+                for i, S in enumerate(spans)]
+
     def spans_proba(self, votes: SpanVotes, X: np.ndarray) -> np.ndarray:
         """The distribution the output spans are decoded from: the combined posterior, or majority
         vote's after a fallback. Shape (N, k)."""

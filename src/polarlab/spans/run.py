@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..llm.backends import LLM_BACKENDS, build_llm_backend
-from .aggregate import SPAN_MODELS, spans_with_probability
+from .aggregate import HARMONIZER_LEVELS, SPAN_MODELS, spans_with_probability
 from .config import SourceSpec, SpansConfig
 from .evaluate import span_errors, span_scores
 from .features import token_features
@@ -137,20 +137,19 @@ def aggregate_all(votes: SpanVotes, X: np.ndarray, cfg: SpansConfig) -> tuple[di
     for name in ("majority", "majority_plain", "dawid_skene"):
         m = SPAN_MODELS[name]().fit(votes)
         methods[name] = MethodResult(*spans_with_probability(m.predict_proba(votes), votes, m.decode, name))
-    hc = cfg.harmonizer
-    h = SPAN_MODELS["polar"](model=hc.model, scalarization=hc.scalarization, folds=hc.folds,
-                             fallback=hc.fallback, seed=hc.seed).fit(votes, X)
-    spans, _ = spans_with_probability(h.spans_proba(votes, X), votes, h.decode, "polar")
-    methods["harmonized"] = MethodResult(spans, _probs(h.risk_proba(votes, X), votes, spans))
+    h = fit_harmonizer(votes, X, cfg.harmonizer.level, cfg)
+    methods["harmonized"] = MethodResult(*h.predict_spans(votes, X))
     # for comparison only: the same spans scored by h alone
-    h.h_alone_probs_ = _probs(h.predict_proba(votes, X), votes, spans)
+    h.h_alone_probs_ = h.prior_probabilities(votes, X, methods["harmonized"].spans)
     return methods, h
 
 
-def _probs(proba: np.ndarray, votes: SpanVotes, spans: list[list[Span]]) -> list[np.ndarray]:
-    from .decode import span_probability
-    return [np.array([span_probability(proba[votes.rows(i)], votes.offsets[i], s, votes.types) for s in S])
-            for i, S in enumerate(spans)]
+def fit_harmonizer(votes: SpanVotes, X: np.ndarray, level: str, cfg: SpansConfig):
+    """The span harmonizer of ``level`` (``"span"`` or ``"token"``, :data:`HARMONIZER_LEVELS`) fitted
+    with the ``[harmonizer]`` settings of ``cfg``."""
+    hc = cfg.harmonizer
+    return SPAN_MODELS[HARMONIZER_LEVELS[level]](model=hc.model, scalarization=hc.scalarization, folds=hc.folds,
+                                                fallback=hc.fallback, seed=hc.seed).fit(votes, X)
 
 
 def evaluate_methods(docs: Sequence[SpanDoc], methods: dict[str, MethodResult]) -> dict:
