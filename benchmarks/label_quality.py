@@ -4,7 +4,9 @@ Per dataset (``polarlab bench wrench`` with the defaults, rules only and, with `
 embedded LLM where the examples have text): MV (WRENCH's seeded random tie-break), Snorkel,
 Dawid–Skene, each of them followed by a logistic regression on the same features (``+lr``), POLAR's
 h(x) alone (``polar_h``) and POLAR's final output (``polar``: h(x) combined with the row's votes, the
-choice made per dataset without gold and reported under ``harmonizer``).
+choice made per dataset without gold and reported under ``harmonizer``, with the vote-shift check of the test
+rows under ``harmonizer.vote_shift_test``: when the test votes disagree with the features-only classifier far
+more than the fit rows' did, POLAR labels the test rows from their features alone, :mod:`polarlab.harmonizer.shift`).
 
 Also the one-sided-rules project (``--one-sided``): YouTube spam comments, 150 fit rows drawn from four
 videos, test on the fifth, rules that only ever vote "spam" (a "ham" rule exists but never fires); with
@@ -163,7 +165,8 @@ def main(argv: list[str] | None = None) -> dict:
             w = r["wins"]["wrench_metric"]
             print(f"{d.name:10s} llm={r['llm']:5s} polar {w['polar']:.4f}  polar_h {r['labels']['polar_h']['wrench_metric']:.4f}"
                   f"  best baseline {w['best_baseline']} {w['best_baseline_value']:.4f}  margin {w['margin']:+.4f}"
-                  f"  | macro-F1 margin {r['wins']['macro_f1']['margin']:+.4f}  combine={r['harmonizer']['combine']}",
+                  f"  | macro-F1 margin {r['wins']['macro_f1']['margin']:+.4f}  combine={r['harmonizer']['combine']}"
+                  f"  test votes shifted={r['harmonizer'].get('vote_shift_test', {}).get('shifted')}",
                   file=sys.stderr, flush=True)
     if a.one_sided or a.one_sided_only:
         result["one_sided"] = one_sided(a.data / "spam", a.llm, a.state_dir, 150, a.one_sided_test_limit, a.seed)

@@ -129,9 +129,13 @@ def fit_harmonizer(matrices: dict[str, LabelMatrix], features: dict[str, np.ndar
     L, X = matrices[fit_split].L, features[fit_split]
     if fit_rows is not None:
         L, X = L[fit_rows], X[fit_rows]
+    from .harmonizer.polar import VotesDecided
+
     h = PolarHarmonizer(task.n_classes, **options).fit(L, X)
     predict = predict or (lambda model, L_s, X_s: model.predict_proba(L_s, X_s))
-    return h, {s: predict(h, lm.L, features[s]) for s, lm in matrices.items()}
+    # the vote-shift check is made once per split, on all its rows, so that row blocks or partitions agree
+    return h, {s: predict(VotesDecided.for_split(h, lm.L, features[s]), lm.L, features[s])
+               for s, lm in matrices.items()}
 
 
 def fit_transformer(matrices: dict[str, LabelMatrix], splits: dict[str, Dataset], fit_split: str, task: Task,

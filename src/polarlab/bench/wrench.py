@@ -323,6 +323,9 @@ def bench_wrench(cfg: BenchConfig) -> dict[str, Any]:
         result["llm_stats"] = stats.to_dict() if hasattr(stats, "to_dict") else {}
     result["stages"] = {r.name: r.action for r in f.stages}
     result["harmonizer"] = combination_report(f.fitted_harmonizer())
+    h = f.fitted_harmonizer()
+    if getattr(h, "combiner_", None) is not None:    # did the test rows' votes behave like the fit rows'?
+        result["harmonizer"]["vote_shift_test"] = h.vote_shift(f.L_test.L, f.X_test).to_dict()
     return result
 
 

@@ -93,6 +93,12 @@ def _print_harmonizer(console: Console, hz: dict | None) -> None:
     temp = f", T={_fmt(hz['temperature'])}" if hz.get("temperature") else ""
     console.print(f"POLAR output: {what}{temp} (held-out agreement with left-out sources: {crit or 'not chosen'})",
                   highlight=False)
+    vs = hz.get("vote_shift_test")
+    if vs:
+        what = ("shifted: labelled from the features alone" if vs["shifted"] else "not shifted: votes used")
+        console.print(f"test votes vs fit votes (agreement with the features-only classifier): "
+                      f"{_fmt(vs['agreement'])} vs {_fmt(vs['fit_agreement'])}, z = {_fmt(vs['z'])} ({what})",
+                      highlight=False)
     for w in hz.get("warnings", []):
         console.print(f"warning: {w}", style="yellow", highlight=False)
 

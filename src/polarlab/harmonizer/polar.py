@@ -20,6 +20,7 @@ from ..errors import InputError, NotFittedError
 from .combine import H_ONLY
 from .combiners import DEFAULT_CANDIDATES, FALLBACK_CANDIDATE, ONE_CLASS_CANDIDATES, Combiner, choose_temperature, make_combiner
 from .diagnostics import classes_without_votes, warn
+from .shift import VoteShift, compare as compare_shift, vote_agreement
 from .stage2 import FeatureClassifier
 from .select import CandidateScore, select_by_agreement, source_groups
 from .models import build_model
@@ -117,6 +118,10 @@ class PolarHarmonizer:
         combine_table_: one :class:`CandidateScore` per candidate (``"auto"``), else [].
         combiner_: the fitted :class:`polarlab.harmonizer.combiners.Combiner` (None with ``combine="h"``).
         prior_model_: h refitted to the combined labels (``refit_prior``), the prior at prediction time; or None.
+        fallback_model_: the features-only two-stage classifier (:class:`polarlab.harmonizer.stage2.FeatureClassifier`
+            trained on the combined labels of the covered fit rows) used for rows whose votes shifted; or None.
+        fit_vote_agreement_: (votes equal to the cross-fitted prior's label, votes) on the fit rows, the reference
+            of the vote-shift check (:mod:`polarlab.harmonizer.shift`).
         warnings_: the :class:`SupervisionWarning` texts of the fit (also emitted as warnings).
     """
 
@@ -347,6 +352,8 @@ class PolarHarmonizer:
         self.combine_table_: list[CandidateScore] = []
         self.combiner_: Combiner | None = None
         self.prior_model_: PolarHarmonizer | None = None
+        self.fallback_model_: FeatureClassifier | None = None
+        self.fit_vote_agreement_: tuple[int, int] = (0, 0)
         self.combine_ = H_ONLY
         if self.combine == H_ONLY:
             return
@@ -398,6 +405,14 @@ class PolarHarmonizer:
         choose_temperature(comb, L, log_h, sources=self.tune_sources)
         self.combiner_ = comb
         self.combine_ = comb.describe()
+        # the vote-shift check (:mod:`polarlab.harmonizer.shift`): how often a fit row's vote agrees with the
+        # cross-fitted prior, and the features-only two-stage classifier (trained on the combined labels of the
+        # covered fit rows) that labels rows whose votes do not behave like these
+        self.fit_vote_agreement_ = vote_agreement(L, log_h.argmax(axis=1))
+        final = comb.posterior(L, log_h).argmax(axis=1)
+        final[~(L >= 0).any(axis=1)] = -1
+        if (final >= 0).any():
+            self.fallback_model_ = FeatureClassifier(self.n_classes).fit(final, X)
 
     def _cross_fit(self, X: np.ndarray, L: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """log of h(x) for every row, each scored by an h fitted on the other folds; shape (n, k)."""
@@ -579,7 +594,7 @@ class PolarHarmonizer:
             return torch.softmax(self.model_(self._tensor(X)), dim=1).cpu().numpy().astype(np.float64)
 
     def predict_proba(self, L: np.ndarray | None = None, X: np.ndarray | None = None,
-                      exclude: Sequence[int] = ()) -> np.ndarray:
+                      exclude: Sequence[int] = (), use_votes: bool | None = None) -> np.ndarray:
         """The final class distributions, shape (n, k), rows sum to 1.
 
         With ``L`` (shape (n, m), the rows' votes) and a combined output chosen at fit (``combine_``, see
@@ -591,6 +606,10 @@ class PolarHarmonizer:
             L: shape (n, m) or None.
             X: shape (n, d).
             exclude: columns of L left out (the POLAR risk of source j's answer excludes j's own vote).
+            use_votes: ``None`` (default): check whether these rows' votes behave like the fit rows'
+                (:meth:`vote_shift`, decided on all the rows given, before ``exclude``); if they do not, the
+                rows are labelled from their features alone by the two-stage classifier ``fallback_model_``
+                (with a :class:`SupervisionWarning`). ``True``/``False``: combine / features only, unchecked.
         """
         if not hasattr(self, "model_"):
             raise NotFittedError("the harmonizer is not fitted", fix="call fit(L, X) first")
@@ -609,8 +628,35 @@ class PolarHarmonizer:
         bad = [j for j in exclude if not 0 <= j < self.n_sources_]
         if bad:
             raise InputError(f"exclude {bad} are not columns of L", column="exclude", fix="give column indices")
+        if use_votes is None:
+            shift = self._vote_shift(L, h)
+            use_votes = not shift.shifted
+            if not use_votes:
+                self._warn_shift(shift, L.shape[0])
+        if not use_votes and self.fallback_model_ is not None:
+            return np.clip(self.fallback_model_.proba(X), 0.0, 1.0)
         log_h = np.log(np.clip(h, 1e-6, 1.0))
         return self.combiner_.posterior(L, log_h, exclude=list(exclude))
+
+    def _warn_shift(self, shift: VoteShift, n: int) -> None:
+        msg = (f"the votes of these {n} rows agree with the features-only classifier on {shift.agreement:.3f} of "
+               f"{shift.votes} votes, against {shift.fit_agreement:.3f} on the fit rows (z = {shift.z:.1f}): the "
+               "sources do not behave as they did on the fit rows, so these rows are labelled from their features "
+               "alone (the two-stage classifier); check that the votes were computed by the same sources on the "
+               "same kind of data")
+        warn(msg, None if msg in self.warnings_ else self.warnings_)
+
+    def _vote_shift(self, L: np.ndarray, prior: np.ndarray) -> VoteShift:
+        hits, votes = vote_agreement(L, prior.argmax(axis=1))
+        return compare_shift(*getattr(self, "fit_vote_agreement_", (0, 0)), hits, votes)
+
+    def vote_shift(self, L: np.ndarray, X: np.ndarray) -> VoteShift:
+        """Do the votes ``L`` (n, m) of the rows ``X`` (n, d) behave like the fit rows' votes?
+        (:mod:`polarlab.harmonizer.shift`; ``predict_proba`` with ``use_votes=None`` makes this check.)"""
+        if getattr(self, "combiner_", None) is None:
+            raise NotFittedError("the harmonizer has no combined output", fix="fit it with combine != 'h'")
+        X = self._check_X(X)
+        return self._vote_shift(self._check_L(L, X.shape[0]), self._prior_proba(X))
 
     def predict_h(self, X: np.ndarray) -> np.ndarray:
         """The features-only model h(x), shape (n, k) (the prior of the combination is ``prior_model_`` when
@@ -620,3 +666,25 @@ class PolarHarmonizer:
     def predict(self, L: np.ndarray | None = None, X: np.ndarray | None = None) -> np.ndarray:
         """Argmax of :meth:`predict_proba`, shape (n,)."""
         return self.predict_proba(L, X).argmax(axis=1)
+
+
+class VotesDecided:
+    """A fitted harmonizer whose vote-shift check (``predict_proba(use_votes=None)``) was made once, on a whole
+    split, so that predicting that split in row blocks or partitions gives every block the same decision."""
+
+    def __init__(self, model: PolarHarmonizer, use_votes: bool | None) -> None:
+        self.model = model
+        self.use_votes = use_votes
+
+    @classmethod
+    def for_split(cls, model: PolarHarmonizer, L: np.ndarray, X: np.ndarray) -> "VotesDecided":
+        """Check ``L`` (n, m) / ``X`` (n, d) once (a warning when the votes shifted)."""
+        if getattr(model, "combiner_", None) is None or model.combine_ == H_ONLY or L is None or not len(L):
+            return cls(model, None)
+        shift = model.vote_shift(L, X)
+        if shift.shifted:
+            model._warn_shift(shift, len(L))
+        return cls(model, not shift.shifted)
+
+    def predict_proba(self, L: np.ndarray | None = None, X: np.ndarray | None = None, **kwargs) -> np.ndarray:
+        return self.model.predict_proba(L, X, use_votes=self.use_votes, **kwargs)

@@ -82,7 +82,10 @@ class HarmonizerStage:
                 "multiplier": h.tuned_multiplier_,
                 "heldout_disagreement": {str(r.multiplier): r.loss for r in h.tuning_}}
         if h is not None and deep is None and getattr(h, "combiner_", None) is not None:
-            report["combination"] = {"combine": h.combine_, "warnings": list(h.warnings_)}
+            report["combination"] = {"combine": h.combine_, "warnings": list(h.warnings_),
+                                     # per split: do its votes behave like the fit rows'? (harmonizer/shift.py)
+                                     "vote_shift": {s: h.vote_shift(m.L, ctx.features[s]).to_dict()
+                                                    for s, m in ctx.matrices.items()}}
         for key in ("llm_weight", "combination"):
             if key in report:
                 ctx.extra["report"][key] = report[key]

@@ -1,0 +1,79 @@
+"""The vote-shift check: rows whose votes do not behave like the fit rows' are labelled from their features
+alone by the harmonizer's two-stage classifier (issue 10; WRENCH sms's stored test votes are such a case)."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from polarlab.engine.local import predict_in_blocks
+from polarlab.harmonizer import PolarHarmonizer
+from polarlab.harmonizer.diagnostics import SupervisionWarning
+from polarlab.harmonizer.polar import VotesDecided
+from polarlab.harmonizer.shift import MIN_DROP, MIN_Z, compare, vote_agreement
+
+
+def data(seed: int, n: int, m: int = 8, d: int = 16, rule_acc: float = 0.9, coverage: float = 0.4):
+    """Two classes, features that carry y, m rules of the given accuracy voting on ``coverage`` of the rows."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    X = rng.normal(size=(n, d))
+    X[:, :4] += 1.2 * (2 * y[:, None] - 1)
+    L = np.where(rng.random((n, m)) < rule_acc, y[:, None], 1 - y[:, None])
+    L[rng.random((n, m)) > coverage] = -1
+    return X.astype(np.float32), L.astype(np.int64), y
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, L, y = data(0, 1400)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        h = PolarHarmonizer(2, seed=0).fit(L[:900], X[:900])
+    return h, X[900:], L[900:], y[900:]
+
+
+def test_votes_like_the_fit_rows_are_used(fitted) -> None:
+    h, X, L, y = fitted
+    shift = h.vote_shift(L, X)
+    assert not shift.shifted and shift.votes == int((L >= 0).sum())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SupervisionWarning)          # no warning either
+        auto = h.predict_proba(L, X)
+    np.testing.assert_allclose(auto, h.predict_proba(L, X, use_votes=True))
+
+
+def test_votes_of_other_rows_are_detected_and_the_features_decide(fitted) -> None:
+    h, X, L, y = fitted
+    shuffled = L[np.random.default_rng(1).permutation(len(L))]       # each row gets another row's votes
+    shift = h.vote_shift(shuffled, X)
+    assert shift.shifted
+    assert shift.fit_agreement - shift.agreement >= MIN_DROP and shift.z >= MIN_Z
+    with pytest.warns(SupervisionWarning, match="do not behave as they did on the fit rows"):
+        P = h.predict_proba(shuffled, X)
+    np.testing.assert_allclose(P, h.fallback_model_.proba(X))
+    combined = h.predict_proba(shuffled, X, use_votes=True)
+    # the features-only labels are right where the (misplaced) votes would mislead
+    assert (P.argmax(axis=1) == y).mean() > (combined.argmax(axis=1) == y).mean() + 0.05
+
+
+def test_the_decision_is_made_once_per_split_whatever_the_blocks(fitted) -> None:
+    h, X, L, y = fitted
+    shuffled = L[np.random.default_rng(2).permutation(len(L))]
+    with pytest.warns(SupervisionWarning):
+        whole = VotesDecided.for_split(h, shuffled, X)
+    assert whole.use_votes is False
+    np.testing.assert_allclose(predict_in_blocks(whole, shuffled, X, block_rows=7), h.fallback_model_.proba(X))
+    kept = VotesDecided.for_split(h, L, X)
+    assert kept.use_votes is True
+    np.testing.assert_allclose(predict_in_blocks(kept, L, X, block_rows=7), h.predict_proba(L, X))
+
+
+def test_small_or_slight_falls_never_count_as_a_shift() -> None:
+    assert not compare(95, 100, 1, 2).shifted                 # a large fall on 2 votes: z too small
+    assert not compare(9500, 10000, 9100, 10000).shifted      # a significant fall of 0.04 < MIN_DROP
+    assert compare(9500, 10000, 700, 1000).shifted            # 0.95 -> 0.70 on 1000 votes
+    assert not compare(0, 0, 5, 10).shifted                   # nothing to compare with
+    L = np.array([[0, -1, 1], [-1, -1, -1], [1, 1, 1]])
+    assert vote_agreement(L, np.array([0, 0, 1])) == (4, 5)
