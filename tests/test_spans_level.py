@@ -129,9 +129,16 @@ def test_level_choice_takes_the_level_that_agrees_best_with_held_out_sources():
     assert isinstance(h.members_["span"], SpanLevelHarmonizer) and isinstance(h.members_["token"], SpanHarmonizer)
     spans, probs = h.predict_spans(votes, X)
     assert [[s.key for s in S] for S in spans] == [[s.key for s in S] for S in h.chosen_.predict_spans(votes, X)[0]]
-    # probabilities from the token level's posterior, whoever chose the spans
+    # probability = the mean of the token level's and the span level's, whoever chose the spans
     tok = h.members_["token"].span_probabilities(votes, X, spans)
-    assert all(np.allclose(P, T) for P, T in zip(probs, tok)) and spans[2] == []
+    own = h.members_["span"].span_probabilities(votes, X, spans)
+    assert all(np.allclose(P, (T + S) / 2) for P, T, S in zip(probs, tok, own)) and spans[2] == []
+    assert all(np.allclose(P, T) for P, T in zip(h.span_probabilities(votes, X, spans, risk="token"), tok))
+    assert all(np.allclose(P, S) for P, S in zip(h.span_probabilities(votes, X, spans, risk="span"), own))
+    assert all(((P >= 0) & (P <= 1)).all() for P in probs)
+    import pytest
+    with pytest.raises(ValueError, match="risk"):
+        LevelChoice(risk="gold")
 
 
 def test_run_spans_levels_auto_by_default_span_and_token_on_request(tmp_path):
@@ -178,3 +185,20 @@ def test_span_vote_likelihood_keeps_every_source_better_than_random():
     assert (free[:, 1, 2] < free[:, 0, 2]).any()          # what the constraint prevents
     q = vl.posterior(L, None, 0.0)[:, 1]
     assert q[good == 1].mean() > q[good == -1].mean()
+
+
+def test_level_choice_scores_spans_when_no_source_proposes_anything():
+    from polarlab.spans.span_harmonize import LevelChoice
+
+    votes = _votes(sources=[RegexSpanSource("never", r"\bzzzqqq\b", "Disease"),
+                            RegexSpanSource("never2", r"\bqqqzzz\b", "Disease")])
+    X = np.random.default_rng(0).normal(size=(votes.L.shape[0], 4)).astype(np.float32)
+    h = LevelChoice(folds=2, tau_grid=(0.0,)).fit(votes, X)
+    assert h.members_["span"].vl_ is None                 # no candidates: no span-level model
+    spans, probs = h.predict_spans(votes, X)
+    assert spans == [[] for _ in TEXTS] and all(len(P) == 0 for P in probs)
+    # a span nobody proposed is still scored (by the token level alone) and is unlikely
+    wd = [[Span(*_span(TEXTS[0], "Wilson disease"), "Disease")]] + [[] for _ in TEXTS[1:]]
+    P = h.span_probabilities(votes, X, wd)
+    assert len(P[0]) == 1 and 0.0 <= P[0][0] < 0.5
+    assert np.allclose(P[0], h.members_["token"].span_probabilities(votes, X, wd)[0])

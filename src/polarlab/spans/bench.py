@@ -105,6 +105,13 @@ def _one_run(docs, X, cfg: SpansConfig, correct_fraction: float = 0.0) -> dict:
     if err.size:
         out["risk_variants"] = {"harmonized_h_alone": calibration_report(
             1.0 - np.concatenate(h.h_alone_probs_), err).to_dict()}
+        from .span_harmonize import SPAN_RISKS
+        if hasattr(h, "members_"):              # level "auto": the same spans scored by each risk of SPAN_RISKS
+            spans = methods["harmonized"].spans
+            for name in SPAN_RISKS:
+                probs = h.span_probabilities(votes, X, spans, risk=name)
+                out["risk_variants"][f"harmonized_risk_{name}"] = calibration_report(
+                    1.0 - np.concatenate(probs), err).to_dict()
     out["seconds"] = {"sources": t_src, "aggregate": t_agg, "skweak_hmm": t_hmm}
     return out
 

@@ -295,10 +295,11 @@ class LevelChoice:
     the sources) for its own gold-free choice of tau, and majority vote's under the same protocol.
     The level with the higher agreement gives the spans (ties: span level); when neither beats
     majority vote, majority vote's spans are output (``fallback_``). Every output span's probability
-    (and POLAR risk = 1 − probability) comes from the token level's calibrated posterior
-    (:meth:`predict_spans`). No gold anywhere.
+    (and POLAR risk = 1 − probability) is, by default, the *mean* of the two levels' P(span exactly
+    right) (:data:`SPAN_RISKS`, :meth:`predict_spans`). No gold anywhere.
 
-    Args: as :class:`SpanLevelHarmonizer` (``tau_grid`` is the span level's).
+    Args: as :class:`SpanLevelHarmonizer` (``tau_grid`` is the span level's), and
+        risk: where a span's probability comes from, a key of :data:`SPAN_RISKS` (default ``"both"``).
 
     Attributes (after fit):
         members_: {"span": fitted SpanLevelHarmonizer, "token": fitted SpanHarmonizer};
@@ -308,8 +309,13 @@ class LevelChoice:
 
     def __init__(self, model: str = "lr", scalarization: str = "linear", weights=None, epochs: int = 100,
                  folds: int = 3, fallback: bool = True, seed: int = 0,
-                 tau_grid: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0), threshold: float = 0.5) -> None:
+                 tau_grid: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0), threshold: float = 0.5,
+                 risk: str = "both") -> None:
         from .harmonize import SpanHarmonizer
+
+        if risk not in SPAN_RISKS:
+            raise ValueError(f"risk={risk!r}: expected one of {sorted(SPAN_RISKS)}")
+        self.risk = risk
 
         common = dict(model=model, scalarization=scalarization, weights=weights, epochs=epochs, folds=folds,
                       fallback=True, seed=seed)
@@ -350,12 +356,46 @@ class LevelChoice:
         return self.members_[self.level_]
 
     def predict_spans(self, votes: SpanVotes, X: np.ndarray) -> tuple[list[list[Span]], list[np.ndarray]]:
-        """The chosen level's spans (or majority vote's), each with P(span exactly right) under the
-        token-level posterior: whichever level chose the spans, their risk comes from the token model,
-        whose classes are anchored by the many tokens no source marks (the span-level EM sees only
-        proposed spans, so its own probabilities can collapse to 0 or 1)."""
+        """The chosen level's spans (or majority vote's), each with P(span exactly right) from
+        :data:`SPAN_RISKS` ``[self.risk]`` (default: the mean of both levels'), whichever level chose the spans."""
         spans, _ = self.chosen_.predict_spans(votes, X)
-        return spans, self.members_["token"].span_probabilities(votes, X, spans)
+        return spans, self.span_probabilities(votes, X, spans)
+
+    def span_probabilities(self, votes: SpanVotes, X: np.ndarray, spans, risk: str | None = None
+                           ) -> list[np.ndarray]:
+        """P(span exactly right) of any spans per document (sorted) by ``risk`` (a key of
+        :data:`SPAN_RISKS`; None = ``self.risk``)."""
+        return SPAN_RISKS[risk or self.risk](self, votes, X, spans)
 
     def prior_probabilities(self, votes: SpanVotes, X: np.ndarray, spans) -> list[np.ndarray]:
         return self.members_["token"].prior_probabilities(votes, X, spans)
+
+
+def _token_risk(h: LevelChoice, votes: SpanVotes, X: np.ndarray, spans) -> list[np.ndarray]:
+    return h.members_["token"].span_probabilities(votes, X, spans)
+
+
+def _span_risk(h: LevelChoice, votes: SpanVotes, X: np.ndarray, spans) -> list[np.ndarray]:
+    if h.members_["span"].vl_ is None:          # no source proposed anything: no span-level model
+        return _token_risk(h, votes, X, spans)
+    return h.members_["span"].span_probabilities(votes, X, [sorted(S) for S in spans])
+
+
+def _both_risk(h: LevelChoice, votes: SpanVotes, X: np.ndarray, spans) -> list[np.ndarray]:
+    return [(t + s) / 2.0 for t, s in zip(_token_risk(h, votes, X, spans), _span_risk(h, votes, X, spans))]
+
+
+#: Where :class:`LevelChoice` reads a span's P(span exactly right) (risk = 1 − it), whichever level
+#: chose the span:
+#:
+#: - ``"token"``: the token level's posterior (P(B at the first token) × Π P(I inside) × P(no I right
+#:   after), its temperature by the pseudo-likelihood). Its classes are anchored by the many tokens no
+#:   source marks, but it treats the tokens of a span as independent evidence.
+#: - ``"span"``: the span level's q(right), the whole span judged as one unit from the span votes. It
+#:   sees only proposed spans (no "nothing here" population), so it can be far too sure.
+#: - ``"both"`` (default): their mean. Without gold nothing says which of the two is better
+#:   calibrated; for any outcome the mean's Brier score (and log loss) is at most the mean of the two
+#:   levels' (the loss is convex in the probability), and the two levels err in different ways (the
+#:   token level spreads its doubt over tokens, the span level over boundaries), so averaging also
+#:   helps the ranking. One default for every dataset; nothing is fitted to gold.
+SPAN_RISKS = {"token": _token_risk, "span": _span_risk, "both": _both_risk}
