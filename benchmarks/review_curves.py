@@ -128,7 +128,7 @@ def run_order(kind, L, X, gold, k, name, grid, seed, noise, audit_share=0.0):
             # unreviewed items and of the audited ones (a random sample of them, kept out of the fit)
             truth = float((sp.machine_labels()[pop] == gold[pop]).mean())
             est_rows.append({"fraction": done, "estimate": e["accuracy"], "lower": e["lower"], "upper": e["upper"],
-                             "truth": truth, "audited": e["n_audited"]})
+                             "truth": truth, "audited": e["n_audited"], "combine": sp.harmonizer_.combine_})
     return curve, est_rows
 
 
@@ -190,7 +190,7 @@ def main(argv=None) -> dict:
         ds, L, X, gold, task = load(name, a.data, a.cache, a.limit, a.seed)
         k = task.n_classes
         res: dict = {"n_items": len(gold), "target": GOLD_LR.get(name)}
-        for kind in a.orders.split(","):
+        for kind in filter(None, a.orders.split(",")):
             t = time.perf_counter()
             curve, _ = run_order(kind, L, X, gold, k, name, grid, a.seed, a.noise)
             res[kind] = summarise(curve, GOLD_LR.get(name, 1.0))
