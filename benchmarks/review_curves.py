@@ -5,7 +5,8 @@ For each WRENCH dataset (default youtube, sms, trec, chemprot) the items are the
 the embedded LLM is slow on a shared 2-core machine) and all-MiniLM-L6-v2 embeddings. A simulated
 annotator answers with the gold label (``--noise`` flips a share). Every order runs the same loop
 (:class:`polarlab.review.SelfPacedReview`): review a batch, add the answers as the top-weight "human"
-source, refit POLAR's harmonizer, label every item (reviewed ones by the annotator) and score the
+source, refit POLAR's harmonizer (its combined output chosen again, without gold, at every refit: the
+loop's default ``combine="auto"``), label every item (reviewed ones by the annotator) and score the
 labels with the WRENCH metric on *all* items. Only which items are reviewed differs:
 
 - ``polar``: POLAR risk of the current label (ties: source disagreement), re-ordered after each refit;
@@ -18,7 +19,7 @@ Targets (WRENCH's gold-label LR end model): youtube 94.2 acc, sms 93.8 F1, trec 
 acc. ``fraction_to_target`` = share reviewed when the quality first reaches it (null: never, up to
 ``--max-fraction``). A fifth run, ``polar_audit``, spends 20 % of each batch on random risk-stratified
 audits and records the gold-free accuracy estimate of the unreviewed labels against their true
-accuracy each round (absolute error, interval coverage).
+accuracy each round (absolute error, interval coverage) and the combined output chosen.
 
 Prints a table per dataset; the last line is one JSON object:
 ``{"youtube": {"polar": {"fraction_to_target": 0.03, "quality_at_5pct": 0.95, "curve": [[f, q], ...]}, ...,
