@@ -191,3 +191,21 @@ def test_estimate_survives_near_certain_labels_found_wrong():
         abs_err.append(abs(est.accuracy - truth))
     assert np.mean(covered) >= 0.75
     assert np.mean(abs_err) < 0.07
+
+
+def test_rounds_with_the_combined_output_chosen_at_every_refit():
+    """combine="auto": the labels are the harmonizer's combined output on the votes and the human column, and
+    each refit chooses it again (a fresh gold-free selection, not the first fit's choice)."""
+    from polarlab.harmonizer.combiners import DEFAULT_CANDIDATES
+
+    rng = np.random.default_rng(2)
+    L, X, y = _blobs(rng, n=400)
+    sp = SelfPacedReview(2, batch_size=20, audit_size=5, harmonizer={"epochs": 20, "combine": "auto"}).fit(L, X)
+    assert sp.harmonizer_.combine_ in DEFAULT_CANDIDATES
+    np.testing.assert_allclose(sp.proba_, sp.harmonizer_.predict_proba(L, X))
+    sp.run_round(SimulatedAnnotator(y, 2).answer)
+    votes = np.where(sp.audited_, -1, sp.human_)
+    h = sp.harmonizer_
+    assert h.n_sources_ == 4 and len(h.combine_table_) == len(DEFAULT_CANDIDATES)   # chosen again, human included
+    np.testing.assert_allclose(sp.proba_, h.predict_proba(np.column_stack([L, votes]), X))
+    assert (sp.labels()[sp.reviewed_] == y[sp.reviewed_]).all()
