@@ -5,7 +5,8 @@ For each WRENCH dataset (default youtube, sms, trec, chemprot) the items are the
 the embedded LLM is slow on a shared 2-core machine) and all-MiniLM-L6-v2 embeddings. A simulated
 annotator answers with the gold label (``--noise`` flips a share). Every order runs the same loop
 (:class:`polarlab.review.SelfPacedReview`): review a batch, add the answers as the top-weight "human"
-source, refit POLAR's harmonizer, label every item (reviewed ones by the annotator) and score the
+source, refit POLAR's harmonizer (h(x) alone; ``--combine auto``: its combined output, chosen again
+without gold at every refit), label every item (reviewed ones by the annotator) and score the
 labels with the WRENCH metric on *all* items. Only which items are reviewed differs:
 
 - ``polar``: POLAR risk of the current label (ties: source disagreement), re-ordered after each refit;
@@ -18,7 +19,7 @@ Targets (WRENCH's gold-label LR end model): youtube 94.2 acc, sms 93.8 F1, trec 
 acc. ``fraction_to_target`` = share reviewed when the quality first reaches it (null: never, up to
 ``--max-fraction``). A fifth run, ``polar_audit``, spends 20 % of each batch on random risk-stratified
 audits and records the gold-free accuracy estimate of the unreviewed labels against their true
-accuracy each round (absolute error, interval coverage).
+accuracy each round (absolute error, interval coverage) and the combined output chosen.
 
 Prints a table per dataset; the last line is one JSON object:
 ``{"youtube": {"polar": {"fraction_to_target": 0.03, "quality_at_5pct": 0.95, "curve": [[f, q], ...]}, ...,
@@ -102,14 +103,14 @@ def order_function(kind: str, L: np.ndarray, X: np.ndarray, k: int, seed: int):
     raise ValueError(kind)
 
 
-def run_order(kind, L, X, gold, k, name, grid, seed, noise, audit_share=0.0):
+def run_order(kind, L, X, gold, k, name, grid, seed, noise, audit_share=0.0, combine="h"):
     """Quality after each round of the grid; with audit_share also the estimate per round."""
     from polarlab.review import SelfPacedReview, SimulatedAnnotator, StoppingRule
 
     n = len(gold)
     annot = SimulatedAnnotator(gold, k, noise=noise, seed=seed)
     sp = SelfPacedReview(k, batch_size=1, audit_size=0, order=order_function(kind, L, X, k, seed) or "polar",
-                         stopping=StoppingRule(budget=1.0), seed=seed).fit(L, X)
+                         stopping=StoppingRule(budget=1.0), harmonizer={"combine": combine}, seed=seed).fit(L, X)
     curve = [(0.0, quality(sp.labels(), gold, k, name))]
     est_rows = []
     for f in grid:
@@ -128,7 +129,7 @@ def run_order(kind, L, X, gold, k, name, grid, seed, noise, audit_share=0.0):
             # unreviewed items and of the audited ones (a random sample of them, kept out of the fit)
             truth = float((sp.machine_labels()[pop] == gold[pop]).mean())
             est_rows.append({"fraction": done, "estimate": e["accuracy"], "lower": e["lower"], "upper": e["upper"],
-                             "truth": truth, "audited": e["n_audited"]})
+                             "truth": truth, "audited": e["n_audited"], "combine": sp.harmonizer_.combine_})
     return curve, est_rows
 
 
@@ -178,6 +179,8 @@ def main(argv=None) -> dict:
     p.add_argument("--noise", type=float, default=0.0, help="simulated annotator error rate")
     p.add_argument("--orders", default=",".join(ORDERS))
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--combine", default="h", help="the loop's final distribution: h (h(x) alone) or auto "
+                   "(the harmonizer's combined output, chosen again without gold at every refit)")
     a = p.parse_args(argv)
     import torch
 
@@ -190,14 +193,15 @@ def main(argv=None) -> dict:
         ds, L, X, gold, task = load(name, a.data, a.cache, a.limit, a.seed)
         k = task.n_classes
         res: dict = {"n_items": len(gold), "target": GOLD_LR.get(name)}
-        for kind in a.orders.split(","):
+        for kind in filter(None, a.orders.split(",")):
             t = time.perf_counter()
-            curve, _ = run_order(kind, L, X, gold, k, name, grid, a.seed, a.noise)
+            curve, _ = run_order(kind, L, X, gold, k, name, grid, a.seed, a.noise, combine=a.combine)
             res[kind] = summarise(curve, GOLD_LR.get(name, 1.0))
             res[kind]["seconds"] = round(time.perf_counter() - t, 1)
             print(f"{name:9s} {kind:9s} q0={curve[0][1]:.3f} q@5%={res[kind]['quality_at_5pct']:.3f} "
                   f"to_target={res[kind]['fraction_to_target']} ({res[kind]['seconds']} s)", flush=True)
-        curve, est = run_order("polar", L, X, gold, k, name, grid, a.seed, a.noise, audit_share=0.2)
+        curve, est = run_order("polar", L, X, gold, k, name, grid, a.seed, a.noise, audit_share=0.2,
+                               combine=a.combine)
         res["polar_audit"] = summarise(curve, GOLD_LR.get(name, 1.0))
         err = [abs(r["estimate"] - r["truth"]) for r in est]
         cov = [r["lower"] <= r["truth"] <= r["upper"] for r in est]

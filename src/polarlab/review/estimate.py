@@ -6,6 +6,10 @@ Two corrections of the calibrated risk by what people found:
    item (risk-ordered reviews and audits alike), with the machine label and risk it had when a
    person answered; prior a ~ N(0, 0.5²), b ~ N(1, 0.5²) ("the risk is calibrated"), posterior by
    Laplace's approximation. Items chosen *by* their risk do not bias a regression *on* the risk.
+   The risk enters clipped to ``[risk_floor, 1 - risk_floor]`` (1 %): a combined posterior (majority vote,
+   Dawid–Skene) calls many labels 1e-6 risky, and one such label found wrong would otherwise, at the
+   logit's old clip of -9.2, tilt the whole line (measured on youtube: the slope turned negative and every near-certain label
+   was estimated wrong); the slope is kept >= 0 (more risk never means fewer errors).
 2. Stratified random audits: in stratum h (a risk quantile bin of the population: N_h items) the
    error rate gets a Beta prior centred on the recalibrated mean risk m_h with the weight of
    ``prior_strength`` observations, updated by the audits drawn at random from that stratum (n_h
@@ -72,35 +76,48 @@ def risk_strata(risk: np.ndarray, n_strata: int) -> np.ndarray:
     return np.searchsorted(edges, risk, side="right").astype(np.int64)
 
 
-def recalibration(risk: np.ndarray, error: np.ndarray, prior_sd: float = 0.5, iters: int = 25
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """MAP and covariance of (a, b) in ``P(wrong) = sigmoid(a + b logit(risk))``, prior a ~ N(0, sd²), b ~ N(1, sd²).
+def recalibration(risk: np.ndarray, error: np.ndarray, prior_sd: float = 0.5, iters: int = 25,
+                  risk_floor: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    """MAP and covariance of (a, b) in ``P(wrong) = sigmoid(a + b logit(risk))``, prior a ~ N(0, sd²), b ~ N(1, sd²),
+    b >= 0 (when the unconstrained mode has b < 0, b = 0 and a is fitted alone).
 
     Args:
         risk: (r,) risks of reviewed labels when answered.  error: (r,) 0/1, the label was wrong.
+        risk_floor: risks are clipped to ``[risk_floor, 1 - risk_floor]`` before the logit.
 
     Returns:
         (theta (2,), covariance (2, 2)).
     """
-    z = _logit(np.asarray(risk, dtype=np.float64))
+    z = _logit(np.asarray(risk, dtype=np.float64), risk_floor)
     y = np.asarray(error, dtype=np.float64)
     A = np.column_stack([np.ones_like(z), z])
     prior = np.array([0.0, 1.0])
     P = np.eye(2) / prior_sd ** 2
-    theta = prior.copy()
-    for _ in range(iters):                 # Newton's method on the log posterior
-        p = _sigmoid(A @ theta)
-        H = (A * (p * (1 - p))[:, None]).T @ A + P
-        step = np.linalg.solve(H, A.T @ (y - p) - P @ (theta - prior))
-        theta = theta + step
-        if np.abs(step).max() < 1e-8:
-            break
+    theta = _newton(A, y, prior, P, prior.copy(), free=np.array([True, True]), iters=iters)
+    if theta[1] < 0:
+        theta = _newton(A, y, prior, P, np.array([theta[0], 0.0]), free=np.array([True, False]), iters=iters)
     p = _sigmoid(A @ theta)
     return theta, np.linalg.inv((A * (p * (1 - p))[:, None]).T @ A + P)
 
 
-def _logit(r: np.ndarray) -> np.ndarray:
-    r = np.clip(r, 1e-4, 1 - 1e-4)
+def _newton(A: np.ndarray, y: np.ndarray, prior: np.ndarray, P: np.ndarray, theta: np.ndarray, free: np.ndarray,
+            iters: int) -> np.ndarray:
+    """Newton's method on the log posterior of the logistic regression, over the ``free`` coordinates."""
+    f = np.flatnonzero(free)
+    for _ in range(iters):
+        p = _sigmoid(A @ theta)
+        H = (A * (p * (1 - p))[:, None]).T @ A + P
+        g = A.T @ (y - p) - P @ (theta - prior)
+        step = np.linalg.solve(H[np.ix_(f, f)], g[f])
+        theta = theta.copy()
+        theta[f] += step
+        if np.abs(step).max() < 1e-8:
+            break
+    return theta
+
+
+def _logit(r: np.ndarray, floor: float = 1e-4) -> np.ndarray:
+    r = np.clip(r, floor, 1 - floor)
     return np.log(r) - np.log1p(-r)
 
 
@@ -111,7 +128,8 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 def estimate_accuracy(risk: np.ndarray, population: np.ndarray, audited: np.ndarray, audit_error: np.ndarray,
                       *, calib_risk: np.ndarray | None = None, calib_error: np.ndarray | None = None,
                       n_strata: int = 5, level: float = 0.9, prior_strength: float = 2.0,
-                      draws: int = 2000, max_rows: int = 400, seed: int = 0) -> AccuracyEstimate:
+                      draws: int = 2000, max_rows: int = 400, risk_floor: float = 0.01,
+                      seed: int = 0) -> AccuracyEstimate:
     """Stratified, risk-informed estimate of the accuracy of the population's machine labels.
 
     Args:
@@ -126,6 +144,7 @@ def estimate_accuracy(risk: np.ndarray, population: np.ndarray, audited: np.ndar
         prior_strength: weight of the calibrated risk, in observations per stratum.
         draws: posterior samples.
         max_rows: a stratum's recalibrated mean risk is taken over at most this many of its items (seeded).
+        risk_floor: the recalibration reads risks clipped to ``[risk_floor, 1 - risk_floor]``.
         seed: seeds the sampling.
     """
     if not 0.0 < level < 1.0:
@@ -146,9 +165,10 @@ def estimate_accuracy(risk: np.ndarray, population: np.ndarray, audited: np.ndar
         cr, ce = r[a], e[a]
     else:
         cr, ce = np.asarray(calib_risk, dtype=np.float64), np.asarray(calib_error, dtype=np.float64)
-    theta, cov = recalibration(cr, ce)
+    theta, cov = recalibration(cr, ce, risk_floor=risk_floor)
     ab = rng.multivariate_normal(theta, cov, size=draws)          # (draws, 2) samples of (a, b)
-    z = _logit(r)
+    ab[:, 1] = np.maximum(ab[:, 1], 0.0)                          # the slope is >= 0
+    z = _logit(r, risk_floor)
     total = np.zeros(draws)
     point = 0.0
     rows = []

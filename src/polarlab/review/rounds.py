@@ -63,7 +63,11 @@ class SelfPacedReview:
         audit_size: random audits per round (stratified by risk over the unreviewed items).
         human_weight: weight of the human source, as a multiple of the largest other weight.
         harmonizer: keyword options of :class:`PolarHarmonizer` (first fit; refits reuse the weights
-            it chose, LLM multiplier included).
+            it chose, LLM multiplier included). ``combine`` defaults to ``"h"``: the labels are h(x) alone.
+            With ``"auto"`` they are the harmonizer's combined output on the votes (human column included),
+            chosen again without gold at every refit (:mod:`polarlab.harmonizer.select`); measured in the
+            README's review section (not better for the order, and the accuracy estimate lost its coverage on
+            chemprot), hence not the default.
         order: ``"polar"`` (risk, ties by disagreement) or a callable ``(review) -> (n,) scores``,
             highest reviewed first (for comparing orders).
         stopping: target accuracy and budget.
@@ -119,24 +123,34 @@ class SelfPacedReview:
         opts = {"seed": self.seed, "combine": "h", **self.harmonizer}     # as measured: h(x) per round
         self.base_ = PolarHarmonizer(self.n_classes, **opts).fit(self.L_, self.X_)
         self.base_weights_ = np.asarray(self.base_.weights_, dtype=np.float64)
-        self._set(self.base_)
+        self._set(self.base_, self.L_)
         return self
 
-    def _set(self, h: PolarHarmonizer) -> None:
+    def _set(self, h: PolarHarmonizer, L: np.ndarray) -> None:
+        """Current distributions: ``h``'s final distribution on the votes ``L`` (its combined output, or h(x)
+        alone when that is what it uses)."""
         self.harmonizer_ = h
-        self.proba_ = h.predict_proba(None, self.X_)
+        self.proba_ = h.predict_proba(L, self.X_)
         self.risk_ = label_risk(self.proba_)
 
     def refit(self) -> None:
-        """Fit the harmonizer again with the human answers (non-audit) as a top-weight source."""
+        """Fit the harmonizer again with the human answers (non-audit) as a top-weight source.
+
+        A fresh fit: h(x) learns from the sources and the answers. With ``combine="auto"`` the combined
+        output is chosen again among its candidates (h(x) alone, majority vote, one-coin, Dawid–Skene) by the
+        gold-free held-out agreement, now over the sources *and* the human column. The choice of the first fit
+        is not kept: as answers come in, a combination that estimates each source's accuracy from the rows
+        (Dawid–Skene) can read the reviewed rows as near-certain truth, so one answer re-weighs every rule
+        that fired on the item; when it cannot, the choice falls back to another candidate.
+        """
         votes = np.where(self.audited_, -1, self.human_)
         if not (votes >= 0).any():
-            self._set(self.base_)
+            self._set(self.base_, self.L_)
             return
         L = np.column_stack([self.L_, votes])
         w = with_human_weight(self.base_weights_, self.human_weight)
         opts = {"seed": self.seed, "combine": "h", **self.harmonizer, "weights": w, "tune_sources": None}
-        self._set(PolarHarmonizer(self.n_classes, **opts).fit(L, self.X_))
+        self._set(PolarHarmonizer(self.n_classes, **opts).fit(L, self.X_), L)
 
     # ------------------------------------------------------------------ state
     @property
