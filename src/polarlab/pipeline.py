@@ -125,12 +125,11 @@ def fit_harmonizer(matrices: dict[str, LabelMatrix], features: dict[str, np.ndar
         (the fitted harmonizer, split -> (n, k) distributions).
     """
     from .harmonizer import PolarHarmonizer
+    from .harmonizer.polar import VotesDecided
 
     L, X = matrices[fit_split].L, features[fit_split]
     if fit_rows is not None:
         L, X = L[fit_rows], X[fit_rows]
-    from .harmonizer.polar import VotesDecided
-
     h = PolarHarmonizer(task.n_classes, **options).fit(L, X)
     predict = predict or (lambda model, L_s, X_s: model.predict_proba(L_s, X_s))
     # the vote-shift check is made once per split, on all its rows, so that row blocks or partitions agree
