@@ -75,7 +75,8 @@ class LocalSettings(BackendSettings):
         None, description='CPU threads, or "auto" (default): the available CPUs less those other processes keep busy')
     processes: Optional[Union[Annotated[int, Field(ge=1)], Literal["auto"]]] = Field(
         None, description='single-thread model processes sharing a run, or "auto" (default): one per available '
-                                'CPU (at most 8), for runs of 32+ calls; 1 = one model with n_threads threads')
+                          'CPU (at most 8, and as many as fit in half the available memory), for runs of 32+ '
+                          'calls; 1 = one model with n_threads threads')
     reuse_prefix: Optional[bool] = Field(None, description="reuse the shared prompt prefix's evaluation "
                                                            "(default true)")
     chat_template: Optional[str] = Field(None, description='"auto" (the GGUF\'s template, default) or "none" '

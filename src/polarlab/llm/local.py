@@ -49,6 +49,8 @@ INSTALL_HINT = 'pip install "polarlab[local]"'
 MIN_POOL_CALLS = 32
 #: Most processes ``processes = "auto"`` starts (each holds its own KV cache and compute buffers).
 MAX_AUTO_PROCESSES = 8
+#: Share of the memory available when the workers start that ``processes = "auto"`` lets them take.
+AUTO_MEMORY_SHARE = 0.5
 _MARK = "\x00POLARLAB_CONTENT\x00"
 
 
@@ -128,7 +130,8 @@ class LlamaCppBackend:
         n_batch: tokens per decode batch.
         processes: how many single-thread copies of the model share a run of prompts (this process and
             ``processes - 1`` worker processes), or ``"auto"`` (default): one per CPU this process may use (at most
-            :data:`MAX_AUTO_PROCESSES`), for runs of at least :data:`MIN_POOL_CALLS` calls (smaller runs use one
+            :data:`MAX_AUTO_PROCESSES`, and no more workers than fit in half the available memory: see
+            :func:`auto_processes`), for runs of at least :data:`MIN_POOL_CALLS` calls (smaller runs use one
             model with ``n_threads`` threads). 1 = always one model with ``n_threads`` threads. A single-thread
             process never spin-waits for a descheduled sibling thread, so on a busy machine the processes simply
             share the CPUs with the other jobs. Same scores either way; the workers start on first use (or
@@ -410,7 +413,7 @@ class LlamaCppBackend:
             return 1
         from .threads import available_cpus
 
-        return min(len(available_cpus()), MAX_AUTO_PROCESSES)
+        return auto_processes(len(available_cpus()), available_memory(), worker_memory(self.path))
 
     def close(self) -> None:
         """Free the model and stop the worker processes (the object is unusable afterwards)."""
@@ -422,3 +425,32 @@ class LlamaCppBackend:
 
     def _detok(self, toks: list[int]) -> str:
         return self._llm.detokenize(toks).decode("utf-8", "ignore")
+
+
+def worker_memory(gguf: Path) -> int:
+    """Bytes one worker process is expected to hold resident: twice the GGUF file (weights mapped, plus
+    compute buffers and KV cache of about the same size) and 32 MiB for the interpreter. For the packaged
+    Gemma 3 270M (253 MB file) that is 538 MB; 537 MB were measured (``benchmarks/llm_throughput.py``,
+    ``workers_rss_mb_*``)."""
+    return 2 * Path(gguf).stat().st_size + 32 * 2 ** 20
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new processes (``MemAvailable`` of /proc/meminfo); None where unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def auto_processes(n_cpus: int, available: int | None, per_worker: int) -> int:
+    """Processes in all (driver included) for ``processes = "auto"``: one per CPU, at most
+    :data:`MAX_AUTO_PROCESSES`, and no more workers than fit in :data:`AUTO_MEMORY_SHARE` of the ``available``
+    memory (bytes; None = not checked) at ``per_worker`` bytes each; at least 1 (the driver alone)."""
+    n = min(int(n_cpus), MAX_AUTO_PROCESSES)
+    if available is not None and per_worker > 0:
+        n = min(n, 1 + int(AUTO_MEMORY_SHARE * available // per_worker))
+    return max(1, n)
