@@ -122,19 +122,27 @@ def fit_harmonizer(matrices: dict[str, LabelMatrix], features: dict[str, np.ndar
             None = ``model.predict_proba(L, X)``.
 
     Returns:
-        (the fitted harmonizer, split -> (n, k) distributions).
+        (the fitted harmonizer, split -> (n, k) distributions, split -> the harmonizer with that split's
+        vote-shift check made once (:class:`polarlab.harmonizer.polar.VotesDecided`), which predicted it).
     """
     from .harmonizer import PolarHarmonizer
-    from .harmonizer.polar import VotesDecided
 
     L, X = matrices[fit_split].L, features[fit_split]
     if fit_rows is not None:
         L, X = L[fit_rows], X[fit_rows]
     h = PolarHarmonizer(task.n_classes, **options).fit(L, X)
     predict = predict or (lambda model, L_s, X_s: model.predict_proba(L_s, X_s))
-    # the vote-shift check is made once per split, on all its rows, so that row blocks or partitions agree
-    return h, {s: predict(VotesDecided.for_split(h, lm.L, features[s]), lm.L, features[s])
-               for s, lm in matrices.items()}
+    decided = decide_votes(h, matrices, features)
+    return h, {s: predict(decided[s], lm.L, features[s]) for s, lm in matrices.items()}, decided
+
+
+def decide_votes(h: Any, matrices: dict[str, LabelMatrix], features: dict[str, np.ndarray]) -> dict[str, Any]:
+    """split -> the fitted harmonizer ``h`` with that split's vote-shift check made once, on all its rows
+    (:class:`polarlab.harmonizer.polar.VotesDecided`), so that row blocks or partitions of the split, and its
+    leave-one-source-out distributions, all read the votes the same way."""
+    from .harmonizer.polar import VotesDecided
+
+    return {s: VotesDecided.for_split(h, lm.L, features[s]) for s, lm in matrices.items()}
 
 
 def fit_transformer(matrices: dict[str, LabelMatrix], splits: dict[str, Dataset], fit_split: str, task: Task,

@@ -91,7 +91,7 @@ class VoteLikelihood:
         onehots = [np.eye(k + 1)[L[:, j] + 1] for j in range(m)]            # (n, k + 1) per source
         for _ in range(self.iterations):
             theta = np.stack([q.T @ oh for oh in onehots]) + self.smoothing / (k + 1)   # (m, k, k + 1)
-            self.log_theta_ = np.log(theta / theta.sum(axis=2, keepdims=True))
+            self.log_theta_ = np.log(self._constrain(theta / theta.sum(axis=2, keepdims=True)))
             self.class_prior_ = np.clip(q.mean(axis=0), 1e-6, None)
             self.class_prior_ /= self.class_prior_.sum()
             new = _softmax(self.log_prior(log_h, tau) + self.contributions(L).sum(axis=1))
@@ -102,6 +102,11 @@ class VoteLikelihood:
         self.n_sources_ = m
         self.temperature_ = 1.0
         return self
+
+    def _constrain(self, theta: np.ndarray) -> np.ndarray:
+        """The response distributions ``theta`` (m, k, k + 1) of one EM step as the model allows them (here:
+        unchanged; a subclass may impose what it assumes about the sources)."""
+        return theta
 
     def posterior(self, L: np.ndarray, log_h: np.ndarray | None, tau: float,
                   exclude: Sequence[int] = ()) -> np.ndarray:

@@ -670,11 +670,13 @@ class PolarHarmonizer:
 
 class VotesDecided:
     """A fitted harmonizer whose vote-shift check (``predict_proba(use_votes=None)``) was made once, on a whole
-    split, so that predicting that split in row blocks or partitions gives every block the same decision."""
+    split, so that predicting that split in row blocks or partitions gives every block the same decision.
+    ``shift``: the check's :class:`VoteShift` (None when the harmonizer does not read the votes)."""
 
-    def __init__(self, model: PolarHarmonizer, use_votes: bool | None) -> None:
+    def __init__(self, model: PolarHarmonizer, use_votes: bool | None, shift: VoteShift | None = None) -> None:
         self.model = model
         self.use_votes = use_votes
+        self.shift = shift
 
     @classmethod
     def for_split(cls, model: PolarHarmonizer, L: np.ndarray, X: np.ndarray) -> "VotesDecided":
@@ -684,7 +686,7 @@ class VotesDecided:
         shift = model.vote_shift(L, X)
         if shift.shifted:
             model._warn_shift(shift, len(L))
-        return cls(model, not shift.shifted)
+        return cls(model, not shift.shifted, shift)
 
     def predict_proba(self, L: np.ndarray | None = None, X: np.ndarray | None = None, **kwargs) -> np.ndarray:
         return self.model.predict_proba(L, X, use_votes=self.use_votes, **kwargs)

@@ -27,19 +27,24 @@ class FeatureClassifier:
         Cs: candidate inverse L2 strengths.
         cv: folds of the choice (fewer when a class has fewer labelled rows).
         max_iter: the solver's iteration cap.
+        fallback_C: the C used when there is no choice to make (one candidate, or a class with fewer than two
+            labelled rows); None = the last of ``Cs``.
     """
 
-    def __init__(self, n_classes: int, Cs: Sequence[float] = STAGE2_CS, cv: int = 3, max_iter: int = 1000) -> None:
+    def __init__(self, n_classes: int, Cs: Sequence[float] = STAGE2_CS, cv: int = 3, max_iter: int = 1000,
+                 fallback_C: float | None = None) -> None:
         self.n_classes = int(n_classes)
         self.Cs = tuple(float(c) for c in Cs)
         self.cv = int(cv)
         self.max_iter = int(max_iter)
+        self.fallback_C = fallback_C
 
-    def fit(self, y: np.ndarray, X: np.ndarray) -> "FeatureClassifier":
-        """Fit on labels ``y`` (n,), -1 = unlabelled (left out), and features ``X`` (n, d)."""
+    def fit(self, y: np.ndarray, X: np.ndarray, *, scale_all_rows: bool = False) -> "FeatureClassifier":
+        """Fit on labels ``y`` (n,), -1 = unlabelled (left out), and features ``X`` (n, d); the standardisation
+        is fitted on the labelled rows, or on every row of ``X`` with ``scale_all_rows``."""
         y = np.asarray(y).reshape(-1)
         keep = y >= 0
-        self.scaler_ = StandardScaler().fit(X[keep])
+        self.scaler_ = StandardScaler().fit(X if scale_all_rows else X[keep])
         self.classes_ = np.unique(y[keep])
         self.model_ = None
         if len(self.classes_) > 1:
@@ -52,7 +57,8 @@ class FeatureClassifier:
                     self.model_ = LogisticRegressionCV(Cs=list(self.Cs), cv=folds, scoring="neg_log_loss",
                                                        max_iter=self.max_iter).fit(Z, y[keep])
                 else:
-                    self.model_ = LogisticRegression(C=self.Cs[-1], max_iter=self.max_iter).fit(Z, y[keep])
+                    C = self.Cs[-1] if self.fallback_C is None else float(self.fallback_C)
+                    self.model_ = LogisticRegression(C=C, max_iter=self.max_iter).fit(Z, y[keep])
         return self
 
     def proba(self, X: np.ndarray) -> np.ndarray:

@@ -7,14 +7,12 @@ then labels any row from its features alone (as in WRENCH and the Snorkel tutori
 """
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
-from sklearn.preprocessing import StandardScaler
 
 from ..errors import InputError
+from ..harmonizer.stage2 import FeatureClassifier
 from ..validation import check_votes
 from .majority import check_n_classes
 
@@ -33,9 +31,9 @@ class TwoStage:
         label_model_options: keyword settings of the label model.
 
     Attributes (after fit):
-        label_model_: the fitted label model.  end_model_: the fitted ``LogisticRegression`` (None when the
-        label model gave every covered row the same class: then that class is predicted everywhere).
-        scaler_: feature standardisation.  classes_: classes seen by the end model.
+        label_model_: the fitted label model.  end_model_: the fitted end model, a
+        :class:`polarlab.harmonizer.stage2.FeatureClassifier` (standardisation on every fit row, C by 3-fold
+        log-loss; when the label model gave every covered row the same class, that class is predicted everywhere).
     """
 
     def __init__(self, n_classes: int, label_model: str = "snorkel",
@@ -61,33 +59,17 @@ class TwoStage:
         covered = (votes >= 0).any(axis=1)
         if not covered.any():
             raise InputError("no fit row has a vote", column="L", fix="check the sources: every one abstained")
-        y = np.asarray(self.label_model_.predict_proba(votes[covered])).argmax(axis=1)
-        self.scaler_ = StandardScaler().fit(X)
-        self.classes_ = np.unique(y)
-        self.end_model_ = None
-        if len(self.classes_) > 1:
-            Z = self.scaler_.transform(X[covered])
-            folds = int(min(3, np.bincount(y).max(initial=0), np.bincount(y)[self.classes_].min()))
-            if len(self.Cs) > 1 and folds >= 2:
-                with warnings.catch_warnings():      # scikit-learn's notices about future defaults
-                    warnings.simplefilter("ignore", FutureWarning)
-                    self.end_model_ = LogisticRegressionCV(Cs=list(self.Cs), cv=folds, scoring="neg_log_loss",
-                                                           max_iter=self.max_iter).fit(Z, y)
-            else:
-                self.end_model_ = LogisticRegression(C=self.Cs[0], max_iter=self.max_iter).fit(Z, y)
+        y = np.full(votes.shape[0], -1)
+        y[covered] = np.asarray(self.label_model_.predict_proba(votes[covered])).argmax(axis=1)
+        self.end_model_ = FeatureClassifier(self.n_classes, self.Cs, cv=3, max_iter=self.max_iter,
+                                            fallback_C=self.Cs[0]).fit(y, X, scale_all_rows=True)
         return self
 
     def predict_proba(self, L: np.ndarray | None = None, X: np.ndarray | None = None) -> np.ndarray:
         """The end model's distributions from the features, shape (n, k); ``L`` is ignored."""
-        if not hasattr(self, "scaler_"):
+        if not hasattr(self, "end_model_"):
             raise InputError("the two-stage model is not fitted", fix="call fit(L, X) first")
-        X = self._check_X(X, None)
-        P = np.zeros((X.shape[0], self.n_classes))
-        if self.end_model_ is None:
-            P[:, self.classes_[0]] = 1.0
-        else:
-            P[:, self.end_model_.classes_] = self.end_model_.predict_proba(self.scaler_.transform(X))
-        return P
+        return self.end_model_.proba(self._check_X(X, None))
 
     @staticmethod
     def _check_X(X: np.ndarray | None, n: int | None) -> np.ndarray:

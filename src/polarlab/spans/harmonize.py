@@ -52,6 +52,22 @@ from .votes import SpanVotes
 log = logging.getLogger(__name__)
 
 
+def left_out_sources(votes: SpanVotes):
+    """Leave-one-source-out protocol of the held-out span checks: for every source j that proposed some span
+    while another source still votes, yield ``(name, votes without j, j's spans per document, majority vote's
+    exact F1 against j's spans)``."""
+    if len(votes.sources) < 2:
+        return
+    for j, name in enumerate(votes.sources):
+        target = [p[j] for p in votes.proposals]
+        if not any(target):
+            continue
+        rest = votes.without(j)
+        if not (rest.L > 0).any():
+            continue
+        mv = rest.decode(decode_tags(MajoritySpans().predict_proba(rest), rest, "argmax"))
+        yield name, rest, target, span_scores(mv, target)["exact"]["f1"]
+
 @dataclass
 class HeldoutCheck:
     """Held-out agreement of the harmonizer and of majority vote with each left-out source (exact F1),
@@ -171,15 +187,8 @@ class SpanHarmonizer:
         check = self.check_
         taus = list(dict.fromkeys([self.tau_, 0.0]))
         per: dict[float, dict[str, float]] = {t: {} for t in taus}
-        for j, name in enumerate(votes.sources):
-            target = [p[j] for p in votes.proposals]
-            if not any(target) or len(votes.sources) < 2:
-                continue
-            rest = votes.without(j)
-            if not (rest.L > 0).any():
-                continue
-            mv = rest.decode(decode_tags(MajoritySpans().predict_proba(rest), rest, "argmax"))
-            check.majority[name] = span_scores(mv, target)["exact"]["f1"]
+        for name, rest, target, mv_f1 in left_out_sources(votes):
+            check.majority[name] = mv_f1
             log_h = self.cross_fit(rest, X) if any(t > 0 for t in taus) else None
             for t in taus:
                 per[t][name] = span_scores(self._posterior_spans(rest, log_h, t), target)["exact"]["f1"]

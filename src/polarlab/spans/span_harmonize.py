@@ -36,12 +36,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..harmonizer.combine import VoteLikelihood, _softmax
+from ..harmonizer.combine import VoteLikelihood
 from ..harmonizer.polar import PolarHarmonizer
 from ..harmonizer.pseudo_likelihood import choose_likelihood_temperature
 from .aggregate import MajoritySpans, decode_tags
 from .candidates import SpanCandidates, build_candidates, candidate_features, select_spans
 from .evaluate import span_scores
+from .harmonize import SpanHarmonizer, left_out_sources
 from .types import Span
 from .votes import SpanVotes
 
@@ -60,31 +61,13 @@ class SpanVoteLikelihood(VoteLikelihood):
     rule: θ(proposes | wrong) = 0.99), a source whose proposals count *against* a span.
     """
 
-    def fit(self, L: np.ndarray, log_h: np.ndarray | None, tau: float) -> "SpanVoteLikelihood":
-        """EM as :meth:`VoteLikelihood.fit` (majority-vote start, fixed prior ``tau``), with the constraint."""
-        n, m = L.shape
-        k = self.n_classes
-        counts = np.stack([(L == c).sum(axis=1) for c in range(k)], axis=1).astype(float)
-        top = counts == counts.max(axis=1, keepdims=True)
-        q = top / top.sum(axis=1, keepdims=True)
-        self.class_prior_ = np.full(k, 1.0 / k)
-        onehots = [np.eye(k + 1)[L[:, j] + 1] for j in range(m)]
-        for _ in range(self.iterations):
-            theta = np.stack([q.T @ oh for oh in onehots]) + self.smoothing / (k + 1)
-            theta /= theta.sum(axis=2, keepdims=True)                 # (m, k, k + 1); response c + 1 = class c
-            bad = theta[:, 1, 2] < theta[:, 0, 2]
-            theta[bad] = theta[bad].mean(axis=1, keepdims=True)
-            self.log_theta_ = np.log(theta)
-            self.class_prior_ = np.clip(q.mean(axis=0), 1e-6, None)
-            self.class_prior_ /= self.class_prior_.sum()
-            new = _softmax(self.log_prior(log_h, tau) + self.contributions(L).sum(axis=1))
-            done = np.abs(new - q).max() < self.tol
-            q = new
-            if done:
-                break
-        self.n_sources_ = m
-        self.temperature_ = 1.0
-        return self
+    def _constrain(self, theta: np.ndarray) -> np.ndarray:
+        """``theta`` (m, 2, 3) with the assumption imposed: where a source's right-vote rate under "wrong"
+        exceeds its rate under "right", both rows become their average."""
+        theta = theta.copy()
+        bad = theta[:, 1, 2] < theta[:, 0, 2]
+        theta[bad] = theta[bad].mean(axis=1, keepdims=True)
+        return theta
 
 
 @dataclass
@@ -211,15 +194,8 @@ class SpanLevelHarmonizer:
         ``check_.tau`` = the tau with the highest mean agreement (ties: the smaller)."""
         check = self.check_
         per: dict[float, dict[str, float]] = {t: {} for t in self.tau_grid}
-        for j, name in enumerate(votes.sources):
-            target = [p[j] for p in votes.proposals]
-            if not any(target) or len(votes.sources) < 2:
-                continue
-            rest = votes.without(j)
-            if not (rest.L > 0).any():
-                continue
-            mv = rest.decode(decode_tags(MajoritySpans().predict_proba(rest), rest, "argmax"))
-            check.majority[name] = span_scores(mv, target)["exact"]["f1"]
+        for name, rest, target, mv_f1 in left_out_sources(votes):
+            check.majority[name] = mv_f1
             for t, spans in self._spans_for(rest, X, self.tau_grid).items():
                 per[t][name] = span_scores(spans, target)["exact"]["f1"]
         check.by_tau = {f"tau={t}": v for t, v in per.items()}

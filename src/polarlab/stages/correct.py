@@ -48,7 +48,7 @@ class CorrectStage:
                 "harmonizer": ctx.hashes["harmonizer"]}
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        from ..pipeline import correct_step
+        from ..pipeline import correct_step, decide_votes
 
         self._before = {s: m for s, m in ctx.matrices.items()}
         refit = ctx.project.correct.get("update") == "refit"
@@ -61,9 +61,10 @@ class CorrectStage:
             ctx.harmonizer, ctx.probas[HARMONIZER_METHOD] = refitted
         combined = bool(ctx.extra.get("leave_out"))
         if combined:      # the final output reads the votes: score the corrected ones (risk: own vote left out)
-            h = fitted_harmonizer(ctx)
-            ctx.probas[HARMONIZER_METHOD] = {s: h.predict_proba(m.L, ctx.features[s]) for s, m in ctx.matrices.items()}
-            ctx.extra["leave_out"] = leave_out_distributions(ctx)
+            decided = decide_votes(fitted_harmonizer(ctx), ctx.matrices, ctx.features)
+            ctx.probas[HARMONIZER_METHOD] = {s: decided[s].predict_proba(m.L, ctx.features[s])
+                                             for s, m in ctx.matrices.items()}
+            ctx.extra["leave_out"] = leave_out_distributions(ctx, decided)
         human = ctx.extra.get("human") or {}
         if human and (refitted is not None or combined):   # reviewed rows keep their human label (stages/human.py)
             ctx.probas[HARMONIZER_METHOD] = {s: apply_human(P, human[s]) if s in human else P

@@ -51,11 +51,11 @@ class HarmonizerStage:
         return {"matrix": ctx.hashes["matrix"], "features": ctx.hashes["features"]}
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        from ..pipeline import fit_harmonizer, fit_transformer
+        from ..pipeline import fit_transformer
 
         opts, deep = harmonizer_options(ctx)
         rows = fit_rows(ctx, opts)
-        ctx.harmonizer, ctx.probas[HARMONIZER_METHOD] = fit_with_human(ctx, opts, rows)
+        ctx.harmonizer, ctx.probas[HARMONIZER_METHOD], decided = fit_with_human(ctx, opts, rows)
         n = ctx.matrices[ctx.fit_split].L.shape[0]
         report: dict[str, Any] = {"fit_rows": {"used": n if rows is None else int(len(rows)), "of": n,
                                                "max_fit_rows": max_fit_rows(ctx), "stratified_by": "vote pattern",
@@ -84,12 +84,12 @@ class HarmonizerStage:
         if h is not None and deep is None and getattr(h, "combiner_", None) is not None:
             report["combination"] = {"combine": h.combine_, "warnings": list(h.warnings_),
                                      # per split: do its votes behave like the fit rows'? (harmonizer/shift.py)
-                                     "vote_shift": {s: h.vote_shift(m.L, ctx.features[s]).to_dict()
-                                                    for s, m in ctx.matrices.items()}}
+                                     "vote_shift": {s: d.shift.to_dict() for s, d in decided.items()
+                                                    if d.shift is not None}}
         for key in ("llm_weight", "combination"):
             if key in report:
                 ctx.extra["report"][key] = report[key]
-        ctx.extra["leave_out"] = leave_out_distributions(ctx) if deep is None else {}
+        ctx.extra["leave_out"] = leave_out_distributions(ctx, decided) if deep is None else {}
         return report
 
     def save(self, ctx: RunContext) -> str:
@@ -114,7 +114,8 @@ class HarmonizerStage:
 
 
 def fit_with_human(ctx: RunContext, opts: dict[str, Any], rows: "np.ndarray | None" = None):
-    """(fitted harmonizer, split -> (n, k) h(x)) on the matrices; a ``human`` column (reviewed labels) gets the
+    """(fitted harmonizer, split -> (n, k) final distributions, split -> its vote-shift decision
+    (:func:`polarlab.pipeline.fit_harmonizer`)) on the matrices; a ``human`` column (reviewed labels) gets the
     review loop's top weight: the harmonizer is fitted without it first (its weights, LLM weight tuned), then
     again with the human weight appended (:func:`polarlab.review.rounds.with_human_weight`).
 
@@ -131,7 +132,7 @@ def fit_with_human(ctx: RunContext, opts: dict[str, Any], rows: "np.ndarray | No
     if fit_m.names[-1] != HUMAN_SOURCE:
         raise AssertionError("the human column is the last of the matrix")
     machine = {s: m.drop([HUMAN_SOURCE]) for s, m in ctx.matrices.items()}
-    base, _ = fit_harmonizer({ctx.fit_split: machine[ctx.fit_split]}, ctx.features, ctx.fit_split, ctx.task, opts,
+    base, _, _ = fit_harmonizer({ctx.fit_split: machine[ctx.fit_split]}, ctx.features, ctx.fit_split, ctx.task, opts,
                              fit_rows=rows)
     weights = with_human_weight(base.weights_)
     return fit_harmonizer(ctx.matrices, ctx.features, ctx.fit_split, ctx.task,
@@ -159,10 +160,12 @@ def fit_rows(ctx: RunContext, opts: dict[str, Any]) -> "np.ndarray | None":
 LEAVE_OUT = "polar-without:"
 
 
-def leave_out_distributions(ctx: RunContext) -> dict[tuple[str, str], "np.ndarray"]:
+def leave_out_distributions(ctx: RunContext, decided: dict[str, Any]) -> dict[tuple[str, str], "np.ndarray"]:
     """``{(llm, split): (n, k)}``: the final distribution with that LLM's own vote left out, when the harmonizer
     combines h(x) with the votes (else {}: h(x) never sees the votes). The POLAR risk of an LLM answer is read
-    from it: the chance the answer is wrong given everything else known about the example."""
+    from it: the chance the answer is wrong given everything else known about the example. ``decided``: split ->
+    the harmonizer with that split's vote-shift check already made (:func:`polarlab.pipeline.fit_harmonizer`), so
+    every row block reads the votes as the split's own distribution did."""
     from ..pipeline import llm_columns
 
     h = ctx.harmonizer
@@ -173,7 +176,8 @@ def leave_out_distributions(ctx: RunContext) -> dict[tuple[str, str], "np.ndarra
     out = {}
     for split, lm in ctx.matrices.items():
         for name in llm_columns(lm):
-            out[(name, split)] = predict_in_blocks(h, lm.L, ctx.features[split], exclude=[lm.names.index(name)])
+            out[(name, split)] = predict_in_blocks(decided[split], lm.L, ctx.features[split],
+                                                   exclude=[lm.names.index(name)])
     return out
 
 
@@ -182,7 +186,7 @@ def fitted_harmonizer(ctx: RunContext):
     skipped and a later stage (``correct`` with ``update = "refit"``) needs the object."""
     if ctx.harmonizer is None:
         opts, _ = harmonizer_options(ctx)
-        ctx.harmonizer, _ = fit_with_human(ctx, opts, fit_rows(ctx, opts))
+        ctx.harmonizer, _, _ = fit_with_human(ctx, opts, fit_rows(ctx, opts))
     return ctx.harmonizer
 
 
