@@ -106,20 +106,44 @@ class HarmonizedLinks:
         ranking: the slots' entities ordered by h, shape (n, K).
         probability: shape (n,), h(x) of the chosen link.
         risk: shape (n,), ``1 - probability`` (POLAR risk of the link).
+        proba_h: shape (n, K), POLAR's h(x) before the pseudo-dev combination and calibration.
+        link_model: what the pseudo-dev set fitted (None without one), see
+            :class:`polarlab.linking.stack.LinkModel`.
     """
 
     proba: np.ndarray
     ranking: Ranking
     probability: np.ndarray
     risk: np.ndarray
+    proba_h: np.ndarray | None = None
+    link_model: object | None = None
 
 
-def harmonize(slots: CandidateSlots, harmonizer: PolarHarmonizer | None = None, seed: int = 0) -> HarmonizedLinks:
-    """Fit POLAR (no gold) on the slots' votes and features and rank each mention's candidates by h(x)."""
+def harmonize(slots: CandidateSlots, harmonizer: PolarHarmonizer | None = None, seed: int = 0,
+              dev: tuple[CandidateSlots, np.ndarray] | None = None, folds: int = 5) -> HarmonizedLinks:
+    """Fit POLAR (no gold) on the slots' votes and features and rank each mention's candidates by h(x).
+
+    Args:
+        dev: the pseudo-dev set's slots (built by the same linkers, in the same order) and target
+            entity positions (:mod:`polarlab.linking.pseudodev`, no gold). When given, a candidate-level
+            combination and the link probability's calibration are fitted on it
+            (:func:`polarlab.linking.stack.fit_link_model`); h(x) applies to its slots unchanged.
+        folds: cross-validation folds on the pseudo-dev set.
+    """
     K = slots.entities.shape[1]
     h = harmonizer or PolarHarmonizer(n_classes=K, model="lr", seed=seed, combine="h")
     h.fit(slots.L, slots.X)
-    proba = h.predict_proba(None, slots.X)
+    proba_h = h.predict_proba(None, slots.X)
+    model = None
+    if dev is None or not len(dev[1]):
+        proba = proba_h
+    else:
+        from .stack import fit_link_model
+
+        dev_slots, targets = dev
+        model = fit_link_model(dev_slots, h.predict_proba(None, dev_slots.X), targets, folds=folds, seed=seed)
+        model.dev_proba_h = h.predict_proba(None, dev_slots.X)
+        proba = model.proba(slots, proba_h)
     proba = np.where(slots.entities >= 0, proba, 0.0)
     proba = proba / np.maximum(proba.sum(axis=1, keepdims=True), 1e-12)
     order = np.argsort(-proba, axis=1, kind="stable")
@@ -128,4 +152,5 @@ def harmonize(slots: CandidateSlots, harmonizer: PolarHarmonizer | None = None, 
     ent = np.where(p_sorted > 0, ent, -1)
     chosen = order[:, 0]
     risk = risk_score(proba, np.where(slots.entities[np.arange(len(chosen)), chosen] >= 0, chosen, -1))
-    return HarmonizedLinks(proba, Ranking(ent, np.where(ent >= 0, p_sorted, np.nan)), p_sorted[:, 0], risk)
+    return HarmonizedLinks(proba, Ranking(ent, np.where(ent >= 0, p_sorted, np.nan)), p_sorted[:, 0], risk,
+                           proba_h, model)

@@ -22,6 +22,7 @@ from .encoder import MemoEncoder
 from .harmonize import CandidateSlots, HarmonizedLinks, build_slots, harmonize
 from .linkers import ExactLinker, KrissLinker, NamesDenseLinker, Ranking, SparseLinker, names_table
 from .mentions import MentionSet
+from .pseudodev import PseudoDev, choose_pseudo_dev, drop_hidden, hide_names
 from .selfsup import SelfSupMention, sample_per_entity, self_supervised_mentions
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,10 @@ class LinkRun:
         universe: entity positions the dense linkers searched.
         selfsup: number of self-supervised mentions found; trainer: the fitted trainer.
         phases: phase name -> time and peak memory.
+        selfsup_entities: entity positions with at least one self-supervised mention.
+        prototype_entities: entity positions with at least one KRISS prototype in context.
+        pseudo_dev: the pseudo-dev set's figures (``n``, ``n_hidden``, ``visible_share`` and what
+            :func:`polarlab.linking.stack.fit_link_model` reports); empty without one.
     """
 
     mentions: MentionSet
@@ -61,6 +66,10 @@ class LinkRun:
     trainer: ContrastiveTrainer | None
     phases: dict[str, Phase] = field(default_factory=dict)
     n_prototypes: int = 0
+    selfsup_entities: set[int] = field(default_factory=set)
+    prototype_entities: set[int] = field(default_factory=set)
+    pseudo_dev: dict = field(default_factory=dict)
+    dev_slots: tuple | None = None
 
 
 class _Clock:
@@ -131,6 +140,28 @@ def run_link(mentions: MentionSet, ontology: Ontology, unlabelled: Sequence[Docu
         torch.set_num_threads(threads)
 
 
+def _dense_linkers(ontology: Ontology, mentions: MentionSet, link_docs: Sequence[Document], cfg: LinkingConfig,
+                   base: MemoEncoder) -> tuple[dict, np.ndarray, dict[str, set[int]]]:
+    """The name linkers over ``ontology``, the entities the dense ones search, and the terms named in
+    each document: (linkers by name, universe, document entities)."""
+    exact = ExactLinker().fit(ontology)
+    sparse = SparseLinker().fit(ontology)
+    doc_ents = document_entities(ontology, NameMatcher(ontology), list(link_docs))
+    universe = dense_universe(ontology, mentions, sparse, exact, doc_ents, cfg)
+    linkers: dict = {"exact": exact, "sparse": sparse}
+    if "names_dense" in cfg.linkers:
+        linkers["names_dense"] = NamesDenseLinker(base).fit(names_table(ontology, universe))
+    return linkers, universe, doc_ents
+
+
+def _slots(linkers: dict, mentions: MentionSet, doc_ents: dict[str, set[int]], cfg: LinkingConfig) -> tuple:
+    rankings = {name: lk.rank(mentions, cfg.top_k) for name, lk in linkers.items()}
+    slots = build_slots(list(rankings.values()), None, list(rankings), n_slots=cfg.n_slots,
+                        mentions=mentions, linkers=list(linkers.values()),
+                        in_document=[doc_ents.get(d, set()) for d in mentions.doc_ids])
+    return rankings, slots
+
+
 def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, harmonizer_seed) -> LinkRun:
     clock = _Clock()
     ids = ontology.ids
@@ -142,7 +173,11 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
     clock.lap("index_ontology")
 
     doc_texts = {d.id: d.text for d in unlabelled}
-    selfsup: list[SelfSupMention] = self_supervised_mentions(unlabelled, matcher) if "kriss" in cfg.linkers else []
+    selfsup: list[SelfSupMention] = self_supervised_mentions(unlabelled, matcher)
+    visible_share = float(np.mean(exact.rank(mentions, 1).top1 >= 0)) if len(mentions) else 0.0
+    dev = choose_pseudo_dev(selfsup, ontology, cfg.calibration.pseudo_dev, visible_share, cfg.seed)
+    held = set(dev.mentions)
+    pool = [m for m in selfsup if m not in held]
     clock.lap("selfsup_matching")
 
     doc_ents = document_entities(ontology, matcher, list(link_docs))
@@ -163,6 +198,8 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
     trainer = None
     n_proto = 0
     extra: dict = {}
+    tuned = None
+    protos: list[SelfSupMention] = []
     if "kriss" in cfg.linkers:
         tcfg = cfg.train
         trainer = ContrastiveTrainer(max_examples=tcfg.max_examples, per_entity=tcfg.per_entity,
@@ -170,13 +207,14 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
                                      max_seq_length=cfg.max_seq_length, window=cfg.window,
                                      synonym_swap=tcfg.synonym_swap, hard_negatives=tcfg.hard_negatives,
                                      name_pairs=tcfg.name_pairs, seed=cfg.seed, num_threads=cfg.num_threads)
-        triples = trainer.make_examples(selfsup, doc_texts, ontology, sparse)
+        triples = trainer.make_examples(drop_hidden(pool, dev.hidden_names), doc_texts, ontology, sparse)
         triples += trainer.make_name_pairs(ontology, [ids[e] for e in universe], sparse)
+        triples = drop_hidden(triples, dev.hidden_names)
         tuned = MemoEncoder(Embedder(batch_size=64), cfg.max_seq_length, None, tag="kriss", pooling=cfg.pooling)
         trainer.fit(tuned, triples)
         clock.lap("contrastive_training")
         universe_ids = {ids[e] for e in universe}
-        protos = sample_per_entity(selfsup, cfg.prototypes_per_entity, cfg.seed, universe_ids)
+        protos = sample_per_entity(pool, cfg.prototypes_per_entity, cfg.seed, universe_ids)
         kriss = KrissLinker(tuned, cfg.window).fit(names, pos, protos, doc_texts)
         n_proto = kriss.n_prototypes_
         linkers["kriss"] = kriss
@@ -190,15 +228,49 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
                 names, pos, protos, doc_texts)
         clock.lap("kriss_prototypes")
 
-    rankings = {name: lk.rank(mentions, k) for name, lk in linkers.items()}
+    rankings, slots = _slots(linkers, mentions, doc_ents, cfg)
     clock.lap("link")
-    slots = build_slots(list(rankings.values()), None, list(rankings), n_slots=cfg.n_slots,
-                        mentions=mentions, linkers=list(linkers.values()),
-                        in_document=[doc_ents.get(d, set()) for d in mentions.doc_ids])
-    harm = harmonize(slots, polar_harmonizer(cfg, cfg.seed if harmonizer_seed is None else harmonizer_seed))
+    dev_input, dev_info = None, {}
+    if len(dev):
+        dev_input, dev_info = _pseudo_dev_slots(dev, ontology, unlabelled, doc_texts, pool, cfg, base, tuned,
+                                                list(linkers), no_context=ablations)
+        dev_info["visible_share"] = visible_share
+        if ablations and tuned is not None:
+            dev_info["acc_kriss_no_context"] = dev_info.pop("_no_context")
+        dev_info.pop("_no_context", None)
+        clock.lap("pseudo_dev")
+    harm = harmonize(slots, polar_harmonizer(cfg, cfg.seed if harmonizer_seed is None else harmonizer_seed),
+                     dev=dev_input, folds=cfg.calibration.folds)
+    if harm.link_model is not None:
+        dev_info.update(harm.link_model.dev)
     clock.lap("harmonize")
     for name, lk in extra.items():
         rankings[name] = lk.rank(mentions, k)
     if extra:
         clock.lap("ablations")
-    return LinkRun(mentions, rankings, slots, harm, universe, len(selfsup), trainer, clock.phases, n_proto)
+    return LinkRun(mentions, rankings, slots, harm, universe, len(selfsup), trainer, clock.phases, n_proto,
+                   {pos[m.entity] for m in selfsup}, {pos[m.entity] for m in protos}, dev_info, dev_input)
+
+
+def _pseudo_dev_slots(dev: PseudoDev, ontology: Ontology, unlabelled: Sequence[Document], doc_texts: dict[str, str],
+                      pool: list[SelfSupMention], cfg: LinkingConfig, base: MemoEncoder, tuned: MemoEncoder | None,
+                      order: list[str], no_context: bool = False) -> tuple[tuple[CandidateSlots, np.ndarray], dict]:
+    """The pseudo-dev mentions linked by the same linkers as the mentions to link, over the ontology
+    without the hidden names (KRISS: the same trained encoder, prototypes not showing a hidden name).
+    ``no_context``: also report the pseudo-dev accuracy@1 of KRISS without context (``_no_context``)."""
+    pos = {t: e for e, t in enumerate(ontology.ids)}
+    hidden_onto = hide_names(ontology, dev.hidden_names)
+    dev_ms = dev.mention_set(doc_texts, cfg.window)
+    dev_docs = [d for d in unlabelled if d.id in set(dev_ms.doc_ids)]
+    linkers, universe, doc_ents = _dense_linkers(hidden_onto, dev_ms, dev_docs, cfg, base)
+    if tuned is not None:
+        protos = sample_per_entity(drop_hidden(pool, dev.hidden_names), cfg.prototypes_per_entity, cfg.seed,
+                                   {ontology.ids[e] for e in universe})
+        names = names_table(hidden_onto, universe)
+        linkers["kriss"] = KrissLinker(tuned, cfg.window).fit(names, pos, protos, doc_texts)
+    _, slots = _slots({name: linkers[name] for name in order}, dev_ms, doc_ents, cfg)
+    info = {"n": len(dev), "n_hidden": int(dev.hidden.sum())}
+    if no_context and tuned is not None:
+        top = KrissLinker(tuned, 0).fit(names, pos, protos, doc_texts).rank(dev_ms, 1).top1
+        info["_no_context"] = float(np.mean(top == dev.targets(pos)))
+    return (slots, dev.targets(pos)), info

@@ -1,0 +1,96 @@
+"""The self-supervised pseudo-dev set and what is fitted on it (combination, link probability)."""
+from __future__ import annotations
+
+import numpy as np
+
+from polarlab.linking.contrastive import Triple
+from polarlab.linking.harmonize import build_slots, harmonize
+from polarlab.linking.linkers import Ranking
+from polarlab.linking.pseudodev import choose_pseudo_dev, drop_hidden, hide_names
+from polarlab.linking.selfsup import SelfSupMention
+from polarlab.linking.stack import ConditionalLogit, Platt, fit_link_model, target_slots
+from polarlab.ontology.terms import Ontology, Term
+
+
+def tiny_ontology() -> Ontology:
+    return Ontology([Term("D:1", "Wilson disease", ["hepatolenticular degeneration"]),
+                     Term("D:2", "breast cancer", ["mammary carcinoma", "breast carcinoma"]),
+                     Term("D:3", "gout")])
+
+
+def test_pseudo_dev_hides_names_only_where_the_term_keeps_another():
+    onto = tiny_ontology()
+    ms = [SelfSupMention("a", 0, 14, "Wilson disease", "D:1"), SelfSupMention("b", 5, 21, "mammary carcinoma", "D:2"),
+          SelfSupMention("c", 0, 4, "gout", "D:3"), SelfSupMention("d", 0, 4, "gout", "D:3")]
+    dev = choose_pseudo_dev(ms, onto, n=10, visible_share=0.0, seed=0)
+    assert len(dev) == 3 and sorted(m.entity for m in dev.mentions) == ["D:1", "D:2", "D:3"]   # one per term
+    assert dev.hidden_names == {"wilson disease", "mammary carcinoma"}                          # gout: its only name
+    assert dev.hidden.sum() == 2
+    hidden = hide_names(onto, dev.hidden_names)
+    assert hidden.ids == onto.ids
+    assert hidden.names("D:1") == ["hepatolenticular degeneration"]
+    assert hidden.names("D:2") == ["breast cancer", "breast carcinoma"] and hidden.names("D:3") == ["gout"]
+    assert onto.names("D:1") == ["Wilson disease", "hepatolenticular degeneration"]            # a copy
+    every = choose_pseudo_dev(ms, onto, n=10, visible_share=1.0, seed=0)
+    assert every.hidden.sum() == 0 and not every.hidden_names
+    ms_dev = dev.mention_set({"a": "Wilson disease here", "b": "x" * 30, "c": "gout", "d": "gout"}, 10)
+    assert len(ms_dev) == 3 and all("[M]" in c for c in ms_dev.contexts)
+
+
+def test_hidden_names_never_reach_training():
+    keys = {"wilson disease"}
+    triples = [Triple("copper in [M] Wilson disease [/M] liver", "hepatolenticular degeneration", None, "D:1"),
+               Triple("breast cancer", "Wilson disease", None, "D:1"),
+               Triple("[M] mammary carcinoma [/M] cells", "breast cancer", "Wilson disease", "D:2"),
+               Triple("[M] mammary carcinoma [/M] cells", "breast cancer", None, "D:2")]
+    assert drop_hidden(triples, keys) == triples[3:]
+    ms = [SelfSupMention("a", 0, 14, "Wilson Disease", "D:1"), SelfSupMention("c", 0, 4, "gout", "D:3")]
+    assert drop_hidden(ms, keys) == ms[1:]
+
+
+def _slots(n: int, rng, noise: tuple[float, ...]):
+    truth = rng.integers(0, 30, n)
+    rks = []
+    for p in noise:
+        wrong = rng.random(n) < p
+        ent = np.stack([np.where(wrong, rng.integers(30, 60, n), truth), rng.integers(60, 90, n)], axis=1)
+        sc = np.stack([np.where(wrong, 0.5, 0.9) + rng.normal(0, 0.05, n), np.full(n, 0.3)], axis=1)
+        rks.append(Ranking(ent, sc))
+    return build_slots(rks, [r.scores[:, :1].repeat(4, axis=1) for r in rks], [f"l{j}" for j in range(len(noise))],
+                       n_slots=4), truth
+
+
+def test_conditional_logit_learns_which_score_to_trust():
+    rng = np.random.default_rng(0)
+    n, K, f = 400, 4, 3
+    F = rng.normal(size=(n, K, f))
+    target = (F[:, :, 1] * 3 + rng.normal(0, 0.3, (n, K))).argmax(axis=1)       # feature 1 decides
+    valid = np.ones((n, K), dtype=bool)
+    model = ConditionalLogit().fit(F, valid, target)
+    assert np.argmax(np.abs(model.w_)) == 1 and model.w_[1] > 0
+    P = model.predict_proba(F, valid)
+    assert np.allclose(P.sum(axis=1), 1) and np.mean(P.argmax(axis=1) == target) > 0.8
+    valid[:, 3] = False
+    assert np.all(model.predict_proba(F, valid)[:, 3] == 0)
+
+
+def test_platt_shrinks_an_overconfident_probability():
+    rng = np.random.default_rng(1)
+    p = rng.uniform(0.9, 1.0, 2000)                      # says 95 % ...
+    correct = rng.random(2000) < 0.6                      # ... is right 60 % of the time
+    cal = Platt().fit(p, correct)(p)
+    assert abs(cal.mean() - correct.mean()) < 0.05
+    assert np.all(np.diff(Platt(2.0, 0.5)(np.array([0.2, 0.5, 0.9]))) > 0)       # monotone
+
+
+def test_pseudo_dev_calibrates_the_harmonized_link():
+    rng = np.random.default_rng(2)
+    test, truth = _slots(300, rng, (0.2, 0.4, 0.6))
+    dev, dev_truth = _slots(300, rng, (0.2, 0.4, 0.6))
+    plain = harmonize(test)
+    cal = harmonize(test, dev=(dev, dev_truth))
+    assert cal.link_model is not None and cal.link_model.dev["chosen"] in ("polar", "combined")
+    assert np.allclose(cal.proba.sum(axis=1), 1) and np.allclose(cal.risk, 1 - cal.probability)
+    err = lambda h: abs(h.probability.mean() - np.mean(h.ranking.top1 == truth))  # noqa: E731
+    assert err(cal) < err(plain) and err(cal) < 0.1
+    assert (target_slots(dev, dev_truth) >= 0).mean() == cal.link_model.dev["target_in_slots"]
