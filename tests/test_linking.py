@@ -253,6 +253,10 @@ def test_bench_linking_cli_prints_one_json_line(corpus, tmp_path):
         assert 0 <= r["acc1_mappable"] <= r["acc5_mappable"] <= 1
     assert last["linkers"]["exact"]["acc1_mappable"] >= 2 / 6        # the exact-looking mentions
     assert "risk_ece" in last["harmonized"] and "risk_auroc" in last["harmonized"]
+    assert last["harmonized"]["pseudo_dev"]["n"] >= 1                # held-out self-supervised mentions
+    cov = last["coverage"]
+    assert 0 <= cov["share_with_prototype"] <= cov["share_covered"] <= 1 and cov["selfsup_entities"] >= 1
+    assert set(cov["acc1"]) >= {"kriss", "names_dense", "harmonized"}
     assert json.loads(out.read_text())["n_mentions"] == 7
 
 

@@ -94,3 +94,28 @@ def test_pseudo_dev_calibrates_the_harmonized_link():
     err = lambda h: abs(h.probability.mean() - np.mean(h.ranking.top1 == truth))  # noqa: E731
     assert err(cal) < err(plain) and err(cal) < 0.1
     assert (target_slots(dev, dev_truth) >= 0).mean() == cal.link_model.dev["target_in_slots"]
+
+
+def test_coverage_report_splits_mentions_by_self_supervised_terms():
+    from types import SimpleNamespace
+
+    from polarlab.linking.bench import coverage_report
+    from polarlab.linking.evaluate import GoldMap
+
+    gold = GoldMap([{0}, {1}, {2}, set()], np.array([True] * 4), np.array([True, True, True, False]))
+    right = Ranking(np.array([[0], [1], [9], [9]]), np.ones((4, 1)))
+    run = SimpleNamespace(selfsup_entities={0, 2}, prototype_entities={0}, n_selfsup=5,
+                          rankings={"kriss": right}, harmonized=SimpleNamespace(ranking=right))
+    cov = coverage_report(run, gold)
+    assert (cov["mappable_covered"], cov["mappable_with_prototype"]) == (2, 1)
+    assert cov["share_covered"] == 2 / 3 and cov["share_with_prototype"] == 1 / 3
+    assert cov["acc1"]["kriss"] == {"covered": 0.5, "not_covered": 1.0}
+
+
+def test_the_hidden_share_follows_the_visible_share():
+    onto = Ontology([Term(f"D:{i}", f"disease {i}", [f"syndrome {i}"]) for i in range(8)])
+    ms = [SelfSupMention(str(i), 0, 9, f"disease {i}", f"D:{i}") for i in range(8)]
+    for share, n_hidden in ((0.25, 6), (0.5, 4), (1.0, 0)):
+        dev = choose_pseudo_dev(ms, onto, n=8, visible_share=share, seed=3)
+        assert dev.hidden.sum() == n_hidden == len(dev.hidden_names)
+        assert {f"disease {m.entity[2:]}" for m, h in zip(dev.mentions, dev.hidden) if h} == dev.hidden_names
