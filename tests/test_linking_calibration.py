@@ -8,7 +8,7 @@ from polarlab.linking.harmonize import build_slots, harmonize
 from polarlab.linking.linkers import Ranking
 from polarlab.linking.pseudodev import choose_pseudo_dev, drop_hidden, hide_names
 from polarlab.linking.selfsup import SelfSupMention
-from polarlab.linking.stack import ConditionalLogit, Platt, fit_link_model, target_slots
+from polarlab.linking.stack import RISK_FEATURES, ConditionalLogit, fit_link_model, target_slots
 from polarlab.ontology.terms import Ontology, Term
 
 
@@ -74,15 +74,6 @@ def test_conditional_logit_learns_which_score_to_trust():
     assert np.all(model.predict_proba(F, valid)[:, 3] == 0)
 
 
-def test_platt_shrinks_an_overconfident_probability():
-    rng = np.random.default_rng(1)
-    p = rng.uniform(0.9, 1.0, 2000)                      # says 95 % ...
-    correct = rng.random(2000) < 0.6                      # ... is right 60 % of the time
-    cal = Platt().fit(p, correct)(p)
-    assert abs(cal.mean() - correct.mean()) < 0.05
-    assert np.all(np.diff(Platt(2.0, 0.5)(np.array([0.2, 0.5, 0.9]))) > 0)       # monotone
-
-
 def test_pseudo_dev_calibrates_the_harmonized_link():
     rng = np.random.default_rng(2)
     test, truth = _slots(300, rng, (0.2, 0.4, 0.6))
@@ -94,6 +85,12 @@ def test_pseudo_dev_calibrates_the_harmonized_link():
     err = lambda h: abs(h.probability.mean() - np.mean(h.ranking.top1 == truth))  # noqa: E731
     assert err(cal) < err(plain) and err(cal) < 0.1
     assert (target_slots(dev, dev_truth) >= 0).mean() == cal.link_model.dev["target_in_slots"]
+    assert cal.link_model.dev["risk_model"] in RISK_FEATURES and cal.link_model.dev["calibrated"]
+    assert set(cal.link_model.dev["risk_logloss_cv"]) == set(RISK_FEATURES)
+    few, few_truth = _slots(5, rng, (0.2, 0.4, 0.6))                 # too few to fit: h(x) stands
+    small = harmonize(test, dev=(few, few_truth))
+    assert not small.link_model.dev["calibrated"] and "fewer than" in small.link_model.dev["why"]
+    assert np.allclose(small.probability, plain.probability) and np.array_equal(small.ranking.top1, plain.ranking.top1)
 
 
 def test_coverage_report_splits_mentions_by_self_supervised_terms():

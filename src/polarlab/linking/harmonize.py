@@ -102,9 +102,11 @@ class HarmonizedLinks:
     """h(x) over the slots and what follows from it.
 
     Attributes:
-        proba: shape (n, K), h(x); empty slots get the probability h gives them (near 0).
+        proba: shape (n, K), the distribution that ranks the slots: h(x), or the pseudo-dev
+            combination's (:mod:`polarlab.linking.stack`); 0 for empty slots.
         ranking: the slots' entities ordered by h, shape (n, K).
-        probability: shape (n,), h(x) of the chosen link.
+        probability: shape (n,), the chosen link's probability: ``proba`` of its slot, or its
+            calibrated value when a pseudo-dev set was given (:class:`polarlab.linking.stack.LinkModel`).
         risk: shape (n,), ``1 - probability`` (POLAR risk of the link).
         proba_h: shape (n, K), POLAR's h(x) before the pseudo-dev combination and calibration.
         link_model: what the pseudo-dev set fitted (None without one), see
@@ -141,9 +143,10 @@ def harmonize(slots: CandidateSlots, harmonizer: PolarHarmonizer | None = None, 
         from .stack import fit_link_model
 
         dev_slots, targets = dev
-        model = fit_link_model(dev_slots, h.predict_proba(None, dev_slots.X), targets, folds=folds, seed=seed)
-        model.dev_proba_h = h.predict_proba(None, dev_slots.X)
-        proba = model.proba(slots, proba_h)
+        dev_h = h.predict_proba(None, dev_slots.X)
+        model = fit_link_model(dev_slots, dev_h, targets, folds=folds, seed=seed)
+        model.dev_proba_h = dev_h
+        proba = model.rank_proba(slots, proba_h)
     proba = np.where(slots.entities >= 0, proba, 0.0)
     proba = proba / np.maximum(proba.sum(axis=1, keepdims=True), 1e-12)
     order = np.argsort(-proba, axis=1, kind="stable")
@@ -152,5 +155,9 @@ def harmonize(slots: CandidateSlots, harmonizer: PolarHarmonizer | None = None, 
     ent = np.where(p_sorted > 0, ent, -1)
     chosen = order[:, 0]
     risk = risk_score(proba, np.where(slots.entities[np.arange(len(chosen)), chosen] >= 0, chosen, -1))
-    return HarmonizedLinks(proba, Ranking(ent, np.where(ent >= 0, p_sorted, np.nan)), p_sorted[:, 0], risk,
+    probability = p_sorted[:, 0]
+    if model is not None and model.dev.get("calibrated"):
+        probability = model.link_probability(slots, proba_h, proba)
+        risk = 1.0 - probability
+    return HarmonizedLinks(proba, Ranking(ent, np.where(ent >= 0, p_sorted, np.nan)), probability, risk,
                            proba_h, model)
