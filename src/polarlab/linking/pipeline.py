@@ -214,7 +214,8 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
         trainer.fit(tuned, triples)
         clock.lap("contrastive_training")
         universe_ids = {ids[e] for e in universe}
-        protos = sample_per_entity(pool, cfg.prototypes_per_entity, cfg.seed, universe_ids)
+        # the held-out mentions may be prototypes here: only the pseudo-dev linkers must not see them
+        protos = sample_per_entity(selfsup, cfg.prototypes_per_entity, cfg.seed, universe_ids)
         kriss = KrissLinker(tuned, cfg.window).fit(names, pos, protos, doc_texts)
         n_proto = kriss.n_prototypes_
         linkers["kriss"] = kriss
