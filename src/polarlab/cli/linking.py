@@ -31,9 +31,9 @@ def bench_linking_cmd(
         result = bench_linking(corpus, ontology, limit_docs=limit_docs, state_dir=state_dir, ablations=ablations)
     except PolarlabError as e:
         _fail(e)
-    print_linking(console, result)
     if json_out is not None:
         write_json(result, json_out)
+    print_linking(console, result)
     print(_one_line(to_json(result)))
 
 
@@ -84,7 +84,7 @@ def print_linking(console, result: dict) -> None:
         console.print(f"pseudo-dev (no gold): {dev['n']} held-out self-supervised mentions, {dev['n_hidden']} with "
                       f"their name hidden; ranking kept: {dev['chosen']} (accuracy there: POLAR "
                       f"{pct(dev['acc_polar'])} %, combination {pct(dev['acc_combined_cv'])} % cross-validated); "
-                      f"link probability calibrated (Platt a={dev['platt_a']:.2f}, b={dev['platt_b']:.2f})")
+                      f"link probability: risk model {dev.get('risk_model')!r} (lowest cross-validated log loss there)")
     cov = result.get("coverage")
     if cov:
         acc = cov["acc1"]

@@ -126,8 +126,9 @@ def run_link(mentions: MentionSet, ontology: Ontology, unlabelled: Sequence[Docu
         link_docs: the documents of ``mentions`` (their text is matched for dense candidates).
         cache_dir: on-disk cache of the unmodified encoder's vectors.
         ablations: also rank with KRISS without context, without contrastive training and with
-            name-only prototypes (reported as ``kriss_no_context``, ``kriss_untrained``,
-            ``kriss_names_only``; they do not vote in the harmonizer).
+            name-only prototypes, and with every self-supervised mention of a term as its prototypes
+            (reported as ``kriss_no_context``, ``kriss_untrained``, ``kriss_names_only``,
+            ``kriss_all_prototypes``; they do not vote in the harmonizer).
     """
     if not len(ontology):
         raise InputError("the ontology is empty", column="ontology.paths", fix="give OBO or TSV files with terms")
@@ -227,6 +228,9 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
                                     memo=base._memo)
             extra["kriss_untrained"] = KrissLinker(untrained, cfg.window, name="kriss_untrained").fit(
                 names, pos, protos, doc_texts)
+            every = sample_per_entity(selfsup, len(selfsup), cfg.seed, universe_ids)
+            extra["kriss_all_prototypes"] = KrissLinker(tuned, cfg.window, name="kriss_all_prototypes").fit(
+                names, pos, every, doc_texts)
         clock.lap("kriss_prototypes")
 
     rankings, slots = _slots(linkers, mentions, doc_ents, cfg)
