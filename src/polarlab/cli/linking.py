@@ -85,6 +85,9 @@ def print_linking(console, result: dict) -> None:
                       f"their name hidden; ranking kept: {dev['chosen']} (accuracy there: POLAR "
                       f"{pct(dev['acc_polar'])} %, combination {pct(dev['acc_combined_cv'])} % cross-validated); "
                       f"link probability: risk model {dev.get('risk_model')!r} (lowest cross-validated log loss there)")
+    if dev.get("kriss_acc_by_window"):
+        accs = ", ".join(f"window {w}: {pct(a)} %" for w, a in dev["kriss_acc_by_window"].items())
+        console.print(f"KRISS context chosen on the pseudo-dev set: window {dev['kriss_window']} ({accs})")
     cov = result.get("coverage")
     if cov:
         acc = cov["acc1"]

@@ -17,7 +17,7 @@ from .evaluate import GoldMap, hits_at, link_accuracy, map_gold
 from .mentions import MentionSet
 from .pipeline import LinkRun, peak_rss_mb, run_link
 
-ABLATIONS = ("kriss_no_context", "kriss_untrained", "kriss_names_only", "kriss_all_prototypes")
+ABLATIONS = ("kriss_no_context", "kriss_with_context", "kriss_untrained", "kriss_names_only", "kriss_all_prototypes")
 
 
 def corpus_files(directory: str | os.PathLike) -> tuple[list[Path], list[Path]]:

@@ -92,6 +92,9 @@ class LinkingConfig(_Strict):
     linkers: list[str] = Field(default_factory=lambda: list(LINKERS))
     expand_abbreviations: bool = Field(True, description="read 'WD' as 'Wilson disease' where the document defines it")
     window: int = Field(80, ge=0, description="context characters each side of a mention")
+    context: Literal["auto", "on", "off"] = Field("auto", description=(
+        "KRISS reads the mention in context (on), alone (off), or as the pseudo-dev set decides (auto: "
+        "context only when KRISS is more accurate with it there; no gold)"))
     pooling: Literal["mention", "mean"] = Field("mention", description="KRISS mention vector: tokens inside the "
                                                 "markers (mention) or the whole context (mean)")
     max_seq_length: int = Field(48, ge=8, description="encoder tokens per mention in context")

@@ -20,7 +20,7 @@ from .config import LinkingConfig
 from .contrastive import ContrastiveTrainer
 from .encoder import MemoEncoder
 from .harmonize import CandidateSlots, HarmonizedLinks, build_slots, harmonize
-from .linkers import ExactLinker, KrissLinker, NamesDenseLinker, Ranking, SparseLinker, names_table
+from .linkers import ExactLinker, KrissLinker, NamesDenseLinker, Ranking, RowTable, SparseLinker, names_table
 from .mentions import MentionSet
 from .pseudodev import PseudoDev, choose_pseudo_dev, drop_hidden, hide_names
 from .selfsup import SelfSupMention, sample_per_entity, self_supervised_mentions
@@ -201,6 +201,9 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
     extra: dict = {}
     tuned = None
     protos: list[SelfSupMention] = []
+    dev_lk: _PseudoDevLinkers | None = None
+    window = cfg.window if cfg.context != "off" else 0
+    dev_windows: dict = {}
     if "kriss" in cfg.linkers:
         tcfg = cfg.train
         trainer = ContrastiveTrainer(max_examples=tcfg.max_examples, per_entity=tcfg.per_entity,
@@ -215,21 +218,27 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
         trainer.fit(tuned, triples)
         clock.lap("contrastive_training")
         universe_ids = {ids[e] for e in universe}
+        if len(dev):
+            dev_lk = _PseudoDevLinkers.build(dev, ontology, unlabelled, doc_texts, pool, cfg, base)
+            window, dev_windows = choose_window(cfg, dev_lk, tuned)
+            clock.lap("pseudo_dev_window")
         # the held-out mentions may be prototypes here: only the pseudo-dev linkers must not see them
         protos = sample_per_entity(selfsup, cfg.prototypes_per_entity, cfg.seed, universe_ids)
-        kriss = KrissLinker(tuned, cfg.window).fit(names, pos, protos, doc_texts)
+        kriss = KrissLinker(tuned, window).fit(names, pos, protos, doc_texts)
         n_proto = kriss.n_prototypes_
         linkers["kriss"] = kriss
         if ablations:
             extra["kriss_no_context"] = KrissLinker(tuned, 0, name="kriss_no_context").fit(names, pos, protos, doc_texts)
-            extra["kriss_names_only"] = KrissLinker(tuned, cfg.window, use_contexts=False,
+            extra["kriss_with_context"] = KrissLinker(tuned, cfg.window, name="kriss_with_context").fit(
+                names, pos, protos, doc_texts)
+            extra["kriss_names_only"] = KrissLinker(tuned, window, use_contexts=False,
                                                     name="kriss_names_only").fit(names, pos)
             untrained = MemoEncoder(base.embedder, cfg.max_seq_length, cache_dir, tag="base", pooling=cfg.pooling,
                                     memo=base._memo)
-            extra["kriss_untrained"] = KrissLinker(untrained, cfg.window, name="kriss_untrained").fit(
+            extra["kriss_untrained"] = KrissLinker(untrained, window, name="kriss_untrained").fit(
                 names, pos, protos, doc_texts)
             every = sample_per_entity(selfsup, len(selfsup), cfg.seed, universe_ids)
-            extra["kriss_all_prototypes"] = KrissLinker(tuned, cfg.window, name="kriss_all_prototypes").fit(
+            extra["kriss_all_prototypes"] = KrissLinker(tuned, window, name="kriss_all_prototypes").fit(
                 names, pos, every, doc_texts)
         clock.lap("kriss_prototypes")
 
@@ -237,12 +246,13 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
     clock.lap("link")
     dev_input, dev_info = None, {}
     if len(dev):
-        dev_input, dev_info = _pseudo_dev_slots(dev, ontology, unlabelled, doc_texts, pool, cfg, base, tuned,
-                                                list(linkers), no_context=ablations)
-        dev_info["visible_share"] = visible_share
-        if ablations and tuned is not None:
-            dev_info["acc_kriss_no_context"] = dev_info.pop("_no_context")
-        dev_info.pop("_no_context", None)
+        if dev_lk is None:
+            dev_lk = _PseudoDevLinkers.build(dev, ontology, unlabelled, doc_texts, pool, cfg, base)
+        if tuned is not None:
+            dev_lk.linkers["kriss"] = dev_lk.kriss(tuned, window)
+        dev_input = dev_lk.slots(list(linkers), cfg)
+        dev_info = {"n": len(dev), "n_hidden": int(dev.hidden.sum()), "visible_share": visible_share,
+                    "kriss_window": window, "kriss_acc_by_window": dev_windows}
         clock.lap("pseudo_dev")
     harm = harmonize(slots, polar_harmonizer(cfg, cfg.seed if harmonizer_seed is None else harmonizer_seed),
                      dev=dev_input, folds=cfg.calibration.folds)
@@ -257,25 +267,54 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
                    {pos[m.entity] for m in selfsup}, {pos[m.entity] for m in protos}, dev_info, dev_input)
 
 
-def _pseudo_dev_slots(dev: PseudoDev, ontology: Ontology, unlabelled: Sequence[Document], doc_texts: dict[str, str],
-                      pool: list[SelfSupMention], cfg: LinkingConfig, base: MemoEncoder, tuned: MemoEncoder | None,
-                      order: list[str], no_context: bool = False) -> tuple[tuple[CandidateSlots, np.ndarray], dict]:
-    """The pseudo-dev mentions linked by the same linkers as the mentions to link, over the ontology
-    without the hidden names (KRISS: the same trained encoder, prototypes not showing a hidden name).
-    ``no_context``: also report the pseudo-dev accuracy@1 of KRISS without context (``_no_context``)."""
-    pos = {t: e for e, t in enumerate(ontology.ids)}
-    hidden_onto = hide_names(ontology, dev.hidden_names)
-    dev_ms = dev.mention_set(doc_texts, cfg.window)
-    dev_docs = [d for d in unlabelled if d.id in set(dev_ms.doc_ids)]
-    linkers, universe, doc_ents = _dense_linkers(hidden_onto, dev_ms, dev_docs, cfg, base)
-    if tuned is not None:
+@dataclass
+class _PseudoDevLinkers:
+    """The pseudo-dev mentions and the name linkers that link them, over the ontology without the
+    hidden names (KRISS is added with the trained encoder: prototypes that show no hidden name)."""
+
+    dev: PseudoDev
+    mentions: MentionSet
+    targets: np.ndarray
+    linkers: dict
+    doc_ents: dict[str, set[int]]
+    names: RowTable
+    protos: list[SelfSupMention]
+    positions: dict[str, int]
+    doc_texts: dict[str, str]
+
+    @classmethod
+    def build(cls, dev: PseudoDev, ontology: Ontology, unlabelled: Sequence[Document], doc_texts: dict[str, str],
+              pool: list[SelfSupMention], cfg: LinkingConfig, base: MemoEncoder) -> "_PseudoDevLinkers":
+        pos = {t: e for e, t in enumerate(ontology.ids)}
+        hidden_onto = hide_names(ontology, dev.hidden_names)
+        dev_ms = dev.mention_set(doc_texts, cfg.window)
+        dev_docs = [d for d in unlabelled if d.id in set(dev_ms.doc_ids)]
+        linkers, universe, doc_ents = _dense_linkers(hidden_onto, dev_ms, dev_docs, cfg, base)
         protos = sample_per_entity(drop_hidden(pool, dev.hidden_names), cfg.prototypes_per_entity, cfg.seed,
                                    {ontology.ids[e] for e in universe})
-        names = names_table(hidden_onto, universe)
-        linkers["kriss"] = KrissLinker(tuned, cfg.window).fit(names, pos, protos, doc_texts)
-    _, slots = _slots({name: linkers[name] for name in order}, dev_ms, doc_ents, cfg)
-    info = {"n": len(dev), "n_hidden": int(dev.hidden.sum())}
-    if no_context and tuned is not None:
-        top = KrissLinker(tuned, 0).fit(names, pos, protos, doc_texts).rank(dev_ms, 1).top1
-        info["_no_context"] = float(np.mean(top == dev.targets(pos)))
-    return (slots, dev.targets(pos)), info
+        return cls(dev, dev_ms, dev.targets(pos), linkers, doc_ents, names_table(hidden_onto, universe), protos,
+                   pos, doc_texts)
+
+    def kriss(self, tuned: MemoEncoder, window: int) -> KrissLinker:
+        return KrissLinker(tuned, window).fit(self.names, self.positions, self.protos, self.doc_texts)
+
+    def accuracy(self, linker) -> float:
+        """Accuracy@1 of a linker on the pseudo-dev mentions (their matched terms as targets)."""
+        return float(np.mean(linker.rank(self.mentions, 1).top1 == self.targets))
+
+    def slots(self, order: list[str], cfg: LinkingConfig) -> tuple[CandidateSlots, np.ndarray]:
+        _, slots = _slots({name: self.linkers[name] for name in order}, self.mentions, self.doc_ents, cfg)
+        return slots, self.targets
+
+
+def choose_window(cfg: LinkingConfig, dev_lk: _PseudoDevLinkers, tuned: MemoEncoder) -> tuple[int, dict]:
+    """The KRISS query window: ``cfg.window`` (context) or 0 (the marked mention alone).
+
+    ``context = "auto"``: context is an optional component, so it is used only when KRISS is more
+    accurate with it than without it on the pseudo-dev set (no gold); ``"on"``/``"off"``: as said.
+    Returns (window, pseudo-dev accuracy@1 per window compared).
+    """
+    if cfg.context != "auto" or cfg.window == 0:
+        return (cfg.window if cfg.context != "off" else 0), {}
+    acc = {w: dev_lk.accuracy(dev_lk.kriss(tuned, w)) for w in (cfg.window, 0)}
+    return (cfg.window if acc[cfg.window] > acc[0] else 0), acc
