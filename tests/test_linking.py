@@ -336,6 +336,7 @@ def test_linking_defaults_are_the_gold_free_ones():
 
     cfg = LinkingConfig(corpus=["c.txt"])
     assert cfg.train.hard_negatives is False
+    assert cfg.context == "auto"                                  # context only if the pseudo-dev set wants it
     proj = HarmonizerSection()
     assert (cfg.harmonizer.model, cfg.harmonizer.scalarization) == (proj.model, proj.scalarization)
 
