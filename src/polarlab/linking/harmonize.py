@@ -8,7 +8,9 @@ linker's list, a padding flag and whether the candidate is named elsewhere in th
 X has shape (n, K * (2m + 2)). The POLAR harmonizer
 (:class:`polarlab.harmonizer.PolarHarmonizer`, no gold) fits h(x) over the K slots to all linkers at
 once; a link's probability is h(x)[slot] and its risk ``1 - h(x)[chosen slot]``
-(:func:`polarlab.risk.risk_score`).
+(:func:`polarlab.risk.risk_score`). Given a self-supervised pseudo-dev set
+(:mod:`polarlab.linking.pseudodev`), the ranking may be a candidate-level combination and the
+probability a calibrated one, both fitted there without gold (:mod:`polarlab.linking.stack`).
 """
 from __future__ import annotations
 
