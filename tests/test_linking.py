@@ -247,12 +247,17 @@ def test_bench_linking_cli_prints_one_json_line(corpus, tmp_path):
     assert res.exit_code == 0, res.output
     last = json.loads(res.output.strip().splitlines()[-1])
     assert set(last["linkers"]) == {"exact", "sparse", "names_dense", "kriss"}
-    assert set(last["ablations"]) == {"kriss_no_context", "kriss_untrained", "kriss_names_only"}
+    assert set(last["ablations"]) == {"kriss_no_context", "kriss_with_context", "kriss_untrained", "kriss_names_only",
+                                      "kriss_all_prototypes"}
     for r in list(last["linkers"].values()) + [last["harmonized"]]:
         assert {"acc1_mappable", "acc5_mappable", "acc1_all"} <= set(r)
         assert 0 <= r["acc1_mappable"] <= r["acc5_mappable"] <= 1
     assert last["linkers"]["exact"]["acc1_mappable"] >= 2 / 6        # the exact-looking mentions
     assert "risk_ece" in last["harmonized"] and "risk_auroc" in last["harmonized"]
+    assert last["harmonized"]["pseudo_dev"]["n"] >= 1                # held-out self-supervised mentions
+    cov = last["coverage"]
+    assert 0 <= cov["share_with_prototype"] <= cov["share_covered"] <= 1 and cov["selfsup_entities"] >= 1
+    assert set(cov["acc1"]) >= {"kriss", "names_dense", "harmonized"}
     assert json.loads(out.read_text())["n_mentions"] == 7
 
 
@@ -331,6 +336,7 @@ def test_linking_defaults_are_the_gold_free_ones():
 
     cfg = LinkingConfig(corpus=["c.txt"])
     assert cfg.train.hard_negatives is False
+    assert cfg.context == "auto"                                  # context only if the pseudo-dev set wants it
     proj = HarmonizerSection()
     assert (cfg.harmonizer.model, cfg.harmonizer.scalarization) == (proj.model, proj.scalarization)
 

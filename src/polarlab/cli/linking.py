@@ -31,9 +31,9 @@ def bench_linking_cmd(
         result = bench_linking(corpus, ontology, limit_docs=limit_docs, state_dir=state_dir, ablations=ablations)
     except PolarlabError as e:
         _fail(e)
-    print_linking(console, result)
     if json_out is not None:
         write_json(result, json_out)
+    print_linking(console, result)
     print(_one_line(to_json(result)))
 
 
@@ -79,3 +79,20 @@ def print_linking(console, result: dict) -> None:
         console.print(f"risk of the harmonized link: ECE {h['risk_ece']:.3f} (noise floor "
                       f"{h['calibration']['ece_floor']:.3f}), AUROC {h['risk_auroc']:.3f}, accuracy of the "
                       f"lowest-risk 80 % {pct(h['acc_lowest_risk_80'])} %")
+    dev = h.get("pseudo_dev") or {}
+    if dev.get("calibrated"):
+        console.print(f"pseudo-dev (no gold): {dev['n']} held-out self-supervised mentions, {dev['n_hidden']} with "
+                      f"their name hidden; ranking kept: {dev['chosen']} (accuracy there: POLAR "
+                      f"{pct(dev['acc_polar'])} %, combination {pct(dev['acc_combined_cv'])} % cross-validated); "
+                      f"link probability: risk model {dev.get('risk_model')!r} (lowest cross-validated log loss there)")
+    if dev.get("kriss_acc_by_window"):
+        accs = ", ".join(f"window {w}: {pct(a)} %" for w, a in dev["kriss_acc_by_window"].items())
+        console.print(f"KRISS context chosen on the pseudo-dev set: window {dev['kriss_window']} ({accs})")
+    cov = result.get("coverage")
+    if cov:
+        acc = cov["acc1"]
+        line = ", ".join(f"{n} {pct(acc[n]['covered'])}/{pct(acc[n]['not_covered'])}"
+                         for n in ("names_dense", "kriss", "harmonized") if n in acc)
+        console.print(f"self-supervision: {cov['selfsup_mentions']} mentions of {cov['selfsup_entities']} terms; "
+                      f"{pct(cov['share_covered'])} % of the mappable mentions' terms have one "
+                      f"({pct(cov['share_with_prototype'])} % a prototype); acc@1 covered/not covered: {line}")

@@ -17,7 +17,7 @@ from .evaluate import GoldMap, hits_at, link_accuracy, map_gold
 from .mentions import MentionSet
 from .pipeline import LinkRun, peak_rss_mb, run_link
 
-ABLATIONS = ("kriss_no_context", "kriss_untrained", "kriss_names_only")
+ABLATIONS = ("kriss_no_context", "kriss_with_context", "kriss_untrained", "kriss_names_only", "kriss_all_prototypes")
 
 
 def corpus_files(directory: str | os.PathLike) -> tuple[list[Path], list[Path]]:
@@ -82,6 +82,28 @@ def bench_run(corpus: str | os.PathLike, ontology: str | os.PathLike, cfg: Linki
     return run, gold, {"load_seconds": load_s, "t0": t0, "n_docs": len(docs)}
 
 
+def coverage_report(run: LinkRun, gold: GoldMap) -> dict[str, Any]:
+    """How much the self-supervision reaches the mentions to link (gold used only to report).
+
+    A mappable mention is *covered* when one of its gold terms has a self-supervised mention (its
+    name occurs in the unlabelled text), and *has a prototype* when one of them has a KRISS prototype
+    in context. Accuracy@1 of every linker is given on the covered and on the uncovered mentions.
+    """
+    mp = gold.mappable
+    covered = np.array([bool(g & run.selfsup_entities) for g in gold.entities]) & mp
+    proto = np.array([bool(g & run.prototype_entities) for g in gold.entities]) & mp
+    out: dict[str, Any] = {"selfsup_mentions": run.n_selfsup, "selfsup_entities": len(run.selfsup_entities),
+                           "prototype_entities": len(run.prototype_entities),
+                           "mappable_covered": int(covered.sum()), "mappable_with_prototype": int(proto.sum()),
+                           "share_covered": float(covered.sum() / max(1, mp.sum())),
+                           "share_with_prototype": float(proto.sum() / max(1, mp.sum())), "acc1": {}}
+    for name, r in {**run.rankings, "harmonized": run.harmonized.ranking}.items():
+        h1 = hits_at(r, gold, 1)
+        out["acc1"][name] = {"covered": float(h1[covered].mean()) if covered.any() else float("nan"),
+                             "not_covered": float(h1[mp & ~covered].mean()) if (mp & ~covered).any() else float("nan")}
+    return out
+
+
 def bench_report(run: LinkRun, gold: GoldMap, meta: dict[str, Any]) -> dict[str, Any]:
     """Accuracies of every ranking, the harmonized link's risk calibration, times and memory."""
     linkers = {n: link_accuracy(r, gold) for n, r in run.rankings.items() if n not in ABLATIONS}
@@ -99,12 +121,13 @@ def bench_report(run: LinkRun, gold: GoldMap, meta: dict[str, Any]) -> dict[str,
     harm["mappable"] = {"risk_ece": cal_m.ece, "risk_auroc": cal_m.auroc,
                         "acc_lowest_risk_80": lowest_risk_accuracy(h.risk[mp], correct[mp])}
     tr = run.trainer
+    harm["pseudo_dev"] = run.pseudo_dev
     seconds = {"load": meta["load_seconds"], **{k: v.seconds for k, v in run.phases.items()}}
     train_keys = ("selfsup_matching", "contrastive_training")
     return {
         "linkers": linkers, "ablations": abl, "harmonized": harm,
         "n_mentions": len(run.mentions), "n_mappable": int(mp.sum()), "n_docs": meta["n_docs"],
-        "n_selfsup": run.n_selfsup, "universe": int(len(run.universe)), "n_prototypes": run.n_prototypes,
+        "n_selfsup": run.n_selfsup, "coverage": coverage_report(run, gold), "universe": int(len(run.universe)), "n_prototypes": run.n_prototypes,
         "train": None if tr is None else {"examples": tr.n_examples_, "steps": tr.n_steps_, "seconds": tr.seconds_,
                                           "loss_first": tr.losses_[0] if tr.losses_ else None,
                                           "loss_last": tr.losses_[-1] if tr.losses_ else None},

@@ -71,6 +71,18 @@ class HarmonizerConfig(_Strict):
     weights: Literal["equal", "max_eigen", "min_var"] = "equal"
 
 
+class CalibrationConfig(_Strict):
+    """``[linking.calibration]``: the self-supervised pseudo-dev set (:mod:`polarlab.linking.pseudodev`)
+    on which the candidate-level combination and the link probability are fitted, without gold."""
+
+    pseudo_dev: int = Field(400, ge=0, description=(
+        "self-supervised mentions held out (one per term; on a share of them the matched name is hidden, "
+        "the share the exact-name linker does not link among the mentions to link); 0 = no calibration, "
+        "POLAR's h(x) is the link probability"))
+    folds: int = Field(5, ge=2, description="cross-validation folds on the pseudo-dev set (combination kept or not, "
+                                            "calibration fitted on cross-fitted probabilities)")
+
+
 class LinkingConfig(_Strict):
     """``[linking]``: what to link, with which text to self-supervise, and the linkers' settings."""
 
@@ -80,6 +92,9 @@ class LinkingConfig(_Strict):
     linkers: list[str] = Field(default_factory=lambda: list(LINKERS))
     expand_abbreviations: bool = Field(True, description="read 'WD' as 'Wilson disease' where the document defines it")
     window: int = Field(80, ge=0, description="context characters each side of a mention")
+    context: Literal["auto", "on", "off"] = Field("auto", description=(
+        "KRISS reads the mention in context (on), alone (off), or as the pseudo-dev set decides (auto: "
+        "context only when KRISS is more accurate with it there; no gold)"))
     pooling: Literal["mention", "mean"] = Field("mention", description="KRISS mention vector: tokens inside the "
                                                 "markers (mention) or the whole context (mean)")
     max_seq_length: int = Field(48, ge=8, description="encoder tokens per mention in context")
@@ -90,6 +105,7 @@ class LinkingConfig(_Strict):
     max_dense_names: int = Field(5000, ge=0, description="dense linkers search the whole ontology up to this many names")
     train: TrainConfig = Field(default_factory=TrainConfig)
     harmonizer: HarmonizerConfig = Field(default_factory=HarmonizerConfig)
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
     gold_prefixes: dict[str, str] = Field(default_factory=lambda: dict(NCBI_GOLD_PREFIXES))
     bare_gold_prefix: str | None = "MESH"
     output_xrefs: list[str] = Field(default_factory=lambda: ["MESH", "MIM"])

@@ -8,7 +8,9 @@ linker's list, a padding flag and whether the candidate is named elsewhere in th
 X has shape (n, K * (2m + 2)). The POLAR harmonizer
 (:class:`polarlab.harmonizer.PolarHarmonizer`, no gold) fits h(x) over the K slots to all linkers at
 once; a link's probability is h(x)[slot] and its risk ``1 - h(x)[chosen slot]``
-(:func:`polarlab.risk.risk_score`).
+(:func:`polarlab.risk.risk_score`). Given a self-supervised pseudo-dev set
+(:mod:`polarlab.linking.pseudodev`), the ranking may be a candidate-level combination and the
+probability a calibrated one, both fitted there without gold (:mod:`polarlab.linking.stack`).
 """
 from __future__ import annotations
 
@@ -102,24 +104,51 @@ class HarmonizedLinks:
     """h(x) over the slots and what follows from it.
 
     Attributes:
-        proba: shape (n, K), h(x); empty slots get the probability h gives them (near 0).
+        proba: shape (n, K), the distribution that ranks the slots: h(x), or the pseudo-dev
+            combination's (:mod:`polarlab.linking.stack`); 0 for empty slots.
         ranking: the slots' entities ordered by h, shape (n, K).
-        probability: shape (n,), h(x) of the chosen link.
+        probability: shape (n,), the chosen link's probability: ``proba`` of its slot, or its
+            calibrated value when a pseudo-dev set was given (:class:`polarlab.linking.stack.LinkModel`).
         risk: shape (n,), ``1 - probability`` (POLAR risk of the link).
+        proba_h: shape (n, K), POLAR's h(x) before the pseudo-dev combination and calibration.
+        link_model: what the pseudo-dev set fitted (None without one), see
+            :class:`polarlab.linking.stack.LinkModel`.
     """
 
     proba: np.ndarray
     ranking: Ranking
     probability: np.ndarray
     risk: np.ndarray
+    proba_h: np.ndarray | None = None
+    link_model: object | None = None
 
 
-def harmonize(slots: CandidateSlots, harmonizer: PolarHarmonizer | None = None, seed: int = 0) -> HarmonizedLinks:
-    """Fit POLAR (no gold) on the slots' votes and features and rank each mention's candidates by h(x)."""
+def harmonize(slots: CandidateSlots, harmonizer: PolarHarmonizer | None = None, seed: int = 0,
+              dev: tuple[CandidateSlots, np.ndarray] | None = None, folds: int = 5) -> HarmonizedLinks:
+    """Fit POLAR (no gold) on the slots' votes and features and rank each mention's candidates by h(x).
+
+    Args:
+        dev: the pseudo-dev set's slots (built by the same linkers, in the same order) and target
+            entity positions (:mod:`polarlab.linking.pseudodev`, no gold). When given, a candidate-level
+            combination and the link probability's calibration are fitted on it
+            (:func:`polarlab.linking.stack.fit_link_model`); h(x) applies to its slots unchanged.
+        folds: cross-validation folds on the pseudo-dev set.
+    """
     K = slots.entities.shape[1]
     h = harmonizer or PolarHarmonizer(n_classes=K, model="lr", seed=seed, combine="h")
     h.fit(slots.L, slots.X)
-    proba = h.predict_proba(None, slots.X)
+    proba_h = h.predict_proba(None, slots.X)
+    model = None
+    if dev is None or not len(dev[1]):
+        proba = proba_h
+    else:
+        from .stack import fit_link_model
+
+        dev_slots, targets = dev
+        dev_h = h.predict_proba(None, dev_slots.X)
+        model = fit_link_model(dev_slots, dev_h, targets, folds=folds, seed=seed)
+        model.dev_proba_h = dev_h
+        proba = model.rank_proba(slots, proba_h)
     proba = np.where(slots.entities >= 0, proba, 0.0)
     proba = proba / np.maximum(proba.sum(axis=1, keepdims=True), 1e-12)
     order = np.argsort(-proba, axis=1, kind="stable")
@@ -128,4 +157,9 @@ def harmonize(slots: CandidateSlots, harmonizer: PolarHarmonizer | None = None, 
     ent = np.where(p_sorted > 0, ent, -1)
     chosen = order[:, 0]
     risk = risk_score(proba, np.where(slots.entities[np.arange(len(chosen)), chosen] >= 0, chosen, -1))
-    return HarmonizedLinks(proba, Ranking(ent, np.where(ent >= 0, p_sorted, np.nan)), p_sorted[:, 0], risk)
+    probability = p_sorted[:, 0]
+    if model is not None and model.dev.get("calibrated"):
+        probability = model.link_probability(slots, proba_h, proba)
+        risk = 1.0 - probability
+    return HarmonizedLinks(proba, Ranking(ent, np.where(ent >= 0, p_sorted, np.nan)), probability, risk,
+                           proba_h, model)

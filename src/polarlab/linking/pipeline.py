@@ -20,8 +20,9 @@ from .config import LinkingConfig
 from .contrastive import ContrastiveTrainer
 from .encoder import MemoEncoder
 from .harmonize import CandidateSlots, HarmonizedLinks, build_slots, harmonize
-from .linkers import ExactLinker, KrissLinker, NamesDenseLinker, Ranking, SparseLinker, names_table
+from .linkers import ExactLinker, KrissLinker, NamesDenseLinker, Ranking, RowTable, SparseLinker, names_table
 from .mentions import MentionSet
+from .pseudodev import PseudoDev, choose_pseudo_dev, drop_hidden, hide_names
 from .selfsup import SelfSupMention, sample_per_entity, self_supervised_mentions
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,10 @@ class LinkRun:
         universe: entity positions the dense linkers searched.
         selfsup: number of self-supervised mentions found; trainer: the fitted trainer.
         phases: phase name -> time and peak memory.
+        selfsup_entities: entity positions with at least one self-supervised mention.
+        prototype_entities: entity positions with at least one KRISS prototype in context.
+        pseudo_dev: the pseudo-dev set's figures (``n``, ``n_hidden``, ``visible_share`` and what
+            :func:`polarlab.linking.stack.fit_link_model` reports); empty without one.
     """
 
     mentions: MentionSet
@@ -61,6 +66,10 @@ class LinkRun:
     trainer: ContrastiveTrainer | None
     phases: dict[str, Phase] = field(default_factory=dict)
     n_prototypes: int = 0
+    selfsup_entities: set[int] = field(default_factory=set)
+    prototype_entities: set[int] = field(default_factory=set)
+    pseudo_dev: dict = field(default_factory=dict)
+    dev_slots: tuple | None = None
 
 
 class _Clock:
@@ -117,8 +126,9 @@ def run_link(mentions: MentionSet, ontology: Ontology, unlabelled: Sequence[Docu
         link_docs: the documents of ``mentions`` (their text is matched for dense candidates).
         cache_dir: on-disk cache of the unmodified encoder's vectors.
         ablations: also rank with KRISS without context, without contrastive training and with
-            name-only prototypes (reported as ``kriss_no_context``, ``kriss_untrained``,
-            ``kriss_names_only``; they do not vote in the harmonizer).
+            name-only prototypes, and with every self-supervised mention of a term as its prototypes
+            (reported as ``kriss_no_context``, ``kriss_untrained``, ``kriss_names_only``,
+            ``kriss_all_prototypes``; they do not vote in the harmonizer).
     """
     if not len(ontology):
         raise InputError("the ontology is empty", column="ontology.paths", fix="give OBO or TSV files with terms")
@@ -129,6 +139,28 @@ def run_link(mentions: MentionSet, ontology: Ontology, unlabelled: Sequence[Docu
         return _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, harmonizer_seed)
     finally:
         torch.set_num_threads(threads)
+
+
+def _dense_linkers(ontology: Ontology, mentions: MentionSet, link_docs: Sequence[Document], cfg: LinkingConfig,
+                   base: MemoEncoder) -> tuple[dict, np.ndarray, dict[str, set[int]]]:
+    """The name linkers over ``ontology``, the entities the dense ones search, and the terms named in
+    each document: (linkers by name, universe, document entities)."""
+    exact = ExactLinker().fit(ontology)
+    sparse = SparseLinker().fit(ontology)
+    doc_ents = document_entities(ontology, NameMatcher(ontology), list(link_docs))
+    universe = dense_universe(ontology, mentions, sparse, exact, doc_ents, cfg)
+    linkers: dict = {"exact": exact, "sparse": sparse}
+    if "names_dense" in cfg.linkers:
+        linkers["names_dense"] = NamesDenseLinker(base).fit(names_table(ontology, universe))
+    return linkers, universe, doc_ents
+
+
+def _slots(linkers: dict, mentions: MentionSet, doc_ents: dict[str, set[int]], cfg: LinkingConfig) -> tuple:
+    rankings = {name: lk.rank(mentions, cfg.top_k) for name, lk in linkers.items()}
+    slots = build_slots(list(rankings.values()), None, list(rankings), n_slots=cfg.n_slots,
+                        mentions=mentions, linkers=list(linkers.values()),
+                        in_document=[doc_ents.get(d, set()) for d in mentions.doc_ids])
+    return rankings, slots
 
 
 def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, harmonizer_seed) -> LinkRun:
@@ -142,7 +174,11 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
     clock.lap("index_ontology")
 
     doc_texts = {d.id: d.text for d in unlabelled}
-    selfsup: list[SelfSupMention] = self_supervised_mentions(unlabelled, matcher) if "kriss" in cfg.linkers else []
+    selfsup: list[SelfSupMention] = self_supervised_mentions(unlabelled, matcher)
+    visible_share = float(np.mean(exact.rank(mentions, 1).top1 >= 0)) if len(mentions) else 0.0
+    dev = choose_pseudo_dev(selfsup, ontology, cfg.calibration.pseudo_dev, visible_share, cfg.seed)
+    held = set(dev.mentions)
+    pool = [m for m in selfsup if m not in held]
     clock.lap("selfsup_matching")
 
     doc_ents = document_entities(ontology, matcher, list(link_docs))
@@ -163,6 +199,11 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
     trainer = None
     n_proto = 0
     extra: dict = {}
+    tuned = None
+    protos: list[SelfSupMention] = []
+    dev_lk: _PseudoDevLinkers | None = None
+    window = cfg.window if cfg.context != "off" else 0
+    dev_windows: dict = {}
     if "kriss" in cfg.linkers:
         tcfg = cfg.train
         trainer = ContrastiveTrainer(max_examples=tcfg.max_examples, per_entity=tcfg.per_entity,
@@ -170,35 +211,110 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
                                      max_seq_length=cfg.max_seq_length, window=cfg.window,
                                      synonym_swap=tcfg.synonym_swap, hard_negatives=tcfg.hard_negatives,
                                      name_pairs=tcfg.name_pairs, seed=cfg.seed, num_threads=cfg.num_threads)
-        triples = trainer.make_examples(selfsup, doc_texts, ontology, sparse)
+        triples = trainer.make_examples(drop_hidden(pool, dev.hidden_names), doc_texts, ontology, sparse)
         triples += trainer.make_name_pairs(ontology, [ids[e] for e in universe], sparse)
+        triples = drop_hidden(triples, dev.hidden_names)
         tuned = MemoEncoder(Embedder(batch_size=64), cfg.max_seq_length, None, tag="kriss", pooling=cfg.pooling)
         trainer.fit(tuned, triples)
         clock.lap("contrastive_training")
         universe_ids = {ids[e] for e in universe}
+        if len(dev):
+            dev_lk = _PseudoDevLinkers.build(dev, ontology, unlabelled, doc_texts, pool, cfg, base)
+            window, dev_windows = choose_window(cfg, dev_lk, tuned)
+            clock.lap("pseudo_dev_window")
+        # the held-out mentions may be prototypes here: only the pseudo-dev linkers must not see them
         protos = sample_per_entity(selfsup, cfg.prototypes_per_entity, cfg.seed, universe_ids)
-        kriss = KrissLinker(tuned, cfg.window).fit(names, pos, protos, doc_texts)
+        kriss = KrissLinker(tuned, window).fit(names, pos, protos, doc_texts)
         n_proto = kriss.n_prototypes_
         linkers["kriss"] = kriss
         if ablations:
             extra["kriss_no_context"] = KrissLinker(tuned, 0, name="kriss_no_context").fit(names, pos, protos, doc_texts)
-            extra["kriss_names_only"] = KrissLinker(tuned, cfg.window, use_contexts=False,
+            extra["kriss_with_context"] = KrissLinker(tuned, cfg.window, name="kriss_with_context").fit(
+                names, pos, protos, doc_texts)
+            extra["kriss_names_only"] = KrissLinker(tuned, window, use_contexts=False,
                                                     name="kriss_names_only").fit(names, pos)
             untrained = MemoEncoder(base.embedder, cfg.max_seq_length, cache_dir, tag="base", pooling=cfg.pooling,
                                     memo=base._memo)
-            extra["kriss_untrained"] = KrissLinker(untrained, cfg.window, name="kriss_untrained").fit(
+            extra["kriss_untrained"] = KrissLinker(untrained, window, name="kriss_untrained").fit(
                 names, pos, protos, doc_texts)
+            every = sample_per_entity(selfsup, len(selfsup), cfg.seed, universe_ids)
+            extra["kriss_all_prototypes"] = KrissLinker(tuned, window, name="kriss_all_prototypes").fit(
+                names, pos, every, doc_texts)
         clock.lap("kriss_prototypes")
 
-    rankings = {name: lk.rank(mentions, k) for name, lk in linkers.items()}
+    rankings, slots = _slots(linkers, mentions, doc_ents, cfg)
     clock.lap("link")
-    slots = build_slots(list(rankings.values()), None, list(rankings), n_slots=cfg.n_slots,
-                        mentions=mentions, linkers=list(linkers.values()),
-                        in_document=[doc_ents.get(d, set()) for d in mentions.doc_ids])
-    harm = harmonize(slots, polar_harmonizer(cfg, cfg.seed if harmonizer_seed is None else harmonizer_seed))
+    dev_input, dev_info = None, {}
+    if len(dev):
+        if dev_lk is None:
+            dev_lk = _PseudoDevLinkers.build(dev, ontology, unlabelled, doc_texts, pool, cfg, base)
+        if tuned is not None:
+            dev_lk.linkers["kriss"] = dev_lk.kriss(tuned, window)
+        dev_input = dev_lk.slots(list(linkers), cfg)
+        dev_info = {"n": len(dev), "n_hidden": int(dev.hidden.sum()), "visible_share": visible_share,
+                    "kriss_window": window, "kriss_acc_by_window": dev_windows}
+        clock.lap("pseudo_dev")
+    harm = harmonize(slots, polar_harmonizer(cfg, cfg.seed if harmonizer_seed is None else harmonizer_seed),
+                     dev=dev_input, folds=cfg.calibration.folds)
+    if harm.link_model is not None:
+        dev_info.update(harm.link_model.dev)
     clock.lap("harmonize")
     for name, lk in extra.items():
         rankings[name] = lk.rank(mentions, k)
     if extra:
         clock.lap("ablations")
-    return LinkRun(mentions, rankings, slots, harm, universe, len(selfsup), trainer, clock.phases, n_proto)
+    return LinkRun(mentions, rankings, slots, harm, universe, len(selfsup), trainer, clock.phases, n_proto,
+                   {pos[m.entity] for m in selfsup}, {pos[m.entity] for m in protos}, dev_info, dev_input)
+
+
+@dataclass
+class _PseudoDevLinkers:
+    """The pseudo-dev mentions and the name linkers that link them, over the ontology without the
+    hidden names (KRISS is added with the trained encoder: prototypes that show no hidden name)."""
+
+    dev: PseudoDev
+    mentions: MentionSet
+    targets: np.ndarray
+    linkers: dict
+    doc_ents: dict[str, set[int]]
+    names: RowTable
+    protos: list[SelfSupMention]
+    positions: dict[str, int]
+    doc_texts: dict[str, str]
+
+    @classmethod
+    def build(cls, dev: PseudoDev, ontology: Ontology, unlabelled: Sequence[Document], doc_texts: dict[str, str],
+              pool: list[SelfSupMention], cfg: LinkingConfig, base: MemoEncoder) -> "_PseudoDevLinkers":
+        pos = {t: e for e, t in enumerate(ontology.ids)}
+        hidden_onto = hide_names(ontology, dev.hidden_names)
+        dev_ms = dev.mention_set(doc_texts, cfg.window)
+        dev_docs = [d for d in unlabelled if d.id in set(dev_ms.doc_ids)]
+        linkers, universe, doc_ents = _dense_linkers(hidden_onto, dev_ms, dev_docs, cfg, base)
+        protos = sample_per_entity(drop_hidden(pool, dev.hidden_names), cfg.prototypes_per_entity, cfg.seed,
+                                   {ontology.ids[e] for e in universe})
+        return cls(dev, dev_ms, dev.targets(pos), linkers, doc_ents, names_table(hidden_onto, universe), protos,
+                   pos, doc_texts)
+
+    def kriss(self, tuned: MemoEncoder, window: int) -> KrissLinker:
+        return KrissLinker(tuned, window).fit(self.names, self.positions, self.protos, self.doc_texts)
+
+    def accuracy(self, linker) -> float:
+        """Accuracy@1 of a linker on the pseudo-dev mentions (their matched terms as targets)."""
+        return float(np.mean(linker.rank(self.mentions, 1).top1 == self.targets))
+
+    def slots(self, order: list[str], cfg: LinkingConfig) -> tuple[CandidateSlots, np.ndarray]:
+        _, slots = _slots({name: self.linkers[name] for name in order}, self.mentions, self.doc_ents, cfg)
+        return slots, self.targets
+
+
+def choose_window(cfg: LinkingConfig, dev_lk: _PseudoDevLinkers, tuned: MemoEncoder) -> tuple[int, dict]:
+    """The KRISS query window: ``cfg.window`` (context) or 0 (the marked mention alone).
+
+    ``context = "auto"``: context is an optional component, so it is used only when KRISS is more
+    accurate with it than without it on the pseudo-dev set (no gold); ``"on"``/``"off"``: as said.
+    Returns (window, pseudo-dev accuracy@1 per window compared).
+    """
+    if cfg.context != "auto" or cfg.window == 0:
+        return (cfg.window if cfg.context != "off" else 0), {}
+    acc = {w: dev_lk.accuracy(dev_lk.kriss(tuned, w)) for w in (cfg.window, 0)}
+    return (cfg.window if acc[cfg.window] > acc[0] else 0), acc
