@@ -19,7 +19,7 @@ from ..errors import InputError
 from ..validation import check_votes
 from ..harmonizer import PolarHarmonizer
 from .estimate import AccuracyEstimate, StoppingRule, estimate_accuracy, risk_strata
-from .queue import label_risk, review_order, source_disagreement
+from .queue import class_recalibrated_risk, label_risk, review_order, source_disagreement
 from .schedule import ThresholdSchedule
 
 HUMAN = "human"
@@ -29,6 +29,23 @@ def with_human_weight(weights: np.ndarray, human_weight: float = 10.0) -> np.nda
     """The m source weights plus one for the human source: ``human_weight`` × the largest; (m + 1,)."""
     weights = np.asarray(weights, dtype=np.float64)
     return np.append(weights, human_weight * float(weights.max()))
+
+
+def polar_priority(review: "SelfPacedReview") -> np.ndarray:
+    """POLAR risk of the current label, recalibrated per label on the answers so far (risk-ordered reviews and
+    audits alike, with the label and risk they had when answered; :func:`~polarlab.review.queue.class_recalibrated_risk`)."""
+    rev = review.reviewed_ & np.isfinite(review.review_risk_)
+    return class_recalibrated_risk(review.risk_, review.machine_labels(), review.review_risk_[rev],
+                                   review.review_label_[rev], review.review_label_[rev] != review.human_[rev],
+                                   review.n_classes)
+
+
+def plain_risk(review: "SelfPacedReview") -> np.ndarray:
+    """POLAR risk of the current label as it is (the order before the per-label recalibration)."""
+    return review.risk_
+
+
+PRIORITIES: dict[str, Callable[["SelfPacedReview"], np.ndarray]] = {"polar": polar_priority, "risk": plain_risk}
 
 
 @dataclass
@@ -68,14 +85,17 @@ class SelfPacedReview:
             chosen again without gold at every refit (:mod:`polarlab.harmonizer.select`); measured in the
             README's review section (not better for the order, and the accuracy estimate lost its coverage on
             chemprot), hence not the default.
-        order: ``"polar"`` (risk, ties by disagreement) or a callable ``(review) -> (n,) scores``,
-            highest reviewed first (for comparing orders).
+        order: ``"polar"`` (the risk recalibrated per label on the answers so far, :func:`polar_priority`; ties
+            by disagreement), ``"risk"`` (the plain risk, ties by disagreement) or a callable
+            ``(review) -> (n,) scores``, highest reviewed first (for comparing orders).
         stopping: target accuracy and budget.
         n_strata, level, prior_strength: options of :func:`estimate_accuracy`.
         seed: seeds the audits.
 
     Attributes (after fit):
         proba_: (n, k) current label distributions.  risk_: (n,) risk of the current labels.
+        priority_: (n,) the ``order``'s value of an answer (named orders; the risk for a callable), which
+            also decides acceptance (``priority_ < threshold``).
         human_: (n,) the person's answers, -1 where not reviewed.  audited_: (n,) bool.
         review_label_, review_risk_: (n,) machine label and its risk when the item was reviewed
             (-1 / NaN where not).
@@ -111,6 +131,9 @@ class SelfPacedReview:
         self.L_ = np.asarray(L, dtype=np.int64)
         self.X_ = np.asarray(X, dtype=np.float32)
         n = self.L_.shape[0]
+        if not callable(self.order) and self.order not in PRIORITIES:
+            raise InputError(f"unknown review order {self.order!r}", column="review.order",
+                             fix=f"use one of {sorted(PRIORITIES)} or a callable")
         self.human_ = np.full(n, -1, dtype=np.int64)
         self.audited_ = np.zeros(n, dtype=bool)
         self.audit_label_ = np.full(n, -1, dtype=np.int64)   # machine label when audited
@@ -132,6 +155,7 @@ class SelfPacedReview:
         self.harmonizer_ = h
         self.proba_ = h.predict_proba(L, self.X_)
         self.risk_ = label_risk(self.proba_)
+        self.priority_ = self.risk_ if callable(self.order) else PRIORITIES[self.order](self)
 
     def refit(self) -> None:
         """Fit the harmonizer again with the human answers (non-audit) as a top-weight source.
@@ -163,8 +187,8 @@ class SelfPacedReview:
         return self.schedule(self.round_)
 
     def accepted(self) -> np.ndarray:
-        """(n,) bool: accepted automatically this round (not reviewed, risk under the threshold)."""
-        return ~self.reviewed_ & (self.risk_ < self.threshold_)
+        """(n,) bool: accepted automatically this round (not reviewed, ``priority_`` under the threshold)."""
+        return ~self.reviewed_ & (self.priority_ < self.threshold_)
 
     def machine_labels(self) -> np.ndarray:
         """(n,) the harmonizer's labels (argmax)."""
@@ -178,7 +202,7 @@ class SelfPacedReview:
         """(n,) review priority, highest first."""
         if callable(self.order):
             return np.asarray(self.order(self), dtype=np.float64)
-        return self.risk_
+        return self.priority_
 
     # ------------------------------------------------------------------ rounds
     def next_batch(self, limit: int | None = None) -> Batch:
@@ -193,7 +217,7 @@ class SelfPacedReview:
             cand = np.flatnonzero(open_ & ~self.accepted())
             if len(cand) == 0:                       # everything left is accepted: review the riskiest anyway
                 cand = np.flatnonzero(open_)
-            order = review_order(self.risk_[cand], self.disagreement_[cand])
+            order = review_order(self.priority_[cand], self.disagreement_[cand])
             rows = cand[order][: self.batch_size]
         n_audit = self.audit_size
         if limit is not None and len(rows) + n_audit > limit:
@@ -235,7 +259,7 @@ class SelfPacedReview:
         ``"all"`` unreviewed items (what stopping now would accept); audited items count in their stratum."""
         pop = (~self.reviewed_ | self.audited_)
         if scope == "accepted":
-            pop &= self.risk_ < self.threshold_
+            pop &= self.priority_ < self.threshold_
         elif scope != "all":
             raise InputError(f"scope={scope!r}", column="scope", fix="use 'accepted' or 'all'")
         # audited items stay out of the fit, so their *current* machine labels are a random sample of the
