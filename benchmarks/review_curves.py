@@ -1,4 +1,4 @@
-"""Label quality vs share of items reviewed, for four review orders, and the gold-free estimate's accuracy.
+"""Label quality vs share of items reviewed, for five review orders and a gold-reading bound, and the gold-free estimate's accuracy.
 
 For each WRENCH dataset (default youtube, sms, trec, chemprot) the items are the fit split (``train``;
 ``valid`` for chemprot, which has no train split) with WRENCH's rule votes (``--llm none``: rules only;
@@ -9,21 +9,30 @@ source, refit POLAR's harmonizer (h(x) alone; ``--combine auto``: its combined o
 without gold at every refit), label every item (reviewed ones by the annotator) and score the
 labels with the WRENCH metric on *all* items. Only which items are reviewed differs:
 
-- ``polar``: POLAR risk of the current label (ties: source disagreement), re-ordered after each refit;
+- ``polar`` (the default of ``SelfPacedReview``): POLAR risk of the current label, recalibrated per
+  current label on the answers so far (``P(wrong) = sigmoid(a + b logit(risk) + d_label)``; ties: source
+  disagreement), re-ordered after each refit;
+- ``risk``: the plain POLAR risk of the current label (the order before that recalibration);
 - ``random``: a fixed random order;
 - ``snorkel``: Snorkel LabelModel uncertainty (1 - max p), the label model fitted once on the rules;
 - ``cleanlab``: ``cleanlab.rank.get_label_quality_scores`` of the current labels with out-of-fold
-  logistic-regression probabilities on the embeddings (lowest quality first), recomputed each round.
+  logistic-regression probabilities on the embeddings (lowest quality first), recomputed each round;
+- ``oracle``: an upper-bound reference, NOT a method (it reads the gold labels): the items whose current
+  label is wrong first (ties and the rest by POLAR risk), same rounds and refits. It tells whether any
+  order could reach the target in this loop (it is greedy, so not a strict bound: a refit can undo fixes).
+  Its ``fixed_only`` entry is the plain arithmetic bound: the first fit's labels with the wrong ones
+  fixed (riskiest first) and no refit, i.e. quality at 0 % + the reviewed share of items fixed.
 
 Targets (WRENCH's gold-label LR end model): youtube 94.2 acc, sms 93.8 F1, trec 68.6 acc, chemprot 78.0
 acc. ``fraction_to_target`` = share reviewed when the quality first reaches it (null: never, up to
-``--max-fraction``). A fifth run, ``polar_audit``, spends 20 % of each batch on random risk-stratified
+``--max-fraction``). A further run, ``polar_audit``, spends 20 % of each batch on random risk-stratified
 audits and records the gold-free accuracy estimate of the unreviewed labels against their true
 accuracy each round (absolute error, interval coverage) and the combined output chosen.
 
 Prints a table per dataset; the last line is one JSON object:
 ``{"youtube": {"polar": {"fraction_to_target": 0.03, "quality_at_5pct": 0.95, "curve": [[f, q], ...]}, ...,
-"estimate": {"mean_abs_error": ..., "coverage": ..., "rounds": ...}}, ...}``.
+"oracle": {..., "fixed_only": {...}}, "estimate": {"mean_abs_error": ..., "coverage": ..., "rounds": ...}},
+...}``.
 """
 from __future__ import annotations
 
@@ -40,7 +49,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 GOLD_LR = {"youtube": 0.942, "sms": 0.938, "trec": 0.686, "chemprot": 0.780}
-ORDERS = ("polar", "random", "snorkel", "cleanlab", "oracle")   # oracle: an upper bound (reads gold)
+# polar: the default order; risk: the plain POLAR risk (the order before the per-label recalibration);
+# oracle: an upper bound, not a method (reads gold)
+ORDERS = ("polar", "risk", "random", "snorkel", "cleanlab", "oracle")
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
