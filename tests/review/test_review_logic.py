@@ -36,6 +36,20 @@ def test_answers_recalibrate_the_risk_per_label():
     assert theta[4] == pytest.approx(0.0) and theta[5] == pytest.approx(0.0) and theta[3] > theta[2]
 
 
+def test_answer_weights_cut_a_rule_the_answers_prove_wrong():
+    from polarlab.review.rounds import answer_weights
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    good = np.where(rng.random(300) < 0.9, y, (y + 1) % 3)
+    bad = np.zeros(300, dtype=int)                       # votes class 0 everywhere: right a third of the time
+    L = np.column_stack([good, bad, np.full(300, -1)])  # the third source never votes
+    answers = np.where(np.arange(300) < 60, y, -1)
+    w = answer_weights(np.ones(3), L, answers, 3)
+    assert w[0] > 1.0 > w[1] >= 0.0 and w[2] == pytest.approx(1.0)   # no evidence: the weight is kept
+    assert np.array_equal(answer_weights(np.ones(3), L, np.full(300, -1), 3), np.ones(3))
+
+
 def test_disagreement_and_risk():
     L = np.array([[0, 0, -1], [0, 1, -1], [-1, -1, -1], [0, 1, 2]])
     d = source_disagreement(L, 3)
