@@ -13,8 +13,9 @@ labels with the WRENCH metric on *all* items. Only which items are reviewed diff
   current label on the answers so far (``P(wrong) = sigmoid(a + b logit(risk) + d_label)``; ties: source
   disagreement), re-ordered after each refit;
 - ``risk``: the plain POLAR risk of the current label (the order before that recalibration);
-- ``polar_reweight``: the ``polar`` order in a loop whose refits also re-weigh the sources on the answers
-  (``SelfPacedReview(reweight_sources=True)``, an option, not the default);
+- ``polar_fixed_weights``: the ``polar`` order in a loop whose refits keep the first fit's source weights
+  (``SelfPacedReview(reweight_sources=False)``; every other run re-weighs the sources on the answers at each
+  refit, the default);
 - ``random``: a fixed random order;
 - ``snorkel``: Snorkel LabelModel uncertainty (1 - max p), the label model fitted once on the rules;
 - ``cleanlab``: ``cleanlab.rank.get_label_quality_scores`` of the current labels with out-of-fold
@@ -53,8 +54,8 @@ import numpy as np  # noqa: E402
 GOLD_LR = {"youtube": 0.942, "sms": 0.938, "trec": 0.686, "chemprot": 0.780}
 # polar: the default order; risk: the plain POLAR risk (the order before the per-label recalibration);
 # oracle: an upper bound, not a method (reads gold)
-# polar_reweight: the polar order in a loop that also re-weighs the sources on the answers (an option, not the default)
-ORDERS = ("polar", "risk", "random", "snorkel", "cleanlab", "oracle", "polar_reweight")
+# polar_fixed_weights: the polar order in a loop whose refits keep the first fit's source weights (the loop before)
+ORDERS = ("polar", "risk", "random", "snorkel", "cleanlab", "oracle", "polar_fixed_weights")
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
@@ -126,7 +127,7 @@ def run_order(kind, L, X, gold, k, name, grid, seed, noise, audit_share=0.0, com
     from polarlab.review import SelfPacedReview, SimulatedAnnotator, StoppingRule
 
     n = len(gold)
-    kind, reweight = kind.removesuffix("_reweight"), kind.endswith("_reweight")
+    kind, reweight = kind.removesuffix("_fixed_weights"), not kind.endswith("_fixed_weights")
     annot = SimulatedAnnotator(gold, k, noise=noise, seed=seed)
     sp = SelfPacedReview(k, batch_size=1, audit_size=0, order=order_function(kind, L, X, k, seed, gold) or kind,
                          stopping=StoppingRule(budget=1.0), harmonizer={"combine": combine}, seed=seed,
