@@ -4,8 +4,9 @@ Each round: items whose risk is under the round's threshold are accepted automat
 threshold relaxes round by round, :class:`ThresholdSchedule`); the top of the queue
 (:func:`review_order`) goes to a person in a batch, with a few random audits of the rest
 (for :func:`estimate_accuracy`); the person's answers become one more source ("human") with
-the top weight; the POLAR harmonizer is fitted again through its public API, the risks are
-recomputed and the queue re-ordered. Audited items are kept out of the fit so that they stay an
+the top weight; the POLAR harmonizer is fitted again through its public API (the rules' weights
+re-estimated on the answers, :func:`answer_weights`), the risks are recomputed and the queue re-ordered
+(by the risk recalibrated per label on the answers, :func:`polar_priority`). Audited items are kept out of the fit so that they stay an
 unbiased check of the machine labels; their answers still become their final labels.
 """
 from __future__ import annotations
@@ -200,7 +201,9 @@ class SelfPacedReview:
     def refit(self) -> None:
         """Fit the harmonizer again with the human answers (non-audit) as a top-weight source.
 
-        A fresh fit: h(x) learns from the sources and the answers. With ``combine="auto"`` the combined
+        A fresh fit: h(x) learns from the sources and the answers, the sources weighted by the first fit's weights
+        re-estimated on the answers (:func:`answer_weights`; unless ``reweight_sources=False``; the
+        audits, kept out of the fit, do not enter there either). With ``combine="auto"`` the combined
         output is chosen again among its candidates (h(x) alone, majority vote, one-coin, Dawid–Skene) by the
         gold-free held-out agreement, now over the sources *and* the human column. The choice of the first fit
         is not kept: as answers come in, a combination that estimates each source's accuracy from the rows
