@@ -1,4 +1,4 @@
-"""Label quality vs share of items reviewed, for four review orders, and the gold-free estimate's accuracy.
+"""Label quality vs share of items reviewed, for five review orders and a gold-reading bound, and the gold-free estimate's accuracy.
 
 For each WRENCH dataset (default youtube, sms, trec, chemprot) the items are the fit split (``train``;
 ``valid`` for chemprot, which has no train split) with WRENCH's rule votes (``--llm none``: rules only;
@@ -9,21 +9,33 @@ source, refit POLAR's harmonizer (h(x) alone; ``--combine auto``: its combined o
 without gold at every refit), label every item (reviewed ones by the annotator) and score the
 labels with the WRENCH metric on *all* items. Only which items are reviewed differs:
 
-- ``polar``: POLAR risk of the current label (ties: source disagreement), re-ordered after each refit;
+- ``polar`` (the default of ``SelfPacedReview``): POLAR risk of the current label, recalibrated per
+  current label on the answers so far (``P(wrong) = sigmoid(a + b logit(risk) + d_label)``; ties: source
+  disagreement), re-ordered after each refit;
+- ``risk``: the plain POLAR risk of the current label (the order before that recalibration);
+- ``polar_fixed_weights``: the ``polar`` order in a loop whose refits keep the first fit's source weights
+  (``SelfPacedReview(reweight_sources=False)``; every other run re-weighs the sources on the answers at each
+  refit, the default);
 - ``random``: a fixed random order;
 - ``snorkel``: Snorkel LabelModel uncertainty (1 - max p), the label model fitted once on the rules;
 - ``cleanlab``: ``cleanlab.rank.get_label_quality_scores`` of the current labels with out-of-fold
-  logistic-regression probabilities on the embeddings (lowest quality first), recomputed each round.
+  logistic-regression probabilities on the embeddings (lowest quality first), recomputed each round;
+- ``oracle``: an upper-bound reference, NOT a method (it reads the gold labels): the items whose current
+  label is wrong first (ties and the rest by POLAR risk), same rounds and refits. It tells whether any
+  order could reach the target in this loop (it is greedy, so not a strict bound: a refit can undo fixes).
+  Its ``fixed_only`` entry is the plain arithmetic bound: the first fit's labels with the wrong ones
+  fixed (riskiest first) and no refit, i.e. quality at 0 % + the reviewed share of items fixed.
 
 Targets (WRENCH's gold-label LR end model): youtube 94.2 acc, sms 93.8 F1, trec 68.6 acc, chemprot 78.0
 acc. ``fraction_to_target`` = share reviewed when the quality first reaches it (null: never, up to
-``--max-fraction``). A fifth run, ``polar_audit``, spends 20 % of each batch on random risk-stratified
+``--max-fraction``). A further run, ``polar_audit``, spends 20 % of each batch on random risk-stratified
 audits and records the gold-free accuracy estimate of the unreviewed labels against their true
 accuracy each round (absolute error, interval coverage) and the combined output chosen.
 
 Prints a table per dataset; the last line is one JSON object:
 ``{"youtube": {"polar": {"fraction_to_target": 0.03, "quality_at_5pct": 0.95, "curve": [[f, q], ...]}, ...,
-"estimate": {"mean_abs_error": ..., "coverage": ..., "rounds": ...}}, ...}``.
+"oracle": {..., "fixed_only": {...}}, "estimate": {"mean_abs_error": ..., "coverage": ..., "rounds": ...}},
+...}``.
 """
 from __future__ import annotations
 
@@ -40,7 +52,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 GOLD_LR = {"youtube": 0.942, "sms": 0.938, "trec": 0.686, "chemprot": 0.780}
-ORDERS = ("polar", "random", "snorkel", "cleanlab")
+# polar: the default order; risk: the plain POLAR risk (the order before the per-label recalibration);
+# oracle: an upper bound, not a method (reads gold)
+# polar_fixed_weights: the polar order in a loop whose refits keep the first fit's source weights (the loop before)
+ORDERS = ("polar", "risk", "random", "snorkel", "cleanlab", "oracle", "polar_fixed_weights")
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
@@ -69,10 +84,14 @@ def quality(labels: np.ndarray, gold: np.ndarray, k: int, name: str) -> float:
     return float(classification_metrics(gold, one_hot(labels, k), dataset=name)["wrench_metric"])
 
 
-def order_function(kind: str, L: np.ndarray, X: np.ndarray, k: int, seed: int):
-    """The review-priority function of an order (None = POLAR's own)."""
-    if kind == "polar":
+def order_function(kind: str, L: np.ndarray, X: np.ndarray, k: int, seed: int, gold: np.ndarray | None = None):
+    """The review-priority function of an order (None = one of SelfPacedReview's named orders)."""
+    if kind in ("polar", "risk"):
         return None
+    if kind == "oracle":
+        # an upper bound, not a method: it reads the gold labels. The items whose current label is wrong
+        # come first (ties, and the rest, by POLAR risk): which review order is best cannot matter more
+        return lambda r: (r.labels() != gold).astype(np.float64) + r.risk_
     if kind == "random":
         scores = np.random.default_rng(seed).random(len(L))
         return lambda r: scores
@@ -108,10 +127,13 @@ def run_order(kind, L, X, gold, k, name, grid, seed, noise, audit_share=0.0, com
     from polarlab.review import SelfPacedReview, SimulatedAnnotator, StoppingRule
 
     n = len(gold)
+    kind, reweight = kind.removesuffix("_fixed_weights"), not kind.endswith("_fixed_weights")
     annot = SimulatedAnnotator(gold, k, noise=noise, seed=seed)
-    sp = SelfPacedReview(k, batch_size=1, audit_size=0, order=order_function(kind, L, X, k, seed) or "polar",
-                         stopping=StoppingRule(budget=1.0), harmonizer={"combine": combine}, seed=seed).fit(L, X)
+    sp = SelfPacedReview(k, batch_size=1, audit_size=0, order=order_function(kind, L, X, k, seed, gold) or kind,
+                         stopping=StoppingRule(budget=1.0), harmonizer={"combine": combine}, seed=seed,
+                         reweight_sources=reweight).fit(L, X)
     curve = [(0.0, quality(sp.labels(), gold, k, name))]
+    start = (sp.labels().copy(), sp.risk_.copy())
     est_rows = []
     for f in grid:
         want = int(round(f * n)) - int(sp.reviewed_.sum())
@@ -130,7 +152,20 @@ def run_order(kind, L, X, gold, k, name, grid, seed, noise, audit_share=0.0, com
             truth = float((sp.machine_labels()[pop] == gold[pop]).mean())
             est_rows.append({"fraction": done, "estimate": e["accuracy"], "lower": e["lower"], "upper": e["upper"],
                              "truth": truth, "audited": e["n_audited"], "combine": sp.harmonizer_.combine_})
-    return curve, est_rows
+    return curve, est_rows, start
+
+
+def fixed_only(sp0_labels, risk0, gold, k, name, grid):
+    """The arithmetic bound: the first fit's labels with the wrong ones fixed (riskiest first), no refit."""
+    n = len(gold)
+    wrong = np.flatnonzero(sp0_labels != gold)
+    wrong = wrong[np.argsort(-risk0[wrong], kind="stable")]
+    curve = [(0.0, quality(sp0_labels, gold, k, name))]
+    for f in grid:
+        lab = sp0_labels.copy()
+        lab[wrong[: int(round(f * n))]] = gold[wrong[: int(round(f * n))]]
+        curve.append((round(f * n) / n, quality(lab, gold, k, name)))
+    return curve
 
 
 def summarise(curve, target):
@@ -153,7 +188,12 @@ def plot(results: dict, out: Path) -> Path:
         for kind in ORDERS:
             if kind in results[name]:
                 c = np.array(results[name][kind]["curve"])
-                ax.plot(100 * c[:, 0], c[:, 1], label=kind, marker=".")
+                if kind == "oracle":     # an upper bound, not a method
+                    ax.plot(100 * c[:, 0], c[:, 1], label="oracle (bound)", ls="--", color="0.4")
+                    f = np.array(results[name][kind]["fixed_only"]["curve"])
+                    ax.plot(100 * f[:, 0], f[:, 1], label="fixes only (bound)", ls=":", color="0.4")
+                else:
+                    ax.plot(100 * c[:, 0], c[:, 1], label=kind, marker=".")
         ax.axhline(GOLD_LR[name], color="k", ls="--", lw=0.8, label="gold LR")
         ax.set_title(name)
         ax.set_xlabel("% of items reviewed")
@@ -181,6 +221,7 @@ def main(argv=None) -> dict:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--combine", default="h", help="the loop's final distribution: h (h(x) alone) or auto "
                    "(the harmonizer's combined output, chosen again without gold at every refit)")
+    p.add_argument("--no-audit", action="store_true", help="skip the polar_audit run (the estimate's check)")
     a = p.parse_args(argv)
     import torch
 
@@ -195,12 +236,22 @@ def main(argv=None) -> dict:
         res: dict = {"n_items": len(gold), "target": GOLD_LR.get(name)}
         for kind in filter(None, a.orders.split(",")):
             t = time.perf_counter()
-            curve, _ = run_order(kind, L, X, gold, k, name, grid, a.seed, a.noise, combine=a.combine)
+            curve, _, start = run_order(kind, L, X, gold, k, name, grid, a.seed, a.noise, combine=a.combine)
             res[kind] = summarise(curve, GOLD_LR.get(name, 1.0))
             res[kind]["seconds"] = round(time.perf_counter() - t, 1)
+            if kind == "oracle":
+                fixed = summarise(fixed_only(*start, gold, k, name, grid), GOLD_LR.get(name, 1.0))
+                res[kind]["fixed_only"] = fixed
+                print(f"{name:9s} fixed-only (no refit) q@5%={fixed['quality_at_5pct']:.3f} "
+                      f"to_target={fixed['fraction_to_target']}", flush=True)
             print(f"{name:9s} {kind:9s} q0={curve[0][1]:.3f} q@5%={res[kind]['quality_at_5pct']:.3f} "
                   f"to_target={res[kind]['fraction_to_target']} ({res[kind]['seconds']} s)", flush=True)
-        curve, est = run_order("polar", L, X, gold, k, name, grid, a.seed, a.noise, audit_share=0.2,
+        if a.no_audit:
+            res["seconds"] = round(time.perf_counter() - t0, 1)
+            results[name] = res
+            (a.out / "review_curves.json").write_text(json.dumps(results, indent=1))
+            continue
+        curve, est, _ = run_order("polar", L, X, gold, k, name, grid, a.seed, a.noise, audit_share=0.2,
                                combine=a.combine)
         res["polar_audit"] = summarise(curve, GOLD_LR.get(name, 1.0))
         err = [abs(r["estimate"] - r["truth"]) for r in est]

@@ -14,6 +14,42 @@ def test_order_is_risk_then_disagreement():
     assert review_order(risk, dis).tolist() == [2, 4, 1, 3, 0]
 
 
+def test_answers_recalibrate_the_risk_per_label():
+    """Answers find label 1 wrong 60 % of the time and label 0 10 %, at the same risks: label-1 items move
+    above label-0 items of equal (or somewhat higher) risk; with no answers the risk is kept; the slope stays >= 0."""
+    from polarlab.review.queue import class_recalibrated_risk, class_recalibration
+
+    rng = np.random.default_rng(0)
+    r = rng.uniform(0.1, 0.4, 200)
+    lab = np.repeat([0, 1], 100)
+    err = np.where(lab == 1, rng.random(200) < 0.6, rng.random(200) < 0.1)
+    risk = np.array([0.3, 0.3, 0.35, 0.05])
+    labels = np.array([0, 1, 0, 1])
+    p = class_recalibrated_risk(risk, labels, r, lab, err, 2)
+    assert p[1] > p[2] > 0 and p[1] > p[0] and np.argmax(p) == 1
+    assert np.array_equal(class_recalibrated_risk(risk, labels, r[:0], lab[:0], err[:0], 2), risk)
+    # errors that fall with the risk: the slope is held at 0, not turned negative
+    theta = class_recalibration(r, lab, (r < 0.2).astype(float), 2)
+    assert theta[1] == 0.0
+    # no evidence about labels 2..k: their offsets stay at the prior (0)
+    theta = class_recalibration(r, lab, err, 4)
+    assert theta[4] == pytest.approx(0.0) and theta[5] == pytest.approx(0.0) and theta[3] > theta[2]
+
+
+def test_answer_weights_cut_a_rule_the_answers_prove_wrong():
+    from polarlab.review.rounds import answer_weights
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    good = np.where(rng.random(300) < 0.9, y, (y + 1) % 3)
+    bad = np.zeros(300, dtype=int)                       # votes class 0 everywhere: right a third of the time
+    L = np.column_stack([good, bad, np.full(300, -1)])  # the third source never votes
+    answers = np.where(np.arange(300) < 60, y, -1)
+    w = answer_weights(np.ones(3), L, answers, 3)
+    assert w[0] > 1.0 > w[1] >= 0.0 and w[2] == pytest.approx(1.0)   # no evidence: the weight is kept
+    assert np.array_equal(answer_weights(np.ones(3), L, np.full(300, -1), 3), np.ones(3))
+
+
 def test_disagreement_and_risk():
     L = np.array([[0, 0, -1], [0, 1, -1], [-1, -1, -1], [0, 1, 2]])
     d = source_disagreement(L, 3)
@@ -163,6 +199,15 @@ def test_rounds_with_another_order_and_bad_answers():
     assert sp.next_batch().rows.tolist() == list(range(10))
     with pytest.raises(InputError):
         sp.record(np.array([0]), np.array([5]))
+    with pytest.raises(InputError, match="unknown review order"):
+        SelfPacedReview(2, order="riskiest").fit(L, X)
+    # the named orders: "risk" serves by the plain risk, "polar" (default) by the risk recalibrated on answers
+    plain = SelfPacedReview(2, batch_size=10, audit_size=0, order="risk", harmonizer={"epochs": 20}).fit(L, X)
+    assert np.array_equal(plain.priority_, plain.risk_)
+    polar = SelfPacedReview(2, batch_size=10, audit_size=0, harmonizer={"epochs": 20}).fit(L, X)
+    assert np.array_equal(polar.priority_, polar.risk_)          # nobody answered yet
+    polar.run_round(SimulatedAnnotator(y, 2).answer)
+    assert not np.allclose(polar.priority_, polar.risk_) and np.all((polar.priority_ >= 0) & (polar.priority_ <= 1))
 
 
 def test_estimate_survives_near_certain_labels_found_wrong():

@@ -139,7 +139,7 @@ class ReviewSession:
         """New labels, risks, priorities and threshold into the store (one transaction for the items)."""
         lp = self.loop
         rows = np.arange(len(lp.human_))
-        order = review_order(lp.risk_, lp.disagreement_)
+        order = review_order(lp.priority_, lp.disagreement_)
         priority = np.empty(len(rows))
         priority[order] = len(rows) - np.arange(len(rows))
         kinds = {it.row: it.kind for it in self.store.items()}
@@ -243,7 +243,7 @@ def open_session(project, config: ReviewConfig | None = None, *, progress: bool 
         rng = np.random.default_rng(loop.seed)
         n_audit = int(np.ceil(config.audit_share * StoppingRule(config.target, config.budget).allowed(n)))
         audit = set(loop.audit_sample(np.arange(n), n_audit).tolist())
-        order = review_order(loop.risk_, loop.disagreement_)
+        order = review_order(loop.priority_, loop.disagreement_)
         priority = np.empty(n)
         priority[order] = n - np.arange(n)
         audit_priority = rng.permutation(len(audit)).tolist()
