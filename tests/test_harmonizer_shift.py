@@ -77,3 +77,33 @@ def test_small_or_slight_falls_never_count_as_a_shift() -> None:
     assert not compare(0, 0, 5, 10).shifted                   # nothing to compare with
     L = np.array([[0, -1, 1], [-1, -1, -1], [1, 1, 1]])
     assert vote_agreement(L, np.array([0, 0, 1])) == (4, 5)
+
+
+def test_soft_labels_weigh_each_class_and_one_hot_ones_equal_hard_labels() -> None:
+    from polarlab.errors import InputError
+    from polarlab.harmonizer.stage2 import FeatureClassifier
+
+    X, _, y = data(3, 600)
+    onehot = np.eye(2)[y]
+    hard = FeatureClassifier(2).fit(y, X, scale_all_rows=True).proba(X)
+    soft = FeatureClassifier(2).fit(y, X, scale_all_rows=True, soft=onehot).proba(X)
+    np.testing.assert_allclose(soft, hard, atol=1e-6)
+    # a row given half of each class pulls the classifier less towards the class its argmax names than a hard label
+    flipped = y.copy()
+    flipped[:150] = 1 - y[:150]                                        # a quarter of the labels wrong...
+    half = np.eye(2)[flipped]
+    half[:150] = 0.5                                                   # ...and marked as unsure
+    acc_hard = (FeatureClassifier(2).fit(flipped, X).proba(X).argmax(1) == y).mean()
+    p_soft = FeatureClassifier(2).fit(flipped, X, soft=half).proba(X)
+    assert (p_soft.argmax(1) == y).mean() >= acc_hard
+    assert np.abs(p_soft[:, 1] - 0.5).mean() > np.abs(FeatureClassifier(2).fit(flipped, X).proba(X)[:, 1] - 0.5).mean()
+    with pytest.raises(InputError, match="soft labels"):
+        FeatureClassifier(2).fit(y, X, soft=onehot[:, :1])
+
+
+def test_the_fallback_learns_from_the_combined_distributions(fitted) -> None:
+    h, X, L, y = fitted
+    fb = h.fallback_model_
+    assert fb is not None and fb.model_ is not None
+    # standardised on every fit row (900), as the two-stage baseline's end model
+    assert fb.scaler_.n_samples_seen_ == 900

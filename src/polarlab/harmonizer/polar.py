@@ -119,7 +119,8 @@ class PolarHarmonizer:
         combiner_: the fitted :class:`polarlab.harmonizer.combiners.Combiner` (None with ``combine="h"``).
         prior_model_: h refitted to the combined labels (``refit_prior``), the prior at prediction time; or None.
         fallback_model_: the features-only two-stage classifier (:class:`polarlab.harmonizer.stage2.FeatureClassifier`
-            trained on the combined labels of the covered fit rows) used for rows whose votes shifted; or None.
+            trained on the combined distributions of the covered fit rows as soft labels, standardised on every fit
+            row) used for rows whose votes shifted; or None.
         fit_vote_agreement_: (votes equal to the cross-fitted prior's label, votes) on the fit rows, the reference
             of the vote-shift check (:mod:`polarlab.harmonizer.shift`).
         warnings_: the :class:`SupervisionWarning` texts of the fit (also emitted as warnings).
@@ -409,10 +410,13 @@ class PolarHarmonizer:
         # cross-fitted prior, and the features-only two-stage classifier (trained on the combined labels of the
         # covered fit rows) that labels rows whose votes do not behave like these
         self.fit_vote_agreement_ = vote_agreement(L, log_h.argmax(axis=1))
-        final = comb.posterior(L, log_h).argmax(axis=1)
+        # (trained on the combined distributions, not their argmax, and standardised on every fit row, as the
+        # two-stage baseline's end model: see :mod:`polarlab.harmonizer.stage2`)
+        q = comb.posterior(L, log_h)
+        final = q.argmax(axis=1)
         final[~(L >= 0).any(axis=1)] = -1
         if (final >= 0).any():
-            self.fallback_model_ = FeatureClassifier(self.n_classes).fit(final, X)
+            self.fallback_model_ = FeatureClassifier(self.n_classes).fit(final, X, scale_all_rows=True, soft=q)
 
     def _cross_fit(self, X: np.ndarray, L: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """log of h(x) for every row, each scored by an h fitted on the other folds; shape (n, k)."""
