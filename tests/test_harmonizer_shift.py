@@ -107,3 +107,46 @@ def test_the_fallback_learns_from_the_combined_distributions(fitted) -> None:
     assert fb is not None and fb.model_ is not None
     # standardised on every fit row (900), as the two-stage baseline's end model
     assert fb.scaler_.n_samples_seen_ == 900
+
+
+def with_llm(seed: int, n: int, llm_acc: float, **kwargs):
+    """``data`` plus a last column that votes on every row with accuracy ``llm_acc`` (an LLM)."""
+    X, L, y = data(seed, n, **kwargs)
+    rng = np.random.default_rng(seed + 1)
+    llm = np.where(rng.random(n) < llm_acc, y, 1 - y)
+    return X, np.hstack([L, llm[:, None]]), y
+
+
+def test_a_source_tuned_to_weight_zero_takes_no_part_in_the_combination() -> None:
+    X, L, y = with_llm(5, 700, 0.6)
+    m = L.shape[1] - 1
+    other = L.copy()
+    other[:, m] = 1 - other[:, m]                                     # every LLM answer flipped
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        silent = PolarHarmonizer(2, seed=0, combine="mv", tune_sources=[m], tune_grid=(0.0,)).fit(L, X)
+        heard = PolarHarmonizer(2, seed=0, combine="mv", tune_sources=[m], tune_grid=(1.0,)).fit(L, X)
+    assert silent.silenced_sources_ == [m] and heard.silenced_sources_ == []
+    np.testing.assert_allclose(silent.predict_proba(L, X, use_votes=True), silent.predict_proba(other, X, use_votes=True))
+    assert not np.allclose(heard.predict_proba(L, X, use_votes=True), heard.predict_proba(other, X, use_votes=True))
+    # its answers are still scored: the risk leaves it out, so it equals the combination's distribution
+    np.testing.assert_allclose(silent.predict_proba(L, X, exclude=[m], use_votes=True),
+                               silent.predict_proba(L, X, use_votes=True))
+
+
+def test_the_rules_shift_is_checked_apart_from_the_llm_votes() -> None:
+    X, L, y = with_llm(7, 1600, 0.85, m=4, coverage=0.06)             # few rule votes, an LLM vote on every row
+    m = L.shape[1] - 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        h = PolarHarmonizer(2, seed=0, tune_sources=[m], tune_grid=(1.0,)).fit(L[:1000], X[:1000])
+    assert len(h.fit_vote_agreement_) == 2                          # the rules' pool and the LLM's
+    test = L[1000:].copy()
+    test[:, :m] = test[np.random.default_rng(2).permutation(len(test)), :m]   # only the rules' votes misplaced
+    shift = h.vote_shift(test, X[1000:])
+    assert shift.shifted and shift.votes == int((test[:, :m] >= 0).sum())
+    # pooled with the LLM's many unchanged votes, the same fall would not count
+    labels = h._prior_proba(X[1000:]).argmax(axis=1)
+    fit_all = tuple(np.sum(h.fit_vote_agreement_, axis=0))
+    assert not compare(*fit_all, *vote_agreement(test, labels)).shifted
+    assert not h.vote_shift(L[1000:], X[1000:]).shifted
