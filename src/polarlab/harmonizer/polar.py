@@ -121,8 +121,11 @@ class PolarHarmonizer:
         fallback_model_: the features-only two-stage classifier (:class:`polarlab.harmonizer.stage2.FeatureClassifier`
             trained on the combined distributions of the covered fit rows as soft labels, standardised on every fit
             row) used for rows whose votes shifted; or None.
-        fit_vote_agreement_: (votes equal to the cross-fitted prior's label, votes) on the fit rows, the reference
-            of the vote-shift check (:mod:`polarlab.harmonizer.shift`).
+        fit_vote_agreement_: per pool of sources (the tuned sources, the others), (votes equal to the cross-fitted
+            prior's label, votes) on the fit rows, the reference of the vote-shift check
+            (:mod:`polarlab.harmonizer.shift`).
+        silenced_sources_: the tuned sources whose chosen weight is 0; the combined output reads their column as
+            abstentions (their answers are still scored by the risk).
         warnings_: the :class:`SupervisionWarning` texts of the fit (also emitted as warnings).
     """
 
