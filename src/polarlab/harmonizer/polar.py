@@ -384,7 +384,9 @@ class PolarHarmonizer:
                     break
         else:
             held = []
-            for cols in source_groups(m, self.combine_groups, self.seed):
+            active = np.array([j for j in range(m) if j not in self.silenced_sources_], dtype=np.int64)
+            for group in source_groups(len(active), self.combine_groups, self.seed):   # silenced sources: in none
+                cols = active[group]
                 Lg = L.copy()
                 Lg[:, cols] = -1
                 if (Lg >= 0).any() and (L[:, cols] >= 0).any():
