@@ -414,7 +414,11 @@ class PolarHarmonizer:
                 self.prior_model_ = self.fold_copy(np.ones(1), seed=self.seed).fit(labels, X)
             comb = make_combiner(comb.describe(), self.n_classes).fit(L, log_h)
         self.fit_log_prior_ = log_h
-        choose_temperature(comb, L, log_h, sources=self.tune_sources, answers=answers)
+        # T: by how well the distribution without the tuned source (the LLM) predicts its answers; when its weight is 0
+        # (silenced) the combination never reads it, so T is chosen as without an LLM: every source left out in turn
+        # (on a 400-row chemprot subset both give T = 1)
+        heard = [j for j in (self.tune_sources or []) if j not in self.silenced_sources_]
+        choose_temperature(comb, L, log_h, sources=heard or None, answers=answers if heard else None)
         self.combiner_ = comb
         self.combine_ = comb.describe()
         # the vote-shift check (:mod:`polarlab.harmonizer.shift`): how often a fit row's vote agrees with the
