@@ -77,3 +77,76 @@ def test_small_or_slight_falls_never_count_as_a_shift() -> None:
     assert not compare(0, 0, 5, 10).shifted                   # nothing to compare with
     L = np.array([[0, -1, 1], [-1, -1, -1], [1, 1, 1]])
     assert vote_agreement(L, np.array([0, 0, 1])) == (4, 5)
+
+
+def test_soft_labels_weigh_each_class_and_one_hot_ones_equal_hard_labels() -> None:
+    from polarlab.errors import InputError
+    from polarlab.harmonizer.stage2 import FeatureClassifier
+
+    X, _, y = data(3, 600)
+    onehot = np.eye(2)[y]
+    hard = FeatureClassifier(2).fit(y, X, scale_all_rows=True).proba(X)
+    soft = FeatureClassifier(2).fit(y, X, scale_all_rows=True, soft=onehot).proba(X)
+    np.testing.assert_allclose(soft, hard, atol=1e-6)
+    # a row given half of each class pulls the classifier less towards the class its argmax names than a hard label
+    flipped = y.copy()
+    flipped[:150] = 1 - y[:150]                                        # a quarter of the labels wrong...
+    half = np.eye(2)[flipped]
+    half[:150] = 0.5                                                   # ...and marked as unsure
+    acc_hard = (FeatureClassifier(2).fit(flipped, X).proba(X).argmax(1) == y).mean()
+    p_soft = FeatureClassifier(2).fit(flipped, X, soft=half).proba(X)
+    assert (p_soft.argmax(1) == y).mean() >= acc_hard
+    assert np.abs(p_soft[:, 1] - 0.5).mean() > np.abs(FeatureClassifier(2).fit(flipped, X).proba(X)[:, 1] - 0.5).mean()
+    with pytest.raises(InputError, match="soft labels"):
+        FeatureClassifier(2).fit(y, X, soft=onehot[:, :1])
+
+
+def test_the_fallback_learns_from_the_combined_distributions(fitted) -> None:
+    h, X, L, y = fitted
+    fb = h.fallback_model_
+    assert fb is not None and fb.model_ is not None
+    # standardised on every fit row (900), as the two-stage baseline's end model
+    assert fb.scaler_.n_samples_seen_ == 900
+
+
+def with_llm(seed: int, n: int, llm_acc: float, **kwargs):
+    """``data`` plus a last column that votes on every row with accuracy ``llm_acc`` (an LLM)."""
+    X, L, y = data(seed, n, **kwargs)
+    rng = np.random.default_rng(seed + 1)
+    llm = np.where(rng.random(n) < llm_acc, y, 1 - y)
+    return X, np.hstack([L, llm[:, None]]), y
+
+
+def test_a_source_tuned_to_weight_zero_takes_no_part_in_the_combination() -> None:
+    X, L, y = with_llm(5, 700, 0.6)
+    m = L.shape[1] - 1
+    other = L.copy()
+    other[:, m] = 1 - other[:, m]                                     # every LLM answer flipped
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        silent = PolarHarmonizer(2, seed=0, combine="mv", tune_sources=[m], tune_grid=(0.0,)).fit(L, X)
+        heard = PolarHarmonizer(2, seed=0, combine="mv", tune_sources=[m], tune_grid=(1.0,)).fit(L, X)
+    assert silent.silenced_sources_ == [m] and heard.silenced_sources_ == []
+    np.testing.assert_allclose(silent.predict_proba(L, X, use_votes=True), silent.predict_proba(other, X, use_votes=True))
+    assert not np.allclose(heard.predict_proba(L, X, use_votes=True), heard.predict_proba(other, X, use_votes=True))
+    # its answers are still scored: the risk leaves it out, so it equals the combination's distribution
+    np.testing.assert_allclose(silent.predict_proba(L, X, exclude=[m], use_votes=True),
+                               silent.predict_proba(L, X, use_votes=True))
+
+
+def test_the_rules_shift_is_checked_apart_from_the_llm_votes() -> None:
+    X, L, y = with_llm(7, 1600, 0.85, m=4, coverage=0.06)             # few rule votes, an LLM vote on every row
+    m = L.shape[1] - 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        h = PolarHarmonizer(2, seed=0, tune_sources=[m], tune_grid=(1.0,)).fit(L[:1000], X[:1000])
+    assert len(h.fit_vote_agreement_) == 2                          # the rules' pool and the LLM's
+    test = L[1000:].copy()
+    test[:, :m] = test[np.random.default_rng(2).permutation(len(test)), :m]   # only the rules' votes misplaced
+    shift = h.vote_shift(test, X[1000:])
+    assert shift.shifted and shift.votes == int((test[:, :m] >= 0).sum())
+    # pooled with the LLM's many unchanged votes, the same fall would not count
+    labels = h._prior_proba(X[1000:]).argmax(axis=1)
+    fit_all = tuple(np.sum(h.fit_vote_agreement_, axis=0))
+    assert not compare(*fit_all, *vote_agreement(test, labels)).shifted
+    assert not h.vote_shift(L[1000:], X[1000:]).shifted

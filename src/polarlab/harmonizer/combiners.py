@@ -198,23 +198,27 @@ def make_combiner(spec: str, n_classes: int) -> Combiner:
 
 
 def choose_temperature(comb: Combiner, L: np.ndarray, log_h: np.ndarray,
-                       grid: Sequence[float] = TEMPERATURES, sources: Sequence[int] | None = None) -> float:
+                       grid: Sequence[float] = TEMPERATURES, sources: Sequence[int] | None = None,
+                       answers: np.ndarray | None = None) -> float:
     """Set ``comb.temperature_`` to the T of ``grid`` under which the posterior without source j best predicts
     j's response (mean over rows and sources of ``log Σ_y q_-j(y) θ_j(L_ij | y)``, θ_j the responses given the
     class, estimated from the candidate's own posterior) — the question the risk of j's answer asks; ``sources``:
-    only those j (the LLM's, whose risk is read), on the rows where they voted. Returns T. Never changes an argmax."""
+    only those j (the LLM's, whose risk is read), on the rows where they voted. ``answers`` (n, m): the responses
+    to predict when they differ from the votes ``L`` the combination reads (a source left out of the combination,
+    whose answers are still scored); default ``L``. Returns T. Never changes an argmax."""
     k, m = comb.n_classes, L.shape[1]
     comb.temperature_ = 1.0
     q = comb.posterior(L, log_h)
-    onehot = np.eye(k + 1)[L + 1]                                              # (n, m, k + 1)
+    A = L if answers is None else np.asarray(answers)
+    onehot = np.eye(k + 1)[A + 1]                                              # (n, m, k + 1)
     theta = np.einsum("nk,nmr->mkr", q, onehot) + 1.0 / (k + 1)
     log_theta = np.log(theta / theta.sum(axis=2, keepdims=True))               # (m, k, k + 1)
     cols = list(range(m)) if not sources else [int(j) for j in sources]
-    rows = np.ones(L.shape[0], dtype=bool) if not sources else (L[:, cols] >= 0).any(axis=1)
+    rows = np.ones(L.shape[0], dtype=bool) if not sources else (A[:, cols] >= 0).any(axis=1)
     if not rows.any():
         return 1.0
-    L, log_h = L[rows], log_h[rows]
-    C = np.stack([log_theta[j][:, L[:, j] + 1].T for j in cols], axis=1)      # (n, |cols|, k)
+    L, A, log_h = L[rows], A[rows], log_h[rows]
+    C = np.stack([log_theta[j][:, A[:, j] + 1].T for j in cols], axis=1)      # (n, |cols|, k)
     S = np.stack([comb.scores(L, log_h, exclude=[j]) for j in cols], axis=1)  # (n, |cols|, k)
     best, best_t = -np.inf, 1.0
     for t in grid:

@@ -6,8 +6,10 @@ vote agrees with the second-stage classifier's label (features only, trained on 
 fit rows (the classifier cross-fitted, so it never saw the row) and on the new rows. When the agreement falls by
 at least :data:`MIN_DROP` and the fall is significant (two-proportion z ≥ :data:`MIN_Z`), the votes of those
 rows are not the votes the model was fitted on, and the harmonizer labels them from the features alone with its
-own two-stage classifier (:class:`polarlab.harmonizer.stage2.FeatureClassifier` trained on the combined labels
-of the covered fit rows), and warns.
+own two-stage classifier (:class:`polarlab.harmonizer.stage2.FeatureClassifier` trained on the combined
+distributions of the covered fit rows as soft labels), and warns. The harmonizer makes the check per pool of
+sources (:meth:`PolarHarmonizer._shift_pools`: the tuned sources, i.e. the LLM, and the others), so that a
+source voting on every row cannot hide a shift of the others.
 
 Measured (README, label-quality section): on WRENCH sms the stored votes of the valid and test splits do not
 match the dataset's own documented rules (re-applying the 73 regular expressions of its readme reproduces every
