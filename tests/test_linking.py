@@ -362,3 +362,15 @@ def test_contrastive_fit_on_name_pairs_pulls_synonyms_together(corpus):
     trainer.fit(enc, pairs)
     assert trainer.n_steps_ == 8 and all(np.isfinite(trainer.losses_))
     assert margin() > before                  # synonyms closer, other terms' names farther
+
+
+def test_contrastive_trainer_follows_the_train_config():
+    from polarlab.linking.config import LinkingConfig
+    from polarlab.linking.pipeline import contrastive_trainer
+
+    cfg = LinkingConfig(corpus=["x.txt"], window=33, seed=4,
+                        train={"max_examples": 7, "per_entity": 3, "name_pairs": 5, "lr": 1e-4, "synonym_swap": 0.0})
+    t = contrastive_trainer(cfg)
+    assert (t.max_examples, t.per_entity, t.name_pairs, t.lr, t.window, t.seed, t.synonym_swap) == \
+        (7, 3, 5, 1e-4, 33, 4, 0.0)
+    assert t.hard_negatives is cfg.train.hard_negatives

@@ -106,6 +106,15 @@ def dense_universe(ontology: Ontology, mentions: MentionSet, sparse: SparseLinke
     return np.asarray(sorted(keep), dtype=np.int64)
 
 
+def contrastive_trainer(cfg: LinkingConfig) -> ContrastiveTrainer:
+    """The KRISS trainer as ``[linking.train]`` says (anchors in context with ``cfg.window``)."""
+    t = cfg.train
+    return ContrastiveTrainer(max_examples=t.max_examples, per_entity=t.per_entity, batch_size=t.batch_size,
+                              epochs=t.epochs, lr=t.lr, max_seq_length=cfg.max_seq_length, window=cfg.window,
+                              synonym_swap=t.synonym_swap, hard_negatives=t.hard_negatives,
+                              name_pairs=t.name_pairs, seed=cfg.seed, num_threads=cfg.num_threads)
+
+
 def polar_harmonizer(cfg: LinkingConfig, seed: int = 0) -> PolarHarmonizer:
     """The POLAR harmonizer over ``cfg.n_slots`` candidate slots, as ``[linking.harmonizer]`` says."""
     h = cfg.harmonizer
@@ -205,12 +214,7 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
     window = cfg.window if cfg.context != "off" else 0
     dev_windows: dict = {}
     if "kriss" in cfg.linkers:
-        tcfg = cfg.train
-        trainer = ContrastiveTrainer(max_examples=tcfg.max_examples, per_entity=tcfg.per_entity,
-                                     batch_size=tcfg.batch_size, epochs=tcfg.epochs, lr=tcfg.lr,
-                                     max_seq_length=cfg.max_seq_length, window=cfg.window,
-                                     synonym_swap=tcfg.synonym_swap, hard_negatives=tcfg.hard_negatives,
-                                     name_pairs=tcfg.name_pairs, seed=cfg.seed, num_threads=cfg.num_threads)
+        trainer = contrastive_trainer(cfg)
         triples = trainer.make_examples(drop_hidden(pool, dev.hidden_names), doc_texts, ontology, sparse)
         triples += trainer.make_name_pairs(ontology, [ids[e] for e in universe], sparse)
         triples = drop_hidden(triples, dev.hidden_names)
