@@ -10,15 +10,8 @@ from polarlab.spans.candidates import build_candidates, candidate_features, sele
 from polarlab.spans.sources import DictionarySpanSource, RegexSpanSource
 from polarlab.spans.sources.disease import disease_acronyms, disease_heads
 from polarlab.spans.span_harmonize import SpanLevelHarmonizer
+from test_spans import TEXTS  # the same six hand-written abstracts
 
-TEXTS = [
-    "Wilson disease (WD) is an autosomal recessive disorder. WD patients often have liver cirrhosis.",
-    "Colorectal cancers and hepatitis were seen in carriers of the Huntington disease allele.",
-    "The ATP7B gene was sequenced in 20 healthy volunteers.",
-    "Ataxia-telangiectasia (A-T) is a multisystem disorder. A-T patients develop lymphomas.",
-    "Duchenne muscular dystrophy (DMD) affects boys. DMD is caused by dystrophin mutations.",
-    "Patients with breast cancer were compared with controls from the same families.",
-]
 TERMS = ["Wilson disease", "hepatitis", "breast cancer", "lymphomas", "cirrhosis", "muscular dystrophy"]
 
 
