@@ -13,6 +13,14 @@ from typing import Iterator
 import pytest
 
 
+# ``python -m llama_cpp.server`` with the model loaded as polarlab loads it (no extra CPU buffer types:
+# polarlab.llm.local.without_extra_buffers says why)
+_SERVE = ("import runpy, sys, llama_cpp; from polarlab.llm.local import without_extra_buffers\n"
+          "sys.argv[0] = 'llama_cpp.server'\n"
+          "with without_extra_buffers(llama_cpp):\n"
+          "    runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)\n")
+
+
 def free_port() -> int:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -29,7 +37,7 @@ def llama_cpp_server(alias: str = "gemma", n_threads: int = 2, start_timeout_s: 
     from polarlab.llm.local import default_gguf
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(default_gguf()),
+    proc = subprocess.Popen([sys.executable, "-c", _SERVE, "--model", str(default_gguf()),
                              "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
                              "--n_threads", str(n_threads), "--model_alias", alias, "--verbose", "False"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -32,10 +32,12 @@ newline.
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 import weakref
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -91,6 +93,42 @@ def _route_llama_logs(llama_cpp: Any, verbose: bool) -> None:
 
         _QUIET_CALLBACK = quiet  # kept alive: llama.cpp holds a raw pointer to it
     llama_cpp.llama_log_set(_QUIET_CALLBACK, ctypes.c_void_p(0))
+
+
+_LOAD_LOCK = threading.RLock()
+
+
+@contextmanager
+def without_extra_buffers(llama_cpp: Any) -> Iterator[None]:
+    """Within this block, models that llama-cpp-python loads skip llama.cpp's extra CPU buffer types.
+
+    Those buffer types (``use_extra_bufts``) repack the weights for special CPU kernels (AMX, AArch64
+    repacks). With llama-cpp-python 0.3.36 built natively on a Xeon whose VM advertises AMX, the first
+    ``decode`` crashed the process (segmentation fault); with them off the same model ran and scored
+    normally (llama-server's ``--no-repack`` is the same switch). ``Llama`` takes no argument for it,
+    so the model-parameter defaults that ``Llama.__init__`` reads are swapped for the block's duration.
+    """
+    module = llama_cpp.llama.llama_cpp  # the low-level module whose defaults Llama.__init__ reads
+    default_params = module.llama_model_default_params
+
+    def params_without_extra_buffers() -> Any:
+        params = default_params()
+        if hasattr(params, "use_extra_bufts"):
+            params.use_extra_bufts = False
+        return params
+
+    with _LOAD_LOCK:
+        module.llama_model_default_params = params_without_extra_buffers
+        try:
+            yield
+        finally:
+            module.llama_model_default_params = default_params
+
+
+def _load_llama(llama_cpp: Any, **kwargs: Any) -> Any:
+    """``llama_cpp.Llama(**kwargs)`` without the extra CPU buffer types (:func:`without_extra_buffers`)."""
+    with without_extra_buffers(llama_cpp):
+        return llama_cpp.Llama(**kwargs)
 
 
 def default_gguf() -> Path:
@@ -175,10 +213,10 @@ class LlamaCppBackend:
         self._single_thread = False  # True while this process works beside the worker processes
         _route_llama_logs(llama_cpp, verbose)
         try:
-            self._llm = llama_cpp.Llama(model_path=str(path), n_ctx=int(n_ctx), n_threads=int(n_threads),
-                                        n_threads_batch=int(n_threads), n_batch=int(n_batch),
-                                        n_ubatch=int(n_batch), logits_all=False, swa_full=True,
-                                        verbose=verbose)
+            self._llm = _load_llama(llama_cpp, model_path=str(path), n_ctx=int(n_ctx), n_threads=int(n_threads),
+                                    n_threads_batch=int(n_threads), n_batch=int(n_batch),
+                                    n_ubatch=int(n_batch), logits_all=False, swa_full=True,
+                                    verbose=verbose)
         except (ValueError, RuntimeError) as e:
             raise LLMConfigError(f"llama.cpp cannot load {path}: {e}", file=str(path), column="gguf",
                                  fix="check that the file is a complete GGUF model") from None
