@@ -87,7 +87,9 @@ class LinkingConfig(_Strict):
     """``[linking]``: what to link, with which text to self-supervise, and the linkers' settings."""
 
     corpus: list[str] = Field(min_length=1)
-    unlabelled: list[str] = Field(default_factory=list)
+    unlabelled: list[str] = Field(default_factory=list, description=(
+        "text files for self-supervision: PubTator, BEIR JSONL (.jsonl: _id, title, text) or plain text (one "
+        "document per line); default: the corpus's own text"))
     mentions: Literal["spans", "match"] = "spans"
     linkers: list[str] = Field(default_factory=lambda: list(LINKERS))
     expand_abbreviations: bool = Field(True, description="read 'WD' as 'Wilson disease' where the document defines it")
@@ -101,6 +103,10 @@ class LinkingConfig(_Strict):
     top_k: int = Field(5, ge=1, description="entities each linker ranks")
     n_slots: int = Field(8, ge=2, description="candidate slots the harmonizer chooses among")
     prototypes_per_entity: int = Field(3, ge=0)
+    self_train_risk: float = Field(0.5, ge=0, le=1, description=(
+        "self-training: the mentions whose first-pass harmonized link has a risk below this become KRISS "
+        "prototypes of their linked term (in context; never of themselves), then KRISS links again and the "
+        "links are harmonized again; 0 = off. 0.5: links more likely right than wrong"))
     universe_top_k: int = Field(5, ge=1, description="sparse candidates per mention that dense linkers search")
     max_dense_names: int = Field(5000, ge=0, description="dense linkers search the whole ontology up to this many names")
     train: TrainConfig = Field(default_factory=TrainConfig)

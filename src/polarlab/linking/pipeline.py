@@ -55,6 +55,8 @@ class LinkRun:
         prototype_entities: entity positions with at least one KRISS prototype in context.
         pseudo_dev: the pseudo-dev set's figures (``n``, ``n_hidden``, ``visible_share`` and what
             :func:`polarlab.linking.stack.fit_link_model` reports); empty without one.
+        first_pass: the harmonized links before self-training (None without it); ``harmonized`` is
+            then the second pass, with KRISS given the first pass's low-risk links as prototypes.
     """
 
     mentions: MentionSet
@@ -70,6 +72,7 @@ class LinkRun:
     prototype_entities: set[int] = field(default_factory=set)
     pseudo_dev: dict = field(default_factory=dict)
     dev_slots: tuple | None = None
+    first_pass: HarmonizedLinks | None = None
 
 
 class _Clock:
@@ -258,17 +261,50 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
         dev_info = {"n": len(dev), "n_hidden": int(dev.hidden.sum()), "visible_share": visible_share,
                     "kriss_window": window, "kriss_acc_by_window": dev_windows}
         clock.lap("pseudo_dev")
-    harm = harmonize(slots, polar_harmonizer(cfg, cfg.seed if harmonizer_seed is None else harmonizer_seed),
-                     dev=dev_input, folds=cfg.calibration.folds)
+    hseed = cfg.seed if harmonizer_seed is None else harmonizer_seed
+    harm = harmonize(slots, polar_harmonizer(cfg, hseed), dev=dev_input, folds=cfg.calibration.folds)
     if harm.link_model is not None:
         dev_info.update(harm.link_model.dev)
     clock.lap("harmonize")
+    first_pass, n_linked = None, 0
+    if "kriss" in linkers and cfg.self_train_risk > 0:
+        linked = self_training_links(harm, cfg.self_train_risk)
+        n_linked = int(linked.sum())
+        if n_linked:
+            first_pass = harm
+            rankings["kriss_first_pass"] = rankings["kriss"]
+            linkers["kriss"] = KrissLinker(tuned, window).fit(
+                names, pos, protos, doc_texts, linked=(mentions.subset(linked), harm.ranking.top1[linked]))
+            n_proto = linkers["kriss"].n_prototypes_
+            if ablations:                  # other thresholds, measured only (KRISS's own ranking, no re-harmonizing)
+                for t in SELF_TRAIN_SWEEP:
+                    keep = self_training_links(first_pass, t)
+                    if t != cfg.self_train_risk and keep.any():
+                        extra[f"kriss_self_train_{t:g}"] = KrissLinker(tuned, window).fit(
+                            names, pos, protos, doc_texts, linked=(mentions.subset(keep), first_pass.ranking.top1[keep]))
+            rankings_2, slots = _slots(linkers, mentions, doc_ents, cfg)
+            rankings.update(rankings_2)
+            harm = harmonize(slots, polar_harmonizer(cfg, hseed), dev=dev_input, folds=cfg.calibration.folds)
+            if harm.link_model is not None:
+                dev_info.update(harm.link_model.dev)
+        clock.lap("self_training")
+    dev_info["self_train_prototypes"] = n_linked
     for name, lk in extra.items():
         rankings[name] = lk.rank(mentions, k)
     if extra:
         clock.lap("ablations")
     return LinkRun(mentions, rankings, slots, harm, universe, len(selfsup), trainer, clock.phases, n_proto,
-                   {pos[m.entity] for m in selfsup}, {pos[m.entity] for m in protos}, dev_info, dev_input)
+                   {pos[m.entity] for m in selfsup}, {pos[m.entity] for m in protos}, dev_info, dev_input,
+                   first_pass)
+
+
+SELF_TRAIN_SWEEP = (0.1, 0.25, 0.5, 0.75, 1.0)
+
+
+def self_training_links(harm: HarmonizedLinks, max_risk: float) -> np.ndarray:
+    """shape (n,), bool: the links that become KRISS prototypes of their entity in the second pass —
+    those with a link whose risk is below ``max_risk`` (no gold: the harmonized link's own risk)."""
+    return (harm.ranking.top1 >= 0) & (np.asarray(harm.risk) < max_risk)
 
 
 @dataclass
