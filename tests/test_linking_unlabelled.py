@@ -100,3 +100,27 @@ def test_mention_subset_keeps_the_order_and_the_texts():
     sub = ms.subset(np.array([False, True, True]))
     assert sub.texts == ["c d", "e f"] and sub.doc_ids == ["d1", "d2"] and sub.contexts == ms.contexts[1:]
     assert ms.subset(np.array([2])).surfaces == ["e f"]
+
+
+def test_folded_linker_links_each_document_with_its_folds_linker():
+    from polarlab.linking.selftrain import FoldedLinker, document_folds, link_triples
+    from polarlab.ontology.terms import Ontology, Term
+
+    names = RowTable(["alpha disease", "beta disease"], np.array([0, 1]))
+    pos = {"A": 0, "B": 1}
+    ms = _mentions([f"alpha disease {i}" for i in range(12)])
+    f = document_folds(ms.doc_ids)
+    assert set(f.tolist()) == {0, 1} and (document_folds(ms.doc_ids) == f).all()      # stable, both folds used
+    to_a = KrissLinker(_HashEncoder(), window=0).fit(names, pos)
+    to_b = KrissLinker(_HashEncoder(), window=0).fit(RowTable(["alpha disease"], np.array([1])), pos)
+    r = FoldedLinker([to_a, to_b]).rank(ms, 1)
+    assert (r.top1 == np.where(f == 0, 0, 1)).all()
+    s = FoldedLinker([to_a, to_b]).score(ms, np.tile([[0, 1]], (12, 1)))
+    assert np.isnan(s[f == 1, 0]).all() and np.isfinite(s[f == 0, 0]).all()
+    onto = Ontology()
+    onto.terms["A"] = Term("A", "alpha disease", ["alpha syndrome"])
+    onto.terms["B"] = Term("B", "beta disease", [])
+    two = _mentions(["alpha disease", "Alpha disease", "beta disease"])
+    triples = link_triples(two, np.array([0, 0, 1]), onto, 0)
+    assert [(t.anchor, t.positive, t.entity) for t in triples] == [
+        ("[M] alpha disease [/M]", "alpha syndrome", "A"), ("[M] beta disease [/M]", "beta disease", "B")]

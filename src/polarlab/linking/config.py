@@ -107,6 +107,10 @@ class LinkingConfig(_Strict):
         "self-training: the mentions whose first-pass harmonized link has a risk below this become KRISS "
         "prototypes of their linked term (in context; never of themselves), then KRISS links again and the "
         "links are harmonized again; 0 = off. 0.5: links more likely right than wrong"))
+    self_train_epochs: int = Field(0, ge=0, description=(
+        "self-training also fine-tunes the encoder on those links (mention -> a name of its term) for this many "
+        "epochs, cross-fitted by document (a mention is linked by an encoder that never saw its own link); "
+        "0 = prototypes only"))
     universe_top_k: int = Field(5, ge=1, description="sparse candidates per mention that dense linkers search")
     max_dense_names: int = Field(5000, ge=0, description="dense linkers search the whole ontology up to this many names")
     train: TrainConfig = Field(default_factory=TrainConfig)

@@ -24,6 +24,7 @@ from .linkers import ExactLinker, KrissLinker, NamesDenseLinker, Ranking, RowTab
 from .mentions import MentionSet
 from .pseudodev import PseudoDev, choose_pseudo_dev, drop_hidden, hide_names
 from .selfsup import SelfSupMention, sample_per_entity, self_supervised_mentions
+from .selftrain import self_trained_kriss, self_training_links
 
 log = logging.getLogger(__name__)
 
@@ -273,8 +274,8 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
         if n_linked:
             first_pass = harm
             rankings["kriss_first_pass"] = rankings["kriss"]
-            linkers["kriss"] = KrissLinker(tuned, window).fit(
-                names, pos, protos, doc_texts, linked=(mentions.subset(linked), harm.ranking.top1[linked]))
+            linkers["kriss"] = self_trained_kriss(tuned, trainer, window, cfg.self_train_epochs, names, pos, protos,
+                                                  doc_texts, mentions, linked, harm.ranking.top1, ontology)
             n_proto = linkers["kriss"].n_prototypes_
             if ablations:                  # other thresholds, measured only (KRISS's own ranking, no re-harmonizing)
                 for t in SELF_TRAIN_SWEEP:
@@ -299,12 +300,6 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
 
 
 SELF_TRAIN_SWEEP = (0.1, 0.25, 0.5, 0.75, 1.0)
-
-
-def self_training_links(harm: HarmonizedLinks, max_risk: float) -> np.ndarray:
-    """shape (n,), bool: the links that become KRISS prototypes of their entity in the second pass —
-    those with a link whose risk is below ``max_risk`` (no gold: the harmonized link's own risk)."""
-    return (harm.ranking.top1 >= 0) & (np.asarray(harm.risk) < max_risk)
 
 
 @dataclass
