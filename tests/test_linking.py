@@ -374,3 +374,25 @@ def test_contrastive_trainer_follows_the_train_config():
     assert (t.max_examples, t.per_entity, t.name_pairs, t.lr, t.window, t.seed, t.synonym_swap) == \
         (7, 3, 5, 1e-4, 33, 4, 0.0)
     assert t.hard_negatives is cfg.train.hard_negatives
+
+
+@pytest.mark.slow
+def test_self_training_with_a_real_cross_fitted_encoder_fit(corpus):
+    """Low-risk first-pass links become prototypes; with self_train_epochs the encoder is fine-tuned on
+    them per document fold (real MiniLM fits), and every mention still gets one valid link and risk."""
+    from polarlab.linking.config import LinkingProject
+    from polarlab.linking.run import run_linking
+
+    proj = LinkingProject.model_validate({
+        "ontology": {"paths": ["onto"]},
+        "linking": {"corpus": ["corpus/test_corpus.txt"], "unlabelled": ["corpus/train_corpus.txt"],
+                    "self_train_risk": 1.0, "self_train_epochs": 1,
+                    "train": {"max_examples": 12, "batch_size": 4, "name_pairs": 0}}})
+    res = run_linking(proj, base_dir=corpus, output_dir=corpus / "st_out")
+    run = res.run
+    assert run.first_pass is not None and run.pseudo_dev["self_train_prototypes"] >= 1
+    assert "kriss_first_pass" in run.rankings
+    n = len(run.mentions)
+    assert run.harmonized.ranking.top1.shape == (n,) and np.all(np.isfinite(run.harmonized.risk))
+    assert run.rankings["kriss"].top1.shape == (n,)
+    assert len(res.frame) == n
