@@ -107,6 +107,8 @@ class LinkingConfig(_Strict):
         "self-training: the mentions whose first-pass harmonized link has a risk below this become KRISS "
         "prototypes of their linked term (in context; never of themselves), then KRISS links again and the "
         "links are harmonized again; 0 = off. 0.5: links more likely right than wrong"))
+    self_train_rounds: int = Field(1, ge=1, description=(
+        "self-training passes: each takes the low-risk links of the previous harmonized result"))
     self_train_epochs: int = Field(0, ge=0, description=(
         "self-training also fine-tunes the encoder on those links (mention -> a name of its term) for this many "
         "epochs, cross-fitted by document (a mention is linked by an encoder that never saw its own link); "

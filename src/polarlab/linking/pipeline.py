@@ -268,16 +268,17 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
         dev_info.update(harm.link_model.dev)
     clock.lap("harmonize")
     first_pass, n_linked = None, 0
-    if "kriss" in linkers and cfg.self_train_risk > 0:
+    for round_ in range(cfg.self_train_rounds if "kriss" in linkers and cfg.self_train_risk > 0 else 0):
         linked = self_training_links(harm, cfg.self_train_risk)
         n_linked = int(linked.sum())
         if n_linked:
-            first_pass = harm
-            rankings["kriss_first_pass"] = rankings["kriss"]
+            if first_pass is None:
+                first_pass = harm
+                rankings["kriss_first_pass"] = rankings["kriss"]
             linkers["kriss"] = self_trained_kriss(tuned, trainer, window, cfg.self_train_epochs, names, pos, protos,
                                                   doc_texts, mentions, linked, harm.ranking.top1, ontology)
             n_proto = linkers["kriss"].n_prototypes_
-            if ablations:                  # other thresholds, measured only (KRISS's own ranking, no re-harmonizing)
+            if ablations and round_ == 0:  # other thresholds, measured only (KRISS's own ranking, no re-harmonizing)
                 for t in SELF_TRAIN_SWEEP:
                     keep = self_training_links(first_pass, t)
                     if t != cfg.self_train_risk and keep.any():
