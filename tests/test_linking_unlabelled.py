@@ -124,3 +124,14 @@ def test_folded_linker_links_each_document_with_its_folds_linker():
     triples = link_triples(two, np.array([0, 0, 1]), onto, 0)
     assert [(t.anchor, t.positive, t.entity) for t in triples] == [
         ("[M] alpha disease [/M]", "alpha syndrome", "A"), ("[M] beta disease [/M]", "beta disease", "B")]
+
+
+def test_marked_name_prototypes_read_like_a_mention_without_context():
+    names = RowTable(["alpha disease", "beta disease"], np.array([0, 1]))
+    ms = _mentions(["alpha disease"])
+    marked = KrissLinker(_HashEncoder(), window=0, marked_names=True).fit(names, {"A": 0, "B": 1})
+    plain = KrissLinker(_HashEncoder(), window=0).fit(names, {"A": 0, "B": 1})
+    assert marked.index_.table.texts == ["[M] alpha disease [/M]", "[M] beta disease [/M]"]
+    assert plain.index_.table.texts == ["alpha disease", "beta disease"]
+    assert marked.rank(ms, 1).scores[0, 0] == pytest.approx(1.0, abs=1e-6)
+    assert plain.rank(ms, 1).scores[0, 0] < 1.0 - 1e-3

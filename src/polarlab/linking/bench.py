@@ -19,7 +19,7 @@ from .pipeline import LinkRun, peak_rss_mb, run_link
 from .unlabelled import read_unlabelled
 
 ABLATIONS = ("kriss_no_context", "kriss_with_context", "kriss_untrained", "kriss_names_only", "kriss_all_prototypes",
-             "kriss_first_pass")
+             "kriss_first_pass", "kriss_plain_names", "kriss_marked_names")
 
 
 def corpus_files(directory: str | os.PathLike) -> tuple[list[Path], list[Path]]:

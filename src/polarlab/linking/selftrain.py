@@ -93,12 +93,12 @@ def link_triples(mentions: MentionSet, links: np.ndarray, ontology: Ontology, wi
 def self_trained_kriss(tuned: MemoEncoder, trainer: ContrastiveTrainer, window: int, epochs: int,
                        names: RowTable, positions: dict[str, int], prototypes: Sequence[SelfSupMention],
                        doc_texts: dict[str, str], mentions: MentionSet, linked: np.ndarray, links: np.ndarray,
-                       ontology: Ontology, folds: int = 2):
+                       ontology: Ontology, folds: int = 2, marked_names: bool = False):
     """The second-pass KRISS linker: ``tuned``'s prototypes plus the ``linked`` mentions (their first-pass
     ``links``); with ``epochs`` > 0 a copy of the encoder per fold is fine-tuned on the other folds' links."""
     ms, ents = mentions.subset(linked), np.asarray(links)[linked]
     if epochs <= 0:
-        return KrissLinker(tuned, window).fit(names, positions, prototypes, doc_texts, linked=(ms, ents))
+        return KrissLinker(tuned, window, marked_names=marked_names).fit(names, positions, prototypes, doc_texts, linked=(ms, ents))
     fold = document_folds(ms.doc_ids, folds)
     out = []
     for j in range(folds):
@@ -111,5 +111,5 @@ def self_trained_kriss(tuned: MemoEncoder, trainer: ContrastiveTrainer, window: 
             tr = copy.copy(trainer)
             tr.epochs = epochs
             tr.fit(enc, triples)
-        out.append(KrissLinker(enc, window).fit(names, positions, prototypes, doc_texts, linked=(ms, ents)))
+        out.append(KrissLinker(enc, window, marked_names=marked_names).fit(names, positions, prototypes, doc_texts, linked=(ms, ents)))
     return FoldedLinker(out, folds)

@@ -11,7 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from ..encoder import MemoEncoder
-from ..mentions import MentionSet
+from ..mentions import MARK_CLOSE, MARK_OPEN, MentionSet
 from ..selfsup import SelfSupMention
 from .base import Ranking, RowTable, top_entities
 from .dense import PrototypeIndex
@@ -50,6 +50,8 @@ class KrissLinker:
         use_definitions: an entity's description is a prototype too.
         hnsw_above: rows above which the index is approximate (HNSW).
         name: the name reported (ablations get their own).
+        marked_names: read a name prototype as a mention without context (``[M] name [/M]``), the
+            form of a query with ``window = 0`` and of the self-supervised prototypes, instead of plain.
 
     Linked mentions (self-training, :meth:`fit` ``linked``) are prototypes too, but a query never
     meets itself: a prototype made from the mention being linked (same document and span) is left
@@ -58,7 +60,7 @@ class KrissLinker:
 
     def __init__(self, encoder: MemoEncoder, window: int = 100, use_names: bool = True,
                  use_contexts: bool = True, use_definitions: bool = False, hnsw_above: int = 200_000,
-                 name: str = "kriss") -> None:
+                 name: str = "kriss", marked_names: bool = False) -> None:
         self.encoder = encoder
         self.window = int(window)
         self.use_names = use_names
@@ -66,6 +68,7 @@ class KrissLinker:
         self.use_definitions = use_definitions
         self.hnsw_above = hnsw_above
         self.name = name
+        self.marked_names = marked_names
 
     def fit(self, names: RowTable, positions: dict[str, int], prototypes: Sequence[SelfSupMention] = (),
             doc_texts: dict[str, str] | None = None, definitions: RowTable | None = None,
@@ -86,7 +89,7 @@ class KrissLinker:
         texts: list[str] = []
         ent: list[int] = []
         if self.use_names:
-            texts += names.texts
+            texts += [f"{MARK_OPEN} {t} {MARK_CLOSE}" for t in names.texts] if self.marked_names else names.texts
             ent += names.entity.tolist()
         if self.use_contexts:
             for m in prototypes:
