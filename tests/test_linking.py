@@ -338,6 +338,8 @@ def test_linking_defaults_are_the_gold_free_ones():
     cfg = LinkingConfig(corpus=["c.txt"])
     assert cfg.train.hard_negatives is False
     assert cfg.context == "auto"                                  # context only if the pseudo-dev set wants it
+    assert cfg.name_form == "plain" and cfg.self_train_epochs == 0 and cfg.self_train_rounds == 1
+    assert cfg.unlabelled == [] and 0 < cfg.self_train_risk <= 0.5          # a link more likely right than wrong
     proj = HarmonizerSection()
     assert (cfg.harmonizer.model, cfg.harmonizer.scalarization) == (proj.model, proj.scalarization)
 

@@ -97,9 +97,9 @@ class LinkingConfig(_Strict):
     context: Literal["auto", "on", "off"] = Field("auto", description=(
         "KRISS reads the mention in context (on), alone (off), or as the pseudo-dev set decides (auto: "
         "context only when KRISS is more accurate with it there; no gold)"))
-    name_form: Literal["auto", "plain", "marked"] = Field("auto", description=(
+    name_form: Literal["auto", "plain", "marked"] = Field("plain", description=(
         "KRISS's name prototypes read plain or marked like a mention without context ([M] name [/M]); auto: "
-        "marked only when KRISS is more accurate so on the pseudo-dev set (no gold)"))
+        "marked only when KRISS is more accurate so on the pseudo-dev set (no gold; costs a pseudo-dev pass)"))
     pooling: Literal["mention", "mean"] = Field("mention", description="KRISS mention vector: tokens inside the "
                                                 "markers (mention) or the whole context (mean)")
     max_seq_length: int = Field(48, ge=8, description="encoder tokens per mention in context")
