@@ -5,6 +5,7 @@ the mappable and on all mentions, the risk's ECE/AUROC, the accuracy of the lowe
 time and peak memory of each phase. The last line is one JSON object.
 
     OMP_NUM_THREADS=1 python benchmarks/linking_ncbi.py [--data ../shared/data] [--limit-docs N]
+        [--unlabelled ../shared/data/scifact/corpus.jsonl] [--set self_train_risk=0]
 """
 from __future__ import annotations
 
@@ -23,12 +24,18 @@ def main() -> None:
     ap.add_argument("--limit-docs", type=int, default=None)
     ap.add_argument("--state-dir", type=Path, default=Path(".polarlab"))
     ap.add_argument("--no-ablations", action="store_true")
+    ap.add_argument("--unlabelled", type=Path, action="append", default=[],
+                    help="more unlabelled text (PubTator, BEIR JSONL, plain text); repeat for several files")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                    help="a [linking] setting other than the default, e.g. self_train_risk=0 (a variant)")
     args = ap.parse_args()
+    options = {k: json.loads(v) for k, v in (x.split("=", 1) for x in args.set)}
     from polarlab.export.labels import to_json
     from polarlab.linking.bench import bench_linking
 
     result = bench_linking(args.data / "ncbi_disease", args.data / "disease_ontology", limit_docs=args.limit_docs,
-                           state_dir=args.state_dir, ablations=not args.no_ablations)
+                           state_dir=args.state_dir, ablations=not args.no_ablations,
+                           unlabelled=args.unlabelled, options=options)
     for name, r in {**result["linkers"], **result["ablations"], "harmonized": result["harmonized"]}.items():
         print(f"{name:18s} acc@1 mappable {100 * r['acc1_mappable']:5.1f}  acc@5 mappable "
               f"{100 * r['acc5_mappable']:5.1f}  acc@1 all {100 * r['acc1_all']:5.1f}", file=sys.stderr)

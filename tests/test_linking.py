@@ -247,8 +247,9 @@ def test_bench_linking_cli_prints_one_json_line(corpus, tmp_path):
     assert res.exit_code == 0, res.output
     last = json.loads(res.output.strip().splitlines()[-1])
     assert set(last["linkers"]) == {"exact", "sparse", "names_dense", "kriss"}
-    assert set(last["ablations"]) == {"kriss_no_context", "kriss_with_context", "kriss_untrained", "kriss_names_only",
-                                      "kriss_all_prototypes"}
+    measured = {"kriss_first_pass", "kriss_plain_names", "kriss_marked_names"}
+    assert {a for a in last["ablations"] if a not in measured and not a.startswith("kriss_self_train_")} == {"kriss_no_context", "kriss_with_context", "kriss_untrained",
+                                                             "kriss_names_only", "kriss_all_prototypes"}
     for r in list(last["linkers"].values()) + [last["harmonized"]]:
         assert {"acc1_mappable", "acc5_mappable", "acc1_all"} <= set(r)
         assert 0 <= r["acc1_mappable"] <= r["acc5_mappable"] <= 1
@@ -337,6 +338,8 @@ def test_linking_defaults_are_the_gold_free_ones():
     cfg = LinkingConfig(corpus=["c.txt"])
     assert cfg.train.hard_negatives is False
     assert cfg.context == "auto"                                  # context only if the pseudo-dev set wants it
+    assert cfg.name_form == "plain" and cfg.self_train_epochs == 0 and cfg.self_train_rounds == 1
+    assert cfg.unlabelled == [] and 0 < cfg.self_train_risk <= 0.5          # a link more likely right than wrong
     proj = HarmonizerSection()
     assert (cfg.harmonizer.model, cfg.harmonizer.scalarization) == (proj.model, proj.scalarization)
 
@@ -374,3 +377,25 @@ def test_contrastive_trainer_follows_the_train_config():
     assert (t.max_examples, t.per_entity, t.name_pairs, t.lr, t.window, t.seed, t.synonym_swap) == \
         (7, 3, 5, 1e-4, 33, 4, 0.0)
     assert t.hard_negatives is cfg.train.hard_negatives
+
+
+@pytest.mark.slow
+def test_self_training_with_a_real_cross_fitted_encoder_fit(corpus):
+    """Low-risk first-pass links become prototypes; with self_train_epochs the encoder is fine-tuned on
+    them per document fold (real MiniLM fits), and every mention still gets one valid link and risk."""
+    from polarlab.linking.config import LinkingProject
+    from polarlab.linking.run import run_linking
+
+    proj = LinkingProject.model_validate({
+        "ontology": {"paths": ["onto"]},
+        "linking": {"corpus": ["corpus/test_corpus.txt"], "unlabelled": ["corpus/train_corpus.txt"],
+                    "self_train_risk": 1.0, "self_train_epochs": 1,
+                    "train": {"max_examples": 12, "batch_size": 4, "name_pairs": 0}}})
+    res = run_linking(proj, base_dir=corpus, output_dir=corpus / "st_out")
+    run = res.run
+    assert run.first_pass is not None and run.pseudo_dev["self_train_prototypes"] >= 1
+    assert "kriss_first_pass" in run.rankings
+    n = len(run.mentions)
+    assert run.harmonized.ranking.top1.shape == (n,) and np.all(np.isfinite(run.harmonized.risk))
+    assert run.rankings["kriss"].top1.shape == (n,)
+    assert len(res.frame) == n

@@ -14,6 +14,8 @@ def bench_linking_cmd(
         limit_docs: Optional[int] = typer.Option(None, help="link only the first N test documents"),
         state_dir: Path = typer.Option(Path(".polarlab"), help="cache folder (vectors of the unmodified encoder)"),
         ablations: bool = typer.Option(True, help="also run KRISS without context / training / context prototypes"),
+        unlabelled: list[Path] = typer.Option([], "--unlabelled",
+                                              help="more text for self-supervision (PubTator, BEIR JSONL, plain text); repeatable"),
         verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
     """Every linker, the ablations and the POLAR-harmonized link on the corpus's test mentions.
 
@@ -28,7 +30,8 @@ def bench_linking_cmd(
 
     _setup_logging(verbose)
     try:
-        result = bench_linking(corpus, ontology, limit_docs=limit_docs, state_dir=state_dir, ablations=ablations)
+        result = bench_linking(corpus, ontology, limit_docs=limit_docs, state_dir=state_dir, ablations=ablations,
+                               unlabelled=unlabelled)
     except PolarlabError as e:
         _fail(e)
     if json_out is not None:

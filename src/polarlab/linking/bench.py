@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -16,8 +16,10 @@ from .config import LinkingConfig
 from .evaluate import GoldMap, hits_at, link_accuracy, map_gold
 from .mentions import MentionSet
 from .pipeline import LinkRun, peak_rss_mb, run_link
+from .unlabelled import read_unlabelled
 
-ABLATIONS = ("kriss_no_context", "kriss_with_context", "kriss_untrained", "kriss_names_only", "kriss_all_prototypes")
+ABLATIONS = ("kriss_no_context", "kriss_with_context", "kriss_untrained", "kriss_names_only", "kriss_all_prototypes",
+             "kriss_first_pass", "kriss_plain_names", "kriss_marked_names")
 
 
 def corpus_files(directory: str | os.PathLike) -> tuple[list[Path], list[Path]]:
@@ -46,7 +48,8 @@ def lowest_risk_accuracy(risk: np.ndarray, correct: np.ndarray, share: float = 0
 
 def bench_linking(corpus: str | os.PathLike, ontology: str | os.PathLike, cfg: LinkingConfig | None = None,
                   limit_docs: int | None = None, state_dir: str | os.PathLike | None = ".polarlab",
-                  ablations: bool = True) -> dict[str, Any]:
+                  ablations: bool = True, unlabelled: Sequence[str | os.PathLike] = (),
+                  options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Link the corpus's test mentions; score every linker, the ablations and the harmonized link.
 
     Returns:
@@ -55,31 +58,38 @@ def bench_linking(corpus: str | os.PathLike, ontology: str | os.PathLike, cfg: L
         "n_mentions", "n_mappable", "n_selfsup", "universe", "n_prototypes", "train", "seconds",
         "peak_rss_mb"}`` (see :func:`bench_report`).
     """
-    return bench_report(*bench_run(corpus, ontology, cfg, limit_docs, state_dir, ablations))
+    return bench_report(*bench_run(corpus, ontology, cfg, limit_docs, state_dir, ablations, unlabelled, options))
 
 
 def bench_run(corpus: str | os.PathLike, ontology: str | os.PathLike, cfg: LinkingConfig | None = None,
               limit_docs: int | None = None, state_dir: str | os.PathLike | None = ".polarlab",
-              ablations: bool = True) -> tuple[LinkRun, GoldMap, dict[str, Any]]:
-    """The expensive part of the bench: load, self-supervise, train, link, harmonize."""
+              ablations: bool = True, unlabelled: Sequence[str | os.PathLike] = (),
+              options: dict[str, Any] | None = None) -> tuple[LinkRun, GoldMap, dict[str, Any]]:
+    """The expensive part of the bench: load, self-supervise, train, link, harmonize.
+
+    ``unlabelled``: more text files for self-supervision beside the corpus's train/dev files
+    (PubTator, BEIR JSONL or plain text, :mod:`polarlab.linking.unlabelled`); ``options``: other
+    ``[linking]`` settings than the defaults (when ``cfg`` is not given)."""
     t0 = time.perf_counter()
     test_files, unl_files = corpus_files(corpus)
     onto = load_ontology(ontology)
     docs = [d for f in test_files for d in read_pubtator(f)]
     if limit_docs:
         docs = docs[:limit_docs]
-    unlabelled = [d for f in unl_files for d in read_pubtator(f)]
-    if not unlabelled:
+    unl_files = unl_files + [Path(p) for p in unlabelled]
+    texts = read_unlabelled(unl_files)
+    if not texts:
         raise InputError("no unlabelled text for self-supervision (train/dev files)", file=str(corpus),
                          fix="put the train/dev PubTator files beside the test file")
-    cfg = cfg or LinkingConfig(corpus=[str(f) for f in test_files], unlabelled=[str(f) for f in unl_files])
+    cfg = cfg or LinkingConfig(corpus=[str(f) for f in test_files], unlabelled=[str(f) for f in unl_files],
+                               **(options or {}))
     mentions = MentionSet.from_documents(docs, cfg.window, cfg.expand_abbreviations)
     where = [f"document {d}, span {s}-{e}" for d, s, e in zip(mentions.doc_ids, mentions.starts, mentions.ends)]
     gold = map_gold(mentions.gold, onto, cfg.gold_prefixes, cfg.bare_gold_prefix, where)
     load_s = time.perf_counter() - t0
     cache = Path(state_dir) / "embeddings" if state_dir else None
-    run = run_link(mentions, onto, unlabelled, cfg, docs, cache_dir=cache, ablations=ablations)
-    return run, gold, {"load_seconds": load_s, "t0": t0, "n_docs": len(docs)}
+    run = run_link(mentions, onto, texts, cfg, docs, cache_dir=cache, ablations=ablations)
+    return run, gold, {"load_seconds": load_s, "t0": t0, "n_docs": len(docs), "n_unlabelled_docs": len(texts)}
 
 
 def coverage_report(run: LinkRun, gold: GoldMap) -> dict[str, Any]:
@@ -106,8 +116,10 @@ def coverage_report(run: LinkRun, gold: GoldMap) -> dict[str, Any]:
 
 def bench_report(run: LinkRun, gold: GoldMap, meta: dict[str, Any]) -> dict[str, Any]:
     """Accuracies of every ranking, the harmonized link's risk calibration, times and memory."""
-    linkers = {n: link_accuracy(r, gold) for n, r in run.rankings.items() if n not in ABLATIONS}
-    abl = {n: link_accuracy(r, gold) for n, r in run.rankings.items() if n in ABLATIONS}
+    linkers = {n: link_accuracy(r, gold) for n, r in run.rankings.items()
+               if n not in ABLATIONS and not n.startswith("kriss_self_train_")}
+    abl = {n: link_accuracy(r, gold) for n, r in run.rankings.items()
+           if n in ABLATIONS or n.startswith("kriss_self_train_")}
     h = run.harmonized
     correct = hits_at(h.ranking, gold, 1)
     sel = gold.has_gold
@@ -122,11 +134,14 @@ def bench_report(run: LinkRun, gold: GoldMap, meta: dict[str, Any]) -> dict[str,
                         "acc_lowest_risk_80": lowest_risk_accuracy(h.risk[mp], correct[mp])}
     tr = run.trainer
     harm["pseudo_dev"] = run.pseudo_dev
+    if run.first_pass is not None:
+        harm["first_pass"] = link_accuracy(run.first_pass.ranking, gold)
     seconds = {"load": meta["load_seconds"], **{k: v.seconds for k, v in run.phases.items()}}
     train_keys = ("selfsup_matching", "contrastive_training")
     return {
         "linkers": linkers, "ablations": abl, "harmonized": harm,
         "n_mentions": len(run.mentions), "n_mappable": int(mp.sum()), "n_docs": meta["n_docs"],
+        "n_unlabelled_docs": meta.get("n_unlabelled_docs"),
         "n_selfsup": run.n_selfsup, "coverage": coverage_report(run, gold), "universe": int(len(run.universe)), "n_prototypes": run.n_prototypes,
         "train": None if tr is None else {"examples": tr.n_examples_, "steps": tr.n_steps_, "seconds": tr.seconds_,
                                           "loss_first": tr.losses_[0] if tr.losses_ else None,

@@ -87,7 +87,9 @@ class LinkingConfig(_Strict):
     """``[linking]``: what to link, with which text to self-supervise, and the linkers' settings."""
 
     corpus: list[str] = Field(min_length=1)
-    unlabelled: list[str] = Field(default_factory=list)
+    unlabelled: list[str] = Field(default_factory=list, description=(
+        "text files for self-supervision: PubTator, BEIR JSONL (.jsonl: _id, title, text) or plain text (one "
+        "document per line); default: the corpus's own text"))
     mentions: Literal["spans", "match"] = "spans"
     linkers: list[str] = Field(default_factory=lambda: list(LINKERS))
     expand_abbreviations: bool = Field(True, description="read 'WD' as 'Wilson disease' where the document defines it")
@@ -95,12 +97,25 @@ class LinkingConfig(_Strict):
     context: Literal["auto", "on", "off"] = Field("auto", description=(
         "KRISS reads the mention in context (on), alone (off), or as the pseudo-dev set decides (auto: "
         "context only when KRISS is more accurate with it there; no gold)"))
+    name_form: Literal["auto", "plain", "marked"] = Field("plain", description=(
+        "KRISS's name prototypes read plain or marked like a mention without context ([M] name [/M]); auto: "
+        "marked only when KRISS is more accurate so on the pseudo-dev set (no gold; costs a pseudo-dev pass)"))
     pooling: Literal["mention", "mean"] = Field("mention", description="KRISS mention vector: tokens inside the "
                                                 "markers (mention) or the whole context (mean)")
     max_seq_length: int = Field(48, ge=8, description="encoder tokens per mention in context")
     top_k: int = Field(5, ge=1, description="entities each linker ranks")
     n_slots: int = Field(8, ge=2, description="candidate slots the harmonizer chooses among")
     prototypes_per_entity: int = Field(3, ge=0)
+    self_train_risk: float = Field(0.5, ge=0, le=1, description=(
+        "self-training: the mentions whose first-pass harmonized link has a risk below this become KRISS "
+        "prototypes of their linked term (in context; never of themselves), then KRISS links again and the "
+        "links are harmonized again; 0 = off. 0.5: links more likely right than wrong"))
+    self_train_rounds: int = Field(1, ge=1, description=(
+        "self-training passes: each takes the low-risk links of the previous harmonized result"))
+    self_train_epochs: int = Field(0, ge=0, description=(
+        "self-training also fine-tunes the encoder on those links (mention -> a name of its term) for this many "
+        "epochs, cross-fitted by document (a mention is linked by an encoder that never saw its own link); "
+        "0 = prototypes only"))
     universe_top_k: int = Field(5, ge=1, description="sparse candidates per mention that dense linkers search")
     max_dense_names: int = Field(5000, ge=0, description="dense linkers search the whole ontology up to this many names")
     train: TrainConfig = Field(default_factory=TrainConfig)

@@ -71,6 +71,14 @@ class MentionSet:
         return [in_context(self.doc_texts[d], int(s), int(e), window, surface=sf)
                 for d, s, e, sf in zip(self.doc_ids, self.starts, self.ends, self.surfaces)]
 
+    def subset(self, keep: np.ndarray) -> "MentionSet":
+        """The mentions where ``keep`` (bool mask or positions) holds, in order."""
+        idx = np.flatnonzero(keep) if np.asarray(keep).dtype == bool else np.asarray(keep, dtype=np.int64)
+        pick = lambda xs: [xs[i] for i in idx]  # noqa: E731
+        return MentionSet(pick(self.doc_ids), self.starts[idx], self.ends[idx], pick(self.texts),
+                          pick(self.contexts) if self.contexts else [], None if self.gold is None else pick(self.gold),
+                          self.doc_texts, pick(self.surfaces))
+
     def expand_abbreviations(self) -> "MentionSet":
         """Read a mention that is a short form defined in its document as the long form (in place)."""
         from .abbreviations import find_abbreviations

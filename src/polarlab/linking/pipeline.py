@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 import resource
 import time
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from .linkers import ExactLinker, KrissLinker, NamesDenseLinker, Ranking, RowTab
 from .mentions import MentionSet
 from .pseudodev import PseudoDev, choose_pseudo_dev, drop_hidden, hide_names
 from .selfsup import SelfSupMention, sample_per_entity, self_supervised_mentions
+from .selftrain import self_trained_kriss, self_training_links
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,8 @@ class LinkRun:
         prototype_entities: entity positions with at least one KRISS prototype in context.
         pseudo_dev: the pseudo-dev set's figures (``n``, ``n_hidden``, ``visible_share`` and what
             :func:`polarlab.linking.stack.fit_link_model` reports); empty without one.
+        first_pass: the harmonized links before self-training (None without it); ``harmonized`` is
+            then the second pass, with KRISS given the first pass's low-risk links as prototypes.
     """
 
     mentions: MentionSet
@@ -70,6 +74,7 @@ class LinkRun:
     prototype_entities: set[int] = field(default_factory=set)
     pseudo_dev: dict = field(default_factory=dict)
     dev_slots: tuple | None = None
+    first_pass: HarmonizedLinks | None = None
 
 
 class _Clock:
@@ -213,6 +218,7 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
     dev_lk: _PseudoDevLinkers | None = None
     window = cfg.window if cfg.context != "off" else 0
     dev_windows: dict = {}
+    marked, dev_marked = cfg.name_form == "marked", {}
     if "kriss" in cfg.linkers:
         trainer = contrastive_trainer(cfg)
         triples = trainer.make_examples(drop_hidden(pool, dev.hidden_names), doc_texts, ontology, sparse)
@@ -225,24 +231,29 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
         if len(dev):
             dev_lk = _PseudoDevLinkers.build(dev, ontology, unlabelled, doc_texts, pool, cfg, base)
             window, dev_windows = choose_window(cfg, dev_lk, tuned)
+            marked, dev_marked = choose_name_form(cfg, dev_lk, tuned, window)
             clock.lap("pseudo_dev_window")
         # the held-out mentions may be prototypes here: only the pseudo-dev linkers must not see them
         protos = sample_per_entity(selfsup, cfg.prototypes_per_entity, cfg.seed, universe_ids)
-        kriss = KrissLinker(tuned, window).fit(names, pos, protos, doc_texts)
+        KL = partial(KrissLinker, marked_names=marked)
+        kriss = KL(tuned, window).fit(names, pos, protos, doc_texts)
         n_proto = kriss.n_prototypes_
         linkers["kriss"] = kriss
         if ablations:
-            extra["kriss_no_context"] = KrissLinker(tuned, 0, name="kriss_no_context").fit(names, pos, protos, doc_texts)
-            extra["kriss_with_context"] = KrissLinker(tuned, cfg.window, name="kriss_with_context").fit(
+            extra["kriss_no_context"] = KL(tuned, 0, name="kriss_no_context").fit(names, pos, protos, doc_texts)
+            extra["kriss_with_context"] = KL(tuned, cfg.window, name="kriss_with_context").fit(
                 names, pos, protos, doc_texts)
-            extra["kriss_names_only"] = KrissLinker(tuned, window, use_contexts=False,
+            extra["kriss_names_only"] = KL(tuned, window, use_contexts=False,
                                                     name="kriss_names_only").fit(names, pos)
             untrained = MemoEncoder(base.embedder, cfg.max_seq_length, cache_dir, tag="base", pooling=cfg.pooling,
                                     memo=base._memo)
-            extra["kriss_untrained"] = KrissLinker(untrained, window, name="kriss_untrained").fit(
+            extra["kriss_untrained"] = KL(untrained, window, name="kriss_untrained").fit(
+                names, pos, protos, doc_texts)
+            other = "kriss_plain_names" if marked else "kriss_marked_names"
+            extra[other] = KrissLinker(tuned, window, marked_names=not marked, name=other).fit(
                 names, pos, protos, doc_texts)
             every = sample_per_entity(selfsup, len(selfsup), cfg.seed, universe_ids)
-            extra["kriss_all_prototypes"] = KrissLinker(tuned, window, name="kriss_all_prototypes").fit(
+            extra["kriss_all_prototypes"] = KL(tuned, window, name="kriss_all_prototypes").fit(
                 names, pos, every, doc_texts)
         clock.lap("kriss_prototypes")
 
@@ -253,22 +264,52 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
         if dev_lk is None:
             dev_lk = _PseudoDevLinkers.build(dev, ontology, unlabelled, doc_texts, pool, cfg, base)
         if tuned is not None:
-            dev_lk.linkers["kriss"] = dev_lk.kriss(tuned, window)
+            dev_lk.linkers["kriss"] = dev_lk.kriss(tuned, window, marked)
         dev_input = dev_lk.slots(list(linkers), cfg)
         dev_info = {"n": len(dev), "n_hidden": int(dev.hidden.sum()), "visible_share": visible_share,
-                    "kriss_window": window, "kriss_acc_by_window": dev_windows}
+                    "kriss_window": window, "kriss_acc_by_window": dev_windows,
+                    "kriss_marked_names": marked, "kriss_acc_by_name_form": dev_marked}
         clock.lap("pseudo_dev")
-    harm = harmonize(slots, polar_harmonizer(cfg, cfg.seed if harmonizer_seed is None else harmonizer_seed),
-                     dev=dev_input, folds=cfg.calibration.folds)
+    hseed = cfg.seed if harmonizer_seed is None else harmonizer_seed
+    harm = harmonize(slots, polar_harmonizer(cfg, hseed), dev=dev_input, folds=cfg.calibration.folds)
     if harm.link_model is not None:
         dev_info.update(harm.link_model.dev)
     clock.lap("harmonize")
+    first_pass, n_linked = None, 0
+    for round_ in range(cfg.self_train_rounds if "kriss" in linkers and cfg.self_train_risk > 0 else 0):
+        linked = self_training_links(harm, cfg.self_train_risk)
+        n_linked = int(linked.sum())
+        if n_linked:
+            if first_pass is None:
+                first_pass = harm
+                rankings["kriss_first_pass"] = rankings["kriss"]
+            linkers["kriss"] = self_trained_kriss(tuned, trainer, window, cfg.self_train_epochs, names, pos, protos,
+                                                  doc_texts, mentions, linked, harm.ranking.top1, ontology,
+                                                  marked_names=marked)
+            n_proto = linkers["kriss"].n_prototypes_
+            if ablations and round_ == 0:  # other thresholds, measured only (KRISS's own ranking, no re-harmonizing)
+                for t in SELF_TRAIN_SWEEP:
+                    keep = self_training_links(first_pass, t)
+                    if t != cfg.self_train_risk and keep.any():
+                        extra[f"kriss_self_train_{t:g}"] = KL(tuned, window).fit(
+                            names, pos, protos, doc_texts, linked=(mentions.subset(keep), first_pass.ranking.top1[keep]))
+            rankings_2, slots = _slots(linkers, mentions, doc_ents, cfg)
+            rankings.update(rankings_2)
+            harm = harmonize(slots, polar_harmonizer(cfg, hseed), dev=dev_input, folds=cfg.calibration.folds)
+            if harm.link_model is not None:
+                dev_info.update(harm.link_model.dev)
+        clock.lap("self_training")
+    dev_info["self_train_prototypes"] = n_linked
     for name, lk in extra.items():
         rankings[name] = lk.rank(mentions, k)
     if extra:
         clock.lap("ablations")
     return LinkRun(mentions, rankings, slots, harm, universe, len(selfsup), trainer, clock.phases, n_proto,
-                   {pos[m.entity] for m in selfsup}, {pos[m.entity] for m in protos}, dev_info, dev_input)
+                   {pos[m.entity] for m in selfsup}, {pos[m.entity] for m in protos}, dev_info, dev_input,
+                   first_pass)
+
+
+SELF_TRAIN_SWEEP = (0.1, 0.25, 0.5, 0.75, 1.0)
 
 
 @dataclass
@@ -299,8 +340,8 @@ class _PseudoDevLinkers:
         return cls(dev, dev_ms, dev.targets(pos), linkers, doc_ents, names_table(hidden_onto, universe), protos,
                    pos, doc_texts)
 
-    def kriss(self, tuned: MemoEncoder, window: int) -> KrissLinker:
-        return KrissLinker(tuned, window).fit(self.names, self.positions, self.protos, self.doc_texts)
+    def kriss(self, tuned: MemoEncoder, window: int, marked_names: bool = False) -> KrissLinker:
+        return KrissLinker(tuned, window, marked_names=marked_names).fit(self.names, self.positions, self.protos, self.doc_texts)
 
     def accuracy(self, linker) -> float:
         """Accuracy@1 of a linker on the pseudo-dev mentions (their matched terms as targets)."""
@@ -309,6 +350,17 @@ class _PseudoDevLinkers:
     def slots(self, order: list[str], cfg: LinkingConfig) -> tuple[CandidateSlots, np.ndarray]:
         _, slots = _slots({name: self.linkers[name] for name in order}, self.mentions, self.doc_ents, cfg)
         return slots, self.targets
+
+
+def choose_name_form(cfg: LinkingConfig, dev_lk: _PseudoDevLinkers, tuned: MemoEncoder,
+                     window: int) -> tuple[bool, dict]:
+    """Whether KRISS reads its name prototypes marked (``[M] name [/M]``, the form of a query
+    without context) or plain. ``name_form = "auto"``: marked only when KRISS is more accurate so
+    on the pseudo-dev set (no gold). Returns (marked, pseudo-dev accuracy@1 per form compared)."""
+    if cfg.name_form != "auto":
+        return cfg.name_form == "marked", {}
+    acc = {f: dev_lk.accuracy(dev_lk.kriss(tuned, window, f == "marked")) for f in ("plain", "marked")}
+    return acc["marked"] > acc["plain"], acc
 
 
 def choose_window(cfg: LinkingConfig, dev_lk: _PseudoDevLinkers, tuned: MemoEncoder) -> tuple[int, dict]:

@@ -20,6 +20,7 @@ from .config import LinkingProject
 from .evaluate import link_accuracy, map_gold
 from .mentions import MentionSet
 from .pipeline import LinkRun, run_link
+from .unlabelled import read_unlabelled
 
 LABEL_COLUMNS = ["document_id", "start", "end", "mention", "linked_id", "name", "xrefs", "probability", "risk"]
 
@@ -97,7 +98,7 @@ def run_linking(project: LinkingProject, base_dir: str | Path = ".", output_dir:
     cfg = project.linking
     ontology = load_ontology([res(p) for p in project.ontology.paths])
     docs = read_corpus([res(p) for p in cfg.corpus])
-    unlabelled: list[Document] = read_corpus([res(p) for p in cfg.unlabelled]) if cfg.unlabelled else list(docs)
+    unlabelled: list[Document] = read_unlabelled([res(p) for p in cfg.unlabelled]) if cfg.unlabelled else list(docs)
     if cfg.mentions == "spans":
         mentions = MentionSet.from_documents(docs, cfg.window, cfg.expand_abbreviations)
     else:

@@ -11,10 +11,32 @@ from typing import Sequence
 import numpy as np
 
 from ..encoder import MemoEncoder
-from ..mentions import MentionSet
+from ..mentions import MARK_CLOSE, MARK_OPEN, MentionSet
 from ..selfsup import SelfSupMention
-from .base import Ranking, RowTable
+from .base import Ranking, RowTable, top_entities
 from .dense import PrototypeIndex
+
+
+def mention_keys(mentions: MentionSet) -> list[tuple[str, int, int]]:
+    """(document id, start, end) of each mention: what identifies a mention across sets."""
+    return [(d, int(s), int(e)) for d, s, e in zip(mentions.doc_ids, mentions.starts, mentions.ends)]
+
+
+def _merge(a: Ranking, b: Ranking, k: int) -> Ranking:
+    """Per row, the top-k entities of two rankings, an entity scoring the max of its two scores."""
+    n = a.entities.shape[0]
+    ent = np.full((n, k), -1, dtype=np.int64)
+    sc = np.full((n, k), np.nan)
+    for i in range(n):
+        best: dict[int, float] = {}
+        for r in (a, b):
+            for e, v in zip(r.entities[i], r.scores[i]):
+                if e >= 0 and np.isfinite(v) and v > best.get(int(e), -np.inf):
+                    best[int(e)] = float(v)
+        top = sorted(best.items(), key=lambda x: -x[1])[:k]
+        for j, (e, v) in enumerate(top):
+            ent[i, j], sc[i, j] = e, v
+    return Ranking(ent, sc)
 
 
 class KrissLinker:
@@ -28,11 +50,17 @@ class KrissLinker:
         use_definitions: an entity's description is a prototype too.
         hnsw_above: rows above which the index is approximate (HNSW).
         name: the name reported (ablations get their own).
+        marked_names: read a name prototype as a mention without context (``[M] name [/M]``), the
+            form of a query with ``window = 0`` and of the self-supervised prototypes, instead of plain.
+
+    Linked mentions (self-training, :meth:`fit` ``linked``) are prototypes too, but a query never
+    meets itself: a prototype made from the mention being linked (same document and span) is left
+    out of its search.
     """
 
     def __init__(self, encoder: MemoEncoder, window: int = 100, use_names: bool = True,
                  use_contexts: bool = True, use_definitions: bool = False, hnsw_above: int = 200_000,
-                 name: str = "kriss") -> None:
+                 name: str = "kriss", marked_names: bool = False) -> None:
         self.encoder = encoder
         self.window = int(window)
         self.use_names = use_names
@@ -40,10 +68,12 @@ class KrissLinker:
         self.use_definitions = use_definitions
         self.hnsw_above = hnsw_above
         self.name = name
+        self.marked_names = marked_names
 
     def fit(self, names: RowTable, positions: dict[str, int], prototypes: Sequence[SelfSupMention] = (),
             doc_texts: dict[str, str] | None = None, definitions: RowTable | None = None,
-            gold_prototypes: RowTable | None = None) -> "KrissLinker":
+            gold_prototypes: RowTable | None = None,
+            linked: tuple[MentionSet, np.ndarray] | None = None) -> "KrissLinker":
         """Build the prototype index.
 
         Args:
@@ -53,11 +83,13 @@ class KrissLinker:
             doc_texts: document id -> text of those mentions.
             definitions: optional description rows.
             gold_prototypes: optional user-given labelled mentions in context (rows).
+            linked: (mentions, entity positions): mentions already linked (e.g. the low-risk links of
+                a first pass) as prototypes of their entity, in context; left out of their own search.
         """
         texts: list[str] = []
         ent: list[int] = []
         if self.use_names:
-            texts += names.texts
+            texts += [f"{MARK_OPEN} {t} {MARK_CLOSE}" for t in names.texts] if self.marked_names else names.texts
             ent += names.entity.tolist()
         if self.use_contexts:
             for m in prototypes:
@@ -71,13 +103,44 @@ class KrissLinker:
         table = RowTable(texts, np.asarray(ent, dtype=np.int64))
         self.index_ = PrototypeIndex(self.encoder.encode(texts), table, self.hnsw_above)
         self.n_prototypes_ = len(texts)
+        self.linked_ = None
+        if linked is not None and len(linked[0]):
+            ms, ents = linked
+            self.linked_ = (self.encoder.encode(ms.contexts_at(self.window)), np.asarray(ents, dtype=np.int64),
+                            {key: j for j, key in enumerate(mention_keys(ms))})
+            self.n_prototypes_ += len(ms)
         return self
+
+    def _linked_scores(self, mentions: MentionSet, Q: np.ndarray) -> np.ndarray:
+        """shape (n, p): similarity of each query to each linked-mention prototype, -inf for itself."""
+        V, _, where = self.linked_
+        S = Q @ V.T
+        for i, key in enumerate(mention_keys(mentions)):
+            j = where.get(key)
+            if j is not None:
+                S[i, j] = -np.inf
+        return S
 
     def _queries(self, mentions: MentionSet) -> np.ndarray:
         return self.encoder.encode(mentions.contexts_at(self.window))
 
     def rank(self, mentions: MentionSet, k: int) -> Ranking:
-        return self.index_.search(self._queries(mentions), k)
+        Q = self._queries(mentions)
+        if self.linked_ is None:
+            return self.index_.search(Q, k)
+        pool = max(k, 32)
+        return _merge(self.index_.search(Q, pool), top_entities(self._linked_scores(mentions, Q), self.linked_[1], pool), k)
 
     def score(self, mentions: MentionSet, candidates: np.ndarray) -> np.ndarray:
-        return self.index_.score(self._queries(mentions), candidates)
+        Q = self._queries(mentions)
+        out = self.index_.score(Q, candidates)
+        if self.linked_ is not None:
+            S, ents = self._linked_scores(mentions, Q), self.linked_[1]
+            for i in range(candidates.shape[0]):
+                for c, e in enumerate(candidates[i]):
+                    rows = np.flatnonzero(ents == e) if e >= 0 else ()
+                    if len(rows):
+                        v = float(np.max(S[i, rows]))
+                        if np.isfinite(v) and not (v <= out[i, c]):
+                            out[i, c] = v
+        return out

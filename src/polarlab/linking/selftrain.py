@@ -1,0 +1,115 @@
+"""Self-training of the KRISS linker on the mentions it links (transductive, no gold).
+
+After a first pass, the mentions whose harmonized link has a low risk become KRISS prototypes of
+their linked term (in context, as queries are read) — what KRISS's prototypes do with the
+self-supervised mentions, applied to the corpus's own mentions: their variant surfaces
+(plurals, abbreviations read as long forms, "X deficiency") are what name-only prototypes miss.
+A mention is never its own prototype (:class:`polarlab.linking.linkers.kriss.KrissLinker`).
+
+Optionally (``[linking] self_train_epochs`` > 0) the encoder is fine-tuned on those links too
+(anchor: the mention, positive: a name of its linked term), **cross-fitted by document**: the
+mentions of one half of the documents are linked by an encoder trained on the other half's links,
+so no mention is linked by an encoder that saw its own link.
+"""
+from __future__ import annotations
+
+import copy
+import zlib
+from typing import Sequence
+
+import numpy as np
+
+from ..features.embedding import Embedder
+from ..ontology.terms import Ontology
+from .contrastive import ContrastiveTrainer, Triple
+from .encoder import MemoEncoder
+from .harmonize import HarmonizedLinks
+from .linkers import Ranking, RowTable
+from .linkers.kriss import KrissLinker
+from .mentions import MentionSet
+from .selfsup import SelfSupMention
+
+
+def self_training_links(harm: HarmonizedLinks, max_risk: float) -> np.ndarray:
+    """shape (n,), bool: the links that become KRISS prototypes of their entity in the second pass —
+    those with a link whose risk is below ``max_risk`` (no gold: the harmonized link's own risk)."""
+    return (harm.ranking.top1 >= 0) & (np.asarray(harm.risk) < max_risk)
+
+
+def document_folds(doc_ids: Sequence[str], folds: int = 2) -> np.ndarray:
+    """shape (n,), int: a fold per mention, the same for every mention of a document (stable hash)."""
+    return np.asarray([zlib.crc32(str(d).encode()) % folds for d in doc_ids], dtype=np.int64)
+
+
+class FoldedLinker:
+    """Links each mention with the linker of its document's fold (cross-fitting)."""
+
+    def __init__(self, linkers: Sequence[KrissLinker], folds: int = 2, name: str = "kriss") -> None:
+        self.linkers = list(linkers)
+        self.folds = folds
+        self.name = name
+        self.n_prototypes_ = max(lk.n_prototypes_ for lk in self.linkers)
+
+    def _split(self, mentions: MentionSet):
+        f = document_folds(mentions.doc_ids, self.folds)
+        return [(np.flatnonzero(f == j), lk) for j, lk in enumerate(self.linkers)]
+
+    def rank(self, mentions: MentionSet, k: int) -> Ranking:
+        ent = np.full((len(mentions), k), -1, dtype=np.int64)
+        sc = np.full((len(mentions), k), np.nan)
+        for idx, lk in self._split(mentions):
+            if idx.size:
+                r = lk.rank(mentions.subset(idx), k)
+                ent[idx], sc[idx] = r.entities, r.scores
+        return Ranking(ent, sc)
+
+    def score(self, mentions: MentionSet, candidates: np.ndarray) -> np.ndarray:
+        out = np.full(candidates.shape, np.nan)
+        for idx, lk in self._split(mentions):
+            if idx.size:
+                out[idx] = lk.score(mentions.subset(idx), candidates[idx])
+        return out
+
+
+def link_triples(mentions: MentionSet, links: np.ndarray, ontology: Ontology, window: int,
+                 seed: int = 0) -> list[Triple]:
+    """One training example per distinct (surface, linked term): the marked mention (in context when
+    ``window`` > 0) -> a name of the term."""
+    rng = np.random.default_rng(seed)
+    ids = ontology.ids
+    seen: set[tuple[str, int]] = set()
+    out: list[Triple] = []
+    contexts = mentions.contexts_at(window)
+    for text, surface, e in zip(contexts, mentions.surfaces, links):
+        key = (surface.lower(), int(e))
+        if key in seen:
+            continue
+        seen.add(key)
+        names = [n for n in ontology.names(ids[int(e)]) if n.lower() != surface.lower()] or ontology.names(ids[int(e)])
+        out.append(Triple(text, names[int(rng.integers(len(names)))], None, ids[int(e)]))
+    return out
+
+
+def self_trained_kriss(tuned: MemoEncoder, trainer: ContrastiveTrainer, window: int, epochs: int,
+                       names: RowTable, positions: dict[str, int], prototypes: Sequence[SelfSupMention],
+                       doc_texts: dict[str, str], mentions: MentionSet, linked: np.ndarray, links: np.ndarray,
+                       ontology: Ontology, folds: int = 2, marked_names: bool = False):
+    """The second-pass KRISS linker: ``tuned``'s prototypes plus the ``linked`` mentions (their first-pass
+    ``links``); with ``epochs`` > 0 a copy of the encoder per fold is fine-tuned on the other folds' links."""
+    ms, ents = mentions.subset(linked), np.asarray(links)[linked]
+    if epochs <= 0:
+        return KrissLinker(tuned, window, marked_names=marked_names).fit(names, positions, prototypes, doc_texts, linked=(ms, ents))
+    fold = document_folds(ms.doc_ids, folds)
+    out = []
+    for j in range(folds):
+        emb = Embedder(batch_size=tuned.embedder.batch_size)
+        emb._model = copy.deepcopy(tuned.embedder.model)
+        enc = MemoEncoder(emb, tuned.max_seq_length, None, tag=f"kriss_self_{j}", pooling=tuned.pooling)
+        train = fold != j
+        triples = link_triples(ms.subset(train), ents[train], ontology, window, seed=j)
+        if len(triples) >= 2:
+            tr = copy.copy(trainer)
+            tr.epochs = epochs
+            tr.fit(enc, triples)
+        out.append(KrissLinker(enc, window, marked_names=marked_names).fit(names, positions, prototypes, doc_texts, linked=(ms, ents)))
+    return FoldedLinker(out, folds)

@@ -1,0 +1,103 @@
+"""Unlabelled text for self-supervision: PubTator, BEIR-style JSONL or plain-text files.
+
+Only the *text* is read (a PubTator file's annotations are kept on the documents but never used by
+the self-supervision). Formats, by file:
+
+- ``*.jsonl`` / ``*.json``: one JSON object per line with ``text`` (and optional ``title``; the id
+  is ``_id``, else ``id``, else the line number) — the BEIR ``corpus.jsonl`` format.
+- ``*.txt`` whose first non-empty line looks like PubTator (``PMID|t|title``): PubTator.
+- any other text file: plain text, one document per non-empty line (id ``<file stem>:<line>``).
+
+    docs = read_unlabelled(["NCBItrainset_corpus.txt", "scifact/corpus.jsonl", "notes.txt"])
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Iterable
+
+from ..data.pubtator import Document, read_pubtator
+from ..errors import DataError
+
+_PUBTATOR_TITLE = re.compile(r"^[^|\t]+\|t\|")
+
+
+def _first_line(path: Path) -> str:
+    with path.open(encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.strip():
+                return line
+    return ""
+
+
+def read_jsonl_texts(path: str | os.PathLike) -> list[Document]:
+    """Documents of a BEIR-style JSONL file (``_id``/``id``, optional ``title``, ``text``)."""
+    path = Path(path)
+    docs: list[Document] = []
+    with path.open(encoding="utf-8") as f:
+        for ln, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise DataError(f"not JSON: {e.msg}", file=str(path), line=ln,
+                                fix="write one JSON object per line, e.g. {\"_id\": \"1\", \"title\": \"...\", \"text\": \"...\"}") from None
+            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+                raise DataError("a row without a string 'text' field", file=str(path), line=ln, column="text",
+                                fix="give each JSON object a 'text' (and optionally '_id' and 'title')")
+            title = row.get("title") or ""
+            if not isinstance(title, str):
+                raise DataError("'title' is not a string", file=str(path), line=ln, column="title",
+                                fix="give the title as a string or leave it out")
+            doc_id = str(row.get("_id", row.get("id", f"{path.stem}:{ln}")))
+            title, text = title.strip(), row["text"].strip()
+            if title and text:
+                docs.append(Document(doc_id, title, text))
+            elif title or text:
+                docs.append(Document(doc_id, title or text))
+    return docs
+
+
+def read_plain_texts(path: str | os.PathLike) -> list[Document]:
+    """Documents of a plain-text file: one per non-empty line."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        raise DataError(f"not UTF-8 text ({e.reason} at byte {e.start})", file=str(path),
+                        fix="give a UTF-8 text file, a PubTator file or a JSONL file") from None
+    return [Document(f"{path.stem}:{ln}", line.strip()) for ln, line in enumerate(lines, start=1) if line.strip()]
+
+
+def read_unlabelled(paths: Iterable[str | os.PathLike]) -> list[Document]:
+    """The documents of several unlabelled files (format by file, see the module), in order.
+
+    Raises:
+        DataError: naming the file (and line) for a missing file, a file with no text, a JSONL line
+            that is not an object with a ``text``, or a file that is not UTF-8.
+    """
+    out: list[Document] = []
+    seen: set[str] = set()
+    for p in paths:
+        path = Path(p)
+        if not path.is_file():
+            raise DataError("unlabelled text file not found", file=str(path),
+                            fix="give a PubTator (.txt), BEIR JSONL (.jsonl) or plain-text file")
+        if path.suffix.lower() in (".jsonl", ".json"):
+            docs = read_jsonl_texts(path)
+        elif _PUBTATOR_TITLE.match(_first_line(path)):
+            docs = read_pubtator(path)
+        else:
+            docs = read_plain_texts(path)
+        if not docs:
+            raise DataError("no text in the unlabelled file", file=str(path),
+                            fix="give a file with at least one document")
+        for d in docs:          # ids are keys of the texts: one clashing with another file's gets the file's name
+            if d.id in seen:
+                d.id = f"{path.stem}:{d.id}"
+            seen.add(d.id)
+        out += docs
+    return out
