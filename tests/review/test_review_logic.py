@@ -210,6 +210,21 @@ def test_rounds_with_another_order_and_bad_answers():
     assert not np.allclose(polar.priority_, polar.risk_) and np.all((polar.priority_ >= 0) & (polar.priority_ <= 1))
 
 
+def test_a_round_reviews_a_full_batch_when_most_items_are_accepted():
+    """When fewer open items than the batch are above the threshold, the batch is filled with the riskiest
+    accepted ones (as the app's queue serves every open item), not cut short."""
+    rng = np.random.default_rng(2)
+    L, X, y = _blobs(rng, n=300)
+    sp = SelfPacedReview(2, ThresholdSchedule("list", values=(0.45,)), batch_size=40, audit_size=0,
+                         harmonizer={"epochs": 20}).fit(L, X)
+    above = np.flatnonzero(~sp.accepted())
+    assert 0 < len(above) < 40                   # the situation of the test
+    rows = sp.next_batch().rows
+    assert len(rows) == 40 and set(above) <= set(rows.tolist())
+    rest = np.setdiff1d(rows, above)
+    assert sp.priority_[rest].min() >= np.sort(sp.priority_[sp.accepted()])[::-1][len(rest) - 1]
+
+
 def test_estimate_survives_near_certain_labels_found_wrong():
     """A combined posterior (majority vote, Dawid–Skene) calls most labels 1e-7..1e-3 risky; 3 % of them are
     wrong. Finding such errors among the audits must not tilt the recalibration (its slope turned negative

@@ -170,3 +170,58 @@ def test_cli_serves_with_a_token(review_project, tmp_path):
         proc.wait(timeout=30)
     r = runner.invoke(cli.app, ["review", "status", str(review_project), "--json"])
     assert json.loads(r.stdout.strip().splitlines()[-1])["reviewed"] == 1
+
+
+def test_status_counts_accepted_as_the_loop_does(review_project):
+    """`review status` (and the page, via /api/status) count and estimate the accepted items by the loop's own
+    acceptance score (``priority_``: the risk recalibrated on the answers), not by the plain risk."""
+    from polarlab.project import load_project
+    from polarlab.review.schedule import ThresholdSchedule
+    from polarlab.review.session import ReviewConfig, open_session
+
+    proj = load_project(review_project)
+    config = ReviewConfig(batch_size=8, audit_share=0.0, budget=40, schedule=ThresholdSchedule("list", values=(0.3,)))
+    s = open_session(proj, config)
+    for _ in range(8):        # every answer says the machine label is wrong: the recalibrated risk rises
+        it = s.store.next_item("rae")
+        s.store.answer("rae", it["row"], 1 - it["label"])
+    assert s.sync()
+    lp = s.loop
+    accepted = lp.accepted()
+    by_risk = int((~lp.reviewed_ & (lp.risk_ < lp.threshold_)).sum())
+    assert by_risk != int(accepted.sum())         # the two readings disagree here (what the test is about)
+    st = s.store.status()
+    assert st["accepted"] == int(accepted.sum())
+    assert st["remaining"] == int((~lp.reviewed_ & ~accepted).sum())
+    assert st["estimate_accepted"]["n"] == int(accepted.sum())      # the estimate's population: the same items
+    # a new session over the same store (resumed) reports the same
+    s2 = open_session(proj, config)
+    assert s2.store.status()["accepted"] == int(s2.loop.accepted().sum())
+
+
+def test_a_store_written_before_the_acceptance_score_opens_and_counts_by_risk(tmp_path):
+    import sqlite3
+
+    from polarlab.review.store import ReviewStore
+
+    path = tmp_path / "old.sqlite"
+    con = sqlite3.connect(path)
+    con.executescript("""
+    CREATE TABLE review_items(row INTEGER PRIMARY KEY, item_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
+        priority REAL NOT NULL, label INTEGER NOT NULL, risk REAL NOT NULL, payload TEXT NOT NULL,
+        answered INTEGER NOT NULL DEFAULT 0);
+    CREATE INDEX review_items_scores ON review_items(row, risk, label);
+    CREATE TABLE review_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO review_meta VALUES ('threshold', '0.2'), ('labels', '["a", "b"]');
+    INSERT INTO review_items VALUES (0, 'x0', 'risk', 2, 0, 0.1, '{}', 0), (1, 'x1', 'risk', 1, 1, 0.3, '{}', 0);
+    """)
+    con.close()
+    store = ReviewStore(path)
+    assert store.status()["accepted"] == 1                      # NULL score: the risk
+    store.update_scores(np.arange(2), np.array([0, 1]), np.array([0.1, 0.3]), np.array([2.0, 1.0]),
+                        np.array([0.9, 0.7]), accept_scores=np.array([0.25, 0.15]))
+    assert [it.accept_score for it in store.items()] == [0.25, 0.15]
+    assert store.status()["accepted"] == 1 and store.status()["remaining"] == 1
+    store.update_scores(np.arange(2), np.array([0, 1]), np.array([0.1, 0.3]), np.array([2.0, 1.0]),
+                        np.array([0.9, 0.7]), accept_scores=np.array([0.25, 0.3]))
+    assert store.status()["accepted"] == 0          # by the score, not by the risk (0.1 < 0.2)

@@ -180,7 +180,7 @@ def status(project: Path = typer.Argument(..., help="the project file (polarlab.
     if s.get("scope"):
         console.print(f"slice {s['scope']!r}")
     console.print(f"items {s['items']}: reviewed {s['reviewed']} (random checks {s['audited']}), accepted "
-                  f"{s['accepted']} (risk < {s['threshold']:.2f}), remaining {s['remaining']}")
+                  f"{s['accepted']} (recalibrated risk < {s['threshold']:.2f}), remaining {s['remaining']}")
 
     def fmt(x) -> str:
         return "n/a" if x is None or x != x else f"{100 * x:.1f}%"

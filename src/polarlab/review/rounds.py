@@ -259,11 +259,12 @@ class SelfPacedReview:
             cand = np.flatnonzero(open_)
             rows = cand[np.lexsort((cand, -s[cand]))][: self.batch_size]
         else:
-            cand = np.flatnonzero(open_ & ~self.accepted())
-            if len(cand) == 0:                       # everything left is accepted: review the riskiest anyway
-                cand = np.flatnonzero(open_)
-            order = review_order(self.priority_[cand], self.disagreement_[cand])
-            rows = cand[order][: self.batch_size]
+            # the open items by priority: those not accepted come first (acceptance is priority < threshold); when
+            # they are fewer than the batch, the riskiest accepted ones fill it (before: the batch was cut short,
+            # sms reviewed 217 items by "5 %" with the POLAR order, 229 with the plain risk), as the app's queue
+            # serves every open item
+            cand = np.flatnonzero(open_)
+            rows = cand[review_order(self.priority_[cand], self.disagreement_[cand])][: self.batch_size]
         n_audit = self.audit_size
         if limit is not None and len(rows) + n_audit > limit:
             n_audit = int(round(limit * n_audit / (self.batch_size + n_audit)))

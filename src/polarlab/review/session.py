@@ -147,7 +147,7 @@ class ReviewSession:
         if audit.any():     # audits keep their random order
             priority[audit] = np.array([it.priority for it in self.store.items() if it.kind == "audit"])
         labels = lp.machine_labels()
-        self.store.update_scores(rows, labels, lp.risk_, priority, lp.proba_[rows, labels])
+        self.store.update_scores(rows, labels, lp.risk_, priority, lp.proba_[rows, labels], lp.priority_)
         self.store.set_meta(threshold=lp.threshold_, round=lp.round_)
         if self.store.split is not None:
             from ..state import ProjectState
@@ -252,7 +252,7 @@ def open_session(project, config: ReviewConfig | None = None, *, progress: bool 
             kind_i = "audit" if i in audit else "risk"
             pr = float(audit_priority.pop()) if kind_i == "audit" else float(priority[i])
             items.append(Item(i, str(ds.frame["id"].iat[i]), kind_i, pr, payloads[i]["label"], payloads[i]["risk"],
-                              payloads[i]))
+                              payloads[i], float(loop.priority_[i])))
         store.put_items(items)
         store.set_meta(threshold=loop.threshold_, round=0)
     else:
@@ -260,7 +260,7 @@ def open_session(project, config: ReviewConfig | None = None, *, progress: bool 
             raise ConfigError(f"{store.path} holds a review of other items", file=str(store.path),
                               fix="review the same split, or give the project another [project] state_dir")
         store.put_items([Item(i, it.item_id, it.kind, it.priority, payloads[i]["label"], payloads[i]["risk"],
-                              payloads[i]) for i, it in existing.items()])
+                              payloads[i], float(loop.priority_[i])) for i, it in existing.items()])
         session.config = config
         session.fitted_on = -config.batch_size     # force a refit with the stored answers
         session.sync()

@@ -13,7 +13,9 @@ moves on and concurrent reviewers (threads or processes) serialise cleanly. Tabl
 - ``review_items``: one row per item: position ``row``, ``item_id``, ``kind`` (``risk`` = from the
   risk-ordered queue, ``audit`` = drawn at random within a risk stratum for the estimate),
   ``priority`` (higher first), the current machine ``label`` and its ``risk``, the ``payload``
-  a reviewer sees (JSON).
+  a reviewer sees (JSON), and ``accept_score``: the loop's value of an answer (``SelfPacedReview.priority_``,
+  the risk recalibrated on the answers so far), which decides the automatic acceptance (``accept_score <
+  threshold``) exactly as in the loop; NULL = the plain ``risk`` (a store written before the column).
 - ``review_answers``: every answer with ``reviewer``, ``time``, the ``answer`` (label index,
   NULL = skipped), the machine label and its risk at that moment, ``undone`` (time of undo, NULL = valid) and
   the client's ``request_id`` (a retried request is stored once).
@@ -42,10 +44,10 @@ from .estimate import StoppingRule, estimate_accuracy
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS review_items(
     row INTEGER PRIMARY KEY, item_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, priority REAL NOT NULL,
-    label INTEGER NOT NULL, risk REAL NOT NULL, payload TEXT NOT NULL, answered INTEGER NOT NULL DEFAULT 0);
+    label INTEGER NOT NULL, risk REAL NOT NULL, payload TEXT NOT NULL, answered INTEGER NOT NULL DEFAULT 0,
+    accept_score REAL);
 CREATE INDEX IF NOT EXISTS review_items_queue ON review_items(kind, priority DESC, row);
 CREATE INDEX IF NOT EXISTS review_items_answered ON review_items(answered, kind) WHERE answered > 0;
-CREATE INDEX IF NOT EXISTS review_items_scores ON review_items(row, risk, label);
 CREATE TABLE IF NOT EXISTS review_answers(
     id INTEGER PRIMARY KEY AUTOINCREMENT, row INTEGER NOT NULL REFERENCES review_items(row),
     reviewer TEXT NOT NULL, answer INTEGER, machine_label INTEGER NOT NULL, machine_risk REAL NOT NULL,
@@ -56,6 +58,8 @@ CREATE TABLE IF NOT EXISTS review_leases(
     row INTEGER NOT NULL, reviewer TEXT NOT NULL, expires REAL NOT NULL, PRIMARY KEY(row, reviewer));
 CREATE TABLE IF NOT EXISTS review_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+#: after the migration below: what status() reads after every answer, without the payloads
+SCORES_INDEX = "CREATE INDEX IF NOT EXISTS review_items_accept ON review_items(row, risk, label, accept_score)"
 
 #: the open items (fewer valid answers + leases than reviews per item), not seen by :reviewer, within :scope
 #: (a JSON list of rows, NULL = all); ``answered`` counts the valid (not undone, not skipped) answers, kept in
@@ -89,6 +93,7 @@ class Item:
     label: int
     risk: float
     payload: dict[str, Any]
+    accept_score: float | None = None     # the loop's acceptance score (None = the risk)
 
 
 def check_reviewer(name: str) -> str:
@@ -125,6 +130,14 @@ class ReviewStore:
         try:
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(SCHEMA)
+            cols = {r["name"] for r in con.execute("PRAGMA table_info(review_items)")}
+            if "accept_score" not in cols:          # a store written before the column: NULL = the risk
+                try:
+                    con.execute("ALTER TABLE review_items ADD COLUMN accept_score REAL")
+                except sqlite3.OperationalError:    # another process added it in between
+                    pass
+            con.execute("DROP INDEX IF EXISTS review_items_scores")
+            con.execute(SCORES_INDEX)
         finally:
             con.close()
 
@@ -185,28 +198,34 @@ class ReviewStore:
 
     # ------------------------------------------------------------------ items
     def put_items(self, items: Sequence[Item]) -> None:
-        """Insert items, or update the kind/priority/label/risk/payload of existing ones (answers are kept)."""
+        """Insert items, or update the kind/priority/label/risk/payload/acceptance score of existing ones (answers
+        are kept)."""
         with self._write() as con:
             con.executemany(
-                "INSERT INTO review_items(row, item_id, kind, priority, label, risk, payload) VALUES (?,?,?,?,?,?,?) "
+                "INSERT INTO review_items(row, item_id, kind, priority, label, risk, payload, accept_score) "
+                "VALUES (?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(row) DO UPDATE SET item_id=excluded.item_id, kind=excluded.kind, "
-                "priority=excluded.priority, label=excluded.label, risk=excluded.risk, payload=excluded.payload",
+                "priority=excluded.priority, label=excluded.label, risk=excluded.risk, payload=excluded.payload, "
+                "accept_score=excluded.accept_score",
                 [(it.row, it.item_id, it.kind, float(it.priority), int(it.label), float(it.risk),
-                  json.dumps(it.payload)) for it in items])
+                  json.dumps(it.payload), None if it.accept_score is None else float(it.accept_score))
+                 for it in items])
 
     def update_scores(self, rows: np.ndarray, labels: np.ndarray, risks: np.ndarray, priorities: np.ndarray,
-                      probabilities: np.ndarray) -> None:
-        """After a refit: new machine labels, risks and priorities in one transaction (payloads follow)."""
+                      probabilities: np.ndarray, accept_scores: np.ndarray | None = None) -> None:
+        """After a refit: new machine labels, risks, priorities (queue ranks) and acceptance scores (the loop's
+        ``priority_``; None = the risks) in one transaction (payloads follow)."""
+        accept = np.asarray(risks if accept_scores is None else accept_scores, dtype=np.float64)
         with self._write() as con:
-            for r, lab, risk, pr, p in zip(rows.tolist(), labels.tolist(), risks.tolist(), priorities.tolist(),
-                                           probabilities.tolist()):
+            for r, lab, risk, pr, p, acc in zip(rows.tolist(), labels.tolist(), risks.tolist(), priorities.tolist(),
+                                                probabilities.tolist(), accept.tolist()):
                 row = con.execute("SELECT payload FROM review_items WHERE row = ?", (r,)).fetchone()
                 if row is None:
                     continue
                 payload = json.loads(row["payload"])
                 payload.update(label=int(lab), probability=float(p), risk=float(risk))
-                con.execute("UPDATE review_items SET label=?, risk=?, priority=?, payload=? WHERE row=?",
-                            (int(lab), float(risk), float(pr), json.dumps(payload), r))
+                con.execute("UPDATE review_items SET label=?, risk=?, priority=?, payload=?, accept_score=? WHERE row=?",
+                            (int(lab), float(risk), float(pr), json.dumps(payload), float(acc), r))
 
     def n_items(self) -> int:
         with self._read() as con:
@@ -215,7 +234,8 @@ class ReviewStore:
     def items(self) -> list[Item]:
         with self._read() as con:
             return [Item(r["row"], r["item_id"], r["kind"], r["priority"], r["label"], r["risk"],
-                         json.loads(r["payload"])) for r in con.execute("SELECT * FROM review_items ORDER BY row")]
+                         json.loads(r["payload"]), r["accept_score"])
+                    for r in con.execute("SELECT * FROM review_items ORDER BY row")]
 
     # ------------------------------------------------------------------ reviewing
     def next_item(self, reviewer: str, now: float | None = None) -> dict[str, Any] | None:
@@ -407,6 +427,10 @@ class ReviewStore:
         """Reviewed / accepted / remaining, the estimate with its interval, budget left, agreement, and the
         risk-vs-errors chart (per risk bin: reviewed items and errors the reviewers found).
 
+        "Accepted" is what the loop accepts (:meth:`SelfPacedReview.accepted`): not reviewed and the acceptance
+        score (the loop's ``priority_``, column ``accept_score``) under the round's threshold; the estimate of
+        the accepted labels is over the same items.
+
         Counted over the item positions ``rows`` (named ``scope``, e.g. a slice); by default over the review's own
         scope (the slice it was started on), else over all items.
         """
@@ -415,15 +439,16 @@ class ReviewStore:
         if scope_rows is None:
             scope_rows, scope = meta.get("scope_rows"), meta.get("scope")
         with self._read() as con:     # no payloads: this runs after every answer
-            rows = np.array(con.execute("SELECT row, risk, label FROM review_items INDEXED BY review_items_scores"
-                                        ).fetchall(), dtype=np.float64)
-        rows = rows.reshape(-1, 3)
+            rows = np.array(con.execute("SELECT row, risk, label, coalesce(accept_score, risk) FROM review_items "
+                                        "INDEXED BY review_items_accept").fetchall(), dtype=np.float64)
+        rows = rows.reshape(-1, 4)
         n = int(rows[:, 0].max()) + 1 if len(rows) else 0
         at = rows[:, 0].astype(np.int64)
         risk = np.zeros(n)
         label = np.full(n, -1, dtype=np.int64)
         present = np.zeros(n, dtype=bool)
-        risk[at], label[at], present[at] = rows[:, 1], rows[:, 2].astype(np.int64), True
+        score = np.zeros(n)
+        risk[at], label[at], score[at], present[at] = rows[:, 1], rows[:, 2].astype(np.int64), rows[:, 3], True
         if scope_rows is not None:
             present &= np.isin(np.arange(n), np.asarray(scope_rows, dtype=np.int64))
         human, audited, machine, machine_risk = self.human_labels(n)
@@ -435,8 +460,8 @@ class ReviewStore:
         err = audited & (label != human)      # audits are kept out of refits: check the current label
         calib = dict(calib_risk=machine_risk[reviewed], calib_error=machine[reviewed] != human[reviewed])
         est_all = estimate_accuracy(risk, pop, audited, err, **calib)
-        est_acc = estimate_accuracy(risk, pop & (risk < threshold), audited, err, **calib)
-        accepted = int((present & ~reviewed & (risk < threshold)).sum())
+        est_acc = estimate_accuracy(risk, pop & (score < threshold), audited, err, **calib)
+        accepted = int((present & ~reviewed & (score < threshold)).sum())
         edges = np.linspace(0.0, 1.0, bins + 1)
         which = np.clip(np.searchsorted(edges, risk, side="right") - 1, 0, bins - 1)
         found = reviewed & (machine != human)
