@@ -136,6 +136,10 @@ def bench_report(run: LinkRun, gold: GoldMap, meta: dict[str, Any]) -> dict[str,
     harm["pseudo_dev"] = run.pseudo_dev
     if run.first_pass is not None:
         harm["first_pass"] = link_accuracy(run.first_pass.ranking, gold)
+    for name, v in run.variants.items():
+        ok = hits_at(v.ranking, gold, 1)
+        c = calibration_report(v.risk[mp], ~ok[mp])
+        harm[name] = link_accuracy(v.ranking, gold) | {"mappable_risk_ece": c.ece, "mappable_risk_auroc": c.auroc}
     seconds = {"load": meta["load_seconds"], **{k: v.seconds for k, v in run.phases.items()}}
     train_keys = ("selfsup_matching", "contrastive_training")
     return {

@@ -79,6 +79,10 @@ class CalibrationConfig(_Strict):
         "self-supervised mentions held out (one per term; on a share of them the matched name is hidden, "
         "the share the exact-name linker does not link among the mentions to link); 0 = no calibration, "
         "POLAR's h(x) is the link probability"))
+    per_term: int = Field(1, ge=1, description=(
+        "self-supervised mentions held out per pseudo-dev term (where it has that many): with 2 or more a "
+        "pseudo-dev link can be a prototype for the other mentions of its term, so the pseudo-dev set can judge "
+        "self-training ([linking] self_train_risk = \"auto\")"))
     folds: int = Field(5, ge=2, description="cross-validation folds on the pseudo-dev set (combination kept or not, "
                                             "calibration fitted on cross-fitted probabilities)")
 
@@ -106,10 +110,14 @@ class LinkingConfig(_Strict):
     top_k: int = Field(5, ge=1, description="entities each linker ranks")
     n_slots: int = Field(8, ge=2, description="candidate slots the harmonizer chooses among")
     prototypes_per_entity: int = Field(3, ge=0)
-    self_train_risk: float = Field(0.5, ge=0, le=1, description=(
+    self_train_risk: float | Literal["auto"] = Field(0.5, description=(
         "self-training: the mentions whose first-pass harmonized link has a risk below this become KRISS "
         "prototypes of their linked term (in context; never of themselves), then KRISS links again and the "
-        "links are harmonized again; 0 = off. 0.5: links more likely right than wrong"))
+        "links are harmonized again; 0 = off. 0.5: links more likely right than wrong. auto: the value of "
+        "self_train_grid (or 0) at which KRISS is most accurate on the pseudo-dev set when the pseudo-dev "
+        "set's own low-risk links are its prototypes (no gold; needs [linking.calibration] per_term >= 2)"))
+    self_train_grid: list[float] = Field(default_factory=lambda: [0.25, 0.5, 0.75, 1.0], description=(
+        "thresholds self_train_risk = \"auto\" compares on the pseudo-dev set (with 0, off)"))
     self_train_rounds: int = Field(1, ge=1, description=(
         "self-training passes: each takes the low-risk links of the previous harmonized result"))
     self_train_epochs: int = Field(0, ge=0, description=(
@@ -127,6 +135,20 @@ class LinkingConfig(_Strict):
     review: int = Field(50, ge=0, description="riskiest links written to the review file")
     seed: int = 0
     num_threads: int | None = Field(1, ge=1, description="torch threads (1 is fastest on a busy 2-core machine)")
+
+    @field_validator("self_train_risk")
+    @classmethod
+    def _risk(cls, v):
+        if v != "auto" and not 0 <= float(v) <= 1:
+            raise ValueError("self_train_risk is a risk in [0, 1] or \"auto\"")
+        return v
+
+    @field_validator("self_train_grid")
+    @classmethod
+    def _grid(cls, v: list[float]) -> list[float]:
+        if not v or any(not 0 < x <= 1 for x in v):
+            raise ValueError("self_train_grid holds risks in (0, 1]")
+        return v
 
     @field_validator("linkers")
     @classmethod

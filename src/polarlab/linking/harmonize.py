@@ -149,6 +149,11 @@ def harmonize(slots: CandidateSlots, harmonizer: PolarHarmonizer | None = None, 
         model = fit_link_model(dev_slots, dev_h, targets, folds=folds, seed=seed)
         model.dev_proba_h = dev_h
         proba = model.rank_proba(slots, proba_h)
+    return _links(slots, proba, proba_h, model)
+
+
+def _links(slots: CandidateSlots, proba: np.ndarray, proba_h: np.ndarray, model) -> HarmonizedLinks:
+    """The chosen links, their probabilities and risks from a distribution over the slots."""
     proba = np.where(slots.entities >= 0, proba, 0.0)
     proba = proba / np.maximum(proba.sum(axis=1, keepdims=True), 1e-12)
     order = np.argsort(-proba, axis=1, kind="stable")
@@ -163,3 +168,13 @@ def harmonize(slots: CandidateSlots, harmonizer: PolarHarmonizer | None = None, 
         risk = 1.0 - probability
     return HarmonizedLinks(proba, Ranking(ent, np.where(ent >= 0, p_sorted, np.nan)), probability, risk,
                            proba_h, model)
+
+
+def dev_links(harm: HarmonizedLinks, dev_slots: CandidateSlots) -> HarmonizedLinks:
+    """The pseudo-dev mentions' own harmonized links and risks, by the model ``harm`` fitted (POLAR's
+    h(x), the combination and calibration fitted on those mentions: in-sample, no gold)."""
+    model = harm.link_model
+    if model is None:
+        raise ValueError("no pseudo-dev set was given to harmonize")
+    dev_h = model.dev_proba_h
+    return _links(dev_slots, model.rank_proba(dev_slots, dev_h), dev_h, model)

@@ -20,7 +20,7 @@ from ..ontology.terms import Ontology
 from .config import LinkingConfig
 from .contrastive import ContrastiveTrainer
 from .encoder import MemoEncoder
-from .harmonize import CandidateSlots, HarmonizedLinks, build_slots, harmonize
+from .harmonize import CandidateSlots, HarmonizedLinks, build_slots, dev_links, harmonize
 from .linkers import ExactLinker, KrissLinker, NamesDenseLinker, Ranking, RowTable, SparseLinker, names_table
 from .mentions import MentionSet
 from .pseudodev import PseudoDev, choose_pseudo_dev, drop_hidden, hide_names
@@ -75,6 +75,7 @@ class LinkRun:
     pseudo_dev: dict = field(default_factory=dict)
     dev_slots: tuple | None = None
     first_pass: HarmonizedLinks | None = None
+    variants: dict[str, HarmonizedLinks] = field(default_factory=dict)
 
 
 class _Clock:
@@ -190,7 +191,8 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
     doc_texts = {d.id: d.text for d in unlabelled}
     selfsup: list[SelfSupMention] = self_supervised_mentions(unlabelled, matcher)
     visible_share = float(np.mean(exact.rank(mentions, 1).top1 >= 0)) if len(mentions) else 0.0
-    dev = choose_pseudo_dev(selfsup, ontology, cfg.calibration.pseudo_dev, visible_share, cfg.seed)
+    dev = choose_pseudo_dev(selfsup, ontology, cfg.calibration.pseudo_dev, visible_share, cfg.seed,
+                            per_term=cfg.calibration.per_term)
     held = set(dev.mentions)
     pool = [m for m in selfsup if m not in held]
     clock.lap("selfsup_matching")
@@ -276,8 +278,19 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
         dev_info.update(harm.link_model.dev)
     clock.lap("harmonize")
     first_pass, n_linked = None, 0
-    for round_ in range(cfg.self_train_rounds if "kriss" in linkers and cfg.self_train_risk > 0 else 0):
-        linked = self_training_links(harm, cfg.self_train_risk)
+    risk_t, dev_kriss_2, variants = cfg.self_train_risk, None, {}
+    if "kriss" in linkers and dev_lk is not None and harm.link_model is not None and (
+            risk_t == "auto" or cfg.calibration.per_term > 1):
+        d = dev_links(harm, dev_input[0])
+        risk_t, dev_kriss_2, dev_info["self_train_acc_by_risk"] = choose_self_train_risk(
+            cfg, dev_lk, d.ranking.top1, np.asarray(d.risk), tuned, window, marked)
+        clock.lap("pseudo_dev_self_train")
+    if risk_t == "auto":  # no pseudo-dev set to choose on: the stated rule, links more likely right than wrong
+        risk_t = 0.5
+    dev_info["self_train_risk"] = float(risk_t)
+    dev_input_1 = dev_input
+    for round_ in range(cfg.self_train_rounds if "kriss" in linkers and risk_t > 0 else 0):
+        linked = self_training_links(harm, risk_t)
         n_linked = int(linked.sum())
         if n_linked:
             if first_pass is None:
@@ -290,11 +303,18 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
             if ablations and round_ == 0:  # other thresholds, measured only (KRISS's own ranking, no re-harmonizing)
                 for t in SELF_TRAIN_SWEEP:
                     keep = self_training_links(first_pass, t)
-                    if t != cfg.self_train_risk and keep.any():
+                    if t != risk_t and keep.any():
                         extra[f"kriss_self_train_{t:g}"] = KL(tuned, window).fit(
                             names, pos, protos, doc_texts, linked=(mentions.subset(keep), first_pass.ranking.top1[keep]))
             rankings_2, slots = _slots(linkers, mentions, doc_ents, cfg)
             rankings.update(rankings_2)
+            if round_ == 0 and dev_kriss_2 is not None:
+                # pass 2's combination and calibration: fitted on the pseudo-dev set linked by its self-trained
+                # KRISS (its own low-risk links as prototypes); the first-pass fit is kept as a variant
+                variants["harmonized_first_pass_dev"] = harmonize(slots, polar_harmonizer(cfg, hseed), dev=dev_input_1,
+                                                                  folds=cfg.calibration.folds)
+                dev_lk.linkers["kriss"] = dev_kriss_2
+                dev_input = dev_lk.slots(list(linkers), cfg)
             harm = harmonize(slots, polar_harmonizer(cfg, hseed), dev=dev_input, folds=cfg.calibration.folds)
             if harm.link_model is not None:
                 dev_info.update(harm.link_model.dev)
@@ -306,7 +326,37 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
         clock.lap("ablations")
     return LinkRun(mentions, rankings, slots, harm, universe, len(selfsup), trainer, clock.phases, n_proto,
                    {pos[m.entity] for m in selfsup}, {pos[m.entity] for m in protos}, dev_info, dev_input,
-                   first_pass)
+                   first_pass, variants)
+
+
+def choose_self_train_risk(cfg: LinkingConfig, dev_lk: "_PseudoDevLinkers", top1: np.ndarray, risk: np.ndarray,
+                           tuned: MemoEncoder, window: int, marked: bool) -> tuple[float, KrissLinker | None, dict]:
+    """Self-training simulated on the pseudo-dev set (no gold): its own first-pass harmonized links
+    whose risk is below a threshold become KRISS prototypes of their linked term (never of
+    themselves), and KRISS links the pseudo-dev mentions again. ``top1``, ``risk``: shape (n,), the
+    pseudo-dev mentions' first-pass links and risks (:func:`polarlab.linking.harmonize.dev_links`).
+
+    ``self_train_risk = "auto"``: the threshold of ``self_train_grid`` (or 0, off) at which that KRISS is
+    most accurate there (ties: the smaller, 0 first); a number: that threshold. Meaningful with
+    ``[linking.calibration] per_term`` >= 2 (other pseudo-dev mentions of a term to be prototypes).
+    Returns (threshold, the pseudo-dev KRISS at it (None at 0), pseudo-dev accuracy@1 per threshold).
+    """
+    grid = sorted(set(cfg.self_train_grid)) if cfg.self_train_risk == "auto" else [float(cfg.self_train_risk)]
+    acc: dict = {0.0: dev_lk.accuracy(dev_lk.linkers["kriss"])}
+    fitted: dict = {0.0: None}
+    for t in grid:
+        if t <= 0:
+            continue
+        keep = (top1 >= 0) & (risk < t)
+        lk = KrissLinker(tuned, window, marked_names=marked).fit(
+            dev_lk.names, dev_lk.positions, dev_lk.protos, dev_lk.doc_texts,
+            linked=(dev_lk.mentions.subset(keep), top1[keep]))
+        acc[float(t)], fitted[float(t)] = dev_lk.accuracy(lk), lk
+    if cfg.self_train_risk == "auto":
+        best = max(acc, key=lambda t: (acc[t], -t))
+    else:
+        best = float(cfg.self_train_risk)
+    return best, fitted.get(best), {f"{t:g}": a for t, a in acc.items()}
 
 
 SELF_TRAIN_SWEEP = (0.1, 0.25, 0.5, 0.75, 1.0)

@@ -5,7 +5,8 @@ labels available without gold are the self-supervised ones (an ontology name mat
 text names its term). Used as they are they teach nothing: every linker finds a mention whose surface
 *is* a name of the ontology. So the pseudo-dev set is built like the mentions to link look:
 
-* ``n`` self-supervised mentions are held out (one per term, never a KRISS prototype);
+* self-supervised mentions of ``n`` terms are held out (``per_term`` of each where it has that many;
+  never a KRISS prototype of the pseudo-dev linkers);
 * on a share ``1 - visible_share`` of them the matched name is **hidden**: removed from the
   ontology the pseudo-dev linkers search (:func:`hide_names`) and from every contrastive training
   example (:func:`drop_hidden`), so the linkers must reach the term through its other names, its
@@ -60,9 +61,13 @@ class PseudoDev:
 
 
 def choose_pseudo_dev(mentions: Sequence[SelfSupMention], ontology: Ontology, n: int, visible_share: float,
-                      seed: int = 0) -> PseudoDev:
-    """Hold out up to ``n`` self-supervised mentions, one per term, and hide the name of a
-    ``1 - visible_share`` share of them.
+                      seed: int = 0, per_term: int = 1) -> PseudoDev:
+    """Hold out self-supervised mentions of up to ``n`` terms, ``per_term`` of each (fewer where a term
+    has fewer), and hide the name of a ``1 - visible_share`` share of them.
+
+    Several mentions of one term let the pseudo-dev set judge self-training
+    (:func:`polarlab.linking.pipeline.choose_self_train_risk`): a pseudo-dev mention's link can be a
+    prototype for the other pseudo-dev mentions of its term, as a linked test mention is for the others.
 
     A name is hidden only from a term that keeps another name (at least two distinct normalised
     names; such terms are hidden first, so the hidden share is met where it can be), and never a name
@@ -74,7 +79,9 @@ def choose_pseudo_dev(mentions: Sequence[SelfSupMention], ontology: Ontology, n:
         by.setdefault(m.entity, []).append(m)
     terms = sorted(by)
     rng.shuffle(terms)
-    chosen = [rng.choice(by[t]) for t in terms[:max(0, int(n))]]
+    per = max(1, int(per_term))
+    chosen = [m for t in terms[:max(0, int(n))]
+              for m in ([rng.choice(by[t])] if per == 1 else rng.sample(by[t], min(per, len(by[t]))))]
     keys = [normalize_name(m.surface) for m in chosen]
     can_hide = [len({normalize_name(x) for x in ontology.names(m.entity)} - {k}) >= 1 for m, k in zip(chosen, keys)]
     n_hide = min(int(round((1.0 - float(visible_share)) * len(chosen))), sum(can_hide))

@@ -1,0 +1,111 @@
+"""The pseudo-dev set judges self-training: several held-out mentions per term, its own low-risk
+links as KRISS prototypes for the other pseudo-dev mentions (never for themselves), the threshold
+chosen there without gold, and pass 2's fit on the pseudo-dev set's self-trained KRISS."""
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+
+from polarlab.errors import ConfigError
+from polarlab.linking import MentionSet
+from polarlab.linking.config import LinkingConfig, linking_project_from_dict
+from polarlab.linking.harmonize import build_slots, dev_links, harmonize
+from polarlab.linking.linkers import Ranking, RowTable
+from polarlab.linking.linkers.kriss import KrissLinker
+from polarlab.linking.pipeline import _PseudoDevLinkers, choose_self_train_risk
+from polarlab.linking.pseudodev import choose_pseudo_dev
+from polarlab.linking.selfsup import SelfSupMention
+from polarlab.ontology.terms import Ontology, Term
+
+
+class _HashEncoder:
+    """Bag of words hashed into 64 dimensions, L2-normalised (a deterministic stand-in for MiniLM)."""
+
+    def encode(self, texts):
+        out = np.zeros((len(texts), 64), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for w in t.lower().split():
+                if w not in ("[m]", "[/m]"):
+                    out[i, zlib.crc32(w.encode()) % 64] += 1.0
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
+
+
+def test_pseudo_dev_holds_several_mentions_of_a_term_where_it_has_them():
+    onto = Ontology([Term(f"D:{i}", f"disease {i}", [f"syndrome {i}"]) for i in range(6)])
+    ms = [SelfSupMention(f"doc{i}_{j}", 0, 9, f"disease {i}", f"D:{i}") for i in range(6) for j in range(i % 4)]
+    one = choose_pseudo_dev(ms, onto, n=10, visible_share=1.0, seed=1)
+    assert sorted(m.entity for m in one.mentions) == sorted({m.entity for m in ms})              # one per term
+    three = choose_pseudo_dev(ms, onto, n=10, visible_share=1.0, seed=1, per_term=3)
+    per = {t: sum(m.entity == t for m in three.mentions) for t in {m.entity for m in ms}}
+    have = {t: sum(m.entity == t for m in ms) for t in per}
+    assert per == {t: min(3, have[t]) for t in per} and len(set(three.mentions)) == len(three.mentions)
+    assert len(choose_pseudo_dev(ms, onto, n=2, visible_share=1.0, seed=1, per_term=3).mentions) <= 6
+    hidden = choose_pseudo_dev(ms, onto, n=10, visible_share=0.0, seed=1, per_term=3)
+    # a name shown by a visible pseudo-dev mention is never hidden
+    shown = {m.surface for m, h in zip(hidden.mentions, hidden.hidden) if not h}
+    assert not shown & hidden.hidden_names and hidden.hidden.sum() >= 1
+
+
+def _dev_linkers(surfaces: list[str], targets: list[int]) -> _PseudoDevLinkers:
+    texts = {f"d{i}": s for i, s in enumerate(surfaces)}
+    ms = MentionSet(list(texts), np.zeros(len(surfaces), dtype=np.int64), np.asarray([len(s) for s in surfaces]),
+                    surfaces, [], None, texts)
+    names = RowTable(["alpha disease", "beta disease", "gamma syndrome"], np.array([0, 1, 2]))
+    pos = {"A": 0, "B": 1, "C": 2}
+    kriss = KrissLinker(_HashEncoder(), window=0).fit(names, pos)
+    return _PseudoDevLinkers(None, ms, np.asarray(targets), {"kriss": kriss}, {}, names, [], pos, texts)
+
+
+def test_self_train_risk_is_chosen_where_the_pseudo_dev_kriss_is_most_accurate():
+    # "zeta zeta" reaches alpha only through the other alpha mention's link ("alpha zeta zeta");
+    # "omega omega" is pulled to beta by a wrong, risky link of "beta omega omega"
+    lk = _dev_linkers(["alpha zeta zeta", "zeta zeta", "beta omega omega", "omega omega"], [0, 0, 2, 2])
+    top1, risk = np.array([0, 0, 1, 2]), np.array([0.1, 0.6, 0.7, 0.9])
+    cfg = LinkingConfig(corpus=["x"], self_train_risk="auto", self_train_grid=[0.25, 0.5, 0.75, 1.0])
+    t, kr, acc = choose_self_train_risk(cfg, lk, top1, risk, _HashEncoder(), 0, False)
+    assert acc["0"] == pytest.approx(lk.accuracy(lk.linkers["kriss"]))
+    assert acc["0.25"] > acc["0"]                          # alpha's low-risk link teaches "zeta zeta"
+    assert acc["0.75"] < acc["0.25"]                       # the wrong beta link (risk 0.7) now misleads
+    assert t == 0.25 and kr is not None and kr.n_prototypes_ == 3 + 1
+    assert kr.rank(lk.mentions, 1).top1[1] == 0
+    # never its own prototype: alone, a mention's link cannot confirm itself
+    alone = _dev_linkers(["zeta zeta"], [0])
+    t0, kr0, acc0 = choose_self_train_risk(cfg, alone, np.array([0]), np.array([0.0]), _HashEncoder(), 0, False)
+    assert len(set(acc0.values())) == 1 and t0 == 0.0 and kr0 is None
+    fixed = LinkingConfig(corpus=["x"], self_train_risk=0.75)
+    t1, kr1, acc1 = choose_self_train_risk(fixed, lk, top1, risk, _HashEncoder(), 0, False)
+    assert t1 == 0.75 and set(acc1) == {"0", "0.75"} and kr1.n_prototypes_ == 3 + 3
+
+
+def test_dev_links_are_the_harmonized_links_of_the_pseudo_dev_mentions():
+    rng = np.random.default_rng(0)
+
+    def slots(n):
+        truth = rng.integers(0, 20, n)
+        rks = []
+        for p in (0.2, 0.4):
+            wrong = rng.random(n) < p
+            ent = np.stack([np.where(wrong, rng.integers(20, 40, n), truth), rng.integers(40, 60, n)], axis=1)
+            rks.append(Ranking(ent, np.stack([np.where(wrong, 0.5, 0.9), np.full(n, 0.3)], axis=1)))
+        return build_slots(rks, [r.scores[:, :1].repeat(3, axis=1) for r in rks], ["a", "b"], n_slots=3), truth
+
+    test, _ = slots(200)
+    dev, dev_truth = slots(200)
+    harm = harmonize(test, dev=(dev, dev_truth))
+    d = dev_links(harm, dev)
+    assert d.ranking.top1.shape == (200,) and np.all((d.risk >= 0) & (d.risk <= 1))
+    right = d.ranking.top1 == dev_truth
+    assert right.mean() > 0.6 and d.risk[right].mean() < d.risk[~right].mean()    # risk orders the errors
+    with pytest.raises(ValueError):
+        dev_links(harmonize(test), dev)
+
+
+def test_self_train_settings_are_validated():
+    ok = LinkingConfig(corpus=["x"], self_train_risk="auto", calibration={"per_term": 3})
+    assert ok.self_train_risk == "auto" and ok.calibration.per_term == 3
+    for bad in ({"self_train_risk": 1.5}, {"self_train_risk": "sometimes"}, {"self_train_grid": [0.0, 0.5]},
+                {"self_train_grid": []}, {"calibration": {"per_term": 0}}):
+        with pytest.raises(ConfigError):
+            linking_project_from_dict({"ontology": {"paths": ["o"]}, "linking": {"corpus": ["c"], **bad}})
