@@ -455,7 +455,8 @@ class PolarHarmonizer:
         if not rows.any():
             return 1.0
         target = _softmax(comb.scores(L, log_h, exclude=list(tuned)))
-        P = cross_fitted_proba(self.n_classes, final, X, q, self.combine_folds, self.seed + 7919)
+        P = cross_fitted_proba(self.n_classes, final, X, q, self.combine_folds, self.seed + 7919,
+                               C=self.fallback_model_.chosen_C_)
         return fit_temperature(P[rows], target[rows])
 
     def _combination_votes(self, L: np.ndarray) -> np.ndarray:

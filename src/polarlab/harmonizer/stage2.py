@@ -74,6 +74,14 @@ class FeatureClassifier:
                     self.model_ = LogisticRegression(C=C, max_iter=self.max_iter).fit(Z, target, sample_weight=weight)
         return self
 
+    @property
+    def chosen_C_(self) -> float:
+        """The inverse L2 strength the fit used (chosen by ``cv`` among ``Cs``, or the fixed one)."""
+        if self.model_ is None:
+            return self.Cs[-1] if self.fallback_C is None else float(self.fallback_C)
+        C = getattr(self.model_, "C_", None)
+        return float(np.ravel(C)[0]) if C is not None else float(self.model_.C)
+
     def _expand(self, Z: np.ndarray, y: np.ndarray, soft: np.ndarray | None, folds: int):
         """Hard labels: ``(Z, y, None, folds)``. Soft: each row once per class it has weight on, the weights, and
         ``folds`` stratified folds (by ``y``) that keep a row's copies in the same fold."""
@@ -102,9 +110,11 @@ class FeatureClassifier:
 
 
 def cross_fitted_proba(n_classes: int, y: np.ndarray, X: np.ndarray, soft: np.ndarray | None,
-                       folds: int, seed: int) -> np.ndarray:
+                       folds: int, seed: int, C: float | None = None) -> np.ndarray:
     """Each row's class distribution (n, k) from a :class:`FeatureClassifier` fitted as the fallback is (labels
-    ``y`` with -1 = unlabelled, ``soft`` distributions, standardised on every row) on the other ``folds``."""
+    ``y`` with -1 = unlabelled, ``soft`` distributions, standardised on every row) on the other ``folds``;
+    ``C``: the inverse L2 strength every fold uses (the whole fit's :attr:`FeatureClassifier.chosen_C_`, which
+    spares a cross-validated choice per fold); None = chosen again in each fold."""
     n = X.shape[0]
     out = np.empty((n, int(n_classes)))
     order = np.random.default_rng(seed).permutation(n)
@@ -114,7 +124,8 @@ def cross_fitted_proba(n_classes: int, y: np.ndarray, X: np.ndarray, soft: np.nd
         if not (y_train >= 0).any():
             out[held] = 1.0 / n_classes
             continue
-        out[held] = FeatureClassifier(n_classes).fit(y_train, X, scale_all_rows=True, soft=soft).proba(X[held])
+        clf = FeatureClassifier(n_classes) if C is None else FeatureClassifier(n_classes, Cs=(float(C),))
+        out[held] = clf.fit(y_train, X, scale_all_rows=True, soft=soft).proba(X[held])
     return out
 
 
