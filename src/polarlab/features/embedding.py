@@ -5,6 +5,7 @@ sentence-transformers directory); it is loaded offline and never downloaded.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 from pathlib import Path
@@ -82,6 +83,13 @@ class Embedder:
             self._model = SentenceTransformer(str(self.model_path), device=self.device,
                                               local_files_only=True)
         return self._model
+
+    def copy(self) -> "Embedder":
+        """An embedder with the same settings and its own copy of this one's (possibly fine-tuned) model:
+        training the copy leaves this one unchanged."""
+        other = Embedder(self.device, self.batch_size, self.normalize, self.model_path)
+        other._model = copy.deepcopy(self.model)
+        return other
 
     @property
     def dim(self) -> int:

@@ -18,6 +18,7 @@ import warnings
 from typing import Sequence
 
 import numpy as np
+from scipy.optimize import minimize_scalar
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
@@ -142,8 +143,6 @@ def fit_temperature(P: np.ndarray, target: np.ndarray, bounds: tuple[float, floa
     :func:`sharpen` ``(P, T)`` (P: (n, k) held-out predictions); 1.0 when there is no row."""
     if not len(P):
         return 1.0
-    from scipy.optimize import minimize_scalar
-
     logp = np.log(np.clip(P, 1e-9, 1.0))
 
     def loss(log_t: float) -> float:

@@ -116,10 +116,9 @@ def coverage_report(run: LinkRun, gold: GoldMap) -> dict[str, Any]:
 
 def bench_report(run: LinkRun, gold: GoldMap, meta: dict[str, Any]) -> dict[str, Any]:
     """Accuracies of every ranking, the harmonized link's risk calibration, times and memory."""
-    linkers = {n: link_accuracy(r, gold) for n, r in run.rankings.items()
-               if n not in ABLATIONS and not n.startswith("kriss_self_train_")}
-    abl = {n: link_accuracy(r, gold) for n, r in run.rankings.items()
-           if n in ABLATIONS or n.startswith("kriss_self_train_")}
+    is_ablation = lambda name: name in ABLATIONS or name.startswith("kriss_self_train_")  # noqa: E731
+    linkers = {n: link_accuracy(r, gold) for n, r in run.rankings.items() if not is_ablation(n)}
+    abl = {n: link_accuracy(r, gold) for n, r in run.rankings.items() if is_ablation(n)}
     h = run.harmonized
     correct = hits_at(h.ranking, gold, 1)
     sel = gold.has_gold

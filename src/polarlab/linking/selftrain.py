@@ -19,7 +19,6 @@ from typing import Sequence
 
 import numpy as np
 
-from ..features.embedding import Embedder
 from ..ontology.terms import Ontology
 from .contrastive import ContrastiveTrainer, Triple
 from .encoder import MemoEncoder
@@ -102,9 +101,8 @@ def self_trained_kriss(tuned: MemoEncoder, trainer: ContrastiveTrainer, window: 
     fold = document_folds(ms.doc_ids, folds)
     out = []
     for j in range(folds):
-        emb = Embedder(batch_size=tuned.embedder.batch_size)
-        emb._model = copy.deepcopy(tuned.embedder.model)
-        enc = MemoEncoder(emb, tuned.max_seq_length, None, tag=f"kriss_self_{j}", pooling=tuned.pooling)
+        enc = MemoEncoder(tuned.embedder.copy(), tuned.max_seq_length, None, tag=f"kriss_self_{j}",
+                          pooling=tuned.pooling)
         train = fold != j
         triples = link_triples(ms.subset(train), ents[train], ontology, window, seed=j)
         if len(triples) >= 2:

@@ -13,7 +13,7 @@ import numpy as np
 from ..encoder import MemoEncoder
 from ..mentions import MARK_CLOSE, MARK_OPEN, MentionSet
 from ..selfsup import SelfSupMention
-from .base import Ranking, RowTable, top_entities
+from .base import Ranking, RowTable, max_over_rows, top_entities
 from .dense import PrototypeIndex
 
 
@@ -106,7 +106,8 @@ class KrissLinker:
         self.linked_ = None
         if linked is not None and len(linked[0]):
             ms, ents = linked
-            self.linked_ = (self.encoder.encode(ms.contexts_at(self.window)), np.asarray(ents, dtype=np.int64),
+            contexts = ms.contexts_at(self.window)
+            self.linked_ = (self.encoder.encode(contexts), RowTable(contexts, np.asarray(ents, dtype=np.int64)),
                             {key: j for j, key in enumerate(mention_keys(ms))})
             self.n_prototypes_ += len(ms)
         return self
@@ -129,18 +130,14 @@ class KrissLinker:
         if self.linked_ is None:
             return self.index_.search(Q, k)
         pool = max(k, 32)
-        return _merge(self.index_.search(Q, pool), top_entities(self._linked_scores(mentions, Q), self.linked_[1], pool), k)
+        linked = top_entities(self._linked_scores(mentions, Q), self.linked_[1].entity, pool)
+        return _merge(self.index_.search(Q, pool), linked, k)
 
     def score(self, mentions: MentionSet, candidates: np.ndarray) -> np.ndarray:
         Q = self._queries(mentions)
         out = self.index_.score(Q, candidates)
         if self.linked_ is not None:
-            S, ents = self._linked_scores(mentions, Q), self.linked_[1]
-            for i in range(candidates.shape[0]):
-                for c, e in enumerate(candidates[i]):
-                    rows = np.flatnonzero(ents == e) if e >= 0 else ()
-                    if len(rows):
-                        v = float(np.max(S[i, rows]))
-                        if np.isfinite(v) and not (v <= out[i, c]):
-                            out[i, c] = v
+            S = self._linked_scores(mentions, Q)
+            linked = max_over_rows(lambda i, rows: S[i, rows], self.linked_[1], candidates)
+            out = np.where(np.isfinite(linked) & ~(linked <= out), linked, out)   # a NaN `out` takes `linked`
         return out
