@@ -1,18 +1,20 @@
 """Does the gold-free selector of POLAR's final distribution rank the candidates like their true accuracy?
 
 Per WRENCH dataset (rules only, the fit split's votes and features as ``polarlab bench wrench`` computes them):
-the harmonizer with ``combine="auto"`` reports each candidate's held-out class-balanced agreement
-(:mod:`polarlab.harmonizer.select`); each candidate is then fitted alone (``combine=<spec>``, same seed) and
+the harmonizer with ``combine="auto"`` reports each candidate's held-out class-balanced agreement and the
+bootstrap standard error of its difference to the best (rows and sources resampled, and each alone;
+:mod:`polarlab.harmonizer.select`); each candidate is then fitted alone (``combine=<spec>``, same seed) and
 scored against the gold of the valid split (chemprot has no train split: its fit split *is* valid). Gold is used
 only here, to evaluate the selector, never inside it. Reports the Spearman rank correlation between criterion
-and valid accuracy (and the WRENCH metric), the chosen candidate and the best one.
+and valid accuracy (and the WRENCH metric), the chosen candidate (one-SE rule), the argmax of the criterion
+and the best one.
 
 Usage::
 
     python benchmarks/combine_selection.py --datasets youtube,chemprot --fit-limit 2000 --state-dir .polarlab
 
 The last line printed is one JSON object: {"datasets": {name: {"chosen", "best_valid", "spearman_accuracy",
-"spearman_metric", "candidates": {spec: {"agreement", "valid_accuracy", "valid_metric", "test_metric", "stage2_valid_metric",
+"spearman_metric", "chosen_argmax", "candidates": {spec: {"agreement", "se", "se_rows", "se_sources", "valid_accuracy", "valid_metric", "test_metric", "stage2_valid_metric",
 "stage2_test_metric"}}}},
 "settings": {...}}.
 """
@@ -53,20 +55,36 @@ def dataset_arrays(directory: Path, state_dir: Path, fit_limit: int | None, seed
 def evaluate(name: str, arrays: dict, seed: int) -> dict:
     from scipy.stats import spearmanr
 
+    import polarlab.harmonizer.select as select
     from polarlab.harmonizer import PolarHarmonizer
     from polarlab.metrics import classification_metrics
 
     k = arrays["k"]
     L, X, _ = arrays["fit"]
+    parts: dict = {}
+    full_se = select.difference_se
+
+    def se_by_unit(hits, voted, classes, best, **kw):       # the same bootstrap, each sampling unit alone too
+        for unit in ("rows", "sources"):
+            parts[unit] = full_se(hits, voted, classes, best, resample=(unit,), **kw)
+        return full_se(hits, voted, classes, best, **kw)
+
+    select.difference_se = se_by_unit
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        auto = PolarHarmonizer(k, seed=seed).fit(L, X)
+        try:
+            auto = PolarHarmonizer(k, seed=seed).fit(L, X)
+        finally:
+            select.difference_se = full_se
         rows = {}
-        for r in auto.combine_table_:
+        for i, r in enumerate(auto.combine_table_):
             fixed = PolarHarmonizer(k, seed=seed, combine=r.candidate).fit(L, X)
             got = {s: classification_metrics(arrays[s][2], fixed.predict_proba(arrays[s][0], arrays[s][1]), dataset=name)
                    for s in ("valid", "test")}
-            rows[r.candidate] = {"agreement": r.agreement, "valid_accuracy": got["valid"]["accuracy"],
+            rows[r.candidate] = {"agreement": r.agreement, "se": r.se,
+                                 "se_rows": float(parts["rows"][i]) if parts else None,
+                                 "se_sources": float(parts["sources"][i]) if parts else None,
+                                 "valid_accuracy": got["valid"]["accuracy"],
                                  "valid_metric": got["valid"]["wrench_metric"],
                                  "valid_macro_f1": got["valid"]["macro_f1"],
                                  "test_metric": got["test"]["wrench_metric"], "test_macro_f1": got["test"]["macro_f1"],
@@ -78,6 +96,7 @@ def evaluate(name: str, arrays: dict, seed: int) -> dict:
                                      arrays["test"][2], fixed._prior_proba(arrays["test"][1]), dataset=name)["wrench_metric"]}
     crit = [v["agreement"] for v in rows.values()]
     return {"fit_split": arrays["fit_name"], "n_fit": int(L.shape[0]), "chosen": auto.combine_,
+            "chosen_argmax": max(rows, key=lambda c: rows[c]["agreement"]),
             "best_valid": max(rows, key=lambda c: rows[c]["valid_metric"]),
             "spearman_accuracy": float(spearmanr(crit, [v["valid_accuracy"] for v in rows.values()])[0]),
             "spearman_metric": float(spearmanr(crit, [v["valid_metric"] for v in rows.values()])[0]),
@@ -99,7 +118,11 @@ def main(argv: list[str] | None = None) -> dict:
     for name in [s for s in a.datasets.split(",") if s]:
         r = evaluate(name, dataset_arrays(a.data / name, a.state_dir, a.fit_limit, a.seed), a.seed)
         result["datasets"][name] = r
-        print(f"{name:9s} chosen {r['chosen']:10s} best on valid {r['best_valid']:10s} spearman(acc) "
+        for spec, v in r["candidates"].items():
+            print(f"  {spec:10s} agreement {v['agreement']:.4f} se {v['se']:.4f} (rows {v['se_rows'] or 0:.4f}, "
+                  f"sources {v['se_sources'] or 0:.4f})  valid {v['valid_metric']:.3f} test {v['test_metric']:.3f} "
+                  f"test macro-F1 {v['test_macro_f1']:.3f}", file=sys.stderr, flush=True)
+        print(f"{name:9s} chosen {r['chosen']:10s} (argmax {r['chosen_argmax']}) best on valid {r['best_valid']:10s} spearman(acc) "
               f"{r['spearman_accuracy']:+.2f} spearman(metric) {r['spearman_metric']:+.2f}", file=sys.stderr, flush=True)
     print(json.dumps(result, default=float))
     return result

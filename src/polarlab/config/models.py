@@ -138,6 +138,9 @@ class HarmonizerSection(Section):
                             'number tau (= "ds:tau")')
     combine_candidates: Optional[list[str]] = None
     combine_groups: Optional[int] = Field(None, ge=2)
+    combine_se: Optional[float] = Field(None, ge=0, description="\"auto\" keeps the first candidate whose held-out "
+                                                              "agreement is within this many bootstrap standard errors "
+                                                              "of the best (default 1; 0: the best)")
     refit_prior: Optional[bool] = Field(None, description="refit h to the combined labels and use it as the prior "
                                                           "(a second stage; default true)")
     combine_folds: Optional[int] = Field(None, ge=2)

@@ -95,6 +95,9 @@ class PolarHarmonizer:
             ``"onecoin:0.5"``; a number tau = ``"ds:tau"``.
         combine_candidates: candidate specs for ``"auto"``.
         combine_groups: source groups left out in turn by the ``"auto"`` selection.
+        combine_se: the ``"auto"`` selection keeps the first of ``combine_candidates`` (simplest first) whose
+            held-out agreement is within this many bootstrap standard errors of the best one's (the
+            one-standard-error rule, :func:`polarlab.harmonizer.select.one_se_choice`); 0 = the best score.
         refit_prior: after the choice, refit h to the chosen distribution's labels of the fit rows (same
             model and features) and use it as the prior of the same candidate (a second stage).
         refit_rows: the rows that second stage learns from: ``"all"`` (default; the rows no source voted on
@@ -140,7 +143,7 @@ class PolarHarmonizer:
                  tune_grid: Sequence[float] = (0.0, 0.25, 0.5, 1.0), tune_folds: int = 5,
                  combine: str | float = "auto", combine_candidates: Sequence[str] = DEFAULT_CANDIDATES,
                  combine_groups: int = 5, combine_folds: int = 5, refit_prior: bool = True,
-                 refit_rows: str = "all", stage2: str = "h") -> None:
+                 refit_rows: str = "all", stage2: str = "h", combine_se: float = 1.0) -> None:
         if n_classes < 2:
             raise InputError(f"n_classes={n_classes}", column="n_classes", fix="use 2 or more classes")
         if scalarization not in SCALARIZATIONS:
@@ -203,6 +206,11 @@ class PolarHarmonizer:
         self.combine = combine
         self.combine_candidates = [str(c) for c in combine_candidates]
         self.combine_groups = int(combine_groups)
+        if not (isinstance(combine_se, (int, float)) and not isinstance(combine_se, bool)
+                and np.isfinite(combine_se) and combine_se >= 0):
+            raise InputError(f"combine_se={combine_se!r}", column="combine_se",
+                             fix="use a non-negative number of standard errors (0: the best score; default 1)")
+        self.combine_se = float(combine_se)
         self.refit_prior = bool(refit_prior)
         if refit_rows not in ("covered", "all"):
             raise InputError(f"refit_rows={refit_rows!r}", column="refit_rows", fix="use 'covered' or 'all'")
@@ -395,7 +403,8 @@ class PolarHarmonizer:
                     held.append((cols, self._cross_fit(X, Lg, self.weights_)))
             if held:
                 comb, self.combine_table_ = select_by_agreement(L, log_h, held, self.n_classes,
-                                                                self.combine_candidates)
+                                                                self.combine_candidates, n_se=self.combine_se,
+                                                                seed=self.seed)
             else:   # a single source (or one group votes alone): nothing to hold out
                 comb = make_combiner(FALLBACK_CANDIDATE, self.n_classes).fit(L, log_h)
         labels = comb.posterior(L, log_h).argmax(axis=1)[:, None]

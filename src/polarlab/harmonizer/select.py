@@ -25,10 +25,20 @@ from .combiners import Combiner, make_combiner
 
 @dataclass(frozen=True)
 class CandidateScore:
-    """One candidate of the selection and its held-out, class-balanced agreement with the left-out sources."""
+    """One candidate of the selection: its held-out, class-balanced agreement with the left-out sources, and the
+    bootstrap standard error of its agreement minus the best candidate's (paired; 0 for the best itself, NaN when
+    not estimated)."""
 
     candidate: str
     agreement: float
+    se: float = float("nan")
+
+
+N_BOOTSTRAP = 200
+"""Bootstrap replicates of :func:`difference_se`."""
+
+RESAMPLE = ("rows", "sources")
+"""What :func:`difference_se` resamples by default: the fit rows and the sources within each class."""
 
 
 def source_groups(m: int, n_groups: int = 5, seed: int = 0) -> list[np.ndarray]:
@@ -59,39 +69,136 @@ def class_balanced_agreement(agreement: np.ndarray, classes: np.ndarray) -> floa
     return float(np.mean(per_class)) if per_class else 0.0
 
 
+def _balanced_scores(agree: np.ndarray, mult: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Class-balanced agreement of every candidate in every replicate: the mean over classes of the
+    ``mult``-weighted mean agreement of that class's sources (sources with NaN agreement skipped).
+
+    Args:
+        agree: shape (c, b, m), each candidate's per-source agreement in each replicate.
+        mult: shape (b, m), how many times each source is drawn in each replicate.
+        classes: shape (m,), :func:`source_classes`.
+
+    Returns:
+        shape (c, b).
+    """
+    ok = ~np.isnan(agree)
+    w = np.where(ok, mult[None], 0.0)
+    per_class = []
+    for c in np.unique(classes[classes >= 0]):
+        cols = classes == c
+        tot = w[:, :, cols].sum(axis=2)
+        val = np.where(ok[:, :, cols], agree[:, :, cols], 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_class.append((w[:, :, cols] * val).sum(axis=2) / tot)
+    return np.nanmean(np.stack(per_class), axis=0) if per_class else np.zeros(agree.shape[:2])
+
+
+def difference_se(hits: np.ndarray, voted: np.ndarray, classes: np.ndarray, best: int,
+                  n_boot: int = N_BOOTSTRAP, seed: int = 0, resample: Sequence[str] = RESAMPLE) -> np.ndarray:
+    """Paired bootstrap standard error of each candidate's class-balanced agreement minus the ``best`` one's.
+
+    The criterion is a mean over sources (within classes) of each source's agreement over the rows it voted on,
+    so both are samples: the fit rows (of the data the user could have brought) and the sources (of the rules
+    they could have written; correlated sources make this the larger part). Each replicate draws the rows with
+    replacement and, independently, the sources of each class with replacement, and recomputes every candidate's
+    criterion on the same draw (paired: the candidates' common noise cancels in the difference).
+
+    Args:
+        hits: shape (c, n, m), bool, candidate c's held-out label on row i equals source j's vote.
+        voted: shape (n, m), bool, source j voted on row i and was scored.
+        classes: shape (m,), :func:`source_classes` (-1: not scored).
+        best: index of the candidate the differences are taken to.
+        n_boot: replicates.
+        seed: seed of the draws.
+        resample: a subset of ``("rows", "sources")``.
+
+    Returns:
+        shape (c,), the standard deviation of the replicates' differences (0 for ``best``).
+    """
+    n_cand, n, m = hits.shape
+    rng = np.random.default_rng(seed + 15485863)
+    scored = voted.any(axis=0) & (classes >= 0)
+    hits_f = hits.astype(np.float32)
+    voted_f = voted.astype(np.float32)
+    diffs = []
+    for chunk in np.array_split(np.arange(n_boot), max(1, n_boot // 50)):
+        b = len(chunk)
+        if "rows" in resample:
+            W = rng.multinomial(n, np.full(n, 1.0 / n), size=b).astype(np.float32)    # (b, n) row multiplicities
+        else:
+            W = np.ones((b, n), dtype=np.float32)
+        den = W @ voted_f                                                           # (b, m)
+        num = np.einsum("bn,cnm->cbm", W, hits_f, optimize=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            agree = np.where(den[None] > 0, num / np.where(den > 0, den, 1.0)[None], np.nan).astype(np.float64)
+        agree[:, :, ~scored] = np.nan
+        mult = np.zeros((b, m))
+        for c in np.unique(classes[scored]):
+            cols = np.flatnonzero(scored & (classes == c))
+            if "sources" in resample:
+                mult[:, cols] = rng.multinomial(len(cols), np.full(len(cols), 1.0 / len(cols)), size=b)
+            else:
+                mult[:, cols] = 1.0
+        scores = _balanced_scores(agree, mult, classes)                             # (c, b)
+        diffs.append(scores - scores[best][None])
+    d = np.concatenate(diffs, axis=1)
+    return np.nan_to_num(np.nanstd(d, axis=1, ddof=1)) if d.shape[1] > 1 else np.zeros(n_cand)
+
+
+def one_se_choice(scores: Sequence[float], se: Sequence[float], n_se: float = 1.0) -> int:
+    """The first candidate (in the given order: simplest first) whose score is within ``n_se`` standard errors of
+    the best score (Breiman et al.'s one-standard-error rule); ``n_se = 0``: the best (ties: the first)."""
+    s = np.asarray(scores, dtype=np.float64)
+    best = int(np.argmax(s))
+    gap = s[best] - s
+    ok = gap <= float(n_se) * np.nan_to_num(np.asarray(se, dtype=np.float64)) + 1e-12
+    return int(np.flatnonzero(ok)[0]) if ok.any() else best
+
+
 def select_by_agreement(L: np.ndarray, log_h: np.ndarray, held_out: Sequence[tuple[np.ndarray, np.ndarray]],
-                        n_classes: int, candidates: Sequence[str]
+                        n_classes: int, candidates: Sequence[str], n_se: float = 1.0, seed: int = 0
                         ) -> tuple[Combiner, list[CandidateScore]]:
-    """Score every candidate by its held-out agreement and fit the best one on all fit rows.
+    """Score every candidate by its held-out agreement and fit the chosen one on all fit rows.
 
     For each source group g, each candidate is fitted on the votes without g and with the prior h_-g (so
     neither its parameters nor its prior ever saw g), labels every row, and each source j of g scores
     ``mean[label_i == L_ij]`` over the rows j voted on. The score is the mean of those agreements over the
-    sources of each voted class, then over classes (:func:`class_balanced_agreement`).
+    sources of each voted class, then over classes (:func:`class_balanced_agreement`). The chosen candidate is
+    the first of ``candidates`` whose score is within ``n_se`` bootstrap standard errors
+    (:func:`difference_se`) of the best score (:func:`one_se_choice`): the differences between candidates are
+    often smaller than their noise, and the simpler candidate listed first is then kept.
 
     Args:
         L: shape (n, m), the fit rows' votes.
         log_h: shape (n, k), log of the cross-fitted h (fitted to every source) on those rows.
         held_out: per source group, (its column indices, log of a cross-fitted h fitted without them, (n, k)).
         n_classes: k.
-        candidates: specs of :func:`polarlab.harmonizer.combiners.make_combiner`; ties go to the first listed.
+        candidates: specs of :func:`polarlab.harmonizer.combiners.make_combiner`, simplest first.
+        n_se: standard errors of tolerance (0: the best score, ties to the first listed).
+        seed: seed of the bootstrap.
 
     Returns:
         (the chosen candidate, fitted on all rows with ``log_h``; one :class:`CandidateScore` per candidate).
     """
-    m = L.shape[1]
+    n, m = L.shape
     classes = source_classes(L, n_classes)
     agree = np.full((len(candidates), m), np.nan)
+    hits = np.zeros((len(candidates), n, m), dtype=bool)
+    voted = np.zeros((n, m), dtype=bool)
     for cols, log_h_g in held_out:
         L_g = L.copy()
         L_g[:, cols] = -1
+        voted[:, cols] = L[:, cols] >= 0
         for c, spec in enumerate(candidates):
             pred = make_combiner(spec, n_classes).fit(L_g, log_h_g).scores(L_g, log_h_g).argmax(axis=1)
+            hits[c][:, cols] = pred[:, None] == L[:, cols]
             for j in cols:
                 ok = L[:, j] >= 0
                 if ok.any():
                     agree[c, j] = float((pred[ok] == L[ok, j]).mean())
     score = [class_balanced_agreement(a, classes) for a in agree]
     best = int(np.argmax(score))
-    table = [CandidateScore(str(spec), float(s)) for spec, s in zip(candidates, score)]
-    return make_combiner(candidates[best], n_classes).fit(L, log_h), table
+    se = difference_se(hits & voted[None], voted, classes, best, seed=seed) if n_se > 0 else np.full(len(score), np.nan)
+    chosen = one_se_choice(score, se, n_se) if n_se > 0 else best
+    table = [CandidateScore(str(spec), float(s), float(e)) for spec, s, e in zip(candidates, score, se)]
+    return make_combiner(candidates[chosen], n_classes).fit(L, log_h), table
