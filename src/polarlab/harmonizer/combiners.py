@@ -179,6 +179,7 @@ class): the first that gives some fit row another class is used. ``mv``: the vot
 h(x) everywhere else; ``ds:0``: Dawid–Skene alone, which reads the sources' silences."""
 
 DEFAULT_CANDIDATES = ("mv", "onecoin:1", "ds:1", "ds:2", "ds:3")
+"""Simplest first: the selector keeps the first within one standard error of the best (:mod:`.select`)."""
 
 
 def make_combiner(spec: str, n_classes: int) -> Combiner:
