@@ -107,5 +107,23 @@ def test_select_by_agreement_n_se_zero_is_the_argmax() -> None:
     comb1, table1 = select_by_agreement(L, log_h, held, 2, DEFAULT_CANDIDATES, n_se=1)
     assert [r.agreement for r in table0] == [r.agreement for r in table1]
     assert comb0.describe() == max(table0, key=lambda r: r.agreement).candidate
-    assert all(np.isnan(r.se) for r in table0) and all(np.isfinite(r.se) for r in table1)
+    assert [r.se for r in table0] == [r.se for r in table1] and all(np.isfinite(r.se) for r in table1)
     assert DEFAULT_CANDIDATES.index(comb1.describe()) <= DEFAULT_CANDIDATES.index(comb0.describe())
+
+
+def test_a_heard_tuned_source_keeps_the_best_score() -> None:
+    # with a tuned source (an LLM voting on every row) the first candidate, mv, would count its every vote fully
+    # whatever its tuned weight: the selection then keeps the argmax, and reports the SEs all the same
+    rng = np.random.default_rng(11)
+    n, m = 300, 7
+    y = rng.integers(0, 2, n)
+    X = (rng.normal(size=(n, 8)) + 0.8 * (2 * y[:, None] - 1) * (np.arange(8) < 2)).astype(np.float32)
+    L = np.where(rng.random((n, m)) < 0.8, y[:, None], 1 - y[:, None])
+    L[:, :-1][rng.random((n, m - 1)) > 0.3] = -1
+    L[:, -1] = np.where(rng.random(n) < 0.65, y, 1 - y)               # the "LLM": votes everywhere, often wrong
+    h = PolarHarmonizer(2, seed=0, epochs=30, tune_sources=[m - 1], tune_grid=(0.25, 0.5)).fit(L, X)
+    assert h.silenced_sources_ == []
+    best = max(h.combine_table_, key=lambda r: r.agreement)
+    assert h.combine_ == best.candidate and all(np.isfinite(r.se) for r in h.combine_table_)
+    scores, ses = [r.agreement for r in h.combine_table_], [r.se for r in h.combine_table_]
+    assert h.combine_table_[one_se_choice(scores, ses)].candidate != best.candidate   # the rule would have moved

