@@ -14,7 +14,8 @@ Usage::
     python benchmarks/combine_selection.py --datasets youtube,chemprot --fit-limit 2000 --state-dir .polarlab
 
 The last line printed is one JSON object: {"datasets": {name: {"chosen", "best_valid", "spearman_accuracy",
-"spearman_metric", "chosen_argmax", "candidates": {spec: {"agreement", "se", "se_rows", "se_sources", "valid_accuracy", "valid_metric", "test_metric", "stage2_valid_metric",
+"spearman_metric", "chosen_argmax", "candidates": {spec: {"agreement", "se", "se_rows", "se_sources",
+"valid_accuracy", "valid_metric", "test_metric", "stage2_valid_metric",
 "stage2_test_metric"}}}},
 "settings": {...}}.
 """
@@ -122,7 +123,8 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"  {spec:10s} agreement {v['agreement']:.4f} se {v['se']:.4f} (rows {v['se_rows'] or 0:.4f}, "
                   f"sources {v['se_sources'] or 0:.4f})  valid {v['valid_metric']:.3f} test {v['test_metric']:.3f} "
                   f"test macro-F1 {v['test_macro_f1']:.3f}", file=sys.stderr, flush=True)
-        print(f"{name:9s} chosen {r['chosen']:10s} (argmax {r['chosen_argmax']}) best on valid {r['best_valid']:10s} spearman(acc) "
+        print(f"{name:9s} chosen {r['chosen']:10s} (argmax {r['chosen_argmax']}) best on valid {r['best_valid']:10s} "
+              f"spearman(acc) "
               f"{r['spearman_accuracy']:+.2f} spearman(metric) {r['spearman_metric']:+.2f}", file=sys.stderr, flush=True)
     print(json.dumps(result, default=float))
     return result
