@@ -423,10 +423,10 @@ class PolarHarmonizer:
         heard = [j for j in (self.tune_sources or []) if j not in self.silenced_sources_]
         choose_temperature(comb, L, log_h, sources=heard or None, answers=answers if heard else None)
         # the LLM's risk (a leave-out distribution) may need the prior weighed against the votes differently from one
-        # T: two scales by the same criterion, kept only when they predict its answers significantly better (labels
-        # keep T). Without a heard tuned source the single T serves (no answer to score; rules-only runs unchanged)
-        if heard:
-            choose_risk_scales(comb, L, log_h, sources=heard, answers=answers)
+        # T: two scales by the same criterion on its answers (silenced or not: they are still scored), kept only when
+        # they predict them significantly better (labels keep T). Without a tuned source (rules only) T serves
+        if self.tune_sources:
+            choose_risk_scales(comb, L, log_h, sources=list(self.tune_sources), answers=answers)
         self.combiner_ = comb
         self.combine_ = comb.describe()
         # the vote-shift check (:mod:`polarlab.harmonizer.shift`): how often a fit row's vote agrees with the
