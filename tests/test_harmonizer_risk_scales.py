@@ -69,6 +69,10 @@ def test_two_scales_are_dropped_when_they_add_nothing() -> None:
     comb = make_combiner("mv", 4).fit(L, flat)
     choose_temperature(comb, L, flat, sources=[2])
     assert choose_risk_scales(comb, L, flat, sources=[2]) is None and comb.risk_scales_ is None
+    for spec in ("onecoin:1", "ds:1"):              # a vote's weight against the prior is learnt: one T keeps it
+        learnt = make_combiner(spec, 4).fit(L, log_h)
+        choose_temperature(learnt, L, log_h, sources=[2])
+        assert choose_risk_scales(learnt, L, log_h, sources=[2], min_gain=-np.inf) is None
     comb = make_combiner("mv", 4).fit(L, log_h)
     T = choose_temperature(comb, L, log_h, sources=[2])
     assert choose_risk_scales(comb, L, log_h, sources=[2], min_gain=np.inf) is None

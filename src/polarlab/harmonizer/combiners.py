@@ -58,6 +58,9 @@ class Combiner:
     divides them by ``temperature_`` and normalises. Subclasses set ``name`` and implement ``fit``/``scores``."""
 
     name = "base"
+    fixed_vote_weight = False
+    """True when a vote's weight against the prior is set by construction, not learnt (``mv``): only then may the
+    risk scale the votes and the prior apart (:func:`choose_risk_scales`)."""
 
     def __init__(self, n_classes: int, tau: float = 1.0) -> None:
         self.n_classes = int(n_classes)
@@ -106,6 +109,7 @@ class MajorityWithH(Combiner):
     """Equal-weight votes, h(x) breaking ties and answering uncovered rows."""
 
     name = "mv"
+    fixed_vote_weight = True
 
     def scores(self, L, log_h, exclude=()):
         return MV_WEIGHT * _weighted_votes(L, np.ones(L.shape[1]), self.n_classes, exclude) + log_h
@@ -279,11 +283,16 @@ def choose_risk_scales(comb: Combiner, L: np.ndarray, log_h: np.ndarray, grid: S
     (:meth:`Combiner.parts`), ``1/a`` and ``1/b`` each from ``grid``, chosen by the criterion of
     :func:`choose_temperature` (how well the distribution without source j predicts j's answers; same ``sources``
     and ``answers``). One T scales both alike; the prior may deserve more (or less) weight against the votes than
-    the combination gives it when j is left out. Kept, in ``comb.risk_scales_``, only when the log-likelihood gain
-    over the best single T (``comb.temperature_``, chosen first) is significant: ``2 · gain >= min_gain``
-    (:data:`MIN_SCALES_GAIN`); else ``risk_scales_`` is None and the single T serves. Never changes a label
-    (the distribution without ``exclude`` keeps T). Returns the scales or None."""
+    the combination gives it when j is left out. Only for a candidate whose vote weight is fixed by construction
+    (``fixed_vote_weight``: ``mv``, where a vote outweighs any prior so that h only breaks ties); the others learn
+    the weight of a vote against the prior (EM), and there one T keeps that learnt balance (on synthetic data two
+    scales raised their risk ECE while they lowered ``mv``'s). Kept, in ``comb.risk_scales_``, only when the
+    log-likelihood gain over the best single T (``comb.temperature_``, chosen first) is significant:
+    ``2 · gain >= min_gain`` (:data:`MIN_SCALES_GAIN`); else ``risk_scales_`` is None and the single T serves.
+    Never changes a label (the distribution without ``exclude`` keeps T). Returns the scales or None."""
     comb.risk_scales_ = None
+    if not comb.fixed_vote_weight:
+        return None
     setup = _leave_out_setup(comb, L, log_h, sources, answers)
     if setup is None:
         return None
