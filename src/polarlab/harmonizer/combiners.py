@@ -224,10 +224,10 @@ def make_combiner(spec: str, n_classes: int) -> Combiner:
 
 def _leave_out_setup(comb: Combiner, L: np.ndarray, log_h: np.ndarray, sources: Sequence[int] | None,
                       answers: np.ndarray | None):
-    """What :func:`choose_temperature` and :func:`choose_risk_scales` score: ``(C, votes, prior)``, each
+    """What :func:`choose_temperature` and :func:`choose_risk_scales` score: ``(C, scores, prior)``, each
     (n', |cols|, k) over the rows where a scored source answered: ``C[i, j, y] = log θ_j(answer_ij | y)`` (θ_j
-    the responses given the class, estimated from the candidate's posterior at T = 1) and the :meth:`Combiner.parts`
-    of the posterior without j; None when no row is scored."""
+    the responses given the class, estimated from the candidate's posterior at T = 1), the scores without j and
+    their prior part (:meth:`Combiner.parts`: votes = scores - prior); None when no row is scored."""
     k, m = comb.n_classes, L.shape[1]
     T0, scales = comb.temperature_, getattr(comb, "risk_scales_", None)
     comb.temperature_, comb.risk_scales_ = 1.0, None
@@ -243,13 +243,14 @@ def _leave_out_setup(comb: Combiner, L: np.ndarray, log_h: np.ndarray, sources: 
         return None
     L, A, log_h = L[rows], A[rows], log_h[rows]
     C = np.stack([log_theta[j][:, A[:, j] + 1].T for j in cols], axis=1)      # (n', |cols|, k)
-    parts = [comb.parts(L, log_h, exclude=[j]) for j in cols]
-    return C, np.stack([v for v, _ in parts], axis=1), np.stack([p for _, p in parts], axis=1)
+    S = np.stack([comb.scores(L, log_h, exclude=[j]) for j in cols], axis=1)  # (n', |cols|, k)
+    prior = comb.scores(L, log_h, exclude=list(range(m)))                     # the same for every j
+    return C, S, np.broadcast_to(prior[:, None, :], S.shape)
 
 
-def _answer_loglik(s: np.ndarray, C: np.ndarray) -> float:
-    """``Σ log Σ_y softmax(s)(y) exp(C[..., y])`` over rows and sources: the log-likelihood of the answers."""
-    return float((logsumexp(s + C, axis=-1) - logsumexp(s, axis=-1)).sum())
+def _answer_loglik(s: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """``log Σ_y softmax(s)(y) exp(C[..., y])`` per row and source, shape (n', |cols|): each answer's log-likelihood."""
+    return logsumexp(s + C, axis=-1) - logsumexp(s, axis=-1)
 
 
 def choose_temperature(comb: Combiner, L: np.ndarray, log_h: np.ndarray,
@@ -265,11 +266,10 @@ def choose_temperature(comb: Combiner, L: np.ndarray, log_h: np.ndarray,
     setup = _leave_out_setup(comb, L, log_h, sources, answers)
     if setup is None:
         return 1.0
-    C, V, P = setup
-    S = V + P
+    C, S, _ = setup
     best, best_t = -np.inf, 1.0
     for t in grid:
-        val = _answer_loglik(S / t, C)
+        val = float(_answer_loglik(S / t, C).mean())
         if val > best:
             best, best_t = val, float(t)
     comb.temperature_ = best_t
@@ -296,13 +296,14 @@ def choose_risk_scales(comb: Combiner, L: np.ndarray, log_h: np.ndarray, grid: S
     setup = _leave_out_setup(comb, L, log_h, sources, answers)
     if setup is None:
         return None
-    C, V, P = setup
+    C, S, P = setup
+    V = S - P
     t = comb.temperature_
-    single = _answer_loglik((V + P) / t, C)
+    single = float(_answer_loglik(S / t, C).sum())
     best, best_ab = single, (1.0 / t, 1.0 / t)
     for ta in grid:
         for tb in grid:
-            val = _answer_loglik(V / ta + P / tb, C)
+            val = float(_answer_loglik(V / ta + P / tb, C).sum())
             if val > best:
                 best, best_ab = val, (1.0 / float(ta), 1.0 / float(tb))
     if 2.0 * (best - single) < min_gain:
