@@ -330,13 +330,16 @@ def bench_wrench(cfg: BenchConfig) -> dict[str, Any]:
 
 
 def combination_report(h: PolarHarmonizer) -> dict[str, Any]:
-    """What the harmonizer chose without gold: the final distribution, its temperature, the temperature of the
-    features-only fallback classifier (rows whose votes shifted), the held-out agreement of every candidate (and
-    the bootstrap standard error of its difference to the best, :mod:`polarlab.harmonizer.select`), and
+    """What the harmonizer chose without gold: the final distribution, its temperature, the two scales of its
+    leave-out distribution (the risk; None = the temperature serves), the temperature of the features-only
+    fallback classifier (rows whose votes shifted), the held-out agreement of every candidate (and the bootstrap
+    standard error of its difference to the best, :mod:`polarlab.harmonizer.select`), and
     the warnings of the fit."""
     comb = getattr(h, "combiner_", None)
     return {"combine": h.combine_,
             "temperature": None if comb is None else comb.temperature_,
+            "risk_scales": None if comb is None or getattr(comb, "risk_scales_", None) is None
+            else list(comb.risk_scales_),
             "fallback_temperature": getattr(h, "fallback_temperature_", None),
             "heldout_agreement": {r.candidate: round(r.agreement, 5) for r in h.combine_table_},
             "heldout_se": {r.candidate: round(r.se, 5) for r in h.combine_table_},

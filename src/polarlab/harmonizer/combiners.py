@@ -17,6 +17,9 @@ selector (:mod:`polarlab.harmonizer.select`) chooses among them; how well it ran
 ``benchmarks/combine_selection.py`` (README).
 ``posterior(L, log_h, exclude=[j])`` leaves source j's own vote out (the POLAR risk of j's answer); the
 temperature ``T`` (:func:`choose_temperature`) changes only how sure the distribution is, never a label.
+With ``risk_scales_ = (a, b)`` (:func:`choose_risk_scales`) a leave-out distribution scales the votes' evidence and
+the prior apart, ``softmax(a · vote evidence + b · prior)``: the risk's two regimes, rows other sources voted on and
+rows only the prior speaks for, need not share one T. The distribution without ``exclude`` (the labels) keeps T.
 """
 from __future__ import annotations
 
@@ -34,6 +37,11 @@ MV_WEIGHT = 30.0
 
 TEMPERATURES = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0)
 
+MIN_SCALES_GAIN = 3.841
+"""Smallest likelihood-ratio statistic ``2 · (log-likelihood with two scales - with one T)`` over the answers scored
+that makes :func:`choose_risk_scales` keep two scales: the 95 % point of chi-square with 1 degree of freedom (the one
+parameter the second scale adds). Below it the single T is kept."""
+
 
 def _weighted_votes(L: np.ndarray, weights: np.ndarray, k: int, exclude: Sequence[int] = ()) -> np.ndarray:
     """``S[i, c] = Σ_{j voting c on row i, j not excluded} weights[j]``, shape (n, k)."""
@@ -50,11 +58,15 @@ class Combiner:
     divides them by ``temperature_`` and normalises. Subclasses set ``name`` and implement ``fit``/``scores``."""
 
     name = "base"
+    fixed_vote_weight = False
+    """True when a vote's weight against the prior is set by construction, not learnt (``mv``): only then may the
+    risk scale the votes and the prior apart (:func:`choose_risk_scales`)."""
 
     def __init__(self, n_classes: int, tau: float = 1.0) -> None:
         self.n_classes = int(n_classes)
         self.tau = float(tau)
         self.temperature_ = 1.0
+        self.risk_scales_: tuple[float, float] | None = None
 
     def fit(self, L: np.ndarray, log_h: np.ndarray) -> "Combiner":
         """Learn what the candidate needs from the fit rows' votes ``L`` (n, m) and cross-fitted ``log_h`` (n, k)."""
@@ -65,8 +77,20 @@ class Combiner:
         raise NotImplementedError
 
     def posterior(self, L: np.ndarray, log_h: np.ndarray, exclude: Sequence[int] = ()) -> np.ndarray:
-        """q(y | x, L) with the sources in ``exclude`` left out, shape (n, k)."""
+        """q(y | x, L) with the sources in ``exclude`` left out, shape (n, k): ``softmax(scores / T)``, or with
+        ``exclude`` and ``risk_scales_ = (a, b)`` ``softmax(a · votes + b · prior)`` (:meth:`parts`)."""
+        scales = getattr(self, "risk_scales_", None)
+        if len(exclude) and scales is not None:
+            votes, prior = self.parts(L, log_h, exclude)
+            return _softmax(scales[0] * votes + scales[1] * prior)
         return _softmax(self.scores(L, log_h, exclude) / self.temperature_)
+
+    def parts(self, L: np.ndarray, log_h: np.ndarray, exclude: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray]:
+        """``(votes, prior)``, each (n, k), with ``votes + prior = scores(L, log_h, exclude)``: prior = the scores
+        with every source left out (``tau · log h``, plus Dawid–Skene's class prior), votes = the evidence of the
+        sources not in ``exclude``."""
+        prior = self.scores(L, log_h, exclude=list(range(L.shape[1])))
+        return self.scores(L, log_h, exclude) - prior, prior
 
     def describe(self) -> str:
         return self.name
@@ -85,6 +109,7 @@ class MajorityWithH(Combiner):
     """Equal-weight votes, h(x) breaking ties and answering uncovered rows."""
 
     name = "mv"
+    fixed_vote_weight = True
 
     def scores(self, L, log_h, exclude=()):
         return MV_WEIGHT * _weighted_votes(L, np.ones(L.shape[1]), self.n_classes, exclude) + log_h
@@ -198,6 +223,37 @@ def make_combiner(spec: str, n_classes: int) -> Combiner:
     return COMBINERS[kind](n_classes, tau=t)
 
 
+def _leave_out_setup(comb: Combiner, L: np.ndarray, log_h: np.ndarray, sources: Sequence[int] | None,
+                      answers: np.ndarray | None):
+    """What :func:`choose_temperature` and :func:`choose_risk_scales` score: ``(C, scores, prior)``, each
+    (n', |cols|, k) over the rows where a scored source answered: ``C[i, j, y] = log θ_j(answer_ij | y)`` (θ_j
+    the responses given the class, estimated from the candidate's posterior at T = 1), the scores without j and
+    their prior part (:meth:`Combiner.parts`: votes = scores - prior); None when no row is scored."""
+    k, m = comb.n_classes, L.shape[1]
+    T0, scales = comb.temperature_, getattr(comb, "risk_scales_", None)
+    comb.temperature_, comb.risk_scales_ = 1.0, None
+    q = comb.posterior(L, log_h)
+    comb.temperature_, comb.risk_scales_ = T0, scales
+    A = L if answers is None else np.asarray(answers)
+    onehot = np.eye(k + 1)[A + 1]                                              # (n, m, k + 1)
+    theta = np.einsum("nk,nmr->mkr", q, onehot) + 1.0 / (k + 1)
+    log_theta = np.log(theta / theta.sum(axis=2, keepdims=True))               # (m, k, k + 1)
+    cols = list(range(m)) if not sources else [int(j) for j in sources]
+    rows = np.ones(L.shape[0], dtype=bool) if not sources else (A[:, cols] >= 0).any(axis=1)
+    if not rows.any():
+        return None
+    L, A, log_h = L[rows], A[rows], log_h[rows]
+    C = np.stack([log_theta[j][:, A[:, j] + 1].T for j in cols], axis=1)      # (n', |cols|, k)
+    S = np.stack([comb.scores(L, log_h, exclude=[j]) for j in cols], axis=1)  # (n', |cols|, k)
+    prior = comb.scores(L, log_h, exclude=list(range(m)))                     # the same for every j
+    return C, S, np.broadcast_to(prior[:, None, :], S.shape)
+
+
+def _answer_loglik(s: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """``log Σ_y softmax(s)(y) exp(C[..., y])`` per row and source, shape (n', |cols|): each answer's log-likelihood."""
+    return logsumexp(s + C, axis=-1) - logsumexp(s, axis=-1)
+
+
 def choose_temperature(comb: Combiner, L: np.ndarray, log_h: np.ndarray,
                        grid: Sequence[float] = TEMPERATURES, sources: Sequence[int] | None = None,
                        answers: np.ndarray | None = None) -> float:
@@ -207,25 +263,51 @@ def choose_temperature(comb: Combiner, L: np.ndarray, log_h: np.ndarray,
     only those j (the LLM's, whose risk is read), on the rows where they voted. ``answers`` (n, m): the responses
     to predict when they differ from the votes ``L`` the combination reads (a source left out of the combination,
     whose answers are still scored); default ``L``. Returns T. Never changes an argmax."""
-    k, m = comb.n_classes, L.shape[1]
     comb.temperature_ = 1.0
-    q = comb.posterior(L, log_h)
-    A = L if answers is None else np.asarray(answers)
-    onehot = np.eye(k + 1)[A + 1]                                              # (n, m, k + 1)
-    theta = np.einsum("nk,nmr->mkr", q, onehot) + 1.0 / (k + 1)
-    log_theta = np.log(theta / theta.sum(axis=2, keepdims=True))               # (m, k, k + 1)
-    cols = list(range(m)) if not sources else [int(j) for j in sources]
-    rows = np.ones(L.shape[0], dtype=bool) if not sources else (A[:, cols] >= 0).any(axis=1)
-    if not rows.any():
+    setup = _leave_out_setup(comb, L, log_h, sources, answers)
+    if setup is None:
         return 1.0
-    L, A, log_h = L[rows], A[rows], log_h[rows]
-    C = np.stack([log_theta[j][:, A[:, j] + 1].T for j in cols], axis=1)      # (n, |cols|, k)
-    S = np.stack([comb.scores(L, log_h, exclude=[j]) for j in cols], axis=1)  # (n, |cols|, k)
+    C, S, _ = setup
     best, best_t = -np.inf, 1.0
     for t in grid:
-        s = S / t
-        val = float((logsumexp(s + C, axis=2) - logsumexp(s, axis=2)).mean())
+        val = float(_answer_loglik(S / t, C).mean())
         if val > best:
             best, best_t = val, float(t)
     comb.temperature_ = best_t
     return best_t
+
+
+def choose_risk_scales(comb: Combiner, L: np.ndarray, log_h: np.ndarray, grid: Sequence[float] = TEMPERATURES,
+                       sources: Sequence[int] | None = None, answers: np.ndarray | None = None,
+                       min_gain: float = MIN_SCALES_GAIN) -> tuple[float, float] | None:
+    """Two scales for the leave-out distribution (the risk): ``softmax(a · votes + b · prior)``
+    (:meth:`Combiner.parts`), ``1/a`` and ``1/b`` each from ``grid``, chosen by the criterion of
+    :func:`choose_temperature` (how well the distribution without source j predicts j's answers; same ``sources``
+    and ``answers``). One T scales both alike; the prior may deserve more (or less) weight against the votes than
+    the combination gives it when j is left out. Only for a candidate whose vote weight is fixed by construction
+    (``fixed_vote_weight``: ``mv``, where a vote outweighs any prior so that h only breaks ties); the others learn
+    the weight of a vote against the prior (EM), and there one T keeps that learnt balance (on synthetic data two
+    scales raised their risk ECE while they lowered ``mv``'s). Kept, in ``comb.risk_scales_``, only when the
+    log-likelihood gain over the best single T (``comb.temperature_``, chosen first) is significant:
+    ``2 · gain >= min_gain`` (:data:`MIN_SCALES_GAIN`); else ``risk_scales_`` is None and the single T serves.
+    Never changes a label (the distribution without ``exclude`` keeps T). Returns the scales or None."""
+    comb.risk_scales_ = None
+    if not comb.fixed_vote_weight:
+        return None
+    setup = _leave_out_setup(comb, L, log_h, sources, answers)
+    if setup is None:
+        return None
+    C, S, P = setup
+    V = S - P
+    t = comb.temperature_
+    single = float(_answer_loglik(S / t, C).sum())
+    best, best_ab = single, (1.0 / t, 1.0 / t)
+    for ta in grid:
+        for tb in grid:
+            val = float(_answer_loglik(V / ta + P / tb, C).sum())
+            if val > best:
+                best, best_ab = val, (1.0 / float(ta), 1.0 / float(tb))
+    if 2.0 * (best - single) < min_gain:
+        return None
+    comb.risk_scales_ = best_ab
+    return best_ab

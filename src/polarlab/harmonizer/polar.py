@@ -18,7 +18,8 @@ import torch
 
 from ..errors import InputError, NotFittedError
 from .combine import H_ONLY, _softmax
-from .combiners import DEFAULT_CANDIDATES, FALLBACK_CANDIDATE, ONE_CLASS_CANDIDATES, Combiner, choose_temperature, make_combiner
+from .combiners import (DEFAULT_CANDIDATES, FALLBACK_CANDIDATE, ONE_CLASS_CANDIDATES, Combiner, choose_risk_scales,
+                        choose_temperature, make_combiner)
 from .diagnostics import classes_without_votes, warn
 from .shift import VoteShift, compare as compare_shift, vote_agreement
 from .stage2 import FeatureClassifier, cross_fitted_proba, fit_temperature, sharpen
@@ -438,6 +439,11 @@ class PolarHarmonizer:
         # (on a 400-row chemprot subset both give T = 1)
         heard = [j for j in (self.tune_sources or []) if j not in self.silenced_sources_]
         choose_temperature(comb, L, log_h, sources=heard or None, answers=answers if heard else None)
+        # the LLM's risk (a leave-out distribution) may need the prior weighed against the votes differently from one
+        # T: two scales by the same criterion on its answers (silenced or not: they are still scored), kept only when
+        # they predict them significantly better (labels keep T). Without a tuned source (rules only) T serves
+        if self.tune_sources:
+            choose_risk_scales(comb, L, log_h, sources=list(self.tune_sources), answers=answers)
         self.combiner_ = comb
         self.combine_ = comb.describe()
         # the vote-shift check (:mod:`polarlab.harmonizer.shift`): how often a fit row's vote agrees with the
