@@ -20,7 +20,7 @@ from polarlab.linking.pipeline import _slots, link_text_mentions
 from polarlab.linking.selftrain import self_trained_kriss
 from polarlab.linking.textmentions import distinct_links, text_mentions
 from polarlab.ontology.matcher import NameMatcher
-from polarlab.ontology.terms import Ontology, Term
+from polarlab.ontology.terms import Ontology, Term, normalize_name
 
 
 class _HashEncoder:
@@ -102,7 +102,8 @@ def test_link_text_mentions_harmonizes_without_refitting_and_keeps_low_risk_dist
                                        "iron deficiency"])
     linkers = {"exact": ExactLinker().fit(ONTO), "sparse": SparseLinker().fit(ONTO),
                "kriss": KrissLinker(_HashEncoder(), window=0).fit(names, pos)}
-    cfg = LinkingConfig(corpus=["c.txt"], self_train_text="spans", window=0, n_slots=4, top_k=3)
+    cfg = LinkingConfig(corpus=["c.txt"], self_train_text="spans", self_train_text_surfaces="all", window=0,
+                        n_slots=4, top_k=3)
     matcher = NameMatcher(ONTO)
     _, slots = _slots(linkers, test, {"t1": set()}, cfg)
     harm = harmonize(slots, PolarHarmonizer(n_classes=4, model="lr", seed=0, combine="h"))
@@ -116,6 +117,12 @@ def test_link_text_mentions_harmonizes_without_refitting_and_keeps_low_risk_dist
     assert info["mentions"] >= info["low_risk"] >= info["prototypes"] == len(ms) >= 1
     keys = [(s.lower(), int(e)) for s, e in zip(ms.surfaces, ents)]
     assert len(keys) == len(set(keys)) and ("wilson disease", pos["D:1"]) in keys
+    # by default only surfaces that are no ontology name (a name's occurrences are self-supervised already)
+    non, info_n = link_text_mentions(linkers, harm, unl, ONTO, matcher, np.arange(len(ONTO)),
+                                     cfg.model_copy(update={"self_train_text_surfaces": "non_names"}), 1.01, {"t1"})
+    is_name = lambda s: normalize_name(s) in ONTO.name_index()  # noqa: E731  ("breast cancers" normalises to a name)
+    assert info_n["name_surfaces"] >= 2 and [s for s in ms.surfaces if not is_name(s)] == non[0].surfaces
+    assert {"Hereditary breast cancers", "C7 deficiency"} <= set(non[0].surfaces)
     none, info0 = link_text_mentions(linkers, harm, unl, ONTO, matcher, np.arange(len(ONTO)), cfg, 0.0, {"t1"})
     assert none is None and info0["prototypes"] == 0 and info0["mentions"] == info["mentions"]
     small = np.array([pos["D:2"]])                      # only links to searched terms become prototypes
@@ -133,7 +140,8 @@ def test_mention_sets_concatenate_and_refuse_two_texts_for_one_document():
 
 
 def test_self_train_text_setting_is_validated():
-    assert LinkingConfig(corpus=["c.txt"]).self_train_text == "off"
+    cfg = LinkingConfig(corpus=["c.txt"])
+    assert cfg.self_train_text == "off" and cfg.self_train_text_surfaces == "non_names"
     with pytest.raises(ConfigError, match="self_train_text"):
         linking_project_from_dict({"ontology": {"paths": ["o"]},
                                    "linking": {"corpus": ["c.txt"], "self_train_text": "gold"}})

@@ -125,6 +125,9 @@ class LinkingConfig(_Strict):
         "vote) finds disease mentions there without gold, the first-pass linkers and POLAR link them, and the "
         "links with a risk below self_train_risk to a searched term become KRISS prototypes too (one per distinct "
         "surface and term); off = only the mentions to link"))
+    self_train_text_surfaces: Literal["non_names", "all"] = Field("non_names", description=(
+        "which unlabelled-text links self_train_text keeps: non_names = only mentions whose surface is no "
+        "ontology name (normalised; a name's occurrences are self-supervised mentions already), all = every one"))
     self_train_epochs: int = Field(0, ge=0, description=(
         "self-training also fine-tunes the encoder on those links (mention -> a name of its term) for this many "
         "epochs, cross-fitted by document (a mention is linked by an encoder that never saw its own link); "

@@ -341,8 +341,9 @@ def link_text_mentions(linkers: dict, harm: HarmonizedLinks, unlabelled: Sequenc
     """Self-training on the unlabelled text (no gold): ``cfg.self_train_text``'s detector finds mentions in
     the documents not in ``skip_docs`` (the documents to link, whose own mentions self-train already), the
     first-pass ``linkers`` link them and ``harm``'s fitted POLAR (and pseudo-dev calibration) harmonizes
-    them without refitting; a link with risk < ``max_risk`` to a term of ``universe`` is kept, once per
-    distinct (surface, term). Returns ((mentions, entity positions) or None, counts)."""
+    them without refitting; a link with risk < ``max_risk`` to a term of ``universe`` is kept (with
+    ``self_train_text_surfaces = "non_names"`` only where the surface is no ontology name: a name's
+    occurrences are self-supervised mentions already), once per distinct (surface, term). Returns ((mentions, entity positions) or None, counts)."""
     docs = [d for d in unlabelled if d.id not in skip_docs]
     ms = text_mentions(docs, ontology, cfg.self_train_text, cfg.window, cfg.expand_abbreviations) if docs else None
     info = {"detector": cfg.self_train_text, "documents": len(docs), "mentions": 0, "low_risk": 0, "prototypes": 0}
@@ -352,6 +353,10 @@ def link_text_mentions(linkers: dict, harm: HarmonizedLinks, unlabelled: Sequenc
     links = apply_links(harm, slots)
     top1 = links.ranking.top1
     low = self_training_links(links, max_risk) & np.isin(top1, universe)
+    if cfg.self_train_text_surfaces == "non_names":
+        names = ExactLinker().fit(ontology).rank(ms, 1).top1 >= 0
+        info["name_surfaces"] = int(names.sum())
+        low &= ~names
     keep = distinct_links(ms, top1, low)
     info.update(mentions=len(ms), low_risk=int(low.sum()), prototypes=int(keep.sum()),
                 terms=int(len(set(top1[keep].tolist()))), mean_risk=float(np.mean(links.risk)))
