@@ -14,7 +14,7 @@ from polarlab.harmonizer import PolarHarmonizer
 from polarlab.linking import MentionSet
 from polarlab.linking.config import LinkingConfig, linking_project_from_dict
 from polarlab.linking.harmonize import apply_links, harmonize
-from polarlab.linking.linkers import ExactLinker, RowTable, SparseLinker, names_table
+from polarlab.linking.linkers import ExactLinker, SparseLinker, names_table
 from polarlab.linking.linkers.kriss import KrissLinker
 from polarlab.linking.pipeline import _slots, link_text_mentions
 from polarlab.linking.selftrain import self_trained_kriss

@@ -343,7 +343,8 @@ def link_text_mentions(linkers: dict, harm: HarmonizedLinks, unlabelled: Sequenc
     first-pass ``linkers`` link them and ``harm``'s fitted POLAR (and pseudo-dev calibration) harmonizes
     them without refitting; a link with risk < ``max_risk`` to a term of ``universe`` is kept (with
     ``self_train_text_surfaces = "non_names"`` only where the surface is no ontology name: a name's
-    occurrences are self-supervised mentions already), once per distinct (surface, term). Returns ((mentions, entity positions) or None, counts)."""
+    occurrences are self-supervised mentions already), once per distinct (surface, term).
+    Returns ((mentions, entity positions) or None, counts)."""
     docs = [d for d in unlabelled if d.id not in skip_docs]
     ms = text_mentions(docs, ontology, cfg.self_train_text, cfg.window, cfg.expand_abbreviations) if docs else None
     info = {"detector": cfg.self_train_text, "documents": len(docs), "mentions": 0, "low_risk": 0, "prototypes": 0}
