@@ -6,6 +6,7 @@ time and peak memory of each phase. The last line is one JSON object.
 
     OMP_NUM_THREADS=1 python benchmarks/linking_ncbi.py [--data ../shared/data] [--limit-docs N]
         [--unlabelled ../shared/data/scifact/corpus.jsonl] [--set self_train_risk=0]
+        [--set 'self_train_text="spans"']   # also self-train on mentions found in the unlabelled text
 """
 from __future__ import annotations
 

@@ -381,20 +381,23 @@ def test_contrastive_trainer_follows_the_train_config():
 
 @pytest.mark.slow
 def test_self_training_with_a_real_cross_fitted_encoder_fit(corpus):
-    """Low-risk first-pass links become prototypes; with self_train_epochs the encoder is fine-tuned on
-    them per document fold (real MiniLM fits), and every mention still gets one valid link and risk."""
+    """Low-risk first-pass links (of the mentions and of those detected in the unlabelled text) become
+    prototypes; with self_train_epochs the encoder is fine-tuned on them per document fold (real MiniLM
+    fits), and every mention still gets one valid link and risk."""
     from polarlab.linking.config import LinkingProject
     from polarlab.linking.run import run_linking
 
     proj = LinkingProject.model_validate({
         "ontology": {"paths": ["onto"]},
         "linking": {"corpus": ["corpus/test_corpus.txt"], "unlabelled": ["corpus/train_corpus.txt"],
-                    "self_train_risk": 1.0, "self_train_epochs": 1,
+                    "self_train_risk": 1.0, "self_train_epochs": 1, "self_train_text": "spans",
                     "train": {"max_examples": 12, "batch_size": 4, "name_pairs": 0}}})
     res = run_linking(proj, base_dir=corpus, output_dir=corpus / "st_out")
     run = res.run
     assert run.first_pass is not None and run.pseudo_dev["self_train_prototypes"] >= 1
     assert "kriss_first_pass" in run.rankings
+    text = run.pseudo_dev["self_train_text"]            # mentions detected in the unlabelled text, linked there
+    assert text["documents"] == 12 and text["mentions"] >= text["low_risk"] >= text["prototypes"] >= 1
     n = len(run.mentions)
     assert run.harmonized.ranking.top1.shape == (n,) and np.all(np.isfinite(run.harmonized.risk))
     assert run.rankings["kriss"].top1.shape == (n,)

@@ -120,6 +120,14 @@ class LinkingConfig(_Strict):
         "thresholds self_train_risk = \"auto\" compares on the pseudo-dev set (with 0, off)"))
     self_train_rounds: int = Field(1, ge=1, description=(
         "self-training passes: each takes the low-risk links of the previous harmonized result"))
+    self_train_text: str = Field("off", description=(
+        "self-training also on the unlabelled text: a detector (spans: the span task's rule sources by majority "
+        "vote) finds disease mentions there without gold, the first-pass linkers and POLAR link them, and the "
+        "links with a risk below self_train_risk to a searched term become KRISS prototypes too (one per distinct "
+        "surface and term); off = only the mentions to link"))
+    self_train_text_surfaces: Literal["non_names", "all"] = Field("non_names", description=(
+        "which unlabelled-text links self_train_text keeps: non_names = only mentions whose surface is no "
+        "ontology name (normalised; a name's occurrences are self-supervised mentions already), all = every one"))
     self_train_epochs: int = Field(0, ge=0, description=(
         "self-training also fine-tunes the encoder on those links (mention -> a name of its term) for this many "
         "epochs, cross-fitted by document (a mention is linked by an encoder that never saw its own link); "
@@ -141,6 +149,15 @@ class LinkingConfig(_Strict):
     def _risk(cls, v):
         if v != "auto" and not 0 <= float(v) <= 1:
             raise ValueError("self_train_risk is a risk in [0, 1] or \"auto\"")
+        return v
+
+    @field_validator("self_train_text")
+    @classmethod
+    def _detector(cls, v: str) -> str:
+        from .textmentions import TEXT_DETECTORS
+
+        if v != "off" and v not in TEXT_DETECTORS:
+            raise ValueError(f"unknown self_train_text {v!r}; use \"off\" or one of {sorted(TEXT_DETECTORS)}")
         return v
 
     @field_validator("self_train_grid")

@@ -113,6 +113,7 @@ class HarmonizedLinks:
         proba_h: shape (n, K), POLAR's h(x) before the pseudo-dev combination and calibration.
         link_model: what the pseudo-dev set fitted (None without one), see
             :class:`polarlab.linking.stack.LinkModel`.
+        h: the fitted POLAR harmonizer (links other mentions' slots, :func:`apply_links`).
     """
 
     proba: np.ndarray
@@ -121,6 +122,7 @@ class HarmonizedLinks:
     risk: np.ndarray
     proba_h: np.ndarray | None = None
     link_model: object | None = None
+    h: PolarHarmonizer | None = None
 
 
 def harmonize(slots: CandidateSlots, harmonizer: PolarHarmonizer | None = None, seed: int = 0,
@@ -149,6 +151,20 @@ def harmonize(slots: CandidateSlots, harmonizer: PolarHarmonizer | None = None, 
         model = fit_link_model(dev_slots, dev_h, targets, folds=folds, seed=seed)
         model.dev_proba_h = dev_h
         proba = model.rank_proba(slots, proba_h)
+    out = _links(slots, proba, proba_h, model)
+    out.h = h
+    return out
+
+
+def apply_links(harm: HarmonizedLinks, slots: CandidateSlots) -> HarmonizedLinks:
+    """Other mentions' harmonized links and risks by what ``harm`` fitted (POLAR's h(x), and the
+    pseudo-dev combination and calibration when there were any), without refitting: ``slots`` built by
+    the same linkers in the same order. Used to link unlabelled text's mentions (no gold)."""
+    if harm.h is None:
+        raise ValueError("these links carry no fitted harmonizer")
+    proba_h = harm.h.predict_proba(None, slots.X)
+    model = harm.link_model
+    proba = proba_h if model is None else model.rank_proba(slots, proba_h)
     return _links(slots, proba, proba_h, model)
 
 

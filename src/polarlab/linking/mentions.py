@@ -79,6 +79,19 @@ class MentionSet:
                           pick(self.contexts) if self.contexts else [], None if self.gold is None else pick(self.gold),
                           self.doc_texts, pick(self.surfaces))
 
+    def concat(self, other: "MentionSet") -> "MentionSet":
+        """These mentions followed by ``other``'s (gold kept only when both have it); a document id in
+        both must have the same text."""
+        clash = [d for d in set(self.doc_texts) & set(other.doc_texts) if self.doc_texts[d] != other.doc_texts[d]]
+        if clash:
+            raise InputError(f"document {clash[0]} has two different texts", row=clash[0], column="doc_ids",
+                             fix="give every document its own id")
+        gold = None if self.gold is None or other.gold is None else self.gold + other.gold
+        contexts = self.contexts + other.contexts if self.contexts and other.contexts else []
+        return MentionSet(self.doc_ids + other.doc_ids, np.concatenate([self.starts, other.starts]),
+                          np.concatenate([self.ends, other.ends]), self.texts + other.texts, contexts, gold,
+                          {**self.doc_texts, **other.doc_texts}, self.surfaces + other.surfaces)
+
     def expand_abbreviations(self) -> "MentionSet":
         """Read a mention that is a short form defined in its document as the long form (in place)."""
         from .abbreviations import find_abbreviations

@@ -20,12 +20,13 @@ from ..ontology.terms import Ontology
 from .config import LinkingConfig
 from .contrastive import ContrastiveTrainer
 from .encoder import MemoEncoder
-from .harmonize import CandidateSlots, HarmonizedLinks, build_slots, dev_links, harmonize
+from .harmonize import CandidateSlots, HarmonizedLinks, apply_links, build_slots, dev_links, harmonize
 from .linkers import ExactLinker, KrissLinker, NamesDenseLinker, Ranking, RowTable, SparseLinker, names_table
 from .mentions import MentionSet
 from .pseudodev import PseudoDev, choose_pseudo_dev, drop_hidden, hide_names
 from .selfsup import SelfSupMention, sample_per_entity, self_supervised_mentions
 from .selftrain import self_trained_kriss, self_training_links
+from .textmentions import distinct_links, text_mentions
 
 log = logging.getLogger(__name__)
 
@@ -289,16 +290,21 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
         risk_t = 0.5
     dev_info["self_train_risk"] = float(risk_t)
     dev_input_1 = dev_input
+    text_links = None
+    if cfg.self_train_text != "off" and "kriss" in linkers and risk_t > 0:
+        text_links, dev_info["self_train_text"] = link_text_mentions(
+            linkers, harm, unlabelled, ontology, matcher, universe, cfg, risk_t, {d.id for d in link_docs})
+        clock.lap("self_train_text")
     for round_ in range(cfg.self_train_rounds if "kriss" in linkers and risk_t > 0 else 0):
         linked = self_training_links(harm, risk_t)
         n_linked = int(linked.sum())
-        if n_linked:
+        if n_linked or text_links is not None:
             if first_pass is None:
                 first_pass = harm
                 rankings["kriss_first_pass"] = rankings["kriss"]
             linkers["kriss"] = self_trained_kriss(tuned, trainer, window, cfg.self_train_epochs, names, pos, protos,
                                                   doc_texts, mentions, linked, harm.ranking.top1, ontology,
-                                                  marked_names=marked)
+                                                  marked_names=marked, text_links=text_links)
             n_proto = linkers["kriss"].n_prototypes_
             if ablations and round_ == 0:  # other thresholds, measured only (KRISS's own ranking, no re-harmonizing)
                 for t in SELF_TRAIN_SWEEP:
@@ -327,6 +333,35 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
     return LinkRun(mentions, rankings, slots, harm, universe, len(selfsup), trainer, clock.phases, n_proto,
                    {pos[m.entity] for m in selfsup}, {pos[m.entity] for m in protos}, dev_info, dev_input,
                    first_pass, variants)
+
+
+def link_text_mentions(linkers: dict, harm: HarmonizedLinks, unlabelled: Sequence[Document], ontology: Ontology,
+                       matcher: NameMatcher, universe: np.ndarray, cfg: LinkingConfig, max_risk: float,
+                       skip_docs: set[str]) -> tuple[tuple[MentionSet, np.ndarray] | None, dict]:
+    """Self-training on the unlabelled text (no gold): ``cfg.self_train_text``'s detector finds mentions in
+    the documents not in ``skip_docs`` (the documents to link, whose own mentions self-train already), the
+    first-pass ``linkers`` link them and ``harm``'s fitted POLAR (and pseudo-dev calibration) harmonizes
+    them without refitting; a link with risk < ``max_risk`` to a term of ``universe`` is kept (with
+    ``self_train_text_surfaces = "non_names"`` only where the surface is no ontology name: a name's
+    occurrences are self-supervised mentions already), once per distinct (surface, term).
+    Returns ((mentions, entity positions) or None, counts)."""
+    docs = [d for d in unlabelled if d.id not in skip_docs]
+    ms = text_mentions(docs, ontology, cfg.self_train_text, cfg.window, cfg.expand_abbreviations) if docs else None
+    info = {"detector": cfg.self_train_text, "documents": len(docs), "mentions": 0, "low_risk": 0, "prototypes": 0}
+    if ms is None:
+        return None, info
+    _, slots = _slots(linkers, ms, document_entities(ontology, matcher, docs), cfg)
+    links = apply_links(harm, slots)
+    top1 = links.ranking.top1
+    low = self_training_links(links, max_risk) & np.isin(top1, universe)
+    if cfg.self_train_text_surfaces == "non_names":
+        names = ExactLinker().fit(ontology).rank(ms, 1).top1 >= 0
+        info["name_surfaces"] = int(names.sum())
+        low &= ~names
+    keep = distinct_links(ms, top1, low)
+    info.update(mentions=len(ms), low_risk=int(low.sum()), prototypes=int(keep.sum()),
+                terms=int(len(set(top1[keep].tolist()))), mean_risk=float(np.mean(links.risk)))
+    return (ms.subset(keep), top1[keep]) if keep.any() else None, info
 
 
 def choose_self_train_risk(cfg: LinkingConfig, dev_lk: "_PseudoDevLinkers", top1: np.ndarray, risk: np.ndarray,

@@ -92,12 +92,20 @@ def link_triples(mentions: MentionSet, links: np.ndarray, ontology: Ontology, wi
 def self_trained_kriss(tuned: MemoEncoder, trainer: ContrastiveTrainer, window: int, epochs: int,
                        names: RowTable, positions: dict[str, int], prototypes: Sequence[SelfSupMention],
                        doc_texts: dict[str, str], mentions: MentionSet, linked: np.ndarray, links: np.ndarray,
-                       ontology: Ontology, folds: int = 2, marked_names: bool = False):
+                       ontology: Ontology, folds: int = 2, marked_names: bool = False,
+                       text_links: tuple[MentionSet, np.ndarray] | None = None):
     """The second-pass KRISS linker: ``tuned``'s prototypes plus the ``linked`` mentions (their first-pass
-    ``links``); with ``epochs`` > 0 a copy of the encoder per fold is fine-tuned on the other folds' links."""
+    ``links``); with ``epochs`` > 0 a copy of the encoder per fold is fine-tuned on the other folds' links.
+
+    ``text_links``: (mentions, entity positions) linked in unlabelled text (:mod:`polarlab.linking.textmentions`),
+    prototypes too, and with ``epochs`` > 0 training examples of every fold (they are not mentions to link)."""
     ms, ents = mentions.subset(linked), np.asarray(links)[linked]
+    all_ms, all_ents = ms, ents
+    if text_links is not None and len(text_links[0]):
+        all_ms, all_ents = ms.concat(text_links[0]), np.concatenate([ents, np.asarray(text_links[1])])
     if epochs <= 0:
-        return KrissLinker(tuned, window, marked_names=marked_names).fit(names, positions, prototypes, doc_texts, linked=(ms, ents))
+        return KrissLinker(tuned, window, marked_names=marked_names).fit(names, positions, prototypes, doc_texts,
+                                                                         linked=(all_ms, all_ents))
     fold = document_folds(ms.doc_ids, folds)
     out = []
     for j in range(folds):
@@ -105,9 +113,12 @@ def self_trained_kriss(tuned: MemoEncoder, trainer: ContrastiveTrainer, window: 
                           pooling=tuned.pooling)
         train = fold != j
         triples = link_triples(ms.subset(train), ents[train], ontology, window, seed=j)
+        if text_links is not None and len(text_links[0]):
+            triples += link_triples(text_links[0], np.asarray(text_links[1]), ontology, window, seed=folds + j)
         if len(triples) >= 2:
             tr = copy.copy(trainer)
             tr.epochs = epochs
             tr.fit(enc, triples)
-        out.append(KrissLinker(enc, window, marked_names=marked_names).fit(names, positions, prototypes, doc_texts, linked=(ms, ents)))
+        out.append(KrissLinker(enc, window, marked_names=marked_names).fit(names, positions, prototypes, doc_texts,
+                                                                           linked=(all_ms, all_ents)))
     return FoldedLinker(out, folds)
