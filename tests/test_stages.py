@@ -60,6 +60,22 @@ def test_rerun_skips_everything_and_a_changed_source_is_reapplied_alone(tmp_path
     assert (log[log["name"] == "features"]["action"].tolist()) == ["ran", "skipped", "skipped"]
 
 
+def test_a_stage_recorded_by_other_code_runs_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An upgrade (or an edited checkout) must not hand back results the code in use would not give."""
+    import polarlab.stages.base as base
+
+    p = make_project(tmp_path)
+    with_polar(p)
+    run(load_project(p), progress=False)
+    assert actions(run(load_project(p), progress=False))["harmonizer"] == "skipped"
+    monkeypatch.setattr(base, "code_version", lambda: "0.0.0+other")
+    third = run(load_project(p), progress=False)
+    assert {r.name: r.reason for r in third.stages}["harmonizer"] == "config or polarlab's code changed"
+    assert actions(third)["harmonizer"] == "ran" and actions(third)["label_models"] == "ran"
+    sources = next(r for r in third.stages if r.name == "sources")
+    assert sources.report["applied"] == [], "the votes themselves are content-keyed and reused"
+
+
 def test_status_lists_stale_sources_and_counts(tmp_path: Path) -> None:
     p = make_project(tmp_path)
     runner = CliRunner()

@@ -22,7 +22,8 @@ def project_status(project_path: Path) -> dict[str, Any]:
     """
     from ..project import load_project, validate_project
     from ..stages import PIPELINE, STAGES, RunContext
-    from ..state import ProjectState, content_hash
+    from ..stages.base import stage_config_hash
+    from ..state import ProjectState
     from ..state.artifacts import frame_bytes, sha256
 
     project = load_project(project_path)
@@ -56,14 +57,14 @@ def project_status(project_path: Path) -> dict[str, Any]:
             why = "an earlier stage is stale"
         else:
             try:
-                config_hash = content_hash(stage.config(ctx))
+                config_hash = stage_config_hash(stage, ctx)
                 inputs = stage.inputs(ctx)
             except KeyError:
                 config_hash, inputs = None, {}
                 why = "an earlier stage is stale"
             if why is None:
                 if config_hash != rec.config_hash:
-                    why = "config changed"
+                    why = "config or polarlab's code changed"
                 else:
                     changed = sorted(k for k in set(inputs) | set(rec.inputs) if inputs.get(k) != rec.inputs.get(k))
                     if changed:

@@ -10,13 +10,15 @@ Adding a stage: write a class with the methods below in its own file under ``sta
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..state import ProjectState, StageRecord
+from ..state import ProjectState, StageRecord, content_hash
 
 
 @dataclass
@@ -91,7 +93,7 @@ class StageReport:
         name: the stage.
         action: ``"ran"`` or ``"skipped"`` (inputs and config unchanged; outputs loaded from the state).
         seconds: wall time in this run.
-        reason: why it ran (``"first run"``, ``"config changed"``, ``"input 'matrix' changed"``) or was skipped.
+        reason: why it ran (``"first run"``, ``"config or polarlab's code changed"``, ``"input 'matrix' changed"``) or was skipped.
         report: the stage's own report (JSON-able).
     """
 
@@ -123,6 +125,27 @@ class Stage(Protocol):
 
 
 STAGES: dict[str, Stage] = {}
+
+
+@functools.lru_cache(maxsize=1)
+def code_version() -> str:
+    """polarlab's version and a hash of its Python sources, read once per process.
+
+    Part of every stage's config hash (:func:`stage_config_hash`): a stage recorded by other code (an upgrade, or
+    an edited checkout) is not current and runs again, instead of handing back results the code in use would not
+    give. Paid work is not redone: the LLM answers and features have their own content-keyed caches."""
+    from .. import __version__
+
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256(__version__.encode())
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return f"{__version__}+{digest.hexdigest()[:16]}"
+
+
+def stage_config_hash(stage: Stage, ctx: RunContext) -> str:
+    """The hash a stage's record is current for: its config section and :func:`code_version`."""
+    return content_hash({"config": stage.config(ctx), "code": code_version()})
 
 
 def register_stage(stage: Stage) -> Stage:

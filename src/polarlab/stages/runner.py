@@ -5,8 +5,7 @@ import logging
 import time
 from typing import Sequence
 
-from ..state import content_hash
-from .base import STAGES, RunContext, StageReport
+from .base import STAGES, RunContext, StageReport, stage_config_hash
 
 log = logging.getLogger(__name__)
 
@@ -16,7 +15,7 @@ def _why(ctx: RunContext, name: str, config_hash: str, inputs: dict[str, str]) -
     if rec is None:
         return "first run"
     if rec.config_hash != config_hash:
-        return "config changed"
+        return "config or polarlab's code changed"
     changed = sorted(k for k in set(inputs) | set(rec.inputs) if inputs.get(k) != rec.inputs.get(k))
     return f"input {', '.join(changed)} changed" if changed else "outputs missing from the state"
 
@@ -24,7 +23,8 @@ def _why(ctx: RunContext, name: str, config_hash: str, inputs: dict[str, str]) -
 def run_stages(names: Sequence[str], ctx: RunContext) -> list[StageReport]:
     """Run the stages ``names`` (keys of :data:`STAGES`) in order.
 
-    A stage whose config hash and input hashes equal those of its last completed record is skipped and its
+    A stage whose config hash (its config section and polarlab's code, :func:`~polarlab.stages.base.stage_config_hash`)
+    and input hashes equal those of its last completed record is skipped and its
     outputs loaded from the state; otherwise it runs, and its outputs and record are committed in one
     transaction. Every decision goes to ``ctx.log`` and the state's stage log.
     """
@@ -34,7 +34,7 @@ def run_stages(names: Sequence[str], ctx: RunContext) -> list[StageReport]:
         if not stage.wanted(ctx):
             continue
         t = time.perf_counter()
-        config_hash = content_hash(stage.config(ctx))
+        config_hash = stage_config_hash(stage, ctx)
         inputs = stage.inputs(ctx)
         rec = ctx.state.stage(name)
         if (not getattr(stage, "always", False) and ctx.state.is_current(name, config_hash, inputs)
