@@ -40,7 +40,7 @@ def run_stages(names: Sequence[str], ctx: RunContext) -> list[StageReport]:
         if (not getattr(stage, "always", False) and ctx.state.is_current(name, config_hash, inputs)
                 and rec is not None and stage.load(ctx, rec)):
             ctx.hashes[name] = rec.output_hash
-            report = StageReport(name, "skipped", time.perf_counter() - t, "config and inputs unchanged",
+            report = StageReport(name, "skipped", time.perf_counter() - t, "config, inputs and code unchanged",
                                  rec.report)
         else:
             reason = "runs every time" if getattr(stage, "always", False) else _why(ctx, name, config_hash, inputs)
