@@ -14,7 +14,7 @@ from polarlab.linking.config import LinkingConfig, linking_project_from_dict
 from polarlab.linking.harmonize import build_slots, dev_links, harmonize
 from polarlab.linking.linkers import Ranking, RowTable
 from polarlab.linking.linkers.kriss import KrissLinker
-from polarlab.linking.pipeline import _PseudoDevLinkers, choose_self_train_risk
+from polarlab.linking.devchoice import PseudoDevLinkers, choose_self_train_risk
 from polarlab.linking.pseudodev import choose_pseudo_dev
 from polarlab.linking.selfsup import SelfSupMention
 from polarlab.ontology.terms import Ontology, Term
@@ -48,14 +48,14 @@ def test_pseudo_dev_holds_several_mentions_of_a_term_where_it_has_them():
     assert not shown & hidden.hidden_names and hidden.hidden.sum() >= 1
 
 
-def _dev_linkers(surfaces: list[str], targets: list[int]) -> _PseudoDevLinkers:
+def _dev_linkers(surfaces: list[str], targets: list[int]) -> PseudoDevLinkers:
     texts = {f"d{i}": s for i, s in enumerate(surfaces)}
     ms = MentionSet(list(texts), np.zeros(len(surfaces), dtype=np.int64), np.asarray([len(s) for s in surfaces]),
                     surfaces, [], None, texts)
     names = RowTable(["alpha disease", "beta disease", "gamma syndrome"], np.array([0, 1, 2]))
     pos = {"A": 0, "B": 1, "C": 2}
     kriss = KrissLinker(_HashEncoder(), window=0).fit(names, pos)
-    return _PseudoDevLinkers(None, ms, np.asarray(targets), {"kriss": kriss}, {}, names, [], pos, texts)
+    return PseudoDevLinkers(None, ms, np.asarray(targets), {"kriss": kriss}, {}, names, [], pos, texts)
 
 
 def test_self_train_risk_is_chosen_where_the_pseudo_dev_kriss_is_most_accurate():

@@ -16,7 +16,8 @@ from polarlab.linking.config import LinkingConfig, linking_project_from_dict
 from polarlab.linking.harmonize import apply_links, harmonize
 from polarlab.linking.linkers import ExactLinker, SparseLinker, names_table
 from polarlab.linking.linkers.kriss import KrissLinker
-from polarlab.linking.pipeline import _slots, link_text_mentions
+from polarlab.linking.candidates import rank_and_slot
+from polarlab.linking.pipeline import link_text_mentions
 from polarlab.linking.selftrain import self_trained_kriss
 from polarlab.linking.textmentions import distinct_links, text_mentions
 from polarlab.ontology.matcher import NameMatcher
@@ -105,7 +106,7 @@ def test_link_text_mentions_harmonizes_without_refitting_and_keeps_low_risk_dist
     cfg = LinkingConfig(corpus=["c.txt"], self_train_text="spans", self_train_text_surfaces="all", window=0,
                         n_slots=4, top_k=3)
     matcher = NameMatcher(ONTO)
-    _, slots = _slots(linkers, test, {"t1": set()}, cfg)
+    _, slots = rank_and_slot(linkers, test, {"t1": set()}, cfg)
     harm = harmonize(slots, PolarHarmonizer(n_classes=4, model="lr", seed=0, combine="h"))
     again = apply_links(harm, slots)                      # the fitted h, not refitted, gives the same links
     assert np.array_equal(again.ranking.entities, harm.ranking.entities) and np.allclose(again.risk, harm.risk)

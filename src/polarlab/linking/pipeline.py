@@ -1,7 +1,8 @@
-"""The linking job: self-supervision, linkers, POLAR over their votes — one function, timed."""
+"""The linking job: self-supervision, linkers, POLAR over their votes, self-training — in named, timed steps."""
 from __future__ import annotations
 
 import logging
+import os
 from functools import partial
 import resource
 import time
@@ -17,16 +18,20 @@ from ..features.embedding import Embedder
 from ..harmonizer import PolarHarmonizer
 from ..ontology.matcher import NameMatcher
 from ..ontology.terms import Ontology
+from .candidates import dense_universe, document_entities, fit_name_linkers, rank_and_slot
 from .config import LinkingConfig
 from .contrastive import ContrastiveTrainer
+from .devchoice import PseudoDevLinkers, choose_name_form, choose_self_train_risk, choose_window
 from .encoder import MemoEncoder
-from .harmonize import CandidateSlots, HarmonizedLinks, apply_links, build_slots, dev_links, harmonize
+from .harmonize import CandidateSlots, HarmonizedLinks, apply_links, dev_links, harmonize
 from .linkers import ExactLinker, KrissLinker, NamesDenseLinker, Ranking, RowTable, SparseLinker, names_table
 from .mentions import MentionSet
-from .pseudodev import PseudoDev, choose_pseudo_dev, drop_hidden, hide_names
+from .pseudodev import PseudoDev, choose_pseudo_dev, drop_hidden
 from .selfsup import SelfSupMention, sample_per_entity, self_supervised_mentions
 from .selftrain import self_trained_kriss, self_training_links
 from .textmentions import distinct_links, text_mentions
+
+_dense_linkers = fit_name_linkers  # the old name, still imported by benchmarks/linking_supervised_bound.py
 
 log = logging.getLogger(__name__)
 
@@ -91,28 +96,6 @@ class _Clock:
         self._t = now
 
 
-def document_entities(ontology: Ontology, matcher: NameMatcher, docs: Sequence[Document]) -> dict[str, set[int]]:
-    """document id -> entity positions whose names occur in the document's text."""
-    pos = {t: e for e, t in enumerate(ontology.ids)}
-    return {d.id: {pos[i] for m in matcher.find(d.text) for i in m.ids} for d in docs}
-
-
-def dense_universe(ontology: Ontology, mentions: MentionSet, sparse: SparseLinker, exact: ExactLinker,
-                   doc_entities: dict[str, set[int]], cfg: LinkingConfig) -> np.ndarray:
-    """Entity positions the dense linkers search: all of them for a small ontology, else the union of
-    every mention's sparse top-``universe_top_k``, its exact matches, and the terms named anywhere in
-    its document (so an abbreviation can reach the long form written beside it)."""
-    n_names = sum(1 + len(t.synonyms) for t in ontology.terms.values())
-    if n_names <= cfg.max_dense_names:
-        return np.arange(len(ontology), dtype=np.int64)
-    keep = set(sparse.rank(mentions, cfg.universe_top_k).entities.ravel().tolist())
-    keep |= set(exact.rank(mentions, cfg.top_k).entities.ravel().tolist())
-    for d in set(mentions.doc_ids):
-        keep |= doc_entities.get(d, set())
-    keep.discard(-1)
-    return np.asarray(sorted(keep), dtype=np.int64)
-
-
 def contrastive_trainer(cfg: LinkingConfig) -> ContrastiveTrainer:
     """The KRISS trainer as ``[linking.train]`` says (anchors in context with ``cfg.window``)."""
     t = cfg.train
@@ -157,182 +140,365 @@ def run_link(mentions: MentionSet, ontology: Ontology, unlabelled: Sequence[Docu
         torch.set_num_threads(threads)
 
 
-def _dense_linkers(ontology: Ontology, mentions: MentionSet, link_docs: Sequence[Document], cfg: LinkingConfig,
-                   base: MemoEncoder) -> tuple[dict, np.ndarray, dict[str, set[int]]]:
-    """The name linkers over ``ontology``, the entities the dense ones search, and the terms named in
-    each document: (linkers by name, universe, document entities)."""
-    exact = ExactLinker().fit(ontology)
-    sparse = SparseLinker().fit(ontology)
-    doc_ents = document_entities(ontology, NameMatcher(ontology), list(link_docs))
-    universe = dense_universe(ontology, mentions, sparse, exact, doc_ents, cfg)
-    linkers: dict = {"exact": exact, "sparse": sparse}
-    if "names_dense" in cfg.linkers:
-        linkers["names_dense"] = NamesDenseLinker(base).fit(names_table(ontology, universe))
-    return linkers, universe, doc_ents
+@dataclass
+class _Job:
+    """What :func:`run_link` was given, and the clock that times its phases: read by every step."""
+
+    mentions: MentionSet
+    ontology: Ontology
+    unlabelled: Sequence[Document]
+    cfg: LinkingConfig
+    link_docs: Sequence[Document]
+    cache_dir: str | os.PathLike | None
+    ablations: bool
+    harmonizer_seed: int | None
+    clock: _Clock = field(default_factory=_Clock)
+
+    @property
+    def hseed(self) -> int:
+        """The harmonizer's seed: ``harmonizer_seed``, else ``cfg.seed``."""
+        return self.cfg.seed if self.harmonizer_seed is None else self.harmonizer_seed
 
 
-def _slots(linkers: dict, mentions: MentionSet, doc_ents: dict[str, set[int]], cfg: LinkingConfig) -> tuple:
-    rankings = {name: lk.rank(mentions, cfg.top_k) for name, lk in linkers.items()}
-    slots = build_slots(list(rankings.values()), None, list(rankings), n_slots=cfg.n_slots,
-                        mentions=mentions, linkers=list(linkers.values()),
-                        in_document=[doc_ents.get(d, set()) for d in mentions.doc_ids])
-    return rankings, slots
+@dataclass
+class _SelfSupervision:
+    """Step 1's output: the ontology's name index and what its names find in the unlabelled text.
+
+    Attributes:
+        pos: term id -> entity position.
+        doc_texts: unlabelled document id -> its text.
+        selfsup: every self-supervised mention (an ontology name found in the unlabelled text).
+        dev: the pseudo-dev set held out of them (possibly empty); pool: the others.
+        visible_share: share of the mentions to link that some ontology name matches exactly.
+    """
+
+    pos: dict[str, int]
+    matcher: NameMatcher
+    exact: ExactLinker
+    sparse: SparseLinker
+    doc_texts: dict[str, str]
+    selfsup: list[SelfSupMention]
+    dev: PseudoDev
+    pool: list[SelfSupMention]
+    visible_share: float
+
+
+@dataclass
+class _Linkers:
+    """Step 2's output: the entities the dense linkers search and the linkers that vote.
+
+    Attributes:
+        voting: linker name -> linker, in the harmonizer's order; step 3 adds ``kriss`` and each
+            self-training round replaces it.
+        universe: entity positions the dense linkers search; names: their names table.
+        doc_ents: document id -> entity positions named in the document's text.
+        base: the unmodified encoder (vectors cached under ``cache_dir``).
+    """
+
+    voting: dict
+    universe: np.ndarray
+    names: RowTable
+    doc_ents: dict[str, set[int]]
+    base: MemoEncoder
+
+
+@dataclass
+class _Kriss:
+    """Step 3's output: the KRISS encoder and how it reads queries and names (the configured
+    defaults, no encoder, without KRISS).
+
+    Attributes:
+        window: the query's context window (0: the marked mention alone); marked: whether name
+            prototypes are read marked.
+        trainer, tuned: the contrastive trainer and the encoder it trained.
+        protos: the self-supervised mentions sampled as KRISS's prototypes.
+        dev_lk: the pseudo-dev linkers the window and name form were chosen on (None without them).
+        dev_windows, dev_marked: pseudo-dev accuracy@1 per window / name form compared.
+    """
+
+    window: int
+    marked: bool
+    trainer: ContrastiveTrainer | None = None
+    tuned: MemoEncoder | None = None
+    protos: list[SelfSupMention] = field(default_factory=list)
+    dev_lk: PseudoDevLinkers | None = None
+    dev_windows: dict = field(default_factory=dict)
+    dev_marked: dict = field(default_factory=dict)
+
+    @classmethod
+    def configured(cls, cfg: LinkingConfig, **parts) -> "_Kriss":
+        """The window and name form as configured (``"auto"`` reads as context on, names plain)."""
+        return cls(window=cfg.window if cfg.context != "off" else 0, marked=cfg.name_form == "marked", **parts)
+
+
+@dataclass
+class _Pass:
+    """The current linking pass; each self-training round updates it.
+
+    Attributes:
+        rankings: linker name -> ranking of the mentions (also ``kriss_first_pass`` and the
+            ablations at the end).
+        slots: the harmonizer's candidate slots; harm: the harmonized links.
+        dev_lk: the pseudo-dev linkers (None without a pseudo-dev set); dev_input: their slots and
+            targets, which calibrate the harmonizer; dev_info: the pseudo-dev figures reported.
+    """
+
+    rankings: dict[str, Ranking]
+    slots: CandidateSlots
+    harm: HarmonizedLinks
+    dev_lk: PseudoDevLinkers | None
+    dev_input: tuple[CandidateSlots, np.ndarray] | None
+    dev_info: dict
+
+
+@dataclass
+class _SelfTraining:
+    """What self-training adds: the first pass's links (None when no round ran), the variants
+    reported beside the final links, and the number of mention links KRISS took as prototypes."""
+
+    first_pass: HarmonizedLinks | None = None
+    variants: dict[str, HarmonizedLinks] = field(default_factory=dict)
+    n_linked: int = 0
 
 
 def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, harmonizer_seed) -> LinkRun:
-    clock = _Clock()
-    ids = ontology.ids
-    pos = {t: e for e, t in enumerate(ids)}
-    k = cfg.top_k
+    """The linking job (see :func:`run_link`), step by step; each step times its phases on ``job.clock``.
+
+    1. self-supervision: the ontology's names found in the unlabelled text, the pseudo-dev set held out;
+    2. name linkers (exact, sparse, names_dense) and the entities the dense linkers search;
+    3. KRISS: contrastive training, window and name form chosen on the pseudo-dev set, prototypes
+       (and the ablation variants);
+    4. first pass: every linker ranks the mentions, POLAR harmonizes their votes;
+    5-7. self-training: the risk threshold chosen on the pseudo-dev set, the unlabelled text's
+       low-risk links, the rounds that retrain KRISS on the low-risk links and harmonize again;
+    then the ablations rank the mentions.
+    """
+    job = _Job(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, harmonizer_seed)
+    ss = _self_supervision(job)
+    lks = _voting_name_linkers(job, ss)
+    kr = _Kriss.configured(cfg)
+    extra: dict = {}
+    if "kriss" in cfg.linkers:
+        kr = _train_kriss(job, ss, lks)
+        lks.voting["kriss"] = KrissLinker(kr.tuned, kr.window, marked_names=kr.marked).fit(
+            lks.names, ss.pos, kr.protos, ss.doc_texts)
+        if ablations:
+            extra = _kriss_ablations(job, ss, lks, kr)
+        job.clock.lap("kriss_prototypes")
+    p = _first_pass(job, ss, lks, kr)
+    risk_t, dev_kriss_2 = _self_train_threshold(job, lks, kr, p)
+    text_links = _text_links(job, ss, lks, p, risk_t)
+    st = _self_train_rounds(job, ss, lks, kr, p, risk_t, dev_kriss_2, text_links, extra)
+    p.dev_info["self_train_prototypes"] = st.n_linked
+    for name, lk in extra.items():
+        p.rankings[name] = lk.rank(mentions, cfg.top_k)
+    if extra:
+        job.clock.lap("ablations")
+    n_proto = lks.voting["kriss"].n_prototypes_ if "kriss" in lks.voting else 0
+    return LinkRun(mentions, p.rankings, p.slots, p.harm, lks.universe, len(ss.selfsup), kr.trainer, job.clock.phases,
+                   n_proto, {ss.pos[m.entity] for m in ss.selfsup}, {ss.pos[m.entity] for m in kr.protos}, p.dev_info,
+                   p.dev_input, st.first_pass, st.variants)
+
+
+def _self_supervision(job: _Job) -> _SelfSupervision:
+    """Step 1 (phases ``index_ontology``, ``selfsup_matching``): index the ontology's names, find them in
+    the unlabelled text (self-supervised mentions) and hold some out as the pseudo-dev set
+    (:func:`polarlab.linking.pseudodev.choose_pseudo_dev`; no gold)."""
+    ontology, cfg = job.ontology, job.cfg
+    pos = {t: e for e, t in enumerate(ontology.ids)}
     matcher = NameMatcher(ontology)
     exact = ExactLinker().fit(ontology)
     sparse = SparseLinker().fit(ontology)
-    clock.lap("index_ontology")
+    job.clock.lap("index_ontology")
 
-    doc_texts = {d.id: d.text for d in unlabelled}
-    selfsup: list[SelfSupMention] = self_supervised_mentions(unlabelled, matcher)
-    visible_share = float(np.mean(exact.rank(mentions, 1).top1 >= 0)) if len(mentions) else 0.0
+    doc_texts = {d.id: d.text for d in job.unlabelled}
+    selfsup: list[SelfSupMention] = self_supervised_mentions(job.unlabelled, matcher)
+    visible_share = float(np.mean(exact.rank(job.mentions, 1).top1 >= 0)) if len(job.mentions) else 0.0
     dev = choose_pseudo_dev(selfsup, ontology, cfg.calibration.pseudo_dev, visible_share, cfg.seed,
                             per_term=cfg.calibration.per_term)
     held = set(dev.mentions)
     pool = [m for m in selfsup if m not in held]
-    clock.lap("selfsup_matching")
+    job.clock.lap("selfsup_matching")
+    return _SelfSupervision(pos, matcher, exact, sparse, doc_texts, selfsup, dev, pool, visible_share)
 
-    doc_ents = document_entities(ontology, matcher, list(link_docs))
-    universe = dense_universe(ontology, mentions, sparse, exact, doc_ents, cfg)
-    names = names_table(ontology, universe)
-    base = MemoEncoder(Embedder(batch_size=64), cfg.max_seq_length, cache_dir, tag="base")
+
+def _voting_name_linkers(job: _Job, ss: _SelfSupervision) -> _Linkers:
+    """Step 2 (phase ``names_dense_index``): the entities the dense linkers search
+    (:func:`dense_universe`) and the configured name linkers (exact, sparse, names_dense) that vote.
+    ``names_dense`` is also fitted, without voting, when ablations are asked."""
+    cfg = job.cfg
+    doc_ents = document_entities(job.ontology, ss.matcher, list(job.link_docs))
+    universe = dense_universe(job.ontology, job.mentions, ss.sparse, ss.exact, doc_ents, cfg)
+    names = names_table(job.ontology, universe)
+    base = MemoEncoder(Embedder(batch_size=64), cfg.max_seq_length, job.cache_dir, tag="base")
     linkers: dict = {}
     if "exact" in cfg.linkers:
-        linkers["exact"] = exact
+        linkers["exact"] = ss.exact
     if "sparse" in cfg.linkers:
-        linkers["sparse"] = sparse
-    if "names_dense" in cfg.linkers or ablations:
+        linkers["sparse"] = ss.sparse
+    if "names_dense" in cfg.linkers or job.ablations:
         nd = NamesDenseLinker(base).fit(names)
         if "names_dense" in cfg.linkers:
             linkers["names_dense"] = nd
-    clock.lap("names_dense_index")
+    job.clock.lap("names_dense_index")
+    return _Linkers(linkers, universe, names, doc_ents, base)
 
-    trainer = None
-    n_proto = 0
+
+def _train_kriss(job: _Job, ss: _SelfSupervision, lks: _Linkers) -> _Kriss:
+    """Step 3 (phases ``contrastive_training``, ``pseudo_dev_window``): train the KRISS encoder on the
+    self-supervised mentions outside the pseudo-dev set and on name pairs (never a hidden name); with
+    a pseudo-dev set, choose its query window and name form there (:func:`choose_window`,
+    :func:`choose_name_form`; no gold); sample its prototypes."""
+    cfg, ontology, ids = job.cfg, job.ontology, job.ontology.ids
+    trainer = contrastive_trainer(cfg)
+    triples = trainer.make_examples(drop_hidden(ss.pool, ss.dev.hidden_names), ss.doc_texts, ontology, ss.sparse)
+    triples += trainer.make_name_pairs(ontology, [ids[e] for e in lks.universe], ss.sparse)
+    triples = drop_hidden(triples, ss.dev.hidden_names)
+    tuned = MemoEncoder(Embedder(batch_size=64), cfg.max_seq_length, None, tag="kriss", pooling=cfg.pooling)
+    trainer.fit(tuned, triples)
+    job.clock.lap("contrastive_training")
+    kr = _Kriss.configured(cfg, trainer=trainer, tuned=tuned)
+    if len(ss.dev):
+        kr.dev_lk = PseudoDevLinkers.build(ss.dev, ontology, job.unlabelled, ss.doc_texts, ss.pool, cfg, lks.base)
+        kr.window, kr.dev_windows = choose_window(cfg, kr.dev_lk, tuned)
+        kr.marked, kr.dev_marked = choose_name_form(cfg, kr.dev_lk, tuned, kr.window)
+        job.clock.lap("pseudo_dev_window")
+    # the held-out mentions may be prototypes here: only the pseudo-dev linkers must not see them
+    kr.protos = sample_per_entity(ss.selfsup, cfg.prototypes_per_entity, cfg.seed, {ids[e] for e in lks.universe})
+    return kr
+
+
+def _kriss_ablations(job: _Job, ss: _SelfSupervision, lks: _Linkers, kr: _Kriss) -> dict[str, KrissLinker]:
+    """KRISS variants that are measured but do not vote: without context, with ``cfg.window``'s context,
+    with name-only prototypes, on the untrained encoder, with the other name form, and with every
+    self-supervised mention of a term as its prototypes. Returns name -> fitted linker."""
+    cfg = job.cfg
+    names, pos, protos, texts, tuned, window = lks.names, ss.pos, kr.protos, ss.doc_texts, kr.tuned, kr.window
+    KL = partial(KrissLinker, marked_names=kr.marked)
     extra: dict = {}
-    tuned = None
-    protos: list[SelfSupMention] = []
-    dev_lk: _PseudoDevLinkers | None = None
-    window = cfg.window if cfg.context != "off" else 0
-    dev_windows: dict = {}
-    marked, dev_marked = cfg.name_form == "marked", {}
-    if "kriss" in cfg.linkers:
-        trainer = contrastive_trainer(cfg)
-        triples = trainer.make_examples(drop_hidden(pool, dev.hidden_names), doc_texts, ontology, sparse)
-        triples += trainer.make_name_pairs(ontology, [ids[e] for e in universe], sparse)
-        triples = drop_hidden(triples, dev.hidden_names)
-        tuned = MemoEncoder(Embedder(batch_size=64), cfg.max_seq_length, None, tag="kriss", pooling=cfg.pooling)
-        trainer.fit(tuned, triples)
-        clock.lap("contrastive_training")
-        universe_ids = {ids[e] for e in universe}
-        if len(dev):
-            dev_lk = _PseudoDevLinkers.build(dev, ontology, unlabelled, doc_texts, pool, cfg, base)
-            window, dev_windows = choose_window(cfg, dev_lk, tuned)
-            marked, dev_marked = choose_name_form(cfg, dev_lk, tuned, window)
-            clock.lap("pseudo_dev_window")
-        # the held-out mentions may be prototypes here: only the pseudo-dev linkers must not see them
-        protos = sample_per_entity(selfsup, cfg.prototypes_per_entity, cfg.seed, universe_ids)
-        KL = partial(KrissLinker, marked_names=marked)
-        kriss = KL(tuned, window).fit(names, pos, protos, doc_texts)
-        n_proto = kriss.n_prototypes_
-        linkers["kriss"] = kriss
-        if ablations:
-            extra["kriss_no_context"] = KL(tuned, 0, name="kriss_no_context").fit(names, pos, protos, doc_texts)
-            extra["kriss_with_context"] = KL(tuned, cfg.window, name="kriss_with_context").fit(
-                names, pos, protos, doc_texts)
-            extra["kriss_names_only"] = KL(tuned, window, use_contexts=False,
-                                                    name="kriss_names_only").fit(names, pos)
-            untrained = MemoEncoder(base.embedder, cfg.max_seq_length, cache_dir, tag="base", pooling=cfg.pooling,
-                                    memo=base._memo)
-            extra["kriss_untrained"] = KL(untrained, window, name="kriss_untrained").fit(
-                names, pos, protos, doc_texts)
-            other = "kriss_plain_names" if marked else "kriss_marked_names"
-            extra[other] = KrissLinker(tuned, window, marked_names=not marked, name=other).fit(
-                names, pos, protos, doc_texts)
-            every = sample_per_entity(selfsup, len(selfsup), cfg.seed, universe_ids)
-            extra["kriss_all_prototypes"] = KL(tuned, window, name="kriss_all_prototypes").fit(
-                names, pos, every, doc_texts)
-        clock.lap("kriss_prototypes")
+    extra["kriss_no_context"] = KL(tuned, 0, name="kriss_no_context").fit(names, pos, protos, texts)
+    extra["kriss_with_context"] = KL(tuned, cfg.window, name="kriss_with_context").fit(names, pos, protos, texts)
+    extra["kriss_names_only"] = KL(tuned, window, use_contexts=False, name="kriss_names_only").fit(names, pos)
+    untrained = MemoEncoder(lks.base.embedder, cfg.max_seq_length, job.cache_dir, tag="base", pooling=cfg.pooling,
+                            memo=lks.base._memo)
+    extra["kriss_untrained"] = KL(untrained, window, name="kriss_untrained").fit(names, pos, protos, texts)
+    other = "kriss_plain_names" if kr.marked else "kriss_marked_names"
+    extra[other] = KrissLinker(tuned, window, marked_names=not kr.marked, name=other).fit(names, pos, protos, texts)
+    every = sample_per_entity(ss.selfsup, len(ss.selfsup), cfg.seed, {job.ontology.ids[e] for e in lks.universe})
+    extra["kriss_all_prototypes"] = KL(tuned, window, name="kriss_all_prototypes").fit(names, pos, every, texts)
+    return extra
 
-    rankings, slots = _slots(linkers, mentions, doc_ents, cfg)
-    clock.lap("link")
-    dev_input, dev_info = None, {}
-    if len(dev):
+
+def _first_pass(job: _Job, ss: _SelfSupervision, lks: _Linkers, kr: _Kriss) -> _Pass:
+    """Step 4 (phases ``link``, ``pseudo_dev``, ``harmonize``): every voting linker ranks the mentions,
+    their votes fill the candidate slots, and POLAR harmonizes them, calibrated on the pseudo-dev set
+    linked the same way (KRISS with the chosen window and name form) when there is one."""
+    cfg = job.cfg
+    rankings, slots = rank_and_slot(lks.voting, job.mentions, lks.doc_ents, cfg)
+    job.clock.lap("link")
+    dev_lk, dev_input, dev_info = kr.dev_lk, None, {}
+    if len(ss.dev):
         if dev_lk is None:
-            dev_lk = _PseudoDevLinkers.build(dev, ontology, unlabelled, doc_texts, pool, cfg, base)
-        if tuned is not None:
-            dev_lk.linkers["kriss"] = dev_lk.kriss(tuned, window, marked)
-        dev_input = dev_lk.slots(list(linkers), cfg)
-        dev_info = {"n": len(dev), "n_hidden": int(dev.hidden.sum()), "visible_share": visible_share,
-                    "kriss_window": window, "kriss_acc_by_window": dev_windows,
-                    "kriss_marked_names": marked, "kriss_acc_by_name_form": dev_marked}
-        clock.lap("pseudo_dev")
-    hseed = cfg.seed if harmonizer_seed is None else harmonizer_seed
-    harm = harmonize(slots, polar_harmonizer(cfg, hseed), dev=dev_input, folds=cfg.calibration.folds)
+            dev_lk = PseudoDevLinkers.build(ss.dev, job.ontology, job.unlabelled, ss.doc_texts, ss.pool, cfg, lks.base)
+        if kr.tuned is not None:
+            dev_lk.linkers["kriss"] = dev_lk.kriss(kr.tuned, kr.window, kr.marked)
+        dev_input = dev_lk.slots(list(lks.voting), cfg)
+        dev_info = {"n": len(ss.dev), "n_hidden": int(ss.dev.hidden.sum()), "visible_share": ss.visible_share,
+                    "kriss_window": kr.window, "kriss_acc_by_window": kr.dev_windows,
+                    "kriss_marked_names": kr.marked, "kriss_acc_by_name_form": kr.dev_marked}
+        job.clock.lap("pseudo_dev")
+    harm = harmonize(slots, polar_harmonizer(cfg, job.hseed), dev=dev_input, folds=cfg.calibration.folds)
     if harm.link_model is not None:
         dev_info.update(harm.link_model.dev)
-    clock.lap("harmonize")
-    first_pass, n_linked = None, 0
-    risk_t, dev_kriss_2, variants = cfg.self_train_risk, None, {}
-    if "kriss" in linkers and dev_lk is not None and harm.link_model is not None and (
+    job.clock.lap("harmonize")
+    return _Pass(rankings, slots, harm, dev_lk, dev_input, dev_info)
+
+
+def _self_train_threshold(job: _Job, lks: _Linkers, kr: _Kriss, p: _Pass) -> tuple[float, KrissLinker | None]:
+    """Step 5 (phase ``pseudo_dev_self_train`` when it simulates): the risk below which a first-pass link
+    becomes a KRISS prototype. Chosen on the pseudo-dev set (:func:`choose_self_train_risk`; no gold)
+    when it can be; ``"auto"`` without one: 0.5. Returns (threshold, the pseudo-dev KRISS self-trained
+    at it or None) and records the threshold (and accuracies) in ``p.dev_info``."""
+    cfg = job.cfg
+    risk_t, dev_kriss_2 = cfg.self_train_risk, None
+    if "kriss" in lks.voting and p.dev_lk is not None and p.harm.link_model is not None and (
             risk_t == "auto" or cfg.calibration.per_term > 1):
-        d = dev_links(harm, dev_input[0])
-        risk_t, dev_kriss_2, dev_info["self_train_acc_by_risk"] = choose_self_train_risk(
-            cfg, dev_lk, d.ranking.top1, np.asarray(d.risk), tuned, window, marked)
-        clock.lap("pseudo_dev_self_train")
+        d = dev_links(p.harm, p.dev_input[0])
+        risk_t, dev_kriss_2, p.dev_info["self_train_acc_by_risk"] = choose_self_train_risk(
+            cfg, p.dev_lk, d.ranking.top1, np.asarray(d.risk), kr.tuned, kr.window, kr.marked)
+        job.clock.lap("pseudo_dev_self_train")
     if risk_t == "auto":  # no pseudo-dev set to choose on: the stated rule, links more likely right than wrong
         risk_t = 0.5
-    dev_info["self_train_risk"] = float(risk_t)
-    dev_input_1 = dev_input
-    text_links = None
-    if cfg.self_train_text != "off" and "kriss" in linkers and risk_t > 0:
-        text_links, dev_info["self_train_text"] = link_text_mentions(
-            linkers, harm, unlabelled, ontology, matcher, universe, cfg, risk_t, {d.id for d in link_docs})
-        clock.lap("self_train_text")
-    for round_ in range(cfg.self_train_rounds if "kriss" in linkers and risk_t > 0 else 0):
-        linked = self_training_links(harm, risk_t)
-        n_linked = int(linked.sum())
-        if n_linked or text_links is not None:
-            if first_pass is None:
-                first_pass = harm
-                rankings["kriss_first_pass"] = rankings["kriss"]
-            linkers["kriss"] = self_trained_kriss(tuned, trainer, window, cfg.self_train_epochs, names, pos, protos,
-                                                  doc_texts, mentions, linked, harm.ranking.top1, ontology,
-                                                  marked_names=marked, text_links=text_links)
-            n_proto = linkers["kriss"].n_prototypes_
-            if ablations and round_ == 0:  # other thresholds, measured only (KRISS's own ranking, no re-harmonizing)
-                for t in SELF_TRAIN_SWEEP:
-                    keep = self_training_links(first_pass, t)
-                    if t != risk_t and keep.any():
-                        extra[f"kriss_self_train_{t:g}"] = KL(tuned, window).fit(
-                            names, pos, protos, doc_texts, linked=(mentions.subset(keep), first_pass.ranking.top1[keep]))
-            rankings_2, slots = _slots(linkers, mentions, doc_ents, cfg)
-            rankings.update(rankings_2)
+    p.dev_info["self_train_risk"] = float(risk_t)
+    return risk_t, dev_kriss_2
+
+
+def _text_links(job: _Job, ss: _SelfSupervision, lks: _Linkers, p: _Pass,
+                risk_t: float) -> tuple[MentionSet, np.ndarray] | None:
+    """Step 6 (phase ``self_train_text``, with ``self_train_text`` on): the first pass's low-risk links of
+    mentions found in the unlabelled text (:func:`link_text_mentions`), recorded in ``p.dev_info``;
+    None when off or none is kept."""
+    cfg = job.cfg
+    if cfg.self_train_text == "off" or "kriss" not in lks.voting or not risk_t > 0:
+        return None
+    text_links, p.dev_info["self_train_text"] = link_text_mentions(
+        lks.voting, p.harm, job.unlabelled, job.ontology, ss.matcher, lks.universe, cfg, risk_t,
+        {d.id for d in job.link_docs})
+    job.clock.lap("self_train_text")
+    return text_links
+
+
+def _self_train_rounds(job: _Job, ss: _SelfSupervision, lks: _Linkers, kr: _Kriss, p: _Pass, risk_t: float,
+                       dev_kriss_2: KrissLinker | None, text_links: tuple | None, extra: dict) -> _SelfTraining:
+    """Step 7 (phase ``self_training``, each of ``self_train_rounds`` rounds): the current pass's links
+    with risk < ``risk_t`` (and ``text_links``) become prototypes of a retrained KRISS
+    (:func:`polarlab.linking.selftrain.self_trained_kriss`), which replaces ``lks.voting["kriss"]``;
+    the votes are harmonized again into ``p``. In round 0 the pseudo-dev calibration switches to
+    ``dev_kriss_2`` (the first-pass calibration kept as a variant) and, with ablations, ``extra`` gets
+    KRISS self-trained at the other thresholds of :data:`SELF_TRAIN_SWEEP`."""
+    cfg, st = job.cfg, _SelfTraining()
+    dev_input_1 = p.dev_input
+    for round_ in range(cfg.self_train_rounds if "kriss" in lks.voting and risk_t > 0 else 0):
+        linked = self_training_links(p.harm, risk_t)
+        st.n_linked = int(linked.sum())
+        if st.n_linked or text_links is not None:
+            if st.first_pass is None:
+                st.first_pass = p.harm
+                p.rankings["kriss_first_pass"] = p.rankings["kriss"]
+            lks.voting["kriss"] = self_trained_kriss(
+                kr.tuned, kr.trainer, kr.window, cfg.self_train_epochs, lks.names, ss.pos, kr.protos, ss.doc_texts,
+                job.mentions, linked, p.harm.ranking.top1, job.ontology, marked_names=kr.marked, text_links=text_links)
+            if job.ablations and round_ == 0:
+                extra.update(_self_train_sweep(job, ss, lks, kr, st.first_pass, risk_t))
+            rankings_2, p.slots = rank_and_slot(lks.voting, job.mentions, lks.doc_ents, cfg)
+            p.rankings.update(rankings_2)
             if round_ == 0 and dev_kriss_2 is not None:
                 # pass 2's combination and calibration: fitted on the pseudo-dev set linked by its self-trained
                 # KRISS (its own low-risk links as prototypes); the first-pass fit is kept as a variant
-                variants["harmonized_first_pass_dev"] = harmonize(slots, polar_harmonizer(cfg, hseed), dev=dev_input_1,
-                                                                  folds=cfg.calibration.folds)
-                dev_lk.linkers["kriss"] = dev_kriss_2
-                dev_input = dev_lk.slots(list(linkers), cfg)
-            harm = harmonize(slots, polar_harmonizer(cfg, hseed), dev=dev_input, folds=cfg.calibration.folds)
-            if harm.link_model is not None:
-                dev_info.update(harm.link_model.dev)
-        clock.lap("self_training")
-    dev_info["self_train_prototypes"] = n_linked
-    for name, lk in extra.items():
-        rankings[name] = lk.rank(mentions, k)
-    if extra:
-        clock.lap("ablations")
-    return LinkRun(mentions, rankings, slots, harm, universe, len(selfsup), trainer, clock.phases, n_proto,
-                   {pos[m.entity] for m in selfsup}, {pos[m.entity] for m in protos}, dev_info, dev_input,
-                   first_pass, variants)
+                st.variants["harmonized_first_pass_dev"] = harmonize(
+                    p.slots, polar_harmonizer(cfg, job.hseed), dev=dev_input_1, folds=cfg.calibration.folds)
+                p.dev_lk.linkers["kriss"] = dev_kriss_2
+                p.dev_input = p.dev_lk.slots(list(lks.voting), cfg)
+            p.harm = harmonize(p.slots, polar_harmonizer(cfg, job.hseed), dev=p.dev_input, folds=cfg.calibration.folds)
+            if p.harm.link_model is not None:
+                p.dev_info.update(p.harm.link_model.dev)
+        job.clock.lap("self_training")
+    return st
+
+
+def _self_train_sweep(job: _Job, ss: _SelfSupervision, lks: _Linkers, kr: _Kriss, first_pass: HarmonizedLinks,
+                      risk_t: float) -> dict[str, KrissLinker]:
+    """Ablations: KRISS with the first pass's links below each other threshold of :data:`SELF_TRAIN_SWEEP`
+    as prototypes (measured by KRISS's own ranking only, no re-harmonizing)."""
+    KL = partial(KrissLinker, marked_names=kr.marked)
+    extra: dict = {}
+    for t in SELF_TRAIN_SWEEP:
+        keep = self_training_links(first_pass, t)
+        if t != risk_t and keep.any():
+            extra[f"kriss_self_train_{t:g}"] = KL(kr.tuned, kr.window).fit(
+                lks.names, ss.pos, kr.protos, ss.doc_texts,
+                linked=(job.mentions.subset(keep), first_pass.ranking.top1[keep]))
+    return extra
 
 
 def link_text_mentions(linkers: dict, harm: HarmonizedLinks, unlabelled: Sequence[Document], ontology: Ontology,
@@ -350,7 +516,7 @@ def link_text_mentions(linkers: dict, harm: HarmonizedLinks, unlabelled: Sequenc
     info = {"detector": cfg.self_train_text, "documents": len(docs), "mentions": 0, "low_risk": 0, "prototypes": 0}
     if ms is None:
         return None, info
-    _, slots = _slots(linkers, ms, document_entities(ontology, matcher, docs), cfg)
+    _, slots = rank_and_slot(linkers, ms, document_entities(ontology, matcher, docs), cfg)
     links = apply_links(harm, slots)
     top1 = links.ranking.top1
     low = self_training_links(links, max_risk) & np.isin(top1, universe)
@@ -364,98 +530,4 @@ def link_text_mentions(linkers: dict, harm: HarmonizedLinks, unlabelled: Sequenc
     return (ms.subset(keep), top1[keep]) if keep.any() else None, info
 
 
-def choose_self_train_risk(cfg: LinkingConfig, dev_lk: "_PseudoDevLinkers", top1: np.ndarray, risk: np.ndarray,
-                           tuned: MemoEncoder, window: int, marked: bool) -> tuple[float, KrissLinker | None, dict]:
-    """Self-training simulated on the pseudo-dev set (no gold): its own first-pass harmonized links
-    whose risk is below a threshold become KRISS prototypes of their linked term (never of
-    themselves), and KRISS links the pseudo-dev mentions again. ``top1``, ``risk``: shape (n,), the
-    pseudo-dev mentions' first-pass links and risks (:func:`polarlab.linking.harmonize.dev_links`).
-
-    ``self_train_risk = "auto"``: the threshold of ``self_train_grid`` (or 0, off) at which that KRISS is
-    most accurate there (ties: the smaller, 0 first); a number: that threshold. Meaningful with
-    ``[linking.calibration] per_term`` >= 2 (other pseudo-dev mentions of a term to be prototypes).
-    Returns (threshold, the pseudo-dev KRISS at it (None at 0), pseudo-dev accuracy@1 per threshold).
-    """
-    grid = sorted(set(cfg.self_train_grid)) if cfg.self_train_risk == "auto" else [float(cfg.self_train_risk)]
-    acc: dict = {0.0: dev_lk.accuracy(dev_lk.linkers["kriss"])}
-    fitted: dict = {0.0: None}
-    for t in grid:
-        if t <= 0:
-            continue
-        keep = (top1 >= 0) & (risk < t)
-        lk = KrissLinker(tuned, window, marked_names=marked).fit(
-            dev_lk.names, dev_lk.positions, dev_lk.protos, dev_lk.doc_texts,
-            linked=(dev_lk.mentions.subset(keep), top1[keep]))
-        acc[float(t)], fitted[float(t)] = dev_lk.accuracy(lk), lk
-    if cfg.self_train_risk == "auto":
-        best = max(acc, key=lambda t: (acc[t], -t))
-    else:
-        best = float(cfg.self_train_risk)
-    return best, fitted.get(best), {f"{t:g}": a for t, a in acc.items()}
-
-
 SELF_TRAIN_SWEEP = (0.1, 0.25, 0.5, 0.75, 1.0)
-
-
-@dataclass
-class _PseudoDevLinkers:
-    """The pseudo-dev mentions and the name linkers that link them, over the ontology without the
-    hidden names (KRISS is added with the trained encoder: prototypes that show no hidden name)."""
-
-    dev: PseudoDev
-    mentions: MentionSet
-    targets: np.ndarray
-    linkers: dict
-    doc_ents: dict[str, set[int]]
-    names: RowTable
-    protos: list[SelfSupMention]
-    positions: dict[str, int]
-    doc_texts: dict[str, str]
-
-    @classmethod
-    def build(cls, dev: PseudoDev, ontology: Ontology, unlabelled: Sequence[Document], doc_texts: dict[str, str],
-              pool: list[SelfSupMention], cfg: LinkingConfig, base: MemoEncoder) -> "_PseudoDevLinkers":
-        pos = {t: e for e, t in enumerate(ontology.ids)}
-        hidden_onto = hide_names(ontology, dev.hidden_names)
-        dev_ms = dev.mention_set(doc_texts, cfg.window)
-        dev_docs = [d for d in unlabelled if d.id in set(dev_ms.doc_ids)]
-        linkers, universe, doc_ents = _dense_linkers(hidden_onto, dev_ms, dev_docs, cfg, base)
-        protos = sample_per_entity(drop_hidden(pool, dev.hidden_names), cfg.prototypes_per_entity, cfg.seed,
-                                   {ontology.ids[e] for e in universe})
-        return cls(dev, dev_ms, dev.targets(pos), linkers, doc_ents, names_table(hidden_onto, universe), protos,
-                   pos, doc_texts)
-
-    def kriss(self, tuned: MemoEncoder, window: int, marked_names: bool = False) -> KrissLinker:
-        return KrissLinker(tuned, window, marked_names=marked_names).fit(self.names, self.positions, self.protos, self.doc_texts)
-
-    def accuracy(self, linker) -> float:
-        """Accuracy@1 of a linker on the pseudo-dev mentions (their matched terms as targets)."""
-        return float(np.mean(linker.rank(self.mentions, 1).top1 == self.targets))
-
-    def slots(self, order: list[str], cfg: LinkingConfig) -> tuple[CandidateSlots, np.ndarray]:
-        _, slots = _slots({name: self.linkers[name] for name in order}, self.mentions, self.doc_ents, cfg)
-        return slots, self.targets
-
-
-def choose_name_form(cfg: LinkingConfig, dev_lk: _PseudoDevLinkers, tuned: MemoEncoder,
-                     window: int) -> tuple[bool, dict]:
-    """Whether KRISS reads its name prototypes marked (``[M] name [/M]``, the form of a query
-    without context) or plain. ``name_form = "auto"``: marked only when KRISS is more accurate so
-    on the pseudo-dev set (no gold). Returns (marked, pseudo-dev accuracy@1 per form compared)."""
-    if cfg.name_form != "auto":
-        return cfg.name_form == "marked", {}
-    acc = {f: dev_lk.accuracy(dev_lk.kriss(tuned, window, f == "marked")) for f in ("plain", "marked")}
-    return acc["marked"] > acc["plain"], acc
-
-
-def choose_window(cfg: LinkingConfig, dev_lk: _PseudoDevLinkers, tuned: MemoEncoder) -> tuple[int, dict]:
-    """The KRISS query window: ``cfg.window`` (context) or 0 (the marked mention alone).
-
-    ``context = "auto"``: context is an optional component, so it is used only when KRISS is more
-    accurate with it than without it on the pseudo-dev set (no gold); ``"on"``/``"off"``: as said.
-    Returns (window, pseudo-dev accuracy@1 per window compared).
-    """
-    if cfg.context != "auto" or cfg.window == 0:
-        return (cfg.window if cfg.context != "off" else 0), {}
-    acc = {w: dev_lk.accuracy(dev_lk.kriss(tuned, w)) for w in (cfg.window, 0)}
-    return (cfg.window if acc[cfg.window] > acc[0] else 0), acc

@@ -66,7 +66,7 @@ def choose_pseudo_dev(mentions: Sequence[SelfSupMention], ontology: Ontology, n:
     has fewer), and hide the name of a ``1 - visible_share`` share of them.
 
     Several mentions of one term let the pseudo-dev set judge self-training
-    (:func:`polarlab.linking.pipeline.choose_self_train_risk`): a pseudo-dev mention's link can be a
+    (:func:`polarlab.linking.devchoice.choose_self_train_risk`): a pseudo-dev mention's link can be a
     prototype for the other pseudo-dev mentions of its term, as a linked test mention is for the others.
 
     A name is hidden only from a term that keeps another name (at least two distinct normalised
