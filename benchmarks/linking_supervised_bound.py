@@ -56,7 +56,8 @@ def supervised_bound(args) -> dict:
     from polarlab.linking.evaluate import link_accuracy, map_gold
     from polarlab.linking.linkers import KrissLinker, RowTable, names_table
     from polarlab.linking.mentions import MentionSet, in_context
-    from polarlab.linking.pipeline import _dense_linkers, contrastive_trainer, peak_rss_mb
+    from polarlab.linking.candidates import fit_name_linkers
+    from polarlab.linking.pipeline import contrastive_trainer, peak_rss_mb
     from polarlab.linking.selfsup import SelfSupMention, sample_per_entity
     from polarlab.ontology.load import load_ontology
     from polarlab.ontology.terms import normalize_name
@@ -90,7 +91,7 @@ def supervised_bound(args) -> dict:
                                             train_gold.entities) for p in sorted(ents)]
     doc_texts = train_ms.doc_texts
     base = MemoEncoder(Embedder(batch_size=64), cfg.max_seq_length, args.state_dir / "embeddings", tag="base")
-    linkers, universe, _ = _dense_linkers(onto, test, test_docs, cfg, base)
+    linkers, universe, _ = fit_name_linkers(onto, test, test_docs, cfg, base)
     names = names_table(onto, universe)
     in_universe = {ids[e] for e in universe}
     sampled = sample_per_entity(gold_ss, cfg.prototypes_per_entity, cfg.seed, in_universe)

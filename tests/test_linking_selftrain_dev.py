@@ -3,8 +3,6 @@ links as KRISS prototypes for the other pseudo-dev mentions (never for themselve
 chosen there without gold, and pass 2's fit on the pseudo-dev set's self-trained KRISS."""
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 import pytest
 
@@ -19,17 +17,9 @@ from polarlab.linking.pseudodev import choose_pseudo_dev
 from polarlab.linking.selfsup import SelfSupMention
 from polarlab.ontology.terms import Ontology, Term
 
+from hash_encoder import HashEncoder
 
-class _HashEncoder:
-    """Bag of words hashed into 64 dimensions, L2-normalised (a deterministic stand-in for MiniLM)."""
 
-    def encode(self, texts):
-        out = np.zeros((len(texts), 64), dtype=np.float32)
-        for i, t in enumerate(texts):
-            for w in t.lower().split():
-                if w not in ("[m]", "[/m]"):
-                    out[i, zlib.crc32(w.encode()) % 64] += 1.0
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
 
 
 def test_pseudo_dev_holds_several_mentions_of_a_term_where_it_has_them():
@@ -54,7 +44,7 @@ def _dev_linkers(surfaces: list[str], targets: list[int]) -> PseudoDevLinkers:
                     surfaces, [], None, texts)
     names = RowTable(["alpha disease", "beta disease", "gamma syndrome"], np.array([0, 1, 2]))
     pos = {"A": 0, "B": 1, "C": 2}
-    kriss = KrissLinker(_HashEncoder(), window=0).fit(names, pos)
+    kriss = KrissLinker(HashEncoder(), window=0).fit(names, pos)
     return PseudoDevLinkers(None, ms, np.asarray(targets), {"kriss": kriss}, {}, names, [], pos, texts)
 
 
@@ -64,7 +54,7 @@ def test_self_train_risk_is_chosen_where_the_pseudo_dev_kriss_is_most_accurate()
     lk = _dev_linkers(["alpha zeta zeta", "zeta zeta", "beta omega omega", "omega omega"], [0, 0, 2, 2])
     top1, risk = np.array([0, 0, 1, 2]), np.array([0.1, 0.6, 0.7, 0.9])
     cfg = LinkingConfig(corpus=["x"], self_train_risk="auto", self_train_grid=[0.25, 0.5, 0.75, 1.0])
-    t, kr, acc = choose_self_train_risk(cfg, lk, top1, risk, _HashEncoder(), 0, False)
+    t, kr, acc = choose_self_train_risk(cfg, lk, top1, risk, HashEncoder(), 0, False)
     assert acc["0"] == pytest.approx(lk.accuracy(lk.linkers["kriss"]))
     assert acc["0.25"] > acc["0"]                          # alpha's low-risk link teaches "zeta zeta"
     assert acc["0.75"] < acc["0.25"]                       # the wrong beta link (risk 0.7) now misleads
@@ -72,10 +62,10 @@ def test_self_train_risk_is_chosen_where_the_pseudo_dev_kriss_is_most_accurate()
     assert kr.rank(lk.mentions, 1).top1[1] == 0
     # never its own prototype: alone, a mention's link cannot confirm itself
     alone = _dev_linkers(["zeta zeta"], [0])
-    t0, kr0, acc0 = choose_self_train_risk(cfg, alone, np.array([0]), np.array([0.0]), _HashEncoder(), 0, False)
+    t0, kr0, acc0 = choose_self_train_risk(cfg, alone, np.array([0]), np.array([0.0]), HashEncoder(), 0, False)
     assert len(set(acc0.values())) == 1 and t0 == 0.0 and kr0 is None
     fixed = LinkingConfig(corpus=["x"], self_train_risk=0.75)
-    t1, kr1, acc1 = choose_self_train_risk(fixed, lk, top1, risk, _HashEncoder(), 0, False)
+    t1, kr1, acc1 = choose_self_train_risk(fixed, lk, top1, risk, HashEncoder(), 0, False)
     assert t1 == 0.75 and set(acc1) == {"0", "0.75"} and kr1.n_prototypes_ == 3 + 3
 
 

@@ -3,8 +3,6 @@ sources), linked by the first-pass linkers and POLAR without refitting, and the 
 prototypes of the terms they link — the corpus's own surfaces, not only ontology names."""
 from __future__ import annotations
 
-import zlib
-
 import numpy as np
 import pytest
 
@@ -23,17 +21,9 @@ from polarlab.linking.textmentions import distinct_links, text_mentions
 from polarlab.ontology.matcher import NameMatcher
 from polarlab.ontology.terms import Ontology, Term, normalize_name
 
+from hash_encoder import HashEncoder
 
-class _HashEncoder:
-    """Bag of words hashed into 64 dimensions, L2-normalised (a deterministic stand-in for MiniLM)."""
 
-    def encode(self, texts):
-        out = np.zeros((len(texts), 64), dtype=np.float32)
-        for i, t in enumerate(texts):
-            for w in t.lower().split():
-                if w not in ("[m]", "[/m]"):
-                    out[i, zlib.crc32(w.encode()) % 64] += 1.0
-        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
 
 
 ONTO = Ontology([Term("D:1", "Wilson disease", ["hepatolenticular degeneration"]),
@@ -83,7 +73,7 @@ def test_text_links_become_prototypes_and_change_the_second_pass_link():
     names = names_table(ONTO, np.arange(len(ONTO)))
     test = _mentions("t1", "One C7 deficiency case.", ["C7 deficiency"])
     text = _mentions("u1", "Families with C7 deficiency.", ["C7 deficiency"])
-    enc = _HashEncoder()
+    enc = HashEncoder()
     before = KrissLinker(enc, window=0).fit(names, pos).rank(test, 2).top1[0]
     assert ONTO.ids[before] == "D:5"
     nothing = np.zeros(1, dtype=bool)
@@ -102,7 +92,7 @@ def test_link_text_mentions_harmonizes_without_refitting_and_keeps_low_risk_dist
     test = _mentions("t1", link_text, ["Wilson disease", "breast carcinoma", "Breast cancers", "C7 deficiency",
                                        "iron deficiency"])
     linkers = {"exact": ExactLinker().fit(ONTO), "sparse": SparseLinker().fit(ONTO),
-               "kriss": KrissLinker(_HashEncoder(), window=0).fit(names, pos)}
+               "kriss": KrissLinker(HashEncoder(), window=0).fit(names, pos)}
     cfg = LinkingConfig(corpus=["c.txt"], self_train_text="spans", self_train_text_surfaces="all", window=0,
                         n_slots=4, top_k=3)
     matcher = NameMatcher(ONTO)

@@ -31,7 +31,6 @@ from .selfsup import SelfSupMention, sample_per_entity, self_supervised_mentions
 from .selftrain import self_trained_kriss, self_training_links
 from .textmentions import distinct_links, text_mentions
 
-_dense_linkers = fit_name_linkers  # the old name, still imported by benchmarks/linking_supervised_bound.py
 
 log = logging.getLogger(__name__)
 
