@@ -22,7 +22,8 @@ against the tutorial's published numbers.
 
 The last line printed is one JSON object: {"split", "lfs", "matrices_equal", "snorkel_check", "summary":
 {features: {method: {"accuracy": {"mean", "min", "max", "std"}, "macro_f1": {...}}}}, "polar_wins": {features:
-{metric: {...}}}, "runs": {features: {seed: {"labels", "harmonizer"}}}, "seconds"}.
+{metric: {...}}}, "runs": {features: {seed: {"labels", "harmonizer", "paired"}}}, "seconds"}; "paired": per
+baseline, the test rows only POLAR / only the baseline gets right and their sign-test p-value (gold only reports).
 """
 from __future__ import annotations
 
@@ -133,7 +134,21 @@ def run_seed(L: dict, X: dict, y: np.ndarray, seed: int) -> dict:
     for m in METHODS:
         met = classification_metrics(y, probas[m], dataset="spam")
         labels[m] = {k: round(float(met[k]), 4) for k in METRICS}
-    return {"labels": labels, "harmonizer": report}
+    return {"labels": labels, "harmonizer": report, "paired": paired(y, probas)}
+
+
+def paired(y: np.ndarray, probas: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """Per baseline: test rows POLAR gets right and the baseline wrong (``polar_only``), the reverse
+    (``baseline_only``), and the two-sided sign-test p-value of that split (gold used only to report)."""
+    from scipy.stats import binomtest
+
+    right = {m: P.argmax(axis=1) == y for m, P in probas.items()}
+    out = {}
+    for m in BASELINES:
+        a, b = int((right["polar"] & ~right[m]).sum()), int((right[m] & ~right["polar"]).sum())
+        out[m] = {"polar_only": a, "baseline_only": b,
+                  "sign_test_p": round(float(binomtest(a, a + b).pvalue), 4) if a + b else 1.0}
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict:
