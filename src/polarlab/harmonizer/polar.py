@@ -265,6 +265,11 @@ class PolarHarmonizer:
         parameters minimise the same scalarized source-agreement objective on held-out rows
         (``X_valid``/``L_valid`` when given, else a ``val_fraction`` split of the training rows).
 
+        The steps, in order: check the rows; warn about classes no source votes for; set the held-out rows
+        aside (:meth:`_held_out_rows`); the feature scaling (:meth:`_fit_scaling`); the source weights
+        (:meth:`_data_driven_weights`, then the gold-free tuning of ``tune_sources``, :meth:`_tuned_weights`);
+        train h (:meth:`_train`); choose and fit the combined output (:meth:`_fit_combination`).
+
         Args:
             L: shape (n, m), int, -1 = abstain.
             X: shape (n, d), features.
@@ -279,82 +284,131 @@ class PolarHarmonizer:
         Returns:
             self.
         """
+        X, L = self._check_fit_rows(L, X)
+        weights = self._resolve_weights(L.shape[1])
+        self.warnings_: list[str] = []
+        self._warn_classes_without_votes(L)
+        Xt, Lt, Xv, Lv, gold_v = self._held_out_rows(X, L, X_valid, L_valid, select_with_gold)
+        self._fit_scaling(Xt)
+        self.n_features_in_ = X.shape[1]
+        self.n_sources_ = L.shape[1]
+        weights = self._data_driven_weights(weights, Xt, Lt, Xv, Lv, gold_v)
+        self.weights_ = self._tuned_weights(weights, X, L)
+        self._train(Xt, Lt, Xv, Lv, gold_v, self.weights_)
+        self._fit_combination(X, L)
+        return self
+
+    def _check_fit_rows(self, L: np.ndarray, X: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The checked fit rows: ``X`` as float32, shape (n, d), and ``L`` as int, shape (n, m); n >= 1."""
         X = self._check_X(X)
         L = self._check_L(L, X.shape[0])
-        n, m = L.shape
-        if n == 0:
+        if L.shape[0] == 0:
             raise InputError("no rows to fit on", column="L", fix="pass at least one example")
-        weights = self._resolve_weights(m)
-        self.warnings_: list[str] = []
+        return X, L
+
+    def _warn_classes_without_votes(self, L: np.ndarray) -> None:
+        """Warn (into ``warnings_``) about the classes no source votes for in ``L`` (n, m); fold copies stay quiet."""
         silent = classes_without_votes(L, self.n_classes)
-        if silent and not getattr(self, "_quiet", False):      # fold copies stay quiet
-            warn(f"class(es) {silent} get no vote from any source on the {n} fit rows: h(x) cannot learn them "
-                 "from the votes (the combined output can still give them to rows where the sources abstain); "
+        if silent and not getattr(self, "_quiet", False):
+            warn(f"class(es) {silent} get no vote from any source on the {L.shape[0]} fit rows: h(x) cannot learn "
+                 "them from the votes (the combined output can still give them to rows where the sources abstain); "
                  "add a rule or source that votes for them", self.warnings_)
 
-        # held-out split
-        rng = np.random.default_rng(self.seed)
-        gold_v = None
-        if X_valid is not None:
-            Xv = self._check_X(X_valid, "X_valid")
-            if Xv.shape[1] != X.shape[1]:
-                raise InputError(f"X_valid has {Xv.shape[1]} features, X has {X.shape[1]}",
-                                 column="X_valid", fix="compute both with the same fitted features")
-            Lv = None if L_valid is None else self._check_L(L_valid, Xv.shape[0], "L_valid")
-            if Lv is not None and Lv.shape[1] != m:
-                raise InputError(f"L_valid has {Lv.shape[1]} sources, L has {m}", column="L_valid",
-                                 fix="use the same sources in the same order")
-            if select_with_gold is not None:
-                gold_v = self._check_gold(select_with_gold, Xv.shape[0])
-            elif Lv is None:
-                raise InputError("X_valid given without L_valid", column="L_valid",
-                                 fix="pass the held-out rows' votes (or select_with_gold=y_valid)")
-            Xt, Lt = X, L
-        else:
-            n_val = int(round(self.val_fraction * n)) if n >= 20 else 0
-            perm = rng.permutation(n)
-            vi, ti = np.sort(perm[:n_val]), np.sort(perm[n_val:])
-            Xt, Lt = X[ti], L[ti]
-            Xv, Lv = (X[vi], L[vi]) if n_val > 0 else (None, None)
-            if select_with_gold is not None:
-                g = self._check_gold(select_with_gold, n)
-                if n_val == 0:
-                    raise InputError("select_with_gold needs held-out rows", column="val_fraction",
-                                     fix="set val_fraction > 0 or pass X_valid")
-                gold_v = g[vi]
+    def _held_out_rows(self, X: np.ndarray, L: np.ndarray, X_valid: np.ndarray | None, L_valid: np.ndarray | None,
+                       select_with_gold: np.ndarray | None) -> tuple:
+        """The rows h is trained on and the held-out rows whose objective (or gold) chooses its epoch.
 
+        With ``X_valid``: all of ``X``/``L`` are trained on, the given rows are held out (checked here). Without:
+        a seeded ``val_fraction`` share of the rows is held out (none below 20 rows).
+
+        Returns:
+            ``(Xt, Lt, Xv, Lv, gold_v)``: shapes (n_t, d), (n_t, m), (n_v, d), (n_v, m), (n_v,); ``Xv``/``Lv`` are
+            None without held-out rows, ``Lv`` may be None with ``select_with_gold``, ``gold_v`` is None unless
+            ``select_with_gold`` is given.
+        """
+        if X_valid is not None:
+            return (X, L, *self._check_held_out(X, L, X_valid, L_valid, select_with_gold))
+        n = L.shape[0]
+        rng = np.random.default_rng(self.seed)
+        n_val = int(round(self.val_fraction * n)) if n >= 20 else 0
+        perm = rng.permutation(n)
+        vi, ti = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+        Xt, Lt = X[ti], L[ti]
+        Xv, Lv = (X[vi], L[vi]) if n_val > 0 else (None, None)
+        gold_v = None
+        if select_with_gold is not None:
+            g = self._check_gold(select_with_gold, n)
+            if n_val == 0:
+                raise InputError("select_with_gold needs held-out rows", column="val_fraction",
+                                 fix="set val_fraction > 0 or pass X_valid")
+            gold_v = g[vi]
+        return Xt, Lt, Xv, Lv, gold_v
+
+    def _check_held_out(self, X: np.ndarray, L: np.ndarray, X_valid: np.ndarray, L_valid: np.ndarray | None,
+                        select_with_gold: np.ndarray | None) -> tuple:
+        """The given held-out rows, checked against the fit rows ``X`` (n, d) / ``L`` (n, m).
+
+        Returns:
+            ``(Xv, Lv, gold_v)``: shapes (n_v, d), (n_v, m) or None, (n_v,) or None (one of ``Lv``/``gold_v`` is set).
+        """
+        Xv = self._check_X(X_valid, "X_valid")
+        if Xv.shape[1] != X.shape[1]:
+            raise InputError(f"X_valid has {Xv.shape[1]} features, X has {X.shape[1]}",
+                             column="X_valid", fix="compute both with the same fitted features")
+        Lv = None if L_valid is None else self._check_L(L_valid, Xv.shape[0], "L_valid")
+        if Lv is not None and Lv.shape[1] != L.shape[1]:
+            raise InputError(f"L_valid has {Lv.shape[1]} sources, L has {L.shape[1]}", column="L_valid",
+                             fix="use the same sources in the same order")
+        gold_v = None
+        if select_with_gold is not None:
+            gold_v = self._check_gold(select_with_gold, Xv.shape[0])
+        elif Lv is None:
+            raise InputError("X_valid given without L_valid", column="L_valid",
+                             fix="pass the held-out rows' votes (or select_with_gold=y_valid)")
+        return Xv, Lv, gold_v
+
+    def _fit_scaling(self, Xt: np.ndarray) -> None:
+        """Set ``mean_`` and ``scale_`` (shape (d,)) from the training rows ``Xt`` (n_t, d) (``standardize``; else
+        0 and 1; features of (near) zero spread keep scale 1)."""
         if self.standardize:
             self.mean_ = Xt.mean(axis=0)
             sd = Xt.std(axis=0)
             self.scale_ = np.where(sd > 1e-12, sd, 1.0).astype(np.float32)
         else:
-            self.mean_ = np.zeros(X.shape[1], dtype=np.float32)
-            self.scale_ = np.ones(X.shape[1], dtype=np.float32)
-        self.n_features_in_ = X.shape[1]
-        self.n_sources_ = m
+            self.mean_ = np.zeros(Xt.shape[1], dtype=np.float32)
+            self.scale_ = np.ones(Xt.shape[1], dtype=np.float32)
 
-        if isinstance(weights, str):            # data-driven source weights
+    def _data_driven_weights(self, weights: np.ndarray | str, Xt: np.ndarray, Lt: np.ndarray, Xv: np.ndarray | None,
+                             Lv: np.ndarray | None, gold_v: np.ndarray | None) -> np.ndarray:
+        """The source weights, shape (m,), float64: ``weights`` as resolved by :meth:`_resolve_weights`, or for
+        ``"max_eigen"``/``"min_var"`` chosen from the training votes ``Lt`` (n_t, m) (``min_var``: at an h first
+        trained with equal weights on the same rows, :mod:`polarlab.harmonizer.reweight`)."""
+        if isinstance(weights, str):
             if weights == "max_eigen":
                 weights = source_weights(Lt, "max_eigen", n_classes=self.n_classes)
-            else:                               # min_var: at a harmonizer fitted with equal weights
-                self._train(Xt, Lt, Xv, Lv, gold_v, np.ones(m))
+            else:
+                self._train(Xt, Lt, Xv, Lv, gold_v, np.ones(Lt.shape[1]))
                 weights = source_weights(Lt, "min_var", proba=self._proba(Xt))
-        weights = np.asarray(weights, dtype=np.float64)
+        return np.asarray(weights, dtype=np.float64)
+
+    def _tuned_weights(self, weights: np.ndarray, X: np.ndarray, L: np.ndarray) -> np.ndarray:
+        """``weights`` (m,) with the ``tune_sources`` columns multiplied by the gold-free tuned multiplier
+        (cross-fitted on all fit rows ``X`` (n, d) / ``L`` (n, m), :mod:`polarlab.harmonizer.tune`). Sets
+        ``tuned_multiplier_`` and ``tuning_`` (1.0 and [] without ``tune_sources``)."""
         self.tuned_multiplier_, self.tuning_ = 1.0, []
-        if self.tune_sources:
-            bad = [j for j in self.tune_sources if not 0 <= j < m]
-            if bad:
-                raise InputError(f"tune_sources {bad} are not columns of L (m={m})", column="tune_sources",
-                                 fix="give column indices of the sources to tune (e.g. the LLM's)")
-            self.tuned_multiplier_, self.tuning_ = tune_source_weight(
-                self.fold_copy, X, L, weights, self.tune_sources, self.tune_grid, self.tune_folds, seed=self.seed,
-                warnings_sink=self.warnings_)
-            weights = weights.copy()
-            weights[self.tune_sources] *= self.tuned_multiplier_
-        self.weights_ = weights
-        self._train(Xt, Lt, Xv, Lv, gold_v, self.weights_)
-        self._fit_combination(X, L)
-        return self
+        if not self.tune_sources:
+            return weights
+        m = L.shape[1]
+        bad = [j for j in self.tune_sources if not 0 <= j < m]
+        if bad:
+            raise InputError(f"tune_sources {bad} are not columns of L (m={m})", column="tune_sources",
+                             fix="give column indices of the sources to tune (e.g. the LLM's)")
+        self.tuned_multiplier_, self.tuning_ = tune_source_weight(
+            self.fold_copy, X, L, weights, self.tune_sources, self.tune_grid, self.tune_folds, seed=self.seed,
+            warnings_sink=self.warnings_)
+        weights = weights.copy()
+        weights[self.tune_sources] *= self.tuned_multiplier_
+        return weights
 
     def _fit_combination(self, X: np.ndarray, L: np.ndarray) -> None:
         """Choose and fit the final distribution (see ``combine``); h itself is already fitted.
@@ -363,7 +417,32 @@ class PolarHarmonizer:
         on the fit rows with the cross-fitted h as prior and scored by its held-out agreement with each group
         of sources left out (votes and prior, :mod:`polarlab.harmonizer.select`); the best one is kept. Then the
         temperature of its distribution is chosen (never changes a label).
+
+        The steps, in order (``X``: the fit rows' features (n, d); ``L``: their votes (n, m)): reset the combination
+        attributes (:meth:`_reset_combination`); the cross-fitted log h(x) (n, k) as prior; the candidate
+        (:meth:`_choose_combiner`); the second stage (:meth:`_second_stage`); the temperature and risk scales
+        (:meth:`_choose_temperatures`); the vote-shift reference and fallback classifier (:meth:`_fit_vote_shift`).
+        Sets ``combine_``, ``combiner_``, ``combine_table_``, ``prior_model_``, ``fit_log_prior_``,
+        ``silenced_sources_``, ``fit_vote_agreement_``, ``fallback_model_``, ``fallback_temperature_``.
         """
+        self._reset_combination()
+        if self.combine == H_ONLY:
+            return
+        answers, L = L, self._combination_votes(L)
+        if min(self.combine_folds, L.shape[0]) < 2:
+            return
+        log_h = self._cross_fit(X, L, self.weights_)
+        comb = self._choose_combiner(X, L, log_h)
+        comb, log_h = self._second_stage(X, L, comb, log_h)
+        self.fit_log_prior_ = log_h
+        self._choose_temperatures(comb, L, log_h, answers)
+        self.combiner_ = comb
+        self.combine_ = comb.describe()
+        self._fit_vote_shift(X, L, log_h, comb)
+
+    def _reset_combination(self) -> None:
+        """The combination attributes before any choice (h alone, no fallback); ``silenced_sources_``: the tuned
+        sources whose chosen weight is 0."""
         self.combine_table_: list[CandidateScore] = []
         self.combiner_: Combiner | None = None
         self.prior_model_: PolarHarmonizer | None = None
@@ -376,79 +455,104 @@ class PolarHarmonizer:
         # as one full vote: on a 400-row chemprot subset (LLM right on 9 % of rows, tuned ×0) POLAR fell from
         # 0.555 (rules only) to 0.478 with the LLM
         self.silenced_sources_ = [j for j in (self.tune_sources or []) if self.tuned_multiplier_ == 0.0]
-        if self.combine == H_ONLY:
-            return
-        answers, L = L, self._combination_votes(L)
-        n, m = L.shape
-        if min(self.combine_folds, n) < 2:
-            return
-        log_h = self._cross_fit(X, L, self.weights_)
+
+    def _heard_tuned_sources(self) -> list[int]:
+        """The tuned sources (the LLM) that are not silenced: the combination reads their votes."""
+        return [j for j in (self.tune_sources or []) if j not in self.silenced_sources_]
+
+    def _choose_combiner(self, X: np.ndarray, L: np.ndarray, log_h: np.ndarray) -> Combiner:
+        """The candidate fitted to the votes ``L`` (n, m) with the prior ``log_h`` (n, k): the ``combine`` spec
+        when it names one, else (``"auto"``) the one the sources' held-out agreement chooses
+        (:meth:`_select_combiner`), or with votes for one class only :meth:`_one_class_combiner`."""
         if self.combine != "auto":
             spec = self.combine if isinstance(self.combine, str) else f"ds:{float(self.combine):g}"
+            return make_combiner(spec, self.n_classes).fit(L, log_h)
+        if len(np.unique(L[L >= 0])) < 2:
+            return self._one_class_combiner(L, log_h)
+        return self._select_combiner(X, L, log_h)
+
+    def _one_class_combiner(self, L: np.ndarray, log_h: np.ndarray) -> Combiner:
+        """The sources vote for one class only: agreement with them cannot see over-prediction of it. The first
+        candidate of ``ONE_CLASS_CANDIDATES`` that gives some fit row another class (h(x) breaking the silences;
+        else Dawid–Skene, which reads the sources' silences); the last one if none does."""
+        for spec in ONE_CLASS_CANDIDATES:
             comb = make_combiner(spec, self.n_classes).fit(L, log_h)
-        elif len(np.unique(L[L >= 0])) < 2:
-            # the sources vote for one class only: agreement with them cannot see over-prediction of it. The first
-            # candidate that gives some fit row another class (h(x) breaking the silences; else Dawid–Skene,
-            # which reads the sources' silences) is used
-            for spec in ONE_CLASS_CANDIDATES:
-                comb = make_combiner(spec, self.n_classes).fit(L, log_h)
-                if len(np.unique(comb.scores(L, log_h).argmax(axis=1))) >= 2:
-                    break
-        else:
-            held = []
-            active = np.array([j for j in range(m) if j not in self.silenced_sources_], dtype=np.int64)
-            for group in source_groups(len(active), self.combine_groups, self.seed):   # silenced sources: in none
-                cols = active[group]
-                Lg = L.copy()
-                Lg[:, cols] = -1
-                if (Lg >= 0).any() and (L[:, cols] >= 0).any():
-                    held.append((cols, self._cross_fit(X, Lg, self.weights_)))
-            if held:
-                # the one-SE rule falls back on the first (simplest) candidate, a safe default with rules: with a
-                # tuned source that is heard (the LLM, voting on every row at its gold-free weight), ``mv`` counts
-                # its every vote as a full one whatever the tuning said, so no candidate is a safe default and the
-                # best score is kept (WRENCH sms, 400-row subset with the LLM: the rule took ds:3 → mv, test F1
-                # 0.855 → 0.605, compared on test gold; mv's SE there 0.099)
-                tuned_heard = [j for j in (self.tune_sources or []) if j not in self.silenced_sources_]
-                comb, self.combine_table_ = select_by_agreement(L, log_h, held, self.n_classes,
-                                                                self.combine_candidates,
-                                                                n_se=0.0 if tuned_heard else self.combine_se,
-                                                                seed=self.seed)
-            else:   # a single source (or one group votes alone): nothing to hold out
-                comb = make_combiner(FALLBACK_CANDIDATE, self.n_classes).fit(L, log_h)
+            if len(np.unique(comb.scores(L, log_h).argmax(axis=1))) >= 2:
+                break
+        return comb
+
+    def _select_combiner(self, X: np.ndarray, L: np.ndarray, log_h: np.ndarray) -> Combiner:
+        """``"auto"``: the candidate of ``combine_candidates`` chosen by held-out agreement with each group of sources
+        left out in turn (:func:`polarlab.harmonizer.select.select_by_agreement`; sets ``combine_table_``), or
+        ``FALLBACK_CANDIDATE`` when no group can be left out (a single source, or one group votes alone)."""
+        held = []
+        m = L.shape[1]
+        active = np.array([j for j in range(m) if j not in self.silenced_sources_], dtype=np.int64)
+        for group in source_groups(len(active), self.combine_groups, self.seed):   # silenced sources: in none
+            cols = active[group]
+            Lg = L.copy()
+            Lg[:, cols] = -1
+            if (Lg >= 0).any() and (L[:, cols] >= 0).any():
+                held.append((cols, self._cross_fit(X, Lg, self.weights_)))
+        if not held:
+            return make_combiner(FALLBACK_CANDIDATE, self.n_classes).fit(L, log_h)
+        # the one-SE rule falls back on the first (simplest) candidate, a safe default with rules: with a
+        # tuned source that is heard (the LLM, voting on every row at its gold-free weight), ``mv`` counts
+        # its every vote as a full one whatever the tuning said, so no candidate is a safe default and the
+        # best score is kept (WRENCH sms, 400-row subset with the LLM: the rule took ds:3 → mv, test F1
+        # 0.855 → 0.605, compared on test gold; mv's SE there 0.099)
+        tuned_heard = self._heard_tuned_sources()
+        comb, self.combine_table_ = select_by_agreement(L, log_h, held, self.n_classes, self.combine_candidates,
+                                                        n_se=0.0 if tuned_heard else self.combine_se, seed=self.seed)
+        return comb
+
+    def _second_stage(self, X: np.ndarray, L: np.ndarray, comb: Combiner,
+                      log_h: np.ndarray) -> tuple[Combiner, np.ndarray]:
+        """``refit_prior``: h refitted to the combined labels (the "label model -> classifier" pipeline), then the
+        same candidate refitted around it; h's own votes-skew (sources that vote one class far more often) is
+        corrected by labels that already weigh every source. Sets ``prior_model_``.
+
+        Returns:
+            ``(comb, log_h)``: the refitted candidate and the second stage's cross-fitted log prior (n, k); the
+            arguments unchanged without a second stage (``refit_prior`` off, or the labels hold one class).
+        """
         labels = comb.posterior(L, log_h).argmax(axis=1)[:, None]
         if self.refit_rows == "covered":
             # the classifier learns from the rows some source voted on, as in the two-stage pipeline; the
             # other rows' labels are the first prior's own guesses, and training on them feeds its biases back
             labels[~(L >= 0).any(axis=1)] = -1
-        if self.refit_prior and len(np.unique(labels[labels >= 0])) >= 2:
-            # second stage: h refitted to the combined labels (the "label model -> classifier" pipeline), then
-            # the same candidate refitted around it; h's own votes-skew (sources that vote one class far more
-            # often) is corrected by labels that already weigh every source
-            if self.stage2 == "lr":
-                y = labels[:, 0]
-                log_h = self._cross_fit_stage2(X, y)
-                self.prior_model_ = FeatureClassifier(self.n_classes).fit(y, X)
-            else:
-                log_h = self._cross_fit(X, labels, np.ones(1))
-                self.prior_model_ = self.fold_copy(np.ones(1), seed=self.seed).fit(labels, X)
-            comb = make_combiner(comb.describe(), self.n_classes).fit(L, log_h)
-        self.fit_log_prior_ = log_h
+        if not (self.refit_prior and len(np.unique(labels[labels >= 0])) >= 2):
+            return comb, log_h
+        if self.stage2 == "lr":
+            y = labels[:, 0]
+            log_h = self._cross_fit_stage2(X, y)
+            self.prior_model_ = FeatureClassifier(self.n_classes).fit(y, X)
+        else:
+            log_h = self._cross_fit(X, labels, np.ones(1))
+            self.prior_model_ = self.fold_copy(np.ones(1), seed=self.seed).fit(labels, X)
+        return make_combiner(comb.describe(), self.n_classes).fit(L, log_h), log_h
+
+    def _choose_temperatures(self, comb: Combiner, L: np.ndarray, log_h: np.ndarray, answers: np.ndarray) -> None:
+        """Choose ``comb``'s temperature T and, with tuned sources, its risk scales (in place; labels unchanged).
+        ``L``: the combination's votes (n, m); ``answers``: the votes before silencing (the tuned sources' answers
+        are scored by the risk even when silenced)."""
         # T: by how well the distribution without the tuned source (the LLM) predicts its answers; when its weight is 0
         # (silenced) the combination never reads it, so T is chosen as without an LLM: every source left out in turn
         # (on a 400-row chemprot subset both give T = 1)
-        heard = [j for j in (self.tune_sources or []) if j not in self.silenced_sources_]
+        heard = self._heard_tuned_sources()
         choose_temperature(comb, L, log_h, sources=heard or None, answers=answers if heard else None)
         # the LLM's risk (a leave-out distribution) may need the prior weighed against the votes differently from one
         # T: two scales by the same criterion on its answers (silenced or not: they are still scored), kept only when
         # they predict them significantly better (labels keep T). Without a tuned source (rules only) T serves
         if self.tune_sources:
             choose_risk_scales(comb, L, log_h, sources=list(self.tune_sources), answers=answers)
-        self.combiner_ = comb
-        self.combine_ = comb.describe()
-        # the vote-shift check (:mod:`polarlab.harmonizer.shift`): how often a fit row's vote agrees with the
-        # cross-fitted prior, per pool of sources (:meth:`_shift_pools`), and the features-only two-stage classifier
-        # (trained on the combined labels of the covered fit rows) that labels rows whose votes do not behave like these
+
+    def _fit_vote_shift(self, X: np.ndarray, L: np.ndarray, log_h: np.ndarray, comb: Combiner) -> None:
+        """The vote-shift check's reference and fallback (:mod:`polarlab.harmonizer.shift`): ``fit_vote_agreement_``,
+        how often a fit row's vote agrees with the cross-fitted prior ``log_h`` (n, k), per pool of sources
+        (:meth:`_shift_pools`), and ``fallback_model_`` / ``fallback_temperature_``, the features-only two-stage
+        classifier (trained on the combined labels of the covered fit rows) that labels rows whose votes do not
+        behave like these."""
         self.fit_vote_agreement_ = [vote_agreement(L[:, cols], log_h.argmax(axis=1)) for cols in self._shift_pools()]
         # (trained on the combined distributions, not their argmax, and standardised on every fit row, as the
         # two-stage baseline's end model: see :mod:`polarlab.harmonizer.stage2`). The distributions are taken at
@@ -460,7 +564,8 @@ class PolarHarmonizer:
         final[~(L >= 0).any(axis=1)] = -1
         if (final >= 0).any():
             self.fallback_model_ = FeatureClassifier(self.n_classes).fit(final, X, scale_all_rows=True, soft=q)
-            self.fallback_temperature_ = self._fallback_temperature(X, L, log_h, comb, final, q, heard)
+            self.fallback_temperature_ = self._fallback_temperature(X, L, log_h, comb, final, q,
+                                                                    self._heard_tuned_sources())
 
     def _fallback_temperature(self, X: np.ndarray, L: np.ndarray, log_h: np.ndarray, comb: Combiner,
                               final: np.ndarray, q: np.ndarray, tuned: Sequence[int]) -> float:
