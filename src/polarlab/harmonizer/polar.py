@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Iterator, Literal, Sequence
 
 import numpy as np
 import torch
@@ -25,8 +25,9 @@ from .shift import VoteShift, compare as compare_shift, vote_agreement
 from .stage2 import FeatureClassifier, cross_fitted_proba, fit_temperature, sharpen
 from .select import CandidateScore, select_by_agreement, source_groups
 from .models import build_model
+from .params import check_params
 from .reweight import source_weights
-from .scalarize import SCALARIZATIONS, class_aggregate, scalarize_by_class
+from .scalarize import class_aggregate, scalarize_by_class
 from .tune import tune_source_weight
 from ..validation import check_votes
 
@@ -146,18 +147,14 @@ class PolarHarmonizer:
                  combine: str | float = "auto", combine_candidates: Sequence[str] = DEFAULT_CANDIDATES,
                  combine_groups: int = 5, combine_folds: int = 5, refit_prior: bool = True,
                  refit_rows: str = "all", stage2: str = "h", combine_se: float = 1.0) -> None:
-        if n_classes < 2:
-            raise InputError(f"n_classes={n_classes}", column="n_classes", fix="use 2 or more classes")
-        if scalarization not in SCALARIZATIONS:
-            raise InputError(f"unknown scalarization {scalarization!r}", column="scalarization",
-                             fix=f"use one of {sorted(SCALARIZATIONS)}")
-        if model not in ("lr", "mlp"):
-            raise InputError(f"unknown harmonizer model {model!r}", column="model", fix="use 'lr' or 'mlp'")
-        if isinstance(weights, str) and weights not in ("equal", "max_eigen", "min_var"):
-            raise InputError(f"unknown weights {weights!r}", column="weights",
-                             fix="use None, 'equal', 'max_eigen', 'min_var' or an array of m numbers")
-        if not 0.0 <= val_fraction < 1.0:
-            raise InputError(f"val_fraction={val_fraction}", column="val_fraction", fix="use 0 <= val_fraction < 1")
+        if isinstance(tune_grid, Iterator):        # a one-shot iterator: read once, by the checks and the store
+            tune_grid = list(tune_grid)
+        check_params(n_classes=n_classes, model=model, scalarization=scalarization, weights=weights,
+                     val_fraction=val_fraction, num_threads=num_threads, optimizer=optimizer, tune_grid=tune_grid,
+                     tune_folds=tune_folds, combine=combine, combine_candidates=combine_candidates,
+                     combine_groups=combine_groups, combine_folds=combine_folds, combine_se=combine_se,
+                     refit_rows=refit_rows, stage2=stage2)
+        # h(x) and its training
         self.n_classes = int(n_classes)
         self.model = model
         self.scalarization = scalarization
@@ -173,52 +170,20 @@ class PolarHarmonizer:
         self.device = device
         self.standardize = standardize
         self.min_delta = float(min_delta)
-        if not (num_threads is None or num_threads == "auto"
-                or (isinstance(num_threads, int) and num_threads >= 1)):
-            raise InputError(f"num_threads={num_threads!r}", column="num_threads",
-                             fix="use 'auto', None or a positive integer")
         self.num_threads = num_threads
-        if optimizer not in ("auto", "adam", "lbfgs"):
-            raise InputError(f"unknown optimizer {optimizer!r}", column="optimizer",
-                             fix="use 'auto', 'adam' or 'lbfgs'")
         self.optimizer = optimizer
         self.lbfgs_iter = int(lbfgs_iter)
-        grid = [float(g) for g in tune_grid]
-        if not grid or any(not np.isfinite(g) or g < 0 for g in grid):
-            raise InputError(f"tune_grid={list(tune_grid)}", column="tune_grid",
-                             fix="give one or more non-negative multipliers, e.g. [0, 0.25, 0.5, 1]")
-        if int(tune_folds) < 2:
-            raise InputError(f"tune_folds={tune_folds}", column="tune_folds", fix="use 2 or more folds")
+        # the gold-free tuning of some sources' weights
         self.tune_sources = None if tune_sources is None else [int(j) for j in tune_sources]
-        self.tune_grid = grid
+        self.tune_grid = [float(g) for g in tune_grid]
         self.tune_folds = int(tune_folds)
-        if isinstance(combine, str) and combine not in ("auto", H_ONLY):
-            make_combiner(combine, self.n_classes)                # raises on an unknown spec
-        elif not (isinstance(combine, str) or (isinstance(combine, (int, float)) and not isinstance(combine, bool)
-                                               and np.isfinite(combine) and combine >= 0)):
-            raise InputError(f"combine={combine!r}", column="combine",
-                             fix="use 'auto', 'h', a candidate such as 'onecoin:0.5', or a non-negative number")
-        for spec in combine_candidates:
-            make_combiner(spec, self.n_classes)
-        if not len(combine_candidates) or int(combine_groups) < 2:
-            raise InputError(f"combine_candidates={list(combine_candidates)}, combine_groups={combine_groups}",
-                             column="combine_candidates", fix="give one or more candidates and 2 or more groups")
-        if int(combine_folds) < 2:
-            raise InputError(f"combine_folds={combine_folds}", column="combine_folds", fix="use 2 or more folds")
+        # the combined output
         self.combine = combine
         self.combine_candidates = [str(c) for c in combine_candidates]
         self.combine_groups = int(combine_groups)
-        if not (isinstance(combine_se, (int, float)) and not isinstance(combine_se, bool)
-                and np.isfinite(combine_se) and combine_se >= 0):
-            raise InputError(f"combine_se={combine_se!r}", column="combine_se",
-                             fix="use a non-negative number of standard errors (0: the best score; default 1)")
         self.combine_se = float(combine_se)
         self.refit_prior = bool(refit_prior)
-        if refit_rows not in ("covered", "all"):
-            raise InputError(f"refit_rows={refit_rows!r}", column="refit_rows", fix="use 'covered' or 'all'")
         self.refit_rows = refit_rows
-        if stage2 not in ("lr", "h"):
-            raise InputError(f"stage2={stage2!r}", column="stage2", fix="use 'lr' or 'h'")
         self.stage2 = stage2
         self.combine_folds = int(combine_folds)
 
