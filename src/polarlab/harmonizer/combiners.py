@@ -230,10 +230,7 @@ def _leave_out_setup(comb: Combiner, L: np.ndarray, log_h: np.ndarray, sources: 
     the responses given the class, estimated from the candidate's posterior at T = 1), the scores without j and
     their prior part (:meth:`Combiner.parts`: votes = scores - prior); None when no row is scored."""
     k, m = comb.n_classes, L.shape[1]
-    T0, scales = comb.temperature_, getattr(comb, "risk_scales_", None)
-    comb.temperature_, comb.risk_scales_ = 1.0, None
-    q = comb.posterior(L, log_h)
-    comb.temperature_, comb.risk_scales_ = T0, scales
+    q = _softmax(comb.scores(L, log_h))                                        # the posterior at T = 1
     A = L if answers is None else np.asarray(answers)
     onehot = np.eye(k + 1)[A + 1]                                              # (n, m, k + 1)
     theta = np.einsum("nk,nmr->mkr", q, onehot) + 1.0 / (k + 1)

@@ -197,7 +197,6 @@ def select_by_agreement(L: np.ndarray, log_h: np.ndarray, held_out: Sequence[tup
     """
     n, m = L.shape
     classes = source_classes(L, n_classes)
-    agree = np.full((len(candidates), m), np.nan)
     hits = np.zeros((len(candidates), n, m), dtype=bool)
     voted = np.zeros((n, m), dtype=bool)
     for cols, log_h_g in held_out:
@@ -207,13 +206,12 @@ def select_by_agreement(L: np.ndarray, log_h: np.ndarray, held_out: Sequence[tup
         for c, spec in enumerate(candidates):
             pred = make_combiner(spec, n_classes).fit(L_g, log_h_g).scores(L_g, log_h_g).argmax(axis=1)
             hits[c][:, cols] = pred[:, None] == L[:, cols]
-            for j in cols:
-                ok = L[:, j] >= 0
-                if ok.any():
-                    agree[c, j] = float((pred[ok] == L[ok, j]).mean())
+    hits &= voted[None]
+    counts = voted.sum(axis=0)                                          # a source outside every group: NaN
+    agree = np.where(counts > 0, hits.sum(axis=1) / np.maximum(counts, 1), np.nan)
     score = [class_balanced_agreement(a, classes) for a in agree]
     best = int(np.argmax(score))
-    se = difference_se(hits & voted[None], voted, classes, best, seed=seed)
+    se = difference_se(hits, voted, classes, best, seed=seed)
     chosen = one_se_choice(score, se, n_se) if n_se > 0 else best
     table = [CandidateScore(str(spec), float(s), float(e)) for spec, s, e in zip(candidates, score, se)]
     return make_combiner(candidates[chosen], n_classes).fit(L, log_h), table

@@ -24,6 +24,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
 from ..errors import InputError
+from .combine import _softmax
 
 STAGE2_CS = (0.001, 0.01, 0.1, 1.0)
 """Candidate inverse L2 strengths (the two-stage baseline's, :class:`polarlab.labelmodels.TwoStage`)."""
@@ -132,10 +133,7 @@ def cross_fitted_proba(n_classes: int, y: np.ndarray, X: np.ndarray, soft: np.nd
 
 def sharpen(P: np.ndarray, temperature: float) -> np.ndarray:
     """``softmax(log P / T)`` row-wise: T < 1 sharpens, T > 1 flattens; never changes a row's argmax."""
-    s = np.log(np.clip(P, 1e-9, 1.0)) / float(temperature)
-    s -= s.max(axis=1, keepdims=True)
-    e = np.exp(s)
-    return e / e.sum(axis=1, keepdims=True)
+    return _softmax(np.log(np.clip(P, 1e-9, 1.0)) / float(temperature))
 
 
 def fit_temperature(P: np.ndarray, target: np.ndarray, bounds: tuple[float, float] = (0.1, 10.0)) -> float:
