@@ -154,6 +154,46 @@ def correct_answers(data: Dataset, task: Task, matrix: LabelMatrix, proba: np.nd
     """
     config = config or CorrectionConfig()
     st = Strategy.parse(strategy)
+    proba = _checked_proba(data, task, matrix, proba, X)
+    if st.asks_llm and llm is None:
+        raise InputError(f"strategy {st.name!r} re-asks the LLM, but no LLM source was given", column="llm",
+                         fix="pass llm=<the LLMSource>, or use the harmonizer strategy")
+    col = _llm_column(matrix, llm, llm_column)
+    before = matrix.column(col).copy()
+    risk_before = _risk_before(proba, before, risk)
+
+    rows = select_rows(risk_before, config)
+    budget = resolve_budget(config.budget, len(data))
+    asked = _Reasks.empty(before, rows, matrix.probas.get(col))
+    if not st.asks_llm:
+        asked.answer_without_llm(st, proba, rows)
+    elif rows.size:
+        requests = build_requests(st, rows, data, task, previous=before, config=config, matrix=matrix,
+                                  sources={getattr(s, "name", None): s for s in sources}, skip_columns=(col,),
+                                  X=X, pool=pool, pool_rows=pool_rows, base_few_shot=llm.few_shot_for(task))
+        asked.ask_llm(llm, requests, task, rows, calibrate=config.calibrate)
+    new_matrix = matrix.with_column(col, asked.after, asked.llm_proba)
+
+    proba_after, refitted = proba, None
+    if config.update == "refit":
+        refitted, proba_after = _refit(harmonizer, fit, new_matrix, X, rows, col)
+    risk_after = risk_score(proba_after, asked.after)
+    audit = _audit(data, st.name, rows, before, asked, risk_before, risk_after)
+    return CorrectionResult(strategy=st.name, rows=rows, labels_before=before, labels_after=asked.after,
+                            risk_before=risk_before, risk_after=risk_after, proba_before=proba,
+                            proba_after=proba_after, matrix=new_matrix, audit=audit, budget=budget,
+                            calls=asked.calls, backend_calls=asked.backend_calls, cache_hits=asked.cache_hits,
+                            prompts=asked.prompts, answers=asked.answers, harmonizer=refitted,
+                            update=config.update)
+
+
+def _checked_proba(data: Dataset, task: Task, matrix: LabelMatrix, proba: np.ndarray,
+                   X: np.ndarray | None) -> np.ndarray:
+    """``proba`` as float64 (n, k), after checking that it, the matrix and ``X`` all have the n rows of ``data``.
+
+    Raises:
+        InputError: naming the input whose shape disagrees.
+    """
     n, k = len(data), task.n_classes
     proba = np.asarray(proba, dtype=np.float64)
     if proba.shape != (n, k):
@@ -165,61 +205,90 @@ def correct_answers(data: Dataset, task: Task, matrix: LabelMatrix, proba: np.nd
     if X is not None and np.asarray(X).shape[0] != n:
         raise InputError(f"X has {np.asarray(X).shape[0]} rows for {n} examples", column="X",
                          fix="pass the features of the same rows")
-    if st.asks_llm and llm is None:
-        raise InputError(f"strategy {st.name!r} re-asks the LLM, but no LLM source was given", column="llm",
-                         fix="pass llm=<the LLMSource>, or use the harmonizer strategy")
-    col = _llm_column(matrix, llm, llm_column)
-    before = matrix.column(col).copy()
+    return proba
+
+
+def _risk_before(proba: np.ndarray, before: np.ndarray, risk: np.ndarray | None) -> np.ndarray:
+    """The risk of the LLM's answers ``before`` (n,): ``risk`` when given (copied), else ``1 - proba[answer]``.
+
+    Raises:
+        InputError: ``risk`` is not one number per row.
+    """
+    n = proba.shape[0]
     risk_before = risk_score(proba, before) if risk is None else np.asarray(risk, dtype=np.float64).copy()
     if risk_before.shape != (n,):
         raise InputError(f"risk has shape {risk_before.shape}, expected ({n},)", column="risk",
                          fix="give one risk per row")
+    return risk_before
 
-    rows = select_rows(risk_before, config)
-    budget = resolve_budget(config.budget, n)
-    after = before.copy()
-    asked = np.full(rows.shape[0], -1, dtype=np.int64)
-    keys, cached, errors = [""] * rows.shape[0], [False] * rows.shape[0], [None] * rows.shape[0]
-    llm_proba = matrix.probas.get(col)
-    llm_proba = None if llm_proba is None else np.asarray(llm_proba, dtype=np.float64).copy()
-    answers: list = []
-    calls = backend_calls = cache_hits = prompts = 0
 
-    if not st.asks_llm:
-        asked[:] = st.answer_without_llm(proba[rows])
-        after[rows] = asked
-        if llm_proba is not None:
-            llm_proba[rows] = np.nan
-    elif rows.size:
-        by_name = {getattr(s, "name", None): s for s in sources}
-        reqs = build_requests(st, rows, data, task, previous=before, config=config, matrix=matrix,
-                              sources=by_name, skip_columns=(col,), X=X, pool=pool, pool_rows=pool_rows,
-                              base_few_shot=llm.few_shot_for(task))
-        answers = llm.ask(reqs, task, calibrate=config.calibrate)
+@dataclass
+class _Reasks:
+    """The LLM column as the re-asks leave it, and what each re-ask gave.
+
+    Attributes:
+        after: shape (n,), the LLM's labels after correction (-1 = abstain).
+        llm_proba: shape (n, k), the LLM's distributions after correction, or None when the column has none.
+        asked: shape (b,), the label each re-ask gave, in the order of the re-asked rows (-1 = none).
+        keys, cached, errors: per re-ask, its cache key, whether the cache answered it, its error.
+        answers: the re-asks' :class:`Answer` objects ([] when the LLM was not asked).
+        calls, backend_calls, cache_hits, prompts: the counts of :class:`CorrectionResult`.
+    """
+
+    after: np.ndarray
+    llm_proba: np.ndarray | None
+    asked: np.ndarray
+    keys: list[str]
+    cached: list[bool]
+    errors: list[str | None]
+    answers: list = field(default_factory=list)
+    calls: int = 0
+    backend_calls: int = 0
+    cache_hits: int = 0
+    prompts: int = 0
+
+    @classmethod
+    def empty(cls, before: np.ndarray, rows: np.ndarray, llm_proba: np.ndarray | None) -> "_Reasks":
+        """Nothing asked yet: copies of the labels ``before`` (n,) and of the column's distributions."""
+        b = rows.shape[0]
+        return cls(after=before.copy(),
+                   llm_proba=None if llm_proba is None else np.asarray(llm_proba, dtype=np.float64).copy(),
+                   asked=np.full(b, -1, dtype=np.int64), keys=[""] * b, cached=[False] * b, errors=[None] * b)
+
+    def answer_without_llm(self, st: Strategy, proba: np.ndarray, rows: np.ndarray) -> None:
+        """Replace the ``rows``' labels with the strategy's own answers from h(x) ``proba`` (no distribution)."""
+        self.asked[:] = st.answer_without_llm(proba[rows])
+        self.after[rows] = self.asked
+        if self.llm_proba is not None:
+            self.llm_proba[rows] = np.nan
+
+    def ask_llm(self, llm: "LLMSource", requests: list, task: Task, rows: np.ndarray, *,
+                calibrate: bool | None) -> None:
+        """Ask ``llm`` the re-ask ``requests`` (one per row of ``rows``) and take their labels and counts.
+
+        An abstain or a failed call keeps the row's old answer.
+        """
+        self.answers = llm.ask(requests, task, calibrate=calibrate)
         stats = llm.last_stats
-        calls, backend_calls, cache_hits, prompts = len(reqs), stats.calls, stats.cache_hits, stats.requests
-        for j, (i, a) in enumerate(zip(rows.tolist(), answers)):
-            asked[j], keys[j], cached[j], errors[j] = a.label, a.key, bool(a.cached), a.error
-            if a.label >= 0:                       # an abstain / failure keeps the old answer
-                after[i] = a.label
-                if llm_proba is not None:
-                    llm_proba[i] = a.proba
-    new_matrix = matrix.with_column(col, after, llm_proba)
+        self.calls, self.backend_calls = len(requests), stats.calls
+        self.cache_hits, self.prompts = stats.cache_hits, stats.requests
+        for j, (i, a) in enumerate(zip(rows.tolist(), self.answers)):
+            self.asked[j], self.keys[j], self.cached[j], self.errors[j] = a.label, a.key, bool(a.cached), a.error
+            if a.label >= 0:
+                self.after[i] = a.label
+                if self.llm_proba is not None:
+                    self.llm_proba[i] = a.proba
 
-    proba_after, refitted = proba, None
-    if config.update == "refit":
-        refitted, proba_after = _refit(harmonizer, fit, new_matrix, X, rows, col)
-    risk_after = risk_score(proba_after, after)
+
+def _audit(data: Dataset, strategy: str, rows: np.ndarray, before: np.ndarray, asked: _Reasks,
+           risk_before: np.ndarray, risk_after: np.ndarray) -> list[AuditRecord]:
+    """One :class:`AuditRecord` per re-asked row (``rows``, riskiest first): ids, labels, risks, cache keys."""
     ids = [str(x) for x in data.frame["id"].to_numpy()]
-    audit = [AuditRecord(row=int(i), id=ids[i], strategy=st.name, old_label=int(before[i]),
-                         new_label=int(after[i]), asked_label=int(asked[j]), old_risk=float(risk_before[i]),
-                         new_risk=float(risk_after[i]), cache_key=keys[j], cached=cached[j], error=errors[j])
-             for j, i in enumerate(rows.tolist())]
-    return CorrectionResult(strategy=st.name, rows=rows, labels_before=before, labels_after=after,
-                            risk_before=risk_before, risk_after=risk_after, proba_before=proba,
-                            proba_after=proba_after, matrix=new_matrix, audit=audit, budget=budget,
-                            calls=calls, backend_calls=backend_calls, cache_hits=cache_hits, prompts=prompts,
-                            answers=answers, harmonizer=refitted, update=config.update)
+    return [AuditRecord(row=int(i), id=ids[i], strategy=strategy, old_label=int(before[i]),
+                        new_label=int(asked.after[i]), asked_label=int(asked.asked[j]),
+                        old_risk=float(risk_before[i]), new_risk=float(risk_after[i]), cache_key=asked.keys[j],
+                        cached=asked.cached[j], error=asked.errors[j])
+            for j, i in enumerate(rows.tolist())]
 
 
 def _refit(harmonizer: Any, fit: FitData | None, corrected: LabelMatrix, X: np.ndarray | None,
