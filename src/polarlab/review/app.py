@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from typing import Any, Callable
 
 from fastapi import FastAPI, Request
@@ -57,9 +58,61 @@ def create_app(store: ReviewStore, token: str, *, title: str = "polarlab review"
     """
     app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.allowed_hosts = None if allowed_hosts is None else set(allowed_hosts)
+    _add_guard(app, token)
+    _add_page(app, title)
+    _add_answer_api(app, store, _answer_hook(store, on_answer))
+    _add_status_api(app, store, status_ttl)
+    return app
+
+
+SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
+                    "Referrer-Policy": "no-referrer"}
+
+
+def _refusal(request: Request, token: str, hosts: set[str] | None) -> JSONResponse | None:
+    """Why ``request`` is refused (unknown Host, wrong token, a POST that is not same-origin JSON), or None.
+
+    Reads the ``Host``, ``X-Review-Token``, ``Origin`` and ``Content-Type`` headers and the ``token`` query
+    parameter; returns the error response to send instead of handling the request.
+    """
+    if hosts is not None and request.headers.get("host") not in hosts:
+        return JSONResponse({"error": "unknown Host header"}, status_code=400)
+    given = request.headers.get(TOKEN_HEADER) or request.query_params.get("token") or ""
+    if not secrets.compare_digest(given.encode(), token.encode()):
+        return JSONResponse({"error": "missing or wrong token"}, status_code=403)
+    if request.method not in ("GET", "HEAD"):
+        if request.headers.get(TOKEN_HEADER) is None:
+            return JSONResponse({"error": f"POST needs the {TOKEN_HEADER} header"}, status_code=403)
+        origin = request.headers.get("origin")
+        if origin is not None and origin.split("://", 1)[-1] != request.headers.get("host"):
+            return JSONResponse({"error": "cross-origin request refused"}, status_code=403)
+        if not request.headers.get("content-type", "").startswith("application/json"):
+            return JSONResponse({"error": "send JSON"}, status_code=415)
+    return None
+
+
+def _add_guard(app: FastAPI, token: str) -> None:
+    """Check every request (:func:`_refusal`, hosts from ``app.state.allowed_hosts``); add :data:`SECURITY_HEADERS`."""
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        refused = _refusal(request, token, app.state.allowed_hosts)
+        if refused is not None:
+            return refused
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers[name] = value
+        return response
+
+
+def _answer_hook(store: ReviewStore, on_answer: Callable[[ReviewStore], None] | None) -> Callable[[], None]:
+    """A function to call after each stored answer: runs ``on_answer(store)`` in a background thread.
+
+    One run at a time: an answer stored while the previous run is still going starts none.
+    """
     busy = threading.Lock()
 
-    def _after_answer() -> None:
+    def after_answer() -> None:
         if on_answer is None or not busy.acquire(blocking=False):
             return
 
@@ -70,28 +123,11 @@ def create_app(store: ReviewStore, token: str, *, title: str = "polarlab review"
                 busy.release()
         threading.Thread(target=run, daemon=True).start()
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next):
-        hosts = app.state.allowed_hosts
-        if hosts is not None and request.headers.get("host") not in hosts:
-            return JSONResponse({"error": "unknown Host header"}, status_code=400)
-        given = request.headers.get(TOKEN_HEADER) or request.query_params.get("token") or ""
-        if not secrets.compare_digest(given.encode(), token.encode()):
-            return JSONResponse({"error": "missing or wrong token"}, status_code=403)
-        if request.method not in ("GET", "HEAD"):
-            if request.headers.get(TOKEN_HEADER) is None:
-                return JSONResponse({"error": f"POST needs the {TOKEN_HEADER} header"}, status_code=403)
-            origin = request.headers.get("origin")
-            if origin is not None and origin.split("://", 1)[-1] != request.headers.get("host"):
-                return JSONResponse({"error": "cross-origin request refused"}, status_code=403)
-            if not request.headers.get("content-type", "").startswith("application/json"):
-                return JSONResponse({"error": "send JSON"}, status_code=415)
-        response = await call_next(request)
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        return response
+    return after_answer
+
+
+def _add_page(app: FastAPI, title: str) -> None:
+    """``GET /``: the review page, under a Content-Security-Policy whose only script and style carry a fresh nonce."""
 
     @app.get("/", response_class=HTMLResponse)
     def page() -> HTMLResponse:
@@ -99,6 +135,11 @@ def create_app(store: ReviewStore, token: str, *, title: str = "polarlab review"
         csp = (f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
                "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
         return HTMLResponse(render_page(title, nonce), headers={"Content-Security-Policy": csp})
+
+
+def _add_answer_api(app: FastAPI, store: ReviewStore, after_answer: Callable[[], None]) -> None:
+    """``GET /api/next`` (the reviewer's next item), ``POST /api/answer`` (store one; then ``after_answer()``),
+    ``POST /api/undo`` (take the reviewer's last answer back). Store errors become 409 (conflict) / 422."""
 
     @app.get("/api/next")
     def next_item(reviewer: str) -> JSONResponse:
@@ -116,7 +157,7 @@ def create_app(store: ReviewStore, token: str, *, title: str = "polarlab review"
             return JSONResponse({"error": str(e)}, status_code=409)
         except InputError as e:
             return JSONResponse({"error": str(e)}, status_code=422)
-        _after_answer()
+        after_answer()
         return JSONResponse({"stored": aid})
 
     @app.post("/api/undo")
@@ -127,20 +168,19 @@ def create_app(store: ReviewStore, token: str, *, title: str = "polarlab review"
             return JSONResponse({"error": str(e)}, status_code=422)
         return JSONResponse({"row": row})
 
+
+def _add_status_api(app: FastAPI, store: ReviewStore, status_ttl: float) -> None:
+    """``GET /api/status``: ``store.status()``, computed at most once per ``status_ttl`` seconds and shared by
+    every reviewer's page (the estimate reads every item)."""
     cache: dict[str, Any] = {"at": -1.0, "value": None}
     cache_lock = threading.Lock()
 
     @app.get("/api/status")
     def status() -> dict[str, Any]:
-        # shared by every reviewer's page for status_ttl seconds (the estimate reads every item)
-        import time
-
         with cache_lock:
             if cache["value"] is None or time.monotonic() - cache["at"] > status_ttl:
                 cache["value"], cache["at"] = store.status(), time.monotonic()
             return cache["value"]
-
-    return app
 
 
 class ReviewServer:
