@@ -9,7 +9,7 @@ import json
 import math
 from functools import partial
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -55,81 +55,126 @@ def from_pandas(frame: pd.DataFrame, task: Task | None = None, *, text_column: s
         DataError: naming the file, row and column of the first problem, and the fix.
     """
     text_column = text_column or (task.text_column if task else "text")
+    line = partial(_line, line_offset)
+    _check_unique_columns(frame, source)
+    if entity_columns is None and task is not None and task.kind_spec.uses_entities:
+        entity_columns = task.entity_columns
+    _require_columns(frame, source, text=[text_column], id=[] if id_column is None else [id_column],
+                     entity=list(entity_columns or ()), span=list(span_columns or ()))
+    texts = _texts(frame, text_column, source, line)
+    ids = _ids(frame, id_column, source, line)
+    gold = _gold(frame, label_column, task, source, line)
+    out = pd.DataFrame({"id": ids, "text": texts, "label": gold})
+    _add_other_columns(out, frame, entity_columns=entity_columns, span_columns=span_columns,
+                       used={text_column, label_column, id_column, *(entity_columns or ()), *(span_columns or ())})
+    return Dataset(frame=out, name=name, source=source)
 
-    def line(i: int) -> int | None:
-        if line_offset is None:
-            return None
-        return i + line_offset if isinstance(line_offset, int) else int(line_offset[i])
 
+def _line(line_offset: int | Sequence[int] | None, i: int) -> int | None:
+    """The file line of frame row ``i`` (see :func:`from_pandas`'s ``line_offset``); None when unknown."""
+    if line_offset is None:
+        return None
+    return i + line_offset if isinstance(line_offset, int) else int(line_offset[i])
+
+
+def _check_unique_columns(frame: pd.DataFrame, source: str | None) -> None:
+    """Refuse a frame with two columns of the same name.
+
+    Raises:
+        DataError: naming the first duplicated column.
+    """
     dupes = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
     if dupes:
         raise DataError(f"duplicate column name(s) {dupes}", file=source, column=dupes[0],
                         fix="give every column a unique name (rename or drop the copies)")
-    if entity_columns is None and task is not None and task.kind_spec.uses_entities:
-        entity_columns = task.entity_columns
+
+
+def _require_columns(frame: pd.DataFrame, source: str | None, **by_role: list[str]) -> None:
+    """Check that the frame has every column named in ``by_role`` (role, e.g. ``text``, -> column names).
+
+    Raises:
+        DataError: naming the first missing column, its role and the frame's columns.
+    """
     columns = list(frame.columns)
+    for role, names in by_role.items():
+        for col in names:
+            if col not in frame.columns:
+                raise DataError(f"no {role} column {col!r}; the columns are {columns}", file=source, column=col,
+                                fix=f"name the {role} column with the right option (e.g. {role}_column=...)")
 
-    def need(col: str, role: str) -> None:
-        if col not in frame.columns:
-            raise DataError(f"no {role} column {col!r}; the columns are {columns}", file=source, column=col,
-                            fix=f"name the {role} column with the right option (e.g. {role}_column=...)")
 
-    need(text_column, "text")
-    if id_column is not None:
-        need(id_column, "id")
-    for col in entity_columns or ():
-        need(col, "entity")
-    for col in span_columns or ():
-        need(col, "span")
+def _texts(frame: pd.DataFrame, text_column: str, source: str | None, line: Callable[[int], int | None]) -> Any:
+    """The texts (n,) of ``frame[text_column]``: its string array (string dtype) or a list of ``str``.
 
+    Raises:
+        DataError: the first row whose text is missing or blank.
+    """
     col = frame[text_column]
-    texts: Any
     if isinstance(col.dtype, pd.StringDtype):  # vectorised: no per-row Python objects for big frames
         blank = col.isna().to_numpy(dtype=bool) | (col.str.strip() == "").to_numpy(dtype=bool, na_value=True)
         if blank.any():
             i = int(np.flatnonzero(blank)[0])
             raise DataError("empty text", file=source, row=i, line=line(i), column=text_column,
                             fix="fill in the text or drop the row")
-        texts = col.array
-    else:
-        texts = col.tolist()
-        for i, t in enumerate(texts):
-            if _is_missing(t):
-                raise DataError("empty text", file=source, row=i, line=line(i), column=text_column,
-                                fix="fill in the text or drop the row")
-            if not isinstance(t, str):
-                texts[i] = str(t)
+        return col.array
+    texts = col.tolist()
+    for i, t in enumerate(texts):
+        if _is_missing(t):
+            raise DataError("empty text", file=source, row=i, line=line(i), column=text_column,
+                            fix="fill in the text or drop the row")
+        if not isinstance(t, str):
+            texts[i] = str(t)
+    return texts
 
+
+def _ids(frame: pd.DataFrame, id_column: str | None, source: str | None,
+         line: Callable[[int], int | None]) -> Any:
+    """The example ids (n,) as strings: the ``id_column`` values, or the row numbers when it is None.
+
+    Raises:
+        DataError: the first id that repeats an earlier one.
+    """
     if id_column is None:
-        ids = pd.Series(np.arange(len(frame))).astype(str).array
-    else:
-        ids = [str(v) for v in frame[id_column].tolist()]
-        seen: dict[str, int] = {}
-        for i, v in enumerate(ids):
-            if v in seen:
-                raise DataError(f"duplicate id {v!r} (also on row {seen[v]})", file=source,
-                                row=i, line=line(i), column=id_column, fix="make ids unique")
-            seen[v] = i
+        return pd.Series(np.arange(len(frame))).astype(str).array
+    ids = [str(v) for v in frame[id_column].tolist()]
+    seen: dict[str, int] = {}
+    for i, v in enumerate(ids):
+        if v in seen:
+            raise DataError(f"duplicate id {v!r} (also on row {seen[v]})", file=source,
+                            row=i, line=line(i), column=id_column, fix="make ids unique")
+        seen[v] = i
+    return ids
 
+
+def _gold(frame: pd.DataFrame, label_column: str | None, task: Task | None, source: str | None,
+          line: Callable[[int], int | None]) -> np.ndarray:
+    """Gold class indices, shape (n,) int64; -1 = no gold (no label column, an empty cell or -1).
+
+    Raises:
+        DataError: the first gold label that is not a class of the task (see :func:`_gold_index`).
+    """
     gold = np.full(len(frame), -1, dtype=np.int64)
     if label_column is not None and label_column in frame.columns:
         for i, v in enumerate(frame[label_column].tolist()):
             if _is_missing(v):
                 continue
             gold[i] = _gold_index(v, task, file=source, row=i, line=line(i), column=label_column)
+    return gold
 
-    out = pd.DataFrame({"id": ids, "text": texts, "label": gold})
+
+def _add_other_columns(out: pd.DataFrame, frame: pd.DataFrame, *, entity_columns: tuple[str, str] | None,
+                       span_columns: tuple[str, str] | None, used: set) -> None:
+    """Add to ``out`` the entity (as ``str``) and span columns under their standard names, then every column of
+    ``frame`` not in ``used`` and not already in ``out`` (metadata, kept as is)."""
     if entity_columns:
         out["entity1"] = frame[entity_columns[0]].astype(str).tolist()
         out["entity2"] = frame[entity_columns[1]].astype(str).tolist()
     if span_columns:
         out["span1"] = frame[span_columns[0]].tolist()
         out["span2"] = frame[span_columns[1]].tolist()
-    used = {text_column, label_column, id_column, *(entity_columns or ()), *(span_columns or ())}
     for col in frame.columns:
         if col not in used and col not in out.columns:
             out[col] = frame[col].tolist()
-    return Dataset(frame=out, name=name, source=source)
 
 
 def _gold_index(value: Any, task: Task | None, *, file: str | None, row: int, line: int | None,
