@@ -4,11 +4,20 @@ Reads the project state without changing it (the data files are read to notice c
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from ..project import Project
+    from ..stages.base import RunContext, Stage
+    from ..state import ProjectState
+    from ..state.store import StageRecord
 
 
 def project_status(project_path: Path) -> dict[str, Any]:
@@ -21,56 +30,73 @@ def project_status(project_path: Path) -> dict[str, Any]:
     tokens, cost, summed over every run).
     """
     from ..project import load_project, validate_project
-    from ..stages import PIPELINE, STAGES, RunContext
-    from ..stages.base import stage_config_hash
     from ..state import ProjectState
-    from ..state.artifacts import frame_bytes, sha256
 
     project = load_project(project_path)
     validate_project(project)
     state = ProjectState(project.state_dir, readonly=True)
+    ctx = _read_data(project, state)
+    stages, stale_sources = _stage_statuses(ctx, state)
+    runs = state.runs()
+    ev = state.vote_events()
+    sources_rec = state.stage("sources")
+    out = {
+        "project": str(project.path), "state_dir": str(project.state_dir),
+        "runs": {"count": int(len(runs)), "last": _last_run(runs)},
+        "splits": state.counts(),
+        "stages": stages,
+        "last_sources": {k: (sources_rec.report.get(k) if sources_rec else []) for k in ("applied", "reused")},
+        "stale_sources": stale_sources,
+        "vote_events": {k: int(v) for k, v in ev["kind"].value_counts().items()} if len(ev) else {},
+        "llm": _llm_totals(runs),
+    }
+    state.close()
+    return out
+
+
+def _utc(t: float) -> str:
+    """A Unix time as ``YYYY-MM-DD HH:MM:SS UTC``."""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t))
+
+
+def _read_data(project: "Project", state: "ProjectState") -> "RunContext":
+    """A run context with the project's splits read (the data stage) and their hashes set, as a run would."""
+    from ..stages import STAGES, RunContext
+    from ..state.artifacts import frame_bytes, sha256
+
     ctx = RunContext(project=project, state=state, progress=False)
     STAGES["data"].run(ctx)
     for split, ds in ctx.splits.items():
         ctx.hashes[f"examples:{split}"] = sha256(frame_bytes(ds.frame))
+    return ctx
+
+
+def _stage_statuses(ctx: "RunContext", state: "ProjectState") -> tuple[dict[str, Any], list[str]]:
+    """Each stage after ``data``, in pipeline order, -> its status (see :func:`project_status`); and the source
+    tables changed since the sources stage applied them.
+
+    A stage whose outputs load from the state is "current" and passes its output hash on to the later stages,
+    as a run would; after a stale or never-run stage, every later one is stale.
+    """
+    from ..stages import PIPELINE, STAGES
+
     stages: dict[str, Any] = {}
     stale_sources: list[str] = []
     upstream_ok = True
     for name in PIPELINE[1:]:
         stage = STAGES[name]
         rec = state.stage(name)
-        try:
-            wanted = stage.wanted(ctx)
-        except KeyError:
-            wanted = True
-        if not wanted:
+        if not _wanted(stage, ctx):
             stages[name] = {"status": "not used"}
             continue
         if rec is None:
             stages[name] = {"status": "never ran"}
             upstream_ok = False
             continue
-        info = {"finished": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(rec.finished)),
-                "seconds": round(rec.seconds, 3), "config_hash": rec.config_hash[:12]}
-        why = None
-        if not upstream_ok:
-            why = "an earlier stage is stale"
-        else:
-            try:
-                config_hash = stage_config_hash(stage, ctx)
-                inputs = stage.inputs(ctx)
-            except KeyError:
-                config_hash, inputs = None, {}
-                why = "an earlier stage is stale"
-            if why is None:
-                if config_hash != rec.config_hash:
-                    why = "config or polarlab's code changed"
-                else:
-                    changed = sorted(k for k in set(inputs) | set(rec.inputs) if inputs.get(k) != rec.inputs.get(k))
-                    if changed:
-                        why = f"input {', '.join(changed)} changed"
-                        if name == "sources":
-                            stale_sources = [k for k in changed if k.startswith("sources[")]
+        info = {"finished": _utc(rec.finished), "seconds": round(rec.seconds, 3), "config_hash": rec.config_hash[:12]}
+        why, changed = _why_stale(stage, ctx, rec) if upstream_ok else ("an earlier stage is stale", [])
+        if name == "sources" and changed:
+            stale_sources = [k for k in changed if k.startswith("sources[")]
         if why is None and getattr(stage, "always", False):
             info["status"] = "runs every time"
         elif why is None and stage.load(ctx, rec):
@@ -81,34 +107,52 @@ def project_status(project_path: Path) -> dict[str, Any]:
             info["why"] = why or "outputs missing from the state"
             upstream_ok = False
         stages[name] = info
-    runs = state.runs()
-    llm: dict[str, dict[str, float]] = {}
-    import json
+    return stages, stale_sources
 
+
+def _wanted(stage: "Stage", ctx: "RunContext") -> bool:
+    """Whether the project uses ``stage`` (True when that depends on an earlier stage's missing outputs)."""
+    try:
+        return stage.wanted(ctx)
+    except KeyError:
+        return True
+
+
+def _why_stale(stage: "Stage", ctx: "RunContext", rec: "StageRecord") -> tuple[str | None, list[str]]:
+    """Why the stage's last run ``rec`` no longer matches the project (None: it does), and the inputs changed."""
+    from ..stages.base import stage_config_hash
+
+    try:
+        config_hash = stage_config_hash(stage, ctx)
+        inputs = stage.inputs(ctx)
+    except KeyError:
+        return "an earlier stage is stale", []
+    if config_hash != rec.config_hash:
+        return "config or polarlab's code changed", []
+    changed = sorted(k for k in set(inputs) | set(rec.inputs) if inputs.get(k) != rec.inputs.get(k))
+    if changed:
+        return f"input {', '.join(changed)} changed", changed
+    return None, []
+
+
+def _last_run(runs: "pd.DataFrame") -> dict[str, Any] | None:
+    """The last run of ``runs`` (the state's runs table): started, status, seconds; None before any run."""
+    if not len(runs):
+        return None
+    last = runs.iloc[-1]
+    return {"started": _utc(last["started"]), "status": last["status"],
+            "seconds": None if last["finished"] is None else round(last["finished"] - last["started"], 2)}
+
+
+def _llm_totals(runs: "pd.DataFrame") -> dict[str, dict[str, float]]:
+    """Per LLM source, calls, cache hits, tokens and cost summed over the run reports of ``runs``."""
+    llm: dict[str, dict[str, float]] = {}
     for rep in runs["report"]:
         for src, st in (json.loads(rep).get("llm") or {}).items():
             acc = llm.setdefault(src, {"calls": 0, "cache_hits": 0, "tokens_in": 0, "tokens_out": 0, "cost": 0.0})
             for k in acc:
                 acc[k] += st.get(k) or 0
-    ev = state.vote_events()
-    last = runs.iloc[-1] if len(runs) else None
-    sources_rec = state.stage("sources")
-    out = {
-        "project": str(project.path), "state_dir": str(project.state_dir),
-        "runs": {"count": int(len(runs)),
-                 "last": None if last is None else {
-                     "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(last["started"])),
-                     "status": last["status"],
-                     "seconds": None if last["finished"] is None else round(last["finished"] - last["started"], 2)}},
-        "splits": state.counts(),
-        "stages": stages,
-        "last_sources": {k: (sources_rec.report.get(k) if sources_rec else []) for k in ("applied", "reused")},
-        "stale_sources": stale_sources,
-        "vote_events": {k: int(v) for k, v in ev["kind"].value_counts().items()} if len(ev) else {},
-        "llm": llm,
-    }
-    state.close()
-    return out
+    return llm
 
 
 def register(app: typer.Typer) -> None:
