@@ -41,6 +41,24 @@ class _Item:
     prompt: RenderedPrompt
 
 
+@dataclass
+class _Prompts:
+    """The rendered prompts of one :meth:`LLMSource.ask`.
+
+    Attributes:
+        items: cache key -> the distinct prompt to answer (content-free prompts first, then the requests').
+        rendered: one rendered prompt per request, in order.
+        keys: their cache keys, in order.
+        content_free: prompt prefix (one per distinct demonstration set) -> the keys of its content-free prompts
+            (empty without calibration).
+    """
+
+    items: dict[str, _Item]
+    rendered: list[RenderedPrompt]
+    keys: list[str]
+    content_free: dict[str, list[str]]
+
+
 class LLMSource:
     """An LLM that votes on every example (implements :class:`polarlab.sources.base.Source`).
 
@@ -197,8 +215,33 @@ class LLMSource:
         do_cal = self.calibrate if calibrate is None else bool(calibrate)
         do_cal = do_cal and self.mode == "scoring"
         params = self.params(task)
-        model_id = self.backend.model_id
+        prompts = self._prompts(requests, task, params, do_cal)
+        stats.requests = len(requests) + sum(len(v) for v in prompts.content_free.values())
 
+        found = self.cache.get_many(prompts.items)
+        missing = [prompts.items[k] for k in prompts.items if k not in found]
+        errors: dict[str, str] = {}
+        self._run(missing, task, params, found, errors, stats)
+        stats.cache_hits = stats.requests - stats.calls
+
+        p_cf = {prefix: content_free_distribution(np.array([self._dist(found.get(k), task) for k in keys]))
+                for prefix, keys in prompts.content_free.items()}
+        answers = self._answers(requests, prompts, task, found, errors, {it.key for it in missing},
+                                p_cf if do_cal else {}, stats)
+        if stats.logprobs_fallback:
+            self._warn_fallback(prompts.keys, found, stats.fallback_answers, len(requests))
+        self._warn_unparsed(answers, len(requests))
+        stats.seconds = time.perf_counter() - t0
+        stats.price(self.price_in_per_1k, self.price_out_per_1k)
+        self.last_stats = stats
+        self.total_stats.add(stats)
+        return answers
+
+    # -- the steps of ask -----------------------------------------------------------------
+    def _prompts(self, requests: Sequence[PromptRequest], task: Task, params: dict, do_cal: bool) -> "_Prompts":
+        """Render every request and, with ``do_cal``, the content-free prompts of each distinct demonstration set
+        (prompt prefix); each distinct prompt text is one :class:`_Item` under its cache key."""
+        model_id = self.backend.model_id
         items: dict[str, _Item] = {}
 
         def item(p: RenderedPrompt) -> str:
@@ -206,34 +249,27 @@ class LLMSource:
             items.setdefault(k, _Item(k, p))
             return k
 
-        # content-free prompts per distinct demonstration set (their prefix)
         cf_keys: dict[str, list[str]] = {}
-        main_keys: list[str] = []
-        prompts: list[RenderedPrompt] = []
+        rendered: list[RenderedPrompt] = []
         for r in requests:
             p = self.render(task, r)
-            prompts.append(p)
+            rendered.append(p)
             if do_cal and p.prefix not in cf_keys:
                 cf_keys[p.prefix] = [item(self.render(task, c))
                                      for c in content_free_requests(r, self.content_free)]
-        for p in prompts:
-            main_keys.append(item(p))
-        stats.requests = len(requests) + sum(len(v) for v in cf_keys.values())
+        keys = [item(p) for p in rendered]
+        return _Prompts(items=items, rendered=rendered, keys=keys, content_free=cf_keys)
 
-        found = self.cache.get_many(items)
-        missing = [items[k] for k in items if k not in found]
-        errors: dict[str, str] = {}
-        self._run(missing, task, params, found, errors, stats)
-        stats.cache_hits = stats.requests - stats.calls
-
-        p_cf = {prefix: content_free_distribution(np.array([self._dist(found.get(k), task)
-                                                             for k in keys]))
-                for prefix, keys in cf_keys.items()}
-        asked = {it.key for it in missing}
+    def _answers(self, requests: Sequence[PromptRequest], prompts: "_Prompts", task: Task,
+                 found: dict[str, CachedAnswer], errors: dict[str, str], asked: set[str],
+                 p_cf: dict[str, np.ndarray], stats: LLMRunStats) -> list[Answer]:
+        """One :class:`Answer` per request from its cached reply in ``found`` (or its error in ``errors``),
+        calibrated by the content-free distribution ``p_cf`` of its prefix when there is one; ``cached`` is
+        False for the keys ``asked`` of the backend in this call. Counts truncated prompts, abstains and
+        answers without log-probabilities into ``stats``."""
         answers = []
-        for r, p, k in zip(requests, prompts, main_keys):
-            a = self._answer(found.get(k), task, r, p, k, p_cf.get(p.prefix) if do_cal else None,
-                             errors.get(k))
+        for r, p, k in zip(requests, prompts.rendered, prompts.keys):
+            a = self._answer(found.get(k), task, r, p, k, p_cf.get(p.prefix), errors.get(k))
             a.cached = k not in asked
             answers.append(a)
             stats.truncated += int(p.truncated)
@@ -241,26 +277,28 @@ class LLMSource:
             if found.get(k) is not None and found[k].status == "no_logprobs":
                 stats.logprobs_fallback = True
                 stats.fallback_answers += 1
-        if stats.logprobs_fallback:
-            why: dict[str, int] = {}
-            for k in main_keys:
-                row = found.get(k)
-                if row is not None and row.status == "no_logprobs":
-                    reason = (row.extra or {}).get("fallback", "the backend gave no log-probabilities")
-                    why[reason] = why.get(reason, 0) + 1
-            reasons = "; ".join(f"{n}: {r}" for r, n in why.items())
-            warnings.warn(f"LLM source {self.name!r}: {stats.fallback_answers} of {len(requests)} answer(s) "
-                          f"have no label distribution ({reasons}); scoring mode fell back to generation mode "
-                          "for them (parsed text, no distribution)", RuntimeWarning, stacklevel=2)
+        return answers
+
+    def _warn_fallback(self, keys: list[str], found: dict[str, CachedAnswer], fallback_answers: int,
+                       n_requests: int) -> None:
+        """Warn (at the caller of :meth:`ask`) that answers fell back to generation mode, counted per reason."""
+        why: dict[str, int] = {}
+        for k in keys:
+            row = found.get(k)
+            if row is not None and row.status == "no_logprobs":
+                reason = (row.extra or {}).get("fallback", "the backend gave no log-probabilities")
+                why[reason] = why.get(reason, 0) + 1
+        reasons = "; ".join(f"{n}: {r}" for r, n in why.items())
+        warnings.warn(f"LLM source {self.name!r}: {fallback_answers} of {n_requests} answer(s) "
+                      f"have no label distribution ({reasons}); scoring mode fell back to generation mode "
+                      "for them (parsed text, no distribution)", RuntimeWarning, stacklevel=3)
+
+    def _warn_unparsed(self, answers: list[Answer], n_requests: int) -> None:
+        """Warn (at the caller of :meth:`ask`) when answers name no label (abstains that are not call failures)."""
         unparsed = sum(1 for a in answers if a.label == ABSTAIN and not a.error and np.isnan(a.proba).all())
         if unparsed:
-            warnings.warn(f"LLM source {self.name!r}: {unparsed} of {len(requests)} answer(s) name no label "
-                          "(abstains)", RuntimeWarning, stacklevel=2)
-        stats.seconds = time.perf_counter() - t0
-        stats.price(self.price_in_per_1k, self.price_out_per_1k)
-        self.last_stats = stats
-        self.total_stats.add(stats)
-        return answers
+            warnings.warn(f"LLM source {self.name!r}: {unparsed} of {n_requests} answer(s) name no label "
+                          "(abstains)", RuntimeWarning, stacklevel=3)
 
     # -- internals ------------------------------------------------------------------------
     def _call(self, it: _Item, task: Task) -> BackendReply:
