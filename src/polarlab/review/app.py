@@ -212,8 +212,6 @@ class ReviewServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = 20.0) -> "ReviewServer":
-        import time
-
         self.thread.start()
         t0 = time.monotonic()
         while not self.server.started:
