@@ -56,17 +56,17 @@ def spread(values: list[float]) -> dict[str, float]:
             "std": round(float(v.std()), 4)}
 
 
-def summarize(runs: dict[int, dict]) -> dict[str, dict[str, dict[str, float]]]:
+def summarize(runs: dict[int, dict], metrics: tuple[str, ...] = METRICS) -> dict[str, dict[str, dict[str, float]]]:
     """Seed -> {"labels": {method: {metric: value}}} as method -> metric -> :func:`spread` over the seeds."""
     methods = list(next(iter(runs.values()))["labels"])
-    return {m: {k: spread([r["labels"][m][k] for r in runs.values()]) for k in METRICS} for m in methods}
+    return {m: {k: spread([r["labels"][m][k] for r in runs.values()]) for k in metrics} for m in methods}
 
 
-def polar_wins(summary: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict]:
+def polar_wins(summary: dict[str, dict[str, dict[str, float]]], metrics: tuple[str, ...] = METRICS) -> dict[str, dict]:
     """Per metric: POLAR's mean minus the best baseline's mean (positive = POLAR better), and whether POLAR's mean
     is ≥ every baseline's."""
     out = {}
-    for k in METRICS:
+    for k in metrics:
         best = max(BASELINES, key=lambda m: summary[m][k]["mean"])
         margin = summary["polar"][k]["mean"] - summary[best][k]["mean"]
         out[k] = {"best_baseline": best, "best_baseline_mean": summary[best][k]["mean"],
@@ -107,24 +107,31 @@ def snorkel_check(L_train: np.ndarray, L_test: np.ndarray, y_test: np.ndarray) -
                 "test_rows_without_vote": int((L_test < 0).all(axis=1).sum())}
 
 
-def run_seed(L: dict, X: dict, y: np.ndarray, seed: int) -> dict:
-    """Every method on one feature set and seed; {"labels": {method: {metric}}, "harmonizer": report}."""
+def run_seed(L: dict, X: dict, y: np.ndarray, seed: int, *, snorkel: dict | None = SNORKEL, dataset: str = "spam",
+             metrics: tuple[str, ...] = METRICS, n_classes: int = 2, keep: bool = False) -> dict:
+    """Every method on one feature set and seed; {"labels": {method: {metric}}, "harmonizer": report}.
+
+    ``snorkel``: the LabelModel's options (default the tutorial's; None = polarlab's defaults); ``dataset`` names the
+    WRENCH metric (:func:`polarlab.metrics.classification_metrics`); ``L``/``X``: ``{"train", "test"}`` arrays;
+    ``keep``: also return ``"fitted": {"probas": {method: (n_test, k)}, "harmonizer": the fitted POLAR}``."""
     from polarlab.bench.wrench import combination_report
     from polarlab.harmonizer import PolarHarmonizer
     from polarlab.labelmodels import make_label_model
     from polarlab.metrics import classification_metrics
 
+    k = n_classes
+    snorkel = dict(snorkel or {})
     Lf, Lt = L["train"], L["test"]
-    probas = {"mv": make_label_model("mv", 2, seed=seed).fit(Lf).predict_proba(Lt),
-              "snorkel": make_label_model("snorkel", 2, **SNORKEL).fit(Lf).predict_proba(Lt),
-              "dawid_skene": make_label_model("dawid_skene", 2).fit(Lf).predict_proba(Lt)}
+    probas = {"mv": make_label_model("mv", k, seed=seed).fit(Lf).predict_proba(Lt),
+              "snorkel": make_label_model("snorkel", k, **snorkel).fit(Lf).predict_proba(Lt),
+              "dawid_skene": make_label_model("dawid_skene", k).fit(Lf).predict_proba(Lt)}
     for m in ("mv", "snorkel", "dawid_skene"):
-        opts = {"label_model_options": SNORKEL} if m == "snorkel" else {}
-        probas[f"{m}+lr"] = make_label_model(f"{m}+lr", 2, seed=seed, **opts).fit(Lf, X["train"]).predict_proba(
+        opts = {"label_model_options": snorkel} if m == "snorkel" and snorkel else {}
+        probas[f"{m}+lr"] = make_label_model(f"{m}+lr", k, seed=seed, **opts).fit(Lf, X["train"]).predict_proba(
             None, X["test"])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        h = PolarHarmonizer(2, seed=seed).fit(Lf, X["train"])
+        h = PolarHarmonizer(k, seed=seed).fit(Lf, X["train"])
         probas["polar"] = h.predict_proba(Lt, X["test"])      # vote-shift check of the test rows included
     probas["polar_h"] = h.predict_h(X["test"])
     report = combination_report(h)
@@ -132,9 +139,12 @@ def run_seed(L: dict, X: dict, y: np.ndarray, seed: int) -> dict:
     report["fit_warnings"] = sorted({str(w.message) for w in caught if "Supervision" in type(w.message).__name__})
     labels = {}
     for m in METHODS:
-        met = classification_metrics(y, probas[m], dataset="spam")
-        labels[m] = {k: round(float(met[k]), 4) for k in METRICS}
-    return {"labels": labels, "harmonizer": report, "paired": paired(y, probas)}
+        met = classification_metrics(y, probas[m], dataset=dataset)
+        labels[m] = {name: round(float(met[name]), 4) for name in metrics}
+    out = {"labels": labels, "harmonizer": report, "paired": paired(y, probas)}
+    if keep:
+        out["fitted"] = {"probas": probas, "harmonizer": h}
+    return out
 
 
 def paired(y: np.ndarray, probas: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:

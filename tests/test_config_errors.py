@@ -168,7 +168,8 @@ TABLE_SAMPLES = {  # a valid key and a wrong-typed value for it
 SOURCE_SAMPLES = {"keyword": {"name": "k", "keywords": ["a"], "label": "spam"},
                   "regex": {"name": "r", "pattern": "a", "label": "spam"},
                   "dictionary": {"name": "d", "terms": ["a"], "label": "spam"},
-                  "python": {"file": "lfs.py"}, "votes": {"name": "v", "column": "author"},
+                  "python": {"file": "lfs.py"}, "rules": {"file": "rules.txt"},
+                  "votes": {"name": "v", "column": "author"},
                   "wrench": {}, "llm": {"name": "gemma"}}
 
 

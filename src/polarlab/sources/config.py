@@ -8,6 +8,7 @@ Each table has a ``type``:
   (``term<TAB>label`` lines, or bare terms with ``label``), [``ignore_case``, ``whole_word``, ``column``]
 - ``python``: ``file`` (a .py file); every ``@labeling_function`` and Snorkel ``LabelingFunction`` in it,
   or only those listed in ``names``
+- ``rules``: ``file`` of ``pattern->label`` lines (one source each), [``matching``, ``prefix``]
 - ``votes``: ``name``, ``column`` — votes already in the data
 - ``wrench``: the dataset's precomputed ``weak_labels`` (all, or ``names`` / ``indices``)
 - ``llm``: an LLM labeler; the common keys and each backend's: :mod:`polarlab.llm.settings`
@@ -27,7 +28,9 @@ from .lf import LabelingFunction
 from .rules import KeywordSource, RegexSource
 from .snorkel_adapter import SnorkelSource, is_snorkel_lf
 from .registry import (SOURCE_TYPES, BuildContext, DictionarySettings, KeywordSettings, PythonSettings,
-                       RegexSettings, SourceSettings, VotesSettings, WrenchSettings, register_source_type)
+                       RegexSettings, RulesSettings, SourceSettings, VotesSettings, WrenchSettings,
+                       register_source_type)
+from .rulefile import read_rule_file
 from .votes import VoteColumn, WeakLabelColumn, weak_label_sources
 
 def _resolve(base_dir: Path, p: str) -> Path:
@@ -145,6 +148,10 @@ def _python(cfg: PythonSettings, ctx: BuildContext) -> list[Source]:
     return load_python_sources(_resolve(ctx.base_dir, cfg.file), cfg.names)
 
 
+def _rules(cfg: RulesSettings, ctx: BuildContext) -> list[Source]:
+    return read_rule_file(_resolve(ctx.base_dir, cfg.file), matching=cfg.matching, prefix=cfg.prefix).sources
+
+
 def _votes(cfg: VotesSettings, ctx: BuildContext) -> list[Source]:
     return [VoteColumn(name=cfg.name, column=cfg.column, **_fields(cfg, "explain"))]
 
@@ -189,6 +196,7 @@ def _llm(cfg: LLMSettings, ctx: BuildContext) -> list[Source]:
 
 for _name, _settings, _build in (("keyword", KeywordSettings, _keyword), ("regex", RegexSettings, _regex),
                                  ("dictionary", DictionarySettings, _dictionary), ("python", PythonSettings, _python),
-                                 ("votes", VotesSettings, _votes), ("wrench", WrenchSettings, _wrench)):
+                                 ("rules", RulesSettings, _rules), ("votes", VotesSettings, _votes),
+                                 ("wrench", WrenchSettings, _wrench)):
     register_source_type(_name, _settings, _build)
 register_source_type("llm", LLMSettings, _llm, settings_for=llm_settings_for)

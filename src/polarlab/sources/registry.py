@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Literal, Optional, Union
 
 from pydantic import Field, model_validator
 
@@ -85,6 +85,17 @@ class DictionarySettings(SourceSettings):
         if isinstance(self.terms, list) and self.label is None:
             raise ValueError("a term list needs a 'label'. Fix: add label = \"...\"")
         return self
+
+
+class RulesSettings(SourceSettings):
+    """``type = "rules"``: one source per ``pattern->label`` line of ``file`` (e.g. LLM-written rules such as
+    DataSculpt's); ``matching``: ``stemmed`` (the phrase among the text's Porter-stemmed words, DataSculpt's
+    keyword LFs), ``keyword`` (whole words), ``substring`` or ``regex``; ``prefix`` goes before each source's name
+    (the line, e.g. ``subscrib->1``). A repeated line is read once."""
+
+    file: str
+    matching: Literal["stemmed", "keyword", "substring", "regex"] = "stemmed"
+    prefix: str = ""
 
 
 class PythonSettings(SourceSettings):
