@@ -337,6 +337,7 @@ def combination_report(h: PolarHarmonizer) -> dict[str, Any]:
     the warnings of the fit."""
     comb = getattr(h, "combiner_", None)
     return {"combine": h.combine_,
+            "labels_from": getattr(h, "labels_from_", "votes"),
             "temperature": None if comb is None else comb.temperature_,
             "risk_scales": None if comb is None or getattr(comb, "risk_scales_", None) is None
             else list(comb.risk_scales_),

@@ -90,6 +90,8 @@ def _print_harmonizer(console: Console, hz: dict | None) -> None:
         return
     crit = ", ".join(f"{c}: {_fmt(v)}" for c, v in hz.get("heldout_agreement", {}).items())
     what = "h(x) alone" if hz["combine"] == "h" else f"{hz['combine']} (the row's votes with h(x) as prior)"
+    if hz.get("labels_from") == "features":
+        what = f"the features-only classifier trained on {hz['combine']}'s labels (votes not read)"
     temp = f", T={_fmt(hz['temperature'])}" if hz.get("temperature") else ""
     console.print(f"POLAR output: {what}{temp} (held-out agreement with left-out sources: {crit or 'not chosen'})",
                   highlight=False)

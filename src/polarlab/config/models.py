@@ -141,6 +141,10 @@ class HarmonizerSection(Section):
     combine_se: Optional[float] = Field(None, ge=0, description="\"auto\" keeps the first candidate whose held-out "
                                                               "agreement is within this many bootstrap standard errors "
                                                               "of the best (default 1; 0: the best)")
+    labels_from: Optional[Literal["auto", "votes", "features"]] = Field(
+        None, description='final labels from each row\'s votes (with h(x) as prior) or from its features only (the '
+                          'two-stage classifier trained on the combined labels); "auto" chooses by the held-out '
+                          'agreement (default "votes"; see the README)')
     refit_prior: Optional[bool] = Field(None, description="refit h to the combined labels and use it as the prior "
                                                           "(a second stage; default true)")
     combine_folds: Optional[int] = Field(None, ge=2)

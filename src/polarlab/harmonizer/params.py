@@ -12,6 +12,7 @@ import numpy as np
 from ..errors import InputError
 from .combine import H_ONLY
 from .combiners import make_combiner
+from .labels_from import LABELS_FROM
 from .scalarize import SCALARIZATIONS
 
 WEIGHT_NAMES = ("equal", "max_eigen", "min_var")
@@ -20,7 +21,7 @@ WEIGHT_NAMES = ("equal", "max_eigen", "min_var")
 def check_params(*, n_classes: int, model: str, scalarization: str, weights: object, val_fraction: float,
                  num_threads: int | str | None, optimizer: str, tune_grid: Sequence[float], tune_folds: int,
                  combine: str | float, combine_candidates: Sequence[str], combine_groups: int, combine_folds: int,
-                 combine_se: float, refit_rows: str, stage2: str) -> None:
+                 combine_se: float, refit_rows: str, stage2: str, labels_from: str = "auto") -> None:
     """Raise :class:`InputError` on the first bad argument (the arguments mean what they mean in
     :class:`~polarlab.harmonizer.polar.PolarHarmonizer`); checked in this order: h's model and training, the
     weight tuning, the combined output."""
@@ -28,6 +29,9 @@ def check_params(*, n_classes: int, model: str, scalarization: str, weights: obj
     _check_tuning(tune_grid, tune_folds)
     _check_combination(int(n_classes), combine, combine_candidates, combine_groups, combine_folds, combine_se,
                        refit_rows, stage2)
+    if labels_from not in LABELS_FROM:
+        raise InputError(f"labels_from={labels_from!r}", column="labels_from",
+                         fix=f"use one of {list(LABELS_FROM)}")
 
 
 def _check_model(n_classes: int, model: str, scalarization: str, weights: object, val_fraction: float,

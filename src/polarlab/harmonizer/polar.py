@@ -10,7 +10,7 @@ then ``1 - h(x_i)[a_i]`` (:func:`polarlab.risk.risk_score`).
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator, Literal, Sequence
 
 import numpy as np
@@ -21,6 +21,7 @@ from .combine import H_ONLY, _softmax
 from .combiners import (DEFAULT_CANDIDATES, FALLBACK_CANDIDATE, ONE_CLASS_CANDIDATES, Combiner, choose_risk_scales,
                         choose_temperature, make_combiner)
 from .diagnostics import classes_without_votes, warn
+from .labels_from import votes_or_features
 from .shift import VoteShift, compare as compare_shift, vote_agreement
 from .stage2 import FeatureClassifier, cross_fitted_proba, fit_temperature, sharpen
 from .select import CandidateScore, select_by_agreement, source_groups
@@ -110,6 +111,12 @@ class PolarHarmonizer:
             a logistic regression whose L2 strength is chosen by cross-validated log-loss on the labels) or
             ``"h"`` (default; the harmonizer's own model, early-stopped, ``weight_decay``).
         combine_folds: folds of the cross-fitted h that serves as the prior on the fit rows.
+        labels_from: whether the final labels read each row's votes (``"votes"``, default: the chosen candidate) or
+            its features only (``"features"``: the two-stage classifier ``fallback_model_`` trained on the
+            candidate's distributions); ``"auto"`` chooses by the same held-out agreement, the better score
+            (:mod:`polarlab.harmonizer.labels_from`; only after an ``"auto"`` selection, else the votes). Opt-in:
+            measured in the README (label-quality section), it helped on noisy LLM-written rules and hurt on
+            WRENCH youtube and chemprot, and its margins were below one standard error everywhere.
 
     Attributes (after fit):
         weights_: shape (m,), the source weights used.
@@ -127,6 +134,8 @@ class PolarHarmonizer:
         fallback_model_: the features-only two-stage classifier (:class:`polarlab.harmonizer.stage2.FeatureClassifier`
             trained on the combined distributions of the covered fit rows as soft labels, standardised on every fit
             row) used for rows whose votes shifted; or None.
+        labels_from_: ``"votes"`` or ``"features"`` (``labels_from``'s outcome): with ``"features"``,
+            :meth:`predict_proba` labels every row by ``fallback_model_`` (no vote-shift check).
         fallback_temperature_: the temperature of its distributions (:meth:`_fallback_temperature`; 1.0 without one).
         fit_vote_agreement_: per pool of sources (the tuned sources, the others), (votes equal to the cross-fitted
             prior's label, votes) on the fit rows, the reference of the vote-shift check
@@ -146,14 +155,15 @@ class PolarHarmonizer:
                  tune_grid: Sequence[float] = (0.0, 0.25, 0.5, 1.0), tune_folds: int = 5,
                  combine: str | float = "auto", combine_candidates: Sequence[str] = DEFAULT_CANDIDATES,
                  combine_groups: int = 5, combine_folds: int = 5, refit_prior: bool = True,
-                 refit_rows: str = "all", stage2: str = "h", combine_se: float = 1.0) -> None:
+                 refit_rows: str = "all", stage2: str = "h", combine_se: float = 1.0,
+                 labels_from: str = "votes") -> None:
         if isinstance(tune_grid, Iterator):        # a one-shot iterator: read once, by the checks and the store
             tune_grid = list(tune_grid)
         check_params(n_classes=n_classes, model=model, scalarization=scalarization, weights=weights,
                      val_fraction=val_fraction, num_threads=num_threads, optimizer=optimizer, tune_grid=tune_grid,
                      tune_folds=tune_folds, combine=combine, combine_candidates=combine_candidates,
                      combine_groups=combine_groups, combine_folds=combine_folds, combine_se=combine_se,
-                     refit_rows=refit_rows, stage2=stage2)
+                     refit_rows=refit_rows, stage2=stage2, labels_from=labels_from)
         # h(x) and its training
         self.n_classes = int(n_classes)
         self.model = model
@@ -186,6 +196,7 @@ class PolarHarmonizer:
         self.refit_rows = refit_rows
         self.stage2 = stage2
         self.combine_folds = int(combine_folds)
+        self.labels_from = labels_from
 
     # ------------------------------------------------------------------ validation
     def _check_L(self, L: np.ndarray, n: int | None = None, name: str = "L") -> np.ndarray:
@@ -386,9 +397,11 @@ class PolarHarmonizer:
         The steps, in order (``X``: the fit rows' features (n, d); ``L``: their votes (n, m)): reset the combination
         attributes (:meth:`_reset_combination`); the cross-fitted log h(x) (n, k) as prior; the candidate
         (:meth:`_choose_combiner`); the second stage (:meth:`_second_stage`); the temperature and risk scales
-        (:meth:`_choose_temperatures`); the vote-shift reference and fallback classifier (:meth:`_fit_vote_shift`).
+        (:meth:`_choose_temperatures`); the vote-shift reference and fallback classifier (:meth:`_fit_vote_shift`);
+        votes or features (:meth:`_choose_labels_from`).
         Sets ``combine_``, ``combiner_``, ``combine_table_``, ``prior_model_``, ``fit_log_prior_``,
-        ``silenced_sources_``, ``fit_vote_agreement_``, ``fallback_model_``, ``fallback_temperature_``.
+        ``silenced_sources_``, ``fit_vote_agreement_``, ``fallback_model_``, ``fallback_temperature_``,
+        ``labels_from_``.
         """
         self._reset_combination()
         if self.combine == H_ONLY:
@@ -397,13 +410,35 @@ class PolarHarmonizer:
         if min(self.combine_folds, L.shape[0]) < 2:
             return
         log_h = self._cross_fit(X, L, self.weights_)
-        comb = self._choose_combiner(X, L, log_h)
+        comb, held = self._choose_combiner(X, L, log_h)
         comb, log_h = self._second_stage(X, L, comb, log_h)
         self.fit_log_prior_ = log_h
         self._choose_temperatures(comb, L, log_h, answers)
         self.combiner_ = comb
         self.combine_ = comb.describe()
         self._fit_vote_shift(X, L, log_h, comb)
+        self._choose_labels_from(X, L, held, comb)
+
+    def _choose_labels_from(self, X: np.ndarray, L: np.ndarray, held: list[tuple[np.ndarray, np.ndarray]],
+                            comb: Combiner) -> None:
+        """Votes or features (``labels_from``): with ``"auto"`` and the held-out priors ``held`` of an ``"auto"``
+        selection, the features-only classifier is kept when its held-out agreement beats the chosen candidate's
+        (:func:`polarlab.harmonizer.labels_from.votes_or_features`; its row added to ``combine_table_``).
+        ``X`` (n, d), ``L`` (n, m): the fit rows as the combination reads them. Sets ``labels_from_``."""
+        if self.fallback_model_ is None or self.labels_from == "votes":
+            return
+        if self.labels_from == "features":
+            self.labels_from_ = "features"
+            return
+        if not held:
+            return
+        votes, features = votes_or_features(L, X, held, comb.describe(), self.n_classes,
+                                            C=self.fallback_model_.chosen_C_, folds=self.combine_folds,
+                                            seed=self.seed)
+        # its SE: of the difference between the two forms (the same whichever is better)
+        self.combine_table_ = [*self.combine_table_, replace(features, se=max(votes.se, features.se))]
+        if features.agreement > votes.agreement:
+            self.labels_from_ = "features"
 
     def _reset_combination(self) -> None:
         """The combination attributes before any choice (h alone, no fallback); ``silenced_sources_``: the tuned
@@ -413,6 +448,7 @@ class PolarHarmonizer:
         self.prior_model_: PolarHarmonizer | None = None
         self.fallback_model_: FeatureClassifier | None = None
         self.fallback_temperature_ = 1.0
+        self.labels_from_ = "votes"
         self.fit_vote_agreement_: list[tuple[int, int]] = []
         self.combine_ = H_ONLY
         # a tuned source (the LLM) whose gold-free weight is 0 adds nothing to h; it takes no part in the combined
@@ -425,15 +461,17 @@ class PolarHarmonizer:
         """The tuned sources (the LLM) that are not silenced: the combination reads their votes."""
         return [j for j in (self.tune_sources or []) if j not in self.silenced_sources_]
 
-    def _choose_combiner(self, X: np.ndarray, L: np.ndarray, log_h: np.ndarray) -> Combiner:
+    def _choose_combiner(self, X: np.ndarray, L: np.ndarray,
+                         log_h: np.ndarray) -> tuple[Combiner, list[tuple[np.ndarray, np.ndarray]]]:
         """The candidate fitted to the votes ``L`` (n, m) with the prior ``log_h`` (n, k): the ``combine`` spec
         when it names one, else (``"auto"``) the one the sources' held-out agreement chooses
-        (:meth:`_select_combiner`), or with votes for one class only :meth:`_one_class_combiner`."""
+        (:meth:`_select_combiner`), or with votes for one class only :meth:`_one_class_combiner`; and the held-out
+        priors of that selection (per source group: its columns, log h cross-fitted without them; [] if none)."""
         if self.combine != "auto":
             spec = self.combine if isinstance(self.combine, str) else f"ds:{float(self.combine):g}"
-            return make_combiner(spec, self.n_classes).fit(L, log_h)
+            return make_combiner(spec, self.n_classes).fit(L, log_h), []
         if len(np.unique(L[L >= 0])) < 2:
-            return self._one_class_combiner(L, log_h)
+            return self._one_class_combiner(L, log_h), []
         return self._select_combiner(X, L, log_h)
 
     def _one_class_combiner(self, L: np.ndarray, log_h: np.ndarray) -> Combiner:
@@ -446,7 +484,8 @@ class PolarHarmonizer:
                 break
         return comb
 
-    def _select_combiner(self, X: np.ndarray, L: np.ndarray, log_h: np.ndarray) -> Combiner:
+    def _select_combiner(self, X: np.ndarray, L: np.ndarray,
+                         log_h: np.ndarray) -> tuple[Combiner, list[tuple[np.ndarray, np.ndarray]]]:
         """``"auto"``: the candidate of ``combine_candidates`` chosen by held-out agreement with each group of sources
         left out in turn (:func:`polarlab.harmonizer.select.select_by_agreement`; sets ``combine_table_``), or
         ``FALLBACK_CANDIDATE`` when no group can be left out (a single source, or one group votes alone)."""
@@ -460,7 +499,7 @@ class PolarHarmonizer:
             if (Lg >= 0).any() and (L[:, cols] >= 0).any():
                 held.append((cols, self._cross_fit(X, Lg, self.weights_)))
         if not held:
-            return make_combiner(FALLBACK_CANDIDATE, self.n_classes).fit(L, log_h)
+            return make_combiner(FALLBACK_CANDIDATE, self.n_classes).fit(L, log_h), []
         # the one-SE rule falls back on the first (simplest) candidate, a safe default with rules: with a
         # tuned source that is heard (the LLM, voting on every row at its gold-free weight), ``mv`` counts
         # its every vote as a full one whatever the tuning said, so no candidate is a safe default and the
@@ -469,7 +508,7 @@ class PolarHarmonizer:
         tuned_heard = self._heard_tuned_sources()
         comb, self.combine_table_ = select_by_agreement(L, log_h, held, self.n_classes, self.combine_candidates,
                                                         n_se=0.0 if tuned_heard else self.combine_se, seed=self.seed)
-        return comb
+        return comb, held
 
     def _second_stage(self, X: np.ndarray, L: np.ndarray, comb: Combiner,
                       log_h: np.ndarray) -> tuple[Combiner, np.ndarray]:
@@ -762,7 +801,8 @@ class PolarHarmonizer:
             L: shape (n, m) or None.
             X: shape (n, d).
             exclude: columns of L left out (the POLAR risk of source j's answer excludes j's own vote).
-            use_votes: ``None`` (default): check whether these rows' votes behave like the fit rows'
+            use_votes: ``None`` (default): features only when ``labels_from_`` is ``"features"``; else check
+                whether these rows' votes behave like the fit rows'
                 (:meth:`vote_shift`, decided on all the rows given, before ``exclude``); if they do not, the
                 rows are labelled from their features alone by the two-stage classifier ``fallback_model_``
                 at ``fallback_temperature_`` (with a :class:`SupervisionWarning`). ``True``/``False``: combine / features only, unchecked.
@@ -785,6 +825,8 @@ class PolarHarmonizer:
         if bad:
             raise InputError(f"exclude {bad} are not columns of L", column="exclude", fix="give column indices")
         L = self._combination_votes(L)
+        if use_votes is None and getattr(self, "labels_from_", "votes") == "features":
+            use_votes = False                   # chosen at fit: the features label every row (no shift check)
         if use_votes is None:
             shift = self._vote_shift(L, h)
             use_votes = not shift.shifted
@@ -850,6 +892,8 @@ class VotesDecided:
         """Check ``L`` (n, m) / ``X`` (n, d) once (a warning when the votes shifted)."""
         if getattr(model, "combiner_", None) is None or model.combine_ == H_ONLY or L is None or not len(L):
             return cls(model, None)
+        if getattr(model, "labels_from_", "votes") == "features":
+            return cls(model, False)
         shift = model.vote_shift(L, X)
         if shift.shifted:
             model._warn_shift(shift, len(L))

@@ -82,7 +82,8 @@ class HarmonizerStage:
                 "multiplier": h.tuned_multiplier_,
                 "heldout_disagreement": {str(r.multiplier): r.loss for r in h.tuning_}}
         if h is not None and deep is None and getattr(h, "combiner_", None) is not None:
-            report["combination"] = {"combine": h.combine_, "warnings": list(h.warnings_),
+            report["combination"] = {"combine": h.combine_, "labels_from": h.labels_from_,
+                                     "warnings": list(h.warnings_),
                                      # per split: do its votes behave like the fit rows'? (harmonizer/shift.py)
                                      "vote_shift": {s: d.shift.to_dict() for s, d in decided.items()
                                                     if d.shift is not None}}
