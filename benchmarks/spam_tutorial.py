@@ -107,8 +107,9 @@ def snorkel_check(L_train: np.ndarray, L_test: np.ndarray, y_test: np.ndarray) -
                 "test_rows_without_vote": int((L_test < 0).all(axis=1).sum())}
 
 
-def run_seed(L: dict, X: dict, y: np.ndarray, seed: int) -> dict:
-    """Every method on one feature set and seed; {"labels": {method: {metric}}, "harmonizer": report}."""
+def run_seed(L: dict, X: dict, y: np.ndarray, seed: int, harmonizer: dict | None = None) -> dict:
+    """Every method on one feature set and seed; {"labels": {method: {metric}}, "harmonizer": report}.
+    ``harmonizer``: options of POLAR beyond the seed (e.g. ``{"n_seeds": 5}``)."""
     from polarlab.bench.wrench import combination_report
     from polarlab.harmonizer import PolarHarmonizer
     from polarlab.labelmodels import make_label_model
@@ -124,7 +125,7 @@ def run_seed(L: dict, X: dict, y: np.ndarray, seed: int) -> dict:
             None, X["test"])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        h = PolarHarmonizer(2, seed=seed).fit(Lf, X["train"])
+        h = PolarHarmonizer(2, **{"seed": seed, **(harmonizer or {})}).fit(Lf, X["train"])
         probas["polar"] = h.predict_proba(Lt, X["test"])      # vote-shift check of the test rows included
     probas["polar_h"] = h.predict_h(X["test"])
     report = combination_report(h)
@@ -163,6 +164,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--seeds", default="0,1,2,3,4")
     ap.add_argument("--features", default="embedding,tfidf")
     ap.add_argument("--state-dir", type=Path, default=Path(".polarlab"))
+    ap.add_argument("--n-seeds", type=int, default=None, help="POLAR's seed ensemble (default: the harmonizer's)")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     t0 = time.perf_counter()
@@ -183,7 +185,7 @@ def main(argv: list[str] | None = None) -> dict:
         t = time.perf_counter()
         ext = make_features(kind, cache_dir=str(a.state_dir / "features")).fit(sets["train"][1])
         X = {n: ext.transform(ds) for n, (_, ds) in sets.items()}
-        runs = {s: run_seed(L, X, y, s) for s in seeds}
+        runs = {s: run_seed(L, X, y, s, {} if a.n_seeds is None else {"n_seeds": a.n_seeds}) for s in seeds}
         result["runs"][kind] = runs
         result["summary"][kind] = summarize(runs)
         result["polar_wins"][kind] = polar_wins(result["summary"][kind])
