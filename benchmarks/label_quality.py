@@ -155,6 +155,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--one-sided-test-limit", type=int, default=None, help="at most N test rows there")
     ap.add_argument("--json", type=Path, default=None, help="also write the result here")
     ap.add_argument("--n-seeds", type=int, default=None, help="POLAR's seed ensemble (default: the harmonizer's)")
+    ap.add_argument("--harmonizer-seed", type=int, default=None,
+                    help="POLAR's seed alone (default --seed, which also draws the --limit rows and MV's tie-breaks)")
     a = ap.parse_args(argv)
     import torch
 
@@ -162,6 +164,8 @@ def main(argv: list[str] | None = None) -> dict:
     names = [s for s in a.datasets.split(",") if s]
     dirs = [a.data / n for n in names] if names else wrench_dirs(a.data)
     opts = {} if a.n_seeds is None else {"n_seeds": a.n_seeds}
+    if a.harmonizer_seed is not None:
+        opts["seed"] = a.harmonizer_seed
     result: dict = {"datasets": {}, "settings": {"llm": a.llm, "limit": a.limit, "seed": a.seed, "harmonizer": opts}}
     if not a.one_sided_only:
         for d in dirs:
