@@ -811,7 +811,8 @@ class PolarHarmonizer:
 
     def _checked_rows(self, L: np.ndarray | None, X: np.ndarray | None,
                       exclude: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray | None]:
-        """``(X, L)`` checked against the fit: X (n, d) float32 with the fit's d; L (n, m) with its m, or None."""
+        """``(X, L)`` checked against the fit: X (n, d) float32 with the fit's d; L (n, m) with its m (unchecked when no
+        member reads the votes), or None."""
         if not hasattr(self, "model_"):
             raise NotFittedError("the harmonizer is not fitted", fix="call fit(L, X) first")
         X = self._check_X(X)
@@ -819,8 +820,8 @@ class PolarHarmonizer:
             raise InputError(f"X has {X.shape[1]} features, the harmonizer was fitted on "
                              f"{self.n_features_in_}", column="X",
                              fix="compute features with the same fitted feature extractor")
-        if L is None:
-            return X, None
+        if L is None or not self._combining_members():       # h(x) alone: the votes are not read
+            return X, L
         L = self._check_L(L, X.shape[0])
         if L.shape[1] != self.n_sources_:
             raise InputError(f"L has {L.shape[1]} sources, the harmonizer was fitted on {self.n_sources_}",
