@@ -80,14 +80,14 @@ def timed(fit) -> tuple[float, object]:
     return time.perf_counter() - t0, out
 
 
-def _fitters(X, y, L):
+def _fitters(X, y, L, n_seeds: int = 1):
     from snorkel.labeling.model import LabelModel
 
     from polarlab.harmonizer import PolarHarmonizer
 
     def fit_polar():
         # num_threads=None: the same torch thread setting as Snorkel (not polarlab's "auto")
-        return PolarHarmonizer(2, model="lr", seed=0, num_threads=None).fit(L, X)
+        return PolarHarmonizer(2, model="lr", seed=0, num_threads=None, n_seeds=n_seeds).fit(L, X)
 
     def fit_snorkel():
         lm = LabelModel(cardinality=2, verbose=False)
@@ -99,13 +99,13 @@ def _fitters(X, y, L):
     return {"polar": fit_polar, "snorkel": fit_snorkel}
 
 
-def _memory_child(which: str, rows: int, sources: int, dim: int, threads: int, conn) -> None:
+def _memory_child(which: str, rows: int, sources: int, dim: int, threads: int, n_seeds: int, conn) -> None:
     import torch
     if threads:
         torch.set_num_threads(threads)
     X, y, L = make_problem(rows, sources, dim)
     _fitters(X[:2000], y[:2000], L[:2000])[which]()     # first-call initialisation, not measured
-    fit = _fitters(X, y, L)[which]
+    fit = _fitters(X, y, L, n_seeds)[which]
     gc.collect()
     tracemalloc.start()
     with PeakRSS() as rss:
@@ -122,7 +122,7 @@ def memory(which: str, args) -> tuple[float, float]:
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_memory_child,
-                       args=(which, args.rows, args.sources, args.dim, args.threads, child))
+                       args=(which, args.rows, args.sources, args.dim, args.threads, args.n_seeds, child))
     proc.start()
     out = parent.recv()
     proc.join()
@@ -137,6 +137,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads for both models (0 = torch's default)")
+    ap.add_argument("--n-seeds", type=int, default=1, help="POLAR's seed ensemble (n_seeds)")
     args = ap.parse_args()
 
     import torch
@@ -147,7 +148,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     X, y, L = make_problem(args.rows, args.sources, args.dim)
-    fitters = _fitters(X, y, L)
+    fitters = _fitters(X, y, L, args.n_seeds)
 
     # warm up both code paths (imports, first-call overheads) on a small slice
     PolarHarmonizer(2, epochs=2).fit(L[:2000], X[:2000])
@@ -171,7 +172,7 @@ def main() -> None:
           f"kept {h.best_epoch_}, accuracy {polar_acc:.4f}")
     print(f"snorkel  : {[round(r[0], 3) for r in snork]} s, accuracy {snorkel_acc:.4f}")
     result = {
-        "rows": args.rows, "sources": args.sources, "dim": args.dim, "classes": 2,
+        "rows": args.rows, "sources": args.sources, "dim": args.dim, "classes": 2, "n_seeds": args.n_seeds,
         "torch_threads": torch.get_num_threads(),
         "polar_lr_s": round(p_s, 4), "snorkel_s": round(s_s, 4), "ratio": round(p_s / s_s, 4),
         "polar_peak_mb": round(p_mem[0], 2), "snorkel_peak_mb": round(s_mem[0], 2),

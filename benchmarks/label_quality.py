@@ -57,21 +57,24 @@ def wins(labels: dict, metric: str) -> dict:
             "polar": labels["polar"][metric], "margin": labels["polar"][metric] - labels[best][metric]}
 
 
-def run_dataset(directory: Path, llm: str, limit: int | None, state_dir: Path, seed: int) -> dict:
+def run_dataset(directory: Path, llm: str, limit: int | None, state_dir: Path, seed: int,
+                harmonizer: dict | None = None) -> dict:
     from polarlab.bench import BenchConfig, bench_wrench
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = bench_wrench(BenchConfig(directory=directory, llm=llm, limit=limit, state_dir=state_dir,
-                                       progress=False, seed=seed))
+                                       progress=False, seed=seed, harmonizer=dict(harmonizer or {})))
     out = {k: res[k] for k in ("dataset", "n_fit", "n_test", "llm", "risk_of", "labels", "risk", "harmonizer")}
     out["llm_weight"] = res.get("llm_weight")
+    out["seconds"] = res["seconds"]
     out["wins"] = {"wrench_metric": wins(res["labels"], "wrench_metric"), "macro_f1": wins(res["labels"], "macro_f1")}
     out["warnings"] = sorted({str(w.message) for w in caught if "Supervision" in type(w.message).__name__})
     return out
 
 
-def one_sided(spam_dir: Path, llm: str, state_dir: Path, n_fit: int, test_limit: int | None, seed: int) -> dict:
+def one_sided(spam_dir: Path, llm: str, state_dir: Path, n_fit: int, test_limit: int | None, seed: int,
+              harmonizer: dict | None = None) -> dict:
     """The one-sided-rules project (see the module docstring)."""
     import pandas as pd
 
@@ -124,7 +127,7 @@ def one_sided(spam_dir: Path, llm: str, state_dir: Path, n_fit: int, test_limit:
             probas[m] = make_label_model(m, 2).fit(Lf).predict_proba(Lt)
         for m in ("mv+lr", "snorkel+lr", "dawid_skene+lr"):
             probas[m] = make_label_model(m, 2, seed=seed).fit(Lf, X["fit"]).predict_proba(None, X["test"])
-        opts = {"seed": seed}
+        opts = {"seed": seed, **(harmonizer or {})}
         if source is not None:
             opts["tune_sources"] = [Lf.shape[1] - 1]
         with warnings.catch_warnings(record=True) as caught:
@@ -151,16 +154,22 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--one-sided-only", action="store_true", help="run only the one-sided-rules project")
     ap.add_argument("--one-sided-test-limit", type=int, default=None, help="at most N test rows there")
     ap.add_argument("--json", type=Path, default=None, help="also write the result here")
+    ap.add_argument("--n-seeds", type=int, default=None, help="POLAR's seed ensemble (default: the harmonizer's)")
+    ap.add_argument("--harmonizer-seed", type=int, default=None,
+                    help="POLAR's seed alone (default --seed, which also draws the --limit rows and MV's tie-breaks)")
     a = ap.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)
     names = [s for s in a.datasets.split(",") if s]
     dirs = [a.data / n for n in names] if names else wrench_dirs(a.data)
-    result: dict = {"datasets": {}, "settings": {"llm": a.llm, "limit": a.limit, "seed": a.seed}}
+    opts = {} if a.n_seeds is None else {"n_seeds": a.n_seeds}
+    if a.harmonizer_seed is not None:
+        opts["seed"] = a.harmonizer_seed
+    result: dict = {"datasets": {}, "settings": {"llm": a.llm, "limit": a.limit, "seed": a.seed, "harmonizer": opts}}
     if not a.one_sided_only:
         for d in dirs:
-            r = run_dataset(d, a.llm, a.limit, a.state_dir, a.seed)
+            r = run_dataset(d, a.llm, a.limit, a.state_dir, a.seed, opts)
             result["datasets"][d.name] = r
             w = r["wins"]["wrench_metric"]
             print(f"{d.name:10s} llm={r['llm']:5s} polar {w['polar']:.4f}  polar_h {r['labels']['polar_h']['wrench_metric']:.4f}"
@@ -169,7 +178,7 @@ def main(argv: list[str] | None = None) -> dict:
                   f"  test votes shifted={r['harmonizer'].get('vote_shift_test', {}).get('shifted')}",
                   file=sys.stderr, flush=True)
     if a.one_sided or a.one_sided_only:
-        result["one_sided"] = one_sided(a.data / "spam", a.llm, a.state_dir, 150, a.one_sided_test_limit, a.seed)
+        result["one_sided"] = one_sided(a.data / "spam", a.llm, a.state_dir, 150, a.one_sided_test_limit, a.seed, opts)
     if a.json:
         from polarlab.export.labels import write_json
 

@@ -48,7 +48,7 @@ def long_comment(x):
 '''
 
 
-def project_text(rows: int) -> str:
+def project_text(rows: int, n_seeds: int | None = None) -> str:
     lines = ['[task]', 'name = "scale"', 'labels = ["ham", "spam"]', '',
              '[data]', 'path = "data.parquet"', 'text_column = "text"', '']
     for kind, name, pat, label, ic in RULES:
@@ -60,12 +60,12 @@ def project_text(rows: int) -> str:
         lines += [f'label = "{("ham", "spam")[label]}"', f'ignore_case = {str(ic).lower()}', '']
     lines += ['[[sources]]', 'type = "python"', 'file = "lfs.py"', '',
               '[labelmodel]', 'methods = ["mv", "snorkel", "polar"]', '',
-              '[harmonizer]', 'features = "tfidf"', '',
+              '[harmonizer]', 'features = "tfidf"', *([f'n_seeds = {n_seeds}'] if n_seeds else []), '',
               '[output]', 'dir = "out"', 'labels = "labels.parquet"', '']
     return "\n".join(lines)
 
 
-def worker(rows: int, seed: int) -> None:
+def worker(rows: int, seed: int, n_seeds: int | None = None) -> None:
     """One ``polarlab run`` of a ``rows``-row project in this (fresh) process; prints one JSON line."""
     from polarlab.pipeline import run
     from polarlab.project import load_project
@@ -74,7 +74,7 @@ def worker(rows: int, seed: int) -> None:
         d = Path(tmp)
         pd.DataFrame({"text": make_texts(rows, seed)}).to_parquet(d / "data.parquet")
         (d / "lfs.py").write_text(LF_FILE)
-        (d / "polarlab.toml").write_text(project_text(rows))
+        (d / "polarlab.toml").write_text(project_text(rows, n_seeds))
         t = time.perf_counter()
         result = run(load_project(d / "polarlab.toml"), progress=False)
         total = time.perf_counter() - t
@@ -85,8 +85,9 @@ def worker(rows: int, seed: int) -> None:
                       "harmonizer_fit_rows": fit_rows, "loadavg_1min": os.getloadavg()[0]}))
 
 
-def run_size(rows: int, seed: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--worker", str(rows), "--seed", str(seed)],
+def run_size(rows: int, seed: int, n_seeds: int | None = None) -> dict:
+    extra = ["--n-seeds", str(n_seeds)] if n_seeds else []
+    out = subprocess.run([sys.executable, __file__, "--worker", str(rows), "--seed", str(seed), *extra],
                          capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"polarlab run on {rows} rows failed:\n{out.stderr[-3000:]}")
@@ -120,17 +121,18 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--sizes", default="100000,300000", help="smaller sizes for the memory curve ('' = none)")
     ap.add_argument("--snorkel-rows", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--n-seeds", type=int, default=None, help="[harmonizer] n_seeds (default: the harmonizer's)")
     ap.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        worker(args.worker, args.seed)
+        worker(args.worker, args.seed, args.n_seeds)
         return {}
     curve = {}
     for size in [int(s) for s in args.sizes.split(",") if s.strip()]:
-        r = run_size(size, args.seed)
+        r = run_size(size, args.seed, args.n_seeds)
         curve[str(size)] = {"total_s": r["total_s"], "peak_rss_mb": r["peak_rss_mb"], "stages": r["stages"]}
         print(f"{size:>9,} rows: {r['total_s']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB  {r['stages']}", flush=True)
-    main_run = run_size(args.rows, args.seed)
+    main_run = run_size(args.rows, args.seed, args.n_seeds)
     curve[str(args.rows)] = {"total_s": main_run["total_s"], "peak_rss_mb": main_run["peak_rss_mb"],
                              "stages": main_run["stages"]}
     print(f"{args.rows:>9,} rows: {main_run['total_s']:.1f} s, peak RSS {main_run['peak_rss_mb']:.0f} MB  "

@@ -108,12 +108,14 @@ def snorkel_check(L_train: np.ndarray, L_test: np.ndarray, y_test: np.ndarray) -
 
 
 def run_seed(L: dict, X: dict, y: np.ndarray, seed: int, *, snorkel: dict | None = SNORKEL, dataset: str = "spam",
-             metrics: tuple[str, ...] = METRICS, n_classes: int = 2, keep: bool = False) -> dict:
+             metrics: tuple[str, ...] = METRICS, n_classes: int = 2, keep: bool = False,
+             harmonizer: dict | None = None) -> dict:
     """Every method on one feature set and seed; {"labels": {method: {metric}}, "harmonizer": report}.
 
     ``snorkel``: the LabelModel's options (default the tutorial's; None = polarlab's defaults); ``dataset`` names the
     WRENCH metric (:func:`polarlab.metrics.classification_metrics`); ``L``/``X``: ``{"train", "test"}`` arrays;
-    ``keep``: also return ``"fitted": {"probas": {method: (n_test, k)}, "harmonizer": the fitted POLAR}``."""
+    ``keep``: also return ``"fitted": {"probas": {method: (n_test, k)}, "harmonizer": the fitted POLAR}``;
+    ``harmonizer``: options of POLAR beyond the seed (e.g. ``{"n_seeds": 5}``)."""
     from polarlab.bench.wrench import combination_report
     from polarlab.harmonizer import PolarHarmonizer
     from polarlab.labelmodels import make_label_model
@@ -131,7 +133,7 @@ def run_seed(L: dict, X: dict, y: np.ndarray, seed: int, *, snorkel: dict | None
             None, X["test"])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        h = PolarHarmonizer(k, seed=seed).fit(Lf, X["train"])
+        h = PolarHarmonizer(k, **{"seed": seed, **(harmonizer or {})}).fit(Lf, X["train"])
         probas["polar"] = h.predict_proba(Lt, X["test"])      # vote-shift check of the test rows included
     probas["polar_h"] = h.predict_h(X["test"])
     report = combination_report(h)
@@ -173,6 +175,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--seeds", default="0,1,2,3,4")
     ap.add_argument("--features", default="embedding,tfidf")
     ap.add_argument("--state-dir", type=Path, default=Path(".polarlab"))
+    ap.add_argument("--n-seeds", type=int, default=None, help="POLAR's seed ensemble (default: the harmonizer's)")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     t0 = time.perf_counter()
@@ -193,7 +196,7 @@ def main(argv: list[str] | None = None) -> dict:
         t = time.perf_counter()
         ext = make_features(kind, cache_dir=str(a.state_dir / "features")).fit(sets["train"][1])
         X = {n: ext.transform(ds) for n, (_, ds) in sets.items()}
-        runs = {s: run_seed(L, X, y, s) for s in seeds}
+        runs = {s: run_seed(L, X, y, s, harmonizer={} if a.n_seeds is None else {"n_seeds": a.n_seeds}) for s in seeds}
         result["runs"][kind] = runs
         result["summary"][kind] = summarize(runs)
         result["polar_wins"][kind] = polar_wins(result["summary"][kind])

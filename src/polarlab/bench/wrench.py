@@ -315,6 +315,7 @@ def bench_wrench(cfg: BenchConfig) -> dict[str, Any]:
     weight = f.context.extra["report"].get("llm_weight")
     if weight:
         result["llm_weight"] = {"multiplier": weight["multiplier"],
+                                "seed_members_multiplier": weight.get("seed_members_multiplier", []),
                                 "heldout_disagreement": weight["heldout_disagreement"]}
     if f.has_llm:
         from ..llm.stats import LLMRunStats
@@ -334,7 +335,20 @@ def combination_report(h: PolarHarmonizer) -> dict[str, Any]:
     leave-out distribution (the risk; None = the temperature serves), the temperature of the features-only
     fallback classifier (rows whose votes shifted), the held-out agreement of every candidate (and the bootstrap
     standard error of its difference to the best, :mod:`polarlab.harmonizer.select`), and
-    the warnings of the fit."""
+    the warnings of the fit. A seed ensemble (``n_seeds`` > 1): these are its first member's (the ``seed``'s own
+    fit), and ``seed_members`` lists the same for the others (its labels and risk are the members' mean)."""
+    report = _member_report(h)
+    members = getattr(h, "seed_members_", [])
+    report["n_seeds"] = 1 + len(members)
+    if members:
+        report["seed_members"] = [{"seed": m.seed, **_member_report(m)} for m in members]
+        for r in report["seed_members"]:
+            r.pop("warnings")
+    return report
+
+
+def _member_report(h: PolarHarmonizer) -> dict[str, Any]:
+    """One fit's choices (:func:`combination_report`)."""
     comb = getattr(h, "combiner_", None)
     return {"combine": h.combine_,
             "labels_from": getattr(h, "labels_from_", "votes"),

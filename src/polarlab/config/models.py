@@ -148,6 +148,9 @@ class HarmonizerSection(Section):
     refit_prior: Optional[bool] = Field(None, description="refit h to the combined labels and use it as the prior "
                                                           "(a second stage; default true)")
     combine_folds: Optional[int] = Field(None, ge=2)
+    n_seeds: Optional[int] = Field(None, ge=1, description="a seed ensemble: the final distributions (and the risk's) "
+                                                          "are the mean of this many whole fits with seeds seed, "
+                                                          "seed+1, ... (default 1: one fit)")
     tune_grid: Optional[list[float]] = None
     tune_folds: Optional[int] = Field(None, ge=2)
     epochs: Optional[int] = Field(None, ge=1)

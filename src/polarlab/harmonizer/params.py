@@ -21,10 +21,11 @@ WEIGHT_NAMES = ("equal", "max_eigen", "min_var")
 def check_params(*, n_classes: int, model: str, scalarization: str, weights: object, val_fraction: float,
                  num_threads: int | str | None, optimizer: str, tune_grid: Sequence[float], tune_folds: int,
                  combine: str | float, combine_candidates: Sequence[str], combine_groups: int, combine_folds: int,
-                 combine_se: float, refit_rows: str, stage2: str, labels_from: str = "auto") -> None:
+                 combine_se: float, refit_rows: str, stage2: str, labels_from: str = "votes",
+                 n_seeds: int = 1) -> None:
     """Raise :class:`InputError` on the first bad argument (the arguments mean what they mean in
     :class:`~polarlab.harmonizer.polar.PolarHarmonizer`); checked in this order: h's model and training, the
-    weight tuning, the combined output."""
+    weight tuning, the combined output, the seed ensemble."""
     _check_model(n_classes, model, scalarization, weights, val_fraction, num_threads, optimizer)
     _check_tuning(tune_grid, tune_folds)
     _check_combination(int(n_classes), combine, combine_candidates, combine_groups, combine_folds, combine_se,
@@ -32,6 +33,9 @@ def check_params(*, n_classes: int, model: str, scalarization: str, weights: obj
     if labels_from not in LABELS_FROM:
         raise InputError(f"labels_from={labels_from!r}", column="labels_from",
                          fix=f"use one of {list(LABELS_FROM)}")
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
+        raise InputError(f"n_seeds={n_seeds!r}", column="n_seeds",
+                         fix="use a whole number >= 1 (1: one fit; K: the mean of K fits with seeds seed..seed+K-1)")
 
 
 def _check_model(n_classes: int, model: str, scalarization: str, weights: object, val_fraction: float,

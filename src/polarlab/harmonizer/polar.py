@@ -10,6 +10,7 @@ then ``1 - h(x_i)[a_i]`` (:func:`polarlab.risk.risk_score`).
 from __future__ import annotations
 
 import copy
+import warnings
 from dataclasses import dataclass, replace
 from typing import Iterator, Literal, Sequence
 
@@ -20,7 +21,7 @@ from ..errors import InputError, NotFittedError
 from .combine import H_ONLY, _softmax
 from .combiners import (DEFAULT_CANDIDATES, FALLBACK_CANDIDATE, ONE_CLASS_CANDIDATES, Combiner, choose_risk_scales,
                         choose_temperature, make_combiner)
-from .diagnostics import classes_without_votes, warn
+from .diagnostics import SupervisionWarning, classes_without_votes, warn
 from .labels_from import votes_or_features
 from .shift import VoteShift, compare as compare_shift, vote_agreement
 from .stage2 import FeatureClassifier, cross_fitted_proba, fit_temperature, sharpen
@@ -117,6 +118,11 @@ class PolarHarmonizer:
             (:mod:`polarlab.harmonizer.labels_from`; only after an ``"auto"`` selection, else the votes). Opt-in:
             measured in the README (label-quality section), it helped on noisy LLM-written rules and hurt on
             WRENCH youtube and chemprot, and its margins were below one standard error everywhere.
+        n_seeds: a seed ensemble (bagging over the fit's randomness): K > 1 fits the whole harmonizer K times, with
+            seeds ``seed, seed+1, ..., seed+K-1`` (each its own held-out split, initialisation, source groups, selection
+            bootstrap and cross-fitting folds, so each may choose its own final distribution), and
+            :meth:`predict_proba` returns the mean of the K distributions (also with ``exclude``: the risk). 1 = one
+            fit (the ``seed``'s own, which is also the ensemble's first member).
 
     Attributes (after fit):
         weights_: shape (m,), the source weights used.
@@ -143,6 +149,8 @@ class PolarHarmonizer:
         silenced_sources_: the tuned sources whose chosen weight is 0; the combined output reads their column as
             abstentions (their answers are still scored by the risk).
         warnings_: the :class:`SupervisionWarning` texts of the fit (also emitted as warnings).
+        seed_members_: with ``n_seeds`` > 1, the fitted harmonizers of seeds ``seed+1 ...`` (each with
+            ``n_seeds=1``); every other attribute above is this (the ``seed``'s) fit's. [] with ``n_seeds=1``.
     """
 
     def __init__(self, n_classes: int, model: str = "lr", scalarization: str = "linear",
@@ -156,14 +164,14 @@ class PolarHarmonizer:
                  combine: str | float = "auto", combine_candidates: Sequence[str] = DEFAULT_CANDIDATES,
                  combine_groups: int = 5, combine_folds: int = 5, refit_prior: bool = True,
                  refit_rows: str = "all", stage2: str = "h", combine_se: float = 1.0,
-                 labels_from: str = "votes") -> None:
+                 labels_from: str = "votes", n_seeds: int = 1) -> None:
         if isinstance(tune_grid, Iterator):        # a one-shot iterator: read once, by the checks and the store
             tune_grid = list(tune_grid)
         check_params(n_classes=n_classes, model=model, scalarization=scalarization, weights=weights,
                      val_fraction=val_fraction, num_threads=num_threads, optimizer=optimizer, tune_grid=tune_grid,
                      tune_folds=tune_folds, combine=combine, combine_candidates=combine_candidates,
                      combine_groups=combine_groups, combine_folds=combine_folds, combine_se=combine_se,
-                     refit_rows=refit_rows, stage2=stage2, labels_from=labels_from)
+                     refit_rows=refit_rows, stage2=stage2, labels_from=labels_from, n_seeds=n_seeds)
         # h(x) and its training
         self.n_classes = int(n_classes)
         self.model = model
@@ -197,6 +205,7 @@ class PolarHarmonizer:
         self.stage2 = stage2
         self.combine_folds = int(combine_folds)
         self.labels_from = labels_from
+        self.n_seeds = int(n_seeds)
 
     # ------------------------------------------------------------------ validation
     def _check_L(self, L: np.ndarray, n: int | None = None, name: str = "L") -> np.ndarray:
@@ -244,7 +253,8 @@ class PolarHarmonizer:
         The steps, in order: check the rows; warn about classes no source votes for; set the held-out rows
         aside (:meth:`_held_out_rows`); the feature scaling (:meth:`_fit_scaling`); the source weights
         (:meth:`_data_driven_weights`, then the gold-free tuning of ``tune_sources``, :meth:`_tuned_weights`);
-        train h (:meth:`_train`); choose and fit the combined output (:meth:`_fit_combination`).
+        train h (:meth:`_train`); choose and fit the combined output (:meth:`_fit_combination`); with ``n_seeds`` > 1,
+        the same again for the other seeds (:meth:`_fit_seed_members`).
 
         Args:
             L: shape (n, m), int, -1 = abstain.
@@ -272,7 +282,24 @@ class PolarHarmonizer:
         self.weights_ = self._tuned_weights(weights, X, L)
         self._train(Xt, Lt, Xv, Lv, gold_v, self.weights_)
         self._fit_combination(X, L)
+        self._fit_seed_members(L, X, L_valid=L_valid, X_valid=X_valid, select_with_gold=select_with_gold)
         return self
+
+    def _fit_seed_members(self, L: np.ndarray, X: np.ndarray, **held_out) -> None:
+        """``seed_members_``: ``n_seeds - 1`` copies fitted on the same rows (``L`` (n, m), ``X`` (n, d), the same
+        held-out arguments) with seeds ``seed+1, ...``. Their warnings are kept in ``warnings_`` and emitted once, by
+        this fit, when they differ from its own."""
+        self.seed_members_: list[PolarHarmonizer] = []
+        for i in range(1, self.n_seeds):
+            twin = copy.copy(self)
+            twin.seed, twin.n_seeds, twin.seed_members_ = self.seed + i, 1, []
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SupervisionWarning)
+                twin.fit(L, X, **held_out)
+            for msg in twin.warnings_:
+                if msg not in self.warnings_:
+                    warn(msg, self.warnings_)
+            self.seed_members_.append(twin)
 
     def _check_fit_rows(self, L: np.ndarray, X: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """The checked fit rows: ``X`` as float32, shape (n, d), and ``L`` as int, shape (n, m); n >= 1."""
@@ -642,6 +669,7 @@ class PolarHarmonizer:
         """An unfitted copy with fixed ``weights`` and no tuning (for cross-fitting)."""
         twin = copy.copy(self)               # fit() sets every fitted attribute afresh
         twin.weights, twin.tune_sources, twin.seed = np.asarray(weights, dtype=np.float64), None, int(seed)
+        twin.n_seeds = 1
         twin.combine, twin._quiet = H_ONLY, True
         return twin
 
@@ -806,7 +834,26 @@ class PolarHarmonizer:
                 (:meth:`vote_shift`, decided on all the rows given, before ``exclude``); if they do not, the
                 rows are labelled from their features alone by the two-stage classifier ``fallback_model_``
                 at ``fallback_temperature_`` (with a :class:`SupervisionWarning`). ``True``/``False``: combine / features only, unchecked.
+
+        With ``n_seeds`` > 1: the mean of the members' distributions (this fit's and ``seed_members_``'), the
+        vote-shift check made once for all of them (:meth:`vote_shift`).
         """
+        X, L = self._checked_rows(L, X, exclude)
+        members = getattr(self, "seed_members_", [])
+        if not members:
+            return self._member_proba(L, X, exclude, use_votes)
+        if use_votes is None and L is not None and self._combining_members():
+            shift = self.vote_shift(L, X)
+            use_votes = not shift.shifted
+            if not use_votes:
+                self._warn_shift(shift, len(L))
+        return np.mean([m._member_proba(L, X, exclude, False if m.labels_from_ == "features" else use_votes)
+                        for m in (self, *members)], axis=0)
+
+    def _checked_rows(self, L: np.ndarray | None, X: np.ndarray | None,
+                      exclude: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(X, L)`` checked against the fit: X (n, d) float32 with the fit's d; L (n, m) with its m (unchecked when no
+        member reads the votes), or None."""
         if not hasattr(self, "model_"):
             raise NotFittedError("the harmonizer is not fitted", fix="call fit(L, X) first")
         X = self._check_X(X)
@@ -814,9 +861,8 @@ class PolarHarmonizer:
             raise InputError(f"X has {X.shape[1]} features, the harmonizer was fitted on "
                              f"{self.n_features_in_}", column="X",
                              fix="compute features with the same fitted feature extractor")
-        if L is None or getattr(self, "combiner_", None) is None or self.combine_ == H_ONLY:
-            return self._proba(X)
-        h = self._prior_proba(X)
+        if L is None or not self._combining_members():       # h(x) alone: the votes are not read
+            return X, L
         L = self._check_L(L, X.shape[0])
         if L.shape[1] != self.n_sources_:
             raise InputError(f"L has {L.shape[1]} sources, the harmonizer was fitted on {self.n_sources_}",
@@ -824,6 +870,19 @@ class PolarHarmonizer:
         bad = [j for j in exclude if not 0 <= j < self.n_sources_]
         if bad:
             raise InputError(f"exclude {bad} are not columns of L", column="exclude", fix="give column indices")
+        return X, L
+
+    def _combining_members(self) -> list["PolarHarmonizer"]:
+        """The members of the seed ensemble (this fit first) whose final distribution reads the votes."""
+        return [m for m in (self, *getattr(self, "seed_members_", []))
+                if getattr(m, "combiner_", None) is not None and m.combine_ != H_ONLY]
+
+    def _member_proba(self, L: np.ndarray | None, X: np.ndarray | None, exclude: Sequence[int],
+                      use_votes: bool | None) -> np.ndarray:
+        """This fit's own distributions (:meth:`predict_proba` without the seed ensemble; rows checked there)."""
+        if L is None or getattr(self, "combiner_", None) is None or self.combine_ == H_ONLY:
+            return self._proba(X)
+        h = self._prior_proba(X)
         L = self._combination_votes(L)
         if use_votes is None and getattr(self, "labels_from_", "votes") == "features":
             use_votes = False                   # chosen at fit: the features label every row (no shift check)
@@ -861,11 +920,16 @@ class PolarHarmonizer:
 
     def vote_shift(self, L: np.ndarray, X: np.ndarray) -> VoteShift:
         """Do the votes ``L`` (n, m) of the rows ``X`` (n, d) behave like the fit rows' votes?
-        (:mod:`polarlab.harmonizer.shift`; ``predict_proba`` with ``use_votes=None`` makes this check.)"""
-        if getattr(self, "combiner_", None) is None:
+        (:mod:`polarlab.harmonizer.shift`; ``predict_proba`` with ``use_votes=None`` makes this check.) A seed
+        ensemble decides by the majority of its members that read the votes (a tie: shifted); the result is the
+        check of the first member on the majority's side."""
+        members = self._combining_members()
+        if not members:
             raise NotFittedError("the harmonizer has no combined output", fix="fit it with combine != 'h'")
-        X = self._check_X(X)
-        return self._vote_shift(self._combination_votes(self._check_L(L, X.shape[0])), self._prior_proba(X))
+        X, L = self._checked_rows(L, X)
+        checks = [m._vote_shift(m._combination_votes(L), m._prior_proba(X)) for m in members]
+        shifted = 2 * sum(c.shifted for c in checks) >= len(checks)
+        return next(c for c in checks if c.shifted == shifted)
 
     def predict_h(self, X: np.ndarray) -> np.ndarray:
         """The features-only model h(x), shape (n, k) (the prior of the combination is ``prior_model_`` when
@@ -890,7 +954,7 @@ class VotesDecided:
     @classmethod
     def for_split(cls, model: PolarHarmonizer, L: np.ndarray, X: np.ndarray) -> "VotesDecided":
         """Check ``L`` (n, m) / ``X`` (n, d) once (a warning when the votes shifted)."""
-        if getattr(model, "combiner_", None) is None or model.combine_ == H_ONLY or L is None or not len(L):
+        if not model._combining_members() or L is None or not len(L):
             return cls(model, None)
         if getattr(model, "labels_from_", "votes") == "features":
             return cls(model, False)

@@ -80,10 +80,13 @@ class HarmonizerStage:
             report["llm_weight"] = {
                 "sources": [ctx.matrices[ctx.fit_split].names[j] for j in h.tune_sources],
                 "multiplier": h.tuned_multiplier_,
+                "seed_members_multiplier": [m.tuned_multiplier_ for m in getattr(h, "seed_members_", [])],
                 "heldout_disagreement": {str(r.multiplier): r.loss for r in h.tuning_}}
         if h is not None and deep is None and getattr(h, "combiner_", None) is not None:
             report["combination"] = {"combine": h.combine_, "labels_from": h.labels_from_,
                                      "warnings": list(h.warnings_),
+                                     # a seed ensemble (n_seeds > 1): the other members' choices (combine_ is the first's)
+                                     "seed_members_combine": [m.combine_ for m in getattr(h, "seed_members_", [])],
                                      # per split: do its votes behave like the fit rows'? (harmonizer/shift.py)
                                      "vote_shift": {s: d.shift.to_dict() for s, d in decided.items()
                                                     if d.shift is not None}}
