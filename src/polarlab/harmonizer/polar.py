@@ -719,76 +719,26 @@ class PolarHarmonizer:
 
     def _train_loop(self, Xt: np.ndarray, Lt: np.ndarray, Xv: np.ndarray | None,
                     Lv: np.ndarray | None, gold_v: np.ndarray | None, weights: np.ndarray) -> None:
-        kind, k = self.scalarization, self.n_classes
+        """Train h on the fit rows ``Xt`` (n, d) / ``Lt`` (n, m) with early stopping on the held-out rows (``Xv``
+        with their votes ``Lv`` or gold ``gold_v``, when given): build the net (:func:`build_model`), lay out the
+        tensors (:meth:`_train_tensors`), pick the optimizer (:meth:`_optimizer`), then one epoch at a time
+        (:meth:`_epoch`, :meth:`_valid_loss`) keep the parameters of the best held-out loss. L-BFGS (full batch)
+        also stops when the training loss no longer changes. Seeded by ``seed`` (the global torch generator is
+        restored afterwards). Sets ``model_``, ``history_``, ``best_epoch_``."""
         use_lbfgs = self.optimizer == "lbfgs" or (self.optimizer == "auto" and self.model == "lr"
-                                                  and kind != "max")
+                                                  and self.scalarization != "max")
         with torch.random.fork_rng(devices=[]):
             torch.default_generator.manual_seed(self.seed)   # CPU only; restored by fork_rng
             gen = torch.Generator().manual_seed(self.seed)
-            net = build_model(self.model, Xt.shape[1], k, hidden=self.hidden).to(self.device)
-            w = torch.as_tensor(weights, dtype=torch.float32, device=self.device)
-            xt = self._tensor(Xt)
-            at = class_aggregate(kind, torch.from_numpy(Lt).to(self.device), w, k)
-            has_valid = Xv is not None and (gold_v is not None or Lv is not None)
-            if has_valid:
-                xv = self._tensor(Xv)
-                av = (class_aggregate(kind, torch.from_numpy(Lv).to(self.device), w, k)
-                      if Lv is not None else None)
-                gv = torch.from_numpy(gold_v).to(self.device) if gold_v is not None else None
-            n = xt.shape[0]
-            bs = n if (use_lbfgs or not self.batch_size) else min(int(self.batch_size), n)
-            cm = self.model == "lr" and bs == n            # full batch LR: class-major layout
-            if cm:
-                xt, at = xt.t().contiguous(), at.t().contiguous()
-                if has_valid:
-                    xv = xv.t().contiguous()
-                    av = av.t().contiguous() if av is not None else None
-            if use_lbfgs:   # full batch; one "epoch" = up to lbfgs_iter quasi-Newton iterations
-                opt = torch.optim.LBFGS(net.parameters(), lr=1.0, max_iter=self.lbfgs_iter,
-                                        history_size=20, line_search_fn="strong_wolfe",
-                                        tolerance_grad=1e-7, tolerance_change=1e-10)
-
-                def closure():
-                    opt.zero_grad(set_to_none=True)
-                    loss = self._objective(net, xt, at, cm) + self._penalty(net)
-                    loss.backward()
-                    return loss
-            else:
-                opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+            net = build_model(self.model, Xt.shape[1], self.n_classes, hidden=self.hidden).to(self.device)
+            data = self._train_tensors(Xt, Lt, Xv, Lv, gold_v, weights, full_batch=use_lbfgs)
+            opt, closure = self._optimizer(net, data, use_lbfgs)
             best, best_state, best_epoch, bad = float("inf"), None, 0, 0
             prev_train = float("inf")
             history: list[EpochRecord] = []
             for epoch in range(1, self.epochs + 1):
-                net.train()
-                if use_lbfgs:
-                    opt.step(closure)
-                    with torch.no_grad():
-                        train_loss = float(self._objective(net, xt, at, cm))
-                else:
-                    order = torch.randperm(n, generator=gen) if bs < n else None
-                    total = 0.0
-                    for start in range(0, n, bs):
-                        if order is None:
-                            xb, ab = xt, at
-                        else:
-                            idx = order[start:start + bs]
-                            xb, ab = xt[idx], at[idx]
-                        loss = self._objective(net, xb, ab, cm)
-                        opt.zero_grad(set_to_none=True)
-                        loss.backward()
-                        opt.step()
-                        total += float(loss.detach()) * xb.shape[0]
-                    train_loss = total / n
-                vloss = None
-                if has_valid:
-                    net.eval()
-                    with torch.no_grad():
-                        if gv is not None:
-                            known = gv >= 0
-                            logits = net(xv.t() if cm else xv)
-                            vloss = float(torch.nn.functional.cross_entropy(logits[known], gv[known]))
-                        else:
-                            vloss = float(self._objective(net, xv, av, cm))
+                train_loss = self._epoch(net, opt, closure, data, gen)
+                vloss = self._valid_loss(net, data)
                 history.append(EpochRecord(epoch, train_loss, vloss))
                 converged = use_lbfgs and abs(prev_train - train_loss) <= 1e-7 * max(1.0, abs(train_loss))
                 prev_train = train_loss
@@ -810,6 +760,84 @@ class PolarHarmonizer:
         self.model_ = net
         self.history_ = history
         self.best_epoch_ = best_epoch
+
+    def _train_tensors(self, Xt: np.ndarray, Lt: np.ndarray, Xv: np.ndarray | None, Lv: np.ndarray | None,
+                       gold_v: np.ndarray | None, weights: np.ndarray, full_batch: bool) -> "_TrainTensors":
+        """The training tensors: features, per-class vote aggregates (:func:`class_aggregate` of the
+        scalarization, weighted by ``weights`` (m,)), the same for the held-out rows (or their gold), the batch
+        size (all rows with ``full_batch`` or no ``batch_size``) and, for a full-batch linear h, the class-major
+        (transposed) layout :meth:`_objective` reads faster."""
+        kind, k = self.scalarization, self.n_classes
+        w = torch.as_tensor(weights, dtype=torch.float32, device=self.device)
+        xt = self._tensor(Xt)
+        at = class_aggregate(kind, torch.from_numpy(Lt).to(self.device), w, k)
+        xv = av = gv = None
+        has_valid = Xv is not None and (gold_v is not None or Lv is not None)
+        if has_valid:
+            xv = self._tensor(Xv)
+            av = class_aggregate(kind, torch.from_numpy(Lv).to(self.device), w, k) if Lv is not None else None
+            gv = torch.from_numpy(gold_v).to(self.device) if gold_v is not None else None
+        n = xt.shape[0]
+        bs = n if (full_batch or not self.batch_size) else min(int(self.batch_size), n)
+        cm = self.model == "lr" and bs == n            # full batch LR: class-major layout
+        if cm:
+            xt, at = xt.t().contiguous(), at.t().contiguous()
+            if has_valid:
+                xv = xv.t().contiguous()
+                av = av.t().contiguous() if av is not None else None
+        return _TrainTensors(xt, at, xv, av, gv, has_valid, n, bs, cm)
+
+    def _optimizer(self, net: torch.nn.Module, data: "_TrainTensors", use_lbfgs: bool):
+        """``(optimizer, closure)``: L-BFGS (full batch; one "epoch" = up to ``lbfgs_iter`` quasi-Newton
+        iterations) with the closure it calls, or Adam (``lr``, ``weight_decay``) and None."""
+        if not use_lbfgs:
+            return torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay), None
+        opt = torch.optim.LBFGS(net.parameters(), lr=1.0, max_iter=self.lbfgs_iter, history_size=20,
+                                line_search_fn="strong_wolfe", tolerance_grad=1e-7, tolerance_change=1e-10)
+
+        def closure():
+            opt.zero_grad(set_to_none=True)
+            loss = self._objective(net, data.xt, data.at, data.cm) + self._penalty(net)
+            loss.backward()
+            return loss
+        return opt, closure
+
+    def _epoch(self, net: torch.nn.Module, opt, closure, data: "_TrainTensors", gen: torch.Generator) -> float:
+        """One epoch; returns the training loss (L-BFGS: after its step; Adam: the mean over minibatches, drawn in
+        the order of ``gen`` when they are smaller than the data)."""
+        net.train()
+        if closure is not None:
+            opt.step(closure)
+            with torch.no_grad():
+                return float(self._objective(net, data.xt, data.at, data.cm))
+        n, bs = data.n, data.bs
+        order = torch.randperm(n, generator=gen) if bs < n else None
+        total = 0.0
+        for start in range(0, n, bs):
+            if order is None:
+                xb, ab = data.xt, data.at
+            else:
+                idx = order[start:start + bs]
+                xb, ab = data.xt[idx], data.at[idx]
+            loss = self._objective(net, xb, ab, data.cm)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * xb.shape[0]
+        return total / n
+
+    def _valid_loss(self, net: torch.nn.Module, data: "_TrainTensors") -> float | None:
+        """The held-out loss: cross-entropy against the gold labels (>= 0) when given, else the training objective
+        on the held-out votes; None without held-out rows."""
+        if not data.has_valid:
+            return None
+        net.eval()
+        with torch.no_grad():
+            if data.gv is not None:
+                known = data.gv >= 0
+                logits = net(data.xv.t() if data.cm else data.xv)
+                return float(torch.nn.functional.cross_entropy(logits[known], data.gv[known]))
+            return float(self._objective(net, data.xv, data.av, data.cm))
 
     # ------------------------------------------------------------------ prediction
     def _proba(self, X: np.ndarray) -> np.ndarray:
@@ -939,6 +967,23 @@ class PolarHarmonizer:
     def predict(self, L: np.ndarray | None = None, X: np.ndarray | None = None) -> np.ndarray:
         """Argmax of :meth:`predict_proba`, shape (n,)."""
         return self.predict_proba(L, X).argmax(axis=1)
+
+
+@dataclass
+class _TrainTensors:
+    """What :meth:`PolarHarmonizer._train_loop` trains on (:meth:`PolarHarmonizer._train_tensors`): the fit rows'
+    features ``xt`` and per-class vote aggregates ``at`` (n, d) / (n, k), class-major (transposed) when ``cm``; the
+    held-out rows' ``xv``, ``av`` (or None) and gold ``gv`` (or None); ``has_valid``; n rows; batch size ``bs``."""
+
+    xt: torch.Tensor
+    at: torch.Tensor
+    xv: torch.Tensor | None
+    av: torch.Tensor | None
+    gv: torch.Tensor | None
+    has_valid: bool
+    n: int
+    bs: int
+    cm: bool
 
 
 class VotesDecided:
