@@ -80,8 +80,8 @@ def diagnose(L_test: np.ndarray, X_test: np.ndarray, y: np.ndarray, fitted: dict
                  "by_rows": {}}
     for m, P in probas.items():
         pred = P.argmax(axis=1)
-        out["by_rows"][m] = {"all": {k: round(float(classification_metrics(y, P, dataset=dataset)[k]), 4)
-                                     for k in METRICS},
+        scores = classification_metrics(y, P, dataset=dataset)
+        out["by_rows"][m] = {"all": {k: round(float(scores[k]), 4) for k in METRICS},
                              "acc_with_vote": round(float((pred[covered] == y[covered]).mean()), 4) if covered.any()
                              else None,
                              "acc_without_vote": round(float((pred[~covered] == y[~covered]).mean()), 4)
@@ -91,7 +91,7 @@ def diagnose(L_test: np.ndarray, X_test: np.ndarray, y: np.ndarray, fitted: dict
            for j in range(L_test.shape[1]) if (L_test[:, j] >= 0).any()]
     out["rules_test_accuracy"] = {"mean": round(float(np.mean(acc)), 4), "min": round(float(np.min(acc)), 4),
                                   "rules_scored": len(acc)} if acc else None
-    out["gold_share"] = [round(float((y == c).mean()), 4) for c in range(int(y.max()) + 1)]
+    out["gold_share"] = [round(float((y == c).mean()), 4) for c in range(next(iter(probas.values())).shape[1])]
     return out
 
 

@@ -118,7 +118,7 @@ def test_link_text_mentions_harmonizes_without_refitting_and_keeps_low_risk_dist
     assert none is None and info0["prototypes"] == 0 and info0["mentions"] == info["mentions"]
     small = np.array([pos["D:2"]])                      # only links to searched terms become prototypes
     out2, _ = link_text_mentions(linkers, harm, unl, ONTO, matcher, small, cfg, 1.01, {"t1"})
-    assert out2 is None or set(out2[1].tolist()) <= {pos["D:2"]}
+    assert out2 is not None and set(out2[1].tolist()) == {pos["D:2"]}
 
 
 def test_mention_sets_concatenate_and_refuse_two_texts_for_one_document():

@@ -63,6 +63,25 @@ def test_reads_rules_skips_duplicates_and_reports_conflicts(tmp_path: Path) -> N
     np.testing.assert_array_equal(L, expected)
 
 
+def test_a_repeat_after_a_conflict_is_a_duplicate_and_a_bom_is_no_part_of_a_rule(tmp_path: Path) -> None:
+    path = tmp_path / "rules.txt"
+    path.write_bytes("\ufeffworri->0\nworri->1\nworri->1\n".encode("utf-8"))
+    rf = read_rule_file(path, task=TASK)
+    assert [s.name for s in rf.sources] == ["worri->0", "worri->1"]
+    assert rf.conflicts == [(2, 1, "worri->1")] and rf.duplicates == [(3, 1, "worri->1")]
+    L = apply_sources(data("don't worry"), rf.sources, TASK, progress=False, workers=1).L
+    np.testing.assert_array_equal(L, [[0, 1]])
+
+
+@pytest.mark.parametrize("content", [b"", b"# only a comment\n\n", b"caf\xe9->1\n"])
+def test_an_empty_or_undecodable_file_is_refused(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "rules.txt"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match="no rule|UTF-8") as e:
+        read_rule_file(path)
+    assert "rules.txt" in str(e.value)
+
+
 def test_other_matchings(tmp_path: Path) -> None:
     path = write(tmp_path, "fan->1\nhttps?://->1\n")
     ds = data(*TEXTS)

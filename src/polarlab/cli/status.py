@@ -120,19 +120,14 @@ def _wanted(stage: "Stage", ctx: "RunContext") -> bool:
 
 def _why_stale(stage: "Stage", ctx: "RunContext", rec: "StageRecord") -> tuple[str | None, list[str]]:
     """Why the stage's last run ``rec`` no longer matches the project (None: it does), and the inputs changed."""
-    from ..stages.base import stage_config_hash
+    from ..stages.base import stage_config_hash, stale_reason
 
     try:
         config_hash = stage_config_hash(stage, ctx)
         inputs = stage.inputs(ctx)
     except KeyError:
         return "an earlier stage is stale", []
-    if config_hash != rec.config_hash:
-        return "config or polarlab's code changed", []
-    changed = sorted(k for k in set(inputs) | set(rec.inputs) if inputs.get(k) != rec.inputs.get(k))
-    if changed:
-        return f"input {', '.join(changed)} changed", changed
-    return None, []
+    return stale_reason(rec, config_hash, inputs)
 
 
 def _last_run(runs: "pd.DataFrame") -> dict[str, Any] | None:

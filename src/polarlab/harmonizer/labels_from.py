@@ -27,7 +27,7 @@ import numpy as np
 
 from .combine import _softmax
 from .combiners import make_combiner
-from .select import CandidateScore, class_balanced_agreement, difference_se, source_classes
+from .select import CandidateScore, scores_and_se, source_classes
 from .stage2 import cross_fitted_proba
 
 LABELS_FROM = ("auto", "votes", "features")
@@ -81,12 +81,6 @@ def votes_or_features(L: np.ndarray, X: np.ndarray, held_out: Sequence[tuple[np.
         y[~(L_g[rows] >= 0).any(axis=1)] = -1
         P = cross_fitted_proba(n_classes, y, X[rows], q, folds, seed + 7919, C=C)
         hits[1][:, cols] = P.argmax(axis=1)[:, None] == Lr[:, cols]
-    hits &= voted[None]
-    classes = source_classes(Lr, n_classes)
-    counts = voted.sum(axis=0)
-    agree = np.where(counts > 0, hits.sum(axis=1) / np.maximum(counts, 1), np.nan)
-    score = [class_balanced_agreement(a, classes) for a in agree]
-    best = int(np.argmax(score))
-    se = difference_se(hits, voted, classes, best, seed=seed)
+    score, se = scores_and_se(hits, voted, source_classes(Lr, n_classes), seed)
     return (CandidateScore(spec, float(score[0]), float(se[0])),
             CandidateScore(features_tag(spec), float(score[1]), float(se[1])))

@@ -169,6 +169,27 @@ def one_se_choice(scores: Sequence[float], se: Sequence[float], n_se: float = 1.
     return int(np.flatnonzero(ok)[0]) if ok.any() else best
 
 
+def scores_and_se(hits: np.ndarray, voted: np.ndarray, classes: np.ndarray, seed: int
+                  ) -> tuple[list[float], np.ndarray]:
+    """Each candidate's class-balanced held-out agreement and the bootstrap SE of its difference to the best.
+
+    Args:
+        hits: shape (c, n, m), bool, candidate c's held-out label on row i equals source j's vote (set to False where
+            j did not vote).
+        voted: shape (n, m), bool, source j voted on row i and was scored (a source in no group: never).
+        classes: shape (m,), :func:`source_classes`.
+        seed: seed of :func:`difference_se`.
+
+    Returns:
+        ``(scores, se)``: c scores (:func:`class_balanced_agreement`) and shape (c,) SEs (0 for the best).
+    """
+    hits = hits & voted[None]
+    counts = voted.sum(axis=0)                                          # a source outside every group: NaN
+    agree = np.where(counts > 0, hits.sum(axis=1) / np.maximum(counts, 1), np.nan)
+    score = [class_balanced_agreement(a, classes) for a in agree]
+    return score, difference_se(hits, voted, classes, int(np.argmax(score)), seed=seed)
+
+
 def select_by_agreement(L: np.ndarray, log_h: np.ndarray, held_out: Sequence[tuple[np.ndarray, np.ndarray]],
                         n_classes: int, candidates: Sequence[str], n_se: float = 1.0, seed: int = 0
                         ) -> tuple[Combiner, list[CandidateScore]]:
@@ -206,12 +227,8 @@ def select_by_agreement(L: np.ndarray, log_h: np.ndarray, held_out: Sequence[tup
         for c, spec in enumerate(candidates):
             pred = make_combiner(spec, n_classes).fit(L_g, log_h_g).scores(L_g, log_h_g).argmax(axis=1)
             hits[c][:, cols] = pred[:, None] == L[:, cols]
-    hits &= voted[None]
-    counts = voted.sum(axis=0)                                          # a source outside every group: NaN
-    agree = np.where(counts > 0, hits.sum(axis=1) / np.maximum(counts, 1), np.nan)
-    score = [class_balanced_agreement(a, classes) for a in agree]
+    score, se = scores_and_se(hits, voted, classes, seed)
     best = int(np.argmax(score))
-    se = difference_se(hits, voted, classes, best, seed=seed)
     chosen = one_se_choice(score, se, n_se) if n_se > 0 else best
     table = [CandidateScore(str(spec), float(s), float(e)) for spec, s, e in zip(candidates, score, se)]
     return make_combiner(candidates[chosen], n_classes).fit(L, log_h), table

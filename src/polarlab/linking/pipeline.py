@@ -18,7 +18,7 @@ from ..features.embedding import Embedder
 from ..harmonizer import PolarHarmonizer
 from ..ontology.matcher import NameMatcher
 from ..ontology.terms import Ontology
-from .candidates import dense_universe, document_entities, fit_name_linkers, rank_and_slot
+from .candidates import dense_universe, document_entities, rank_and_slot
 from .config import LinkingConfig
 from .contrastive import ContrastiveTrainer
 from .devchoice import PseudoDevLinkers, choose_name_form, choose_self_train_risk, choose_window

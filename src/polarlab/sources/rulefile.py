@@ -87,8 +87,9 @@ def read_rule_file(path: str | Path, *, matching: str = "stemmed", task: Task | 
         prefix: put before each source's name (to keep names unique across files).
 
     Raises:
-        InputError: no such file, an unknown ``matching``, or a line without ``->``, with an empty pattern or
-            label, a label the task does not have, or a pattern the matcher rejects (file and line named).
+        InputError: no such file, not UTF-8, no rule in it, an unknown ``matching``, or a line without ``->``,
+            with an empty pattern or label, a label the task does not have, or a pattern the matcher rejects (file
+            and line named).
     """
     path = Path(path)
     if matching not in MATCHERS:
@@ -97,9 +98,15 @@ def read_rule_file(path: str | Path, *, matching: str = "stemmed", task: Task | 
     if not path.is_file():
         raise InputError("rule file not found", file=str(path), fix="check the path")
     out = RuleFile(path=path, matching=matching)
-    seen: dict[str, tuple[int, str]] = {}         # pattern -> (first line, label)
+    first_line: dict[str, int] = {}               # pattern -> the line it first appears on
+    kept: set[tuple[str, str]] = set()            # (pattern, label) already a source
     shared: dict[str, Any] = {}
-    for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        text = path.read_text(encoding="utf-8-sig")        # a byte-order mark is not part of the first pattern
+    except UnicodeDecodeError as e:
+        raise InputError(f"not UTF-8 text ({e.reason} at byte {e.start})", file=str(path),
+                         fix="save the rule file as UTF-8") from None
+    for n, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -111,13 +118,13 @@ def read_rule_file(path: str | Path, *, matching: str = "stemmed", task: Task | 
                 raise InputError(f"label {label!r} is not one of {list(task.labels)}", file=str(path), line=n,
                                  fix=f"end the line with ->INDEX (0..{task.n_classes - 1}) or ->LABEL NAME") from None
         rule = f"{pattern}{ARROW}{label}"
-        if pattern in seen:
-            first, first_label = seen[pattern]
-            (out.duplicates if first_label == label else out.conflicts).append((n, first, rule))
-            if first_label == label:
-                continue
-        else:
-            seen[pattern] = (n, label)
+        if (pattern, label) in kept:
+            out.duplicates.append((n, first_line[pattern], rule))
+            continue
+        if pattern in first_line:
+            out.conflicts.append((n, first_line[pattern], rule))
+        first_line.setdefault(pattern, n)
+        kept.add((pattern, label))
         try:
             source = MATCHERS[matching](prefix + rule, pattern, _label(label), shared)
         except PolarlabError as e:
@@ -125,6 +132,9 @@ def read_rule_file(path: str | Path, *, matching: str = "stemmed", task: Task | 
                              fix=getattr(e, "fix", None) or "fix or delete the line") from None
         out.sources.append(source)
         out.lines.append(n)
+    if not out.sources:
+        raise InputError("the rule file holds no rule", file=str(path),
+                         fix="write one rule per line as pattern->label, e.g. subscrib->1")
     return out
 
 
@@ -148,4 +158,4 @@ def _split(line: str, path: Path, n: int) -> tuple[str, str]:
 
 def _label(label: str) -> int | str:
     """A class index when the label is a number, else the name."""
-    return int(label) if label.lstrip("-").isdigit() else label
+    return int(label) if label.isdigit() else label

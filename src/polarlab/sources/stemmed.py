@@ -65,12 +65,12 @@ class Stemmer:
         """The processed ``column`` as a pyarrow array of ``" tok tok ... "`` (padded with one space each side)."""
         import pyarrow as pa
 
-        raw = data.without_gold().arrow(column)
-        key = column + ":" + hashlib.sha1("\x00".join(raw.to_pylist()).encode("utf-8", "replace")).hexdigest()
+        texts = [t or "" for t in data.without_gold().arrow(column).to_pylist()]     # read once per rule
+        key = column + ":" + hashlib.sha1("\x00".join(texts).encode("utf-8", "replace")).hexdigest()
         if key in self._columns:
             self._columns.move_to_end(key)
             return self._columns[key]
-        done = pa.array([f" {self.text(t or '')} " for t in raw.to_pylist()], type=pa.large_string())
+        done = pa.array([f" {self.text(t)} " for t in texts], type=pa.large_string())
         self._columns[key] = done
         while len(self._columns) > self._keep:
             self._columns.popitem(last=False)

@@ -148,6 +148,15 @@ def stage_config_hash(stage: Stage, ctx: RunContext) -> str:
     return content_hash({"config": stage.config(ctx), "code": code_version()})
 
 
+def stale_reason(rec: StageRecord, config_hash: str, inputs: dict[str, str]) -> tuple[str | None, list[str]]:
+    """Why a stage's last record ``rec`` no longer matches its ``config_hash`` and ``inputs`` (None: it does),
+    and the names of the inputs that changed (shared by the runner and ``polarlab status``)."""
+    if rec.config_hash != config_hash:
+        return "config or polarlab's code changed", []
+    changed = sorted(k for k in set(inputs) | set(rec.inputs) if inputs.get(k) != rec.inputs.get(k))
+    return (f"input {', '.join(changed)} changed", changed) if changed else (None, [])
+
+
 def register_stage(stage: Stage) -> Stage:
     """Add ``stage`` to the registry under ``stage.name`` (replacing an earlier one); returns it."""
     STAGES[stage.name] = stage

@@ -5,7 +5,7 @@ import logging
 import time
 from typing import Sequence
 
-from .base import STAGES, RunContext, StageReport, stage_config_hash
+from .base import STAGES, RunContext, StageReport, stage_config_hash, stale_reason
 
 log = logging.getLogger(__name__)
 
@@ -14,10 +14,8 @@ def _why(ctx: RunContext, name: str, config_hash: str, inputs: dict[str, str]) -
     rec = ctx.state.stage(name)
     if rec is None:
         return "first run"
-    if rec.config_hash != config_hash:
-        return "config or polarlab's code changed"
-    changed = sorted(k for k in set(inputs) | set(rec.inputs) if inputs.get(k) != rec.inputs.get(k))
-    return f"input {', '.join(changed)} changed" if changed else "outputs missing from the state"
+    why, _ = stale_reason(rec, config_hash, inputs)
+    return why or "outputs missing from the state"
 
 
 def run_stages(names: Sequence[str], ctx: RunContext) -> list[StageReport]:
