@@ -44,6 +44,7 @@ from python_lfs import tutorial_lfs  # noqa: E402
 from snorkel_parity import DATA, load_spam  # noqa: E402
 
 from polarlab.bench.methods import BASELINES, METHODS  # noqa: E402
+
 METRICS = ("accuracy", "macro_f1")
 SNORKEL = {"epochs": 500, "lr": 0.01, "l2": 0.0, "seed": 123}      # the tutorial's LabelModel.fit settings
 
