@@ -12,7 +12,7 @@ F1) and macro-F1 of MV (WRENCH's seeded random tie-break), Snorkel and Dawid–S
 each followed by a logistic regression on the same features (``+lr``), POLAR's h(x) alone (``polar_h``) and POLAR's
 final output (``polar``, defaults; its combination, the held-out agreement / SE table, the vote-shift check of the
 test rows and its warnings reported). Features: ``embedding`` (the shipped MiniLM). The methods' code is
-``benchmarks/spam_tutorial.py: run_seed`` (shared, not copied).
+``benchmarks/spam_tutorial.py: run_seed`` over :func:`polarlab.bench.methods.fit_methods` (shared, not copied).
 
 Gold-free statistics of each rule set (rules and votes per class, coverage, overlap, conflict on both splits) come
 first. Under ``diagnosis`` (test gold, read only to explain a result, never to choose anything): the rules' accuracy
@@ -40,7 +40,9 @@ import numpy as np
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from spam_tutorial import BASELINES, METHODS, polar_wins, run_seed, summarize  # noqa: E402
+from spam_tutorial import polar_wins, run_seed, summarize  # noqa: E402
+
+from polarlab.bench.methods import BASELINES, METHODS  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 RULES = "llm_lf_datasculpt/output"

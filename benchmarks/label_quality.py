@@ -34,7 +34,6 @@ import numpy as np
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-BASELINE_ROWS = ("mv", "snorkel", "dawid_skene", "mv+lr", "snorkel+lr", "dawid_skene+lr")
 SPAM_RULES = {                                   # one-sided: every rule that fires votes spam (1)
     "link": r"https?://|www\.|\.com\b",
     "check_out": r"\bcheck\s+(it\s+|this\s+|my\s+)?out\b",
@@ -52,7 +51,9 @@ def wrench_dirs(root: Path) -> list[Path]:
 
 def wins(labels: dict, metric: str) -> dict:
     """POLAR's margin over the best baseline on ``metric`` (positive = POLAR better)."""
-    best = max(BASELINE_ROWS, key=lambda m: labels[m][metric] if m in labels else -1)
+    from polarlab.bench.methods import BASELINES
+
+    best = max(BASELINES, key=lambda m: labels[m][metric] if m in labels else -1)
     return {"best_baseline": best, "best_baseline_value": labels[best][metric],
             "polar": labels["polar"][metric], "margin": labels["polar"][metric] - labels[best][metric]}
 
@@ -60,6 +61,7 @@ def wins(labels: dict, metric: str) -> dict:
 def run_dataset(directory: Path, llm: str, limit: int | None, state_dir: Path, seed: int,
                 harmonizer: dict | None = None) -> dict:
     from polarlab.bench import BenchConfig, bench_wrench
+    from polarlab.bench.methods import supervision_messages
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -69,7 +71,7 @@ def run_dataset(directory: Path, llm: str, limit: int | None, state_dir: Path, s
     out["llm_weight"] = res.get("llm_weight")
     out["seconds"] = res["seconds"]
     out["wins"] = {"wrench_metric": wins(res["labels"], "wrench_metric"), "macro_f1": wins(res["labels"], "macro_f1")}
-    out["warnings"] = sorted({str(w.message) for w in caught if "Supervision" in type(w.message).__name__})
+    out["warnings"] = supervision_messages(caught)
     return out
 
 
@@ -79,12 +81,11 @@ def one_sided(spam_dir: Path, llm: str, state_dir: Path, n_fit: int, test_limit:
     import pandas as pd
 
     from polarlab.bench.instructions import llm_task
+    from polarlab.bench.methods import fit_methods, score_methods
     from polarlab.bench.wrench import make_llm_source
     from polarlab.data.loaders import from_pandas
     from polarlab.features import make_features
-    from polarlab.harmonizer import PolarHarmonizer
-    from polarlab.labelmodels import MajorityVote, make_label_model
-    from polarlab.metrics import classification_metrics
+    from polarlab.labelmodels import MajorityVote
     from polarlab.task import Task
 
     files = sorted(spam_dir.glob("Youtube0*.csv"))
@@ -121,24 +122,16 @@ def one_sided(spam_dir: Path, llm: str, state_dir: Path, n_fit: int, test_limit:
         if source is not None:
             Lf = np.hstack([Lf, source.apply(sets["fit"], task).votes[:, None]])
             Lt = np.hstack([Lt, source.apply(sets["test"], task).votes[:, None]])
-        probas = {"mv": MajorityVote(2, seed=seed).fit(Lf).predict_proba(Lt),
-                  "mv_first": MajorityVote(2, tie_break="first").fit(Lf).predict_proba(Lt)}
-        for m in ("snorkel", "dawid_skene"):
-            probas[m] = make_label_model(m, 2).fit(Lf).predict_proba(Lt)
-        for m in ("mv+lr", "snorkel+lr", "dawid_skene+lr"):
-            probas[m] = make_label_model(m, 2, seed=seed).fit(Lf, X["fit"]).predict_proba(None, X["test"])
-        opts = {"seed": seed, **(harmonizer or {})}
+        opts = dict(harmonizer or {})
         if source is not None:
             opts["tune_sources"] = [Lf.shape[1] - 1]
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            h = PolarHarmonizer(2, **opts).fit(Lf, X["fit"])
-        probas["polar"] = h.predict_proba(Lt, X["test"])
-        probas["polar_h"] = h.predict_h(X["test"])
-        out[tag] = {"labels": {m: {k: classification_metrics(gold, P, dataset="youtube")[k]
-                                   for k in ("accuracy", "macro_f1")} for m, P in probas.items()},
+        fits = fit_methods(Lf, Lt, X["fit"], X["test"], 2, seed=seed, harmonizer=opts)
+        h = fits.harmonizer
+        first = MajorityVote(2, tie_break="first").fit(Lf).predict_proba(Lt)
+        probas = {"mv": fits.probas["mv"], "mv_first": first, **fits.probas}     # MV's two tie-breaks side by side
+        out[tag] = {"labels": score_methods(gold, probas, "youtube"),
                     "combine": h.combine_, "llm_multiplier": h.tuned_multiplier_ if source is not None else None,
-                    "warnings": [str(w.message) for w in caught]}
+                    "warnings": [str(w.message) for w in fits.fit_warnings]}
     return out
 
 

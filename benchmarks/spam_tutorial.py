@@ -43,8 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from python_lfs import tutorial_lfs  # noqa: E402
 from snorkel_parity import DATA, load_spam  # noqa: E402
 
-BASELINES = ("mv", "snorkel", "dawid_skene", "mv+lr", "snorkel+lr", "dawid_skene+lr")
-METHODS = (*BASELINES, "polar_h", "polar")
+from polarlab.bench.methods import BASELINES, METHODS  # noqa: E402
+
 METRICS = ("accuracy", "macro_f1")
 SNORKEL = {"epochs": 500, "lr": 0.01, "l2": 0.0, "seed": 123}      # the tutorial's LabelModel.fit settings
 
@@ -116,36 +116,19 @@ def run_seed(L: dict, X: dict, y: np.ndarray, seed: int, *, snorkel: dict | None
     WRENCH metric (:func:`polarlab.metrics.classification_metrics`); ``L``/``X``: ``{"train", "test"}`` arrays;
     ``keep``: also return ``"fitted": {"probas": {method: (n_test, k)}, "harmonizer": the fitted POLAR}``;
     ``harmonizer``: options of POLAR beyond the seed (e.g. ``{"n_seeds": 5}``)."""
+    from polarlab.bench.methods import fit_methods, score_methods, supervision_messages
     from polarlab.bench.wrench import combination_report
-    from polarlab.harmonizer import PolarHarmonizer
-    from polarlab.labelmodels import make_label_model
-    from polarlab.metrics import classification_metrics
 
-    k = n_classes
-    snorkel = dict(snorkel or {})
-    Lf, Lt = L["train"], L["test"]
-    probas = {"mv": make_label_model("mv", k, seed=seed).fit(Lf).predict_proba(Lt),
-              "snorkel": make_label_model("snorkel", k, **snorkel).fit(Lf).predict_proba(Lt),
-              "dawid_skene": make_label_model("dawid_skene", k).fit(Lf).predict_proba(Lt)}
-    for m in ("mv", "snorkel", "dawid_skene"):
-        opts = {"label_model_options": snorkel} if m == "snorkel" and snorkel else {}
-        probas[f"{m}+lr"] = make_label_model(f"{m}+lr", k, seed=seed, **opts).fit(Lf, X["train"]).predict_proba(
-            None, X["test"])
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        h = PolarHarmonizer(k, **{"seed": seed, **(harmonizer or {})}).fit(Lf, X["train"])
-        probas["polar"] = h.predict_proba(Lt, X["test"])      # vote-shift check of the test rows included
-    probas["polar_h"] = h.predict_h(X["test"])
+    fits = fit_methods(L["train"], L["test"], X["train"], X["test"], n_classes, seed=seed,
+                       options={"snorkel": dict(snorkel or {})}, harmonizer=harmonizer)
+    h = fits.harmonizer
     report = combination_report(h)
-    report["vote_shift_test"] = h.vote_shift(Lt, X["test"]).to_dict() if getattr(h, "combiner_", None) else None
-    report["fit_warnings"] = sorted({str(w.message) for w in caught if "Supervision" in type(w.message).__name__})
-    labels = {}
-    for m in METHODS:
-        met = classification_metrics(y, probas[m], dataset=dataset)
-        labels[m] = {name: round(float(met[name]), 4) for name in metrics}
-    out = {"labels": labels, "harmonizer": report, "paired": paired(y, probas)}
+    report["vote_shift_test"] = h.vote_shift(L["test"], X["test"]).to_dict() if getattr(h, "combiner_", None) else None
+    report["fit_warnings"] = supervision_messages(fits.fit_warnings + fits.test_warnings)
+    out = {"labels": score_methods(y, fits.probas, dataset, metrics, methods=METHODS, digits=4), "harmonizer": report,
+           "paired": paired(y, fits.probas)}
     if keep:
-        out["fitted"] = {"probas": probas, "harmonizer": h}
+        out["fitted"] = {"probas": fits.probas, "harmonizer": h}
     return out
 
 

@@ -127,6 +127,21 @@ def test_stemmed_source_can_stem_plain_keywords() -> None:
     assert StemmedKeywordSource("kw", ["pleas"], 1).apply(ds, TASK).votes.tolist() == [-1, 1, 1]
 
 
+def test_rules_sharing_a_stemmer_read_each_dataset_once_and_never_mix_datasets_up() -> None:
+    stemmer = Stemmer()
+    rules = [StemmedKeywordSource(f"r{i}", [k], "spam", stemmer=stemmer)
+             for i, k in enumerate(["subscrib", "check out", "ca speak", "worri", "parti", "song"])]
+    a, b = data(*TEXTS), data(*reversed(TEXTS))
+    first = {name: apply_sources(ds, rules, TASK, progress=False, workers=1).L for name, ds in (("a", a), ("b", b))}
+    assert len(stemmer._arrays) == 2                    # one column read (and hashed) per dataset, not per rule
+    again = apply_sources(a, rules, TASK, progress=False, workers=1).L
+    np.testing.assert_array_equal(again, first["a"])
+    np.testing.assert_array_equal(first["b"], first["a"][::-1])
+    alone = [StemmedKeywordSource(r.name, r.keywords, r.label) for r in rules]    # each with its own Stemmer
+    np.testing.assert_array_equal(apply_sources(b, alone, TASK, progress=False, workers=1).L, first["b"])
+    assert first["a"][:, 0].tolist() == [1, -1, -1, -1, -1, -1, -1] and first["a"][:, 1].tolist()[1] == 1
+
+
 @pytest.mark.skipif(not DATASCULPT.exists(), reason="../shared/data/llm_lf_datasculpt is not beside the repository")
 def test_every_datasculpt_rule_fires_on_its_training_split() -> None:
     """DataSculpt built each LF from training examples, so with its matching every rule votes somewhere there."""

@@ -23,17 +23,15 @@ from ..data.dataset import Dataset
 from ..data.wrench import load_wrench, wrench_task
 from ..errors import ConfigError
 from ..harmonizer import PolarHarmonizer
-from ..labelmodels import make_label_model
 from ..matrix.label_matrix import LabelMatrix
-from ..metrics import classification_metrics
 from ..project import Project
 from ..risk import calibration_report, llm_distilled_risk, risk_score
 from ..sources.votes import weak_label_sources
 from .instructions import llm_task
+from .methods import LABEL_MODEL_BASELINES, TWO_STAGE_BASELINES, fit_baselines, score_methods
 
 LLM_NAME = "llm"
-BASELINES = ("mv", "snorkel", "dawid_skene")
-TWO_STAGE = ("mv+lr", "snorkel+lr", "dawid_skene+lr")   # label model -> logistic regression on the same features
+LABEL_METRICS = ("accuracy", "f1", "macro_f1", "wrench_metric", "wrench_metric_name")
 
 
 @dataclass
@@ -201,7 +199,7 @@ def fit_all(cfg: BenchConfig, seconds: dict[str, float]) -> Fitted:
                   "tune_llm_weight": bool(cfg.tune_llm), **cfg.harmonizer}
     project = _SampledProject(path=Path(cfg.directory) / "bench", task=task,
                               data={"wrench": str(cfg.directory), "fit_split": fit_name}, sources=tables,
-                              labelmodel={"methods": [*BASELINES, "polar"],
+                              labelmodel={"methods": [*LABEL_MODEL_BASELINES, "polar"],
                                           "options": dict(cfg.label_model_options)}, harmonizer=harmonizer,
                               state_dir=Path(cfg.state_dir), sampled={fit_name: fit, "test": test})
     state = ProjectState(Path(cfg.state_dir) / "bench" / f"{Path(cfg.directory).name}-{cfg.limit or 'all'}")
@@ -214,13 +212,11 @@ def fit_all(cfg: BenchConfig, seconds: dict[str, float]) -> Fitted:
     seconds["load"] += time.perf_counter() - t - sum(r.seconds for r in ctx.log)
     L_fit, L_test = ctx.matrices[fit_name], ctx.matrices["test"]
     X_fit, X_test = ctx.features[fit_name], ctx.features["test"]
-    probas: dict[str, np.ndarray] = {m: ctx.probas[m]["test"] for m in BASELINES}
+    probas: dict[str, np.ndarray] = {m: ctx.probas[m]["test"] for m in LABEL_MODEL_BASELINES}
     probas["polar"] = ctx.probas["polar"]["test"]
     has_llm = LLM_NAME in L_fit.names
-    for m in TWO_STAGE:
-        t = time.perf_counter()
-        probas[m] = make_label_model(m, task.n_classes, seed=cfg.seed).fit(L_fit.L, X_fit).predict_proba(None, X_test)
-        seconds[m] = time.perf_counter() - t
+    probas.update(fit_baselines(L_fit.L, L_test.L, X_fit, X_test, task.n_classes, seed=cfg.seed,
+                                methods=TWO_STAGE_BASELINES, seconds=seconds))
     risk_probas: dict[str, np.ndarray] = {}
     opts = {"seed": cfg.seed, **cfg.harmonizer}
     if has_llm and cfg.tune_llm and "tune_sources" not in cfg.harmonizer:
@@ -273,7 +269,8 @@ def risk_table(f: Fitted, cfg: BenchConfig, seconds: dict[str, float]) -> tuple[
     else:
         answers = f.probas["polar"].argmax(axis=1)
     risks = {m: risk_score(f.risk_probas.get(m, f.probas[m]), answers)
-             for m in ("polar", "polar_h", "polar_equal", "polar_transformer", *BASELINES) if m in f.probas}
+             for m in ("polar", "polar_h", "polar_equal", "polar_transformer", *LABEL_MODEL_BASELINES)
+             if m in f.probas}
     if f.has_llm:
         risks["llm_logprob"] = risk_score(f.probas["llm"], answers)
         t = time.perf_counter()
@@ -296,7 +293,7 @@ def bench_wrench(cfg: BenchConfig) -> dict[str, Any]:
                           fix="give --llm local (or a server URL), or drop --correct")
     f = fit_all(cfg, seconds)
     name = f.task.name
-    labels = {m: _label_metrics(f.test.gold, P, name) for m, P in f.probas.items()}
+    labels = score_methods(f.test.gold, f.probas, name, LABEL_METRICS)
     risk, _, _ = risk_table(f, cfg, seconds)
     correction = None
     if strategies:
@@ -394,9 +391,3 @@ def _settings(c: CorrectionConfig) -> dict[str, Any]:
     from dataclasses import asdict
 
     return asdict(c)
-
-
-def _label_metrics(gold: np.ndarray, P: np.ndarray, name: str) -> dict[str, Any]:
-    m = classification_metrics(gold, P, dataset=name)
-    return {"accuracy": m["accuracy"], "f1": m["f1"], "macro_f1": m["macro_f1"],
-            "wrench_metric": m["wrench_metric"], "wrench_metric_name": m["wrench_metric_name"]}

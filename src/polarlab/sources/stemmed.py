@@ -27,7 +27,9 @@ _WORD = re.compile(r"^\w+$")
 
 class Stemmer:
     """DataSculpt's text preprocessing (lower-case, tokenize, word tokens only, Porter stem), with a small cache of
-    whole processed columns so that many sources over the same rows process them once.
+    whole processed columns so that many sources over the same rows process them once: by content (a hash of the
+    texts), and, so that the texts are read and hashed once and not once per source, by the very column array a
+    dataset hands out (:meth:`polarlab.data.Dataset.arrow` builds it once; Arrow arrays do not change).
 
     Args:
         keep: how many processed columns to keep (least recently used dropped first).
@@ -43,6 +45,7 @@ class Stemmer:
         self._sentences = PunktSentenceTokenizer().tokenize
         self._keep = keep
         self._columns: OrderedDict[str, object] = OrderedDict()
+        self._arrays: list[tuple[object, str]] = []      # (a column array as read, its key), newest last
         self._tokens: dict[str, str] = {}
 
     def tokens(self, text: str) -> list[str]:
@@ -65,16 +68,26 @@ class Stemmer:
         """The processed ``column`` as a pyarrow array of ``" tok tok ... "`` (padded with one space each side)."""
         import pyarrow as pa
 
-        texts = [t or "" for t in data.without_gold().arrow(column).to_pylist()]     # read once per rule
-        key = column + ":" + hashlib.sha1("\x00".join(texts).encode("utf-8", "replace")).hexdigest()
+        raw = data.without_gold().arrow(column)
+        key = self._key(raw, column)
         if key in self._columns:
             self._columns.move_to_end(key)
             return self._columns[key]
-        done = pa.array([f" {self.text(t)} " for t in texts], type=pa.large_string())
+        done = pa.array([f" {self.text(t or '')} " for t in raw.to_pylist()], type=pa.large_string())
         self._columns[key] = done
         while len(self._columns) > self._keep:
             self._columns.popitem(last=False)
         return done
+
+    def _key(self, raw, column: str) -> str:
+        """The cache key of a column array: the one found for this very array before, else the hash of its texts."""
+        for seen, key in self._arrays:
+            if seen is raw:
+                return key
+        texts = "\x00".join(t or "" for t in raw.to_pylist())
+        key = column + ":" + hashlib.sha1(texts.encode("utf-8", "replace")).hexdigest()
+        self._arrays = [*self._arrays, (raw, key)][-self._keep:]
+        return key
 
 
 @dataclass
