@@ -160,6 +160,37 @@ def test_slots_votes_features_and_harmonized_risk():
     assert acc_h >= np.mean(rks[2].top1 == truth)                 # never worse than the noisiest voter
 
 
+def test_linking_harmonizer_n_seeds_reaches_polar_and_one_seed_is_the_plain_fit():
+    """[linking.harmonizer] n_seeds = K: the linking job's POLAR is a K-seed ensemble (seeds seed .. seed+K-1, its
+    h(x) the mean of K real fits); K = 1 (the default) is the single fit of before."""
+    from polarlab.harmonizer import PolarHarmonizer
+    from polarlab.linking.config import LinkingConfig
+    from polarlab.linking.pipeline import polar_harmonizer
+
+    rng = np.random.default_rng(1)
+    n, truth = 80, rng.integers(0, 20, 80)
+    rks = [Ranking(np.stack([np.where(rng.random(n) < noise, rng.integers(20, 40, n), truth),
+                             rng.integers(40, 60, n)], axis=1), np.tile([0.9, 0.5], (n, 1)))
+           for noise in (0.1, 0.3, 0.5)]
+    slots = build_slots(rks, [np.ones((n, 8))] * 3, ["a", "b", "c"], n_slots=8)         # the default n_slots
+    one = lambda seed: PolarHarmonizer(n_classes=8, model="lr", seed=seed, combine="h")  # noqa: E731
+    good = {"task": {"kind": "linking"}, "ontology": {"paths": ["o"]}, "linking": {"corpus": ["c.txt"]}}
+    default = linking_project_from_dict(good).linking
+    plain = harmonize(slots, one(2))
+    h1 = harmonize(slots, polar_harmonizer(default, 2))
+    assert default.harmonizer.n_seeds == 1 and h1.h.seed_members_ == []
+    assert np.array_equal(h1.proba, plain.proba) and np.array_equal(h1.risk, plain.risk)
+    cfg = linking_project_from_dict({**good, "linking": {"corpus": ["c"], "harmonizer": {"n_seeds": 3}}}).linking
+    h3 = harmonize(slots, polar_harmonizer(cfg, 2))
+    assert h3.h.n_seeds == 3 and [m.seed for m in h3.h.seed_members_] == [3, 4]
+    members = [plain.proba_h] + [harmonize(slots, one(s)).proba_h for s in (3, 4)]
+    assert np.allclose(h3.proba_h, np.mean(members, axis=0))
+    assert not np.allclose(members[0], members[1])                # the seeds differ, so the mean is no one fit
+    with pytest.raises(ConfigError, match="n_seeds"):
+        linking_project_from_dict({**good, "linking": {"corpus": ["c"], "harmonizer": {"n_seeds": 0}}})
+    assert LinkingConfig(corpus=["c"]).harmonizer.n_seeds == default.harmonizer.n_seeds
+
+
 def test_config_errors_name_the_key():
     good = {"task": {"kind": "linking"}, "ontology": {"paths": ["o"]}, "linking": {"corpus": ["c.txt"]}}
     assert linking_project_from_dict(good).linking.linkers == ["exact", "sparse", "names_dense", "kriss"]

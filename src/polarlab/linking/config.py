@@ -69,6 +69,9 @@ class HarmonizerConfig(_Strict):
     model: Literal["lr", "mlp"] = "lr"
     scalarization: Literal["linear", "square", "2norm", "max"] = "linear"
     weights: Literal["equal", "max_eigen", "min_var"] = "equal"
+    n_seeds: int = Field(1, ge=1, description=(
+        "a seed ensemble: K whole POLAR fits with seeds seed ... seed+K-1, their distributions over the slots "
+        "averaged (the project's [harmonizer] n_seeds); 1 = one fit"))
 
 
 class CalibrationConfig(_Strict):
@@ -141,7 +144,9 @@ class LinkingConfig(_Strict):
     bare_gold_prefix: str | None = "MESH"
     output_xrefs: list[str] = Field(default_factory=lambda: ["MESH", "MIM"])
     review: int = Field(50, ge=0, description="riskiest links written to the review file")
-    seed: int = 0
+    seed: int = Field(0, description=(
+        "seeds the contrastive training, the pseudo-dev set, the prototype sample and POLAR (with "
+        "[linking.harmonizer] n_seeds = K, the seeds seed ... seed+K-1)"))
     num_threads: int | None = Field(1, ge=1, description="torch threads (1 is fastest on a busy 2-core machine)")
 
     @field_validator("self_train_risk")
@@ -177,6 +182,9 @@ class LinkingConfig(_Strict):
 
 
 class OutputConfig(_Strict):
+    """``[output]`` of a linking project: the folder and the labels file (links with probability and risk;
+    ``review.csv`` beside it holds the riskiest links)."""
+
     dir: str = "out"
     labels: str = "links.csv"
 
@@ -196,6 +204,12 @@ class LinkingProject(_Strict):
         if v.get("kind", "linking") != "linking":
             raise ValueError(f"[task] kind = {v.get('kind')!r}; a linking project has kind = \"linking\"")
         return v
+
+
+LINKING_TABLES: dict[str, type[BaseModel]] = {
+    "ontology": OntologyConfig, "linking": LinkingConfig, "linking.train": TrainConfig,
+    "linking.harmonizer": HarmonizerConfig, "linking.calibration": CalibrationConfig, "output": OutputConfig}
+"""A linking project's tables by their TOML names (``docs/config.md`` documents each)."""
 
 
 def linking_project_from_dict(raw: dict, file: str | Path | None = None) -> LinkingProject:

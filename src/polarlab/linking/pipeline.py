@@ -108,7 +108,7 @@ def polar_harmonizer(cfg: LinkingConfig, seed: int = 0) -> PolarHarmonizer:
     """The POLAR harmonizer over ``cfg.n_slots`` candidate slots, as ``[linking.harmonizer]`` says."""
     h = cfg.harmonizer
     return PolarHarmonizer(n_classes=cfg.n_slots, model=h.model, scalarization=h.scalarization, weights=h.weights,
-                           seed=seed, combine="h")
+                           seed=seed, combine="h", n_seeds=h.n_seeds)
 
 
 def run_link(mentions: MentionSet, ontology: Ontology, unlabelled: Sequence[Document], cfg: LinkingConfig,
