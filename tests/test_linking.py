@@ -328,6 +328,26 @@ def test_mentions_found_by_name_matching_without_spans(corpus):
     assert ms.texts[0] == "Wilson disease" and "[M] Wilson disease [/M]" in ms.contexts[0]
 
 
+def test_the_linking_job_scans_each_text_once_with_the_same_matches(corpus):
+    """Self-supervision and the terms each document names read the same documents: one scan per distinct
+    text, the same matches, mentions and document terms as a plain matcher's."""
+    from polarlab.data.pubtator import read_pubtator
+    from polarlab.linking.candidates import MemoNameMatcher, document_entities
+    from polarlab.linking.selfsup import self_supervised_mentions
+    from polarlab.ontology import NameMatcher
+
+    onto = load_ontology(corpus / "onto")
+    docs = read_pubtator(corpus / "corpus" / "train_corpus.txt")
+    plain, memo = NameMatcher(onto), MemoNameMatcher(onto)
+    found = self_supervised_mentions(docs, memo)
+    assert memo.scans_ == len({d.text for d in docs}) and len(found) > len(docs)
+    assert document_entities(onto, memo, docs) == document_entities(onto, plain, docs)
+    assert memo.scans_ == len({d.text for d in docs})             # the second reading scanned nothing
+    assert found == self_supervised_mentions(docs, plain)
+    memo.find(docs[0].text).clear()                                # a caller's list is its own
+    assert memo.find(docs[0].text) == plain.find(docs[0].text) != []
+
+
 @pytest.mark.parametrize("hnsw_above", [0, 10_000])
 def test_prototype_index_exact_and_hnsw(hnsw_above):
     from polarlab.linking.linkers import PrototypeIndex, RowTable
