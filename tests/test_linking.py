@@ -162,7 +162,7 @@ def test_slots_votes_features_and_harmonized_risk():
 
 def test_linking_harmonizer_n_seeds_reaches_polar_and_one_seed_is_the_plain_fit():
     """[linking.harmonizer] n_seeds = K: the linking job's POLAR is a K-seed ensemble (seeds seed .. seed+K-1, its
-    h(x) the mean of K real fits); K = 1 (the default) is the single fit of before."""
+    h(x) the mean of K real fits); K = 1 is the single fit (the default before)."""
     from polarlab.harmonizer import PolarHarmonizer
     from polarlab.linking.config import LinkingConfig
     from polarlab.linking.pipeline import polar_harmonizer
@@ -175,20 +175,23 @@ def test_linking_harmonizer_n_seeds_reaches_polar_and_one_seed_is_the_plain_fit(
     slots = build_slots(rks, [np.ones((n, 8))] * 3, ["a", "b", "c"], n_slots=8)         # the default n_slots
     one = lambda seed: PolarHarmonizer(n_classes=8, model="lr", seed=seed, combine="h")  # noqa: E731
     good = {"task": {"kind": "linking"}, "ontology": {"paths": ["o"]}, "linking": {"corpus": ["c.txt"]}}
-    default = linking_project_from_dict(good).linking
+    with_k = lambda k: linking_project_from_dict(                  # noqa: E731
+        {**good, "linking": {"corpus": ["c"], "harmonizer": {"n_seeds": k}}}).linking
     plain = harmonize(slots, one(2))
-    h1 = harmonize(slots, polar_harmonizer(default, 2))
-    assert default.harmonizer.n_seeds == 1 and h1.h.seed_members_ == []
+    h1 = harmonize(slots, polar_harmonizer(with_k(1), 2))
+    assert h1.h.seed_members_ == []
     assert np.array_equal(h1.proba, plain.proba) and np.array_equal(h1.risk, plain.risk)
-    cfg = linking_project_from_dict({**good, "linking": {"corpus": ["c"], "harmonizer": {"n_seeds": 3}}}).linking
-    h3 = harmonize(slots, polar_harmonizer(cfg, 2))
+    h3 = harmonize(slots, polar_harmonizer(with_k(3), 2))
     assert h3.h.n_seeds == 3 and [m.seed for m in h3.h.seed_members_] == [3, 4]
     members = [plain.proba_h] + [harmonize(slots, one(s)).proba_h for s in (3, 4)]
     assert np.allclose(h3.proba_h, np.mean(members, axis=0))
     assert not np.allclose(members[0], members[1])                # the seeds differ, so the mean is no one fit
     with pytest.raises(ConfigError, match="n_seeds"):
-        linking_project_from_dict({**good, "linking": {"corpus": ["c"], "harmonizer": {"n_seeds": 0}}})
-    assert LinkingConfig(corpus=["c"]).harmonizer.n_seeds == default.harmonizer.n_seeds
+        with_k(0)
+    default = linking_project_from_dict(good).linking             # the default ensemble reaches POLAR too
+    k = default.harmonizer.n_seeds
+    assert k == LinkingConfig(corpus=["c"]).harmonizer.n_seeds
+    assert len(polar_harmonizer(default, 0).fit(slots.L, slots.X).seed_members_) == k - 1
 
 
 def test_config_errors_name_the_key():
@@ -393,6 +396,7 @@ def test_linking_defaults_are_the_gold_free_ones():
     assert cfg.unlabelled == [] and 0 < cfg.self_train_risk <= 0.5          # a link more likely right than wrong
     proj = HarmonizerSection()
     assert (cfg.harmonizer.model, cfg.harmonizer.scalarization) == (proj.model, proj.scalarization)
+    assert cfg.harmonizer.n_seeds == 5                            # the seed ensemble's K, fixed a priori (README)
 
 
 @pytest.mark.slow
