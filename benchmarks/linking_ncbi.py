@@ -7,6 +7,9 @@ time and peak memory of each phase. The last line is one JSON object.
     OMP_NUM_THREADS=1 python benchmarks/linking_ncbi.py [--data ../shared/data] [--limit-docs N]
         [--unlabelled ../shared/data/scifact/corpus.jsonl] [--set self_train_risk=0]
         [--set 'self_train_text="spans"']   # also self-train on mentions found in the unlabelled text
+        [--set seed=1]                      # every seed: contrastive training, pseudo-dev set, prototypes, POLAR
+        [--harmonizer-seed 1]               # POLAR's seed alone (the rest stays at [linking] seed)
+        [--set 'harmonizer={"n_seeds": 5}'] # a POLAR seed ensemble
 """
 from __future__ import annotations
 
@@ -29,6 +32,8 @@ def main() -> None:
                     help="more unlabelled text (PubTator, BEIR JSONL, plain text); repeat for several files")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                     help="a [linking] setting other than the default, e.g. self_train_risk=0 (a variant)")
+    ap.add_argument("--harmonizer-seed", type=int, default=None,
+                    help="the POLAR harmonizer's seed alone (default: [linking] seed, which seeds everything)")
     args = ap.parse_args()
     options = {k: json.loads(v) for k, v in (x.split("=", 1) for x in args.set)}
     from polarlab.export.labels import to_json
@@ -36,7 +41,7 @@ def main() -> None:
 
     result = bench_linking(args.data / "ncbi_disease", args.data / "disease_ontology", limit_docs=args.limit_docs,
                            state_dir=args.state_dir, ablations=not args.no_ablations,
-                           unlabelled=args.unlabelled, options=options)
+                           unlabelled=args.unlabelled, options=options, harmonizer_seed=args.harmonizer_seed)
     for name, r in {**result["linkers"], **result["ablations"], "harmonized": result["harmonized"]}.items():
         print(f"{name:18s} acc@1 mappable {100 * r['acc1_mappable']:5.1f}  acc@5 mappable "
               f"{100 * r['acc5_mappable']:5.1f}  acc@1 all {100 * r['acc1_all']:5.1f}", file=sys.stderr)

@@ -25,3 +25,16 @@ def test_config_docs_cover_every_table_source_type_and_llm_backend() -> None:
         assert f"## `[{name}]`" in text
     for kind in SOURCE_TYPES:
         assert f'### `type = "{kind}"`' in text
+
+
+def test_config_docs_cover_every_linking_table_and_key() -> None:
+    from polarlab.linking.config import LINKING_TABLES, LinkingProject
+
+    text = render()
+    tables = {"ontology", "linking", "output"} | {f"linking.{k}" for k in ("train", "harmonizer", "calibration")}
+    assert set(LINKING_TABLES) == tables and set(LinkingProject.model_fields) - {"task", "project"} <= tables
+    section = text[text.index("## Linking projects"):]
+    for name, model in LINKING_TABLES.items():
+        assert f"### `[{name}]`" in section
+        for key in model.model_fields:
+            assert f"| `{key}` |" in section

@@ -160,6 +160,40 @@ def test_slots_votes_features_and_harmonized_risk():
     assert acc_h >= np.mean(rks[2].top1 == truth)                 # never worse than the noisiest voter
 
 
+def test_linking_harmonizer_n_seeds_reaches_polar_and_one_seed_is_the_plain_fit():
+    """[linking.harmonizer] n_seeds = K: the linking job's POLAR is a K-seed ensemble (seeds seed .. seed+K-1, its
+    h(x) the mean of K real fits); K = 1 is the single fit (the default before)."""
+    from polarlab.harmonizer import PolarHarmonizer
+    from polarlab.linking.config import LinkingConfig
+    from polarlab.linking.pipeline import polar_harmonizer
+
+    rng = np.random.default_rng(1)
+    n, truth = 80, rng.integers(0, 20, 80)
+    rks = [Ranking(np.stack([np.where(rng.random(n) < noise, rng.integers(20, 40, n), truth),
+                             rng.integers(40, 60, n)], axis=1), np.tile([0.9, 0.5], (n, 1)))
+           for noise in (0.1, 0.3, 0.5)]
+    slots = build_slots(rks, [np.ones((n, 8))] * 3, ["a", "b", "c"], n_slots=8)         # the default n_slots
+    one = lambda seed: PolarHarmonizer(n_classes=8, model="lr", seed=seed, combine="h")  # noqa: E731
+    good = {"task": {"kind": "linking"}, "ontology": {"paths": ["o"]}, "linking": {"corpus": ["c.txt"]}}
+    with_k = lambda k: linking_project_from_dict(                  # noqa: E731
+        {**good, "linking": {"corpus": ["c"], "harmonizer": {"n_seeds": k}}}).linking
+    plain = harmonize(slots, one(2))
+    h1 = harmonize(slots, polar_harmonizer(with_k(1), 2))
+    assert h1.h.seed_members_ == []
+    assert np.array_equal(h1.proba, plain.proba) and np.array_equal(h1.risk, plain.risk)
+    h3 = harmonize(slots, polar_harmonizer(with_k(3), 2))
+    assert h3.h.n_seeds == 3 and [m.seed for m in h3.h.seed_members_] == [3, 4]
+    members = [plain.proba_h] + [harmonize(slots, one(s)).proba_h for s in (3, 4)]
+    assert np.allclose(h3.proba_h, np.mean(members, axis=0))
+    assert not np.allclose(members[0], members[1])                # the seeds differ, so the mean is no one fit
+    with pytest.raises(ConfigError, match="n_seeds"):
+        with_k(0)
+    default = linking_project_from_dict(good).linking             # the default ensemble reaches POLAR too
+    k = default.harmonizer.n_seeds
+    assert k == LinkingConfig(corpus=["c"]).harmonizer.n_seeds
+    assert len(polar_harmonizer(default, 0).fit(slots.L, slots.X).seed_members_) == k - 1
+
+
 def test_config_errors_name_the_key():
     good = {"task": {"kind": "linking"}, "ontology": {"paths": ["o"]}, "linking": {"corpus": ["c.txt"]}}
     assert linking_project_from_dict(good).linking.linkers == ["exact", "sparse", "names_dense", "kriss"]
@@ -297,6 +331,26 @@ def test_mentions_found_by_name_matching_without_spans(corpus):
     assert ms.texts[0] == "Wilson disease" and "[M] Wilson disease [/M]" in ms.contexts[0]
 
 
+def test_the_linking_job_scans_each_text_once_with_the_same_matches(corpus):
+    """Self-supervision and the terms each document names read the same documents: one scan per distinct
+    text, the same matches, mentions and document terms as a plain matcher's."""
+    from polarlab.data.pubtator import read_pubtator
+    from polarlab.linking.candidates import MemoNameMatcher, document_entities
+    from polarlab.linking.selfsup import self_supervised_mentions
+    from polarlab.ontology import NameMatcher
+
+    onto = load_ontology(corpus / "onto")
+    docs = read_pubtator(corpus / "corpus" / "train_corpus.txt")
+    plain, memo = NameMatcher(onto), MemoNameMatcher(onto)
+    found = self_supervised_mentions(docs, memo)
+    assert memo.scans_ == len({d.text for d in docs}) and len(found) > len(docs)
+    assert document_entities(onto, memo, docs) == document_entities(onto, plain, docs)
+    assert memo.scans_ == len({d.text for d in docs})             # the second reading scanned nothing
+    assert found == self_supervised_mentions(docs, plain)
+    memo.find(docs[0].text).clear()                                # a caller's list is its own
+    assert memo.find(docs[0].text) == plain.find(docs[0].text) != []
+
+
 @pytest.mark.parametrize("hnsw_above", [0, 10_000])
 def test_prototype_index_exact_and_hnsw(hnsw_above):
     from polarlab.linking.linkers import PrototypeIndex, RowTable
@@ -342,6 +396,7 @@ def test_linking_defaults_are_the_gold_free_ones():
     assert cfg.unlabelled == [] and 0 < cfg.self_train_risk <= 0.5          # a link more likely right than wrong
     proj = HarmonizerSection()
     assert (cfg.harmonizer.model, cfg.harmonizer.scalarization) == (proj.model, proj.scalarization)
+    assert cfg.harmonizer.n_seeds == 5                            # the seed ensemble's K, fixed a priori (README)
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ from .models import SECTIONS
 HEADER = """# Project file reference (`polarlab.toml`)
 
 Generated from the typed models in `src/polarlab/config/models.py`, `src/polarlab/sources/registry.py`,
-`src/polarlab/llm/settings.py` and `src/polarlab/llm/backends.py` by
+`src/polarlab/llm/settings.py`, `src/polarlab/llm/backends.py` and `src/polarlab/linking/config.py` by
 `python -m polarlab.config.docs`; do not edit by hand. Every key is checked: an unknown key or a value of the
 wrong type stops the run before any work, with the file, the key path and a "did you mean" suggestion.
 Types are strict: `"10"` is not an integer and `"mv"` is not a list.
@@ -27,7 +27,7 @@ Types are strict: `"10"` is not an integer and `"mv"` is not a list.
 def _type(annotation: Any) -> str:
     text = str(annotation) if not isinstance(annotation, type) else annotation.__name__
     for a, b in (("typing.", ""), ("Optional[", "optional["), ("NoneType", "none"), ("<class '", ""), ("'>", ""),
-                 ("polarlab.config.models.", ""), ("Literal", "one of")):
+                 ("polarlab.config.models.", ""), ("polarlab.linking.config.", ""), ("Literal", "one of")):
         text = text.replace(a, b)
     return text.replace("|", "\\|")
 
@@ -75,6 +75,18 @@ def render() -> str:
     for name, backend in LLM_BACKENDS.items():
         out.append(f"#### `backend = \"{name}\"`\n\n{inspect.cleandoc(backend.settings.__doc__ or '')}\n\n"
                    f"{model_table(backend.settings)}\n")
+    out.append(linking_tables())
+    return "\n".join(out)
+
+
+def linking_tables() -> str:
+    """The tables of a linking project (``[task] kind = "linking"``, :mod:`polarlab.linking.config`)."""
+    from ..linking.config import LINKING_TABLES
+
+    out = ["## Linking projects (`[task] kind = \"linking\"`)\n\nA linking project file "
+           "(`polarlab link project.toml`) has these tables instead of `[data]` and `[[sources]]`.\n"]
+    for name, model in LINKING_TABLES.items():
+        out.append(f"### `[{name}]`\n\n{inspect.cleandoc(model.__doc__ or '')}\n\n{model_table(model)}\n")
     return "\n".join(out)
 
 

@@ -49,8 +49,11 @@ def lowest_risk_accuracy(risk: np.ndarray, correct: np.ndarray, share: float = 0
 def bench_linking(corpus: str | os.PathLike, ontology: str | os.PathLike, cfg: LinkingConfig | None = None,
                   limit_docs: int | None = None, state_dir: str | os.PathLike | None = ".polarlab",
                   ablations: bool = True, unlabelled: Sequence[str | os.PathLike] = (),
-                  options: dict[str, Any] | None = None) -> dict[str, Any]:
+                  options: dict[str, Any] | None = None, harmonizer_seed: int | None = None) -> dict[str, Any]:
     """Link the corpus's test mentions; score every linker, the ablations and the harmonized link.
+
+    ``harmonizer_seed``: the POLAR harmonizer's seed alone (default ``[linking] seed``, which also seeds the
+    contrastive training, the pseudo-dev set and the prototype sample), see :func:`run_link`.
 
     Returns:
         ``{"linkers": {name: {acc1_mappable, acc5_mappable, acc1_all, acc5_all}}, "ablations": {...},
@@ -58,13 +61,15 @@ def bench_linking(corpus: str | os.PathLike, ontology: str | os.PathLike, cfg: L
         "n_mentions", "n_mappable", "n_selfsup", "universe", "n_prototypes", "train", "seconds",
         "peak_rss_mb"}`` (see :func:`bench_report`).
     """
-    return bench_report(*bench_run(corpus, ontology, cfg, limit_docs, state_dir, ablations, unlabelled, options))
+    return bench_report(*bench_run(corpus, ontology, cfg, limit_docs, state_dir, ablations, unlabelled, options,
+                                   harmonizer_seed))
 
 
 def bench_run(corpus: str | os.PathLike, ontology: str | os.PathLike, cfg: LinkingConfig | None = None,
               limit_docs: int | None = None, state_dir: str | os.PathLike | None = ".polarlab",
               ablations: bool = True, unlabelled: Sequence[str | os.PathLike] = (),
-              options: dict[str, Any] | None = None) -> tuple[LinkRun, GoldMap, dict[str, Any]]:
+              options: dict[str, Any] | None = None,
+              harmonizer_seed: int | None = None) -> tuple[LinkRun, GoldMap, dict[str, Any]]:
     """The expensive part of the bench: load, self-supervise, train, link, harmonize.
 
     ``unlabelled``: more text files for self-supervision beside the corpus's train/dev files
@@ -88,8 +93,12 @@ def bench_run(corpus: str | os.PathLike, ontology: str | os.PathLike, cfg: Linki
     gold = map_gold(mentions.gold, onto, cfg.gold_prefixes, cfg.bare_gold_prefix, where)
     load_s = time.perf_counter() - t0
     cache = Path(state_dir) / "embeddings" if state_dir else None
-    run = run_link(mentions, onto, texts, cfg, docs, cache_dir=cache, ablations=ablations)
-    return run, gold, {"load_seconds": load_s, "t0": t0, "n_docs": len(docs), "n_unlabelled_docs": len(texts)}
+    run = run_link(mentions, onto, texts, cfg, docs, cache_dir=cache, ablations=ablations,
+                   harmonizer_seed=harmonizer_seed)
+    seeds = {"seed": cfg.seed, "harmonizer_seed": cfg.seed if harmonizer_seed is None else harmonizer_seed,
+             "n_seeds": cfg.harmonizer.n_seeds}
+    return run, gold, {"load_seconds": load_s, "t0": t0, "n_docs": len(docs), "n_unlabelled_docs": len(texts),
+                       "seeds": seeds}
 
 
 def coverage_report(run: LinkRun, gold: GoldMap) -> dict[str, Any]:
@@ -140,18 +149,20 @@ def bench_report(run: LinkRun, gold: GoldMap, meta: dict[str, Any]) -> dict[str,
         c = calibration_report(v.risk[mp], ~ok[mp])
         harm[name] = link_accuracy(v.ranking, gold) | {"mappable_risk_ece": c.ece, "mappable_risk_auroc": c.auroc}
     seconds = {"load": meta["load_seconds"], **{k: v.seconds for k, v in run.phases.items()}}
+    fits = [run.harmonized, *([run.first_pass] if run.first_pass is not None else []), *run.variants.values()]
+    seconds["polar"] = sum(f.polar_seconds for f in fits)  # inside the phases above
     train_keys = ("selfsup_matching", "contrastive_training")
     return {
         "linkers": linkers, "ablations": abl, "harmonized": harm,
         "n_mentions": len(run.mentions), "n_mappable": int(mp.sum()), "n_docs": meta["n_docs"],
-        "n_unlabelled_docs": meta.get("n_unlabelled_docs"),
+        "n_unlabelled_docs": meta.get("n_unlabelled_docs"), "seeds": meta.get("seeds"),
         "n_selfsup": run.n_selfsup, "coverage": coverage_report(run, gold), "universe": int(len(run.universe)), "n_prototypes": run.n_prototypes,
         "train": None if tr is None else {"examples": tr.n_examples_, "steps": tr.n_steps_, "seconds": tr.seconds_,
                                           "loss_first": tr.losses_[0] if tr.losses_ else None,
                                           "loss_last": tr.losses_[-1] if tr.losses_ else None},
         "seconds": {**seconds, "selfsup_total": sum(seconds.get(k, 0.0) for k in train_keys),
                     "linking_total": sum(v for k, v in seconds.items()
-                                         if k not in train_keys + ("load", "ablations")),
+                                         if k not in train_keys + ("load", "ablations", "polar")),
                     "total": time.perf_counter() - meta["t0"]},
         "peak_rss_mb": {k: v.peak_rss_mb for k, v in run.phases.items()} | {"end": peak_rss_mb()},
     }

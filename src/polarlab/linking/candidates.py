@@ -7,13 +7,31 @@ from typing import Sequence
 import numpy as np
 
 from ..data.pubtator import Document
-from ..ontology.matcher import NameMatcher
+from ..ontology.matcher import NameMatch, NameMatcher
 from ..ontology.terms import Ontology
 from .config import LinkingConfig
 from .encoder import MemoEncoder
 from .harmonize import CandidateSlots, build_slots
 from .linkers import ExactLinker, NamesDenseLinker, Ranking, SparseLinker, names_table
 from .mentions import MentionSet
+
+
+class MemoNameMatcher(NameMatcher):
+    """A :class:`NameMatcher` that scans each distinct text once: the linking job reads the same documents
+    for self-supervised mentions and for the terms each document names (the unlabelled text, and the
+    documents to link when they are unlabelled text too). ``find`` is a function of the text alone, so a
+    remembered answer is the answer. ``scans_``: the texts actually scanned."""
+
+    def __init__(self, ontology: Ontology, **kwargs) -> None:
+        super().__init__(ontology, **kwargs)
+        self._found: dict[str, list[NameMatch]] = {}
+        self.scans_ = 0
+
+    def find(self, text: str) -> list[NameMatch]:
+        if text not in self._found:
+            self._found[text] = super().find(text)
+            self.scans_ += 1
+        return list(self._found[text])
 
 
 def document_entities(ontology: Ontology, matcher: NameMatcher, docs: Sequence[Document]) -> dict[str, set[int]]:

@@ -18,6 +18,7 @@ from .linkers import KrissLinker, RowTable, names_table
 from .mentions import MentionSet
 from .pseudodev import PseudoDev, drop_hidden, hide_names
 from .selfsup import SelfSupMention, sample_per_entity
+from .selftrain import kriss_at_risks
 
 
 @dataclass
@@ -104,14 +105,10 @@ def choose_self_train_risk(cfg: LinkingConfig, dev_lk: "PseudoDevLinkers", top1:
     grid = sorted(set(cfg.self_train_grid)) if cfg.self_train_risk == "auto" else [float(cfg.self_train_risk)]
     acc: dict = {0.0: dev_lk.accuracy(dev_lk.linkers["kriss"])}
     fitted: dict = {0.0: None}
-    for t in grid:
-        if t <= 0:
-            continue
-        keep = (top1 >= 0) & (risk < t)
-        lk = KrissLinker(tuned, window, marked_names=marked).fit(
-            dev_lk.names, dev_lk.positions, dev_lk.protos, dev_lk.doc_texts,
-            linked=(dev_lk.mentions.subset(keep), top1[keep]))
-        acc[float(t)], fitted[float(t)] = dev_lk.accuracy(lk), lk
+    fits = kriss_at_risks(tuned, window, marked, dev_lk.names, dev_lk.positions, dev_lk.protos, dev_lk.doc_texts,
+                          dev_lk.mentions, top1, risk, [float(t) for t in grid if t > 0])
+    for t, lk in fits.items():
+        acc[t], fitted[t] = dev_lk.accuracy(lk), lk
     if cfg.self_train_risk == "auto":
         best = max(acc, key=lambda t: (acc[t], -t))
     else:

@@ -14,6 +14,7 @@ probability a calibrated one, both fitted there without gold (:mod:`polarlab.lin
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -114,6 +115,7 @@ class HarmonizedLinks:
         link_model: what the pseudo-dev set fitted (None without one), see
             :class:`polarlab.linking.stack.LinkModel`.
         h: the fitted POLAR harmonizer (links other mentions' slots, :func:`apply_links`).
+        polar_seconds: time of POLAR's fit and h(x) on the slots (and on the pseudo-dev slots).
     """
 
     proba: np.ndarray
@@ -123,6 +125,7 @@ class HarmonizedLinks:
     proba_h: np.ndarray | None = None
     link_model: object | None = None
     h: PolarHarmonizer | None = None
+    polar_seconds: float = 0.0
 
 
 def harmonize(slots: CandidateSlots, harmonizer: PolarHarmonizer | None = None, seed: int = 0,
@@ -138,8 +141,10 @@ def harmonize(slots: CandidateSlots, harmonizer: PolarHarmonizer | None = None, 
     """
     K = slots.entities.shape[1]
     h = harmonizer or PolarHarmonizer(n_classes=K, model="lr", seed=seed, combine="h")
+    t0 = time.perf_counter()
     h.fit(slots.L, slots.X)
     proba_h = h.predict_proba(None, slots.X)
+    polar_seconds = time.perf_counter() - t0
     model = None
     if dev is None or not len(dev[1]):
         proba = proba_h
@@ -147,12 +152,14 @@ def harmonize(slots: CandidateSlots, harmonizer: PolarHarmonizer | None = None, 
         from .stack import fit_link_model
 
         dev_slots, targets = dev
+        t0 = time.perf_counter()
         dev_h = h.predict_proba(None, dev_slots.X)
+        polar_seconds += time.perf_counter() - t0
         model = fit_link_model(dev_slots, dev_h, targets, folds=folds, seed=seed)
         model.dev_proba_h = dev_h
         proba = model.rank_proba(slots, proba_h)
     out = _links(slots, proba, proba_h, model)
-    out.h = h
+    out.h, out.polar_seconds = h, polar_seconds
     return out
 
 

@@ -18,7 +18,7 @@ from ..features.embedding import Embedder
 from ..harmonizer import PolarHarmonizer
 from ..ontology.matcher import NameMatcher
 from ..ontology.terms import Ontology
-from .candidates import dense_universe, document_entities, rank_and_slot
+from .candidates import MemoNameMatcher, dense_universe, document_entities, rank_and_slot
 from .config import LinkingConfig
 from .contrastive import ContrastiveTrainer
 from .devchoice import PseudoDevLinkers, choose_name_form, choose_self_train_risk, choose_window
@@ -28,7 +28,7 @@ from .linkers import ExactLinker, KrissLinker, NamesDenseLinker, Ranking, RowTab
 from .mentions import MentionSet
 from .pseudodev import PseudoDev, choose_pseudo_dev, drop_hidden
 from .selfsup import SelfSupMention, sample_per_entity, self_supervised_mentions
-from .selftrain import self_trained_kriss, self_training_links
+from .selftrain import kriss_at_risks, self_trained_kriss, self_training_links
 from .textmentions import distinct_links, text_mentions
 
 
@@ -108,7 +108,7 @@ def polar_harmonizer(cfg: LinkingConfig, seed: int = 0) -> PolarHarmonizer:
     """The POLAR harmonizer over ``cfg.n_slots`` candidate slots, as ``[linking.harmonizer]`` says."""
     h = cfg.harmonizer
     return PolarHarmonizer(n_classes=cfg.n_slots, model=h.model, scalarization=h.scalarization, weights=h.weights,
-                           seed=seed, combine="h")
+                           seed=seed, combine="h", n_seeds=h.n_seeds)
 
 
 def run_link(mentions: MentionSet, ontology: Ontology, unlabelled: Sequence[Document], cfg: LinkingConfig,
@@ -305,7 +305,7 @@ def _self_supervision(job: _Job) -> _SelfSupervision:
     (:func:`polarlab.linking.pseudodev.choose_pseudo_dev`; no gold)."""
     ontology, cfg = job.ontology, job.cfg
     pos = {t: e for e, t in enumerate(ontology.ids)}
-    matcher = NameMatcher(ontology)
+    matcher = MemoNameMatcher(ontology)    # the unlabelled and the linked documents are scanned once each
     exact = ExactLinker().fit(ontology)
     sparse = SparseLinker().fit(ontology)
     job.clock.lap("index_ontology")
@@ -489,15 +489,10 @@ def _self_train_sweep(job: _Job, ss: _SelfSupervision, lks: _Linkers, kr: _Kriss
                       risk_t: float) -> dict[str, KrissLinker]:
     """Ablations: KRISS with the first pass's links below each other threshold of :data:`SELF_TRAIN_SWEEP`
     as prototypes (measured by KRISS's own ranking only, no re-harmonizing)."""
-    KL = partial(KrissLinker, marked_names=kr.marked)
-    extra: dict = {}
-    for t in SELF_TRAIN_SWEEP:
-        keep = self_training_links(first_pass, t)
-        if t != risk_t and keep.any():
-            extra[f"kriss_self_train_{t:g}"] = KL(kr.tuned, kr.window).fit(
-                lks.names, ss.pos, kr.protos, ss.doc_texts,
-                linked=(job.mentions.subset(keep), first_pass.ranking.top1[keep]))
-    return extra
+    others = [t for t in SELF_TRAIN_SWEEP if t != risk_t and self_training_links(first_pass, t).any()]
+    fits = kriss_at_risks(kr.tuned, kr.window, kr.marked, lks.names, ss.pos, kr.protos, ss.doc_texts, job.mentions,
+                          first_pass.ranking.top1, first_pass.risk, others)
+    return {f"kriss_self_train_{t:g}": lk for t, lk in fits.items()}
 
 
 def link_text_mentions(linkers: dict, harm: HarmonizedLinks, unlabelled: Sequence[Document], ontology: Ontology,

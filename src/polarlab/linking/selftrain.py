@@ -32,7 +32,27 @@ from .selfsup import SelfSupMention
 def self_training_links(harm: HarmonizedLinks, max_risk: float) -> np.ndarray:
     """shape (n,), bool: the links that become KRISS prototypes of their entity in the second pass —
     those with a link whose risk is below ``max_risk`` (no gold: the harmonized link's own risk)."""
-    return (harm.ranking.top1 >= 0) & (np.asarray(harm.risk) < max_risk)
+    return low_risk(harm.ranking.top1, harm.risk, max_risk)
+
+
+def low_risk(top1: np.ndarray, risk: np.ndarray, max_risk: float) -> np.ndarray:
+    """shape (n,), bool: the mentions with a link (``top1`` >= 0) whose ``risk`` is below ``max_risk``."""
+    return (np.asarray(top1) >= 0) & (np.asarray(risk) < max_risk)
+
+
+def kriss_at_risks(tuned: MemoEncoder, window: int, marked_names: bool, names: RowTable, positions: dict[str, int],
+                   prototypes: Sequence[SelfSupMention], doc_texts: dict[str, str], mentions: MentionSet,
+                   top1: np.ndarray, risk: np.ndarray, thresholds: Sequence[float]) -> dict[float, KrissLinker]:
+    """KRISS self-trained at each risk threshold t of ``thresholds``: on the ``tuned`` encoder, with
+    ``prototypes`` and, as prototypes of their linked entity (never of themselves), the ``mentions``
+    whose link ``top1`` (shape (n,)) has a ``risk`` below t (:func:`low_risk`). The pseudo-dev set's
+    choice of the threshold and the test's sweep of the other thresholds both refit KRISS so."""
+    out: dict[float, KrissLinker] = {}
+    for t in thresholds:
+        keep = low_risk(top1, risk, t)
+        out[t] = KrissLinker(tuned, window, marked_names=marked_names).fit(
+            names, positions, prototypes, doc_texts, linked=(mentions.subset(keep), np.asarray(top1)[keep]))
+    return out
 
 
 def document_folds(doc_ids: Sequence[str], folds: int = 2) -> np.ndarray:
