@@ -131,7 +131,7 @@ def one_sided(spam_dir: Path, llm: str, state_dir: Path, n_fit: int, test_limit:
         probas = {"mv": fits.probas["mv"], "mv_first": first, **fits.probas}     # MV's two tie-breaks side by side
         out[tag] = {"labels": score_methods(gold, probas, "youtube"),
                     "combine": h.combine_, "llm_multiplier": h.tuned_multiplier_ if source is not None else None,
-                    "warnings": [str(w.message) for w in fits.fit_warnings]}
+                    "warnings": [str(w.message) for w in fits.fit_warnings + fits.test_warnings]}
     return out
 
 

@@ -102,9 +102,13 @@ def score(P: np.ndarray, d: dict) -> dict:
     y, covered = d["yt"], (d["Lt"] >= 0).any(axis=1)
     pred = P.argmax(axis=1)
     return {"wrench_metric": round(float(classification_metrics(y, P, dataset=d["dataset"])["wrench_metric"]), 4),
-            "acc_uncovered": round(float((pred[~covered] == y[~covered]).mean()), 4),
-            "acc_covered": round(float((pred[covered] == y[covered]).mean()), 4),
-            "share1_uncovered": round(float((pred[~covered] == 1).mean()), 4)}
+            "acc_uncovered": _mean(pred[~covered] == y[~covered]), "acc_covered": _mean(pred[covered] == y[covered]),
+            "share1_uncovered": _mean(pred[~covered] == 1)}
+
+
+def _mean(x: np.ndarray) -> float | None:
+    """The mean rounded to 4 places; None for no rows (JSON has no NaN)."""
+    return round(float(x.mean()), 4) if x.size else None
 
 
 def l2(C: float, n_fit: int, k: int, val_fraction: float = 0.1) -> float:
@@ -193,8 +197,7 @@ def facts(d: dict) -> dict:
     for split, L, y in (("train", d["Lf"], d["yf"]), ("test", d["Lt"], d["yt"])):
         cov = (L >= 0).any(axis=1)
         out[split] = {"covered": int(cov.sum()), "uncovered": int((~cov).sum()),
-                      "gold_share1_covered": round(float((y[cov] == 1).mean()), 4),
-                      "gold_share1_uncovered": round(float((y[~cov] == 1).mean()), 4)}
+                      "gold_share1_covered": _mean(y[cov] == 1), "gold_share1_uncovered": _mean(y[~cov] == 1)}
     return out
 
 

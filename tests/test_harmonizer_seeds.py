@@ -1,4 +1,4 @@
-"""The harmonizer's seed ensemble (``n_seeds``): the mean of whole fits with seeds seed, seed+1, ... (issue 10)."""
+"""The harmonizer's seed ensemble (``n_seeds``): the mean of whole fits with seeds seed, seed+S, ... (issue 10)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,6 +6,7 @@ import pytest
 
 from polarlab.errors import InputError
 from polarlab.harmonizer import PolarHarmonizer
+from polarlab.harmonizer.polar import SEED_STRIDE
 
 
 def problem(seed: int = 0, n: int = 300, m: int = 6, d: int = 8):
@@ -23,8 +24,8 @@ def test_seed_ensemble_is_the_mean_of_the_single_fits() -> None:
     X, L = problem()
     Xt, Lt = problem(seed=1, n=100)
     ens = PolarHarmonizer(2, seed=3, n_seeds=3).fit(L, X)
-    singles = [PolarHarmonizer(2, seed=s).fit(L, X) for s in (3, 4, 5)]
-    assert [m.seed for m in ens.seed_members_] == [4, 5]
+    singles = [PolarHarmonizer(2, seed=s).fit(L, X) for s in (3, 3 + SEED_STRIDE, 3 + 2 * SEED_STRIDE)]
+    assert [m.seed for m in ens.seed_members_] == [3 + SEED_STRIDE, 3 + 2 * SEED_STRIDE]
     for use_votes in (True, False):
         for exclude in ([], [2]):           # the final distribution and a leave-one-source-out one (the risk)
             got = ens.predict_proba(Lt, Xt, exclude=exclude, use_votes=use_votes)
@@ -51,3 +52,14 @@ def test_one_seed_is_the_single_fit() -> None:
 def test_bad_n_seeds(bad) -> None:
     with pytest.raises(InputError, match="n_seeds"):
         PolarHarmonizer(2, n_seeds=bad)
+
+
+def test_ensembles_of_neighbouring_seeds_share_no_member() -> None:
+    """Runs with seeds 0, 1, 2 and K = 5 are independent ensembles (members seed + i * SEED_STRIDE), so their spread
+    is not shrunk by construction (with members seed + i they shared up to 4 of 5 fits)."""
+    X, L = problem(n=60)
+    seeds = [{h.seed for h in (e, *e.seed_members_)}
+             for e in (PolarHarmonizer(2, seed=s, n_seeds=5, epochs=2).fit(L, X) for s in (0, 1, 2))]
+    assert all(len(s) == 5 for s in seeds)
+    assert not (seeds[0] & seeds[1] or seeds[0] & seeds[2] or seeds[1] & seeds[2])
+

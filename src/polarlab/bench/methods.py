@@ -106,14 +106,21 @@ def score_methods(gold: np.ndarray, probas: dict[str, np.ndarray], dataset: str,
             (:func:`polarlab.metrics.classification_metrics`).
         metrics: keys of :func:`~polarlab.metrics.classification_metrics`'s result.
         methods: which of ``probas`` and in what order (default: all, in its order).
-        digits: round each score (as a float) to this many places; None = as computed.
+        digits: round each numeric score (as a float) to this many places; None = as computed.
     """
     metrics = tuple(metrics)
     out: dict[str, dict[str, Any]] = {}
     for m in probas if methods is None else methods:
         scores = classification_metrics(gold, probas[m], dataset=dataset)
-        out[m] = {k: scores[k] if digits is None else round(float(scores[k]), digits) for k in metrics}
+        out[m] = {k: _rounded(scores[k], digits) for k in metrics}
     return out
+
+
+def _rounded(value: Any, digits: int | None) -> Any:
+    """A score rounded to ``digits`` places as a float; names (e.g. ``wrench_metric_name``) and None unchanged."""
+    if digits is None or isinstance(value, (str, bool)) or value is None:
+        return value
+    return round(float(value), digits)
 
 
 def supervision_messages(caught: Iterable[warnings.WarningMessage]) -> list[str]:

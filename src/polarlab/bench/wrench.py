@@ -46,7 +46,8 @@ class BenchConfig:
         state_dir: caches (LLM answers, embeddings).
         features: ``"embedding"`` or ``"tfidf"``.
         harmonizer: keyword options of :class:`PolarHarmonizer`.
-        label_model_options: label model -> its keyword options (e.g. ``{"mv": {"tie_break": "first"}}``).
+        label_model_options: label model -> its keyword options (e.g. ``{"mv": {"tie_break": "first"}}``), for the
+            model alone and inside its ``+lr``.
         seed: sampling and fitting seed.
         progress: show progress bars.
         correct: correction strategies to evaluate on the test split (e.g. ``("verify",
@@ -195,12 +196,14 @@ def fit_all(cfg: BenchConfig, seconds: dict[str, float]) -> Fitted:
     llm_spec = None if fit.is_tabular else llm_table(cfg.llm, cfg.llm_model, cfg.progress)   # no text: no LLM
     if llm_spec is not None:
         tables.append(llm_spec)
+    options = dict(cfg.label_model_options)
+    options["mv"] = {"seed": cfg.seed, **options.get("mv", {})}     # --seed moves MV's tie-break, as it does mv+lr's
     harmonizer = {"features": "numeric" if fit.is_tabular else cfg.features, "seed": cfg.seed,
                   "tune_llm_weight": bool(cfg.tune_llm), **cfg.harmonizer}
     project = _SampledProject(path=Path(cfg.directory) / "bench", task=task,
                               data={"wrench": str(cfg.directory), "fit_split": fit_name}, sources=tables,
                               labelmodel={"methods": [*LABEL_MODEL_BASELINES, "polar"],
-                                          "options": dict(cfg.label_model_options)}, harmonizer=harmonizer,
+                                          "options": options}, harmonizer=harmonizer,
                               state_dir=Path(cfg.state_dir), sampled={fit_name: fit, "test": test})
     state = ProjectState(Path(cfg.state_dir) / "bench" / f"{Path(cfg.directory).name}-{cfg.limit or 'all'}")
     ctx = RunContext(project=project, state=state, progress=cfg.progress)
@@ -216,7 +219,7 @@ def fit_all(cfg: BenchConfig, seconds: dict[str, float]) -> Fitted:
     probas["polar"] = ctx.probas["polar"]["test"]
     has_llm = LLM_NAME in L_fit.names
     probas.update(fit_baselines(L_fit.L, L_test.L, X_fit, X_test, task.n_classes, seed=cfg.seed,
-                                methods=TWO_STAGE_BASELINES, seconds=seconds))
+                                options=dict(cfg.label_model_options), methods=TWO_STAGE_BASELINES, seconds=seconds))
     risk_probas: dict[str, np.ndarray] = {}
     opts = {"seed": cfg.seed, **cfg.harmonizer}
     if has_llm and cfg.tune_llm and "tune_sources" not in cfg.harmonizer:

@@ -150,7 +150,7 @@ class HarmonizerSection(Section):
     combine_folds: Optional[int] = Field(None, ge=2)
     n_seeds: Optional[int] = Field(None, ge=1, description="a seed ensemble: the final distributions (and the risk's) "
                                                           "are the mean of this many whole fits with seeds seed, "
-                                                          "seed+1, ... (default 1: one fit)")
+                                                          "seed+10000, seed+20000, ... (default 1: one fit)")
     tune_grid: Optional[list[float]] = None
     tune_folds: Optional[int] = Field(None, ge=2)
     epochs: Optional[int] = Field(None, ge=1)

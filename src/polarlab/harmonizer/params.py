@@ -35,7 +35,7 @@ def check_params(*, n_classes: int, model: str, scalarization: str, weights: obj
                          fix=f"use one of {list(LABELS_FROM)}")
     if isinstance(n_seeds, bool) or not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
         raise InputError(f"n_seeds={n_seeds!r}", column="n_seeds",
-                         fix="use a whole number >= 1 (1: one fit; K: the mean of K fits with seeds seed..seed+K-1)")
+                         fix="use a whole number >= 1 (1: one fit; K: the mean of K fits with seeds seed, seed+10000, ...)")
 
 
 def _check_model(n_classes: int, model: str, scalarization: str, weights: object, val_fraction: float,

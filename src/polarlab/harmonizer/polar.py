@@ -36,6 +36,12 @@ from ..validation import check_votes
 WeightSpec = None | Literal["equal", "max_eigen", "min_var"] | Sequence[float] | np.ndarray
 
 
+
+# The seed ensemble's member i (i = 1 .. K-1) is fitted with seed + i * SEED_STRIDE: runs whose seeds differ (and
+# are below the stride) then share no member, so their spread is that of independent ensembles (with members
+# seed + i, the ensembles of seeds 0 and 1 shared K-1 of their K fits).
+SEED_STRIDE = 10_000
+
 @dataclass
 class EpochRecord:
     """One epoch of training: mean training objective and the selection metric."""
@@ -119,7 +125,8 @@ class PolarHarmonizer:
             measured in the README (label-quality section), it helped on noisy LLM-written rules and hurt on
             WRENCH youtube and chemprot, and its margins were below one standard error everywhere.
         n_seeds: a seed ensemble (bagging over the fit's randomness): K > 1 fits the whole harmonizer K times, with
-            seeds ``seed, seed+1, ..., seed+K-1`` (each its own held-out split, initialisation, source groups, selection
+            seeds ``seed, seed+S, ..., seed+(K-1)·S``, S = :data:`SEED_STRIDE` (so runs with different seeds
+            below S share no member; each its own held-out split, initialisation, source groups, selection
             bootstrap and cross-fitting folds, so each may choose its own final distribution), and
             :meth:`predict_proba` returns the mean of the K distributions (also with ``exclude``: the risk). 1 = one
             fit (the ``seed``'s own, which is also the ensemble's first member).
@@ -287,12 +294,12 @@ class PolarHarmonizer:
 
     def _fit_seed_members(self, L: np.ndarray, X: np.ndarray, **held_out) -> None:
         """``seed_members_``: ``n_seeds - 1`` copies fitted on the same rows (``L`` (n, m), ``X`` (n, d), the same
-        held-out arguments) with seeds ``seed+1, ...``. Their warnings are kept in ``warnings_`` and emitted once, by
-        this fit, when they differ from its own."""
+        held-out arguments) with seeds ``seed+S, seed+2S, ...`` (S = :data:`SEED_STRIDE`). Their warnings are kept
+        in ``warnings_`` and emitted once, by this fit, when they differ from its own."""
         self.seed_members_: list[PolarHarmonizer] = []
         for i in range(1, self.n_seeds):
             twin = copy.copy(self)
-            twin.seed, twin.n_seeds, twin.seed_members_ = self.seed + i, 1, []
+            twin.seed, twin.n_seeds, twin.seed_members_ = self.seed + i * SEED_STRIDE, 1, []
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", SupervisionWarning)
                 twin.fit(L, X, **held_out)

@@ -150,7 +150,8 @@ def bench_report(run: LinkRun, gold: GoldMap, meta: dict[str, Any]) -> dict[str,
         harm[name] = link_accuracy(v.ranking, gold) | {"mappable_risk_ece": c.ece, "mappable_risk_auroc": c.auroc}
     seconds = {"load": meta["load_seconds"], **{k: v.seconds for k, v in run.phases.items()}}
     fits = [run.harmonized, *([run.first_pass] if run.first_pass is not None else []), *run.variants.values()]
-    seconds["polar"] = sum(f.polar_seconds for f in fits)  # inside the phases above
+    # inside the phases above: the first and last pass and the variants (not the self-training rounds between)
+    seconds["polar"] = sum(f.polar_seconds for f in fits)
     train_keys = ("selfsup_matching", "contrastive_training")
     return {
         "linkers": linkers, "ablations": abl, "harmonized": harm,

@@ -22,8 +22,8 @@ class MemoNameMatcher(NameMatcher):
     documents to link when they are unlabelled text too). ``find`` is a function of the text alone, so a
     remembered answer is the answer. ``scans_``: the texts actually scanned."""
 
-    def __init__(self, ontology: Ontology, **kwargs) -> None:
-        super().__init__(ontology, **kwargs)
+    def __init__(self, ontology: Ontology, min_length: int = 3, case_sensitive_upto: int = 4) -> None:
+        super().__init__(ontology, min_length=min_length, case_sensitive_upto=case_sensitive_upto)
         self._found: dict[str, list[NameMatch]] = {}
         self.scans_ = 0
 

@@ -64,15 +64,16 @@ class HarmonizerConfig(_Strict):
 
     The model, scalarization and weights are the project's ``[harmonizer]`` defaults (logistic
     regression, linear scalarization, equal source weights), chosen without gold. ``n_seeds`` is 5 here
-    (the project's is 1): a seed ensemble of the K fixed a priori, made the linking default after the
-    NCBI test numbers were seen (mean acc@1 not lower, the seed spread smaller; README "Seed spread").
+    (the project's is 1): a seed ensemble whose K was fixed a priori, made the linking default after the
+    NCBI test numbers were seen (disclosed; mean acc@1 not lower, the seed spread smaller:
+    docs/results/linking.md, "Seed spread").
     """
 
     model: Literal["lr", "mlp"] = "lr"
     scalarization: Literal["linear", "square", "2norm", "max"] = "linear"
     weights: Literal["equal", "max_eigen", "min_var"] = "equal"
     n_seeds: int = Field(5, ge=1, description=(
-        "a seed ensemble: K whole POLAR fits with seeds seed ... seed+K-1, their distributions over the slots "
+        "a seed ensemble: K whole POLAR fits with seeds seed, seed+10000, ..., their distributions over the slots "
         "averaged (the project's [harmonizer] n_seeds); 1 = one fit"))
 
 
@@ -148,7 +149,7 @@ class LinkingConfig(_Strict):
     review: int = Field(50, ge=0, description="riskiest links written to the review file")
     seed: int = Field(0, description=(
         "seeds the contrastive training, the pseudo-dev set, the prototype sample and POLAR (with "
-        "[linking.harmonizer] n_seeds = K, the seeds seed ... seed+K-1)"))
+        "[linking.harmonizer] n_seeds = K, the seeds seed, seed+10000, ...)"))
     num_threads: int | None = Field(1, ge=1, description="torch threads (1 is fastest on a busy 2-core machine)")
 
     @field_validator("self_train_risk")

@@ -81,8 +81,9 @@ class Stemmer:
 
     def _key(self, raw, column: str) -> str:
         """The cache key of a column array: the one found for this very array before, else the hash of its texts."""
-        for seen, key in self._arrays:
+        for i, (seen, key) in enumerate(self._arrays):
             if seen is raw:
+                self._arrays = [*self._arrays[:i], *self._arrays[i + 1:], (seen, key)]     # most recent last
                 return key
         texts = "\x00".join(t or "" for t in raw.to_pylist())
         key = column + ":" + hashlib.sha1(texts.encode("utf-8", "replace")).hexdigest()
