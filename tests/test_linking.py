@@ -459,3 +459,18 @@ def test_self_training_with_a_real_cross_fitted_encoder_fit(corpus):
     assert run.harmonized.ranking.top1.shape == (n,) and np.all(np.isfinite(run.harmonized.risk))
     assert run.rankings["kriss"].top1.shape == (n,)
     assert len(res.frame) == n
+
+
+def test_link_command_prints_the_mention_counts(corpus):
+    """`polarlab link` prints its table with how many mentions were linked and how many map into the ontology
+    (the counts were lost on the way to the table and printed as '?')."""
+    from typer.testing import CliRunner
+
+    from polarlab.cli.main import app
+
+    (corpus / "p.toml").write_text(
+        '[task]\nkind = "linking"\n[ontology]\npaths = ["onto"]\n[linking]\ncorpus = ["corpus/test_corpus.txt"]\n'
+        'linkers = ["exact", "sparse"]\nself_train_risk = 0\n[output]\ndir = "out"\n', encoding="utf-8")
+    res = CliRunner().invoke(app, ["link", str(corpus / "p.toml")], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    assert "(7 mentions, 6 mappable)" in res.output               # one gold id of the 7 maps to no term

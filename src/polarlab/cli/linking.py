@@ -56,7 +56,10 @@ def link_cmd(project: Path = typer.Argument(..., help="a project file with [task
     except PolarlabError as e:
         _fail(e)
     if "harmonized" in result.metrics:
-        print_linking(console, {"linkers": result.metrics["linkers"], "harmonized": result.metrics["harmonized"]})
+        harmonized = result.metrics["harmonized"]
+        print_linking(console, {"linkers": result.metrics["linkers"], "harmonized": harmonized,
+                                "n_mentions": result.metrics.get("n_mentions"),
+                                "n_mappable": harmonized.get("n_mappable")})
     for name, path in result.outputs.items():
         console.print(f"wrote {name}: {path}")
 
