@@ -9,7 +9,7 @@ time and peak memory of each phase. The last line is one JSON object.
         [--set 'self_train_text="spans"']   # also self-train on mentions found in the unlabelled text
         [--set seed=1]                      # every seed: contrastive training, pseudo-dev set, prototypes, POLAR
         [--harmonizer-seed 1]               # POLAR's seed alone (the rest stays at [linking] seed)
-        [--set 'harmonizer={"n_seeds": 5}'] # a POLAR seed ensemble
+        [--set 'harmonizer={"n_seeds": 1}'] # one POLAR fit (the default is a 5-fit seed ensemble)
 """
 from __future__ import annotations
 
@@ -22,6 +22,13 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+def _seed(text: str) -> int:
+    """A seed: a whole number >= 0 (refused here, before minutes of training, not at the POLAR fit)."""
+    if not text.isdecimal():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number >= 0")
+    return int(text)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
@@ -32,7 +39,7 @@ def main() -> None:
                     help="more unlabelled text (PubTator, BEIR JSONL, plain text); repeat for several files")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                     help="a [linking] setting other than the default, e.g. self_train_risk=0 (a variant)")
-    ap.add_argument("--harmonizer-seed", type=int, default=None,
+    ap.add_argument("--harmonizer-seed", type=_seed, default=None,
                     help="the POLAR harmonizer's seed alone (default: [linking] seed, which seeds everything)")
     args = ap.parse_args()
     options = {k: json.loads(v) for k, v in (x.split("=", 1) for x in args.set)}

@@ -60,7 +60,7 @@ def project_text(rows: int, n_seeds: int | None = None) -> str:
         lines += [f'label = "{("ham", "spam")[label]}"', f'ignore_case = {str(ic).lower()}', '']
     lines += ['[[sources]]', 'type = "python"', 'file = "lfs.py"', '',
               '[labelmodel]', 'methods = ["mv", "snorkel", "polar"]', '',
-              '[harmonizer]', 'features = "tfidf"', *([f'n_seeds = {n_seeds}'] if n_seeds else []), '',
+              '[harmonizer]', 'features = "tfidf"', *([f'n_seeds = {n_seeds}'] if n_seeds is not None else []), '',
               '[output]', 'dir = "out"', 'labels = "labels.parquet"', '']
     return "\n".join(lines)
 
@@ -86,7 +86,7 @@ def worker(rows: int, seed: int, n_seeds: int | None = None) -> None:
 
 
 def run_size(rows: int, seed: int, n_seeds: int | None = None) -> dict:
-    extra = ["--n-seeds", str(n_seeds)] if n_seeds else []
+    extra = ["--n-seeds", str(n_seeds)] if n_seeds is not None else []
     out = subprocess.run([sys.executable, __file__, "--worker", str(rows), "--seed", str(seed), *extra],
                          capture_output=True, text=True, check=False)
     if out.returncode != 0:

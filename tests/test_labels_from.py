@@ -61,3 +61,19 @@ def test_the_choice_scores_both_forms_on_the_same_held_out_votes() -> None:
 def test_a_bad_setting_is_refused_when_made() -> None:
     with pytest.raises(InputError, match="labels_from"):
         PolarHarmonizer(2, labels_from="both")
+    with pytest.raises(InputError, match="combine='auto'"):             # auto is decided by the auto selection
+        PolarHarmonizer(2, labels_from="auto", combine="ds:1")
+    with pytest.raises(InputError, match="combine='h'"):                # h alone has no features-only classifier
+        PolarHarmonizer(2, labels_from="features", combine="h")
+
+
+def test_a_split_decided_once_matches_predict_proba_for_a_mixed_ensemble() -> None:
+    """VotesDecided (how polarlab run predicts a split) gives predict_proba's own answer when the ensemble's members
+    chose differently at fit (one the features, the others the votes); it used to look at the first member only."""
+    from polarlab.harmonizer.polar import VotesDecided
+
+    X, L, _ = rules_and_features(0, 300, rule_acc=0.8, signal=1.0)
+    h = PolarHarmonizer(2, seed=0, epochs=10, n_seeds=3).fit(L, X)
+    for first in ("features", "votes"):
+        h.labels_from_, h.seed_members_[0].labels_from_, h.seed_members_[1].labels_from_ = first, "votes", "features"
+        np.testing.assert_allclose(VotesDecided.for_split(h, L, X).predict_proba(L, X), h.predict_proba(L, X))

@@ -474,3 +474,11 @@ def test_link_command_prints_the_mention_counts(corpus):
     res = CliRunner().invoke(app, ["link", str(corpus / "p.toml")], terminal_width=200)
     assert res.exit_code == 0, res.output
     assert "(7 mentions, 6 mappable)" in res.output               # one gold id of the 7 maps to no term
+
+
+def test_a_negative_linking_seed_is_refused_when_read():
+    """numpy refuses a negative seed only at the POLAR fit, minutes into a run: the project file refuses it first."""
+    good = {"task": {"kind": "linking"}, "ontology": {"paths": ["o"]}, "linking": {"corpus": ["c.txt"], "seed": -1}}
+    with pytest.raises(ConfigError, match="seed"):
+        linking_project_from_dict(good)
+

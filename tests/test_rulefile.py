@@ -197,3 +197,45 @@ def test_rules_source_type_in_a_project_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="matching"):
         sources_from_config([{"type": "rules", "file": "rules.txt", "matching": "fuzzy"}], base_dir=tmp_path,
                             state_dir=tmp_path)
+
+
+def test_a_digit_label_is_read_as_the_task_reads_it(tmp_path: Path) -> None:
+    """Labels are resolved by Task.label_index (names first): with classes named '1'..'5', '->5' votes class '5'
+    (index 4), not index 5; before, the checked name was passed on as an index."""
+    stars = Task(labels=("1", "2", "3", "4", "5"), name="stars")
+    rf = read_rule_file(write(tmp_path, "great->5\nbad->1\n"), matching="keyword", task=stars)
+    assert rf.labels(stars) == [4, 0]
+    assert read_rule_file(write(tmp_path, "subscrib->1\n"), task=TASK).labels(TASK) == [1]   # an index otherwise
+
+
+def test_a_stemmed_rule_that_can_never_fire_is_reported(tmp_path: Path, caplog) -> None:
+    rf = read_rule_file(write(tmp_path, "subscrib->1\ne-mail->1\ncheck out->1\n"), task=TASK)
+    assert rf.unmatchable == [(2, "e-mail->1")] and len(rf.sources) == 3
+    assert "can never fire" in caplog.text
+    assert read_rule_file(write(tmp_path, "e-mail->1\n"), matching="keyword").unmatchable == []
+
+
+def test_the_project_file_matchings_are_the_registry(tmp_path: Path) -> None:
+    import typing
+
+    from polarlab.sources.registry import RulesSettings
+
+    assert set(typing.get_args(RulesSettings.model_fields["matching"].annotation)) == set(MATCHERS)
+
+
+def test_a_rules_table_checks_its_labels_when_built(tmp_path: Path) -> None:
+    """In a project file the rules are checked against the task as the sources are built (file and line named),
+    not when they are applied."""
+    from polarlab.errors import PolarlabError
+    from polarlab.sources.config import sources_from_config
+
+    write(tmp_path, "subscrib->1\ncheck out->eggs\n")
+    with pytest.raises(PolarlabError, match="eggs") as e:
+        sources_from_config([{"type": "rules", "file": "rules.txt"}], base_dir=tmp_path, state_dir=tmp_path, task=TASK)
+    assert "line 2" in str(e.value) or getattr(e.value, "line", None) == 2
+
+
+def test_a_label_that_only_looks_like_a_number_is_a_clear_error(tmp_path: Path) -> None:
+    """'²' passes str.isdigit() but int() refuses it: it is an unknown label (file and line), not a ValueError."""
+    with pytest.raises(InputError, match="²"):
+        read_rule_file(write(tmp_path, "subscrib->²\n"), task=TASK)

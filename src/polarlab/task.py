@@ -93,7 +93,7 @@ class Task:
             low = [x.lower() for x in self.labels]
             if value.lower() in low:
                 return low.index(value.lower())
-            if value.strip().lstrip("-").isdigit():
+            if value.strip().lstrip("-").isdecimal():        # not "²", which int() refuses
                 return self.label_index(int(value), file=file, row=row, column=column)
         raise ConfigError(f"label {value!r} is not one of {list(self.labels)}", file=file, row=row,
                           column=column, fix=f"use a label name or an index 0..{self.n_classes - 1}")

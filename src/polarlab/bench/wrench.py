@@ -28,7 +28,7 @@ from ..project import Project
 from ..risk import calibration_report, llm_distilled_risk, risk_score
 from ..sources.votes import weak_label_sources
 from .instructions import llm_task
-from .methods import LABEL_MODEL_BASELINES, TWO_STAGE_BASELINES, fit_baselines, score_methods
+from .methods import LABEL_MODEL_BASELINES, SEEDED, TWO_STAGE_BASELINES, fit_baselines, score_methods
 
 LLM_NAME = "llm"
 LABEL_METRICS = ("accuracy", "f1", "macro_f1", "wrench_metric", "wrench_metric_name")
@@ -197,7 +197,8 @@ def fit_all(cfg: BenchConfig, seconds: dict[str, float]) -> Fitted:
     if llm_spec is not None:
         tables.append(llm_spec)
     options = dict(cfg.label_model_options)
-    options["mv"] = {"seed": cfg.seed, **options.get("mv", {})}     # --seed moves MV's tie-break, as it does mv+lr's
+    for m in SEEDED:            # --seed moves MV's tie-break, as it does mv+lr's (as fit_baselines seeds them)
+        options[m] = {"seed": cfg.seed, **options.get(m, {})}
     harmonizer = {"features": "numeric" if fit.is_tabular else cfg.features, "seed": cfg.seed,
                   "tune_llm_weight": bool(cfg.tune_llm), **cfg.harmonizer}
     project = _SampledProject(path=Path(cfg.directory) / "bench", task=task,

@@ -139,7 +139,7 @@ def analyze(project: Path = typer.Argument(..., help="the project file (polarlab
         if name not in splits:
             raise PolarlabError(f"no split {name!r}; the splits are {sorted(splits)}")
         sources = sources_from_config(proj.sources, base_dir=proj.base_dir, state_dir=proj.state_dir,
-                                      sample=splits[name], file=str(proj.path))
+                                      sample=splits[name], file=str(proj.path), task=proj.task)
         lm = label_matrices({name: splits[name]}, sources, proj.task)[name]
     except PolarlabError as e:
         _fail(e)

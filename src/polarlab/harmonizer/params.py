@@ -16,6 +16,10 @@ from .labels_from import LABELS_FROM
 from .scalarize import SCALARIZATIONS
 
 WEIGHT_NAMES = ("equal", "max_eigen", "min_var")
+# The seed ensemble's member i (i = 1 .. K-1) is fitted with seed + i * SEED_STRIDE: runs whose seeds differ (and
+# are below the stride) then share no member, so their spread is that of independent ensembles (with members
+# seed + i, the ensembles of seeds 0 and 1 shared K-1 of their K fits).
+SEED_STRIDE = 10_000
 
 
 def check_params(*, n_classes: int, model: str, scalarization: str, weights: object, val_fraction: float,
@@ -30,12 +34,26 @@ def check_params(*, n_classes: int, model: str, scalarization: str, weights: obj
     _check_tuning(tune_grid, tune_folds)
     _check_combination(int(n_classes), combine, combine_candidates, combine_groups, combine_folds, combine_se,
                        refit_rows, stage2)
+    _check_labels_from(labels_from, combine)
+    if isinstance(n_seeds, bool) or not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
+        raise InputError(f"n_seeds={n_seeds!r}", column="n_seeds",
+                         fix=f"use a whole number >= 1 (1: one fit; K: the mean of K fits with seeds seed, "
+                             f"seed+{SEED_STRIDE}, ...)")
+
+
+def _check_labels_from(labels_from: str, combine: str | float) -> None:
+    """``labels_from``: a known value, and one the combination can act on (else it would be ignored silently)."""
     if labels_from not in LABELS_FROM:
         raise InputError(f"labels_from={labels_from!r}", column="labels_from",
                          fix=f"use one of {list(LABELS_FROM)}")
-    if isinstance(n_seeds, bool) or not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
-        raise InputError(f"n_seeds={n_seeds!r}", column="n_seeds",
-                         fix="use a whole number >= 1 (1: one fit; K: the mean of K fits with seeds seed, seed+10000, ...)")
+    if labels_from == "auto" and combine != "auto":
+        raise InputError(f"labels_from='auto' with combine={combine!r}: the choice is made by combine='auto''s "
+                         "held-out selection, so it would always keep the votes", column="labels_from",
+                         fix="use combine='auto', or labels_from='votes' / 'features'")
+    if labels_from == "features" and combine == H_ONLY:
+        raise InputError("labels_from='features' with combine='h': h(x) alone reads no votes and has no "
+                         "features-only classifier", column="labels_from",
+                         fix="use labels_from='votes' with combine='h'")
 
 
 def _check_model(n_classes: int, model: str, scalarization: str, weights: object, val_fraction: float,

@@ -27,7 +27,7 @@ from .shift import VoteShift, compare as compare_shift, vote_agreement
 from .stage2 import FeatureClassifier, cross_fitted_proba, fit_temperature, sharpen
 from .select import CandidateScore, select_by_agreement, source_groups
 from .models import build_model
-from .params import check_params
+from .params import SEED_STRIDE, check_params
 from .reweight import source_weights
 from .scalarize import class_aggregate, scalarize_by_class
 from .tune import tune_source_weight
@@ -37,10 +37,6 @@ WeightSpec = None | Literal["equal", "max_eigen", "min_var"] | Sequence[float] |
 
 
 
-# The seed ensemble's member i (i = 1 .. K-1) is fitted with seed + i * SEED_STRIDE: runs whose seeds differ (and
-# are below the stride) then share no member, so their spread is that of independent ensembles (with members
-# seed + i, the ensembles of seeds 0 and 1 shared K-1 of their K fits).
-SEED_STRIDE = 10_000
 
 @dataclass
 class EpochRecord:
@@ -156,8 +152,9 @@ class PolarHarmonizer:
         silenced_sources_: the tuned sources whose chosen weight is 0; the combined output reads their column as
             abstentions (their answers are still scored by the risk).
         warnings_: the :class:`SupervisionWarning` texts of the fit (also emitted as warnings).
-        seed_members_: with ``n_seeds`` > 1, the fitted harmonizers of seeds ``seed+1 ...`` (each with
-            ``n_seeds=1``); every other attribute above is this (the ``seed``'s) fit's. [] with ``n_seeds=1``.
+        seed_members_: with ``n_seeds`` > 1, the fitted harmonizers of seeds ``seed + S, seed + 2S, ...``
+            (S = :data:`SEED_STRIDE`; each with ``n_seeds=1``); every other attribute above is this (the
+            ``seed``'s) fit's. [] with ``n_seeds=1``.
     """
 
     def __init__(self, n_classes: int, model: str = "lr", scalarization: str = "linear",
@@ -871,7 +868,9 @@ class PolarHarmonizer:
                 at ``fallback_temperature_`` (with a :class:`SupervisionWarning`). ``True``/``False``: combine / features only, unchecked.
 
         With ``n_seeds`` > 1: the mean of the members' distributions (this fit's and ``seed_members_``'), the
-        vote-shift check made once for all of them (:meth:`vote_shift`).
+        vote-shift check made once for all of them (:meth:`vote_shift`); a member whose fit chose
+        ``labels_from = "features"`` labels every row from its features whatever ``use_votes`` says (``use_votes``
+        decides for the others).
         """
         X, L = self._checked_rows(L, X, exclude)
         members = getattr(self, "seed_members_", [])
@@ -1008,8 +1007,8 @@ class VotesDecided:
         """Check ``L`` (n, m) / ``X`` (n, d) once (a warning when the votes shifted)."""
         if not model._combining_members() or L is None or not len(L):
             return cls(model, None)
-        if getattr(model, "labels_from_", "votes") == "features":
-            return cls(model, False)
+        if all(getattr(m, "labels_from_", "votes") == "features" for m in model._combining_members()):
+            return cls(model, False)    # every member chose the features at fit: no check (as predict_proba does)
         shift = model.vote_shift(L, X)
         if shift.shifted:
             model._warn_shift(shift, len(L))

@@ -147,7 +147,7 @@ class LinkingConfig(_Strict):
     bare_gold_prefix: str | None = "MESH"
     output_xrefs: list[str] = Field(default_factory=lambda: ["MESH", "MIM"])
     review: int = Field(50, ge=0, description="riskiest links written to the review file")
-    seed: int = Field(0, description=(
+    seed: int = Field(0, ge=0, description=(
         "seeds the contrastive training, the pseudo-dev set, the prototype sample and POLAR (with "
         "[linking.harmonizer] n_seeds = K, the seeds seed, seed+10000, ...)"))
     num_threads: int | None = Field(1, ge=1, description="torch threads (1 is fastest on a busy 2-core machine)")

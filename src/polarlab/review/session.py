@@ -283,4 +283,4 @@ def _sources(project, result, split):
     from ..sources.config import sources_from_config
 
     return sources_from_config(project.sources, base_dir=project.base_dir, state_dir=project.state_dir,
-                               sample=result.splits[split], file=str(project.path))
+                               sample=result.splits[split], file=str(project.path), task=project.task)

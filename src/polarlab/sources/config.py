@@ -21,6 +21,7 @@ from typing import Any
 
 from ..data.dataset import Dataset
 from ..errors import ConfigError
+from ..task import Task
 from ..llm.settings import LLMSettings, build_llm_source, llm_settings_for
 from .base import Source
 from .dictionary import DictionarySource, read_terms
@@ -63,7 +64,8 @@ def load_python_sources(path: Path, names: list[str] | None = None) -> list[Sour
 
 
 def sources_from_config(tables: list[dict[str, Any]], *, base_dir: Path, state_dir: Path,
-                        sample: Dataset | None = None, file: str | None = None, offset: int = 0) -> list[Source]:
+                        sample: Dataset | None = None, file: str | None = None, offset: int = 0,
+                        task: Task | None = None) -> list[Source]:
     """Build the sources a project file declares (each table validated by its type's settings model).
 
     Args:
@@ -73,11 +75,13 @@ def sources_from_config(tables: list[dict[str, Any]], *, base_dir: Path, state_d
         sample: a dataset of the project (to enumerate WRENCH weak-label columns).
         file: the project file, for messages.
         offset: the index of ``tables[0]`` among the file's ``[[sources]]`` (for key paths in messages).
+        task: the project's task: sources that read labels from a file check them as they are built (rule files).
     """
     out: list[Source] = []
     for i, table in enumerate(tables, start=offset):
         settings, where = validate_source(table, i, file)
-        ctx = BuildContext(base_dir=Path(base_dir), state_dir=Path(state_dir), sample=sample, file=file, where=where)
+        ctx = BuildContext(base_dir=Path(base_dir), state_dir=Path(state_dir), sample=sample, file=file, where=where,
+                           task=task)
         try:
             built = SOURCE_TYPES[settings.type].build(settings, ctx)
             for src in built:   # read by apply_sources: how many failing rows this source may have
@@ -149,7 +153,8 @@ def _python(cfg: PythonSettings, ctx: BuildContext) -> list[Source]:
 
 
 def _rules(cfg: RulesSettings, ctx: BuildContext) -> list[Source]:
-    return read_rule_file(_resolve(ctx.base_dir, cfg.file), matching=cfg.matching, prefix=cfg.prefix).sources
+    return read_rule_file(_resolve(ctx.base_dir, cfg.file), matching=cfg.matching, prefix=cfg.prefix,
+                          task=ctx.task).sources
 
 
 def _votes(cfg: VotesSettings, ctx: BuildContext) -> list[Source]:

@@ -22,6 +22,7 @@ from pydantic import Field, model_validator
 
 from ..config.base import Section
 from ..data.dataset import Dataset
+from ..task import Task
 from .base import Source
 
 Label = Union[int, str]
@@ -130,6 +131,7 @@ class BuildContext:
         sample: a split of the data (e.g. to enumerate WRENCH weak-label columns).
         file: the project file, for messages.
         where: the table's key path, e.g. ``"sources[2] (kw_free)"``.
+        task: the project's task (None: labels are checked when the sources are applied).
     """
 
     base_dir: Path
@@ -137,6 +139,7 @@ class BuildContext:
     sample: Dataset | None = None
     file: str | None = None
     where: str = "sources"
+    task: Task | None = None
 
 
 Builder = Callable[[Any, BuildContext], "list[Source]"]

@@ -2,9 +2,10 @@
 
 ::
 
-    subscrib->1          # a keyword (here a stemmed one) and the class it votes: an index or a label name
+    # a keyword (here a stemmed one) and the class it votes: a label name, or an index that is not a name
+    subscrib->1
     check out->spam
-    # comments and blank lines are skipped
+    # comment lines (starting with #) and blank lines are skipped
 
 Each line becomes one source, named after the line (``"subscrib->1"``, with an optional prefix). How the pattern
 is matched is a key of :data:`MATCHERS`: ``stemmed`` (DataSculpt's keyword LFs: the phrase among the text's
@@ -16,6 +17,7 @@ any case, :class:`~polarlab.sources.rules.KeywordSource`), ``substring`` (anywhe
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -24,7 +26,9 @@ from ..errors import InputError, PolarlabError
 from ..task import Task
 from .base import Source
 from .rules import KeywordSource, RegexSource
-from .stemmed import Stemmer, StemmedKeywordSource
+from .stemmed import WORD, Stemmer, StemmedKeywordSource
+
+log = logging.getLogger(__name__)
 
 ARROW = "->"
 
@@ -57,6 +61,8 @@ class RuleFile:
         lines: the 1-based line of each source.
         duplicates: ``(line, first_line, rule)`` of each repeated rule (skipped).
         conflicts: ``(line, first_line, rule)`` of each pattern already read with another label (kept).
+        unmatchable: ``(line, rule)`` of each ``stemmed`` rule with a token the processed text never holds (not
+            made of word characters only, e.g. ``e-mail``): kept, but it never fires (a warning is logged).
     """
 
     path: Path
@@ -65,6 +71,7 @@ class RuleFile:
     lines: list[int] = field(default_factory=list)
     duplicates: list[tuple[int, int, str]] = field(default_factory=list)
     conflicts: list[tuple[int, int, str]] = field(default_factory=list)
+    unmatchable: list[tuple[int, str]] = field(default_factory=list)
 
     def labels(self, task: Task) -> list[int]:
         """The class index each source votes, shape (m,)."""
@@ -106,6 +113,9 @@ def read_rule_file(path: str | Path, *, matching: str = "stemmed", task: Task | 
     except UnicodeDecodeError as e:
         raise InputError(f"not UTF-8 text ({e.reason} at byte {e.start})", file=str(path),
                          fix="save the rule file as UTF-8") from None
+    except OSError as e:
+        raise InputError(f"cannot read the rule file ({e.strerror or e})", file=str(path),
+                         fix="check the file's permissions") from None
     for n, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -126,15 +136,23 @@ def read_rule_file(path: str | Path, *, matching: str = "stemmed", task: Task | 
         first_line.setdefault(pattern, n)
         kept.add((pattern, label))
         try:
-            source = MATCHERS[matching](prefix + rule, pattern, _label(label), shared)
+            source = MATCHERS[matching](prefix + rule, pattern, label, shared)   # resolved as task.label_index does
         except PolarlabError as e:
             raise InputError(f"rule {rule!r} cannot be used: {getattr(e, 'message', e)}", file=str(path), line=n,
                              fix=getattr(e, "fix", None) or "fix or delete the line") from None
         out.sources.append(source)
         out.lines.append(n)
+        if matching == "stemmed" and not all(WORD.match(t) for t in pattern.lower().split()):
+            out.unmatchable.append((n, rule))
     if not out.sources:
         raise InputError("the rule file holds no rule", file=str(path),
                          fix="write one rule per line as pattern->label, e.g. subscrib->1")
+    if out.duplicates or out.conflicts:
+        log.warning("%s: %d repeated rule(s) skipped, %d pattern(s) voting more than one class kept", path,
+                    len(out.duplicates), len(out.conflicts))
+    if out.unmatchable:
+        log.warning("%s: %d stemmed rule(s) can never fire (a token that is not word characters only), lines %s",
+                    path, len(out.unmatchable), [n for n, _ in out.unmatchable])
     return out
 
 
@@ -154,8 +172,3 @@ def _split(line: str, path: Path, n: int) -> tuple[str, str]:
         raise InputError(f"{line!r} uses entity placeholders ({{{{A}}}}/{{{{B}}}}), which this reader does not fill in",
                          file=str(path), line=n, fix="keep text-classification rules only")
     return pattern, label
-
-
-def _label(label: str) -> int | str:
-    """A class index when the label is a number, else the name."""
-    return int(label) if label.isdigit() else label

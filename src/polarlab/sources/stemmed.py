@@ -22,7 +22,7 @@ from ..errors import ConfigError
 from ..task import Task
 from .base import ABSTAIN, SourceOutput
 
-_WORD = re.compile(r"^\w+$")
+WORD = re.compile(r"^\w+$")
 
 
 class Stemmer:
@@ -53,7 +53,7 @@ class Stemmer:
         out = []
         for sentence in self._sentences(text.replace("\ufeff", "").lower()):
             for tok in self._words(sentence):
-                if _WORD.match(tok):
+                if WORD.match(tok):
                     stem = self._tokens.get(tok)
                     if stem is None:
                         stem = self._tokens[tok] = self._stem(tok)

@@ -28,7 +28,7 @@ def all_sources(ctx: RunContext) -> list:
     missing = [n for n in names if n not in ctx.sources]
     if missing:
         built = sources_from_config(ctx.project.sources, base_dir=ctx.project.base_dir, state_dir=ctx.state_dir,
-                                    sample=ctx.splits[ctx.fit_split], file=ctx.file)
+                                    sample=ctx.splits[ctx.fit_split], file=ctx.file, task=ctx.project.task)
         for s in built:
             ctx.sources.setdefault(s.name, s)
     return [ctx.sources[n] for n in names]

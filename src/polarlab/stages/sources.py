@@ -87,7 +87,7 @@ class SourcesStage:
                 reused.extend(names)
             else:
                 built = sources_from_config([table], base_dir=ctx.project.base_dir, state_dir=ctx.state_dir,
-                                            sample=sample, file=ctx.file, offset=i)
+                                            sample=sample, file=ctx.file, offset=i, task=ctx.project.task)
                 for s in built:
                     s_where = f"sources[{i}]"
                     if s.name == HUMAN_SOURCE:
