@@ -36,7 +36,7 @@ def read_jsonl_texts(path: str | os.PathLike) -> list[Document]:
     """Documents of a BEIR-style JSONL file (``_id``/``id``, optional ``title``, ``text``)."""
     path = Path(path)
     docs: list[Document] = []
-    with path.open(encoding="utf-8") as f:
+    with path.open(encoding="utf-8-sig") as f:
         for ln, line in enumerate(f, start=1):
             if not line.strip():
                 continue
@@ -65,7 +65,7 @@ def read_plain_texts(path: str | os.PathLike) -> list[Document]:
     """Documents of a plain-text file: one per non-empty line."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except UnicodeDecodeError as e:
         raise DataError(f"not UTF-8 text ({e.reason} at byte {e.start})", file=str(path),
                         fix="give a UTF-8 text file, a PubTator file or a JSONL file") from None
