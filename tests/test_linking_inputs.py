@@ -81,6 +81,7 @@ def folder(tmp_path):
     train = ["300|t|Wilson disease and low blood pressure.", "300|a|Cystic fibrosis, breast cancer, colon cancer.",
              "300\tCID\tD1\tD2", "", "301|t|Hypotension after clonidine in colon cancer.", ""]
     (tmp_path / "corpus" / "CDR_TrainingSet.PubTator.txt").write_bytes("\r\n".join(train).encode("utf-8"))
+    (tmp_path / "corpus" / "README.txt").write_text("About this corpus.\n", encoding="utf-8")   # not text to read
     return tmp_path
 
 
@@ -158,6 +159,7 @@ def test_bench_and_link_handle_a_bc5cdr_style_corpus(folder):
                         options={**opts, "entity_types": ["Disease"]})
     assert (res["n_mentions"], res["n_mappable"]) == (5, 4)                  # the Chemical is left out
     assert res["mention_types"] == {"Disease": 5, "Chemical": 1} and res["entity_types"] == ["Disease"]
+    assert res["n_unlabelled_docs"] == 2                                     # the training file's, not the README
     assert res["linkers"]["exact"]["n_all"] == 5                             # -1 counts among all mentions
     every = bench_linking(folder / "corpus", folder / "onto", state_dir=None, ablations=False, options=opts)
     assert (every["n_mentions"], every["n_mappable"]) == (6, 4)

@@ -28,7 +28,7 @@ def corpus_files(directory: str | os.PathLike) -> tuple[list[Path], list[Path]]:
     d = Path(directory)
     if not d.is_dir():
         raise InputError("corpus folder not found", file=str(d), fix="give a folder of PubTator files")
-    files = sorted(f for f in d.glob("*.txt") if f.name.upper() not in ("SOURCE.TXT", "LICENSE.TXT"))
+    files = sorted(f for f in d.glob("*.txt") if f.name.upper() not in ("SOURCE.TXT", "LICENSE.TXT", "README.TXT"))
     test = [f for f in files if "test" in f.name.lower()]
     rest = [f for f in files if f not in test]
     if not test:
