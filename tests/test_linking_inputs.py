@@ -203,3 +203,21 @@ def test_obo_files_in_other_styles_load(tmp_path):
     with pytest.raises(InputError, match="term HP:1 has no name") as e:
         load_ontology(nameless)
     assert "nameless.obo" in str(e.value)
+
+
+@pytest.mark.slow
+def test_bench_linking_cli_takes_entity_types(folder, tmp_path):
+    """``polarlab bench linking --entity-type`` with the real default linkers (a tiny contrastive fit)."""
+    from typer.testing import CliRunner
+
+    from polarlab.cli.main import app
+
+    args = ["bench", "linking", "--corpus", str(folder / "corpus"), "--ontology", str(folder / "onto"),
+            "--state-dir", str(tmp_path / "st"), "--no-ablations"]
+    res = CliRunner().invoke(app, args + ["--entity-type", "Disease"])
+    assert res.exit_code == 0, res.output
+    last = json.loads(res.output.strip().splitlines()[-1])
+    assert (last["n_mentions"], last["n_mappable"], last["entity_types"]) == (5, 4, ["Disease"])
+    assert set(last["linkers"]) == {"exact", "sparse", "names_dense", "kriss"}
+    res = CliRunner().invoke(app, args + ["--entity-type", "Gene"])
+    assert res.exit_code != 0 and "Chemical" in res.output and "entity_types" in res.output
