@@ -136,6 +136,13 @@ def test_entity_types_keep_some_mentions_and_a_wrong_type_is_named(folder):
     assert "entity_types" in str(e.value) and "CDR_TestSet" in str(e.value)
 
 
+def test_a_corpus_without_mentions_is_refused_with_the_fix(folder):
+    docs = read_pubtator(folder / "corpus" / "CDR_TestSet.PubTator.txt")[1:]     # the document without mentions
+    with pytest.raises(InputError, match="no mentions to link in 1 document") as e:
+        MentionSet.from_documents(docs)
+    assert 'mentions = "match"' in str(e.value)
+
+
 def test_bad_pubtator_lines_name_the_file_and_line(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_text("1|t|Wilson disease.\n1\tx\t5\tWilson\tDisease\tD006527\n", encoding="utf-8")
