@@ -26,10 +26,24 @@ def test_unlabelled_files_in_three_formats(tmp_path):
     pub.write_text("7|t|Ataxia telangiectasia.\n7|a|ATM loss.\n7\t0\t21\tAtaxia telangiectasia\tDisease\tD001260\n",
                    encoding="utf-8")
     docs = read_unlabelled([beir, plain, pub])
-    assert [d.id for d in docs] == ["7", "8", "notes:1", "notes:3", "train:7"]    # a clashing id gets its file's name
+    # an id naming two texts gets its file's name in both files
+    assert [d.id for d in docs] == ["corpus:7", "8", "notes:1", "notes:3", "train:7"]
     assert docs[0].text == "Cystic fibrosis. CFTR mutations."
     assert docs[1].text == "Wilson disease and copper." and docs[3].text == "Colon cancer screening."
     assert docs[4].text == "Ataxia telangiectasia. ATM loss." and len(docs[4].mentions) == 1   # read as PubTator
+
+
+def test_unlabelled_ids_do_not_depend_on_the_files_order(tmp_path):
+    """A repeated document is read once; clashing ids are renamed the same way in any file order."""
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("7|t|Cystic fibrosis.\n7|a|CFTR.\n\n9|t|Colon cancer.\n\n7|t|Cystic fibrosis.\n7|a|CFTR.\n",
+                 encoding="utf-8")
+    b.write_text("7|t|Wilson disease.\n\n9|t|Colon cancer.\n\n8|t|Breast cancer.\n", encoding="utf-8")
+    one, two = read_unlabelled([a, b]), read_unlabelled([b, a])
+    assert sorted((d.id, d.text) for d in one) == sorted((d.id, d.text) for d in two) == [
+        ("8", "Breast cancer."), ("9", "Colon cancer."), ("a:7", "Cystic fibrosis. CFTR."), ("b:7", "Wilson disease.")]
+    a.write_text("7|t|Cystic fibrosis.\n\n7|t|Wilson disease.\n", encoding="utf-8")    # one file, two texts
+    assert sorted(d.id for d in read_unlabelled([a])) == ["a:7#1", "a:7#2"]
 
 
 @pytest.mark.parametrize("content, line, what", [

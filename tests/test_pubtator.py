@@ -33,7 +33,8 @@ def test_read_documents_and_mentions(tmp_path):
 
 def test_split_ids():
     assert split_ids("D1+D2") == ("D1", "D2")
-    assert split_ids("-1") == ()
+    assert split_ids("-1") == ("-1",)          # a mention without a concept (BC5CDR): gold that maps to nothing
+    assert split_ids("D1|-1") == ("D1",) and split_ids("") == ()
 
 
 @pytest.mark.parametrize("line, match", [

@@ -16,6 +16,8 @@ def bench_linking_cmd(
         ablations: bool = typer.Option(True, help="also run KRISS without context / training / context prototypes"),
         unlabelled: list[Path] = typer.Option([], "--unlabelled",
                                               help="more text for self-supervision (PubTator, BEIR JSONL, plain text); repeatable"),
+        entity_type: list[str] = typer.Option([], "--entity-type",
+                                              help="link only mentions of this PubTator type (e.g. Disease); repeatable"),
         verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
     """Every linker, the ablations and the POLAR-harmonized link on the corpus's test mentions.
 
@@ -31,7 +33,7 @@ def bench_linking_cmd(
     _setup_logging(verbose)
     try:
         result = bench_linking(corpus, ontology, limit_docs=limit_docs, state_dir=state_dir, ablations=ablations,
-                               unlabelled=unlabelled)
+                               unlabelled=unlabelled, options={"entity_types": entity_type} if entity_type else None)
     except PolarlabError as e:
         _fail(e)
     if json_out is not None:

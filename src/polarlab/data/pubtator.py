@@ -2,8 +2,12 @@
 
 A document is ``PMID|t|title``, ``PMID|a|abstract``, then one line per mention:
 ``PMID<TAB>start<TAB>end<TAB>mention<TAB>type<TAB>ids`` (offsets into ``title + " " + abstract``,
-end exclusive; composite concepts join ids with ``|`` or ``+``). Relation lines
-(``PMID<TAB>CID<TAB>id1<TAB>id2``) are skipped; blank lines separate documents.
+end exclusive; composite concepts join ids with ``|`` or ``+``, BC5CDR's optional 7th column of
+the individual mentions is ignored; ``-1`` is a mention without a concept id, kept as the id
+:data:`NO_ID`). Relation lines (``PMID<TAB>CID<TAB>id1<TAB>id2``) are skipped; blank lines separate
+documents; a title or abstract may contain ``|``; Windows line endings and a UTF-8 byte-order mark
+are read; a document without mentions is kept. Mentions of several types (``Chemical``,
+``Disease``) may share a file: :func:`keep_types` keeps some.
 
 Stable API::
 
@@ -16,13 +20,16 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import Iterable, NamedTuple, Sequence
 
-from ..errors import DataError
+from ..errors import DataError, InputError
 
 _ID_SPLIT = re.compile(r"[|+,;]")
+NO_ID = "-1"
+"""The id of an annotated mention without a concept (BC5CDR's ``-1``): it has gold, and no term is right."""
 
 
 class Mention(NamedTuple):
@@ -53,9 +60,11 @@ class Document:
 
 
 def split_ids(value: str) -> tuple[str, ...]:
-    """``"D001943|D010051"`` -> ``("D001943", "D010051")`` (also ``+``, ``,``, ``;``); ``"-1"`` -> ()."""
+    """``"D001943|D010051"`` -> ``("D001943", "D010051")`` (also ``+``, ``,``, ``;``); ``"-1"`` -> ``("-1",)``
+    (:data:`NO_ID`, a mention without a concept; beside other ids it is dropped); ``""`` -> ()."""
     parts = [p.strip() for p in _ID_SPLIT.split(value or "")]
-    return tuple(p for p in parts if p and p != "-1")
+    ids = tuple(p for p in parts if p and p != NO_ID)
+    return ids or ((NO_ID,) if NO_ID in parts else ())
 
 
 def read_pubtator(path: str | os.PathLike, check_text: bool = True) -> list[Document]:
@@ -76,53 +85,85 @@ def read_pubtator(path: str | os.PathLike, check_text: bool = True) -> list[Docu
     path = Path(path)
     if not path.exists():
         raise DataError("PubTator file not found", file=str(path), fix="check the path")
+    try:
+        with path.open(encoding="utf-8-sig") as fh:          # universal newlines: \n, \r\n, \r
+            return _read_lines(path, fh, check_text)
+    except UnicodeDecodeError as e:
+        raise DataError(f"not UTF-8 text ({e.reason} at byte {e.start})", file=str(path),
+                        fix="save the file as UTF-8 (e.g. iconv -f cp1252 -t utf-8)") from None
+
+
+def _read_lines(path: Path, lines: Iterable[str], check_text: bool) -> list[Document]:
+    """The documents of a PubTator file's lines (see :func:`read_pubtator`)."""
     docs: list[Document] = []
     current: Document | None = None
-    with path.open(encoding="utf-8") as fh:
-        for n, raw in enumerate(fh, start=1):
-            line = raw.rstrip("\n").rstrip("\r")
-            if not line.strip():
-                current = None
-                continue
-            head = line.split("|", 2)
-            if len(head) == 3 and head[1] in ("t", "a") and "\t" not in head[0]:
-                pmid, kind, body = head
-                if kind == "t" or current is None or current.id != pmid:
-                    current = Document(id=pmid, title=body if kind == "t" else "")
-                    docs.append(current)
-                    if kind == "a":
-                        current.abstract = body
-                else:
+    for n, raw in enumerate(lines, start=1):
+        line = raw.rstrip("\n").rstrip("\r")
+        if not line.strip():
+            current = None
+            continue
+        head = line.split("|", 2)
+        if len(head) == 3 and head[1] in ("t", "a") and "\t" not in head[0]:
+            pmid, kind, body = head
+            if kind == "t" or current is None or current.id != pmid:
+                current = Document(id=pmid, title=body if kind == "t" else "")
+                docs.append(current)
+                if kind == "a":
                     current.abstract = body
-                continue
-            cols = line.split("\t")
-            if len(cols) == 4 and not cols[1].isdigit():
-                continue                          # relation line
-            if len(cols) < 5:
-                raise DataError(f"expected 'PMID|t|title', 'PMID|a|abstract' or 6 tab-separated mention "
-                                f"columns, got {len(cols)} column(s)", file=str(path), row=f"line {n}",
-                                fix="use the PubTator format (PMID, start, end, mention, type, ids)")
-            if current is None or cols[0] != current.id:
-                raise DataError(f"mention of document {cols[0]} outside that document's block", file=str(path),
-                                row=f"line {n}", fix="put mention lines right after their document's title/abstract")
-            try:
-                start, end = int(cols[1]), int(cols[2])
-            except ValueError:
-                raise DataError(f"offsets {cols[1]!r}, {cols[2]!r} are not integers", file=str(path),
-                                row=f"line {n}", fix="give character offsets start<TAB>end") from None
-            text = current.text
-            if not 0 <= start < end <= len(text):
-                raise DataError(f"span {start}-{end} is outside the text of document {current.id} "
-                                f"({len(text)} characters)", file=str(path), row=f"line {n}",
-                                fix="offsets count characters of title + ' ' + abstract, end exclusive")
-            if check_text and text[start:end].strip() != cols[3].strip():
-                raise DataError(f"span {start}-{end} reads {text[start:end]!r}, the line says {cols[3]!r}",
-                                file=str(path), row=f"line {n}",
-                                fix="fix the offsets (title + ' ' + abstract, end exclusive) or the mention")
-            current.mentions.append(Mention(start, end, text[start:end], cols[4], split_ids(cols[5] if len(cols) > 5 else "")))
+            else:
+                current.abstract = body
+            continue
+        cols = line.split("\t")
+        if len(cols) == 4 and not cols[1].isdigit():
+            continue                          # relation line
+        if len(cols) < 5:
+            raise DataError(f"expected 'PMID|t|title', 'PMID|a|abstract' or 6 tab-separated mention "
+                            f"columns, got {len(cols)} column(s)", file=str(path), row=f"line {n}",
+                            fix="use the PubTator format (PMID, start, end, mention, type, ids)")
+        if current is None or cols[0] != current.id:
+            raise DataError(f"mention of document {cols[0]} outside that document's block", file=str(path),
+                            row=f"line {n}", fix="put mention lines right after their document's title/abstract")
+        try:
+            start, end = int(cols[1]), int(cols[2])
+        except ValueError:
+            raise DataError(f"offsets {cols[1]!r}, {cols[2]!r} are not integers", file=str(path),
+                            row=f"line {n}", fix="give character offsets start<TAB>end") from None
+        text = current.text
+        if not 0 <= start < end <= len(text):
+            raise DataError(f"span {start}-{end} is outside the text of document {current.id} "
+                            f"({len(text)} characters)", file=str(path), row=f"line {n}",
+                            fix="offsets count characters of title + ' ' + abstract, end exclusive")
+        if check_text and text[start:end].strip() != cols[3].strip():
+            raise DataError(f"span {start}-{end} reads {text[start:end]!r}, the line says {cols[3]!r}",
+                            file=str(path), row=f"line {n}",
+                            fix="fix the offsets (title + ' ' + abstract, end exclusive) or the mention")
+        current.mentions.append(Mention(start, end, text[start:end], cols[4], split_ids(cols[5] if len(cols) > 5 else "")))
     if not docs:
         raise DataError("no documents", file=str(path), fix="give 'PMID|t|title' and 'PMID|a|abstract' lines")
     return docs
+
+
+def keep_types(docs: Sequence[Document], types: Sequence[str], where: str | None = None) -> list[Document]:
+    """The documents with only their mentions of ``types`` (case-insensitive; empty = all types).
+
+    Raises:
+        InputError: no mention has one of ``types`` (naming the types the documents have).
+    """
+    if not types:
+        return list(docs)
+    want = {t.strip().lower() for t in types}
+    out = [Document(d.id, d.title, d.abstract, [m for m in d.mentions if m.type.lower() in want]) for d in docs]
+    if not any(d.mentions for d in out) and any(d.mentions for d in docs):
+        found = sorted({m.type for d in docs for m in d.mentions})
+        raise InputError(f"no mention of type {sorted(types)}; the mentions' types are {found}", file=where,
+                         column="linking.entity_types", fix=f"name some of {found} (or leave the key out for all)")
+    return out
+
+
+def mention_types(docs: Iterable[Document]) -> dict[str, int]:
+    """Mention type -> number of mentions, most frequent first."""
+    counts = Counter(m.type for d in docs for m in d.mentions)
+    return dict(counts.most_common())
 
 
 def read_corpus(paths: Iterable[str | os.PathLike]) -> list[Document]:

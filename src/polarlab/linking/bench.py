@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..data.pubtator import read_pubtator
+from ..data.pubtator import keep_types, mention_types, read_pubtator
 from ..errors import InputError
 from ..ontology.load import load_ontology
 from ..risk import calibration_report
@@ -28,7 +28,7 @@ def corpus_files(directory: str | os.PathLike) -> tuple[list[Path], list[Path]]:
     d = Path(directory)
     if not d.is_dir():
         raise InputError("corpus folder not found", file=str(d), fix="give a folder of PubTator files")
-    files = sorted(f for f in d.glob("*.txt") if f.name.upper() not in ("SOURCE.TXT", "LICENSE.TXT"))
+    files = sorted(f for f in d.glob("*.txt") if f.name.upper() not in ("SOURCE.TXT", "LICENSE.TXT", "README.TXT"))
     test = [f for f in files if "test" in f.name.lower()]
     rest = [f for f in files if f not in test]
     if not test:
@@ -78,16 +78,18 @@ def bench_run(corpus: str | os.PathLike, ontology: str | os.PathLike, cfg: Linki
     t0 = time.perf_counter()
     test_files, unl_files = corpus_files(corpus)
     onto = load_ontology(ontology)
+    unl_files = unl_files + [Path(p) for p in unlabelled]
+    cfg = cfg or LinkingConfig(corpus=[str(f) for f in test_files], unlabelled=[str(f) for f in unl_files],
+                               **(options or {}))
     docs = [d for f in test_files for d in read_pubtator(f)]
     if limit_docs:
         docs = docs[:limit_docs]
-    unl_files = unl_files + [Path(p) for p in unlabelled]
+    types = mention_types(docs)
+    docs = keep_types(docs, cfg.entity_types, ", ".join(map(str, test_files)))
     texts = read_unlabelled(unl_files)
     if not texts:
         raise InputError("no unlabelled text for self-supervision (train/dev files)", file=str(corpus),
                          fix="put the train/dev PubTator files beside the test file")
-    cfg = cfg or LinkingConfig(corpus=[str(f) for f in test_files], unlabelled=[str(f) for f in unl_files],
-                               **(options or {}))
     mentions = MentionSet.from_documents(docs, cfg.window, cfg.expand_abbreviations)
     where = [f"document {d}, span {s}-{e}" for d, s, e in zip(mentions.doc_ids, mentions.starts, mentions.ends)]
     gold = map_gold(mentions.gold, onto, cfg.gold_prefixes, cfg.bare_gold_prefix, where)
@@ -98,7 +100,7 @@ def bench_run(corpus: str | os.PathLike, ontology: str | os.PathLike, cfg: Linki
     seeds = {"seed": cfg.seed, "harmonizer_seed": cfg.seed if harmonizer_seed is None else harmonizer_seed,
              "n_seeds": cfg.harmonizer.n_seeds}
     return run, gold, {"load_seconds": load_s, "t0": t0, "n_docs": len(docs), "n_unlabelled_docs": len(texts),
-                       "seeds": seeds}
+                       "seeds": seeds, "mention_types": types, "entity_types": list(cfg.entity_types)}
 
 
 def coverage_report(run: LinkRun, gold: GoldMap) -> dict[str, Any]:
@@ -157,6 +159,7 @@ def bench_report(run: LinkRun, gold: GoldMap, meta: dict[str, Any]) -> dict[str,
         "linkers": linkers, "ablations": abl, "harmonized": harm,
         "n_mentions": len(run.mentions), "n_mappable": int(mp.sum()), "n_docs": meta["n_docs"],
         "n_unlabelled_docs": meta.get("n_unlabelled_docs"), "seeds": meta.get("seeds"),
+        "mention_types": meta.get("mention_types"), "entity_types": meta.get("entity_types"),
         "n_selfsup": run.n_selfsup, "coverage": coverage_report(run, gold), "universe": int(len(run.universe)), "n_prototypes": run.n_prototypes,
         "train": None if tr is None else {"examples": tr.n_examples_, "steps": tr.n_steps_, "seconds": tr.seconds_,
                                           "loss_first": tr.losses_[0] if tr.losses_ else None,

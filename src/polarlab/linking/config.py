@@ -101,6 +101,9 @@ class LinkingConfig(_Strict):
         "text files for self-supervision: PubTator, BEIR JSONL (.jsonl: _id, title, text) or plain text (one "
         "document per line); default: the corpus's own text"))
     mentions: Literal["spans", "match"] = "spans"
+    entity_types: list[str] = Field(default_factory=list, description=(
+        "link only the corpus's mentions of these PubTator types (case-insensitive, e.g. [\"Disease\"] in a "
+        "BC5CDR file that also has Chemical mentions); empty = every type"))
     linkers: list[str] = Field(default_factory=lambda: list(LINKERS))
     expand_abbreviations: bool = Field(True, description="read 'WD' as 'Wilson disease' where the document defines it")
     window: int = Field(80, ge=0, description="context characters each side of a mention")

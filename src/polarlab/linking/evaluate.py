@@ -7,8 +7,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from ..data.pubtator import NO_ID
 from ..errors import InputError
-from ..ontology.terms import Ontology, canonical_xref
+from ..ontology.terms import XREF_PREFIX_ALIASES, Ontology, canonical_xref
 from .linkers.base import Ranking
 
 NCBI_GOLD_PREFIXES: dict[str, str] = {"MESH": "MESH", "OMIM": "MIM", "MIM": "MIM"}
@@ -39,7 +40,13 @@ def map_gold(gold: Sequence[tuple[str, ...]], ontology: Ontology,
     An id of the ontology itself (e.g. ``DOID:1612``) maps to that term; ``PREFIX:LOCAL`` with PREFIX
     in ``prefixes`` maps through the terms' xrefs; a bare MeSH id (``D003924``) is read as
     ``bare_prefix:id``. An ontology id that the ontology lacks, or an id of unknown form, is an error:
-    it means the gold file and the ontology do not fit together.
+    it means the gold file and the ontology do not fit together. A composite mention (several ids) maps
+    to every term any of them maps to, and a link to any one of them is right (:func:`hits_at`). The id
+    ``-1`` (:data:`~polarlab.data.pubtator.NO_ID`, a mention annotated without a concept) is gold that maps
+    to nothing: the mention counts in ``acc1_all`` (always wrong) and not among the mappable ones.
+    Prefixes compare case-insensitively, through :func:`~polarlab.ontology.terms.canonical_xref`'s
+    aliases (``OMIM`` = ``MIM``, ``MSH`` = ``MESH``), so ``MESH:D003924``, ``mesh:D003924``, a bare
+    ``D003924`` and an ontology xref ``MSH:D003924`` all meet.
 
     Args:
         where: per mention a label for messages (e.g. ``"doc 123, 45-60"``).
@@ -50,24 +57,34 @@ def map_gold(gold: Sequence[tuple[str, ...]], ontology: Ontology,
     ids = ontology.ids
     pos = {t: e for e, t in enumerate(ids)}
     own = {t.split(":", 1)[0].upper() for t in ids if ":" in t}
+    own_keys = {canonical_xref(t): e for e, t in enumerate(ids)}     # an ontology whose ids are MeSH/OMIM ids
     xidx = ontology.xref_index()
+
+    def lookup(key: str) -> set[int]:
+        """The terms citing ``key`` (canonical) as an xref, or bearing it as their id."""
+        found = {pos[t] for t in xidx.get(key, ())}
+        return found | ({own_keys[key]} if key in own_keys else set())
+
     out, has, mappable = [], np.zeros(len(gold), bool), np.zeros(len(gold), bool)
     for i, g in enumerate(gold):
         ents: set[int] = set()
         for gid in g:
             gid = gid.strip()
+            if gid == NO_ID:
+                continue
             prefix = gid.split(":", 1)[0].upper() if ":" in gid else None
+            corpus_prefix = next((p for p in (prefix, XREF_PREFIX_ALIASES.get(prefix or "")) if p in prefixes), None)
             if gid in pos:
                 ents.add(pos[gid])
             elif prefix is not None and prefix in own:
                 raise InputError(f"gold id {gid!r} is not a term of the ontology",
                                  row=where[i] if where else i, column="gold",
-                                 fix="load the ontology release the gold was made with, or correct the id")
-            elif prefix is not None and prefix in prefixes:
-                key = canonical_xref(f"{prefixes[prefix]}:{gid.split(':', 1)[1]}")
-                ents |= {pos[t] for t in xidx.get(key, ())}
+                                 fix="load the ontology release the gold was made with, or correct the id (or keep "
+                                     "only the mentions of the ontology's type: [linking] entity_types)")
+            elif corpus_prefix is not None:
+                ents |= lookup(canonical_xref(f"{prefixes[corpus_prefix]}:{gid.split(':', 1)[1]}"))
             elif prefix is None and bare_prefix and BARE_MESH.match(gid):
-                ents |= {pos[t] for t in xidx.get(f"{bare_prefix}:{gid}", ())}
+                ents |= lookup(canonical_xref(f"{bare_prefix}:{gid}"))
             else:
                 raise InputError(f"unknown gold id {gid!r}", row=where[i] if where else i, column="gold",
                                  fix=f"use ontology ids ({sorted(own)}) or xref ids with a prefix in "

@@ -119,8 +119,9 @@ class MentionSet:
                 texts.append(text[m.start:m.end])
                 gold.append(tuple(m.ids))
         if not texts:
-            raise InputError("no mentions to link", column="mentions",
-                             fix="give documents with mention spans, or find mentions with from_matches")
+            raise InputError(f"no mentions to link in {len(docs)} document(s)", column="linking.mentions",
+                             fix="give PubTator mention lines (PMID, start, end, mention, type, ids), or set "
+                                 "[linking] mentions = \"match\" to find them by ontology-name matching")
         ms = cls(doc_ids, np.asarray(starts), np.asarray(ends), texts, [], gold, dt)
         if expand_abbreviations:
             ms.expand_abbreviations()

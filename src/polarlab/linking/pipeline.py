@@ -27,7 +27,7 @@ from .harmonize import CandidateSlots, HarmonizedLinks, apply_links, dev_links, 
 from .linkers import ExactLinker, KrissLinker, NamesDenseLinker, Ranking, RowTable, SparseLinker, names_table
 from .mentions import MentionSet
 from .pseudodev import PseudoDev, choose_pseudo_dev, drop_hidden
-from .selfsup import SelfSupMention, sample_per_entity, self_supervised_mentions
+from .selfsup import SelfSupMention, document_order, sample_per_entity, self_supervised_mentions
 from .selftrain import kriss_at_risks, self_trained_kriss, self_training_links
 from .textmentions import distinct_links, text_mentions
 
@@ -152,6 +152,11 @@ class _Job:
     ablations: bool
     harmonizer_seed: int | None
     clock: _Clock = field(default_factory=_Clock)
+
+    def __post_init__(self) -> None:
+        # every sample (self-supervised mentions, pseudo-dev set, prototypes, training order, text
+        # mentions) starts from the documents sorted by id: their order in the files does not matter
+        self.unlabelled = document_order(self.unlabelled)
 
     @property
     def hseed(self) -> int:

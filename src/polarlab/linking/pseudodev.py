@@ -75,7 +75,7 @@ def choose_pseudo_dev(mentions: Sequence[SelfSupMention], ontology: Ontology, n:
     """
     rng = random.Random(seed)
     by: dict[str, list[SelfSupMention]] = {}
-    for m in mentions:
+    for m in sorted(mentions, key=lambda m: m.key):      # the mentions' order does not matter
         by.setdefault(m.entity, []).append(m)
     terms = sorted(by)
     rng.shuffle(terms)

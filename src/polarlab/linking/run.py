@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data.pubtator import Document, read_corpus
+from ..data.pubtator import Document, keep_types, mention_types, read_corpus
 from ..errors import ConfigError
 from ..export.atomic import atomic_path, write_text
 from ..ontology.load import load_ontology
@@ -98,6 +98,8 @@ def run_linking(project: LinkingProject, base_dir: str | Path = ".", output_dir:
     cfg = project.linking
     ontology = load_ontology([res(p) for p in project.ontology.paths])
     docs = read_corpus([res(p) for p in cfg.corpus])
+    types = mention_types(docs)
+    docs = keep_types(docs, cfg.entity_types, ", ".join(str(res(p)) for p in cfg.corpus))
     unlabelled: list[Document] = read_unlabelled([res(p) for p in cfg.unlabelled]) if cfg.unlabelled else list(docs)
     if cfg.mentions == "spans":
         mentions = MentionSet.from_documents(docs, cfg.window, cfg.expand_abbreviations)
@@ -116,7 +118,7 @@ def run_linking(project: LinkingProject, base_dir: str | Path = ".", output_dir:
     review = frame.sort_values("risk", ascending=False, kind="stable").head(cfg.review)
     review_path = labels_path.with_name(f"review{labels_path.suffix}")
     write_frame(review, review_path)
-    metrics: dict[str, Any] = {"n_mentions": len(mentions), "phases": {k: vars(v) for k, v in run.phases.items()}}
+    metrics: dict[str, Any] = {"n_mentions": len(mentions), "mention_types": types, "phases": {k: vars(v) for k, v in run.phases.items()}}
     if gold is not None:
         metrics["linkers"] = {n: link_accuracy(r, gold) for n, r in run.rankings.items()}
         metrics["harmonized"] = link_accuracy(run.harmonized.ranking, gold)

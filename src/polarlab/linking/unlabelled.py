@@ -36,7 +36,7 @@ def read_jsonl_texts(path: str | os.PathLike) -> list[Document]:
     """Documents of a BEIR-style JSONL file (``_id``/``id``, optional ``title``, ``text``)."""
     path = Path(path)
     docs: list[Document] = []
-    with path.open(encoding="utf-8") as f:
+    with path.open(encoding="utf-8-sig") as f:
         for ln, line in enumerate(f, start=1):
             if not line.strip():
                 continue
@@ -65,7 +65,7 @@ def read_plain_texts(path: str | os.PathLike) -> list[Document]:
     """Documents of a plain-text file: one per non-empty line."""
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except UnicodeDecodeError as e:
         raise DataError(f"not UTF-8 text ({e.reason} at byte {e.start})", file=str(path),
                         fix="give a UTF-8 text file, a PubTator file or a JSONL file") from None
@@ -75,12 +75,16 @@ def read_plain_texts(path: str | os.PathLike) -> list[Document]:
 def read_unlabelled(paths: Iterable[str | os.PathLike]) -> list[Document]:
     """The documents of several unlabelled files (format by file, see the module), in order.
 
+    Document ids are made unique without depending on the files' order: a document repeated with the
+    same id and text (in one file or several) is read once; an id that names different texts is renamed
+    ``<file stem>:<id>`` in every file it occurs in (``<file stem>:<id>#<k>`` when one file has several,
+    numbered in text order).
+
     Raises:
         DataError: naming the file (and line) for a missing file, a file with no text, a JSONL line
             that is not an object with a ``text``, or a file that is not UTF-8.
     """
-    out: list[Document] = []
-    seen: set[str] = set()
+    read: list[tuple[Path, list[Document]]] = []
     for p in paths:
         path = Path(p)
         if not path.is_file():
@@ -95,9 +99,32 @@ def read_unlabelled(paths: Iterable[str | os.PathLike]) -> list[Document]:
         if not docs:
             raise DataError("no text in the unlabelled file", file=str(path),
                             fix="give a file with at least one document")
-        for d in docs:          # ids are keys of the texts: one clashing with another file's gets the file's name
-            if d.id in seen:
-                d.id = f"{path.stem}:{d.id}"
-            seen.add(d.id)
-        out += docs
+        read.append((path, docs))
+    return unique_ids(read)
+
+
+def unique_ids(files: list[tuple[Path, list[Document]]]) -> list[Document]:
+    """The documents of ``files`` (path, documents) with unique ids, the same whatever the files' order
+    (see :func:`read_unlabelled`)."""
+    texts: dict[str, set[str]] = {}
+    for _, docs in files:
+        for d in docs:
+            texts.setdefault(d.id, set()).add(d.text)
+    out: list[Document] = []
+    seen: set[tuple[str, str]] = set()
+    for path, docs in files:
+        clash: dict[str, list[str]] = {}
+        for d in docs:
+            if len(texts[d.id]) > 1:
+                clash.setdefault(d.id, []).append(d.text)
+        for d in docs:
+            doc_id = d.id
+            if doc_id in clash:
+                many = sorted(set(clash[doc_id]))
+                doc_id = f"{path.stem}:{doc_id}" + (f"#{many.index(d.text) + 1}" if len(many) > 1 else "")
+            if (doc_id, d.text) in seen:      # the same document again
+                continue
+            seen.add((doc_id, d.text))
+            d.id = doc_id
+            out.append(d)
     return out

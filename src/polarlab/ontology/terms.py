@@ -165,10 +165,17 @@ class Ontology:
         return names, ent
 
 
+XREF_PREFIX_ALIASES: dict[str, str] = {"MSH": "MESH", "OMIM": "MIM"}
+"""Upper-cased xref prefix -> the prefix it is compared as (HPO writes MeSH ``MSH:``, Mondo OMIM ``OMIM:``;
+the Disease Ontology ``MESH:`` and ``MIM:``)."""
+
+
 def canonical_xref(x: str) -> str:
-    """``"mesh:D003924"`` -> ``"MESH:D003924"`` (prefix upper-cased, whitespace stripped)."""
+    """``"mesh:D003924"`` -> ``"MESH:D003924"``, ``"MSH:D003924"`` -> ``"MESH:D003924"``, ``"OMIM:1"`` ->
+    ``"MIM:1"`` (prefix upper-cased and read through :data:`XREF_PREFIX_ALIASES`, whitespace stripped)."""
     x = str(x).strip()
     if ":" in x:
         p, local = x.split(":", 1)
-        return f"{p.strip().upper()}:{local.strip()}"
+        p = p.strip().upper()
+        return f"{XREF_PREFIX_ALIASES.get(p, p)}:{local.strip()}"
     return x
