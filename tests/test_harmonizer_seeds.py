@@ -123,3 +123,19 @@ def test_ensembles_of_neighbouring_seeds_share_no_member() -> None:
     assert all(len(s) == 5 for s in seeds)
     assert not (seeds[0] & seeds[1] or seeds[0] & seeds[2] or seeds[1] & seeds[2])
 
+
+
+def test_seed_ensemble_computes_each_members_prior_once_per_prediction(monkeypatch) -> None:
+    """``predict_proba`` with the vote-shift check reads each member's prior once (the check and the member's
+    distribution share it; it was computed twice), and the output is the members' mean as before."""
+    X, L = problem()
+    Xt, Lt = problem(seed=1, n=100)
+    ens = PolarHarmonizer(2, seed=3, n_seeds=3).fit(L, X)
+    members = [ens, *ens.seed_members_]
+    want = np.mean([m._member_proba(Lt, Xt, [], not ens.vote_shift(Lt, Xt).shifted) for m in members], axis=0)
+    calls = []
+    for i, m in enumerate(members):
+        monkeypatch.setattr(m, "_prior_proba", lambda Z, i=i, f=m._prior_proba: calls.append(i) or f(Z))
+    got = ens.predict_proba(Lt, Xt)
+    assert sorted(calls) == [0, 1, 2]
+    np.testing.assert_array_equal(got, want)
