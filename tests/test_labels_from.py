@@ -108,3 +108,15 @@ def test_the_choice_reuses_the_candidate_the_selection_fitted(monkeypatch) -> No
     got = PolarHarmonizer(2, seed=0, epochs=30, labels_from="auto").fit(L, X)
     assert got.combine_table_ == want.combine_table_ and got.labels_from_ == want.labels_from_
     np.testing.assert_array_equal(got.predict_proba(L, X), want.predict_proba(L, X))
+
+
+@pytest.mark.parametrize("labels_from", ["auto", "features"])
+def test_h_alone_chosen_among_the_candidates_is_not_reported_as_the_features(labels_from) -> None:
+    """When the selection keeps h(x) alone (a candidate like the others), the labels are h(x) whatever
+    ``labels_from`` says: the fit reports no votes-or-features choice for it (it reported "features" and a
+    features(h) row while predict_proba gave h(x))."""
+    X, L, _ = rules_and_features(0, 600, rule_acc=0.72, signal=1.5)
+    h = PolarHarmonizer(2, seed=0, epochs=30, combine_candidates=("h",), labels_from=labels_from).fit(L, X)
+    assert h.combine_ == "h" and h.combiner_ is not None
+    assert h.labels_from_ == "votes" and [r.candidate for r in h.combine_table_] == ["h"]
+    np.testing.assert_array_equal(h.predict_proba(L, X), h.predict_h(X))

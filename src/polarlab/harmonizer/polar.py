@@ -457,8 +457,8 @@ class PolarHarmonizer:
         (:func:`polarlab.harmonizer.labels_from.votes_or_features`, reusing the chosen candidate as the selection
         fitted it for each group, ``held_fits``; its row added to ``combine_table_``).
         ``X`` (n, d), ``L`` (n, m): the fit rows as the combination reads them. Sets ``labels_from_``."""
-        if self.fallback_model_ is None or self.labels_from == "votes":
-            return
+        if self.fallback_model_ is None or self.labels_from == "votes" or comb.describe() == H_ONLY:
+            return          # (h alone chosen among the candidates reads no votes: predict_proba gives h(x) either way)
         if self.labels_from == "features":
             self.labels_from_ = "features"
             return
