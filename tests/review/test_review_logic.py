@@ -74,6 +74,9 @@ def test_schedules_relax_and_cap():
         ThresholdSchedule("cosine")
     with pytest.raises(ConfigError):
         ThresholdSchedule("linear", stop=1.5)
+    with pytest.raises(ConfigError, match="exceed stop"):        # a list value above stop would never be used
+        ThresholdSchedule("list", values=[0.1, 0.7])
+    assert ThresholdSchedule("list", values=[0.1, 0.7], stop=0.7)(1) == 0.7
 
 
 def _simulated(rng, n, miscalibration):
