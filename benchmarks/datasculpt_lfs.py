@@ -97,8 +97,18 @@ def diagnose(L_test: np.ndarray, X_test: np.ndarray, y: np.ndarray, fitted: dict
     return out
 
 
-def run_set(name: str, data: Path, seeds: list[int], state_dir: Path, X_cache: dict) -> dict:
-    """Every method on one rule set, seeds ``seeds``."""
+def load_set(name: str, data: Path, state_dir: Path, X_cache: dict | None = None) -> dict:
+    """The data of rule set ``<dataset>/<model>`` (also read by ``benchmarks/uncovered_gap.py``).
+
+    The WRENCH task and its ``train`` (fit) and ``test`` splits; the rules: DataSculpt's ``<model>.txt`` read with
+    its stemmed matching, or for ``<dataset>/wrench`` the dataset's own rules (their stored votes); their votes on
+    both splits (gold never read); the ``embedding`` features of both (fitted on the train texts, cached under
+    ``state_dir/features``; ``X_cache``: dataset -> features, reused across the rule sets of a dataset).
+
+    Returns:
+        {"dataset", "task", "fit", "test", "rules" (None for ``wrench``), "L": {"train", "test"} (n, m) votes,
+        "X": {"train", "test"} (n, d) features}.
+    """
     from polarlab.data.wrench import load_wrench, wrench_task
     from polarlab.features import make_features
     from polarlab.matrix import apply_sources
@@ -108,14 +118,29 @@ def run_set(name: str, data: Path, seeds: list[int], state_dir: Path, X_cache: d
     task = wrench_task(data / dataset)
     splits = load_wrench(data / dataset, task)
     fit, test = splits["train"], splits["test"]
-    rules = read_rule_file(data / RULES / dataset / f"{model}.txt", matching="stemmed", task=task)
-    L = {s: apply_sources(ds.without_gold(), rules.sources, task, progress=False, workers=1).L
-         for s, ds in (("train", fit), ("test", test))}
+    rules = None
+    if model == "wrench":
+        L = {"train": fit.weak_labels, "test": test.weak_labels}
+    else:
+        rules = read_rule_file(data / RULES / dataset / f"{model}.txt", matching="stemmed", task=task)
+        L = {s: apply_sources(ds.without_gold(), rules.sources, task, progress=False, workers=1).L
+             for s, ds in (("train", fit), ("test", test))}
+    X_cache = {} if X_cache is None else X_cache
     if dataset not in X_cache:
         ext = make_features("embedding", cache_dir=str(state_dir / "features")).fit(fit.without_gold())
         X_cache[dataset] = {"train": ext.transform(fit.without_gold()), "test": ext.transform(test.without_gold())}
-    X = X_cache[dataset]
-    y = test.gold
+    return {"dataset": dataset, "task": task, "fit": fit, "test": test, "rules": rules, "L": L,
+            "X": X_cache[dataset]}
+
+
+def run_set(name: str, data: Path, seeds: list[int], state_dir: Path, X_cache: dict) -> dict:
+    """Every method on one rule set, seeds ``seeds``."""
+    d = load_set(name, data, state_dir, X_cache)
+    if d["rules"] is None:
+        raise SystemExit(f"{name}: give a DataSculpt rule set (<dataset>/<model>, model one of the files under "
+                         f"{RULES}/<dataset>)")
+    dataset, task, rules, L, X = d["dataset"], d["task"], d["rules"], d["L"], d["X"]
+    y = d["test"].gold
     labels = rules.labels(task)
     out: dict = {"rules": rules.summary(),
                  "lf_stats": {s: lf_stats(L[s], labels, task.n_classes) for s in ("train", "test")},

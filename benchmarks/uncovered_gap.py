@@ -40,9 +40,9 @@ from pathlib import Path
 import numpy as np
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))          # datasculpt_lfs (the shared loader)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-RULES = "llm_lf_datasculpt/output"
 SETTINGS = ("sms/gpt-4-turbo", "sms/gpt-3.5-turbo", "sms/wrench", "youtube/gpt-4-turbo", "youtube/gpt-3.5-turbo",
             "youtube/wrench")
 POLAR_VARIANTS = {"default": {}, "l2_cv": {"C": "cv", "val_fraction": 0.0}, "ds:1": {"combine": "ds:1"},
@@ -52,26 +52,14 @@ chooses among 0.001-1, :func:`scalarized_lr`, without gold; then no early stoppi
 
 
 def load_setting(name: str, data: Path, state_dir: Path) -> dict:
-    """Votes (train / test), embeddings and gold (gold only to score) of ``<dataset>/<rules>``."""
-    from polarlab.data.wrench import load_wrench, wrench_task
-    from polarlab.features import make_features
-    from polarlab.matrix import apply_sources
-    from polarlab.sources import read_rule_file
+    """Votes (train / test), embeddings and gold (gold only to score) of ``<dataset>/<rules>``, loaded as
+    ``benchmarks/datasculpt_lfs.py`` loads a rule set (:func:`datasculpt_lfs.load_set`)."""
+    from datasculpt_lfs import load_set
 
-    dataset, rules = name.split("/")
-    task = wrench_task(data / dataset)
-    splits = load_wrench(data / dataset, task)
-    fit, test = splits["train"], splits["test"]
-    if rules == "wrench":
-        L = {"train": fit.weak_labels, "test": test.weak_labels}
-    else:
-        rs = read_rule_file(data / RULES / dataset / f"{rules}.txt", matching="stemmed", task=task)
-        L = {s: apply_sources(ds.without_gold(), rs.sources, task, progress=False, workers=1).L
-             for s, ds in (("train", fit), ("test", test))}
-    ext = make_features("embedding", cache_dir=str(state_dir / "features")).fit(fit.without_gold())
-    return {"dataset": dataset, "k": task.n_classes, "Lf": np.asarray(L["train"]), "Lt": np.asarray(L["test"]),
-            "Xf": ext.transform(fit.without_gold()), "Xt": ext.transform(test.without_gold()),
-            "yf": np.asarray(fit.gold), "yt": np.asarray(test.gold)}
+    d = load_set(name, data, state_dir)
+    return {"dataset": d["dataset"], "k": d["task"].n_classes, "Lf": np.asarray(d["L"]["train"]),
+            "Lt": np.asarray(d["L"]["test"]), "Xf": d["X"]["train"], "Xt": d["X"]["test"],
+            "yf": np.asarray(d["fit"].gold), "yt": np.asarray(d["test"].gold)}
 
 
 def vote_weights(L: np.ndarray, k: int) -> np.ndarray:

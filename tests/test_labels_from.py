@@ -77,3 +77,46 @@ def test_a_split_decided_once_matches_predict_proba_for_a_mixed_ensemble() -> No
     for first in ("features", "votes"):
         h.labels_from_, h.seed_members_[0].labels_from_, h.seed_members_[1].labels_from_ = first, "votes", "features"
         np.testing.assert_allclose(VotesDecided.for_split(h, L, X).predict_proba(L, X), h.predict_proba(L, X))
+
+
+def test_the_choice_reuses_the_candidate_the_selection_fitted(monkeypatch) -> None:
+    """``labels_from="auto"`` scores the chosen candidate as the selection fitted it for each source group (it was
+    fitted again): with the selection's fits the scores are those of a fresh fit, and the harmonizer's choice fits
+    no candidate in labels_from.py."""
+    import polarlab.harmonizer.labels_from as lf
+    from polarlab.harmonizer.select import select_by_agreement
+
+    X, L, _ = rules_and_features(2, 300, rule_acc=0.8, signal=1.0)
+    rng = np.random.default_rng(0)
+    log_h = np.log(rng.dirichlet([2, 2], size=300))
+    held = [(np.array([0, 1, 2, 3]), log_h[::-1].copy()), (np.array([4, 5, 6, 7]), log_h)]
+    comb, _, fits = select_by_agreement(L, log_h, held, 2, ("mv", "onecoin:1", "ds:2"), n_se=0)
+    assert len(fits) == len(held) and all(f.describe() == comb.describe() for f in fits)
+    fresh = votes_or_features(L, X, held, comb.describe(), 2, C=0.1, folds=3, seed=0)
+    assert votes_or_features(L, X, held, comb.describe(), 2, C=0.1, folds=3, seed=0, fitted=fits) == fresh
+    # the reuse is real: another candidate's fits give other scores
+    other = [lf.make_combiner("ds:0", 2).fit(np.where(np.isin(np.arange(8), c), -1, L), g) for c, g in held]
+    assert votes_or_features(L, X, held, comb.describe(), 2, C=0.1, folds=3, seed=0, fitted=other) != fresh
+
+    X, L, _ = rules_and_features(0, 600, rule_acc=0.72, signal=1.5)
+    want = PolarHarmonizer(2, seed=0, epochs=30, labels_from="auto").fit(L, X)
+
+    def refused(*args, **kwargs):
+        raise AssertionError("labels_from fitted a candidate again")
+
+    monkeypatch.setattr(lf, "make_combiner", refused)
+    got = PolarHarmonizer(2, seed=0, epochs=30, labels_from="auto").fit(L, X)
+    assert got.combine_table_ == want.combine_table_ and got.labels_from_ == want.labels_from_
+    np.testing.assert_array_equal(got.predict_proba(L, X), want.predict_proba(L, X))
+
+
+@pytest.mark.parametrize("labels_from", ["auto", "features"])
+def test_h_alone_chosen_among_the_candidates_is_not_reported_as_the_features(labels_from) -> None:
+    """When the selection keeps h(x) alone (a candidate like the others), the labels are h(x) whatever
+    ``labels_from`` says: the fit reports no votes-or-features choice for it (it reported "features" and a
+    features(h) row while predict_proba gave h(x))."""
+    X, L, _ = rules_and_features(0, 600, rule_acc=0.72, signal=1.5)
+    h = PolarHarmonizer(2, seed=0, epochs=30, combine_candidates=("h",), labels_from=labels_from).fit(L, X)
+    assert h.combine_ == "h" and h.combiner_ is not None
+    assert h.labels_from_ == "votes" and [r.candidate for r in h.combine_table_] == ["h"]
+    np.testing.assert_array_equal(h.predict_proba(L, X), h.predict_h(X))

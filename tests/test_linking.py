@@ -482,3 +482,34 @@ def test_a_negative_linking_seed_is_refused_when_read():
     with pytest.raises(ConfigError, match="seed"):
         linking_project_from_dict(good)
 
+
+
+def test_a_project_that_finds_its_mentions_by_matching_scans_each_text_once(corpus, monkeypatch):
+    """mentions = "match": the documents to link are scanned for ontology names once, by one matcher that finds the
+    mentions, the self-supervised mentions (they are also the unlabelled text here) and the terms each document names
+    (they were scanned a second time by the linking job's own matcher); the mentions are a plain matcher's."""
+    from polarlab.data.pubtator import read_pubtator
+    from polarlab.linking.config import load_linking_project
+    from polarlab.linking.run import run_linking
+    from polarlab.ontology import NameMatcher
+
+    (corpus / "m.toml").write_text(
+        '[task]\nkind = "linking"\n[ontology]\npaths = ["onto"]\n[linking]\ncorpus = ["corpus/train_corpus.txt"]\n'
+        'mentions = "match"\nlinkers = ["exact", "sparse"]\nself_train_risk = 0\n[output]\ndir = "out"\n',
+        encoding="utf-8")
+    docs = read_pubtator(corpus / "corpus" / "train_corpus.txt")
+    want = MentionSet.from_matches(docs, NameMatcher(load_ontology(corpus / "onto")))
+    scanned: list[tuple[int, str]] = []              # (the matcher's ontology, text); the pseudo-dev's has its own
+    init, find = NameMatcher.__init__, NameMatcher.find
+
+    def remember(self, ontology, *args, **kwargs):
+        init(self, ontology, *args, **kwargs)
+        self.ontology_kept = ontology                  # alive: no other ontology gets its id
+
+    monkeypatch.setattr(NameMatcher, "__init__", remember)
+    monkeypatch.setattr(NameMatcher, "find", lambda self, text: scanned.append((id(self.ontology_kept), text))
+                        or find(self, text))
+    res = run_linking(load_linking_project(corpus / "m.toml"), base_dir=corpus)
+    assert len(scanned) == len(set(scanned))
+    assert {d.text for d in docs} <= {text for _, text in scanned}
+    assert res.run.mentions.texts == want.texts and res.run.mentions.starts.tolist() == want.starts.tolist()

@@ -103,8 +103,8 @@ def test_select_by_agreement_n_se_zero_is_the_argmax() -> None:
     L[rng.random((n, m)) > 0.5] = -1
     log_h = np.log(np.full((n, 2), 0.5))
     held = [(np.array([0, 1]), log_h), (np.array([2, 3]), log_h), (np.array([4, 5]), log_h)]
-    comb0, table0 = select_by_agreement(L, log_h, held, 2, DEFAULT_CANDIDATES, n_se=0)
-    comb1, table1 = select_by_agreement(L, log_h, held, 2, DEFAULT_CANDIDATES, n_se=1)
+    comb0, table0, _ = select_by_agreement(L, log_h, held, 2, DEFAULT_CANDIDATES, n_se=0)
+    comb1, table1, _ = select_by_agreement(L, log_h, held, 2, DEFAULT_CANDIDATES, n_se=1)
     assert [r.agreement for r in table0] == [r.agreement for r in table1]
     assert comb0.describe() == max(table0, key=lambda r: r.agreement).candidate
     assert [r.se for r in table0] == [r.se for r in table1] and all(np.isfinite(r.se) for r in table1)

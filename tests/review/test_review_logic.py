@@ -74,6 +74,9 @@ def test_schedules_relax_and_cap():
         ThresholdSchedule("cosine")
     with pytest.raises(ConfigError):
         ThresholdSchedule("linear", stop=1.5)
+    with pytest.raises(ConfigError, match="exceed stop"):        # a list value above stop would never be used
+        ThresholdSchedule("list", values=[0.1, 0.7])
+    assert ThresholdSchedule("list", values=[0.1, 0.7], stop=0.7)(1) == 0.7
 
 
 def _simulated(rng, n, miscalibration):
@@ -269,3 +272,31 @@ def test_rounds_with_the_combined_output_chosen_at_every_refit():
     assert h.n_sources_ == 4 and len(h.combine_table_) == len(DEFAULT_CANDIDATES)   # chosen again, human included
     np.testing.assert_allclose(sp.proba_, h.predict_proba(np.column_stack([L, votes]), X))
     assert (sp.labels()[sp.reviewed_] == y[sp.reviewed_]).all()
+
+
+def test_a_review_tunes_the_llm_weight_only_where_the_harmonizer_stage_can():
+    """The review's harmonizer options (session.harmonizer_setup) tune the LLM's weight under the harmonizer stage's
+    own conditions: not on a split too small for the K-fold tuning, nor where no other source votes (it asked for
+    the tuning and the first fit failed with the tuning's InputError where ``polarlab run`` had fitted)."""
+    from types import SimpleNamespace
+
+    from polarlab.matrix.label_matrix import LabelMatrix
+    from polarlab.review.session import harmonizer_setup
+
+    rng = np.random.default_rng(0)
+
+    def matrix(n, rules_vote=True):
+        y = rng.integers(0, 2, n)
+        L = np.column_stack([np.where(rng.random(n) < 0.5, y, -1) if rules_vote else np.full(n, -1), y])
+        P = np.eye(2)[y] * 0.8 + 0.1
+        return LabelMatrix(L, ["rule", "llm"], [str(i) for i in range(n)], 2, probas={"llm": P})
+
+    project = SimpleNamespace(harmonizer={"features": "tfidf"})
+    assert harmonizer_setup(project, matrix(40))[2]["tune_sources"] == [1]
+    for small in (matrix(8), matrix(40, rules_vote=False)):
+        kind, _, options = harmonizer_setup(project, small)
+        assert kind == "tfidf" and "tune_sources" not in options
+        X = rng.normal(size=(len(small.ids), 4)).astype(np.float32)
+        SelfPacedReview(2, batch_size=2, audit_size=0, harmonizer=options).fit(small.L, X)    # fits
+    assert "tune_sources" not in harmonizer_setup(SimpleNamespace(harmonizer={"tune_llm_weight": False}),
+                                                  matrix(40))[2]

@@ -26,7 +26,7 @@ from typing import Sequence
 import numpy as np
 
 from .combine import _softmax
-from .combiners import make_combiner
+from .combiners import Combiner, make_combiner
 from .select import CandidateScore, scores_and_se, source_classes
 from .stage2 import cross_fitted_proba
 
@@ -43,8 +43,8 @@ def features_tag(spec: str) -> str:
 
 
 def votes_or_features(L: np.ndarray, X: np.ndarray, held_out: Sequence[tuple[np.ndarray, np.ndarray]], spec: str,
-                      n_classes: int, *, C: float, folds: int, seed: int, max_rows: int = MAX_ROWS
-                      ) -> tuple[CandidateScore, CandidateScore]:
+                      n_classes: int, *, C: float, folds: int, seed: int, max_rows: int = MAX_ROWS,
+                      fitted: Sequence[Combiner] | None = None) -> tuple[CandidateScore, CandidateScore]:
     """Held-out agreement of candidate ``spec`` reading the votes and of its features-only classifier.
 
     Args:
@@ -58,6 +58,8 @@ def votes_or_features(L: np.ndarray, X: np.ndarray, held_out: Sequence[tuple[np.
         folds: folds of its cross-fitting.
         seed: seeds the row sample, the folds and the bootstrap.
         max_rows: rows scored at most.
+        fitted: candidate ``spec`` already fitted for each group of ``held_out`` (same order; the selection's,
+            :func:`polarlab.harmonizer.select.select_by_agreement`), reused instead of fitted again; None = fit here.
 
     Returns:
         ``(votes, features)``: two :class:`CandidateScore`; each ``se`` is the bootstrap SE of the difference
@@ -70,11 +72,14 @@ def votes_or_features(L: np.ndarray, X: np.ndarray, held_out: Sequence[tuple[np.
     Lr = L[rows]
     hits = np.zeros((2, len(rows), m), dtype=bool)
     voted = np.zeros((len(rows), m), dtype=bool)
-    for cols, log_h_g in held_out:
+    if fitted is not None and len(fitted) != len(held_out):
+        raise ValueError(f"{len(fitted)} fitted candidates for {len(held_out)} source groups")
+    for g, (cols, log_h_g) in enumerate(held_out):
         L_g = L.copy()
         L_g[:, cols] = -1
         voted[:, cols] = Lr[:, cols] >= 0
-        scores = make_combiner(spec, n_classes).fit(L_g, log_h_g).scores(L_g, log_h_g)[rows]
+        comb = fitted[g] if fitted is not None else make_combiner(spec, n_classes).fit(L_g, log_h_g)
+        scores = comb.scores(L_g, log_h_g)[rows]
         hits[0][:, cols] = scores.argmax(axis=1)[:, None] == Lr[:, cols]
         q = _softmax(scores)                     # the distributions the fallback classifier is trained on (T = 1)
         y = q.argmax(axis=1)

@@ -441,23 +441,24 @@ class PolarHarmonizer:
         if min(self.combine_folds, L.shape[0]) < 2:
             return
         log_h = self._cross_fit(X, L, self.weights_)
-        comb, held = self._choose_combiner(X, L, log_h)
+        comb, held, held_fits = self._choose_combiner(X, L, log_h)
         comb, log_h = self._second_stage(X, L, comb, log_h)
         self.fit_log_prior_ = log_h
         self._choose_temperatures(comb, L, log_h, answers)
         self.combiner_ = comb
         self.combine_ = comb.describe()
         self._fit_vote_shift(X, L, log_h, comb)
-        self._choose_labels_from(X, L, held, comb)
+        self._choose_labels_from(X, L, held, held_fits, comb)
 
     def _choose_labels_from(self, X: np.ndarray, L: np.ndarray, held: list[tuple[np.ndarray, np.ndarray]],
-                            comb: Combiner) -> None:
+                            held_fits: list[Combiner], comb: Combiner) -> None:
         """Votes or features (``labels_from``): with ``"auto"`` and the held-out priors ``held`` of an ``"auto"``
         selection, the features-only classifier is kept when its held-out agreement beats the chosen candidate's
-        (:func:`polarlab.harmonizer.labels_from.votes_or_features`; its row added to ``combine_table_``).
+        (:func:`polarlab.harmonizer.labels_from.votes_or_features`, reusing the chosen candidate as the selection
+        fitted it for each group, ``held_fits``; its row added to ``combine_table_``).
         ``X`` (n, d), ``L`` (n, m): the fit rows as the combination reads them. Sets ``labels_from_``."""
-        if self.fallback_model_ is None or self.labels_from == "votes":
-            return
+        if self.fallback_model_ is None or self.labels_from == "votes" or comb.describe() == H_ONLY:
+            return          # (h alone chosen among the candidates reads no votes: predict_proba gives h(x) either way)
         if self.labels_from == "features":
             self.labels_from_ = "features"
             return
@@ -465,7 +466,7 @@ class PolarHarmonizer:
             return
         votes, features = votes_or_features(L, X, held, comb.describe(), self.n_classes,
                                             C=self.fallback_model_.chosen_C_, folds=self.combine_folds,
-                                            seed=self.seed)
+                                            seed=self.seed, fitted=held_fits)
         # its SE: of the difference between the two forms (the same whichever is better)
         self.combine_table_ = [*self.combine_table_, replace(features, se=max(votes.se, features.se))]
         if features.agreement > votes.agreement:
@@ -493,16 +494,17 @@ class PolarHarmonizer:
         return [j for j in (self.tune_sources or []) if j not in self.silenced_sources_]
 
     def _choose_combiner(self, X: np.ndarray, L: np.ndarray,
-                         log_h: np.ndarray) -> tuple[Combiner, list[tuple[np.ndarray, np.ndarray]]]:
+                         log_h: np.ndarray) -> tuple[Combiner, list[tuple[np.ndarray, np.ndarray]], list[Combiner]]:
         """The candidate fitted to the votes ``L`` (n, m) with the prior ``log_h`` (n, k): the ``combine`` spec
         when it names one, else (``"auto"``) the one the sources' held-out agreement chooses
-        (:meth:`_select_combiner`), or with votes for one class only :meth:`_one_class_combiner`; and the held-out
-        priors of that selection (per source group: its columns, log h cross-fitted without them; [] if none)."""
+        (:meth:`_select_combiner`), or with votes for one class only :meth:`_one_class_combiner`; the held-out
+        priors of that selection (per source group: its columns, log h cross-fitted without them; [] if none) and
+        the chosen candidate as fitted for each of those groups ([] if none)."""
         if self.combine != "auto":
             spec = self.combine if isinstance(self.combine, str) else f"ds:{float(self.combine):g}"
-            return make_combiner(spec, self.n_classes).fit(L, log_h), []
+            return make_combiner(spec, self.n_classes).fit(L, log_h), [], []
         if len(np.unique(L[L >= 0])) < 2:
-            return self._one_class_combiner(L, log_h), []
+            return self._one_class_combiner(L, log_h), [], []
         return self._select_combiner(X, L, log_h)
 
     def _one_class_combiner(self, L: np.ndarray, log_h: np.ndarray) -> Combiner:
@@ -516,7 +518,7 @@ class PolarHarmonizer:
         return comb
 
     def _select_combiner(self, X: np.ndarray, L: np.ndarray,
-                         log_h: np.ndarray) -> tuple[Combiner, list[tuple[np.ndarray, np.ndarray]]]:
+                         log_h: np.ndarray) -> tuple[Combiner, list[tuple[np.ndarray, np.ndarray]], list[Combiner]]:
         """``"auto"``: the candidate of ``combine_candidates`` chosen by held-out agreement with each group of sources
         left out in turn (:func:`polarlab.harmonizer.select.select_by_agreement`; sets ``combine_table_``), or
         ``FALLBACK_CANDIDATE`` when no group can be left out (a single source, or one group votes alone)."""
@@ -530,16 +532,17 @@ class PolarHarmonizer:
             if (Lg >= 0).any() and (L[:, cols] >= 0).any():
                 held.append((cols, self._cross_fit(X, Lg, self.weights_)))
         if not held:
-            return make_combiner(FALLBACK_CANDIDATE, self.n_classes).fit(L, log_h), []
+            return make_combiner(FALLBACK_CANDIDATE, self.n_classes).fit(L, log_h), [], []
         # the one-SE rule falls back on the first (simplest) candidate, a safe default with rules: with a
         # tuned source that is heard (the LLM, voting on every row at its gold-free weight), ``mv`` counts
         # its every vote as a full one whatever the tuning said, so no candidate is a safe default and the
         # best score is kept (WRENCH sms, 400-row subset with the LLM: the rule took ds:3 → mv, test F1
         # 0.855 → 0.605, compared on test gold; mv's SE there 0.099)
         tuned_heard = self._heard_tuned_sources()
-        comb, self.combine_table_ = select_by_agreement(L, log_h, held, self.n_classes, self.combine_candidates,
-                                                        n_se=0.0 if tuned_heard else self.combine_se, seed=self.seed)
-        return comb, held
+        comb, self.combine_table_, held_fits = select_by_agreement(
+            L, log_h, held, self.n_classes, self.combine_candidates, n_se=0.0 if tuned_heard else self.combine_se,
+            seed=self.seed)
+        return comb, held, held_fits
 
     def _second_stage(self, X: np.ndarray, L: np.ndarray, comb: Combiner,
                       log_h: np.ndarray) -> tuple[Combiner, np.ndarray]:
@@ -876,13 +879,16 @@ class PolarHarmonizer:
         members = getattr(self, "seed_members_", [])
         if not members:
             return self._member_proba(L, X, exclude, use_votes)
-        if use_votes is None and L is not None and self._combining_members():
-            shift = self.vote_shift(L, X)
+        combining = self._combining_members()
+        priors: dict[int, np.ndarray] = {}       # each member's prior, computed once for the check and its output
+        if use_votes is None and L is not None and combining:
+            priors = {id(m): m._prior_proba(X) for m in combining}
+            shift = self._majority_shift(combining, L, [priors[id(m)] for m in combining])
             use_votes = not shift.shifted
             if not use_votes:
                 self._warn_shift(shift, len(L))
-        return np.mean([m._member_proba(L, X, exclude, False if m.labels_from_ == "features" else use_votes)
-                        for m in (self, *members)], axis=0)
+        return np.mean([m._member_proba(L, X, exclude, False if m.labels_from_ == "features" else use_votes,
+                                        prior=priors.get(id(m))) for m in (self, *members)], axis=0)
 
     def _checked_rows(self, L: np.ndarray | None, X: np.ndarray | None,
                       exclude: Sequence[int] = ()) -> tuple[np.ndarray, np.ndarray | None]:
@@ -912,11 +918,12 @@ class PolarHarmonizer:
                 if getattr(m, "combiner_", None) is not None and m.combine_ != H_ONLY]
 
     def _member_proba(self, L: np.ndarray | None, X: np.ndarray | None, exclude: Sequence[int],
-                      use_votes: bool | None) -> np.ndarray:
-        """This fit's own distributions (:meth:`predict_proba` without the seed ensemble; rows checked there)."""
+                      use_votes: bool | None, prior: np.ndarray | None = None) -> np.ndarray:
+        """This fit's own distributions (:meth:`predict_proba` without the seed ensemble; rows checked there);
+        ``prior``: :meth:`_prior_proba` of ``X`` (n, k) when the caller already computed it."""
         if L is None or getattr(self, "combiner_", None) is None or self.combine_ == H_ONLY:
             return self._proba(X)
-        h = self._prior_proba(X)
+        h = self._prior_proba(X) if prior is None else prior
         L = self._combination_votes(L)
         if use_votes is None and getattr(self, "labels_from_", "votes") == "features":
             use_votes = False                   # chosen at fit: the features label every row (no shift check)
@@ -961,7 +968,14 @@ class PolarHarmonizer:
         if not members:
             raise NotFittedError("the harmonizer has no combined output", fix="fit it with combine != 'h'")
         X, L = self._checked_rows(L, X)
-        checks = [m._vote_shift(m._combination_votes(L), m._prior_proba(X)) for m in members]
+        return self._majority_shift(members, L, [m._prior_proba(X) for m in members])
+
+    @staticmethod
+    def _majority_shift(members: Sequence["PolarHarmonizer"], L: np.ndarray,
+                        priors: Sequence[np.ndarray]) -> VoteShift:
+        """:meth:`vote_shift` of the checked votes ``L`` (n, m) for ``members`` (those that read the votes), each
+        with its prior's distributions (n, k) of the rows, ``priors`` (in the same order)."""
+        checks = [m._vote_shift(m._combination_votes(L), p) for m, p in zip(members, priors)]
         shifted = 2 * sum(c.shifted for c in checks) >= len(checks)
         return next(c for c in checks if c.shifted == shifted)
 

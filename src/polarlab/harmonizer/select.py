@@ -192,7 +192,7 @@ def scores_and_se(hits: np.ndarray, voted: np.ndarray, classes: np.ndarray, seed
 
 def select_by_agreement(L: np.ndarray, log_h: np.ndarray, held_out: Sequence[tuple[np.ndarray, np.ndarray]],
                         n_classes: int, candidates: Sequence[str], n_se: float = 1.0, seed: int = 0
-                        ) -> tuple[Combiner, list[CandidateScore]]:
+                        ) -> tuple[Combiner, list[CandidateScore], list[Combiner]]:
     """Score every candidate by its held-out agreement and fit the chosen one on all fit rows.
 
     For each source group g, each candidate is fitted on the votes without g and with the prior h_-g (so
@@ -214,21 +214,25 @@ def select_by_agreement(L: np.ndarray, log_h: np.ndarray, held_out: Sequence[tup
         seed: seed of the bootstrap.
 
     Returns:
-        (the chosen candidate, fitted on all rows with ``log_h``; one :class:`CandidateScore` per candidate).
+        (the chosen candidate, fitted on all rows with ``log_h``; one :class:`CandidateScore` per candidate; the
+        chosen candidate as fitted for each group of ``held_out``, in its order: on the votes without the group,
+        with its prior, for :func:`polarlab.harmonizer.labels_from.votes_or_features` to reuse).
     """
     n, m = L.shape
     classes = source_classes(L, n_classes)
     hits = np.zeros((len(candidates), n, m), dtype=bool)
     voted = np.zeros((n, m), dtype=bool)
+    fits: list[list[Combiner]] = [[] for _ in candidates]          # per candidate, its fit for each group
     for cols, log_h_g in held_out:
         L_g = L.copy()
         L_g[:, cols] = -1
         voted[:, cols] = L[:, cols] >= 0
         for c, spec in enumerate(candidates):
-            pred = make_combiner(spec, n_classes).fit(L_g, log_h_g).scores(L_g, log_h_g).argmax(axis=1)
+            fits[c].append(make_combiner(spec, n_classes).fit(L_g, log_h_g))
+            pred = fits[c][-1].scores(L_g, log_h_g).argmax(axis=1)
             hits[c][:, cols] = pred[:, None] == L[:, cols]
     score, se = scores_and_se(hits, voted, classes, seed)
     best = int(np.argmax(score))
     chosen = one_se_choice(score, se, n_se) if n_se > 0 else best
     table = [CandidateScore(str(spec), float(s), float(e)) for spec, s, e in zip(candidates, score, se)]
-    return make_combiner(candidates[chosen], n_classes).fit(L, log_h), table
+    return make_combiner(candidates[chosen], n_classes).fit(L, log_h), table, fits[chosen]

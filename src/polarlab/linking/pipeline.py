@@ -113,7 +113,7 @@ def polar_harmonizer(cfg: LinkingConfig, seed: int = 0) -> PolarHarmonizer:
 
 def run_link(mentions: MentionSet, ontology: Ontology, unlabelled: Sequence[Document], cfg: LinkingConfig,
              link_docs: Sequence[Document] = (), cache_dir=None, ablations: bool = False,
-             harmonizer_seed: int | None = None) -> LinkRun:
+             harmonizer_seed: int | None = None, matcher: MemoNameMatcher | None = None) -> LinkRun:
     """Link ``mentions`` to ``ontology`` with every configured linker and harmonize them.
 
     Args:
@@ -127,6 +127,8 @@ def run_link(mentions: MentionSet, ontology: Ontology, unlabelled: Sequence[Docu
             name-only prototypes, and with every self-supervised mention of a term as its prototypes
             (reported as ``kriss_no_context``, ``kriss_untrained``, ``kriss_names_only``,
             ``kriss_all_prototypes``; they do not vote in the harmonizer).
+        matcher: the name matcher over ``ontology`` that already scanned some of these texts (the mentions found by
+            matching, :meth:`MentionSet.from_matches`), so that no text is scanned twice; None = a new one.
     """
     if not len(ontology):
         raise InputError("the ontology is empty", column="ontology.paths", fix="give OBO or TSV files with terms")
@@ -134,7 +136,7 @@ def run_link(mentions: MentionSet, ontology: Ontology, unlabelled: Sequence[Docu
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     try:
-        return _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, harmonizer_seed)
+        return _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, harmonizer_seed, matcher)
     finally:
         torch.set_num_threads(threads)
 
@@ -151,6 +153,7 @@ class _Job:
     cache_dir: str | os.PathLike | None
     ablations: bool
     harmonizer_seed: int | None
+    matcher: MemoNameMatcher | None = None
     clock: _Clock = field(default_factory=_Clock)
 
     def __post_init__(self) -> None:
@@ -265,7 +268,8 @@ class _SelfTraining:
     n_linked: int = 0
 
 
-def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, harmonizer_seed) -> LinkRun:
+def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, harmonizer_seed,
+         matcher=None) -> LinkRun:
     """The linking job (see :func:`run_link`), step by step; each step times its phases on ``job.clock``.
 
     1. self-supervision: the ontology's names found in the unlabelled text, the pseudo-dev set held out;
@@ -277,7 +281,7 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
        low-risk links, the rounds that retrain KRISS on the low-risk links and harmonize again;
     then the ablations rank the mentions.
     """
-    job = _Job(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, harmonizer_seed)
+    job = _Job(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, harmonizer_seed, matcher)
     ss = _self_supervision(job)
     lks = _voting_name_linkers(job, ss)
     kr = _Kriss.configured(cfg)
@@ -310,7 +314,7 @@ def _self_supervision(job: _Job) -> _SelfSupervision:
     (:func:`polarlab.linking.pseudodev.choose_pseudo_dev`; no gold)."""
     ontology, cfg = job.ontology, job.cfg
     pos = {t: e for e, t in enumerate(ontology.ids)}
-    matcher = MemoNameMatcher(ontology)    # the unlabelled and the linked documents are scanned once each
+    matcher = MemoNameMatcher(ontology) if job.matcher is None else job.matcher    # one scan of each text
     exact = ExactLinker().fit(ontology)
     sparse = SparseLinker().fit(ontology)
     job.clock.lap("index_ontology")

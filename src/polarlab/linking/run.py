@@ -14,8 +14,8 @@ from ..data.pubtator import Document, keep_types, mention_types, read_corpus
 from ..errors import ConfigError
 from ..export.atomic import atomic_path, write_text
 from ..ontology.load import load_ontology
-from ..ontology.matcher import NameMatcher
 from ..ontology.terms import Ontology, canonical_xref
+from .candidates import MemoNameMatcher
 from .config import LinkingProject
 from .evaluate import link_accuracy, map_gold
 from .mentions import MentionSet
@@ -101,16 +101,17 @@ def run_linking(project: LinkingProject, base_dir: str | Path = ".", output_dir:
     types = mention_types(docs)
     docs = keep_types(docs, cfg.entity_types, ", ".join(str(res(p)) for p in cfg.corpus))
     unlabelled: list[Document] = read_unlabelled([res(p) for p in cfg.unlabelled]) if cfg.unlabelled else list(docs)
+    matcher = MemoNameMatcher(ontology)     # the documents to link are scanned once, here or by the linking job
     if cfg.mentions == "spans":
         mentions = MentionSet.from_documents(docs, cfg.window, cfg.expand_abbreviations)
     else:
-        mentions = MentionSet.from_matches(docs, NameMatcher(ontology), cfg.window, cfg.expand_abbreviations)
+        mentions = MentionSet.from_matches(docs, matcher, cfg.window, cfg.expand_abbreviations)
     gold = None
     if mentions.gold and any(mentions.gold):     # check gold ids before the slow work
         where = [f"document {d}, span {s}-{e}" for d, s, e in zip(mentions.doc_ids, mentions.starts, mentions.ends)]
         gold = map_gold(mentions.gold, ontology, cfg.gold_prefixes, cfg.bare_gold_prefix, where)
     cache = Path(state_dir) if state_dir else base / project.project.get("state_dir", ".polarlab")
-    run = run_link(mentions, ontology, unlabelled, cfg, docs, cache_dir=cache / "embeddings")
+    run = run_link(mentions, ontology, unlabelled, cfg, docs, cache_dir=cache / "embeddings", matcher=matcher)
     frame = labels_frame(run, ontology, cfg.output_xrefs)
     out = Path(output_dir) if output_dir else res(project.output.dir)
     labels_path = out / project.output.labels

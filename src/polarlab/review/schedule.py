@@ -41,6 +41,10 @@ class ThresholdSchedule:
         if any(not 0.0 <= float(v) <= 1.0 for v in vals):
             raise ConfigError(f"thresholds must lie in [0, 1], got {vals}", column="review.schedule",
                               fix="thresholds are risks: use numbers between 0 and 1")
+        if self.kind == "list" and max(float(v) for v in self.values) > float(self.stop):
+            # they were cut to stop (default 0.5) without a word: values = [0.1, 0.7] ran 0.1, 0.5
+            raise ConfigError(f"list thresholds {list(self.values)} exceed stop={self.stop}", column="review.values",
+                              fix=f"set stop >= {max(float(v) for v in self.values)} (or leave the values under it)")
 
     def __call__(self, t: int) -> float:
         return min(float(SCHEDULES[self.kind](self, int(t))), float(self.stop))

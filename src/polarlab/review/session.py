@@ -90,15 +90,15 @@ def harmonizer_setup(project, matrix) -> tuple[str, dict[str, Any], dict[str, An
     """(feature kind, feature options, harmonizer options) as :func:`polarlab.pipeline.run` reads ``[harmonizer]``;
     the fine-tuned transformer is replaced by the LR model (refits must take seconds)."""
     from ..features import FeatureSpec
-    from ..pipeline import llm_columns
+    from ..stages.harmonizer import tunable_llm_columns
 
     options = dict(project.harmonizer)
     tune = options.pop("tune_llm_weight", True)
     options.pop("transformer", None)
     if options.get("model") == "transformer":
         options["model"] = "lr"
-    llms = [matrix.names.index(n) for n in llm_columns(matrix)]
-    if tune and llms and len(llms) < len(matrix.names) and "tune_sources" not in options:
+    llms = tunable_llm_columns(matrix, options)      # as the harmonizer stage does (it tunes only where it can)
+    if tune and llms and "tune_sources" not in options:
         options["tune_sources"] = llms
     kind = options.pop("features", "embedding")
     spec_keys = set(FeatureSpec.__dataclass_fields__) - {"kind", "cache_dir"}

@@ -18,15 +18,11 @@ def harmonizer_options(ctx: RunContext) -> tuple[dict[str, Any], dict[str, Any] 
     """(options of :class:`PolarHarmonizer`, options of the transformer harmonizer or None), from
     ``[harmonizer]`` and the fit split's matrix (the LLM columns whose weight is tuned without gold)."""
     from ..features import FeatureSpec
-    from ..pipeline import llm_columns
 
     options = dict(ctx.project.harmonizer)
     tune = options.pop("tune_llm_weight", True)
-    fit_m = ctx.matrices[ctx.fit_split]
-    llms = [fit_m.names.index(n) for n in llm_columns(fit_m)]
-    others = [j for j in range(len(fit_m.names)) if j not in llms]
-    enough = fit_m.L.shape[0] >= 2 * int(options.get("tune_folds") or 5)     # K-fold tuning needs 2K rows
-    if tune and llms and others and enough and (fit_m.L[:, others] >= 0).any() and "tune_sources" not in options:
+    llms = tunable_llm_columns(ctx.matrices[ctx.fit_split], options)
+    if tune and llms and "tune_sources" not in options:
         options["tune_sources"] = llms   # the LLMs' weight, chosen without gold (harmonizer/tune.py)
     deep = options.pop("transformer", None)          # [harmonizer.transformer] options
     if options.get("model") == "transformer":
@@ -34,6 +30,18 @@ def harmonizer_options(ctx: RunContext) -> tuple[dict[str, Any], dict[str, Any] 
     options.pop("features", None)
     spec_keys = set(FeatureSpec.__dataclass_fields__) - {"kind", "cache_dir"}
     return {k: v for k, v in options.items() if k not in spec_keys}, deep
+
+
+def tunable_llm_columns(matrix, options: dict[str, Any]) -> list[int]:
+    """The LLM columns of ``matrix`` (a :class:`LabelMatrix`) whose weight the gold-free tuning can choose with the
+    ``[harmonizer]`` ``options``: all of them when some other source votes and there are rows for its K-fold
+    cross-fitting (2K), else none (:func:`polarlab.harmonizer.tune.tune_source_weight` would refuse)."""
+    from ..pipeline import llm_columns
+
+    llms = [matrix.names.index(n) for n in llm_columns(matrix)]
+    others = [j for j in range(len(matrix.names)) if j not in llms]
+    enough = matrix.L.shape[0] >= 2 * int(options.get("tune_folds") or 5)     # K-fold tuning needs 2K rows
+    return llms if llms and others and enough and bool((matrix.L[:, others] >= 0).any()) else []
 
 
 class HarmonizerStage:
