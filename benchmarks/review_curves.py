@@ -27,7 +27,11 @@ labels with the WRENCH metric on *all* items. Only which items are reviewed diff
   fixed (riskiest first) and no refit, i.e. quality at 0 % + the reviewed share of items fixed.
 
 Targets (WRENCH's gold-label LR end model): youtube 94.2 acc, sms 93.8 F1, trec 68.6 acc, chemprot 78.0
-acc. ``fraction_to_target`` = share reviewed when the quality first reaches it (null: never, up to
+acc. Another dataset (e.g. a held-out WRENCH one) has no figure here: its target is a reference computed from
+gold, out-of-fold (5-fold) logistic regression on the items' gold labels and features (``target_from``:
+``gold_lr_out_of_fold``; it chooses nothing). Items: the ``train`` split, or the first split with gold when train
+has none (WRENCH's spouse); rows without gold are left out (counted). Tabular data uses its standardised
+``data.feature`` vectors; ``--metric`` forces acc or f1_binary (default: WRENCH's metric for the name). ``fraction_to_target`` = share reviewed when the quality first reaches it (null: never, up to
 ``--max-fraction``). A further run, ``polar_audit``, spends 20 % of each batch on random risk-stratified
 audits and records the gold-free accuracy estimate of the unreviewed labels against their true
 accuracy each round (absolute error, interval coverage) and the combined output chosen.
