@@ -176,3 +176,15 @@ def test_review_curves_on_data_without_train_gold_and_on_tabular_data(tmp_path: 
         assert r["target_from"] == "gold_lr_out_of_fold" and 0.0 <= r["target"] <= 1.0
         assert len(r["polar"]["curve"]) == 3 and all(0.0 <= q <= 1.0 for _, q in r["polar"]["curve"])
     assert (tmp_path / "o" / "review_curves.png").exists()
+
+
+def test_an_llm_source_on_tabular_data_is_refused_before_any_call(tmp_path: Path) -> None:
+    """No text to show the LLM: one clear error, not thousands of prompts about empty strings."""
+    proj = tmp_path / "p"
+    proj.mkdir()
+    (proj / "polarlab.toml").write_text(
+        f'[data]\nwrench = "{(FIX / "tabular3").as_posix()}"\n\n[[sources]]\ntype = "wrench"\n\n[[sources]]\n'
+        'type = "llm"\nname = "llm"\nbackend = "openai"\nbase_url = "http://127.0.0.1:9/v1"\nmodel = "m"\n')
+    r = CliRunner().invoke(app, ["run", str(proj / "polarlab.toml"), "--no-progress"])
+    assert r.exit_code != 0
+    assert "reads text" in r.output and "tabular" in r.output
