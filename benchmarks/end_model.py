@@ -48,7 +48,7 @@ def load_published(path: Path = PUBLISHED) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def run_dataset(name: str, state_dir: Path, published: dict, seed: int = 0) -> dict:
+def run_dataset(name: str, state_dir: Path, published: dict, seed: int = 0, data: Path = DATA) -> dict:
     from polarlab.data.wrench import load_wrench, wrench_task
     from polarlab.endmodel import SelfTraining, Targets, make_end_model
     from polarlab.harmonizer import PolarHarmonizer
@@ -59,11 +59,14 @@ def run_dataset(name: str, state_dir: Path, published: dict, seed: int = 0) -> d
     from polarlab.sources.votes import weak_label_sources
 
     t0 = time.perf_counter()
-    directory = DATA / name
+    directory = data / name
     task = wrench_task(directory)
     splits = load_wrench(directory, task)
     fit = splits["train"] if "train" in splits else splits["valid"]
     test = splits["test"]
+    if fit.is_tabular:        # the end models are sentence-embedding classifiers: nothing to train on here
+        return {"skipped": "tabular data (data.feature, no text): the end models (logreg, transformer) read text",
+                "n_fit": len(fit), "n_test": len(test)}
     rules = weak_label_sources(fit)
     L = apply_sources(fit, rules, task, progress=False).L
     # POLAR as `polarlab run` makes it: the default harmonizer on the default ("auto") features, its final
@@ -84,13 +87,19 @@ def run_dataset(name: str, state_dir: Path, published: dict, seed: int = 0) -> d
                  "coverage": float(covered.mean()), "n_pool": int((~covered).sum()),
                  "polar_combine": polar.combine_}
     scores, label_quality = {}, {}
-    test_score = lambda model: wrench_metric(name, test.gold, model.predict(test))[1]  # noqa: E731
+    def scored(y: np.ndarray, pred: np.ndarray) -> tuple[str, float | None]:
+        """The WRENCH metric on the rows with gold (-1 = none: WRENCH's spouse has no train gold); None if none."""
+        ok = np.asarray(y) >= 0
+        return (wrench_metric(name, y[ok], np.asarray(pred)[ok]) if ok.any()
+                else (wrench_metric(name, np.zeros(1, int), np.zeros(1, int))[0], None))
+
+    test_score = lambda model: scored(test.gold, model.predict(test))[1]  # noqa: E731
     for method, P in labels.items():
         weight_risk = 1.0 - P.max(axis=1) if method == "polar" else None
         targets = Targets.from_risk(P[covered], None if weight_risk is None else weight_risk[covered])
         model = new().fit(lab, targets)
-        metric, scores[method] = wrench_metric(name, test.gold, model.predict(test))
-        _, label_quality[method] = wrench_metric(name, fit.gold[covered], P[covered].argmax(1))
+        metric, scores[method] = scored(test.gold, model.predict(test))
+        _, label_quality[method] = scored(fit.gold[covered], P[covered].argmax(1))
         if method == "polar":
             # diagnostic only (the run's choices never see it): the test metric of every round's model
             per_round: dict[int, float] = {}
@@ -103,8 +112,12 @@ def run_dataset(name: str, state_dir: Path, published: dict, seed: int = 0) -> d
             old = SelfTraining(new(), seed=seed, accept="improve").fit(lab, targets, pool)
             out["polar_self_training_improve_rule"] = test_score(old.model_)
             out["self_training_improve_rule"] = old.result_.to_dict()
-    gold_model = new().fit(fit, Targets(np.eye(k)[fit.gold]))
-    out["metric"], scores["gold"] = wrench_metric(name, test.gold, gold_model.predict(test))
+    has = np.flatnonzero(fit.gold >= 0)          # the gold bound: rows with gold only (never -1 as a class)
+    if len(has):
+        gold_model = new().fit(fit.subset(has), Targets(np.eye(k)[fit.gold[has]]))
+        out["metric"], scores["gold"] = scored(test.gold, gold_model.predict(test))
+    else:
+        out["metric"], scores["gold"] = scored(test.gold, np.zeros(len(test), int))[0], None
     out.update(scores)
     out["train_label_quality_on_covered"] = label_quality
     out["wrench_published"] = published.get("datasets", {}).get(name)
@@ -118,6 +131,7 @@ def main() -> None:
     ap.add_argument("--predict-rows", type=int, default=100_000)
     ap.add_argument("--skip-predict", action="store_true")
     ap.add_argument("--state-dir", type=Path, default=Path(".polarlab"))
+    ap.add_argument("--data", type=Path, default=DATA, help="the folder of WRENCH datasets")
     args = ap.parse_args()
     import torch
 
@@ -125,9 +139,12 @@ def main() -> None:
     result: dict = {}
     published = load_published()
     for name in [d for d in args.datasets.split(",") if d]:
-        result[name] = run_dataset(name, args.state_dir, published)
+        result[name] = run_dataset(name, args.state_dir, published, data=args.data)
         r = result[name]
-        print(f"{name:9s} {r['metric']:9s} " + "  ".join(f"{m}={r[m]:.3f}" for m in
+        if "skipped" in r:
+            print(f"{name:9s} skipped: {r['skipped']}", flush=True)
+            continue
+        print(f"{name:9s} {r['metric']:9s} " + "  ".join(f"{m}={'-' if r[m] is None else format(r[m], '.3f')}" for m in
               ("mv", "snorkel", "polar", "polar_self_training", "gold")) + f"  ({r['seconds']:.0f}s)", flush=True)
         figures = (r["wrench_published"] or {}).get("figures", [])
         for fig in figures:

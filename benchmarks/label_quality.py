@@ -53,21 +53,24 @@ def wins(labels: dict, metric: str) -> dict:
     """POLAR's margin over the best baseline on ``metric`` (positive = POLAR better)."""
     from polarlab.bench.methods import BASELINES
 
-    best = max(BASELINES, key=lambda m: labels[m][metric] if m in labels else -1)
+    best = max(BASELINES, key=lambda m: -1 if labels.get(m, {}).get(metric) is None else labels[m][metric])
+    if labels[best][metric] is None or labels["polar"][metric] is None:     # the test split has no gold
+        return {"best_baseline": None, "best_baseline_value": None, "polar": labels["polar"][metric], "margin": None}
     return {"best_baseline": best, "best_baseline_value": labels[best][metric],
             "polar": labels["polar"][metric], "margin": labels["polar"][metric] - labels[best][metric]}
 
 
 def run_dataset(directory: Path, llm: str, limit: int | None, state_dir: Path, seed: int,
-                harmonizer: dict | None = None) -> dict:
+                harmonizer: dict | None = None, metric: str = "auto") -> dict:
     from polarlab.bench import BenchConfig, bench_wrench
     from polarlab.bench.methods import supervision_messages
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = bench_wrench(BenchConfig(directory=directory, llm=llm, limit=limit, state_dir=state_dir,
-                                       progress=False, seed=seed, harmonizer=dict(harmonizer or {})))
-    out = {k: res[k] for k in ("dataset", "n_fit", "n_test", "llm", "risk_of", "labels", "risk", "harmonizer")}
+                                       progress=False, seed=seed, harmonizer=dict(harmonizer or {}), metric=metric))
+    out = {k: res[k] for k in ("dataset", "n_fit", "n_test", "llm", "risk_of", "metric", "labels", "risk",
+                               "harmonizer")}
     out["llm_weight"] = res.get("llm_weight")
     out["seconds"] = res["seconds"]
     out["wins"] = {"wrench_metric": wins(res["labels"], "wrench_metric"), "macro_f1": wins(res["labels"], "macro_f1")}
@@ -135,6 +138,10 @@ def one_sided(spam_dir: Path, llm: str, state_dir: Path, n_fit: int, test_limit:
     return out
 
 
+def _f(x, spec: str = ".4f") -> str:
+    return "-" if x is None else format(x, spec)
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=Path("../shared/data"))
@@ -147,6 +154,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--one-sided-only", action="store_true", help="run only the one-sided-rules project")
     ap.add_argument("--one-sided-test-limit", type=int, default=None, help="at most N test rows there")
     ap.add_argument("--json", type=Path, default=None, help="also write the result here")
+    ap.add_argument("--metric", default="auto", help="wrench_metric: auto (WRENCH's metric for the folder's name, "
+                    "accuracy for a name WRENCH does not list) | acc | f1_binary")
     ap.add_argument("--n-seeds", type=int, default=None, help="POLAR's seed ensemble (default: the harmonizer's)")
     ap.add_argument("--harmonizer-seed", type=int, default=None,
                     help="POLAR's seed alone (default --seed, which also draws the --limit rows and MV's tie-breaks)")
@@ -159,15 +168,24 @@ def main(argv: list[str] | None = None) -> dict:
     opts = {} if a.n_seeds is None else {"n_seeds": a.n_seeds}
     if a.harmonizer_seed is not None:
         opts["seed"] = a.harmonizer_seed
-    result: dict = {"datasets": {}, "settings": {"llm": a.llm, "limit": a.limit, "seed": a.seed, "harmonizer": opts}}
+    result: dict = {"datasets": {}, "settings": {"llm": a.llm, "limit": a.limit, "seed": a.seed, "harmonizer": opts,
+                                                "metric": a.metric}}
     if not a.one_sided_only:
+        from polarlab.errors import PolarlabError
+
         for d in dirs:
-            r = run_dataset(d, a.llm, a.limit, a.state_dir, a.seed, opts)
+            try:
+                r = run_dataset(d, a.llm, a.limit, a.state_dir, a.seed, opts, a.metric)
+            except PolarlabError as e:        # one bad folder is reported; the others still run
+                result["datasets"][d.name] = {"error": str(e)}
+                print(f"{d.name:10s} error: {e}", file=sys.stderr, flush=True)
+                continue
             result["datasets"][d.name] = r
             w = r["wins"]["wrench_metric"]
-            print(f"{d.name:10s} llm={r['llm']:5s} polar {w['polar']:.4f}  polar_h {r['labels']['polar_h']['wrench_metric']:.4f}"
-                  f"  best baseline {w['best_baseline']} {w['best_baseline_value']:.4f}  margin {w['margin']:+.4f}"
-                  f"  | macro-F1 margin {r['wins']['macro_f1']['margin']:+.4f}  combine={r['harmonizer']['combine']}"
+            print(f"{d.name:10s} llm={r['llm']:5s} {r['metric']['name']:9s} polar {_f(w['polar'])}  polar_h "
+                  f"{_f(r['labels']['polar_h']['wrench_metric'])}  best baseline {w['best_baseline']} "
+                  f"{_f(w['best_baseline_value'])}  margin {_f(w['margin'], '+.4f')}"
+                  f"  | macro-F1 margin {_f(r['wins']['macro_f1']['margin'], '+.4f')}  combine={r['harmonizer']['combine']}"
                   f"  test votes shifted={r['harmonizer'].get('vote_shift_test', {}).get('shifted')}",
                   file=sys.stderr, flush=True)
     if a.one_sided or a.one_sided_only:

@@ -35,8 +35,22 @@ WRENCH_METRIC: dict[str, MetricName] = {
 """WRENCH dataset name (lower case) -> the metric WRENCH reports for it."""
 
 
-def metric_for(dataset: str | None) -> MetricName:
-    """``WRENCH_METRIC[dataset]`` (case-insensitive); ``"acc"`` for None or a non-WRENCH name."""
+METRIC_CHOICES = ("auto", "acc", "f1_binary")
+"""Values of a ``metric`` option: ``auto`` = :func:`metric_for`'s rule; the others force that metric."""
+
+
+def metric_for(dataset: str | None, metric: str | None = None) -> MetricName:
+    """The metric that scores a dataset (its ``wrench_metric``).
+
+    The rule: ``metric`` when given and not ``"auto"`` (``"acc"`` or ``"f1_binary"``, the F1 of class 1);
+    else ``WRENCH_METRIC[dataset]`` (the dataset's name, e.g. a WRENCH directory's, matched case-insensitively);
+    else accuracy: a name WRENCH does not list (``"my_spouse_copy"``) is scored by accuracy, binary or not, unless
+    ``metric`` says otherwise (CLI ``--metric f1_binary``).
+    """
+    if metric not in (None, "auto"):
+        if metric not in METRIC_CHOICES:
+            raise InputError(f"unknown metric {metric!r}", column="metric", fix=f"use one of {list(METRIC_CHOICES)}")
+        return metric  # type: ignore[return-value]
     return WRENCH_METRIC.get(str(dataset).strip().lower(), "acc") if dataset else "acc"
 
 
@@ -69,20 +83,22 @@ def macro_f1(y: np.ndarray, pred: np.ndarray) -> float:
     return float(f1_score(y, pred, average="macro", zero_division=0.0))
 
 
-def wrench_metric(name: str, y: np.ndarray, pred: np.ndarray) -> tuple[str, float]:
+def wrench_metric(name: str, y: np.ndarray, pred: np.ndarray, metric: str | None = None) -> tuple[str, float]:
     """The metric WRENCH reports for dataset ``name``, as ``(metric_name, value)``.
 
     ``name`` is matched case-insensitively against ``WRENCH_METRIC``; a dataset WRENCH does
-    not have is scored by accuracy, i.e. ``("acc", accuracy(y, pred))``.
+    not have is scored by accuracy, i.e. ``("acc", accuracy(y, pred))``; ``metric`` (``"acc"`` or
+    ``"f1_binary"``) overrides the table (:func:`metric_for`).
     """
-    metric = metric_for(name)
+    metric = metric_for(name, metric)
     if metric == "f1_binary":
         return metric, f1_binary(y, pred)
     return metric, accuracy(y, pred)
 
 
 def classification_metrics(y: np.ndarray, proba_or_pred: np.ndarray, dataset: str | None = None,
-                           *, n_classes: int | None = None) -> dict[str, float | int | str | None]:
+                           *, n_classes: int | None = None,
+                           metric: str | None = None) -> dict[str, float | int | str | None]:
     """Scores of predictions against gold, on the rows that have gold (``y >= 0``).
 
     Args:
@@ -90,6 +106,8 @@ def classification_metrics(y: np.ndarray, proba_or_pred: np.ndarray, dataset: st
         proba_or_pred: shape (n, k) class distributions (scored by argmax) or shape (n,)
             predicted class indices.
         dataset: WRENCH dataset name choosing ``wrench_metric``; None or unknown -> accuracy.
+        metric: ``"auto"``/None (the rule above), ``"acc"`` or ``"f1_binary"`` (k must be 2) forcing
+            ``wrench_metric`` (:func:`metric_for`).
         n_classes: k; default: ``proba_or_pred.shape[1]`` for distributions, else
             ``max(y, pred) + 1`` (at least 2).
 
@@ -111,12 +129,16 @@ def classification_metrics(y: np.ndarray, proba_or_pred: np.ndarray, dataset: st
         raise InputError(f"predictions must have shape (n,) or (n, k), got {scores.shape}",
                          fix="pass predict_proba(...) output or argmax labels")
     y, pred = _pair(y, pred)
+    name = metric_for(dataset, metric)
+    if name == "f1_binary" and k != 2 and metric not in (None, "auto"):
+        raise InputError(f"metric f1_binary (F1 of class 1) needs 2 classes, got {k}", column="metric",
+                         fix="use --metric acc or auto for more than two classes (macro_f1 is reported too)")
     gold = y >= 0
     y, pred = y[gold].astype(np.int64), pred[gold]
     if y.size == 0:
         return {"accuracy": None, "f1": None, "macro_f1": None, "wrench_metric": None,
-                "wrench_metric_name": metric_for(dataset), "n": 0}
-    metric_name, wrench_value = wrench_metric(dataset or "", y, pred)
+                "wrench_metric_name": name, "n": 0}
+    metric_name, wrench_value = wrench_metric(dataset or "", y, pred, metric)
     return {
         "accuracy": accuracy(y, pred),
         "f1": f1_binary(y, pred) if k == 2 else None,

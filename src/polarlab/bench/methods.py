@@ -98,7 +98,7 @@ def fit_methods(L_fit: np.ndarray, L_test: np.ndarray, X_fit: np.ndarray, X_test
 
 def score_methods(gold: np.ndarray, probas: dict[str, np.ndarray], dataset: str,
                   metrics: Iterable[str] = ("accuracy", "macro_f1"), *, methods: Iterable[str] | None = None,
-                  digits: int | None = None) -> dict[str, dict[str, Any]]:
+                  digits: int | None = None, metric: str | None = None) -> dict[str, dict[str, Any]]:
     """Method -> metric -> score of each distribution (n, k) against ``gold`` (n,) (``-1`` rows skipped).
 
     Args:
@@ -107,11 +107,13 @@ def score_methods(gold: np.ndarray, probas: dict[str, np.ndarray], dataset: str,
         metrics: keys of :func:`~polarlab.metrics.classification_metrics`'s result.
         methods: which of ``probas`` and in what order (default: all, in its order).
         digits: round each numeric score (as a float) to this many places; None = as computed.
+        metric: ``"auto"``/None (WRENCH's table by ``dataset``, accuracy for other names), ``"acc"`` or
+            ``"f1_binary"`` (:func:`polarlab.metrics.metric_for`).
     """
     metrics = tuple(metrics)
     out: dict[str, dict[str, Any]] = {}
     for m in probas if methods is None else methods:
-        scores = classification_metrics(gold, probas[m], dataset=dataset)
+        scores = classification_metrics(gold, probas[m], dataset=dataset, metric=metric)
         out[m] = {k: _rounded(scores[k], digits) for k in metrics}
     return out
 

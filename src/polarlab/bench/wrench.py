@@ -59,6 +59,8 @@ class BenchConfig:
         transformer: also fine-tune the sentence encoder as the harmonizer
             (:class:`polarlab.harmonizer.transformer.TransformerHarmonizer`, with the source weights the
             LR harmonizer used), reported as ``polar_transformer``; options in ``transformer_options``.
+        metric: ``wrench_metric``: ``"auto"`` (WRENCH's metric for the directory's name, accuracy for a name WRENCH
+            does not list), ``"acc"`` or ``"f1_binary"`` (F1 of class 1; binary tasks only).
     """
 
     directory: Path
@@ -77,6 +79,7 @@ class BenchConfig:
     tune_llm: bool = True
     transformer: bool = False
     transformer_options: dict[str, Any] = field(default_factory=dict)
+    metric: str = "auto"
 
 
 def sample_rows(ds: Dataset, limit: int | None, seed: int = 0) -> Dataset:
@@ -295,9 +298,10 @@ def bench_wrench(cfg: BenchConfig) -> dict[str, Any]:
     if strategies and cfg.llm == "none":
         raise ConfigError("--correct re-asks the LLM's riskiest answers, but --llm is none", column="--correct",
                           fix="give --llm local (or a server URL), or drop --correct")
+    metric = _check_metric(cfg)
     f = fit_all(cfg, seconds)
     name = f.task.name
-    labels = score_methods(f.test.gold, f.probas, name, LABEL_METRICS)
+    labels = score_methods(f.test.gold, f.probas, name, LABEL_METRICS, metric=cfg.metric)
     risk, _, _ = risk_table(f, cfg, seconds)
     correction = None
     if strategies:
@@ -308,7 +312,7 @@ def bench_wrench(cfg: BenchConfig) -> dict[str, Any]:
     result: dict[str, Any] = {
         "dataset": name, "n_test": len(f.test), "n_fit": len(f.fit), "fit_split": f.fit.name,
         "llm": cfg.llm, "risk_of": "llm" if f.has_llm else "polar",
-        "labels": labels, "risk": risk, "seconds": seconds,
+        "labels": labels, "risk": risk, "seconds": seconds, "metric": metric,
     }
     if correction is not None:
         result["correction"] = correction
@@ -329,6 +333,21 @@ def bench_wrench(cfg: BenchConfig) -> dict[str, Any]:
     if h._combining_members():      # did the test rows' votes behave like the fit rows'? (h alone reads none)
         result["harmonizer"]["vote_shift_test"] = h.vote_shift(f.L_test.L, f.X_test).to_dict()
     return result
+
+
+def _check_metric(cfg: BenchConfig) -> dict[str, str]:
+    """The metric ``wrench_metric`` will be and where the choice came from; a bad ``metric`` fails before fitting."""
+    from ..metrics import WRENCH_METRIC, metric_for
+
+    task = wrench_task(cfg.directory)
+    name = metric_for(task.name, cfg.metric)
+    if cfg.metric not in (None, "auto"):
+        if name == "f1_binary" and task.n_classes != 2:
+            raise ConfigError(f"--metric f1_binary needs 2 classes; {task.name} has {task.n_classes}",
+                              column="--metric", fix="use --metric acc or auto")
+        return {"name": name, "from": "option"}
+    known = task.name.strip().lower() in WRENCH_METRIC
+    return {"name": name, "from": "wrench_table" if known else "default_accuracy (name not in WRENCH's table)"}
 
 
 def combination_report(h: PolarHarmonizer) -> dict[str, Any]:

@@ -197,7 +197,11 @@ def bench_wrench_cmd(
         tune_llm: bool = typer.Option(True, help="choose the LLM's source weight without gold (held-out agreement "
                                                  "with the other sources); also reports polar_equal"),
         transformer: bool = typer.Option(False, help="also fine-tune the sentence encoder as the harmonizer "
-                                                     "(slow on CPU); reported as polar_transformer")) -> None:
+                                                     "(slow on CPU); reported as polar_transformer"),
+        metric: str = typer.Option("auto", help="the wrench_metric: auto (WRENCH's metric for the directory's name: "
+                                                "F1 of class 1 for sms, spouse, cdr, census, basketball, tennis, "
+                                                "commercial, accuracy for the others and for names WRENCH does not "
+                                                "list) | acc | f1_binary")) -> None:
     """POLAR vs MV / Snorkel / Dawid–Skene / the LLM: label quality and risk calibration on the test split.
 
     Prints tables, then the JSON result as the last line:
@@ -218,7 +222,7 @@ def bench_wrench_cmd(
         result = bench_wrench(BenchConfig(directory=directory, llm=llm, llm_model=llm_model, limit=limit,
                                           state_dir=state_dir, features=features, progress=progress,
                                           correct=strategies, correction=ccfg, audit_dir=audit_dir,
-                                          tune_llm=tune_llm, transformer=transformer))
+                                          tune_llm=tune_llm, transformer=transformer, metric=metric))
     except PolarlabError as e:
         _fail(e)
     print_bench(console, result)

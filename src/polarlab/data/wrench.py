@@ -10,6 +10,9 @@ must have d finite numbers.
 from __future__ import annotations
 
 import json
+import logging
+import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -21,18 +24,56 @@ from ..task import Task
 from .dataset import Dataset
 from .loaders import _read_text, from_pandas
 
+log = logging.getLogger(__name__)
+
 SPLITS = ("train", "valid", "test")
+
+
+def label_ids(directory: str | Path) -> tuple[list[int], list[str]]:
+    """The class ids the split files use and the class names, in class-index order, from ``label.json``.
+
+    WRENCH's ``label.json`` maps id -> name (``{"0": "ham", "1": "spam"}``); accepted too: ids that are not
+    contiguous (``{"0": "neg", "3": "pos"}``: class index i is the i-th smallest id, the files' labels and
+    votes are remapped) and the inverse mapping name -> id (``{"ham": 0, "spam": 1}``).
+
+    Raises:
+        DataError: invalid JSON, not an object, empty, or neither its keys nor its values are integers.
+    """
+    path = Path(directory) / "label.json"
+    try:
+        mapping = json.loads(_read_text(path))
+    except json.JSONDecodeError as e:
+        raise DataError(f"invalid JSON: {e.msg}", file=str(path), fix="restore label.json") from None
+    if not isinstance(mapping, dict) or not mapping:
+        raise DataError("expected a non-empty JSON object mapping class id -> name", file=str(path),
+                        fix='write e.g. {"0": "ham", "1": "spam"}')
+    pairs = _int_pairs(mapping.items())
+    if pairs is None:     # the inverse mapping, name -> id
+        pairs = _int_pairs((v, k) for k, v in mapping.items())
+    if pairs is None:
+        raise DataError(f"keys {list(mapping)[:4]} are not integer class ids (nor are the values)", file=str(path),
+                        fix='map each class id the split files use to its name, e.g. {"0": "ham", "1": "spam"}')
+    ids = sorted(pairs)
+    if len(set(ids)) != len(ids) or any(i < 0 for i in ids):
+        raise DataError(f"class ids {ids} repeat or are negative (-1 means abstain / no gold)", file=str(path),
+                        fix="give each class its own id >= 0")
+    return ids, [str(pairs[i]) for i in ids]
+
+
+def _int_pairs(items) -> dict[int, object] | None:
+    """``{int(key): value}`` when every key is an integer (``"3"`` or ``3``), else None."""
+    out = {}
+    for k, v in items:
+        if isinstance(k, bool) or not (isinstance(k, int) or (isinstance(k, str) and k.strip().lstrip("-").isdigit())):
+            return None
+        out[int(k)] = v
+    return out
 
 
 def wrench_task(directory: str | Path, instruction: str = "") -> Task:
     """The task a WRENCH directory describes (labels from ``label.json``; relation if entities exist)."""
     directory = Path(directory)
-    path = directory / "label.json"
-    try:
-        mapping = json.loads(_read_text(path))
-    except json.JSONDecodeError as e:
-        raise DataError(f"invalid JSON: {e.msg}", file=str(path), fix="restore label.json") from None
-    labels = [mapping[k] for k in sorted(mapping, key=int)]
+    _, labels = label_ids(directory)
     kind = "text"
     for split in SPLITS:
         f = directory / f"{split}.json"
@@ -55,10 +96,14 @@ def _load_json(path: Path) -> dict:
     return data
 
 
-def load_wrench_split(path: str | Path, task: Task) -> Dataset:
-    """One WRENCH split file as a Dataset whose ``weak_labels`` are the precomputed votes."""
+def load_wrench_split(path: str | Path, task: Task, ids: list[int] | None = None) -> Dataset:
+    """One WRENCH split file as a Dataset whose ``weak_labels`` are the precomputed votes.
+
+    ``ids``: the class ids the file uses, in class-index order (:func:`label_ids`); None = ``0..k-1``. Labels
+    and votes are mapped to class indices; an id not in ``ids`` is a DataError naming the row."""
     path = Path(path)
     data = _load_json(path)
+    remap = None if ids is None or list(ids) == list(range(len(ids))) else {v: i for i, v in enumerate(ids)}
     rows, weak, feats = [], [], []
     m = d_feat = None
     tabular = None
@@ -77,6 +122,11 @@ def load_wrench_split(path: str | Path, task: Task) -> Dataset:
         if wl is None:
             raise DataError("no weak_labels", file=str(path), row=key, column="weak_labels",
                             fix="each WRENCH example lists its weak labels")
+        if not isinstance(wl, list):
+            raise DataError(f"weak_labels is {type(wl).__name__}, not a list", file=str(path), row=key,
+                            column="weak_labels", fix="each WRENCH example lists one vote per labeling function")
+        if remap is not None:
+            wl, rec = _remapped(wl, rec, remap, path, key)
         if m is None:
             m = len(wl)
         elif len(wl) != m:
@@ -104,16 +154,89 @@ def load_wrench_split(path: str | Path, task: Task) -> Dataset:
         weak.append(wl)
     if tabular:
         return _tabular_dataset(rows, weak, feats, m or 0, path)
+    relation = any("entity1" in r or "entity2" in r for r in rows)
+    if relation:
+        _char_spans(rows, path)
     frame = pd.DataFrame(rows)
-    relation = "entity1" in frame.columns
     ds = from_pandas(frame, task, id_column="id",
                      entity_columns=("entity1", "entity2") if relation else None,
-                     span_columns=("span1", "span2") if "span1" in frame.columns else None,
+                     span_columns=("span1", "span2") if relation else None,
                      name=path.stem, source=str(path))
     m = m or 0
     ds.weak_labels = np.asarray(weak, dtype=np.int64).reshape(len(rows), m)
     ds.weak_label_names = [f"lf_{j}" for j in range(m)]
     return ds
+
+
+def _char_spans(rows: list[dict], path: Path) -> None:
+    """Give every relation row ``span1``/``span2`` as character offsets of its entities (in place).
+
+    WRENCH's relation files store character spans (``text[s:e] == entity``). Other copies leave them out or store
+    token offsets (positions in ``text.split()``). Per entity: a span that matches the entity (case-insensitive)
+    is kept; else token offsets that cover it are converted; else the entity's first occurrence in the text is
+    used; else the given span if it lies in the text, or None. Counts of each case are logged once per file.
+
+    Raises:
+        DataError: a row without entity1 or entity2.
+    """
+    how: Counter = Counter()
+    for r in rows:
+        text = str(r["text"])
+        tokens = None
+        for e, key in (("entity1", "span1"), ("entity2", "span2")):
+            ent = r.get(e)
+            if not isinstance(ent, str) or not ent.strip():
+                raise DataError(f"relation example without {e}", file=str(path), row=r["id"], column=f"data.{e}",
+                                fix="every relation example needs data.entity1 and data.entity2 (strings)")
+            span = _int_span(r.get(key))
+            low, target = text.lower(), ent.strip().lower()
+            if span is not None and 0 <= span[0] < span[1] <= len(text) and \
+                    text[span[0]:span[1]].strip().lower() == target:
+                how["character"] += 1
+                continue
+            if span is not None:
+                tokens = tokens if tokens is not None else [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+                if 0 <= span[0] < span[1] <= len(tokens):
+                    a, b = tokens[span[0]][0], tokens[span[1] - 1][1]
+                    at = low.find(target, a, b)
+                    if at >= 0:
+                        r[key] = [at, at + len(target)]
+                        how["token offsets"] += 1
+                        continue
+            at = low.find(target)
+            if at >= 0:
+                r[key] = [at, at + len(target)]
+                how["missing" if span is None else "not matching (entity located in the text)"] += 1
+                continue
+            ok = span is not None and 0 <= span[0] < span[1] <= len(text)
+            r[key] = list(span) if ok else None
+            how["entity not in text"] += 1
+    odd = {k: v for k, v in how.items() if k != "character"}
+    if odd:
+        log.warning("%s: entity spans read as %s (of %d entities)", path, dict(sorted(odd.items())), sum(how.values()))
+
+
+def _int_span(v: object) -> tuple[int, int] | None:
+    """``[start, end]`` as two ints, or None."""
+    if isinstance(v, (list, tuple)) and len(v) == 2:
+        try:
+            return int(v[0]), int(v[1])
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def _remapped(wl: list, rec: dict, remap: dict[int, int], path: Path, key: str) -> tuple[list, dict]:
+    """Votes and gold label in class ids mapped to class indices (-1 kept); an unknown id is a DataError."""
+    def one(v: object, column: str) -> object:
+        if v is None or v == -1 or isinstance(v, bool) or not isinstance(v, int):
+            return v                      # -1, missing or not an int: left for the checks that follow
+        if v not in remap:
+            raise DataError(f"class id {v} is not in label.json (ids {sorted(remap)})", file=str(path), row=key,
+                            column=column, fix="use the ids label.json lists, or -1")
+        return remap[v]
+
+    return [one(v, "weak_labels") for v in wl], {**rec, "label": one(rec.get("label"), "label")}
 
 
 def _feature_vector(value: object, path: Path, key: str) -> np.ndarray:
@@ -160,7 +283,11 @@ def load_wrench(directory: str | Path, task: Task | None = None) -> dict[str, Da
         raise DataError("WRENCH directory not found", file=str(directory),
                         fix="point to a folder holding train/valid/test.json and label.json")
     task = task or wrench_task(directory)
-    out = {s: load_wrench_split(directory / f"{s}.json", task) for s in SPLITS
+    ids, _ = label_ids(directory) if (directory / "label.json").exists() else (None, None)
+    if ids is not None and len(ids) != task.n_classes:
+        raise DataError(f"label.json lists {len(ids)} classes but the task has {task.n_classes}",
+                        file=str(directory / "label.json"), fix="give the task the classes label.json lists")
+    out = {s: load_wrench_split(directory / f"{s}.json", task, ids) for s in SPLITS
            if (directory / f"{s}.json").exists()}
     if not out:
         raise DataError("no train/valid/test.json", file=str(directory), fix="add at least one split file")

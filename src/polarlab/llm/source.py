@@ -130,7 +130,14 @@ class LLMSource:
         Returns:
             votes (n,) int64 (-1 = abstain), proba (n, k) (calibrated in scoring mode; NaN rows
             where there is no distribution), failures (calls that failed for good).
+
+        Raises:
+            LLMConfigError: ``data`` is tabular (numeric feature vectors, no text to show the LLM).
         """
+        if isinstance(data, Dataset) and data.is_tabular and len(data):
+            raise LLMConfigError(f"the LLM source {self.name!r} reads text, but {data.name!r} is tabular "
+                                 "(data.feature vectors, no text)", column="sources",
+                                 fix="drop the llm source for tabular data (bench wrench leaves it out by itself)")
         reqs = self.requests_for(data, task)
         answers = self.ask(reqs, task)
         votes = np.array([a.label for a in answers], dtype=np.int64)
