@@ -188,3 +188,23 @@ def test_an_llm_source_on_tabular_data_is_refused_before_any_call(tmp_path: Path
     r = CliRunner().invoke(app, ["run", str(proj / "polarlab.toml"), "--no-progress"])
     assert r.exit_code != 0
     assert "reads text" in r.output and "tabular" in r.output
+
+
+def test_an_empty_text_in_a_benchmark_file_is_kept_with_a_warning(tmp_path: Path, caplog) -> None:
+    """A published WRENCH file the user cannot fix: an empty ``data.text`` is an empty example (the sources
+    abstain on it), not a DataError that stops the whole dataset; a project's own CSV still refuses it."""
+    d = _copy("novote", tmp_path)
+    raw = json.loads((d / "train.json").read_text())
+    key = next(iter(raw))
+    raw[key]["data"]["text"] = "   "
+    (d / "train.json").write_text(json.dumps(raw))
+    with caplog.at_level("WARNING", logger="polarlab.data.wrench"):
+        splits = load_wrench(d)
+    assert "1 example(s) with an empty data.text" in caplog.text
+    row = splits["train"].frame.index[splits["train"].frame["id"].astype(str) == key][0]
+    assert splits["train"].frame.loc[row, "text"] == ""
+    assert len(splits["train"]) == len(raw)
+    from polarlab.data.loaders import from_pandas
+    import pandas as pd
+    with pytest.raises(DataError, match="empty text"):
+        from_pandas(pd.DataFrame({"text": ["a", " "]}))

@@ -34,7 +34,7 @@ def from_pandas(frame: pd.DataFrame, task: Task | None = None, *, text_column: s
                 label_column: str | None = "label", id_column: str | None = None,
                 entity_columns: tuple[str, str] | None = None, span_columns: tuple[str, str] | None = None,
                 name: str = "data", source: str | None = None,
-                line_offset: int | Sequence[int] | None = None) -> Dataset:
+                line_offset: int | Sequence[int] | None = None, allow_blank_text: bool = False) -> Dataset:
     """Build a :class:`Dataset` from a DataFrame.
 
     Args:
@@ -50,6 +50,8 @@ def from_pandas(frame: pd.DataFrame, task: Task | None = None, *, text_column: s
         name, source: a name and the file it came from (for messages).
         line_offset: the frame came from a text file whose row ``i`` is on line ``i + line_offset``
             (2 for a CSV with a header), or on line ``line_offset[i]``; messages then add the line.
+        allow_blank_text: keep a row whose text is missing or blank (as ``""``) instead of refusing it;
+            for benchmark files a user cannot fix (WRENCH), never for a project's own data.
 
     Raises:
         DataError: naming the file, row and column of the first problem, and the fix.
@@ -61,7 +63,9 @@ def from_pandas(frame: pd.DataFrame, task: Task | None = None, *, text_column: s
         entity_columns = task.entity_columns
     _require_columns(frame, source, text=[text_column], id=[] if id_column is None else [id_column],
                      entity=list(entity_columns or ()), span=list(span_columns or ()))
-    texts = _texts(frame, text_column, source, line)
+    if allow_blank_text:
+        frame = frame.assign(**{text_column: [("" if _is_missing(t) else t) for t in frame[text_column].tolist()]})
+    texts = _texts(frame, text_column, source, line, allow_blank_text)
     ids = _ids(frame, id_column, source, line)
     gold = _gold(frame, label_column, task, source, line)
     out = pd.DataFrame({"id": ids, "text": texts, "label": gold})
@@ -103,13 +107,16 @@ def _require_columns(frame: pd.DataFrame, source: str | None, **by_role: list[st
                                 fix=f"name the {role} column with the right option (e.g. {role}_column=...)")
 
 
-def _texts(frame: pd.DataFrame, text_column: str, source: str | None, line: Callable[[int], int | None]) -> Any:
+def _texts(frame: pd.DataFrame, text_column: str, source: str | None, line: Callable[[int], int | None],
+           allow_blank: bool = False) -> Any:
     """The texts (n,) of ``frame[text_column]``: its string array (string dtype) or a list of ``str``.
 
     Raises:
-        DataError: the first row whose text is missing or blank.
+        DataError: the first row whose text is missing or blank (unless ``allow_blank``).
     """
     col = frame[text_column]
+    if allow_blank:
+        return [t if isinstance(t, str) else str(t) for t in col.tolist()]
     if isinstance(col.dtype, pd.StringDtype):  # vectorised: no per-row Python objects for big frames
         blank = col.isna().to_numpy(dtype=bool) | (col.str.strip() == "").to_numpy(dtype=bool, na_value=True)
         if blank.any():
