@@ -3,8 +3,9 @@
 :class:`CombinationMixin` is the part of :class:`polarlab.harmonizer.polar.PolarHarmonizer` that, once h is trained,
 cross-fits h as the per-row prior, chooses a candidate of :mod:`polarlab.harmonizer.combiners` (the ``combine`` spec,
 or ``"auto"``: by held-out agreement, :mod:`polarlab.harmonizer.select`), refits the prior to the candidate's labels
-(the second stage, ``refit_prior``) and chooses the temperature and risk scales. The vote-shift reference and the
-features-only fallback are :mod:`polarlab.harmonizer.fallback`'s.
+(the second stage, ``refit_prior``) and chooses the temperature and risk scales. The last steps of
+:meth:`CombinationMixin._fit_combination`, the vote-shift reference, the features-only fallback and the
+votes-or-features choice (``labels_from``), are :mod:`polarlab.harmonizer.fallback`'s.
 """
 from __future__ import annotations
 
