@@ -92,6 +92,20 @@ def test_prompt_options_ranking_scores_and_cache_with_a_mocked_backend(tmp_path)
     assert again.stats["cached"] == 3
 
 
+def test_position_debiasing_removes_a_prior_that_ignores_the_content(tmp_path):
+    onto, ms, sources = _setup(tmp_path)
+    be = FakeBackend(prefer="no such name")                       # the same distribution whatever the options
+    lk = LLMLinker(be, onto, sources, n_candidates=4, debias="position")
+    cand, raw = lk.choose(ms)
+    assert (np.argmax(raw, axis=1) == 0).all()                    # the raw answer: always the first option
+    _, d = lk.distribution(ms)
+    assert np.allclose(d, 0.25)                                   # prior removed: nothing left to choose by
+    lk.debias = "none"
+    assert np.allclose(lk.distribution(ms)[1], raw) and be.prompts and len(be.prompts) == 3   # no new call
+    with pytest.raises(ValueError, match="debias"):
+        LLMLinker(be, onto, sources, debias="cyclic")
+
+
 def test_one_option_needs_no_call_and_a_failed_call_abstains(tmp_path):
     onto, ms, sources = _setup(tmp_path, texts=("Breast carcinomas", "neoplasms"))   # a name; no name
     be = FakeBackend(fail_on="[M] neoplasms")
@@ -160,6 +174,9 @@ def test_llm_votes_in_the_pipeline_and_its_links_get_a_risk(corpus, tmp_path):  
     assert 0 <= h["llm_risk_mean"] <= 1
     assert {"acc1_mappable", "acc1_all"} <= set(h["harmonized_without_llm"])
     assert out["llm"]["test"]["calls"] >= 1 and out["llm"]["pseudo_dev"]["calls"] >= 1
+    assert out["llm"]["debias"] in ("none", "position") and set(out["llm"]["pseudo_dev_acc_by_debias"]) == {
+        "none", "position"}                                       # auto: chosen on the pseudo-dev set
+    assert 0 <= out["llm"]["test"]["first_option_share_raw"] <= 1
     again = bench_linking(corpus / "corpus", corpus / "onto", state_dir=tmp_path / "st", ablations=False, options=opts)
     assert again["llm"]["test"]["calls"] == 0 and again["llm"]["pseudo_dev"]["calls"] == 0
     assert again["linkers"]["llm"] == out["linkers"]["llm"]

@@ -206,6 +206,7 @@ def bench_report(run: LinkRun, gold: GoldMap, meta: dict[str, Any]) -> dict[str,
                     "total": time.perf_counter() - meta["t0"]},
         "peak_rss_mb": {k: v.peak_rss_mb for k, v in run.phases.items()} | {"end": peak_rss_mb()},
         **({"llm": {"test": dict(run.llm["stats"]), "pseudo_dev": dict(run.llm.get("dev_stats") or {}),
+                    "debias": run.llm.get("debias"), "pseudo_dev_acc_by_debias": run.llm.get("dev_acc_by_debias"),
                     "seconds": sum(run.phases[k].seconds for k in ("llm_link", "llm_pseudo_dev", "llm_harmonize")
                                    if k in run.phases)}} if run.llm else {}),
     }

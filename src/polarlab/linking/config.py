@@ -106,6 +106,10 @@ class LinkLLMConfig(_Strict):
     candidates: int = Field(5, ge=2, le=9, description=(
         "options per mention: the other linkers' top candidates fused by reciprocal rank, in that order"))
     window: int = Field(80, ge=0, description="context characters each side of the mention in the prompt")
+    debias: Literal["auto", "none", "position"] = Field("auto", description=(
+        "position: the model's distribution over the options divided by its mean over the mentions (its prior "
+        "for each position, no gold; PriDe) and renormalised; none: as it is; auto: position only where the LLM "
+        "linker is more accurate so on the pseudo-dev set (no gold; no extra call), none without one"))
     options: dict = Field(default_factory=dict, description=(
         "the backend's own keys, as in an llm source table (e.g. {gguf = \"model.gguf\"} for local, "
         "{model = \"...\", base_url = \"...\"} for openai); checked before any slow work"))

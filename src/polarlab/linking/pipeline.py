@@ -585,21 +585,42 @@ def _llm_pass(job: _Job, lks: _Linkers, p: _Pass, st: _SelfTraining) -> dict:
 
     cfg, lc = job.cfg, job.cfg.llm
     sources = dict(lks.voting)
-    lk = LLMLinker(job.llm, job.ontology, sources, lc.candidates, lc.window, job.llm_cache)
-    top1 = lk.rank(job.mentions, 1).top1
-    risk = llm_link_risk(p.harm, p.slots, top1)
+    lk = LLMLinker(job.llm, job.ontology, sources, lc.candidates, lc.window, job.llm_cache,
+                   debias="none" if lc.debias == "auto" else lc.debias)
+    cand, raw = lk.choose(job.mentions)
     job.clock.lap("llm_link")
-    st.variants["harmonized_without_llm"] = p.harm
-    lks.voting["llm"] = lk
-    info: dict = {"top1": top1, "risk": risk, "stats": lk.stats}
+    info: dict = {"stats": lk.stats}
+    dev_lk = None
     if p.dev_lk is not None and p.dev_input is not None:
         dev_sources = {name: p.dev_lk.linkers[name] for name in sources}
         dev_lk = LLMLinker(job.llm, hide_names(job.ontology, p.dev_lk.dev.hidden_names), dev_sources, lc.candidates,
-                           lc.window, job.llm_cache)
-        p.dev_lk.linkers["llm"] = dev_lk
-        p.dev_input = p.dev_lk.slots(list(lks.voting), cfg)
+                           lc.window, job.llm_cache, debias=lk.debias)
+        dev_lk.choose(p.dev_lk.mentions)
         info["dev_stats"] = dev_lk.stats
         job.clock.lap("llm_pseudo_dev")
+    if lc.debias == "auto":   # position debiasing only where the pseudo-dev set says it helps (no gold)
+        acc = {}
+        if dev_lk is not None:
+            for d in ("none", "position"):
+                dev_lk.debias = d
+                acc[d] = p.dev_lk.accuracy(dev_lk)
+        lk.debias = "position" if acc and acc["position"] > acc["none"] else "none"
+        if dev_lk is not None:
+            dev_lk.debias = lk.debias
+        info["dev_acc_by_debias"] = acc
+    info["debias"] = lk.debias
+    top1 = lk.rank(job.mentions, 1).top1
+    asked = np.isfinite(raw).sum(axis=1) >= 2
+    # position bias: how often the LLM's own answer is the first option (the fused best) where it had a choice
+    own = np.argmax(np.where(np.isfinite(raw), raw, -1.0), axis=1)
+    lk.stats["first_option_share_raw"] = float(np.mean(own[asked] == 0)) if asked.any() else float("nan")
+    lk.stats["first_option_share"] = float(np.mean(top1[asked] == cand[asked, 0])) if asked.any() else float("nan")
+    info.update(top1=top1, risk=llm_link_risk(p.harm, p.slots, top1))
+    st.variants["harmonized_without_llm"] = p.harm
+    lks.voting["llm"] = lk
+    if dev_lk is not None:
+        p.dev_lk.linkers["llm"] = dev_lk
+        p.dev_input = p.dev_lk.slots(list(lks.voting), cfg)
     p.rankings["llm"] = lk.rank(job.mentions, cfg.top_k)
     _, p.slots = rank_and_slot(lks.voting, job.mentions, lks.doc_ents, cfg)
     p.harm = harmonize(p.slots, polar_harmonizer(cfg, job.hseed), dev=p.dev_input, folds=cfg.calibration.folds)
