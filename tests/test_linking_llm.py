@@ -157,13 +157,14 @@ def test_bad_llm_config_is_one_clear_error_before_any_work(corpus, tmp_path):  #
                   state_dir=tmp_path / "st2", ablations=False)
 
 
-def test_llm_votes_in_the_pipeline_and_its_links_get_a_risk(corpus, tmp_path):  # noqa: F811
+def test_llm_votes_in_the_pipeline_and_its_links_get_a_risk(corpus, tmp_path, monkeypatch):  # noqa: F811
     from polarlab.linking.bench import bench_linking
-    from polarlab.llm.backends import BackendSettings, register_llm_backend
+    from polarlab.llm.backends import LLM_BACKENDS, BackendSettings, register_llm_backend
 
     class FakeSettings(BackendSettings):
         prefer: str = "carcinoma"
 
+    monkeypatch.setattr("polarlab.llm.backends.LLM_BACKENDS", dict(LLM_BACKENDS))   # registered for this test only
     register_llm_backend("fake_linking", FakeSettings, lambda cfg: FakeBackend(cfg.prefer))
     opts = {"linkers": ["exact", "sparse"], "llm": {"backend": "fake_linking", "options": {"prefer": "cancer"}}}
     out = bench_linking(corpus / "corpus", corpus / "onto", state_dir=tmp_path / "st", ablations=False, options=opts)
