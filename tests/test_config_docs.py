@@ -31,7 +31,7 @@ def test_config_docs_cover_every_linking_table_and_key() -> None:
     from polarlab.linking.config import LINKING_TABLES, LinkingProject
 
     text = render()
-    tables = {"ontology", "linking", "output"} | {f"linking.{k}" for k in ("train", "harmonizer", "calibration")}
+    tables = {"ontology", "linking", "output"} | {f"linking.{k}" for k in ("train", "harmonizer", "calibration", "llm")}
     assert set(LINKING_TABLES) == tables and set(LinkingProject.model_fields) - {"task", "project"} <= tables
     section = text[text.index("## Linking projects"):]
     for name, model in LINKING_TABLES.items():

@@ -18,6 +18,8 @@ def bench_linking_cmd(
                                               help="more text for self-supervision (PubTator, BEIR JSONL, plain text); repeatable"),
         entity_type: list[str] = typer.Option([], "--entity-type",
                                               help="link only mentions of this PubTator type (e.g. Disease); repeatable"),
+        llm: str = typer.Option("none", "--llm", help="the LLM linker ([linking.llm] backend): none (default), "
+                                                      "local (embedded Gemma 3 270M) or another registered backend"),
         verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
     """Every linker, the ablations and the POLAR-harmonized link on the corpus's test mentions.
 
@@ -32,8 +34,11 @@ def bench_linking_cmd(
 
     _setup_logging(verbose)
     try:
+        options: dict = {"entity_types": entity_type} if entity_type else {}
+        if llm != "none":
+            options["llm"] = {"backend": llm}
         result = bench_linking(corpus, ontology, limit_docs=limit_docs, state_dir=state_dir, ablations=ablations,
-                               unlabelled=unlabelled, options={"entity_types": entity_type} if entity_type else None)
+                               unlabelled=unlabelled, options=options or None)
     except PolarlabError as e:
         _fail(e)
     if json_out is not None:
@@ -87,6 +92,11 @@ def print_linking(console, result: dict) -> None:
         console.print(f"risk of the harmonized link: ECE {h['risk_ece']:.3f} (noise floor "
                       f"{h['calibration']['ece_floor']:.3f}), AUROC {h['risk_auroc']:.3f}, accuracy of the "
                       f"lowest-risk 80 % {pct(h['acc_lowest_risk_80'])} %")
+    if "llm_risk_ece" in h:
+        wo = h.get("harmonized_without_llm") or {}
+        console.print(f"harmonized without the LLM linker: acc@1 mappable {pct(wo.get('acc1_mappable'))}, acc@1 all "
+                      f"{pct(wo.get('acc1_all'))}; risk of the LLM's links: ECE {h['llm_risk_ece']:.3f} (noise floor "
+                      f"{h['llm_risk_ece_floor']:.3f}), AUROC {h['llm_risk_auroc']:.3f}")
     dev = h.get("pseudo_dev") or {}
     if dev.get("calibrated"):
         console.print(f"pseudo-dev (no gold): {dev['n']} held-out self-supervised mentions, {dev['n_hidden']} with "

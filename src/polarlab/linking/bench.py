@@ -8,8 +8,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from pydantic import ValidationError
+
 from ..data.pubtator import keep_types, mention_types, read_pubtator
-from ..errors import InputError
+
+from ..errors import ConfigError, InputError
 from ..ontology.load import load_ontology
 from ..risk import calibration_report
 from .config import LinkingConfig
@@ -46,6 +49,20 @@ def lowest_risk_accuracy(risk: np.ndarray, correct: np.ndarray, share: float = 0
     return float(np.mean(correct[keep]))
 
 
+def linking_config(test_files: Sequence[Path], unl_files: Sequence[Path],
+                   options: dict[str, Any] | None = None) -> LinkingConfig:
+    """The ``[linking]`` settings of a bench run: the defaults, ``options`` over them; a bad setting is one
+    :class:`~polarlab.errors.ConfigError` naming its key, before anything is loaded."""
+    try:
+        return LinkingConfig(corpus=[str(f) for f in test_files], unlabelled=[str(f) for f in unl_files],
+                             **(options or {}))
+    except ValidationError as e:
+        first = e.errors()[0]
+        key = "linking." + ".".join(str(x) for x in first["loc"])
+        raise ConfigError(f"{first['msg']}", column=key,
+                          fix="see docs/config.md, [linking] and its tables") from None
+
+
 def bench_linking(corpus: str | os.PathLike, ontology: str | os.PathLike, cfg: LinkingConfig | None = None,
                   limit_docs: int | None = None, state_dir: str | os.PathLike | None = ".polarlab",
                   ablations: bool = True, unlabelled: Sequence[str | os.PathLike] = (),
@@ -77,10 +94,9 @@ def bench_run(corpus: str | os.PathLike, ontology: str | os.PathLike, cfg: Linki
     ``[linking]`` settings than the defaults (when ``cfg`` is not given)."""
     t0 = time.perf_counter()
     test_files, unl_files = corpus_files(corpus)
-    onto = load_ontology(ontology)
     unl_files = unl_files + [Path(p) for p in unlabelled]
-    cfg = cfg or LinkingConfig(corpus=[str(f) for f in test_files], unlabelled=[str(f) for f in unl_files],
-                               **(options or {}))
+    cfg = cfg or linking_config(test_files, unl_files, options)
+    onto = load_ontology(ontology)
     docs = [d for f in test_files for d in read_pubtator(f)]
     if limit_docs:
         docs = docs[:limit_docs]
@@ -96,7 +112,8 @@ def bench_run(corpus: str | os.PathLike, ontology: str | os.PathLike, cfg: Linki
     load_s = time.perf_counter() - t0
     cache = Path(state_dir) / "embeddings" if state_dir else None
     run = run_link(mentions, onto, texts, cfg, docs, cache_dir=cache, ablations=ablations,
-                   harmonizer_seed=harmonizer_seed)
+                   harmonizer_seed=harmonizer_seed,
+                   llm_cache=Path(state_dir) / "llm_cache.sqlite" if state_dir else ":memory:")
     seeds = {"seed": cfg.seed, "harmonizer_seed": cfg.seed if harmonizer_seed is None else harmonizer_seed,
              "n_seeds": cfg.harmonizer.n_seeds}
     return run, gold, {"load_seconds": load_s, "t0": t0, "n_docs": len(docs), "n_unlabelled_docs": len(texts),
@@ -125,6 +142,23 @@ def coverage_report(run: LinkRun, gold: GoldMap) -> dict[str, Any]:
     return out
 
 
+def llm_risk_report(run: LinkRun, gold: GoldMap) -> dict[str, Any]:
+    """The POLAR risk of the LLM linker's links (1 - the harmonized distribution without its column at its
+    link) against its link errors: ECE (with its noise floor) and AUROC, on the mentions with gold and on the
+    mappable ones; an abstention counts as an error."""
+    top1 = np.asarray(run.llm["top1"])
+    risk = np.asarray(run.llm["risk"])
+    wrong = np.array([not (e >= 0 and int(e) in g) for e, g in zip(top1, gold.entities)])
+    out: dict[str, Any] = {}
+    for tag, sel in (("", gold.has_gold), ("mappable_", gold.mappable)):
+        cal = calibration_report(risk[sel], wrong[sel])
+        out[f"llm_risk_{tag}ece"] = cal.ece
+        out[f"llm_risk_{tag}ece_floor"] = cal.to_dict().get("ece_floor")
+        out[f"llm_risk_{tag}auroc"] = cal.auroc
+    out["llm_risk_mean"] = float(np.mean(risk[gold.has_gold])) if gold.has_gold.any() else float("nan")
+    return out
+
+
 def bench_report(run: LinkRun, gold: GoldMap, meta: dict[str, Any]) -> dict[str, Any]:
     """Accuracies of every ranking, the harmonized link's risk calibration, times and memory."""
     is_ablation = lambda name: name in ABLATIONS or name.startswith("kriss_self_train_")  # noqa: E731
@@ -142,6 +176,8 @@ def bench_report(run: LinkRun, gold: GoldMap, meta: dict[str, Any]) -> dict[str,
     cal_m = calibration_report(h.risk[mp], ~correct[mp])
     harm["mappable"] = {"risk_ece": cal_m.ece, "risk_auroc": cal_m.auroc,
                         "acc_lowest_risk_80": lowest_risk_accuracy(h.risk[mp], correct[mp])}
+    if run.llm:
+        harm.update(llm_risk_report(run, gold))
     tr = run.trainer
     harm["pseudo_dev"] = run.pseudo_dev
     if run.first_pass is not None:
@@ -169,4 +205,8 @@ def bench_report(run: LinkRun, gold: GoldMap, meta: dict[str, Any]) -> dict[str,
                                          if k not in train_keys + ("load", "ablations", "polar")),
                     "total": time.perf_counter() - meta["t0"]},
         "peak_rss_mb": {k: v.peak_rss_mb for k, v in run.phases.items()} | {"end": peak_rss_mb()},
+        **({"llm": {"test": dict(run.llm["stats"]), "pseudo_dev": dict(run.llm.get("dev_stats") or {}),
+                    "debias": run.llm.get("debias"), "pseudo_dev_acc_by_debias": run.llm.get("dev_acc_by_debias"),
+                    "seconds": sum(run.phases[k].seconds for k in ("llm_link", "llm_pseudo_dev", "llm_harmonize")
+                                   if k in run.phases)}} if run.llm else {}),
     }

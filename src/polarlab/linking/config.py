@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import ConfigError
 from .evaluate import NCBI_GOLD_PREFIXES
@@ -93,6 +93,58 @@ class CalibrationConfig(_Strict):
                                             "calibration fitted on cross-fitted probabilities)")
 
 
+class LinkLLMConfig(_Strict):
+    """``[linking.llm]``: the optional LLM linker (:class:`~polarlab.linking.linkers.LLMLinker`): per mention the
+    model chooses among the other linkers' top candidates (a multiple choice scored by the probability of each
+    option's number) and votes as one more linker. Off by default (the issue's "optionally"); ``backend = "local"``
+    is the embedded Gemma 3 270M, ``"openai"`` any OpenAI-compatible server, with the same keys as an ``llm``
+    source's backend given in ``options``. Answers are cached in ``<state dir>/llm_cache.sqlite``."""
+
+    backend: str = Field("none", description=(
+        "none (off), local (the embedded llama.cpp model), openai (an OpenAI-compatible server) or another "
+        "registered LLM backend"))
+    candidates: int = Field(5, ge=2, le=9, description=(
+        "options per mention: the other linkers' top candidates fused by reciprocal rank, in that order"))
+    window: int = Field(80, ge=0, description="context characters each side of the mention in the prompt")
+    debias: Literal["auto", "none", "position"] = Field("auto", description=(
+        "position: the model's distribution over the options divided by its mean over the mentions (its prior "
+        "for each position, no gold; PriDe) and renormalised; none: as it is; auto: position only where the LLM "
+        "linker is more accurate so on the pseudo-dev set (no gold; no extra call), none without one"))
+    options: dict = Field(default_factory=dict, description=(
+        "the backend's own keys, as in an llm source table (e.g. {gguf = \"model.gguf\"} for local, "
+        "{model = \"...\", base_url = \"...\"} for openai); checked before any slow work"))
+
+    @field_validator("backend")
+    @classmethod
+    def _backend(cls, v: str) -> str:
+        from ..llm.backends import LLM_BACKENDS
+
+        if v != "none" and v not in LLM_BACKENDS:
+            raise ValueError(f"unknown LLM backend {v!r}; use \"none\" or one of {sorted(LLM_BACKENDS)}")
+        return v
+
+    @model_validator(mode="after")
+    def _options(self) -> "LinkLLMConfig":
+        """The backend's keys are checked here, with the file, not when the model loads."""
+        if self.backend != "none":
+            from ..config.base import validate
+            from ..llm.backends import LLM_BACKENDS
+
+            try:
+                validate(LLM_BACKENDS[self.backend].settings, self.options, file=None, prefix="linking.llm.options",
+                         table="[linking.llm] options")
+            except ConfigError as e:
+                raise ValueError(f"{e.message}" + (f" (key {e.column})" if getattr(e, "column", None) else "")) \
+                    from None
+        elif self.options:
+            raise ValueError("options are given but backend = \"none\" (the LLM linker is off)")
+        return self
+
+    @property
+    def on(self) -> bool:
+        return self.backend != "none"
+
+
 class LinkingConfig(_Strict):
     """``[linking]``: what to link, with which text to self-supervise, and the linkers' settings."""
 
@@ -146,6 +198,7 @@ class LinkingConfig(_Strict):
     train: TrainConfig = Field(default_factory=TrainConfig)
     harmonizer: HarmonizerConfig = Field(default_factory=HarmonizerConfig)
     calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
+    llm: LinkLLMConfig = Field(default_factory=LinkLLMConfig)
     gold_prefixes: dict[str, str] = Field(default_factory=lambda: dict(NCBI_GOLD_PREFIXES))
     bare_gold_prefix: str | None = "MESH"
     output_xrefs: list[str] = Field(default_factory=lambda: ["MESH", "MIM"])
@@ -214,7 +267,8 @@ class LinkingProject(_Strict):
 
 LINKING_TABLES: dict[str, type[BaseModel]] = {
     "ontology": OntologyConfig, "linking": LinkingConfig, "linking.train": TrainConfig,
-    "linking.harmonizer": HarmonizerConfig, "linking.calibration": CalibrationConfig, "output": OutputConfig}
+    "linking.harmonizer": HarmonizerConfig, "linking.calibration": CalibrationConfig,
+    "linking.llm": LinkLLMConfig, "output": OutputConfig}
 """A linking project's tables by their TOML names (``docs/config.md`` documents each)."""
 
 

@@ -64,6 +64,11 @@ class LinkRun:
             :func:`polarlab.linking.stack.fit_link_model` reports); empty without one.
         first_pass: the harmonized links before self-training (None without it); ``harmonized`` is
             then the second pass, with KRISS given the first pass's low-risk links as prototypes.
+        variants: other harmonized results reported beside ``harmonized`` (with the LLM linker:
+            ``harmonized_without_llm``, the last pass without its column).
+        llm: with the LLM linker ([linking.llm]): ``top1`` (its link, entity position or -1), ``risk`` (POLAR
+            risk of that link: 1 - the distribution harmonized without the LLM's column at it), ``stats``
+            (calls, cached, seconds) and ``dev_stats`` (the same for the pseudo-dev mentions); empty without.
     """
 
     mentions: MentionSet
@@ -81,6 +86,7 @@ class LinkRun:
     dev_slots: tuple | None = None
     first_pass: HarmonizedLinks | None = None
     variants: dict[str, HarmonizedLinks] = field(default_factory=dict)
+    llm: dict = field(default_factory=dict)
 
 
 class _Clock:
@@ -113,7 +119,8 @@ def polar_harmonizer(cfg: LinkingConfig, seed: int = 0) -> PolarHarmonizer:
 
 def run_link(mentions: MentionSet, ontology: Ontology, unlabelled: Sequence[Document], cfg: LinkingConfig,
              link_docs: Sequence[Document] = (), cache_dir=None, ablations: bool = False,
-             harmonizer_seed: int | None = None, matcher: MemoNameMatcher | None = None) -> LinkRun:
+             harmonizer_seed: int | None = None, matcher: MemoNameMatcher | None = None,
+             llm_cache: str | os.PathLike = ":memory:") -> LinkRun:
     """Link ``mentions`` to ``ontology`` with every configured linker and harmonize them.
 
     Args:
@@ -129,14 +136,17 @@ def run_link(mentions: MentionSet, ontology: Ontology, unlabelled: Sequence[Docu
             ``kriss_all_prototypes``; they do not vote in the harmonizer).
         matcher: the name matcher over ``ontology`` that already scanned some of these texts (the mentions found by
             matching, :meth:`MentionSet.from_matches`), so that no text is scanned twice; None = a new one.
+        llm_cache: the SQLite answer cache of the LLM linker (``[linking.llm]``; a re-run makes no calls).
     """
     if not len(ontology):
         raise InputError("the ontology is empty", column="ontology.paths", fix="give OBO or TSV files with terms")
+    llm = build_link_llm(cfg)   # a bad backend or model file stops the run here, before any slow work
     threads = torch.get_num_threads()
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     try:
-        return _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, harmonizer_seed, matcher)
+        return _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, harmonizer_seed, matcher,
+                    llm, llm_cache)
     finally:
         torch.set_num_threads(threads)
 
@@ -154,6 +164,8 @@ class _Job:
     ablations: bool
     harmonizer_seed: int | None
     matcher: MemoNameMatcher | None = None
+    llm: object | None = None
+    llm_cache: str | os.PathLike = ":memory:"
     clock: _Clock = field(default_factory=_Clock)
 
     def __post_init__(self) -> None:
@@ -269,7 +281,7 @@ class _SelfTraining:
 
 
 def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, harmonizer_seed,
-         matcher=None) -> LinkRun:
+         matcher=None, llm=None, llm_cache=":memory:") -> LinkRun:
     """The linking job (see :func:`run_link`), step by step; each step times its phases on ``job.clock``.
 
     1. self-supervision: the ontology's names found in the unlabelled text, the pseudo-dev set held out;
@@ -279,9 +291,12 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
     4. first pass: every linker ranks the mentions, POLAR harmonizes their votes;
     5-7. self-training: the risk threshold chosen on the pseudo-dev set, the unlabelled text's
        low-risk links, the rounds that retrain KRISS on the low-risk links and harmonize again;
+    8. with [linking.llm]: the LLM linker chooses among the other linkers' top candidates and votes too, the
+       last pass is harmonized again with its column (the pass without it kept as a variant);
     then the ablations rank the mentions.
     """
-    job = _Job(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, harmonizer_seed, matcher)
+    job = _Job(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, harmonizer_seed, matcher,
+               llm, llm_cache)
     ss = _self_supervision(job)
     lks = _voting_name_linkers(job, ss)
     kr = _Kriss.configured(cfg)
@@ -298,6 +313,7 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
     text_links = _text_links(job, ss, lks, p, risk_t)
     st = _self_train_rounds(job, ss, lks, kr, p, risk_t, dev_kriss_2, text_links, extra)
     p.dev_info["self_train_prototypes"] = st.n_linked
+    llm_info = _llm_pass(job, lks, p, st) if job.llm is not None else {}
     for name, lk in extra.items():
         p.rankings[name] = lk.rank(mentions, cfg.top_k)
     if extra:
@@ -305,7 +321,7 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
     n_proto = lks.voting["kriss"].n_prototypes_ if "kriss" in lks.voting else 0
     return LinkRun(mentions, p.rankings, p.slots, p.harm, lks.universe, len(ss.selfsup), kr.trainer, job.clock.phases,
                    n_proto, {ss.pos[m.entity] for m in ss.selfsup}, {ss.pos[m.entity] for m in kr.protos}, p.dev_info,
-                   p.dev_input, st.first_pass, st.variants)
+                   p.dev_input, st.first_pass, st.variants, llm_info)
 
 
 def _self_supervision(job: _Job) -> _SelfSupervision:
@@ -534,3 +550,81 @@ def link_text_mentions(linkers: dict, harm: HarmonizedLinks, unlabelled: Sequenc
 
 
 SELF_TRAIN_SWEEP = (0.1, 0.25, 0.5, 0.75, 1.0)
+
+
+def build_link_llm(cfg: LinkingConfig):
+    """The LLM linker's backend as ``[linking.llm]`` says (None when ``backend = "none"``); a bad key or model
+    file is one :class:`~polarlab.errors.ConfigError` naming it."""
+    if not cfg.llm.on:
+        return None
+    from ..llm.backends import build_llm_backend
+
+    return build_llm_backend(cfg.llm.backend, dict(cfg.llm.options), where="linking.llm.options")
+
+
+def llm_link_risk(harm: HarmonizedLinks, slots: CandidateSlots, top1: np.ndarray) -> np.ndarray:
+    """POLAR risk of each mention's LLM link ``top1`` (entity positions, -1 = abstained): 1 - ``harm.proba`` (the
+    distribution over ``slots`` harmonized without the LLM's column) at the slot of that entity; 1 where the
+    entity is in no slot or the LLM abstained."""
+    risk = np.ones(len(top1))
+    for i, e in enumerate(top1):
+        hit = np.flatnonzero(slots.entities[i] == e) if e >= 0 else []
+        if len(hit):
+            risk[i] = 1.0 - float(harm.proba[i, hit[0]])
+    return risk
+
+
+def _llm_pass(job: _Job, lks: _Linkers, p: _Pass, st: _SelfTraining) -> dict:
+    """Step 8 (phases ``llm_link``, ``llm_pseudo_dev``, ``llm_harmonize``): the LLM linker
+    (:class:`~polarlab.linking.linkers.LLMLinker`) over the current voting linkers' top candidates links the
+    mentions (and the pseudo-dev mentions, over their linkers and the ontology without the hidden names); it
+    becomes one more voting column and POLAR harmonizes again. The pass without it is kept as the variant
+    ``harmonized_without_llm``; the LLM's links get their risk from that pass (:func:`llm_link_risk`)."""
+    from .linkers import LLMLinker
+    from .pseudodev import hide_names
+
+    cfg, lc = job.cfg, job.cfg.llm
+    sources = dict(lks.voting)
+    lk = LLMLinker(job.llm, job.ontology, sources, lc.candidates, lc.window, job.llm_cache,
+                   debias="none" if lc.debias == "auto" else lc.debias)
+    cand, raw = lk.choose(job.mentions)
+    job.clock.lap("llm_link")
+    info: dict = {"stats": lk.stats}
+    dev_lk = None
+    if p.dev_lk is not None and p.dev_input is not None:
+        dev_sources = {name: p.dev_lk.linkers[name] for name in sources}
+        dev_lk = LLMLinker(job.llm, hide_names(job.ontology, p.dev_lk.dev.hidden_names), dev_sources, lc.candidates,
+                           lc.window, job.llm_cache, debias=lk.debias)
+        dev_lk.choose(p.dev_lk.mentions)
+        info["dev_stats"] = dev_lk.stats
+        job.clock.lap("llm_pseudo_dev")
+    if lc.debias == "auto":   # position debiasing only where the pseudo-dev set says it helps (no gold)
+        acc = {}
+        if dev_lk is not None:
+            for d in ("none", "position"):
+                dev_lk.debias = d
+                acc[d] = p.dev_lk.accuracy(dev_lk)
+        lk.debias = "position" if acc and acc["position"] > acc["none"] else "none"
+        if dev_lk is not None:
+            dev_lk.debias = lk.debias
+        info["dev_acc_by_debias"] = acc
+    info["debias"] = lk.debias
+    top1 = lk.rank(job.mentions, 1).top1
+    asked = np.isfinite(raw).sum(axis=1) >= 2
+    # position bias: how often the LLM's own answer is the first option (the fused best) where it had a choice
+    own = np.argmax(np.where(np.isfinite(raw), raw, -1.0), axis=1)
+    lk.stats["first_option_share_raw"] = float(np.mean(own[asked] == 0)) if asked.any() else float("nan")
+    lk.stats["first_option_share"] = float(np.mean(top1[asked] == cand[asked, 0])) if asked.any() else float("nan")
+    info.update(top1=top1, risk=llm_link_risk(p.harm, p.slots, top1))
+    st.variants["harmonized_without_llm"] = p.harm
+    lks.voting["llm"] = lk
+    if dev_lk is not None:
+        p.dev_lk.linkers["llm"] = dev_lk
+        p.dev_input = p.dev_lk.slots(list(lks.voting), cfg)
+    p.rankings["llm"] = lk.rank(job.mentions, cfg.top_k)
+    _, p.slots = rank_and_slot(lks.voting, job.mentions, lks.doc_ents, cfg)
+    p.harm = harmonize(p.slots, polar_harmonizer(cfg, job.hseed), dev=p.dev_input, folds=cfg.calibration.folds)
+    if p.harm.link_model is not None:
+        p.dev_info.update(p.harm.link_model.dev)
+    job.clock.lap("llm_harmonize")
+    return info

@@ -111,7 +111,8 @@ def run_linking(project: LinkingProject, base_dir: str | Path = ".", output_dir:
         where = [f"document {d}, span {s}-{e}" for d, s, e in zip(mentions.doc_ids, mentions.starts, mentions.ends)]
         gold = map_gold(mentions.gold, ontology, cfg.gold_prefixes, cfg.bare_gold_prefix, where)
     cache = Path(state_dir) if state_dir else base / project.project.get("state_dir", ".polarlab")
-    run = run_link(mentions, ontology, unlabelled, cfg, docs, cache_dir=cache / "embeddings", matcher=matcher)
+    run = run_link(mentions, ontology, unlabelled, cfg, docs, cache_dir=cache / "embeddings", matcher=matcher,
+                   llm_cache=cache / "llm_cache.sqlite")
     frame = labels_frame(run, ontology, cfg.output_xrefs)
     out = Path(output_dir) if output_dir else res(project.output.dir)
     labels_path = out / project.output.labels

@@ -3,7 +3,8 @@ from .base import Linker, Ranking, RowTable, names_table, top_entities
 from .dense import NamesDenseLinker, PrototypeIndex
 from .exact import ExactLinker
 from .kriss import KrissLinker
+from .llm import LLMLinker
 from .sparse import SparseLinker
 
 __all__ = ["Linker", "Ranking", "RowTable", "names_table", "top_entities", "ExactLinker", "SparseLinker",
-           "NamesDenseLinker", "KrissLinker", "PrototypeIndex"]
+           "NamesDenseLinker", "KrissLinker", "LLMLinker", "PrototypeIndex"]
