@@ -192,6 +192,9 @@ def load_project(path: str | Path) -> Project:
         if e.column and not e.column.startswith("task"):
             e.column = f"task.{e.column}"
         raise
+    from .sources.config import check_source_labels
+
+    check_source_labels(raw.get("sources"), task, str(path))
     out = raw.get("output", {})
     proj = raw.get("project", {})
     return Project(

@@ -102,6 +102,24 @@ def sources_from_config(tables: list[dict[str, Any]], *, base_dir: Path, state_d
     return out
 
 
+def check_source_labels(tables: Any, task: Any, file: str | None) -> None:
+    """Every label a ``[[sources]]`` table names (``label``, a ``terms`` table's values) is one of the task's,
+    checked when the project file is read: a typo fails before any source (an LLM's included) runs.
+
+    Raises:
+        ConfigError: naming the file and the key path (``sources[2].label``).
+    """
+    for i, table in enumerate(tables if isinstance(tables, list) else []):
+        if not isinstance(table, dict):
+            continue
+        named = {"label": table.get("label")}
+        if isinstance(table.get("terms"), dict):
+            named.update({f"terms.{k}": v for k, v in table["terms"].items()})
+        for key, value in named.items():
+            if isinstance(value, (str, int)) and not isinstance(value, bool):
+                task.label_index(value, file=file, column=f"sources[{i}].{key}")
+
+
 @dataclass(frozen=True)
 class FailurePolicy:
     """A source's ``fault_tolerant`` / ``max_failure_share`` settings (``[[sources]]`` keys), attached to each
