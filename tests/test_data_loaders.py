@@ -388,3 +388,19 @@ def test_loaded_frames_are_plain_and_aligned(tmp_path: Path) -> None:
     with pytest.raises(DataError) as ei:
         ds.arrow("nope")
     _assert_message(ei.value, "column 'nope'")
+
+
+def test_misspelt_label_column_warns_that_no_split_has_gold(tmp_path: Path) -> None:
+    from test_project import make_project
+
+    p = make_project(tmp_path)
+    p.write_text(p.read_text().replace('label_column = "gold"', 'label_column = "glod"'))
+    with pytest.warns(UserWarning, match=r"label_column = 'glod' gives no gold .*'gold'"):
+        splits = load_project(p).load_splits()
+    assert all((ds.gold < 0).all() for ds in splits.values())
+    p.write_text(p.read_text().replace('label_column = "glod"', 'label_column = "gold"'))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_project(p).load_splits()                   # gold in the files: no warning
