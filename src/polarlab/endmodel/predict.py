@@ -1,9 +1,9 @@
 """Label new data with a saved end model, in batches, with a progress bar.
 
 ``polarlab predict MODEL DATA [--out FILE]``: DATA is CSV / JSONL / Parquet with a text column (the
-project's ``[data] text_column`` the model was trained from, else ``text``); the output has ``id``, ``label``, ``probability`` and one
-``p_<label>`` column per class (:func:`polarlab.export.labels.labels_frame`), written batch by batch
-(:func:`predict_file`); without ``--out`` the table is built in memory (:func:`predict_frame`).
+project's ``[data] text_column`` the model was trained from, else ``text``); the output has ``id``, ``label``,
+``probability`` and one ``p_<label>`` column per class (:func:`polarlab.export.labels.labels_frame`), written
+batch by batch (:func:`predict_file`); without ``--out`` the table is built in memory (:func:`predict_frame`).
 """
 from __future__ import annotations
 
