@@ -92,3 +92,39 @@ def test_analyze(tmp_path: Path) -> None:
     assert r.exit_code == 0 and "sources on test" in r.stdout
     r = runner.invoke(cli.app, ["analyze", str(p), "--split", "nope"])
     assert r.exit_code == 2 and "no split 'nope'" in r.stderr and "['test', 'train']" in r.stderr
+
+
+def test_ctrl_c_says_what_is_kept_and_a_rerun_finishes(tmp_path: Path) -> None:
+    """Ctrl-C (KeyboardInterrupt) while a source is applied: exit 130 with one line saying what is kept, no
+    traceback; the same command then runs to the end."""
+    p = make_project(tmp_path)
+    stop = tmp_path / "stop"
+    stop.write_text("")
+    (tmp_path / "lfs.py").write_text((tmp_path / "lfs.py").read_text() + f'''
+
+import pathlib as _pathlib
+
+@labeling_function()
+def interrupted_once(x):
+    if _pathlib.Path({str(stop)!r}).exists():
+        raise KeyboardInterrupt
+    return ABSTAIN
+''')
+    r = runner.invoke(cli.app, ["run", str(p), "--no-progress"])
+    assert r.exit_code == 130 and "Traceback" not in r.output
+    assert "interrupted" in r.stderr and "run the same command again" in r.stderr
+    stop.unlink()
+    r = runner.invoke(cli.app, ["run", str(p), "--no-progress"])
+    assert r.exit_code == 0, r.output
+
+
+def test_llm_line_when_every_answer_was_reused() -> None:
+    from rich.console import Console
+
+    from polarlab.cli.render import print_risk
+
+    console = Console(record=True, width=200)
+    print_risk(console, {"llm": {"gemma": {"requests": 0, "calls": 0, "seconds": 0.0},
+                                 "other": {"requests": 3, "calls": 2, "cache_hits": 1}}})
+    text = console.export_text()
+    assert "LLM gemma: no call this run" in text and "LLM other: requests=3, calls=2, cache_hits=1" in text

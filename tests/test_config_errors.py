@@ -66,6 +66,13 @@ CASES = [
     ('final = "mv"', 'final = "polar"', "labelmodel.final", "among methods"),
     ('label = "spam"', 'label = "spam"\nkeywords_ = 1', "sources[0].keywords_", "did you mean 'keywords'"),
     ('type = "regex"', 'type = "regexp"', "sources[1].type", "did you mean 'regex'"),
+    # a misspelt required key is named as the unknown key it is (not only "keywords is missing")
+    ('keywords = ["check out"]', 'keyword = ["check out"]', "sources[0].keyword", "did you mean 'keywords'"),
+    # a source file that is not there: found before any source (an LLM listed first included) runs
+    ('file = "lfs.py"', 'file = "my_lfs.py"', "sources[3].file", "project file's folder"),
+    # a label the task does not have: found when the file is read, not when the source is applied
+    ('keywords = ["check out"]\nlabel = "spam"', 'keywords = ["check out"]\nlabel = "spma"', "sources[0].label",
+     "did you mean 'spam'"),
 ]
 
 

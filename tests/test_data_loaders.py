@@ -65,6 +65,27 @@ def test_csv_utf8_bom_and_unicode(tmp_path: Path) -> None:
     assert ds.texts == ["çà et là 😀"] and ds.gold.tolist() == [0]
 
 
+def test_semicolon_csv_is_named_as_such(tmp_path: Path) -> None:
+    """A spreadsheet's ';'-separated export: one message saying so, not pandas' field count on some line."""
+    p = tmp_path / "semi.csv"
+    p.write_text("id;text\n1;hello\n2;a text, with a comma; and a semicolon\n", encoding="utf-8")
+    with pytest.raises(DataError) as e:
+        load_csv(p, TASK)
+    msg = str(e.value)
+    assert "semi.csv" in msg and "line 1" in msg and "separated by ';'" in msg and "\n" not in msg
+    (tmp_path / "one.csv").write_text("text\nhello\nworld\n", encoding="utf-8")      # one column: no separator
+    assert load_csv(tmp_path / "one.csv", TASK).texts == ["hello", "world"]
+
+
+def test_row_with_an_extra_cell_names_its_line(tmp_path: Path) -> None:
+    p = tmp_path / "ragged.csv"
+    p.write_text("id,text\n1,hello\n2,good,bye\n", encoding="utf-8")
+    with pytest.raises(DataError) as e:
+        load_csv(p, TASK)
+    msg = str(e.value)
+    assert "line 3" in msg and "3 fields, the header has 2" in msg and "quote" in msg and "\n" not in msg
+
+
 def test_jsonl(tmp_path: Path) -> None:
     p = tmp_path / "c.jsonl"
     recs = [{"cid": r[0], "body": r[1], "gold": (r[2] or None), "author": r[3]} for r in ROWS]
@@ -367,3 +388,19 @@ def test_loaded_frames_are_plain_and_aligned(tmp_path: Path) -> None:
     with pytest.raises(DataError) as ei:
         ds.arrow("nope")
     _assert_message(ei.value, "column 'nope'")
+
+
+def test_misspelt_label_column_warns_that_no_split_has_gold(tmp_path: Path) -> None:
+    from test_project import make_project
+
+    p = make_project(tmp_path)
+    p.write_text(p.read_text().replace('label_column = "gold"', 'label_column = "glod"'))
+    with pytest.warns(UserWarning, match=r"label_column = 'glod' gives no gold .*'gold'"):
+        splits = load_project(p).load_splits()
+    assert all((ds.gold < 0).all() for ds in splits.values())
+    p.write_text(p.read_text().replace('label_column = "glod"', 'label_column = "gold"'))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_project(p).load_splits()                   # gold in the files: no warning

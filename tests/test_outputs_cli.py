@@ -138,3 +138,13 @@ def test_endmodel_export_import_report_predict(tmp_path: Path) -> None:
                                         "--out", str(tmp_path / "pred.csv"), "--no-progress"])
     pred = pd.read_csv(tmp_path / "pred.csv")
     assert list(pred.columns) == ["id", "label", "label_index", "probability", "p_ham", "p_spam"]
+    # new rows shaped like the project's data ([data] text_column = "CONTENT"): no --text-column needed
+    assert meta["task"]["text_column"] == "CONTENT"
+    pd.DataFrame({"COMMENT_ID": ["a", "b"], "CONTENT": ["subscribe to my channel", "love this song"]}).to_csv(
+        tmp_path / "like_data.csv", index=False)
+    assert "wrote 2 predictions" in ok(["predict", str(out / "endmodel"), str(tmp_path / "like_data.csv"),
+                                        "--out", str(tmp_path / "pred2.csv"), "--no-progress"])
+    assert pd.read_csv(tmp_path / "pred2.csv")["label"].tolist() == pred["label"].tolist()
+    pd.DataFrame({"body": ["x"]}).to_csv(tmp_path / "other.csv", index=False)
+    r = runner.invoke(cli.app, ["predict", str(out / "endmodel"), str(tmp_path / "other.csv"), "--no-progress"])
+    assert r.exit_code == 2 and "no text column 'CONTENT'" in r.output and "--text-column" in r.output

@@ -248,8 +248,9 @@ def test_invalid_toml(tmp_path: Path) -> None:
     (lambda t: t.replace('labels = ["ham", "spam"]', 'lables = ["ham", "spam"]'), "unknown key 'lables'"),
     (lambda t: t.replace('labels = ["ham", "spam"]', 'labels = ["ham"]'), "at least 2 are needed"),
     (lambda t: t.replace('final = "mv"', 'final = "snorkel"'), "final label model 'snorkel'"),
-    (lambda t: t.replace('keywords = ["check out"]', 'keyword = ["check out"]'), "sources[0].keywords': required key is missing"),
-    (lambda t: t.replace('file = "lfs.py"', 'file = "nope.py"'), "nope.py, key 'sources[3]': labeling function file not found"),
+    (lambda t: t.replace('keywords = ["check out"]', 'keyword = ["check out"]'),
+     "sources[0].keyword': unknown key 'keyword'. Fix: did you mean 'keywords'?"),
+    (lambda t: t.replace('file = "lfs.py"', 'file = "nope.py"'), "key 'sources[3].file': no such file 'nope.py'"),
 ])
 def test_bad_project_files(tmp_path: Path, edit, needle: str) -> None:
     msg = _fails(tmp_path, edit(PROJECT))

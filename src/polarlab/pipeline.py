@@ -257,6 +257,9 @@ def preflight(project: Project, write: bool = True) -> None:
 
     config = validate_project(project)
     file = str(project.path)
+    from .sources.config import check_source_files
+
+    check_source_files(project.sources, project.base_dir, file)
     methods = list(config.labelmodel.methods)
     for m in methods:
         if m == HARMONIZER:

@@ -117,6 +117,7 @@ class Project:
                     splits[split] = _concat(parts, split)
         if limit:
             splits = {k: v.head(int(limit)) for k, v in splits.items()}
+        _warn_if_no_gold(d.get("label_column"), splits)
         return splits
 
     @property
@@ -140,6 +141,18 @@ def _concat(parts: list[Dataset], name: str) -> Dataset:
         frames.append(f)
     return Dataset(frame=pd.concat(frames, ignore_index=True), name=name,
                    source=", ".join(str(p.source) for p in parts))
+
+
+def _warn_if_no_gold(label_column: str | None, splits: dict[str, Dataset]) -> None:
+    """A ``label_column`` that gives no split any gold is likely misspelt (a file without it means "no gold")."""
+    if not label_column or not splits or any((ds.gold >= 0).any() for ds in splits.values() if ds.gold is not None):
+        return
+    import warnings
+
+    other = sorted({str(c) for ds in splits.values() for c in ds.frame.columns} - {"id", "text", "label"})
+    warnings.warn(f"[data] label_column = {label_column!r} gives no gold label in any split (no file has that "
+                  f"column, or its cells are empty); the files' other columns: {other}. Metrics need gold: fix the "
+                  "name, or remove label_column when there is no gold", UserWarning, stacklevel=2)
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
@@ -192,6 +205,9 @@ def load_project(path: str | Path) -> Project:
         if e.column and not e.column.startswith("task"):
             e.column = f"task.{e.column}"
         raise
+    from .sources.config import check_source_labels
+
+    check_source_labels(raw.get("sources"), task, str(path))
     out = raw.get("output", {})
     proj = raw.get("project", {})
     return Project(

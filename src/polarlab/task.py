@@ -95,8 +95,12 @@ class Task:
                 return low.index(value.lower())
             if value.strip().lstrip("-").isdecimal():        # not "²", which int() refuses
                 return self.label_index(int(value), file=file, row=row, column=column)
+        import difflib
+
+        guess = difflib.get_close_matches(str(value), list(self.labels), n=1, cutoff=0.6)
         raise ConfigError(f"label {value!r} is not one of {list(self.labels)}", file=file, row=row,
-                          column=column, fix=f"use a label name or an index 0..{self.n_classes - 1}")
+                          column=column, fix=(f"did you mean {guess[0]!r}? " if guess else "")
+                          + f"use a label name or an index 0..{self.n_classes - 1}")
 
     @staticmethod
     def from_dict(d: dict) -> "Task":

@@ -74,7 +74,17 @@ def _run_project(project: Path, out: Optional[Path], progress: bool, verbose: bo
         result = run_pipeline(proj, progress=progress)
     except PolarlabError as e:
         _fail(e)
+    except KeyboardInterrupt:
+        _interrupted()
     _report(result)
+
+
+def _interrupted() -> None:
+    """Ctrl-C: say what is kept (each stage's result and every LLM answer are saved as they finish) and exit 130."""
+    err.print("interrupted: the finished stages and every LLM answer given so far are saved in the project state; "
+              "run the same command again to go on (a saved answer is not asked again)",
+              highlight=False, soft_wrap=True)
+    raise typer.Exit(code=130)
 
 
 @app.command()

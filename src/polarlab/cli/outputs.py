@@ -79,7 +79,8 @@ def predict(model: Path = typer.Argument(..., help="a saved end model folder"),
             data: Path = typer.Argument(..., help="CSV / JSONL / Parquet file with a text column"),
             out: Optional[Path] = typer.Option(None, "--out", help="write predictions here (.csv/.jsonl/.parquet); "
                                                                    "default: print the first rows"),
-            text_column: Optional[str] = typer.Option(None, help="text column (default: the task's, else 'text')"),
+            text_column: Optional[str] = typer.Option(None, help="text column (default: the project's \\[data] "
+                                                                 "text_column, else 'text')"),
             id_column: Optional[str] = typer.Option(None, help="id column (default: the row number)"),
             batch_size: int = typer.Option(1024, help="rows per batch (encoded, predicted and written together)"),
             progress: bool = typer.Option(True, help="show a progress bar")) -> None:

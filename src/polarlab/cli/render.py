@@ -136,7 +136,8 @@ def print_risk(console: Console, report: dict) -> None:
     _print_llm_weight(console, report.get("llm_weight"))
     for name, stats in (report.get("llm") or {}).items():
         parts = [f"{k}={_fmt(v)}" for k, v in stats.items() if v not in (None, 0, 0.0, "")]
-        console.print(f"LLM {name}: " + ", ".join(parts), highlight=False)
+        console.print(f"LLM {name}: " + (", ".join(parts) or "no call this run (its answers were reused from the "
+                                                           "project state)"), highlight=False)
 
 
 def print_correction(console: Console, report: dict) -> None:

@@ -92,6 +92,8 @@ def config_error(e: ValidationError, model: type[BaseModel], *, file: str | None
         table: how to name the table in the message (e.g. ``"[labelmodel]"``).
     """
     errors = e.errors(include_url=False)
+    # an unknown key first: a typo ("keyword") also makes the key it misspells missing ("keywords")
+    errors = sorted(errors, key=lambda x: x["type"] != "extra_forbidden")
     err = errors[0]
     loc = _clean(err["loc"])
     same = [x for x in errors if _clean(x["loc"]) == loc]

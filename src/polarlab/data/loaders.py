@@ -104,7 +104,8 @@ def _require_columns(frame: pd.DataFrame, source: str | None, **by_role: list[st
         for col in names:
             if col not in frame.columns:
                 raise DataError(f"no {role} column {col!r}; the columns are {columns}", file=source, column=col,
-                                fix=f"name the {role} column with the right option (e.g. {role}_column=...)")
+                                fix=f"name the {role} column: {role}_column = \"...\" in [data] (polarlab predict: "
+                                    f"--{role}-column)")
 
 
 def _texts(frame: pd.DataFrame, text_column: str, source: str | None, line: Callable[[int], int | None],
@@ -240,11 +241,12 @@ def load_csv(path: str | Path, task: Task | None = None, **kw: Any) -> Dataset:
     path = Path(path)
     text = _read_text(path)
     sep = "\t" if path.suffix.lower() == ".tsv" else ","
+    _check_separator(text, sep, path)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=object, keep_default_na=False,
                             na_values=[""])
     except pd.errors.ParserError as e:
-        raise DataError(f"cannot parse CSV: {e}", file=str(path), fix="check quoting and separators") from None
+        raise _parse_error(str(e), path) from None
     except pd.errors.EmptyDataError:
         raise DataError("the file is empty", file=str(path),
                         fix="write a header row (with a text column) and one row per example") from None
@@ -252,6 +254,33 @@ def load_csv(path: str | Path, task: Task | None = None, **kw: Any) -> Dataset:
     _check_rows(frame, path)
     kw.setdefault("name", path.stem)
     return from_pandas(frame, task, source=str(path), line_offset=2, **kw)
+
+
+def _check_separator(text: str, sep: str, path: Path) -> None:
+    """Refuse a file whose header has no ``sep`` but another separator (a semicolon CSV from a spreadsheet
+    in many locales): pandas would read one column, or fail on a later line with a message about field counts."""
+    header = text.split("\n", 1)[0]
+    if sep in header:
+        return
+    for other, name in ((";", "';'"), ("\t", "tabs"), ("|", "'|'"), (",", "','")):
+        if other != sep and other in header:
+            want = "','" if sep == "," else "tabs"
+            raise DataError(f"the header has no {want} but {header.count(other)} {name}: the file is separated by "
+                            f"{name}", file=str(path), line=1,
+                            fix=f"save it separated by {want}" + (" (or with tabs, named .tsv)" if sep == "," else ""))
+
+
+def _parse_error(message: str, path: Path) -> DataError:
+    """pandas' tokenizer error as one line: which line has how many fields."""
+    import re
+
+    m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if m is None:
+        return DataError(f"cannot parse CSV: {' '.join(message.split())}", file=str(path),
+                         fix="check quoting and separators")
+    want, line, saw = (int(g) for g in m.groups())
+    return DataError(f"{saw} fields, the header has {want}", file=str(path), line=line,
+                     fix="quote texts that contain the separator (\"...\"), or remove the extra cell")
 
 
 def _check_header(text: str, sep: str, path: Path) -> None:

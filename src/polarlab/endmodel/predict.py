@@ -1,9 +1,9 @@
 """Label new data with a saved end model, in batches, with a progress bar.
 
 ``polarlab predict MODEL DATA [--out FILE]``: DATA is CSV / JSONL / Parquet with a text column (the
-task's ``text_column``, else ``text``); the output has ``id``, ``label``, ``probability`` and one
-``p_<label>`` column per class (:func:`polarlab.export.labels.labels_frame`), written batch by batch
-(:func:`predict_file`); without ``--out`` the table is built in memory (:func:`predict_frame`).
+project's ``[data] text_column`` the model was trained from, else ``text``); the output has ``id``, ``label``,
+``probability`` and one ``p_<label>`` column per class (:func:`polarlab.export.labels.labels_frame`), written
+batch by batch (:func:`predict_file`); without ``--out`` the table is built in memory (:func:`predict_frame`).
 """
 from __future__ import annotations
 
@@ -42,7 +42,15 @@ def read_data(path: str | Path, model: EndModel, text_column: str | None = None,
     from ..data.loaders import load_table
 
     check_paths(path)
-    return load_table(Path(path), model.task, text_column=text_column, label_column=None, id_column=id_column)
+    try:
+        return load_table(Path(path), model.task, text_column=text_column, label_column=None, id_column=id_column)
+    except DataError as e:      # the model's text column (the project's) is not there: a plain "text" one may be
+        if text_column is not None or model.task.text_column == "text" or e.column != model.task.text_column:
+            raise
+        try:
+            return load_table(Path(path), model.task, text_column="text", label_column=None, id_column=id_column)
+        except DataError:
+            raise e from None
 
 
 def batches(n: int, size: int) -> Iterator[slice]:

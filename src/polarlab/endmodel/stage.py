@@ -153,7 +153,7 @@ class EndModelStage:
         options = dict(self.options)
         if self.kind == "logreg":
             options.setdefault("cache_dir", str(Path(project.state_dir) / "features"))
-        return make_end_model(self.kind, project.task, **options)
+        return make_end_model(self.kind, saved_task(project), **options)
 
     def _final(self, ctx) -> str:
         from ..export.project import final_method
@@ -199,6 +199,16 @@ class EndModelStage:
             return False
         ctx.probas[STAGE] = got
         return True
+
+
+def saved_task(project: Project):
+    """The project's task with the columns ``[data]`` reads (``text_column``, ``entity_columns``): saved with the
+    model, so that ``polarlab predict`` reads new rows shaped like the project's data without options."""
+    import dataclasses
+
+    changes = {k: (tuple(v) if isinstance(v, list) else v) for k, v in project.data.items()
+               if k in ("text_column", "entity_columns") and v}
+    return dataclasses.replace(project.task, **changes) if changes else project.task
 
 
 def train_end_model(project: Project, kind: str = "logreg", *, self_training: bool = False,

@@ -231,4 +231,7 @@ class Pool:
 
 
 if __name__ == "__main__":
-    _worker(Connection(int(sys.argv[1])))
+    try:
+        _worker(Connection(int(sys.argv[1])))
+    except KeyboardInterrupt:     # Ctrl-C reaches the whole process group: the driver says what happened
+        sys.exit(130)

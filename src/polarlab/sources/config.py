@@ -102,6 +102,39 @@ def sources_from_config(tables: list[dict[str, Any]], *, base_dir: Path, state_d
     return out
 
 
+def check_source_labels(tables: Any, task: Any, file: str | None) -> None:
+    """Every label a ``[[sources]]`` table names (``label``, a ``terms`` table's values) is one of the task's,
+    checked when the project file is read: a typo fails before any source (an LLM's included) runs.
+
+    Raises:
+        ConfigError: naming the file and the key path (``sources[2].label``).
+    """
+    for i, table in enumerate(tables if isinstance(tables, list) else []):
+        if not isinstance(table, dict):
+            continue
+        named = {"label": table.get("label")}
+        if isinstance(table.get("terms"), dict):
+            named.update({f"terms.{k}": v for k, v in table["terms"].items()})
+        for key, value in named.items():
+            if isinstance(value, (str, int)) and not isinstance(value, bool):
+                task.label_index(value, file=file, column=f"sources[{i}].{key}")
+
+
+def check_source_files(tables: Any, base_dir: Path, file: str | None) -> None:
+    """Every file a ``[[sources]]`` table reads (``file`` of python / rules / dictionary sources) exists,
+    checked before the first stage: a wrong path fails before any source (an LLM's included) runs.
+
+    Raises:
+        ConfigError: naming the project file, the key path (``sources[3].file``) and where the path was looked for.
+    """
+    for i, table in enumerate(tables if isinstance(tables, list) else []):
+        name = table.get("file") if isinstance(table, dict) else None
+        if isinstance(name, str) and not _resolve(base_dir, name).is_file():
+            raise ConfigError(f"no such file {name!r} (looked for {_resolve(base_dir, name).absolute()})", file=file,
+                              column=f"sources[{i}].file",
+                              fix="fix the path; a relative path is read from the project file's folder")
+
+
 @dataclass(frozen=True)
 class FailurePolicy:
     """A source's ``fault_tolerant`` / ``max_failure_share`` settings (``[[sources]]`` keys), attached to each
