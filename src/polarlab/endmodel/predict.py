@@ -67,7 +67,7 @@ def iter_proba(model: EndModel, texts: Sequence[str], batch_size: int = 1024, pr
     """
     if batch_size < 1:
         raise ConfigError(f"batch_size={batch_size}", column="--batch-size", fix="use 1 or more rows per batch")
-    bar = _progress_bar() if progress else None
+    bar = _progress_bar(progress)
     with (bar if bar is not None else nullcontext()):
         tid = bar.add_task("predict", total=len(texts)) if bar is not None else None
         for sl in batches(len(texts), batch_size):
@@ -90,10 +90,12 @@ def predict_proba_batched(model: EndModel, data: Dataset, batch_size: int = 1024
     return out
 
 
-def _progress_bar():
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+def _progress_bar(show: bool):
+    from rich.progress import BarColumn, MofNCompleteColumn, TimeRemainingColumn
 
-    return Progress("predict", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
+    from ..progress import progress_bar
+
+    return progress_bar(show, "predict", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
 
 
 def predict_frame(model: EndModel, data_path: str | Path, *, text_column: str | None = None,
