@@ -77,6 +77,15 @@ def test_run_good_project(tmp_path: Path) -> None:
     assert len(pd.read_csv(out / "labels.csv")) == len(TRAIN) + len(TEST)
 
 
+def test_piped_output_opens_with_the_report_not_blank_lines(tmp_path: Path) -> None:
+    """Progress bars on (the default) and standard output not a terminal (a pipe, a CI log): no bar is drawn,
+    so none leaves an empty line before the report (a bar per source pass did)."""
+    p = make_project(tmp_path)
+    r = runner.invoke(cli.app, ["run", str(p)])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines()[0].strip().startswith("sources on train"), r.stdout[:200]
+
+
 def test_analyze(tmp_path: Path) -> None:
     p = make_project(tmp_path)
     r = runner.invoke(cli.app, ["analyze", str(p)])

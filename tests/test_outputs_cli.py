@@ -148,3 +148,39 @@ def test_endmodel_export_import_report_predict(tmp_path: Path) -> None:
     pd.DataFrame({"body": ["x"]}).to_csv(tmp_path / "other.csv", index=False)
     r = runner.invoke(cli.app, ["predict", str(out / "endmodel"), str(tmp_path / "other.csv"), "--no-progress"])
     assert r.exit_code == 2 and "no text column 'CONTENT'" in r.output and "--text-column" in r.output
+
+
+def test_predict_ids_from_the_project_id_column(tmp_path: Path) -> None:
+    """The end model keeps the project's [data] id_column: new rows that have it get those ids; a file without
+    it gets row numbers and one line saying so; --id-column still chooses."""
+    from test_project import make_project
+
+    p = make_project(tmp_path)                      # [data] id_column = "cid", text_column = "body"
+    ok(["endmodel", str(p)])
+    model = str(tmp_path / "out" / "endmodel")
+    assert json.loads((tmp_path / "out" / "endmodel" / "endmodel.json").read_text(encoding="utf-8"))[
+        "id_column"] == "cid"
+    pd.DataFrame({"cid": ["n7", "n9"], "ref": ["r1", "r2"], "body": ["free gift card", "great song"]}).to_csv(
+        tmp_path / "new.csv", index=False)
+    r = runner.invoke(cli.app, ["predict", model, str(tmp_path / "new.csv"), "--out", str(tmp_path / "a.csv"),
+                                "--no-progress"])
+    assert r.exit_code == 0 and r.stderr == "", r.output
+    assert pd.read_csv(tmp_path / "a.csv")["id"].tolist() == ["n7", "n9"]
+    r = runner.invoke(cli.app, ["predict", model, str(tmp_path / "new.csv"), "--out", str(tmp_path / "b.csv"),
+                                "--id-column", "ref", "--no-progress"])
+    assert r.exit_code == 0 and pd.read_csv(tmp_path / "b.csv")["id"].tolist() == ["r1", "r2"]
+    # a plain "text" column (not the project's "body") and no "cid": both fall back
+    pd.DataFrame({"text": ["free gift card", "great song"]}).to_csv(tmp_path / "no_ids.csv", index=False)
+    r = runner.invoke(cli.app, ["predict", model, str(tmp_path / "no_ids.csv"), "--no-progress"])
+    assert r.exit_code == 0, r.output
+    note = r.stderr.strip().splitlines()
+    assert len(note) == 1 and "no id column 'cid'" in note[0] and "row numbers" in note[0], r.stderr
+    first = r.stdout.splitlines()[1].split()                 # the printed table: header, then row 0
+    assert first[0] == "0" and first[1] in ("ham", "spam")
+    r = runner.invoke(cli.app, ["predict", model, str(tmp_path / "no_ids.csv"), "--id-column", "ref"])
+    assert r.exit_code == 2 and "no id column 'ref'" in r.stderr
+    from polarlab.endmodel import load_end_model, predict_frame
+
+    with pytest.warns(UserWarning, match="no id column 'cid'"):         # the Python API: a warning
+        assert predict_frame(load_end_model(model), tmp_path / "no_ids.csv", progress=False)["id"].tolist() == [
+            "0", "1"]

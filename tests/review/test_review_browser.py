@@ -70,6 +70,11 @@ def test_review_in_the_browser(served):
             assert "<script>window.__pwned = 1</script>" in page.text_content("#text")
             assert page.evaluate("window.__pwned") is None and page.locator("#text img").count() == 0
             assert not dialogs
+            # the project's final label (its labels file's) and its probability, beside the review model's own
+            shown = next(it for it in session.store.items() if it.item_id == first).payload["labels_file"]
+            meta = page.text_content("#itemmeta")
+            assert f"labels file: {['ham', 'spam'][shown['label']]} {shown['probability']:.3f}" in meta, meta
+            assert "review model: " in meta
             # three answers by keyboard: spam, ham, spam
             seen = [first]
             for key in ("2", "1", "2"):

@@ -74,10 +74,21 @@ def test_terminal_review(tmp_path):
 
 
 def test_cli_review_tui_and_status(review_project):
+    import pandas as pd
+
+    assert runner.invoke(cli.app, ["run", str(review_project), "--no-progress"]).exit_code == 0
+    in_file = pd.read_csv(review_project.parent / "out" / "labels.csv", keep_default_na=False).set_index("id")
     r = runner.invoke(cli.app, ["review", str(review_project), "--tui", "--reviewer", "tess", "--no-progress",
                                 "--batch-size", "2", "--budget", "10", "--schedule", "list:0.1,0.2"], input="2\n1\n2\nq\n")
     assert r.exit_code == 0, r.output
     assert "3 answers stored" in r.stdout
+    # each item: the labels file's label and probability, then the review model's (they may differ)
+    lines = r.stdout.splitlines()
+    first = next(i for i, x in enumerate(lines) if x.startswith("── item "))
+    item = lines[first].split()[2]
+    row = in_file.loc[item]
+    shown = next(x for x in lines[first:] if "review model:" in x)
+    assert shown.startswith(f"labels file: {row['label']} {float(row['probability']):.3f} · review model: "), shown
     r = runner.invoke(cli.app, ["review", "status", str(review_project), "--json"])
     assert r.exit_code == 0, r.output
     s = json.loads(r.stdout.strip().splitlines()[-1])
@@ -87,7 +98,6 @@ def test_cli_review_tui_and_status(review_project):
     out = review_project.parent / "final.csv"
     r = runner.invoke(cli.app, ["review", "status", str(review_project), "--labels", str(out)])
     assert r.exit_code == 0 and "estimated accuracy" in r.stdout and "budget: 10 reviews, 7 left" in r.stdout
-    import pandas as pd
 
     final = pd.read_csv(out, keep_default_na=False)
     assert len(final) == 120 and (final["source"] == "human").sum() == 3
@@ -106,6 +116,14 @@ def test_session_refits_and_resumes(review_project):
 
     proj = load_project(review_project)
     s = open_session(proj, ReviewConfig(batch_size=3, audit_share=0.2, budget=30))
+    # every item carries the project's final label and probability (the labels file's) beside the review model's
+    from polarlab.export.project import load_project_labels
+
+    final = load_project_labels(proj)
+    P = final.data.proba[final.rows("train")]
+    shown = [it.payload["labels_file"] for it in s.store.items()]
+    assert [f["label"] for f in shown] == P.argmax(1).tolist()
+    np.testing.assert_allclose([f["probability"] for f in shown], P.max(1))
     gold = {str(i): int(v) for i, v in zip(proj.load_splits()["train"].frame["id"], proj.load_splits()["train"].gold)}
     w0 = s.loop.harmonizer_.weights_.copy()
     for _ in range(3):

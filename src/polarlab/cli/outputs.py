@@ -81,7 +81,8 @@ def predict(model: Path = typer.Argument(..., help="a saved end model folder"),
                                                                    "default: print the first rows"),
             text_column: Optional[str] = typer.Option(None, help="text column (default: the project's \\[data] "
                                                                  "text_column, else 'text')"),
-            id_column: Optional[str] = typer.Option(None, help="id column (default: the row number)"),
+            id_column: Optional[str] = typer.Option(None, help="id column (default: the project's \\[data] "
+                                                               "id_column when the file has it, else the row number)"),
             batch_size: int = typer.Option(1024, help="rows per batch (encoded, predicted and written together)"),
             progress: bool = typer.Option(True, help="show a progress bar")) -> None:
     """Label new data with a saved end model: id, label, probability and p_<label> per class."""
@@ -94,12 +95,17 @@ def predict(model: Path = typer.Argument(..., help="a saved end model folder"),
         check_paths(data, out)
         return_freed_memory()      # resident memory stays flat over many batches (this process is ours)
         m = load_end_model(model)
+        from .main import err
+
+        def note(line: str) -> None:
+            err.print(line, markup=False, highlight=False, soft_wrap=True)
+
         if out is None:
             frame = predict_frame(m, data, text_column=text_column, id_column=id_column, batch_size=batch_size,
-                                  progress=progress)
+                                  progress=progress, note=note)
         else:
             rows, path = predict_file(m, data, out, text_column=text_column, id_column=id_column,
-                                      batch_size=batch_size, progress=progress)
+                                      batch_size=batch_size, progress=progress, note=note)
     except PolarlabError as e:
         fail(e)
     if out is None:

@@ -76,7 +76,8 @@ def serve(project: Path = typer.Argument(..., help="the project file (polarlab.t
         from ..review.tui import run_tui
 
         name = reviewer or typer.prompt("your name")
-        n = run_tui(session.store, name, write=console.print, on_answer=session)
+        n = run_tui(session.store, name, on_answer=session,     # item texts as they are (no rich markup)
+                    write=lambda line: console.print(line, markup=False, highlight=False))
         session.sync()
         console.print(f"{n} answers stored in {session.store.path}")
         return

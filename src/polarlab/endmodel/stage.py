@@ -120,7 +120,8 @@ def fit_on_labels(project: Project, labels: ProjectLabels, model, *, self_traini
                                    "policy": training.policy, "n_per_original": training.n_per_original,
                                    "sequence_length": training.sequence_length, "seed": training.seed,
                                    "provenance": AUGMENTED_FILE}
-    model.save(path, {"evaluation": evaluation, "self_training": history, "trained_on": trained_on, **(extra or {})})
+    model.save(path, {"evaluation": evaluation, "self_training": history, "trained_on": trained_on,
+                      **saved_columns(project), **(extra or {})})
     if augmented is not None:              # each augmented row: its text, its original's id, the functions applied
         from ..io.atomic import atomic_path
 
@@ -166,7 +167,8 @@ class EndModelStage:
     def config(self, ctx) -> Any:
         return {"kind": self.kind, "options": {k: v for k, v in self.options.items() if k != "cache_dir"},
                 "self_training": self.self_training, "st_options": self.st_options, "final": self._final(ctx),
-                "out": str(self.out) if self.out is not None else None, "training": self.training.config()}
+                "out": str(self.out) if self.out is not None else None, "training": self.training.config(),
+                **saved_columns(ctx.project)}       # saved with the model: a new id column means a new model file
 
     def inputs(self, ctx) -> dict[str, str]:
         from ..state import content_hash
@@ -209,6 +211,13 @@ def saved_task(project: Project):
     changes = {k: (tuple(v) if isinstance(v, list) else v) for k, v in project.data.items()
                if k in ("text_column", "entity_columns") and v}
     return dataclasses.replace(project.task, **changes) if changes else project.task
+
+
+def saved_columns(project: Project) -> dict[str, str]:
+    """``{"id_column": ...}`` when the project's ``[data]`` names one (else {}): saved in ``endmodel.json``, so that
+    ``polarlab predict`` gives new rows that have the column their ids, not row numbers."""
+    col = project.data.get("id_column")
+    return {"id_column": str(col)} if col else {}
 
 
 def train_end_model(project: Project, kind: str = "logreg", *, self_training: bool = False,

@@ -110,12 +110,13 @@ def check_source_failures(src: Source, found: list[SourceFailure], n: int, data:
 
 
 def _progress(sources: Sequence[Source], show: bool, title: str):
-    if not show:
+    from ..progress import progress_bar
+
+    bar = progress_bar(show, transient=True)
+    if bar is None:
         yield from enumerate(sources)
         return
-    from rich.progress import Progress
-
-    with Progress(transient=True) as bar:
+    with bar:
         t = bar.add_task(title, total=len(sources))
         for j, s in enumerate(sources):
             bar.update(t, description=f"{title}: {s.name}")

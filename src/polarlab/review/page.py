@@ -69,8 +69,10 @@ function show(it) {
   highlighted(it.text || "", it.entities);
   const m = $("itemmeta"); m.replaceChildren();
   m.append(el("span", "item " + it.id), el("span", it.kind === "audit" ? "random check" : "risky"),
-    el("span", "current: " + (labels[it.label] ?? it.label) + " (p=" + Number(it.probability ?? 1 - it.risk).toFixed(2) + ")"),
-    el("span", "risk " + Number(it.risk).toFixed(2)));
+    ...(it.labels_file ? [el("span", "labels file: " + (labels[it.labels_file.label] ?? it.labels_file.label) + " " +
+      Number(it.labels_file.probability).toFixed(3), "infile")] : []),
+    el("span", "review model: " + (labels[it.label] ?? it.label) + " " +
+      Number(it.probability ?? 1 - it.risk).toFixed(2) + " (risk " + Number(it.risk).toFixed(2) + ")", "review"));
   const lb = $("labels"); lb.replaceChildren();
   labels.forEach((name, i) => { const b = el("button", (i + 1) + " · " + name); if (i === it.label) b.className = "current";
     b.addEventListener("click", () => send(i)); lb.append(b); });

@@ -3,7 +3,8 @@
 :func:`open_session` runs the project (sources, corrections, harmonizer; cached LLM answers are
 free), fits :class:`SelfPacedReview` on the split to review, and fills the :class:`ReviewStore`
 (in the project state, ``<state_dir>/state.sqlite``) with one item per example: what a reviewer needs to decide (text
-with the entities highlighted, the current label and its probability, the LLM's answer and its
+with the entities highlighted, the review loop's current label and its probability beside the project's final
+label (its labels file) and its probability, the LLM's answer and its
 risk, the rules that fired and what they said, corrections made). A store that already holds
 answers is resumed: the answers go back into the harmonizer first. After every ``batch_size``
 new answers :meth:`ReviewSession.refit` fits again with the answers as the top-weight source,
@@ -157,8 +158,13 @@ class ReviewSession:
 
 
 def item_payloads(ds, task, matrix, sources, proba: np.ndarray, risk: np.ndarray,
-                  llm_risk: dict[str, np.ndarray], corrections: dict[str, list[str]]) -> list[dict[str, Any]]:
-    """What a reviewer sees for each example (JSON-able dicts; texts are plain strings, escaped by the page)."""
+                  llm_risk: dict[str, np.ndarray], corrections: dict[str, list[str]],
+                  final: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """What a reviewer sees for each example (JSON-able dicts; texts are plain strings, escaped by the page).
+
+    ``label``/``probability``/``risk`` are the review loop's own h(x) (updated at each refit); ``labels_file`` is
+    the project's final label and its probability from ``final`` ((n, k), the run's final method, as the labels
+    file has them), which may differ from the review's; None without ``final``."""
     from ..pipeline import llm_columns
 
     llms = set(llm_columns(matrix))
@@ -192,8 +198,12 @@ def item_payloads(ds, task, matrix, sources, proba: np.ndarray, risk: np.ndarray
                     explain = None
             rules.append({"name": name, "label": task.labels[v], "explain": explain})
         lab = int(proba[i].argmax())
+        in_file = None
+        if final is not None:
+            f = int(final[i].argmax())
+            in_file = {"label": f, "probability": float(final[i, f])}
         out.append({"text": text, "entities": entities, "label": lab, "probability": float(proba[i, lab]),
-                    "risk": float(risk[i]), "llm": llm, "rules": rules,
+                    "risk": float(risk[i]), "labels_file": in_file, "llm": llm, "rules": rules,
                     "corrections": corrections.get(str(frame["id"].iat[i]), [])})
     return out
 
@@ -236,7 +246,9 @@ def open_session(project, config: ReviewConfig | None = None, *, progress: bool 
     llm_risk = {k[len("risk_"):]: v[split] for k, v in result.extra.get("columns", {}).items()
                 if k.startswith("risk_") and split in v}
     sources = getattr(result, "sources", None) or _sources(project, result, split)
-    payloads = item_payloads(ds, project.task, matrix, sources, loop.proba_, loop.risk_, llm_risk, corrections)
+    final = result.probas.get(result.final, {}).get(split)       # what the labels file says of these rows
+    payloads = item_payloads(ds, project.task, matrix, sources, loop.proba_, loop.risk_, llm_risk, corrections,
+                             final)
     existing = {it.row: it for it in store.items()}
     if not existing:
         n = len(ds)

@@ -11,9 +11,7 @@ HELP = "number = label, s = skip, u = undo, ? = help, q = quit"
 def describe(item: dict, labels: list[str]) -> str:
     """The item as terminal text."""
     lines = [f"── item {item['id']} ({'random check' if item.get('kind') == 'audit' else 'risky'}) ──",
-             item.get("text", ""),
-             f"current label: {labels[item['label']]}  p={item.get('probability', 1 - item['risk']):.2f}  "
-             f"risk={item['risk']:.2f}"]
+             item.get("text", ""), labels_line(item, labels)]
     if item.get("llm"):
         llm = item["llm"]
         risk = "?" if llm.get("risk") is None else f"{llm['risk']:.2f}"
@@ -24,6 +22,18 @@ def describe(item: dict, labels: list[str]) -> str:
         lines.append(f"  correction: {c}")
     lines.append("  ".join(f"{i + 1}={name}" for i, name in enumerate(labels)) + "   s=skip u=undo ?=help q=quit")
     return "\n".join(lines)
+
+
+def labels_line(item: dict, labels: list[str]) -> str:
+    """The project's final label (its labels file) and probability, then the review model's (h(x), which orders
+    the queue and is refitted on the answers): the two may differ."""
+    def name(i: int) -> str:
+        return labels[i] if 0 <= i < len(labels) else str(i)
+
+    review = (f"review model: {name(item['label'])} {item.get('probability', 1 - item['risk']):.2f} "
+              f"(risk {item['risk']:.2f})")
+    f = item.get("labels_file")
+    return review if not f else f"labels file: {name(f['label'])} {f['probability']:.3f} · {review}"
 
 
 def run_tui(store: ReviewStore, reviewer: str, read: Callable[[str], str] = input,
