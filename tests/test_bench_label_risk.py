@@ -1,21 +1,15 @@
 """The gold-free label-risk estimators of benchmarks/label_risk.py on synthetic votes with known accuracies."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmark_loader import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def lr():
-    spec = importlib.util.spec_from_file_location("label_risk", ROOT / "benchmarks" / "label_risk.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("label_risk")
 
 
 def synthetic(n: int, acc: np.ndarray, k: int, coverage: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,21 +1,15 @@
 """benchmarks/uncovered_gap.py: its scikit-learn replica of h's objective is h's objective (the diagnosis rests on it)."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmark_loader import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("uncovered_gap", ROOT / "benchmarks" / "uncovered_gap.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("uncovered_gap")
 
 
 def _votes(n: int = 400, d: int = 6, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -3,10 +3,8 @@ make_fixtures.py) load, run through ``bench wrench`` / ``polarlab run`` / the la
 benchmarks with the defaults, and bad input fails with one clear error."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,16 +17,13 @@ from polarlab.data import load_wrench, wrench_task
 from polarlab.errors import ConfigError, DataError, InputError
 from polarlab.metrics import classification_metrics, metric_for
 
+from benchmark_loader import load_benchmark
+
 FIX = Path(__file__).resolve().parent / "fixtures" / "wrench"
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def _bench_module(name: str):
-    spec = importlib.util.spec_from_file_location(f"_heldout_{name}", BENCH / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark(name, f"_heldout_{name}")
 
 
 def _copy(name: str, tmp_path: Path) -> Path:
