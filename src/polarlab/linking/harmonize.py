@@ -22,7 +22,7 @@ import numpy as np
 
 from ..harmonizer import PolarHarmonizer
 from ..risk import risk_score
-from .linkers.base import Ranking
+from .linkers.base import Ranking, rrf_scores
 from .mentions import MentionSet
 
 
@@ -62,11 +62,7 @@ def build_slots(rankings: Sequence[Ranking], scores: Sequence[np.ndarray] | None
     ent = np.full((n, n_slots), -1, dtype=np.int64)
     recip = np.zeros((n, n_slots, m), dtype=np.float32)
     for i in range(n):
-        fused: dict[int, float] = {}
-        for r in rankings:
-            for rank, e in enumerate(r.entities[i]):
-                if e >= 0:
-                    fused[int(e)] = fused.get(int(e), 0.0) + 1.0 / (rrf_k + rank + 1)
+        fused = rrf_scores(rankings, i, rrf_k)
         tops = [int(r.entities[i, 0]) for r in rankings if r.entities[i, 0] >= 0]
         keep = list(dict.fromkeys(tops))
         for e in sorted(fused, key=lambda e: (-fused[e], e)):

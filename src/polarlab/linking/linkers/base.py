@@ -64,6 +64,17 @@ class RowTable:
         return self._rows.get(int(e), np.zeros(0, dtype=np.int64))
 
 
+def rrf_scores(rankings: Sequence[Ranking], i: int, rrf_k: float = 60.0) -> dict[int, float]:
+    """Mention ``i``'s reciprocal-rank fusion: entity -> ``sum_j 1 / (rrf_k + rank_j)`` over the rankings that
+    list it (rank 1 = first)."""
+    fused: dict[int, float] = {}
+    for r in rankings:
+        for rank, e in enumerate(r.entities[i]):
+            if e >= 0:
+                fused[int(e)] = fused.get(int(e), 0.0) + 1.0 / (rrf_k + rank + 1)
+    return fused
+
+
 def names_table(ontology, entities: Sequence[int] | None = None) -> RowTable:
     """Every name and synonym of the given entity positions (default all) as rows."""
     ids = ontology.ids

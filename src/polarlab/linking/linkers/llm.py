@@ -28,7 +28,7 @@ from ...llm.errors import LLMError
 from ...llm.prompt import RenderedPrompt
 from ...ontology.terms import Ontology
 from ..mentions import MARK_CLOSE, MARK_OPEN, MentionSet
-from .base import Ranking
+from .base import Ranking, rrf_scores
 
 PROMPT_VERSION = "linking-choice-v1"
 DEBIAS = ("none", "position")
@@ -46,11 +46,7 @@ def fuse_candidates(rankings: list[Ranking], n: int, rrf_k: float = 60.0) -> np.
     n_m = rankings[0].entities.shape[0] if rankings else 0
     out = np.full((n_m, n), -1, dtype=np.int64)
     for i in range(n_m):
-        fused: dict[int, float] = {}
-        for r in rankings:
-            for rank, e in enumerate(r.entities[i]):
-                if e >= 0:
-                    fused[int(e)] = fused.get(int(e), 0.0) + 1.0 / (rrf_k + rank + 1)
+        fused = rrf_scores(rankings, i, rrf_k)
         top = sorted(fused, key=lambda e: (-fused[e], e))[:n]
         out[i, :len(top)] = top
     return out
