@@ -63,8 +63,6 @@ def from_pandas(frame: pd.DataFrame, task: Task | None = None, *, text_column: s
         entity_columns = task.entity_columns
     _require_columns(frame, source, text=[text_column], id=[] if id_column is None else [id_column],
                      entity=list(entity_columns or ()), span=list(span_columns or ()))
-    if allow_blank_text:
-        frame = frame.assign(**{text_column: [("" if _is_missing(t) else t) for t in frame[text_column].tolist()]})
     texts = _texts(frame, text_column, source, line, allow_blank_text)
     ids = _ids(frame, id_column, source, line)
     gold = _gold(frame, label_column, task, source, line)
@@ -117,7 +115,7 @@ def _texts(frame: pd.DataFrame, text_column: str, source: str | None, line: Call
     """
     col = frame[text_column]
     if allow_blank:
-        return [t if isinstance(t, str) else str(t) for t in col.tolist()]
+        return ["" if _is_missing(t) else t if isinstance(t, str) else str(t) for t in col.tolist()]
     if isinstance(col.dtype, pd.StringDtype):  # vectorised: no per-row Python objects for big frames
         blank = col.isna().to_numpy(dtype=bool) | (col.str.strip() == "").to_numpy(dtype=bool, na_value=True)
         if blank.any():
