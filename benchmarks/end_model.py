@@ -54,7 +54,7 @@ def run_dataset(name: str, state_dir: Path, published: dict, seed: int = 0, data
     from polarlab.harmonizer import PolarHarmonizer
     from polarlab.labelmodels import make_label_model
     from polarlab.matrix.apply import apply_sources
-    from polarlab.metrics import wrench_metric
+    from polarlab.metrics import metric_for, wrench_metric
     from polarlab.pipeline import featurize
     from polarlab.sources.votes import weak_label_sources
 
@@ -91,7 +91,7 @@ def run_dataset(name: str, state_dir: Path, published: dict, seed: int = 0, data
         """The WRENCH metric on the rows with gold (-1 = none: WRENCH's spouse has no train gold); None if none."""
         ok = np.asarray(y) >= 0
         return (wrench_metric(name, y[ok], np.asarray(pred)[ok]) if ok.any()
-                else (wrench_metric(name, np.zeros(1, int), np.zeros(1, int))[0], None))
+                else (metric_for(name), None))
 
     test_score = lambda model: scored(test.gold, model.predict(test))[1]  # noqa: E731
     for method, P in labels.items():
@@ -117,7 +117,7 @@ def run_dataset(name: str, state_dir: Path, published: dict, seed: int = 0, data
         gold_model = new().fit(fit.subset(has), Targets(np.eye(k)[fit.gold[has]]))
         out["metric"], scores["gold"] = scored(test.gold, gold_model.predict(test))
     else:
-        out["metric"], scores["gold"] = scored(test.gold, np.zeros(len(test), int))[0], None
+        out["metric"], scores["gold"] = metric_for(name), None
     out.update(scores)
     out["train_label_quality_on_covered"] = label_quality
     out["wrench_published"] = published.get("datasets", {}).get(name)

@@ -212,8 +212,15 @@ def main(argv: list[str] | None = None) -> dict:
                                                 "repeats": REPEATS, "min_overlap": MIN_OVERLAP}}
     print(f"{'dataset':9s} {'estimator':8s} {'err':>6s} {'mean':>6s} {'ECE':>6s} {'floor':>6s} {'AUROC':>6s}",
           file=sys.stderr, flush=True)
+    from polarlab.errors import PolarlabError
+
     for name in [s for s in a.datasets.split(",") if s]:
-        r = run_dataset(a.data / name, a.state_dir, a.seed)
+        try:
+            r = run_dataset(a.data / name, a.state_dir, a.seed)
+        except PolarlabError as e:        # one bad folder is reported (as label_quality.py does); the others still run
+            result["datasets"][name] = {"error": str(e)}
+            print(f"{name:9s} error: {e}", file=sys.stderr, flush=True)
+            continue
         result["datasets"][name] = r
         for e in ESTIMATORS:
             c = r["risk"][e]

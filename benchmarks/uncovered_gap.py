@@ -51,12 +51,13 @@ POLAR_VARIANTS = {"default": {}, "l2_cv": {"C": "cv", "val_fraction": 0.0}, "ds:
 chooses among 0.001-1, :func:`scalarized_lr`, without gold; then no early stopping)."""
 
 
-def load_setting(name: str, data: Path, state_dir: Path) -> dict:
+def load_setting(name: str, data: Path, state_dir: Path, X_cache: dict | None = None) -> dict:
     """Votes (train / test), embeddings and gold (gold only to score) of ``<dataset>/<rules>``, loaded as
-    ``benchmarks/datasculpt_lfs.py`` loads a rule set (:func:`datasculpt_lfs.load_set`)."""
+    ``benchmarks/datasculpt_lfs.py`` loads a rule set (:func:`datasculpt_lfs.load_set`; ``X_cache``: its features
+    cache, shared by the settings of a dataset)."""
     from datasculpt_lfs import load_set
 
-    d = load_set(name, data, state_dir)
+    d = load_set(name, data, state_dir, X_cache)
     return {"dataset": d["dataset"], "k": d["task"].n_classes, "Lf": np.asarray(d["L"]["train"]),
             "Lt": np.asarray(d["L"]["test"]), "Xf": d["X"]["train"], "Xt": d["X"]["test"],
             "yf": np.asarray(d["fit"].gold), "yt": np.asarray(d["test"].gold)}
@@ -204,9 +205,10 @@ def main(argv: list[str] | None = None) -> dict:
     parts = set(a.parts.split(","))
     t0 = time.perf_counter()
     result: dict = {"settings": {}, "seconds": {}}
+    X_cache: dict = {}          # dataset -> features: fitted once for its settings
     for name in [s for s in a.settings.split(",") if s]:
         t = time.perf_counter()
-        d = load_setting(name, a.data, a.state_dir)
+        d = load_setting(name, a.data, a.state_dir, X_cache)
         runs = {}
         for seed in [int(s) for s in a.seeds.split(",") if s]:
             r = {"facts": facts(d)}

@@ -100,6 +100,7 @@ def test_the_choice_reuses_the_candidate_the_selection_fitted(monkeypatch) -> No
 
     X, L, _ = rules_and_features(0, 600, rule_acc=0.72, signal=1.5)
     want = PolarHarmonizer(2, seed=0, epochs=30, labels_from="auto").fit(L, X)
+    assert want.combine_table_[-1].candidate.startswith("features(")     # the choice was made (not skipped)
 
     def refused(*args, **kwargs):
         raise AssertionError("labels_from fitted a candidate again")
