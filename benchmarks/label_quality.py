@@ -199,4 +199,5 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    failed = [n for n, r in main()["datasets"].items() if "error" in r]
+    sys.exit(1 if failed else 0)      # every folder ran; a failed one still fails the command

@@ -227,10 +227,13 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"{name:9s} {e:8s} {c['error_rate']:6.3f} {c['mean_risk']:6.3f} {c['ece']:6.3f} "
                   f"{c['ece_floor']:6.3f} {c['auroc']:6.3f}", file=sys.stderr, flush=True)
     if a.json:
-        a.json.write_text(json.dumps(result, default=float, indent=1))
+        from polarlab.export.labels import write_json
+
+        write_json(result, a.json)
     print(json.dumps(result, default=float))
     return result
 
 
 if __name__ == "__main__":
-    main()
+    failed = [n for n, r in main()["datasets"].items() if "error" in r]
+    sys.exit(1 if failed else 0)      # every folder ran; a failed one still fails the command
