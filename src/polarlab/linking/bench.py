@@ -8,11 +8,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from pydantic import ValidationError
-
+from ..config.base import validate
 from ..data.pubtator import keep_types, mention_types, read_pubtator
-
-from ..errors import ConfigError, InputError
+from ..errors import InputError
 from ..ontology.load import load_ontology
 from ..risk import calibration_report
 from .config import LinkingConfig
@@ -53,14 +51,8 @@ def linking_config(test_files: Sequence[Path], unl_files: Sequence[Path],
                    options: dict[str, Any] | None = None) -> LinkingConfig:
     """The ``[linking]`` settings of a bench run: the defaults, ``options`` over them; a bad setting is one
     :class:`~polarlab.errors.ConfigError` naming its key, before anything is loaded."""
-    try:
-        return LinkingConfig(corpus=[str(f) for f in test_files], unlabelled=[str(f) for f in unl_files],
-                             **(options or {}))
-    except ValidationError as e:
-        first = e.errors()[0]
-        key = "linking." + ".".join(str(x) for x in first["loc"])
-        raise ConfigError(f"{first['msg']}", column=key,
-                          fix="see docs/config.md, [linking] and its tables") from None
+    data = {"corpus": [str(f) for f in test_files], "unlabelled": [str(f) for f in unl_files], **(options or {})}
+    return validate(LinkingConfig, data, file=None, prefix="linking", table="[linking]")
 
 
 def bench_linking(corpus: str | os.PathLike, ontology: str | os.PathLike, cfg: LinkingConfig | None = None,
