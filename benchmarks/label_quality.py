@@ -23,7 +23,6 @@ The last line printed is one JSON object: {"datasets": {name: {"llm", "labels", 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
@@ -190,14 +189,13 @@ def main(argv: list[str] | None = None) -> dict:
                   file=sys.stderr, flush=True)
     if a.one_sided or a.one_sided_only:
         result["one_sided"] = one_sided(a.data / "spam", a.llm, a.state_dir, 150, a.one_sided_test_limit, a.seed, opts)
-    if a.json:
-        from polarlab.export.labels import write_json
+    from polarlab.bench.methods import emit_result
 
-        write_json(result, a.json)
-    print(json.dumps(result, default=float))
+    emit_result(result, a.json)
     return result
 
 
 if __name__ == "__main__":
-    failed = [n for n, r in main()["datasets"].items() if "error" in r]
-    sys.exit(1 if failed else 0)      # every folder ran; a failed one still fails the command
+    from polarlab.bench.methods import exit_status
+
+    sys.exit(exit_status(main()))      # every folder ran; a failed one still fails the command

@@ -33,7 +33,6 @@ The last line printed is one JSON object: {"datasets": {name: {"n_test", "combin
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -226,14 +225,13 @@ def main(argv: list[str] | None = None) -> dict:
             c = r["risk"][e]
             print(f"{name:9s} {e:8s} {c['error_rate']:6.3f} {c['mean_risk']:6.3f} {c['ece']:6.3f} "
                   f"{c['ece_floor']:6.3f} {c['auroc']:6.3f}", file=sys.stderr, flush=True)
-    if a.json:
-        from polarlab.export.labels import write_json
+    from polarlab.bench.methods import emit_result
 
-        write_json(result, a.json)
-    print(json.dumps(result, default=float))
+    emit_result(result, a.json)
     return result
 
 
 if __name__ == "__main__":
-    failed = [n for n, r in main()["datasets"].items() if "error" in r]
-    sys.exit(1 if failed else 0)      # every folder ran; a failed one still fails the command
+    from polarlab.bench.methods import exit_status
+
+    sys.exit(exit_status(main()))      # every folder ran; a failed one still fails the command

@@ -62,3 +62,13 @@ def test_one_sided_votes_give_the_supervision_warning() -> None:
     fits = fit_methods(L[:200], L[200:], X[:200], X[200:], 2, harmonizer={"epochs": 20})
     messages = supervision_messages(fits.fit_warnings)
     assert messages and any("no vote" in m for m in messages)
+
+
+def test_a_failed_dataset_fails_the_benchmark_command(capsys, tmp_path):
+    from polarlab.bench.methods import emit_result, exit_status
+
+    ok, bad = {"datasets": {"a": {"labels": {}}}}, {"datasets": {"a": {"labels": {}}, "b": {"error": "no label.json"}}}
+    assert exit_status(ok) == 0 and exit_status(bad) == 1
+    emit_result(bad, tmp_path / "r.json")
+    import json
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == bad == json.loads((tmp_path / "r.json").read_text())

@@ -9,6 +9,7 @@ models there run as the ``label_models`` stage), ``benchmarks/spam_tutorial.py``
 """
 from __future__ import annotations
 
+import json
 import time
 import warnings
 from collections.abc import Iterable
@@ -128,3 +129,18 @@ def _rounded(value: Any, digits: int | None) -> Any:
 def supervision_messages(caught: Iterable[warnings.WarningMessage]) -> list[str]:
     """The distinct messages of the harmonizer's supervision warnings among ``caught``, sorted."""
     return sorted({str(w.message) for w in caught if "Supervision" in type(w.message).__name__})
+
+
+def emit_result(result: dict, json_path=None) -> None:
+    """A multi-dataset benchmark's end: ``result`` written to ``json_path`` (when given) and printed as the
+    last line (one JSON object)."""
+    if json_path:
+        from ..export.labels import write_json
+
+        write_json(result, json_path)
+    print(json.dumps(result, default=float))
+
+
+def exit_status(result: dict) -> int:
+    """1 when a dataset of ``result["datasets"]`` failed (its entry holds ``"error"``; the others still ran), else 0."""
+    return 1 if any("error" in r for r in result.get("datasets", {}).values()) else 0
