@@ -92,9 +92,9 @@ def evaluate(name: str, arrays: dict, seed: int) -> dict:
                                  # the second stage alone (the classifier refitted to this candidate's labels,
                                  # votes unused): how much a "label model -> classifier" output would give
                                  "stage2_valid_metric": classification_metrics(
-                                     arrays["valid"][2], fixed._prior_proba(arrays["valid"][1]), dataset=name)["wrench_metric"],
+                                     arrays["valid"][2], fixed.prior_proba(arrays["valid"][1]), dataset=name)["wrench_metric"],
                                  "stage2_test_metric": classification_metrics(
-                                     arrays["test"][2], fixed._prior_proba(arrays["test"][1]), dataset=name)["wrench_metric"]}
+                                     arrays["test"][2], fixed.prior_proba(arrays["test"][1]), dataset=name)["wrench_metric"]}
     crit = [v["agreement"] for v in rows.values()]
     return {"fit_split": arrays["fit_name"], "n_fit": int(L.shape[0]), "chosen": auto.combine_,
             "chosen_argmax": max(rows, key=lambda c: rows[c]["agreement"]),

@@ -152,17 +152,17 @@ def label_risks(h, L_fit: np.ndarray, L_test: np.ndarray, X_fit: np.ndarray, X_t
                 labels: np.ndarray, k: int, seed: int = 0) -> tuple[dict[str, np.ndarray], dict]:
     """Every estimator's risk of ``labels`` (n_test,) from the fitted harmonizer ``h`` and the votes; no gold read.
 
-    The combination's prior (``h._prior_proba``: h, or its second stage) is the prior of (iii) and (v); on the fit
+    The combination's prior (``h.prior_proba``: h, or its second stage) is the prior of (iii) and (v); on the fit
     rows (iii) uses the fit's cross-fitted prior ``fit_log_prior_`` when the fit kept one.
     """
     from polarlab.harmonizer.combiners import make_combiner
 
     P = h.predict_proba(L_test, X_test)
     H = h.predict_h(X_test)
-    prior_test = h._prior_proba(X_test)
+    prior_test = h.prior_proba(X_test)
     log_prior_fit = getattr(h, "fit_log_prior_", None)
     if log_prior_fit is None:
-        log_prior_fit = np.log(np.clip(h._prior_proba(X_fit), PROB_FLOOR, 1.0))
+        log_prior_fit = np.log(np.clip(h.prior_proba(X_fit), PROB_FLOOR, 1.0))
     onecoin = make_combiner("onecoin:1", k).fit(L_fit, log_prior_fit)
     Q = onecoin.posterior(L_test, np.log(np.clip(prior_test, PROB_FLOOR, 1.0)))
     risks = {"max_p": risk_of(P, labels), "h": risk_of(H, labels), "onecoin": risk_of(Q, labels)}
@@ -192,7 +192,7 @@ def run_dataset(directory: Path, state_dir: Path, seed: int) -> dict:
     is_error = (labels != gold).astype(float)
     return {"dataset": f.task.name, "n_fit": len(f.fit), "n_test": int(ok.sum()), "n_sources": int(f.L_fit.L.shape[1]),
             "combine": h.combine_, "labels_from": getattr(h, "labels_from_", "votes"),
-            "test_votes_shifted": bool(h._combining_members() and h.vote_shift(f.L_test.L, f.X_test).shifted),
+            "test_votes_shifted": bool(h.reads_votes and h.vote_shift(f.L_test.L, f.X_test).shifted),
             **extra, "risk": {e: calibration_report(risks[e][ok], is_error[ok]).to_dict() for e in ESTIMATORS}}
 
 

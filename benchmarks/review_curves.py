@@ -107,7 +107,7 @@ def load(name: str, data_dir: Path, cache: Path, limit: int | None, seed: int, f
                                      "features": "numeric" if ds.is_tabular else features}
 
 
-def gold_lr_quality(X: np.ndarray, gold: np.ndarray, k: int, name: str, seed: int) -> float:
+def gold_lr_quality(X: np.ndarray, gold: np.ndarray, k: int, name: str, seed: int, metric: str = "auto") -> float:
     """A reference target for a dataset without WRENCH's published gold-LR figure: out-of-fold (5-fold)
     logistic regression on the items' own gold labels and features, scored with the WRENCH metric. It reads
     gold (a reference, like ``oracle``; it chooses nothing)."""
@@ -122,18 +122,16 @@ def gold_lr_quality(X: np.ndarray, gold: np.ndarray, k: int, name: str, seed: in
         warnings.simplefilter("ignore")
         pred = cross_val_predict(LogisticRegression(max_iter=1000), X, gold,
                                  cv=StratifiedKFold(folds, shuffle=True, random_state=seed))
-    return quality(pred, gold, k, name)
+    return quality(pred, gold, k, name, metric)
 
 
-METRIC = {"choice": "auto"}     # --metric (auto: WRENCH's metric for the dataset's name, accuracy for other names)
-
-
-def quality(labels: np.ndarray, gold: np.ndarray, k: int, name: str) -> float:
+def quality(labels: np.ndarray, gold: np.ndarray, k: int, name: str, metric: str = "auto") -> float:
+    """The metric of ``labels`` (n,) against ``gold`` (n,); ``metric``: ``--metric`` (auto: WRENCH's metric for the
+    dataset's ``name``, accuracy for other names)."""
     from polarlab.bench.wrench import one_hot
     from polarlab.metrics import classification_metrics
 
-    return float(classification_metrics(gold, one_hot(labels, k), dataset=name,
-                                        metric=METRIC["choice"])["wrench_metric"])
+    return float(classification_metrics(gold, one_hot(labels, k), dataset=name, metric=metric)["wrench_metric"])
 
 
 def order_function(kind: str, L: np.ndarray, X: np.ndarray, k: int, seed: int, gold: np.ndarray | None = None):
@@ -182,7 +180,7 @@ def reviews_at(f: float, n: int) -> int:
     return int(np.floor(f * n + 1e-9))
 
 
-def run_order(kind, L, X, gold, k, name, grid, seed, noise, audit_share=0.0, combine="h"):
+def run_order(kind, L, X, gold, k, name, grid, seed, noise, audit_share=0.0, combine="h", metric="auto"):
     """Quality after each round of the grid; with audit_share also the estimate per round."""
     from polarlab.review import SelfPacedReview, SimulatedAnnotator, StoppingRule
 
@@ -192,7 +190,7 @@ def run_order(kind, L, X, gold, k, name, grid, seed, noise, audit_share=0.0, com
     sp = SelfPacedReview(k, batch_size=1, audit_size=0, order=order_function(kind, L, X, k, seed, gold) or kind,
                          stopping=StoppingRule(budget=1.0), harmonizer={"combine": combine}, seed=seed,
                          reweight_sources=reweight).fit(L, X)
-    curve = [(0.0, quality(sp.labels(), gold, k, name))]
+    curve = [(0.0, quality(sp.labels(), gold, k, name, metric))]
     start = (sp.labels().copy(), sp.risk_.copy())
     est_rows = []
     for f in grid:
@@ -203,7 +201,7 @@ def run_order(kind, L, X, gold, k, name, grid, seed, noise, audit_share=0.0, com
         sp.batch_size, sp.audit_size = want - n_audit, n_audit
         sp.run_round(annot.answer)
         done = float(sp.reviewed_.sum() / n)
-        curve.append((done, quality(sp.labels(), gold, k, name)))
+        curve.append((done, quality(sp.labels(), gold, k, name, metric)))
         if audit_share:
             e = sp.history_[-1].estimate_all
             pop = ~sp.reviewed_ | sp.audited_
@@ -215,16 +213,16 @@ def run_order(kind, L, X, gold, k, name, grid, seed, noise, audit_share=0.0, com
     return curve, est_rows, start
 
 
-def fixed_only(sp0_labels, risk0, gold, k, name, grid):
+def fixed_only(sp0_labels, risk0, gold, k, name, grid, metric="auto"):
     """The arithmetic bound: the first fit's labels with the wrong ones fixed (riskiest first), no refit."""
     n = len(gold)
     wrong = np.flatnonzero(sp0_labels != gold)
     wrong = wrong[np.argsort(-risk0[wrong], kind="stable")]
-    curve = [(0.0, quality(sp0_labels, gold, k, name))]
+    curve = [(0.0, quality(sp0_labels, gold, k, name, metric))]
     for f in grid:
         lab = sp0_labels.copy()
         lab[wrong[: reviews_at(f, n)]] = gold[wrong[: reviews_at(f, n)]]
-        curve.append((reviews_at(f, n) / n, quality(lab, gold, k, name)))
+        curve.append((reviews_at(f, n) / n, quality(lab, gold, k, name, metric)))
     return curve
 
 
@@ -299,7 +297,6 @@ def main(argv=None) -> dict:
     p.add_argument("--features", default="embedding", help="features of text items: embedding | tfidf | relation "
                    "(tabular items always use their standardised data.feature vectors)")
     a = p.parse_args(argv)
-    METRIC["choice"] = a.metric
     import torch
 
     torch.set_num_threads(1)
@@ -312,14 +309,15 @@ def main(argv=None) -> dict:
         k = task.n_classes
         target, target_from = GOLD_LR.get(name), "wrench_gold_lr"
         if target is None:        # a dataset without WRENCH's figure here: LR on the items' own gold (a reference)
-            target, target_from = gold_lr_quality(X, gold, k, name, a.seed), "gold_lr_out_of_fold"
+            target, target_from = gold_lr_quality(X, gold, k, name, a.seed, a.metric), "gold_lr_out_of_fold"
             target = None if np.isnan(target) else target
         res: dict = {"n_items": len(gold), "target": target, "target_from": target_from, **info,
                      "metric": metric_for(name, a.metric)}
         seeds = range(a.seed, a.seed + a.seeds)
         for kind in filter(None, a.orders.split(",")):
             t = time.perf_counter()
-            runs = [run_order(kind, L, X, gold, k, name, grid, s, a.noise, combine=a.combine) for s in seeds]
+            runs = [run_order(kind, L, X, gold, k, name, grid, s, a.noise, combine=a.combine, metric=a.metric)
+                    for s in seeds]
             curve = mean_curve([r[0] for r in runs])
             res[kind] = summarise(curve, target)
             if a.seeds > 1:
@@ -327,7 +325,7 @@ def main(argv=None) -> dict:
                                           if k_ != "curve"} for r in runs]
             res[kind]["seconds"] = round(time.perf_counter() - t, 1)
             if kind == "oracle":
-                fixed = summarise(mean_curve([fixed_only(*r[2], gold, k, name, grid) for r in runs]),
+                fixed = summarise(mean_curve([fixed_only(*r[2], gold, k, name, grid, a.metric) for r in runs]),
                                   target)
                 res[kind]["fixed_only"] = fixed
                 print(f"{name:9s} fixed-only (no refit) q@5%={fixed['quality_at_5pct']:.3f} "
@@ -339,8 +337,8 @@ def main(argv=None) -> dict:
             results[name] = res
             (a.out / "review_curves.json").write_text(json.dumps(results, indent=1))
             continue
-        runs = [run_order("polar", L, X, gold, k, name, grid, s, a.noise, audit_share=0.2, combine=a.combine)
-                for s in seeds]
+        runs = [run_order("polar", L, X, gold, k, name, grid, s, a.noise, audit_share=0.2, combine=a.combine,
+                          metric=a.metric) for s in seeds]
         res["polar_audit"] = summarise(mean_curve([r[0] for r in runs]), target)
         est = [row for r in runs for row in r[1]]
         err = [abs(r["estimate"] - r["truth"]) for r in est]

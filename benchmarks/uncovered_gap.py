@@ -159,7 +159,7 @@ def polar_variants(d: dict, seed: int) -> dict:
         h = PolarHarmonizer(k, seed=seed, **opts).fit(Lf, Xf)
         row = score(h.predict_proba(d["Lt"], d["Xt"]), d)
         row["votes_forced"] = score(h.predict_proba(d["Lt"], d["Xt"], use_votes=True), d)
-        row["prior_acc_uncovered"] = score(h._prior_proba(d["Xt"]), d)["acc_uncovered"]
+        row["prior_acc_uncovered"] = score(h.prior_proba(d["Xt"]), d)["acc_uncovered"]
         row["h_acc_uncovered"] = score(h.predict_h(d["Xt"]), d)["acc_uncovered"]
         row["combine"] = h.combine_
         row["C"] = C

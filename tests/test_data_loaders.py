@@ -188,6 +188,33 @@ def test_wrench_relation_dir(tmp_path: Path) -> None:
     assert splits["test"].weak_labels.tolist() == [[-1, -1, 2]]
 
 
+def test_wrench_task_reads_only_the_first_record(tmp_path: Path, monkeypatch) -> None:
+    """The task kind comes from the first record alone, read in small pieces (a UTF-8 BOM and characters cut by a
+    read included); the whole file is parsed only when its start is not WRENCH's layout, with the clear error."""
+    import polarlab.data.wrench as w
+
+    rel = _rel("l'aspirine soigne la céphalée — vraiment", "aspirine", "céphalée", 0, [0, -1])
+    d = _write_wrench(tmp_path / "r", {"train": {"7": rel, "8": rel}}, {"0": "treats", "1": "none"})
+    (d / "train.json").write_bytes(b"\xef\xbb\xbf" + (d / "train.json").read_bytes()[:-40] + b"not json")  # tail cut
+    monkeypatch.setattr(w, "FIRST_RECORD_CHUNK", 5)
+    assert wrench_task(d).kind == "relation"
+    with pytest.raises(DataError, match="invalid JSON"):
+        load_wrench(d)                               # the whole file, when loaded, still gets its error
+    (d / "train.json").write_text(json.dumps({"7": {"data": {"text": "hi"}, "label": 0, "weak_labels": [0, -1]}}))
+    assert wrench_task(d).kind == "text"
+    (d / "train.json").write_text("{ }")
+    assert wrench_task(d).kind == "text"
+    for bad, msg in (("[1, 2]", "expected a JSON object"), ('{"7": {"data": ', "invalid JSON"),
+                     ("{7: 1}", "invalid JSON")):
+        (d / "train.json").write_text(bad)
+        with pytest.raises(DataError, match=msg) as e:
+            wrench_task(d)
+        assert e.value.file.endswith("train.json")
+    (d / "train.json").write_bytes(b'{"7": {"data": {"text": "caf\xe9"}}}')
+    with pytest.raises(DataError, match="not UTF-8"):
+        wrench_task(d)
+
+
 def test_wrench_without_readme_names_lf_j(tmp_path: Path) -> None:
     d = _write_wrench(tmp_path / "w", {"train": {"0": {"data": {"text": "hi"}, "label": 0, "weak_labels": [0, -1]}}},
                       {"0": "a", "1": "b"})

@@ -206,8 +206,19 @@ def test_config_errors_name_the_key():
         linking_project_from_dict({k: v for k, v in good.items() if k != "ontology"})
     with pytest.raises(ConfigError, match="kind"):
         linking_project_from_dict({**good, "task": {"kind": "text"}})
-    with pytest.raises(ConfigError, match="windw"):
-        linking_project_from_dict({**good, "linking": {"corpus": ["c"], "windw": 3}})
+    with pytest.raises(ConfigError, match="unknown key 'windw'") as e:
+        linking_project_from_dict({**good, "linking": {"corpus": ["c"], "windw": 3}}, "p.toml")
+    assert e.value.column == "linking.windw" and e.value.file == "p.toml"
+    assert "did you mean 'window'?" in e.value.fix and "[linking]" in e.value.fix
+    for raw, key, guess in (({**good, "outptu": {"dir": "x"}}, "outptu", "output"),
+                            ({**good, "linking": {"corpus": ["c"], "train": {"epochs": 1, "lr_x": 1}}},
+                             "linking.train.lr_x", "lr"),
+                            ({**good, "linking": {"corpus": ["c"], "llm": {"backend": "local",
+                                                                          "options": {"gguff": "m.gguf"}}}},
+                             "linking.llm.options.gguff", "gguf")):
+        with pytest.raises(ConfigError) as e:
+            linking_project_from_dict(raw, "p.toml")
+        assert e.value.column == key and f"did you mean {guess!r}?" in e.value.fix
 
 
 # ---------------------------------------------------------------- real end-to-end runs

@@ -157,6 +157,29 @@ def test_bad_llm_config_is_one_clear_error_before_any_work(corpus, tmp_path):  #
                   state_dir=tmp_path / "st2", ablations=False)
 
 
+def test_an_unreachable_llm_server_stops_the_linking_before_any_slow_work(corpus, tmp_path, monkeypatch):  # noqa: F811
+    """A wrong base_url fails in the probe, with the key, not minutes later after the contrastive training."""
+    import socket
+
+    import polarlab.linking.pipeline as pipeline
+    from polarlab.linking.bench import bench_run
+    from polarlab.llm.errors import LLMUnreachableError
+
+    with socket.socket() as s:                  # a local port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def no_slow_work(*a, **k):
+        raise AssertionError("the linking job started before the LLM server was checked")
+
+    monkeypatch.setattr(pipeline, "_run", no_slow_work)
+    llm = {"backend": "openai", "options": {"model": "m", "base_url": f"http://127.0.0.1:{port}/v1"}}
+    with pytest.raises(LLMUnreachableError) as e:
+        bench_run(corpus / "corpus", corpus / "onto", options={"llm": llm}, state_dir=tmp_path / "st", ablations=False)
+    assert isinstance(e.value, ConfigError) and e.value.column == "linking.llm.options.base_url"
+    assert f"127.0.0.1:{port}" in str(e.value) and "base_url" in e.value.fix
+
+
 def test_llm_votes_in_the_pipeline_and_its_links_get_a_risk(corpus, tmp_path, monkeypatch):  # noqa: F811
     from polarlab.linking.bench import bench_linking
     from polarlab.llm.backends import LLM_BACKENDS, BackendSettings, register_llm_backend

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from polarlab.data.pubtator import read_pubtator, split_ids
+from polarlab.data.pubtator import is_relation_line, read_pubtator, split_ids
 from polarlab.errors import DataError
 
 DOC = ("100|t|Wilson disease in dogs.\n"
@@ -41,6 +41,8 @@ def test_split_ids():
     ("100\t50\t99\tbreast cancer\tSpecificDisease\tD001943\n", "outside the text"),
     ("100\t0\t6\tBreast\tSpecificDisease\tD001943\n", "reads 'Wilson'"),
     ("100\tx\t6\tBreast\tSpecificDisease\tD001943\n", "not integers"),
+    ("100\t12a\t20\tBreast\tSpecificDisease\tD001943\n", "not integers"),
+    ("100\tcid\tD1\tD2\tNovel\n", "not integers"),    # not a relation type (lower case): a bad mention line
     ("100\t0\n", "columns"),
     ("999\t0\t6\tWilson\tSpecificDisease\tD1\n", "outside that document"),
 ])
@@ -50,3 +52,17 @@ def test_bad_mention_lines_name_the_line(tmp_path, line, match):
     with pytest.raises(DataError, match=match) as e:
         read_pubtator(p)
     assert "line 8" in str(e.value) and "Fix" in str(e.value)
+
+
+def test_relation_lines_with_more_columns_are_skipped(tmp_path):
+    """BC5CDR's 4-column relation lines and longer ones (BioRED's novelty column, more) are relations, not
+    malformed mentions; the mentions around them are read."""
+    extra = ("100\tAssociation\tD006527\t5743\tNovel\n"
+             "100\tPositive_Correlation\tD1\tD2\tNo\tnote\n")
+    p = tmp_path / "c.txt"
+    p.write_text(DOC.replace("100\tCID\tD1\tD2\n", "100\tCID\tD1\tD2\n" + extra), encoding="utf-8")
+    docs = read_pubtator(p)
+    assert [len(d.mentions) for d in docs] == [4, 0]
+    assert [m.text for m in docs[0].mentions] == ["Wilson disease", "Copper toxicosis", "CT", "breast cancer"]
+    assert is_relation_line("100\tCID\tD1\tD2".split("\t"))
+    assert not is_relation_line("100\t0\t6\tWilson\tDisease\tD1".split("\t"))

@@ -67,6 +67,20 @@ def test_pubtator_round_trip_keeps_offsets(tmp_path):
     assert [(d.text, [s.key for s in d.spans]) for d in again] == [(d.text, [s.key for s in d.spans]) for d in docs]
 
 
+def test_pubtator_relation_lines_are_skipped_and_a_bad_mention_line_named(tmp_path):
+    """BC5CDR's relation lines (4 columns, or more) are not spans; a mention line with a bad offset is an error."""
+    p = tmp_path / "rel.txt"
+    block = PUBTATOR.split("\n\n")[0]
+    p.write_text(block + "\n111\tCID\tD1\tD2\n111\tAssociation\tD1\t5743\tNovel\n\n" + PUBTATOR.split("\n\n")[1],
+                 encoding="utf-8")
+    docs = read_pubtator(p)
+    assert [(s.start, s.end) for s in docs[0].spans] == [(0, 14), (27, 41), (43, 45), (53, 81)]
+    p.write_text(block + "\n111\t5x\t14\tWilson disease\tSpecificDisease\tD006527\n", encoding="utf-8")
+    with pytest.raises(DataError, match="not integers") as e:
+        read_pubtator(p)
+    assert "line 7" in str(e.value) and str(p) in str(e.value)
+
+
 @pytest.mark.skipif(not NCBI_TEST.exists(), reason="NCBI-disease not in ../shared/data")
 def test_ncbi_test_split_round_trips_through_tokens_pubtator_and_conll(tmp_path):
     docs = read_pubtator(NCBI_TEST)

@@ -173,6 +173,19 @@ def test_review_curves_on_data_without_train_gold_and_on_tabular_data(tmp_path: 
     assert (tmp_path / "o" / "review_curves.png").exists()
 
 
+def test_review_curves_metric_is_passed_not_kept_in_a_module_global() -> None:
+    """``--metric`` reaches the scoring through the functions' ``metric`` argument; the module keeps no choice
+    that one run could leave behind for the next."""
+    rc = _bench_module("review_curves")
+    gold, labels, risk = np.array([0, 0, 0, 0, 1, 1]), np.array([0, 0, 0, 0, 0, 1]), np.linspace(0, 1, 6)
+    acc, f1 = (classification_metrics(gold, np.eye(2)[labels], metric=m)["wrench_metric"] for m in ("acc", "f1_binary"))
+    assert acc != f1
+    assert rc.quality(labels, gold, 2, "sms", metric="acc") == acc
+    assert rc.quality(labels, gold, 2, "sms") == f1                 # auto: WRENCH's metric for sms
+    assert rc.fixed_only(labels, risk, gold, 2, "sms", [0.0], metric="acc")[0][1] == acc
+    assert not hasattr(rc, "METRIC")
+
+
 def test_an_llm_source_on_tabular_data_is_refused_before_any_call(tmp_path: Path) -> None:
     """No text to show the LLM: one clear error, not thousands of prompts about empty strings."""
     proj = tmp_path / "p"

@@ -11,9 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+from .text import one_line
 
 
 @dataclass(frozen=True)
@@ -34,7 +32,7 @@ class TaskKind:
 
 
 def _entity_lines(ex: Any) -> str:
-    return f"Entity 1: {_one_line(ex.entity1 or '')}\nEntity 2: {_one_line(ex.entity2 or '')}\n"
+    return f"Entity 1: {one_line(ex.entity1 or '')}\nEntity 2: {one_line(ex.entity2 or '')}\n"
 
 
 TASK_KINDS: dict[str, TaskKind] = {}

@@ -330,7 +330,7 @@ def bench_wrench(cfg: BenchConfig) -> dict[str, Any]:
     result["stages"] = {r.name: r.action for r in f.stages}
     result["harmonizer"] = combination_report(f.fitted_harmonizer())
     h = f.fitted_harmonizer()
-    if h._combining_members():      # did the test rows' votes behave like the fit rows'? (h alone reads none)
+    if h.reads_votes:      # did the test rows' votes behave like the fit rows'? (h alone reads none)
         result["harmonizer"]["vote_shift_test"] = h.vote_shift(f.L_test.L, f.X_test).to_dict()
     return result
 

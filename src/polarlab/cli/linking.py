@@ -30,7 +30,7 @@ def bench_linking_cmd(
     from ..errors import PolarlabError
     from ..export.labels import to_json, write_json
     from ..linking.bench import bench_linking
-    from .main import _fail, _one_line, _setup_logging, console
+    from .main import _compact_json, _fail, _setup_logging, console
 
     _setup_logging(verbose)
     try:
@@ -44,7 +44,7 @@ def bench_linking_cmd(
     if json_out is not None:
         write_json(result, json_out)
     print_linking(console, result)
-    print(_one_line(to_json(result)))
+    print(_compact_json(to_json(result)))
 
 
 def link_cmd(project: Path = typer.Argument(..., help="a project file with [task] kind = \"linking\""),

@@ -240,7 +240,7 @@ def bench_wrench_cmd(
         _print_correction(result["correction"])
     if json_out is not None:
         write_json(result, json_out)
-    print(_one_line(to_json(result)))
+    print(_compact_json(to_json(result)))
 
 
 def _print_correction(table: dict) -> None:
@@ -262,7 +262,8 @@ def _print_correction(table: dict) -> None:
     console.print(t)
 
 
-def _one_line(text: str) -> str:
+def _compact_json(text: str) -> str:
+    """A JSON document re-written on one line without spaces (the last line a benchmark command prints)."""
     import json
 
     return json.dumps(json.loads(text), separators=(",", ":"))

@@ -4,7 +4,8 @@ A document is ``PMID|t|title``, ``PMID|a|abstract``, then one line per mention:
 ``PMID<TAB>start<TAB>end<TAB>mention<TAB>type<TAB>ids`` (offsets into ``title + " " + abstract``,
 end exclusive; composite concepts join ids with ``|`` or ``+``, BC5CDR's optional 7th column of
 the individual mentions is ignored; ``-1`` is a mention without a concept id, kept as the id
-:data:`NO_ID`). Relation lines (``PMID<TAB>CID<TAB>id1<TAB>id2``) are skipped; blank lines separate
+:data:`NO_ID`). Relation lines are skipped (:func:`is_relation_line`: BC5CDR's ``PMID<TAB>CID<TAB>id1<TAB>id2``,
+also with more columns, as BioRED's ``PMID<TAB>Association<TAB>id1<TAB>id2<TAB>Novel``); blank lines separate
 documents; a title or abstract may contain ``|``; Windows line endings and a UTF-8 byte-order mark
 are read; a document without mentions is kept. Mentions of several types (``Chemical``,
 ``Disease``) may share a file: :func:`keep_types` keeps some.
@@ -28,6 +29,7 @@ from typing import Iterable, NamedTuple, Sequence
 from ..errors import DataError, InputError
 
 _ID_SPLIT = re.compile(r"[|+,;]")
+_RELATION_TYPE = re.compile(r"[A-Z][A-Za-z_-]+")
 NO_ID = "-1"
 """The id of an annotated mention without a concept (BC5CDR's ``-1``): it has gold, and no term is right."""
 
@@ -65,6 +67,20 @@ def split_ids(value: str) -> tuple[str, ...]:
     parts = [p.strip() for p in _ID_SPLIT.split(value or "")]
     ids = tuple(p for p in parts if p and p != NO_ID)
     return ids or ((NO_ID,) if NO_ID in parts else ())
+
+
+def is_relation_line(cols: Sequence[str]) -> bool:
+    """Whether a PubTator line, split at tabs into ``cols``, is a relation (skipped) rather than a mention.
+
+    A relation is ``PMID<TAB>type<TAB>id1<TAB>id2`` and maybe more columns (BioRED adds a novelty column); a mention
+    is ``PMID<TAB>start<TAB>end<TAB>text<TAB>type[<TAB>ids...]``. Four columns are a relation unless the second is
+    an integer (then a mention with missing columns, an error); more are a relation when the second column is a
+    relation type, a capitalised word of letters, ``_`` or ``-`` (``CID``, ``Association``,
+    ``Positive_Correlation``), never an offset: a mention line with a bad offset (``x``, ``12a``) stays an error.
+    """
+    if len(cols) == 4:
+        return not cols[1].isdigit()
+    return len(cols) > 4 and _RELATION_TYPE.fullmatch(cols[1]) is not None
 
 
 def read_pubtator(path: str | os.PathLike, check_text: bool = True) -> list[Document]:
@@ -114,8 +130,8 @@ def _read_lines(path: Path, lines: Iterable[str], check_text: bool) -> list[Docu
                 current.abstract = body
             continue
         cols = line.split("\t")
-        if len(cols) == 4 and not cols[1].isdigit():
-            continue                          # relation line
+        if is_relation_line(cols):
+            continue
         if len(cols) < 5:
             raise DataError(f"expected 'PMID|t|title', 'PMID|a|abstract' or 6 tab-separated mention "
                             f"columns, got {len(cols)} column(s)", file=str(path), row=f"line {n}",

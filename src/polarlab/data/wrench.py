@@ -78,10 +78,64 @@ def wrench_task(directory: str | Path, instruction: str = "") -> Task:
     for split in SPLITS:
         f = directory / f"{split}.json"
         if f.exists():
-            first = next(iter(_load_json(f).values()), {})
+            first = _first_record(f)
             kind = "relation" if "entity1" in first.get("data", {}) else "text"
             break
     return Task(labels=tuple(labels), kind=kind, name=directory.name, instruction=instruction)
+
+
+FIRST_RECORD_CHUNK = 1 << 16
+"""Bytes :func:`_first_record` reads first (a WRENCH file's first record is a few hundred bytes); each further read
+doubles, so a long first record is parsed a logarithmic number of times."""
+
+
+def _first_record(path: Path) -> dict:
+    """The first example of a WRENCH split file (``{}`` when the object is empty), parsed alone: the file is read
+    until its first record is whole. A start that is not ``{"id": {...}`` (bad JSON, not UTF-8, not an object of
+    objects) is parsed as a whole by :func:`_load_json` instead, which raises its clear error (or, for a first value
+    that is not an object, returns it as the whole parse would)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    text, size = "", FIRST_RECORD_CHUNK
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(size)
+            size *= 2
+            try:
+                text += decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError:
+                break
+            found = _parse_first_record(text)
+            if found is not None:
+                return found
+            if not chunk:
+                break
+    return next(iter(_load_json(path).values()), {})
+
+
+_SPACE = re.compile(r"[ \t\n\r]*")     # JSON's whitespace
+
+
+def _parse_first_record(text: str) -> dict | None:
+    """The value of the first key of the JSON object that ``text`` starts with, when ``text`` holds it whole and it
+    is an object; ``{}`` for an empty object; None otherwise (more text needed, or not WRENCH's layout)."""
+    decoder = json.JSONDecoder()
+    i = _SPACE.match(text).end()
+    if text[i:i + 1] != "{":
+        return None
+    i = _SPACE.match(text, i + 1).end()
+    if text[i:i + 1] == "}":
+        return {}
+    try:
+        key, i = decoder.raw_decode(text, i)
+        i = _SPACE.match(text, i).end()
+        if not isinstance(key, str) or text[i:i + 1] != ":":
+            return None
+        value, _ = decoder.raw_decode(text, _SPACE.match(text, i + 1).end())
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _load_json(path: Path) -> dict:

@@ -199,8 +199,21 @@ class CombinationMixin:
                                        1e-6, 1.0))
         return out
 
+    def prior_proba(self, X: np.ndarray) -> np.ndarray:
+        """The prior of the combined output at prediction time, shape (n, k), rows sum to 1: the second-stage
+        classifier ``prior_model_`` when the fit made one (``refit_prior``), else h(x).
+
+        Args:
+            X: the rows' features, shape (n, d), checked as :meth:`predict_proba` checks them.
+
+        With ``n_seeds`` > 1 this is this fit's own prior (each of ``seed_members_`` has its own; :meth:`predict_h`
+        averages the members' h instead).
+        """
+        X, _ = self._checked_rows(None, X)
+        return self._prior_proba(X)
+
     def _prior_proba(self, X: np.ndarray) -> np.ndarray:
-        """The prior of the combination at prediction time: the second stage when there is one, else h."""
+        """:meth:`prior_proba` of rows already checked (``X`` (n, d) float32)."""
         pm = getattr(self, "prior_model_", None)
         if pm is None:
             return self._proba(X)

@@ -42,6 +42,13 @@ class EnsembleMixin:
                     warn(msg, self.warnings_)
             self.seed_members_.append(twin)
 
+    @property
+    def reads_votes(self) -> bool:
+        """Whether the fitted harmonizer's final distribution reads the votes: True when this fit or a member of its
+        seed ensemble combines them (``combine_`` is not ``"h"``); False when h(x) alone labels the rows (then
+        ``L`` is ignored and :meth:`vote_shift` has nothing to check) and before ``fit``."""
+        return bool(self._combining_members())
+
     def _combining_members(self) -> list["PolarHarmonizer"]:
         """The members of the seed ensemble (this fit first) whose final distribution reads the votes."""
         return [m for m in (self, *getattr(self, "seed_members_", []))

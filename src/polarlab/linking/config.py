@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..errors import ConfigError
 from .evaluate import NCBI_GOLD_PREFIXES
@@ -131,10 +131,10 @@ class LinkLLMConfig(_Strict):
             from ..llm.backends import LLM_BACKENDS
 
             try:
-                validate(LLM_BACKENDS[self.backend].settings, self.options, file=None, prefix="linking.llm.options",
+                validate(LLM_BACKENDS[self.backend].settings, self.options, file=None, prefix="options",
                          table="[linking.llm] options")
-            except ConfigError as e:
-                raise ValueError(f"{e.message}" + (f" (key {e.column})" if getattr(e, "column", None) else "")) \
+            except ConfigError as e:      # "@key: ...": config.base.config_error names linking.llm.<key>
+                raise ValueError(f"@{e.column or 'options'}: {e.message}" + (f". Fix: {e.fix}" if e.fix else "")) \
                     from None
         elif self.options:
             raise ValueError("options are given but backend = \"none\" (the LLM linker is off)")
@@ -273,14 +273,11 @@ LINKING_TABLES: dict[str, type[BaseModel]] = {
 
 
 def linking_project_from_dict(raw: dict, file: str | Path | None = None) -> LinkingProject:
-    """Validate parsed TOML tables; errors become one :class:`ConfigError` naming the key."""
-    try:
-        return LinkingProject.model_validate(raw)
-    except ValidationError as e:
-        first = e.errors()[0]
-        key = ".".join(str(x) for x in first["loc"])
-        raise ConfigError(f"{first['msg']} ({len(e.errors())} problem(s))", file=str(file) if file else None,
-                          column=key, fix="see polarlab.linking.config for the [ontology] and [linking] keys") from None
+    """Validate parsed TOML tables; a problem is one :class:`ConfigError` naming the file and the key path, with
+    the table's keys and a did-you-mean for an unknown key (:func:`polarlab.config.base.validate`)."""
+    from ..config.base import validate
+
+    return validate(LinkingProject, raw, file=str(file) if file else None)
 
 
 def load_linking_project(path: str | Path) -> LinkingProject:

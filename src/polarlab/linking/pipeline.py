@@ -553,13 +553,19 @@ SELF_TRAIN_SWEEP = (0.1, 0.25, 0.5, 0.75, 1.0)
 
 
 def build_link_llm(cfg: LinkingConfig):
-    """The LLM linker's backend as ``[linking.llm]`` says (None when ``backend = "none"``); a bad key or model
-    file is one :class:`~polarlab.errors.ConfigError` naming it."""
+    """The LLM linker's backend as ``[linking.llm]`` says (None when ``backend = "none"``), checked before any slow
+    work: a bad key or model file, and for a server (``backend = "openai"``) one that does not answer, refuses the
+    key or does not list the model, is one :class:`~polarlab.errors.ConfigError` naming its key
+    (``linking.llm.options.base_url``, ...). The server is asked even when every answer is cached: which mentions
+    the linker asks about is known only after the training."""
     if not cfg.llm.on:
         return None
-    from ..llm.backends import build_llm_backend
+    from ..llm.backends import build_llm_backend, probe_backend
 
-    return build_llm_backend(cfg.llm.backend, dict(cfg.llm.options), where="linking.llm.options")
+    where = "linking.llm.options"
+    backend = build_llm_backend(cfg.llm.backend, dict(cfg.llm.options), where=where)
+    probe_backend(backend, where=where)
+    return backend
 
 
 def llm_link_risk(harm: HarmonizedLinks, slots: CandidateSlots, top1: np.ndarray) -> np.ndarray:

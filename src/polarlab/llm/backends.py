@@ -152,5 +152,26 @@ def build_llm_backend(name: str, keys: dict[str, Any], *, where: str = "llm") ->
     return bt.build(cfg)
 
 
+def probe_backend(backend: Backend, *, where: str = "llm") -> None:
+    """Check in seconds, before any slow work, that ``backend`` can answer: a backend with ``probe`` (a server:
+    :meth:`polarlab.llm.remote.OpenAIBackend.probe`) is asked once; one without (the embedded model, whose GGUF
+    file is checked when it is built) passes.
+
+    Raises:
+        LLMConfigError (a ConfigError): the server is unreachable, refuses the key or does not list the model;
+            its key is given under ``where`` (``where = "linking.llm.options"``: ``linking.llm.options.base_url``).
+    """
+    from .errors import LLMConfigError
+
+    probe = getattr(backend, "probe", None)
+    if not callable(probe):
+        return
+    try:
+        probe()
+    except LLMConfigError as e:
+        column = f"{where}.{e.column}" if e.column else where
+        raise type(e)(e.message, file=e.file, row=e.row, column=column, fix=e.fix, line=e.line) from None
+
+
 register_llm_backend("local", LocalSettings, _local)
 register_llm_backend("openai", OpenAISettings, _openai)

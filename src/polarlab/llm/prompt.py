@@ -35,6 +35,7 @@ from typing import Callable
 
 from ..data.dataset import Example
 from ..task import Task
+from ..text import one_line
 from .errors import LLMPromptError
 from .request import PromptRequest
 
@@ -62,11 +63,6 @@ class RenderedPrompt:
         return self.prefix + self.suffix
 
 
-def _one_line(s: object) -> str:
-    """Collapse whitespace so an input cannot fake prompt structure with newlines."""
-    return " ".join(str(s).split())
-
-
 class PromptBuilder:
     """Builds prompts for a task.
 
@@ -81,11 +77,11 @@ class PromptBuilder:
     def header(self, task: Task) -> str:
         """Instruction + label list (+ a blank line)."""
         words = ", ".join(task.answer_words)
-        return f"{_one_line(task.instruction)}\nLabels: {words}\nAnswer with one label only.\n\n"
+        return f"{one_line(task.instruction)}\nLabels: {words}\nAnswer with one label only.\n\n"
 
     def example_block(self, task: Task, ex: Example, text: str | None = None) -> str:
         """``Text:`` line (+ entity lines for relation tasks), without the answer cue."""
-        body = f"Text: {_one_line(ex.text if text is None else text)}\n"
+        body = f"Text: {one_line(ex.text if text is None else text)}\n"
         return body + task.kind_spec.prompt_lines(ex)
 
     def prefix(self, task: Task, few_shot: tuple[tuple[Example, int], ...]) -> str:
@@ -103,7 +99,7 @@ class PromptBuilder:
         """The per-example part; ``text`` overrides the example text (truncation)."""
         out = []
         if req.evidence:
-            out.append("Context:\n" + "".join(f"- {_one_line(e)}\n" for e in req.evidence))
+            out.append("Context:\n" + "".join(f"- {one_line(e)}\n" for e in req.evidence))
         out.append(self.example_block(task, req.example, text))
         if req.previous_answer is not None:
             if not 0 <= req.previous_answer < task.n_classes:
@@ -133,7 +129,7 @@ class PromptBuilder:
         suffix = self.suffix(task, req)
         if count_tokens is None or max_tokens is None or count_tokens(prefix + suffix) <= max_tokens:
             return RenderedPrompt(prefix, suffix, False)
-        text = _one_line(req.example.text)
+        text = one_line(req.example.text)
 
         def fits(n_chars: int) -> bool:
             cut = text[:n_chars].rstrip() + TRUNCATION_MARK

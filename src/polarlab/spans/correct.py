@@ -19,7 +19,8 @@ from ..llm.backend import Backend
 from ..llm.cache import AnswerCache, CachedAnswer, cache_key
 from ..llm.errors import LLMError
 from ..llm.prompt import RenderedPrompt
-from .sources.llm import one_line, sentences
+from ..text import one_line
+from .sources.llm import sentences
 from .types import Span, SpanDoc
 
 PROMPT_VERSION = "span-verify-v1"

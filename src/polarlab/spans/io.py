@@ -15,6 +15,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from ..data.pubtator import is_relation_line
 from ..errors import DataError
 from ..export.atomic import write_text
 from .tokenize import spans_to_tags, tag_names, tags_to_spans, tokenize
@@ -38,7 +39,8 @@ def _need(path: Path) -> Path:
 def read_pubtator(path: str | Path, label: str | None = "Disease") -> list[SpanDoc]:
     """Read a PubTator file (``PMID|t|title``, ``PMID|a|abstract``, then one
     ``PMID<TAB>start<TAB>end<TAB>mention<TAB>type[<TAB>ids]`` line per mention; blank line between
-    documents). ``doc.text`` is title + " " + abstract, which is what the offsets count.
+    documents; relation lines, :func:`polarlab.data.pubtator.is_relation_line`, are skipped). ``doc.text`` is
+    title + " " + abstract, which is what the offsets count.
 
     Args:
         label: the label every mention gets (NCBI-disease's four mention types are all diseases);
@@ -79,6 +81,8 @@ def read_pubtator(path: str | Path, label: str | None = "Disease") -> list[SpanD
                 cur["title" if kind == "t" else "abstract"] = rest
                 continue
             parts = line.split("\t")
+            if is_relation_line(parts):
+                continue                    # a relation (BC5CDR's CID lines), not a span
             if cur is None or len(parts) < 5 or parts[0] != cur["id"]:
                 raise DataError(f"unexpected line {line[:60]!r}", file=str(path), row=f"line {ln}",
                                 fix="mention lines are PMID<TAB>start<TAB>end<TAB>text<TAB>type after "

@@ -27,6 +27,7 @@ from ...llm.cache import AnswerCache, CachedAnswer, cache_key
 from ...llm.errors import LLMError
 from ...llm.prompt import RenderedPrompt
 from ...ontology.terms import Ontology
+from ...text import one_line
 from ..mentions import MARK_CLOSE, MARK_OPEN, MentionSet
 from .base import Ranking, rrf_scores
 
@@ -34,10 +35,6 @@ PROMPT_VERSION = "linking-choice-v1"
 DEBIAS = ("none", "position")
 INSTRUCTION = ("Which term does the marked mention ({open} ... {close}) refer to? Read the text, then choose one "
                "of the numbered terms. Answer with the number only.")
-
-
-def one_line(text: str) -> str:
-    return " ".join(str(text).split())
 
 
 def fuse_candidates(rankings: list[Ranking], n: int, rrf_k: float = 60.0) -> np.ndarray:

@@ -20,6 +20,7 @@ from ...llm.backend import Backend
 from ...llm.cache import AnswerCache, CachedAnswer, cache_key
 from ...llm.errors import LLMError
 from ...llm.prompt import RenderedPrompt
+from ...text import one_line
 from ..tokenize import tokenize
 from ..types import Span, SpanDoc
 from .base import longest_non_overlapping, snap_to_tokens
@@ -47,10 +48,6 @@ def sentences(text: str) -> list[tuple[int, int]]:
     if text[start:].strip():
         out.append((start, len(text.rstrip())))
     return out
-
-
-def one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def parse_names(reply: str) -> list[str]:
