@@ -7,7 +7,8 @@ annotator answers with the gold label (``--noise`` flips a share). Every order r
 (:class:`polarlab.review.SelfPacedReview`): review a batch, add the answers as the top-weight "human"
 source, refit POLAR's harmonizer (h(x) alone; ``--combine auto``: its combined output, chosen again
 without gold at every refit), label every item (reviewed ones by the annotator) and score the
-labels with the WRENCH metric on *all* items. Only which items are reviewed differs:
+labels with the WRENCH metric on *all* items. With ``--accepted source`` items accepted in a round keep their
+label and are a source of the later refits (``lock``: kept only; ``free``, the default: refits may change them). Only which items are reviewed differs:
 
 - ``polar`` (the default of ``SelfPacedReview``): POLAR risk of the current label, recalibrated per
   current label on the answers so far (``P(wrong) = sigmoid(a + b logit(risk) + d_label)``; ties: source
@@ -180,7 +181,8 @@ def reviews_at(f: float, n: int) -> int:
     return int(np.floor(f * n + 1e-9))
 
 
-def run_order(kind, L, X, gold, k, name, grid, seed, noise, audit_share=0.0, combine="h", metric="auto"):
+def run_order(kind, L, X, gold, k, name, grid, seed, noise, audit_share=0.0, combine="h", metric="auto",
+              accepted="free"):
     """Quality after each round of the grid; with audit_share also the estimate per round."""
     from polarlab.review import SelfPacedReview, SimulatedAnnotator, StoppingRule
 
@@ -189,7 +191,7 @@ def run_order(kind, L, X, gold, k, name, grid, seed, noise, audit_share=0.0, com
     annot = SimulatedAnnotator(gold, k, noise=noise, seed=seed)
     sp = SelfPacedReview(k, batch_size=1, audit_size=0, order=order_function(kind, L, X, k, seed, gold) or kind,
                          stopping=StoppingRule(budget=1.0), harmonizer={"combine": combine}, seed=seed,
-                         reweight_sources=reweight).fit(L, X)
+                         reweight_sources=reweight, accepted=accepted).fit(L, X)
     curve = [(0.0, quality(sp.labels(), gold, k, name, metric))]
     start = (sp.labels().copy(), sp.risk_.copy())
     est_rows = []
@@ -291,6 +293,9 @@ def main(argv=None) -> dict:
                    "mean curve (the loop swings by ~0.01-0.05 from round to round and seed to seed)")
     p.add_argument("--combine", default="h", help="the loop's final distribution: h (h(x) alone) or auto "
                    "(the harmonizer's combined output, chosen again without gold at every refit)")
+    p.add_argument("--accepted", default="free", help="what acceptance does to a label: free (SelfPacedReview's "
+                   "default: later refits may change it), source (kept from the round it was accepted, and a source "
+                   "of each refit), lock (kept)")
     p.add_argument("--no-audit", action="store_true", help="skip the polar_audit run (the estimate's check)")
     p.add_argument("--metric", default="auto", help="auto (WRENCH's metric for the dataset's name, accuracy for a "
                    "name WRENCH does not list) | acc | f1_binary")
@@ -316,8 +321,8 @@ def main(argv=None) -> dict:
         seeds = range(a.seed, a.seed + a.seeds)
         for kind in filter(None, a.orders.split(",")):
             t = time.perf_counter()
-            runs = [run_order(kind, L, X, gold, k, name, grid, s, a.noise, combine=a.combine, metric=a.metric)
-                    for s in seeds]
+            runs = [run_order(kind, L, X, gold, k, name, grid, s, a.noise, combine=a.combine, metric=a.metric,
+                              accepted=a.accepted) for s in seeds]
             curve = mean_curve([r[0] for r in runs])
             res[kind] = summarise(curve, target)
             if a.seeds > 1:
@@ -338,7 +343,7 @@ def main(argv=None) -> dict:
             (a.out / "review_curves.json").write_text(json.dumps(results, indent=1))
             continue
         runs = [run_order("polar", L, X, gold, k, name, grid, s, a.noise, audit_share=0.2, combine=a.combine,
-                          metric=a.metric) for s in seeds]
+                          metric=a.metric, accepted=a.accepted) for s in seeds]
         res["polar_audit"] = summarise(mean_curve([r[0] for r in runs]), target)
         est = [row for r in runs for row in r[1]]
         err = [abs(r["estimate"] - r["truth"]) for r in est]

@@ -300,3 +300,30 @@ def test_a_review_tunes_the_llm_weight_only_where_the_harmonizer_stage_can():
         SelfPacedReview(2, batch_size=2, audit_size=0, harmonizer=options).fit(small.L, X)    # fits
     assert "tune_sources" not in harmonizer_setup(SimpleNamespace(harmonizer={"tune_llm_weight": False}),
                                                   matrix(40))[2]
+
+
+@pytest.mark.parametrize("mode", ["lock", "source"])
+def test_accepted_items_keep_the_label_they_were_accepted_with(mode):
+    """``accepted="lock"``/``"source"``: an item accepted in a round keeps that label through later refits;
+    ``"free"`` lets the refits change it; a bad mode is one clear error."""
+    rng = np.random.default_rng(3)
+    L, X, y = _blobs(rng, n=400)
+    sched = ThresholdSchedule(start=0.25, step=0.05, stop=0.45)
+    sp = SelfPacedReview(2, sched, batch_size=20, audit_size=0, harmonizer={"epochs": 20}, accepted=mode).fit(L, X)
+    first = sp.accepted().copy()
+    assert first.any() and (sp.locked_[first] == sp.proba_[first].argmax(axis=1)).all()
+    assert (sp.locked_[~first] == -1).all()
+    for _ in range(4):
+        sp.run_round(SimulatedAnnotator(y, 2).answer)
+    kept = first & ~sp.reviewed_
+    assert (sp.machine_labels()[kept] == sp.locked_[kept]).all()
+    assert (sp.locked_ >= 0).sum() > first.sum()                  # later rounds accept (and lock) more
+    # the risk is that of the label kept
+    lk = sp.locked_ >= 0
+    assert np.allclose(sp.risk_[lk], 1 - sp.proba_[lk, sp.locked_[lk]])
+    if mode == "source":      # the locked labels are one more source of the refit, below the human's weight
+        assert sp.harmonizer_.weights_.shape == (5,) and sp.harmonizer_.weights_[-1] > sp.harmonizer_.weights_[3]
+    free = SelfPacedReview(2, sched, batch_size=20, audit_size=0, harmonizer={"epochs": 20}).fit(L, X)
+    assert (free.locked_ == -1).all()
+    with pytest.raises(InputError, match="accepted"):
+        SelfPacedReview(2, accepted="frozen")

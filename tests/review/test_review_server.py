@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from polarlab.cli import main as cli
-from polarlab.errors import InputError
+from polarlab.errors import ConfigError, InputError
 from polarlab.review.app import ReviewServer, create_app
 from polarlab.review.load import run_load
 from polarlab.review.store import Conflict
@@ -115,7 +115,7 @@ def test_session_refits_and_resumes(review_project):
     from polarlab.review.session import ReviewConfig, open_session
 
     proj = load_project(review_project)
-    s = open_session(proj, ReviewConfig(batch_size=3, audit_share=0.2, budget=30))
+    s = open_session(proj, ReviewConfig(batch_size=3, audit_share=0.2, budget=30, accepted="source"))
     # every item carries the project's final label and probability (the labels file's) beside the review model's
     from polarlab.export.project import load_project_labels
 
@@ -130,13 +130,23 @@ def test_session_refits_and_resumes(review_project):
         it = s.store.next_item("rae")
         s.store.answer("rae", it["row"], gold[it["id"]])
     assert s.sync() and s.loop.round_ == 1
-    # one of the three was a random check (kept out of the fit); the others became the human source
-    assert s.loop.audited_.sum() == 1 and len(s.loop.harmonizer_.weights_) == len(w0) + 1
+    # one of the three was a random check (kept out of the fit); the others became the human source, and the
+    # labels accepted so far one more source (accepted = "source")
+    locked = s.loop.locked_.copy()
+    assert (locked >= 0).any() and (s.store.locked_labels(len(locked)) == locked).all()
+    assert s.loop.audited_.sum() == 1 and len(s.loop.harmonizer_.weights_) == len(w0) + 2
     assert s.loop.harmonizer_.weights_[-1] == s.loop.harmonizer_.weights_.max()
     assert s.store.meta()["threshold"] == pytest.approx(s.config.schedule(1))
-    # a new session over the same store takes the answers back
-    s2 = open_session(proj, ReviewConfig(batch_size=3, audit_share=0.2, budget=30))
-    assert (s2.loop.human_ >= 0).sum() == 3
+    # a new session over the same store takes the answers back, and the labels accepted before with the round
+    s2 = open_session(proj, ReviewConfig(batch_size=3, audit_share=0.2, budget=30, accepted="source"))
+    assert (s2.loop.human_ >= 0).sum() == 3 and s2.loop.round_ == 1
+    keep = (locked >= 0) & (s2.loop.human_ < 0)
+    assert (s2.loop.locked_[keep] == locked[keep]).all() and (s2.loop.machine_labels()[keep] == locked[keep]).all()
+    # "free" (the default): nothing is kept, the refit has the rules and the human source only
+    s3 = open_session(proj, ReviewConfig(batch_size=3, audit_share=0.2, budget=30))
+    assert (s3.loop.locked_ == -1).all() and len(s3.loop.harmonizer_.weights_) == len(w0) + 1
+    with pytest.raises(ConfigError, match="accepted"):
+        ReviewConfig(accepted="frozen")
 
 
 def test_cli_busy_port_fails_before_running_the_project(review_project):

@@ -46,6 +46,9 @@ def serve(project: Path = typer.Argument(..., help="the project file (polarlab.t
           double_review: bool = typer.Option(False, "--double-review", help="each item by two reviewers"),
           schedule: str = typer.Option("linear:0.05:0.05:0.5", help="acceptance threshold per round: "
                                        "linear:START:STEP:STOP, geometric:START:FACTOR:STOP or list:T1,T2,..."),
+          accepted: str = typer.Option("free", help="what acceptance does to a label: free (later refits may change "
+                                       "it), source (kept, and a source of each refit; faster to the target, but "
+                                       "the estimate grows too sure: docs/results/review.md) or lock (kept)"),
           slices: Optional[Path] = typer.Option(None, help="a Python file of slicing functions (with --slice)"),
           slice_name: Optional[str] = typer.Option(None, "--slice", help="review only this slice's items (a "
                                                    "slicing function in --slices)"),
@@ -64,7 +67,8 @@ def serve(project: Path = typer.Argument(..., help="the project file (polarlab.t
         proj = load_project(project)
         config = ReviewConfig(split=split, batch_size=batch_size, budget=budget, target=target,
                               audit_share=audit_share, reviews_per_item=2 if double_review else 1,
-                              schedule=parse_schedule(schedule), slices=slices, slice=slice_name)
+                              schedule=parse_schedule(schedule), accepted=accepted, slices=slices,
+                              slice=slice_name)
         if slices is not None:
             from ..slicing import load_slicing_functions
 

@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import ConfigError
 from .estimate import StoppingRule
 from .queue import review_order
-from .rounds import HUMAN, SelfPacedReview
+from .rounds import ACCEPTED, HUMAN, SelfPacedReview
 from .schedule import ThresholdSchedule
 from .store import Item, ReviewStore
 
@@ -41,6 +41,8 @@ class ReviewConfig:
         budget: reviews allowed: a count (>= 1) or a fraction of the items.
         reviews_per_item: 2 = double review (agreement is reported).
         schedule: acceptance thresholds per round.
+        accepted: what acceptance does to an item's label (:class:`SelfPacedReview`): ``"free"`` (default: later
+            refits may change it), ``"source"`` (kept, and a source of each refit) or ``"lock"`` (kept).
         slices: a Python file of slicing functions; with ``slice``, the queue holds only that slice's items.
         slice: the name of the slice to review (a function in ``slices``).
     """
@@ -53,6 +55,7 @@ class ReviewConfig:
     budget: float = 0.05
     reviews_per_item: int = 1
     schedule: ThresholdSchedule = field(default_factory=ThresholdSchedule)
+    accepted: str = "free"
     slices: Path | None = None
     slice: str | None = None
 
@@ -65,6 +68,8 @@ class ReviewConfig:
         if self.reviews_per_item not in (1, 2):
             raise ConfigError(f"reviews_per_item={self.reviews_per_item}", column="review.reviews_per_item",
                               fix="use 1, or 2 for double review")
+        if self.accepted not in ACCEPTED:
+            raise ConfigError(f"accepted={self.accepted!r}", column="review.accepted", fix=f"use one of {list(ACCEPTED)}")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size={self.batch_size}", column="review.batch_size", fix="use 1 or more")
         StoppingRule(self.target, self.budget)      # validates
@@ -128,7 +133,7 @@ class ReviewSession:
             self.loop.human_, self.loop.audited_, self.loop.audit_label_ = human, audited, machine
             self.loop.review_label_, self.loop.review_risk_ = machine, machine_risk
             self.loop.refit()
-            self.loop.round_ += 1
+            self.loop.advance()
             self.fitted_on = count
             self._publish()
             return True
@@ -148,7 +153,7 @@ class ReviewSession:
         if audit.any():     # audits keep their random order
             priority[audit] = np.array([it.priority for it in self.store.items() if it.kind == "audit"])
         labels = lp.machine_labels()
-        self.store.update_scores(rows, labels, lp.risk_, priority, lp.proba_[rows, labels], lp.priority_)
+        self.store.update_scores(rows, labels, lp.risk_, priority, lp.proba_[rows, labels], lp.priority_, lp.locked_)
         self.store.set_meta(threshold=lp.threshold_, round=lp.round_)
         if self.store.split is not None:
             from ..state import ProjectState
@@ -225,7 +230,7 @@ def open_session(project, config: ReviewConfig | None = None, *, progress: bool 
     X = featurize({split: ds}, split, kind, Path(project.state_dir) / "features", feature_options)[split]
     loop = SelfPacedReview(project.task.n_classes, config.schedule, batch_size=config.batch_size,
                            audit_size=0,            # in the app, audits are interleaved by the store
-                           human_weight=config.human_weight, harmonizer=options,
+                           human_weight=config.human_weight, harmonizer=options, accepted=config.accepted,
                            stopping=StoppingRule(config.target, config.budget)).fit(matrix.L, X)
     store = store or ReviewStore.for_project(project.state_dir, split)
     _share(project, split, ds, loop)
@@ -266,6 +271,7 @@ def open_session(project, config: ReviewConfig | None = None, *, progress: bool 
             items.append(Item(i, str(ds.frame["id"].iat[i]), kind_i, pr, payloads[i]["label"], payloads[i]["risk"],
                               payloads[i], float(loop.priority_[i])))
         store.put_items(items)
+        store.set_locked(loop.locked_)
         store.set_meta(threshold=loop.threshold_, round=0)
     else:
         if len(existing) != len(ds) or any(existing[i].item_id != str(ds.frame["id"].iat[i]) for i in existing):
@@ -274,6 +280,8 @@ def open_session(project, config: ReviewConfig | None = None, *, progress: bool 
         store.put_items([Item(i, it.item_id, it.kind, it.priority, payloads[i]["label"], payloads[i]["risk"],
                               payloads[i], float(loop.priority_[i])) for i, it in existing.items()])
         session.config = config
+        # the labels accepted in earlier rounds and the round reached (the sync below moves to the next round)
+        loop.restore(store.locked_labels(len(ds)), int(store.meta().get("round", 1)) - 1)
         session.fitted_on = -config.batch_size     # force a refit with the stored answers
         session.sync()
     return session

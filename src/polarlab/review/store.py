@@ -131,11 +131,14 @@ class ReviewStore:
             con.execute("PRAGMA journal_mode=WAL")
             con.executescript(SCHEMA)
             cols = {r["name"] for r in con.execute("PRAGMA table_info(review_items)")}
-            if "accept_score" not in cols:          # a store written before the column: NULL = the risk
-                try:
-                    con.execute("ALTER TABLE review_items ADD COLUMN accept_score REAL")
-                except sqlite3.OperationalError:    # another process added it in between
-                    pass
+            # columns added since the first stores: accept_score (NULL = the risk), locked (the label an item was
+            # accepted with, SelfPacedReview(accepted="lock"/"source"); NULL = not accepted yet)
+            for col, kind in (("accept_score", "REAL"), ("locked", "INTEGER")):
+                if col not in cols:
+                    try:
+                        con.execute(f"ALTER TABLE review_items ADD COLUMN {col} {kind}")
+                    except sqlite3.OperationalError:    # another process added it in between
+                        pass
             con.execute("DROP INDEX IF EXISTS review_items_scores")
             con.execute(SCORES_INDEX)
         finally:
@@ -212,11 +215,14 @@ class ReviewStore:
                  for it in items])
 
     def update_scores(self, rows: np.ndarray, labels: np.ndarray, risks: np.ndarray, priorities: np.ndarray,
-                      probabilities: np.ndarray, accept_scores: np.ndarray | None = None) -> None:
+                      probabilities: np.ndarray, accept_scores: np.ndarray | None = None,
+                      locked: np.ndarray | None = None) -> None:
         """After a refit: new machine labels, risks, priorities (queue ranks) and acceptance scores (the loop's
-        ``priority_``; None = the risks) in one transaction (payloads follow)."""
+        ``priority_``; None = the risks) in one transaction (payloads follow); ``locked``: see :meth:`set_locked`."""
         accept = np.asarray(risks if accept_scores is None else accept_scores, dtype=np.float64)
         with self._write() as con:
+            if locked is not None:
+                self._set_locked(con, locked)
             for r, lab, risk, pr, p, acc in zip(rows.tolist(), labels.tolist(), risks.tolist(), priorities.tolist(),
                                                 probabilities.tolist(), accept.tolist()):
                 row = con.execute("SELECT payload FROM review_items WHERE row = ?", (r,)).fetchone()
@@ -352,6 +358,26 @@ class ReviewStore:
         q = "SELECT * FROM review_answers" + (" WHERE undone IS NULL" if valid_only else "") + " ORDER BY id"
         with self._read() as con:
             return [dict(r) for r in con.execute(q)]
+
+    @staticmethod
+    def _set_locked(con: sqlite3.Connection, locked: np.ndarray) -> None:
+        locked = np.asarray(locked)
+        con.executemany("UPDATE review_items SET locked=? WHERE row=?",
+                        [(int(locked[r]), int(r)) for r in np.flatnonzero(locked >= 0).tolist()])
+
+    def set_locked(self, locked: np.ndarray) -> None:
+        """(n,) the label each item was accepted with (-1: none; items are never unlocked), kept for a resumed review."""
+        with self._write() as con:
+            self._set_locked(con, locked)
+
+    def locked_labels(self, n: int) -> np.ndarray:
+        """(n,) the label each item was accepted with in an earlier round (-1: not accepted yet)."""
+        out = np.full(n, -1, dtype=np.int64)
+        with self._read() as con:
+            for r in con.execute("SELECT row, locked FROM review_items WHERE locked IS NOT NULL"):
+                if 0 <= r["row"] < n:
+                    out[r["row"]] = r["locked"]
+        return out
 
     def human_labels(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per item position (n items): the people's label (-1 = none; with several answers the most
