@@ -8,17 +8,9 @@ import pytest
 
 from polarlab.errors import InputError, NotFittedError
 from polarlab.harmonizer import PolarHarmonizer
+from test_harmonizer_seeds import problem   # two classes, features that carry y, 6 rules of accuracy 0.75
 
 
-def problem(seed: int = 0, n: int = 300, m: int = 6, d: int = 8):
-    """Two classes, features that carry y, m rules of accuracy 0.75 voting on 60 % of the rows."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 2, n)
-    X = rng.normal(size=(n, d)).astype(np.float32)
-    X[:, :2] += (2 * y[:, None] - 1)
-    L = np.where(rng.random((n, m)) < 0.75, y[:, None], 1 - y[:, None])
-    L[rng.random((n, m)) > 0.6] = -1
-    return X, L.astype(np.int64)
 
 
 def fit(**kwargs) -> PolarHarmonizer:
