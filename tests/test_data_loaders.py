@@ -65,24 +65,24 @@ def test_csv_utf8_bom_and_unicode(tmp_path: Path) -> None:
     assert ds.texts == ["çà et là 😀"] and ds.gold.tolist() == [0]
 
 
+def csv_error(path: Path, content: str) -> str:
+    """The one-line DataError message ``load_csv`` gives for a file holding ``content``."""
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(DataError) as e:
+        load_csv(path, TASK)
+    return str(e.value)
+
+
 def test_semicolon_csv_is_named_as_such(tmp_path: Path) -> None:
     """A spreadsheet's ';'-separated export: one message saying so, not pandas' field count on some line."""
-    p = tmp_path / "semi.csv"
-    p.write_text("id;text\n1;hello\n2;a text, with a comma; and a semicolon\n", encoding="utf-8")
-    with pytest.raises(DataError) as e:
-        load_csv(p, TASK)
-    msg = str(e.value)
+    msg = csv_error(tmp_path / "semi.csv", "id;text\n1;hello\n2;a text, with a comma; and a semicolon\n")
     assert "semi.csv" in msg and "line 1" in msg and "separated by ';'" in msg and "\n" not in msg
     (tmp_path / "one.csv").write_text("text\nhello\nworld\n", encoding="utf-8")      # one column: no separator
     assert load_csv(tmp_path / "one.csv", TASK).texts == ["hello", "world"]
 
 
 def test_row_with_an_extra_cell_names_its_line(tmp_path: Path) -> None:
-    p = tmp_path / "ragged.csv"
-    p.write_text("id,text\n1,hello\n2,good,bye\n", encoding="utf-8")
-    with pytest.raises(DataError) as e:
-        load_csv(p, TASK)
-    msg = str(e.value)
+    msg = csv_error(tmp_path / "ragged.csv", "id,text\n1,hello\n2,good,bye\n")
     assert "line 3" in msg and "3 fields, the header has 2" in msg and "quote" in msg and "\n" not in msg
 
 

@@ -28,6 +28,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ..errors import ConfigError
 from .evaluate import NCBI_GOLD_PREFIXES
 
+
+def registered_or_off(value: str, registry, *, key: str, off: str) -> str:
+    """``value`` when it is ``off`` or a name in ``registry``; else a ValueError (pydantic's) listing the choices."""
+    if value != off and value not in registry:
+        raise ValueError(f"unknown {key} {value!r}; use \"{off}\" or one of {sorted(registry)}")
+    return value
+
 LINKERS = ("exact", "sparse", "names_dense", "kriss")
 
 
@@ -119,9 +126,7 @@ class LinkLLMConfig(_Strict):
     def _backend(cls, v: str) -> str:
         from ..llm.backends import LLM_BACKENDS
 
-        if v != "none" and v not in LLM_BACKENDS:
-            raise ValueError(f"unknown LLM backend {v!r}; use \"none\" or one of {sorted(LLM_BACKENDS)}")
-        return v
+        return registered_or_off(v, LLM_BACKENDS, key="LLM backend", off="none")
 
     @model_validator(mode="after")
     def _options(self) -> "LinkLLMConfig":
@@ -220,9 +225,7 @@ class LinkingConfig(_Strict):
     def _detector(cls, v: str) -> str:
         from .textmentions import TEXT_DETECTORS
 
-        if v != "off" and v not in TEXT_DETECTORS:
-            raise ValueError(f"unknown self_train_text {v!r}; use \"off\" or one of {sorted(TEXT_DETECTORS)}")
-        return v
+        return registered_or_off(v, TEXT_DETECTORS, key="self_train_text", off="off")
 
     @field_validator("self_train_grid")
     @classmethod
