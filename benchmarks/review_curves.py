@@ -62,6 +62,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from polarlab.metrics import metric_for  # noqa: E402
+from polarlab.review.rounds import ACCEPTED  # noqa: E402
 
 GOLD_LR = {"youtube": 0.942, "sms": 0.938, "trec": 0.686, "chemprot": 0.780}
 # polar: the default order; risk: the plain POLAR risk (the order before the per-label recalibration);
@@ -293,7 +294,7 @@ def main(argv=None) -> dict:
                    "mean curve (the loop swings by ~0.01-0.05 from round to round and seed to seed)")
     p.add_argument("--combine", default="h", help="the loop's final distribution: h (h(x) alone) or auto "
                    "(the harmonizer's combined output, chosen again without gold at every refit)")
-    p.add_argument("--accepted", default="free", help="what acceptance does to a label: free (SelfPacedReview's "
+    p.add_argument("--accepted", default="free", choices=ACCEPTED, help="what acceptance does to a label: free (SelfPacedReview's "
                    "default: later refits may change it), source (kept from the round it was accepted, and a source "
                    "of each refit), lock (kept)")
     p.add_argument("--no-audit", action="store_true", help="skip the polar_audit run (the estimate's check)")
