@@ -239,7 +239,8 @@ class SelfPacedReview:
         L0, w0 = self.L_, self.base_weights_
         if self.accepted_mode == "source" and (self.locked_ >= 0).any():
             # the kept labels as one more source (weight: the largest rule weight), reviewed items left out
-            L0 = np.column_stack([self.L_, np.where(self.reviewed_, -1, self.locked_)])
+            # audited items keep their kept label in the fit (an audit must not change how the machine treats the item)
+            L0 = np.column_stack([self.L_, np.where(self.reviewed_ & ~self.audited_, -1, self.locked_)])
             w0 = np.append(w0, w0.max())
         L, h = self._fit(L0, w0, votes)
         self._set(h, L)
@@ -286,7 +287,8 @@ class SelfPacedReview:
         """With ``accepted`` lock/source: the items accepted this round keep their current label from now on."""
         if self.accepted_mode == "free":
             return
-        new = self.accepted() & (self.locked_ < 0) & ~self.audited_
+        open_ = ~self.reviewed_ | self.audited_
+        new = open_ & (self.priority_ < self.threshold_) & (self.locked_ < 0)
         self.locked_[new] = self.proba_[new].argmax(axis=1)
 
     def labels(self) -> np.ndarray:
