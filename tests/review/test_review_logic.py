@@ -5,6 +5,7 @@ import pytest
 from polarlab.errors import ConfigError, InputError
 from polarlab.review import (SelfPacedReview, SimulatedAnnotator, StoppingRule, ThresholdSchedule, estimate_accuracy,
                              label_risk, review_order, risk_strata, source_disagreement)
+from polarlab.stages.features import DEFAULT_FEATURES
 
 
 def test_order_is_risk_then_disagreement():
@@ -293,6 +294,9 @@ def test_a_review_tunes_the_llm_weight_only_where_the_harmonizer_stage_can():
 
     project = SimpleNamespace(harmonizer={"features": "tfidf"})
     assert harmonizer_setup(project, matrix(40))[2]["tune_sources"] == [1]
+    # without [harmonizer] features the review uses the run's extractor ("auto": relation features for relation
+    # data, numeric vectors for tabular data), not the sentence embedding
+    assert harmonizer_setup(SimpleNamespace(harmonizer={}), matrix(40))[0] == DEFAULT_FEATURES == "auto"
     for small in (matrix(8), matrix(40, rules_vote=False)):
         kind, _, options = harmonizer_setup(project, small)
         assert kind == "tfidf" and "tune_sources" not in options

@@ -96,6 +96,7 @@ def harmonizer_setup(project, matrix) -> tuple[str, dict[str, Any], dict[str, An
     """(feature kind, feature options, harmonizer options) as :func:`polarlab.pipeline.run` reads ``[harmonizer]``;
     the fine-tuned transformer is replaced by the LR model (refits must take seconds)."""
     from ..features import FeatureSpec
+    from ..stages.features import DEFAULT_FEATURES
     from ..stages.harmonizer import tunable_llm_columns
 
     options = dict(project.harmonizer)
@@ -106,7 +107,7 @@ def harmonizer_setup(project, matrix) -> tuple[str, dict[str, Any], dict[str, An
     llms = tunable_llm_columns(matrix, options)      # as the harmonizer stage does (it tunes only where it can)
     if tune and llms and "tune_sources" not in options:
         options["tune_sources"] = llms
-    kind = options.pop("features", "embedding")
+    kind = options.pop("features", DEFAULT_FEATURES)     # the features stage's default ("auto"), not "embedding"
     spec_keys = set(FeatureSpec.__dataclass_fields__) - {"kind", "cache_dir"}
     feature_options = {k: options.pop(k) for k in list(options) if k in spec_keys}
     return kind, feature_options, options
