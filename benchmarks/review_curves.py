@@ -84,12 +84,13 @@ def items_split(splits: dict) -> str:
         next(iter(splits.values())).source), column="label", fix="review curves need a split with gold labels")
 
 
-def load(name: str, data_dir: Path, cache: Path, limit: int | None, seed: int, features: str = "embedding"):
+def load(name: str, data_dir: Path, cache: Path, limit: int | None, seed: int, features: str = "auto"):
     """Items (the :func:`items_split`'s rows that have gold), their rule votes L (n, m), features X (n, d:
     ``features`` for text, the standardised ``data.feature`` vectors for tabular data), gold (n,), the task,
     and which split and how many rows without gold were left out."""
     from polarlab.bench.wrench import sample_rows
     from polarlab.data.wrench import load_wrench, wrench_task
+    from polarlab.features.spec import auto_kind
     from polarlab.matrix.apply import apply_sources
     from polarlab.pipeline import featurize
     from polarlab.sources.votes import weak_label_sources
@@ -104,9 +105,9 @@ def load(name: str, data_dir: Path, cache: Path, limit: int | None, seed: int, f
         ds = ds.subset(np.flatnonzero(ds.gold >= 0))
     ds = sample_rows(ds, limit, seed)
     L = apply_sources(ds, weak_label_sources(ds), task, progress=False).L
-    X = featurize({fit: ds}, fit, "numeric" if ds.is_tabular else features, cache)[fit]
-    return ds, L, X, ds.gold, task, {"items_split": fit, "rows_without_gold_left_out": no_gold,
-                                     "features": "numeric" if ds.is_tabular else features}
+    kind = "numeric" if ds.is_tabular else auto_kind(ds) if features == "auto" else features
+    X = featurize({fit: ds}, fit, kind, cache)[fit]
+    return ds, L, X, ds.gold, task, {"items_split": fit, "rows_without_gold_left_out": no_gold, "features": kind}
 
 
 def gold_lr_quality(X: np.ndarray, gold: np.ndarray, k: int, name: str, seed: int, metric: str = "auto") -> float:
@@ -300,7 +301,8 @@ def main(argv=None) -> dict:
     p.add_argument("--no-audit", action="store_true", help="skip the polar_audit run (the estimate's check)")
     p.add_argument("--metric", default="auto", help="auto (WRENCH's metric for the dataset's name, accuracy for a "
                    "name WRENCH does not list) | acc | f1_binary")
-    p.add_argument("--features", default="embedding", help="features of text items: embedding | tfidf | relation "
+    p.add_argument("--features", default="auto", help="features of text items: auto (the features stage's default: "
+                   "relation features for relation data, else the sentence embedding) | embedding | tfidf | relation "
                    "(tabular items always use their standardised data.feature vectors)")
     a = p.parse_args(argv)
     import torch
