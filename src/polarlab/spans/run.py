@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import ConfigError
-from ..llm.backends import LLM_BACKENDS, build_llm_backend
+from ..llm.backends import LLM_BACKENDS, build_llm_backend, probe_backend
 from .aggregate import HARMONIZER_LEVELS, SPAN_MODELS, spans_with_probability
 from .config import SourceSpec, SpansConfig
 from .evaluate import span_errors, span_scores
@@ -100,7 +100,12 @@ def _local_keys(spec: SourceSpec) -> dict:
 
 
 def _llm(spec: SourceSpec, state_dir: Path, docs):
+    """The LLM span source, its backend checked before any slow work: a bad key or model file, and a server
+    (``backend = "openai"``) that does not answer, refuses the key or does not list the model, is one
+    ConfigError naming the key (``sources.<name>.backend_options.base_url``), as the label task's LLM sources and
+    the LLM linker do. The server is asked even when every answer is cached."""
     be = build_llm_backend(spec.backend, {**_local_keys(spec), **spec.backend_options}, where=f"sources.{spec.name}")
+    probe_backend(be, where=f"sources.{spec.name}.backend_options")
     src = LLMSpanSource(be, label=spec.label, cache=Path(state_dir) / "llm_cache.sqlite", name=spec.name)
     return _Limited(src, docs[:spec.limit_docs]) if spec.limit_docs else src
 
