@@ -68,3 +68,10 @@ def test_an_unreachable_llm_server_stops_the_span_job_before_any_slow_work(tmp_p
         run.run_project(project, tmp_path / "out")
     assert isinstance(e.value, ConfigError) and e.value.column == "sources.llm.backend_options.base_url"
     assert f"127.0.0.1:{port}" in str(e.value) and str(e.value).count("Fix:") == 1
+    from typer.testing import CliRunner
+
+    from polarlab.cli.main import app
+
+    res = CliRunner().invoke(app, ["run", str(project), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2        # the key is the project file's: the CLI names that file
+    assert f"file {project}, key 'sources.llm.backend_options.base_url'" in " ".join(res.output.split())

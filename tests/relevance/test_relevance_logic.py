@@ -29,6 +29,12 @@ def test_config_refuses_unknown_keys_and_bad_values():
         make_config(data="x", budget=-1)
     with pytest.raises(ConfigError, match="relevance.methods"):
         make_config(data="x", methods=["bm25", "colbert"])
+    with pytest.raises(ConfigError, match="did you mean 'budget'"):
+        make_config(data="x", budgett=3)
+    with pytest.raises(ConfigError) as e:                   # a typo: refused when read, not when the LLM is asked
+        make_config(data="x", llm="locl")
+    assert e.value.column == "relevance.llm" and "neither \"local\" nor an http(s) URL" in str(e.value)
+    assert make_config(data="x", llm="https://example.org/v1").llm == "https://example.org/v1"
 
 
 def test_config_from_project_tables(tmp_path):

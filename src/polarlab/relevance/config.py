@@ -22,11 +22,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import ConfigError
 
 METHODS = ("bm25", "dense", "fusion", "llm_labels", "polar", "polar_self_training", "supervised", "llm_rerank")
+LLM_METHODS = ("llm_labels", "polar", "polar_self_training", "llm_rerank")
+"""The methods that ask the LLM (its server is checked before any of them starts)."""
 Method = Literal["bm25", "dense", "fusion", "llm_labels", "polar", "polar_self_training", "supervised",
                  "llm_rerank"]
 
@@ -65,14 +67,27 @@ class RelevanceConfig(BaseModel):
     threads: int = Field(1, ge=1, description="torch threads")
     seed: int = 0
 
+    @field_validator("llm")
+    @classmethod
+    def _local_or_url(cls, v: str) -> str:
+        if v != "local" and not v.startswith(("http://", "https://")):
+            raise ValueError(f'llm = {v!r} is neither "local" nor an http(s) URL; use "local" (the embedded model) '
+                             'or a server\'s base URL such as "http://127.0.0.1:8000/v1"')
+        return v
+
 
 def _error(e: ValidationError, where: str, file: str | None) -> ConfigError:
     err = e.errors()[0]
     key = ".".join(str(x) for x in err["loc"])
     if err["type"] == "extra_forbidden":
+        from difflib import get_close_matches
+
+        close = get_close_matches(key, list(RelevanceConfig.model_fields), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
         return ConfigError(f"unknown key {key!r}", file=file, column=f"{where}.{key}",
-                           fix=f"remove it; known keys: {sorted(RelevanceConfig.model_fields)}")
-    return ConfigError(err["msg"], file=file, column=f"{where}.{key}",
+                           fix=f"{hint}known keys: {sorted(RelevanceConfig.model_fields)}")
+    msg = err["msg"].removeprefix("Value error, ")
+    return ConfigError(msg, file=file, column=f"{where}.{key}",
                        fix="see polarlab.relevance.config.RelevanceConfig for the allowed values")
 
 

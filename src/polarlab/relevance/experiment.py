@@ -20,7 +20,7 @@ from ..risk.baselines import llm_probability_risk
 from ..risk.calibration import auroc, calibration_report
 from .beir import BeirData, load_beir
 from .candidates import BM25Retriever, DenseRetriever, rrf_fuse
-from .config import RelevanceConfig
+from .config import LLM_METHODS, RelevanceConfig
 from .harmonize import harmonize
 from .judge import RelevanceJudge
 from .labels import gold_of_pairs, triplets_from_qrels, triplets_from_scores
@@ -42,6 +42,26 @@ def llm_source(config: RelevanceConfig, state_dir: Path) -> LLMSource:
     else:
         table.update(backend="openai", base_url=config.llm, model=config.llm_model or "default")
     return llm_from_config(table, state_dir)
+
+
+def check_llm(source: LLMSource) -> None:
+    """Ask the LLM's server once, in seconds, before any retrieval or training (the embedded model passes: its
+    GGUF file was checked when the source was built).
+
+    Raises:
+        LLMConfigError (a ConfigError): nothing answers at ``[relevance] llm`` (``--llm``), the key is refused or
+            the server does not list ``llm_model``; the key is named as a relevance key.
+    """
+    from ..llm.backends import probe_backend
+    from ..llm.errors import LLMConfigError
+
+    try:
+        probe_backend(source.backend, where="relevance")
+    except LLMConfigError as e:
+        key = {"relevance.base_url": "relevance.llm", "relevance.model": "relevance.llm_model"}.get(e.column, e.column)
+        fix = {"relevance.llm": "start the server, or fix [relevance] llm (--llm), e.g. http://127.0.0.1:8000/v1",
+               "relevance.llm_model": "set [relevance] llm_model (--llm-model) to one of the listed names"}.get(key, e.fix)
+        raise type(e)(e.message, file=e.file, column=key, fix=fix) from None
 
 
 def auroc_noise(labels: np.ndarray) -> float:
@@ -302,6 +322,8 @@ def run_relevance(config: RelevanceConfig, *, state_dir: str | os.PathLike = ".p
     try:
         run = _Run(config, state, source, log)
         methods = list(config.methods)
+        if set(LLM_METHODS) & set(methods):
+            check_llm(run.judge.source)          # a wrong server stops here, not after the first stage
         res: dict[str, dict] = {}
         risk: dict[str, dict] = {}
         first = run.first_stage(bm25_only=methods == ["bm25"])
