@@ -153,11 +153,15 @@ class LinkLLMConfig(_Strict):
 class LinkingConfig(_Strict):
     """``[linking]``: what to link, with which text to self-supervise, and the linkers' settings."""
 
-    corpus: list[str] = Field(min_length=1)
+    corpus: list[str] = Field(min_length=1, description=(
+        "the documents to link: PubTator files (PMID|t|, PMID|a| and mention lines); with mentions = \"match\" "
+        "also plain text (one document per line) or BEIR JSONL (.jsonl: _id, title, text)"))
     unlabelled: list[str] = Field(default_factory=list, description=(
         "text files for self-supervision: PubTator, BEIR JSONL (.jsonl: _id, title, text) or plain text (one "
         "document per line); default: the corpus's own text"))
-    mentions: Literal["spans", "match"] = "spans"
+    mentions: Literal["spans", "match"] = Field("spans", description=(
+        "spans: link the corpus's PubTator mentions (their ids are gold, scored in metrics.json); match: find the "
+        "mentions by ontology-name matching (word boundaries, longest match)"))
     entity_types: list[str] = Field(default_factory=list, description=(
         "link only the corpus's mentions of these PubTator types (case-insensitive, e.g. [\"Disease\"] in a "
         "BC5CDR file that also has Chemical mentions); empty = every type"))
