@@ -154,7 +154,7 @@ class LinkingConfig(_Strict):
     """``[linking]``: what to link, with which text to self-supervise, and the linkers' settings."""
 
     corpus: list[str] = Field(min_length=1, description=(
-        "the documents to link: PubTator files (PMID|t|, PMID|a| and mention lines); with mentions = \"match\" "
+        "the documents to link: PubTator files (title and abstract lines, then mention lines); with mentions = \"match\" "
         "also plain text (one document per line) or BEIR JSONL (.jsonl: _id, title, text)"))
     unlabelled: list[str] = Field(default_factory=list, description=(
         "text files for self-supervision: PubTator, BEIR JSONL (.jsonl: _id, title, text) or plain text (one "
