@@ -348,3 +348,25 @@ def test_harmonizer_falls_back_to_majority_vote_and_says_so(caplog):
     mv = votes.decode(decode_tags(MajoritySpans().predict_proba(votes), votes, "argmax"))
     assert [[s.key for s in S] for S in spans] == [[s.key for s in sorted(S)] for S in mv]
     assert any(spans)
+
+
+def test_a_dictionary_source_reads_any_ontology_file_the_linking_task_reads(tmp_path):
+    """[[sources]] ontology may be one OBO or TSV file (the linking task's format: id, name, synonyms), not only a
+    Disease Ontology folder (it was refused: 'no Disease Ontology files (*.obo, HumanDO.tsv)')."""
+    from polarlab.spans.config import SourceSpec
+    from polarlab.spans.run import build_source
+
+    tsv = tmp_path / "onto.tsv"
+    tsv.write_text("id\tname\tsynonyms\nX:1\tbreast cancer\tmammary carcinoma|breast carcinoma\nX:2\tdisease\t\n",
+                   encoding="utf-8")
+    obo = tmp_path / "onto.obo"
+    obo.write_text('format-version: 1.2\n\n[Term]\nid: X:1\nname: breast cancer\nsynonym: "mammary carcinoma" EXACT []\n'
+                   'synonym: "breast carcinoma" EXACT []\n', encoding="utf-8")
+    doc = SpanDoc("1", "Mammary carcinoma and breast cancers, a disease.")
+    for path in (tsv, obo):
+        src = build_source(SourceSpec(type="dictionary", name="onto", ontology=path), tmp_path)
+        assert [doc.text[s.start:s.end] for s in src.find(doc)] == ["Mammary carcinoma", "breast cancers"]
+    from polarlab.errors import InputError
+
+    with pytest.raises(InputError, match="not found"):
+        build_source(SourceSpec(type="dictionary", name="onto", ontology=tmp_path / "nope.tsv"), tmp_path)

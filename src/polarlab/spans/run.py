@@ -18,7 +18,8 @@ from .config import SourceSpec, SpansConfig
 from .evaluate import span_errors, span_scores
 from .features import token_features
 from .io import read_conll, read_jsonl, read_pubtator, write_conll, write_jsonl, write_pubtator
-from .sources import DictionarySpanSource, LLMSpanSource, RegexSpanSource, disease_ontology_names
+from .sources import DictionarySpanSource, LLMSpanSource, RegexSpanSource
+from .sources.dictionary import ontology_names
 from .sources import disease as builtin
 from .sources.disease import HEADS
 from .types import Span, SpanDoc
@@ -53,10 +54,10 @@ def build_source(spec: SourceSpec, state_dir: Path, docs: Sequence[SpanDoc] = ()
 def _dictionary(spec: SourceSpec, state_dir: Path, docs):
     if spec.ontology is None and spec.terms is None:
         raise ConfigError(f"dictionary source {spec.name!r} needs ontology or terms", column="sources",
-                          fix='set ontology = "<Disease Ontology folder>" or terms = "<file, one name per line>"')
+                          fix='set ontology = "<ontology file or folder: OBO, TSV>" or terms = "<file, one name per line>"')
     names: list[str] = []
     if spec.ontology is not None:
-        names += disease_ontology_names(spec.ontology, exclude=HEADS)
+        names += ontology_names(spec.ontology, exclude=HEADS)
     if spec.terms is not None:
         if not Path(spec.terms).is_file():
             raise ConfigError("terms file not found", file=str(spec.terms), fix="check the path")
