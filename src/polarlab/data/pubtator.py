@@ -182,6 +182,23 @@ def mention_types(docs: Iterable[Document]) -> dict[str, int]:
     return dict(counts.most_common())
 
 
+def mention_lines(paths: Iterable[str | os.PathLike]) -> dict[tuple[str, int, int], tuple[str, int]]:
+    """(document id, start, end) -> (file, 1-based line) of every mention line of the PubTator ``paths`` (the
+    first when several give the same mention); files that are missing or not UTF-8 are skipped (the reader has
+    refused them already). For messages that point at a mention's line."""
+    out: dict[tuple[str, int, int], tuple[str, int]] = {}
+    for p in paths:
+        try:
+            with Path(p).open(encoding="utf-8-sig") as fh:
+                for n, raw in enumerate(fh, start=1):
+                    cols = raw.rstrip("\r\n").split("\t")
+                    if len(cols) >= 5 and cols[1].isdigit() and cols[2].isdigit():
+                        out.setdefault((cols[0], int(cols[1]), int(cols[2])), (str(p), n))
+        except (OSError, UnicodeDecodeError):
+            continue
+    return out
+
+
 def read_corpus(paths: Iterable[str | os.PathLike]) -> list[Document]:
     """Documents of several PubTator files, in order."""
     out: list[Document] = []

@@ -17,7 +17,7 @@ from ..ontology.load import load_ontology
 from ..ontology.terms import Ontology, canonical_xref
 from .candidates import MemoNameMatcher
 from .config import LinkingProject
-from .evaluate import link_accuracy, map_gold
+from .evaluate import link_accuracy, map_gold, mention_locations
 from .mentions import MentionSet
 from .pipeline import LinkRun, run_link
 from .unlabelled import read_link_corpus, read_unlabelled
@@ -108,7 +108,7 @@ def run_linking(project: LinkingProject, base_dir: str | Path = ".", output_dir:
         mentions = MentionSet.from_matches(docs, matcher, cfg.window, cfg.expand_abbreviations)
     gold = None
     if mentions.gold and any(mentions.gold):     # check gold ids before the slow work
-        where = [f"document {d}, span {s}-{e}" for d, s, e in zip(mentions.doc_ids, mentions.starts, mentions.ends)]
+        where = mention_locations(mentions, [res(p) for p in cfg.corpus])
         gold = map_gold(mentions.gold, ontology, cfg.gold_prefixes, cfg.bare_gold_prefix, where)
     cache = Path(state_dir) if state_dir else base / project.project.get("state_dir", ".polarlab")
     run = run_link(mentions, ontology, unlabelled, cfg, docs, cache_dir=cache / "embeddings", matcher=matcher,
