@@ -48,3 +48,26 @@ def test_run_a_spans_project(tmp_path):
                    'patern = "x"\n')
     out = CliRunner().invoke(app, ["run", str(bad)])
     assert out.exit_code == 2 and "patern" in out.output
+
+
+def test_a_spans_projects_mistakes_each_get_one_line_naming_the_key_or_file(tmp_path):
+    """A typo gets a did-you-mean and the key path (was: 'sources.0.patern: Extra inputs are not permitted. Fix: see
+    the spans config docs'); an empty documents file is named (was: "column 'L': no rows to fit on"); a [task] types
+    that no source's label is in is refused (was: a run that found nothing, silently)."""
+    (tmp_path / "docs.txt").write_text("1|t|Wilson disease.\n1|a|Rare.\n1\t0\t14\tWilson disease\tDisease\tD1\n")
+    (tmp_path / "empty.txt").write_text("")
+
+    def error(data: str, types: str, source: str) -> str:
+        p = tmp_path / "p.toml"
+        p.write_text(f'[task]\nkind = "spans"\ntypes = {types}\n[data]\npath = "{data}"\n'
+                     f'[[sources]]\ntype = "regex"\nname = "x"\n{source}\n[harmonizer]\nfeatures = "shape"\n')
+        out = CliRunner().invoke(app, ["run", str(p), "--out", str(tmp_path / "out")])
+        assert out.exit_code == 2, out.output
+        return " ".join(out.output.split())
+
+    msg = error("docs.txt", '["Disease"]', 'patern = "Wilson"')
+    assert "key 'sources[0].patern': unknown key 'patern'. Fix: did you mean 'pattern'?" in msg
+    msg = error("empty.txt", '["Disease"]', 'pattern = "Wilson"')
+    assert f"file {tmp_path / 'empty.txt'}: no documents" in msg
+    msg = error("docs.txt", '["Disase"]', 'pattern = "Wilson"')
+    assert "key 'sources[0].label'" in msg and "['Disase']" in msg and str(tmp_path / "p.toml") in msg

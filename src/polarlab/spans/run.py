@@ -31,9 +31,25 @@ READERS = {"pubtator": read_pubtator, "conll": read_conll, "jsonl": read_jsonl}
 
 
 def load_docs(cfg: SpansConfig) -> list[SpanDoc]:
+    """The ``[data]`` documents (DataError: a file with none, rather than a fit on no rows later)."""
+    from ..errors import DataError
+
     d = cfg.data
     docs = read_pubtator(d.path, d.label) if d.format == "pubtator" else READERS[d.format](d.path)
+    if not docs:
+        raise DataError(f"no documents in this {d.format} file", file=str(d.path),
+                        fix="give a file with at least one document (or check [data] format)")
     return docs[:d.limit] if d.limit else docs
+
+
+def check_labels(cfg: SpansConfig) -> None:
+    """Every dictionary, regex and LLM source's ``label`` is one of ``[task] types``: a source whose spans no type
+    keeps would vote for nothing (a typo in ``types`` gave empty output without a word)."""
+    for i, spec in enumerate(cfg.sources):
+        if spec.type != "function" and spec.label not in cfg.types:
+            raise ConfigError(f"source {spec.name!r} labels its spans {spec.label!r}, which is not one of [task] "
+                              f"types {list(cfg.types)}", column=f"sources[{i}].label",
+                              fix=f"add {spec.label!r} to [task] types, or set the source's label to one of them")
 
 
 class _Limited:
@@ -193,6 +209,7 @@ def run_spans(cfg: SpansConfig | dict, *, docs: Sequence[SpanDoc] | None = None,
     cfg = cfg if isinstance(cfg, SpansConfig) else SpansConfig.model_validate(cfg)
     t = {}
     t0 = time.perf_counter()
+    check_labels(cfg)
     docs = list(docs) if docs is not None else load_docs(cfg)
     sources = [build_source(s, cfg.state_dir, docs) for s in cfg.sources]      # config errors before slow work
     t["load"] = time.perf_counter() - t0
@@ -286,11 +303,10 @@ def load_spans_project(path: str | Path) -> SpansConfig:
              "output": output}
     try:
         return SpansConfig.model_validate(table)
-    except ValidationError as e:
-        err = e.errors()[0]
-        key = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"{key}: {err['msg']}", file=str(path), column=key, fix="see the spans config docs"
-                          ) from None
+    except ValidationError as e:     # one line naming the key path, with a did-you-mean for a typo
+        from ..config.base import config_error
+
+        raise config_error(e, SpansConfig, file=str(path)) from None
 
 
 def run_project(path: str | Path, output_dir: str | Path | None = None, progress: bool = True) -> dict[str, Path]:
