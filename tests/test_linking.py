@@ -160,6 +160,24 @@ def test_slots_votes_features_and_harmonized_risk():
     assert acc_h >= np.mean(rks[2].top1 == truth)                 # never worse than the noisiest voter
 
 
+
+def test_slots_no_linker_ranks_first_are_no_warning_to_the_user():
+    """Every linker agrees (the usual case on easy mentions): slots 1..K-1 get no vote. That is no advice for a
+    linking user ("add a rule or source that votes for them" was printed twice per run); the model keeps it."""
+    import warnings
+
+    rng = np.random.default_rng(1)
+    n = 40
+    ent = np.stack([rng.permutation(100)[:4] for _ in range(n)])
+    rks = [Ranking(ent.copy(), np.tile([0.9, 0.5, 0.3, 0.1], (n, 1))) for _ in range(3)]
+    slots = build_slots(rks, [np.ones((n, 4))] * 3, ["a", "b", "c"], n_slots=4)
+    assert (slots.L == 0).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                            # any warning fails the test
+        h = harmonize(slots)
+    assert (h.ranking.top1 == ent[:, 0]).all()
+
+
 def test_linking_harmonizer_n_seeds_reaches_polar_and_one_seed_is_the_plain_fit():
     """[linking.harmonizer] n_seeds = K: the linking job's POLAR is a K-seed ensemble (seeds seed, seed+10000, ..., its
     h(x) the mean of K real fits); K = 1 is the single fit (the default before)."""
