@@ -77,18 +77,10 @@ class RelevanceConfig(BaseModel):
 
 
 def _error(e: ValidationError, where: str, file: str | None) -> ConfigError:
-    err = e.errors()[0]
-    key = ".".join(str(x) for x in err["loc"])
-    if err["type"] == "extra_forbidden":
-        from difflib import get_close_matches
+    """The first problem as the project file's one-line ConfigError (key path, did-you-mean, the allowed values)."""
+    from ..config.base import config_error
 
-        close = get_close_matches(key, list(RelevanceConfig.model_fields), n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        return ConfigError(f"unknown key {key!r}", file=file, column=f"{where}.{key}",
-                           fix=f"{hint}known keys: {sorted(RelevanceConfig.model_fields)}")
-    msg = err["msg"].removeprefix("Value error, ")
-    return ConfigError(msg, file=file, column=f"{where}.{key}",
-                       fix="see polarlab.relevance.config.RelevanceConfig for the allowed values")
+    return config_error(e, RelevanceConfig, file=file, prefix=where, table=f"[{where}]")
 
 
 def make_config(file: str | None = None, **kw) -> RelevanceConfig:
