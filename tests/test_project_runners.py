@@ -71,3 +71,21 @@ def test_a_spans_projects_mistakes_each_get_one_line_naming_the_key_or_file(tmp_
     assert f"file {tmp_path / 'empty.txt'}: no documents" in msg
     msg = error("docs.txt", '["Disase"]', 'pattern = "Wilson"')
     assert "key 'sources[0].label'" in msg and "['Disase']" in msg and str(tmp_path / "p.toml") in msg
+
+
+def test_a_mistyped_kind_lists_every_kind_and_a_missing_entity_column_names_the_key(tmp_path):
+    """'relaton' / 'linkng': the kinds with runners of their own are kinds too (the list had only text and
+    relation); a relation's missing entity column names entity_columns (the fix said entity_column = "...", no such
+    key, and a --entity-column option predict does not have)."""
+    (tmp_path / "d.csv").write_text("text,chem,gene\naspirin inhibits COX1,aspirin,COX1\n")
+    p = tmp_path / "p.toml"
+    for typo, meant in (("relaton", "relation"), ("linkng", "linking")):
+        p.write_text(f'[task]\nkind = "{typo}"\nlabels = ["a", "b"]\n[data]\npath = "d.csv"\n'
+                     '[[sources]]\ntype = "keyword"\nname = "k"\nkeywords = ["inhibits"]\nlabel = "a"\n')
+        out = " ".join(CliRunner().invoke(app, ["run", str(p)]).output.split())
+        assert f"did you mean '{meant}'?" in out and "'linking', 'relation', 'relevance', 'spans', 'text'" in out
+    p.write_text('[task]\nkind = "relation"\nlabels = ["a", "b"]\nentity_columns = ["chem", "gen"]\n[data]\n'
+                 'path = "d.csv"\n[[sources]]\ntype = "keyword"\nname = "k"\nkeywords = ["inhibits"]\nlabel = "a"\n')
+    res = CliRunner().invoke(app, ["run", str(p), "--out", str(tmp_path / "out")])
+    out = " ".join(res.output.split())
+    assert res.exit_code == 2 and "no entity column 'gen'" in out and 'entity_columns = ["...", "..."]' in out
