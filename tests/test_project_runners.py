@@ -89,3 +89,16 @@ def test_a_mistyped_kind_lists_every_kind_and_a_missing_entity_column_names_the_
     res = CliRunner().invoke(app, ["run", str(p), "--out", str(tmp_path / "out")])
     out = " ".join(res.output.split())
     assert res.exit_code == 2 and "no entity column 'gen'" in out and 'entity_columns = ["...", "..."]' in out
+
+
+def test_a_typo_in_project_is_refused_by_every_kind_with_a_runner(tmp_path):
+    """[project] statedir = ... was ignored by the linking, relevance and spans projects (the state went to
+    .polarlab without a word); it is an unknown key with a did-you-mean, as in a text project."""
+    tables = {"linking": '[ontology]\npaths = ["o.tsv"]\n[linking]\ncorpus = ["c.txt"]\n',
+              "relevance": '[data]\nbeir = "b"\n',
+              "spans": '[data]\npath = "c.txt"\n[[sources]]\ntype = "regex"\nname = "r"\npattern = "x"\n'}
+    for kind, body in tables.items():
+        p = tmp_path / f"{kind}.toml"
+        p.write_text(f'[task]\nkind = "{kind}"\n{body}[project]\nstatedir = "s"\n')
+        out = " ".join(CliRunner().invoke(app, ["run", str(p)]).output.split())
+        assert f"file {p}, key 'project.statedir': unknown key 'statedir'. Fix: did you mean 'state_dir'?" in out, kind

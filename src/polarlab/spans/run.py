@@ -274,6 +274,10 @@ def load_spans_project(path: str | Path) -> SpansConfig:
                           fix="a spans project has [task], [data], [[sources]], [harmonizer], [correct], "
                               "[project], [output]")
     base = path.parent
+    from ..config.base import validate
+    from ..config.models import ProjectSection
+
+    validate(ProjectSection, raw.get("project", {}), file=str(path), prefix="project", table="[project]")
     task = dict(raw.get("task", {}))
     task.pop("kind", None)
     types = task.pop("types", ["Disease"])
