@@ -102,3 +102,22 @@ def test_a_typo_in_project_is_refused_by_every_kind_with_a_runner(tmp_path):
         p.write_text(f'[task]\nkind = "{kind}"\n{body}[project]\nstatedir = "s"\n')
         out = " ".join(CliRunner().invoke(app, ["run", str(p)]).output.split())
         assert f"file {p}, key 'project.statedir': unknown key 'statedir'. Fix: did you mean 'state_dir'?" in out, kind
+
+
+def test_an_unreachable_llm_server_is_named_under_its_source_table(tmp_path):
+    """A relation (or text) project's llm source with a wrong base_url: the key is the project's,
+    sources[1].base_url (was a bare 'base_url' that did not say which source table)."""
+    import socket
+
+    with socket.socket() as s:                  # a local port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "d.csv").write_text("text,chem,gene\naspirin inhibits COX1,aspirin,COX1\nx binds y,x,y\n")
+    p = tmp_path / "p.toml"
+    p.write_text('[task]\nkind = "relation"\nlabels = ["a", "b"]\nentity_columns = ["chem", "gene"]\n[data]\n'
+                 'path = "d.csv"\n[[sources]]\ntype = "keyword"\nname = "k"\nkeywords = ["inhibits"]\nlabel = "a"\n'
+                 f'[[sources]]\ntype = "llm"\nname = "llm"\nbackend = "openai"\nmodel = "m"\n'
+                 f'base_url = "http://127.0.0.1:{port}/v1"\n[project]\nstate_dir = "st"\n')
+    res = CliRunner().invoke(app, ["run", str(p), "--out", str(tmp_path / "out")])
+    out = " ".join(res.output.split())
+    assert res.exit_code == 2 and f"file {p}, key 'sources[1].base_url': no OpenAI-compatible server" in out
