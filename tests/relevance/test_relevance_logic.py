@@ -177,3 +177,18 @@ def test_auroc_noise_band_of_an_uninformative_score():
     inside = np.mean([abs(auroc(rng.random(100), labels) - 0.5) <= band for _ in range(400)])
     assert 0.9 <= inside <= 0.99
     assert np.isnan(auroc_noise(np.array([1, 1, 1])))
+
+
+def test_bm25_prints_no_debug_lines(tiny_beir, caplog):
+    """bm25s sets its logger to DEBUG when imported: every run printed "DEBUG Building index from IDs objects"."""
+    import logging
+
+    from polarlab.relevance import load_beir
+    from polarlab.relevance.candidates import BM25Retriever
+
+    data = load_beir(tiny_beir)
+    logging.getLogger("bm25s").setLevel(logging.DEBUG)        # as bm25s leaves it when imported
+    with caplog.at_level(logging.DEBUG):                      # a handler that shows everything, as the CLI's does
+        ranking = BM25Retriever().fit(data).retrieve(data, data.split_queries("test"), 5)
+    assert not [r for r in caplog.records if r.name.startswith("bm25s") and r.levelno < logging.WARNING]
+    assert ranking.doc_idx.shape == (len(data.split_queries("test")), 5)
