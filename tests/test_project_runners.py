@@ -71,6 +71,10 @@ def test_a_spans_projects_mistakes_each_get_one_line_naming_the_key_or_file(tmp_
     assert f"file {tmp_path / 'empty.txt'}: no documents" in msg
     msg = error("docs.txt", '["Disase"]', 'pattern = "Wilson"')
     assert "key 'sources[0].label'" in msg and "['Disase']" in msg and str(tmp_path / "p.toml") in msg
+    msg = error("docs.txt", '["Disease"]', 'pattern = "(Wilson"')      # errors of a built source: its table's key
+    assert "key 'sources[0].pattern': bad regular expression" in msg
+    msg = error("docs.txt", '["Disease"]', 'label = "Disease"')
+    assert "key 'sources[0].pattern': regex source 'x' needs a pattern" in msg
 
 
 def test_a_mistyped_kind_lists_every_kind_and_a_missing_entity_column_names_the_key(tmp_path):

@@ -66,7 +66,7 @@ def test_an_unreachable_llm_server_stops_the_span_job_before_any_slow_work(tmp_p
                        f'backend_options = {{model = "m", base_url = "http://127.0.0.1:{port}/v1"}}\n', encoding="utf-8")
     with pytest.raises(LLMUnreachableError) as e:
         run.run_project(project, tmp_path / "out")
-    assert isinstance(e.value, ConfigError) and e.value.column == "sources.llm.backend_options.base_url"
+    assert isinstance(e.value, ConfigError) and e.value.column == "sources[1].backend_options.base_url"
     assert f"127.0.0.1:{port}" in str(e.value) and str(e.value).count("Fix:") == 1
     from typer.testing import CliRunner
 
@@ -74,4 +74,7 @@ def test_an_unreachable_llm_server_stops_the_span_job_before_any_slow_work(tmp_p
 
     res = CliRunner().invoke(app, ["run", str(project), "--out", str(tmp_path / "out")])
     assert res.exit_code == 2        # the key is the project file's: the CLI names that file
-    assert f"file {project}, key 'sources.llm.backend_options.base_url'" in " ".join(res.output.split())
+    assert f"file {project}, key 'sources[1].backend_options.base_url'" in " ".join(res.output.split())
+    project.write_text(project.read_text(encoding="utf-8").replace("base_url =", "baseurl ="), encoding="utf-8")
+    res = CliRunner().invoke(app, ["run", str(project), "--out", str(tmp_path / "out")])
+    assert "key 'sources[1].backend_options.baseurl': unknown key 'baseurl'" in " ".join(res.output.split())

@@ -83,8 +83,12 @@ def _dictionary(spec: SourceSpec, state_dir: Path, docs):
 
 def _regex(spec: SourceSpec, state_dir: Path, docs):
     if not spec.pattern:
-        raise ConfigError(f"regex source {spec.name!r} needs a pattern", column="sources", fix="set pattern")
-    return RegexSpanSource(spec.name, spec.pattern, spec.label)
+        raise ConfigError(f"regex source {spec.name!r} needs a pattern", column="sources.pattern",
+                          fix='set pattern = "..." (a Python regular expression)')
+    try:
+        return RegexSpanSource(spec.name, spec.pattern, spec.label)
+    except ConfigError as e:          # its column is "pattern": the key in the project file is the source's
+        raise type(e)(e.message, file=e.file, column="sources.pattern", fix=e.fix) from None
 
 
 def _function(spec: SourceSpec, state_dir: Path, docs):
@@ -96,13 +100,14 @@ def _function(spec: SourceSpec, state_dir: Path, docs):
         try:
             fn = getattr(importlib.import_module(mod), attr)
         except (ImportError, AttributeError) as e:
-            raise ConfigError(f"cannot import span function {ref!r}: {e}", column="sources",
+            raise ConfigError(f"cannot import span function {ref!r}: {e}", column="sources.function",
                               fix="give 'module:attribute' of a @span_function") from None
     else:
-        raise ConfigError(f"unknown span function {ref!r}", column="sources",
+        raise ConfigError(f"unknown span function {ref!r}", column="sources.function",
                           fix=f"use one of {sorted(BUILTIN_FUNCTIONS)} or 'module:attribute'")
     if not hasattr(fn, "find"):
-        raise ConfigError(f"{ref!r} is not a span source", column="sources", fix="decorate it with @span_function()")
+        raise ConfigError(f"{ref!r} is not a span source", column="sources.function",
+                          fix="decorate it with @span_function()")
     fn.name = spec.name
     return fn
 
@@ -121,10 +126,32 @@ def _llm(spec: SourceSpec, state_dir: Path, docs):
     (``backend = "openai"``) that does not answer, refuses the key or does not list the model, is one
     ConfigError naming the key (``sources.<name>.backend_options.base_url``), as the label task's LLM sources and
     the LLM linker do. The server is asked even when every answer is cached."""
-    be = build_llm_backend(spec.backend, {**_local_keys(spec), **spec.backend_options}, where=f"sources.{spec.name}")
+    try:
+        be = build_llm_backend(spec.backend, {**_local_keys(spec), **spec.backend_options}, where=f"sources.{spec.name}")
+    except ConfigError as e:          # a key the user wrote in backend_options is named there
+        key = (e.column or "").rsplit(".", 1)[-1]
+        if key not in spec.backend_options:
+            raise
+        raise type(e)(e.message, file=e.file, column=f"sources.{spec.name}.backend_options.{key}", fix=e.fix) from None
     probe_backend(be, where=f"sources.{spec.name}.backend_options")
     src = LLMSpanSource(be, label=spec.label, cache=Path(state_dir) / "llm_cache.sqlite", name=spec.name)
     return _Limited(src, docs[:spec.limit_docs]) if spec.limit_docs else src
+
+
+def _built(i: int, spec: SourceSpec, state_dir: Path, docs: Sequence[SpanDoc]):
+    """:func:`build_source`, its errors' key path written as the project file's ``sources[i]...`` (the builders
+    say ``sources`` or ``sources.<name>``), as a typo in the table is."""
+    try:
+        return build_source(spec, state_dir, docs)
+    except ConfigError as e:
+        col = e.column or ""
+        for head in (f"sources.{spec.name}", "sources"):
+            if col == head or col.startswith(head + "."):
+                col = f"sources[{i}]" + col[len(head):]
+                break
+        else:
+            raise
+        raise type(e)(e.message, file=e.file, row=e.row, column=col, fix=e.fix, line=e.line) from None
 
 
 _BUILDERS = {"dictionary": _dictionary, "regex": _regex, "function": _function, "llm": _llm}
@@ -211,7 +238,7 @@ def run_spans(cfg: SpansConfig | dict, *, docs: Sequence[SpanDoc] | None = None,
     t0 = time.perf_counter()
     check_labels(cfg)
     docs = list(docs) if docs is not None else load_docs(cfg)
-    sources = [build_source(s, cfg.state_dir, docs) for s in cfg.sources]      # config errors before slow work
+    sources = [_built(i, s, cfg.state_dir, docs) for i, s in enumerate(cfg.sources)]   # config errors before slow work
     t["load"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     votes = apply_span_sources(docs, sources, cfg.types)
