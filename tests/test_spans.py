@@ -133,6 +133,10 @@ def test_bad_input_names_file_and_line(tmp_path):
     with pytest.raises(DataError) as e:
         read_pubtator(p)
     assert str(e.value).startswith(f"file {p}, line 3: ")     # plainly, as the CSV loader: no "row 'line 3'"
+    p.write_text("1|t|Title\n1|a|Abstract text\n1\t0\t5\tTitle\tDisease\n1\t20\t99\tx\tDisease\n", encoding="utf-8")
+    with pytest.raises(DataError) as e:
+        read_pubtator(p)
+    assert str(e.value).startswith(f"file {p}, line 4: span 20-99 is outside the text of document 1 (19 characters)")
     q = tmp_path / "bad.conll"
     q.write_text("Wilson\tX-Disease\n", encoding="utf-8")
     with pytest.raises(DataError) as e:

@@ -59,7 +59,11 @@ def read_pubtator(path: str | Path, label: str | None = "Disease") -> list[SpanD
             text = cur["title"] + " " + cur["abstract"]
             spans, mentions = [], []
             for ln, s, e, mention, typ, ids in cur["mentions"]:
-                if not (0 <= s < e <= len(text)) or text[s:e] != mention:
+                if not 0 <= s < e <= len(text):
+                    raise DataError(f"span {s}-{e} is outside the text of document {cur['id']} ({len(text)} "
+                                    "characters)", file=str(path), line=ln,
+                                    fix="offsets count characters of title + ' ' + abstract, end exclusive")
+                if text[s:e] != mention:
                     raise DataError(f"mention {mention!r} at {s}-{e} does not match the text "
                                     f"({text[s:e]!r})", file=str(path), line=ln,
                                     fix="offsets count characters of title + ' ' + abstract")
