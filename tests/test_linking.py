@@ -575,3 +575,8 @@ def test_a_match_project_links_plain_text_and_jsonl_and_a_spans_project_says_how
         run_linking(load_linking_project(corpus / "p.toml"), base_dir=corpus)
     assert str(e.value).startswith(f"file {corpus / 'plain.txt'}, line 1: not a PubTator file")
     assert 'mentions = "match"' in e.value.fix
+    for mentions in ("spans", "match"):       # a missing corpus file is the corpus's, not 'unlabelled text'
+        (corpus / "p.toml").write_text('[task]\nkind = "linking"\n[ontology]\npaths = ["onto"]\n[linking]\n'
+                                       f'corpus = ["nope.txt"]\nmentions = "{mentions}"\n', encoding="utf-8")
+        with pytest.raises(DataError, match="corpus file not found"):
+            run_linking(load_linking_project(corpus / "p.toml"), base_dir=corpus)

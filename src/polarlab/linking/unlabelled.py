@@ -117,6 +117,10 @@ def read_link_corpus(paths: Iterable[str | os.PathLike], mentions: str = "spans"
     from ..data.pubtator import read_corpus
 
     paths = [Path(p) for p in paths]
+    for path in paths:
+        if not path.is_file():
+            raise DataError("corpus file not found", file=str(path),
+                            fix="check [linking] corpus (paths are read from the project file's folder)")
     if mentions == "match":
         return read_unlabelled(paths)
     for path in paths:
