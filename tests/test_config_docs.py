@@ -38,3 +38,18 @@ def test_config_docs_cover_every_linking_table_and_key() -> None:
         assert f"### `[{name}]`" in section
         for key in model.model_fields:
             assert f"| `{key}` |" in section
+
+
+def test_config_docs_cover_the_relevance_and_spans_projects_keys() -> None:
+    """The relevance and spans project files are documented too (their errors say "see docs/config.md")."""
+    from polarlab.relevance.config import RelevanceConfig
+    from polarlab.spans.config import CorrectSpec, DataSpec, HarmonizerSpec, SourceSpec
+
+    text = render()
+    relevance = text[text.index("## Relevance projects"):text.index("## Spans projects")]
+    assert all(f"| `{key}` |" in relevance for key in RelevanceConfig.model_fields if key != "data")
+    spans = text[text.index("## Spans projects"):]
+    for table, model in (("[data]", DataSpec), ("[[sources]]", SourceSpec), ("[harmonizer]", HarmonizerSpec),
+                         ("[correct]", CorrectSpec)):
+        section = spans[spans.index(f"### `{table}`"):]
+        assert all(f"| `{key}` |" in section for key in model.model_fields)

@@ -257,3 +257,12 @@ def test_project_labels_from_the_state(tmp_path: Path) -> None:
     assert prov[1]["human"][0]["annotator"] == "bob" and frame["label_source"][1] == "human"
     assert prov[2]["corrections"] == [{"source": "llm", "strategy": "fewshot", "before": "other", "after": "other"}]
     assert prov[0]["sources"] == {"kw": "ham"}
+
+
+def test_argilla_bad_json_line_names_its_line(tmp_path: Path) -> None:
+    """A JSON Lines export with a broken line: the file and its 1-based line, not a 0-based 'row'."""
+    path = tmp_path / "records.jsonl"
+    path.write_text('{"fields": {"text": "a"}}\n{broken\n', encoding="utf-8")
+    with pytest.raises(DataError) as e:
+        argilla.read_records(path)
+    assert str(e.value).startswith(f"file {path}, line 2: invalid JSON")

@@ -160,6 +160,24 @@ def test_slots_votes_features_and_harmonized_risk():
     assert acc_h >= np.mean(rks[2].top1 == truth)                 # never worse than the noisiest voter
 
 
+
+def test_slots_no_linker_ranks_first_are_no_warning_to_the_user():
+    """Every linker agrees (the usual case on easy mentions): slots 1..K-1 get no vote. That is no advice for a
+    linking user ("add a rule or source that votes for them" was printed twice per run); the model keeps it."""
+    import warnings
+
+    rng = np.random.default_rng(1)
+    n = 40
+    ent = np.stack([rng.permutation(100)[:4] for _ in range(n)])
+    rks = [Ranking(ent.copy(), np.tile([0.9, 0.5, 0.3, 0.1], (n, 1))) for _ in range(3)]
+    slots = build_slots(rks, [np.ones((n, 4))] * 3, ["a", "b", "c"], n_slots=4)
+    assert (slots.L == 0).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                            # any warning fails the test
+        h = harmonize(slots)
+    assert (h.ranking.top1 == ent[:, 0]).all()
+
+
 def test_linking_harmonizer_n_seeds_reaches_polar_and_one_seed_is_the_plain_fit():
     """[linking.harmonizer] n_seeds = K: the linking job's POLAR is a K-seed ensemble (seeds seed, seed+10000, ..., its
     h(x) the mean of K real fits); K = 1 is the single fit (the default before)."""
@@ -524,3 +542,41 @@ def test_a_project_that_finds_its_mentions_by_matching_scans_each_text_once(corp
     assert len(scanned) == len(set(scanned))
     assert {d.text for d in docs} <= {text for _, text in scanned}
     assert res.run.mentions.texts == want.texts and res.run.mentions.starts.tolist() == want.starts.tolist()
+
+
+def test_a_match_project_links_plain_text_and_jsonl_and_a_spans_project_says_how(corpus):
+    """mentions = "match" needs no spans, so the corpus may be plain text (one document per line) or BEIR JSONL, as
+    the unlabelled files may (it was PubTator only: 'row line 1: expected PMID|t|title'); with "spans" a file
+    that is not PubTator is refused naming the key that reads plain text."""
+    import json
+
+    from polarlab.data.pubtator import read_pubtator
+    from polarlab.errors import DataError
+    from polarlab.linking.config import load_linking_project
+    from polarlab.linking.run import run_linking
+    from polarlab.ontology import NameMatcher
+
+    docs = read_pubtator(corpus / "corpus" / "train_corpus.txt")
+    want = MentionSet.from_matches(docs, NameMatcher(load_ontology(corpus / "onto")))
+    (corpus / "plain.txt").write_text("".join(d.text + "\n" for d in docs), encoding="utf-8")
+    (corpus / "docs.jsonl").write_text("".join(json.dumps({"_id": d.id, "text": d.text}) + "\n" for d in docs),
+                                       encoding="utf-8")
+    for name in ("plain.txt", "docs.jsonl"):
+        (corpus / "p.toml").write_text(
+            f'[task]\nkind = "linking"\n[ontology]\npaths = ["onto"]\n[linking]\ncorpus = ["{name}"]\n'
+            'mentions = "match"\nlinkers = ["exact", "sparse"]\nself_train_risk = 0\n[output]\ndir = "out_p"\n',
+            encoding="utf-8")
+        res = run_linking(load_linking_project(corpus / "p.toml"), base_dir=corpus)
+        assert res.run.mentions.texts == want.texts and res.run.mentions.starts.tolist() == want.starts.tolist()
+        assert len(res.frame) == len(want.texts)
+    (corpus / "p.toml").write_text(
+        '[task]\nkind = "linking"\n[ontology]\npaths = ["onto"]\n[linking]\ncorpus = ["plain.txt"]\n', encoding="utf-8")
+    with pytest.raises(DataError) as e:
+        run_linking(load_linking_project(corpus / "p.toml"), base_dir=corpus)
+    assert str(e.value).startswith(f"file {corpus / 'plain.txt'}, line 1: not a PubTator file")
+    assert 'mentions = "match"' in e.value.fix
+    for mentions in ("spans", "match"):       # a missing corpus file is the corpus's, not 'unlabelled text'
+        (corpus / "p.toml").write_text('[task]\nkind = "linking"\n[ontology]\npaths = ["onto"]\n[linking]\n'
+                                       f'corpus = ["nope.txt"]\nmentions = "{mentions}"\n', encoding="utf-8")
+        with pytest.raises(DataError, match="corpus file not found"):
+            run_linking(load_linking_project(corpus / "p.toml"), base_dir=corpus)

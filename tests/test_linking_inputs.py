@@ -154,6 +154,26 @@ def test_bad_pubtator_lines_name_the_file_and_line(tmp_path):
     assert "bad.txt" in str(e.value) and "iconv" in str(e.value)
 
 
+def test_a_bad_gold_id_names_the_file_and_line_of_its_mention(tmp_path):
+    """As the README says: an unknown gold id is named with the PubTator file and the mention's line (it was
+    'row document 1, span 0-6, column 'gold'', no file)."""
+    from polarlab.linking.config import linking_project_from_dict
+    from polarlab.linking.run import run_linking
+
+    (tmp_path / "onto.obo").write_text(OBO, encoding="utf-8")
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("1|t|Wilson disease.\n1|a|And hypotension.\n1\t0\t14\tWilson disease\tDisease\tD006527\n"
+                      "1\t20\t31\thypotension\tDisease\tFOO:1\n", encoding="utf-8")
+    proj = linking_project_from_dict({"ontology": {"paths": ["onto.obo"]}, "linking": {"corpus": ["c.txt"]}})
+    with pytest.raises(InputError) as e:
+        run_linking(proj, base_dir=tmp_path)
+    assert str(e.value).startswith(f"file {corpus}, line 4: unknown gold id 'FOO:1'. Fix:")
+    corpus.write_text(corpus.read_text(encoding="utf-8").replace("FOO:1", "DOID:77"), encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        run_linking(proj, base_dir=tmp_path)
+    assert str(e.value).startswith(f"file {corpus}, line 4: gold id 'DOID:77' is not a term of the ontology")
+
+
 def test_bench_and_link_handle_a_bc5cdr_style_corpus(folder):
     """The real bench and project runner (name linkers only: no model to load) on the mixed corpus."""
     from typer.testing import CliRunner

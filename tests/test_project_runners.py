@@ -48,3 +48,94 @@ def test_run_a_spans_project(tmp_path):
                    'patern = "x"\n')
     out = CliRunner().invoke(app, ["run", str(bad)])
     assert out.exit_code == 2 and "patern" in out.output
+
+
+def test_a_spans_projects_mistakes_each_get_one_line_naming_the_key_or_file(tmp_path):
+    """A typo gets a did-you-mean and the key path (was: 'sources.0.patern: Extra inputs are not permitted. Fix: see
+    the spans config docs'); an empty documents file is named (was: "column 'L': no rows to fit on"); a [task] types
+    that no source's label is in is refused (was: a run that found nothing, silently)."""
+    (tmp_path / "docs.txt").write_text("1|t|Wilson disease.\n1|a|Rare.\n1\t0\t14\tWilson disease\tDisease\tD1\n")
+    (tmp_path / "empty.txt").write_text("")
+
+    def error(data: str, types: str, source: str) -> str:
+        p = tmp_path / "p.toml"
+        p.write_text(f'[task]\nkind = "spans"\ntypes = {types}\n[data]\npath = "{data}"\n'
+                     f'[[sources]]\ntype = "regex"\nname = "x"\n{source}\n[harmonizer]\nfeatures = "shape"\n')
+        out = CliRunner().invoke(app, ["run", str(p), "--out", str(tmp_path / "out")])
+        assert out.exit_code == 2, out.output
+        return " ".join(out.output.split())
+
+    msg = error("docs.txt", '["Disease"]', 'patern = "Wilson"')
+    assert "key 'sources[0].patern': unknown key 'patern'. Fix: did you mean 'pattern'?" in msg
+    msg = error("empty.txt", '["Disease"]', 'pattern = "Wilson"')
+    assert f"file {tmp_path / 'empty.txt'}: no documents" in msg
+    msg = error("docs.txt", '["Disase"]', 'pattern = "Wilson"')
+    assert "key 'sources[0].label'" in msg and "['Disase']" in msg and str(tmp_path / "p.toml") in msg
+    msg = error("docs.txt", '["Disease"]', 'pattern = "(Wilson"')      # errors of a built source: its table's key
+    assert "key 'sources[0].pattern': bad regular expression" in msg
+    msg = error("docs.txt", '["Disease"]', 'label = "Disease"')
+    assert "key 'sources[0].pattern': regex source 'x' needs a pattern" in msg
+
+
+def test_a_mistyped_kind_lists_every_kind_and_a_missing_entity_column_names_the_key(tmp_path):
+    """'relaton' / 'linkng': the kinds with runners of their own are kinds too (the list had only text and
+    relation); a relation's missing entity column names entity_columns (the fix said entity_column = "...", no such
+    key, and a --entity-column option predict does not have)."""
+    (tmp_path / "d.csv").write_text("text,chem,gene\naspirin inhibits COX1,aspirin,COX1\n")
+    p = tmp_path / "p.toml"
+    for typo, meant in (("relaton", "relation"), ("linkng", "linking")):
+        p.write_text(f'[task]\nkind = "{typo}"\nlabels = ["a", "b"]\n[data]\npath = "d.csv"\n'
+                     '[[sources]]\ntype = "keyword"\nname = "k"\nkeywords = ["inhibits"]\nlabel = "a"\n')
+        out = " ".join(CliRunner().invoke(app, ["run", str(p)]).output.split())
+        assert f"did you mean '{meant}'?" in out and "'linking', 'relation', 'relevance', 'spans', 'text'" in out
+    p.write_text('[task]\nkind = "relation"\nlabels = ["a", "b"]\nentity_columns = ["chem", "gen"]\n[data]\n'
+                 'path = "d.csv"\n[[sources]]\ntype = "keyword"\nname = "k"\nkeywords = ["inhibits"]\nlabel = "a"\n')
+    res = CliRunner().invoke(app, ["run", str(p), "--out", str(tmp_path / "out")])
+    out = " ".join(res.output.split())
+    assert res.exit_code == 2 and "no entity column 'gen'" in out and 'entity_columns = ["...", "..."]' in out
+
+
+def test_a_typo_in_project_is_refused_by_every_kind_with_a_runner(tmp_path):
+    """[project] statedir = ... was ignored by the linking, relevance and spans projects (the state went to
+    .polarlab without a word); it is an unknown key with a did-you-mean, as in a text project."""
+    tables = {"linking": '[ontology]\npaths = ["o.tsv"]\n[linking]\ncorpus = ["c.txt"]\n',
+              "relevance": '[data]\nbeir = "b"\n',
+              "spans": '[data]\npath = "c.txt"\n[[sources]]\ntype = "regex"\nname = "r"\npattern = "x"\n'}
+    for kind, body in tables.items():
+        p = tmp_path / f"{kind}.toml"
+        p.write_text(f'[task]\nkind = "{kind}"\n{body}[project]\nstatedir = "s"\n')
+        out = " ".join(CliRunner().invoke(app, ["run", str(p)]).output.split())
+        assert f"file {p}, key 'project.statedir': unknown key 'statedir'. Fix: did you mean 'state_dir'?" in out, kind
+
+
+def test_an_unreachable_llm_server_is_named_under_its_source_table(tmp_path):
+    """A relation (or text) project's llm source with a wrong base_url: the key is the project's,
+    sources[1].base_url (was a bare 'base_url' that did not say which source table)."""
+    import socket
+
+    with socket.socket() as s:                  # a local port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (tmp_path / "d.csv").write_text("text,chem,gene\naspirin inhibits COX1,aspirin,COX1\nx binds y,x,y\n")
+    p = tmp_path / "p.toml"
+    p.write_text('[task]\nkind = "relation"\nlabels = ["a", "b"]\nentity_columns = ["chem", "gene"]\n[data]\n'
+                 'path = "d.csv"\n[[sources]]\ntype = "keyword"\nname = "k"\nkeywords = ["inhibits"]\nlabel = "a"\n'
+                 f'[[sources]]\ntype = "llm"\nname = "llm"\nbackend = "openai"\nmodel = "m"\n'
+                 f'base_url = "http://127.0.0.1:{port}/v1"\n[project]\nstate_dir = "st"\n')
+    res = CliRunner().invoke(app, ["run", str(p), "--out", str(tmp_path / "out")])
+    out = " ".join(res.output.split())
+    assert res.exit_code == 2 and f"file {p}, key 'sources[1].base_url': no OpenAI-compatible server" in out
+
+
+def test_commands_for_the_label_task_say_what_to_do_with_another_kind(tmp_path):
+    """`polarlab status` (export, report, review...) on a linking, relevance or spans project: one line saying that
+    the kind has a job of its own and how to run it (was: 'unknown section [ontology]' about a valid project)."""
+    for kind, body in (("linking", '[ontology]\npaths = ["o.tsv"]\n[linking]\ncorpus = ["c.txt"]\n'),
+                       ("relevance", '[data]\nbeir = "b"\n[relevance]\nbudget = 3\n'),
+                       ("spans", '[task]\ntypes = ["Disease"]\n')):
+        p = tmp_path / f"{kind}.toml"
+        p.write_text(f'[task]\nkind = "{kind}"\n' + body.replace("[task]\n", ""))
+        res = CliRunner().invoke(app, ["status", str(p)])
+        out = " ".join(res.output.split())
+        assert res.exit_code == 2 and f'a [task] kind = "{kind}" project has a job of its own' in out, out
+        assert f"polarlab run {p}" in out and "unknown section" not in out

@@ -130,12 +130,18 @@ def test_jsonl_spacy_and_label_studio_round_trip(tmp_path):
 def test_bad_input_names_file_and_line(tmp_path):
     p = tmp_path / "bad.txt"
     p.write_text("1|t|Title\n1|a|Abstract text\n1\t0\t5\tWrong\tDisease\n", encoding="utf-8")
-    with pytest.raises(DataError, match="line 3"):
+    with pytest.raises(DataError) as e:
         read_pubtator(p)
+    assert str(e.value).startswith(f"file {p}, line 3: ")     # plainly, as the CSV loader: no "row 'line 3'"
+    p.write_text("1|t|Title\n1|a|Abstract text\n1\t0\t5\tTitle\tDisease\n1\t20\t99\tx\tDisease\n", encoding="utf-8")
+    with pytest.raises(DataError) as e:
+        read_pubtator(p)
+    assert str(e.value).startswith(f"file {p}, line 4: span 20-99 is outside the text of document 1 (19 characters)")
     q = tmp_path / "bad.conll"
     q.write_text("Wilson\tX-Disease\n", encoding="utf-8")
-    with pytest.raises(DataError, match="line 1"):
+    with pytest.raises(DataError) as e:
         read_conll(q)
+    assert str(e.value).startswith(f"file {q}, line 1: ")
     with pytest.raises(DataError, match="not found"):
         read_jsonl(tmp_path / "missing.jsonl")
 
@@ -346,3 +352,25 @@ def test_harmonizer_falls_back_to_majority_vote_and_says_so(caplog):
     mv = votes.decode(decode_tags(MajoritySpans().predict_proba(votes), votes, "argmax"))
     assert [[s.key for s in S] for S in spans] == [[s.key for s in sorted(S)] for S in mv]
     assert any(spans)
+
+
+def test_a_dictionary_source_reads_any_ontology_file_the_linking_task_reads(tmp_path):
+    """[[sources]] ontology may be one OBO or TSV file (the linking task's format: id, name, synonyms), not only a
+    Disease Ontology folder (it was refused: 'no Disease Ontology files (*.obo, HumanDO.tsv)')."""
+    from polarlab.spans.config import SourceSpec
+    from polarlab.spans.run import build_source
+
+    tsv = tmp_path / "onto.tsv"
+    tsv.write_text("id\tname\tsynonyms\nX:1\tbreast cancer\tmammary carcinoma|breast carcinoma\nX:2\tdisease\t\n",
+                   encoding="utf-8")
+    obo = tmp_path / "onto.obo"
+    obo.write_text('format-version: 1.2\n\n[Term]\nid: X:1\nname: breast cancer\nsynonym: "mammary carcinoma" EXACT []\n'
+                   'synonym: "breast carcinoma" EXACT []\n', encoding="utf-8")
+    doc = SpanDoc("1", "Mammary carcinoma and breast cancers, a disease.")
+    for path in (tsv, obo):
+        src = build_source(SourceSpec(type="dictionary", name="onto", ontology=path), tmp_path)
+        assert [doc.text[s.start:s.end] for s in src.find(doc)] == ["Mammary carcinoma", "breast cancers"]
+    from polarlab.errors import InputError
+
+    with pytest.raises(InputError, match="not found"):
+        build_source(SourceSpec(type="dictionary", name="onto", ontology=tmp_path / "nope.tsv"), tmp_path)

@@ -39,3 +39,42 @@ def test_an_unknown_backend_or_key_is_refused_with_the_source_named(tmp_path: Pa
     with pytest.raises(ConfigError) as e:
         _llm(SourceSpec(type="llm", name="llm3", backend="echo", backend_options={"word": "x", "wrod": "x"}), tmp_path, [])
     assert "wrod" in str(e.value)
+
+
+def test_an_unreachable_llm_server_stops_the_span_job_before_any_slow_work(tmp_path: Path, monkeypatch) -> None:
+    """A wrong base_url fails in seconds in the probe, naming the key, not after the retries of the first
+    document's prompt (LLMUnreachableError wrapped as 'span source failed ... Fix: ... Fix: ...')."""
+    import socket
+
+    import polarlab.spans.run as run
+    from polarlab.llm.errors import LLMUnreachableError
+
+    with socket.socket() as s:                  # a local port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def no_slow_work(*a, **k):
+        raise AssertionError("the span sources ran before the LLM server was checked")
+
+    monkeypatch.setattr(run, "apply_span_sources", no_slow_work)
+    doc = tmp_path / "docs.txt"
+    doc.write_text("1|t|Wilson disease.\n1|a|A rare disease.\n1\t0\t14\tWilson disease\tDisease\tD1\n", encoding="utf-8")
+    project = tmp_path / "polarlab.toml"
+    project.write_text(f'[task]\nkind = "spans"\n[data]\npath = "docs.txt"\n'
+                       f'[[sources]]\ntype = "regex"\nname = "disease"\npattern = "\\\\w+ disease"\n'
+                       f'[[sources]]\ntype = "llm"\nname = "llm"\nbackend = "openai"\n'
+                       f'backend_options = {{model = "m", base_url = "http://127.0.0.1:{port}/v1"}}\n', encoding="utf-8")
+    with pytest.raises(LLMUnreachableError) as e:
+        run.run_project(project, tmp_path / "out")
+    assert isinstance(e.value, ConfigError) and e.value.column == "sources[1].backend_options.base_url"
+    assert f"127.0.0.1:{port}" in str(e.value) and str(e.value).count("Fix:") == 1
+    from typer.testing import CliRunner
+
+    from polarlab.cli.main import app
+
+    res = CliRunner().invoke(app, ["run", str(project), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 2        # the key is the project file's: the CLI names that file
+    assert f"file {project}, key 'sources[1].backend_options.base_url'" in " ".join(res.output.split())
+    project.write_text(project.read_text(encoding="utf-8").replace("base_url =", "baseurl ="), encoding="utf-8")
+    res = CliRunner().invoke(app, ["run", str(project), "--out", str(tmp_path / "out")])
+    assert "key 'sources[1].backend_options.baseurl': unknown key 'baseurl'" in " ".join(res.output.split())

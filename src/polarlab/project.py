@@ -187,6 +187,14 @@ def load_project(path: str | Path) -> Project:
     load_plugins()
     path = Path(path)
     raw = read_toml(path)
+    from .tasks import PROJECT_RUNNERS
+
+    kind = raw.get("task", {}).get("kind") if isinstance(raw.get("task"), dict) else None
+    if kind in PROJECT_RUNNERS:      # status, export, review, ...: made for the label task's stages and state
+        raise ConfigError(f'a [task] kind = "{kind}" project has a job of its own, which this command does not read',
+                          file=str(path), column="task.kind",
+                          fix=f"run it with `polarlab run {path}`" + (f" (or `polarlab link {path}`)" if kind == "linking"
+                                                                       else "") + "; its outputs are in its [output] dir")
     config = validate_tables(raw, str(path))
     data = raw["data"]
     base = path.parent

@@ -45,11 +45,11 @@ class Task:
         if len(set(labels)) != len(labels):
             raise ConfigError(f"duplicate label names in {list(labels)}", column="labels",
                               fix="give every class a distinct name")
-        from .tasks import TASK_KINDS
+        from .tasks import TASK_KINDS, known_kinds
 
         if self.kind not in TASK_KINDS:
             raise ConfigError(f"unknown task kind {self.kind!r}", column="kind",
-                              fix=f"use one of {sorted(TASK_KINDS)}")
+                              fix=f"use one of {known_kinds()}")
         if self.verbalizers is not None:
             verbs = tuple(str(v) for v in self.verbalizers)
             object.__setattr__(self, "verbalizers", verbs)

@@ -59,6 +59,12 @@ def register_project_runner(kind: str, target: str) -> None:
     PROJECT_RUNNERS[kind] = target
 
 
+def known_kinds() -> list[str]:
+    """Every ``[task] kind`` a project file may name: the registered task kinds and the kinds with a runner of
+    their own (linking, relevance, spans)."""
+    return sorted(set(TASK_KINDS) | set(PROJECT_RUNNERS))
+
+
 def project_runner(kind: str | None) -> Callable[..., dict] | None:
     """The runner registered for ``kind``, or None (the kind runs through the stage list)."""
     import importlib

@@ -32,7 +32,7 @@ def test_qrels_naming_an_unknown_document(tmp_path):
     with pytest.raises(DataError) as e:
         load_beir(root)
     msg = str(e.value)
-    assert "'d9'" in msg and "train.tsv" in msg and "row 3" in msg and "corpus-id" in msg
+    assert "'d9'" in msg and "train.tsv" in msg and ", line 3, " in msg and "row" not in msg and "corpus-id" in msg
 
 
 def test_qrels_naming_an_unknown_query(tmp_path):
@@ -54,13 +54,14 @@ def test_bad_corpus_line(tmp_path, line, what):
         fh.write(line)
     with pytest.raises(DataError, match=what) as e:
         load_corpus(tmp_path / "corpus.jsonl")
-    assert "row 3" in str(e.value)
+    assert str(e.value).startswith(f"file {tmp_path / 'corpus.jsonl'}, line 3: ")   # a line, not a row
 
 
 def test_duplicate_document_and_missing_split(tmp_path):
     root = write_beir(tmp_path, DOCS + DOCS[:1], QUERIES, {"train": []})
-    with pytest.raises(DataError, match="duplicate document id 'd1'"):
+    with pytest.raises(DataError, match="duplicate document id 'd1'") as e:
         load_beir(root)
+    assert f"row {len(DOCS)} (line {len(DOCS) + 1})" in str(e.value)   # 0-based row, 1-based line
     root = write_beir(tmp_path / "b", DOCS, QUERIES, {"train": []})
     with pytest.raises(DataError, match="qrels file not found"):
         load_beir(root)                                     # no qrels/test.tsv

@@ -29,6 +29,12 @@ def test_config_refuses_unknown_keys_and_bad_values():
         make_config(data="x", budget=-1)
     with pytest.raises(ConfigError, match="relevance.methods"):
         make_config(data="x", methods=["bm25", "colbert"])
+    with pytest.raises(ConfigError, match="did you mean 'budget'"):
+        make_config(data="x", budgett=3)
+    with pytest.raises(ConfigError) as e:                   # a typo: refused when read, not when the LLM is asked
+        make_config(data="x", llm="locl")
+    assert e.value.column == "relevance.llm" and "neither \"local\" nor an http(s) URL" in str(e.value)
+    assert make_config(data="x", llm="https://example.org/v1").llm == "https://example.org/v1"
 
 
 def test_config_from_project_tables(tmp_path):
@@ -171,3 +177,18 @@ def test_auroc_noise_band_of_an_uninformative_score():
     inside = np.mean([abs(auroc(rng.random(100), labels) - 0.5) <= band for _ in range(400)])
     assert 0.9 <= inside <= 0.99
     assert np.isnan(auroc_noise(np.array([1, 1, 1])))
+
+
+def test_bm25_prints_no_debug_lines(tiny_beir, caplog):
+    """bm25s sets its logger to DEBUG when imported: every run printed "DEBUG Building index from IDs objects"."""
+    import logging
+
+    from polarlab.relevance import load_beir
+    from polarlab.relevance.candidates import BM25Retriever
+
+    data = load_beir(tiny_beir)
+    logging.getLogger("bm25s").setLevel(logging.DEBUG)        # as bm25s leaves it when imported
+    with caplog.at_level(logging.DEBUG):                      # a handler that shows everything, as the CLI's does
+        ranking = BM25Retriever().fit(data).retrieve(data, data.split_queries("test"), 5)
+    assert not [r for r in caplog.records if r.name.startswith("bm25s") and r.levelno < logging.WARNING]
+    assert ranking.doc_idx.shape == (len(data.split_queries("test")), 5)

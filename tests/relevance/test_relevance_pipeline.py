@@ -40,8 +40,20 @@ def test_end_to_end_tiny_run(tiny_beir, tmp_path):
                       hard_negatives=2)
     state = tmp_path / "state"
     logs: list[str] = []
-    res = run_relevance(cfg, state_dir=state, log=logs.append)
+    res = run_relevance(cfg, state_dir=state, log=logs.append, labels_dir=tmp_path / "out")
     ret = res["retrievers"]
+    # the relevance labels themselves: one row per pool pair, P(relevant), the LLM's vote and the risk of its answer
+    import pandas as pd
+
+    for m in ("polar", "polar_self_training"):
+        labels = pd.read_csv(res["labels"][m], keep_default_na=True)
+        assert list(labels.columns) == ["query_id", "doc_id", "p_relevant", "llm_vote", "llm_p_yes", "llm_risk",
+                                        "rank_fused"]
+        assert labels["p_relevant"].between(0, 1).all() and labels["doc_id"].astype(str).isin(
+            load_beir(tiny_beir).doc_ids).all()
+        asked = labels["llm_vote"] >= 0
+        assert asked.sum() == ret[m]["llm_calls"] and labels.loc[asked, "llm_risk"].between(0, 1).all()
+        assert labels.loc[~asked, "llm_risk"].isna().all()
     assert list(ret) == ["fusion", "polar", "polar_self_training", "supervised"]
     for m in ret.values():
         assert 0 <= m["ndcg@10"] <= 1 and 0 <= m["recall@100"] <= 1

@@ -104,3 +104,30 @@ def test_bench_relevance_against_llama_cpp_server(tiny_beir, tmp_path):
     res2 = json.loads(again.output.strip().splitlines()[-1])
     assert res2["llm_backend_calls"] == 0 and res2["retrievers"]["polar"]["reused_model"]
     assert {m: r["ndcg@10"] for m, r in res2["retrievers"].items()} == {m: r["ndcg@10"] for m, r in ret.items()}
+
+
+def test_an_unreachable_llm_server_stops_the_run_before_the_first_stage(tiny_beir, tmp_path, monkeypatch):
+    """A wrong [relevance] llm URL fails in the probe, in seconds, naming the relevance key, not after BM25, the
+    corpus encoding and the pool (minutes on a real corpus)."""
+    import socket
+
+    from polarlab.errors import ConfigError
+    from polarlab.llm.errors import LLMUnreachableError
+    from polarlab.relevance import experiment, make_config, run_relevance
+
+    with socket.socket() as s:                  # a local port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    def no_slow_work(*a, **k):
+        raise AssertionError("the first stage ran before the LLM server was checked")
+
+    monkeypatch.setattr(experiment._Run, "first_stage", no_slow_work)
+    cfg = make_config(data=str(tiny_beir), llm=f"http://127.0.0.1:{port}/v1", methods=["bm25", "polar"])
+    with pytest.raises(LLMUnreachableError) as e:
+        run_relevance(cfg, state_dir=tmp_path / "s")
+    assert isinstance(e.value, ConfigError) and e.value.column == "relevance.llm"
+    assert f"127.0.0.1:{port}" in str(e.value) and "--llm" in e.value.fix
+    with pytest.raises(AssertionError, match="first stage"):      # no LLM method: no server asked
+        run_relevance(make_config(data=str(tiny_beir), llm=f"http://127.0.0.1:{port}/v1", methods=["bm25"]),
+                      state_dir=tmp_path / "s")

@@ -61,7 +61,7 @@ def link_cmd(project: Path = typer.Argument(..., help="a project file with [task
         proj = load_linking_project(project)
         result = run_linking(proj, base_dir=project.parent, output_dir=out)
     except PolarlabError as e:
-        _fail(e)
+        _fail(e, project)
     if "harmonized" in result.metrics:
         harmonized = result.metrics["harmonized"]
         print_linking(console, {"linkers": result.metrics["linkers"], "harmonized": harmonized,

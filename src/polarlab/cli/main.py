@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 
-from ..errors import PolarlabError
+from ..errors import ConfigError, PolarlabError
 from .render import print_stages
 from .render import print_analysis, print_bench, print_failures, print_correction, print_metrics, print_risk
 
@@ -31,7 +31,12 @@ def _setup_logging(verbose: bool) -> None:
                         handlers=[RichHandler(console=err, show_path=False)], force=True)
 
 
-def _fail(e: PolarlabError) -> None:
+def _fail(e: PolarlabError, project: Optional[Path] = None) -> None:
+    """Print ``e`` on one line and exit 2. A ConfigError that names a key but no file (raised by a task kind's
+    job, e.g. an LLM server that does not answer at ``sources.llm.backend_options.base_url``) is about the
+    project file: ``project`` is named as its file."""
+    if project is not None and isinstance(e, ConfigError) and e.file is None and e.column is not None:
+        e.file = str(project)
     # escape: messages name "[data]", "[[sources]]"… which rich would take as markup and drop;
     # soft_wrap: one line, whatever the terminal width
     err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
@@ -73,7 +78,7 @@ def _run_project(project: Path, out: Optional[Path], progress: bool, verbose: bo
             adjust(proj)
         result = run_pipeline(proj, progress=progress)
     except PolarlabError as e:
-        _fail(e)
+        _fail(e, project)
     except KeyboardInterrupt:
         _interrupted()
     _report(result)

@@ -17,7 +17,8 @@ from .models import SECTIONS
 HEADER = """# Project file reference (`polarlab.toml`)
 
 Generated from the typed models in `src/polarlab/config/models.py`, `src/polarlab/sources/registry.py`,
-`src/polarlab/llm/settings.py`, `src/polarlab/llm/backends.py` and `src/polarlab/linking/config.py` by
+`src/polarlab/llm/settings.py`, `src/polarlab/llm/backends.py`, `src/polarlab/linking/config.py`,
+`src/polarlab/relevance/config.py` and `src/polarlab/spans/config.py` by
 `python -m polarlab.config.docs`; do not edit by hand. Every key is checked: an unknown key or a value of the
 wrong type stops the run before any work, with the file, the key path and a "did you mean" suggestion.
 Types are strict: `"10"` is not an integer and `"mv"` is not a list.
@@ -25,9 +26,12 @@ Types are strict: `"10"` is not an integer and `"mv"` is not a list.
 
 
 def _type(annotation: Any) -> str:
+    if annotation is Path:
+        return "path"
     text = str(annotation) if not isinstance(annotation, type) else annotation.__name__
     for a, b in (("typing.", ""), ("Optional[", "optional["), ("NoneType", "none"), ("<class '", ""), ("'>", ""),
-                 ("polarlab.config.models.", ""), ("polarlab.linking.config.", ""), ("Literal", "one of")):
+                 ("polarlab.config.models.", ""), ("polarlab.linking.config.", ""), ("Literal", "one of"),
+                 ("pathlib.Path", "path"), ("pathlib._local.Path", "path"), ("PosixPath", "path")):
         text = text.replace(a, b)
     return text.replace("|", "\\|")
 
@@ -76,6 +80,34 @@ def render() -> str:
         out.append(f"#### `backend = \"{name}\"`\n\n{inspect.cleandoc(backend.settings.__doc__ or '')}\n\n"
                    f"{model_table(backend.settings)}\n")
     out.append(linking_tables())
+    out.append(relevance_tables())
+    out.append(spans_tables())
+    return "\n".join(out)
+
+
+def relevance_tables() -> str:
+    """The tables of a relevance project (``[task] kind = "relevance"``, :mod:`polarlab.relevance.config`)."""
+    from ..relevance.config import RelevanceConfig
+
+    fields = {k: f for k, f in RelevanceConfig.model_fields.items() if k != "data"}
+    rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    rows += [f"| `{n}` | {_type(f.annotation)} | {_default(f)} | {f.description or ''} |" for n, f in fields.items()]
+    return ("## Relevance projects (`[task] kind = \"relevance\"`)\n\nA relevance project file (`polarlab run "
+            "project.toml`) has `[data] beir = \"FOLDER\"` (a BEIR folder: corpus.jsonl, queries.jsonl, "
+            "qrels/train.tsv, qrels/test.tsv), an optional `[relevance]` table and `[project] state_dir`.\n\n"
+            "### `[relevance]`\n\n" + inspect.cleandoc(RelevanceConfig.__doc__ or "") + "\n\n" + "\n".join(rows) + "\n")
+
+
+def spans_tables() -> str:
+    """The tables of a spans project (``[task] kind = "spans"``, :mod:`polarlab.spans.config`)."""
+    from ..spans.config import CorrectSpec, DataSpec, HarmonizerSpec, SourceSpec
+
+    out = ["## Spans projects (`[task] kind = \"spans\"`)\n\nA spans project file (`polarlab run project.toml`) has "
+           "`[task] types` (the span labels, default `[\"Disease\"]`), these tables, `[project] state_dir` and "
+           "`[output]` (`dir`, `spans`: the file name, `.jsonl`, PubTator `.txt` or `.conll`).\n"]
+    for name, model in (("data", DataSpec), ("[sources]", SourceSpec), ("harmonizer", HarmonizerSpec),
+                        ("correct", CorrectSpec)):
+        out.append(f"### `[{name}]`\n\n{model_table(model)}\n")
     return "\n".join(out)
 
 

@@ -32,10 +32,13 @@ class TaskSection(Section):
     @field_validator("kind")
     @classmethod
     def _kind(cls, v: str) -> str:
-        from ..tasks import TASK_KINDS
+        from ..tasks import TASK_KINDS, known_kinds
+        from .base import suggest
 
         if v not in TASK_KINDS:
-            raise ValueError(f"unknown task kind. Fix: use one of {sorted(TASK_KINDS)}")
+            guess = suggest(v, known_kinds())
+            hint = f"did you mean {guess!r}? " if guess else ""
+            raise ValueError(f"unknown task kind. Fix: {hint}use one of {known_kinds()}")
         return v
 
 

@@ -91,6 +91,16 @@ def _check_unique_columns(frame: pd.DataFrame, source: str | None) -> None:
                         fix="give every column a unique name (rename or drop the copies)")
 
 
+_COLUMN_FIX = {
+    "text": 'name the text column: text_column = "..." in [data] (polarlab predict: --text-column)',
+    "id": 'name the id column: id_column = "..." in [data] (polarlab predict: --id-column)',
+    "label": 'name the gold label column: label_column = "..." in [data]',
+    "entity": 'name the two entity columns of the relation: entity_columns = ["...", "..."] in [task] or [data]',
+    "span": 'name the two entity span columns: span_columns = ["...", "..."] in [data]',
+}
+"""The fix of a missing column, by its role (the key that names it)."""
+
+
 def _require_columns(frame: pd.DataFrame, source: str | None, **by_role: list[str]) -> None:
     """Check that the frame has every column named in ``by_role`` (role, e.g. ``text``, -> column names).
 
@@ -102,8 +112,7 @@ def _require_columns(frame: pd.DataFrame, source: str | None, **by_role: list[st
         for col in names:
             if col not in frame.columns:
                 raise DataError(f"no {role} column {col!r}; the columns are {columns}", file=source, column=col,
-                                fix=f"name the {role} column: {role}_column = \"...\" in [data] (polarlab predict: "
-                                    f"--{role}-column)")
+                                fix=_COLUMN_FIX.get(role, f"name the {role} column: {role}_column = \"...\" in [data]"))
 
 
 def _texts(frame: pd.DataFrame, text_column: str, source: str | None, line: Callable[[int], int | None],

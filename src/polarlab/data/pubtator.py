@@ -134,24 +134,24 @@ def _read_lines(path: Path, lines: Iterable[str], check_text: bool) -> list[Docu
             continue
         if len(cols) < 5:
             raise DataError(f"expected 'PMID|t|title', 'PMID|a|abstract' or 6 tab-separated mention "
-                            f"columns, got {len(cols)} column(s)", file=str(path), row=f"line {n}",
+                            f"columns, got {len(cols)} column(s)", file=str(path), line=n,
                             fix="use the PubTator format (PMID, start, end, mention, type, ids)")
         if current is None or cols[0] != current.id:
             raise DataError(f"mention of document {cols[0]} outside that document's block", file=str(path),
-                            row=f"line {n}", fix="put mention lines right after their document's title/abstract")
+                            line=n, fix="put mention lines right after their document's title/abstract")
         try:
             start, end = int(cols[1]), int(cols[2])
         except ValueError:
             raise DataError(f"offsets {cols[1]!r}, {cols[2]!r} are not integers", file=str(path),
-                            row=f"line {n}", fix="give character offsets start<TAB>end") from None
+                            line=n, fix="give character offsets start<TAB>end") from None
         text = current.text
         if not 0 <= start < end <= len(text):
             raise DataError(f"span {start}-{end} is outside the text of document {current.id} "
-                            f"({len(text)} characters)", file=str(path), row=f"line {n}",
+                            f"({len(text)} characters)", file=str(path), line=n,
                             fix="offsets count characters of title + ' ' + abstract, end exclusive")
         if check_text and text[start:end].strip() != cols[3].strip():
             raise DataError(f"span {start}-{end} reads {text[start:end]!r}, the line says {cols[3]!r}",
-                            file=str(path), row=f"line {n}",
+                            file=str(path), line=n,
                             fix="fix the offsets (title + ' ' + abstract, end exclusive) or the mention")
         current.mentions.append(Mention(start, end, text[start:end], cols[4], split_ids(cols[5] if len(cols) > 5 else "")))
     if not docs:
@@ -180,6 +180,23 @@ def mention_types(docs: Iterable[Document]) -> dict[str, int]:
     """Mention type -> number of mentions, most frequent first."""
     counts = Counter(m.type for d in docs for m in d.mentions)
     return dict(counts.most_common())
+
+
+def mention_lines(paths: Iterable[str | os.PathLike]) -> dict[tuple[str, int, int], tuple[str, int]]:
+    """(document id, start, end) -> (file, 1-based line) of every mention line of the PubTator ``paths`` (the
+    first when several give the same mention); files that are missing or not UTF-8 are skipped (the reader has
+    refused them already). For messages that point at a mention's line."""
+    out: dict[tuple[str, int, int], tuple[str, int]] = {}
+    for p in paths:
+        try:
+            with Path(p).open(encoding="utf-8-sig") as fh:
+                for n, raw in enumerate(fh, start=1):
+                    cols = raw.rstrip("\r\n").split("\t")
+                    if len(cols) >= 5 and cols[1].isdigit() and cols[2].isdigit():
+                        out.setdefault((cols[0], int(cols[1]), int(cols[2])), (str(p), n))
+        except (OSError, UnicodeDecodeError):
+            continue
+    return out
 
 
 def read_corpus(paths: Iterable[str | os.PathLike]) -> list[Document]:

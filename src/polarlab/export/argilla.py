@@ -73,7 +73,7 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
                 try:
                     data.append(json.loads(line))
                 except json.JSONDecodeError as e:
-                    raise DataError(f"invalid JSON: {e.msg}", file=str(path), row=n,
+                    raise DataError(f"invalid JSON: {e.msg}", file=str(path), line=n + 1,
                                     fix="export the records again (records.to_json)") from None
     if isinstance(data, dict):   # {"records": [...]}, or a JSON Lines file of one record
         data = data.get("records", [data])

@@ -14,7 +14,7 @@ from ..errors import InputError
 from ..ontology.load import load_ontology
 from ..risk import calibration_report
 from .config import LinkingConfig
-from .evaluate import GoldMap, hits_at, link_accuracy, map_gold
+from .evaluate import GoldMap, hits_at, link_accuracy, map_gold, mention_locations
 from .mentions import MentionSet
 from .pipeline import LinkRun, peak_rss_mb, run_link
 from .unlabelled import read_unlabelled
@@ -99,8 +99,7 @@ def bench_run(corpus: str | os.PathLike, ontology: str | os.PathLike, cfg: Linki
         raise InputError("no unlabelled text for self-supervision (train/dev files)", file=str(corpus),
                          fix="put the train/dev PubTator files beside the test file")
     mentions = MentionSet.from_documents(docs, cfg.window, cfg.expand_abbreviations)
-    where = [f"document {d}, span {s}-{e}" for d, s, e in zip(mentions.doc_ids, mentions.starts, mentions.ends)]
-    gold = map_gold(mentions.gold, onto, cfg.gold_prefixes, cfg.bare_gold_prefix, where)
+    gold = map_gold(mentions.gold, onto, cfg.gold_prefixes, cfg.bare_gold_prefix, mention_locations(mentions, test_files))
     load_s = time.perf_counter() - t0
     cache = Path(state_dir) / "embeddings" if state_dir else None
     run = run_link(mentions, onto, texts, cfg, docs, cache_dir=cache, ablations=ablations,

@@ -153,11 +153,15 @@ class LinkLLMConfig(_Strict):
 class LinkingConfig(_Strict):
     """``[linking]``: what to link, with which text to self-supervise, and the linkers' settings."""
 
-    corpus: list[str] = Field(min_length=1)
+    corpus: list[str] = Field(min_length=1, description=(
+        "the documents to link: PubTator files (title and abstract lines, then mention lines); with mentions = \"match\" "
+        "also plain text (one document per line) or BEIR JSONL (.jsonl: _id, title, text)"))
     unlabelled: list[str] = Field(default_factory=list, description=(
         "text files for self-supervision: PubTator, BEIR JSONL (.jsonl: _id, title, text) or plain text (one "
         "document per line); default: the corpus's own text"))
-    mentions: Literal["spans", "match"] = "spans"
+    mentions: Literal["spans", "match"] = Field("spans", description=(
+        "spans: link the corpus's PubTator mentions (their ids are gold, scored in metrics.json); match: find the "
+        "mentions by ontology-name matching (word boundaries, longest match)"))
     entity_types: list[str] = Field(default_factory=list, description=(
         "link only the corpus's mentions of these PubTator types (case-insensitive, e.g. [\"Disease\"] in a "
         "BC5CDR file that also has Chemical mentions); empty = every type"))
@@ -279,8 +283,12 @@ def linking_project_from_dict(raw: dict, file: str | Path | None = None) -> Link
     """Validate parsed TOML tables; a problem is one :class:`ConfigError` naming the file and the key path, with
     the table's keys and a did-you-mean for an unknown key (:func:`polarlab.config.base.validate`)."""
     from ..config.base import validate
+    from ..config.models import ProjectSection
 
-    return validate(LinkingProject, raw, file=str(file) if file else None)
+    f = str(file) if file else None
+    if isinstance(raw, dict) and "project" in raw:      # [project] state_dir: a typo there is an error too
+        validate(ProjectSection, raw["project"], file=f, prefix="project", table="[project]")
+    return validate(LinkingProject, raw, file=f)
 
 
 def load_linking_project(path: str | Path) -> LinkingProject:

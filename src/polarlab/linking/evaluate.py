@@ -1,9 +1,10 @@
 """Gold concept ids -> ontology entities (directly or through xrefs), and accuracy@k."""
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -34,7 +35,7 @@ class GoldMap:
 
 def map_gold(gold: Sequence[tuple[str, ...]], ontology: Ontology,
              prefixes: Mapping[str, str] = NCBI_GOLD_PREFIXES, bare_prefix: str | None = "MESH",
-             where: Sequence[str] | None = None) -> GoldMap:
+             where: Sequence[str | Mapping[str, Any]] | None = None) -> GoldMap:
     """Map gold ids to ontology entities.
 
     An id of the ontology itself (e.g. ``DOID:1612``) maps to that term; ``PREFIX:LOCAL`` with PREFIX
@@ -49,7 +50,8 @@ def map_gold(gold: Sequence[tuple[str, ...]], ontology: Ontology,
     ``D003924`` and an ontology xref ``MSH:D003924`` all meet.
 
     Args:
-        where: per mention a label for messages (e.g. ``"doc 123, 45-60"``).
+        where: per mention where a message points: a label (``"doc 123, 45-60"``, given as the row) or the
+            InputError fields that locate it (``{"file": "corpus.txt", "line": 7}``, :func:`mention_locations`).
 
     Raises:
         InputError: naming the mention and the id.
@@ -65,6 +67,10 @@ def map_gold(gold: Sequence[tuple[str, ...]], ontology: Ontology,
         found = {pos[t] for t in xidx.get(key, ())}
         return found | ({own_keys[key]} if key in own_keys else set())
 
+    def at(i: int) -> dict[str, Any]:
+        loc = where[i] if where else i
+        return dict(loc) if isinstance(loc, Mapping) else {"row": loc, "column": "gold"}
+
     out, has, mappable = [], np.zeros(len(gold), bool), np.zeros(len(gold), bool)
     for i, g in enumerate(gold):
         ents: set[int] = set()
@@ -77,8 +83,7 @@ def map_gold(gold: Sequence[tuple[str, ...]], ontology: Ontology,
             if gid in pos:
                 ents.add(pos[gid])
             elif prefix is not None and prefix in own:
-                raise InputError(f"gold id {gid!r} is not a term of the ontology",
-                                 row=where[i] if where else i, column="gold",
+                raise InputError(f"gold id {gid!r} is not a term of the ontology", **at(i),
                                  fix="load the ontology release the gold was made with, or correct the id (or keep "
                                      "only the mentions of the ontology's type: [linking] entity_types)")
             elif corpus_prefix is not None:
@@ -86,13 +91,25 @@ def map_gold(gold: Sequence[tuple[str, ...]], ontology: Ontology,
             elif prefix is None and bare_prefix and BARE_MESH.match(gid):
                 ents |= lookup(canonical_xref(f"{bare_prefix}:{gid}"))
             else:
-                raise InputError(f"unknown gold id {gid!r}", row=where[i] if where else i, column="gold",
+                raise InputError(f"unknown gold id {gid!r}", **at(i),
                                  fix=f"use ontology ids ({sorted(own)}) or xref ids with a prefix in "
                                      f"{sorted(prefixes)} (set [linking] gold_prefixes)")
         out.append(ents)
         has[i] = bool(g)
         mappable[i] = bool(ents)
     return GoldMap(out, has, mappable)
+
+
+def mention_locations(mentions, files: Sequence[str | os.PathLike]) -> list[dict[str, Any]]:
+    """Per mention of ``mentions`` (a :class:`~polarlab.linking.mentions.MentionSet` read from the PubTator
+    ``files``) the file and 1-based line of its mention line, for :func:`map_gold`'s messages; a mention no line
+    gives is located by its document and span."""
+    from ..data.pubtator import mention_lines
+
+    lines = mention_lines(files)
+    return [dict(zip(("file", "line"), lines[(d, int(s), int(e))])) if (d, int(s), int(e)) in lines
+            else {"row": f"document {d}, span {s}-{e}", "column": "gold"}
+            for d, s, e in zip(mentions.doc_ids, mentions.starts, mentions.ends)]
 
 
 def hits_at(ranking: Ranking, gold: GoldMap, k: int) -> np.ndarray:

@@ -15,12 +15,14 @@ probability a calibrated one, both fitted there without gold (:mod:`polarlab.lin
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
 from ..harmonizer import PolarHarmonizer
+from ..harmonizer.diagnostics import SupervisionWarning
 from ..risk import risk_score
 from .linkers.base import Ranking, rrf_scores
 from .mentions import MentionSet
@@ -138,7 +140,11 @@ def harmonize(slots: CandidateSlots, harmonizer: PolarHarmonizer | None = None, 
     K = slots.entities.shape[1]
     h = harmonizer or PolarHarmonizer(n_classes=K, model="lr", seed=seed, combine="h")
     t0 = time.perf_counter()
-    h.fit(slots.L, slots.X)
+    with warnings.catch_warnings():
+        # the classes are candidate slots: the ones no linker ranks first ("class(es) [1, ..., 7] get no vote ...;
+        # add a rule or source") are the usual case and nothing a user can act on; kept in h.warnings_
+        warnings.filterwarnings("ignore", message=r"class\(es\) .* get no vote", category=SupervisionWarning)
+        h.fit(slots.L, slots.X)
     proba_h = h.predict_proba(None, slots.X)
     polar_seconds = time.perf_counter() - t0
     model = None

@@ -10,17 +10,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data.pubtator import Document, keep_types, mention_types, read_corpus
+from ..data.pubtator import Document, keep_types, mention_types
 from ..errors import ConfigError
 from ..export.atomic import atomic_path, write_text
 from ..ontology.load import load_ontology
 from ..ontology.terms import Ontology, canonical_xref
 from .candidates import MemoNameMatcher
 from .config import LinkingProject
-from .evaluate import link_accuracy, map_gold
+from .evaluate import link_accuracy, map_gold, mention_locations
 from .mentions import MentionSet
 from .pipeline import LinkRun, run_link
-from .unlabelled import read_unlabelled
+from .unlabelled import read_link_corpus, read_unlabelled
 
 LABEL_COLUMNS = ["document_id", "start", "end", "mention", "linked_id", "name", "xrefs", "probability", "risk"]
 
@@ -97,7 +97,7 @@ def run_linking(project: LinkingProject, base_dir: str | Path = ".", output_dir:
     res = lambda p: Path(p) if Path(p).is_absolute() else base / p  # noqa: E731
     cfg = project.linking
     ontology = load_ontology([res(p) for p in project.ontology.paths])
-    docs = read_corpus([res(p) for p in cfg.corpus])
+    docs = read_link_corpus([res(p) for p in cfg.corpus], cfg.mentions)
     types = mention_types(docs)
     docs = keep_types(docs, cfg.entity_types, ", ".join(str(res(p)) for p in cfg.corpus))
     unlabelled: list[Document] = read_unlabelled([res(p) for p in cfg.unlabelled]) if cfg.unlabelled else list(docs)
@@ -108,7 +108,7 @@ def run_linking(project: LinkingProject, base_dir: str | Path = ".", output_dir:
         mentions = MentionSet.from_matches(docs, matcher, cfg.window, cfg.expand_abbreviations)
     gold = None
     if mentions.gold and any(mentions.gold):     # check gold ids before the slow work
-        where = [f"document {d}, span {s}-{e}" for d, s, e in zip(mentions.doc_ids, mentions.starts, mentions.ends)]
+        where = mention_locations(mentions, [res(p) for p in cfg.corpus])
         gold = map_gold(mentions.gold, ontology, cfg.gold_prefixes, cfg.bare_gold_prefix, where)
     cache = Path(state_dir) if state_dir else base / project.project.get("state_dir", ".polarlab")
     run = run_link(mentions, ontology, unlabelled, cfg, docs, cache_dir=cache / "embeddings", matcher=matcher,

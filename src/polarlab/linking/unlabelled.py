@@ -103,6 +103,37 @@ def read_unlabelled(paths: Iterable[str | os.PathLike]) -> list[Document]:
     return unique_ids(read)
 
 
+def read_link_corpus(paths: Iterable[str | os.PathLike], mentions: str = "spans") -> list[Document]:
+    """The documents to link (``[linking] corpus``).
+
+    With ``mentions = "spans"`` the mentions are the files' own: PubTator files (:func:`read_corpus`). With
+    ``mentions = "match"`` they are found by ontology-name matching, so a file may also be BEIR-style JSONL or
+    plain text, one document per line (:func:`read_unlabelled`; a PubTator file's spans are then gold only).
+
+    Raises:
+        DataError: a missing file, a malformed line; with ``"spans"``, a file that is not PubTator (naming the
+            ``linking.mentions`` key that reads plain text).
+    """
+    from ..data.pubtator import read_corpus
+
+    paths = [Path(p) for p in paths]
+    for path in paths:
+        if not path.is_file():
+            raise DataError("corpus file not found", file=str(path),
+                            fix="check [linking] corpus (paths are read from the project file's folder)")
+    if mentions == "match":
+        return read_unlabelled(paths)
+    for path in paths:
+        first = _first_line(path).lstrip("\ufeff") if path.is_file() else ""
+        if first.strip() and not _PUBTATOR_TITLE.match(first):
+            raise DataError("not a PubTator file (its first line is not 'PMID|t|title'), so it has no mention "
+                            "spans to link", file=str(path), line=1,
+                            fix="give PubTator documents with mention lines, or set [linking] mentions = \"match\" "
+                                "to find the mentions by ontology-name matching in plain text (one document per "
+                                "line) or JSONL")
+    return read_corpus(paths)
+
+
 def unique_ids(files: list[tuple[Path, list[Document]]]) -> list[Document]:
     """The documents of ``files`` (path, documents) with unique ids, the same whatever the files' order
     (see :func:`read_unlabelled`)."""

@@ -62,10 +62,10 @@ def read_tsv(path: str | Path) -> Ontology:
                 continue
             tid, name = get(row, "id"), " ".join(get(row, "name").split())
             if not tid:
-                raise InputError("row without id", file=str(path), row=f"line {n}", column=header[col["id"]],
+                raise InputError("row without id", file=str(path), line=n, column=header[col["id"]],
                                  fix="give every row a term id")
             if not name:
-                raise InputError(f"term {tid} has no name", file=str(path), row=f"line {n}",
+                raise InputError(f"term {tid} has no name", file=str(path), line=n,
                                  column=header[col["name"]], fix="give every term a name")
             term = Term(id=tid, name=name, definition=get(row, "definition"), sources=[str(path)])
             for s in _split(get(row, "synonyms")):

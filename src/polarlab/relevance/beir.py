@@ -59,7 +59,8 @@ class BeirData:
         return [qid for qid in self.queries if qid in q]
 
 
-def _read_jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
+def _read_jsonl(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict]]:
+    """The JSON objects of a BEIR ``.jsonl`` file with their 1-based line numbers (blank lines skipped)."""
     if not path.is_file():
         raise DataError("file not found", file=str(path),
                         fix="give a BEIR folder with corpus.jsonl, queries.jsonl and qrels/<split>.tsv")
@@ -71,12 +72,12 @@ def _read_jsonl(path: Path, required: tuple[str, ...]) -> list[dict]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as e:
-                raise DataError(f"not valid JSON ({e.msg})", file=str(path), row=line_no,
+                raise DataError(f"not valid JSON ({e.msg})", file=str(path), line=line_no,
                                 fix="one JSON object per line") from None
             if not isinstance(row, dict) or any(k not in row for k in required):
-                raise DataError(f"a row needs the keys {list(required)}", file=str(path), row=line_no,
+                raise DataError(f"a row needs the keys {list(required)}", file=str(path), line=line_no,
                                 fix='write rows like {"_id": "1", "title": "...", "text": "..."}')
-            rows.append(row)
+            rows.append((line_no, row))
     return rows
 
 
@@ -88,18 +89,18 @@ def _read_qrels(path: Path, queries: dict[str, str], doc_index: dict[str, int]) 
                 continue
             if len(rec) < 3:
                 raise DataError(f"{len(rec)} columns, expected 3 (query-id, corpus-id, score)",
-                                file=str(path), row=line_no, fix="separate the columns by tabs")
+                                file=str(path), line=line_no, fix="separate the columns by tabs")
             qid, did, score = rec[0].strip(), rec[1].strip(), rec[2].strip()
             try:
                 s = int(float(score))
             except ValueError:
-                raise DataError(f"score {score!r} is not a number", file=str(path), row=line_no,
+                raise DataError(f"score {score!r} is not a number", file=str(path), line=line_no,
                                 column="score", fix="use integer relevance grades (0, 1, 2, ...)") from None
             if qid not in queries:
-                raise DataError(f"query {qid!r} is not in queries.jsonl", file=str(path), row=line_no,
+                raise DataError(f"query {qid!r} is not in queries.jsonl", file=str(path), line=line_no,
                                 column="query-id", fix="add the query or remove the line")
             if did not in doc_index:
-                raise DataError(f"document {did!r} is not in corpus.jsonl", file=str(path), row=line_no,
+                raise DataError(f"document {did!r} is not in corpus.jsonl", file=str(path), line=line_no,
                                 column="corpus-id", fix="add the document to the corpus or remove the line")
             if s > 0:
                 out.setdefault(qid, {})[did] = s
@@ -113,10 +114,10 @@ def load_corpus(path: str | Path) -> tuple[list[str], list[str], list[str]]:
     if not docs:
         raise DataError("the corpus is empty", file=str(corpus_path), fix="add at least one document")
     doc_ids, titles, texts, seen = [], [], [], set()
-    for i, d in enumerate(docs):
+    for i, (line_no, d) in enumerate(docs):
         did = str(d["_id"])
         if did in seen:
-            raise DataError(f"duplicate document id {did!r}", file=str(corpus_path), row=i + 1,
+            raise DataError(f"duplicate document id {did!r}", file=str(corpus_path), row=i, line=line_no,
                             column="_id", fix="give every document a distinct _id")
         seen.add(did)
         doc_ids.append(did)
@@ -129,10 +130,10 @@ def load_queries(path: str | Path) -> dict[str, str]:
     """Query id -> text of a queries.jsonl (DataError: missing, bad line, empty, duplicate id)."""
     qpath = Path(path)
     queries: dict[str, str] = {}
-    for i, q in enumerate(_read_jsonl(qpath, ("_id", "text"))):
+    for i, (line_no, q) in enumerate(_read_jsonl(qpath, ("_id", "text"))):
         qid = str(q["_id"])
         if qid in queries:
-            raise DataError(f"duplicate query id {qid!r}", file=str(qpath), row=i + 1, column="_id",
+            raise DataError(f"duplicate query id {qid!r}", file=str(qpath), row=i, line=line_no, column="_id",
                             fix="give every query a distinct _id")
         queries[qid] = str(q["text"])
     if not queries:

@@ -32,7 +32,12 @@ class BM25Retriever:
             return None
 
     def fit(self, data: BeirData) -> "BM25Retriever":
+        import logging
+
         import bm25s
+        bm25s_log = logging.getLogger("bm25s")
+        if bm25s_log.level == logging.DEBUG:     # bm25s sets DEBUG on import: "DEBUG Building index ..." on stderr
+            bm25s_log.setLevel(logging.WARNING)
         self.stem_ = self._stemmer()
         corpus = [data.doc_text(i) for i in range(data.n_docs)]
         tokens = bm25s.tokenize(corpus, stopwords="en", stemmer=self.stem_, show_progress=False)

@@ -22,11 +22,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import ConfigError
 
 METHODS = ("bm25", "dense", "fusion", "llm_labels", "polar", "polar_self_training", "supervised", "llm_rerank")
+LLM_METHODS = ("llm_labels", "polar", "polar_self_training", "llm_rerank")
+"""The methods that ask the LLM (its server is checked before any of them starts)."""
 Method = Literal["bm25", "dense", "fusion", "llm_labels", "polar", "polar_self_training", "supervised",
                  "llm_rerank"]
 
@@ -65,15 +67,20 @@ class RelevanceConfig(BaseModel):
     threads: int = Field(1, ge=1, description="torch threads")
     seed: int = 0
 
+    @field_validator("llm")
+    @classmethod
+    def _local_or_url(cls, v: str) -> str:
+        if v != "local" and not v.startswith(("http://", "https://")):
+            raise ValueError(f'llm = {v!r} is neither "local" nor an http(s) URL; use "local" (the embedded model) '
+                             'or a server\'s base URL such as "http://127.0.0.1:8000/v1"')
+        return v
+
 
 def _error(e: ValidationError, where: str, file: str | None) -> ConfigError:
-    err = e.errors()[0]
-    key = ".".join(str(x) for x in err["loc"])
-    if err["type"] == "extra_forbidden":
-        return ConfigError(f"unknown key {key!r}", file=file, column=f"{where}.{key}",
-                           fix=f"remove it; known keys: {sorted(RelevanceConfig.model_fields)}")
-    return ConfigError(err["msg"], file=file, column=f"{where}.{key}",
-                       fix="see polarlab.relevance.config.RelevanceConfig for the allowed values")
+    """The first problem as the project file's one-line ConfigError (key path, did-you-mean, the allowed values)."""
+    from ..config.base import config_error
+
+    return config_error(e, RelevanceConfig, file=file, prefix=where, table=f"[{where}]")
 
 
 def make_config(file: str | None = None, **kw) -> RelevanceConfig:
@@ -102,6 +109,10 @@ def load_relevance_project(path: str | Path) -> RelevanceConfig:
     if unknown:
         raise ConfigError(f"unknown table(s) {sorted(unknown)}", file=str(path), column=sorted(unknown)[0],
                           fix="a relevance project has [task], [data] and [relevance]")
+    from ..config.base import validate
+    from ..config.models import ProjectSection
+
+    validate(ProjectSection, tables.get("project", {}), file=str(path), prefix="project", table="[project]")
     return from_project_tables(tables, path)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import pandas as pd
 
 from ..llm.config import from_config as llm_from_config
 from ..llm.source import LLMSource
@@ -20,7 +21,7 @@ from ..risk.baselines import llm_probability_risk
 from ..risk.calibration import auroc, calibration_report
 from .beir import BeirData, load_beir
 from .candidates import BM25Retriever, DenseRetriever, rrf_fuse
-from .config import RelevanceConfig
+from .config import LLM_METHODS, RelevanceConfig
 from .harmonize import harmonize
 from .judge import RelevanceJudge
 from .labels import gold_of_pairs, triplets_from_qrels, triplets_from_scores
@@ -44,6 +45,26 @@ def llm_source(config: RelevanceConfig, state_dir: Path) -> LLMSource:
     return llm_from_config(table, state_dir)
 
 
+def check_llm(source: LLMSource) -> None:
+    """Ask the LLM's server once, in seconds, before any retrieval or training (the embedded model passes: its
+    GGUF file was checked when the source was built).
+
+    Raises:
+        LLMConfigError (a ConfigError): nothing answers at ``[relevance] llm`` (``--llm``), the key is refused or
+            the server does not list ``llm_model``; the key is named as a relevance key.
+    """
+    from ..llm.backends import probe_backend
+    from ..llm.errors import LLMConfigError
+
+    try:
+        probe_backend(source.backend, where="relevance")
+    except LLMConfigError as e:
+        key = {"relevance.base_url": "relevance.llm", "relevance.model": "relevance.llm_model"}.get(e.column, e.column)
+        fix = {"relevance.llm": "start the server, or fix [relevance] llm (--llm), e.g. http://127.0.0.1:8000/v1",
+               "relevance.llm_model": "set [relevance] llm_model (--llm-model) to one of the listed names"}.get(key, e.fix)
+        raise type(e)(e.message, file=e.file, column=key, fix=fix) from None
+
+
 def auroc_noise(labels: np.ndarray) -> float:
     """Two standard errors of the AUROC of an uninformative score on these labels (shape (n,), 0/1):
     sqrt((n1 + n0 + 1) / (12 n1 n0)) (Mann–Whitney under the null); an AUROC within 0.5 ± this is noise."""
@@ -65,6 +86,7 @@ class _Run:
         self._judge: RelevanceJudge | None = None
         self.enc_kw = dict(max_seq_length=config.max_seq_length, cache_dir=state_dir / "emb")
         self.per_query: dict[str, dict[str, float]] = {}   # run name -> test query -> nDCG@10
+        self.labels: dict[str, pd.DataFrame] = {}           # method -> its harmonized labels of the pool pairs
 
     @property
     def judge(self) -> RelevanceJudge:
@@ -175,10 +197,21 @@ class _Run:
         t0 -= self.llm_static()
         h = harmonize(self.X, {**self.cheap, "llm": self.llm_vote}, seed=self.c.seed)
         risk = self.risk_report(h.llm_risk, self.llm_vote, self.llm_p)
+        self.labels["polar"] = self.pair_labels(h, self.llm_vote, self.llm_p)
         res = self._train_eval("polar", triplets_from_scores(self.P, h.p_relevant, max_pos=self.c.max_positives,
                                                     n_neg=self.c.hard_negatives), t0,
                                len(self.static), llm_weight=h.llm_weight)
         return res, risk
+
+    def pair_labels(self, h, llm_vote: np.ndarray, llm_p: np.ndarray) -> pd.DataFrame:
+        """The relevance labels of the pool pairs: one row per (training query, document) pair with P(relevant)
+        (POLAR, no gold), the LLM's vote (-1 = not asked), its P(yes) and the POLAR risk of its answer (empty
+        where it was not asked), and the pair's fused rank."""
+        asked = llm_vote >= 0
+        return pd.DataFrame({
+            "query_id": self.P.qids, "doc_id": [self.data.doc_ids[int(i)] for i in self.P.doc_idx],
+            "p_relevant": h.p_relevant, "llm_vote": llm_vote, "llm_p_yes": np.where(asked, llm_p, np.nan),
+            "llm_risk": np.where(asked, h.llm_risk, np.nan), "rank_fused": self.P.rank_fused})
 
     def risk_report(self, llm_risk: np.ndarray, llm_vote: np.ndarray, llm_p: np.ndarray) -> dict:
         """Calibration of the POLAR risk of the LLM judgements against the train qrels (measuring only), next to
@@ -212,6 +245,7 @@ class _Run:
         st.fit(self.data, self.P, self.X, self.cheap, self.judge, self.trainer(),
                self.state / "models" / "polar_self_training", encoder_kw=self.enc_kw, log=self.log)
         risk = self.risk_report(st.harmonized_.llm_risk, st.llm_vote_, st.llm_p_)
+        self.labels["polar_self_training"] = self.pair_labels(st.harmonized_, st.llm_vote_, st.llm_p_)
         rounds = [r.__dict__ for r in st.history_]
         return self._eval_model("polar_self_training", st.model_path_, t0, st.llm_judged_, rounds=rounds), risk
 
@@ -284,7 +318,8 @@ def comparisons(per_query: dict[str, dict[str, float]], results: dict[str, dict]
 
 
 def run_relevance(config: RelevanceConfig, *, state_dir: str | os.PathLike = ".polarlab",
-                  source: LLMSource | None = None, log: Log = lambda s: None) -> dict:
+                  source: LLMSource | None = None, log: Log = lambda s: None,
+                  labels_dir: str | os.PathLike | None = None) -> dict:
     """Run the methods of ``config`` and return ``{"retrievers": {method: {ndcg@10, recall@100,
     llm_calls, seconds, ...}}, "risk": {...}, "config": {...}}``.
 
@@ -292,6 +327,9 @@ def run_relevance(config: RelevanceConfig, *, state_dir: str | os.PathLike = ".p
         state_dir: caches (LLM answers, embeddings) and the trained models (``models/<method>``).
         source: an LLM source to use instead of the one ``config.llm`` describes.
         log: progress messages.
+        labels_dir: also write each POLAR method's relevance labels of the pool pairs there as
+            ``labels_<method>.csv`` (:meth:`_Run.pair_labels`; ``polar``, ``polar_self_training``), listed under
+            ``"labels"`` in the result.
     """
     import torch
 
@@ -302,6 +340,8 @@ def run_relevance(config: RelevanceConfig, *, state_dir: str | os.PathLike = ".p
     try:
         run = _Run(config, state, source, log)
         methods = list(config.methods)
+        if set(LLM_METHODS) & set(methods):
+            check_llm(run.judge.source)          # a wrong server stops here, not after the first stage
         res: dict[str, dict] = {}
         risk: dict[str, dict] = {}
         first = run.first_stage(bm25_only=methods == ["bm25"])
@@ -332,6 +372,14 @@ def run_relevance(config: RelevanceConfig, *, state_dir: str | os.PathLike = ".p
                 + f"; {res[m]['llm_calls']} LLM calls, {res[m]['seconds']:.0f} s")
         out = {"retrievers": {m: res[m] for m in methods if m in res}, "risk": risk,
                "comparisons": comparisons(run.per_query, res, config.budget), "config": config.model_dump()}
+        if labels_dir is not None and run.labels:
+            from ..io.atomic import write_text
+
+            out["labels"] = {}
+            for m, frame in run.labels.items():
+                path = Path(labels_dir) / f"labels_{m}.csv"
+                write_text(path, frame.to_csv(index=False))
+                out["labels"][m] = str(path)
         if source is not None or run._judge is not None:
             out["llm_backend_calls"] = run.judge.total_backend_calls
         return out
@@ -342,7 +390,8 @@ def run_relevance(config: RelevanceConfig, *, state_dir: str | os.PathLike = ".p
 def run_project(path: str | os.PathLike, output_dir: str | os.PathLike | None = None,
                 progress: bool = True) -> dict[str, Path]:
     """``polarlab run`` of a ``[task] kind = "relevance"`` project: every method of its ``[relevance]`` table,
-    the results in ``<output_dir>/metrics.json`` (default ``out/`` beside the project file); caches and trained
+    the relevance labels of each POLAR method in ``<output_dir>/labels_<method>.csv``, the results in
+    ``<output_dir>/metrics.json`` (default ``out/`` beside the project file); caches and trained
     retrievers in ``[project] state_dir`` (default ``.polarlab``)."""
     import json
     import sys
@@ -360,7 +409,7 @@ def run_project(path: str | os.PathLike, output_dir: str | os.PathLike | None = 
     state = path.parent / project.get("state_dir", ".polarlab")
     out = Path(output_dir) if output_dir else path.parent / "out"
     log = (lambda s: print(s, flush=True)) if progress else (lambda s: None)
-    result = run_relevance(config, state_dir=state, log=log)
+    result = run_relevance(config, state_dir=state, log=log, labels_dir=out)
     metrics = out / "metrics.json"
     write_text(metrics, json.dumps(result, indent=2, default=str))
-    return {"metrics": metrics}
+    return {**{f"labels ({m})": Path(p) for m, p in result.get("labels", {}).items()}, "metrics": metrics}

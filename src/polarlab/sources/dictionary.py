@@ -35,7 +35,7 @@ def read_terms(path: str | Path, default_label: int | str | None = None) -> dict
             elif default_label is not None:
                 terms[row[0].strip()] = default_label
             else:
-                raise ConfigError("term without a label", file=str(path), row=f"line {n}",
+                raise ConfigError("term without a label", file=str(path), line=n,
                                   fix="write 'term<TAB>label' or give the source a label")
     return terms
 

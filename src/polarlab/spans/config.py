@@ -34,7 +34,8 @@ class SourceSpec(_Strict):
     name: str
     label: str = "Disease"
     # dictionary
-    ontology: Optional[Path] = Field(None, description="a Disease-Ontology-style folder (*.obo, HumanDO.tsv)")
+    ontology: Optional[Path] = Field(None, description="an ontology file or folder (OBO, or TSV/CSV with id, name, "
+                                                       "synonyms columns; a Disease Ontology folder: *.obo, HumanDO.tsv)")
     terms: Optional[Path] = Field(None, description="a file with one name per line")
     ignore_case: bool = True
     plurals: bool = True

@@ -55,13 +55,17 @@ def read_pubtator(path: str | Path, label: str | None = "Disease") -> list[SpanD
         if cur is not None:
             if cur["title"] is None or cur["abstract"] is None:
                 raise DataError(f"document {cur['id']} lacks its title or abstract line", file=str(path),
-                                row=f"line {cur['line']}", fix="each document needs PMID|t| and PMID|a| lines")
+                                line=cur['line'], fix="each document needs PMID|t| and PMID|a| lines")
             text = cur["title"] + " " + cur["abstract"]
             spans, mentions = [], []
             for ln, s, e, mention, typ, ids in cur["mentions"]:
-                if not (0 <= s < e <= len(text)) or text[s:e] != mention:
+                if not 0 <= s < e <= len(text):
+                    raise DataError(f"span {s}-{e} is outside the text of document {cur['id']} ({len(text)} "
+                                    "characters)", file=str(path), line=ln,
+                                    fix="offsets count characters of title + ' ' + abstract, end exclusive")
+                if text[s:e] != mention:
                     raise DataError(f"mention {mention!r} at {s}-{e} does not match the text "
-                                    f"({text[s:e]!r})", file=str(path), row=f"line {ln}",
+                                    f"({text[s:e]!r})", file=str(path), line=ln,
                                     fix="offsets count characters of title + ' ' + abstract")
                 spans.append(Span(s, e, label or typ, "gold"))
                 mentions.append({"start": s, "end": e, "type": typ, "ids": ids})
@@ -84,14 +88,14 @@ def read_pubtator(path: str | Path, label: str | None = "Disease") -> list[SpanD
             if is_relation_line(parts):
                 continue                    # a relation (BC5CDR's CID lines), not a span
             if cur is None or len(parts) < 5 or parts[0] != cur["id"]:
-                raise DataError(f"unexpected line {line[:60]!r}", file=str(path), row=f"line {ln}",
+                raise DataError(f"unexpected line {line[:60]!r}", file=str(path), line=ln,
                                 fix="mention lines are PMID<TAB>start<TAB>end<TAB>text<TAB>type after "
                                     "the document's |t| and |a| lines")
             try:
                 s, e = int(parts[1]), int(parts[2])
             except ValueError:
                 raise DataError(f"offsets {parts[1]!r}, {parts[2]!r} are not integers", file=str(path),
-                                row=f"line {ln}", fix="write character offsets as integers") from None
+                                line=ln, fix="write character offsets as integers") from None
             cur["mentions"].append((ln, s, e, parts[3], parts[4], parts[5] if len(parts) > 5 else ""))
     close()
     return docs
@@ -147,7 +151,7 @@ def read_conll(path: str | Path, doc_separator: str = "-DOCSTART-") -> list[Span
         for tag, ln in tags:
             if tag != "O" and (tag[:2] not in ("B-", "I-") or tag not in names):
                 raise DataError(f"tag {tag!r} is not O, B-<type> or I-<type>", file=str(path),
-                                row=f"line {ln}", fix="write BIO tags in the last column")
+                                line=ln, fix="write BIO tags in the last column")
             idx.append(names.index(tag))
         o = np.asarray(offs, dtype=np.int64).reshape(-1, 2)
         docs.append(SpanDoc(str(len(docs)), text, tags_to_spans(idx, o, types, "gold"),
@@ -169,7 +173,7 @@ def read_conll(path: str | Path, doc_separator: str = "-DOCSTART-") -> list[Span
                 continue
             cols = line.split("\t") if "\t" in line else line.split()
             if len(cols) < 2:
-                raise DataError(f"line {line[:60]!r} has no tag column", file=str(path), row=f"line {ln}",
+                raise DataError(f"line {line[:60]!r} has no tag column", file=str(path), line=ln,
                                 fix="write 'token<TAB>tag' (tag last)")
             sent.append((cols[0], cols[-1], ln))
     flush_doc()
@@ -216,7 +220,7 @@ def read_jsonl(path: str | Path) -> list[SpanDoc]:
             try:
                 rec = json.loads(raw)
             except json.JSONDecodeError as e:
-                raise DataError(f"invalid JSON ({e.msg})", file=str(path), row=f"line {ln}",
+                raise DataError(f"invalid JSON ({e.msg})", file=str(path), line=ln,
                                 fix="one JSON object per line") from None
             if "data" in rec:                                   # Label Studio task
                 text = rec["data"].get("text")
@@ -230,14 +234,14 @@ def read_jsonl(path: str | Path) -> list[SpanDoc]:
                 items = [dict(zip(("start", "end", "label"), it)) if isinstance(it, (list, tuple)) else it
                          for it in items]
             if not isinstance(text, str):
-                raise DataError("no text", file=str(path), row=f"line {ln}",
+                raise DataError("no text", file=str(path), line=ln,
                                 fix='give "text" (spaCy style) or "data": {"text": ...} (Label Studio)')
             spans = []
             for it in items:
                 s, e = int(it["start"]), int(it["end"])
                 if not 0 <= s < e <= len(text):
                     raise DataError(f"span {s}-{e} is outside the text ({len(text)} characters)",
-                                    file=str(path), row=f"line {ln}", fix="offsets count characters of text")
+                                    file=str(path), line=ln, fix="offsets count characters of text")
                 spans.append(Span(s, e, str(it.get("label", "")), "gold"))
             docs.append(SpanDoc(str(rec.get("id", len(docs))), text, sorted(spans)))
     return docs

@@ -12,13 +12,14 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import ConfigError
-from ..llm.backends import LLM_BACKENDS, build_llm_backend
+from ..llm.backends import LLM_BACKENDS, build_llm_backend, probe_backend
 from .aggregate import HARMONIZER_LEVELS, SPAN_MODELS, spans_with_probability
 from .config import SourceSpec, SpansConfig
 from .evaluate import span_errors, span_scores
 from .features import token_features
 from .io import read_conll, read_jsonl, read_pubtator, write_conll, write_jsonl, write_pubtator
-from .sources import DictionarySpanSource, LLMSpanSource, RegexSpanSource, disease_ontology_names
+from .sources import DictionarySpanSource, LLMSpanSource, RegexSpanSource
+from .sources.dictionary import ontology_names
 from .sources import disease as builtin
 from .sources.disease import HEADS
 from .types import Span, SpanDoc
@@ -30,9 +31,25 @@ READERS = {"pubtator": read_pubtator, "conll": read_conll, "jsonl": read_jsonl}
 
 
 def load_docs(cfg: SpansConfig) -> list[SpanDoc]:
+    """The ``[data]`` documents (DataError: a file with none, rather than a fit on no rows later)."""
+    from ..errors import DataError
+
     d = cfg.data
     docs = read_pubtator(d.path, d.label) if d.format == "pubtator" else READERS[d.format](d.path)
+    if not docs:
+        raise DataError(f"no documents in this {d.format} file", file=str(d.path),
+                        fix="give a file with at least one document (or check [data] format)")
     return docs[:d.limit] if d.limit else docs
+
+
+def check_labels(cfg: SpansConfig) -> None:
+    """Every dictionary, regex and LLM source's ``label`` is one of ``[task] types``: a source whose spans no type
+    keeps would vote for nothing (a typo in ``types`` gave empty output without a word)."""
+    for i, spec in enumerate(cfg.sources):
+        if spec.type != "function" and spec.label not in cfg.types:
+            raise ConfigError(f"source {spec.name!r} labels its spans {spec.label!r}, which is not one of [task] "
+                              f"types {list(cfg.types)}", column=f"sources[{i}].label",
+                              fix=f"add {spec.label!r} to [task] types, or set the source's label to one of them")
 
 
 class _Limited:
@@ -53,10 +70,10 @@ def build_source(spec: SourceSpec, state_dir: Path, docs: Sequence[SpanDoc] = ()
 def _dictionary(spec: SourceSpec, state_dir: Path, docs):
     if spec.ontology is None and spec.terms is None:
         raise ConfigError(f"dictionary source {spec.name!r} needs ontology or terms", column="sources",
-                          fix='set ontology = "<Disease Ontology folder>" or terms = "<file, one name per line>"')
+                          fix='set ontology = "<ontology file or folder: OBO, TSV>" or terms = "<file, one name per line>"')
     names: list[str] = []
     if spec.ontology is not None:
-        names += disease_ontology_names(spec.ontology, exclude=HEADS)
+        names += ontology_names(spec.ontology, exclude=HEADS)
     if spec.terms is not None:
         if not Path(spec.terms).is_file():
             raise ConfigError("terms file not found", file=str(spec.terms), fix="check the path")
@@ -66,8 +83,12 @@ def _dictionary(spec: SourceSpec, state_dir: Path, docs):
 
 def _regex(spec: SourceSpec, state_dir: Path, docs):
     if not spec.pattern:
-        raise ConfigError(f"regex source {spec.name!r} needs a pattern", column="sources", fix="set pattern")
-    return RegexSpanSource(spec.name, spec.pattern, spec.label)
+        raise ConfigError(f"regex source {spec.name!r} needs a pattern", column="sources.pattern",
+                          fix='set pattern = "..." (a Python regular expression)')
+    try:
+        return RegexSpanSource(spec.name, spec.pattern, spec.label)
+    except ConfigError as e:          # its column is "pattern": the key in the project file is the source's
+        raise type(e)(e.message, file=e.file, column="sources.pattern", fix=e.fix) from None
 
 
 def _function(spec: SourceSpec, state_dir: Path, docs):
@@ -79,13 +100,14 @@ def _function(spec: SourceSpec, state_dir: Path, docs):
         try:
             fn = getattr(importlib.import_module(mod), attr)
         except (ImportError, AttributeError) as e:
-            raise ConfigError(f"cannot import span function {ref!r}: {e}", column="sources",
+            raise ConfigError(f"cannot import span function {ref!r}: {e}", column="sources.function",
                               fix="give 'module:attribute' of a @span_function") from None
     else:
-        raise ConfigError(f"unknown span function {ref!r}", column="sources",
+        raise ConfigError(f"unknown span function {ref!r}", column="sources.function",
                           fix=f"use one of {sorted(BUILTIN_FUNCTIONS)} or 'module:attribute'")
     if not hasattr(fn, "find"):
-        raise ConfigError(f"{ref!r} is not a span source", column="sources", fix="decorate it with @span_function()")
+        raise ConfigError(f"{ref!r} is not a span source", column="sources.function",
+                          fix="decorate it with @span_function()")
     fn.name = spec.name
     return fn
 
@@ -100,9 +122,36 @@ def _local_keys(spec: SourceSpec) -> dict:
 
 
 def _llm(spec: SourceSpec, state_dir: Path, docs):
-    be = build_llm_backend(spec.backend, {**_local_keys(spec), **spec.backend_options}, where=f"sources.{spec.name}")
+    """The LLM span source, its backend checked before any slow work: a bad key or model file, and a server
+    (``backend = "openai"``) that does not answer, refuses the key or does not list the model, is one
+    ConfigError naming the key (``sources.<name>.backend_options.base_url``), as the label task's LLM sources and
+    the LLM linker do. The server is asked even when every answer is cached."""
+    try:
+        be = build_llm_backend(spec.backend, {**_local_keys(spec), **spec.backend_options}, where=f"sources.{spec.name}")
+    except ConfigError as e:          # a key the user wrote in backend_options is named there
+        key = (e.column or "").rsplit(".", 1)[-1]
+        if key not in spec.backend_options:
+            raise
+        raise type(e)(e.message, file=e.file, column=f"sources.{spec.name}.backend_options.{key}", fix=e.fix) from None
+    probe_backend(be, where=f"sources.{spec.name}.backend_options")
     src = LLMSpanSource(be, label=spec.label, cache=Path(state_dir) / "llm_cache.sqlite", name=spec.name)
     return _Limited(src, docs[:spec.limit_docs]) if spec.limit_docs else src
+
+
+def _built(i: int, spec: SourceSpec, state_dir: Path, docs: Sequence[SpanDoc]):
+    """:func:`build_source`, its errors' key path written as the project file's ``sources[i]...`` (the builders
+    say ``sources`` or ``sources.<name>``), as a typo in the table is."""
+    try:
+        return build_source(spec, state_dir, docs)
+    except ConfigError as e:
+        col = e.column or ""
+        for head in (f"sources.{spec.name}", "sources"):
+            if col == head or col.startswith(head + "."):
+                col = f"sources[{i}]" + col[len(head):]
+                break
+        else:
+            raise
+        raise type(e)(e.message, file=e.file, row=e.row, column=col, fix=e.fix, line=e.line) from None
 
 
 _BUILDERS = {"dictionary": _dictionary, "regex": _regex, "function": _function, "llm": _llm}
@@ -187,8 +236,9 @@ def run_spans(cfg: SpansConfig | dict, *, docs: Sequence[SpanDoc] | None = None,
     cfg = cfg if isinstance(cfg, SpansConfig) else SpansConfig.model_validate(cfg)
     t = {}
     t0 = time.perf_counter()
+    check_labels(cfg)
     docs = list(docs) if docs is not None else load_docs(cfg)
-    sources = [build_source(s, cfg.state_dir, docs) for s in cfg.sources]      # config errors before slow work
+    sources = [_built(i, s, cfg.state_dir, docs) for i, s in enumerate(cfg.sources)]   # config errors before slow work
     t["load"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     votes = apply_span_sources(docs, sources, cfg.types)
@@ -251,6 +301,10 @@ def load_spans_project(path: str | Path) -> SpansConfig:
                           fix="a spans project has [task], [data], [[sources]], [harmonizer], [correct], "
                               "[project], [output]")
     base = path.parent
+    from ..config.base import validate
+    from ..config.models import ProjectSection
+
+    validate(ProjectSection, raw.get("project", {}), file=str(path), prefix="project", table="[project]")
     task = dict(raw.get("task", {}))
     task.pop("kind", None)
     types = task.pop("types", ["Disease"])
@@ -280,11 +334,10 @@ def load_spans_project(path: str | Path) -> SpansConfig:
              "output": output}
     try:
         return SpansConfig.model_validate(table)
-    except ValidationError as e:
-        err = e.errors()[0]
-        key = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"{key}: {err['msg']}", file=str(path), column=key, fix="see the spans config docs"
-                          ) from None
+    except ValidationError as e:     # one line naming the key path, with a did-you-mean for a typo
+        from ..config.base import config_error
+
+        raise config_error(e, SpansConfig, file=str(path)) from None
 
 
 def run_project(path: str | Path, output_dir: str | Path | None = None, progress: bool = True) -> dict[str, Path]:

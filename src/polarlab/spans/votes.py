@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import SourceError
+from ..errors import InputError, SourceError
 from .sources.base import SpanSource
 from .tokenize import n_tags, spans_to_tags, tags_to_spans, tokenize
 from .types import Span, SpanDoc
@@ -84,7 +84,7 @@ def apply_span_sources(docs: Sequence[SpanDoc], sources: Sequence[SpanSource],
         for src in sources:
             try:
                 sp = list(src.find(d))
-            except SourceError:
+            except InputError:      # already names what to fix (a SourceError, an LLM server that stopped answering)
                 raise
             except Exception as e:  # a user's span function: say which one, on which document
                 raise SourceError(f"span source {src.name!r} failed: {type(e).__name__}: {e}", row=d.id,

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from ..llm.errors import LLMConfigError
 from ..matrix.analysis import analyze
 from ..matrix.label_matrix import LabelMatrix, SourceFailure
 from ..state import StageRecord, content_hash
@@ -99,7 +100,13 @@ class SourcesStage:
                     ctx.sources[s.name] = s
                 names = [s.name for s in built]
                 for split, ds in ctx.splits.items():
-                    lm = ctx.get_engine().apply_sources(ds, built, ctx.task)
+                    try:
+                        lm = ctx.get_engine().apply_sources(ds, built, ctx.task)
+                    except LLMConfigError as e:   # a server's key (base_url, model): named under its source table
+                        if e.file is not None or (e.column or "").startswith("sources"):
+                            raise
+                        raise type(e)(e.message, file=ctx.file, row=e.row, line=e.line, fix=e.fix,
+                                      column=f"sources[{i}]" + (f".{e.column}" if e.column else "")) from None
                     with ctx.state.transaction():
                         for j, name in enumerate(names):
                             fails = [f.__dict__ for f in lm.failures if f.source == name]

@@ -103,6 +103,27 @@ def _obo_names(path: Path) -> list[str]:
     return out
 
 
+def ontology_names(path: str | Path, exclude: Iterable[str] = ()) -> list[str]:
+    """The names a dictionary span source matches from ``[[sources]] ontology``: a Disease Ontology folder
+    (``*.obo`` subsets, ``HumanDO.tsv``) as :func:`disease_ontology_names` reads it, or any ontology file or
+    folder :func:`polarlab.ontology.load_ontology` reads (OBO, or a TSV/CSV table with ``id``, ``name``,
+    ``synonyms`` columns: the linking task's format): every term's name and synonyms. Names in ``exclude``
+    (lower-case) are left out.
+
+    Raises:
+        InputError: a missing path, a folder with no ontology file, a malformed file (naming it).
+    """
+    from ...ontology import load_ontology
+
+    p = Path(path)
+    if p.is_dir() and (any(p.glob("*.obo")) or (p / "HumanDO.tsv").is_file()):
+        return disease_ontology_names(p, exclude)
+    onto = load_ontology(p)
+    drop = {e.lower() for e in exclude}
+    names = [n for i in onto.ids for n in onto.names(i)]
+    return [n for n in dict.fromkeys(names) if n.lower() not in drop]
+
+
 def disease_ontology_names(directory: str | Path, exclude: Iterable[str] = ()) -> list[str]:
     """Names and EXACT/RELATED synonyms from every ``*.obo`` in ``directory``, plus the label of
     every term in ``HumanDO.tsv`` when present. Deduplicated, in a stable order; names in
