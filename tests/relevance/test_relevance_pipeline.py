@@ -105,3 +105,64 @@ def test_end_to_end_tiny_run(tiny_beir, tmp_path):
     third = run_relevance(make_config(data=str(tiny_beir), methods=["polar"], budget=6, pool_depth=3, llm_threads=1,
                                       hard_negatives=2, lr=3e-5), state_dir=state)
     assert not third["retrievers"]["polar"]["reused_model"]
+
+
+GOLD_METRICS = {"ndcg@10", "recall@100", "with_bm25", "ece", "auroc", "brier", "ece_floor", "llm_error_rate",
+                "relevant_rate", "llm_p_yes_auroc", "llm_p_yes_auroc_noise", "risk_auroc_noise"}
+
+
+def _keys(x) -> set[str]:
+    if isinstance(x, dict):
+        return set(x) | set().union(*(_keys(v) for v in x.values()))
+    if isinstance(x, list):
+        return set().union(*(_keys(v) for v in x))
+    return set()
+
+
+def test_project_without_any_qrels_labels_every_query(tiny_beir_no_qrels, tmp_path):
+    """A user's own corpus and queries, no relevance judgements: `polarlab run` still builds the pool, asks the
+    real embedded LLM, harmonizes with POLAR, writes the labels file and trains the retriever; the methods and
+    metrics that need gold are skipped, each with one log line and a reason in metrics.json."""
+    import json
+
+    import pandas as pd
+
+    (tmp_path / "polarlab.toml").write_text(
+        f'[task]\nkind = "relevance"\n\n[data]\nbeir = "{tiny_beir_no_qrels}"\n\n'
+        '[relevance]\nmethods = ["fusion", "polar", "supervised", "llm_rerank"]\nbudget = 4\npool_depth = 2\n'
+        'llm_threads = 1\n\n[project]\nstate_dir = "state"\n')
+    r = CliRunner().invoke(app, ["run", str(tmp_path / "polarlab.toml")])
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    for m in ("fusion", "supervised", "llm_rerank", "test metrics", "risk calibration"):
+        assert sum(x.startswith(f"{m}: skipped, no ") for x in lines) == 1, (m, r.output)
+
+    labels = pd.read_csv(tmp_path / "out" / "labels_polar.csv", dtype={"query_id": str, "doc_id": str})
+    assert list(labels.columns) == ["query_id", "doc_id", "p_relevant", "llm_vote", "llm_p_yes", "llm_risk",
+                                    "rank_fused"]
+    data = load_beir(tiny_beir_no_qrels, ())
+    assert set(labels["query_id"]) == set(data.queries) and len(labels) == 2 * len(data.queries)  # every query
+    assert labels["doc_id"].isin(data.doc_ids).all() and labels["p_relevant"].between(0, 1).all()
+    asked = labels["llm_vote"] >= 0
+    assert asked.sum() == 4 and (labels.loc[asked, "rank_fused"] == 1).all()
+    assert np.isfinite(labels.loc[asked, "llm_risk"]).all() and labels.loc[asked, "llm_risk"].between(0, 1).all()
+    assert labels.loc[~asked, "llm_risk"].isna().all()
+
+    res = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert list(res["retrievers"]) == ["polar"] and res["retrievers"]["polar"]["llm_calls"] == 4
+    assert (tmp_path / "state" / "models" / "polar" / "modules.json").is_file()     # the trained retriever
+    assert not GOLD_METRICS & _keys(res["retrievers"]) and not GOLD_METRICS & _keys(res["risk"])
+    assert res["risk"]["polar"]["n"] == 4 and 0 <= res["risk"]["polar"]["polar"]["mean_risk"] <= 1
+    assert not [k for k in res["comparisons"] if " vs " in k]
+    assert set(res["skipped"]["methods"]) == {"fusion", "supervised", "llm_rerank"}
+    assert set(res["skipped"]["metrics"]) == {"test metrics", "risk calibration"}
+    assert all("qrels" in why for why in res["skipped"]["methods"].values())
+
+    # the bench command on the same folder: the table, the risk line and the skips, no crash on missing metrics
+    b = CliRunner().invoke(app, ["bench", "relevance", str(tiny_beir_no_qrels), "--methods", "bm25,polar,supervised",
+                                 "--budget", "4", "--llm-threads", "1", "--state-dir", str(tmp_path / "state")])
+    assert b.exit_code == 0, b.output
+    last = json.loads(b.output.strip().splitlines()[-1])
+    assert list(last["retrievers"]) == ["polar"] and not GOLD_METRICS & _keys(last["retrievers"])
+    assert "risk of the LLM judgements (polar, 4 pairs, no train qrels)" in b.output
+    assert "skipped supervised: no train qrels" in b.output and "skipped bm25: no test qrels" in b.output

@@ -16,7 +16,8 @@ from ..errors import PolarlabError
 
 def bench_relevance_cmd(
         directory: Path = typer.Argument(..., help="a BEIR folder (corpus.jsonl, queries.jsonl, "
-                                                            "qrels/{train,test}.tsv)"),
+                                                            "qrels/{train,test}.tsv; without qrels what needs "
+                                                            "them is skipped)"),
         llm: str = typer.Option("local", help="local | an OpenAI-compatible base URL"),
         llm_model: Optional[str] = typer.Option(None, help="model name on a remote server"),
         budget: int = typer.Option(3000, help="LLM judgements for training, per LLM-labelled method"),
@@ -38,7 +39,9 @@ def bench_relevance_cmd(
     Prints a table, then the JSON result as the last line: {"retrievers": {method: {"ndcg@10", "recall@100",
     "llm_calls", "seconds", ...}}, "risk": {...}, "config": {...}}. A trained retriever's entry also has
     "with_bm25" (its RRF fusion with BM25: the hybrid that "fusion" is for off-the-shelf MiniLM) and
-    "train_seconds" (its training time, also when a re-run reused the saved model).
+    "train_seconds" (its training time, also when a re-run reused the saved model). Without qrels the gold-free part
+    runs (the trained retrievers; the labels files come from a project run); what needs them is listed under
+    "skipped" with the reason.
     """
     from rich.table import Table
 
@@ -63,12 +66,19 @@ def bench_relevance_cmd(
         t.add_column(c)
     for name, r in result["retrievers"].items():
         hy = r.get("with_bm25")
+        if "ndcg@10" not in r:                   # no test qrels
+            t.add_row(name, "-", "-", "", str(r["llm_calls"]), f"{r['seconds']:.0f}")
+            continue
         t.add_row(name, f"{r['ndcg@10']:.3f}", f"{r['recall@100']:.3f}",
                   f"{hy['ndcg@10']:.3f} / {hy['recall@100']:.3f}" if hy else "", str(r["llm_calls"]),
                   f"{r['seconds']:.0f}")
     console.print(t)
     for name, r in result["risk"].items():
         p, o = r["polar"], r["llm_confidence"]
+        if "ece" not in p:                       # no train qrels: no calibration
+            console.print(f"risk of the LLM judgements ({name}, {r['n']} pairs, no train qrels): mean POLAR risk "
+                          f"{p['mean_risk']:.3f}, mean of the LLM's own {o['mean_risk']:.3f}")
+            continue
         console.print(f"risk of the LLM judgements ({name}, {r['n']} pairs, LLM error rate {r['llm_error_rate']:.3f} "
                       f"vs train qrels): POLAR ECE {p['ece']:.3f} (noise floor {p['ece_floor']:.3f}), AUROC "
                       f"{p['auroc']:.3f}; LLM's own confidence ECE {o['ece']:.3f}, AUROC {o['auroc']:.3f} "
@@ -78,6 +88,9 @@ def bench_relevance_cmd(
         if name != "target":
             console.print(f"nDCG@10 {name}: {c['diff']:+.3f} [{c['lo']:+.3f}, {c['hi']:+.3f}] "
                           f"(paired bootstrap 95 %, {c['queries']} test queries)")
+    for group in ("methods", "metrics"):
+        for what, why in result.get("skipped", {}).get(group, {}).items():
+            console.print(f"skipped {what}: {why}")
     if "target" in result.get("comparisons", {}):
         console.print(f"target: {result['comparisons']['target']}")
     line = json.dumps(_finite(result), separators=(",", ":"), default=str, allow_nan=False)

@@ -93,8 +93,9 @@ def relevance_tables() -> str:
     rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
     rows += [f"| `{n}` | {_type(f.annotation)} | {_default(f)} | {f.description or ''} |" for n, f in fields.items()]
     return ("## Relevance projects (`[task] kind = \"relevance\"`)\n\nA relevance project file (`polarlab run "
-            "project.toml`) has `[data] beir = \"FOLDER\"` (a BEIR folder: corpus.jsonl, queries.jsonl, "
-            "qrels/train.tsv, qrels/test.tsv), an optional `[relevance]` table and `[project] state_dir`.\n\n"
+            "project.toml`) has `[data] beir = \"FOLDER\"` (a BEIR folder: corpus.jsonl, queries.jsonl and, optional, "
+            "qrels/train.tsv, qrels/test.tsv: without them what needs them is skipped), an optional `[relevance]` "
+            "table and `[project] state_dir`.\n\n"
             "### `[relevance]`\n\n" + inspect.cleandoc(RelevanceConfig.__doc__ or "") + "\n\n" + "\n".join(rows) + "\n")
 
 

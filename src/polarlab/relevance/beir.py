@@ -1,4 +1,4 @@
-"""BEIR-layout retrieval data: ``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``.
+"""BEIR-layout retrieval data: ``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv`` (optional).
 
 corpus.jsonl rows are ``{"_id", "title", "text"}``; queries.jsonl rows ``{"_id", "text"}``;
 a qrels file is tab-separated ``query-id, corpus-id, score`` with a header line. Every problem
@@ -10,6 +10,7 @@ import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Collection, Mapping
 
 from ..errors import DataError
 
@@ -63,7 +64,7 @@ def _read_jsonl(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict]]
     """The JSON objects of a BEIR ``.jsonl`` file with their 1-based line numbers (blank lines skipped)."""
     if not path.is_file():
         raise DataError("file not found", file=str(path),
-                        fix="give a BEIR folder with corpus.jsonl, queries.jsonl and qrels/<split>.tsv")
+                        fix="give a BEIR folder with corpus.jsonl, queries.jsonl and (optional) qrels/<split>.tsv")
     rows = []
     with path.open(encoding="utf-8") as fh:
         for line_no, line in enumerate(fh, 1):
@@ -141,12 +142,16 @@ def load_queries(path: str | Path) -> dict[str, str]:
     return queries
 
 
-def load_beir(root: str | Path, splits: tuple[str, ...] = ("train", "test")) -> BeirData:
+def load_beir(root: str | Path, splits: tuple[str, ...] = ("train", "test"), *,
+              optional: Collection[str] = (), named_by: Mapping[str, str] | None = None) -> BeirData:
     """Load a BEIR folder.
 
     Parameters:
-        root: folder with corpus.jsonl, queries.jsonl and qrels/.
-        splits: qrels files to read (``qrels/<split>.tsv``); a missing one is an error.
+        root: folder with corpus.jsonl, queries.jsonl and (optionally) qrels/.
+        splits: qrels files to read (``qrels/<split>.tsv``); a missing one is an error unless it is in
+            ``optional``, in which case it is not loaded (absent from ``qrels``).
+        named_by: split -> the setting that named it (e.g. ``"[relevance] test_split"``), for the message
+            about a missing file.
 
     Raises:
         DataError: missing file, bad JSON line, empty corpus or queries, duplicate id, qrels naming
@@ -161,7 +166,19 @@ def load_beir(root: str | Path, splits: tuple[str, ...] = ("train", "test")) -> 
     for split in splits:
         p = root / "qrels" / f"{split}.tsv"
         if not p.is_file():
-            raise DataError("qrels file not found", file=str(p),
-                            fix=f"add qrels/{split}.tsv or leave {split!r} out of the splits")
+            if split in optional:
+                continue
+            raise _missing_qrels(p, split, (named_by or {}).get(split))
         data.qrels[split] = _read_qrels(p, queries, data.doc_index)
     return data
+
+
+def _missing_qrels(path: Path, split: str, key: str | None) -> DataError:
+    """The error of a qrels file that was asked for and is not there, naming the setting that asked for it
+    (``key``, e.g. ``"[relevance] test_split"``) when one did."""
+    if key is None:
+        return DataError("qrels file not found", file=str(path),
+                         fix=f"add qrels/{split}.tsv, or leave {split!r} out of the splits to load")
+    return DataError(f"qrels file not found ({key} = {split!r} names it)", file=str(path),
+                     fix=f"add qrels/{split}.tsv, or remove {key} from the settings: the run then uses the default "
+                         f"split's qrels if that file exists, and otherwise skips what needs them (one log line)")

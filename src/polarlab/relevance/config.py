@@ -38,9 +38,15 @@ class RelevanceConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    data: str = Field(description="a BEIR folder (corpus.jsonl, queries.jsonl, qrels/train.tsv, qrels/test.tsv)")
-    train_split: str = "train"
-    test_split: str = "test"
+    data: str = Field(description="a BEIR folder (corpus.jsonl, queries.jsonl; qrels/train.tsv, qrels/test.tsv "
+                                  "optional)")
+    train_split: str = Field("train", description="qrels/<train_split>.tsv: its queries are the ones labelled; "
+                                                  "without the file (and the key not set) every query that is not "
+                                                  "a test query is labelled and `supervised` is skipped")
+    test_split: str = Field("test", description="qrels/<test_split>.tsv scores the retrievers; without the file "
+                                                "(and the key not set) the test metrics and the methods that only "
+                                                "measure (bm25, dense, fusion, llm_rerank) are skipped. A key set "
+                                                "to a split whose file is missing is an error")
     methods: list[Method] = Field(default_factory=lambda: list(METHODS))
     llm: str = Field("local", description='"local" (embedded Gemma 3 270M) or an OpenAI-compatible base URL')
     llm_model: Optional[str] = Field(None, description="the server's model name (remote llm)")

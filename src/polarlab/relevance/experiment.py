@@ -3,7 +3,8 @@ self-training, the supervised bound and the LLM as reranker, all evaluated on th
 
 :func:`run_relevance` is the entry a project runner calls for ``[task] kind = "relevance"``.
 Gold (the train qrels) is read only by the ``supervised`` method and to *measure* the risk of
-the LLM judgements; no choice of the other methods depends on it.
+the LLM judgements; no choice of the other methods depends on it. Without qrels the run still labels
+and trains; what needs them is skipped and listed under ``"skipped"`` (:mod:`.gold`).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from ..errors import DataError
 from ..llm.config import from_config as llm_from_config
 from ..llm.source import LLMSource
 from ..risk.baselines import llm_probability_risk
@@ -22,6 +24,7 @@ from ..risk.calibration import auroc, calibration_report
 from .beir import BeirData, load_beir
 from .candidates import BM25Retriever, DenseRetriever, rrf_fuse
 from .config import LLM_METHODS, RelevanceConfig
+from .gold import GoldSplits, qrels_to_load
 from .harmonize import harmonize
 from .judge import RelevanceJudge
 from .labels import gold_of_pairs, triplets_from_qrels, triplets_from_scores
@@ -78,10 +81,11 @@ class _Run:
 
     def __init__(self, config: RelevanceConfig, state_dir: Path, source: LLMSource | None, log: Log) -> None:
         self.c, self.state, self.log = config, state_dir, log
-        self.data: BeirData = load_beir(config.data, (config.train_split, config.test_split))
-        self.train_q = self.data.split_queries(config.train_split)[:config.train_queries]
-        self.test_q = self.data.split_queries(config.test_split)
-        self.test_qrels = self.data.qrels[config.test_split]
+        self.data: BeirData = load_beir(config.data, **qrels_to_load(config))
+        self.splits = GoldSplits.of(config, self.data)
+        self.train_q = self.splits.train_queries(self.data, config.train_queries)
+        self.test_q = self.data.split_queries(config.test_split) if self.splits.test else []
+        self.test_qrels = self.data.qrels[config.test_split] if self.splits.test else None   # None: no test metrics
         self._source = source
         self._judge: RelevanceJudge | None = None
         self.enc_kw = dict(max_seq_length=config.max_seq_length, cache_dir=state_dir / "emb")
@@ -104,13 +108,14 @@ class _Run:
         """BM25, dense and fused rankings of the train and test queries; test metrics of each.
         ``bm25_only``: skip the encoder (a run of the bm25 method alone)."""
         c = self.c
-        splits = (("train", self.train_q), ("test", self.test_q))
+        splits = tuple((s, q) for s, q in (("train", self.train_q), ("test", self.test_q)) if q)
         t = time.perf_counter()
         self.bm25 = BM25Retriever().fit(self.data)
         rb = {s: self.bm25.retrieve(self.data, q, c.candidates_depth) for s, q in splits}
         tb = time.perf_counter() - t
         self.rankings = {"bm25": rb}
-        out = {"bm25": self._result(rb["test"], 0, tb, name="bm25")}
+        test = self.test_qrels is not None        # else no test metrics: the rankings of the training queries only
+        out = {"bm25": self._result(rb["test"], 0, tb, name="bm25")} if test else {}
         if bm25_only:
             return out
         t = time.perf_counter()
@@ -121,8 +126,9 @@ class _Run:
         rf = {s: rrf_fuse([rb[s], rd[s]], c.candidates_depth) for s in rb}
         tf = time.perf_counter() - t + tb + td
         self.rankings.update(dense=rd, fusion=rf)
-        out["dense"] = self._result(rd["test"], 0, td, name="dense")
-        out["fusion"] = self._result(rf["test"], 0, tf, name="fusion")
+        if test:
+            out["dense"] = self._result(rd["test"], 0, td, name="dense")
+            out["fusion"] = self._result(rf["test"], 0, tf, name="fusion")
         return out
 
     def _result(self, ranking: Ranking, calls: int, seconds: float, qrels=None, name: str | None = None,
@@ -142,12 +148,14 @@ class _Run:
                             self.rankings["fusion"]["train"], self.c.pool_depth, Q, D, stem=self.bm25.stem_)
         self.X = pair_features(self.P, dict(zip(self.train_q, Q)), D)
         self.cheap = cheap_votes(self.P)
-        self.gold = gold_of_pairs(self.P, self.data.qrels[self.c.train_split], self.data.doc_ids)
+        self.gold = (gold_of_pairs(self.P, self.data.qrels[self.splits.train], self.data.doc_ids)
+                     if self.splits.train else None)              # None: no train qrels, no risk calibration
         n = len(self.P)
         self.static = np.lexsort((np.arange(n), self.P.rank_fused))[:self.c.budget]   # rank 1 of every query first
         self.pool_seconds = time.perf_counter() - t
         self.log(f"pool: {n} pairs of {len(self.train_q)} training queries; "
-                 f"{int(self.gold.sum())} of them in the train qrels (measuring only)")
+                 + (f"{int(self.gold.sum())} of them in the train qrels (measuring only)" if self.gold is not None
+                    else "no train qrels"))
 
     def llm_static(self) -> float:
         """LLM judgements of the first ``budget`` pool pairs in fused-rank order (shared by two methods).
@@ -176,7 +184,11 @@ class _Run:
     def _eval_model(self, name: str, model_dir: Path, t0: float, calls: int, **extra) -> dict:
         """Test metrics of a trained bi-encoder, alone and fused (RRF) with BM25 as ``with_bm25`` (the same
         hybrid as ``fusion``, with the trained model in place of the off-the-shelf one); per-query nDCG@10
-        kept as ``name`` and ``name+bm25`` for the paired comparisons."""
+        kept as ``name`` and ``name+bm25`` for the paired comparisons. Without test qrels: the model, its LLM calls
+        and seconds only."""
+        if self.test_qrels is None:
+            return {"llm_calls": int(calls), "seconds": round(time.perf_counter() - t0, 1), "model": str(model_dir),
+                    **extra}
         r = DenseRetriever(model_dir, **self.enc_kw).retrieve(self.data, self.test_q, self.c.candidates_depth)
         hybrid = rrf_fuse([self.rankings["bm25"]["test"], r], self.c.candidates_depth).to_run(self.data)
         self.per_query[f"{name}+bm25"] = ndcg_per_query(hybrid, self.test_qrels)
@@ -218,10 +230,18 @@ class _Run:
         the LLM's own risk (1 - its calibrated probability of its answer) and the AUROC of its P(yes) for
         telling relevant pairs from the others.
 
+        Without train qrels: the number of judgements, the LLM's yes rate and the two mean risks (no gold).
+
         Parameters:
             llm_risk, llm_vote, llm_p: shape (n,) over the pool; vote -1 / NaN where the LLM was not asked.
         """
         asked = llm_vote >= 0
+        if self.gold is None:
+            p = llm_p[asked]
+            own_risk = llm_probability_risk(np.column_stack([1 - p, p]), llm_vote[asked])
+            mean = (lambda x: float(np.mean(x)) if x.size else float("nan"))  # noqa: E731
+            return {"n": int(asked.sum()), "llm_yes_rate": mean((llm_vote[asked] == 1).astype(float)),
+                    "polar": {"mean_risk": mean(llm_risk[asked])}, "llm_confidence": {"mean_risk": mean(own_risk)}}
         err = (llm_vote[asked] != self.gold[asked]).astype(int)
         keys = ("ece", "auroc", "brier", "mean_risk", "ece_floor")
         polar = calibration_report(llm_risk[asked], err).to_dict()
@@ -321,7 +341,13 @@ def run_relevance(config: RelevanceConfig, *, state_dir: str | os.PathLike = ".p
                   source: LLMSource | None = None, log: Log = lambda s: None,
                   labels_dir: str | os.PathLike | None = None) -> dict:
     """Run the methods of ``config`` and return ``{"retrievers": {method: {ndcg@10, recall@100,
-    llm_calls, seconds, ...}}, "risk": {...}, "config": {...}}``.
+    llm_calls, seconds, ...}}, "risk": {...}, "comparisons": {...}, "skipped": {"methods": {method: why},
+    "metrics": {what: why}}, "config": {...}}``.
+
+    The qrels are optional (:mod:`.gold`): without test qrels a trained method's entry has no metrics and the
+    methods that only measure are skipped; without train qrels ``supervised`` is skipped, every query that is not a
+    test query is labelled and the risk entries hold no calibration. Each skip is one log line and an entry of
+    ``"skipped"``; a split the settings name (``train_split``, ``test_split``) must have its qrels file.
 
     Parameters:
         state_dir: caches (LLM answers, embeddings) and the trained models (``models/<method>``).
@@ -339,17 +365,28 @@ def run_relevance(config: RelevanceConfig, *, state_dir: str | os.PathLike = ".p
     torch.set_num_threads(config.threads)
     try:
         run = _Run(config, state, source, log)
-        methods = list(config.methods)
+        skipped = {m: why for m in config.methods if (why := run.splits.why_skip(m))}
+        methods = [m for m in config.methods if m not in skipped]
+        for m, why in skipped.items():
+            log(f"{m}: skipped, {why}")
+        not_measured = run.splits.skipped_metrics(methods)
+        for what, why in not_measured.items():
+            log(f"{what}: skipped, {why}")
+        needs_pool = {"llm_labels", "polar", "polar_self_training", "supervised"} & set(methods)
+        if needs_pool and not run.train_q:
+            raise DataError("no queries to label: every query of queries.jsonl is a test query",
+                            file=str(Path(config.data) / "queries.jsonl"),
+                            fix=f"add the queries to label (without test qrels), or "
+                                f"{run.splits.train_file.name} naming them")
         if set(LLM_METHODS) & set(methods):
             check_llm(run.judge.source)          # a wrong server stops here, not after the first stage
         res: dict[str, dict] = {}
         risk: dict[str, dict] = {}
-        first = run.first_stage(bm25_only=methods == ["bm25"])
+        first = run.first_stage(bm25_only=methods == ["bm25"]) if methods or not skipped else {}
         res.update({m: first[m] for m in ("bm25", "dense", "fusion") if m in methods})
         for m in res:
             log(f"{m}: nDCG@10 {res[m]['ndcg@10']:.3f}, Recall@100 {res[m]['recall@100']:.3f}; "
                 f"{res[m]['seconds']:.0f} s")
-        needs_pool = {"llm_labels", "polar", "polar_self_training", "supervised"} & set(methods)
         if needs_pool:
             run.pool()
         for m in methods:
@@ -367,11 +404,13 @@ def run_relevance(config: RelevanceConfig, *, state_dir: str | os.PathLike = ".p
             elif m == "llm_rerank":
                 res[m] = run.llm_rerank()
             hy = res[m].get("with_bm25")
-            log(f"{m}: nDCG@10 {res[m]['ndcg@10']:.3f}, Recall@100 {res[m]['recall@100']:.3f}"
+            log(f"{m}: " + (f"nDCG@10 {res[m]['ndcg@10']:.3f}, Recall@100 {res[m]['recall@100']:.3f}"
+                            if "ndcg@10" in res[m] else f"model {res[m]['model']} (no test metrics)")
                 + (f"; fused with BM25 {hy['ndcg@10']:.3f} / {hy['recall@100']:.3f}" if hy else "")
                 + f"; {res[m]['llm_calls']} LLM calls, {res[m]['seconds']:.0f} s")
         out = {"retrievers": {m: res[m] for m in methods if m in res}, "risk": risk,
-               "comparisons": comparisons(run.per_query, res, config.budget), "config": config.model_dump()}
+               "comparisons": comparisons(run.per_query, res, config.budget),
+               "skipped": {"methods": skipped, "metrics": not_measured}, "config": config.model_dump()}
         if labels_dir is not None and run.labels:
             from ..io.atomic import write_text
 
