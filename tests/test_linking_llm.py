@@ -157,17 +157,13 @@ def test_bad_llm_config_is_one_clear_error_before_any_work(corpus, tmp_path):  #
                   state_dir=tmp_path / "st2", ablations=False)
 
 
-def test_an_unreachable_llm_server_stops_the_linking_before_any_slow_work(corpus, tmp_path, monkeypatch):  # noqa: F811
+def test_an_unreachable_llm_server_stops_the_linking_before_any_slow_work(corpus, tmp_path, monkeypatch, dead_port):  # noqa: F811
     """A wrong base_url fails in the probe, with the key, not minutes later after the contrastive training."""
-    import socket
-
     import polarlab.linking.pipeline as pipeline
     from polarlab.linking.bench import bench_run
     from polarlab.llm.errors import LLMUnreachableError
 
-    with socket.socket() as s:                  # a local port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = dead_port
 
     def no_slow_work(*a, **k):
         raise AssertionError("the linking job started before the LLM server was checked")

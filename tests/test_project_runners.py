@@ -108,14 +108,10 @@ def test_a_typo_in_project_is_refused_by_every_kind_with_a_runner(tmp_path):
         assert f"file {p}, key 'project.statedir': unknown key 'statedir'. Fix: did you mean 'state_dir'?" in out, kind
 
 
-def test_an_unreachable_llm_server_is_named_under_its_source_table(tmp_path):
+def test_an_unreachable_llm_server_is_named_under_its_source_table(tmp_path, dead_port):
     """A relation (or text) project's llm source with a wrong base_url: the key is the project's,
     sources[1].base_url (was a bare 'base_url' that did not say which source table)."""
-    import socket
-
-    with socket.socket() as s:                  # a local port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = dead_port
     (tmp_path / "d.csv").write_text("text,chem,gene\naspirin inhibits COX1,aspirin,COX1\nx binds y,x,y\n")
     p = tmp_path / "p.toml"
     p.write_text('[task]\nkind = "relation"\nlabels = ["a", "b"]\nentity_columns = ["chem", "gene"]\n[data]\n'

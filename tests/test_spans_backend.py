@@ -41,17 +41,13 @@ def test_an_unknown_backend_or_key_is_refused_with_the_source_named(tmp_path: Pa
     assert "wrod" in str(e.value)
 
 
-def test_an_unreachable_llm_server_stops_the_span_job_before_any_slow_work(tmp_path: Path, monkeypatch) -> None:
+def test_an_unreachable_llm_server_stops_the_span_job_before_any_slow_work(tmp_path: Path, monkeypatch, dead_port) -> None:
     """A wrong base_url fails in seconds in the probe, naming the key, not after the retries of the first
     document's prompt (LLMUnreachableError wrapped as 'span source failed ... Fix: ... Fix: ...')."""
-    import socket
-
     import polarlab.spans.run as run
     from polarlab.llm.errors import LLMUnreachableError
 
-    with socket.socket() as s:                  # a local port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = dead_port
 
     def no_slow_work(*a, **k):
         raise AssertionError("the span sources ran before the LLM server was checked")

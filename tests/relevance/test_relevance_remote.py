@@ -106,18 +106,14 @@ def test_bench_relevance_against_llama_cpp_server(tiny_beir, tmp_path):
     assert {m: r["ndcg@10"] for m, r in res2["retrievers"].items()} == {m: r["ndcg@10"] for m, r in ret.items()}
 
 
-def test_an_unreachable_llm_server_stops_the_run_before_the_first_stage(tiny_beir, tmp_path, monkeypatch):
+def test_an_unreachable_llm_server_stops_the_run_before_the_first_stage(tiny_beir, tmp_path, monkeypatch, dead_port):
     """A wrong [relevance] llm URL fails in the probe, in seconds, naming the relevance key, not after BM25, the
     corpus encoding and the pool (minutes on a real corpus)."""
-    import socket
-
     from polarlab.errors import ConfigError
     from polarlab.llm.errors import LLMUnreachableError
     from polarlab.relevance import experiment, make_config, run_relevance
 
-    with socket.socket() as s:                  # a local port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = dead_port
 
     def no_slow_work(*a, **k):
         raise AssertionError("the first stage ran before the LLM server was checked")
