@@ -580,3 +580,22 @@ def test_a_match_project_links_plain_text_and_jsonl_and_a_spans_project_says_how
                                        f'corpus = ["nope.txt"]\nmentions = "{mentions}"\n', encoding="utf-8")
         with pytest.raises(DataError, match="corpus file not found"):
             run_linking(load_linking_project(corpus / "p.toml"), base_dir=corpus)
+
+
+def test_an_uncalibrated_link_risk_is_said(caplog):
+    """Without a pseudo-dev set big enough to calibrate it, the links' risk is POLAR's own 1 - p (about 1e-6 on a
+    12-term toy ontology): the run says so, with the reason, instead of printing it as a chance of error."""
+    import logging
+
+    from polarlab.linking.pipeline import warn_uncalibrated
+
+    with caplog.at_level(logging.WARNING, logger="polarlab.linking.pipeline"):
+        assert not warn_uncalibrated({"n": 400, "calibrated": True})
+        assert not caplog.records
+        assert warn_uncalibrated({"n": 12, "calibrated": False,
+                                  "why": "fewer than 30 pseudo-dev mentions with their term among the candidates"})
+        assert warn_uncalibrated({})
+        assert warn_uncalibrated({"n": 40, "calibrated": False})
+    msgs = [r.getMessage() for r in caplog.records]
+    assert len(msgs) == 3 and all("not calibrated" in m and "[linking] unlabelled" in m for m in msgs)
+    assert "fewer than 30" in msgs[0] and "no pseudo-dev set" in msgs[1] and "all right or all wrong" in msgs[2]

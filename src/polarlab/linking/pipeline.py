@@ -319,9 +319,25 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
     if extra:
         job.clock.lap("ablations")
     n_proto = lks.voting["kriss"].n_prototypes_ if "kriss" in lks.voting else 0
+    warn_uncalibrated(p.dev_info)
     return LinkRun(mentions, p.rankings, p.slots, p.harm, lks.universe, len(ss.selfsup), kr.trainer, job.clock.phases,
                    n_proto, {ss.pos[m.entity] for m in ss.selfsup}, {ss.pos[m.entity] for m in kr.protos}, p.dev_info,
                    p.dev_input, st.first_pass, st.variants, llm_info)
+
+
+def warn_uncalibrated(dev_info: dict) -> bool:
+    """Say so (a logged warning) when the links' risk could not be calibrated on a pseudo-dev set, so that it is
+    POLAR's own ``1 - p``: far too sure on a small ontology (every link about 1e-6 with 12 terms whose linkers
+    agree). Returns whether it warned."""
+    if dev_info.get("calibrated"):
+        return False
+    why = dev_info.get("why") or (
+        f"the {dev_info['n']} pseudo-dev links were all right or all wrong: no error rate to fit" if dev_info.get("n")
+        else "no pseudo-dev set: the unlabelled text gave no self-supervised mentions to hold out")
+    log.warning("the links' risk is not calibrated (%s): it is POLAR's 1 - p, which reads as a ranking (review the "
+                "highest first), not as a chance of error; more unlabelled text ([linking] unlabelled) gives the "
+                "pseudo-dev set that calibrates it", why)
+    return True
 
 
 def _self_supervision(job: _Job) -> _SelfSupervision:
