@@ -135,3 +135,16 @@ def test_commands_for_the_label_task_say_what_to_do_with_another_kind(tmp_path):
         out = " ".join(res.output.split())
         assert res.exit_code == 2 and f'a [task] kind = "{kind}" project has a job of its own' in out, out
         assert f"polarlab run {p}" in out and "unknown section" not in out
+
+
+def test_a_kind_that_is_not_a_string_is_a_config_error_not_a_traceback(tmp_path):
+    """`kind = ["linking"]` (a list): load_project's check for kinds with a job of their own met it before the
+    typed validation and stopped with 'TypeError: unhashable type: list'."""
+    p = tmp_path / "p.toml"
+    p.write_text('[task]\nkind = ["linking"]\nlabels = ["a", "b"]\n[data]\npath = "d.csv"\n'
+                 '[[sources]]\ntype = "keywords"\nname = "k"\nkeywords = ["x"]\nlabel = "a"\n')
+    (tmp_path / "d.csv").write_text("text\nx\n")
+    res = CliRunner().invoke(app, ["status", str(p)])
+    out = " ".join(res.output.split())
+    assert res.exit_code == 2 and "task.kind" in out and "Traceback" not in out, out
+    assert peek_task_kind(p) is None

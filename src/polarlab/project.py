@@ -189,7 +189,7 @@ def load_project(path: str | Path) -> Project:
     raw = read_toml(path)
     from .tasks import PROJECT_RUNNERS
 
-    kind = raw.get("task", {}).get("kind") if isinstance(raw.get("task"), dict) else None
+    kind = task_kind(raw)
     if kind in PROJECT_RUNNERS:      # status, export, review, ...: made for the label task's stages and state
         raise ConfigError(f'a [task] kind = "{kind}" project has a job of its own, which this command does not read',
                           file=str(path), column="task.kind",
@@ -254,6 +254,11 @@ def peek_task_kind(path: str | Path) -> str | None:
         raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return None
+    return task_kind(raw)
+
+
+def task_kind(raw: dict) -> str | None:
+    """``[task] kind`` of parsed project tables, or None when absent or not a string (validation reports it)."""
     task = raw.get("task")
     kind = task.get("kind") if isinstance(task, dict) else None
     return kind if isinstance(kind, str) else None

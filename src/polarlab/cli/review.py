@@ -48,7 +48,7 @@ def serve(project: Path = typer.Argument(..., help="the project file (polarlab.t
                                        "linear:START:STEP:STOP, geometric:START:FACTOR:STOP or list:T1,T2,..."),
           accepted: str = typer.Option("free", help="what acceptance does to a label: free (later refits may change "
                                        "it), source (kept, and a source of each refit; faster to the target, but "
-                                       "the estimate grows too sure: docs/results/review.md) or lock (kept)"),
+                                       "the estimate is less reliable: docs/results/review.md) or lock (kept)"),
           slices: Optional[Path] = typer.Option(None, help="a Python file of slicing functions (with --slice)"),
           slice_name: Optional[str] = typer.Option(None, "--slice", help="review only this slice's items (a "
                                                    "slicing function in --slices)"),

@@ -10,11 +10,17 @@ class SupervisionWarning(UserWarning):
     """The sources leave something unlearnable or undecidable; the message says what and what to do."""
 
 
-def warn(message: str, sink: list[str] | None = None) -> None:
-    """Emit a :class:`SupervisionWarning` and append its text to ``sink`` (a model's ``warnings_``)."""
+class NoVoteWarning(SupervisionWarning):
+    """Some classes get no vote from any source (a caller whose classes are not the user's, e.g. the linking
+    task's candidate slots, can silence this one kind by its category)."""
+
+
+def warn(message: str, sink: list[str] | None = None, category: type[SupervisionWarning] = SupervisionWarning) -> None:
+    """Emit a :class:`SupervisionWarning` (or the subclass ``category``) and append its text to ``sink`` (a model's
+    ``warnings_``)."""
     if sink is not None:
         sink.append(message)
-    warnings.warn(message, SupervisionWarning, stacklevel=3)
+    warnings.warn(message, category, stacklevel=3)
 
 
 def classes_without_votes(L: np.ndarray, n_classes: int) -> list[int]:

@@ -26,7 +26,7 @@ from ..validation import check_votes
 from .combination import CombinationMixin
 from .combine import H_ONLY
 from .combiners import DEFAULT_CANDIDATES
-from .diagnostics import classes_without_votes, warn
+from .diagnostics import NoVoteWarning, classes_without_votes, warn
 from .ensemble import EnsembleMixin, VotesDecided
 from .fallback import FallbackMixin
 from .params import SEED_STRIDE, check_params
@@ -290,7 +290,7 @@ class PolarHarmonizer(TrainingMixin, WeightsMixin, CombinationMixin, FallbackMix
         if silent and not getattr(self, "_quiet", False):
             warn(f"class(es) {silent} get no vote from any source on the {L.shape[0]} fit rows: h(x) cannot learn "
                  "them from the votes (the combined output can still give them to rows where the sources abstain); "
-                 "add a rule or source that votes for them", self.warnings_)
+                 "add a rule or source that votes for them", self.warnings_, NoVoteWarning)
 
     def _held_out_rows(self, X: np.ndarray, L: np.ndarray, X_valid: np.ndarray | None, L_valid: np.ndarray | None,
                        select_with_gold: np.ndarray | None) -> tuple:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -35,7 +35,7 @@ class GoldMap:
 
 def map_gold(gold: Sequence[tuple[str, ...]], ontology: Ontology,
              prefixes: Mapping[str, str] = NCBI_GOLD_PREFIXES, bare_prefix: str | None = "MESH",
-             where: Sequence[str | Mapping[str, Any]] | None = None) -> GoldMap:
+             where: Sequence[str | Mapping[str, Any]] | Callable[[int], Mapping[str, Any]] | None = None) -> GoldMap:
     """Map gold ids to ontology entities.
 
     An id of the ontology itself (e.g. ``DOID:1612``) maps to that term; ``PREFIX:LOCAL`` with PREFIX
@@ -51,7 +51,8 @@ def map_gold(gold: Sequence[tuple[str, ...]], ontology: Ontology,
 
     Args:
         where: per mention where a message points: a label (``"doc 123, 45-60"``, given as the row) or the
-            InputError fields that locate it (``{"file": "corpus.txt", "line": 7}``, :func:`mention_locations`).
+            InputError fields that locate it (``{"file": "corpus.txt", "line": 7}``); or a function of the mention's
+            position giving them, asked only for a message (:func:`mention_locations`).
 
     Raises:
         InputError: naming the mention and the id.
@@ -68,7 +69,7 @@ def map_gold(gold: Sequence[tuple[str, ...]], ontology: Ontology,
         return found | ({own_keys[key]} if key in own_keys else set())
 
     def at(i: int) -> dict[str, Any]:
-        loc = where[i] if where else i
+        loc = where(i) if callable(where) else where[i] if where else i
         return dict(loc) if isinstance(loc, Mapping) else {"row": loc, "column": "gold"}
 
     out, has, mappable = [], np.zeros(len(gold), bool), np.zeros(len(gold), bool)
@@ -100,16 +101,22 @@ def map_gold(gold: Sequence[tuple[str, ...]], ontology: Ontology,
     return GoldMap(out, has, mappable)
 
 
-def mention_locations(mentions, files: Sequence[str | os.PathLike]) -> list[dict[str, Any]]:
-    """Per mention of ``mentions`` (a :class:`~polarlab.linking.mentions.MentionSet` read from the PubTator
-    ``files``) the file and 1-based line of its mention line, for :func:`map_gold`'s messages; a mention no line
-    gives is located by its document and span."""
+def mention_locations(mentions, files: Sequence[str | os.PathLike]) -> Callable[[int], dict[str, Any]]:
+    """For :func:`map_gold`'s messages: mention position -> the file and 1-based line of its mention line in the
+    PubTator ``files`` that ``mentions`` (a :class:`~polarlab.linking.mentions.MentionSet`) was read from, or its
+    document and span when no line gives it. The files are read again only when a message needs it."""
+    from functools import cache
+
     from ..data.pubtator import mention_lines
 
-    lines = mention_lines(files)
-    return [dict(zip(("file", "line"), lines[(d, int(s), int(e))])) if (d, int(s), int(e)) in lines
-            else {"row": f"document {d}, span {s}-{e}", "column": "gold"}
-            for d, s, e in zip(mentions.doc_ids, mentions.starts, mentions.ends)]
+    lines = cache(lambda: mention_lines(files))
+
+    def locate(i: int) -> dict[str, Any]:
+        d, s, e = mentions.doc_ids[i], int(mentions.starts[i]), int(mentions.ends[i])
+        at = lines().get((d, s, e))
+        return {"file": at[0], "line": at[1]} if at else {"row": f"document {d}, span {s}-{e}", "column": "gold"}
+
+    return locate
 
 
 def hits_at(ranking: Ranking, gold: GoldMap, k: int) -> np.ndarray:

@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from ..harmonizer import PolarHarmonizer
-from ..harmonizer.diagnostics import SupervisionWarning
+from ..harmonizer.diagnostics import NoVoteWarning
 from ..risk import risk_score
 from .linkers.base import Ranking, rrf_scores
 from .mentions import MentionSet
@@ -143,7 +143,7 @@ def harmonize(slots: CandidateSlots, harmonizer: PolarHarmonizer | None = None, 
     with warnings.catch_warnings():
         # the classes are candidate slots: the ones no linker ranks first ("class(es) [1, ..., 7] get no vote ...;
         # add a rule or source") are the usual case and nothing a user can act on; kept in h.warnings_
-        warnings.filterwarnings("ignore", message=r"class\(es\) .* get no vote", category=SupervisionWarning)
+        warnings.simplefilter("ignore", NoVoteWarning)
         h.fit(slots.L, slots.X)
     proba_h = h.predict_proba(None, slots.X)
     polar_seconds = time.perf_counter() - t0

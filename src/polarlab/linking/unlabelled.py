@@ -124,7 +124,7 @@ def read_link_corpus(paths: Iterable[str | os.PathLike], mentions: str = "spans"
     if mentions == "match":
         return read_unlabelled(paths)
     for path in paths:
-        first = _first_line(path).lstrip("\ufeff") if path.is_file() else ""
+        first = _first_line(path).lstrip("\ufeff")
         if first.strip() and not _PUBTATOR_TITLE.match(first):
             raise DataError("not a PubTator file (its first line is not 'PMID|t|title'), so it has no mention "
                             "spans to link", file=str(path), line=1,

@@ -62,14 +62,16 @@ class _Limited:
         return self.src.find(doc) if doc.id in self._ids else []
 
 
-def build_source(spec: SourceSpec, state_dir: Path, docs: Sequence[SpanDoc] = ()):
-    """One span source from its config table (registry of kinds instead of if/else per call site)."""
-    return _BUILDERS[spec.type](spec, state_dir, docs)
+def build_source(spec: SourceSpec, state_dir: Path, docs: Sequence[SpanDoc] = (), where: str | None = None):
+    """One span source from its config table (registry of kinds instead of if/else per call site); its config
+    errors name their key under ``where`` (the project file's ``sources[i]``; None: ``sources``, or
+    ``sources.<name>`` for an LLM source's backend keys)."""
+    return _BUILDERS[spec.type](spec, state_dir, docs, where)
 
 
-def _dictionary(spec: SourceSpec, state_dir: Path, docs):
+def _dictionary(spec: SourceSpec, state_dir: Path, docs, where: str | None = None):
     if spec.ontology is None and spec.terms is None:
-        raise ConfigError(f"dictionary source {spec.name!r} needs ontology or terms", column="sources",
+        raise ConfigError(f"dictionary source {spec.name!r} needs ontology or terms", column=where or "sources",
                           fix='set ontology = "<ontology file or folder: OBO, TSV>" or terms = "<file, one name per line>"')
     names: list[str] = []
     if spec.ontology is not None:
@@ -81,17 +83,19 @@ def _dictionary(spec: SourceSpec, state_dir: Path, docs):
     return DictionarySpanSource(spec.name, names, spec.label, ignore_case=spec.ignore_case, plurals=spec.plurals)
 
 
-def _regex(spec: SourceSpec, state_dir: Path, docs):
+def _regex(spec: SourceSpec, state_dir: Path, docs, where: str | None = None):
+    key = f"{where or 'sources'}.pattern"
     if not spec.pattern:
-        raise ConfigError(f"regex source {spec.name!r} needs a pattern", column="sources.pattern",
+        raise ConfigError(f"regex source {spec.name!r} needs a pattern", column=key,
                           fix='set pattern = "..." (a Python regular expression)')
     try:
         return RegexSpanSource(spec.name, spec.pattern, spec.label)
     except ConfigError as e:          # its column is "pattern": the key in the project file is the source's
-        raise type(e)(e.message, file=e.file, column="sources.pattern", fix=e.fix) from None
+        raise type(e)(e.message, file=e.file, column=key, fix=e.fix) from None
 
 
-def _function(spec: SourceSpec, state_dir: Path, docs):
+def _function(spec: SourceSpec, state_dir: Path, docs, where: str | None = None):
+    key = f"{where or 'sources'}.function"
     ref = spec.function or spec.name
     if ref in BUILTIN_FUNCTIONS:
         fn = BUILTIN_FUNCTIONS[ref]
@@ -100,13 +104,13 @@ def _function(spec: SourceSpec, state_dir: Path, docs):
         try:
             fn = getattr(importlib.import_module(mod), attr)
         except (ImportError, AttributeError) as e:
-            raise ConfigError(f"cannot import span function {ref!r}: {e}", column="sources.function",
+            raise ConfigError(f"cannot import span function {ref!r}: {e}", column=key,
                               fix="give 'module:attribute' of a @span_function") from None
     else:
-        raise ConfigError(f"unknown span function {ref!r}", column="sources.function",
+        raise ConfigError(f"unknown span function {ref!r}", column=key,
                           fix=f"use one of {sorted(BUILTIN_FUNCTIONS)} or 'module:attribute'")
     if not hasattr(fn, "find"):
-        raise ConfigError(f"{ref!r} is not a span source", column="sources.function",
+        raise ConfigError(f"{ref!r} is not a span source", column=key,
                           fix="decorate it with @span_function()")
     fn.name = spec.name
     return fn
@@ -121,37 +125,25 @@ def _local_keys(spec: SourceSpec) -> dict:
             "n_threads": spec.n_threads}
 
 
-def _llm(spec: SourceSpec, state_dir: Path, docs):
+def _llm(spec: SourceSpec, state_dir: Path, docs, where: str | None = None):
     """The LLM span source, its backend checked before any slow work: a bad key or model file, and a server
     (``backend = "openai"``) that does not answer, refuses the key or does not list the model, is one
-    ConfigError naming the key (``sources.<name>.backend_options.base_url``), as the label task's LLM sources and
+    ConfigError naming the key (``sources[i].backend_options.base_url``), as the label task's LLM sources and
     the LLM linker do. The server is asked even when every answer is cached."""
+    own = f"sources.{spec.name}"          # the backend registry's messages name the table so
+    where = where or own
     try:
-        be = build_llm_backend(spec.backend, {**_local_keys(spec), **spec.backend_options}, where=f"sources.{spec.name}")
-    except ConfigError as e:          # a key the user wrote in backend_options is named there
-        key = (e.column or "").rsplit(".", 1)[-1]
-        if key not in spec.backend_options:
+        be = build_llm_backend(spec.backend, {**_local_keys(spec), **spec.backend_options}, where=own)
+    except ConfigError as e:          # the key path in the project file: a key the user wrote in backend_options there
+        col = e.column or ""
+        if not (col == own or col.startswith(own + ".")):
             raise
-        raise type(e)(e.message, file=e.file, column=f"sources.{spec.name}.backend_options.{key}", fix=e.fix) from None
-    probe_backend(be, where=f"sources.{spec.name}.backend_options")
+        key = col.rsplit(".", 1)[-1]
+        col = f"{where}.backend_options.{key}" if key in spec.backend_options else where + col[len(own):]
+        raise type(e)(e.message, file=e.file, row=e.row, column=col, fix=e.fix, line=e.line) from None
+    probe_backend(be, where=f"{where}.backend_options")
     src = LLMSpanSource(be, label=spec.label, cache=Path(state_dir) / "llm_cache.sqlite", name=spec.name)
     return _Limited(src, docs[:spec.limit_docs]) if spec.limit_docs else src
-
-
-def _built(i: int, spec: SourceSpec, state_dir: Path, docs: Sequence[SpanDoc]):
-    """:func:`build_source`, its errors' key path written as the project file's ``sources[i]...`` (the builders
-    say ``sources`` or ``sources.<name>``), as a typo in the table is."""
-    try:
-        return build_source(spec, state_dir, docs)
-    except ConfigError as e:
-        col = e.column or ""
-        for head in (f"sources.{spec.name}", "sources"):
-            if col == head or col.startswith(head + "."):
-                col = f"sources[{i}]" + col[len(head):]
-                break
-        else:
-            raise
-        raise type(e)(e.message, file=e.file, row=e.row, column=col, fix=e.fix, line=e.line) from None
 
 
 _BUILDERS = {"dictionary": _dictionary, "regex": _regex, "function": _function, "llm": _llm}
@@ -238,7 +230,8 @@ def run_spans(cfg: SpansConfig | dict, *, docs: Sequence[SpanDoc] | None = None,
     t0 = time.perf_counter()
     check_labels(cfg)
     docs = list(docs) if docs is not None else load_docs(cfg)
-    sources = [_built(i, s, cfg.state_dir, docs) for i, s in enumerate(cfg.sources)]   # config errors before slow work
+    sources = [build_source(s, cfg.state_dir, docs, f"sources[{i}]")     # config errors before slow work
+               for i, s in enumerate(cfg.sources)]
     t["load"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     votes = apply_span_sources(docs, sources, cfg.types)
