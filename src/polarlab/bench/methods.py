@@ -127,8 +127,10 @@ def _rounded(value: Any, digits: int | None) -> Any:
 
 
 def supervision_messages(caught: Iterable[warnings.WarningMessage]) -> list[str]:
-    """The distinct messages of the harmonizer's supervision warnings among ``caught``, sorted."""
-    return sorted({str(w.message) for w in caught if "Supervision" in type(w.message).__name__})
+    """The distinct messages of the harmonizer's supervision warnings (subclasses included) among ``caught``, sorted."""
+    from ..harmonizer.diagnostics import SupervisionWarning
+
+    return sorted({str(w.message) for w in caught if isinstance(w.message, SupervisionWarning)})
 
 
 def emit_result(result: dict, json_path=None) -> None:
