@@ -505,6 +505,34 @@ def test_link_command_prints_the_mention_counts(corpus):
     assert "(7 mentions, 6 mappable)" in res.output               # one gold id of the 7 maps to no term
 
 
+def test_polarlab_run_of_a_linking_project_prints_the_accuracy_table_when_there_is_gold(corpus):
+    """`polarlab run` on a linking project prints the same accuracy table as `polarlab link` / `polarlab bench
+    linking` (its numbers those of metrics.json) when the mentions have gold ids, and none when they have none."""
+    from typer.testing import CliRunner
+
+    from polarlab.cli.main import app
+
+    head = '[task]\nkind = "linking"\n[ontology]\npaths = ["onto"]\n[linking]\ncorpus = ["corpus/test_corpus.txt"]\n'
+    tail = 'linkers = ["exact", "sparse"]\nself_train_risk = 0\n[output]\ndir = "{}"\n'
+    (corpus / "gold.toml").write_text(head + tail.format("out_gold"), encoding="utf-8")
+    res = CliRunner().invoke(app, ["run", str(corpus / "gold.toml")], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((corpus / "out_gold" / "metrics.json").read_text())
+    assert "entity linking (7 mentions, 6 mappable)" in res.output
+    rows = {ln.split("│")[1].strip(): [c.strip() for c in ln.split("│")[2:6]]
+            for ln in res.output.splitlines() if ln.count("│") >= 6}
+    for name, m in {**metrics["linkers"], "harmonized (POLAR)": metrics["harmonized"]}.items():
+        assert rows[name] == [f"{100 * m[k]:.1f}" for k in ("acc1_mappable", "acc5_mappable", "acc1_all", "acc5_all")]
+    assert set(rows) == {"exact", "sparse", "harmonized (POLAR)"}
+    assert res.output.index("harmonized (POLAR)") < res.output.index("wrote metrics")
+    # no gold: mentions found by matching the ontology's names carry none; no table, the files only
+    (corpus / "nogold.toml").write_text(head + 'mentions = "match"\n' + tail.format("out_none"), encoding="utf-8")
+    res = CliRunner().invoke(app, ["run", str(corpus / "nogold.toml")], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    assert "harmonized" not in json.loads((corpus / "out_none" / "metrics.json").read_text())
+    assert "entity linking" not in res.output and "acc@1" not in res.output and "wrote labels" in res.output
+
+
 def test_a_negative_linking_seed_is_refused_when_read():
     """numpy refuses a negative seed only at the POLAR fit, minutes into a run: the project file refuses it first."""
     good = {"task": {"kind": "linking"}, "ontology": {"paths": ["o"]}, "linking": {"corpus": ["c.txt"], "seed": -1}}

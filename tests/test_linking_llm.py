@@ -225,3 +225,44 @@ def test_llm_linker_with_the_real_embedded_model(tmp_path):
     r2 = again.rank(ms, 3)
     assert again.stats["calls"] == 0 and again.stats["cached"] == asked
     assert r2.entities.tolist() == r.entities.tolist() and np.allclose(r2.scores, r.scores, equal_nan=True)
+
+
+def test_a_rerun_whose_llm_answers_are_all_cached_needs_no_server(corpus, tmp_path, dead_port):  # noqa: F811
+    """A first run through a real HTTP server fills the SQLite answer cache. With the server gone (its port now
+    refuses connections), the same run reads every answer from the cache, says so in a warning and gives the same
+    links; with one answer lost from the cache it stops at that prompt with the probe's error, which says why."""
+    import sqlite3
+    import sys
+    from pathlib import Path
+
+    from polarlab.linking.bench import bench_linking
+    from polarlab.llm.errors import LLMUnreachableError
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "llm"))
+    from llm_fake_server import FakeServer
+
+    llm = {"backend": "openai", "options": {"model": "fake-model", "base_url": f"http://127.0.0.1:{dead_port}/v1"}}
+    opts = {"linkers": ["exact", "sparse"], "llm": llm}
+    state = tmp_path / "st"
+    server = FakeServer().start(port=dead_port)
+    try:
+        out = bench_linking(corpus / "corpus", corpus / "onto", state_dir=state, ablations=False, options=opts)
+    finally:
+        server.stop()
+    asked = out["llm"]["test"]["calls"] + out["llm"]["pseudo_dev"]["calls"]
+    assert out["llm"]["test"]["calls"] >= 1 and sum(server.served.values()) == asked
+    assert out["llm"]["test"]["errors"] == out["llm"]["pseudo_dev"]["errors"] == 0
+    with pytest.warns(UserWarning, match=rf"going on with the {asked} answer\(s\) of model 'fake-model'"):
+        again = bench_linking(corpus / "corpus", corpus / "onto", state_dir=state, ablations=False, options=opts)
+    assert again["llm"]["test"]["calls"] == again["llm"]["pseudo_dev"]["calls"] == 0
+    assert again["llm"]["test"]["cached"] == out["llm"]["test"]["calls"]
+    assert again["linkers"]["llm"] == out["linkers"]["llm"] and again["harmonized"]["acc1_all"] == out["harmonized"][
+        "acc1_all"]
+    db = sqlite3.connect(state / "llm_cache.sqlite")
+    with db:
+        db.execute("DELETE FROM answers WHERE rowid = (SELECT MAX(rowid) FROM answers)")
+    db.close()
+    with pytest.raises(LLMUnreachableError) as e, pytest.warns(UserWarning, match="going on"):
+        bench_linking(corpus / "corpus", corpus / "onto", state_dir=state, ablations=False, options=opts)
+    assert e.value.column == "linking.llm.options.base_url" and f"127.0.0.1:{dead_port}" in str(e.value)
+    assert "cached in" in e.value.message and "this prompt's answer is not among them" in e.value.message

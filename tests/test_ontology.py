@@ -109,6 +109,36 @@ def test_ontology_without_names_is_refused(tmp_path):
     assert str(e.value).startswith(f"file {empty_name}, line 2, column 'name': term DOID:1 has no name")
 
 
+def test_obo_without_header_or_blank_lines_loads_quietly_and_right(tmp_path, caplog, capsys, recwarn):
+    """No ``ontology:`` line (obonet logged a warning on the root logger), no header at all (and another), terms
+    not separated by blank lines (the second [Term] was read as a line of the first, or of the header), a UTF-8
+    byte-order mark: the same two terms, and nothing printed or logged."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    root_handlers = list(logging.getLogger().handlers)
+    terms = "[Term]\nid: X:1\nname: alpha\nsynonym: \"first\" EXACT []\n{}[Term]\nid: X:2\nname: beta\nis_a: X:1\n"
+    variants = {"no_ontology_line": "format-version: 1.2\n\n" + terms.format("\n"),
+                "no_header": terms.format("\n"),
+                "no_blank_lines": "format-version: 1.2\n" + terms.format(""),
+                "blank_lines_first": "\n\n" + terms.format(""),
+                "bom": "\ufeff" + terms.format("\n"),
+                "own_ontology_line": "format-version: 1.2\nontology: x\n\n" + terms.format("")}
+    for name, text in variants.items():
+        (tmp_path / f"{name}.obo").write_text(text, encoding="utf-8")
+        onto = load_ontology(tmp_path / f"{name}.obo")
+        assert onto.ids == ["X:1", "X:2"], name
+        assert onto.names("X:1") == ["alpha", "first"] and onto.names("X:2") == ["beta"], name
+        assert onto.term("X:2").parents == {"X:1"}, name
+    assert not caplog.records and not recwarn.list
+    assert capsys.readouterr() == ("", "")
+    assert logging.getLogger().handlers == root_handlers      # obonet's logging.warning set up the root logger
+    (tmp_path / "latin1.obo").write_bytes("[Term]\nid: X:1\nname: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(InputError, match="not UTF-8") as e:
+        load_ontology(tmp_path / "latin1.obo")
+    assert "latin1.obo" in str(e.value) and "UTF-8" in e.value.fix
+
+
 def test_missing_or_unknown_files(tmp_path):
     with pytest.raises(InputError, match="not found"):
         load_ontology(tmp_path / "nope.obo")

@@ -74,3 +74,47 @@ def test_an_unreachable_llm_server_stops_the_span_job_before_any_slow_work(tmp_p
     project.write_text(project.read_text(encoding="utf-8").replace("base_url =", "baseurl ="), encoding="utf-8")
     res = CliRunner().invoke(app, ["run", str(project), "--out", str(tmp_path / "out")])
     assert "key 'sources[1].backend_options.baseurl': unknown key 'baseurl'" in " ".join(res.output.split())
+
+
+def test_a_rerun_whose_llm_answers_are_all_cached_needs_no_server(tmp_path: Path, dead_port) -> None:
+    """The span job's first run asks a real HTTP server and fills the SQLite answer cache; with the server gone
+    the same run reads every answer from the cache (a warning; a missing one would stop it, as below) and writes
+    the same spans; with one answer lost from the cache it stops at that sentence with the probe's error, naming
+    the key."""
+    import sqlite3
+    import sys
+
+    import polarlab.spans.run as run
+    from polarlab.llm.errors import LLMUnreachableError
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "llm"))
+    from llm_fake_server import FakeServer
+
+    (tmp_path / "docs.txt").write_text("1|t|Wilson disease.\n1|a|A ham allergy is rare. It is a disease.\n\n"
+                                       "2|t|Menkes disease.\n2|a|Copper is low.\n", encoding="utf-8")
+    project = tmp_path / "polarlab.toml"
+    project.write_text(f'[task]\nkind = "spans"\n[data]\npath = "docs.txt"\n'
+                       f'[[sources]]\ntype = "regex"\nname = "disease"\npattern = "\\\\w+ disease"\n'
+                       f'[[sources]]\ntype = "llm"\nname = "llm"\nbackend = "openai"\n'
+                       f'backend_options = {{model = "fake-model", base_url = "http://127.0.0.1:{dead_port}/v1"}}\n',
+                       encoding="utf-8")
+    server = FakeServer().start(port=dead_port)
+    try:
+        first = run.run_project(project, tmp_path / "a", progress=False)["spans"].read_text(encoding="utf-8")
+    finally:
+        server.stop()
+    n = sum(server.served.values())
+    assert n == 5                                             # one prompt per sentence
+    with pytest.warns(UserWarning, match=rf"going on with the {n} answer\(s\) of model 'fake-model'"):
+        again = run.run_project(project, tmp_path / "b", progress=False)["spans"].read_text(encoding="utf-8")
+    assert again == first
+    caches = list(tmp_path.rglob("llm_cache.sqlite"))
+    assert len(caches) == 1
+    db = sqlite3.connect(caches[0])
+    with db:
+        db.execute("DELETE FROM answers WHERE rowid = (SELECT MAX(rowid) FROM answers)")
+    db.close()
+    with pytest.raises(LLMUnreachableError) as e, pytest.warns(UserWarning, match="going on"):
+        run.run_project(project, tmp_path / "c", progress=False)
+    assert e.value.column == "sources[1].backend_options.base_url"
+    assert "this prompt's answer is not among them" in e.value.message

@@ -3,13 +3,15 @@
 FastAPI app served by uvicorn on 127.0.0.1 (a free port) in a background thread. It answers
 ``/v1/chat/completions`` and ``/v1/completions`` from the prompt: the label words come from the
 prompt's ``Labels:`` line; the example is "spam" (second word) when its ``Text:`` line contains
-win/free/prize, else the first word. Behaviour is set per test with :meth:`FakeServer.configure`.
+win/free/prize, else the first word. A multiple choice of the LLM linker (``Terms:`` then numbered options)
+is answered with option 1. Behaviour is set per test with :meth:`FakeServer.configure`.
 It counts requests per prompt.
 """
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import socket
 import threading
 import time
@@ -36,6 +38,9 @@ def _decide(prompt: str) -> tuple[list[str], int, float]:
             words = [w.strip() for w in line[len("Labels: "):].split(",")]
         if line.startswith("Text: "):
             text = line[len("Text: "):]
+    options = [ln.split(".", 1)[0] for ln in prompt.splitlines() if re.match(r"\d\. ", ln)]
+    if "\nTerms:\n" in prompt and len(options) >= 2:   # the LLM linker's multiple choice: answer option 1
+        words = options
     low = text.lower()
     if text.strip() in ("", "N/A", "[MASK]"):
         return words, 0, -0.5          # content-free: biased to the first word, mildly
@@ -74,10 +79,11 @@ class FakeServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def start(self) -> "FakeServer":
+    def start(self, port: int = 0) -> "FakeServer":
+        """Serve on ``port`` (0: a free one); a stopped server's port answers nothing (connection refused)."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.1", port))
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(self.app, log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)

@@ -127,3 +127,35 @@ def test_an_unreachable_llm_server_stops_the_run_before_the_first_stage(tiny_bei
     with pytest.raises(AssertionError, match="first stage"):      # no LLM method: no server asked
         run_relevance(make_config(data=str(tiny_beir), llm=f"http://127.0.0.1:{port}/v1", methods=["bm25"]),
                       state_dir=tmp_path / "s")
+
+
+def test_a_rerun_whose_llm_answers_are_all_cached_needs_no_server(tiny_beir, tmp_path, dead_port):
+    """A first run asks a real HTTP server and fills the SQLite answer cache; with the server gone (its port now
+    refuses connections) the same run reads every judgement from the cache (a warning) and gives the same results;
+    with one answer lost from the cache it stops at that pair with the probe's error, naming the relevance key."""
+    import sqlite3
+
+    from polarlab.llm.errors import LLMUnreachableError
+    from polarlab.relevance import make_config, run_relevance
+
+    cfg = make_config(data=str(tiny_beir), llm=f"http://127.0.0.1:{dead_port}/v1", llm_model="fake-model",
+                      methods=["bm25", "llm_rerank"], rerank_depth=3)
+    server = FakeServer().start(port=dead_port)
+    try:
+        first = run_relevance(cfg, state_dir=tmp_path / "s")
+    finally:
+        server.stop()
+    n = sum(server.served.values())
+    assert first["retrievers"]["llm_rerank"]["llm_calls"] >= 3 and n >= 3
+    with pytest.warns(UserWarning, match=rf"going on with the {n} answer\(s\) of model 'fake-model'"):
+        again = run_relevance(cfg, state_dir=tmp_path / "s")
+    assert first["llm_backend_calls"] == n and again["llm_backend_calls"] == 0
+    assert again["retrievers"]["llm_rerank"]["ndcg@10"] == first["retrievers"]["llm_rerank"]["ndcg@10"]
+    db = sqlite3.connect(tmp_path / "s" / "llm_cache.sqlite")
+    with db:
+        db.execute("DELETE FROM answers WHERE rowid = (SELECT MAX(rowid) FROM answers)")
+    db.close()
+    with pytest.raises(LLMUnreachableError) as e, pytest.warns(UserWarning, match="going on"):
+        run_relevance(cfg, state_dir=tmp_path / "s")
+    assert e.value.column == "relevance.llm" and "--llm" in e.value.fix
+    assert "this prompt's answer is not among them" in e.value.message

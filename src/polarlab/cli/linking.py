@@ -62,13 +62,19 @@ def link_cmd(project: Path = typer.Argument(..., help="a project file with [task
         result = run_linking(proj, base_dir=project.parent, output_dir=out)
     except PolarlabError as e:
         _fail(e, project)
-    if "harmonized" in result.metrics:
-        harmonized = result.metrics["harmonized"]
-        print_linking(console, {"linkers": result.metrics["linkers"], "harmonized": harmonized,
-                                "n_mentions": result.metrics.get("n_mentions"),
-                                "n_mappable": harmonized.get("n_mappable")})
+    print_link_metrics(console, result.metrics)
     for name, path in result.outputs.items():
         console.print(f"wrote {name}: {path}")
+
+
+def print_link_metrics(console, metrics: dict) -> None:
+    """The accuracy table of a linking project's run (``polarlab link``, ``polarlab run``) from its metrics (as in
+    its ``metrics.json``) when the mentions had gold ids; nothing when they had none."""
+    if "harmonized" not in metrics:
+        return
+    harmonized = metrics["harmonized"]
+    print_linking(console, {"linkers": metrics.get("linkers", {}), "harmonized": harmonized,
+                            "n_mentions": metrics.get("n_mentions"), "n_mappable": harmonized.get("n_mappable")})
 
 
 def print_linking(console, result: dict) -> None:

@@ -66,9 +66,12 @@ def _run_project(project: Path, out: Optional[Path], progress: bool, verbose: bo
     from ..tasks import project_runner
 
     try:
-        runner = project_runner(peek_task_kind(project))
+        kind = peek_task_kind(project)
+        runner = project_runner(kind)
         if runner is not None:         # linking, relevance, ...: a task kind with a runner of its own
-            for name, path in runner(project, out, progress).items():
+            outputs = runner(project, out, progress)
+            _print_run_report(kind, outputs)
+            for name, path in outputs.items():
                 console.print(f"wrote {name}: {path}")
             return
         proj = load_project(project)
@@ -82,6 +85,25 @@ def _run_project(project: Path, out: Optional[Path], progress: bool, verbose: bo
     except KeyboardInterrupt:
         _interrupted()
     _report(result)
+
+
+#: Task kind with a runner of its own -> "module:function" that prints the terminal report of its ``polarlab run``,
+#: ``function(console, metrics)`` with the metrics its runner wrote (its ``metrics`` output, JSON); a kind without
+#: one prints the files written only.
+RUN_REPORTS: dict[str, str] = {"linking": "polarlab.cli.linking:print_link_metrics"}
+
+
+def _print_run_report(kind: str | None, outputs: dict) -> None:
+    """The report :data:`RUN_REPORTS` names for ``kind``, from the ``metrics`` file among ``outputs``."""
+    import importlib
+    import json
+
+    target = RUN_REPORTS.get(kind or "")
+    if target is None or "metrics" not in outputs:
+        return
+    module, _, name = target.partition(":")
+    report = getattr(importlib.import_module(module), name)
+    report(console, json.loads(Path(outputs["metrics"]).read_text(encoding="utf-8")))
 
 
 def _interrupted() -> None:

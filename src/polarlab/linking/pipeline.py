@@ -140,7 +140,7 @@ def run_link(mentions: MentionSet, ontology: Ontology, unlabelled: Sequence[Docu
     """
     if not len(ontology):
         raise InputError("the ontology is empty", column="ontology.paths", fix="give OBO or TSV files with terms")
-    llm = build_link_llm(cfg)   # a bad backend or model file stops the run here, before any slow work
+    llm = build_link_llm(cfg, llm_cache)   # a bad backend or model file stops the run here, before any slow work
     threads = torch.get_num_threads()
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
@@ -568,19 +568,27 @@ def link_text_mentions(linkers: dict, harm: HarmonizedLinks, unlabelled: Sequenc
 SELF_TRAIN_SWEEP = (0.1, 0.25, 0.5, 0.75, 1.0)
 
 
-def build_link_llm(cfg: LinkingConfig):
+def build_link_llm(cfg: LinkingConfig, cache: str | os.PathLike = ":memory:"):
     """The LLM linker's backend as ``[linking.llm]`` says (None when ``backend = "none"``), checked before any slow
     work: a bad key or model file, and for a server (``backend = "openai"``) one that does not answer, refuses the
     key or does not list the model, is one :class:`~polarlab.errors.ConfigError` naming its key
-    (``linking.llm.options.base_url``, ...). The server is asked even when every answer is cached: which mentions
-    the linker asks about is known only after the training."""
+    (``linking.llm.options.base_url``, ...). Which mentions the linker asks about is known only after the
+    training, so the server is asked even on a re-run; when it fails but the answer ``cache`` already holds
+    answers of this model, the run goes on from the cache (a warning) and the error stops it at the first prompt
+    whose answer is not cached (:func:`polarlab.llm.offline.offline_or_raise`): a re-run whose answers are all
+    cached needs no server."""
     if not cfg.llm.on:
         return None
     from ..llm.backends import build_llm_backend, probe_backend
+    from ..llm.errors import LLMConfigError
+    from ..llm.offline import offline_or_raise
 
     where = "linking.llm.options"
     backend = build_llm_backend(cfg.llm.backend, dict(cfg.llm.options), where=where)
-    probe_backend(backend, where=where)
+    try:
+        probe_backend(backend, where=where)
+    except LLMConfigError as e:
+        backend = offline_or_raise(backend, e, cache)
     return backend
 
 

@@ -155,7 +155,8 @@ def build_llm_backend(name: str, keys: dict[str, Any], *, where: str = "llm") ->
 def probe_backend(backend: Backend, *, where: str = "llm") -> None:
     """Check in seconds, before any slow work, that ``backend`` can answer: a backend with ``probe`` (a server:
     :meth:`polarlab.llm.remote.OpenAIBackend.probe`) is asked once; one without (the embedded model, whose GGUF
-    file is checked when it is built) passes.
+    file is checked when it is built) passes. A run that may need no server (its answers cached) catches the error and
+    hands it to :func:`polarlab.llm.offline.offline_or_raise`.
 
     Raises:
         LLMConfigError (a ConfigError): the server is unreachable, refuses the key or does not list the model;

@@ -156,6 +156,10 @@ class AnswerCache:
     def __len__(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM answers").fetchone()[0])
 
+    def n_answers(self, model: str) -> int:
+        """How many answers of model ``model`` (a backend's ``model_id``) the cache holds."""
+        return int(self._db.execute("SELECT COUNT(*) FROM answers WHERE model = ?", (model,)).fetchone()[0])
+
     def __contains__(self, key: str) -> bool:
         return self.get(key) is not None
 

@@ -1,6 +1,7 @@
 """OBO files (read with ``obonet``): names, synonyms, definitions, xrefs, ``is_a`` parents."""
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
@@ -8,6 +9,28 @@ from ..errors import InputError
 from .terms import Ontology, Term
 
 _QUOTED = re.compile(r'^"((?:[^"\\]|\\.)*)"\s*(.*)$')
+_STANZA = re.compile(r"^\[\w+\]")          # [Term], [Typedef], [Instance] (as obonet: the line starts with it)
+_ONTOLOGY_TAG = re.compile(r"^\s*ontology\s*:")
+
+
+def obo_text(text: str, name: str) -> str:
+    """``text`` (an OBO file) as ``obonet`` reads it right and quietly: a blank line before every stanza line
+    (``[Term]``, ...: the format does not need one, but obonet splits stanzas at blank lines, so a ``[Term]`` right
+    under the header or the previous term was taken as one of its lines), and an ``ontology: name`` header line when
+    the header has none or there is no header (obonet then logged "name and ontology keys are both missing" on the
+    root logger, and "got no header information"). Terms and their lines are unchanged."""
+    lines: list[str] = []
+    for ln in text.splitlines():
+        if _STANZA.match(ln) and lines and lines[-1].strip():
+            lines.append("")
+        lines.append(ln)
+    first = next((i for i, ln in enumerate(lines) if _STANZA.match(ln)), len(lines))
+    header, rest = lines[:first], lines[first:]
+    if not any(_ONTOLOGY_TAG.match(ln) for ln in header):
+        while header and not header[-1].strip():
+            header.pop()
+        header += [f"ontology: {name}", ""]    # in the header's last stanza: the one obonet keeps
+    return "\n".join(header + rest) + "\n"
 
 
 def _quoted(value: str) -> tuple[str, str]:
@@ -35,7 +58,12 @@ def read_obo(path: str | Path, synonym_scopes: tuple[str, ...] = ("EXACT", "RELA
     if not path.exists():
         raise InputError("ontology file not found", file=str(path), fix="check the path")
     try:
-        graph = obonet.read_obo(str(path), ignore_obsolete=True)
+        text = path.read_text(encoding="utf-8-sig")   # a byte-order mark would hide a first [Term]
+    except UnicodeDecodeError as e:
+        raise InputError(f"not UTF-8 text ({e.reason} at byte {e.start})", file=str(path),
+                         fix="save the ontology as UTF-8") from None
+    try:
+        graph = obonet.read_obo(io.StringIO(obo_text(text, path.stem)), ignore_obsolete=True)
     except Exception as e:  # obonet raises plain Exceptions on syntax errors
         raise InputError(f"not a readable OBO file ({e})", file=str(path),
                          fix="give an OBO 1.2/1.4 file with [Term] stanzas") from None

@@ -50,14 +50,20 @@ def llm_source(config: RelevanceConfig, state_dir: Path) -> LLMSource:
 
 def check_llm(source: LLMSource) -> None:
     """Ask the LLM's server once, in seconds, before any retrieval or training (the embedded model passes: its
-    GGUF file was checked when the source was built).
+    GGUF file was checked when the source was built). Which pairs are judged is known only after retrieval, so
+    the server is asked even on a re-run; when it fails but ``source``'s answer cache already holds answers of
+    this model, the run goes on from the cache (a warning; ``source.backend`` becomes an
+    :class:`~polarlab.llm.offline.OfflineBackend`) and the error stops it at the first pair whose answer is not
+    cached: a re-run whose answers are all cached needs no server.
 
     Raises:
         LLMConfigError (a ConfigError): nothing answers at ``[relevance] llm`` (``--llm``), the key is refused or
-            the server does not list ``llm_model``; the key is named as a relevance key.
+            the server does not list ``llm_model``, and the cache holds no answer of this model; the key is named
+            as a relevance key.
     """
     from ..llm.backends import probe_backend
     from ..llm.errors import LLMConfigError
+    from ..llm.offline import offline_or_raise
 
     try:
         probe_backend(source.backend, where="relevance")
@@ -65,7 +71,8 @@ def check_llm(source: LLMSource) -> None:
         key = {"relevance.base_url": "relevance.llm", "relevance.model": "relevance.llm_model"}.get(e.column, e.column)
         fix = {"relevance.llm": "start the server, or fix [relevance] llm (--llm), e.g. http://127.0.0.1:8000/v1",
                "relevance.llm_model": "set [relevance] llm_model (--llm-model) to one of the listed names"}.get(key, e.fix)
-        raise type(e)(e.message, file=e.file, column=key, fix=fix) from None
+        source.backend = offline_or_raise(source.backend, type(e)(e.message, file=e.file, column=key, fix=fix),
+                                          source.cache)
 
 
 def auroc_noise(labels: np.ndarray) -> float:

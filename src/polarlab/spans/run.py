@@ -13,6 +13,8 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..llm.backends import LLM_BACKENDS, build_llm_backend, probe_backend
+from ..llm.errors import LLMConfigError
+from ..llm.offline import offline_or_raise
 from .aggregate import HARMONIZER_LEVELS, SPAN_MODELS, spans_with_probability
 from .config import SourceSpec, SpansConfig
 from .evaluate import span_errors, span_scores
@@ -129,7 +131,9 @@ def _llm(spec: SourceSpec, state_dir: Path, docs, where: str | None = None):
     """The LLM span source, its backend checked before any slow work: a bad key or model file, and a server
     (``backend = "openai"``) that does not answer, refuses the key or does not list the model, is one
     ConfigError naming the key (``sources[i].backend_options.base_url``), as the label task's LLM sources and
-    the LLM linker do. The server is asked even when every answer is cached."""
+    the LLM linker do. The server is asked even on a re-run; when it fails but the answer cache already holds
+    answers of this model, the run goes on from the cache (a warning) and the error stops it at the first
+    sentence whose answer is not cached (:func:`polarlab.llm.offline.offline_or_raise`)."""
     own = f"sources.{spec.name}"          # the backend registry's messages name the table so
     where = where or own
     try:
@@ -141,8 +145,12 @@ def _llm(spec: SourceSpec, state_dir: Path, docs, where: str | None = None):
         key = col.rsplit(".", 1)[-1]
         col = f"{where}.backend_options.{key}" if key in spec.backend_options else where + col[len(own):]
         raise type(e)(e.message, file=e.file, row=e.row, column=col, fix=e.fix, line=e.line) from None
-    probe_backend(be, where=f"{where}.backend_options")
-    src = LLMSpanSource(be, label=spec.label, cache=Path(state_dir) / "llm_cache.sqlite", name=spec.name)
+    cache = Path(state_dir) / "llm_cache.sqlite"
+    try:
+        probe_backend(be, where=f"{where}.backend_options")
+    except LLMConfigError as e:
+        be = offline_or_raise(be, e, cache)
+    src = LLMSpanSource(be, label=spec.label, cache=cache, name=spec.name)
     return _Limited(src, docs[:spec.limit_docs]) if spec.limit_docs else src
 
 
