@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 def test_recipe_check_is_gold_free_and_picks_a_recipe(tiny_beir, tmp_path):
     """benchmarks/relevance_recipe.py trains a recipe on the fit claims and scores it on held-out claims'
-    harmonized labels (of the qrels it reads only which claims are train claims)."""
+    harmonized labels (of the qrels it reads only which claims are train claims); it runs without train qrels."""
     import json
     import subprocess
     import sys
@@ -31,7 +31,22 @@ def test_recipe_check_is_gold_free_and_picks_a_recipe(tiny_beir, tmp_path):
     assert out["chosen"] in ("hn1", "hn3") and out["held_out"] == 4
     for name in ("hn1", "hn3"):
         assert 0 <= out["recipes"][name]["agreement"] <= 1 and out["recipes"][name]["train_seconds"] > 0
-    assert out["recipes"]["hn3"]["hard_negatives"] == 3
+    assert out["recipes"]["hn3"]["hard_negatives"] == 3 and "train_claims" not in out
+
+    # the same folder without qrels/train.tsv: the train claims are the queries that are not test queries (here the
+    # same 8), so the same pools, labels and triplets: the saved models are reused and every figure is the same
+    import shutil
+
+    no_train = tmp_path / "no_train"
+    shutil.copytree(tiny_beir, no_train)
+    (no_train / "qrels" / "train.tsv").unlink()
+    r = subprocess.run([sys.executable, str(script), str(no_train), "--state-dir", str(tmp_path / "s"),
+                        "--recipes", "hn1,hn3", "--threads", "1", "--hold-every", "2"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    again = json.loads(r.stdout.strip().splitlines()[-1])
+    assert again["train_claims"].startswith("no train qrels") and "not a test query" in again["train_claims"]
+    assert again["recipes"] == out["recipes"] and again["chosen"] == out["chosen"] and again["held_out"] == 4
 
 
 def test_end_to_end_tiny_run(tiny_beir, tmp_path):
