@@ -1,16 +1,20 @@
 """Choose the bi-encoder training recipe WITHOUT gold: agreement with held-out harmonized labels.
 
-The train claims are split (every 5th held out, the rest fit; ``--hold-every``). POLAR harmonizes the cheap sources (BM25 and
-MiniLM rank votes, lexical overlap; no LLM, no qrels) over the fused top-20 pool of every train claim. Each
+The train claims are the queries a project run labels (:mod:`polarlab.relevance.gold`): those of
+``qrels/train.tsv``, or, without train qrels, every query that is not a test query (every query without test qrels
+either); ``--train-queries N`` keeps the first N. They are split (every 5th held out, the rest fit;
+``--hold-every``). POLAR harmonizes the cheap sources (BM25 and MiniLM rank votes, lexical overlap; no LLM, no
+qrels) over the fused top-20 pool of every train claim. Each
 recipe trains MiniLM on the fit claims' triplets; it is scored by nDCG@10 of its ranking of each held-out
-claim's pool against that claim's harmonized labels (P(relevant) >= 0.5 counts as relevant). Neither the
-train nor the test qrels are read: the choice is gold-free. Off-the-shelf MiniLM is scored the same way
+claim's pool against that claim's harmonized labels (P(relevant) >= 0.5 counts as relevant). Of the qrels only
+the query ids are read (which queries are train claims, or test claims to leave out), never a judgement: the choice
+is gold-free, and runs the same on a folder without any qrels. Off-the-shelf MiniLM is scored the same way
 for reference.
 
     python benchmarks/relevance_recipe.py ../shared/data/scifact --state-dir /tmp/recipe
 
 Prints a table and one JSON object (per recipe: held-out agreement, triplets, training seconds; the chosen
-recipe) as its last line.
+recipe) as its last line; without train qrels it also has "train_claims": where the claims came from.
 """
 from __future__ import annotations
 
@@ -42,6 +46,8 @@ def main() -> None:
     from polarlab.features.embedding import cached_encode
     from polarlab.relevance.beir import load_beir
     from polarlab.relevance.candidates import BM25Retriever, DenseRetriever, rrf_fuse
+    from polarlab.relevance.config import make_config
+    from polarlab.relevance.gold import GoldSplits, qrels_to_load
     from polarlab.relevance.harmonize import harmonize
     from polarlab.relevance.labels import triplets_from_scores
     from polarlab.relevance.metrics import ndcg_at_k
@@ -51,8 +57,12 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    data = load_beir(args.beir, ("train",))
-    train_q = data.split_queries("train")[:args.train_queries]
+    config = make_config(data=str(args.beir))             # default splits: both qrels files optional
+    data = load_beir(args.beir, **qrels_to_load(config))
+    splits = GoldSplits.of(config, data)
+    train_q = splits.train_queries(data, args.train_queries)
+    claims = splits.train_queries_from()
+    print(f"train claims: {claims} ({len(train_q)})", flush=True)
     held = set(train_q[args.hold_every - 1::args.hold_every])
     enc_kw = dict(max_seq_length=128, cache_dir=args.state_dir / "emb")
     bm25 = BM25Retriever().fit(data)
@@ -103,8 +113,11 @@ def main() -> None:
         print(f"{name} {r}: held-out agreement nDCG@10 {a:.4f} ({len(trips)} triplets, "
               f"{tr.train_seconds_:.0f} s training)", flush=True)
     chosen = max((k for k in out if k in RECIPES), key=lambda k: out[k]["agreement"])
-    print(json.dumps({"recipes": out, "chosen": chosen, "held_out": len(held), "seconds":
-                      round(time.perf_counter() - t0, 1)}))
+    result = {"recipes": out, "chosen": chosen, "held_out": len(held),
+              "seconds": round(time.perf_counter() - t0, 1)}
+    if splits.train is None:
+        result["train_claims"] = claims
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -96,6 +96,7 @@ def test_a_split_the_settings_name_must_exist_and_a_default_one_may_be_missing(t
         _Run(make_config(data=str(root), test_split="test"), tmp_path / "s", None, print)
     run = _Run(make_config(data=str(root)), tmp_path / "s", None, print)    # left at its default: skipped
     assert run.test_qrels is None and run.train_q == ["q1"] and run.splits.why_skip("supervised") is None
+    assert run.splits.train_queries_from() == f"the queries of {root / 'qrels' / 'train.tsv'}"
     assert "test.tsv" in run.splits.why_skip("fusion") and run.splits.why_skip("polar") is None
 
 
@@ -110,10 +111,13 @@ def test_the_queries_labelled_without_train_qrels(tmp_path):
     run = _Run(make_config(data=str(only_test)), tmp_path / "s", None, print)
     assert run.train_q == ["q1", "q3"] and run.test_q == ["q2"]      # q3 has no relevant test pair: not a test query
     assert "train.tsv" in run.splits.why_skip("supervised") and run.splits.why_skip("fusion") is None
+    assert run.splits.train_queries_from().endswith("train.tsv is missing or has no relevant pair): every query "
+                                                    "that is not a test query")
     none = write_beir(tmp_path / "b", DOCS, queries, {})
     run = _Run(make_config(data=str(none), train_queries=2), tmp_path / "s", None, print)
     assert run.train_q == ["q1", "q2"] and run.test_q == [] and run.test_qrels is None
     assert set(run.splits.skipped_metrics(["polar"])) == {"test metrics", "risk calibration"}
+    assert run.splits.train_queries_from().endswith("every query (no test qrels either)")
     assert run.splits.skipped_metrics([]) == {}
 
 

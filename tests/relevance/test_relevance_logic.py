@@ -192,3 +192,23 @@ def test_bm25_prints_no_debug_lines(tiny_beir, caplog):
         ranking = BM25Retriever().fit(data).retrieve(data, data.split_queries("test"), 5)
     assert not [r for r in caplog.records if r.name.startswith("bm25s") and r.levelno < logging.WARNING]
     assert ranking.doc_idx.shape == (len(data.split_queries("test")), 5)
+
+
+def test_bench_out_writes_what_a_project_run_writes(tiny_beir, tmp_path):
+    """`polarlab bench relevance --out DIR` writes metrics.json through the project run's writer (the same result as
+    the JSON line); no POLAR method, no labels file (the labels files: test_relevance_pipeline.py)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from polarlab.cli.main import app
+
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["bench", "relevance", str(tiny_beir), "--methods", "bm25", "--state-dir",
+                                 str(tmp_path / "s"), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    last = json.loads(r.output.strip().splitlines()[-1])
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.json"]
+    assert json.loads((out / "metrics.json").read_text()) == last and "labels" not in last
+    assert 0 <= last["retrievers"]["bm25"]["ndcg@10"] <= 1
+    assert f"wrote metrics: {out / 'metrics.json'}" in r.output

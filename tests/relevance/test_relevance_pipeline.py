@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 def test_recipe_check_is_gold_free_and_picks_a_recipe(tiny_beir, tmp_path):
     """benchmarks/relevance_recipe.py trains a recipe on the fit claims and scores it on held-out claims'
-    harmonized labels (of the qrels it reads only which claims are train claims)."""
+    harmonized labels (of the qrels it reads only which claims are train claims); it runs without train qrels."""
     import json
     import subprocess
     import sys
@@ -31,7 +31,22 @@ def test_recipe_check_is_gold_free_and_picks_a_recipe(tiny_beir, tmp_path):
     assert out["chosen"] in ("hn1", "hn3") and out["held_out"] == 4
     for name in ("hn1", "hn3"):
         assert 0 <= out["recipes"][name]["agreement"] <= 1 and out["recipes"][name]["train_seconds"] > 0
-    assert out["recipes"]["hn3"]["hard_negatives"] == 3
+    assert out["recipes"]["hn3"]["hard_negatives"] == 3 and "train_claims" not in out
+
+    # the same folder without qrels/train.tsv: the train claims are the queries that are not test queries (here the
+    # same 8), so the same pools, labels and triplets: the saved models are reused and every figure is the same
+    import shutil
+
+    no_train = tmp_path / "no_train"
+    shutil.copytree(tiny_beir, no_train)
+    (no_train / "qrels" / "train.tsv").unlink()
+    r = subprocess.run([sys.executable, str(script), str(no_train), "--state-dir", str(tmp_path / "s"),
+                        "--recipes", "hn1,hn3", "--threads", "1", "--hold-every", "2"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    again = json.loads(r.stdout.strip().splitlines()[-1])
+    assert again["train_claims"].startswith("no train qrels") and "not a test query" in again["train_claims"]
+    assert again["recipes"] == out["recipes"] and again["chosen"] == out["chosen"] and again["held_out"] == 4
 
 
 def test_end_to_end_tiny_run(tiny_beir, tmp_path):
@@ -158,11 +173,26 @@ def test_project_without_any_qrels_labels_every_query(tiny_beir_no_qrels, tmp_pa
     assert set(res["skipped"]["metrics"]) == {"test metrics", "risk calibration"}
     assert all("qrels" in why for why in res["skipped"]["methods"].values())
 
-    # the bench command on the same folder: the table, the risk line and the skips, no crash on missing metrics
+    # the bench command on the same folder: the table, the risk line and the skips, no crash on missing metrics;
+    # --out writes the files a project run writes (its default pool is deeper: 20 pairs per query)
     b = CliRunner().invoke(app, ["bench", "relevance", str(tiny_beir_no_qrels), "--methods", "bm25,polar,supervised",
-                                 "--budget", "4", "--llm-threads", "1", "--state-dir", str(tmp_path / "state")])
+                                 "--budget", "4", "--llm-threads", "1", "--state-dir", str(tmp_path / "state"),
+                                 "--out", str(tmp_path / "bench_out")])
     assert b.exit_code == 0, b.output
     last = json.loads(b.output.strip().splitlines()[-1])
     assert list(last["retrievers"]) == ["polar"] and not GOLD_METRICS & _keys(last["retrievers"])
     assert "risk of the LLM judgements (polar, 4 pairs, no train qrels)" in b.output
     assert "skipped supervised: no train qrels" in b.output and "skipped bm25: no test qrels" in b.output
+    bench = pd.read_csv(tmp_path / "bench_out" / "labels_polar.csv", dtype={"query_id": str, "doc_id": str})
+    assert list(bench.columns) == list(labels.columns) and set(bench["query_id"]) == set(data.queries)
+    assert len(bench) > len(labels) and bench["p_relevant"].between(0, 1).all()
+    # the same four rank-1 pairs judged, answered from the project run's cache: the same votes and P(yes)
+    key = ["query_id", "doc_id"]
+    same = bench[bench["llm_vote"] >= 0].merge(labels[asked], on=key, suffixes=("", "_project"))
+    assert len(same) == 4 and (same["llm_vote"] == same["llm_vote_project"]).all()
+    np.testing.assert_allclose(same["llm_p_yes"], same["llm_p_yes_project"])
+    assert last["llm_backend_calls"] == 0
+    written = json.loads((tmp_path / "bench_out" / "metrics.json").read_text())
+    assert written["labels"] == {"polar": str(tmp_path / "bench_out" / "labels_polar.csv")} == last["labels"]
+    assert written["retrievers"] == last["retrievers"] and written["skipped"] == last["skipped"]
+    assert f"wrote metrics: {tmp_path / 'bench_out' / 'metrics.json'}" in b.output

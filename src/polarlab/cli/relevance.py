@@ -22,6 +22,10 @@ def bench_relevance_cmd(
         llm_model: Optional[str] = typer.Option(None, help="model name on a remote server"),
         budget: int = typer.Option(3000, help="LLM judgements for training, per LLM-labelled method"),
         json_out: Optional[Path] = typer.Option(None, "--json", help="also write the JSON result here"),
+        out: Optional[Path] = typer.Option(None, "--out", help="also write the files a project run writes to this "
+                                                               "folder: labels_<method>.csv of each POLAR method "
+                                                               "(the relevance labels of the training pairs) and "
+                                                               "metrics.json"),
         state_dir: Path = typer.Option(Path(".polarlab"), help="caches (LLM answers, embeddings) and trained models"),
         methods: Optional[str] = typer.Option(None, help="comma-separated subset of bm25,dense,fusion,llm_labels,"
                                                           "polar,polar_self_training,supervised,llm_rerank"),
@@ -39,14 +43,17 @@ def bench_relevance_cmd(
     Prints a table, then the JSON result as the last line: {"retrievers": {method: {"ndcg@10", "recall@100",
     "llm_calls", "seconds", ...}}, "risk": {...}, "config": {...}}. A trained retriever's entry also has
     "with_bm25" (its RRF fusion with BM25: the hybrid that "fusion" is for off-the-shelf MiniLM) and
-    "train_seconds" (its training time, also when a re-run reused the saved model). Without qrels the gold-free part
-    runs (the trained retrievers; the labels files come from a project run); what needs them is listed under
-    "skipped" with the reason.
+    "train_seconds" (its training time, also when a re-run reused the saved model). With --out DIR the relevance labels
+    of each POLAR method (query id, document id, P(relevant), the LLM's vote, its P(yes), the POLAR risk of its
+    answer, fused rank) are written to DIR/labels_<method>.csv and the result to DIR/metrics.json, as `polarlab run`
+    writes them for a relevance project. Without qrels the gold-free part runs (the labels, the trained retrievers);
+    what needs them is listed under "skipped" with the reason.
     """
     from rich.table import Table
 
     from ..export.atomic import write_text
     from ..relevance import make_config, run_relevance
+    from ..relevance.experiment import write_outputs
     from .main import _fail, console, err
 
     try:
@@ -58,7 +65,9 @@ def bench_relevance_cmd(
         if methods:
             kw["methods"] = [m.strip() for m in methods.split(",") if m.strip()]
         config = make_config(None, **kw)
-        result = run_relevance(config, state_dir=state_dir, log=lambda s: err.print(s, highlight=False))
+        result = run_relevance(config, state_dir=state_dir, log=lambda s: err.print(s, highlight=False),
+                               labels_dir=out)
+        written = write_outputs(result, out) if out is not None else {}
     except PolarlabError as e:
         _fail(e)
     t = Table(title=f"{directory.name}: test split")
@@ -93,6 +102,8 @@ def bench_relevance_cmd(
             console.print(f"skipped {what}: {why}")
     if "target" in result.get("comparisons", {}):
         console.print(f"target: {result['comparisons']['target']}")
+    for name, path in written.items():
+        console.print(f"wrote {name}: {path}", highlight=False, soft_wrap=True)
     line = json.dumps(_finite(result), separators=(",", ":"), default=str, allow_nan=False)
     if json_out:
         write_text(json_out, line + "\n")

@@ -439,10 +439,8 @@ def run_project(path: str | os.PathLike, output_dir: str | os.PathLike | None = 
     the relevance labels of each POLAR method in ``<output_dir>/labels_<method>.csv``, the results in
     ``<output_dir>/metrics.json`` (default ``out/`` beside the project file); caches and trained
     retrievers in ``[project] state_dir`` (default ``.polarlab``)."""
-    import json
     import sys
 
-    from ..io.atomic import write_text
     from .config import load_relevance_project
 
     path = Path(path)
@@ -456,6 +454,17 @@ def run_project(path: str | os.PathLike, output_dir: str | os.PathLike | None = 
     out = Path(output_dir) if output_dir else path.parent / "out"
     log = (lambda s: print(s, flush=True)) if progress else (lambda s: None)
     result = run_relevance(config, state_dir=state, log=log, labels_dir=out)
-    metrics = out / "metrics.json"
+    return write_outputs(result, out)
+
+
+def write_outputs(result: dict, output_dir: str | os.PathLike) -> dict[str, Path]:
+    """Write ``<output_dir>/metrics.json`` (the result of :func:`run_relevance`, run with ``labels_dir=output_dir``,
+    which wrote the labels files) and return every output file by name: ``labels (<method>)`` and ``metrics``.
+    A project run and ``polarlab bench relevance --out DIR`` write their outputs through this one function."""
+    import json
+
+    from ..io.atomic import write_text
+
+    metrics = Path(output_dir) / "metrics.json"
     write_text(metrics, json.dumps(result, indent=2, default=str))
     return {**{f"labels ({m})": Path(p) for m, p in result.get("labels", {}).items()}, "metrics": metrics}

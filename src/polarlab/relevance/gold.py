@@ -65,6 +65,13 @@ class GoldSplits:
         test = set(data.qrels[self.test]) if self.test is not None else set()
         return [q for q in data.queries if q not in test][:cap]
 
+    def train_queries_from(self) -> str:
+        """Where :meth:`train_queries` takes the queries from, in words (for logs and reports)."""
+        if self.train is not None:
+            return f"the queries of {self.train_file}"
+        rest = "every query that is not a test query" if self.test is not None else "every query (no test qrels either)"
+        return f"{self._missing('train')}: {rest}"
+
     def _missing(self, role: str) -> str:
         f = self.train_file if role == "train" else self.test_file
         return f"no {role} qrels ({f} is missing or has no relevant pair)"
