@@ -16,9 +16,10 @@ def _table_rows(output: str, n_columns: int) -> dict[str, list[str]]:
 
 
 def _project(path, beir) -> None:
-    """The retrievers that need no LLM (the packaged MiniLM is real): seconds on the tiny SciFact cut."""
+    """The retrievers that need no LLM (the packaged MiniLM is real, fine-tuned on the train qrels by
+    ``supervised``): seconds on the tiny SciFact cut."""
     path.write_text(f'[task]\nkind = "relevance"\n[data]\nbeir = "{beir}"\n[relevance]\n'
-                    'methods = ["bm25", "dense", "fusion"]\n[project]\nstate_dir = "state"\n')
+                    'methods = ["bm25", "dense", "fusion", "supervised"]\n[project]\nstate_dir = "state"\n')
 
 
 def test_run_prints_the_retrieval_table_of_its_metrics_when_there_are_qrels(tiny_beir, tmp_path):
@@ -28,13 +29,19 @@ def test_run_prints_the_retrieval_table_of_its_metrics_when_there_are_qrels(tiny
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert f"{tiny_beir.name}: test split" in res.output
     rows = _table_rows(res.output, 6)
-    assert set(rows) == set(metrics["retrievers"]) == {"bm25", "dense", "fusion"}
+    assert set(rows) == set(metrics["retrievers"]) == {"bm25", "dense", "fusion", "supervised"}
     for name, m in metrics["retrievers"].items():
         hy = m.get("with_bm25")
         assert rows[name] == [f"{m['ndcg@10']:.3f}", f"{m['recall@100']:.3f}",
                               f"{hy['ndcg@10']:.3f} / {hy['recall@100']:.3f}" if hy else "", str(m["llm_calls"]),
                               f"{m['seconds']:.0f}"], name
     assert len({r[0] for r in rows.values()}) > 1           # the rows are the methods' own, not one copied
+    assert rows["supervised"][2]                             # a trained retriever's fusion with BM25
+    out = " ".join(res.output.split())
+    compared = {k: c for k, c in metrics["comparisons"].items() if k != "target"}
+    assert compared
+    for name, c in compared.items():
+        assert f"nDCG@10 {name}: {c['diff']:+.3f} [{c['lo']:+.3f}, {c['hi']:+.3f}]" in out
     assert res.output.index("test split") < res.output.index("wrote metrics")
 
 
@@ -43,6 +50,6 @@ def test_run_prints_no_table_without_qrels(tiny_beir_no_qrels, tmp_path):
     res = CliRunner().invoke(app, ["run", str(tmp_path / "polarlab.toml")])
     assert res.exit_code == 0, res.output
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
-    assert set(metrics["skipped"]["methods"]) == {"bm25", "dense", "fusion"}
+    assert set(metrics["skipped"]["methods"]) == {"bm25", "dense", "fusion", "supervised"}
     assert "test split" not in res.output and not _table_rows(res.output, 6) and "nDCG@10 /" not in res.output
     assert "bm25: skipped, no test qrels" in res.output and "wrote metrics" in res.output
