@@ -50,6 +50,56 @@ def test_run_a_spans_project(tmp_path):
     assert out.exit_code == 2 and "patern" in out.output
 
 
+def _table_rows(output: str, n_columns: int) -> dict[str, list[str]]:
+    """A rich table's body rows in ``output``: first cell -> the other cells."""
+    return {cells[0]: cells[1:] for ln in output.splitlines() if ln.count("│") == n_columns + 1
+            for cells in [[c.strip() for c in ln.split("│")[1:-1]]]}
+
+
+def test_polarlab_run_of_a_spans_project_prints_the_span_table_when_there_is_gold(tmp_path):
+    """`polarlab run` on a spans project prints the table of `polarlab bench spans` (its numbers those of
+    metrics.json) when the documents carry gold spans, and none (no metrics either) when they carry none."""
+    import json
+
+    annotations = "1\t0\t14\tWilson disease\tDisease\tD1\n1\t19\t34\tcystic fibrosis\tDisease\tD2\n"
+    text = ("1|t|Wilson disease and cystic fibrosis.\n1|a|Patients with Wilson disease improved.\n{}\n"
+            "2|t|No finding here.\n2|a|Nothing.\n\n")
+    (tmp_path / "gold.txt").write_text(text.format(annotations))
+    (tmp_path / "nogold.txt").write_text(text.format(""))
+    project = ('[task]\nkind = "spans"\ntypes = ["Disease"]\n[data]\npath = "{}.txt"\n'
+               '[[sources]]\ntype = "regex"\nname = "wilson"\npattern = "Wilson disease"\n'
+               '[[sources]]\ntype = "regex"\nname = "fibrosis"\npattern = "\\\\w+ fibrosis"\n'
+               '[harmonizer]\nfeatures = "shape"\n[output]\ndir = "out_{}"\n')
+    for name in ("gold", "nogold"):
+        (tmp_path / f"{name}.toml").write_text(project.format(name, name))
+
+    res = CliRunner().invoke(app, ["run", str(tmp_path / "gold.toml")])
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((tmp_path / "out_gold" / "metrics.json").read_text())
+    assert metrics["n_docs"] == 2 and metrics["n_gold"] == annotations.count("\n")
+    assert f"spans: {metrics['n_docs']} documents, {metrics['n_gold']} gold spans" in res.output
+    rows = _table_rows(res.output, 7)
+    assert set(rows) == set(metrics["labels"]) >= {"wilson", "fibrosis", "majority", "dawid_skene", "harmonized"}
+
+    def fmt(v) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    for name, m in metrics["labels"].items():
+        risk = metrics["risk"].get(name, {})
+        assert rows[name] == [fmt(m["exact"]["precision"]), fmt(m["exact"]["recall"]), fmt(m["exact"]["f1"]),
+                              fmt(m["partial"]["f1"]), fmt(risk.get("ece")), fmt(risk.get("auroc"))], name
+    assert rows["wilson"][4:] == ["-", "-"] and rows["harmonized"][4] != "-"    # a source has no risk
+    out = " ".join(res.output.split())
+    assert f"harmonizer: level = {metrics['harmonizer']['level']}," in out
+    assert out.index("harmonizer: level") < out.index("wrote metrics")
+
+    res = CliRunner().invoke(app, ["run", str(tmp_path / "nogold.toml")])
+    assert res.exit_code == 0, res.output
+    assert not (tmp_path / "out_nogold" / "metrics.json").exists()
+    assert "exact F1" not in res.output and "gold spans" not in res.output and "harmonizer: level" not in res.output
+    assert "wrote spans" in res.output and not _table_rows(res.output, 7)
+
+
 def test_a_spans_projects_mistakes_each_get_one_line_naming_the_key_or_file(tmp_path):
     """A typo gets a did-you-mean and the key path (was: 'sources.0.patern: Extra inputs are not permitted. Fix: see
     the spans config docs'); an empty documents file is named (was: "column 'L': no rows to fit on"); a [task] types

@@ -151,6 +151,7 @@ def test_project_without_any_qrels_labels_every_query(tiny_beir_no_qrels, tmp_pa
     lines = r.output.splitlines()
     for m in ("fusion", "supervised", "llm_rerank", "test metrics", "risk calibration"):
         assert sum(x.startswith(f"{m}: skipped, no ") for x in lines) == 1, (m, r.output)
+    assert "test split" not in r.output and "│" not in r.output     # no qrels: no table after polarlab run
 
     labels = pd.read_csv(tmp_path / "out" / "labels_polar.csv", dtype={"query_id": str, "doc_id": str})
     assert list(labels.columns) == ["query_id", "doc_id", "p_relevant", "llm_vote", "llm_p_yes", "llm_risk",

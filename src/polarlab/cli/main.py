@@ -90,7 +90,9 @@ def _run_project(project: Path, out: Optional[Path], progress: bool, verbose: bo
 #: Task kind with a runner of its own -> "module:function" that prints the terminal report of its ``polarlab run``,
 #: ``function(console, metrics)`` with the metrics its runner wrote (its ``metrics`` output, JSON); a kind without
 #: one prints the files written only.
-RUN_REPORTS: dict[str, str] = {"linking": "polarlab.cli.linking:print_link_metrics"}
+RUN_REPORTS: dict[str, str] = {"linking": "polarlab.cli.linking:print_link_metrics",
+                               "relevance": "polarlab.cli.relevance:print_relevance_metrics",
+                               "spans": "polarlab.cli.spans:print_span_metrics"}
 
 
 def _print_run_report(kind: str | None, outputs: dict) -> None:

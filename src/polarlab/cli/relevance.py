@@ -49,8 +49,6 @@ def bench_relevance_cmd(
     writes them for a relevance project. Without qrels the gold-free part runs (the labels, the trained retrievers);
     what needs them is listed under "skipped" with the reason.
     """
-    from rich.table import Table
-
     from ..export.atomic import write_text
     from ..relevance import make_config, run_relevance
     from ..relevance.experiment import write_outputs
@@ -70,44 +68,70 @@ def bench_relevance_cmd(
         written = write_outputs(result, out) if out is not None else {}
     except PolarlabError as e:
         _fail(e)
-    t = Table(title=f"{directory.name}: test split")
-    for c in ("retriever", "nDCG@10", "Recall@100", "+ BM25 (RRF) nDCG@10 / R@100", "LLM calls", "seconds"):
-        t.add_column(c)
-    for name, r in result["retrievers"].items():
-        hy = r.get("with_bm25")
-        if "ndcg@10" not in r:                   # no test qrels
-            t.add_row(name, "-", "-", "", str(r["llm_calls"]), f"{r['seconds']:.0f}")
-            continue
-        t.add_row(name, f"{r['ndcg@10']:.3f}", f"{r['recall@100']:.3f}",
-                  f"{hy['ndcg@10']:.3f} / {hy['recall@100']:.3f}" if hy else "", str(r["llm_calls"]),
-                  f"{r['seconds']:.0f}")
-    console.print(t)
-    for name, r in result["risk"].items():
-        p, o = r["polar"], r["llm_confidence"]
-        if "ece" not in p:                       # no train qrels: no calibration
-            console.print(f"risk of the LLM judgements ({name}, {r['n']} pairs, no train qrels): mean POLAR risk "
-                          f"{p['mean_risk']:.3f}, mean of the LLM's own {o['mean_risk']:.3f}")
-            continue
-        console.print(f"risk of the LLM judgements ({name}, {r['n']} pairs, LLM error rate {r['llm_error_rate']:.3f} "
-                      f"vs train qrels): POLAR ECE {p['ece']:.3f} (noise floor {p['ece_floor']:.3f}), AUROC "
-                      f"{p['auroc']:.3f}; LLM's own confidence ECE {o['ece']:.3f}, AUROC {o['auroc']:.3f} "
-                      f"(noise: 0.5 ± {r['risk_auroc_noise']:.3f}); AUROC of P(yes) for relevance "
-                      f"{r['llm_p_yes_auroc']:.3f} (noise: 0.5 ± {r['llm_p_yes_auroc_noise']:.3f})")
-    for name, c in result.get("comparisons", {}).items():
-        if name != "target":
-            console.print(f"nDCG@10 {name}: {c['diff']:+.3f} [{c['lo']:+.3f}, {c['hi']:+.3f}] "
-                          f"(paired bootstrap 95 %, {c['queries']} test queries)")
-    for group in ("methods", "metrics"):
-        for what, why in result.get("skipped", {}).get(group, {}).items():
-            console.print(f"skipped {what}: {why}")
-    if "target" in result.get("comparisons", {}):
-        console.print(f"target: {result['comparisons']['target']}")
+    print_relevance(console, result, directory.name)
     for name, path in written.items():
         console.print(f"wrote {name}: {path}", highlight=False, soft_wrap=True)
     line = json.dumps(_finite(result), separators=(",", ":"), default=str, allow_nan=False)
     if json_out:
         write_text(json_out, line + "\n")
     print(line)
+
+
+def print_relevance_metrics(console, metrics: dict) -> None:
+    """The retrieval table of a relevance project's run (``polarlab run``) from its ``metrics.json``, when it had
+    qrels to score against: test qrels (nDCG@10, Recall@100) or train qrels (the risk calibration of the LLM
+    judgements); nothing when it had neither (its skips are logged, and listed under ``"skipped"`` in the file)."""
+    scored = any("ndcg@10" in r for r in metrics.get("retrievers", {}).values())
+    calibrated = any("ece" in r.get("polar", {}) for r in metrics.get("risk", {}).values())
+    if not (scored or calibrated):
+        return
+    data = (metrics.get("config") or {}).get("data")
+    print_relevance(console, metrics, Path(data).name if data else "relevance")
+
+
+def print_relevance(console, result: dict, name: str) -> None:
+    """Retrieval table (nDCG@10, Recall@100, the fusion with BM25, LLM calls, seconds; "-" without test qrels), then
+    the risk of the LLM judgements, the paired comparisons, what was skipped and why, and the target's verdict.
+
+    Args:
+        result: the result of :func:`polarlab.relevance.run_relevance` (``bench relevance``'s JSON, a relevance
+            project's ``metrics.json``).
+        name: the data set's name, the table's title.
+    """
+    from rich.table import Table
+
+    t = Table(title=f"{name}: test split")
+    for c in ("retriever", "nDCG@10", "Recall@100", "+ BM25 (RRF) nDCG@10 / R@100", "LLM calls", "seconds"):
+        t.add_column(c)
+    for method, r in result["retrievers"].items():
+        hy = r.get("with_bm25")
+        if "ndcg@10" not in r:                   # no test qrels
+            t.add_row(method, "-", "-", "", str(r["llm_calls"]), f"{r['seconds']:.0f}")
+            continue
+        t.add_row(method, f"{r['ndcg@10']:.3f}", f"{r['recall@100']:.3f}",
+                  f"{hy['ndcg@10']:.3f} / {hy['recall@100']:.3f}" if hy else "", str(r["llm_calls"]),
+                  f"{r['seconds']:.0f}")
+    console.print(t)
+    for method, r in result["risk"].items():
+        p, o = r["polar"], r["llm_confidence"]
+        if "ece" not in p:                       # no train qrels: no calibration
+            console.print(f"risk of the LLM judgements ({method}, {r['n']} pairs, no train qrels): mean POLAR risk "
+                          f"{p['mean_risk']:.3f}, mean of the LLM's own {o['mean_risk']:.3f}")
+            continue
+        console.print(f"risk of the LLM judgements ({method}, {r['n']} pairs, LLM error rate "
+                      f"{r['llm_error_rate']:.3f} vs train qrels): POLAR ECE {p['ece']:.3f} (noise floor "
+                      f"{p['ece_floor']:.3f}), AUROC {p['auroc']:.3f}; LLM's own confidence ECE {o['ece']:.3f}, "
+                      f"AUROC {o['auroc']:.3f} (noise: 0.5 ± {r['risk_auroc_noise']:.3f}); AUROC of P(yes) for "
+                      f"relevance {r['llm_p_yes_auroc']:.3f} (noise: 0.5 ± {r['llm_p_yes_auroc_noise']:.3f})")
+    for what, c in result.get("comparisons", {}).items():
+        if what != "target":
+            console.print(f"nDCG@10 {what}: {c['diff']:+.3f} [{c['lo']:+.3f}, {c['hi']:+.3f}] "
+                          f"(paired bootstrap 95 %, {c['queries']} test queries)")
+    for group in ("methods", "metrics"):
+        for what, why in result.get("skipped", {}).get(group, {}).items():
+            console.print(f"skipped {what}: {why}")
+    if "target" in result.get("comparisons", {}):
+        console.print(f"target: {result['comparisons']['target']}")
 
 
 def _finite(x):

@@ -41,23 +41,45 @@ def bench_spans_cmd(
     except PolarlabError as e:
         _fail(e)
     for run in ("rules", "with_llm"):
-        if run not in res:
-            continue
-        r = res[run]
-        t = Table(title=f"{run}: {r['n_docs']} documents, {r['n_gold']} gold spans")
-        for c in ("method", "exact P", "exact R", "exact F1", "partial F1", "risk ECE", "risk AUROC"):
-            t.add_column(c)
-        for name, m in r["labels"].items():
-            rk = r["risk"].get(name, {})
-            fmt = lambda v: "-" if v is None else f"{v:.3f}"  # noqa: E731
-            t.add_row(name, fmt(m["exact"]["precision"]), fmt(m["exact"]["recall"]), fmt(m["exact"]["f1"]),
-                      fmt(m["partial"]["f1"]), fmt(rk.get("ece")), fmt(rk.get("auroc")))
-        console.print(t)
-        h = r["harmonizer"]
-        console.print(f"harmonizer: level = {h.get('level')}, held-out agreement = {h.get('agreement')}, "
-                      f"fallback to majority vote = {h['fallback_to_majority']}, tau = {h['tau']}, "
-                      f"temperature = {h['temperature']}; "
-                      f"skweak: {r['skweak']}")
+        if run in res:
+            print_span_result(console, res[run], run)
     if json_out is not None:
         write_json(res, json_out)
     print(json.dumps(json.loads(to_json(res)), separators=(",", ":")))
+
+
+def print_span_metrics(console, metrics: dict) -> None:
+    """The span table of a spans project's run (``polarlab run``) from its metrics (as in its ``metrics.json``),
+    when the documents carried gold spans; nothing when they had none (the run then writes no metrics)."""
+    if "labels" not in metrics:
+        return
+    print_span_result(console, metrics, "spans")
+
+
+def print_span_result(console, r: dict, name: str) -> None:
+    """Span scores: one row per method (exact P/R/F1, partial F1, the risk's ECE and AUROC where the method has a
+    probability), then the harmonizer's choices when ``r`` has them.
+
+    Args:
+        r: one run of ``bench spans`` (``rules``, ``with_llm``) or a spans project's metrics: ``labels`` (method ->
+            :func:`polarlab.spans.evaluate.span_scores`), ``risk`` (method -> calibration report), optionally
+            ``n_docs``, ``n_gold``, ``harmonizer`` and ``skweak``.
+        name: the table's title before the counts.
+    """
+    def fmt(v) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    t = Table(title=f"{name}: {r.get('n_docs', '?')} documents, {r.get('n_gold', '?')} gold spans")
+    for c in ("method", "exact P", "exact R", "exact F1", "partial F1", "risk ECE", "risk AUROC"):
+        t.add_column(c)
+    for method, m in r["labels"].items():
+        rk = r.get("risk", {}).get(method, {})
+        t.add_row(method, fmt(m["exact"]["precision"]), fmt(m["exact"]["recall"]), fmt(m["exact"]["f1"]),
+                  fmt(m["partial"]["f1"]), fmt(rk.get("ece")), fmt(rk.get("auroc")))
+    console.print(t)
+    h = r.get("harmonizer")
+    if h:
+        line = (f"harmonizer: level = {h.get('level')}, held-out agreement = {h.get('agreement')}, "
+                f"fallback to majority vote = {h['fallback_to_majority']}, tau = {h['tau']}, "
+                f"temperature = {h['temperature']}")
+        console.print(line + (f"; skweak: {r['skweak']}" if "skweak" in r else ""))

@@ -22,7 +22,7 @@ import numpy as np
 from .config import SpansConfig
 from .features import token_features
 from .io import read_pubtator
-from .run import MethodResult, aggregate_all, build_source, evaluate_methods
+from .run import MethodResult, aggregate_all, build_source, evaluate_methods, harmonizer_info
 from .skweak_hmm import skweak_hmm_spans
 from .tokenize import tokenize
 from .types import SpanDoc
@@ -53,11 +53,6 @@ def _features(docs: Sequence[SpanDoc], kind: str, state_dir: Path) -> np.ndarray
     return X
 
 
-def _harmonizer_info(h, level: str) -> dict:
-    return {"level": level, "fallback_to_majority": h.fallback_, "tau": h.tau_,
-            "temperature": h.check_.temperature, "heldout_check": h.check_.to_dict()}
-
-
 def _one_run(docs, X, cfg: SpansConfig, correct_fraction: float = 0.0) -> dict:
     t0 = time.perf_counter()
     sources = [build_source(s, cfg.state_dir, docs) for s in cfg.sources]
@@ -74,9 +69,8 @@ def _one_run(docs, X, cfg: SpansConfig, correct_fraction: float = 0.0) -> dict:
     methods["skweak_hmm"] = MethodResult(hmm)
     t_hmm = time.perf_counter() - t0
     out = {"n_docs": len(docs), "n_gold": sum(len(d.spans) for d in docs), "sources": votes.sources,
-           "harmonizer": {**_harmonizer_info(h, getattr(h, "level_", cfg.harmonizer.level)),
-                          "agreement": getattr(h, "agreement_", None),
-                          "levels": {lvl: _harmonizer_info(m, lvl) for lvl, m in members.items()}},
+           "harmonizer": {**harmonizer_info(h, cfg.harmonizer.level),
+                          "levels": {lvl: harmonizer_info(m, lvl) for lvl, m in members.items()}},
            "skweak": info}
     llm = next((s for s in sources if hasattr(getattr(s, "src", s), "stats")), None)
     if llm is not None:

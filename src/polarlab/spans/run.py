@@ -201,6 +201,15 @@ def fit_harmonizer(votes: SpanVotes, X: np.ndarray, level: str, cfg: SpansConfig
                                                 fallback=hc.fallback, seed=hc.seed).fit(votes, X)
 
 
+def harmonizer_info(h, level: str) -> dict:
+    """What the fitted span harmonizer ``h`` chose: its ``level`` (the one it chose, for ``"auto"``), whether it fell
+    back to majority vote, tau, the temperature, the held-out check and its held-out agreement (None when it has
+    none)."""
+    return {"level": getattr(h, "level_", level), "fallback_to_majority": h.fallback_, "tau": h.tau_,
+            "temperature": h.check_.temperature, "heldout_check": h.check_.to_dict(),
+            "agreement": getattr(h, "agreement_", None)}
+
+
 def evaluate_methods(docs: Sequence[SpanDoc], methods: dict[str, MethodResult]) -> dict:
     """Exact/partial P/R/F1 per method; risk calibration for methods with probabilities."""
     from ..risk.calibration import calibration_report
@@ -266,7 +275,8 @@ def run_spans(cfg: SpansConfig | dict, *, docs: Sequence[SpanDoc] | None = None,
         methods["harmonized_corrected"] = MethodResult(fixed, keep)
         res.outputs["correction_audit"] = audit
     if any(d.spans for d in docs):
-        res.metrics = evaluate_methods(docs, methods)
+        res.metrics = {"n_docs": len(docs), "n_gold": sum(len(d.spans) for d in docs),
+                       "harmonizer": harmonizer_info(h, cfg.harmonizer.level), **evaluate_methods(docs, methods)}
     if cfg.output is not None:
         write_spans(cfg.output, docs, methods["harmonized"], cfg.types)
         res.outputs["spans"] = str(cfg.output)
