@@ -37,6 +37,8 @@ import time
 import numpy as np
 import pandas as pd
 
+from polarlab.io.jsonout import dumps  # strict JSON last line: NaN / ±inf as null
+
 HAM, SPAM = 0, 1
 LABELS = ("ham", "spam")
 
@@ -159,7 +161,7 @@ def worker(who: str, rows: int, seed: int) -> None:
         how = "ru_maxrss (whole process)"
     _, seconds = (run_polarlab if who == "polarlab" else run_snorkel)(texts)
     peak = _hwm_mb() if how.startswith("VmHWM") else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak, "rss_baseline_mb": base, "rss_method": how}))
+    print(dumps({"seconds": seconds, "peak_rss_mb": peak, "rss_baseline_mb": base, "rss_method": how}))
 
 
 def clean_peak(who: str, rows: int, seed: int) -> dict:
@@ -217,7 +219,7 @@ def main() -> None:
                        "rss_baseline_mb": round(pl["rss_baseline_mb"], 1),
                        "polarlab_s_subprocess": round(pl["seconds"], 3), "rss_method": pl["rss_method"]})
     result["targets_met"] = bool(t_pl <= 30 and t_pl < t_sn and result.get("peak_rss_mb", 0) <= 1024)
-    print(json.dumps(result))
+    print(dumps(result))
 
 
 if __name__ == "__main__":

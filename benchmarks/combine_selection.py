@@ -22,13 +22,14 @@ The last line printed is one JSON object: {"datasets": {name: {"chosen", "best_v
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
+
+from polarlab.io.jsonout import dumps  # strict JSON last line: NaN / ±inf as null
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{name:9s} chosen {r['chosen']:10s} (argmax {r['chosen_argmax']}) best on valid {r['best_valid']:10s} "
               f"spearman(acc) "
               f"{r['spearman_accuracy']:+.2f} spearman(metric) {r['spearman_metric']:+.2f}", file=sys.stderr, flush=True)
-    print(json.dumps(result, default=float))
+    print(dumps(result, default=float))
     return result
 
 

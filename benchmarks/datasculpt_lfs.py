@@ -29,13 +29,14 @@ The last line printed is one JSON object: {"sets": {"<dataset>/<model>": {"rules
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from polarlab.io.jsonout import dumps  # strict JSON last line: NaN / ±inf as null
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -197,7 +198,7 @@ def main(argv: list[str] | None = None) -> dict:
         result["seconds"][name] = round(time.perf_counter() - t, 1)
         print(table(name, res), file=sys.stderr, flush=True)
     result["seconds"]["total"] = round(time.perf_counter() - t0, 1)
-    print(json.dumps(result, default=float))
+    print(dumps(result, default=float))
     return result
 
 

@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from polarlab.io.jsonout import dumps  # strict JSON last line: NaN / ±inf as null
+
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 DATASETS = ("youtube", "sms", "trec", "chemprot")
@@ -158,7 +160,7 @@ def main() -> None:
         result["predict"] = measure([1000, args.predict_rows], 1, 1024, args.state_dir)
         p = result["predict"]
         print(f"predict: {p['rows']} rows, {p['rows_per_s']:.0f} rows/s, peak RSS {p['peak_rss_mb']} MB", flush=True)
-    print(json.dumps(result, separators=(",", ":")))
+    print(dumps(result, separators=(",", ":")))
 
 
 if __name__ == "__main__":

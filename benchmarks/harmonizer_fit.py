@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import multiprocessing
 import os
 import threading
@@ -26,6 +25,8 @@ import tracemalloc
 import warnings
 
 import numpy as np
+
+from polarlab.io.jsonout import dumps  # strict JSON last line: NaN / ±inf as null
 
 
 def make_problem(rows: int, sources: int, dim: int, seed: int = 0):
@@ -180,7 +181,7 @@ def main() -> None:
         "polar_accuracy": round(polar_acc, 4), "snorkel_accuracy": round(snorkel_acc, 4),
         "target_ratio": 2.0,
     }
-    print(json.dumps(result))
+    print(dumps(result))
 
 
 if __name__ == "__main__":

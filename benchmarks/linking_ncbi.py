@@ -22,6 +22,8 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+from polarlab.io.jsonout import dumps  # noqa: E402 - after the thread setting; strict JSON last line
+
 
 def _seed(text: str) -> int:
     """A seed: a whole number >= 0 (refused here, before minutes of training, not at the POLAR fit)."""
@@ -64,7 +66,7 @@ def main() -> None:
               f"acc@1 all {100 * wo.get('acc1_all', float('nan')):5.1f}; risk of the LLM's links: ECE "
               f"{h['llm_risk_ece']:.3f} (floor {h['llm_risk_ece_floor']:.3f}), AUROC {h['llm_risk_auroc']:.3f}; "
               f"LLM: {result['llm']}", file=sys.stderr)
-    print(json.dumps(json.loads(to_json(result)), separators=(",", ":")))
+    print(dumps(json.loads(to_json(result)), separators=(",", ":")))
 
 
 if __name__ == "__main__":

@@ -23,13 +23,14 @@ The last line is one JSON object: ``{"bound": {variant: {acc1_mappable, acc5_map
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from polarlab.io.jsonout import dumps  # noqa: E402 - after the thread setting; strict JSON last line
 
 
 def main() -> None:
@@ -41,7 +42,7 @@ def main() -> None:
     ap.add_argument("--name-pairs", type=int, default=None, help="synonym pairs (default: [linking.train])")
     ap.add_argument("--limit-docs", type=int, default=None, help="link only the first N test documents (development)")
     args = ap.parse_args()
-    print(json.dumps(supervised_bound(args), separators=(",", ":")))
+    print(dumps(supervised_bound(args), separators=(",", ":")))
 
 
 def supervised_bound(args) -> dict:

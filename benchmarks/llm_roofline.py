@@ -28,13 +28,14 @@ The last line printed is one JSON object.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from polarlab.io.jsonout import dumps  # strict JSON last line: NaN / ±inf as null
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from llm_throughput import demos, load_split, task_for  # noqa: E402  (the same prompt as the throughput benchmark)
@@ -137,7 +138,7 @@ def main() -> None:
                ceiling_examples_per_s=best / out["suffix_tokens_per_example"],
                ceiling_over_labeler=best / out["labeler_tokens_per_s"],
                loadavg_1min_end=os.getloadavg()[0])
-    print(json.dumps(out))
+    print(dumps(out))
 
 
 if __name__ == "__main__":

@@ -53,6 +53,8 @@ from polarlab.llm import LLMSource
 from polarlab.llm.local import LlamaCppBackend
 from polarlab.task import Task
 
+from polarlab.io.jsonout import dumps  # strict JSON last line: NaN / ±inf as null
+
 WHAT = {"sms": "SMS text message", "youtube": "YouTube comment"}
 INSTRUCTION = ("Classify the {what} as spam or not spam. Spam: advertising, self-promotion, "
                "requests to subscribe or visit links, prizes, scams.")
@@ -207,7 +209,7 @@ def main() -> None:
     if args.only_threads:
         threads["examples_per_s"] = threads["examples_per_s_quiet"]
         threads["examples_per_s_single_sequence"] = threads["examples_per_s_quiet_single_sequence"]
-        print(json.dumps(threads))
+        print(dumps(threads))
         return
     be = LlamaCppBackend(args.gguf, n_threads=args.threads, reuse_prefix=True)
     be_fresh = LlamaCppBackend(args.gguf, n_threads=args.threads, reuse_prefix=False, processes=1)
@@ -276,7 +278,7 @@ def main() -> None:
     results["threads"] = args.threads
     be.close()
     be_fresh.close()
-    print(json.dumps(results))
+    print(dumps(results))
 
 
 if __name__ == "__main__":

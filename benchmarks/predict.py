@@ -17,7 +17,6 @@ The last line printed is one JSON object: ``{"rows": .., "rows_per_s": .., "peak
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -26,6 +25,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from polarlab.io.jsonout import dumps  # strict JSON last line: NaN / ±inf as null
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -123,7 +124,7 @@ def main() -> None:
     args = ap.parse_args()
     result = measure([int(r) for r in args.rows.split(",") if r], args.threads, args.batch_size, args.state_dir,
                      args.before_src)
-    print(json.dumps(result, separators=(",", ":")))
+    print(dumps(result, separators=(",", ":")))
 
 
 if __name__ == "__main__":

@@ -12,13 +12,14 @@ tutorial's comments repeated to ``--rows`` rows, by Snorkel's ``PandasLFApplier`
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from polarlab.io.jsonout import dumps  # strict JSON last line: NaN / ±inf as null
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "spam"
 ABSTAIN, HAM, SPAM = -1, 0, 1
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> dict:
            "ratio_parallel": round(par_s / snorkel_s, 3), "identical": True}
     print(f"Snorkel PandasLFApplier {snorkel_s:.2f}s; polarlab 1 process {one_s:.2f}s; "
           f"polarlab {workers} processes {par_s:.2f}s ({args.rows:,} rows x {L_one.shape[1]} LFs)")
-    print(json.dumps(res))
+    print(dumps(res))
     return res
 
 

@@ -22,7 +22,6 @@ The last line is one JSON object.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -30,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from polarlab.io.jsonout import dumps  # strict JSON last line: NaN / ±inf as null
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
     finally:
         ray_engine.close()
     out["loadavg_1min"] = [load0, os.getloadavg()[0]]
-    print(json.dumps(out))
+    print(dumps(out))
     return out
 
 

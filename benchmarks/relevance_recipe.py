@@ -19,11 +19,12 @@ recipe) as its last line; without train qrels it also has "train_claims": where 
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
+
+from polarlab.io.jsonout import dumps  # strict JSON last line: NaN / ±inf as null
 
 RECIPES = {
     "hn1": dict(hard_negatives=1, epochs=1, lr=2e-5),      # the recipe before this check
@@ -117,7 +118,7 @@ def main() -> None:
               "seconds": round(time.perf_counter() - t0, 1)}
     if splits.train is None:
         result["train_claims"] = claims
-    print(json.dumps(result))
+    print(dumps(result))
 
 
 if __name__ == "__main__":

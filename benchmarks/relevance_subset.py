@@ -13,6 +13,8 @@ import argparse
 import json
 from pathlib import Path
 
+from polarlab.io.jsonout import dumps  # strict JSON last line: NaN / ±inf as null
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -40,7 +42,7 @@ def main() -> None:
     for split, rr in (("train", tr), ("test", te)):
         (a.dst / "qrels" / f"{split}.tsv").write_text(
             "query-id\tcorpus-id\tscore\n" + "".join("\t".join(r) + "\n" for r in rr), encoding="utf-8")
-    print(json.dumps({"docs": len(corpus), "train_queries": len(trq), "test_queries": len(teq),
+    print(dumps({"docs": len(corpus), "train_queries": len(trq), "test_queries": len(teq),
                       "train_qrels": len(tr), "test_qrels": len(te)}))
 
 

@@ -50,7 +50,6 @@ Prints a table per dataset; the last line is one JSON object:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -61,6 +60,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+from polarlab.io.jsonout import dumps  # noqa: E402
 from polarlab.metrics import metric_for  # noqa: E402
 from polarlab.review.rounds import ACCEPTED  # noqa: E402
 
@@ -343,7 +343,7 @@ def main(argv=None) -> dict:
         if a.no_audit:
             res["seconds"] = round(time.perf_counter() - t0, 1)
             results[name] = res
-            (a.out / "review_curves.json").write_text(json.dumps(results, indent=1))
+            (a.out / "review_curves.json").write_text(dumps(results, indent=1))
             continue
         runs = [run_order("polar", L, X, gold, k, name, grid, s, a.noise, audit_share=0.2, combine=a.combine,
                           metric=a.metric, accepted=a.accepted) for s in seeds]
@@ -357,9 +357,9 @@ def main(argv=None) -> dict:
               f"over {len(est)} rounds ({a.seeds} seed(s))", flush=True)
         res["seconds"] = round(time.perf_counter() - t0, 1)
         results[name] = res
-        (a.out / "review_curves.json").write_text(json.dumps(results, indent=1))
+        (a.out / "review_curves.json").write_text(dumps(results, indent=1))
     print("plot:", plot(results, a.out))
-    print(json.dumps(results, separators=(",", ":")))
+    print(dumps(results, separators=(",", ":")))
     return results
 
 

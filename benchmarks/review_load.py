@@ -13,13 +13,14 @@ lost, duplicated, errors.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from polarlab.io.jsonout import dumps  # strict JSON last line: NaN / ±inf as null
 
 
 def serve(path: str, token: str, port_q, stop) -> None:
@@ -62,7 +63,7 @@ def main(argv=None) -> dict:
             proc.join(timeout=30)
     for k, v in out.items():
         print(f"{k:22s} {v}")
-    print(json.dumps(out))
+    print(dumps(out))
     return out
 
 

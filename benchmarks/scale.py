@@ -33,6 +33,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from polarlab.io.jsonout import dumps  # strict JSON last line: NaN / ±inf as null
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from apply_sources import RULES, make_texts, snorkel_lfs  # noqa: E402
@@ -81,7 +83,7 @@ def worker(rows: int, seed: int, n_seeds: int | None = None) -> None:
         stages = {s.name: round(s.seconds, 2) for s in result.stages}
         fit_rows = next((s.report.get("fit_rows") for s in result.stages if s.name == "harmonizer"), None)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"rows": rows, "total_s": round(total, 2), "peak_rss_mb": round(peak, 1), "stages": stages,
+    print(dumps({"rows": rows, "total_s": round(total, 2), "peak_rss_mb": round(peak, 1), "stages": stages,
                       "harmonizer_fit_rows": fit_rows, "loadavg_1min": os.getloadavg()[0]}))
 
 
@@ -142,7 +144,7 @@ def main(argv: list[str] | None = None) -> dict:
           f"{sn['total_s']:.1f} s", flush=True)
     result = {**main_run, "snorkel": sn, "memory_by_rows": curve,
               "targets": {"total_s": 180, "peak_rss_mb": 4096}}
-    print(json.dumps(result))
+    print(dumps(result))
     return result
 
 

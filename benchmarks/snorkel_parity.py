@@ -17,12 +17,13 @@ Prints a table and, on its last line, one JSON object:
 from __future__ import annotations
 
 import argparse
-import json
 import random
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from polarlab.io.jsonout import dumps  # strict JSON last line: NaN / ±inf as null
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "spam"
 
@@ -211,7 +212,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"end-model test accuracy: plain {acc_plain:.3f}, with augmented rows {acc_aug:.3f}")
     result = {"slices": slices, "slices_equal": bool(slices_equal), "augmented_rows": int(len(ours_aug)),
               "augmented_equal": bool(augmented_equal), "acc_plain": acc_plain, "acc_augmented": acc_aug}
-    print(json.dumps(result))
+    print(dumps(result))
     return result
 
 

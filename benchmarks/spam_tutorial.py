@@ -28,7 +28,6 @@ baseline, the test rows only POLAR / only the baseline gets right and their sign
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -36,6 +35,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+
+from polarlab.io.jsonout import dumps  # strict JSON last line: NaN / ±inf as null
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -191,7 +192,7 @@ def main(argv: list[str] | None = None) -> dict:
         combos = sorted({r["harmonizer"]["combine"] for r in runs.values()})
         print(f"  POLAR chose {combos}; wins {result['polar_wins'][kind]}", file=sys.stderr, flush=True)
     result["seconds"]["total"] = round(time.perf_counter() - t0, 1)
-    print(json.dumps(result, default=float))
+    print(dumps(result, default=float))
     return result
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+from polarlab.io.jsonout import dumps  # noqa: E402 - after the thread setting; strict JSON last line
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".." / "shared" / "data"
 
@@ -41,7 +43,7 @@ def main(argv: list[str] | None = None) -> dict:
                       limit=a.limit, correct_budget=a.correct)
     if a.json:
         write_json(res, a.json)
-    print(json.dumps(json.loads(to_json(res)), separators=(",", ":")))
+    print(dumps(json.loads(to_json(res)), separators=(",", ":")))
     return res
 
 

@@ -30,7 +30,6 @@ The last line printed is one JSON object: {"settings": {setting: {seed: {"classi
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -38,6 +37,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+
+from polarlab.io.jsonout import dumps  # strict JSON last line: NaN / ±inf as null
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))          # datasculpt_lfs (the shared loader)
@@ -227,7 +228,7 @@ def main(argv: list[str] | None = None) -> dict:
         result["settings"][name] = runs
         result["seconds"][name] = round(time.perf_counter() - t, 1)
     result["seconds"]["total"] = round(time.perf_counter() - t0, 1)
-    print(json.dumps(result, default=float))
+    print(dumps(result, default=float))
     return result
 
 

@@ -212,3 +212,29 @@ def test_bench_out_writes_what_a_project_run_writes(tiny_beir, tmp_path):
     assert json.loads((out / "metrics.json").read_text()) == last and "labels" not in last
     assert 0 <= last["retrievers"]["bm25"]["ndcg@10"] <= 1
     assert f"wrote metrics: {out / 'metrics.json'}" in r.output
+
+
+def test_metrics_json_and_the_json_line_are_strict_json_when_a_metric_is_not_finite(tiny_beir, tmp_path,
+                                                                                     monkeypatch):
+    """A real bm25 run whose Recall@100 is NaN (what the metric gives for an empty query set): metrics.json and the
+    last stdout line hold null there, and no NaN / Infinity token a strict parser (jq, JSON.parse) refuses."""
+    import json
+
+    from typer.testing import CliRunner
+
+    import polarlab.relevance.metrics as metrics
+    from polarlab.cli.main import app
+
+    monkeypatch.setattr(metrics, "recall_at_k", lambda run, qrels, k=100: float("nan"))
+
+    def refuse(token):
+        raise ValueError(f"non-standard JSON token {token}")
+
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["bench", "relevance", str(tiny_beir), "--methods", "bm25", "--state-dir",
+                                 str(tmp_path / "s"), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    written = json.loads((out / "metrics.json").read_text(), parse_constant=refuse)
+    last = json.loads(r.output.strip().splitlines()[-1], parse_constant=refuse)
+    assert written["retrievers"]["bm25"]["recall@100"] is None and written == last
+    assert 0 <= written["retrievers"]["bm25"]["ndcg@10"] <= 1            # the finite values are kept

@@ -9,7 +9,6 @@ models there run as the ``label_models`` stage), ``benchmarks/spam_tutorial.py``
 """
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from collections.abc import Iterable
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..harmonizer import PolarHarmonizer
+from ..io.jsonout import dumps
 from ..labelmodels import make_label_model
 from ..metrics import classification_metrics
 
@@ -140,7 +140,7 @@ def emit_result(result: dict, json_path=None) -> None:
         from ..export.labels import write_json
 
         write_json(result, json_path)
-    print(json.dumps(result, default=float))
+    print(dumps(result, default=float))
 
 
 def exit_status(result: dict) -> int:

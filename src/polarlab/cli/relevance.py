@@ -4,14 +4,13 @@ Registered on the main app by :func:`register` (one line in main.py).
 """
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from ..errors import PolarlabError
+from ..io.jsonout import dumps
 
 
 def bench_relevance_cmd(
@@ -71,7 +70,7 @@ def bench_relevance_cmd(
     print_relevance(console, result, directory.name)
     for name, path in written.items():
         console.print(f"wrote {name}: {path}", highlight=False, soft_wrap=True)
-    line = json.dumps(_finite(result), separators=(",", ":"), default=str, allow_nan=False)
+    line = dumps(result, separators=(",", ":"), default=str)
     if json_out:
         write_text(json_out, line + "\n")
     print(line)
@@ -132,17 +131,6 @@ def print_relevance(console, result: dict, name: str) -> None:
             console.print(f"skipped {what}: {why}")
     if "target" in result.get("comparisons", {}):
         console.print(f"target: {result['comparisons']['target']}")
-
-
-def _finite(x):
-    """NaN/inf -> None, so the JSON line is strict JSON."""
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_finite(v) for v in x]
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
 
 
 def retrieve_cmd(

@@ -1,7 +1,6 @@
 """``polarlab review PROJECT`` (the review web app or ``--tui``) and ``polarlab review status PROJECT``."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -156,6 +155,7 @@ def status(project: Path = typer.Argument(..., help="the project file (polarlab.
                                                     "(default: the slice the review was started on, if any)")) -> None:
     """Reviewed / accepted / remaining, the accuracy estimate with its interval, and the budget left."""
     from ..errors import ConfigError, PolarlabError
+    from ..io.jsonout import dumps
     from ..project import load_project
     from ..review.session import store_path
     from ..review.store import ReviewStore
@@ -179,7 +179,7 @@ def status(project: Path = typer.Argument(..., help="the project file (polarlab.
         except PolarlabError as e:
             _fail(e)
     if as_json:
-        print(json.dumps({k: v for k, v in s.items() if k != "chart"}))
+        print(dumps({k: v for k, v in s.items() if k != "chart"}))
         return
     e, ea = s["estimate"], s["estimate_accepted"]
     if s.get("scope"):

@@ -166,9 +166,9 @@ def register(app: typer.Typer) -> None:
         except PolarlabError as e:
             _fail(e)
         if as_json:
-            import json
+            from ..io.jsonout import dumps
 
-            print(json.dumps(st))
+            print(dumps(st))
             return
         _print(console, st)
 

@@ -26,6 +26,7 @@ from typing import Any
 from ..errors import DataError
 from ..task import Task
 from ..io.atomic import write_text
+from ..io.jsonout import dumps
 from .provenance import HumanVote, LabeledData
 
 QUESTION, FIELD = "label", "text"
@@ -54,7 +55,7 @@ def to_records(data: LabeledData) -> list[dict[str, Any]]:
 
 def write_records(data: LabeledData, path: str | Path) -> Path:
     """The records as one JSON list; atomic."""
-    write_text(path, json.dumps(to_records(data), ensure_ascii=False, indent=1) + "\n")
+    write_text(path, dumps(to_records(data), ensure_ascii=False, indent=1) + "\n")
     return Path(path)
 
 

@@ -23,6 +23,7 @@ from xml.sax.saxutils import quoteattr
 from ..errors import DataError
 from ..task import Task
 from ..io.atomic import write_text
+from ..io.jsonout import dumps
 from .provenance import HumanVote, LabeledData
 
 FROM_NAME, TO_NAME = "label", "text"
@@ -76,7 +77,7 @@ def write_tasks(data: LabeledData, path: str | Path) -> Path:
     """``path`` (tasks JSON) and ``<stem>.label_config.xml`` beside it; atomic."""
     path = Path(path)
     write_text(path.with_name(path.stem + ".label_config.xml"), label_config(data.task) + "\n")
-    write_text(path, json.dumps(to_tasks(data), ensure_ascii=False, indent=1) + "\n")
+    write_text(path, dumps(to_tasks(data), ensure_ascii=False, indent=1) + "\n")
     return path
 
 

@@ -1,8 +1,6 @@
 """Write final labels (CSV / JSONL / Parquet by extension) and metrics.json, atomically."""
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ from ..errors import ConfigError
 from ..matrix.label_matrix import LabelMatrix
 from ..task import Task
 from ..io.atomic import atomic_path, write_text
+from ..io.jsonout import dumps
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".parquet": "parquet"}
 
@@ -65,26 +64,12 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating, float)):
-        return None if math.isnan(float(obj)) else float(obj)
-    if isinstance(obj, np.ndarray):
-        return _clean(obj.tolist())
-    return obj
-
-
 def to_json(obj: Any) -> str:
-    """JSON text of ``obj`` with numpy scalars converted and NaN as null."""
-    return json.dumps(_clean(obj), indent=2, allow_nan=False)
+    """Strict JSON text of ``obj`` (indented): numpy scalars converted, NaN / ±inf as null."""
+    return dumps(obj, indent=2)
 
 
 def write_json(obj: Any, path: str | Path) -> Path:
-    """Write ``obj`` as JSON (NaN → null), atomically."""
+    """Write ``obj`` as strict JSON (NaN / ±inf → null), atomically."""
     write_text(path, to_json(obj) + "\n")
     return Path(path)

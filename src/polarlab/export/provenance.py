@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..io.jsonout import dumps
 from ..matrix.label_matrix import LabelMatrix
 from ..task import Task
 
@@ -160,7 +161,7 @@ class LabeledData:
             final.append(h if h >= 0 else int(model_label[i]))
             source.append("human" if h >= 0 else self.method)
             reviewers.append(",".join(sorted({v.annotator for v in votes})))
-            prov.append(json.dumps(self.provenance(i, votes), ensure_ascii=False, sort_keys=True))
+            prov.append(dumps(self.provenance(i, votes), ensure_ascii=False, sort_keys=True))
         final_a = np.asarray(final, dtype=np.int64)
         out = pd.DataFrame({"id": self.ids, "text": list(self.texts)})
         if self.split is not None:

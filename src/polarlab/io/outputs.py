@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .atomic import write_text
+from .jsonout import dumps
 
 MANIFEST = "manifest.json"
 
@@ -68,5 +69,5 @@ def publish(staged: Path, out_dir: str | os.PathLike, meta: dict[str, Any] | Non
             replaced.append(f"removed {name} (from the run of {old.get('written', 'an earlier run')}, "
                             "not produced by this one)")
     manifest = {"written": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "files": files, **(meta or {})}
-    write_text(out / MANIFEST, json.dumps(manifest, indent=1))
+    write_text(out / MANIFEST, dumps(manifest, indent=1))
     return {name: out / name for name in new_files}, replaced

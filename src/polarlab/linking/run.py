@@ -1,18 +1,16 @@
 """``run_linking``: a linking project end to end -> labels file (+ review file, metrics.json)."""
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ..data.pubtator import Document, keep_types, mention_types
 from ..errors import ConfigError
 from ..export.atomic import atomic_path, write_text
+from ..io.jsonout import dumps
 from ..ontology.load import load_ontology
 from ..ontology.terms import Ontology, canonical_xref
 from .candidates import MemoNameMatcher
@@ -125,20 +123,8 @@ def run_linking(project: LinkingProject, base_dir: str | Path = ".", output_dir:
         metrics["linkers"] = {n: link_accuracy(r, gold) for n, r in run.rankings.items()}
         metrics["harmonized"] = link_accuracy(run.harmonized.ranking, gold)
     metrics_path = out / "metrics.json"
-    write_text(metrics_path, json.dumps(_finite(metrics), indent=2))
+    write_text(metrics_path, dumps(metrics, indent=2))
     return LinkingOutputs({"labels": labels_path, "review": review_path, "metrics": metrics_path}, frame, run, metrics)
-
-
-def _finite(obj):
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return None if not math.isfinite(float(obj)) else float(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
 
 
 def run_project(path: str | Path, output_dir: str | Path | None = None, progress: bool = True) -> dict[str, Path]:

@@ -459,12 +459,12 @@ def run_project(path: str | os.PathLike, output_dir: str | os.PathLike | None = 
 
 def write_outputs(result: dict, output_dir: str | os.PathLike) -> dict[str, Path]:
     """Write ``<output_dir>/metrics.json`` (the result of :func:`run_relevance`, run with ``labels_dir=output_dir``,
-    which wrote the labels files) and return every output file by name: ``labels (<method>)`` and ``metrics``.
-    A project run and ``polarlab bench relevance --out DIR`` write their outputs through this one function."""
-    import json
-
+    which wrote the labels files; strict JSON, NaN / ±inf as null) and return every output file by name:
+    ``labels (<method>)`` and ``metrics``. A project run and ``polarlab bench relevance --out DIR`` write their
+    outputs through this one function."""
     from ..io.atomic import write_text
+    from ..io.jsonout import dumps
 
     metrics = Path(output_dir) / "metrics.json"
-    write_text(metrics, json.dumps(result, indent=2, default=str))
+    write_text(metrics, dumps(result, indent=2, default=str))
     return {**{f"labels ({m})": Path(p) for m, p in result.get("labels", {}).items()}, "metrics": metrics}

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from ..errors import InputError
+from ..io.jsonout import to_jsonable
 from .page import render_page
 from .store import Conflict, ReviewStore
 
@@ -147,7 +148,7 @@ def _add_answer_api(app: FastAPI, store: ReviewStore, after_answer: Callable[[],
             item = store.next_item(reviewer)
         except InputError as e:
             return JSONResponse({"error": str(e)}, status_code=422)
-        return JSONResponse({"done": item is None, "item": item})
+        return JSONResponse(to_jsonable({"done": item is None, "item": item}))
 
     @app.post("/api/answer")
     def answer(body: AnswerIn) -> JSONResponse:
@@ -170,8 +171,8 @@ def _add_answer_api(app: FastAPI, store: ReviewStore, after_answer: Callable[[],
 
 
 def _add_status_api(app: FastAPI, store: ReviewStore, status_ttl: float) -> None:
-    """``GET /api/status``: ``store.status()``, computed at most once per ``status_ttl`` seconds and shared by
-    every reviewer's page (the estimate reads every item)."""
+    """``GET /api/status``: ``store.status()`` (NaN / ±inf as null), computed at most once per ``status_ttl``
+    seconds and shared by every reviewer's page (the estimate reads every item)."""
     cache: dict[str, Any] = {"at": -1.0, "value": None}
     cache_lock = threading.Lock()
 
@@ -179,7 +180,7 @@ def _add_status_api(app: FastAPI, store: ReviewStore, status_ttl: float) -> None
     def status() -> dict[str, Any]:
         with cache_lock:
             if cache["value"] is None or time.monotonic() - cache["at"] > status_ttl:
-                cache["value"], cache["at"] = store.status(), time.monotonic()
+                cache["value"], cache["at"] = to_jsonable(store.status()), time.monotonic()
             return cache["value"]
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from ..data.pubtator import is_relation_line
 from ..errors import DataError
 from ..export.atomic import write_text
+from ..io.jsonout import dumps
 from .tokenize import spans_to_tags, tag_names, tags_to_spans, tokenize
 from .types import Span, SpanDoc
 
@@ -266,5 +267,5 @@ def write_jsonl(docs: Iterable[SpanDoc], path: str | Path, spans_of: SpansOf = _
                                         "labels": [s.label]}, **more})
         rec = ({"id": d.id, "text": d.text, "spans": items} if style == "spacy"
                else {"id": d.id, "data": {"text": d.text}, "annotations": [{"result": items}]})
-        lines.append(json.dumps(rec, ensure_ascii=False))
+        lines.append(dumps(rec, ensure_ascii=False))
     write_text(path, "\n".join(lines) + ("\n" if lines else ""))

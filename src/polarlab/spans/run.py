@@ -354,9 +354,8 @@ def load_spans_project(path: str | Path) -> SpansConfig:
 def run_project(path: str | Path, output_dir: str | Path | None = None, progress: bool = True) -> dict[str, Path]:
     """``polarlab run`` of a ``[task] kind = "spans"`` project: harmonized spans with probability and risk
     (``[output] spans``) and ``metrics.json`` beside them when the documents carry gold spans."""
-    import json
-
     from ..io.atomic import write_text
+    from ..io.jsonout import dumps
 
     cfg = load_spans_project(path)
     if output_dir is not None:
@@ -367,6 +366,6 @@ def run_project(path: str | Path, output_dir: str | Path | None = None, progress
     outputs = {"spans": Path(cfg.output)}
     if res.metrics:
         m = Path(cfg.output).with_name("metrics.json")
-        write_text(m, json.dumps(res.metrics, indent=2, default=str))
+        write_text(m, dumps(res.metrics, indent=2, default=str))
         outputs["metrics"] = m
     return outputs
