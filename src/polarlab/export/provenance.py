@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -196,16 +196,3 @@ def votes_from_provenance(frame: pd.DataFrame, task: Task) -> list[HumanVote]:
             out.append(HumanVote(ex, task.label_index(h["label"]), h["annotator"], h["time"], h.get("tool", "review"),
                                  split))
     return out
-
-
-def to_plain(obj: Any) -> Any:
-    """dataclass / numpy values -> JSON-able Python."""
-    if hasattr(obj, "__dataclass_fields__"):
-        return to_plain(asdict(obj))
-    if isinstance(obj, dict):
-        return {str(k): to_plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [to_plain(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
