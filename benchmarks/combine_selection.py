@@ -27,11 +27,11 @@ import sys
 import warnings
 from pathlib import Path
 
-import numpy as np
-
-from polarlab.io.jsonout import dumps  # strict JSON last line: NaN / ±inf as null
-
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402  (after OMP_NUM_THREADS: the thread count is read at import)
+
+from polarlab.io.jsonout import dumps  # noqa: E402  strict JSON last line: NaN / ±inf as null
 
 
 def dataset_arrays(directory: Path, state_dir: Path, fit_limit: int | None, seed: int) -> dict:

@@ -34,11 +34,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
-from polarlab.io.jsonout import dumps  # strict JSON last line: NaN / ±inf as null
-
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402  (after OMP_NUM_THREADS: the thread count is read at import)
+
+from polarlab.io.jsonout import dumps  # noqa: E402  strict JSON last line: NaN / ±inf as null
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from spam_tutorial import polar_wins, run_seed, summarize  # noqa: E402

@@ -35,11 +35,11 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
-
-from polarlab.io.jsonout import dumps  # strict JSON last line: NaN / ±inf as null
-
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402  (after OMP_NUM_THREADS: the thread count is read at import)
+
+from polarlab.io.jsonout import dumps  # noqa: E402  strict JSON last line: NaN / ±inf as null
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 DATASETS = ("youtube", "sms", "trec", "chemprot")
 PUBLISHED = Path(__file__).resolve().parent / "wrench_published.json"

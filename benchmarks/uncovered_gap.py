@@ -36,11 +36,11 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
-
-from polarlab.io.jsonout import dumps  # strict JSON last line: NaN / ±inf as null
-
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402  (after OMP_NUM_THREADS: the thread count is read at import)
+
+from polarlab.io.jsonout import dumps  # noqa: E402  strict JSON last line: NaN / ±inf as null
 sys.path.insert(0, str(Path(__file__).resolve().parent))          # datasculpt_lfs (the shared loader)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
