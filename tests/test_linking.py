@@ -627,3 +627,43 @@ def test_an_uncalibrated_link_risk_is_said(caplog):
     msgs = [r.getMessage() for r in caplog.records]
     assert len(msgs) == 3 and all("not calibrated" in m and "[linking] unlabelled" in m for m in msgs)
     assert "fewer than 30" in msgs[0] and "no pseudo-dev set" in msgs[1] and "all right or all wrong" in msgs[2]
+
+
+def test_bench_linking_out_writes_what_a_project_run_writes(corpus, tmp_path):
+    """`polarlab bench linking --out DIR` writes links.csv, review.csv and metrics.json through the project run's
+    writer: the project's columns, and the links of a project run on the same corpus with the same settings."""
+    from typer.testing import CliRunner
+
+    from polarlab.cli.main import app
+
+    out = tmp_path / "bench_out"
+    res = CliRunner().invoke(app, ["bench", "linking", "--corpus", str(corpus / "corpus"), "--ontology",
+                                   str(corpus / "onto"), "--no-ablations", "--state-dir", str(tmp_path / "st"),
+                                   "--out", str(out)], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    lines = res.output.strip().splitlines()
+    last = json.loads(lines[-1])
+    assert [ln for ln in lines if ln.startswith("wrote ")] == [
+        f"wrote {n}: {out / f}" for n, f in (("labels", "links.csv"), ("review", "review.csv"),
+                                             ("metrics", "metrics.json"))]
+    assert lines[-2].startswith("wrote metrics")                 # before the JSON line, which stays the last
+    bench = pd.read_csv(out / "links.csv", dtype=str, keep_default_na=False)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["harmonized"] == last["harmonized"] and metrics["linkers"] == last["linkers"]
+    assert metrics["n_mentions"] == len(bench) == 7 and metrics["phases"] and metrics["mention_types"]
+    review = pd.read_csv(out / "review.csv")
+    assert len(review) == 7 and review["risk"].is_monotonic_decreasing      # [linking] review = 50 > 7 links
+    # a project run on the same corpus (test file linked, train file unlabelled), default settings
+    (corpus / "same.toml").write_text(
+        '[task]\nkind = "linking"\n[ontology]\npaths = ["onto"]\n[linking]\ncorpus = ["corpus/test_corpus.txt"]\n'
+        'unlabelled = ["corpus/train_corpus.txt"]\n[output]\ndir = "out_same"\n', encoding="utf-8")
+    res = CliRunner().invoke(app, ["run", str(corpus / "same.toml")])
+    assert res.exit_code == 0, res.output
+    project = pd.read_csv(corpus / "out_same" / "links.csv", dtype=str, keep_default_na=False)
+    assert list(bench.columns) == list(project.columns)
+    key = ["document_id", "start", "end", "mention", "linked_id", "name", "xrefs"]
+    assert bench[key].equals(project[key])
+    np.testing.assert_allclose(bench["probability"].astype(float), project["probability"].astype(float), atol=1e-6)
+    np.testing.assert_allclose(bench["risk"].astype(float), project["risk"].astype(float), atol=1e-6)
+    assert metrics["harmonized"]["acc1_all"] == json.loads(
+        (corpus / "out_same" / "metrics.json").read_text())["harmonized"]["acc1_all"]

@@ -374,3 +374,45 @@ def test_a_dictionary_source_reads_any_ontology_file_the_linking_task_reads(tmp_
 
     with pytest.raises(InputError, match="not found"):
         build_source(SourceSpec(type="dictionary", name="onto", ontology=tmp_path / "nope.tsv"), tmp_path)
+
+
+def test_bench_spans_out_writes_what_a_project_run_writes(tmp_path):
+    """`polarlab bench spans --out DIR` writes DIR/rules/spans.jsonl (the harmonized spans with probability and
+    risk) and DIR/rules/metrics.json through the project run's writer: the same files a spans project run with the
+    bench's sources writes on the same documents, and the "wrote" lines come before the JSON line."""
+    from typer.testing import CliRunner
+
+    from polarlab.cli.main import app
+
+    data = tmp_path / "docs.txt"
+    write_pubtator(_gold_docs(), data)
+    (tmp_path / "onto").mkdir()
+    (tmp_path / "onto" / "tiny.obo").write_text(
+        "format-version: 1.2\n\n[Term]\nid: DOID:1\nname: Wilson disease\n\n[Term]\nid: DOID:2\nname: hepatitis\n\n"
+        "[Term]\nid: DOID:3\nname: breast cancer\nsynonym: \"lymphoma\" EXACT []\n", encoding="utf-8")
+    out = tmp_path / "bench_out"
+    res = CliRunner().invoke(app, ["bench", "spans", str(data), "--ontology", str(tmp_path / "onto"), "--features",
+                                   "shape", "--state-dir", str(tmp_path / "st"), "--out", str(out)],
+                             terminal_width=200)
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.strip().splitlines()       # stderr: the HMM's fitting log
+    last = json.loads(lines[-1])
+    spans_file, metrics_file = out / "rules" / "spans.jsonl", out / "rules" / "metrics.json"
+    assert lines[-3:-1] == [f"wrote spans (rules): {spans_file}", f"wrote metrics (rules): {metrics_file}"]
+    assert last["outputs"] == {"spans (rules)": str(spans_file), "metrics (rules)": str(metrics_file)}
+    assert json.loads(metrics_file.read_text())["labels"] == last["rules"]["labels"]
+    rows = [json.loads(ln) for ln in spans_file.read_text().splitlines()]
+    assert len(rows) == 6 and sum(len(r["spans"]) for r in rows) > 0
+    assert all(abs(s["probability"] + s["risk"] - 1) < 1e-9 for r in rows for s in r["spans"])
+    # a spans project run with the bench's sources on the same documents writes the same spans file
+    (tmp_path / "p.toml").write_text(
+        '[task]\nkind = "spans"\n[data]\npath = "docs.txt"\n[harmonizer]\nfeatures = "shape"\n'
+        '[project]\nstate_dir = "st2"\n[output]\ndir = "out"\n'
+        '[[sources]]\ntype = "dictionary"\nname = "disease_ontology"\nontology = "onto"\n'
+        + "".join(f'[[sources]]\ntype = "function"\nname = "{f}"\n'
+                  for f in ("disease_heads", "disease_suffixes", "disease_acronyms")), encoding="utf-8")
+    res = CliRunner().invoke(app, ["run", str(tmp_path / "p.toml")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "out" / "spans.jsonl").read_text() == spans_file.read_text()
+    project = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert project["labels"]["harmonized"] == last["rules"]["labels"]["harmonized"]

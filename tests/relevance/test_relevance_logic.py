@@ -238,3 +238,24 @@ def test_metrics_json_and_the_json_line_are_strict_json_when_a_metric_is_not_fin
     last = json.loads(r.output.strip().splitlines()[-1], parse_constant=refuse)
     assert written["retrievers"]["bm25"]["recall@100"] is None and written == last
     assert 0 <= written["retrievers"]["bm25"]["ndcg@10"] <= 1            # the finite values are kept
+
+
+def test_bench_pool_depth_reaches_the_config_and_a_bad_one_is_named(tiny_beir, tmp_path):
+    """`polarlab bench relevance --pool-depth N` sets the config's pool_depth (the JSON line's "config" shows it);
+    a value the config refuses is one error naming the key."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from polarlab.cli.main import app
+    from polarlab.relevance import make_config
+
+    args = ["bench", "relevance", str(tiny_beir), "--methods", "bm25", "--state-dir", str(tmp_path / "s")]
+    r = CliRunner().invoke(app, args + ["--pool-depth", "3"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output.strip().splitlines()[-1])["config"]["pool_depth"] == 3
+    r = CliRunner().invoke(app, args)
+    default = make_config(None, data=str(tiny_beir)).pool_depth
+    assert json.loads(r.output.strip().splitlines()[-1])["config"]["pool_depth"] == default != 3
+    r = CliRunner().invoke(app, args + ["--pool-depth", "1"])
+    assert r.exit_code != 0 and "pool_depth" in r.output

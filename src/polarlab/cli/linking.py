@@ -11,6 +11,10 @@ def bench_linking_cmd(
         corpus: Path = typer.Option(..., "--corpus", help="PubTator folder: *test* file linked, the others unlabelled"),
         ontology: Path = typer.Option(..., "--ontology", help="ontology folder or file (OBO / TSV)"),
         json_out: Optional[Path] = typer.Option(None, "--json", help="also write the JSON result here"),
+        out: Optional[Path] = typer.Option(None, "--out", help="also write the files a linking project run writes "
+                                                               "to this folder: links.csv (the harmonized link of "
+                                                               "each test mention with its probability and risk), "
+                                                               "review.csv and metrics.json"),
         limit_docs: Optional[int] = typer.Option(None, help="link only the first N test documents"),
         state_dir: Path = typer.Option(Path(".polarlab"), help="cache folder (vectors of the unmodified encoder)"),
         ablations: bool = typer.Option(True, help="also run KRISS without context / training / context prototypes"),
@@ -26,10 +30,14 @@ def bench_linking_cmd(
     Prints a table, then one JSON object as the last line:
     {"linkers": {"exact": {"acc1_mappable", "acc5_mappable", "acc1_all", ...}, "sparse", "names_dense", "kriss"},
     "harmonized": {..., "risk_ece", "risk_auroc", "acc_lowest_risk_80"}, "ablations": {...}, "seconds", ...}.
+    With --out DIR the links are written as a linking project run (`polarlab link`, `polarlab run`) writes them:
+    DIR/links.csv (document id, span, mention, linked id, name, xrefs, probability, risk, each linker's top-1),
+    DIR/review.csv (the riskiest links) and DIR/metrics.json (the project run's metrics, the JSON result over them);
+    a "wrote NAME: PATH" line for each comes before the JSON line.
     """
     from ..errors import PolarlabError
     from ..export.labels import to_json, write_json
-    from ..linking.bench import bench_linking
+    from ..linking.bench import bench_report, bench_run, write_bench_outputs
     from .main import _compact_json, _fail, _setup_logging, console
 
     _setup_logging(verbose)
@@ -37,13 +45,17 @@ def bench_linking_cmd(
         options: dict = {"entity_types": entity_type} if entity_type else {}
         if llm != "none":
             options["llm"] = {"backend": llm}
-        result = bench_linking(corpus, ontology, limit_docs=limit_docs, state_dir=state_dir, ablations=ablations,
-                               unlabelled=unlabelled, options=options or None)
+        run, gold, meta = bench_run(corpus, ontology, limit_docs=limit_docs, state_dir=state_dir,
+                                    ablations=ablations, unlabelled=unlabelled, options=options or None)
+        result = bench_report(run, gold, meta)
+        written = write_bench_outputs(run, gold, meta, result, out) if out is not None else {}
     except PolarlabError as e:
         _fail(e)
     if json_out is not None:
         write_json(result, json_out)
     print_linking(console, result)
+    for name, path in written.items():
+        console.print(f"wrote {name}: {path}", highlight=False, soft_wrap=True)
     print(_compact_json(to_json(result)))
 
 

@@ -34,6 +34,8 @@ def bench_relevance_cmd(
         train_queries: Optional[int] = typer.Option(None, help="only the first N training queries"),
         hard_negatives: Optional[int] = typer.Option(None, help="hard negatives per training positive "
                                                                "(default: the config's)"),
+        pool_depth: Optional[int] = typer.Option(None, help="fused top-k per training query that gets labels "
+                                                           "(default: the config's pool_depth)"),
         llm_threads: int = typer.Option(2, help="CPU threads of the embedded LLM"),
         threads: int = typer.Option(1, help="torch threads")) -> None:
     """Retrievers trained on LLM relevance labels (raw, POLAR-harmonized, ARL2 self-trained) vs BM25, MiniLM,
@@ -59,6 +61,8 @@ def bench_relevance_cmd(
                   llm_threads=llm_threads, threads=threads)
         if hard_negatives is not None:
             kw["hard_negatives"] = hard_negatives
+        if pool_depth is not None:
+            kw["pool_depth"] = pool_depth
         if methods:
             kw["methods"] = [m.strip() for m in methods.split(",") if m.strip()]
         config = make_config(None, **kw)

@@ -25,10 +25,17 @@ def bench_spans_cmd(
         limit: Optional[int] = typer.Option(None, help="the first N documents only"),
         correct: float = typer.Option(0.1, help="share of the harmonized spans of the LLM run re-asked"),
         state_dir: Path = typer.Option(Path(".polarlab"), help="cache folder (LLM answers, token features)"),
-        json_out: Optional[Path] = typer.Option(None, "--json", help="also write the JSON result here")) -> None:
+        json_out: Optional[Path] = typer.Option(None, "--json", help="also write the JSON result here"),
+        out: Optional[Path] = typer.Option(None, "--out", help="also write the files a spans project run writes, per "
+                                                               "run: DIR/<run>/spans.jsonl (the harmonized spans "
+                                                               "with probability and risk) and "
+                                                               "DIR/<run>/metrics.json")) -> None:
     """Span P/R/F1 (exact, partial) per source, MV, Dawid–Skene, skweak HMM, harmonized; risk ECE/AUROC.
 
-    Prints tables, then the JSON result as the last line.
+    Prints tables, then the JSON result as the last line. With --out DIR each run (rules, with_llm) is written as a
+    spans project run (`polarlab run`) writes it: DIR/<run>/spans.jsonl (the harmonized spans, each with its
+    probability and POLAR risk) and DIR/<run>/metrics.json (the run's result, when the documents have gold spans);
+    a "wrote NAME: PATH" line for each comes before the JSON line, and the JSON result lists them under "outputs".
     """
     from ..export.labels import to_json, write_json
     from ..spans.bench import bench_spans
@@ -37,7 +44,7 @@ def bench_spans_cmd(
     _setup_logging(False)
     try:
         res = bench_spans(data, ontology, llm_docs=llm_docs, state_dir=state_dir, features=features, limit=limit,
-                          correct_budget=correct)
+                          correct_budget=correct, out_dir=out)
     except PolarlabError as e:
         _fail(e)
     for run in ("rules", "with_llm"):
@@ -45,6 +52,8 @@ def bench_spans_cmd(
             print_span_result(console, res[run], run)
     if json_out is not None:
         write_json(res, json_out)
+    for name, path in res.get("outputs", {}).items():
+        console.print(f"wrote {name}: {path}", highlight=False, soft_wrap=True)
     print(json.dumps(json.loads(to_json(res)), separators=(",", ":")))
 
 

@@ -108,7 +108,24 @@ def bench_run(corpus: str | os.PathLike, ontology: str | os.PathLike, cfg: Linki
     seeds = {"seed": cfg.seed, "harmonizer_seed": cfg.seed if harmonizer_seed is None else harmonizer_seed,
              "n_seeds": cfg.harmonizer.n_seeds}
     return run, gold, {"load_seconds": load_s, "t0": t0, "n_docs": len(docs), "n_unlabelled_docs": len(texts),
-                       "seeds": seeds, "mention_types": types, "entity_types": list(cfg.entity_types)}
+                       "seeds": seeds, "mention_types": types, "entity_types": list(cfg.entity_types),
+                       "ontology": onto, "config": cfg}
+
+
+def write_bench_outputs(run: LinkRun, gold: GoldMap, meta: dict[str, Any], report: dict[str, Any],
+                        output_dir: str | os.PathLike) -> dict[str, Path]:
+    """Write the files a linking project run writes (:func:`polarlab.linking.run.write_outputs`) for a bench run
+    (:func:`bench_run`, :func:`bench_report`): ``links.csv`` (one row per test mention: document id, span, mention,
+    linked id, name, xrefs, probability, risk, each linker's top-1), ``review.csv`` (the ``[linking] review``
+    riskiest) and ``metrics.json`` (the project run's metrics with the bench's result over them). Returns them by
+    name."""
+    from .config import OutputConfig
+    from .run import labels_frame, link_metrics, write_outputs
+
+    cfg: LinkingConfig = meta["config"]
+    frame = labels_frame(run, meta["ontology"], cfg.output_xrefs)
+    metrics = {**link_metrics(run, meta["mention_types"], gold), **report}
+    return write_outputs(frame, metrics, output_dir, OutputConfig().labels, cfg.review)
 
 
 def coverage_report(run: LinkRun, gold: GoldMap) -> dict[str, Any]:

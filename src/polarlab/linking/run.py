@@ -113,19 +113,38 @@ def run_linking(project: LinkingProject, base_dir: str | Path = ".", output_dir:
                    llm_cache=cache / "llm_cache.sqlite")
     frame = labels_frame(run, ontology, cfg.output_xrefs)
     out = Path(output_dir) if output_dir else res(project.output.dir)
-    labels_path = out / project.output.labels
-    write_frame(frame, labels_path)
-    review = frame.sort_values("risk", ascending=False, kind="stable").head(cfg.review)
-    review_path = labels_path.with_name(f"review{labels_path.suffix}")
-    write_frame(review, review_path)
-    metrics: dict[str, Any] = {"n_mentions": len(mentions), "mention_types": types, "phases": {k: vars(v) for k, v in run.phases.items()}}
+    metrics = link_metrics(run, types, gold)
+    outputs = write_outputs(frame, metrics, out, project.output.labels, cfg.review)
+    return LinkingOutputs(outputs, frame, run, metrics)
+
+
+def link_metrics(run: LinkRun, mention_types: dict, gold=None) -> dict[str, Any]:
+    """A linking run's metrics (as in its ``metrics.json``): the mention count and types, the phases' times and
+    memory, and, when the mentions have gold ids (``gold``, :func:`polarlab.linking.evaluate.map_gold`), the
+    accuracies of every linker and of the harmonized link."""
+    metrics: dict[str, Any] = {"n_mentions": len(run.mentions), "mention_types": mention_types,
+                               "phases": {k: vars(v) for k, v in run.phases.items()}}
     if gold is not None:
         metrics["linkers"] = {n: link_accuracy(r, gold) for n, r in run.rankings.items()}
         metrics["harmonized"] = link_accuracy(run.harmonized.ranking, gold)
-    metrics_path = out / "metrics.json"
-    write_text(metrics_path, dumps(metrics, indent=2))
-    return LinkingOutputs({"labels": labels_path, "review": review_path, "metrics": metrics_path}, frame, run, metrics)
+    return metrics
 
+
+def write_outputs(frame: pd.DataFrame, metrics: dict[str, Any], output_dir: str | Path, labels: str = "links.csv",
+                  review: int = 50) -> dict[str, Path]:
+    """Write a linking run's files to ``output_dir`` and return them by name: ``labels`` (the table of
+    :func:`labels_frame`, named ``labels``: .csv, .jsonl or .parquet), ``review`` (its ``review`` riskiest links,
+    riskiest first, ``review.<suffix>`` beside it) and ``metrics`` (``metrics.json``). A project run and
+    ``polarlab bench linking --out DIR`` write their outputs through this one function."""
+    out = Path(output_dir)
+    labels_path = out / labels
+    write_frame(frame, labels_path)
+    riskiest = frame.sort_values("risk", ascending=False, kind="stable").head(review)
+    review_path = labels_path.with_name(f"review{labels_path.suffix}")
+    write_frame(riskiest, review_path)
+    metrics_path = out / "metrics.json"
+    write_text(metrics_path, dumps(metrics, indent=2, default=str))
+    return {"labels": labels_path, "review": review_path, "metrics": metrics_path}
 
 def run_project(path: str | Path, output_dir: str | Path | None = None, progress: bool = True) -> dict[str, Path]:
     """``polarlab run`` of a ``[task] kind = "linking"`` project (see :func:`polarlab.tasks.project_runner`)."""

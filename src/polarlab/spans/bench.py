@@ -22,7 +22,7 @@ import numpy as np
 from .config import SpansConfig
 from .features import token_features
 from .io import read_pubtator
-from .run import MethodResult, aggregate_all, build_source, evaluate_methods, harmonizer_info
+from .run import MethodResult, aggregate_all, build_source, evaluate_methods, harmonizer_info, write_outputs
 from .skweak_hmm import skweak_hmm_spans
 from .tokenize import tokenize
 from .types import SpanDoc
@@ -53,7 +53,10 @@ def _features(docs: Sequence[SpanDoc], kind: str, state_dir: Path) -> np.ndarray
     return X
 
 
-def _one_run(docs, X, cfg: SpansConfig, correct_fraction: float = 0.0) -> dict:
+def _one_run(docs, X, cfg: SpansConfig, correct_fraction: float = 0.0,
+             output: Path | None = None) -> tuple[dict, dict[str, Path]]:
+    """One run's result and, with ``output`` (a spans file), the files a project run writes: the harmonized spans
+    there and the result as ``metrics.json`` beside them (when the documents have gold spans)."""
     t0 = time.perf_counter()
     sources = [build_source(s, cfg.state_dir, docs) for s in cfg.sources]
     votes = apply_span_sources(docs, sources, cfg.types)
@@ -107,12 +110,14 @@ def _one_run(docs, X, cfg: SpansConfig, correct_fraction: float = 0.0) -> dict:
                 out["risk_variants"][f"harmonized_risk_{name}"] = calibration_report(
                     1.0 - np.concatenate(probs), err).to_dict()
     out["seconds"] = {"sources": t_src, "aggregate": t_agg, "skweak_hmm": t_hmm}
-    return out
+    written = {} if output is None else write_outputs(output, docs, methods["harmonized"], cfg.types,
+                                                      out if out["n_gold"] else None)
+    return out, written
 
 
 def bench_spans(data: Path, ontology: Path, *, llm_docs: int = 0, state_dir: Path = Path(".polarlab"),
                 features: str = "minilm", limit: int | None = None, correct_budget: float = 0.1,
-                max_tokens: int = 24, n_threads: int = 1) -> dict:
+                max_tokens: int = 24, n_threads: int = 1, out_dir: Path | None = None) -> dict:
     """The benchmark's JSON result (see the module docstring).
 
     Args:
@@ -120,6 +125,9 @@ def bench_spans(data: Path, ontology: Path, *, llm_docs: int = 0, state_dir: Pat
         ontology: the Disease Ontology folder.
         llm_docs: documents (a prefix) for the run with the LLM; 0 skips it.
         correct_budget: share of the harmonized spans of the LLM run re-asked (riskiest first).
+        out_dir: also write each run's files as a spans project run writes them (:func:`write_outputs`):
+            ``out_dir/<run>/spans.jsonl`` (the harmonized spans with probability and risk) and
+            ``out_dir/<run>/metrics.json`` (the run's result); listed under ``"outputs"`` (name -> path).
     """
     t0 = time.perf_counter()
     docs = read_pubtator(data)
@@ -128,13 +136,19 @@ def bench_spans(data: Path, ontology: Path, *, llm_docs: int = 0, state_dir: Pat
     t_feat = time.perf_counter() - t0
     base = {"data": {"path": str(data)}, "state_dir": str(state_dir), "harmonizer": {"features": features}}
     cfg = SpansConfig.model_validate({**base, "sources": rule_sources(ontology)})
+    where = (lambda run: Path(out_dir) / run / "spans.jsonl") if out_dir is not None else (lambda run: None)
+    rules, written = _one_run(docs, X, cfg, output=where("rules"))
+    outputs = {f"{name} (rules)": path for name, path in written.items()}
     result = {"dataset": Path(data).name, "n_docs": len(docs), "n_gold": sum(len(d.spans) for d in docs),
-              "features": features, "rules": _one_run(docs, X, cfg)}
+              "features": features, "rules": rules}
     if llm_docs:
         sub = docs[:llm_docs]
         n_tok = sum(len(tokenize(d.text)) for d in sub)
         cfg_llm = SpansConfig.model_validate({**base, "sources": rule_sources(ontology) + [
             {"type": "llm", "name": "llm", "max_tokens": max_tokens, "n_threads": n_threads}]})
-        result["with_llm"] = _one_run(sub, X[:n_tok], cfg_llm, correct_budget)
+        result["with_llm"], written = _one_run(sub, X[:n_tok], cfg_llm, correct_budget, output=where("with_llm"))
+        outputs.update({f"{name} (with_llm)": path for name, path in written.items()})
     result["seconds"] = {"features": t_feat, "total": time.perf_counter() - t0}
+    if out_dir is not None:
+        result["outputs"] = {name: str(path) for name, path in outputs.items()}
     return result

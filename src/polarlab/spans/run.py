@@ -239,6 +239,23 @@ def write_spans(path: Path, docs: Sequence[SpanDoc], res: MethodResult, types: S
         write_pubtator(docs, path, of)
 
 
+def write_outputs(path: str | Path, docs: Sequence[SpanDoc], harmonized: MethodResult, types: Sequence[str],
+                  metrics: dict | None = None) -> dict[str, Path]:
+    """Write a span run's files and return them by name: ``spans`` (the harmonized spans with probability and
+    risk, :func:`write_spans`, at ``path``) and, when ``metrics`` (the documents had gold spans), ``metrics``
+    (``metrics.json`` beside it). A project run and ``polarlab bench spans --out DIR`` write their outputs through this one function."""
+    from ..io.atomic import write_text
+    from ..io.jsonout import dumps
+
+    write_spans(Path(path), docs, harmonized, types)
+    outputs = {"spans": Path(path)}
+    if metrics:
+        m = Path(path).with_name("metrics.json")
+        write_text(m, dumps(metrics, indent=2, default=str))
+        outputs["metrics"] = m
+    return outputs
+
+
 def run_spans(cfg: SpansConfig | dict, *, docs: Sequence[SpanDoc] | None = None, features: np.ndarray | None = None
               ) -> SpansResult:
     """Run a span task end to end (no gold is used for fitting; gold, when present, only scores)."""
@@ -278,7 +295,7 @@ def run_spans(cfg: SpansConfig | dict, *, docs: Sequence[SpanDoc] | None = None,
         res.metrics = {"n_docs": len(docs), "n_gold": sum(len(d.spans) for d in docs),
                        "harmonizer": harmonizer_info(h, cfg.harmonizer.level), **evaluate_methods(docs, methods)}
     if cfg.output is not None:
-        write_spans(cfg.output, docs, methods["harmonized"], cfg.types)
+        write_outputs(cfg.output, docs, methods["harmonized"], cfg.types)
         res.outputs["spans"] = str(cfg.output)
     return res
 
@@ -354,18 +371,11 @@ def load_spans_project(path: str | Path) -> SpansConfig:
 def run_project(path: str | Path, output_dir: str | Path | None = None, progress: bool = True) -> dict[str, Path]:
     """``polarlab run`` of a ``[task] kind = "spans"`` project: harmonized spans with probability and risk
     (``[output] spans``) and ``metrics.json`` beside them when the documents carry gold spans."""
-    from ..io.atomic import write_text
-    from ..io.jsonout import dumps
-
     cfg = load_spans_project(path)
     if output_dir is not None:
         cfg.output = Path(output_dir) / (cfg.output.name if cfg.output else "spans.jsonl")
     if cfg.output is None:
         cfg.output = Path(path).parent / "out" / "spans.jsonl"
+    output, cfg.output = Path(cfg.output), None
     res = run_spans(cfg)
-    outputs = {"spans": Path(cfg.output)}
-    if res.metrics:
-        m = Path(cfg.output).with_name("metrics.json")
-        write_text(m, dumps(res.metrics, indent=2, default=str))
-        outputs["metrics"] = m
-    return outputs
+    return write_outputs(output, res.docs, res.methods["harmonized"], cfg.types, res.metrics)
