@@ -274,6 +274,15 @@ class ProjectSection(Section):
     state_dir: str = ".polarlab"
 
 
+def check_project_section(raw: dict, file: str | None) -> ProjectSection:
+    """``[project]`` of the parsed tables ``raw`` of a project whose task kind has a runner of its own (linking,
+    relevance, spans), checked as a label-task project's is: an unknown key (``statedir``) is a ConfigError with a
+    did-you-mean, not a silent default."""
+    from .base import validate
+
+    return validate(ProjectSection, raw.get("project", {}), file=file, prefix="project", table="[project]")
+
+
 class EngineSection(Section):
     """``[engine]``: where row-parallel work runs (:mod:`polarlab.engine`)."""
 

@@ -283,11 +283,11 @@ def linking_project_from_dict(raw: dict, file: str | Path | None = None) -> Link
     """Validate parsed TOML tables; a problem is one :class:`ConfigError` naming the file and the key path, with
     the table's keys and a did-you-mean for an unknown key (:func:`polarlab.config.base.validate`)."""
     from ..config.base import validate
-    from ..config.models import ProjectSection
+    from ..config.models import check_project_section
 
     f = str(file) if file else None
-    if isinstance(raw, dict) and "project" in raw:      # [project] state_dir: a typo there is an error too
-        validate(ProjectSection, raw["project"], file=f, prefix="project", table="[project]")
+    if isinstance(raw, dict):
+        check_project_section(raw, f)
     return validate(LinkingProject, raw, file=f)
 
 

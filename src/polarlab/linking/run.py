@@ -146,6 +146,7 @@ def write_outputs(frame: pd.DataFrame, metrics: dict[str, Any], output_dir: str 
     write_text(metrics_path, dumps(metrics, indent=2, default=str))
     return {"labels": labels_path, "review": review_path, "metrics": metrics_path}
 
+
 def run_project(path: str | Path, output_dir: str | Path | None = None, progress: bool = True) -> dict[str, Path]:
     """``polarlab run`` of a ``[task] kind = "linking"`` project (see :func:`polarlab.tasks.project_runner`)."""
     from .config import load_linking_project

@@ -115,10 +115,9 @@ def load_relevance_project(path: str | Path) -> RelevanceConfig:
     if unknown:
         raise ConfigError(f"unknown table(s) {sorted(unknown)}", file=str(path), column=sorted(unknown)[0],
                           fix="a relevance project has [task], [data] and [relevance]")
-    from ..config.base import validate
-    from ..config.models import ProjectSection
+    from ..config.models import check_project_section
 
-    validate(ProjectSection, tables.get("project", {}), file=str(path), prefix="project", table="[project]")
+    check_project_section(tables, str(path))
     return from_project_tables(tables, path)
 
 

@@ -389,7 +389,8 @@ def run_relevance(config: RelevanceConfig, *, state_dir: str | os.PathLike = ".p
             check_llm(run.judge.source)          # a wrong server stops here, not after the first stage
         res: dict[str, dict] = {}
         risk: dict[str, dict] = {}
-        first = run.first_stage(bm25_only=methods == ["bm25"]) if methods or not skipped else {}
+        all_skipped = bool(skipped) and not methods
+        first = {} if all_skipped else run.first_stage(bm25_only=methods == ["bm25"])
         res.update({m: first[m] for m in ("bm25", "dense", "fusion") if m in methods})
         for m in res:
             log(f"{m}: nDCG@10 {res[m]['ndcg@10']:.3f}, Recall@100 {res[m]['recall@100']:.3f}; "

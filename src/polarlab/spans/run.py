@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from ..llm.backends import LLM_BACKENDS, build_llm_backend, probe_backend
 from ..llm.errors import LLMConfigError
 from ..llm.offline import offline_or_raise
@@ -34,8 +34,6 @@ READERS = {"pubtator": read_pubtator, "conll": read_conll, "jsonl": read_jsonl}
 
 def load_docs(cfg: SpansConfig) -> list[SpanDoc]:
     """The ``[data]`` documents (DataError: a file with none, rather than a fit on no rows later)."""
-    from ..errors import DataError
-
     d = cfg.data
     docs = read_pubtator(d.path, d.label) if d.format == "pubtator" else READERS[d.format](d.path)
     if not docs:
@@ -329,10 +327,9 @@ def load_spans_project(path: str | Path) -> SpansConfig:
                           fix="a spans project has [task], [data], [[sources]], [harmonizer], [correct], "
                               "[project], [output]")
     base = path.parent
-    from ..config.base import validate
-    from ..config.models import ProjectSection
+    from ..config.models import check_project_section
 
-    validate(ProjectSection, raw.get("project", {}), file=str(path), prefix="project", table="[project]")
+    check_project_section(raw, str(path))
     task = dict(raw.get("task", {}))
     task.pop("kind", None)
     types = task.pop("types", ["Disease"])
