@@ -455,7 +455,8 @@ def test_bench_spans_out_with_llm_writes_what_a_project_run_with_its_settings_wr
         encoding="utf-8")
     out, n = tmp_path / "bench_out", 2
     res = CliRunner().invoke(app, ["bench", "spans", str(tmp_path / "docs.txt"), "--ontology", str(tmp_path / "onto"),
-                                   "--features", "shape", "--llm-docs", str(n), "--state-dir", str(tmp_path / "st"),
+                                   "--features", "shape", "--llm-docs", str(n), "--correct", "0.5",
+                                   "--state-dir", str(tmp_path / "st"),
                                    "--out", str(out)], terminal_width=200)
     assert res.exit_code == 0, res.output
     bench = json.loads(res.stdout.strip().splitlines()[-1])
@@ -470,7 +471,8 @@ def test_bench_spans_out_with_llm_writes_what_a_project_run_with_its_settings_wr
     written = json.loads(metrics_file.read_text())
     assert written["labels"] == run["labels"] and written["n_gold"] == run["n_gold"]
 
-    budget = run.get("correction", {}).get("asked", 0)
+    budget = run["correction"]["asked"]
+    assert budget > 0 and "harmonized_corrected" in run["labels"]
     (tmp_path / "p.toml").write_text(
         f'[task]\nkind = "spans"\n[data]\npath = "docs.txt"\nlimit = {n}\n[harmonizer]\nfeatures = "shape"\n'
         f'[correct]\nbudget = {budget}\n[project]\nstate_dir = "st2"\n[output]\ndir = "out"\n'
@@ -483,7 +485,7 @@ def test_bench_spans_out_with_llm_writes_what_a_project_run_with_its_settings_wr
     assert (tmp_path / "out" / "spans.jsonl").read_text() == spans_file.read_text()
     project = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert (project["n_docs"], project["n_gold"]) == (run["n_docs"], run["n_gold"])
-    assert "llm" in project["labels"] and ("harmonized_corrected" in project["labels"]) == bool(budget)
+    assert {"llm", "harmonized", "harmonized_corrected"} <= set(project["labels"])
     assert set(project["labels"]) <= set(run["labels"]) and set(project["risk"]) <= set(run["risk"])
     for name in project["labels"]:
         assert project["labels"][name] == run["labels"][name], name
