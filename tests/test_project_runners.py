@@ -198,3 +198,49 @@ def test_a_kind_that_is_not_a_string_is_a_config_error_not_a_traceback(tmp_path)
     out = " ".join(res.output.split())
     assert res.exit_code == 2 and "task.kind" in out and "Traceback" not in out, out
     assert peek_task_kind(p) is None
+
+
+def test_polarlab_run_of_a_spans_project_with_gold_on_some_documents_scores_those_only(tmp_path):
+    """A JSONL spans project whose gold covers some documents (lines with "spans", one of them annotated with none)
+    and not others (lines without the key, e.g. the unlabelled rest of a corpus): every document gets spans, the
+    metrics and the report score the annotated documents only (no false positives counted on documents nobody
+    annotated) and the report says how many were left out and why."""
+    import json
+
+    from polarlab.spans import span_scores
+    from polarlab.spans.types import Span
+
+    def line(i: int, text: str, gold: list[str] | None) -> str:
+        rec = {"id": f"d{i}", "text": text}
+        if gold is not None:
+            rec["spans"] = [{"start": text.index(g), "end": text.index(g) + len(g), "label": "Disease"} for g in gold]
+        return json.dumps(rec) + "\n"
+
+    docs = [("Wilson disease and cystic fibrosis were seen.", ["Wilson disease", "cystic fibrosis"]),
+            ("Patients with Wilson disease improved; no fibrosis.", ["Wilson disease"]),
+            ("The ATP7B gene was sequenced.", []),
+            ("Wilson disease in two brothers with lung fibrosis.", None),
+            ("Cystic fibrosis and Wilson disease again.", None)]
+    (tmp_path / "docs.jsonl").write_text("".join(line(i, t, g) for i, (t, g) in enumerate(docs)))
+    (tmp_path / "p.toml").write_text(
+        '[task]\nkind = "spans"\ntypes = ["Disease"]\n[data]\npath = "docs.jsonl"\nformat = "jsonl"\n'
+        '[[sources]]\ntype = "regex"\nname = "wilson"\npattern = "Wilson disease"\n'
+        '[[sources]]\ntype = "regex"\nname = "fibrosis"\npattern = "\\\\w+ fibrosis"\n'
+        '[harmonizer]\nfeatures = "shape"\n[output]\ndir = "out"\n')
+    res = CliRunner().invoke(app, ["run", str(tmp_path / "p.toml")], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(x) for x in (tmp_path / "out" / "spans.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == [f"d{i}" for i in range(len(docs))]
+    assert all(rows[i]["spans"] for i in (3, 4))           # unannotated documents are labelled all the same
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    annotated = [i for i, (_, g) in enumerate(docs) if g is not None]
+    assert metrics["n_docs"] == len(annotated) and metrics["n_docs_without_gold"] == len(docs) - len(annotated)
+    assert metrics["n_gold"] == sum(len(docs[i][1]) for i in annotated)
+    gold = [[Span(s["start"], s["end"], s["label"]) for s in json.loads(line(i, *docs[i]))["spans"]] for i in annotated]
+    harmonized = [[Span(s["start"], s["end"], s["label"]) for s in rows[i]["spans"]] for i in annotated]
+    assert metrics["labels"]["harmonized"] == json.loads(json.dumps(span_scores(harmonized, gold)))
+    assert f"spans: {len(annotated)} documents, {metrics['n_gold']} gold spans" in res.output
+    out = " ".join(res.output.split())
+    assert (f"{len(docs) - len(annotated)} of {len(docs)} documents have no gold (their lines have no \"spans\", "
+            "\"entities\" or annotations) and are not scored") in out
+    assert out.index("not scored") < out.index("wrote metrics")

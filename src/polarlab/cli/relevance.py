@@ -83,10 +83,16 @@ def bench_relevance_cmd(
 def print_relevance_metrics(console, metrics: dict) -> None:
     """The retrieval table of a relevance project's run (``polarlab run``) from its ``metrics.json``, when it had
     qrels to score against: test qrels (nDCG@10, Recall@100) or train qrels (the risk calibration of the LLM
-    judgements); nothing when it had neither (its skips are logged, and listed under ``"skipped"`` in the file)."""
+    judgements). When it had neither, no table: each retriever it trained (where its model is) and what it skipped
+    and why (as in the file's ``"skipped"``; the progress log says it too, and may be off)."""
     scored = any("ndcg@10" in r for r in metrics.get("retrievers", {}).values())
     calibrated = any("ece" in r.get("polar", {}) for r in metrics.get("risk", {}).values())
     if not (scored or calibrated):
+        for method, r in metrics.get("retrievers", {}).items():
+            if "model" in r:
+                console.print(f"{method}: trained on {r.get('triplets', '?')} triplets, model {r['model']} "
+                              "(no test metrics)", highlight=False, soft_wrap=True)
+        print_skipped(console, metrics)
         return
     data = (metrics.get("config") or {}).get("data")
     print_relevance(console, metrics, Path(data).name if data else "relevance")
@@ -130,11 +136,16 @@ def print_relevance(console, result: dict, name: str) -> None:
         if what != "target":
             console.print(f"nDCG@10 {what}: {c['diff']:+.3f} [{c['lo']:+.3f}, {c['hi']:+.3f}] "
                           f"(paired bootstrap 95 %, {c['queries']} test queries)")
-    for group in ("methods", "metrics"):
-        for what, why in result.get("skipped", {}).get(group, {}).items():
-            console.print(f"skipped {what}: {why}")
+    print_skipped(console, result)
     if "target" in result.get("comparisons", {}):
         console.print(f"target: {result['comparisons']['target']}")
+
+
+def print_skipped(console, result: dict) -> None:
+    """One line per method and metric a relevance run skipped, with the reason (its ``"skipped"`` entries)."""
+    for group in ("methods", "metrics"):
+        for what, why in result.get("skipped", {}).get(group, {}).items():
+            console.print(f"skipped {what}: {why}", highlight=False, soft_wrap=True)
 
 
 def retrieve_cmd(

@@ -211,7 +211,8 @@ def read_jsonl(path: str | Path) -> list[SpanDoc]:
     """Read JSON lines in spaCy style ``{"id", "text", "spans": [{"start", "end", "label"}]}``
     (``"entities"`` also accepted) or Label Studio style ``{"id", "data": {"text"},
     "annotations": [{"result": [{"value": {"start", "end", "labels": [...]}}]}]}`` (the first
-    annotation; ``predictions`` when there is none)."""
+    annotation; ``predictions`` when there is none). A line with none of these keys (Label Studio: no annotation
+    or prediction) has no gold (``has_gold`` False: left out of scoring); ``"spans": []`` is gold with no span."""
     path = _need(path)
     docs: list[SpanDoc] = []
     with path.open(encoding="utf-8") as fh:
@@ -226,11 +227,13 @@ def read_jsonl(path: str | Path) -> list[SpanDoc]:
             if "data" in rec:                                   # Label Studio task
                 text = rec["data"].get("text")
                 anns = rec.get("annotations") or rec.get("predictions") or []
+                has_gold = bool(anns)
                 items = [{"start": r["value"]["start"], "end": r["value"]["end"],
                           "label": (r["value"].get("labels") or [""])[0]}
                          for r in (anns[0].get("result", []) if anns else []) if "start" in r.get("value", {})]
             else:
                 text = rec.get("text")
+                has_gold = "spans" in rec or "entities" in rec
                 items = rec.get("spans", rec.get("entities", []))
                 items = [dict(zip(("start", "end", "label"), it)) if isinstance(it, (list, tuple)) else it
                          for it in items]
@@ -244,14 +247,15 @@ def read_jsonl(path: str | Path) -> list[SpanDoc]:
                     raise DataError(f"span {s}-{e} is outside the text ({len(text)} characters)",
                                     file=str(path), line=ln, fix="offsets count characters of text")
                 spans.append(Span(s, e, str(it.get("label", "")), "gold"))
-            docs.append(SpanDoc(str(rec.get("id", len(docs))), text, sorted(spans)))
+            docs.append(SpanDoc(str(rec.get("id", len(docs))), text, sorted(spans), has_gold=has_gold))
     return docs
 
 
 def write_jsonl(docs: Iterable[SpanDoc], path: str | Path, spans_of: SpansOf = _gold,
                 style: str = "spacy", extra: Callable[[SpanDoc, Span], dict] | None = None) -> None:
     """Write JSON lines, ``style`` ``"spacy"`` or ``"label_studio"`` (spans as annotations).
-    ``extra(doc, span)`` adds fields to each span (e.g. probability and risk)."""
+    ``extra(doc, span)`` adds fields to each span (e.g. probability and risk). Writing gold (the default
+    ``spans_of``), a document without gold (``has_gold`` False) gets no ``"spans"`` (no annotation), as read."""
     if style not in ("spacy", "label_studio"):
         raise DataError(f"unknown JSONL style {style!r}", column="style", fix="use 'spacy' or 'label_studio'")
     lines = []
@@ -267,5 +271,7 @@ def write_jsonl(docs: Iterable[SpanDoc], path: str | Path, spans_of: SpansOf = _
                                         "labels": [s.label]}, **more})
         rec = ({"id": d.id, "text": d.text, "spans": items} if style == "spacy"
                else {"id": d.id, "data": {"text": d.text}, "annotations": [{"result": items}]})
+        if spans_of is _gold and not d.has_gold:
+            rec.pop("spans" if style == "spacy" else "annotations")
         lines.append(dumps(rec, ensure_ascii=False))
     write_text(path, "\n".join(lines) + ("\n" if lines else ""))

@@ -166,6 +166,11 @@ class MethodResult:
     def risk(self) -> np.ndarray:
         return 1.0 - np.concatenate(self.probs) if self.probs else np.zeros(0)
 
+    def subset(self, rows: Sequence[int]) -> "MethodResult":
+        """The same method's output on the documents ``rows`` (indices, in that order)."""
+        return MethodResult([self.spans[i] for i in rows],
+                            None if self.probs is None else [self.probs[i] for i in rows])
+
 
 @dataclass
 class SpansResult:
@@ -220,6 +225,21 @@ def evaluate_methods(docs: Sequence[SpanDoc], methods: dict[str, MethodResult]) 
             err = span_errors(m.spans, gold)
             out["risk"][name] = calibration_report(m.risk, err).to_dict()
     return out
+
+
+def score_run(docs: Sequence[SpanDoc], methods: dict[str, MethodResult], h, level: str) -> dict:
+    """A run's metrics on the documents with gold (``has_gold``; all of them for PubTator and CoNLL): ``n_docs``
+    (those scored), ``n_gold``, ``n_docs_without_gold`` (left out, when there are any), the harmonizer's choices
+    (:func:`harmonizer_info`) and :func:`evaluate_methods`; ``{}`` when no document has a gold span."""
+    rows = [i for i, d in enumerate(docs) if d.has_gold]
+    scored = [docs[i] for i in rows]
+    if not any(d.spans for d in scored):
+        return {}
+    out = {"n_docs": len(scored), "n_gold": sum(len(d.spans) for d in scored)}
+    if len(scored) < len(docs):
+        out["n_docs_without_gold"] = len(docs) - len(scored)
+    subset = methods if len(scored) == len(docs) else {k: m.subset(rows) for k, m in methods.items()}
+    return {**out, "harmonizer": harmonizer_info(h, level), **evaluate_methods(scored, subset)}
 
 
 def write_spans(path: Path, docs: Sequence[SpanDoc], res: MethodResult, types: Sequence[str]) -> None:
@@ -289,9 +309,7 @@ def run_spans(cfg: SpansConfig | dict, *, docs: Sequence[SpanDoc] | None = None,
                 for S, P, F in zip(hm.spans, hm.probs, fixed)]
         methods["harmonized_corrected"] = MethodResult(fixed, keep)
         res.outputs["correction_audit"] = audit
-    if any(d.spans for d in docs):
-        res.metrics = {"n_docs": len(docs), "n_gold": sum(len(d.spans) for d in docs),
-                       "harmonizer": harmonizer_info(h, cfg.harmonizer.level), **evaluate_methods(docs, methods)}
+    res.metrics = score_run(docs, methods, h, cfg.harmonizer.level)
     if cfg.output is not None:
         write_outputs(cfg.output, docs, methods["harmonized"], cfg.types)
         res.outputs["spans"] = str(cfg.output)

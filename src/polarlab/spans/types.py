@@ -35,12 +35,16 @@ class SpanDoc:
         text: the full text (PubTator: title + " " + abstract, as the offsets expect).
         spans: gold spans, sorted by start ([] when unknown or absent).
         meta: anything a loader wants to keep (e.g. PubTator's per-mention type and concept ids).
+        has_gold: False when the loader saw no annotation for this document (a JSONL line without "spans" or
+            "entities", a Label Studio task without annotations or predictions): its empty ``spans`` then mean
+            unknown, not none, and scoring leaves the document out.
     """
 
     id: str
     text: str
     spans: list[Span] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
+    has_gold: bool = True
 
     def covered(self, span: Span) -> str:
         return self.text[span.start:span.end]
