@@ -81,6 +81,31 @@ def test_pubtator_relation_lines_are_skipped_and_a_bad_mention_line_named(tmp_pa
     assert "line 7" in str(e.value) and str(p) in str(e.value)
 
 
+def test_pubtator_mention_with_other_white_space_around_it_is_its_words_extent(tmp_path):
+    """NCBI-disease's train file has 'seizures " plus "  ' (two trailing spaces) over text that has one: the same
+    words, so the span is read as the words' own extent (as the linking reader compares them); other words are
+    still an error naming the file and line."""
+    block = PUBTATOR.split("\n\n")[0]
+    p = tmp_path / "ws.txt"
+    p.write_text(block.replace("111\t53\t81\tautosomal recessive disorder\t",
+                               "111\t52\t81\tautosomal recessive disorder  \t") + "\n", encoding="utf-8")
+    doc = read_pubtator(p)[0]
+    assert [(s.start, s.end) for s in doc.spans] == [(0, 14), (27, 41), (43, 45), (53, 81)]
+    assert doc.meta["mentions"][-1]["start"] == 53
+    p.write_text(block.replace("\t53\t81\tautosomal recessive disorder\t", "\t53\t81\tautosomal dominant disorder\t")
+                 + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match="does not match") as e:
+        read_pubtator(p)
+    assert "line 6" in str(e.value) and str(p) in str(e.value)
+
+
+@pytest.mark.skipif(not (NCBI_TEST.parent / "NCBItrainset_corpus.txt").exists(), reason="NCBI-disease not here")
+def test_ncbi_train_split_loads():
+    docs = read_pubtator(NCBI_TEST.parent / "NCBItrainset_corpus.txt")
+    assert len(docs) == 593 and all(d.text[s.start:s.end].strip() == d.text[s.start:s.end] for d in docs
+                                    for s in d.spans)
+
+
 @pytest.mark.skipif(not NCBI_TEST.exists(), reason="NCBI-disease not in ../shared/data")
 def test_ncbi_test_split_round_trips_through_tokens_pubtator_and_conll(tmp_path):
     docs = read_pubtator(NCBI_TEST)
@@ -468,6 +493,8 @@ def test_bench_spans_out_with_llm_writes_what_a_project_run_with_its_settings_wr
     assert run["llm"]["calls"] > 0 and run["n_docs"] == n
     rows = [json.loads(ln) for ln in spans_file.read_text().splitlines()]
     assert [r["id"] for r in rows] == [d.id for d in _gold_docs()[:n]]
+    # the file holds the spans after the correction (those the LLM rejected dropped; here it may keep every one)
+    assert sum(len(r["spans"]) for r in rows) == run["labels"]["harmonized_corrected"]["exact"]["n_pred"]
     written = json.loads(metrics_file.read_text())
     assert written["labels"] == run["labels"] and written["n_gold"] == run["n_gold"]
 
@@ -492,3 +519,26 @@ def test_bench_spans_out_with_llm_writes_what_a_project_run_with_its_settings_wr
     for name in project["risk"]:
         assert project["risk"][name] == run["risk"][name], name
     assert {k: run["harmonizer"][k] for k in project["harmonizer"]} == project["harmonizer"]
+
+
+def test_a_spans_project_writes_the_spans_after_the_correction(tmp_path, monkeypatch):
+    """With ``[correct] budget`` the spans file holds the spans the LLM's re-asks kept (``harmonized_corrected``),
+    not the harmonized spans before them (the run itself is replaced here: what is tested is which spans the
+    project's writer receives; the real correction runs in the LLM test above)."""
+    import polarlab.spans.run as span_run
+
+    docs = _gold_docs()[:2]
+    before = span_run.MethodResult([d.spans for d in docs], [np.full(len(d.spans), 0.9) for d in docs])
+    after = span_run.MethodResult([d.spans[:1] for d in docs], [np.full(1, 0.9) for d in docs])
+    fake = span_run.SpansResult(docs, None, {"harmonized": before, "harmonized_corrected": after}, None)
+    monkeypatch.setattr(span_run, "run_spans", lambda cfg: fake)
+    write_pubtator(docs, tmp_path / "docs.txt")
+    (tmp_path / "p.toml").write_text('[task]\nkind = "spans"\n[data]\npath = "docs.txt"\n[output]\ndir = "out"\n'
+                                     '[[sources]]\ntype = "function"\nname = "disease_heads"\n', encoding="utf-8")
+    written = span_run.run_project(tmp_path / "p.toml", progress=False)
+    rows = [json.loads(ln) for ln in written["spans"].read_text().splitlines()]
+    assert [len(r["spans"]) for r in rows] == [1, 1]
+    fake.methods.pop("harmonized_corrected")
+    written = span_run.run_project(tmp_path / "p.toml", progress=False)
+    rows = [json.loads(ln) for ln in written["spans"].read_text().splitlines()]
+    assert [len(r["spans"]) for r in rows] == [len(d.spans) for d in docs]

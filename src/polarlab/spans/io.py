@@ -65,9 +65,14 @@ def read_pubtator(path: str | Path, label: str | None = "Disease") -> list[SpanD
                                     "characters)", file=str(path), line=ln,
                                     fix="offsets count characters of title + ' ' + abstract, end exclusive")
                 if text[s:e] != mention:
-                    raise DataError(f"mention {mention!r} at {s}-{e} does not match the text "
-                                    f"({text[s:e]!r})", file=str(path), line=ln,
-                                    fix="offsets count characters of title + ' ' + abstract")
+                    if text[s:e].strip() != mention.strip() or not mention.strip():
+                        raise DataError(f"mention {mention!r} at {s}-{e} does not match the text "
+                                        f"({text[s:e]!r})", file=str(path), line=ln,
+                                        fix="offsets count characters of title + ' ' + abstract")
+                    # the same words with other white space around them (NCBI-disease's train file has
+                    # 'seizures " plus "  ' over 'seizures " plus " '): the span is the words' own extent
+                    inner = text[s:e]
+                    s, e = s + len(inner) - len(inner.lstrip()), e - (len(inner) - len(inner.rstrip()))
                 spans.append(Span(s, e, label or typ, "gold"))
                 mentions.append({"start": s, "end": e, "type": typ, "ids": ids})
             docs.append(SpanDoc(cur["id"], text, sorted(spans),

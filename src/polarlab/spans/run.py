@@ -257,10 +257,16 @@ def write_spans(path: Path, docs: Sequence[SpanDoc], res: MethodResult, types: S
         write_pubtator(docs, path, of)
 
 
+def final_spans(methods: dict[str, MethodResult]) -> MethodResult:
+    """The spans a run hands on (its spans file): the harmonized spans after the LLM's re-asks when a correction ran
+    (``harmonized_corrected``: the spans the LLM rejected dropped), else the harmonized spans."""
+    return methods.get("harmonized_corrected", methods["harmonized"])
+
+
 def write_outputs(path: str | Path, docs: Sequence[SpanDoc], harmonized: MethodResult, types: Sequence[str],
                   metrics: dict | None = None) -> dict[str, Path]:
-    """Write a span run's files and return them by name: ``spans`` (the harmonized spans with probability and
-    risk, :func:`write_spans`, at ``path``) and, when ``metrics`` (the documents had gold spans), ``metrics``
+    """Write a span run's files and return them by name: ``spans`` (the run's spans, :func:`final_spans`, with
+    probability and risk, :func:`write_spans`, at ``path``) and, when ``metrics`` (the documents had gold spans), ``metrics``
     (``metrics.json`` beside it). A project run and ``polarlab bench spans --out DIR`` write their outputs through this one function."""
     from ..io.atomic import write_text
     from ..io.jsonout import dumps
@@ -311,7 +317,7 @@ def run_spans(cfg: SpansConfig | dict, *, docs: Sequence[SpanDoc] | None = None,
         res.outputs["correction_audit"] = audit
     res.metrics = score_run(docs, methods, h, cfg.harmonizer.level)
     if cfg.output is not None:
-        write_outputs(cfg.output, docs, methods["harmonized"], cfg.types)
+        write_outputs(cfg.output, docs, final_spans(methods), cfg.types)
         res.outputs["spans"] = str(cfg.output)
     return res
 
@@ -393,4 +399,4 @@ def run_project(path: str | Path, output_dir: str | Path | None = None, progress
         cfg.output = Path(path).parent / "out" / "spans.jsonl"
     output, cfg.output = Path(cfg.output), None
     res = run_spans(cfg)
-    return write_outputs(output, res.docs, res.methods["harmonized"], cfg.types, res.metrics)
+    return write_outputs(output, res.docs, final_spans(res.methods), cfg.types, res.metrics)
