@@ -20,6 +20,8 @@ temperature ``T`` (:func:`choose_temperature`) changes only how sure the distrib
 With ``risk_scales_ = (a, b)`` (:func:`choose_risk_scales`) a leave-out distribution scales the votes' evidence and
 the prior apart, ``softmax(a · vote evidence + b · prior)``: the risk's two regimes, rows other sources voted on and
 rows only the prior speaks for, need not share one T. The distribution without ``exclude`` (the labels) keeps T.
+A tuned source silenced by its weight (×0) is not read by the combination, so T is chosen on the other sources; the
+risk of its answers gets a temperature of its own by the same criterion on them (:func:`choose_risk_temperature`).
 """
 from __future__ import annotations
 
