@@ -8,7 +8,7 @@ import pytest
 
 from polarlab.harmonizer import PolarHarmonizer
 from polarlab.harmonizer.combine import _softmax
-from polarlab.harmonizer.combiners import choose_risk_scales, choose_temperature, make_combiner
+from polarlab.harmonizer.combiners import choose_risk_scales, choose_risk_temperature, choose_temperature, make_combiner
 from polarlab.risk import auroc, ece
 
 
@@ -100,3 +100,59 @@ def test_harmonizer_risk_uses_the_scales_and_keeps_its_labels() -> None:
     np.testing.assert_allclose(risk_q, _softmax(a * votes + b * prior), atol=1e-9)
     full = _softmax(comb.scores(h._combination_votes(L), log_prior) / comb.temperature_)
     np.testing.assert_allclose(h.predict_proba(L, X, use_votes=True), full, atol=1e-9)
+
+
+def test_a_silenced_sources_risk_gets_a_temperature_of_its_own() -> None:
+    # a tuned source silenced by its weight (the LLM at x0) is not read by the combination, so the labels' T is
+    # chosen by leaving each *rule* out in turn; its answers are still scored by the risk, which asks how well the
+    # distribution without it predicts *its* answers. Noisy rules and a good LLM: the rules ask for T = 32, the
+    # LLM's answers for a much sharper distribution
+    L, log_h, _ = votes_and_prior(0, rule_acc=0.6, answer_acc=0.8)
+    silenced = L.copy()
+    silenced[:, 2] = -1
+    comb = make_combiner("mv", 4).fit(silenced, log_h)
+    T = choose_temperature(comb, silenced, log_h)
+    labels = comb.posterior(silenced, log_h)
+    T_risk = choose_risk_temperature(comb, silenced, log_h, sources=[2], answers=L)
+    assert T_risk < T and comb.risk_scales_ == (1.0 / T_risk, 1.0 / T_risk)
+    np.testing.assert_allclose(comb.posterior(silenced, log_h), labels)      # the labels keep T
+    L_new, log_h_new, y_new = votes_and_prior(1, rule_acc=0.6, answer_acc=0.8)
+    is_error = L_new[:, 2] != y_new
+    seen = L_new.copy()
+    seen[:, 2] = -1
+    q_own = comb.posterior(seen, log_h_new, exclude=[2])
+    comb.risk_scales_ = None
+    q_labels = comb.posterior(seen, log_h_new, exclude=[2])
+    rows = np.arange(len(L_new))
+    assert ece(1.0 - q_own[rows, L_new[:, 2]], is_error) < ece(1.0 - q_labels[rows, L_new[:, 2]], is_error) - 0.05
+    # the same T for both: nothing kept
+    again = make_combiner("mv", 4).fit(silenced, log_h)
+    again.temperature_ = T_risk
+    assert choose_risk_temperature(again, silenced, log_h, sources=[2], answers=L) == T_risk
+    assert again.risk_scales_ is None
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_harmonizer_with_a_silenced_llm_scores_its_answers_with_their_own_temperature() -> None:
+    rng = np.random.default_rng(5)
+    n, k = 600, 3
+    y = rng.integers(0, k, n)
+    X = rng.normal(size=(n, 12)).astype(np.float32)
+    X[:, :k] += 0.5 * np.eye(k)[y]                                       # weak features
+    noisy = lambda acc, cover: np.where(rng.random(n) < cover,  # noqa: E731
+                                        np.where(rng.random(n) < acc, y, (y + rng.integers(1, k, n)) % k), -1)
+    L = np.column_stack([noisy(0.6, 0.6), noisy(0.6, 0.5), noisy(0.6, 0.5), noisy(0.85, 1.0)]).astype(np.int64)
+    h = PolarHarmonizer(k, seed=0, combine="mv", tune_sources=[3], tune_grid=[0.0]).fit(L, X)
+    assert h.silenced_sources_ == [3]
+    comb, lp = h.combiner_, h.fit_log_prior_
+    seen = h._combination_votes(L)
+    twin = make_combiner("mv", k).fit(seen, lp)
+    T = choose_temperature(twin, seen, lp)
+    T_risk = choose_risk_temperature(twin, seen, lp, sources=[3], answers=L)
+    assert comb.temperature_ == T and T_risk < T
+    assert comb.risk_scales_ == (1.0 / T_risk, 1.0 / T_risk)             # (two scales were not significantly better)
+    log_prior = np.log(np.clip(h._prior_proba(X), 1e-6, 1.0))
+    risk_q = h.predict_proba(L, X, exclude=[3], use_votes=True)
+    np.testing.assert_allclose(risk_q, _softmax(comb.scores(seen, log_prior, exclude=[3]) / T_risk), atol=1e-9)
+    np.testing.assert_allclose(h.predict_proba(L, X, use_votes=True),
+                               _softmax(comb.scores(seen, log_prior) / T), atol=1e-9)

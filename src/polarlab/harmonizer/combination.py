@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .combine import H_ONLY
-from .combiners import (FALLBACK_CANDIDATE, ONE_CLASS_CANDIDATES, Combiner, choose_risk_scales, choose_temperature,
-                        make_combiner)
+from .combiners import (FALLBACK_CANDIDATE, ONE_CLASS_CANDIDATES, Combiner, choose_risk_scales, choose_risk_temperature,
+                        choose_temperature, make_combiner)
 from .select import CandidateScore, select_by_agreement, source_groups
 from .stage2 import FeatureClassifier
 
@@ -169,8 +169,14 @@ class CombinationMixin:
         # T: by how well the distribution without the tuned source (the LLM) predicts its answers; when its weight is 0
         # (silenced) the combination never reads it, so T is chosen as without an LLM: every source left out in turn
         # (on a 400-row chemprot subset both give T = 1)
+        comb.risk_scales_ = None
         heard = self._heard_tuned_sources()
         choose_temperature(comb, L, log_h, sources=heard or None, answers=answers if heard else None)
+        # a silenced tuned source's answers are still scored by the risk, and how sure the distribution without it
+        # should be is a question about *its* answers: a risk temperature by the same criterion on them (labels keep T)
+        silenced = [j for j in (self.tune_sources or []) if j not in heard]
+        if silenced:
+            choose_risk_temperature(comb, L, log_h, sources=silenced, answers=answers)
         # the LLM's risk (a leave-out distribution) may need the prior weighed against the votes differently from one
         # T: two scales by the same criterion on its answers (silenced or not: they are still scored), kept only when
         # they predict them significantly better (labels keep T). Without a tuned source (rules only) T serves

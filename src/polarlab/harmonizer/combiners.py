@@ -20,6 +20,8 @@ temperature ``T`` (:func:`choose_temperature`) changes only how sure the distrib
 With ``risk_scales_ = (a, b)`` (:func:`choose_risk_scales`) a leave-out distribution scales the votes' evidence and
 the prior apart, ``softmax(a · vote evidence + b · prior)``: the risk's two regimes, rows other sources voted on and
 rows only the prior speaks for, need not share one T. The distribution without ``exclude`` (the labels) keeps T.
+A tuned source silenced by its weight (×0) is not read by the combination, so T is chosen on the other sources; the
+risk of its answers gets a temperature of its own by the same criterion on them (:func:`choose_risk_temperature`).
 """
 from __future__ import annotations
 
@@ -274,6 +276,29 @@ def choose_temperature(comb: Combiner, L: np.ndarray, log_h: np.ndarray,
     return best_t
 
 
+def choose_risk_temperature(comb: Combiner, L: np.ndarray, log_h: np.ndarray, sources: Sequence[int],
+                            answers: np.ndarray, grid: Sequence[float] = TEMPERATURES) -> float:
+    """The temperature of the risk of ``sources``' answers when the combination does not read them (a tuned
+    source silenced by its weight, ×0): the labels' T was chosen by leaving each *other* source out in turn, while
+    the risk asks how well the distribution without j predicts *j's* answers (:func:`choose_temperature`'s
+    criterion, on ``answers`` (n, m), the votes before silencing). Kept in ``comb.risk_scales_`` as one scale for
+    the votes and the prior alike, ``(1/T_r, 1/T_r)``, when it differs from the labels' T (else None). Never
+    changes a label. Returns T_r."""
+    comb.risk_scales_ = None
+    setup = _leave_out_setup(comb, L, log_h, sources, answers)
+    if setup is None:
+        return comb.temperature_
+    C, S, _ = setup
+    best, best_t = -np.inf, comb.temperature_
+    for t in grid:
+        val = float(_answer_loglik(S / t, C).mean())
+        if val > best:
+            best, best_t = val, float(t)
+    if best_t != comb.temperature_:
+        comb.risk_scales_ = (1.0 / best_t, 1.0 / best_t)
+    return best_t
+
+
 def choose_risk_scales(comb: Combiner, L: np.ndarray, log_h: np.ndarray, grid: Sequence[float] = TEMPERATURES,
                        sources: Sequence[int] | None = None, answers: np.ndarray | None = None,
                        min_gain: float = MIN_SCALES_GAIN) -> tuple[float, float] | None:
@@ -285,10 +310,11 @@ def choose_risk_scales(comb: Combiner, L: np.ndarray, log_h: np.ndarray, grid: S
     (``fixed_vote_weight``: ``mv``, where a vote outweighs any prior so that h only breaks ties); the others learn
     the weight of a vote against the prior (EM), and there one T keeps that learnt balance (on synthetic data two
     scales raised their risk ECE while they lowered ``mv``'s). Kept, in ``comb.risk_scales_``, only when the
-    log-likelihood gain over the best single T (``comb.temperature_``, chosen first) is significant:
-    ``2 · gain >= min_gain`` (:data:`MIN_SCALES_GAIN`); else ``risk_scales_`` is None and the single T serves.
+    log-likelihood gain over the best single T (``comb.temperature_``, chosen first, or the risk's one scale when
+    :func:`choose_risk_temperature` set one) is significant: ``2 · gain >= min_gain`` (:data:`MIN_SCALES_GAIN`);
+    else ``risk_scales_`` is left as it was and the single scale serves.
     Never changes a label (the distribution without ``exclude`` keeps T). Returns the scales or None."""
-    comb.risk_scales_ = None
+    base = comb.risk_scales_            # one scale of the risk already chosen (:func:`choose_risk_temperature`)
     if not comb.fixed_vote_weight:
         return None
     setup = _leave_out_setup(comb, L, log_h, sources, answers)
@@ -296,9 +322,9 @@ def choose_risk_scales(comb: Combiner, L: np.ndarray, log_h: np.ndarray, grid: S
         return None
     C, S, P = setup
     V = S - P
-    t = comb.temperature_
-    single = float(_answer_loglik(S / t, C).sum())
-    best, best_ab = single, (1.0 / t, 1.0 / t)
+    one = base[0] if base is not None else 1.0 / comb.temperature_
+    single = float(_answer_loglik(S * one, C).sum())
+    best, best_ab = single, (one, one)
     for ta in grid:
         for tb in grid:
             val = float(_answer_loglik(V / ta + P / tb, C).sum())
