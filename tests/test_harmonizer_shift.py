@@ -132,9 +132,19 @@ def test_a_source_tuned_to_weight_zero_takes_no_part_in_the_combination() -> Non
     assert silent.silenced_sources_ == [m] and heard.silenced_sources_ == []
     np.testing.assert_allclose(silent.predict_proba(L, X, use_votes=True), silent.predict_proba(other, X, use_votes=True))
     assert not np.allclose(heard.predict_proba(L, X, use_votes=True), heard.predict_proba(other, X, use_votes=True))
-    # its answers are still scored: the risk leaves it out, so it equals the combination's distribution
-    np.testing.assert_allclose(silent.predict_proba(L, X, exclude=[m], use_votes=True),
-                               silent.predict_proba(L, X, use_votes=True))
+    # its answers are still scored: the risk leaves it out, so it is the combination's distribution, only at the
+    # risk's own temperature (chosen on the silenced source's answers; the same scores, so the same argmax)
+    risk_q = silent.predict_proba(L, X, exclude=[m], use_votes=True)
+    labels_q = silent.predict_proba(L, X, use_votes=True)
+    np.testing.assert_array_equal(risk_q.argmax(axis=1), labels_q.argmax(axis=1))
+    scales = silent.combiner_.risk_scales_
+    if scales is None:
+        np.testing.assert_allclose(risk_q, labels_q)
+    else:
+        assert scales[0] == scales[1]                                   # one scale for the votes and the prior
+        z = scales[0] * silent.combiner_.temperature_ * np.log(labels_q)   # a * scores, up to a constant per row
+        np.testing.assert_allclose(risk_q, np.exp(z - z.max(axis=1, keepdims=True))
+                                   / np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=1, keepdims=True), atol=1e-6)
 
 
 def test_the_rules_shift_is_checked_apart_from_the_llm_votes() -> None:
