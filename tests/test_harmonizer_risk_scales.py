@@ -80,16 +80,23 @@ def test_two_scales_are_dropped_when_they_add_nothing() -> None:
                                _softmax(comb.scores(L, log_h, exclude=[2]) / T))
 
 
-@pytest.mark.filterwarnings("ignore")
-def test_harmonizer_risk_uses_the_scales_and_keeps_its_labels() -> None:
-    rng = np.random.default_rng(4)
-    n, k = 400, 3
+def features_and_votes(seed: int, n: int, strength: float, rules: tuple[tuple[float, float], ...],
+                       answer_acc: float, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Features X (n, 12) whose first k columns carry y with ``strength``; votes L (n, len(rules) + 1): a rule per
+    (accuracy, coverage) of ``rules``, then an LLM answering every row, right on ``answer_acc``."""
+    rng = np.random.default_rng(seed)
     y = rng.integers(0, k, n)
     X = rng.normal(size=(n, 12)).astype(np.float32)
-    X[:, :k] += 2.0 * np.eye(k)[y]                                        # features that carry y
+    X[:, :k] += strength * np.eye(k)[y]
     noisy = lambda acc, cover: np.where(rng.random(n) < cover,  # noqa: E731
                                         np.where(rng.random(n) < acc, y, (y + rng.integers(1, k, n)) % k), -1)
-    L = np.column_stack([noisy(0.7, 0.5), noisy(0.7, 0.3), noisy(0.7, 0.3), noisy(0.6, 1.0)]).astype(np.int64)
+    return X, np.column_stack([*(noisy(a, c) for a, c in rules), noisy(answer_acc, 1.0)]).astype(np.int64)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_harmonizer_risk_uses_the_scales_and_keeps_its_labels() -> None:
+    k = 3
+    X, L = features_and_votes(4, 400, 2.0, ((0.7, 0.5), (0.7, 0.3), (0.7, 0.3)), 0.6)   # features that carry y
     h = PolarHarmonizer(k, seed=0, combine="mv", tune_sources=[3]).fit(L, X)
     comb = h.combiner_
     assert comb.risk_scales_ is not None
@@ -134,14 +141,8 @@ def test_a_silenced_sources_risk_gets_a_temperature_of_its_own() -> None:
 
 @pytest.mark.filterwarnings("ignore")
 def test_harmonizer_with_a_silenced_llm_scores_its_answers_with_their_own_temperature() -> None:
-    rng = np.random.default_rng(5)
-    n, k = 600, 3
-    y = rng.integers(0, k, n)
-    X = rng.normal(size=(n, 12)).astype(np.float32)
-    X[:, :k] += 0.5 * np.eye(k)[y]                                       # weak features
-    noisy = lambda acc, cover: np.where(rng.random(n) < cover,  # noqa: E731
-                                        np.where(rng.random(n) < acc, y, (y + rng.integers(1, k, n)) % k), -1)
-    L = np.column_stack([noisy(0.6, 0.6), noisy(0.6, 0.5), noisy(0.6, 0.5), noisy(0.85, 1.0)]).astype(np.int64)
+    k = 3
+    X, L = features_and_votes(5, 600, 0.5, ((0.6, 0.6), (0.6, 0.5), (0.6, 0.5)), 0.85)   # weak features
     h = PolarHarmonizer(k, seed=0, combine="mv", tune_sources=[3], tune_grid=[0.0]).fit(L, X)
     assert h.silenced_sources_ == [3]
     comb, lp = h.combiner_, h.fit_log_prior_
