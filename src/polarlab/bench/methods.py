@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..harmonizer import PolarHarmonizer
+from ..harmonizer.diagnostics import SupervisionWarning
 from ..io.jsonout import dumps
 from ..labelmodels import make_label_model
 from ..metrics import classification_metrics
@@ -128,8 +129,6 @@ def _rounded(value: Any, digits: int | None) -> Any:
 
 def supervision_messages(caught: Iterable[warnings.WarningMessage]) -> list[str]:
     """The distinct messages of the harmonizer's supervision warnings (subclasses included) among ``caught``, sorted."""
-    from ..harmonizer.diagnostics import SupervisionWarning
-
     return sorted({str(w.message) for w in caught if isinstance(w.message, SupervisionWarning)})
 
 

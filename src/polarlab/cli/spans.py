@@ -2,7 +2,6 @@
 harmonized spans; risk calibration). Registered in main.py with one line."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
@@ -39,7 +38,7 @@ def bench_spans_cmd(
     """
     from ..export.labels import to_json, write_json
     from ..spans.bench import bench_spans
-    from .main import _fail, _setup_logging, console
+    from .main import _compact_json, _fail, _setup_logging, console
 
     _setup_logging(False)
     try:
@@ -54,7 +53,7 @@ def bench_spans_cmd(
         write_json(res, json_out)
     for name, path in res.get("outputs", {}).items():
         console.print(f"wrote {name}: {path}", highlight=False, soft_wrap=True)
-    print(json.dumps(json.loads(to_json(res)), separators=(",", ":")))
+    print(_compact_json(to_json(res)))
 
 
 def print_span_metrics(console, metrics: dict) -> None:

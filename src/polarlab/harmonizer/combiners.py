@@ -248,6 +248,19 @@ def _leave_out_setup(comb: Combiner, L: np.ndarray, log_h: np.ndarray, sources: 
     return C, S, np.broadcast_to(prior[:, None, :], S.shape)
 
 
+def _best_temperature(setup: tuple[np.ndarray, np.ndarray, np.ndarray], grid: Sequence[float],
+                      default: float) -> float:
+    """The T of ``grid`` under which the leave-out scores of ``setup`` (:func:`_leave_out_setup`) best predict the
+    answers (mean log-likelihood, first of the grid on ties); ``default`` when no T gives a finite value."""
+    C, S, _ = setup
+    best, best_t = -np.inf, default
+    for t in grid:
+        val = float(_answer_loglik(S / t, C).mean())
+        if val > best:
+            best, best_t = val, float(t)
+    return best_t
+
+
 def _answer_loglik(s: np.ndarray, C: np.ndarray) -> np.ndarray:
     """``log Σ_y softmax(s)(y) exp(C[..., y])`` per row and source, shape (n', |cols|): each answer's log-likelihood."""
     return logsumexp(s + C, axis=-1) - logsumexp(s, axis=-1)
@@ -266,14 +279,8 @@ def choose_temperature(comb: Combiner, L: np.ndarray, log_h: np.ndarray,
     setup = _leave_out_setup(comb, L, log_h, sources, answers)
     if setup is None:
         return 1.0
-    C, S, _ = setup
-    best, best_t = -np.inf, 1.0
-    for t in grid:
-        val = float(_answer_loglik(S / t, C).mean())
-        if val > best:
-            best, best_t = val, float(t)
-    comb.temperature_ = best_t
-    return best_t
+    comb.temperature_ = _best_temperature(setup, grid, default=1.0)
+    return comb.temperature_
 
 
 def choose_risk_temperature(comb: Combiner, L: np.ndarray, log_h: np.ndarray, sources: Sequence[int],
@@ -288,12 +295,7 @@ def choose_risk_temperature(comb: Combiner, L: np.ndarray, log_h: np.ndarray, so
     setup = _leave_out_setup(comb, L, log_h, sources, answers)
     if setup is None:
         return comb.temperature_
-    C, S, _ = setup
-    best, best_t = -np.inf, comb.temperature_
-    for t in grid:
-        val = float(_answer_loglik(S / t, C).mean())
-        if val > best:
-            best, best_t = val, float(t)
+    best_t = _best_temperature(setup, grid, default=comb.temperature_)
     if best_t != comb.temperature_:
         comb.risk_scales_ = (1.0 / best_t, 1.0 / best_t)
     return best_t

@@ -142,8 +142,9 @@ class SelfPacedReview:
             0.949 (gold-LR reached at 4.5 %), trec 0.760 → 0.725, chemprot 0.570 → 0.575; but the gold-free
             estimate's 90 % interval then covers the truth in 0.82 / 0.84 of the rounds on sms / trec (0.92 / 0.88
             with ``"free"``; nine seeds; chemprot 0.92 vs 0.99 on its relation features), and the stopping rule
-            reads that estimate. Hence not the default. Audited items are accepted and kept like any other (an audit must not change how the loop
-            treats the item it checks, or it stops being a sample of the kept labels).
+            reads that estimate. Hence not the default. Audited items are accepted and kept like any other (an
+            audit must not change how the loop treats the item it checks, or it stops being a sample of the kept
+            labels).
 
     Attributes (after fit):
         proba_: (n, k) current label distributions.  risk_: (n,) risk of the current labels.

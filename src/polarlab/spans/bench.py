@@ -22,8 +22,7 @@ import numpy as np
 from .config import SpansConfig
 from .features import token_features
 from .io import read_pubtator
-from .run import (MethodResult, aggregate_all, build_source, evaluate_methods, final_spans, harmonizer_info,
-                  write_outputs)
+from .run import MethodResult, aggregate_all, build_source, evaluate_methods, harmonizer_info, write_outputs
 from .skweak_hmm import skweak_hmm_spans
 from .tokenize import tokenize
 from .types import SpanDoc
@@ -111,7 +110,7 @@ def _one_run(docs, X, cfg: SpansConfig, correct_fraction: float = 0.0,
                 out["risk_variants"][f"harmonized_risk_{name}"] = calibration_report(
                     1.0 - np.concatenate(probs), err).to_dict()
     out["seconds"] = {"sources": t_src, "aggregate": t_agg, "skweak_hmm": t_hmm}
-    written = {} if output is None else write_outputs(output, docs, final_spans(methods), cfg.types,
+    written = {} if output is None else write_outputs(output, docs, methods, cfg.types,
                                                       out if out["n_gold"] else None)
     return out, written
 

@@ -72,7 +72,8 @@ def read_pubtator(path: str | Path, label: str | None = "Disease") -> list[SpanD
                     # the same words with other white space around them (NCBI-disease's train file has
                     # 'seizures " plus "  ' over 'seizures " plus " '): the span is the words' own extent
                     inner = text[s:e]
-                    s, e = s + len(inner) - len(inner.lstrip()), e - (len(inner) - len(inner.rstrip()))
+                    s += len(inner) - len(inner.lstrip())
+                    e -= len(inner) - len(inner.rstrip())
                 spans.append(Span(s, e, label or typ, "gold"))
                 mentions.append({"start": s, "end": e, "type": typ, "ids": ids})
             docs.append(SpanDoc(cur["id"], text, sorted(spans),

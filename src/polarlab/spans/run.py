@@ -263,15 +263,16 @@ def final_spans(methods: dict[str, MethodResult]) -> MethodResult:
     return methods.get("harmonized_corrected", methods["harmonized"])
 
 
-def write_outputs(path: str | Path, docs: Sequence[SpanDoc], harmonized: MethodResult, types: Sequence[str],
-                  metrics: dict | None = None) -> dict[str, Path]:
-    """Write a span run's files and return them by name: ``spans`` (the run's spans, :func:`final_spans`, with
-    probability and risk, :func:`write_spans`, at ``path``) and, when ``metrics`` (the documents had gold spans), ``metrics``
-    (``metrics.json`` beside it). A project run and ``polarlab bench spans --out DIR`` write their outputs through this one function."""
+def write_outputs(path: str | Path, docs: Sequence[SpanDoc], methods: dict[str, MethodResult],
+                  types: Sequence[str], metrics: dict | None = None) -> dict[str, Path]:
+    """Write a span run's files and return them by name: ``spans`` (the run's spans among ``methods``,
+    :func:`final_spans`, with probability and risk, :func:`write_spans`, at ``path``) and, when ``metrics`` (the
+    documents had gold spans), ``metrics`` (``metrics.json`` beside it). A project run and ``polarlab bench spans
+    --out DIR`` write their outputs through this one function."""
     from ..io.atomic import write_text
     from ..io.jsonout import dumps
 
-    write_spans(Path(path), docs, harmonized, types)
+    write_spans(Path(path), docs, final_spans(methods), types)
     outputs = {"spans": Path(path)}
     if metrics:
         m = Path(path).with_name("metrics.json")
@@ -317,7 +318,7 @@ def run_spans(cfg: SpansConfig | dict, *, docs: Sequence[SpanDoc] | None = None,
         res.outputs["correction_audit"] = audit
     res.metrics = score_run(docs, methods, h, cfg.harmonizer.level)
     if cfg.output is not None:
-        write_outputs(cfg.output, docs, final_spans(methods), cfg.types)
+        write_outputs(cfg.output, docs, methods, cfg.types)
         res.outputs["spans"] = str(cfg.output)
     return res
 
@@ -399,4 +400,4 @@ def run_project(path: str | Path, output_dir: str | Path | None = None, progress
         cfg.output = Path(path).parent / "out" / "spans.jsonl"
     output, cfg.output = Path(cfg.output), None
     res = run_spans(cfg)
-    return write_outputs(output, res.docs, final_spans(res.methods), cfg.types, res.metrics)
+    return write_outputs(output, res.docs, res.methods, cfg.types, res.metrics)
