@@ -244,3 +244,23 @@ def test_polarlab_run_of_a_spans_project_with_gold_on_some_documents_scores_thos
     assert (f"{len(docs) - len(annotated)} of {len(docs)} documents have no gold (their lines have no \"spans\", "
             "\"entities\" or annotations) and are not scored") in out
     assert out.index("not scored") < out.index("wrote metrics")
+
+
+def test_an_output_folder_that_is_a_file_stops_every_kind_before_its_work(tmp_path):
+    """`polarlab run --out F` (F a file) of a spans, linking or relevance project, and `bench spans --out F`: one
+    error naming the key, exit 2, before any slow work (was a FileExistsError traceback once the run had finished)."""
+    (tmp_path / "taken").write_text("a file\n")
+    (tmp_path / "c.txt").write_text("1|t|Wilson disease.\n1|a|Copper.\n1\t0\t14\tWilson disease\tDisease\tD1\n\n")
+    (tmp_path / "o.tsv").write_text("id\tname\nD1\tWilson disease\n")
+    tables = {"linking": '[ontology]\npaths = ["o.tsv"]\n[linking]\ncorpus = ["c.txt"]\n',
+              "relevance": '[data]\nbeir = "."\n',
+              "spans": '[data]\npath = "c.txt"\n[[sources]]\ntype = "regex"\nname = "r"\npattern = "Wilson"\n'}
+    for kind, body in tables.items():
+        p = tmp_path / f"{kind}.toml"
+        p.write_text(f'[task]\nkind = "{kind}"\n{body}')
+        res = CliRunner().invoke(app, ["run", str(p), "--out", str(tmp_path / "taken")])
+        out = " ".join(res.output.split())
+        assert res.exit_code == 2 and f"{tmp_path / 'taken'} is a file, not a folder" in out, (kind, res.output)
+    res = CliRunner().invoke(app, ["bench", "spans", str(tmp_path / "c.txt"), "--ontology", str(tmp_path),
+                                   "--out", str(tmp_path / "taken" / "sub")])
+    assert res.exit_code == 2 and "key '--out'" in res.output and "which is a file" in " ".join(res.output.split())

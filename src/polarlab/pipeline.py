@@ -16,6 +16,7 @@ import pandas as pd
 from .data.dataset import Dataset
 from .errors import ConfigError, InputError
 from .export.labels import labels_frame, write_json, write_table
+from .io.outputs import check_writable
 from .labelmodels import make_label_model
 from .matrix.analysis import analyze
 from .matrix.apply import apply_sources
@@ -299,32 +300,8 @@ def preflight(project: Project, write: bool = True) -> None:
             e.file = file
             raise
     if write:
-        _check_writable(project.output_dir, file, "output.dir")
-    _check_writable(project.state_dir, file, "project.state_dir")
-
-
-def _check_writable(folder: Path, file: str, key: str) -> None:
-    """``folder`` is a writable folder, or can be created (its nearest existing parent is writable); creates
-    nothing. Else a ConfigError naming ``key``."""
-    import os
-    import tempfile
-
-    folder = Path(folder).absolute()
-    probe = folder
-    while not probe.exists() and probe.parent != probe:
-        probe = probe.parent
-    if not probe.is_dir():
-        what = "is a file, not a folder" if probe == folder else f"is inside {probe}, which is a file"
-        raise ConfigError(f"{folder} {what}", file=file, column=key, fix="give a folder (it is created when missing)")
-    try:
-        if probe == folder:
-            with tempfile.NamedTemporaryFile(dir=folder, prefix=".polarlab-write-test-"):
-                pass
-        elif not os.access(probe, os.W_OK | os.X_OK):
-            raise PermissionError(13, "Permission denied")
-    except OSError as e:
-        raise ConfigError(f"cannot write to {folder} ({e.strerror or e})", file=file, column=key,
-                          fix="choose a folder you can write to") from None
+        check_writable(project.output_dir, file, "output.dir")
+    check_writable(project.state_dir, file, "project.state_dir")
 
 
 CORRECT_KEYS = {"strategy", "splits"}

@@ -37,11 +37,14 @@ def bench_linking_cmd(
     """
     from ..errors import PolarlabError
     from ..export.labels import to_json, write_json
+    from ..io.outputs import check_writable
     from ..linking.bench import bench_report, bench_run, write_bench_outputs
     from .main import _compact_json, _fail, _setup_logging, console
 
     _setup_logging(verbose)
     try:
+        if out is not None:
+            check_writable(out, None, "--out")
         options: dict = {"entity_types": entity_type} if entity_type else {}
         if llm != "none":
             options["llm"] = {"backend": llm}

@@ -52,10 +52,13 @@ def bench_relevance_cmd(
     """
     from ..export.atomic import write_text
     from ..relevance import make_config, run_relevance
+    from ..io.outputs import check_writable
     from ..relevance.experiment import write_outputs
     from .main import _fail, console, err
 
     try:
+        if out is not None:
+            check_writable(out, None, "--out")
         kw = dict(data=str(directory), llm=llm, llm_model=llm_model, budget=budget, rounds=rounds,
                   rerank_depth=rerank_depth, rerank_queries=rerank_queries, train_queries=train_queries,
                   llm_threads=llm_threads, threads=threads)

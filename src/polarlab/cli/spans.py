@@ -37,11 +37,14 @@ def bench_spans_cmd(
     a "wrote NAME: PATH" line for each comes before the JSON line, and the JSON result lists them under "outputs".
     """
     from ..export.labels import to_json, write_json
+    from ..io.outputs import check_writable
     from ..spans.bench import bench_spans
     from .main import _compact_json, _fail, _setup_logging, console
 
     _setup_logging(False)
     try:
+        if out is not None:
+            check_writable(out, None, "--out")
         res = bench_spans(data, ontology, llm_docs=llm_docs, state_dir=state_dir, features=features, limit=limit,
                           correct_budget=correct, out_dir=out)
     except PolarlabError as e:

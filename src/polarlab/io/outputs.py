@@ -16,10 +16,34 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..errors import ConfigError
 from .atomic import write_text
 from .jsonout import dumps
 
 MANIFEST = "manifest.json"
+
+
+def check_writable(folder: str | os.PathLike, file: str | None, key: str) -> None:
+    """``folder`` is a writable folder, or can be created (its nearest existing parent is writable); creates
+    nothing. Else a ConfigError naming ``key`` (and the project ``file``), before any slow work."""
+    import tempfile
+
+    folder = Path(folder).absolute()
+    probe = folder
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        what = "is a file, not a folder" if probe == folder else f"is inside {probe}, which is a file"
+        raise ConfigError(f"{folder} {what}", file=file, column=key, fix="give a folder (it is created when missing)")
+    try:
+        if probe == folder:
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".polarlab-write-test-"):
+                pass
+        elif not os.access(probe, os.W_OK | os.X_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as e:
+        raise ConfigError(f"cannot write to {folder} ({e.strerror or e})", file=file, column=key,
+                          fix="choose a folder you can write to") from None
 
 
 @contextlib.contextmanager

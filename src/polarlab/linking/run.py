@@ -11,6 +11,7 @@ from ..data.pubtator import Document, keep_types, mention_types
 from ..errors import ConfigError
 from ..export.atomic import atomic_path, write_text
 from ..io.jsonout import dumps
+from ..io.outputs import check_writable
 from ..ontology.load import load_ontology
 from ..ontology.terms import Ontology, canonical_xref
 from .candidates import MemoNameMatcher
@@ -93,6 +94,8 @@ def run_linking(project: LinkingProject, base_dir: str | Path = ".", output_dir:
     """
     base = Path(base_dir)
     res = lambda p: Path(p) if Path(p).is_absolute() else base / p  # noqa: E731
+    out = Path(output_dir) if output_dir else res(project.output.dir)
+    check_writable(out, None, "output.dir")             # before the slow work, not after it
     cfg = project.linking
     ontology = load_ontology([res(p) for p in project.ontology.paths])
     docs = read_link_corpus([res(p) for p in cfg.corpus], cfg.mentions)
@@ -112,7 +115,6 @@ def run_linking(project: LinkingProject, base_dir: str | Path = ".", output_dir:
     run = run_link(mentions, ontology, unlabelled, cfg, docs, cache_dir=cache / "embeddings", matcher=matcher,
                    llm_cache=cache / "llm_cache.sqlite")
     frame = labels_frame(run, ontology, cfg.output_xrefs)
-    out = Path(output_dir) if output_dir else res(project.output.dir)
     metrics = link_metrics(run, types, gold)
     outputs = write_outputs(frame, metrics, out, project.output.labels, cfg.review)
     return LinkingOutputs(outputs, frame, run, metrics)

@@ -442,6 +442,7 @@ def run_project(path: str | os.PathLike, output_dir: str | os.PathLike | None = 
     retrievers in ``[project] state_dir`` (default ``.polarlab``)."""
     import sys
 
+    from ..io.outputs import check_writable
     from .config import load_relevance_project
 
     path = Path(path)
@@ -453,6 +454,7 @@ def run_project(path: str | os.PathLike, output_dir: str | os.PathLike | None = 
     project = tomllib.loads(path.read_text(encoding="utf-8")).get("project", {})
     state = path.parent / project.get("state_dir", ".polarlab")
     out = Path(output_dir) if output_dir else path.parent / "out"
+    check_writable(out, str(path), "--out" if output_dir else "output")
     log = (lambda s: print(s, flush=True)) if progress else (lambda s: None)
     result = run_relevance(config, state_dir=state, log=log, labels_dir=out)
     return write_outputs(result, out)

@@ -12,6 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import ConfigError, DataError
+from ..io.outputs import check_writable
 from ..llm.backends import LLM_BACKENDS, build_llm_backend, probe_backend
 from ..llm.errors import LLMConfigError
 from ..llm.offline import offline_or_raise
@@ -288,6 +289,8 @@ def run_spans(cfg: SpansConfig | dict, *, docs: Sequence[SpanDoc] | None = None,
     t = {}
     t0 = time.perf_counter()
     check_labels(cfg)
+    if cfg.output is not None:
+        check_writable(Path(cfg.output).parent, None, "output")
     docs = list(docs) if docs is not None else load_docs(cfg)
     sources = [build_source(s, cfg.state_dir, docs, f"sources[{i}]")     # config errors before slow work
                for i, s in enumerate(cfg.sources)]
@@ -399,5 +402,6 @@ def run_project(path: str | Path, output_dir: str | Path | None = None, progress
     if cfg.output is None:
         cfg.output = Path(path).parent / "out" / "spans.jsonl"
     output, cfg.output = Path(cfg.output), None
+    check_writable(output.parent, str(path), "output.dir")
     res = run_spans(cfg)
     return write_outputs(output, res.docs, res.methods, cfg.types, res.metrics)
