@@ -7,6 +7,12 @@ from polarlab.cli.main import app
 from polarlab.project import peek_task_kind
 from polarlab.tasks import PROJECT_RUNNERS, project_runner
 
+#: the smallest project body (after ``[task] kind``) of each kind with a runner of its own: an ontology o.tsv and a
+#: PubTator corpus c.txt beside it, a BEIR folder "."
+RUNNER_PROJECTS = {"linking": '[ontology]\npaths = ["o.tsv"]\n[linking]\ncorpus = ["c.txt"]\n',
+                   "relevance": '[data]\nbeir = "."\n',
+                   "spans": '[data]\npath = "c.txt"\n[[sources]]\ntype = "regex"\nname = "r"\npattern = "Wilson"\n'}
+
 
 def test_registry_and_peek(tmp_path):
     assert {"linking", "relevance"} <= set(PROJECT_RUNNERS)
@@ -148,10 +154,7 @@ def test_a_mistyped_kind_lists_every_kind_and_a_missing_entity_column_names_the_
 def test_a_typo_in_project_is_refused_by_every_kind_with_a_runner(tmp_path):
     """[project] statedir = ... was ignored by the linking, relevance and spans projects (the state went to
     .polarlab without a word); it is an unknown key with a did-you-mean, as in a text project."""
-    tables = {"linking": '[ontology]\npaths = ["o.tsv"]\n[linking]\ncorpus = ["c.txt"]\n',
-              "relevance": '[data]\nbeir = "b"\n',
-              "spans": '[data]\npath = "c.txt"\n[[sources]]\ntype = "regex"\nname = "r"\npattern = "x"\n'}
-    for kind, body in tables.items():
+    for kind, body in RUNNER_PROJECTS.items():
         p = tmp_path / f"{kind}.toml"
         p.write_text(f'[task]\nkind = "{kind}"\n{body}[project]\nstatedir = "s"\n')
         out = " ".join(CliRunner().invoke(app, ["run", str(p)]).output.split())
@@ -252,10 +255,7 @@ def test_an_output_folder_that_is_a_file_stops_every_kind_before_its_work(tmp_pa
     (tmp_path / "taken").write_text("a file\n")
     (tmp_path / "c.txt").write_text("1|t|Wilson disease.\n1|a|Copper.\n1\t0\t14\tWilson disease\tDisease\tD1\n\n")
     (tmp_path / "o.tsv").write_text("id\tname\nD1\tWilson disease\n")
-    tables = {"linking": '[ontology]\npaths = ["o.tsv"]\n[linking]\ncorpus = ["c.txt"]\n',
-              "relevance": '[data]\nbeir = "."\n',
-              "spans": '[data]\npath = "c.txt"\n[[sources]]\ntype = "regex"\nname = "r"\npattern = "Wilson"\n'}
-    for kind, body in tables.items():
+    for kind, body in RUNNER_PROJECTS.items():
         p = tmp_path / f"{kind}.toml"
         p.write_text(f'[task]\nkind = "{kind}"\n{body}')
         res = CliRunner().invoke(app, ["run", str(p), "--out", str(tmp_path / "taken")])
