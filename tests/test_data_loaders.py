@@ -343,6 +343,21 @@ def test_gold_label_not_in_task(tmp_path: Path) -> None:
     _assert_message(ei.value, "row 0", "column 'label'")
 
 
+def test_line_numbers_count_multi_line_cells_and_blank_lines(tmp_path: Path) -> None:
+    """A quoted cell with line breaks (common in comment exports) or a blank line: the message names the line
+    the record starts on in an editor, not row + 2."""
+    p = tmp_path / "d.csv"
+    p.write_text('id,text\nx,"first\nsecond\nthird"\n\ny,b\nx,"c\nd"\n', encoding="utf-8")
+    with pytest.raises(DataError) as ei:
+        load_csv(p, TASK, id_column="id")
+    _assert_message(ei.value, str(p), "row 2 (line 7)", "duplicate id 'x'", "row 0")
+    q = tmp_path / "e.csv"
+    q.write_text('text,label\n"one\ntwo",ham\n"",spam\n', encoding="utf-8")
+    with pytest.raises(DataError) as ei:
+        load_csv(q, TASK)
+    _assert_message(ei.value, str(q), "row 1 (line 4)", "empty text")
+
+
 def test_duplicate_ids_empty_and_broken_files(tmp_path: Path) -> None:
     p = tmp_path / "d.csv"
     p.write_text("id,text\nx,a\ny,b\nx,c\n", encoding="utf-8")
