@@ -350,7 +350,7 @@ def test_line_numbers_count_multi_line_cells_and_blank_lines(tmp_path: Path) -> 
     p.write_text('id,text\nx,"first\nsecond\nthird"\n\ny,b\nx,"c\nd"\n', encoding="utf-8")
     with pytest.raises(DataError) as ei:
         load_csv(p, TASK, id_column="id")
-    _assert_message(ei.value, str(p), "row 2 (line 7)", "duplicate id 'x'", "row 0")
+    _assert_message(ei.value, str(p), "row 2 (line 7)", "duplicate id 'x'", "row 0", "leave the id column out")
     q = tmp_path / "e.csv"
     q.write_text('text,label\n"one\ntwo",ham\n"",spam\n', encoding="utf-8")
     with pytest.raises(DataError) as ei:

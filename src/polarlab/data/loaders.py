@@ -156,7 +156,8 @@ def _ids(frame: pd.DataFrame, id_column: str | None, source: str | None,
     for i, v in enumerate(ids):
         if v in seen:
             raise DataError(f"duplicate id {v!r} (also on row {seen[v]})", file=source,
-                            row=i, line=line(i), column=id_column, fix="make ids unique")
+                            row=i, line=line(i), column=id_column,
+                            fix="make ids unique, or leave the id column out (rows are then numbered)")
         seen[v] = i
     return ids
 
