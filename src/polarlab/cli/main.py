@@ -169,7 +169,7 @@ def analyze(project: Path = typer.Argument(..., help="the project file (polarlab
     from ..matrix.analysis import analyze as analyze_matrix
     from ..pipeline import choose_fit_split, label_matrices
     from ..project import load_project
-    from ..sources.config import sources_from_config
+    from ..sources.config import check_source_columns, sources_from_config
 
     try:
         proj = load_project(project)
@@ -177,6 +177,9 @@ def analyze(project: Path = typer.Argument(..., help="the project file (polarlab
         name = split or choose_fit_split(splits, proj.fit_split)
         if name not in splits:
             raise PolarlabError(f"no split {name!r}; the splits are {sorted(splits)}")
+        check_source_columns(proj.sources, {name: splits[name]}, str(proj.path),
+                             text_column=proj.data.get("text_column") or proj.task.text_column,
+                             label_column=proj.data.get("label_column"))
         sources = sources_from_config(proj.sources, base_dir=proj.base_dir, state_dir=proj.state_dir,
                                       sample=splits[name], file=str(proj.path), task=proj.task)
         lm = label_matrices({name: splits[name]}, sources, proj.task)[name]

@@ -73,8 +73,12 @@ class SourcesStage:
         return bool(names) and all(ctx.state.source_key(s, n) == key for s in ctx.splits for n in names)
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        from ..sources.config import sources_from_config
+        from ..sources.config import check_source_columns, sources_from_config
 
+        data = ctx.project.data
+        check_source_columns(ctx.project.sources, ctx.splits, ctx.file,
+                             text_column=data.get("text_column") or ctx.task.text_column,
+                             label_column=data.get("label_column"))
         prev = ctx.state.stage(self.name)
         prev_tables = (prev.report.get("tables") if prev else None) or []
         known = {t["key"]: t["names"] for t in prev_tables}
