@@ -96,6 +96,22 @@ def test_status_lists_stale_sources_and_counts(tmp_path: Path) -> None:
     assert r.exit_code == 0 and "sources[1]" in r.stdout and "stale" in r.stdout
 
 
+def test_status_after_a_rule_changed_keeps_the_features_current(tmp_path: Path) -> None:
+    """The features do not read the votes: after a rule changed, status says they are current (the next run
+    skips them), and the stages that read the votes are stale."""
+    from polarlab.cli.status import project_status
+
+    p = make_project(tmp_path)
+    with_polar(p)
+    run(load_project(p), progress=False)
+    p.write_text(p.read_text().replace('keywords = ["check out"]', 'keywords = ["check out", "free"]'))
+    stages = project_status(p)["stages"]
+    assert stages["sources"]["status"] == "stale" and stages["features"]["status"] == "current"
+    assert stages["label_models"]["status"] == stages["harmonizer"]["status"] == "stale"
+    result = run(load_project(p), progress=False)
+    assert actions(result)["features"] == "skipped" and actions(result)["harmonizer"] == "ran"
+
+
 KILLER = textwrap.dedent("""
     import os, signal, sys
     from polarlab import load_project
@@ -124,6 +140,8 @@ def test_kill_9_during_a_stage_then_rerun(tmp_path: Path) -> None:
     assert st.runs()["status"].tolist() == ["running"]          # the killed run never finished
     st.close()
     p.write_text(p.read_text().replace('methods = ["mv", "killer"]', 'methods = ["mv"]'))
+    r = CliRunner().invoke(cli.app, ["status", str(p)])
+    assert r.exit_code == 0 and "(running: not finished; still going, or stopped)" in r.stdout and "nan" not in r.stdout
     result = run(load_project(p), progress=False)
     assert actions(result)["sources"] == "skipped" and actions(result)["label_models"] == "ran"
     assert not (tmp_path / "out" / ".polarlab-staging").exists()
