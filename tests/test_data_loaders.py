@@ -446,3 +446,20 @@ def test_misspelt_label_column_warns_that_no_split_has_gold(tmp_path: Path) -> N
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_project(p).load_splits()                   # gold in the files: no warning
+
+
+def test_the_cli_shows_a_warning_as_one_line(tmp_path: Path) -> None:
+    """On the command line a warning is ``warning: ...`` on one line, not Python's form with polarlab's file,
+    line number and source line (which reads like a crash)."""
+    from typer.testing import CliRunner
+
+    from polarlab.cli import main as cli
+    from test_project import make_project
+
+    p = make_project(tmp_path)
+    p.write_text(p.read_text().replace('label_column = "gold"', 'label_column = "glod"'))
+    r = CliRunner().invoke(cli.app, ["analyze", str(p)])
+    assert r.exit_code == 0, r.output
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("warning: [data] label_column = 'glod'"), r.stderr
+    assert "did you mean 'gold'?" in lines[0] and "project.py" not in r.stderr and "UserWarning" not in r.stderr

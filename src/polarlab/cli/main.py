@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -29,6 +30,15 @@ VERBOSE_HELP = "log why each stage runs or is skipped, and every source's warnin
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
                         handlers=[RichHandler(console=err, show_path=False)], force=True)
+    if not verbose:        # --verbose keeps Python's own form, with where the warning was raised
+        warnings.showwarning = _show_warning
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """A warning as one line on stderr, ``warning: ...``: Python's default form adds polarlab's file, line
+    number and source line where it was raised, which reads like a crash and says nothing to the user."""
+    err.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
 
 
 def _fail(e: PolarlabError, project: Optional[Path] = None) -> None:
