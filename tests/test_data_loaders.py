@@ -451,15 +451,19 @@ def test_misspelt_label_column_warns_that_no_split_has_gold(tmp_path: Path) -> N
 def test_the_cli_shows_a_warning_as_one_line(tmp_path: Path) -> None:
     """On the command line a warning is ``warning: ...`` on one line, not Python's form with polarlab's file,
     line number and source line (which reads like a crash)."""
-    from typer.testing import CliRunner
+    import os
+    import subprocess
+    import sys
 
-    from polarlab.cli import main as cli
     from test_project import make_project
 
     p = make_project(tmp_path)
     p.write_text(p.read_text().replace('label_column = "gold"', 'label_column = "glod"'))
-    r = CliRunner().invoke(cli.app, ["analyze", str(p)])
-    assert r.exit_code == 0, r.output
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    # a real process: pytest records warnings, so only there is the printed form the user's
+    r = subprocess.run([sys.executable, "-c", "from polarlab.cli.main import app; app()", "analyze", str(p)],
+                       env={**os.environ, "PYTHONPATH": src, "PYTHONWARNINGS": ""}, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
     lines = [x for x in r.stderr.splitlines() if x.strip()]
     assert len(lines) == 1 and lines[0].startswith("warning: [data] label_column = 'glod'"), r.stderr
     assert "did you mean 'gold'?" in lines[0] and "project.py" not in r.stderr and "UserWarning" not in r.stderr

@@ -30,15 +30,16 @@ VERBOSE_HELP = "log why each stage runs or is skipped, and every source's warnin
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
                         handlers=[RichHandler(console=err, show_path=False)], force=True)
-    if not verbose:        # --verbose keeps Python's own form, with where the warning was raised
-        warnings.showwarning = _show_warning
+    # --verbose keeps Python's own form, with where the warning was raised
+    warnings.formatwarning = warnings._formatwarning_orig if verbose else _format_warning  # type: ignore[attr-defined]
 
 
-def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-                  file: Any = None, line: str | None = None) -> None:
-    """A warning as one line on stderr, ``warning: ...``: Python's default form adds polarlab's file, line
-    number and source line where it was raised, which reads like a crash and says nothing to the user."""
-    err.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
+def _format_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                    line: str | None = None) -> str:
+    """A warning as one line, ``warning: ...``: Python's default form adds polarlab's file, line number and
+    source line where it was raised, which reads like a crash and says nothing to the user. (Only the printed
+    form changes: filters, and code that records warnings, see them as before.)"""
+    return "warning: " + " ".join(str(message).split()) + "\n"
 
 
 def _fail(e: PolarlabError, project: Optional[Path] = None) -> None:
