@@ -108,6 +108,7 @@ def test_status_after_a_rule_changed_keeps_the_features_current(tmp_path: Path) 
     stages = project_status(p)["stages"]
     assert stages["sources"]["status"] == "stale" and stages["features"]["status"] == "current"
     assert stages["label_models"]["status"] == stages["harmonizer"]["status"] == "stale"
+    assert stages["risk"]["status"] == "stale" and stages["correct"]["status"] == "not used"   # no [correct]
     result = run(load_project(p), progress=False)
     assert actions(result)["features"] == "skipped" and actions(result)["harmonizer"] == "ran"
 

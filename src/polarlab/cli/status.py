@@ -92,6 +92,8 @@ def _stage_statuses(ctx: "RunContext", state: "ProjectState") -> tuple[dict[str,
             continue
         if rec is None:
             stages[name] = {"status": "never ran"}
+            if name == "harmonizer":
+                _will_have_harmonizer(ctx)
             continue
         info = {"finished": _utc(rec.finished), "seconds": round(rec.seconds, 3), "config_hash": rec.config_hash[:12]}
         why, changed = _why_stale(stage, ctx, rec)
@@ -105,8 +107,18 @@ def _stage_statuses(ctx: "RunContext", state: "ProjectState") -> tuple[dict[str,
         else:
             info["status"] = "stale"
             info["why"] = why or "outputs missing from the state"
+        if info["status"] == "stale" and name == "harmonizer":
+            _will_have_harmonizer(ctx)
         stages[name] = info
     return stages, stale_sources
+
+
+def _will_have_harmonizer(ctx: "RunContext") -> None:
+    """Mark ``ctx`` as a run would be once the stale harmonizer stage ran: the later stages (correct, risk) are
+    wanted when its distributions exist, and without this mark they would read "not used" instead of stale."""
+    from ..config.models import HARMONIZER_METHOD
+
+    ctx.probas.setdefault(HARMONIZER_METHOD, {})
 
 
 def _wanted(stage: "Stage", ctx: "RunContext") -> bool:
