@@ -88,6 +88,28 @@ def test_bad_config_is_refused_before_any_stage(tmp_path: Path, old: str, new: s
         assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("column,fix", [
+    ("authr", "did you mean 'author'"),
+    ("body", 'write column = "text"'),          # the [data] text_column: read into the column "text"
+    ("gold", "never see gold"),                # the [data] label_column: hidden from every source
+])
+def test_a_source_column_that_is_not_there_is_refused_before_any_source_runs(tmp_path: Path, column: str,
+                                                                           fix: str) -> None:
+    """A ``column`` a rule reads is checked against the data before the first table is applied (an LLM listed
+    first would otherwise answer every row first), and the message names the key, not the data files."""
+    from polarlab.state import ProjectState
+
+    p = make_project(tmp_path)
+    edit(p, 'name = "rx_link"', f'name = "rx_link"\ncolumn = "{column}"')
+    r = invoke("run", str(p), "--no-progress")
+    assert_refused(r, str(p), "key 'sources[1].column'", "source 'rx_link'", f"no column '{column}'", fix)
+    assert "train.csv" not in r.stderr
+    state = ProjectState(tmp_path / ".polarlab", readonly=True)
+    assert state.sources("train") == []        # kw_check (sources[0]) was not applied either
+    state.close()
+    assert not (tmp_path / "out").exists()
+
+
 def test_correct_without_polar_is_an_error(tmp_path: Path) -> None:
     p = make_project(tmp_path)
     edit(p, '[labelmodel]', LLM + '[labelmodel]')

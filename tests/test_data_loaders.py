@@ -343,6 +343,21 @@ def test_gold_label_not_in_task(tmp_path: Path) -> None:
     _assert_message(ei.value, "row 0", "column 'label'")
 
 
+def test_line_numbers_count_multi_line_cells_and_blank_lines(tmp_path: Path) -> None:
+    """A quoted cell with line breaks (common in comment exports) or a blank line: the message names the line
+    the record starts on in an editor, not row + 2."""
+    p = tmp_path / "d.csv"
+    p.write_text('id,text\nx,"first\nsecond\nthird"\n\ny,b\nx,"c\nd"\n', encoding="utf-8")
+    with pytest.raises(DataError) as ei:
+        load_csv(p, TASK, id_column="id")
+    _assert_message(ei.value, str(p), "row 2 (line 7)", "duplicate id 'x'", "row 0", "leave the id column out")
+    q = tmp_path / "e.csv"
+    q.write_text('text,label\n"one\ntwo",ham\n"",spam\n', encoding="utf-8")
+    with pytest.raises(DataError) as ei:
+        load_csv(q, TASK)
+    _assert_message(ei.value, str(q), "row 1 (line 4)", "empty text")
+
+
 def test_duplicate_ids_empty_and_broken_files(tmp_path: Path) -> None:
     p = tmp_path / "d.csv"
     p.write_text("id,text\nx,a\ny,b\nx,c\n", encoding="utf-8")
@@ -431,3 +446,24 @@ def test_misspelt_label_column_warns_that_no_split_has_gold(tmp_path: Path) -> N
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_project(p).load_splits()                   # gold in the files: no warning
+
+
+def test_the_cli_shows_a_warning_as_one_line(tmp_path: Path) -> None:
+    """On the command line a warning is ``warning: ...`` on one line, not Python's form with polarlab's file,
+    line number and source line (which reads like a crash)."""
+    import os
+    import subprocess
+    import sys
+
+    from test_project import make_project
+
+    p = make_project(tmp_path)
+    p.write_text(p.read_text().replace('label_column = "gold"', 'label_column = "glod"'))
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    # a real process: pytest records warnings, so only there is the printed form the user's
+    r = subprocess.run([sys.executable, "-c", "from polarlab.cli.main import app; app()", "analyze", str(p)],
+                       env={**os.environ, "PYTHONPATH": src, "PYTHONWARNINGS": ""}, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and lines[0].startswith("warning: [data] label_column = 'glod'"), r.stderr
+    assert "did you mean 'gold'?" in lines[0] and "project.py" not in r.stderr and "UserWarning" not in r.stderr

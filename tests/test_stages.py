@@ -96,6 +96,23 @@ def test_status_lists_stale_sources_and_counts(tmp_path: Path) -> None:
     assert r.exit_code == 0 and "sources[1]" in r.stdout and "stale" in r.stdout
 
 
+def test_status_after_a_rule_changed_keeps_the_features_current(tmp_path: Path) -> None:
+    """The features do not read the votes: after a rule changed, status says they are current (the next run
+    skips them), and the stages that read the votes are stale."""
+    from polarlab.cli.status import project_status
+
+    p = make_project(tmp_path)
+    with_polar(p)
+    run(load_project(p), progress=False)
+    p.write_text(p.read_text().replace('keywords = ["check out"]', 'keywords = ["check out", "free"]'))
+    stages = project_status(p)["stages"]
+    assert stages["sources"]["status"] == "stale" and stages["features"]["status"] == "current"
+    assert stages["label_models"]["status"] == stages["harmonizer"]["status"] == "stale"
+    assert stages["risk"]["status"] == "stale" and stages["correct"]["status"] == "not used"   # no [correct]
+    result = run(load_project(p), progress=False)
+    assert actions(result)["features"] == "skipped" and actions(result)["harmonizer"] == "ran"
+
+
 KILLER = textwrap.dedent("""
     import os, signal, sys
     from polarlab import load_project
@@ -124,11 +141,49 @@ def test_kill_9_during_a_stage_then_rerun(tmp_path: Path) -> None:
     assert st.runs()["status"].tolist() == ["running"]          # the killed run never finished
     st.close()
     p.write_text(p.read_text().replace('methods = ["mv", "killer"]', 'methods = ["mv"]'))
+    r = CliRunner().invoke(cli.app, ["status", str(p)])
+    assert r.exit_code == 0 and "(running: not finished; still going, or stopped)" in r.stdout and "nan" not in r.stdout
     result = run(load_project(p), progress=False)
     assert actions(result)["sources"] == "skipped" and actions(result)["label_models"] == "ran"
     assert not (tmp_path / "out" / ".polarlab-staging").exists()
     st = ProjectState(tmp_path / ".polarlab")
     assert st.check().ok and st.runs()["status"].tolist() == ["running", "ok"]
+
+
+KILLING_LF = textwrap.dedent("""
+    import os, signal
+    from pathlib import Path
+    from polarlab import ABSTAIN, labeling_function
+
+    @labeling_function()
+    def author_bot(x):
+        marker = Path(__file__).with_name("killed-once")
+        if not marker.exists():                  # the first run dies here, after three tables were applied
+            marker.write_text("")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return "spam" if x.author.startswith("bot") else ABSTAIN
+""")
+
+
+def test_kill_9_in_the_sources_stage_then_rerun_reuses_the_tables_applied(tmp_path: Path) -> None:
+    """Each table's votes are committed as they are computed; the re-run applies only the tables that were not."""
+    p = make_project(tmp_path)
+    (tmp_path / "lfs.py").write_text(KILLING_LF, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    code = "import sys; from polarlab import load_project; from polarlab.pipeline import run; " \
+           "run(load_project(sys.argv[1]), progress=False)"
+    proc = subprocess.run([sys.executable, "-c", code, str(p)], env=env, capture_output=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()[-2000:]
+    st = ProjectState(tmp_path / ".polarlab")
+    assert st.stage("sources") is None and st.sources("train") == ["kw_check", "rx_link", "terms"]
+    st.close()
+    result = run(load_project(p), progress=False)
+    sources = next(r for r in result.stages if r.name == "sources")
+    assert sources.report["applied"] == ["author_bot"]
+    assert sources.report["reused"] == ["kw_check", "rx_link", "terms"]
+    again = run(load_project(p), progress=False)
+    assert result.matrices["train"].names == again.matrices["train"].names
+    assert (result.matrices["train"].L == again.matrices["train"].L).all()
 
 
 def test_outputs_of_an_earlier_run_are_not_mixed_in(tmp_path: Path) -> None:

@@ -149,10 +149,14 @@ def _warn_if_no_gold(label_column: str | None, splits: dict[str, Dataset]) -> No
         return
     import warnings
 
+    from .config.base import suggest
+
     other = sorted({str(c) for ds in splits.values() for c in ds.frame.columns} - {"id", "text", "label"})
+    guess = suggest(label_column, other)
     warnings.warn(f"[data] label_column = {label_column!r} gives no gold label in any split (no file has that "
-                  f"column, or its cells are empty); the files' other columns: {other}. Metrics need gold: fix the "
-                  "name, or remove label_column when there is no gold", UserWarning, stacklevel=2)
+                  f"column, or its cells are empty); the files' other columns: {other}. Metrics need gold: "
+                  + (f"did you mean {guess!r}? " if guess else "") + "fix the name, or remove label_column when "
+                  "there is no gold", UserWarning, stacklevel=2)
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -29,6 +30,16 @@ VERBOSE_HELP = "log why each stage runs or is skipped, and every source's warnin
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
                         handlers=[RichHandler(console=err, show_path=False)], force=True)
+    # --verbose keeps Python's own form, with where the warning was raised
+    warnings.formatwarning = warnings._formatwarning_orig if verbose else _format_warning  # type: ignore[attr-defined]
+
+
+def _format_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                    line: str | None = None) -> str:
+    """A warning as one line, ``warning: ...``: Python's default form adds polarlab's file, line number and
+    source line where it was raised, which reads like a crash and says nothing to the user. (Only the printed
+    form changes: filters, and code that records warnings, see them as before.)"""
+    return "warning: " + " ".join(str(message).split()) + "\n"
 
 
 def _fail(e: PolarlabError, project: Optional[Path] = None) -> None:
@@ -169,7 +180,7 @@ def analyze(project: Path = typer.Argument(..., help="the project file (polarlab
     from ..matrix.analysis import analyze as analyze_matrix
     from ..pipeline import choose_fit_split, label_matrices
     from ..project import load_project
-    from ..sources.config import sources_from_config
+    from ..sources.config import check_source_columns, sources_from_config
 
     try:
         proj = load_project(project)
@@ -177,6 +188,9 @@ def analyze(project: Path = typer.Argument(..., help="the project file (polarlab
         name = split or choose_fit_split(splits, proj.fit_split)
         if name not in splits:
             raise PolarlabError(f"no split {name!r}; the splits are {sorted(splits)}")
+        check_source_columns(proj.sources, {name: splits[name]}, str(proj.path),
+                             text_column=proj.data.get("text_column") or proj.task.text_column,
+                             label_column=proj.data.get("label_column"))
         sources = sources_from_config(proj.sources, base_dir=proj.base_dir, state_dir=proj.state_dir,
                                       sample=splits[name], file=str(proj.path), task=proj.task)
         lm = label_matrices({name: splits[name]}, sources, proj.task)[name]

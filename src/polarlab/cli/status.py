@@ -76,13 +76,14 @@ def _stage_statuses(ctx: "RunContext", state: "ProjectState") -> tuple[dict[str,
     tables changed since the sources stage applied them.
 
     A stage whose outputs load from the state is "current" and passes its output hash on to the later stages,
-    as a run would; after a stale or never-run stage, every later one is stale.
+    as a run would; a later stage whose inputs include the output of a stale or never-run stage is stale too,
+    and one that does not read it (the features, after a rule changed) keeps its own status, as a run would
+    skip it.
     """
     from ..stages import PIPELINE, STAGES
 
     stages: dict[str, Any] = {}
     stale_sources: list[str] = []
-    upstream_ok = True
     for name in PIPELINE[1:]:
         stage = STAGES[name]
         rec = state.stage(name)
@@ -91,10 +92,11 @@ def _stage_statuses(ctx: "RunContext", state: "ProjectState") -> tuple[dict[str,
             continue
         if rec is None:
             stages[name] = {"status": "never ran"}
-            upstream_ok = False
+            if name == "harmonizer":
+                _will_have_harmonizer(ctx)
             continue
         info = {"finished": _utc(rec.finished), "seconds": round(rec.seconds, 3), "config_hash": rec.config_hash[:12]}
-        why, changed = _why_stale(stage, ctx, rec) if upstream_ok else ("an earlier stage is stale", [])
+        why, changed = _why_stale(stage, ctx, rec)
         if name == "sources" and changed:
             stale_sources = [k for k in changed if k.startswith("sources[")]
         if why is None and getattr(stage, "always", False):
@@ -105,9 +107,18 @@ def _stage_statuses(ctx: "RunContext", state: "ProjectState") -> tuple[dict[str,
         else:
             info["status"] = "stale"
             info["why"] = why or "outputs missing from the state"
-            upstream_ok = False
+        if info["status"] == "stale" and name == "harmonizer":
+            _will_have_harmonizer(ctx)
         stages[name] = info
     return stages, stale_sources
+
+
+def _will_have_harmonizer(ctx: "RunContext") -> None:
+    """Mark ``ctx`` as a run would be once the stale harmonizer stage ran: the later stages (correct, risk) are
+    wanted when its distributions exist, and without this mark they would read "not used" instead of stale."""
+    from ..config.models import HARMONIZER_METHOD
+
+    ctx.probas.setdefault(HARMONIZER_METHOD, {})
 
 
 def _wanted(stage: "Stage", ctx: "RunContext") -> bool:
@@ -131,12 +142,15 @@ def _why_stale(stage: "Stage", ctx: "RunContext", rec: "StageRecord") -> tuple[s
 
 
 def _last_run(runs: "pd.DataFrame") -> dict[str, Any] | None:
-    """The last run of ``runs`` (the state's runs table): started, status, seconds; None before any run."""
+    """The last run of ``runs`` (the state's runs table): started, status, seconds (None for a run that did not
+    finish: still running, or stopped by kill -9 or a crash); None before any run."""
+    import pandas as pd
+
     if not len(runs):
         return None
     last = runs.iloc[-1]
     return {"started": _utc(last["started"]), "status": last["status"],
-            "seconds": None if last["finished"] is None else round(last["finished"] - last["started"], 2)}
+            "seconds": None if pd.isna(last["finished"]) else round(last["finished"] - last["started"], 2)}
 
 
 def _llm_totals(runs: "pd.DataFrame") -> dict[str, dict[str, float]]:
@@ -178,8 +192,13 @@ def _print(console, st: dict[str, Any]) -> None:
 
     last = st["runs"]["last"]
     console.print(f"project {st['project']}  state {st['state_dir']}", highlight=False)
-    console.print(f"runs: {st['runs']['count']}" + (f", last {last['started']} ({last['status']}, "
-                                                     f"{last['seconds']}s)" if last else ""), highlight=False)
+    if last is None:
+        runs = ""
+    elif last["seconds"] is None:      # a run that never recorded its end
+        runs = f", last {last['started']} ({last['status']}: not finished; still going, or stopped)"
+    else:
+        runs = f", last {last['started']} ({last['status']}, {last['seconds']}s)"
+    console.print(f"runs: {st['runs']['count']}{runs}", highlight=False)
     console.print("rows: " + ", ".join(f"{s} {n}" for s, n in st["splits"].items()), highlight=False)
     t = Table(title="stages")
     for c in ("stage", "status", "why", "finished", "seconds", "config"):

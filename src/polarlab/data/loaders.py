@@ -156,7 +156,8 @@ def _ids(frame: pd.DataFrame, id_column: str | None, source: str | None,
     for i, v in enumerate(ids):
         if v in seen:
             raise DataError(f"duplicate id {v!r} (also on row {seen[v]})", file=source,
-                            row=i, line=line(i), column=id_column, fix="make ids unique")
+                            row=i, line=line(i), column=id_column,
+                            fix="make ids unique, or leave the id column out (rows are then numbered)")
         seen[v] = i
     return ids
 
@@ -260,7 +261,31 @@ def load_csv(path: str | Path, task: Task | None = None, **kw: Any) -> Dataset:
     _check_header(text, sep, path)
     _check_rows(frame, path)
     kw.setdefault("name", path.stem)
-    return from_pandas(frame, task, source=str(path), line_offset=2, **kw)
+    return from_pandas(frame, task, source=str(path), line_offset=_record_lines(text, sep, len(frame)), **kw)
+
+
+def _record_lines(text: str, sep: str, n_rows: int) -> int | list[int] | None:
+    """Where each of the ``n_rows`` records of a CSV/TSV ``text`` starts, as :func:`from_pandas`'s ``line_offset``:
+    2 when every record is one line after the header; else the 1-based line of each record, read with the
+    ``csv`` module (a quoted cell may hold line breaks, and blank lines are skipped, as pandas does); None
+    when that reading does not give ``n_rows`` records (a message then names the row only, never a wrong line)."""
+    import csv
+    import io
+
+    if text.count("\n") + (not text.endswith("\n")) == n_rows + 1:
+        return 2
+    reader = csv.reader(io.StringIO(text), delimiter=sep)
+    starts: list[int] = []
+    try:
+        next(reader, None)                      # the header
+        before = reader.line_num
+        for record in reader:
+            if record:                          # a blank line is no record
+                starts.append(before + 1)
+            before = reader.line_num
+    except csv.Error:
+        return None
+    return starts if len(starts) == n_rows else None
 
 
 def _check_separator(text: str, sep: str, path: Path) -> None:

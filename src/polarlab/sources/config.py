@@ -135,6 +135,40 @@ def check_source_files(tables: Any, base_dir: Path, file: str | None) -> None:
                               fix="fix the path; a relative path is read from the project file's folder")
 
 
+def check_source_columns(tables: Any, splits: dict[str, Dataset], file: str | None, *,
+                         text_column: str | None = None, label_column: str | None = None) -> None:
+    """Every ``column`` a ``[[sources]]`` table reads (keyword, regex, dictionary, votes) is a column of every
+    split, checked once the data is read and before any source is applied: a typo fails before an earlier
+    table (an LLM's included) runs, naming the key, not the data files.
+
+    ``text_column`` / ``label_column`` are the data's own names of the text and gold columns: the text is read
+    into the column ``text``, and sources never see gold, so either name gets a fix of its own.
+
+    Raises:
+        ConfigError: naming the file, the key path (``sources[2].column``), the split and the columns there are.
+    """
+    from ..config.base import suggest
+
+    for i, table in enumerate(tables if isinstance(tables, list) else []):
+        column = table.get("column") if isinstance(table, dict) else None
+        if not isinstance(column, str):
+            continue
+        for split, ds in splits.items():
+            have = [str(c) for c in ds.frame.columns if c != "label"]
+            if column in have:
+                continue
+            where = f"source {table['name']!r}: " if isinstance(table.get("name"), str) else ""
+            if column == text_column:
+                fix = f'write column = "text" (the text column {column!r} is read as "text"), or leave column out'
+            elif column == label_column or column == "label":
+                fix = "sources never see gold labels; vote from another column"
+            else:
+                guess = suggest(column, have)
+                fix = (f"did you mean {guess!r}? " if guess else "") + "name one of the columns above"
+            raise ConfigError(f"{where}no column {column!r} in split {split!r}; its columns are {have}", file=file,
+                              column=f"sources[{i}].column", fix=fix)
+
+
 @dataclass(frozen=True)
 class FailurePolicy:
     """A source's ``fault_tolerant`` / ``max_failure_share`` settings (``[[sources]]`` keys), attached to each

@@ -69,12 +69,23 @@ class SourcesStage:
         return ctx.extra["human"]
 
     # -------------------------------------------------------------------------------------------
+    def _stored_names(self, ctx: RunContext, key: str) -> list[str]:
+        """The sources whose votes are stored with ``key`` on the fit split: a table applied by a run stopped
+        before this stage ended (votes are committed table by table, the stage's record only at its end) is
+        found here, so the next run reuses it instead of applying it again."""
+        fit = ctx.fit_split
+        return [n for n in ctx.state.sources(fit) if ctx.state.source_key(fit, n) == key]
+
     def _reusable(self, ctx: RunContext, key: str, names: list[str]) -> bool:
         return bool(names) and all(ctx.state.source_key(s, n) == key for s in ctx.splits for n in names)
 
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        from ..sources.config import sources_from_config
+        from ..sources.config import check_source_columns, sources_from_config
 
+        data = ctx.project.data
+        check_source_columns(ctx.project.sources, ctx.splits, ctx.file,
+                             text_column=data.get("text_column") or ctx.task.text_column,
+                             label_column=data.get("label_column"))
         prev = ctx.state.stage(self.name)
         prev_tables = (prev.report.get("tables") if prev else None) or []
         known = {t["key"]: t["names"] for t in prev_tables}
@@ -83,7 +94,7 @@ class SourcesStage:
         seen: set[str] = set()
         for i, table in enumerate(ctx.project.sources):
             key = table_key(ctx, table)
-            names = known.get(key, [])
+            names = known.get(key) or self._stored_names(ctx, key)
             if self._reusable(ctx, key, names):
                 reused.extend(names)
             else:
