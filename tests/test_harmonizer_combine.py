@@ -85,6 +85,37 @@ def test_choice_is_reported_and_fixed_candidates_and_h_only_work() -> None:
             PolarHarmonizer(2, combine=bad)
 
 
+def test_mvh_lets_h_answer_the_rows_only_the_tuned_source_votes_on() -> None:
+    # column 2 is the tuned source (the LLM); rows 0-2: rules vote; row 3: only the LLM; row 4: no vote
+    L = np.array([[0, -1, 1], [1, 1, 0], [0, 1, 1], [-1, -1, 1], [-1, -1, -1]])
+    log_h = np.log(np.array([[0.5, 0.5], [0.5, 0.5], [0.9, 0.1], [0.8, 0.2], [0.3, 0.7]]))
+    mv = make_combiner("mv", 2).fit(L, log_h)
+    mvh = make_combiner("mvh", 2, tuned=[2]).fit(L, log_h)
+    assert mv.scores(L, log_h).argmax(axis=1).tolist() == [0, 1, 1, 1, 1]      # the LLM alone outweighs h on row 3
+    assert mvh.scores(L, log_h).argmax(axis=1).tolist() == [0, 1, 1, 0, 1]     # h answers it; elsewhere as mv
+    np.testing.assert_allclose(mvh.scores(L, log_h, exclude=[2]), mv.scores(L, log_h, exclude=[2]))  # the LLM's risk
+    plain = make_combiner("mvh", 2).fit(L, log_h)                              # no tuned source: mv itself
+    np.testing.assert_allclose(plain.scores(L, log_h), mv.scores(L, log_h))
+    assert make_combiner("mvh", 2, tuned=[2]).describe() == "mvh"
+
+
+def test_selection_prefers_h_over_a_poor_llm_where_only_the_llm_votes() -> None:
+    # informative features, precise sparse rules, an LLM voting on every row that is right 55 % of the time: leaving
+    # a rule group out makes rows only the LLM votes on, where h agrees with the left-out rules and the LLM does not
+    X, L, y = synthetic(11, 1500, informative_features=True, rule_acc=0.9, coverage=0.12)
+    rng = np.random.default_rng(5)
+    llm = np.where(rng.random(len(y)) < 0.55, y, 1 - y)
+    Lf = np.column_stack([L, llm])
+    h = PolarHarmonizer(2, seed=0, tune_sources=[Lf.shape[1] - 1], tune_grid=(1.0,), combine_candidates=("mv", "mvh"),
+                        ).fit(Lf, X)
+    table = {r.candidate: r.agreement for r in h.combine_table_}
+    assert table["mvh"] > table["mv"] and h.combine_ == "mvh"
+    only_llm = (L < 0).all(axis=1)
+    pred = h.predict(Lf, X)
+    assert only_llm.sum() > 100
+    assert (pred[only_llm] == y[only_llm]).mean() > (llm[only_llm] == y[only_llm]).mean() + 0.2
+
+
 def test_one_coin_vote_learns_which_source_to_trust() -> None:
     rng = np.random.default_rng(9)
     n = 3000

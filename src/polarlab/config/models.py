@@ -137,7 +137,7 @@ class HarmonizerSection(Section):
     tune_llm_weight: bool = Field(True, description="choose the LLM's source weight without gold")
     combine: Union[str, float] = Field(
         "auto", description='final distribution: "auto" (chosen without gold among h(x) alone and the row\'s votes '
-                            'with h(x) as prior: mv, onecoin:tau, ds:tau), "h" (h(x) alone), one of those, or a '
+                            'with h(x) as prior: mv, mvh, onecoin:tau, ds:tau), "h" (h(x) alone), one of those, or a '
                             'number tau (= "ds:tau")')
     combine_candidates: Optional[list[str]] = None
     combine_groups: Optional[int] = Field(None, ge=2)

@@ -94,7 +94,7 @@ class CombinationMixin:
         the chosen candidate as fitted for each of those groups ([] if none)."""
         if self.combine != "auto":
             spec = self.combine if isinstance(self.combine, str) else f"ds:{float(self.combine):g}"
-            return make_combiner(spec, self.n_classes).fit(L, log_h), [], []
+            return make_combiner(spec, self.n_classes, self._tuned()).fit(L, log_h), [], []
         if len(np.unique(L[L >= 0])) < 2:
             return self._one_class_combiner(L, log_h), [], []
         return self._select_combiner(X, L, log_h)
@@ -104,7 +104,7 @@ class CombinationMixin:
         candidate of ``ONE_CLASS_CANDIDATES`` that gives some fit row another class (h(x) breaking the silences;
         else Dawid–Skene, which reads the sources' silences); the last one if none does."""
         for spec in ONE_CLASS_CANDIDATES:
-            comb = make_combiner(spec, self.n_classes).fit(L, log_h)
+            comb = make_combiner(spec, self.n_classes, self._tuned()).fit(L, log_h)
             if len(np.unique(comb.scores(L, log_h).argmax(axis=1))) >= 2:
                 break
         return comb
@@ -124,7 +124,7 @@ class CombinationMixin:
             if (Lg >= 0).any() and (L[:, cols] >= 0).any():
                 held.append((cols, self._cross_fit(X, Lg, self.weights_)))
         if not held:
-            return make_combiner(FALLBACK_CANDIDATE, self.n_classes).fit(L, log_h), [], []
+            return make_combiner(FALLBACK_CANDIDATE, self.n_classes, self._tuned()).fit(L, log_h), [], []
         # the one-SE rule falls back on the first (simplest) candidate, a safe default with rules: with a
         # tuned source that is heard (the LLM, voting on every row at its gold-free weight), ``mv`` counts
         # its every vote as a full one whatever the tuning said, so no candidate is a safe default and the
@@ -133,8 +133,12 @@ class CombinationMixin:
         tuned_heard = self._heard_tuned_sources()
         comb, self.combine_table_, held_fits = select_by_agreement(
             L, log_h, held, self.n_classes, self.combine_candidates, n_se=0.0 if tuned_heard else self.combine_se,
-            seed=self.seed)
+            seed=self.seed, tuned=self._tuned())
         return comb, held, held_fits
+
+    def _tuned(self) -> tuple[int, ...]:
+        """The tuned sources' columns (the LLM), for the candidates that treat them apart (``mvh``)."""
+        return tuple(self.tune_sources or ())
 
     def _second_stage(self, X: np.ndarray, L: np.ndarray, comb: Combiner,
                       log_h: np.ndarray) -> tuple[Combiner, np.ndarray]:
@@ -160,7 +164,7 @@ class CombinationMixin:
         else:
             log_h = self._cross_fit(X, labels, np.ones(1))
             self.prior_model_ = self.fold_copy(np.ones(1), seed=self.seed).fit(labels, X)
-        return make_combiner(comb.describe(), self.n_classes).fit(L, log_h), log_h
+        return make_combiner(comb.describe(), self.n_classes, comb.tuned).fit(L, log_h), log_h
 
     def _choose_temperatures(self, comb: Combiner, L: np.ndarray, log_h: np.ndarray, answers: np.ndarray) -> None:
         """Choose ``comb``'s temperature T and, with tuned sources, its risk scales (in place; labels unchanged).

@@ -6,6 +6,9 @@ for Dawid–Skene) and outputs ``softmax(s / T)``; they differ in how a vote cou
 * ``h``           h(x) alone (the votes unused at prediction time; the original POLAR output);
 * ``mv``          every vote counts the same and outweighs h, which only breaks ties and answers the rows no
                   source voted on: majority vote with h(x) as the tie-break (the strongest simple baseline);
+* ``mvh``         ``mv``, except on the rows where only tuned sources (the LLM) vote: h answers those, as on the
+                  rows no source voted on (h was trained on the tuned source's votes at its tuned weight, so
+                  it already carries them as far as the tuning trusts them); ``mv`` itself without a tuned source;
 * ``onecoin:tau`` a weighted vote, one accuracy per source (learnt by EM around the h prior, smoothed
                   towards a prior accuracy), the vote weight ``log((k - 1) a_j / (1 - a_j))``;
 * ``ds:tau``      Dawid–Skene with abstain as a response and h as the per-row prior
@@ -57,16 +60,18 @@ def _weighted_votes(L: np.ndarray, weights: np.ndarray, k: int, exclude: Sequenc
 
 class Combiner:
     """Base class: ``scores(L, log_h, exclude)`` (n, k) unnormalised log-probabilities; ``posterior``
-    divides them by ``temperature_`` and normalises. Subclasses set ``name`` and implement ``fit``/``scores``."""
+    divides them by ``temperature_`` and normalises. Subclasses set ``name`` and implement ``fit``/``scores``.
+    ``tuned``: the columns of the sources whose weight the harmonizer tunes (the LLM); only ``mvh`` reads it."""
 
     name = "base"
     fixed_vote_weight = False
     """True when a vote's weight against the prior is set by construction, not learnt (``mv``): only then may the
     risk scale the votes and the prior apart (:func:`choose_risk_scales`)."""
 
-    def __init__(self, n_classes: int, tau: float = 1.0) -> None:
+    def __init__(self, n_classes: int, tau: float = 1.0, tuned: Sequence[int] = ()) -> None:
         self.n_classes = int(n_classes)
         self.tau = float(tau)
+        self.tuned = tuple(int(j) for j in tuned)
         self.temperature_ = 1.0
         self.risk_scales_: tuple[float, float] | None = None
 
@@ -117,6 +122,31 @@ class MajorityWithH(Combiner):
         return MV_WEIGHT * _weighted_votes(L, np.ones(L.shape[1]), self.n_classes, exclude) + log_h
 
 
+class MajorityTunedAlone(MajorityWithH):
+    """``mv``, with h(x) answering the rows where only ``tuned`` sources vote (``mvh``).
+
+    Under ``mv`` the LLM's vote outweighs h wherever no other source votes, whatever its tuned weight. Here its
+    vote counts only beside another source's: it joins a majority or breaks a tie, but on a row only it voted on
+    h answers. h was trained on the LLM's votes at the weight the gold-free tuning gave it, so that is the LLM as
+    far as the tuning trusts it. Among ``combine_candidates`` the selection chooses between it and ``mv``: leaving
+    a group of rules out makes rows on which only the LLM votes, and the two are scored there against the left-out
+    rules' votes. Opt-in (not in :data:`DEFAULT_CANDIDATES`; measured in the README's label-quality section)."""
+
+    name = "mvh"
+
+    def scores(self, L, log_h, exclude=()):
+        m = L.shape[1]
+        votes = _weighted_votes(L, np.ones(m), self.n_classes, exclude)
+        tuned = [j for j in self.tuned if j not in exclude and j < m]
+        if tuned:
+            others = np.ones(m, dtype=bool)
+            others[tuned] = False
+            others[list(exclude)] = False
+            alone = ~(L[:, others] >= 0).any(axis=1)
+            votes[alone] = 0.0
+        return MV_WEIGHT * votes + log_h
+
+
 class OneCoinVote(Combiner):
     """Weighted vote, one accuracy per source, learnt by EM with ``tau · log h`` as the per-row prior.
 
@@ -135,8 +165,8 @@ class OneCoinVote(Combiner):
     name = "onecoin"
 
     def __init__(self, n_classes: int, tau: float = 1.0, prior_accuracy: float = 0.7, strength: float = 4.0,
-                 iterations: int = 50) -> None:
-        super().__init__(n_classes, tau)
+                 iterations: int = 50, tuned: Sequence[int] = ()) -> None:
+        super().__init__(n_classes, tau, tuned)
         self.prior_accuracy = float(prior_accuracy)
         self.strength = float(strength)
         self.iterations = int(iterations)
@@ -193,7 +223,7 @@ class DawidSkeneWithH(Combiner):
 
 
 COMBINERS: dict[str, Callable[..., Combiner]] = {
-    "h": HOnly, "mv": MajorityWithH, "onecoin": OneCoinVote, "ds": DawidSkeneWithH,
+    "h": HOnly, "mv": MajorityWithH, "mvh": MajorityTunedAlone, "onecoin": OneCoinVote, "ds": DawidSkeneWithH,
 }
 """Candidate kinds by name; a spec is ``"kind"`` or ``"kind:tau"``."""
 
@@ -206,11 +236,14 @@ class): the first that gives some fit row another class is used. ``mv``: the vot
 h(x) everywhere else; ``ds:0``: Dawid–Skene alone, which reads the sources' silences."""
 
 DEFAULT_CANDIDATES = ("mv", "onecoin:1", "ds:1", "ds:2", "ds:3")
-"""Simplest first: the selector keeps the first within one standard error of the best (:mod:`.select`)."""
+"""Simplest first: the selector keeps the first within one standard error of the best (:mod:`.select`). ``mvh`` is
+not among them (opt-in: ``combine = "mvh"`` or ``combine_candidates``): as a candidate it raised trec's labels and
+the LLM risk's AUROC but also its ECE by 0.012-0.013 (README, label-quality section)."""
 
 
-def make_combiner(spec: str, n_classes: int) -> Combiner:
-    """The unfitted candidate a spec names (``"mv"``, ``"onecoin:0.5"``, ``"ds:1"``, ...)."""
+def make_combiner(spec: str, n_classes: int, tuned: Sequence[int] = ()) -> Combiner:
+    """The unfitted candidate a spec names (``"mv"``, ``"onecoin:0.5"``, ``"ds:1"``, ...); ``tuned``: the tuned
+    sources' columns (:class:`Combiner`)."""
     kind, _, tau = str(spec).partition(":")
     if kind not in COMBINERS:
         raise InputError(f"unknown combination {spec!r}", column="combine",
@@ -222,7 +255,7 @@ def make_combiner(spec: str, n_classes: int) -> Combiner:
     if not np.isfinite(t) or t < 0:
         raise InputError(f"combination {spec!r} has a bad prior weight", column="combine",
                          fix="write kind:tau with tau >= 0, e.g. 'onecoin:0.5'")
-    return COMBINERS[kind](n_classes, tau=t)
+    return COMBINERS[kind](n_classes, tau=t, tuned=tuned)
 
 
 def _leave_out_setup(comb: Combiner, L: np.ndarray, log_h: np.ndarray, sources: Sequence[int] | None,

@@ -81,7 +81,7 @@ class FallbackMixin:
             return
         votes, features = votes_or_features(L, X, held, comb.describe(), self.n_classes,
                                             C=self.fallback_model_.chosen_C_, folds=self.combine_folds,
-                                            seed=self.seed, fitted=held_fits)
+                                            seed=self.seed, fitted=held_fits, tuned=comb.tuned)
         # its SE: of the difference between the two forms (the same whichever is better)
         self.combine_table_ = [*self.combine_table_, replace(features, se=max(votes.se, features.se))]
         if features.agreement > votes.agreement:

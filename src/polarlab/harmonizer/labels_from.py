@@ -44,7 +44,8 @@ def features_tag(spec: str) -> str:
 
 def votes_or_features(L: np.ndarray, X: np.ndarray, held_out: Sequence[tuple[np.ndarray, np.ndarray]], spec: str,
                       n_classes: int, *, C: float, folds: int, seed: int, max_rows: int = MAX_ROWS,
-                      fitted: Sequence[Combiner] | None = None) -> tuple[CandidateScore, CandidateScore]:
+                      fitted: Sequence[Combiner] | None = None, tuned: Sequence[int] = ()
+                      ) -> tuple[CandidateScore, CandidateScore]:
     """Held-out agreement of candidate ``spec`` reading the votes and of its features-only classifier.
 
     Args:
@@ -60,6 +61,7 @@ def votes_or_features(L: np.ndarray, X: np.ndarray, held_out: Sequence[tuple[np.
         max_rows: rows scored at most.
         fitted: candidate ``spec`` already fitted for each group of ``held_out`` (same order; the selection's,
             :func:`polarlab.harmonizer.select.select_by_agreement`), reused instead of fitted again; None = fit here.
+        tuned: the tuned sources' columns, for a candidate that reads them (``mvh``).
 
     Returns:
         ``(votes, features)``: two :class:`CandidateScore`; each ``se`` is the bootstrap SE of the difference
@@ -78,7 +80,7 @@ def votes_or_features(L: np.ndarray, X: np.ndarray, held_out: Sequence[tuple[np.
         L_g = L.copy()
         L_g[:, cols] = -1
         voted[:, cols] = Lr[:, cols] >= 0
-        comb = fitted[g] if fitted is not None else make_combiner(spec, n_classes).fit(L_g, log_h_g)
+        comb = fitted[g] if fitted is not None else make_combiner(spec, n_classes, tuned).fit(L_g, log_h_g)
         scores = comb.scores(L_g, log_h_g)[rows]
         hits[0][:, cols] = scores.argmax(axis=1)[:, None] == Lr[:, cols]
         q = _softmax(scores)                     # the distributions the fallback classifier is trained on (T = 1)

@@ -191,8 +191,8 @@ def scores_and_se(hits: np.ndarray, voted: np.ndarray, classes: np.ndarray, seed
 
 
 def select_by_agreement(L: np.ndarray, log_h: np.ndarray, held_out: Sequence[tuple[np.ndarray, np.ndarray]],
-                        n_classes: int, candidates: Sequence[str], n_se: float = 1.0, seed: int = 0
-                        ) -> tuple[Combiner, list[CandidateScore], list[Combiner]]:
+                        n_classes: int, candidates: Sequence[str], n_se: float = 1.0, seed: int = 0,
+                        tuned: Sequence[int] = ()) -> tuple[Combiner, list[CandidateScore], list[Combiner]]:
     """Score every candidate by its held-out agreement and fit the chosen one on all fit rows.
 
     For each source group g, each candidate is fitted on the votes without g and with the prior h_-g (so
@@ -212,6 +212,7 @@ def select_by_agreement(L: np.ndarray, log_h: np.ndarray, held_out: Sequence[tup
         n_se: standard errors of tolerance (0: the best score, ties to the first listed; the SEs are reported
             either way).
         seed: seed of the bootstrap.
+        tuned: the tuned sources' columns, for the candidates that read them (``mvh``).
 
     Returns:
         (the chosen candidate, fitted on all rows with ``log_h``; one :class:`CandidateScore` per candidate; the
@@ -228,11 +229,11 @@ def select_by_agreement(L: np.ndarray, log_h: np.ndarray, held_out: Sequence[tup
         L_g[:, cols] = -1
         voted[:, cols] = L[:, cols] >= 0
         for c, spec in enumerate(candidates):
-            fits[c].append(make_combiner(spec, n_classes).fit(L_g, log_h_g))
+            fits[c].append(make_combiner(spec, n_classes, tuned).fit(L_g, log_h_g))
             pred = fits[c][-1].scores(L_g, log_h_g).argmax(axis=1)
             hits[c][:, cols] = pred[:, None] == L[:, cols]
     score, se = scores_and_se(hits, voted, classes, seed)
     best = int(np.argmax(score))
     chosen = one_se_choice(score, se, n_se) if n_se > 0 else best
     table = [CandidateScore(str(spec), float(s), float(e)) for spec, s, e in zip(candidates, score, se)]
-    return make_combiner(candidates[chosen], n_classes).fit(L, log_h), table, fits[chosen]
+    return make_combiner(candidates[chosen], n_classes, tuned).fit(L, log_h), table, fits[chosen]
