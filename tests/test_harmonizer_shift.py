@@ -74,6 +74,25 @@ def test_the_decision_is_made_once_per_split_whatever_the_blocks(fitted) -> None
     np.testing.assert_allclose(predict_in_blocks(kept, L, X, block_rows=7), h.predict_proba(L, X), rtol=0, atol=1e-6)
 
 
+def test_a_classifier_giving_every_row_one_label_cannot_declare_a_shift(fitted) -> None:
+    # every row the same features (as TF-IDF gives rows made only of words the fit rows never had): the classifier
+    # labels them all alike, the votes' agreement with it falls to their share of that class, which says nothing
+    # about the votes. Before, that fall counted as a shift and every row got the classifier's one label
+    h, X, L, y = fitted
+    same = np.zeros_like(X)                                 # (the features are centred: the intercept)
+    with pytest.warns(SupervisionWarning, match="same label"):
+        shift = h.vote_shift(L, same)
+    assert shift.fit_agreement - shift.agreement >= MIN_DROP and shift.z >= MIN_Z    # the fall is there ...
+    assert shift.one_label and not shift.shifted                                     # ... but is not a shift
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        P = h.predict_proba(L, same)
+    np.testing.assert_allclose(P, h.predict_proba(L, same, use_votes=True))
+    fallback = sharpen(h.fallback_model_.proba(same), h.fallback_temperature_)
+    assert len(np.unique(fallback.argmax(axis=1))) == 1
+    assert (P.argmax(axis=1) == y).mean() > (fallback.argmax(axis=1) == y).mean() + 0.1
+
+
 def test_small_or_slight_falls_never_count_as_a_shift() -> None:
     assert not compare(95, 100, 1, 2).shifted                 # a large fall on 2 votes: z too small
     assert not compare(9500, 10000, 9100, 10000).shifted      # a significant fall of 0.04 < MIN_DROP

@@ -100,14 +100,32 @@ class FallbackMixin:
         """The check of each pool of sources (:meth:`_shift_pools`) on the combination's votes ``L``: the first pool
         that shifted, else the first pool's (the rules') result."""
         labels = prior.argmax(axis=1)
+        one_label = len(labels) > 1 and np.unique(labels).size == 1     # the classifier does not tell them apart
+        if one_label and self._one_label_would_shift(L, labels):
+            self._warn_one_label(len(labels))
+        return self._pool_checks(L, labels, one_label)
+
+    def _pool_checks(self, L: np.ndarray, labels: np.ndarray, one_label: bool = False) -> VoteShift:
+        """The first pool whose votes ``L`` shifted against the classifier's ``labels`` (n,), else the first pool's."""
         fit = getattr(self, "fit_vote_agreement_", [])
         if isinstance(fit, tuple):                      # a harmonizer fitted before the pools
             fit = [fit]
         pools = self._shift_pools() if len(fit) > 1 else [list(range(L.shape[1]))]
-        checks = [compare_shift(*f, *vote_agreement(L[:, cols], labels)) for f, cols in zip(fit, pools)]
+        checks = [compare_shift(*f, *vote_agreement(L[:, cols], labels), one_label=one_label)
+                  for f, cols in zip(fit, pools)]
         if not checks:
-            return compare_shift(0, 0, *vote_agreement(L, labels))
+            return compare_shift(0, 0, *vote_agreement(L, labels), one_label=one_label)
         return next((c for c in checks if c.shifted), checks[0])
+
+    def _one_label_would_shift(self, L: np.ndarray, labels: np.ndarray) -> bool:
+        """Whether the check would have declared a shift had the classifier's one label been read as a judgement."""
+        return self._pool_checks(L, labels).shifted
+
+    def _warn_one_label(self, n: int) -> None:
+        msg = (f"the features-only classifier gives all {n} of these rows the same label, so whether their votes "
+               "behave like the fit rows' cannot be checked (their features may not carry over: e.g. TF-IDF words "
+               "the fit rows never had, or too few fit rows); their votes are used")
+        warn(msg, None if msg in self.warnings_ else self.warnings_)
 
     def _warn_shift(self, shift: VoteShift, n: int) -> None:
         msg = (f"the votes of these {n} rows agree with the features-only classifier on {shift.agreement:.3f} of "
