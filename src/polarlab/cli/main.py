@@ -27,11 +27,15 @@ err = Console(stderr=True)
 VERBOSE_HELP = "log why each stage runs or is skipped, and every source's warnings"
 
 
+_PYTHON_FORMATWARNING = warnings.formatwarning
+"""Python's own form of a printed warning, as it was when this module was imported (``--verbose`` restores it)."""
+
+
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s",
                         handlers=[RichHandler(console=err, show_path=False)], force=True)
     # --verbose keeps Python's own form, with where the warning was raised
-    warnings.formatwarning = warnings._formatwarning_orig if verbose else _format_warning  # type: ignore[attr-defined]
+    warnings.formatwarning = _PYTHON_FORMATWARNING if verbose else _format_warning
 
 
 def _format_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,

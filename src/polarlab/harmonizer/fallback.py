@@ -101,7 +101,7 @@ class FallbackMixin:
         that shifted, else the first pool's (the rules') result."""
         labels = prior.argmax(axis=1)
         one_label = len(labels) > 1 and np.unique(labels).size == 1     # the classifier does not tell them apart
-        if one_label and self._one_label_would_shift(L, labels):
+        if one_label and self._pool_checks(L, labels).shifted:     # a shift, had its one label been a judgement
             self._warn_one_label(len(labels))
         return self._pool_checks(L, labels, one_label)
 
@@ -116,10 +116,6 @@ class FallbackMixin:
         if not checks:
             return compare_shift(0, 0, *vote_agreement(L, labels), one_label=one_label)
         return next((c for c in checks if c.shifted), checks[0])
-
-    def _one_label_would_shift(self, L: np.ndarray, labels: np.ndarray) -> bool:
-        """Whether the check would have declared a shift had the classifier's one label been read as a judgement."""
-        return self._pool_checks(L, labels).shifted
 
     def _warn_one_label(self, n: int) -> None:
         msg = (f"the features-only classifier gives all {n} of these rows the same label, so whether their votes "
