@@ -149,7 +149,8 @@ def _llm(spec: SourceSpec, state_dir: Path, docs, where: str | None = None):
         probe_backend(be, where=f"{where}.backend_options")
     except LLMConfigError as e:
         be = offline_or_raise(be, e, cache, step=f"the LLM span source {spec.name!r} ({where})",
-                              drop=f"remove its [[sources]] table ({where}) (and set [correct] budget = 0, which needs it)")
+                              drop=f"remove its [[sources]] table ({where}) "
+                                   "(and set [correct] budget = 0, which needs it)")
     src = LLMSpanSource(be, label=spec.label, cache=cache, name=spec.name)
     asked = docs[:spec.limit_docs] if spec.limit_docs else docs
     if isinstance(be, OfflineBackend):    # every sentence it will ask about is known before any source runs

@@ -138,7 +138,8 @@ class LLMLinker:
         found = self._cache.get_many([t[3] for t in todo])
         # the options come from the other linkers (after their training): an offline re-run is checked here,
         # before the first call (polarlab.llm.offline)
-        require_cached(self.backend, sum(t[3] not in found for t in todo), len(todo), f"over {len(mentions)} mention(s)")
+        require_cached(self.backend, sum(t[3] not in found for t in todo), len(todo),
+                       f"over {len(mentions)} mention(s)")
         missing = []
         for i, p, words, key in todo:
             row = found.get(key)
