@@ -41,8 +41,23 @@ def test_frame_has_provenance_and_reviewed_labels() -> None:
     p = json.loads(f["provenance"][2])
     assert p == {"method": "polar", "sources": {"llm": "other"}, "corrections": CORR["train/2"], "human": []}
     assert json.loads(f["provenance"][1])["sources"] == {"kw": "spam", "llm": "spam"}
-    np.testing.assert_allclose(f["risk"], 1 - PROBA.max(1))
-    np.testing.assert_allclose(f["probability"], PROBA[np.arange(5), f["label_index"]])
+    model = [0, 2, 4]                                   # rows nobody reviewed keep the model's figures
+    np.testing.assert_allclose(f["risk"][model], 1 - PROBA[model].max(1))
+    np.testing.assert_allclose(f["probability"][model], PROBA[model].max(1))
+
+
+def test_reviewed_rows_carry_the_reviewers_label_not_the_models_probability() -> None:
+    """Before the next `polarlab run` the distributions are still the model's: a reviewed row must not
+    export the model's probability of the human label (0.1 for train/1's "other", 0.2 for test/0's "ham")
+    nor the model's risk of its own label."""
+    f = make_data().frame()
+    reviewed = f["reviewed"].to_numpy()
+    assert reviewed.tolist() == [False, True, False, True, False]
+    np.testing.assert_allclose(f["probability"][reviewed], 1.0)
+    np.testing.assert_allclose(f.loc[reviewed, ["p_ham", "p_spam", "p_other"]].to_numpy(),
+                               [[0, 0, 1], [1, 0, 0]])
+    # train/1: alice spam, bob other -> "other", half the reviewers disagree; test/0: one reviewer
+    np.testing.assert_allclose(f["risk"][reviewed], [0.5, 0.0])
 
 
 def test_human_label_majority_latest_per_annotator() -> None:
@@ -99,8 +114,12 @@ def test_label_studio_tasks_round_trip(tmp_path: Path) -> None:
     for t, row, p in zip(tasks, frame.itertuples(), PROBA):
         pred = t["predictions"][0]
         assert li.validate_prediction(pred, return_errors=True) == []
-        assert pred["score"] == pytest.approx(p.max())
-        assert pred["result"][0]["value"]["choices"] == [TASK.labels[int(p.argmax())]]
+        assert pred["result"][0]["value"]["choices"] == [row.label]
+        assert (t["data"]["label_source"], t["data"]["reviewed"]) == (row.label_source, row.reviewed)
+        if row.reviewed:    # the reviewers' label, scored by their agreement, not the model's prediction
+            assert pred["model_version"] == "polarlab-human" and pred["score"] == pytest.approx(1 - row.risk)
+        else:
+            assert pred["model_version"] == "polarlab-polar" and pred["score"] == pytest.approx(p.max())
         assert t["data"]["provenance"] == json.loads(row.provenance)
         assert t["data"]["risk"] == pytest.approx(row.risk)
 
@@ -172,7 +191,12 @@ def test_argilla_records_round_trip(tmp_path: Path) -> None:
         assert set(r) == {"id", "fields", "metadata", "suggestions", "responses", "vectors", "_server_id"}
         assert r["fields"] == {"text": row.text}
         s = r["suggestions"]["label"]
-        assert s["value"] == TASK.labels[int(p.argmax())] and s["score"] == pytest.approx(p.max())
+        if row.reviewed:    # the reviewers' label, not the model's suggestion
+            assert (s["value"], s["agent"]) == (row.label, "polarlab-human")
+            assert s["score"] == pytest.approx(1 - row.risk) and r["metadata"]["label_source"] == "human"
+        else:
+            assert s["value"] == TASK.labels[int(p.argmax())] and s["score"] == pytest.approx(p.max())
+            assert s["agent"] == "polarlab-polar" and r["metadata"]["reviewed"] is False
         assert json.loads(r["metadata"]["provenance"]) == json.loads(row.provenance)
         assert r["metadata"]["split"] == row.split and r["metadata"]["polarlab_id"] == row.id
     # the human votes come back as responses (Argilla 2 keeps no per-response time: the record's is used)

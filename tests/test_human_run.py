@@ -49,10 +49,12 @@ def test_human_answers_are_used_by_the_next_run_and_then_skipped(tmp_path: Path)
     assert h["reviewed"] == {"train": 2, "test": 1}
     assert np.isclose(h["human_weight"]["human"], 10 * h["human_weight"]["largest_other"])
     out = labels(tmp_path)
-    for ex, lab, who in (("t1", "spam", "alice"), ("t0", "ham", "bob"), ("s1", "spam", "alice,bob,carol")):
+    for ex, lab, who, risk in (("t1", "spam", "alice", 0.0), ("t0", "ham", "bob", 0.0),
+                               ("s1", "spam", "alice,bob,carol", 1 / 3)):     # carol disagreed on s1
         row = out.loc[ex]
         assert (row["label"], row["label_source"], row["reviewed_by"]) == (lab, "human", who)
-        assert float(row["probability"]) == 1.0 and float(row["risk"]) == 0.0 and bool(row["reviewed"])
+        assert float(row["probability"]) == 1.0 and bool(row["reviewed"])
+        assert np.isclose(float(row["risk"]), risk)
     rest = out.drop(index=["t0", "t1", "s1"])
     assert (rest["label_source"] == "polar").all() and (rest["reviewed_by"] == "").all()
     assert not rest["reviewed"].astype(bool).any()
@@ -93,3 +95,42 @@ def test_answers_from_the_review_app_reach_the_run(tmp_path: Path) -> None:
     exported = load_project_labels(load_project(p)).data.frame().set_index("id").loc[str(item["id"])]
     assert (exported["label_index"], exported["reviewed_by"]) == (answer, "dana")
     assert '"tool": "review"' in exported["provenance"]
+
+
+def test_exports_between_review_and_the_next_run_carry_the_reviewers_label(tmp_path: Path) -> None:
+    """After a review and before the next `polarlab run` the state holds the model's distributions: every
+    export format must still give a reviewed row the reviewer's label at probability 1 with risk 0, not the
+    model's probability of that label, and say that a human gave it."""
+    import json
+
+    from polarlab.export import argilla, label_studio, tables
+    from polarlab.export.formats import export
+    from polarlab.export.project import load_project_labels
+
+    p = make_project(tmp_path)
+    with_polar(p)
+    run(load_project(p), progress=False)
+    model = labels(tmp_path).loc["t1"]
+    assert model["label"] == "ham" and float(model["p_spam"]) < 0.5        # the model says ham
+    with ProjectState(tmp_path / ".polarlab") as st:
+        st.add_vote_event("train", "t1", "human", SPAM, kind="human", who="alice")
+    data = load_project_labels(load_project(p)).data
+    assert data.proba[data.ids.index("t1"), SPAM] < 0.5                    # not re-run: still the model's
+    out = tmp_path / "exports"
+    for fmt in ("csv", "jsonl", "parquet", "hf"):
+        frame = tables.read_labels(export(data, fmt, directory=out / fmt)).set_index("id")
+        row = frame.loc["t1"]
+        assert (row["label"], row["label_source"], row["reviewed_by"], bool(row["reviewed"])) == (
+            "spam", "human", "alice", True), fmt
+        assert (float(row["probability"]), float(row["p_spam"]), float(row["p_ham"]), float(row["risk"])) == (
+            1.0, 1.0, 0.0, 0.0), fmt
+        assert frame.loc["t3", "label_source"] == "polar" and not bool(frame.loc["t3", "reviewed"])
+    task = next(t for t in label_studio.read_tasks(export(data, "label-studio", directory=out))
+                if t["data"]["polarlab_id"] == "t1" and t["data"]["split"] == "train")
+    assert (task["data"]["label"], task["data"]["risk"], task["data"]["label_source"]) == ("spam", 0.0, "human")
+    pred = task["predictions"][0]
+    assert (pred["result"][0]["value"]["choices"], pred["score"], pred["model_version"]) == (
+        ["spam"], 1.0, "polarlab-human")
+    rec = next(r for r in argilla.read_records(export(data, "argilla", directory=out)) if r["id"] == "train/t1")
+    assert rec["suggestions"]["label"] == {"value": "spam", "score": 1.0, "agent": "polarlab-human"}
+    assert rec["metadata"]["risk"] == 0.0 and json.loads(rec["metadata"]["provenance"])["human"][0]["label"] == "spam"

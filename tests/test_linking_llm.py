@@ -2,6 +2,8 @@
 each option's number; cached answers; its column in the harmonizer and the risk of its links."""
 from __future__ import annotations
 
+import re
+
 import json
 
 import numpy as np
@@ -265,4 +267,7 @@ def test_a_rerun_whose_llm_answers_are_all_cached_needs_no_server(corpus, tmp_pa
     with pytest.raises(LLMUnreachableError) as e, pytest.warns(UserWarning, match="going on"):
         bench_linking(corpus / "corpus", corpus / "onto", state_dir=state, ablations=False, options=opts)
     assert e.value.column == "linking.llm.options.base_url" and f"127.0.0.1:{dead_port}" in str(e.value)
-    assert "cached in" in e.value.message and "this prompt's answer is not among them" in e.value.message
+    # the options come after training: checked then, before the linker's first call, with the count and the fix
+    assert re.match(r"1 of \d+ prompt\(s\) of the LLM linker \(\[linking.llm\]\) over \d+ mention\(s\) have no "
+                    r"answer of model 'fake-model' in the answer cache", e.value.message), e.value.message
+    assert 'set [linking.llm] backend = "none"' in e.value.fix

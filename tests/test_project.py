@@ -292,3 +292,40 @@ def test_wrench_youtube_mv_accuracy_matches_direct_majority_vote() -> None:
     assert got == pytest.approx(expected, abs=1e-12)
     assert result.metrics["mv"]["test"]["n"] == len(raw)
     assert result.fit_split == "train" and len(result.analysis) == 10
+
+
+def _unscored(caught) -> list[str]:
+    return [str(w.message) for w in caught if "is not scored" in str(w.message)]
+
+
+def test_a_test_split_without_gold_is_named_once_with_the_fix(tmp_path: Path) -> None:
+    """A test split whose file has no gold column gets no metrics: one warning names the split and the
+    column to add, not one per row; the fit split without gold (weak supervision's usual case) gets none."""
+    import warnings
+
+    make_project(tmp_path)
+    pd.read_csv(tmp_path / "test.csv").drop(columns=["gold"]).to_csv(tmp_path / "test.csv", index=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run(load_project(tmp_path / "polarlab.toml"), progress=False, write=False)
+    assert "test" not in result.metrics["mv"] and "train" in result.metrics["mv"]
+    got = _unscored(caught)
+    assert len(got) == 1 and got[0].startswith("split 'test' (the test split) has no gold label")
+    assert "'gold' column (the [data] label_column)" in got[0]
+
+    # gold on test, none on the fit split: nothing to say
+    make_project(tmp_path)
+    pd.read_csv(tmp_path / "train.csv").drop(columns=["gold"]).to_csv(tmp_path / "train.csv", index=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run(load_project(tmp_path / "polarlab.toml"), progress=False, write=False)
+    assert _unscored(caught) == []
+
+    # the split the user named to score is the one warned about
+    p = make_project(tmp_path, project=PROJECT.replace('id_column = "cid"', 'id_column = "cid"\neval_split = "train"'))
+    pd.read_csv(tmp_path / "train.csv").drop(columns=["gold"]).to_csv(tmp_path / "train.csv", index=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run(load_project(p), progress=False, write=False)
+    got = _unscored(caught)
+    assert len(got) == 1 and got[0].startswith("split 'train' ([data] eval_split) has no gold label")

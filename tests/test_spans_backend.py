@@ -76,11 +76,11 @@ def test_an_unreachable_llm_server_stops_the_span_job_before_any_slow_work(tmp_p
     assert "key 'sources[1].backend_options.baseurl': unknown key 'baseurl'" in " ".join(res.output.split())
 
 
-def test_a_rerun_whose_llm_answers_are_all_cached_needs_no_server(tmp_path: Path, dead_port) -> None:
+def test_a_rerun_whose_llm_answers_are_all_cached_needs_no_server(tmp_path: Path, dead_port, monkeypatch) -> None:
     """The span job's first run asks a real HTTP server and fills the SQLite answer cache; with the server gone
     the same run reads every answer from the cache (a warning; a missing one would stop it, as below) and writes
-    the same spans; with one answer lost from the cache it stops at that sentence with the probe's error, naming
-    the key."""
+    the same spans; with one answer lost from the cache it stops before any source runs, with the probe's key,
+    how many prompts are missing and the fix."""
     import sqlite3
     import sys
 
@@ -114,7 +114,15 @@ def test_a_rerun_whose_llm_answers_are_all_cached_needs_no_server(tmp_path: Path
     with db:
         db.execute("DELETE FROM answers WHERE rowid = (SELECT MAX(rowid) FROM answers)")
     db.close()
+    def slow_work(*a, **k):
+        raise AssertionError("the sources ran before the cache was checked")
+
+    monkeypatch.setattr(run, "apply_span_sources", slow_work)
     with pytest.raises(LLMUnreachableError) as e, pytest.warns(UserWarning, match="going on"):
         run.run_project(project, tmp_path / "c", progress=False)
     assert e.value.column == "sources[1].backend_options.base_url"
-    assert "this prompt's answer is not among them" in e.value.message
+    # checked up front (every sentence's prompt is known), before any source runs, with the count and the fix
+    assert e.value.message.startswith("1 of 5 prompt(s) of the LLM span source 'llm' (sources[1]) over 2 "
+                                      "document(s) have no answer of model 'fake-model' in the answer cache")
+    assert "nothing was asked" in e.value.message and "remove its [[sources]] table (sources[1])" in e.value.fix
+    assert not (tmp_path / "c").exists() or not any((tmp_path / "c").iterdir())     # nothing written

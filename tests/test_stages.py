@@ -113,6 +113,26 @@ def test_status_after_a_rule_changed_keeps_the_features_current(tmp_path: Path) 
     assert actions(result)["features"] == "skipped" and actions(result)["harmonizer"] == "ran"
 
 
+
+def test_status_takes_the_stages_a_stale_stage_enables_from_its_declaration(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """No stage is special-cased by name: the harmonizer declares (``expect``) that once it runs the risk stage
+    is wanted, so risk reads "never ran" / "stale" rather than "not used"; without the declaration it would not."""
+    from polarlab.cli.status import project_status
+    from polarlab.stages.harmonizer import HarmonizerStage
+
+    p = make_project(tmp_path)
+    run(load_project(p), progress=False)                  # mv only: no harmonizer, no risk
+    with_polar(p)
+    stages = project_status(p)["stages"]
+    assert stages["harmonizer"]["status"] == stages["risk"]["status"] == "never ran"
+    run(load_project(p), progress=False)
+    p.write_text(p.read_text().replace('keywords = ["check out"]', 'keywords = ["check out", "free"]'))
+    assert project_status(p)["stages"]["risk"]["status"] == "stale"
+    monkeypatch.delattr(HarmonizerStage, "expect")
+    assert project_status(p)["stages"]["risk"]["status"] == "not used"
+
+
 KILLER = textwrap.dedent("""
     import os, signal, sys
     from polarlab import load_project

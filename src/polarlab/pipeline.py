@@ -440,7 +440,7 @@ def _write_files(result: RunResult, out_dir: Path, labels_file: str) -> None:
         if result.extra.get("human"):              # which rows people reviewed (as export/provenance names it)
             from .stages.human import human_label_columns
 
-            extra.update(human_label_columns(result.extra["human"], split, len(ds), result.final))
+            extra.update(human_label_columns(result.extra["human"], split, len(ds), result.final, extra["risk"]))
         frames.append(labels_frame(ds.ids, proba, result.task, result.matrices[split], extra))
     result.outputs["labels"] = write_table(pd.concat(frames, ignore_index=True), out_dir / labels_file)
     audits = [f.assign(source=key) for key, f in result.extra.get("audit", {}).items() if len(f)]

@@ -8,7 +8,7 @@ from llm_fake_server import FakeServer
 from polarlab.llm.backends import probe_backend
 from polarlab.llm.cache import AnswerCache, CachedAnswer
 from polarlab.llm.errors import LLMUnreachableError
-from polarlab.llm.offline import OfflineBackend, cached_answers, offline_or_raise
+from polarlab.llm.offline import OfflineBackend, cached_answers, offline_or_raise, require_cached
 from polarlab.llm.prompt import RenderedPrompt
 from polarlab.llm.remote import OpenAIBackend
 
@@ -66,3 +66,37 @@ def test_the_first_call_goes_through_when_the_server_is_back(tmp_path, dead_port
     finally:
         server.stop()
     assert reply.text.strip() == "spam" and sum(server.served.values()) == 1
+
+
+def test_a_step_with_uncached_prompts_stops_before_it_asks_naming_the_count(tmp_path, dead_port):
+    """require_cached: all cached -> nothing happens (no probe); some missing -> one error naming how many, the
+    step and how to run without it; a backend whose server answered -> nothing to check."""
+    be = OpenAIBackend("fake-model", f"http://127.0.0.1:{dead_port}/v1", max_retries=0)
+    with pytest.raises(LLMUnreachableError) as probed:
+        probe_backend(be, where="x")
+    with AnswerCache(tmp_path / "c.sqlite") as c:
+        c.put(_answer("b", "fake-model"))
+        with pytest.warns(UserWarning, match="will stop before it asks"):
+            off = offline_or_raise(be, probed.value, c, step="the LLM span source 'llm' (sources[1])",
+                                   drop="remove its [[sources]] table")
+    require_cached(off, 0, 7)                           # all cached: no probe, no error
+    assert off.error is not None and not off._asked
+    require_cached(be, 3, 7)                            # not offline: the live backend asks the server itself
+    with pytest.raises(LLMUnreachableError) as e:
+        require_cached(off, 3, 7, "over 2 document(s)")
+    assert e.value.column == "x.base_url" and e.value.message.startswith(
+        "3 of 7 prompt(s) of the LLM span source 'llm' (sources[1]) over 2 document(s) have no answer of model "
+        "'fake-model' in the answer cache")
+    assert "nothing was asked" in e.value.message
+    assert e.value.fix.startswith("run it where the LLM server answers") and e.value.fix.endswith(
+        "or run without this step: remove its [[sources]] table")
+    with pytest.raises(LLMUnreachableError) as e:
+        require_cached(off, 1, 2, drop="set [correct] budget = 0")
+    assert e.value.fix.endswith("set [correct] budget = 0")
+    server = FakeServer().start(port=dead_port)          # the server is back: a new backend's check passes
+    try:
+        with AnswerCache(tmp_path / "c.sqlite") as c, pytest.warns(UserWarning):
+            back = offline_or_raise(be, probed.value, c)
+        require_cached(back, 3, 7)
+    finally:
+        server.stop()

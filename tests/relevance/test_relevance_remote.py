@@ -3,6 +3,8 @@ OpenAI-compatible HTTP servers (the repository's fake server, and llama-cpp-pyth
 packaged Gemma 3 270M), with the SQLite answer cache."""
 from __future__ import annotations
 
+import re
+
 import json
 import sys
 from pathlib import Path
@@ -158,4 +160,7 @@ def test_a_rerun_whose_llm_answers_are_all_cached_needs_no_server(tiny_beir, tmp
     with pytest.raises(LLMUnreachableError) as e, pytest.warns(UserWarning, match="going on"):
         run_relevance(cfg, state_dir=tmp_path / "s")
     assert e.value.column == "relevance.llm" and "--llm" in e.value.fix
-    assert "this prompt's answer is not among them" in e.value.message
+    # the reranked pairs are known after retrieval: checked then, before the first call, with the count
+    assert re.match(r"1 of \d+ prompt\(s\) of the relevance LLM \(judging or reranking pairs\) have no answer",
+                    e.value.message) and "nothing was asked" in e.value.message
+    assert "leave llm_labels, polar, polar_self_training, llm_rerank out of [relevance] methods" in e.value.fix

@@ -63,6 +63,25 @@ def test_leases_undo_idempotence_and_double_review(tmp_path):
     assert agree["items"] == 2 and agree["pairwise"] == 0.5
 
 
+def test_final_labels_give_a_reviewed_item_the_reviewers_risk_not_the_machines(tmp_path):
+    """`review status --labels`: a reviewed item's risk is how much its reviewers disagreed (0 for one answer),
+    not the machine label's risk, which stays in machine_risk."""
+    store = synthetic_store(tmp_path / "d.sqlite", 4, reviews_per_item=2)
+    machine_risk = np.random.default_rng(0).uniform(0, 0.5, 4)      # as synthetic_store draws them
+    x, y = store.next_item("ann"), store.next_item("ben")
+    store.answer("ann", x["row"], 1)
+    store.answer("ben", y["row"], 0)                      # the two disagree on one item
+    z = store.next_item("cat")
+    store.answer("cat", z["row"], 1 - z["row"] % 2)       # one reviewer overrules the machine (label row % 2)
+    f = store.final_labels().set_index("id")
+    one, two = f.loc[f"x{z['row']}"], f.loc[f"x{x['row']}"]
+    assert (one["source"], one["risk"], one["reviewers"]) == ("human", 0.0, "cat")
+    assert one["machine_risk"] == pytest.approx(machine_risk[z["row"]]) and one["machine_risk"] > 0
+    assert two["source"] == "human" and two["risk"] == 0.5
+    rest = f[f["source"] == "machine"]
+    assert len(rest) == 2 and (rest["risk"] == rest["machine_risk"]).all()
+
+
 def test_terminal_review(tmp_path):
     store = synthetic_store(tmp_path / "r.sqlite", 5)
     keys = iter(["?", "2", "s", "1", "u", "1", "q"])

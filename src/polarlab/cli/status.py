@@ -78,7 +78,8 @@ def _stage_statuses(ctx: "RunContext", state: "ProjectState") -> tuple[dict[str,
     A stage whose outputs load from the state is "current" and passes its output hash on to the later stages,
     as a run would; a later stage whose inputs include the output of a stale or never-run stage is stale too,
     and one that does not read it (the features, after a rule changed) keeps its own status, as a run would
-    skip it.
+    skip it. A stale or never-run stage marks what it will provide (:func:`_expect`), so the stages it enables
+    are not shown as "not used".
     """
     from ..stages import PIPELINE, STAGES
 
@@ -92,8 +93,7 @@ def _stage_statuses(ctx: "RunContext", state: "ProjectState") -> tuple[dict[str,
             continue
         if rec is None:
             stages[name] = {"status": "never ran"}
-            if name == "harmonizer":
-                _will_have_harmonizer(ctx)
+            _expect(stage, ctx)
             continue
         info = {"finished": _utc(rec.finished), "seconds": round(rec.seconds, 3), "config_hash": rec.config_hash[:12]}
         why, changed = _why_stale(stage, ctx, rec)
@@ -107,18 +107,19 @@ def _stage_statuses(ctx: "RunContext", state: "ProjectState") -> tuple[dict[str,
         else:
             info["status"] = "stale"
             info["why"] = why or "outputs missing from the state"
-        if info["status"] == "stale" and name == "harmonizer":
-            _will_have_harmonizer(ctx)
+        if info["status"] == "stale":
+            _expect(stage, ctx)
         stages[name] = info
     return stages, stale_sources
 
 
-def _will_have_harmonizer(ctx: "RunContext") -> None:
-    """Mark ``ctx`` as a run would be once the stale harmonizer stage ran: the later stages (correct, risk) are
-    wanted when its distributions exist, and without this mark they would read "not used" instead of stale."""
-    from ..config.models import HARMONIZER_METHOD
-
-    ctx.probas.setdefault(HARMONIZER_METHOD, {})
+def _expect(stage: "Stage", ctx: "RunContext") -> None:
+    """Mark ``ctx`` as a run would leave it once ``stage`` (stale or never ran) has run, by the stage's own
+    declaration (its optional ``expect``, :class:`polarlab.stages.base.Stage`): later stages whose ``wanted`` read
+    its outputs then read "stale" or "never ran" instead of "not used"."""
+    expect = getattr(stage, "expect", None)
+    if callable(expect):
+        expect(ctx)
 
 
 def _wanted(stage: "Stage", ctx: "RunContext") -> bool:

@@ -1,11 +1,14 @@
 """Argilla: records with suggestions (export), finished responses (import).
 
+A reviewed row's suggestion is its reviewers' label (agent ``"polarlab-human"``, score = the share of
+reviewers who gave it), not the model's.
+
 Export: a JSON list of records in Argilla 2's ``Record.to_dict()`` shape, so
 ``rg.Record.from_dict(d)`` (or ``dataset.records.log``) takes them as they are::
 
     {"id": "<split>/<example id>", "fields": {"text": ...},
-     "metadata": {"polarlab_id", "split", "risk", "provenance" (JSON text)},
-     "suggestions": {"label": {"value": label, "score": p, "agent": "polarlab-<method>"}},
+     "metadata": {"polarlab_id", "split", "risk", "label_source", "reviewed", "provenance" (JSON text)},
+     "suggestions": {"label": {"value": label, "score": 1 - risk, "agent": "polarlab-<method>"}},
      "responses": {"label": [{"value": label, "user_id": annotator}, ...]}, "vectors": {}}
 
 Import: the same shape as Argilla 2 exports it (``dataset.records.to_json``, ``to_list(flatten=False)``),
@@ -33,13 +36,16 @@ QUESTION, FIELD = "label", "text"
 
 
 def to_records(data: LabeledData) -> list[dict[str, Any]]:
-    """Argilla records, one per example: the model's label as a suggestion, human votes as responses."""
+    """Argilla records, one per example: the exported label as a suggestion scored 1 - risk (the model's,
+    agent ``polarlab-<method>``; on a reviewed row the reviewers' label, agent ``polarlab-human``, score =
+    the share of reviewers who gave it), human votes as responses."""
     frame = data.frame()
+    fin = data.final()
     by_id = data.human_by_id()
     out = []
     for i, row in enumerate(frame.itertuples(index=False)):
-        top = int(data.proba[i].argmax())
-        meta: dict[str, Any] = {"polarlab_id": row.id, "risk": float(row.risk), "provenance": row.provenance}
+        meta: dict[str, Any] = {"polarlab_id": row.id, "risk": float(row.risk), "label_source": row.label_source,
+                                "reviewed": bool(row.reviewed), "provenance": row.provenance}
         key = (None, row.id)
         if data.split is not None:
             meta["split"] = row.split
@@ -47,8 +53,8 @@ def to_records(data: LabeledData) -> list[dict[str, Any]]:
         responses = [{"value": data.task.labels[v.label], "user_id": v.annotator}
                      for v in sorted(by_id.get(key, []), key=lambda v: v.time)]
         out.append({"id": row.id if data.split is None else f"{row.split}/{row.id}", "fields": {FIELD: row.text}, "metadata": meta,
-                    "suggestions": {QUESTION: {"value": data.task.labels[top], "score": float(data.proba[i, top]),
-                                               "agent": f"polarlab-{data.method}"}},
+                    "suggestions": {QUESTION: {"value": row.label, "score": 1.0 - float(fin.risk[i]),
+                                               "agent": f"polarlab-{fin.source[i]}"}},
                     "responses": {QUESTION: responses} if responses else {}, "vectors": {}, "_server_id": None})
     return out
 

@@ -1,7 +1,8 @@
 """Label Studio: tasks JSON with predictions (export), finished annotations (import).
 
-Export: a list of tasks ``{"data": {"text", "polarlab_id", "split", "risk", "provenance"},
-"predictions": [{"model_version", "score", "result": [choices]}]}`` plus the labeling config
+Export: a list of tasks ``{"data": {"text", "polarlab_id", "split", "risk", "label", "label_source",
+"reviewed", "provenance"}, "predictions": [{"model_version", "score", "result": [choices]}]}`` (a reviewed
+row's prediction is its reviewers' label, ``model_version`` ``"polarlab-human"``) plus the labeling config
 (``<Choices>`` over ``<Text>``) beside it, built and validated with ``label-studio-sdk``'s
 ``LabelInterface`` when installed. Import it in Label Studio, annotate, export as JSON.
 
@@ -52,19 +53,21 @@ def _choice(task: Task, li, label: str) -> dict[str, Any]:
 
 
 def to_tasks(data: LabeledData) -> list[dict[str, Any]]:
-    """Label Studio tasks, one per example, the model's label as a prediction with its score."""
+    """Label Studio tasks, one per example, the exported label as a prediction scored 1 - risk: the
+    model's (``model_version`` ``polarlab-<method>``), or on a reviewed row the reviewers' label
+    (``polarlab-human``, score = the share of reviewers who gave it)."""
     frame = data.frame()
+    fin = data.final()
     li = _interface(data.task)
-    proba = data.proba
     tasks = []
     for i, row in enumerate(frame.itertuples(index=False)):
-        top = int(proba[i].argmax())
         d = {"text": row.text, "polarlab_id": row.id, "risk": float(row.risk),
-             "label": row.label, "provenance": json.loads(row.provenance)}
+             "label": row.label, "label_source": row.label_source, "reviewed": bool(row.reviewed),
+             "provenance": json.loads(row.provenance)}
         if data.split is not None:
             d["split"] = row.split
-        pred = {"model_version": f"polarlab-{data.method}", "score": float(proba[i, top]),
-                "result": [_choice(data.task, li, data.task.labels[top])]}
+        pred = {"model_version": f"polarlab-{fin.source[i]}", "score": 1.0 - float(fin.risk[i]),
+                "result": [_choice(data.task, li, row.label)]}
         if li is not None:
             errors = li.validate_prediction(pred, return_errors=True)
             if errors:  # pragma: no cover - the config and the labels come from the same task

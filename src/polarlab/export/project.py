@@ -28,9 +28,7 @@ import pandas as pd
 from ..errors import DataError
 from ..matrix.label_matrix import LabelMatrix
 from ..project import Project
-from .provenance import HumanVote, LabeledData
-
-HUMAN_SOURCE = "human"
+from .provenance import HUMAN as HUMAN_SOURCE, HumanVote, LabeledData
 
 
 @dataclass

@@ -19,6 +19,8 @@ from ..io.jsonout import dumps
 from ..matrix.label_matrix import LabelMatrix
 from ..task import Task
 
+HUMAN = "human"      # the label source of a reviewed row (and the human votes' source in the project state)
+
 
 def utc_now() -> str:
     """The current time as ISO-8601 UTC (seconds)."""
@@ -50,18 +52,60 @@ class HumanVote:
         return {"label": task.labels[self.label], "annotator": self.annotator, "time": self.time, "tool": self.tool}
 
 
+def latest_per_annotator(votes: list[HumanVote]) -> list[HumanVote]:
+    """Each annotator's latest vote (earlier answers of the same person are replaced)."""
+    latest: dict[str, HumanVote] = {}
+    for v in sorted(votes, key=lambda v: v.time):
+        latest[v.annotator] = v
+    return list(latest.values())
+
+
 def human_label(votes: list[HumanVote]) -> int:
     """The reviewed label of one example: each annotator's latest vote, then the majority
     (a tie goes to the most recent vote)."""
     if not votes:
         return -1
-    latest: dict[str, HumanVote] = {}
-    for v in sorted(votes, key=lambda v: v.time):
-        latest[v.annotator] = v
-    counts = Counter(v.label for v in latest.values())
+    latest = latest_per_annotator(votes)
+    counts = Counter(v.label for v in latest)
     top = max(counts.values())
     tied = {c for c, n in counts.items() if n == top}
-    return max((v for v in latest.values() if v.label in tied), key=lambda v: v.time).label
+    return max((v for v in latest if v.label in tied), key=lambda v: v.time).label
+
+
+def human_disagreement(votes: list[HumanVote]) -> float:
+    """The risk of a reviewed label: the share of annotators (latest vote each) who gave another label
+    than :func:`human_label`; 0.0 for one annotator or a unanimous review, NaN when nobody answered."""
+    if not votes:
+        return float("nan")
+    latest = latest_per_annotator(votes)
+    label = human_label(votes)
+    return sum(v.label != label for v in latest) / len(latest)
+
+
+@dataclass
+class FinalLabels:
+    """What an export says about each of n rows: the reviewed label where people answered, else the model's.
+
+    Attributes:
+        label: (n,) class index.
+        proba: (n, k) the final distribution: the model's, or the reviewed label at probability 1 (as
+            ``polarlab run`` makes a reviewed row's final distribution, :func:`polarlab.stages.human.apply_human`).
+        risk: (n,) the chance the label is wrong: the model's, or the reviewers' disagreement
+            (:func:`human_disagreement`).
+        source: n strings, ``"human"`` or the model's method.
+        reviewers: n strings, the annotators of each row (sorted, comma-separated; "" where none).
+    """
+
+    label: np.ndarray
+    proba: np.ndarray
+    risk: np.ndarray
+    source: list[str]
+    reviewers: list[str]
+
+    @property
+    def reviewed(self) -> np.ndarray:
+        """(n,) bool: someone answered."""
+        return np.asarray([bool(r) for r in self.reviewers], dtype=bool)
 
 
 @dataclass
@@ -144,37 +188,52 @@ class LabeledData:
                                                          else f"{self.split[i]}/{self.ids[i]}", [])),
                 "human": [h.to_dict(self.task) for h in sorted(human, key=lambda h: h.time)]}
 
+    def final(self) -> FinalLabels:
+        """Each row's exported label, distribution and risk (see :class:`FinalLabels`): a reviewed row
+        carries its reviewers' label at probability 1 and their disagreement as its risk, whatever the
+        model said (its distribution in the state is the model's until the next ``polarlab run``)."""
+        by_id = self.human_by_id()
+        label = self.proba.argmax(axis=1)
+        proba, risk = self.proba.copy(), np.asarray(self.risk, dtype=np.float64).copy()
+        source, reviewers = [], []
+        for i, key in enumerate(self.keys()):
+            votes = by_id.get(key, [])
+            h = human_label(votes)
+            if h >= 0:
+                label[i] = h
+                proba[i] = 0.0
+                proba[i, h] = 1.0
+                risk[i] = human_disagreement(votes)
+            source.append(HUMAN if h >= 0 else self.method)
+            reviewers.append(",".join(sorted({v.annotator for v in votes})))
+        return FinalLabels(label, proba, risk, source, reviewers)
+
     def frame(self) -> pd.DataFrame:
         """The export table, one row per example.
 
         Columns: ``id``, ``text``, ``split`` (if known), ``label`` (the reviewed label where people
         answered, else the model's), ``label_index``, ``label_source`` (``"human"`` or the method),
-        ``probability`` (the model's probability of ``label``), ``p_<label>`` per class, ``risk``,
-        ``reviewed``, ``reviewed_by``, ``provenance`` (JSON text, see :meth:`provenance`).
+        ``probability`` of ``label`` and ``p_<label>`` per class (the model's distribution; a reviewed
+        row: 1 for its reviewed label), ``risk`` (the model's; a reviewed row: the share of reviewers who
+        gave another label, 0 when they agree), ``reviewed``, ``reviewed_by``, ``provenance`` (JSON text,
+        see :meth:`provenance`). See :meth:`final`.
         """
+        fin = self.final()
         by_id = self.human_by_id()
-        model_label = self.proba.argmax(axis=1)
-        final, source, reviewers, prov = [], [], [], []
-        for i, key in enumerate(self.keys()):
-            votes = by_id.get(key, [])
-            h = human_label(votes)
-            final.append(h if h >= 0 else int(model_label[i]))
-            source.append("human" if h >= 0 else self.method)
-            reviewers.append(",".join(sorted({v.annotator for v in votes})))
-            prov.append(dumps(self.provenance(i, votes), ensure_ascii=False, sort_keys=True))
-        final_a = np.asarray(final, dtype=np.int64)
+        prov = [dumps(self.provenance(i, by_id.get(key, [])), ensure_ascii=False, sort_keys=True)
+                for i, key in enumerate(self.keys())]
         out = pd.DataFrame({"id": self.ids, "text": list(self.texts)})
         if self.split is not None:
             out["split"] = list(self.split)
-        out["label"] = [self.task.labels[c] for c in final_a]
-        out["label_index"] = final_a
-        out["label_source"] = source
-        out["probability"] = self.proba[np.arange(len(final_a)), final_a]
+        out["label"] = [self.task.labels[c] for c in fin.label]
+        out["label_index"] = fin.label
+        out["label_source"] = fin.source
+        out["probability"] = fin.proba[np.arange(len(fin.label)), fin.label]
         for c, name in enumerate(self.task.labels):
-            out[f"p_{name}"] = self.proba[:, c]
-        out["risk"] = self.risk
-        out["reviewed"] = [bool(r) for r in reviewers]
-        out["reviewed_by"] = reviewers
+            out[f"p_{name}"] = fin.proba[:, c]
+        out["risk"] = fin.risk
+        out["reviewed"] = [bool(r) for r in fin.reviewed]
+        out["reviewed_by"] = fin.reviewers
         out["provenance"] = prov
         return out
 

@@ -588,7 +588,8 @@ def build_link_llm(cfg: LinkingConfig, cache: str | os.PathLike = ":memory:"):
     try:
         probe_backend(backend, where=where)
     except LLMConfigError as e:
-        backend = offline_or_raise(backend, e, cache)
+        backend = offline_or_raise(backend, e, cache, step="the LLM linker ([linking.llm])",
+                                   drop='set [linking.llm] backend = "none"')
     return backend
 
 

@@ -1,18 +1,27 @@
-"""A re-run whose LLM answers are all cached needs no server.
+"""A re-run whose LLM answers are all cached needs no server; one that lacks answers says so before it asks.
 
 The span, linking and relevance tasks ask an LLM server once (:func:`~polarlab.llm.backends.probe_backend`)
 before any slow work, so that a wrong URL, a refused key or an unknown model stops a fresh run in seconds.
-Which prompts they send is known only later (the linker's options come after its training, the judged pairs
-after retrieval), so a failed probe cannot tell by itself whether the run needs the server.
-:func:`offline_or_raise` decides by the answer cache:
+When the probe fails, :func:`offline_or_raise` decides by the answer cache:
 
 - the cache holds no answer of the backend's model (a fresh run, or a new model): the probe's error stops the
   run now, as before;
-- it holds some (a re-run): a warning says so and the run goes on with :class:`OfflineBackend`. A run whose
-  answers are all cached then finishes without the server; the first prompt whose answer is not cached asks
-  the server again (in seconds: the probe) and, if it still does not answer, stops the run with the probe's
-  error, its message saying that the cached answers were used and this one is missing. Answers given before
-  are in the cache, so nothing paid is lost.
+- it holds some (a re-run): a warning says so and the run goes on with :class:`OfflineBackend`.
+
+Each step that asks the LLM then counts its uncached prompts *before it asks any*
+(:func:`require_cached`): none missing, it reads every answer from the cache; some missing, the server is
+probed once more (it may be back) and, if it still does not answer, one error names how many of the step's
+prompts are missing, the step, and the fix (start the server, or leave the step out). Nothing is asked
+before that and no output is written. Where a step's prompts are known:
+
+- spans: every sentence of the documents the LLM source reads, before any source runs (checked up front,
+  :func:`polarlab.spans.run.build_source`); the span correction's re-asks are the riskiest harmonized spans,
+  known after the harmonizer: checked then, before the first re-ask;
+- linking: the options of each mention come from the other linkers after their training, so the LLM
+  linker's prompts are checked after training, before its first call (test mentions, then the pseudo-dev
+  mentions);
+- relevance: the judged pairs come from retrieval, so each LLM step (labels of the pool, reranking) is
+  checked when its pairs are known, before its first call.
 
 (The label task needs none of this: its prompts are known before it asks anything, and
 :class:`~polarlab.llm.source.LLMSource` probes only when some answer is missing.)
@@ -47,16 +56,21 @@ class OfflineBackend:
     """``backend`` after its server failed the probe with ``error``, for a run that reads its answers from the
     cache: the same model id, parameters and token counts (so the same cache keys), but the first call (or
     ``probe``) probes the server again and, if it still fails, raises ``error``, and so does every later call.
+    A step that knows its prompts calls :meth:`require` first, so that it asks nothing when some are missing.
 
     Args:
         backend: the backend whose ``probe`` failed.
         error: the probe's error, as the run names it (its key in the project file).
         cache: the answer cache, named in the error.
+        step: what asks the LLM, as the error names it (e.g. ``"the LLM span source 'llm' (sources[2])"``).
+        drop: how to run without it (e.g. ``'set [linking.llm] backend = "none"'``), for the error's fix.
     """
 
-    def __init__(self, backend: Backend, error: LLMConfigError, cache: AnswerCache | str | Path) -> None:
+    def __init__(self, backend: Backend, error: LLMConfigError, cache: AnswerCache | str | Path,
+                 step: str = "the LLM", drop: str | None = None) -> None:
         where = cache.path if isinstance(cache, AnswerCache) else cache
         self.backend = backend
+        self.probe_error, self.where, self.step, self.drop = error, where, step, drop
         self.error: LLMConfigError | None = replace(
             error, message=f"{error.message}; the run went on with the answers of model {backend.model_id!r} "
                            f"cached in {where}, but this prompt's answer is not among them")
@@ -67,7 +81,8 @@ class OfflineBackend:
         return f"OfflineBackend({self.backend!r})"
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("backend", "error", "_asked", "_lock"):   # not set yet (copy, pickle): no recursion
+        if name in ("backend", "error", "_asked", "_lock", "probe_error", "where", "step", "drop"):
+            # not set yet (copy, pickle): no recursion
             raise AttributeError(name)
         value = getattr(self.backend, name)
         if name == "run_many":      # only where the backend has it: callers choose their path by its presence
@@ -91,6 +106,27 @@ class OfflineBackend:
     def probe(self) -> None:
         self._live()
 
+    def require(self, missing: int, total: int, what: str = "", drop: str | None = None) -> None:
+        """Before a step asks anything: ``missing`` of its ``total`` prompts are not in the cache. None missing:
+        nothing to do. Else the server is probed once more and, if it still does not answer, one
+        :class:`LLMConfigError` (the probe's key) names the count, the step (``what`` added to its name) and
+        the fix (``drop``, else the backend's, says how to run without the step); nothing has been asked."""
+        if missing <= 0:
+            return
+        try:
+            self._live()
+        except LLMConfigError:
+            e = self.probe_error
+            step = f"{self.step} {what}".strip()
+            fix = "run it where the LLM server answers" + (f" ({e.fix})" if e.fix else "")
+            drop = drop or self.drop
+            if drop:
+                fix += f", or run without this step: {drop}"
+            raise replace(e, message=f"{missing} of {total} prompt(s) of {step} have no answer of model "
+                                     f"{self.backend.model_id!r} in the answer cache {self.where}, and the LLM "
+                                     f"server does not answer ({e.message}); nothing was asked",
+                          fix=fix) from None
+
     def score(self, prompt, words):
         return self._live().score(prompt, words)
 
@@ -98,10 +134,13 @@ class OfflineBackend:
         return self._live().generate(prompt)
 
 
-def offline_or_raise(backend: Backend, error: LLMConfigError, cache: AnswerCache | str | Path | None) -> Backend:
+def offline_or_raise(backend: Backend, error: LLMConfigError, cache: AnswerCache | str | Path | None,
+                     step: str = "the LLM", drop: str | None = None) -> Backend:
     """What a run does when ``backend``'s probe failed with ``error``: raise it when ``cache`` holds no answer of
     ``backend``'s model (nothing to go on with: a fresh run stops in seconds); else warn and return an
-    :class:`OfflineBackend` (the run reads its answers from the cache; one it lacks raises ``error``).
+    :class:`OfflineBackend` (the run reads its answers from the cache; a step whose prompts are not all there
+    stops before it asks, :func:`require_cached`). ``step`` and ``drop`` name the step and how to leave it out,
+    for that error.
 
     Raises:
         LLMConfigError: ``error``, when the cache holds no answer of this model.
@@ -111,6 +150,15 @@ def offline_or_raise(backend: Backend, error: LLMConfigError, cache: AnswerCache
         raise error from None
     where = cache.path if isinstance(cache, AnswerCache) else cache
     warnings.warn(f"{error.column or 'llm'}: {error.message}; going on with the {n} answer(s) of model "
-                  f"{backend.model_id!r} cached in {where}: a prompt whose answer is not there will stop the run "
-                  f"with this error", stacklevel=2)
-    return OfflineBackend(backend, error, cache)
+                  f"{backend.model_id!r} cached in {where}: a step whose prompts are not all there will stop "
+                  f"before it asks, with this error", stacklevel=2)
+    return OfflineBackend(backend, error, cache, step=step, drop=drop)
+
+
+def require_cached(backend: Backend, missing: int, total: int, what: str = "", drop: str | None = None) -> None:
+    """Before a step asks ``backend`` anything: when the backend is an :class:`OfflineBackend` (its server failed
+    the probe) and ``missing`` of the step's ``total`` prompts are not cached, stop with one error naming the
+    count, the step and the fix (:meth:`OfflineBackend.require`). Any other backend: nothing to check (it
+    asks the server, which answered the probe)."""
+    if isinstance(backend, OfflineBackend):
+        backend.require(missing, total, what, drop)

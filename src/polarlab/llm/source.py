@@ -25,6 +25,7 @@ from .backend import Backend, BackendReply
 from .cache import AnswerCache, CachedAnswer, cache_key
 from .calibrate import CONTENT_FREE_INPUTS, calibrate, content_free_distribution, content_free_requests
 from .errors import LLMConfigError, LLMError
+from .offline import require_cached
 from .parse import parse_answer
 from .prompt import PromptBuilder, RenderedPrompt
 from .request import ABSTAIN, Answer, PromptRequest
@@ -227,6 +228,7 @@ class LLMSource:
 
         found = self.cache.get_many(prompts.items)
         missing = [prompts.items[k] for k in prompts.items if k not in found]
+        require_cached(self.backend, len(missing), len(prompts.items))   # offline: stop before asking any
         errors: dict[str, str] = {}
         self._run(missing, task, params, found, errors, stats)
         stats.cache_hits = stats.requests - stats.calls

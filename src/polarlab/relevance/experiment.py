@@ -72,7 +72,8 @@ def check_llm(source: LLMSource) -> None:
         fix = {"relevance.llm": "start the server, or fix [relevance] llm (--llm), e.g. http://127.0.0.1:8000/v1",
                "relevance.llm_model": "set [relevance] llm_model (--llm-model) to one of the listed names"}.get(key, e.fix)
         source.backend = offline_or_raise(source.backend, type(e)(e.message, file=e.file, column=key, fix=fix),
-                                          source.cache)
+                                          source.cache, step="the relevance LLM (judging or reranking pairs)",
+                                          drop=f"leave {', '.join(LLM_METHODS)} out of [relevance] methods")
 
 
 def auroc_noise(labels: np.ndarray) -> float:

@@ -408,8 +408,9 @@ class ReviewStore:
 
     def final_labels(self) -> "pd.DataFrame":
         """One row per item: ``id``, ``label`` (label name: the people's answer where reviewed, else the current
-        machine label), ``source`` (``human`` | ``machine``), ``machine_label``, ``risk`` (of the machine label),
-        ``reviewers`` (comma-separated)."""
+        machine label), ``source`` (``human`` | ``machine``), ``risk`` (of ``label``: the machine label's, or on a
+        reviewed item the share of its answers that gave another label, 0 when they agree), ``machine_label``,
+        ``machine_risk`` (of the machine label), ``reviewers`` (comma-separated)."""
         import pandas as pd
 
         labels = self.meta().get("labels", [])
@@ -419,15 +420,26 @@ class ReviewStore:
         n = (items[-1]["row"] + 1) if items else 0
         human = self.human_labels(n)[0]
         who: dict[int, list[str]] = {}
+        given: dict[int, list[int]] = {}
         for a in self.answers():
             if a["answer"] is not None:
                 who.setdefault(a["row"], []).append(a["reviewer"])
+                given.setdefault(a["row"], []).append(int(a["answer"]))
+
+        def risk(it) -> float:
+            h = human[it["row"]]
+            if h < 0:
+                return float(it["risk"])
+            answers = given[it["row"]]
+            return sum(x != h for x in answers) / len(answers)
+
         return pd.DataFrame({
             "id": [it["item_id"] for it in items],
             "label": [name(int(human[it["row"]])) if human[it["row"]] >= 0 else name(it["label"]) for it in items],
             "source": ["human" if human[it["row"]] >= 0 else "machine" for it in items],
+            "risk": [risk(it) for it in items],
             "machine_label": [name(it["label"]) for it in items],
-            "risk": [float(it["risk"]) for it in items],
+            "machine_risk": [float(it["risk"]) for it in items],
             "reviewers": [",".join(who.get(it["row"], [])) for it in items]})
 
     def agreement(self) -> dict[str, Any]:

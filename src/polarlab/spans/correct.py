@@ -17,6 +17,7 @@ import numpy as np
 
 from ..llm.backend import Backend
 from ..llm.cache import AnswerCache, CachedAnswer, cache_key
+from ..llm.offline import require_cached
 from ..llm.errors import LLMError
 from ..llm.prompt import RenderedPrompt
 from ..text import one_line
@@ -75,6 +76,11 @@ class SpanVerifier:
         return RenderedPrompt(pre, f"Sentence: {one_line(_context(doc, span))}\n"
                                    f"Words: \"{one_line(doc.text[span.start:span.end])}\"\nAnswer:")
 
+    def key(self, doc: SpanDoc, span: Span) -> str:
+        """The cache key of the re-ask about ``span``."""
+        return cache_key(self.backend.model_id, {**self.backend.params("scoring"), "task": PROMPT_VERSION},
+                         self.prompt(doc, span).text)
+
     def p_yes(self, doc: SpanDoc, span: Span) -> float | None:
         p = self.prompt(doc, span)
         params = {**self.backend.params("scoring"), "task": PROMPT_VERSION}
@@ -108,7 +114,12 @@ def verify_spans(docs: Sequence[SpanDoc], spans: Sequence[Sequence[Span]], probs
     """
     out = [list(S) for S in spans]
     audit = []
-    for r in spans_by_risk(spans, probs)[:max(0, int(budget))]:
+    chosen = spans_by_risk(spans, probs)[:max(0, int(budget))]
+    keys = list(dict.fromkeys(verifier.key(docs[r.doc], r.span) for r in chosen))
+    # known only now (the riskiest harmonized spans): an offline re-run stops here, before the first re-ask
+    require_cached(verifier.backend, len(keys) - len(verifier._cache.get_many(keys)), len(keys),
+                   "(the span correction's re-asks)", drop="set [correct] budget = 0")
+    for r in chosen:
         d = docs[r.doc]
         py = verifier.p_yes(d, r.span)
         keep = py is None or py >= verifier.threshold

@@ -112,6 +112,12 @@ class Stage(Protocol):
     depends on; ``inputs`` the hashes of what it reads (``ctx.hashes`` of earlier stages, data hashes);
     ``run`` computes (filling ``ctx``) and returns its report; ``save`` stores the outputs in the state (inside
     the transaction that also records the stage) and returns their hash; ``load`` restores them when skipped.
+
+    Optional (read with ``getattr``): ``always = True`` runs the stage every time; ``expect(ctx)`` marks in
+    ``ctx`` what later stages' ``wanted`` read from this stage's outputs, as if it had run, without computing
+    anything. ``polarlab status`` calls it for a stage that is stale or never ran, so that a later stage it
+    will enable reads "stale" or "never ran", not "not used" (the harmonizer's distributions enable
+    ``correct`` and ``risk``).
     """
 
     name: str

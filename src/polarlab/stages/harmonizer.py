@@ -50,6 +50,10 @@ class HarmonizerStage:
     def wanted(self, ctx: RunContext) -> bool:
         return wants_harmonizer(ctx)
 
+    def expect(self, ctx: RunContext) -> None:
+        """Once it runs, its distributions exist: the ``correct`` and ``risk`` stages are wanted (status)."""
+        ctx.probas.setdefault(HARMONIZER_METHOD, {})
+
     def config(self, ctx: RunContext) -> Any:
         opts, deep = harmonizer_options(ctx)
         return {"options": opts, "transformer": deep, "fit_split": ctx.fit_split, "n_classes": ctx.task.n_classes,

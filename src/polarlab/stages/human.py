@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..export.project import HUMAN_SOURCE, human_votes_from_state
-from ..export.provenance import HumanVote, human_label
+from ..export.provenance import HumanVote, human_disagreement, human_label
 from ..state import ProjectState, content_hash
 
 
@@ -28,10 +28,13 @@ class HumanColumn:
     Attributes:
         votes: (n,) reviewed label per example, -1 where nobody answered.
         reviewers: n strings, the reviewers of each example (sorted, comma-separated; "" where none).
+        disagreement: (n,) share of an example's reviewers who gave another label (0.0 where they agree,
+            NaN where nobody answered): the risk of a reviewed label (:func:`human_disagreement`).
     """
 
     votes: np.ndarray
     reviewers: list[str]
+    disagreement: np.ndarray
 
     @property
     def reviewed(self) -> np.ndarray:
@@ -51,7 +54,8 @@ def human_columns(state: ProjectState, ids: dict[str, list[str]]) -> dict[str, H
     for split, split_ids in ids.items():
         answers = [by_key.get((split, str(i)), []) for i in split_ids]
         out[split] = HumanColumn(np.asarray([human_label(a) for a in answers], dtype=np.int64),
-                                 [",".join(sorted({v.annotator for v in a})) for a in answers])
+                                 [",".join(sorted({v.annotator for v in a})) for a in answers],
+                                 np.asarray([human_disagreement(a) for a in answers], dtype=np.float64))
     return out
 
 
@@ -69,11 +73,14 @@ def apply_human(proba: np.ndarray, column: HumanColumn) -> np.ndarray:
     return out
 
 
-def human_label_columns(columns: dict[str, HumanColumn], split: str, n: int, method: str) -> dict[str, Any]:
+def human_label_columns(columns: dict[str, HumanColumn], split: str, n: int, method: str,
+                        risk: np.ndarray) -> dict[str, Any]:
     """Extra columns of the labels file for ``split`` (as :meth:`LabeledData.frame` names them):
+    ``risk`` (``risk``, the final model's, n values; a reviewed row: its reviewers' disagreement),
     ``label_source`` (``"human"`` or ``method``), ``reviewed``, ``reviewed_by``."""
     col = columns.get(split)
     reviewed = col.reviewed if col is not None else np.zeros(n, dtype=bool)
-    return {"label_source": [HUMAN_SOURCE if r else method for r in reviewed],
+    risk = np.where(reviewed, col.disagreement, risk) if col is not None else np.asarray(risk)
+    return {"risk": risk, "label_source": [HUMAN_SOURCE if r else method for r in reviewed],
             "reviewed": [bool(r) for r in reviewed],
             "reviewed_by": list(col.reviewers) if col is not None else [""] * n}

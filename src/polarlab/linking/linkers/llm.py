@@ -24,6 +24,7 @@ import numpy as np
 
 from ...llm.backend import Backend, BackendReply
 from ...llm.cache import AnswerCache, CachedAnswer, cache_key
+from ...llm.offline import require_cached
 from ...llm.errors import LLMError
 from ...llm.prompt import RenderedPrompt
 from ...ontology.terms import Ontology
@@ -135,6 +136,10 @@ class LLMLinker:
             key = cache_key(self.backend.model_id, {**params, "words": list(words)}, p.text)
             todo.append((i, p, words, key))
         found = self._cache.get_many([t[3] for t in todo])
+        # the options come from the other linkers (after their training): an offline re-run is checked here,
+        # before the first call (polarlab.llm.offline)
+        require_cached(self.backend, sum(t[3] not in found for t in todo), len(todo),
+                       f"over {len(mentions)} mention(s)")
         missing = []
         for i, p, words, key in todo:
             row = found.get(key)

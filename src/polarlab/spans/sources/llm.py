@@ -109,11 +109,23 @@ class LLMSpanSource:
     def prompt(self, text: str) -> RenderedPrompt:
         return RenderedPrompt(self.prefix(), f"Text: {one_line(text)}\nNames:")
 
-    def reply(self, text: str, doc_id: str = "") -> str | None:
-        """The model's raw reply for one sentence ``text`` (cached), None when the call failed."""
+    def _key(self, text: str) -> tuple[RenderedPrompt, dict, str]:
+        """(prompt, parameters, cache key) of one sentence ``text``."""
         p = self.prompt(text)
         params = {**self.backend.params("generation"), "task": PROMPT_VERSION}
-        key = cache_key(self.backend.model_id, params, p.text)
+        return p, params, cache_key(self.backend.model_id, params, p.text)
+
+    def cache_keys(self, docs: Sequence[SpanDoc]) -> list[str]:
+        """The distinct cache keys of every prompt :meth:`find` sends for ``docs`` (one per sentence), in order."""
+        return list(dict.fromkeys(self._key(d.text[a:b])[2] for d in docs for a, b in sentences(d.text)))
+
+    def cached(self, keys: Sequence[str]) -> set[str]:
+        """Those of ``keys`` whose answer is in the cache."""
+        return set(self._cache.get_many(keys))
+
+    def reply(self, text: str, doc_id: str = "") -> str | None:
+        """The model's raw reply for one sentence ``text`` (cached), None when the call failed."""
+        p, params, key = self._key(text)
         row = self._cache.get(key)
         if row is not None:
             self.stats["cached"] += 1
