@@ -295,3 +295,16 @@ def test_the_page_stops_when_the_target_is_reached(tmp_path):
     lines = []
     assert run_tui(store, "terry", read=lambda _: "q", write=lines.append) == 0 and "reached the target" in lines[0]
 
+
+@pytest.mark.parametrize("option, flag", [(["--target", "1.5"], "--target"), (["--budget", "0"], "--budget"),
+                                          (["--audit-share", "1"], "--audit-share"), (["--accepted", "x"], "--accepted"),
+                                          (["--batch-size", "0"], "--batch-size"),
+                                          (["--schedule", "linear:0.1:0.1:1.5"], "--schedule"),
+                                          (["--schedule", "list:"], "--schedule")])
+def test_cli_names_the_option_of_a_bad_review_setting(review_project, option, flag):
+    """One line naming the option the user typed (before: ``key 'review.target'``, a key no project file has)."""
+    # --tui: were the setting taken, the review would end at "q" rather than serve on
+    r = runner.invoke(cli.app, ["review", str(review_project), "--tui", "--reviewer", "ty", *option], input="q\n")
+    assert r.exit_code == 2, r.output
+    assert f"key '{flag}'" in r.stderr and "Fix:" in r.stderr and "review." not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
