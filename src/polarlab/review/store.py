@@ -117,7 +117,8 @@ def stop_message(why: str, status: dict[str, Any]) -> str:
     """
     after = "`polarlab run` on the project uses the answers; `polarlab review status` shows the estimate"
     if why == "budget":
-        return (f"The review budget is spent ({status['budget']} reviews). {after}. To review more, start "
+        n = status["budget"]
+        return (f"The review budget is spent ({n} review{'' if n == 1 else 's'}). {after}. To review more, start "
                 f"`polarlab review` again with a larger --budget")
     lower = (status.get("estimate") or {}).get("lower")
     if lower is None or lower != lower:         # no unreviewed item left to estimate
