@@ -308,3 +308,31 @@ def test_cli_names_the_option_of_a_bad_review_setting(review_project, option, fl
     assert r.exit_code == 2, r.output
     assert f"key '{flag}'" in r.stderr and "Fix:" in r.stderr and "review." not in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_the_report_after_review_and_rerun_says_what_people_found(review_project):
+    """Review, `polarlab run` (reviewed rows now carry the people's labels), `polarlab report`: the report compares
+    the answers with the label the review showed, not with the final label (before: every reviewed label "right",
+    1.000, once the run had read the answers), and gives the review's status and estimate as `review status` does."""
+    import html
+    import re
+
+    from polarlab.project import load_project
+    from polarlab.review.session import ReviewConfig, open_session
+
+    assert runner.invoke(cli.app, ["run", str(review_project), "--no-progress"]).exit_code == 0
+    s = open_session(load_project(review_project), ReviewConfig(batch_size=50, audit_share=0.0, budget=20))
+    for _ in range(6):        # every answer says the shown label is wrong
+        it = s.store.next_item("rae")
+        s.store.answer("rae", it["row"], 1 - it["label"])
+    status = s.store.status()
+    assert runner.invoke(cli.app, ["run", str(review_project), "--no-progress"]).exit_code == 0
+    r = runner.invoke(cli.app, ["report", str(review_project)])
+    assert r.exit_code == 0, r.output
+    page = html.unescape((review_project.parent / "out" / "report.html").read_text(encoding="utf-8"))
+    assert "on 0 of 6 reviewed items: 0.000 (95% Wilson interval" in page
+    e = status["estimate"]
+    assert (f"reviewed 6 (random checks 0), accepted {status['accepted']}, remaining {status['remaining']}; errors "
+            f"found 6; budget 20 reviews, 14 left" in page)
+    assert re.search(rf"unreviewed labels: {100 * e['accuracy']:.1f}% \[{100 * e['lower']:.1f}%, "
+                     rf"{100 * e['upper']:.1f}%\] \(90% interval", page)
