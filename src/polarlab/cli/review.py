@@ -127,7 +127,7 @@ def _serve(session, host: str, port: int, token: Optional[str], no_browser: bool
     if status["stop"] is not None:        # the page will serve no item: say why here too
         from ..review.store import stop_message
 
-        console.print(stop_message(status["stop"], status), markup=False, highlight=False)
+        console.print(stop_message(status["stop"], status), markup=False, highlight=False, soft_wrap=True)
     if not no_browser:
         webbrowser.open(url)
     try:
