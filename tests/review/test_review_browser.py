@@ -153,3 +153,23 @@ def test_token_is_required_and_posts_are_csrf_safe(served):
                      headers={"Host": "attacker.example"}).status_code == 400
     page = httpx.get(f"{server.url}/", params={"token": TOKEN})
     assert "script-src 'nonce-" in page.headers["content-security-policy"]
+
+
+def test_the_page_says_why_the_review_stopped(tmp_path):
+    """A synthetic store (no pipeline) with a budget of one review: after the answer the page shows why it serves
+    no more items and what to do."""
+    from conftest import synthetic_store
+
+    store = synthetic_store(tmp_path / "r.sqlite", 10)
+    store.set_meta(budget=1)
+    with ReviewServer(create_app(store, TOKEN)) as server, playwright.sync_playwright() as p:
+        browser = p.chromium.launch(**LAUNCH)
+        try:
+            _, page, _ = open_page(browser, server, "stu")
+            page.keyboard.press("2")
+            playwright.expect(page.locator("#card")).to_have_attribute("data-item", "", timeout=30000)
+            text = page.text_content("#text")
+            assert "budget is spent (1 review)" in text and "--budget" in text, text
+        finally:
+            browser.close()
+    assert [a["answer"] for a in store.answers()] == [1]

@@ -272,3 +272,86 @@ def test_a_store_written_before_the_acceptance_score_opens_and_counts_by_risk(tm
     store.update_scores(np.arange(2), np.array([0, 1]), np.array([0.1, 0.3]), np.array([2.0, 1.0]),
                         np.array([0.9, 0.7]), accept_scores=np.array([0.25, 0.3]))
     assert store.status()["accepted"] == 0          # by the score, not by the risk (0.1 < 0.2)
+
+
+def test_the_page_and_the_terminal_stop_when_the_budget_is_spent(tmp_path):
+    """The stopping rule ends the review in the app and the TUI (before: items were served past the budget, with no
+    word of it); an undo reopens the budget; the message says what to do."""
+    import httpx
+
+    store = synthetic_store(tmp_path / "r.sqlite", 20)
+    store.set_meta(budget=2)
+    head = {"X-Review-Token": "tok"}
+    with ReviewServer(create_app(store, "tok", status_ttl=0.0)) as server:
+        for _ in range(2):
+            item = httpx.get(f"{server.url}/api/next", params={"reviewer": "pat"}, headers=head).json()["item"]
+            assert httpx.post(f"{server.url}/api/answer", json={"reviewer": "pat", "row": item["row"], "label": 1},
+                              headers=head).status_code == 200
+        done = httpx.get(f"{server.url}/api/next", params={"reviewer": "pat"}, headers=head).json()
+        assert done["done"] and done["item"] is None and done["stop"] == "budget"
+        assert "budget is spent (2 reviews)" in done["message"] and "--budget" in done["message"]
+        assert httpx.post(f"{server.url}/api/undo", json={"reviewer": "pat"}, headers=head).json()["row"] is not None
+        again = httpx.get(f"{server.url}/api/next", params={"reviewer": "pat"}, headers=head).json()
+        assert again["item"] is not None and again["stop"] is None
+        refused = httpx.get(f"{server.url}/api/status")
+        assert refused.status_code == 403 and "Fix:" in refused.json()["error"]
+    lines = []
+    keys = iter(["1", "2", "1", "q"])
+    n = run_tui(store, "terry", read=lambda _: next(keys), write=lines.append)
+    assert n == 1 and "budget is spent" in lines[-1]          # terry's one answer spends what pat's undo freed
+    assert len([a for a in store.answers() if a["answer"] is not None]) == 2
+
+
+def test_the_page_stops_when_the_target_is_reached(tmp_path):
+    import httpx
+
+    store = synthetic_store(tmp_path / "r.sqlite", 200)
+    store.set_meta(target=0.3)             # risks 0-0.5, no answer yet: the lower bound (~0.41) is above 0.3
+    assert store.status()["stop"] == "target"
+    with ReviewServer(create_app(store, "tok")) as server:
+        done = httpx.get(f"{server.url}/api/next", params={"reviewer": "pat"}, headers={"X-Review-Token": "tok"}).json()
+    assert done["stop"] == "target" and "reached the target" in done["message"] and "--target" in done["message"]
+    lines = []
+    assert run_tui(store, "terry", read=lambda _: "q", write=lines.append) == 0 and "reached the target" in lines[0]
+
+
+@pytest.mark.parametrize("option, flag", [(["--target", "1.5"], "--target"), (["--budget", "0"], "--budget"),
+                                          (["--audit-share", "1"], "--audit-share"), (["--accepted", "x"], "--accepted"),
+                                          (["--batch-size", "0"], "--batch-size"),
+                                          (["--schedule", "linear:0.1:0.1:1.5"], "--schedule"),
+                                          (["--schedule", "list:"], "--schedule")])
+def test_cli_names_the_option_of_a_bad_review_setting(review_project, option, flag):
+    """One line naming the option the user typed (before: ``key 'review.target'``, a key no project file has)."""
+    # --tui: were the setting taken, the review would end at "q" rather than serve on
+    r = runner.invoke(cli.app, ["review", str(review_project), "--tui", "--reviewer", "ty", *option], input="q\n")
+    assert r.exit_code == 2, r.output
+    assert f"key '{flag}'" in r.stderr and "Fix:" in r.stderr and "review." not in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_the_report_after_review_and_rerun_says_what_people_found(review_project):
+    """Review, `polarlab run` (reviewed rows now carry the people's labels), `polarlab report`: the report compares
+    the answers with the label the review showed, not with the final label (before: every reviewed label "right",
+    1.000, once the run had read the answers), and gives the review's status and estimate as `review status` does."""
+    import html
+    import re
+
+    from polarlab.project import load_project
+    from polarlab.review.session import ReviewConfig, open_session
+
+    assert runner.invoke(cli.app, ["run", str(review_project), "--no-progress"]).exit_code == 0
+    s = open_session(load_project(review_project), ReviewConfig(batch_size=50, audit_share=0.0, budget=20))
+    for _ in range(6):        # every answer says the shown label is wrong
+        it = s.store.next_item("rae")
+        s.store.answer("rae", it["row"], 1 - it["label"])
+    status = s.store.status()
+    assert runner.invoke(cli.app, ["run", str(review_project), "--no-progress"]).exit_code == 0
+    r = runner.invoke(cli.app, ["report", str(review_project)])
+    assert r.exit_code == 0, r.output
+    page = html.unescape((review_project.parent / "out" / "report.html").read_text(encoding="utf-8"))
+    assert "on 0 of 6 reviewed items: 0.000 (95% Wilson interval" in page
+    e = status["estimate"]
+    assert (f"reviewed 6 (random checks 0), accepted {status['accepted']}, remaining {status['remaining']}; errors "
+            f"found 6; budget 20 reviews, 14 left" in page)
+    assert re.search(rf"unreviewed labels: {100 * e['accuracy']:.1f}% \[{100 * e['lower']:.1f}%, "
+                     rf"{100 * e['upper']:.1f}%\] \(90% interval", page)

@@ -23,9 +23,18 @@ review_app = typer.Typer(cls=_DefaultServe, no_args_is_help=True,
                               "starts a review (= `review serve`); `polarlab review status PROJECT` reports on it.")
 
 
+#: the setting a review error names (``ReviewConfig``'s, as ``review.<name>``) -> the option that sets it here
+_FLAGS = {"reviews_per_item": "--double-review", "values": "--schedule"}
+
+
 def _fail(e) -> None:
+    """Exit with ``e`` as one line; a review setting is named by its command-line option (``--target``)."""
+    from ..errors import ConfigError
     from .main import _fail as fail
 
+    if isinstance(e, ConfigError) and (e.column or "").startswith("review."):
+        name = e.column[len("review."):]
+        e.column = _FLAGS.get(name, "--" + name.replace("_", "-"))
     fail(e)
 
 
@@ -114,6 +123,11 @@ def _serve(session, host: str, port: int, token: Optional[str], no_browser: bool
     url = f"{server.url}/?token={token}"
     console.print(f"review server at {server.url}  token: {token}")
     console.print(f"open {url}", soft_wrap=True)
+    status = session.store.status()
+    if status["stop"] is not None:        # the page will serve no item: say why here too
+        from ..review.store import stop_message
+
+        console.print(stop_message(status["stop"], status), markup=False, highlight=False, soft_wrap=True)
     if not no_browser:
         webbrowser.open(url)
     try:

@@ -13,7 +13,6 @@ import pandas as pd
 
 from ..errors import DataError
 from ..export.project import ProjectLabels, load_project_labels, open_state
-from ..export.provenance import human_label
 from ..project import Project
 from .data import Calibration, EndModelReport, ReportData
 
@@ -90,6 +89,30 @@ def end_model_report(directory: Path) -> EndModelReport | None:
                           np.asarray(ev.get("confusion", []), dtype=np.int64), meta.get("self_training"))
 
 
+def review_summary(project: Project) -> tuple[list[tuple[int, int]], dict[str, Any] | None]:
+    """The review loop's answers in the project state: per reviewed item (the review model's label when it was first
+    answered, the people's label), and the review's status (:meth:`ReviewStore.status` without its chart); ([], None)
+    when no review has started.
+
+    Not the final labels: once ``polarlab run`` has read the answers, a reviewed row's final label *is* the people's,
+    and comparing the two would report every reviewed label right."""
+    from ..review.session import store_path
+    from ..review.store import ReviewStore
+
+    path = store_path(project)
+    if not path.exists():
+        return [], None
+    store = ReviewStore(path)
+    n = store.n_items()
+    if n == 0:
+        return [], None
+    human, _, machine, _ = store.human_labels(n)
+    pairs = [(int(machine[r]), int(human[r])) for r in np.flatnonzero(human >= 0)]
+    status = store.status()
+    status.pop("chart", None)
+    return pairs, status
+
+
 def project_report_data(project: Project, title: str | None = None) -> ReportData:
     """Everything the report shows, from the project's state and outputs folder."""
     from ..pipeline import choose_fit_split
@@ -109,11 +132,7 @@ def project_report_data(project: Project, title: str | None = None) -> ReportDat
         calibration = calibration_from_labels_file(read_table(labels_path), metrics)
     d = labels.data
     frame = pd.DataFrame({"label": d.frame()["label"], "split": d.split})
-    pairs = []
-    position = {key: i for i, key in enumerate(d.keys())}
-    model_label = d.proba.argmax(1)
-    for key, votes in d.human_by_id().items():
-        pairs.append((int(model_label[position[key]]), human_label(votes)))
+    pairs, review = review_summary(project)
     timeline = {k: v for k, v in metrics.get("seconds", {}).items() if k != "total"}
     state = open_state(project)
     if state is not None:
@@ -128,5 +147,5 @@ def project_report_data(project: Project, title: str | None = None) -> ReportDat
     return ReportData(task=project.task, title=title or f"polarlab report: {project.task.name}",
                       sources=sources_table(labels, analysis, fit_split), labels=frame, calibration=calibration,
                       label_metrics=metrics.get("metrics", {}), correction=metrics.get("correction", {}),
-                      human=list(d.human), review_pairs=pairs, llm=metrics.get("llm", {}), end_model=end_model,
+                      human=list(d.human), review_pairs=pairs, review=review, llm=metrics.get("llm", {}), end_model=end_model,
                       timeline=timeline, notes=notes)

@@ -52,8 +52,11 @@ class ReportData:
         calibration: risk-vs-error of each LLM (needs gold).
         label_metrics: method -> split -> metrics (label quality where gold exists).
         correction: LLM -> split -> correction report (``llm_error_before/after``, ``calls``, ...).
-        human: human votes (review loop / imports) and ``review_agreement`` rows: (model label,
-            human label) pairs for the accuracy estimate.
+        human: human votes (review loop / imports).
+        review_pairs: per item the review loop's people answered: (the review model's label when the item was first
+            answered, the people's label), for the share of shown labels people confirmed.
+        review: the review's status, as ``polarlab review status`` reports it (:meth:`ReviewStore.status`: counts,
+            the gold-free estimate of the unreviewed labels with its interval, budget, stop); None without a review.
         llm: LLM name -> run stats (calls, tokens, seconds, cost).
         end_model: the end model's test metrics and confusion matrix.
         timeline: stage -> seconds, in run order.
@@ -70,6 +73,7 @@ class ReportData:
     correction: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     human: list[HumanVote] = field(default_factory=list)
     review_pairs: list[tuple[int, int]] = field(default_factory=list)
+    review: dict[str, Any] | None = None
     llm: dict[str, dict[str, Any]] = field(default_factory=dict)
     end_model: EndModelReport | None = None
     timeline: dict[str, float] = field(default_factory=dict)

@@ -123,11 +123,27 @@ def _review(d: ReportData) -> str:
     if n:
         k = sum(int(a == b) for a, b in d.review_pairs)
         lo, hi = wilson(k, n)
-        out += note(f"Accuracy estimate of the model's labels from the reviewed examples: {k / n:.3f} "
-                    f"(95% Wilson interval {lo:.3f}–{hi:.3f}, n = {n}).")
+        out += note(f"People confirmed the review model's label (as it was when first answered) on {k} of {n} "
+                    f"reviewed items: {k / n:.3f} (95% Wilson interval {lo:.3f}–{hi:.3f}). The items were chosen "
+                    f"mostly by risk, so this is not the accuracy of all labels (below).")
+    if d.review:
+        out += note(_review_status(d.review))
     tools = sorted({v.tool for v in d.human})
     people = sorted({v.annotator for v in d.human})
     return out + note(f"{len(d.human)} answers from {len(people)} people via {', '.join(tools)}.")
+
+
+def _review_status(s: dict[str, Any]) -> str:
+    """The review's status in one sentence, as ``polarlab review status`` says it."""
+    def pct(x) -> str:
+        return "n/a" if x is None or x != x else f"{100 * x:.1f}%"
+
+    e = s["estimate"]
+    return (f"Review: {s['items']} items, reviewed {s['reviewed']} (random checks {s['audited']}), accepted "
+            f"{s['accepted']}, remaining {s['remaining']}; errors found {s['errors_found']}; budget {s['budget']} "
+            f"reviews, {s['budget_left']} left; stop: {s['stop'] or 'not yet'}. Gold-free estimate of the accuracy of "
+            f"the unreviewed labels: {pct(e['accuracy'])} [{pct(e['lower'])}, {pct(e['upper'])}] "
+            f"({int(round(100 * e['level']))}% interval; target {pct(s['target'])}).")
 
 
 def _llm(d: ReportData) -> str:

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from ..errors import InputError
 from ..io.jsonout import to_jsonable
 from .page import render_page
-from .store import Conflict, ReviewStore
+from .store import Conflict, ReviewStore, stop_message
 
 TOKEN_HEADER = "X-Review-Token"
 
@@ -61,8 +61,9 @@ def create_app(store: ReviewStore, token: str, *, title: str = "polarlab review"
     app.state.allowed_hosts = None if allowed_hosts is None else set(allowed_hosts)
     _add_guard(app, token)
     _add_page(app, title)
-    _add_answer_api(app, store, _answer_hook(store, on_answer))
-    _add_status_api(app, store, status_ttl)
+    status = _cached_status(store, status_ttl)
+    _add_answer_api(app, store, _answer_hook(store, on_answer), status)
+    _add_status_api(app, status)
     return app
 
 
@@ -80,7 +81,9 @@ def _refusal(request: Request, token: str, hosts: set[str] | None) -> JSONRespon
         return JSONResponse({"error": "unknown Host header"}, status_code=400)
     given = request.headers.get(TOKEN_HEADER) or request.query_params.get("token") or ""
     if not secrets.compare_digest(given.encode(), token.encode()):
-        return JSONResponse({"error": "missing or wrong token"}, status_code=403)
+        return JSONResponse({"error": "missing or wrong token. Fix: open the address that `polarlab review` printed "
+                                      "(it ends in ?token=...); a restarted server has a new token unless started "
+                                      "with --token"}, status_code=403)
     if request.method not in ("GET", "HEAD"):
         if request.headers.get(TOKEN_HEADER) is None:
             return JSONResponse({"error": f"POST needs the {TOKEN_HEADER} header"}, status_code=403)
@@ -138,17 +141,23 @@ def _add_page(app: FastAPI, title: str) -> None:
         return HTMLResponse(render_page(title, nonce), headers={"Content-Security-Policy": csp})
 
 
-def _add_answer_api(app: FastAPI, store: ReviewStore, after_answer: Callable[[], None]) -> None:
-    """``GET /api/next`` (the reviewer's next item), ``POST /api/answer`` (store one; then ``after_answer()``),
-    ``POST /api/undo`` (take the reviewer's last answer back). Store errors become 409 (conflict) / 422."""
+def _add_answer_api(app: FastAPI, store: ReviewStore, after_answer: Callable[[], None],
+                    status: Callable[[], dict[str, Any]]) -> None:
+    """``GET /api/next`` (the reviewer's next item; none once the stopping rule says stop: ``stop`` says why and
+    ``message`` what to do), ``POST /api/answer`` (store one; then ``after_answer()``), ``POST /api/undo`` (take the
+    reviewer's last answer back). Store errors become 409 (conflict) / 422."""
 
     @app.get("/api/next")
     def next_item(reviewer: str) -> JSONResponse:
+        # the budget is counted exactly (an undo reopens it); the target needs the estimate: the shared status
+        why = "budget" if store.budget_spent() else ("target" if status()["stop"] == "target" else None)
+        if why is not None:
+            return JSONResponse({"done": True, "item": None, "stop": why, "message": stop_message(why, status())})
         try:
             item = store.next_item(reviewer)
         except InputError as e:
             return JSONResponse({"error": str(e)}, status_code=422)
-        return JSONResponse(to_jsonable({"done": item is None, "item": item}))
+        return JSONResponse(to_jsonable({"done": item is None, "item": item, "stop": None}))
 
     @app.post("/api/answer")
     def answer(body: AnswerIn) -> JSONResponse:
@@ -170,18 +179,27 @@ def _add_answer_api(app: FastAPI, store: ReviewStore, after_answer: Callable[[],
         return JSONResponse({"row": row})
 
 
-def _add_status_api(app: FastAPI, store: ReviewStore, status_ttl: float) -> None:
-    """``GET /api/status``: ``store.status()`` (NaN / ±inf as null), computed at most once per ``status_ttl``
+def _cached_status(store: ReviewStore, status_ttl: float) -> Callable[[], dict[str, Any]]:
+    """A function returning ``store.status()`` (NaN / ±inf as null), computed at most once per ``status_ttl``
     seconds and shared by every reviewer's page (the estimate reads every item)."""
     cache: dict[str, Any] = {"at": -1.0, "value": None}
     cache_lock = threading.Lock()
 
-    @app.get("/api/status")
     def status() -> dict[str, Any]:
         with cache_lock:
             if cache["value"] is None or time.monotonic() - cache["at"] > status_ttl:
                 cache["value"], cache["at"] = to_jsonable(store.status()), time.monotonic()
             return cache["value"]
+
+    return status
+
+
+def _add_status_api(app: FastAPI, status: Callable[[], dict[str, Any]]) -> None:
+    """``GET /api/status``: the shared, cached ``store.status()`` (:func:`_cached_status`)."""
+
+    @app.get("/api/status")
+    def status_api() -> dict[str, Any]:
+        return status()
 
 
 class ReviewServer:

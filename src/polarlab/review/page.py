@@ -62,9 +62,9 @@ function highlighted(text, spans) {
     box.append(el("mark", text.slice(s.start, s.end))); at = s.end; }
   box.append(document.createTextNode(text.slice(at)));
 }
-function show(it) {
+function show(it, done) {
   item = it; $("msg").textContent = ""; $("card").dataset.item = it ? it.id : "";
-  if (!it) { $("text").textContent = "Nothing left to review. Thank you!"; $("labels").replaceChildren();
+  if (!it) { $("text").textContent = done || "Nothing left to review. Thank you!"; $("labels").replaceChildren();
     $("rules").replaceChildren(); $("llm").textContent = ""; $("itemmeta").textContent = ""; return; }
   highlighted(it.text || "", it.entities);
   const m = $("itemmeta"); m.replaceChildren();
@@ -85,7 +85,8 @@ function show(it) {
   const c = $("corrections"); c.replaceChildren();
   for (const x of it.corrections || []) c.append(el("div", "correction: " + x));
 }
-async function next() { const d = await api("/api/next?reviewer=" + encodeURIComponent(reviewer)); show(d.item); status(); }
+async function next() { const d = await api("/api/next?reviewer=" + encodeURIComponent(reviewer));
+  show(d.item, d.message); status(); }
 async function send(label) {
   if (!item || busy) return; busy = true;
   try { await api("/api/answer", {reviewer, row: item.row, label,

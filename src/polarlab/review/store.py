@@ -107,6 +107,27 @@ def check_reviewer(name: str) -> str:
 HUMAN_SOURCE = "human"
 
 
+def stop_message(why: str, status: dict[str, Any]) -> str:
+    """What the page and the terminal say when the stopping rule ends the review.
+
+    Args:
+        why: ``"target"`` (the estimate's lower bound reached the target, or nothing is left unreviewed) or
+            ``"budget"`` (as many items reviewed as the budget allows).
+        status: :meth:`ReviewStore.status` (its ``budget``, ``target`` and ``estimate``).
+    """
+    after = "`polarlab run` on the project uses the answers; `polarlab review status` shows the estimate"
+    if why == "budget":
+        n = status["budget"]
+        return (f"The review budget is spent ({n} review{'' if n == 1 else 's'}). {after}. To review more, start "
+                f"`polarlab review` again with a larger --budget")
+    lower = (status.get("estimate") or {}).get("lower")
+    if lower is None or lower != lower:         # no unreviewed item left to estimate
+        return f"Every item is reviewed. {after}"
+    return (f"The review is done: the estimated accuracy's lower bound reached the target ({100 * lower:.1f}% >= "
+            f"{100 * status['target']:.1f}%). {after}. To review more, start `polarlab review` again with a higher "
+            f"--target")
+
+
 class ReviewStore:
     """The review state of one project (see the module docstring).
 
@@ -351,6 +372,19 @@ class ReviewStore:
             con.execute("INSERT OR REPLACE INTO review_leases(row, reviewer, expires) VALUES (?, ?, ?)",
                         (last["row"], reviewer, now + self.lease_seconds))
             return int(last["row"])
+
+    def budget_spent(self) -> bool:
+        """Whether the review's budget (``meta`` ``budget``, over its scope) is used up: one count, exact after
+        every answer and undo (:meth:`status` computes the estimate as well, too slow to run before every item)."""
+        meta = self.meta()
+        scope = meta.get("scope_rows")
+        with self._read() as con:
+            n, reviewed = con.execute(
+                "SELECT count(*), coalesce(sum(answered > 0), 0) FROM review_items "
+                "WHERE :scope IS NULL OR row IN (SELECT value FROM json_each(:scope))",
+                {"scope": None if scope is None else json.dumps(scope)}).fetchone()
+        rule = StoppingRule(float(meta.get("target", 0.95)), float(meta.get("budget", 0.05)))
+        return n > 0 and reviewed >= rule.allowed(n)
 
     # ------------------------------------------------------------------ reading the answers
     def answers(self, valid_only: bool = True) -> list[dict[str, Any]]:

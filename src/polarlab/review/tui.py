@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .store import Conflict, ReviewStore
+from .store import Conflict, ReviewStore, stop_message
 
 HELP = "number = label, s = skip, u = undo, ? = help, q = quit"
 
@@ -38,11 +38,16 @@ def labels_line(item: dict, labels: list[str]) -> str:
 
 def run_tui(store: ReviewStore, reviewer: str, read: Callable[[str], str] = input,
             write: Callable[[str], None] = print, on_answer: Callable[[ReviewStore], None] | None = None) -> int:
-    """Review until the queue is empty or the reviewer quits (q or end of input); returns answers stored.
+    """Review until the queue is empty, the stopping rule says stop (the estimate's lower bound reached the target,
+    or the budget is spent) or the reviewer quits (q or end of input); returns answers stored.
     ``on_answer(store)`` runs after each stored answer (a session's refit every batch)."""
     labels = store.meta().get("labels", [])
     stored = 0
+    s = store.status()
     while True:
+        if s["stop"] is not None:           # the stopping rule: target reached or budget spent
+            write(stop_message(s["stop"], s))
+            return stored
         item = store.next_item(reviewer)
         if item is None:
             write("Nothing left to review.")
