@@ -131,6 +131,12 @@ def test_run_with_llm_polar_risk_and_correction(tmp_path: Path) -> None:
     assert again.extra["report"]["correction"] == result.extra["report"]["correction"]   # read from the state
     for split in ("train", "test"):
         np.testing.assert_array_equal(again.matrices[split].L, result.matrices[split].L)
+    # the report shows what the cached re-run asked (nothing) and what the project has spent over its runs
+    from polarlab.report.collect import project_report_data
+
+    rd = project_report_data(load_project(tmp_path / "polarlab.toml"))
+    assert rd.llm["gemma"]["calls"] == 0
+    assert rd.llm_total["gemma"]["calls"] == metrics["llm"]["gemma"]["calls"] > 0
 
 
 def test_refit_after_correction_fits_h_on_the_corrected_votes(tmp_path: Path) -> None:

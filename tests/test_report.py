@@ -65,6 +65,22 @@ def test_render_is_self_contained_and_escaped() -> None:
     assert "<h2>Slices</h2>" not in page and "<h2>Slices</h2>" not in empty      # only when slices are given
 
 
+def test_llm_usage_says_what_every_run_spent_when_the_last_was_cached() -> None:
+    import json
+
+    from polarlab.llm.stats import totals_over_runs
+
+    runs = [json.dumps({"llm": {"gemma": {"calls": 501, "cache_hits": 0, "tokens_in": 9000, "tokens_out": 501,
+                                          "cost": None}}}),
+            json.dumps({"llm": {"gemma": {"calls": 0, "cache_hits": 501, "tokens_in": 0, "tokens_out": 0}}}),
+            json.dumps({})]                                       # a run that failed before any LLM
+    total = totals_over_runs(runs)
+    assert total == {"gemma": {"calls": 501, "cache_hits": 501, "tokens_in": 9000, "tokens_out": 501, "cost": 0.0}}
+    page = render(ReportData(task=TASK, llm={"gemma": {"requests": 501, "calls": 0, "cache_hits": 501}},
+                             llm_total=total))
+    assert "every run of this project" in page and "<td>501</td><td>501</td><td>9000</td>" in page
+
+
 def test_render_slice_table() -> None:
     from polarlab.slicing import SliceMatrix, slice_report
 

@@ -4,7 +4,6 @@ Reads the project state without changing it (the data files are read to notice c
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +28,7 @@ def project_status(project_path: Path) -> dict[str, Any]:
     since they were applied), ``vote_events`` (count per kind), ``llm`` (per LLM source: calls, cache hits,
     tokens, cost, summed over every run).
     """
+    from ..llm.stats import totals_over_runs
     from ..project import load_project, validate_project
     from ..state import ProjectState
 
@@ -48,7 +48,7 @@ def project_status(project_path: Path) -> dict[str, Any]:
         "last_sources": {k: (sources_rec.report.get(k) if sources_rec else []) for k in ("applied", "reused")},
         "stale_sources": stale_sources,
         "vote_events": {k: int(v) for k, v in ev["kind"].value_counts().items()} if len(ev) else {},
-        "llm": _llm_totals(runs),
+        "llm": totals_over_runs(runs["report"]),
     }
     state.close()
     return out
@@ -152,17 +152,6 @@ def _last_run(runs: "pd.DataFrame") -> dict[str, Any] | None:
     last = runs.iloc[-1]
     return {"started": _utc(last["started"]), "status": last["status"],
             "seconds": None if pd.isna(last["finished"]) else round(last["finished"] - last["started"], 2)}
-
-
-def _llm_totals(runs: "pd.DataFrame") -> dict[str, dict[str, float]]:
-    """Per LLM source, calls, cache hits, tokens and cost summed over the run reports of ``runs``."""
-    llm: dict[str, dict[str, float]] = {}
-    for rep in runs["report"]:
-        for src, st in (json.loads(rep).get("llm") or {}).items():
-            acc = llm.setdefault(src, {"calls": 0, "cache_hits": 0, "tokens_in": 0, "tokens_out": 0, "cost": 0.0})
-            for k in acc:
-                acc[k] += st.get(k) or 0
-    return llm
 
 
 def register(app: typer.Typer) -> None:

@@ -66,3 +66,22 @@ class LLMRunStats:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+TOTAL_KEYS = ("calls", "cache_hits", "tokens_in", "tokens_out", "cost")
+
+
+def totals_over_runs(reports) -> dict[str, dict[str, float]]:
+    """Per LLM source, :data:`TOTAL_KEYS` summed over run reports (each a JSON text or dict whose ``"llm"`` maps a
+    source to its :class:`LLMRunStats` dict, as the project state's ``runs`` table stores them): what the project
+    has spent so far, where one run's figures say only what that run asked (0 calls when it was all cached)."""
+    import json
+
+    out: dict[str, dict[str, float]] = {}
+    for rep in reports:
+        rep = json.loads(rep) if isinstance(rep, str) else (rep or {})
+        for src, st in (rep.get("llm") or {}).items():
+            acc = out.setdefault(src, {k: (0.0 if k == "cost" else 0) for k in TOTAL_KEYS})
+            for k in acc:
+                acc[k] += st.get(k) or 0
+    return out

@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..export.project import ProjectLabels, load_project_labels, open_state
+from ..llm.stats import totals_over_runs
 from ..project import Project
 from .data import Calibration, EndModelReport, ReportData
 
@@ -135,10 +136,12 @@ def project_report_data(project: Project, title: str | None = None) -> ReportDat
     pairs, review = review_summary(project)
     timeline = {k: v for k, v in metrics.get("seconds", {}).items() if k != "total"}
     state = open_state(project)
+    llm_total: dict[str, dict[str, Any]] = {}
     if state is not None:
         try:
             for rec in state.stages():
                 timeline.setdefault(rec.name, rec.seconds)
+            llm_total = totals_over_runs(state.runs()["report"])
         finally:
             state.close()
     end_model = end_model_report(out_dir / END_MODEL_DIR)
@@ -147,5 +150,6 @@ def project_report_data(project: Project, title: str | None = None) -> ReportDat
     return ReportData(task=project.task, title=title or f"polarlab report: {project.task.name}",
                       sources=sources_table(labels, analysis, fit_split), labels=frame, calibration=calibration,
                       label_metrics=metrics.get("metrics", {}), correction=metrics.get("correction", {}),
-                      human=list(d.human), review_pairs=pairs, review=review, llm=metrics.get("llm", {}), end_model=end_model,
+                      human=list(d.human), review_pairs=pairs, review=review, llm=metrics.get("llm", {}), llm_total=llm_total,
+                      end_model=end_model,
                       timeline=timeline, notes=notes)

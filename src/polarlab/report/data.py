@@ -57,7 +57,9 @@ class ReportData:
             answered, the people's label), for the share of shown labels people confirmed.
         review: the review's status, as ``polarlab review status`` reports it (:meth:`ReviewStore.status`: counts,
             the gold-free estimate of the unreviewed labels with its interval, budget, stop); None without a review.
-        llm: LLM name -> run stats (calls, tokens, seconds, cost).
+        llm: LLM name -> run stats of the run that wrote the labels (calls, tokens, seconds, cost).
+        llm_total: LLM name -> calls, cache hits, tokens and cost summed over every run of the project (as
+            ``polarlab status`` counts them; a fully cached re-run asks nothing, so ``llm`` alone says 0 calls).
         end_model: the end model's test metrics and confusion matrix.
         timeline: stage -> seconds, in run order.
         slices: split -> per-slice table (:func:`polarlab.slicing.slice_report`), when slices were given.
@@ -75,6 +77,7 @@ class ReportData:
     review_pairs: list[tuple[int, int]] = field(default_factory=list)
     review: dict[str, Any] | None = None
     llm: dict[str, dict[str, Any]] = field(default_factory=dict)
+    llm_total: dict[str, dict[str, Any]] = field(default_factory=dict)
     end_model: EndModelReport | None = None
     timeline: dict[str, float] = field(default_factory=dict)
     slices: dict[str, pd.DataFrame] = field(default_factory=dict)

@@ -147,10 +147,18 @@ def _review_status(s: dict[str, Any]) -> str:
 
 
 def _llm(d: ReportData) -> str:
-    if not d.llm:
+    if not d.llm and not d.llm_total:
         return note("no LLM source in this run")
-    keys = ["requests", "calls", "cache_hits", "tokens_in", "tokens_out", "seconds", "cost"]
-    return table(["LLM", *keys], [[name, *[s.get(k) for k in keys]] for name, s in d.llm.items()])
+    out = ""
+    if d.llm:
+        keys = ["requests", "calls", "cache_hits", "tokens_in", "tokens_out", "seconds", "cost"]
+        out += note("the run that wrote these labels (answers already in the cache cost no call):")
+        out += table(["LLM", *keys], [[name, *[s.get(k) for k in keys]] for name, s in d.llm.items()])
+    if d.llm_total:
+        keys = ["calls", "cache_hits", "tokens_in", "tokens_out", "cost"]
+        out += note("every run of this project (what it has spent so far, as polarlab status counts it):")
+        out += table(["LLM", *keys], [[name, *[s.get(k) for k in keys]] for name, s in d.llm_total.items()])
+    return out
 
 
 def _end_model(d: ReportData) -> str:
