@@ -188,6 +188,21 @@ def test_bad_input_names_file_and_line(tmp_path):
         read_jsonl(tmp_path / "missing.jsonl")
 
 
+@pytest.mark.parametrize("line, what", [
+    ('{"text": "Wilson disease.", "spans": [{"begin": 0, "end": 14, "label": "Disease"}]}', "span 0 has no start"),
+    ('{"text": "Wilson disease.", "spans": [{"start": "x", "end": 14, "label": "Disease"}]}', "not integers"),
+    ('["Wilson disease."]', "not an object"),
+])
+def test_a_malformed_jsonl_span_or_line_is_named_not_a_traceback(tmp_path, line, what):
+    """A span without start/end, offsets that are not integers, a line that is not an object: one DataError naming
+    the file and line (were KeyError, ValueError, AttributeError)."""
+    p = tmp_path / "docs.jsonl"
+    p.write_text('{"text": "fine"}\n' + line + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=what) as e:
+        read_jsonl(p)
+    assert str(e.value).startswith(f"file {p}, line 2: ")
+
+
 def test_viterbi_never_starts_inside():
     proba = np.array([[0.1, 0.1, 0.8], [0.2, 0.1, 0.7], [0.9, 0.05, 0.05]])   # I, I, O by argmax
     tags = viterbi(proba)
