@@ -264,3 +264,14 @@ def test_an_output_folder_that_is_a_file_stops_every_kind_before_its_work(tmp_pa
     res = CliRunner().invoke(app, ["bench", "spans", str(tmp_path / "c.txt"), "--ontology", str(tmp_path),
                                    "--out", str(tmp_path / "taken" / "sub")])
     assert res.exit_code == 2 and "key '--out'" in res.output and "which is a file" in " ".join(res.output.split())
+
+
+def test_a_spans_file_with_an_extension_no_writer_has_is_refused_before_the_run(tmp_path):
+    """`spans = "spans.csv"` was written as PubTator text under a CSV name, after the whole run."""
+    (tmp_path / "c.txt").write_text("1|t|Wilson disease.\n1|a|Nothing.\n\n")
+    p = tmp_path / "polarlab.toml"
+    p.write_text('[task]\nkind = "spans"\n' + RUNNER_PROJECTS["spans"] + '[output]\nspans = "spans.csv"\n')
+    out = CliRunner().invoke(app, ["run", str(p)])
+    assert out.exit_code == 2
+    assert "output.spans" in out.output and ".jsonl" in out.output and "spans.csv" in out.output
+    assert not (tmp_path / "out").exists()
