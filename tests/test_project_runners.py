@@ -266,6 +266,17 @@ def test_an_output_folder_that_is_a_file_stops_every_kind_before_its_work(tmp_pa
     assert res.exit_code == 2 and "key '--out'" in res.output and "which is a file" in " ".join(res.output.split())
 
 
+def test_a_misspelt_runner_kind_is_named_before_the_keys_it_would_have_allowed(tmp_path):
+    """`kind = "span"` (for "spans") was reported as `task.types: unknown key`, sending the user after the wrong
+    line; the kind decides which keys are valid, so it is checked first, with the kind it resembles."""
+    p = tmp_path / "polarlab.toml"
+    p.write_text('[task]\nkind = "span"\ntypes = ["Disease"]\n' + RUNNER_PROJECTS["spans"])
+    out = CliRunner().invoke(app, ["run", str(p)])
+    assert out.exit_code == 2
+    assert "task.kind" in out.output and "unknown task kind 'span'" in out.output
+    assert "did you mean 'spans'" in out.output and "types" not in out.output.split("Fix:")[0]
+
+
 def test_a_spans_file_with_an_extension_no_writer_has_is_refused_before_the_run(tmp_path):
     """`spans = "spans.csv"` was written as PubTator text under a CSV name, after the whole run."""
     (tmp_path / "c.txt").write_text("1|t|Wilson disease.\n1|a|Nothing.\n\n")

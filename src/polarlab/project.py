@@ -199,6 +199,14 @@ def load_project(path: str | Path) -> Project:
                           file=str(path), column="task.kind",
                           fix=f"run it with `polarlab run {path}`" + (f" (or `polarlab link {path}`)" if kind == "linking"
                                                                        else "") + "; its outputs are in its [output] dir")
+    from .tasks import known_kinds
+
+    if kind is not None and kind not in known_kinds():   # before the keys: the kind decides which keys are valid
+        from .config.base import suggest
+
+        guess = suggest(kind, known_kinds())
+        raise ConfigError(f"unknown task kind {kind!r}", file=str(path), column="task.kind",
+                          fix=(f"did you mean {guess!r}? " if guess else "") + f"use one of {known_kinds()}")
     config = validate_tables(raw, str(path))
     data = raw["data"]
     base = path.parent
