@@ -292,3 +292,13 @@ def test_wrench_youtube_mv_accuracy_matches_direct_majority_vote() -> None:
     assert got == pytest.approx(expected, abs=1e-12)
     assert result.metrics["mv"]["test"]["n"] == len(raw)
     assert result.fit_split == "train" and len(result.analysis) == 10
+
+
+def test_the_engine_table_survives_the_check_before_a_run(tmp_path: Path) -> None:
+    """`validate_project` (run before every run) rebuilt the typed config from the project's tables and left
+    `[engine]` out, so `[engine] kind = "ray"` (or `workers`) silently ran on the local engine, one process."""
+    from polarlab.project import validate_project
+
+    p = make_project(tmp_path, project=PROJECT + '\n[engine]\nkind = "local"\nworkers = 2\n')
+    proj = load_project(p)
+    assert validate_project(proj).engine.options() == {"workers": 2}

@@ -62,6 +62,7 @@ class Project:
         labelmodel: the ``[labelmodel]`` table.
         harmonizer: the ``[harmonizer]`` table (POLAR options).
         correct: the ``[correct]`` table (error-correction options).
+        engine: the ``[engine]`` table (local or Ray, :mod:`polarlab.engine`).
         output_dir: where outputs go.
         labels_file: the labels file name inside ``output_dir``.
         state_dir: where the project state (LLM answers, embeddings, stage results) lives.
@@ -76,6 +77,7 @@ class Project:
     labelmodel: dict[str, Any] = field(default_factory=dict)
     harmonizer: dict[str, Any] = field(default_factory=dict)
     correct: dict[str, Any] = field(default_factory=dict)
+    engine: dict[str, Any] = field(default_factory=dict)
     output_dir: Path = Path("out")
     labels_file: str = "labels.csv"
     state_dir: Path = Path(".polarlab")
@@ -233,6 +235,7 @@ def load_project(path: str | Path) -> Project:
     return Project(
         path=path, task=task, data=data, sources=raw["sources"],
         labelmodel=raw.get("labelmodel", {}), harmonizer=raw.get("harmonizer", {}), correct=raw.get("correct", {}),
+        engine=raw.get("engine", {}),
         output_dir=_abs(base, out.get("dir", "out")), labels_file=out.get("labels", "labels.csv"),
         state_dir=_abs(base, proj.get("state_dir", ".polarlab")), config=config,
     )
@@ -245,7 +248,7 @@ def validate_project(project: Project) -> ProjectConfig:
         ConfigError: naming the file and key path.
     """
     raw: dict[str, Any] = {"data": project.data, "sources": project.sources}
-    for name in ("labelmodel", "harmonizer", "correct"):
+    for name in ("labelmodel", "harmonizer", "correct", "engine"):   # [engine] was dropped: Ray never ran
         if getattr(project, name):
             raw[name] = getattr(project, name)
     raw["output"] = {"dir": str(project.output_dir), "labels": project.labels_file}
