@@ -188,6 +188,9 @@ def test_commands_for_the_label_task_say_what_to_do_with_another_kind(tmp_path):
         out = " ".join(res.output.split())
         assert res.exit_code == 2 and f'a [task] kind = "{kind}" project has a job of its own' in out, out
         assert f"polarlab run {p}" in out and "unknown section" not in out
+        # a relevance project has no [output] table (it is refused there): its outputs are out/ beside the file
+        assert ("[output]" not in out and "out/ beside the project file" in out) if kind == "relevance" \
+            else "[output] dir" in out
 
 
 def test_a_kind_that_is_not_a_string_is_a_config_error_not_a_traceback(tmp_path):

@@ -197,10 +197,13 @@ def load_project(path: str | Path) -> Project:
 
     kind = task_kind(raw)
     if kind in PROJECT_RUNNERS:      # status, export, review, ...: made for the label task's stages and state
+        # a relevance project has no [output] table: `out/` beside the file, or `polarlab run --out DIR`
+        outputs = ("out/ beside the project file (or the --out folder of that run)" if kind == "relevance"
+                   else "its [output] dir")
         raise ConfigError(f'a [task] kind = "{kind}" project has a job of its own, which this command does not read',
                           file=str(path), column="task.kind",
                           fix=f"run it with `polarlab run {path}`" + (f" (or `polarlab link {path}`)" if kind == "linking"
-                                                                       else "") + "; its outputs are in its [output] dir")
+                                                                       else "") + f"; its outputs are in {outputs}")
     from .tasks import known_kinds
 
     if kind is not None and kind not in known_kinds():   # before the keys: the kind decides which keys are valid
