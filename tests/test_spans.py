@@ -221,6 +221,24 @@ def test_one_id_for_two_texts_is_refused_and_a_repeated_document_kept(tmp_path):
     assert len(res.docs) == 2
 
 
+def test_gold_labels_outside_the_types_are_named_not_scored_as_zero(tmp_path):
+    """Gold spans labelled "Diseas" (types ["Disease"]) scored every method 0.000 without a word: all gold labels
+    outside the types is a DataError naming the file; some outside them a warning with their count."""
+    p = tmp_path / "docs.jsonl"
+    p.write_text('{"id": "a", "text": "He has breast cancer.", "spans": [[7, 20, "Diseas"]]}\n', encoding="utf-8")
+    cfg = {"data": {"path": str(p), "format": "jsonl"}, "state_dir": str(tmp_path / "s"),
+           "sources": [{"type": "regex", "name": "c", "pattern": r"\w+ cancer"}], "harmonizer": {"features": "shape"}}
+    with pytest.raises(DataError, match=r"no gold span has a label among \[task\] types \['Disease'\]") as e:
+        run_spans(cfg)
+    assert str(p) in str(e.value) and "Diseas" in str(e.value)
+    p.write_text('{"id": "a", "text": "He has breast cancer.", "spans": [[7, 20, "Disease"]]}\n'
+                 '{"id": "b", "text": "Aspirin and lung cancer.", "spans": [[0, 7, "Chemical"], [12, 23, "Disease"]]}\n',
+                 encoding="utf-8")
+    with pytest.warns(UserWarning, match="1 gold span.*'Chemical': 1"):
+        res = run_spans(cfg)
+    assert res.metrics["n_gold"] == 3
+
+
 def test_run_spans_refuses_an_output_it_cannot_write_before_the_run(tmp_path):
     with pytest.raises(ConfigError, match="spans.csv") as e:
         run_spans({"data": {"path": str(tmp_path / "nothing.txt")}, "output": str(tmp_path / "spans.csv"),

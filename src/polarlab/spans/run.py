@@ -46,6 +46,27 @@ def check_spans_file(path: str | Path, file: str | None, key: str) -> None:
                               "PubTator)")
 
 
+def check_gold_labels(docs: Sequence[SpanDoc], types: Sequence[str], path: str | Path | None) -> None:
+    """Gold spans whose label is not one of ``[task] types`` can never be proposed, so they score as misses: every
+    gold label outside the types (a typo, ``"Diseas"``) is a DataError, as every score would be 0 without a word;
+    some outside them (a PubTator file with other types, ``label`` unset) a warning with their count."""
+    import warnings
+    from collections import Counter
+
+    labels = Counter(s.label for d in docs for s in d.spans)
+    other = {k: n for k, n in labels.items() if k not in types}
+    if not other:
+        return
+    where = str(path) if path is not None else None
+    if len(other) == len(labels):
+        raise DataError(f"no gold span has a label among [task] types {list(types)}: the gold labels are "
+                        f"{sorted(other)}", file=where,
+                        fix="correct the gold labels, or name them in [task] types (PubTator: [data] label)")
+    warnings.warn(f"{sum(other.values())} gold span(s) of {len(other)} label(s) not in [task] types "
+                  f"({', '.join(f'{k!r}: {n}' for k, n in sorted(other.items()))}) in {where or 'the documents'}: "
+                  "no source can propose them, so they count as misses", stacklevel=2)
+
+
 def check_unique_ids(docs: Sequence[SpanDoc], path: str | Path | None) -> None:
     """No document id names two different texts (DataError naming the id and both documents' positions):
     the outputs and the LLM's document limit find a document's spans by its id, so the second text got the
@@ -322,11 +343,13 @@ def run_spans(cfg: SpansConfig | dict, *, docs: Sequence[SpanDoc] | None = None,
     if cfg.output is not None:
         check_spans_file(cfg.output, None, "output")
         check_writable(Path(cfg.output).parent, None, "output")
+    path = None if docs is not None else cfg.data.path
     if docs is not None:
         docs = list(docs)
         check_unique_ids(docs, None)
     else:
         docs = load_docs(cfg)
+    check_gold_labels(docs, cfg.types, path)
     sources = [build_source(s, cfg.state_dir, docs, f"sources[{i}]")     # config errors before slow work
                for i, s in enumerate(cfg.sources)]
     t["load"] = time.perf_counter() - t0
