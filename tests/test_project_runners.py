@@ -289,3 +289,12 @@ def test_a_spans_file_with_an_extension_no_writer_has_is_refused_before_the_run(
     assert out.exit_code == 2
     assert "output.spans" in out.output and ".jsonl" in out.output and "spans.csv" in out.output
     assert not (tmp_path / "out").exists()
+
+
+def test_link_takes_the_options_run_takes(tmp_path):
+    """`polarlab link P --no-progress` stopped with 'No such option' where `polarlab run P --no-progress` ran."""
+    p = tmp_path / "p.toml"
+    p.write_text('[task]\nkind = "linking"\n' + RUNNER_PROJECTS["linking"] + '[output]\nlabels = "l.xlsx"\n')
+    for cmd in ("run", "link"):
+        out = CliRunner().invoke(app, [cmd, str(p), "--no-progress"])
+        assert out.exit_code == 2 and "output.labels" in out.output, (cmd, out.output)
