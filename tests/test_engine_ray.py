@@ -118,13 +118,18 @@ methods = ["mv", "snorkel"]
     return d / "polarlab.toml"
 
 
-def test_project_with_ray_engine_gives_the_local_labels(engine, tmp_path):
+def test_project_with_ray_engine_gives_the_local_labels(engine, tmp_path, monkeypatch):
+    from polarlab.engine.ray_engine import RayEngine
     from polarlab.pipeline import run
     from polarlab.project import load_project
 
     local = run(load_project(_project(tmp_path / "local", "")), progress=False)
+    calls = []
+    apply = RayEngine.apply_sources
+    monkeypatch.setattr(RayEngine, "apply_sources", lambda self, *a, **k: calls.append(1) or apply(self, *a, **k))
     remote = run(load_project(_project(tmp_path / "ray", '[engine]\nkind = "ray"\npartition_rows = 100')),
                  progress=False)
+    assert calls, "the run never reached Ray (its [engine] table was dropped before the run)"
     assert np.array_equal(local.matrices["train"].L, remote.matrices["train"].L)
     for m in ("mv", "snorkel"):
         assert np.allclose(local.probas[m]["train"], remote.probas[m]["train"], atol=1e-6)

@@ -239,6 +239,16 @@ def test_config_errors_name_the_key():
         assert e.value.column == key and f"did you mean {guess!r}?" in e.value.fix
 
 
+def test_a_labels_file_no_writer_has_is_refused_when_the_project_is_read():
+    """`labels = "links.xlsx"` was refused by the writer, after the whole linking job (minutes)."""
+    good = {"task": {"kind": "linking"}, "ontology": {"paths": ["o"]}, "linking": {"corpus": ["c.txt"]}}
+    for name in ("links.csv", "links.JSONL", "l.parquet"):
+        assert linking_project_from_dict({**good, "output": {"labels": name}}).output.labels == name
+    with pytest.raises(ConfigError, match="unknown labels format '.xlsx'") as e:
+        linking_project_from_dict({**good, "output": {"labels": "links.xlsx"}}, "p.toml")
+    assert e.value.column == "output.labels" and ".parquet" in e.value.fix
+
+
 # ---------------------------------------------------------------- real end-to-end runs
 @pytest.mark.slow
 def test_link_project_end_to_end_with_a_real_contrastive_fit(corpus):

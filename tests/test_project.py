@@ -329,3 +329,13 @@ def test_a_test_split_without_gold_is_named_once_with_the_fix(tmp_path: Path) ->
         run(load_project(p), progress=False, write=False)
     got = _unscored(caught)
     assert len(got) == 1 and got[0].startswith("split 'train' ([data] eval_split) has no gold label")
+
+
+def test_the_engine_table_survives_the_check_before_a_run(tmp_path: Path) -> None:
+    """`validate_project` (run before every run) rebuilt the typed config from the project's tables and left
+    `[engine]` out, so `[engine] kind = "ray"` (or `workers`) silently ran on the local engine, one process."""
+    from polarlab.project import validate_project
+
+    p = make_project(tmp_path, project=PROJECT + '\n[engine]\nkind = "local"\nworkers = 2\n')
+    proj = load_project(p)
+    assert validate_project(proj).engine.options() == {"workers": 2}

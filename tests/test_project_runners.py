@@ -188,6 +188,9 @@ def test_commands_for_the_label_task_say_what_to_do_with_another_kind(tmp_path):
         out = " ".join(res.output.split())
         assert res.exit_code == 2 and f'a [task] kind = "{kind}" project has a job of its own' in out, out
         assert f"polarlab run {p}" in out and "unknown section" not in out
+        # a relevance project has no [output] table (it is refused there): its outputs are out/ beside the file
+        assert ("[output]" not in out and "out/ beside the project file" in out) if kind == "relevance" \
+            else "[output] dir" in out
 
 
 def test_a_kind_that_is_not_a_string_is_a_config_error_not_a_traceback(tmp_path):
@@ -264,3 +267,34 @@ def test_an_output_folder_that_is_a_file_stops_every_kind_before_its_work(tmp_pa
     res = CliRunner().invoke(app, ["bench", "spans", str(tmp_path / "c.txt"), "--ontology", str(tmp_path),
                                    "--out", str(tmp_path / "taken" / "sub")])
     assert res.exit_code == 2 and "key '--out'" in res.output and "which is a file" in " ".join(res.output.split())
+
+
+def test_a_misspelt_runner_kind_is_named_before_the_keys_it_would_have_allowed(tmp_path):
+    """`kind = "span"` (for "spans") was reported as `task.types: unknown key`, sending the user after the wrong
+    line; the kind decides which keys are valid, so it is checked first, with the kind it resembles."""
+    p = tmp_path / "polarlab.toml"
+    p.write_text('[task]\nkind = "span"\ntypes = ["Disease"]\n' + RUNNER_PROJECTS["spans"])
+    out = CliRunner().invoke(app, ["run", str(p)])
+    assert out.exit_code == 2
+    assert "task.kind" in out.output and "unknown task kind 'span'" in out.output
+    assert "did you mean 'spans'" in out.output and "types" not in out.output.split("Fix:")[0]
+
+
+def test_a_spans_file_with_an_extension_no_writer_has_is_refused_before_the_run(tmp_path):
+    """`spans = "spans.csv"` was written as PubTator text under a CSV name, after the whole run."""
+    (tmp_path / "c.txt").write_text("1|t|Wilson disease.\n1|a|Nothing.\n\n")
+    p = tmp_path / "polarlab.toml"
+    p.write_text('[task]\nkind = "spans"\n' + RUNNER_PROJECTS["spans"] + '[output]\nspans = "spans.csv"\n')
+    out = CliRunner().invoke(app, ["run", str(p)])
+    assert out.exit_code == 2
+    assert "output.spans" in out.output and ".jsonl" in out.output and "spans.csv" in out.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_link_takes_the_options_run_takes(tmp_path):
+    """`polarlab link P --no-progress` stopped with 'No such option' where `polarlab run P --no-progress` ran."""
+    p = tmp_path / "p.toml"
+    p.write_text('[task]\nkind = "linking"\n' + RUNNER_PROJECTS["linking"] + '[output]\nlabels = "l.xlsx"\n')
+    for cmd in ("run", "link"):
+        out = CliRunner().invoke(app, [cmd, str(p), "--no-progress"])
+        assert out.exit_code == 2 and "output.labels" in out.output, (cmd, out.output)

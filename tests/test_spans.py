@@ -188,6 +188,64 @@ def test_bad_input_names_file_and_line(tmp_path):
         read_jsonl(tmp_path / "missing.jsonl")
 
 
+@pytest.mark.parametrize("line, what", [
+    ('{"text": "Wilson disease.", "spans": [{"begin": 0, "end": 14, "label": "Disease"}]}', "span 0 has no start"),
+    ('{"text": "Wilson disease.", "spans": [{"start": "x", "end": 14, "label": "Disease"}]}', "not integers"),
+    ('["Wilson disease."]', "not an object"),
+])
+def test_a_malformed_jsonl_span_or_line_is_named_not_a_traceback(tmp_path, line, what):
+    """A span without start/end, offsets that are not integers, a line that is not an object: one DataError naming
+    the file and line (were KeyError, ValueError, AttributeError)."""
+    p = tmp_path / "docs.jsonl"
+    p.write_text('{"text": "fine"}\n' + line + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=what) as e:
+        read_jsonl(p)
+    assert str(e.value).startswith(f"file {p}, line 2: ")
+
+
+def test_one_id_for_two_texts_is_refused_and_a_repeated_document_kept(tmp_path):
+    """The outputs find a document's spans by its id: two texts under one id gave the first text the second's
+    offsets ("He has brea"). Refused before any source runs; the same document twice is harmless."""
+    p = tmp_path / "docs.jsonl"
+    a = '{"id": "a", "text": "He has breast cancer.", "spans": []}'
+    p.write_text(a + "\n" + '{"id": "a", "text": "Lung cancer kills.", "spans": []}\n', encoding="utf-8")
+    cfg = {"data": {"path": str(p), "format": "jsonl"}, "state_dir": str(tmp_path / "s"),
+           "sources": [{"type": "regex", "name": "c", "pattern": r"\w+ cancer"}], "harmonizer": {"features": "shape"}}
+    with pytest.raises(DataError, match="document id 'a' names two different texts") as e:
+        run_spans(cfg)
+    assert str(p) in str(e.value)
+    with pytest.raises(DataError, match="two different texts"):
+        run_spans(cfg, docs=read_jsonl(p))
+    p.write_text(a + "\n" + a + "\n", encoding="utf-8")
+    res = run_spans(cfg)
+    assert len(res.docs) == 2
+
+
+def test_gold_labels_outside_the_types_are_named_not_scored_as_zero(tmp_path):
+    """Gold spans labelled "Diseas" (types ["Disease"]) scored every method 0.000 without a word: all gold labels
+    outside the types is a DataError naming the file; some outside them a warning with their count."""
+    p = tmp_path / "docs.jsonl"
+    p.write_text('{"id": "a", "text": "He has breast cancer.", "spans": [[7, 20, "Diseas"]]}\n', encoding="utf-8")
+    cfg = {"data": {"path": str(p), "format": "jsonl"}, "state_dir": str(tmp_path / "s"),
+           "sources": [{"type": "regex", "name": "c", "pattern": r"\w+ cancer"}], "harmonizer": {"features": "shape"}}
+    with pytest.raises(DataError, match=r"no gold span has a label among \[task\] types \['Disease'\]") as e:
+        run_spans(cfg)
+    assert str(p) in str(e.value) and "Diseas" in str(e.value)
+    p.write_text('{"id": "a", "text": "He has breast cancer.", "spans": [[7, 20, "Disease"]]}\n'
+                 '{"id": "b", "text": "Aspirin and lung cancer.", "spans": [[0, 7, "Chemical"], [12, 23, "Disease"]]}\n',
+                 encoding="utf-8")
+    with pytest.warns(UserWarning, match="1 gold span.*'Chemical': 1"):
+        res = run_spans(cfg)
+    assert res.metrics["n_gold"] == 3
+
+
+def test_run_spans_refuses_an_output_it_cannot_write_before_the_run(tmp_path):
+    with pytest.raises(ConfigError, match="spans.csv") as e:
+        run_spans({"data": {"path": str(tmp_path / "nothing.txt")}, "output": str(tmp_path / "spans.csv"),
+                   "sources": [{"type": "regex", "name": "c", "pattern": "x"}]})
+    assert "output" in str(e.value)
+
+
 def test_viterbi_never_starts_inside():
     proba = np.array([[0.1, 0.1, 0.8], [0.2, 0.1, 0.7], [0.9, 0.05, 0.05]])   # I, I, O by argmax
     tags = viterbi(proba)

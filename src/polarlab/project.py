@@ -62,6 +62,7 @@ class Project:
         labelmodel: the ``[labelmodel]`` table.
         harmonizer: the ``[harmonizer]`` table (POLAR options).
         correct: the ``[correct]`` table (error-correction options).
+        engine: the ``[engine]`` table (local or Ray, :mod:`polarlab.engine`).
         output_dir: where outputs go.
         labels_file: the labels file name inside ``output_dir``.
         state_dir: where the project state (LLM answers, embeddings, stage results) lives.
@@ -76,6 +77,7 @@ class Project:
     labelmodel: dict[str, Any] = field(default_factory=dict)
     harmonizer: dict[str, Any] = field(default_factory=dict)
     correct: dict[str, Any] = field(default_factory=dict)
+    engine: dict[str, Any] = field(default_factory=dict)
     output_dir: Path = Path("out")
     labels_file: str = "labels.csv"
     state_dir: Path = Path(".polarlab")
@@ -195,10 +197,21 @@ def load_project(path: str | Path) -> Project:
 
     kind = task_kind(raw)
     if kind in PROJECT_RUNNERS:      # status, export, review, ...: made for the label task's stages and state
+        # a relevance project has no [output] table: `out/` beside the file, or `polarlab run --out DIR`
+        outputs = ("out/ beside the project file (or the --out folder of that run)" if kind == "relevance"
+                   else "its [output] dir")
         raise ConfigError(f'a [task] kind = "{kind}" project has a job of its own, which this command does not read',
                           file=str(path), column="task.kind",
                           fix=f"run it with `polarlab run {path}`" + (f" (or `polarlab link {path}`)" if kind == "linking"
-                                                                       else "") + "; its outputs are in its [output] dir")
+                                                                       else "") + f"; its outputs are in {outputs}")
+    from .tasks import known_kinds
+
+    if kind is not None and kind not in known_kinds():   # before the keys: the kind decides which keys are valid
+        from .config.base import suggest
+
+        guess = suggest(kind, known_kinds())
+        raise ConfigError(f"unknown task kind {kind!r}", file=str(path), column="task.kind",
+                          fix=(f"did you mean {guess!r}? " if guess else "") + f"use one of {known_kinds()}")
     config = validate_tables(raw, str(path))
     data = raw["data"]
     base = path.parent
@@ -225,6 +238,7 @@ def load_project(path: str | Path) -> Project:
     return Project(
         path=path, task=task, data=data, sources=raw["sources"],
         labelmodel=raw.get("labelmodel", {}), harmonizer=raw.get("harmonizer", {}), correct=raw.get("correct", {}),
+        engine=raw.get("engine", {}),
         output_dir=_abs(base, out.get("dir", "out")), labels_file=out.get("labels", "labels.csv"),
         state_dir=_abs(base, proj.get("state_dir", ".polarlab")), config=config,
     )
@@ -237,7 +251,7 @@ def validate_project(project: Project) -> ProjectConfig:
         ConfigError: naming the file and key path.
     """
     raw: dict[str, Any] = {"data": project.data, "sources": project.sources}
-    for name in ("labelmodel", "harmonizer", "correct"):
+    for name in ("labelmodel", "harmonizer", "correct", "engine"):   # [engine] was dropped: Ray never ran
         if getattr(project, name):
             raw[name] = getattr(project, name)
     raw["output"] = {"dir": str(project.output_dir), "labels": project.labels_file}

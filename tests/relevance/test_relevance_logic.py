@@ -59,6 +59,24 @@ def test_relevance_project_file(tmp_path):
     assert "polarlab.toml" in str(e.value)
 
 
+def test_an_unknown_table_names_every_table_a_relevance_project_has(tmp_path):
+    """The fix listed [task], [data] and [relevance], leaving out [project] (state_dir), which the README's
+    example has; a misspelt table gets the one it resembles, [output] where the outputs go."""
+    f = tmp_path / "polarlab.toml"
+    body = '[task]\nkind = "relevance"\n[data]\nbeir = "scifact"\n[project]\nstate_dir = "s"\n'
+    f.write_text(body)
+    load_relevance_project(f)
+    f.write_text(body + '[relevence]\nbudget = 10\n')
+    with pytest.raises(ConfigError) as e:
+        load_relevance_project(f)
+    assert e.value.column == "relevence" and "did you mean [relevance]?" in e.value.fix
+    assert "[project]" in e.value.fix
+    f.write_text(body + '[output]\ndir = "o"\n')
+    with pytest.raises(ConfigError) as e:
+        load_relevance_project(f)
+    assert "--out" in e.value.fix
+
+
 def test_rank_vote_and_cheap_sources():
     assert rank_vote(np.array([1, 2, 10, 11, 101])).tolist() == [1, -1, -1, 0, 0]
     votes = cheap_votes(_pool(["q"] * 3, [0, 1, 2]))

@@ -64,8 +64,11 @@ def bench_linking_cmd(
 
 def link_cmd(project: Path = typer.Argument(..., help="a project file with [task] kind = \"linking\""),
              out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: the project's [output] dir)"),
+             progress: bool = typer.Option(True, help="accepted as `polarlab run` accepts it (a linking run "
+                                                      "shows no progress bar)"),
              verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
-    """Run a linking project: labels file (document id, span, mention, linked id, name, probability, risk)."""
+    """Run a linking project: labels file (document id, span, mention, linked id, name, probability, risk).
+    The same as `polarlab run` on it, with the same options (`--no-progress` was refused here)."""
     from ..errors import PolarlabError
     from ..linking.config import load_linking_project
     from ..linking.run import run_linking

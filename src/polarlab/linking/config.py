@@ -247,12 +247,24 @@ class LinkingConfig(_Strict):
         return v
 
 
+#: the labels file's extensions (:func:`polarlab.linking.run.write_frame` writes them)
+LABEL_FORMATS = (".csv", ".jsonl", ".parquet")
+
+
 class OutputConfig(_Strict):
     """``[output]`` of a linking project: the folder and the labels file (links with probability and risk;
     ``review.csv`` beside it holds the riskiest links)."""
 
     dir: str = "out"
     labels: str = "links.csv"
+
+    @field_validator("labels")
+    @classmethod
+    def _labels_format(cls, v: str) -> str:     # at load, not after the linking job (a .xlsx failed at its end)
+        if Path(v).suffix.lower() not in LABEL_FORMATS:
+            raise ValueError(f"unknown labels format {Path(v).suffix or '(no extension)'!r}. "
+                             f"Fix: name the file with one of {', '.join(LABEL_FORMATS)}")
+        return v
 
 
 class LinkingProject(_Strict):

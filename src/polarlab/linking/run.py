@@ -15,7 +15,7 @@ from ..io.outputs import check_writable
 from ..ontology.load import load_ontology
 from ..ontology.terms import Ontology, canonical_xref
 from .candidates import MemoNameMatcher
-from .config import LinkingProject
+from .config import LABEL_FORMATS, LinkingProject
 from .evaluate import link_accuracy, map_gold, mention_locations
 from .mentions import MentionSet
 from .pipeline import LinkRun, run_link
@@ -70,7 +70,7 @@ def labels_frame(run: LinkRun, ontology: Ontology, output_xrefs: list[str]) -> p
 def write_frame(frame: pd.DataFrame, path: Path) -> None:
     """Atomically write a table as .csv, .jsonl or .parquet."""
     suffix = path.suffix.lower()
-    if suffix not in (".csv", ".jsonl", ".parquet"):
+    if suffix not in LABEL_FORMATS:
         raise ConfigError(f"unknown labels format {suffix!r}", column="output.labels", fix="use .csv, .jsonl or .parquet")
     with atomic_path(path) as tmp:
         if suffix == ".csv":

@@ -111,10 +111,17 @@ def load_relevance_project(path: str | Path) -> RelevanceConfig:
         raise ConfigError("project file not found", file=str(path), fix="give the path of a polarlab.toml") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"not valid TOML ({e})", file=str(path), fix="fix the TOML syntax") from None
-    unknown = set(tables) - {"task", "data", "relevance", "project"}
+    known = ["task", "data", "relevance", "project"]
+    unknown = sorted(set(tables) - set(known))
     if unknown:
-        raise ConfigError(f"unknown table(s) {sorted(unknown)}", file=str(path), column=sorted(unknown)[0],
-                          fix="a relevance project has [task], [data] and [relevance]")
+        from ..config.base import suggest
+
+        guess = suggest(unknown[0], known)
+        where = (" (its outputs go to out/ beside the project file, or to `polarlab run --out DIR`)"
+                 if unknown[0] == "output" else "")
+        raise ConfigError(f"unknown table(s) {unknown}", file=str(path), column=unknown[0],
+                          fix=(f"did you mean [{guess}]? " if guess else "")
+                          + f"a relevance project has [task], [data], [relevance] and [project]{where}")
     from ..config.models import check_project_section
 
     check_project_section(tables, str(path))

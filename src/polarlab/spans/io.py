@@ -230,7 +230,10 @@ def read_jsonl(path: str | Path) -> list[SpanDoc]:
             except json.JSONDecodeError as e:
                 raise DataError(f"invalid JSON ({e.msg})", file=str(path), line=ln,
                                 fix="one JSON object per line") from None
-            if "data" in rec:                                   # Label Studio task
+            if not isinstance(rec, dict):
+                raise DataError(f"a JSON {type(rec).__name__}, not an object", file=str(path), line=ln,
+                                fix='one object per line: {"id", "text", "spans": [{"start", "end", "label"}]}')
+            if isinstance(rec.get("data"), dict):               # Label Studio task
                 text = rec["data"].get("text")
                 anns = rec.get("annotations") or rec.get("predictions") or []
                 has_gold = bool(anns)
@@ -242,19 +245,34 @@ def read_jsonl(path: str | Path) -> list[SpanDoc]:
                 has_gold = "spans" in rec or "entities" in rec
                 items = rec.get("spans", rec.get("entities", []))
                 items = [dict(zip(("start", "end", "label"), it)) if isinstance(it, (list, tuple)) else it
-                         for it in items]
+                         for it in (items or [])]
             if not isinstance(text, str):
                 raise DataError("no text", file=str(path), line=ln,
                                 fix='give "text" (spaCy style) or "data": {"text": ...} (Label Studio)')
             spans = []
-            for it in items:
-                s, e = int(it["start"]), int(it["end"])
+            for k, it in enumerate(items):
+                s, e = _offsets(it, path, ln, k)
                 if not 0 <= s < e <= len(text):
                     raise DataError(f"span {s}-{e} is outside the text ({len(text)} characters)",
                                     file=str(path), line=ln, fix="offsets count characters of text")
                 spans.append(Span(s, e, str(it.get("label", "")), "gold"))
             docs.append(SpanDoc(str(rec.get("id", len(docs))), text, sorted(spans), has_gold=has_gold))
     return docs
+
+
+def _offsets(item, path: Path, line: int, k: int) -> tuple[int, int]:
+    """``item``'s integer ``start`` and ``end`` (DataError naming the file, line and span otherwise)."""
+    fix = 'each span is {"start": int, "end": int, "label": str} (or [start, end, label]), character offsets'
+    if not isinstance(item, dict) or "start" not in item or "end" not in item:
+        raise DataError(f"span {k} has no start and end ({str(item)[:60]})", file=str(path), line=line, fix=fix)
+    try:
+        s, e = item["start"], item["end"]
+        if isinstance(s, bool) or isinstance(e, bool) or int(s) != s or int(e) != e:
+            raise ValueError
+        return int(s), int(e)
+    except (TypeError, ValueError):
+        raise DataError(f"span {k}: start {item['start']!r} and end {item['end']!r} are not integers",
+                        file=str(path), line=line, fix=fix) from None
 
 
 def write_jsonl(docs: Iterable[SpanDoc], path: str | Path, spans_of: SpansOf = _gold,

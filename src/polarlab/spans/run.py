@@ -31,6 +31,54 @@ from .votes import SpanVotes, apply_span_sources
 log = logging.getLogger(__name__)
 BUILTIN_FUNCTIONS = {f.name: f for f in (builtin.disease_heads, builtin.disease_suffixes, builtin.disease_acronyms)}
 READERS = {"pubtator": read_pubtator, "conll": read_conll, "jsonl": read_jsonl}
+#: the spans file's extension -> its format (:func:`write_spans`)
+SPAN_FILE_FORMATS = {".jsonl": "jsonl", ".conll": "conll", ".txt": "pubtator"}
+
+
+def check_spans_file(path: str | Path, file: str | None, key: str) -> None:
+    """The spans file's name ends in an extension :func:`write_spans` writes (ConfigError naming ``key`` before
+    any slow work; a ``spans.csv`` used to get PubTator text under a name that pandas reads as CSV)."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in SPAN_FILE_FORMATS:
+        raise ConfigError(f"cannot write spans to a {suffix or 'extension-less'} file ({Path(path).name})",
+                          file=file, column=key,
+                          fix=f"name the spans file with one of {sorted(SPAN_FILE_FORMATS)} (JSON lines, CoNLL, "
+                              "PubTator)")
+
+
+def check_gold_labels(docs: Sequence[SpanDoc], types: Sequence[str], path: str | Path | None) -> None:
+    """Gold spans whose label is not one of ``[task] types`` can never be proposed, so they score as misses: every
+    gold label outside the types (a typo, ``"Diseas"``) is a DataError, as every score would be 0 without a word;
+    some outside them (a PubTator file with other types, ``label`` unset) a warning with their count."""
+    import warnings
+    from collections import Counter
+
+    labels = Counter(s.label for d in docs for s in d.spans)
+    other = {k: n for k, n in labels.items() if k not in types}
+    if not other:
+        return
+    where = str(path) if path is not None else None
+    if len(other) == len(labels):
+        raise DataError(f"no gold span has a label among [task] types {list(types)}: the gold labels are "
+                        f"{sorted(other)}", file=where,
+                        fix="correct the gold labels, or name them in [task] types (PubTator: [data] label)")
+    warnings.warn(f"{sum(other.values())} gold span(s) of {len(other)} label(s) not in [task] types "
+                  f"({', '.join(f'{k!r}: {n}' for k, n in sorted(other.items()))}) in {where or 'the documents'}: "
+                  "no source can propose them, so they count as misses", stacklevel=2)
+
+
+def check_unique_ids(docs: Sequence[SpanDoc], path: str | Path | None) -> None:
+    """No document id names two different texts (DataError naming the id and both documents' positions):
+    the outputs and the LLM's document limit find a document's spans by its id, so the second text got the
+    first one's offsets. The same document repeated (same id and text, as NCBI-disease's train file has one)
+    is harmless and kept."""
+    seen: dict[str, int] = {}
+    for i, d in enumerate(docs):
+        j = seen.setdefault(d.id, i)
+        if j != i and docs[j].text != d.text:
+            raise DataError(f"document id {d.id!r} names two different texts (documents {j} and {i}, 0-based)",
+                            file=str(path) if path is not None else None,
+                            fix="give each document its own id")
 
 
 def load_docs(cfg: SpansConfig) -> list[SpanDoc]:
@@ -40,7 +88,9 @@ def load_docs(cfg: SpansConfig) -> list[SpanDoc]:
     if not docs:
         raise DataError(f"no documents in this {d.format} file", file=str(d.path),
                         fix="give a file with at least one document (or check [data] format)")
-    return docs[:d.limit] if d.limit else docs
+    docs = docs[:d.limit] if d.limit else docs
+    check_unique_ids(docs, d.path)
+    return docs
 
 
 def check_labels(cfg: SpansConfig) -> None:
@@ -254,11 +304,12 @@ def write_spans(path: Path, docs: Sequence[SpanDoc], res: MethodResult, types: S
     by_doc = {d.id: i for i, d in enumerate(docs)}
     prob = {(i, s.key): float(p) for i, (S, P) in enumerate(zip(res.spans, res.probs or [])) for s, p in zip(S, P)}
     of = lambda d: res.spans[by_doc[d.id]]  # noqa: E731
-    suffix = Path(path).suffix.lower()
-    if suffix == ".jsonl":
+    check_spans_file(path, None, "output")
+    fmt = SPAN_FILE_FORMATS[Path(path).suffix.lower()]
+    if fmt == "jsonl":
         write_jsonl(docs, path, of, extra=lambda d, s: {"probability": prob.get((by_doc[d.id], s.key)),
                                                          "risk": 1 - prob.get((by_doc[d.id], s.key), 0.0)})
-    elif suffix == ".conll":
+    elif fmt == "conll":
         write_conll(docs, path, types, of)
     else:
         write_pubtator(docs, path, of)
@@ -296,8 +347,15 @@ def run_spans(cfg: SpansConfig | dict, *, docs: Sequence[SpanDoc] | None = None,
     t0 = time.perf_counter()
     check_labels(cfg)
     if cfg.output is not None:
+        check_spans_file(cfg.output, None, "output")
         check_writable(Path(cfg.output).parent, None, "output")
-    docs = list(docs) if docs is not None else load_docs(cfg)
+    path = None if docs is not None else cfg.data.path
+    if docs is not None:
+        docs = list(docs)
+        check_unique_ids(docs, None)
+    else:
+        docs = load_docs(cfg)
+    check_gold_labels(docs, cfg.types, path)
     sources = [build_source(s, cfg.state_dir, docs, f"sources[{i}]")     # config errors before slow work
                for i, s in enumerate(cfg.sources)]
     t["load"] = time.perf_counter() - t0
@@ -388,6 +446,8 @@ def load_spans_project(path: str | Path) -> SpansConfig:
     if bad_out:
         raise ConfigError(f"unknown key(s) {bad_out} in [output]", file=str(path), column=f"output.{bad_out[0]}",
                           fix="use dir and spans")
+    if output is not None:
+        check_spans_file(output, str(path), "output.spans")
     table = {"data": data, "types": types, "sources": sources, "harmonizer": raw.get("harmonizer", {}),
              "correct": raw.get("correct", {}), "state_dir": res(raw.get("project", {}).get("state_dir", ".polarlab")),
              "output": output}
