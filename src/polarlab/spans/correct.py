@@ -17,7 +17,7 @@ import numpy as np
 
 from ..llm.backend import Backend
 from ..llm.cache import AnswerCache, CachedAnswer, cache_key
-from ..llm.offline import require_cached
+from ..llm.offline import OfflineBackend, require_cached
 from ..llm.errors import LLMError
 from ..llm.prompt import RenderedPrompt
 from ..text import one_line
@@ -115,10 +115,12 @@ def verify_spans(docs: Sequence[SpanDoc], spans: Sequence[Sequence[Span]], probs
     out = [list(S) for S in spans]
     audit = []
     chosen = spans_by_risk(spans, probs)[:max(0, int(budget))]
-    keys = list(dict.fromkeys(verifier.key(docs[r.doc], r.span) for r in chosen))
-    # known only now (the riskiest harmonized spans): an offline re-run stops here, before the first re-ask
-    require_cached(verifier.backend, len(keys) - len(verifier._cache.get_many(keys)), len(keys),
-                   "(the span correction's re-asks)", drop="set [correct] budget = 0")
+    if isinstance(getattr(verifier, "backend", None), OfflineBackend):
+        # the re-asks are known only now (the riskiest harmonized spans): an offline re-run stops here, before the
+        # first re-ask, when some are not cached
+        keys = list(dict.fromkeys(verifier.key(docs[r.doc], r.span) for r in chosen))
+        require_cached(verifier.backend, len(keys) - len(verifier._cache.get_many(keys)), len(keys),
+                       "(the span correction's re-asks)", drop="set [correct] budget = 0")
     for r in chosen:
         d = docs[r.doc]
         py = verifier.p_yes(d, r.span)
