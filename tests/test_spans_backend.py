@@ -126,3 +126,40 @@ def test_a_rerun_whose_llm_answers_are_all_cached_needs_no_server(tmp_path: Path
                                       "document(s) have no answer of model 'fake-model' in the answer cache")
     assert "nothing was asked" in e.value.message and "remove its [[sources]] table (sources[1])" in e.value.fix
     assert not (tmp_path / "c").exists() or not any((tmp_path / "c").iterdir())     # nothing written
+
+
+def test_the_span_correction_checks_its_re_asks_before_the_first_one_when_offline(tmp_path: Path, dead_port) -> None:
+    """Offline (the server failed its probe, some answers cached): the correction's re-asks, known only after the
+    harmonizer, are counted before the first one; one missing stops it naming the step and the fix, and all cached
+    are read from the cache without a call."""
+    import numpy as np
+
+    from polarlab.llm.backends import probe_backend
+    from polarlab.llm.cache import AnswerCache, CachedAnswer
+    from polarlab.llm.errors import LLMUnreachableError
+    from polarlab.llm.offline import offline_or_raise
+    from polarlab.llm.remote import OpenAIBackend
+    from polarlab.spans.correct import SpanVerifier, verify_spans
+    from polarlab.spans.types import Span, SpanDoc
+
+    be = OpenAIBackend("fake-model", f"http://127.0.0.1:{dead_port}/v1", max_retries=0)
+    with pytest.raises(LLMUnreachableError) as probed:
+        probe_backend(be, where="sources[1].backend_options")
+    cache = tmp_path / "llm_cache.sqlite"
+    with AnswerCache(cache) as c:
+        c.put(CachedAnswer(key="other", model="fake-model", params={}, prompt="p", mode="scoring", raw_text="no",
+                           dist=[0.1, 0.9]))
+        with pytest.warns(UserWarning, match="going on"):
+            off = offline_or_raise(be, probed.value, c, step="the LLM span source 'llm' (sources[1])")
+    ver = SpanVerifier(off, cache=cache)
+    docs, spans, probs = [SpanDoc("1", "Wilson disease is rare.")], [[Span(0, 14, "Disease")]], [np.array([0.4])]
+    with pytest.raises(LLMUnreachableError) as e:
+        verify_spans(docs, spans, probs, ver, budget=1)
+    assert e.value.message.startswith("1 of 1 prompt(s) of the LLM span source 'llm' (sources[1]) (the span "
+                                      "correction's re-asks) have no answer")
+    assert e.value.fix.endswith("set [correct] budget = 0") and ver.stats["calls"] == ver.stats["errors"] == 0
+    with AnswerCache(cache) as c:
+        c.put(CachedAnswer(key=ver.key(docs[0], spans[0][0]), model="fake-model", params={}, prompt="p",
+                           mode="scoring", raw_text="yes", dist=[0.9, 0.1]))
+    fixed, audit = verify_spans(docs, spans, probs, SpanVerifier(off, cache=cache), budget=1)
+    assert audit[0]["p_yes"] == pytest.approx(0.9) and audit[0]["kept"] and fixed == [[Span(0, 14, "Disease")]]

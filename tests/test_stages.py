@@ -113,7 +113,6 @@ def test_status_after_a_rule_changed_keeps_the_features_current(tmp_path: Path) 
     assert actions(result)["features"] == "skipped" and actions(result)["harmonizer"] == "ran"
 
 
-
 def test_status_takes_the_stages_a_stale_stage_enables_from_its_declaration(tmp_path: Path,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """No stage is special-cased by name: the harmonizer declares (``expect``) that once it runs the risk stage

@@ -32,7 +32,7 @@ import threading
 import warnings
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Collection, Sequence
 
 from .backend import Backend
 from .cache import AnswerCache
@@ -162,3 +162,14 @@ def require_cached(backend: Backend, missing: int, total: int, what: str = "", d
     asks the server, which answered the probe)."""
     if isinstance(backend, OfflineBackend):
         backend.require(missing, total, what, drop)
+
+
+def require_keys_cached(backend: Backend, keys: Callable[[], Sequence[str]],
+                        cached: Callable[[Sequence[str]], Collection[str]], what: str = "",
+                        drop: str | None = None) -> None:
+    """:func:`require_cached` for a step whose cache keys cost something to build (a prompt per sentence, per
+    span): ``keys()`` and ``cached(keys)`` (the keys whose answer is in the cache) are called only when
+    ``backend`` is offline; a backend whose server answered is never checked."""
+    if isinstance(backend, OfflineBackend):
+        ks = list(dict.fromkeys(keys()))
+        require_cached(backend, len(ks) - len(cached(ks)), len(ks), what, drop)

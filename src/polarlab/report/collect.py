@@ -150,6 +150,5 @@ def project_report_data(project: Project, title: str | None = None) -> ReportDat
     return ReportData(task=project.task, title=title or f"polarlab report: {project.task.name}",
                       sources=sources_table(labels, analysis, fit_split), labels=frame, calibration=calibration,
                       label_metrics=metrics.get("metrics", {}), correction=metrics.get("correction", {}),
-                      human=list(d.human), review_pairs=pairs, review=review, llm=metrics.get("llm", {}), llm_total=llm_total,
-                      end_model=end_model,
-                      timeline=timeline, notes=notes)
+                      human=list(d.human), review_pairs=pairs, review=review, llm=metrics.get("llm", {}),
+                      llm_total=llm_total, end_model=end_model, timeline=timeline, notes=notes)

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..llm.backend import Backend
 from ..llm.cache import AnswerCache, CachedAnswer, cache_key
-from ..llm.offline import OfflineBackend, require_cached
+from ..llm.offline import require_keys_cached
 from ..llm.errors import LLMError
 from ..llm.prompt import RenderedPrompt
 from ..text import one_line
@@ -76,15 +76,22 @@ class SpanVerifier:
         return RenderedPrompt(pre, f"Sentence: {one_line(_context(doc, span))}\n"
                                    f"Words: \"{one_line(doc.text[span.start:span.end])}\"\nAnswer:")
 
-    def key(self, doc: SpanDoc, span: Span) -> str:
-        """The cache key of the re-ask about ``span``."""
-        return cache_key(self.backend.model_id, {**self.backend.params("scoring"), "task": PROMPT_VERSION},
-                         self.prompt(doc, span).text)
-
-    def p_yes(self, doc: SpanDoc, span: Span) -> float | None:
+    def _key(self, doc: SpanDoc, span: Span) -> tuple[RenderedPrompt, dict, str]:
+        """(prompt, parameters, cache key) of the re-ask about ``span``."""
         p = self.prompt(doc, span)
         params = {**self.backend.params("scoring"), "task": PROMPT_VERSION}
-        key = cache_key(self.backend.model_id, params, p.text)
+        return p, params, cache_key(self.backend.model_id, params, p.text)
+
+    def key(self, doc: SpanDoc, span: Span) -> str:
+        """The cache key of the re-ask about ``span``."""
+        return self._key(doc, span)[2]
+
+    def cached(self, keys: Sequence[str]) -> set[str]:
+        """Those of ``keys`` whose answer is in the cache."""
+        return set(self._cache.get_many(keys))
+
+    def p_yes(self, doc: SpanDoc, span: Span) -> float | None:
+        p, params, key = self._key(doc, span)
         row = self._cache.get(key)
         if row is None:
             t0 = time.perf_counter()
@@ -115,12 +122,12 @@ def verify_spans(docs: Sequence[SpanDoc], spans: Sequence[Sequence[Span]], probs
     out = [list(S) for S in spans]
     audit = []
     chosen = spans_by_risk(spans, probs)[:max(0, int(budget))]
-    if isinstance(getattr(verifier, "backend", None), OfflineBackend):
-        # the re-asks are known only now (the riskiest harmonized spans): an offline re-run stops here, before the
-        # first re-ask, when some are not cached
-        keys = list(dict.fromkeys(verifier.key(docs[r.doc], r.span) for r in chosen))
-        require_cached(verifier.backend, len(keys) - len(verifier._cache.get_many(keys)), len(keys),
-                       "(the span correction's re-asks)", drop="set [correct] budget = 0")
+    # the re-asks are known only now (the riskiest harmonized spans): an offline re-run stops here, before the
+    # first re-ask, when some are not cached (a verifier without a backend, as a logic test's, is never offline)
+    require_keys_cached(getattr(verifier, "backend", None),
+                        lambda: [verifier.key(docs[r.doc], r.span) for r in chosen],
+                        lambda keys: verifier.cached(keys), "(the span correction's re-asks)",
+                        drop="set [correct] budget = 0")
     for r in chosen:
         d = docs[r.doc]
         py = verifier.p_yes(d, r.span)

@@ -15,7 +15,7 @@ from ..errors import ConfigError, DataError
 from ..io.outputs import check_writable
 from ..llm.backends import LLM_BACKENDS, build_llm_backend, probe_backend
 from ..llm.errors import LLMConfigError
-from ..llm.offline import OfflineBackend, offline_or_raise, require_cached
+from ..llm.offline import offline_or_raise, require_keys_cached
 from .aggregate import HARMONIZER_LEVELS, SPAN_MODELS, spans_with_probability
 from .config import SourceSpec, SpansConfig
 from .evaluate import span_errors, span_scores
@@ -203,9 +203,8 @@ def _llm(spec: SourceSpec, state_dir: Path, docs, where: str | None = None):
                                    "(and set [correct] budget = 0, which needs it)")
     src = LLMSpanSource(be, label=spec.label, cache=cache, name=spec.name)
     asked = docs[:spec.limit_docs] if spec.limit_docs else docs
-    if isinstance(be, OfflineBackend):    # every sentence it will ask about is known before any source runs
-        keys = src.cache_keys(asked)
-        require_cached(be, len(keys) - len(src.cached(keys)), len(keys), f"over {len(asked)} document(s)")
+    # every sentence it will ask about is known before any source runs: an offline re-run is checked here
+    require_keys_cached(be, lambda: src.cache_keys(asked), src.cached, f"over {len(asked)} document(s)")
     return _Limited(src, asked) if spec.limit_docs else src
 
 
