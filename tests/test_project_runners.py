@@ -177,14 +177,15 @@ def test_an_unreachable_llm_server_is_named_under_its_source_table(tmp_path, dea
 
 
 def test_commands_for_the_label_task_say_what_to_do_with_another_kind(tmp_path):
-    """`polarlab status` (export, report, review...) on a linking, relevance or spans project: one line saying that
+    """`polarlab endmodel` (import, review...: the commands made for a label task's state; status, report and export
+    read these kinds too, tests/test_job_outputs_*.py) on a linking, relevance or spans project: one line saying that
     the kind has a job of its own and how to run it (was: 'unknown section [ontology]' about a valid project)."""
     for kind, body in (("linking", '[ontology]\npaths = ["o.tsv"]\n[linking]\ncorpus = ["c.txt"]\n'),
                        ("relevance", '[data]\nbeir = "b"\n[relevance]\nbudget = 3\n'),
                        ("spans", '[task]\ntypes = ["Disease"]\n')):
         p = tmp_path / f"{kind}.toml"
         p.write_text(f'[task]\nkind = "{kind}"\n' + body.replace("[task]\n", ""))
-        res = CliRunner().invoke(app, ["status", str(p)])
+        res = CliRunner().invoke(app, ["endmodel", str(p)])
         out = " ".join(res.output.split())
         assert res.exit_code == 2 and f'a [task] kind = "{kind}" project has a job of its own' in out, out
         assert f"polarlab run {p}" in out and "unknown section" not in out

@@ -196,7 +196,8 @@ def load_project(path: str | Path) -> Project:
     from .tasks import PROJECT_RUNNERS
 
     kind = task_kind(raw)
-    if kind in PROJECT_RUNNERS:      # status, export, review, ...: made for the label task's stages and state
+    if kind in PROJECT_RUNNERS:      # endmodel, import, review, ...: made for the label task's stages and state
+        # (status, report and export read these kinds through polarlab.jobs before they get here)
         # a relevance project has no [output] table: `out/` beside the file, or `polarlab run --out DIR`
         outputs = ("out/ beside the project file (or the --out folder of that run)" if kind == "relevance"
                    else "its [output] dir")

@@ -76,9 +76,34 @@ def project_runner(kind: str | None) -> Callable[..., dict] | None:
     return getattr(importlib.import_module(module), name)
 
 
+#: Task kinds with a runner of their own -> "module:attribute" of their :class:`polarlab.jobs.kind.JobKind`: how
+#: ``polarlab status``, ``report`` and ``export`` read such a project (imported on first use).
+PROJECT_JOBS: dict[str, str] = {}
+
+
+def register_project_job(kind: str, target: str) -> None:
+    """Make ``polarlab status`` / ``report`` / ``export`` read a ``[task] kind = kind`` project through ``target``
+    ("module:attribute", a :class:`polarlab.jobs.kind.JobKind`)."""
+    PROJECT_JOBS[kind] = target
+
+
+def project_job(kind: str | None) -> Any:
+    """The :class:`polarlab.jobs.kind.JobKind` registered for ``kind``, or None (a classification kind)."""
+    import importlib
+
+    target = PROJECT_JOBS.get(kind or "")
+    if target is None:
+        return None
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 register_project_runner("linking", "polarlab.linking.run:run_project")
 register_project_runner("relevance", "polarlab.relevance.experiment:run_project")
 register_project_runner("spans", "polarlab.spans.run:run_project")
+register_project_job("linking", "polarlab.linking.job:JOB")
+register_project_job("relevance", "polarlab.relevance.job:JOB")
+register_project_job("spans", "polarlab.spans.job:JOB")
 
 register_task_kind(TaskKind("text", "Classify the text into one of the labels."))
 register_task_kind(TaskKind("relation", "Classify the relation between the two marked entities into one of the labels.",

@@ -114,15 +114,37 @@ def predict(model: Path = typer.Argument(..., help="a saved end model folder"),
         console.print(f"wrote {rows} predictions: {path}")
 
 
+def _job(project: Path):
+    """The :class:`polarlab.jobs.kind.JobKind` of a spans / linking / relevance project, None for a label task."""
+    from ..project import peek_task_kind
+    from ..tasks import project_job
+
+    return project_job(peek_task_kind(project))
+
+
 def export(project: Path = typer.Argument(..., help="the project file (polarlab.toml)"),
-           fmt: str = typer.Option("csv", "--format", help="csv | jsonl | parquet | hf | label-studio | argilla"),
+           fmt: str = typer.Option("csv", "--format", help="csv | jsonl | parquet | hf | label-studio | argilla; "
+                                   "spans: csv | parquet | jsonl | conll | pubtator; linking, relevance: csv | "
+                                   "jsonl | parquet"),
            out: Optional[Path] = typer.Option(None, "--out", help="output file/folder (default: the format's "
                                                                   "name in <output>/export/)")) -> None:
-    """Export the final labels with probabilities, risk and provenance (votes, corrections, reviewers)."""
+    """Export the final labels with probabilities, risk and provenance (votes, corrections, reviewers).
+
+    A spans, linking or relevance project: the labels its last run wrote (spans, links, query-document pairs)."""
     from ..export.formats import export as run_export
     from ..export.project import load_project_labels
 
     PolarlabError, fail, console = _errors()
+    job = _job(project)
+    if job is not None:
+        from ..jobs.export import job_export
+
+        try:
+            path, rows = job_export(project, job, fmt, out)
+        except PolarlabError as e:
+            fail(e)
+        console.print(f"wrote {rows} {job.unit}s ({fmt}): {path}", highlight=False, soft_wrap=True)
+        return
     try:
         proj = _project(project)
         from ..export.formats import EXPORT_FORMATS
@@ -170,12 +192,24 @@ def report(project: Path = typer.Argument(..., help="the project file (polarlab.
            slices: Optional[Path] = typer.Option(None, "--slices", help="a Python file of slicing functions: adds "
                                                  "a per-slice table (coverage, label quality, risk, end model)")
            ) -> None:
-    """Write one self-contained HTML report of the run (figures inlined; opens without a network)."""
+    """Write one self-contained HTML report of the run (figures inlined; opens without a network).
+
+    A spans, linking or relevance project: its last run's outputs, quality figures, risk calibration, LLM usage."""
     from ..report.project import project_report
 
     PolarlabError, fail, console = _errors()
+    job = _job(project)
     try:
-        path = project_report(_project(project), out, slices)
+        if job is not None:
+            from ..errors import ConfigError
+            from ..jobs.report import job_report
+
+            if slices is not None:
+                raise ConfigError(f"--slices reads the rows of a label task; a {job.name} project has none",
+                                  column="--slices", fix="leave --slices out")
+            path = job_report(project, job, out)
+        else:
+            path = project_report(_project(project), out, slices)
     except PolarlabError as e:
         fail(e)
     console.print(f"wrote the report: {path}")

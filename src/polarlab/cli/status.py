@@ -160,19 +160,36 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def status(project: Path = typer.Argument(..., help="the project file (polarlab.toml)"),
                as_json: bool = typer.Option(False, "--json", help="print the status as one JSON object")) -> None:
-        """What has run, when, with which config, what is stale; rows per split; LLM calls and cost so far."""
+        """What has run, when, with which config, what is stale; rows per split; LLM calls and cost so far.
+
+        A spans, linking or relevance project: its runs, which output files are current or stale, what was
+        labelled, and LLM calls vs cache hits per LLM step."""
         from ..errors import PolarlabError
         from .main import _fail, _setup_logging, console
 
+        from ..project import peek_task_kind
+        from ..tasks import project_job
+
         _setup_logging(False)
+        job = project_job(peek_task_kind(project))     # spans, linking, relevance: a job of their own
         try:
-            st = project_status(project)
+            if job is not None:
+                from ..jobs.status import job_status
+
+                st = job_status(project, job)
+            else:
+                st = project_status(project)
         except PolarlabError as e:
             _fail(e)
         if as_json:
             from ..io.jsonout import dumps
 
             print(dumps(st))
+            return
+        if job is not None:
+            from ..jobs.status import print_job_status
+
+            print_job_status(console, st)
             return
         _print(console, st)
 

@@ -127,9 +127,30 @@ def link_metrics(run: LinkRun, mention_types: dict, gold=None) -> dict[str, Any]
     metrics: dict[str, Any] = {"n_mentions": len(run.mentions), "mention_types": mention_types,
                                "phases": {k: vars(v) for k, v in run.phases.items()}}
     if gold is not None:
+        from ..risk.calibration import calibration_report
+        from .bench import lowest_risk_accuracy
+        from .evaluate import hits_at
+
         metrics["linkers"] = {n: link_accuracy(r, gold) for n, r in run.rankings.items()}
-        metrics["harmonized"] = link_accuracy(run.harmonized.ranking, gold)
+        h, sel = run.harmonized, gold.has_gold
+        right = hits_at(h.ranking, gold, 1)[sel]
+        cal = calibration_report(h.risk[sel], ~right)           # as polarlab bench linking reports it
+        metrics["harmonized"] = {**link_accuracy(h.ranking, gold), "risk_ece": cal.ece, "risk_auroc": cal.auroc,
+                                 "acc_lowest_risk_80": lowest_risk_accuracy(h.risk[sel], right),
+                                 "calibration": cal.to_dict()}
+    usage = llm_usage(run)
+    if usage:
+        metrics["llm_usage"] = usage
     return metrics
+
+
+def llm_usage(run: LinkRun) -> dict[str, dict]:
+    """Calls made vs cache hits of the LLM linker ([linking.llm]) on the mentions and on the pseudo-dev mentions
+    ({} without it)."""
+    from ..jobs.record import step_usage
+
+    names = {"stats": "llm linker", "dev_stats": "llm linker (pseudo-dev)"}
+    return {names[k]: step_usage(run.llm[k]) for k in names if run.llm.get(k)}
 
 
 def write_outputs(frame: pd.DataFrame, metrics: dict[str, Any], output_dir: str | Path, labels: str = "links.csv",
@@ -153,5 +174,15 @@ def run_project(path: str | Path, output_dir: str | Path | None = None, progress
     """``polarlab run`` of a ``[task] kind = "linking"`` project (see :func:`polarlab.tasks.project_runner`)."""
     from .config import load_linking_project
 
+    from ..jobs.record import recorded_run
+    from .job import job_paths
+
     path = Path(path)
-    return run_linking(load_linking_project(path), base_dir=path.parent, output_dir=output_dir).outputs
+    project = load_linking_project(path)
+    where = job_paths(project, path.parent)
+    with recorded_run(path, "linking", where.state_dir, where.inputs) as notes:   # polarlab status reads it
+        res = run_linking(project, base_dir=path.parent, output_dir=output_dir)
+        notes.outputs = res.outputs
+        notes.counts = {"mentions": len(res.frame), "linked": int((res.frame["linked_id"] != "").sum())}
+        notes.llm = llm_usage(res.run)
+    return res.outputs

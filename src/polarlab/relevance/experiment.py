@@ -428,8 +428,11 @@ def run_relevance(config: RelevanceConfig, *, state_dir: str | os.PathLike = ".p
                 path = Path(labels_dir) / f"labels_{m}.csv"
                 write_text(path, frame.to_csv(index=False))
                 out["labels"][m] = str(path)
+        out["labelled"] = {m: {"queries": int(f["query_id"].nunique()), "pairs": len(f),
+                               "llm_judged": int((f["llm_vote"] >= 0).sum())} for m, f in run.labels.items()}
         if source is not None or run._judge is not None:
             out["llm_backend_calls"] = run.judge.total_backend_calls
+            out["llm_usage"] = {"relevance judge": run.judge.usage.to_dict()}
         return out
     finally:
         torch.set_num_threads(threads)
@@ -441,24 +444,24 @@ def run_project(path: str | os.PathLike, output_dir: str | os.PathLike | None = 
     the relevance labels of each POLAR method in ``<output_dir>/labels_<method>.csv``, the results in
     ``<output_dir>/metrics.json`` (default ``out/`` beside the project file); caches and trained
     retrievers in ``[project] state_dir`` (default ``.polarlab``)."""
-    import sys
-
     from ..io.outputs import check_writable
+    from ..jobs.record import recorded_run
     from .config import load_relevance_project
+    from .job import paths as job_paths
 
     path = Path(path)
     config = load_relevance_project(path)
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-    project = tomllib.loads(path.read_text(encoding="utf-8")).get("project", {})
-    state = path.parent / project.get("state_dir", ".polarlab")
+    where = job_paths(path)
+    state = where.state_dir
     out = Path(output_dir) if output_dir else path.parent / "out"
     check_writable(out, str(path), "--out" if output_dir else "output")
     log = (lambda s: print(s, flush=True)) if progress else (lambda s: None)
-    result = run_relevance(config, state_dir=state, log=log, labels_dir=out)
-    return write_outputs(result, out)
+    with recorded_run(path, "relevance", state, where.inputs) as notes:   # polarlab status reads it
+        result = run_relevance(config, state_dir=state, log=log, labels_dir=out)
+        notes.outputs = write_outputs(result, out)
+        notes.counts = {f"{k} ({m})": v for m, c in result["labelled"].items() for k, v in c.items()}
+        notes.llm = result.get("llm_usage", {})
+    return notes.outputs
 
 
 def write_outputs(result: dict, output_dir: str | os.PathLike) -> dict[str, Path]:

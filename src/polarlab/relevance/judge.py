@@ -15,6 +15,7 @@ import numpy as np
 from ..data.dataset import Example
 from ..llm.request import PromptRequest
 from ..llm.source import LLMSource
+from ..llm.stats import LLMRunStats
 from ..task import Task
 from .beir import BeirData
 
@@ -57,6 +58,7 @@ class RelevanceJudge:
         self.doc_chars = int(doc_chars)
         self.task = task
         self.total_backend_calls = 0
+        self.usage = LLMRunStats()        # every ask of this judge: calls made, cache hits, tokens, seconds
 
     def request(self, data: BeirData, pair: Pair) -> PromptRequest:
         qid, d = pair
@@ -73,5 +75,6 @@ class RelevanceJudge:
                       for a in answers], dtype=np.float64)
         votes = np.array([a.label for a in answers], dtype=np.int64)
         calls = int(self.source.last_stats.calls)
+        self.usage.add(self.source.last_stats)
         self.total_backend_calls += calls
         return Judgements(p, votes, calls, time.perf_counter() - t0)

@@ -237,6 +237,7 @@ class SpansResult:
     metrics: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
     outputs: dict = field(default_factory=dict)
+    llm: dict = field(default_factory=dict)
 
 
 def aggregate_all(votes: SpanVotes, X: np.ndarray, cfg: SpansConfig) -> tuple[dict[str, MethodResult], object]:
@@ -368,6 +369,11 @@ def run_spans(cfg: SpansConfig | dict, *, docs: Sequence[SpanDoc] | None = None,
     methods, h = aggregate_all(votes, X, cfg)
     t["aggregate"] = time.perf_counter() - t0
     res = SpansResult(docs, votes, methods, h, seconds=t)
+    from ..jobs.record import step_usage
+
+    for built in sources:      # calls made vs cache hits of each LLM step (polarlab status and report read them)
+        if isinstance(getattr(built, "src", built), LLMSpanSource):
+            res.llm[f"span source {built.name}"] = step_usage(getattr(built, "src", built).stats)
     if cfg.correct.budget:
         from .correct import SpanVerifier, verify_spans
         llm = next((s for s in sources if isinstance(getattr(s, "src", s), LLMSpanSource)), None)
@@ -382,7 +388,10 @@ def run_spans(cfg: SpansConfig | dict, *, docs: Sequence[SpanDoc] | None = None,
                 for S, P, F in zip(hm.spans, hm.probs, fixed)]
         methods["harmonized_corrected"] = MethodResult(fixed, keep)
         res.outputs["correction_audit"] = audit
+        res.llm["span correction"] = step_usage(ver.stats)
     res.metrics = score_run(docs, methods, h, cfg.harmonizer.level)
+    if res.metrics and res.llm:
+        res.metrics["llm_usage"] = res.llm
     if cfg.output is not None:
         write_outputs(cfg.output, docs, methods, cfg.types)
         res.outputs["spans"] = str(cfg.output)
@@ -461,6 +470,9 @@ def load_spans_project(path: str | Path) -> SpansConfig:
 def run_project(path: str | Path, output_dir: str | Path | None = None, progress: bool = True) -> dict[str, Path]:
     """``polarlab run`` of a ``[task] kind = "spans"`` project: harmonized spans with probability and risk
     (``[output] spans``) and ``metrics.json`` beside them when the documents carry gold spans."""
+    from ..jobs.record import recorded_run
+    from .job import job_paths
+
     cfg = load_spans_project(path)
     if output_dir is not None:
         cfg.output = Path(output_dir) / (cfg.output.name if cfg.output else "spans.jsonl")
@@ -468,5 +480,12 @@ def run_project(path: str | Path, output_dir: str | Path | None = None, progress
         cfg.output = Path(path).parent / "out" / "spans.jsonl"
     output, cfg.output = Path(cfg.output), None
     check_writable(output.parent, str(path), "output.dir")
-    res = run_spans(cfg)
-    return write_outputs(output, res.docs, res.methods, cfg.types, res.metrics)
+    where = job_paths(cfg)
+    with recorded_run(Path(path), "spans", where.state_dir, where.inputs) as notes:   # polarlab status reads it
+        res = run_spans(cfg)
+        notes.outputs = write_outputs(output, res.docs, res.methods, cfg.types, res.metrics)
+        final = final_spans(res.methods).spans
+        notes.counts = {"documents": len(res.docs), "spans": sum(len(s) for s in final),
+                        "documents_with_spans": sum(1 for s in final if s)}
+        notes.llm = res.llm
+    return notes.outputs
