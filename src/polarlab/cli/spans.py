@@ -69,9 +69,9 @@ def print_span_metrics(console, metrics: dict) -> None:
     print_span_result(console, metrics, "spans")
     left = metrics.get("n_docs_without_gold")
     if left:
-        console.print(f"{left} of {left + metrics['n_docs']} documents have no gold (not annotated: JSONL lines without "
-                      "\"spans\", \"entities\" or annotations, or PubTator documents [data] annotated / annotated_ids "
-                      "leaves out) and are not scored; their spans are in the spans file",
+        console.print(f"{left} of {left + metrics['n_docs']} documents have no gold (not annotated: JSONL lines "
+                      "without \"spans\", \"entities\" or annotations, or PubTator documents [data] annotated / "
+                      "annotated_ids leaves out) and are not scored; their spans are in the spans file",
                       highlight=False, soft_wrap=True)
 
 

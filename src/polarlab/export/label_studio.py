@@ -65,8 +65,8 @@ def to_tasks(data: LabeledData) -> list[dict[str, Any]]:
     tasks = []
     for i, row in enumerate(frame.itertuples(index=False)):
         d = {"text": row.text, "polarlab_id": row.id, "risk": float(row.risk),
-             "label": row.label, "shown_label": row.label, "label_source": row.label_source, "reviewed": bool(row.reviewed),
-             "provenance": json.loads(row.provenance)}
+             "label": row.label, "shown_label": row.label, "label_source": row.label_source,
+             "reviewed": bool(row.reviewed), "provenance": json.loads(row.provenance)}
         if data.split is not None:
             d["split"] = row.split
         pred = {"model_version": f"polarlab-{fin.source[i]}", "score": 1.0 - float(fin.risk[i]),
