@@ -152,8 +152,11 @@ def test_label_studio_import_of_sdk_export(tmp_path: Path) -> None:
     path = _ls_export_from_sdk(tmp_path)
     assert sniff_import_format(path) == "label-studio"
     votes = label_studio.read_annotations(path, TASK)
-    assert votes == [HumanVote("1", 1, "label-studio-user-3", "2026-11-30T11:00:00.123456Z", "label_studio", "train"),
-                     HumanVote("0", 0, "label-studio-user-4", "2026-11-30T11:02:00Z", "label_studio", "test")]
+    # both rows were reviewed when exported: the tool showed the reviewers' label, no machine label to compare with
+    assert votes == [HumanVote("1", 1, "label-studio-user-3", "2026-11-30T11:00:00.123456Z", "label_studio", "train",
+                               None, "people"),
+                     HumanVote("0", 0, "label-studio-user-4", "2026-11-30T11:02:00Z", "label_studio", "test",
+                               None, "people")]
     data = LabeledData(TASK, IDS, TEXTS, PROBA, split=SPLITS, human=votes)
     assert data.frame()["reviewed"].tolist() == [False, True, False, True, False]
 
@@ -217,6 +220,53 @@ def test_argilla_v1_feedback_records_import(tmp_path: Path) -> None:
         HumanVote("2", 2, "u-1", "2026-11-30T09:00:00", "argilla", None)]
 
 
+def _answered(tasks: list[dict], label: str) -> list[dict]:
+    """Label Studio JSON tasks each answered ``label`` by one annotator."""
+    return [{**t, "id": i + 1, "annotations": [{"completed_by": 7, "created_at": "2026-11-30T11:00:00Z",
+                                                "result": [{"from_name": "label", "to_name": "text", "type": "choices",
+                                                            "value": {"choices": [label]}}]}]}
+            for i, t in enumerate(tasks)]
+
+
+def test_imported_answers_keep_the_machine_label_the_export_showed(tmp_path: Path) -> None:
+    """Imported answers had no shown label, so the report's comparison (answers vs the label shown) left them out.
+    Each answer now keeps the label polarlab exported for its row: Label Studio's data.shown_label (JSON-MIN keeps
+    it; its `label` key is the answer), an older export's data.label, or the polarlab-* prediction; Argilla's
+    polarlab-* suggestion (v2 and v1). A row exported with the reviewers' label has nothing to compare with."""
+    tasks = label_studio.to_tasks(make_data())          # rows 0, 2, 4 unreviewed: polar's ham, other, ham
+    assert [t["data"]["shown_label"] for t in tasks] == ["ham", "other", "other", "ham", "ham"]
+    path = tmp_path / "ls.json"
+    path.write_text(json.dumps(_answered([tasks[0], tasks[1], tasks[2]], "spam")), encoding="utf-8")
+    got = [(v.example_id, v.shown, v.shown_from) for v in label_studio.read_annotations(path, TASK)]
+    assert got == [("0", 0, "export"), ("1", None, "people"), ("2", 2, "export")]
+    # an older export (no shown_label), and one whose data kept only the prediction
+    old = [{**t, "data": {k: v for k, v in t["data"].items() if k != "shown_label"}} for t in tasks]
+    bare = [{**t, "data": {"text": t["data"]["text"], "polarlab_id": t["data"]["polarlab_id"],
+                           "split": t["data"]["split"]}} for t in tasks]
+    for variant in (old, bare):
+        path.write_text(json.dumps(_answered([variant[2]], "spam")), encoding="utf-8")
+        assert [(v.shown, v.shown_from) for v in label_studio.read_annotations(path, TASK)] == [(2, "export")]
+    # JSON-MIN: the task's data flattened, the answer under "label"
+    mini = [{**tasks[4]["data"], "label": "spam", "annotator": "eve"}, {"polarlab_id": "2", "split": "train",
+                                                                        "label": "ham", "annotator": "eve"}]
+    path.write_text(json.dumps(mini), encoding="utf-8")
+    got = [(v.example_id, v.label, v.shown, v.shown_from) for v in label_studio.read_annotations(path, TASK)]
+    assert got == [("1", 1, 0, "export"), ("2", 0, None, None)]        # the second row does not say
+    # Argilla 2 (suggestions by question) and Argilla 1 (a list with question_name)
+    recs = argilla.to_records(make_data())
+    for r in recs:
+        r["responses"] = {"label": [{"value": "spam", "user_id": "u"}]}
+    path = tmp_path / "ar.json"
+    path.write_text(json.dumps(recs), encoding="utf-8")
+    assert [(v.shown, v.shown_from) for v in argilla.read_annotations(path, TASK)] == [
+        (0, "export"), (None, "people"), (2, "export"), (None, "people"), (0, "export")]
+    v1 = [{"external_id": "2", "fields": {"text": "x"}, "responses": [{"values": {"label": {"value": "spam"}},
+                                                                       "user_id": "u"}],
+           "suggestions": [{"question_name": "label", "value": "other", "agent": "polarlab-snorkel"}]}]
+    path.write_text(json.dumps(v1), encoding="utf-8")
+    assert [(v.shown, v.shown_from) for v in argilla.read_annotations(path, TASK)] == [(2, "export")]
+
+
 def test_imported_votes_go_to_the_project_state(tmp_path: Path) -> None:
     """Human answers become 'human' vote events (who, when, tool) — the review loop's kind of vote."""
     from polarlab.export.project import add_human_votes, human_votes_from_state
@@ -243,6 +293,28 @@ def test_imported_votes_go_to_the_project_state(tmp_path: Path) -> None:
     s.add_vote_event("test", "0", "human", -1, kind="human", who="label-studio-user-4")
     assert [v.example_id for v in human_votes_from_state(s)] == ["1"]
     s.close()
+
+
+def test_imported_shown_labels_are_stored_and_read_back(tmp_path: Path) -> None:
+    """The shown label travels through the project state with the answer; an answer whose file did not carry it
+    gets the row's machine label when it is imported (marked "import")."""
+    from polarlab.export.project import ProjectLabels, add_human_votes, human_votes_from_state
+    from polarlab.state import ProjectState
+
+    class P:  # the attribute add_human_votes reads
+        state_dir = tmp_path / "state"
+
+    known = ProjectLabels(LabeledData(TASK, IDS, TEXTS, PROBA, split=SPLITS), np.full(5, -1))
+    votes = [HumanVote("2", 1, "eve", "2026-11-30T12:00:00+00:00", "label_studio", "train", 2, "export"),
+             HumanVote("1", 0, "eve", "2026-11-30T12:01:00+00:00", "label_studio", "test"),
+             HumanVote("0", 1, "eve", "2026-11-30T12:02:00+00:00", "argilla", "test", None, "people")]
+    assert add_human_votes(P, votes, known) == 3
+    with ProjectState(P.state_dir) as state:      # and an import by an older polarlab: the tool in note, alone
+        state.add_vote_event("train", "0", "human", 2, kind="human", who="old", note="argilla")
+        back = human_votes_from_state(state)
+    assert [(v.example_id, v.tool, v.shown, v.shown_from) for v in back] == [
+        ("2", "label_studio", 2, "export"), ("1", "label_studio", 0, "import"), ("0", "argilla", None, "people"),
+        ("0", "argilla", None, None)]
 
 
 def test_project_labels_from_the_state(tmp_path: Path) -> None:

@@ -132,6 +132,10 @@ def test_endmodel_export_import_report_predict(tmp_path: Path) -> None:
     for fig in ("label_distribution", "review_progress", "confusion_matrix", "timeline"):
         assert f'data-figure="{fig}"' in page
     assert "1 people via label_studio" in page
+    # the imported answers against the machine label the export showed them (the report left them out)
+    agree = sum(t["data"]["shown_label"] == "spam" for t in tasks[:2])
+    assert (f"Imported answers (label_studio): people confirmed the machine label the export showed them on "
+            f"{agree} of 2 answers") in page
 
     pd.DataFrame({"text": ["subscribe to my channel", "love this song"]}).to_csv(tmp_path / "new.csv", index=False)
     assert "wrote 2 predictions" in ok(["predict", str(out / "endmodel"), str(tmp_path / "new.csv"),

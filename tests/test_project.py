@@ -339,3 +339,29 @@ def test_the_engine_table_survives_the_check_before_a_run(tmp_path: Path) -> Non
     p = make_project(tmp_path, project=PROJECT + '\n[engine]\nkind = "local"\nworkers = 2\n')
     proj = load_project(p)
     assert validate_project(proj).engine.options() == {"workers": 2}
+
+
+@pytest.mark.parametrize("table, key, fix", [
+    ('address = "auto"\npartition_rows = 1000\n', "address", 'set kind = "ray" or remove address'),
+    ('kind = "local"\nnum_cpus = 2\n', "num_cpus", 'set kind = "ray" or remove num_cpus'),
+    ('kind = "ray"\nworkers = 2\n', "workers", 'set kind = "local" or remove workers'),
+])
+def test_an_engine_key_of_another_kind_is_refused_when_the_file_is_read(tmp_path: Path, table: str, key: str,
+                                                                         fix: str) -> None:
+    """`address` (a Ray key) with the default local engine was accepted and ignored; the run failed only when the
+    sources stage built the engine, after the data was loaded, with LocalEngine's TypeError."""
+    p = make_project(tmp_path, project=PROJECT + "\n[engine]\n" + table)
+    with pytest.raises(ConfigError) as ei:
+        load_project(p)
+    e = ei.value
+    assert e.file == str(p) and e.column == f"engine.{key}" and e.fix == fix
+    assert ("(the default)" in e.message) == ("kind" not in table)
+
+
+def test_make_engine_refuses_a_key_of_another_kind() -> None:
+    from polarlab.engine import make_engine
+
+    with pytest.raises(ConfigError) as ei:
+        make_engine("local", address="auto")
+    assert ei.value.column == "engine.address" and ei.value.fix == 'set kind = "ray" or remove address'
+    assert make_engine("local", workers=2, progress=False).workers == 2

@@ -248,9 +248,78 @@ def test_polarlab_run_of_a_spans_project_with_gold_on_some_documents_scores_thos
     assert metrics["labels"]["harmonized"] == json.loads(json.dumps(span_scores(harmonized, gold)))
     assert f"spans: {len(annotated)} documents, {metrics['n_gold']} gold spans" in res.output
     out = " ".join(res.output.split())
-    assert (f"{len(docs) - len(annotated)} of {len(docs)} documents have no gold (their lines have no \"spans\", "
-            "\"entities\" or annotations) and are not scored") in out
+    assert (f"{len(docs) - len(annotated)} of {len(docs)} documents have no gold (not annotated: JSONL lines without "
+            "\"spans\", \"entities\" or annotations") in out and "and are not scored" in out
     assert out.index("not scored") < out.index("wrote metrics")
+
+
+PUBTATOR_DOCS = [("Wilson disease and cystic fibrosis were seen.", ["Wilson disease", "cystic fibrosis"]),
+                 ("Patients with Wilson disease improved; no fibrosis.", ["Wilson disease"]),
+                 ("The ATP7B gene was sequenced.", []),                    # annotated: no disease in it
+                 ("Wilson disease in two brothers with lung fibrosis.", None),   # nobody annotated these two
+                 ("Cystic fibrosis and Wilson disease again.", None)]
+
+
+def _pubtator_project(tmp_path, data_keys: str):
+    lines = []
+    for i, (text, gold) in enumerate(PUBTATOR_DOCS):
+        lines += [f"{i}|t|{text}", f"{i}|a|Done."]
+        lines += [f"{i}\t{text.index(g)}\t{text.index(g) + len(g)}\t{g}\tDisease\tD{i}" for g in gold or []]
+        lines.append("")
+    (tmp_path / "docs.txt").write_text("\n".join(lines) + "\n")
+    (tmp_path / "p.toml").write_text(
+        '[task]\nkind = "spans"\ntypes = ["Disease"]\n[data]\npath = "docs.txt"\n' + data_keys +
+        '[[sources]]\ntype = "regex"\nname = "wilson"\npattern = "Wilson disease"\n'
+        '[[sources]]\ntype = "regex"\nname = "fibrosis"\npattern = "\\\\w+ fibrosis"\n'
+        '[harmonizer]\nfeatures = "shape"\n[output]\ndir = "out"\n')
+    return CliRunner().invoke(app, ["run", str(tmp_path / "p.toml")], terminal_width=200)
+
+
+def test_a_pubtator_spans_project_can_say_which_documents_are_annotated(tmp_path):
+    """PubTator has no way to say "not annotated": a document without mention lines was read as annotated with no
+    entity, so the spans found in the unannotated rest of a corpus counted as false positives. `[data]
+    annotated_ids` lists the annotated documents (one may have no entity); `annotated = "with_mentions"` takes a
+    document without any mention line as not annotated."""
+    import json
+
+    res = _pubtator_project(tmp_path, "")
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["n_docs"] == 5 and "n_docs_without_gold" not in metrics        # the default: every document
+    everything = metrics["labels"]["harmonized"]
+
+    (tmp_path / "annotated.txt").write_text("# annotated documents\n0\n1\n2\n")
+    res = _pubtator_project(tmp_path, 'annotated_ids = "annotated.txt"\n')
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert (metrics["n_docs"], metrics["n_docs_without_gold"], metrics["n_gold"]) == (3, 2, 3)
+    scored = metrics["labels"]["harmonized"]
+    assert scored["exact"]["precision"] > everything["exact"]["precision"]     # no false positives from docs 3, 4
+    assert "2 of 5 documents have no gold" in " ".join(res.output.split())
+    rows = [json.loads(x) for x in (tmp_path / "out" / "spans.jsonl").read_text().splitlines()]
+    assert all(rows[i]["spans"] for i in (3, 4))                                  # still labelled
+
+    res = _pubtator_project(tmp_path, 'annotated = "with_mentions"\n')
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert (metrics["n_docs"], metrics["n_docs_without_gold"]) == (2, 3)         # doc 2 has no mention line either
+
+
+def test_a_pubtator_annotated_list_or_key_that_cannot_be_right_is_refused(tmp_path):
+    (tmp_path / "annotated.txt").write_text("0\n17\n")
+    res = _pubtator_project(tmp_path, 'annotated_ids = "annotated.txt"\n')
+    out = " ".join(res.output.split())
+    assert res.exit_code == 2 and "document id '17' is not in the corpus" in out and "annotated.txt" in out, out
+    assert "line 2" in out and "Traceback" not in out
+    res = _pubtator_project(tmp_path, 'annotated_ids = "annotated.txt"\nannotated = "with_mentions"\n')
+    assert res.exit_code == 2 and "data.annotated" in res.output and "keep one of them" in res.output, res.output
+    (tmp_path / "d.jsonl").write_text('{"id": "a", "text": "Wilson disease."}\n')
+    (tmp_path / "j.toml").write_text('[task]\nkind = "spans"\n[data]\npath = "d.jsonl"\nformat = "jsonl"\n'
+                                     'annotated = "with_mentions"\n[[sources]]\ntype = "regex"\nname = "w"\n'
+                                     'pattern = "Wilson disease"\n')
+    res = CliRunner().invoke(app, ["run", str(tmp_path / "j.toml")], terminal_width=200)
+    out = " ".join(res.output.split())
+    assert res.exit_code == 2 and "data.annotated" in out and "is for PubTator files" in out, out
 
 
 def test_an_output_folder_that_is_a_file_stops_every_kind_before_its_work(tmp_path):

@@ -126,3 +126,23 @@ def test_report_opens_in_headless_chromium(tmp_path: Path) -> None:
     assert all(u.startswith(("file:", "data:")) for u in requests), requests
     shot = (tmp_path / "report.png").read_bytes()
     assert shot[:8] == b"\x89PNG\r\n\x1a\n" and len(shot) > 20_000
+
+
+def test_imported_answers_are_compared_with_the_label_the_tool_showed() -> None:
+    """Imported answers (Label Studio / Argilla) had no shown label, so the review comparison left them out; they
+    are compared now, marked as imported, saying which were compared with the machine label read at import."""
+    from polarlab.report.collect import imported_pairs
+
+    t = "2026-11-30T10:00:00+00:00"
+    human = [HumanVote("0", 1, "ann", t, "label_studio", "train", 1, "export"),
+             HumanVote("1", 0, "ann", t, "label_studio", "train", 1, "export"),
+             HumanVote("2", 1, "bob", t, "argilla", "train", 1, "import"),
+             HumanVote("3", 1, "bob", t, "argilla", "train", None, "people"),
+             HumanVote("4", 1, "cy", t, "review", "train")]
+    pairs = imported_pairs(human)
+    assert pairs == [(1, 1, "export"), (1, 0, "export"), (1, 1, "import")]
+    page = render(ReportData(task=TASK, human=human, imported_pairs=pairs))
+    assert ("Imported answers (argilla, label_studio): people confirmed the machine label the export showed them on "
+            "2 of 3 answers: 0.667") in page
+    assert "For 1 of them the file did not carry the exported label" in page
+    assert "1 imported answer(s) not compared: 1 on rows whose export showed the reviewers" in page

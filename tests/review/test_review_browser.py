@@ -173,3 +173,28 @@ def test_the_page_says_why_the_review_stopped(tmp_path):
         finally:
             browser.close()
     assert [a["answer"] for a in store.answers()] == [1]
+
+
+def test_the_counts_shown_include_the_answer_just_stored(tmp_path):
+    """Answers faster than the shared status's lifetime (here 600 s): the header counted none of them (it showed
+    the status computed when the page opened); now every shown count includes the last answer or undo."""
+    from conftest import synthetic_store
+
+    store = synthetic_store(tmp_path / "r.sqlite", 30)
+    with ReviewServer(create_app(store, TOKEN, status_ttl=600.0)) as server, playwright.sync_playwright() as p:
+        browser = p.chromium.launch(**LAUNCH)
+        try:
+            _, page, _ = open_page(browser, server, "fay")
+            progress = page.locator("#progress")
+            playwright.expect(progress).to_contain_text("0 reviewed", timeout=30000)
+            for n, key in enumerate(("2", "1", "2", "2"), start=1):
+                old = shown_id(page)
+                page.keyboard.press(key)
+                wait_new_item(page, old)
+                playwright.expect(progress).to_contain_text(f"{n} reviewed", timeout=30000)
+                playwright.expect(progress).to_contain_text(f"budget left {30 - n}", timeout=30000)
+            page.keyboard.press("u")
+            playwright.expect(progress).to_contain_text("3 reviewed", timeout=30000)
+        finally:
+            browser.close()
+    assert len(store.answers()) == 3

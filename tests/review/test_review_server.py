@@ -355,3 +355,26 @@ def test_the_report_after_review_and_rerun_says_what_people_found(review_project
             f"found 6; budget 20 reviews, 14 left" in page)
     assert re.search(rf"unreviewed labels: {100 * e['accuracy']:.1f}% \[{100 * e['lower']:.1f}%, "
                      rf"{100 * e['upper']:.1f}%\] \(90% interval", page)
+
+
+def test_the_counts_after_an_answer_include_it_however_fast_the_answers_come(tmp_path):
+    """The status is shared between pages for `status_ttl` seconds, so a page that answered within that time was
+    shown counts from before its answer (and kept them until its next action). An answer's and an undo's response
+    carry `as_of`; `/api/status?after=<as_of>` counts that change, one computation serving every waiting page."""
+    import httpx
+
+    store = synthetic_store(tmp_path / "r.sqlite", 20)
+    head = {"X-Review-Token": "tok"}
+    with ReviewServer(create_app(store, "tok", status_ttl=600.0)) as server:
+        get = lambda path, **p: httpx.get(f"{server.url}{path}", params=p, headers=head).json()   # noqa: E731
+        post = lambda path, body: httpx.post(f"{server.url}{path}", json=body, headers=head).json()  # noqa: E731
+        assert get("/api/status")["reviewed"] == 0
+        for n in (1, 2, 3):
+            item = get("/api/next", reviewer="pat")["item"]
+            stored = post("/api/answer", {"reviewer": "pat", "row": item["row"], "label": 1})
+            assert get("/api/status")["reviewed"] == n - 1               # the shared status, within its 600 s
+            fresh = get("/api/status", after=stored["as_of"])
+            assert fresh["reviewed"] == n and fresh["budget_left"] == 20 - n and fresh["as_of"] >= stored["as_of"]
+            assert get("/api/status")["reviewed"] == n                   # ... which it now is, for every page
+        undone = post("/api/undo", {"reviewer": "pat"})
+        assert get("/api/status", after=undone["as_of"])["reviewed"] == 2

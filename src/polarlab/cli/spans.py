@@ -62,14 +62,16 @@ def bench_spans_cmd(
 def print_span_metrics(console, metrics: dict) -> None:
     """The span table of a spans project's run (``polarlab run``) from its metrics (as in its ``metrics.json``),
     when the documents carried gold spans, and how many documents had none and were not scored (JSONL lines
-    without "spans", "entities" or annotations); nothing when no document had gold (the run then writes no metrics)."""
+    without "spans", "entities" or annotations; PubTator documents that ``[data] annotated`` / ``annotated_ids``
+    mark as not annotated); nothing when no document had gold (the run then writes no metrics)."""
     if "labels" not in metrics:
         return
     print_span_result(console, metrics, "spans")
     left = metrics.get("n_docs_without_gold")
     if left:
-        console.print(f"{left} of {left + metrics['n_docs']} documents have no gold (their lines have no \"spans\", "
-                      "\"entities\" or annotations) and are not scored; their spans are in the spans file",
+        console.print(f"{left} of {left + metrics['n_docs']} documents have no gold (not annotated: JSONL lines "
+                      "without \"spans\", \"entities\" or annotations, or PubTator documents [data] annotated / "
+                      "annotated_ids leaves out) and are not scored; their spans are in the spans file",
                       highlight=False, soft_wrap=True)
 
 

@@ -304,6 +304,16 @@ class EngineSection(Section):
             raise ValueError(f"unknown engine kind {v!r}. Fix: use one of {sorted(ENGINES)}")
         return v
 
+    @model_validator(mode="after")
+    def _keys_of_kind(self) -> "EngineSection":
+        # a key only another kind reads (address with kind = "local") would be silently ignored
+        from ..engine.base import foreign_engine_keys, foreign_key_problem
+
+        for key in foreign_engine_keys(self.kind, list(self.options())):
+            message, fix = foreign_key_problem(self.kind, key, default="kind" not in self.model_fields_set)
+            raise ValueError(f"@{key}: {message}. Fix: {fix}")
+        return self
+
     def options(self) -> dict[str, Any]:
         """The engine's keyword arguments (unset keys left to its defaults)."""
         return {k: v for k, v in self.model_dump().items() if k != "kind" and v is not None}

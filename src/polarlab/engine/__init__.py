@@ -10,13 +10,13 @@ answer cache: engines return arrays; they never write files. Engines come from a
 
 See :mod:`polarlab.engine.ray_engine` for what moves over the network.
 """
-from .base import ENGINES, Engine, make_engine, register_engine
+from .base import ENGINE_KEYS, ENGINES, Engine, make_engine, register_engine
 from .local import LocalEngine
 
-__all__ = ["ENGINES", "Engine", "LocalEngine", "make_engine", "register_engine"]
+__all__ = ["ENGINE_KEYS", "ENGINES", "Engine", "LocalEngine", "make_engine", "register_engine"]
 
 
-register_engine("local", LocalEngine)
+register_engine("local", LocalEngine, keys=["workers"])
 
 
 def _ray(**options):
@@ -25,4 +25,4 @@ def _ray(**options):
     return RayEngine(**options)
 
 
-register_engine("ray", _ray)
+register_engine("ray", _ray, keys=["address", "partition_rows", "max_retries", "num_cpus"])

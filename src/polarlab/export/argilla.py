@@ -16,7 +16,8 @@ or Argilla 1's FeedbackDataset records (``"responses": [{"values": {"label": {"v
 "user_id", "status", "updated_at"}]``); JSON list or JSON Lines. Submitted responses become
 :class:`HumanVote` s (tool ``"argilla"``); discarded and draft ones are skipped. Argilla 2's record
 dict carries no response time: the record's ``updated_at``/``inserted_at`` is used when present,
-else the file's modification time.
+else the file's modification time. Each answer keeps the label polarlab suggested for its record (``shown``,
+the ``polarlab-*`` suggestion), so the report compares the answers with it.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from ..errors import DataError
 from ..task import Task
 from ..io.atomic import write_text
 from ..io.jsonout import dumps
-from .provenance import HumanVote, LabeledData
+from .provenance import HumanVote, LabeledData, shown_in_export
 
 QUESTION, FIELD = "label", "text"
 
@@ -106,6 +107,18 @@ def _responses(rec: dict[str, Any], question: str) -> list[tuple[Any, str, str |
     return out
 
 
+def _shown(rec: dict[str, Any], task: Task, question: str) -> tuple[int | None, str | None]:
+    """The label polarlab suggested for ``question`` in this record and whose it was (see :func:`shown_in_export`):
+    Argilla 2's ``{"suggestions": {question: {value, agent}}}`` or Argilla 1's ``[{question_name, value, agent}]``."""
+    raw = rec.get("suggestions") or {}
+    found = raw.get(question) if isinstance(raw, dict) else next(
+        (x for x in raw if isinstance(x, dict) and x.get("question_name") == question), None)
+    agent = found.get("agent") if isinstance(found, dict) else None
+    if not (isinstance(agent, str) and agent.startswith("polarlab-")):
+        return None, None
+    return shown_in_export(task, found.get("value"), agent[len("polarlab-"):])
+
+
 def read_annotations(path: str | Path, task: Task, text_ids: dict[str, str] | None = None,
                      question: str = QUESTION) -> list[HumanVote]:
     """Human votes from an Argilla records export (see the module docstring).
@@ -134,8 +147,9 @@ def read_annotations(path: str | Path, task: Task, text_ids: dict[str, str] | No
                             file=str(path), row=i, column="id",
                             fix="import records exported by polarlab (id = example id), or texts of this project")
         when = rec.get("updated_at") or rec.get("inserted_at") or default
+        shown, shown_from = _shown(rec, task, question)
         for value, user, t in answers:
             label = task.label_index(value, file=str(path), row=i, column=f"responses.{question}")
             out.append(HumanVote(str(ex), label, user, str(t or when), "argilla",
-                                 None if split is None else str(split)))
+                                 None if split is None else str(split), shown, shown_from))
     return out

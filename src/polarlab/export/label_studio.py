@@ -1,8 +1,9 @@
 """Label Studio: tasks JSON with predictions (export), finished annotations (import).
 
-Export: a list of tasks ``{"data": {"text", "polarlab_id", "split", "risk", "label", "label_source",
-"reviewed", "provenance"}, "predictions": [{"model_version", "score", "result": [choices]}]}`` (a reviewed
-row's prediction is its reviewers' label, ``model_version`` ``"polarlab-human"``) plus the labeling config
+Export: a list of tasks ``{"data": {"text", "polarlab_id", "split", "risk", "label", "shown_label",
+"label_source", "reviewed", "provenance"}, "predictions": [{"model_version", "score", "result": [choices]}]}``
+(a reviewed row's prediction is its reviewers' label, ``model_version`` ``"polarlab-human"``; ``shown_label``
+repeats ``label`` under a name JSON-MIN keeps, where the answer takes the key ``label``) plus the labeling config
 (``<Choices>`` over ``<Text>``) beside it, built and validated with ``label-studio-sdk``'s
 ``LabelInterface`` when installed. Import it in Label Studio, annotate, export as JSON.
 
@@ -10,7 +11,9 @@ Import: Label Studio's JSON export (a list of tasks with ``annotations``; each a
 ``result`` with ``{"type": "choices", "value": {"choices": [label]}}``, ``completed_by``,
 ``created_at``/``updated_at``, ``was_cancelled``) or its JSON-MIN export (flat rows with the
 choice under the control's name, ``annotator``, ``created_at``/``updated_at``). Every finished
-annotation becomes a :class:`HumanVote` (tool ``"label_studio"``).
+annotation becomes a :class:`HumanVote` (tool ``"label_studio"``) with the label polarlab exported for its
+task (``shown``: ``data.shown_label``, else ``data.label`` of the JSON export, else the ``polarlab-*``
+prediction), so the report compares the answers with it.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from ..errors import DataError
 from ..task import Task
 from ..io.atomic import write_text
 from ..io.jsonout import dumps
-from .provenance import HumanVote, LabeledData
+from .provenance import HumanVote, LabeledData, shown_in_export
 
 FROM_NAME, TO_NAME = "label", "text"
 
@@ -62,8 +65,8 @@ def to_tasks(data: LabeledData) -> list[dict[str, Any]]:
     tasks = []
     for i, row in enumerate(frame.itertuples(index=False)):
         d = {"text": row.text, "polarlab_id": row.id, "risk": float(row.risk),
-             "label": row.label, "label_source": row.label_source, "reviewed": bool(row.reviewed),
-             "provenance": json.loads(row.provenance)}
+             "label": row.label, "shown_label": row.label, "label_source": row.label_source,
+             "reviewed": bool(row.reviewed), "provenance": json.loads(row.provenance)}
         if data.split is not None:
             d["split"] = row.split
         pred = {"model_version": f"polarlab-{fin.source[i]}", "score": 1.0 - float(fin.risk[i]),
@@ -122,6 +125,24 @@ def _example_id(rec: dict[str, Any], text_ids: dict[str, str] | None, path: Path
                     fix="import tasks exported by polarlab (they carry polarlab_id), or texts of this project")
 
 
+def _shown(rec: dict[str, Any], task: Task) -> tuple[int | None, str | None]:
+    """The label polarlab exported for this task and whose it was (see :func:`shown_in_export`)."""
+    data = rec.get("data", rec)
+    source = data.get("label_source")
+    if "shown_label" in data:
+        return shown_in_export(task, data["shown_label"], source)
+    if "data" in rec and source is not None:          # the JSON export of an older polarlab export
+        return shown_in_export(task, data.get("label"), source)
+    for pred in rec.get("predictions") or []:
+        version = pred.get("model_version") if isinstance(pred, dict) else None
+        if isinstance(version, str) and version.startswith("polarlab-"):
+            for res in pred.get("result") or []:
+                choices = (res.get("value") or {}).get("choices") or []
+                if res.get("type") == "choices" and len(choices) == 1:
+                    return shown_in_export(task, choices[0], version[len("polarlab-"):])
+    return None, None
+
+
 def _split(rec: dict[str, Any]) -> str | None:
     s = rec.get("data", rec).get("split")
     return None if s is None else str(s)
@@ -153,11 +174,13 @@ def read_annotations(path: str | Path, task: Task, text_ids: dict[str, str] | No
             ex = _example_id(rec, text_ids, path, i)
             values = rec[key] if isinstance(rec[key], list) else [rec[key]]
             when = rec.get("updated_at") or rec.get("created_at") or when_default
+            shown, shown_from = _shown(rec, task)
             for v in values:
                 out.append(HumanVote(ex, task.label_index(v, file=str(path), row=i, column=key), _who(rec),
-                                     str(when), "label_studio", _split(rec)))
+                                     str(when), "label_studio", _split(rec), shown, shown_from))
             continue
         ex = _example_id(rec, text_ids, path, i)
+        shown, shown_from = _shown(rec, task)
         for ann in rec.get("annotations") or []:
             if ann.get("was_cancelled"):
                 continue
@@ -171,7 +194,7 @@ def read_annotations(path: str | Path, task: Task, text_ids: dict[str, str] | No
                                     column="annotations.result.value.choices",
                                     fix="use a single-choice <Choices> control")
                 label = task.label_index(choices[0], file=str(path), row=i, column="annotations.result.value.choices")
-                out.append(HumanVote(ex, label, _who(ann), when, "label_studio", _split(rec)))
+                out.append(HumanVote(ex, label, _who(ann), when, "label_studio", _split(rec), shown, shown_from))
     return out
 
 

@@ -11,13 +11,15 @@ Source of truth, in order:
    the state.
 
 Human answers are written to the state as vote events of the source ``"human"`` (``kind="human"``,
-``who`` = the annotator, ``created`` = when they answered, ``note`` = the tool), the same events the
-review loop writes.
+``who`` = the annotator, ``created`` = when they answered), the same events the review loop writes; an
+imported answer's ``strategy`` is the tool and its ``note`` JSON ``{"tool", "shown", "shown_from"}``: the
+machine label the tool showed (:class:`HumanVote` ``shown``), which the report compares the answers with.
+(Imports before that stored only the tool, in ``note``.)
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -93,21 +95,42 @@ def human_votes_from_state(state) -> list[HumanVote]:
     out = []
     for e in latest.values():
         if int(e.value) >= 0:
-            # the review store names itself in ``strategy`` (its ``note`` is JSON); imports put the tool in ``note``
-            tool = e.strategy or (e.note if isinstance(e.note, str) and e.note else "review")
-            out.append(HumanVote(str(e.example_id), int(e.value), e.who or "unknown", _iso(e.created), tool, e.split))
+            # the review store names itself in ``strategy`` (its ``note`` is JSON); imports name the tool in
+            # ``strategy`` with the shown label in ``note`` (older imports: the tool in ``note``)
+            tool = (e.strategy if isinstance(e.strategy, str) and e.strategy
+                    else e.note if isinstance(e.note, str) and e.note else "review")
+            shown = _shown_note(e.note) if tool != "review" else {}
+            out.append(HumanVote(str(e.example_id), int(e.value), e.who or "unknown", _iso(e.created), tool, e.split,
+                                 shown.get("shown"), shown.get("shown_from")))
     return sorted(out, key=lambda v: v.time)
+
+
+def _shown_note(note: Any) -> dict[str, Any]:
+    """``shown`` and ``shown_from`` of an imported answer's event note ({} for an older import's plain tool name)."""
+    if not isinstance(note, str) or not note.startswith("{"):
+        return {}
+    try:
+        got = json.loads(note)
+    except json.JSONDecodeError:
+        return {}
+    shown = got.get("shown")
+    return {"shown": int(shown) if isinstance(shown, int) else None, "shown_from": got.get("shown_from")}
 
 
 def add_human_votes(project: Project, votes: list[HumanVote], known: ProjectLabels | None = None) -> int:
     """Store ``votes`` in the project state as human vote events (one transaction); returns how many.
 
     Every vote's split is resolved first (``known`` = the project's labels, to check the ids), so a bad
-    file stores nothing.
+    file stores nothing. A vote whose file did not say which label the tool showed (``shown_from`` None) gets
+    the row's machine label now (``known``'s distribution, people's answers left out; ``shown_from`` ``"import"``).
     """
     if known is not None:
         placed = LabeledData(known.data.task, known.data.ids, known.data.texts, known.data.proba,
                              split=known.data.split, human=list(votes)).human
+        row = {key: i for i, key in enumerate(known.data.keys())}
+        machine = known.data.proba.argmax(axis=1)
+        placed = [replace(v, shown=int(machine[row[(v.split, v.example_id)]]), shown_from="import")
+                  if v.shown_from is None and (v.split, v.example_id) in row else v for v in placed]
     else:
         placed = list(votes)
     missing = [v for v in placed if v.split is None]
@@ -117,7 +140,8 @@ def add_human_votes(project: Project, votes: list[HumanVote], known: ProjectLabe
     state = open_state(project, readonly=False)
     try:
         state.add_vote_events([{"split": v.split, "example_id": v.example_id, "source": HUMAN_SOURCE,
-                                "value": int(v.label), "kind": "human", "who": v.annotator, "note": v.tool,
+                                "value": int(v.label), "kind": "human", "who": v.annotator, "strategy": v.tool,
+                                "note": json.dumps({"tool": v.tool, "shown": v.shown, "shown_from": v.shown_from}),
                                 "time": _unix(v.time)} for v in placed])
     finally:
         state.close()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -38,6 +38,12 @@ class HumanVote:
         time: when, ISO-8601.
         tool: where it came from: ``"review"``, ``"label_studio"``, ``"argilla"``.
         split: the example's split, when known (ids are unique only within a split).
+        shown: an imported answer's machine label, the one the tool showed next to the example (class index), to
+            compare the answer with; None when unknown, or when the export showed the reviewers' label instead.
+        shown_from: where ``shown`` came from: ``"export"`` (the file carries the label polarlab exported to the
+            tool), ``"import"`` (the file does not: the row's machine label when the answer was imported, which
+            may differ from what the tool showed), ``"people"`` (the export showed the reviewers' label: nothing
+            to compare), None (not an import, or not known).
     """
 
     example_id: str
@@ -46,10 +52,23 @@ class HumanVote:
     time: str
     tool: str = "review"
     split: str | None = None
+    shown: int | None = None
+    shown_from: str | None = None
 
     def to_dict(self, task: Task) -> dict[str, Any]:
         """JSON-able, with the label as its name."""
         return {"label": task.labels[self.label], "annotator": self.annotator, "time": self.time, "tool": self.tool}
+
+
+def shown_in_export(task: Task, label: Any, source: Any) -> tuple[int | None, str | None]:
+    """``(shown, shown_from)`` of :class:`HumanVote` for an answer to a row polarlab exported with the label name
+    ``label`` whose label source was ``source`` (``"human"``: the reviewers' label, else a method's): (None, None)
+    when the file does not say (then :func:`polarlab.export.project.add_human_votes` reads the row's machine label)."""
+    if not isinstance(label, str) or label not in task.labels:
+        return None, None
+    if source == HUMAN:
+        return None, "people"
+    return task.labels.index(label), "export"
 
 
 def latest_per_annotator(votes: list[HumanVote]) -> list[HumanVote]:
@@ -163,7 +182,7 @@ class LabeledData:
             return v
         where = [s for s, i in keys if i == v.example_id]
         if len(where) == 1 and (v.split is None or self.split is None):
-            return HumanVote(v.example_id, v.label, v.annotator, v.time, v.tool, where[0])
+            return replace(v, split=where[0])
         why = "is in several splits" if len(where) > 1 else "is not an example of this project"
         raise InputError(f"human vote for id {v.example_id!r} (split {v.split}): the id {why}", column="example_id",
                          fix="import annotations of this project's examples, with their split")

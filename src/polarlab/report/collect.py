@@ -13,6 +13,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..export.project import ProjectLabels, load_project_labels, open_state
+from ..export.provenance import HumanVote
 from ..llm.stats import totals_over_runs
 from ..project import Project
 from .data import Calibration, EndModelReport, ReportData
@@ -114,6 +115,13 @@ def review_summary(project: Project) -> tuple[list[tuple[int, int]], dict[str, A
     return pairs, status
 
 
+def imported_pairs(human: list[HumanVote]) -> list[tuple[int, int, str]]:
+    """(shown machine label, answer, ``shown_from``) of every imported answer that has a machine label to compare
+    with (:class:`HumanVote` ``shown``; the review loop's answers are compared in :func:`review_summary`)."""
+    return [(int(v.shown), int(v.label), str(v.shown_from)) for v in human
+            if v.tool != "review" and v.shown is not None and v.shown_from in ("export", "import")]
+
+
 def project_report_data(project: Project, title: str | None = None) -> ReportData:
     """Everything the report shows, from the project's state and outputs folder."""
     from ..pipeline import choose_fit_split
@@ -150,5 +158,6 @@ def project_report_data(project: Project, title: str | None = None) -> ReportDat
     return ReportData(task=project.task, title=title or f"polarlab report: {project.task.name}",
                       sources=sources_table(labels, analysis, fit_split), labels=frame, calibration=calibration,
                       label_metrics=metrics.get("metrics", {}), correction=metrics.get("correction", {}),
-                      human=list(d.human), review_pairs=pairs, review=review, llm=metrics.get("llm", {}),
+                      human=list(d.human), review_pairs=pairs, imported_pairs=imported_pairs(d.human),
+                      review=review, llm=metrics.get("llm", {}),
                       llm_total=llm_total, end_model=end_model, timeline=timeline, notes=notes)

@@ -55,6 +55,9 @@ class ReportData:
         human: human votes (review loop / imports).
         review_pairs: per item the review loop's people answered: (the review model's label when the item was first
             answered, the people's label), for the share of shown labels people confirmed.
+        imported_pairs: per answer imported from Label Studio / Argilla: (the machine label the tool showed, the
+            answer, where the shown label came from: ``"export"`` or ``"import"``, :class:`HumanVote` ``shown_from``);
+            answers to rows whose export showed the reviewers' label are left out.
         review: the review's status, as ``polarlab review status`` reports it (:meth:`ReviewStore.status`: counts,
             the gold-free estimate of the unreviewed labels with its interval, budget, stop); None without a review.
         llm: LLM name -> run stats of the run that wrote the labels (calls, tokens, seconds, cost).
@@ -75,6 +78,7 @@ class ReportData:
     correction: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     human: list[HumanVote] = field(default_factory=list)
     review_pairs: list[tuple[int, int]] = field(default_factory=list)
+    imported_pairs: list[tuple[int, int, str]] = field(default_factory=list)
     review: dict[str, Any] | None = None
     llm: dict[str, dict[str, Any]] = field(default_factory=dict)
     llm_total: dict[str, dict[str, Any]] = field(default_factory=dict)

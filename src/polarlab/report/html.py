@@ -126,11 +126,39 @@ def _review(d: ReportData) -> str:
         out += note(f"People confirmed the review model's label (as it was when first answered) on {k} of {n} "
                     f"reviewed items: {k / n:.3f} (95% Wilson interval {lo:.3f}–{hi:.3f}). The items were chosen "
                     f"mostly by risk, so this is not the accuracy of all labels (below).")
+    out += _imported_comparison(d)
     if d.review:
         out += note(_review_status(d.review))
     tools = sorted({v.tool for v in d.human})
     people = sorted({v.annotator for v in d.human})
     return out + note(f"{len(d.human)} answers from {len(people)} people via {', '.join(tools)}.")
+
+
+def _imported_comparison(d: ReportData) -> str:
+    """Imported answers (Label Studio / Argilla) vs the machine label the tool showed, marked as imported."""
+    imported = [v for v in d.human if v.tool != "review"]
+    if not imported:
+        return ""
+    tools = ", ".join(sorted({v.tool for v in imported}))
+    n = len(d.imported_pairs)
+    people = sum(v.shown_from == "people" for v in imported)
+    text = ""
+    if n:
+        k = sum(int(a == b) for a, b, _ in d.imported_pairs)
+        lo, hi = wilson(k, n)
+        at_import = sum(src == "import" for _, _, src in d.imported_pairs)
+        text = (f"Imported answers ({tools}): people confirmed the machine label the export showed them on {k} of {n} "
+                f"answers: {k / n:.3f} (95% Wilson interval {lo:.3f}–{hi:.3f}).")
+        if at_import:
+            text += (f" For {at_import} of them the file did not carry the exported label; they are compared with the "
+                     f"row's machine label when they were imported.")
+    rest = len(imported) - n
+    if rest:
+        text += (f" {rest} imported answer(s) not compared: " + (f"{people} on rows whose export showed the "
+                 f"reviewers' label" if people else "") + (", " if people and rest > people else "")
+                 + (f"{rest - people} with no machine label recorded (imported by an older polarlab)"
+                    if rest > people else "") + ".")
+    return note(text.strip())
 
 
 def _review_status(s: dict[str, Any]) -> str:

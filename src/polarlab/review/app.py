@@ -142,10 +142,11 @@ def _add_page(app: FastAPI, title: str) -> None:
 
 
 def _add_answer_api(app: FastAPI, store: ReviewStore, after_answer: Callable[[], None],
-                    status: Callable[[], dict[str, Any]]) -> None:
+                    status: Callable[..., dict[str, Any]]) -> None:
     """``GET /api/next`` (the reviewer's next item; none once the stopping rule says stop: ``stop`` says why and
     ``message`` what to do), ``POST /api/answer`` (store one; then ``after_answer()``), ``POST /api/undo`` (take the
-    reviewer's last answer back). Store errors become 409 (conflict) / 422."""
+    reviewer's last answer back). Store errors become 409 (conflict) / 422. An answer's and an undo's response
+    carry ``as_of``, the time the change was stored: ``GET /api/status?after=<as_of>`` counts it."""
 
     @app.get("/api/next")
     def next_item(reviewer: str) -> JSONResponse:
@@ -167,8 +168,9 @@ def _add_answer_api(app: FastAPI, store: ReviewStore, after_answer: Callable[[],
             return JSONResponse({"error": str(e)}, status_code=409)
         except InputError as e:
             return JSONResponse({"error": str(e)}, status_code=422)
+        stored_at = time.time()
         after_answer()
-        return JSONResponse({"stored": aid})
+        return JSONResponse({"stored": aid, "as_of": stored_at})
 
     @app.post("/api/undo")
     def undo(body: UndoIn) -> JSONResponse:
@@ -176,30 +178,41 @@ def _add_answer_api(app: FastAPI, store: ReviewStore, after_answer: Callable[[],
             row = store.undo(body.reviewer)
         except InputError as e:
             return JSONResponse({"error": str(e)}, status_code=422)
-        return JSONResponse({"row": row})
+        return JSONResponse({"row": row, "as_of": time.time()})
 
 
-def _cached_status(store: ReviewStore, status_ttl: float) -> Callable[[], dict[str, Any]]:
-    """A function returning ``store.status()`` (NaN / ±inf as null), computed at most once per ``status_ttl``
-    seconds and shared by every reviewer's page (the estimate reads every item)."""
+def _cached_status(store: ReviewStore, status_ttl: float) -> Callable[..., dict[str, Any]]:
+    """A function ``status(after=None)`` returning ``store.status()`` (NaN / ±inf as null) plus ``as_of`` (the
+    wall-clock time its computation began), computed at most once per ``status_ttl`` seconds and shared by every
+    reviewer's page (the estimate reads every item).
+
+    ``after``: a time an answer was stored (the ``as_of`` of ``POST /api/answer``); a cached status begun before
+    it is computed again, so the counts include that answer. Waiting pages share one computation: one begun after
+    their answers serves them all.
+    """
     cache: dict[str, Any] = {"at": -1.0, "value": None}
     cache_lock = threading.Lock()
 
-    def status() -> dict[str, Any]:
+    def status(after: float | None = None) -> dict[str, Any]:
         with cache_lock:
-            if cache["value"] is None or time.monotonic() - cache["at"] > status_ttl:
-                cache["value"], cache["at"] = to_jsonable(store.status()), time.monotonic()
+            value = cache["value"]
+            stale = (value is None or time.monotonic() - cache["at"] > status_ttl
+                     or (after is not None and value["as_of"] < min(after, time.time())))
+            if stale:
+                began = time.time()
+                cache["value"], cache["at"] = {**to_jsonable(store.status()), "as_of": began}, time.monotonic()
             return cache["value"]
 
     return status
 
 
-def _add_status_api(app: FastAPI, status: Callable[[], dict[str, Any]]) -> None:
-    """``GET /api/status``: the shared, cached ``store.status()`` (:func:`_cached_status`)."""
+def _add_status_api(app: FastAPI, status: Callable[..., dict[str, Any]]) -> None:
+    """``GET /api/status``: the shared, cached ``store.status()`` (:func:`_cached_status`); ``?after=T`` (the
+    ``as_of`` of an answer or undo) gives one that includes that change."""
 
     @app.get("/api/status")
-    def status_api() -> dict[str, Any]:
-        return status()
+    def status_api(after: float | None = None) -> dict[str, Any]:
+        return status(after)
 
 
 class ReviewServer:

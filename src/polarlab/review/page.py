@@ -44,7 +44,7 @@ let reviewer = Q.get("reviewer") || localStorage.getItem("polarlab-reviewer") ||
 while (!reviewer) { reviewer = (prompt("Your name (stored with each answer):") || "").trim(); }
 localStorage.setItem("polarlab-reviewer", reviewer);
 const $ = (id) => document.getElementById(id);
-let item = null, labels = [], busy = false;
+let item = null, labels = [], busy = false, shownAsOf = -Infinity;
 function el(tag, text, cls) { const e = document.createElement(tag); if (text !== undefined) e.textContent = text;
   if (cls) e.className = cls; return e; }
 async function api(path, body) {
@@ -85,24 +85,27 @@ function show(it, done) {
   const c = $("corrections"); c.replaceChildren();
   for (const x of it.corrections || []) c.append(el("div", "correction: " + x));
 }
-async function next() { const d = await api("/api/next?reviewer=" + encodeURIComponent(reviewer));
-  show(d.item, d.message); status(); }
+async function next(after) { const d = await api("/api/next?reviewer=" + encodeURIComponent(reviewer));
+  show(d.item, d.message); status(after).catch(e => { $("msg").textContent = e.message; }); }
 async function send(label) {
   if (!item || busy) return; busy = true;
-  try { await api("/api/answer", {reviewer, row: item.row, label,
+  try { const d = await api("/api/answer", {reviewer, row: item.row, label,
           request_id: (crypto.randomUUID ? crypto.randomUUID() : String(Math.random()))});
-        await next(); }
+        await next(d.as_of); }
   catch (e) { $("msg").textContent = "not saved: " + e.message; if (/answered|taken/.test(e.message)) await next(); }
   finally { busy = false; }
 }
 async function undo() {
   if (busy) return; busy = true;
   try { const d = await api("/api/undo", {reviewer}); if (d.row === null) $("msg").textContent = "nothing to undo";
-        else await next(); } catch (e) { $("msg").textContent = e.message; } finally { busy = false; }
+        else await next(d.as_of); } catch (e) { $("msg").textContent = e.message; } finally { busy = false; }
 }
 function pct(x) { return (100 * x).toFixed(1) + "%"; }
-async function status() {
-  const s = await api("/api/status"); labels = s.labels;
+// after: the as_of of the answer just stored, so the counts include it; a status older than the one shown
+// (its request overtaken by a later one) is dropped, so the counts never step back
+async function status(after) {
+  const s = await api("/api/status" + (after === undefined ? "" : "?after=" + encodeURIComponent(after)));
+  if (s.as_of < shownAsOf) return; shownAsOf = s.as_of; labels = s.labels;
   $("who").textContent = "reviewer: " + reviewer;
   $("progress").textContent = s.reviewed + " reviewed · " + s.accepted + " accepted · " + s.remaining +
     " remaining · budget left " + s.budget_left;

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Strict(BaseModel):
@@ -27,6 +27,27 @@ class DataSpec(_Strict):
     format: Literal["pubtator", "conll", "jsonl"] = "pubtator"
     label: Optional[str] = Field("Disease", description="PubTator: the label every mention gets (None: its type)")
     limit: Optional[int] = Field(None, ge=1, description="the first N documents only")
+    annotated: Literal["all", "with_mentions"] = Field(
+        "all", description='PubTator: which documents carry gold. "all": a document without mention lines is '
+                           'annotated with no entity (spans found there are false positives); "with_mentions": a '
+                           "document without any mention line was not annotated (not scored)")
+    annotated_ids: Optional[Path] = Field(
+        None, description="PubTator: a file of the annotated documents' ids (one per line, # comments); the other "
+                          "documents were not annotated (not scored). For a corpus whose annotated documents may "
+                          "have no entity")
+
+    @model_validator(mode="after")
+    def _annotated_is_pubtator(self) -> "DataSpec":
+        key = "annotated_ids" if self.annotated_ids is not None else ("annotated" if self.annotated != "all" else None)
+        if key is not None and self.format != "pubtator":
+            raise ValueError(f"@{key}: {key} is for PubTator files; a {self.format} file says per document whether "
+                             "it is annotated. Fix: remove " + key + (' (JSONL: a line without "spans" / "entities" '
+                                                                      "is not annotated)" if self.format == "jsonl"
+                                                                      else ""))
+        if self.annotated_ids is not None and self.annotated != "all":
+            raise ValueError("@annotated: both annotated and annotated_ids say which documents are annotated. "
+                             "Fix: keep one of them")
+        return self
 
 
 class SourceSpec(_Strict):

@@ -37,7 +37,7 @@ def _need(path: Path) -> Path:
 
 
 # ---------------------------------------------------------------------------------- PubTator
-def read_pubtator(path: str | Path, label: str | None = "Disease") -> list[SpanDoc]:
+def read_pubtator(path: str | Path, label: str | None = "Disease", annotated: str = "all") -> list[SpanDoc]:
     """Read a PubTator file (``PMID|t|title``, ``PMID|a|abstract``, then one
     ``PMID<TAB>start<TAB>end<TAB>mention<TAB>type[<TAB>ids]`` line per mention; blank line between
     documents; relation lines, :func:`polarlab.data.pubtator.is_relation_line`, are skipped). ``doc.text`` is
@@ -47,7 +47,12 @@ def read_pubtator(path: str | Path, label: str | None = "Disease") -> list[SpanD
         label: the label every mention gets (NCBI-disease's four mention types are all diseases);
             None keeps each mention's own type as its label. The original type and concept ids are
             kept in ``doc.meta["mentions"]``.
+        annotated: ``"all"``: every document carries gold (one without mention lines has no entity);
+            ``"with_mentions"``: a document without any mention line was not annotated (``has_gold`` False:
+            scoring leaves it out). PubTator cannot say it otherwise; :func:`mark_annotated` takes a list of ids.
     """
+    if annotated not in ("all", "with_mentions"):
+        raise DataError(f"annotated = {annotated!r}", column="annotated", fix='use "all" or "with_mentions"')
     path = _need(path)
     docs: list[SpanDoc] = []
     cur: dict | None = None
@@ -76,8 +81,8 @@ def read_pubtator(path: str | Path, label: str | None = "Disease") -> list[SpanD
                     e -= len(inner) - len(inner.rstrip())
                 spans.append(Span(s, e, label or typ, "gold"))
                 mentions.append({"start": s, "end": e, "type": typ, "ids": ids})
-            docs.append(SpanDoc(cur["id"], text, sorted(spans),
-                                {"title_len": len(cur["title"]), "mentions": mentions}))
+            docs.append(SpanDoc(cur["id"], text, sorted(spans), {"title_len": len(cur["title"]), "mentions": mentions},
+                                has_gold=annotated == "all" or bool(cur["mentions"])))
 
     with path.open(encoding="utf-8") as fh:
         for ln, raw in enumerate(fh, start=1):
@@ -106,6 +111,41 @@ def read_pubtator(path: str | Path, label: str | None = "Disease") -> list[SpanD
             cur["mentions"].append((ln, s, e, parts[3], parts[4], parts[5] if len(parts) > 5 else ""))
     close()
     return docs
+
+
+def read_id_list(path: str | Path) -> dict[str, int]:
+    """Document ids, one per line (blank lines and ``#`` comments skipped): id -> its 1-based line."""
+    path = _need(path)
+    out: dict[str, int] = {}
+    with path.open(encoding="utf-8-sig") as fh:
+        for n, raw in enumerate(fh, start=1):
+            line = raw.split("#", 1)[0].strip()
+            if line:
+                out.setdefault(line, n)
+    return out
+
+
+def mark_annotated(docs: Sequence[SpanDoc], ids_file: str | Path) -> list[SpanDoc]:
+    """``docs`` with ``has_gold`` True for the documents whose ids the file ``ids_file`` lists
+    (:func:`read_id_list`) and False for the others (not annotated: left out of scoring), in place.
+
+    Raises:
+        DataError: the file lists an id no document has (a typo would leave an annotated document unscored
+            silently), naming the file and line; or it lists none.
+    """
+    ids = read_id_list(ids_file)
+    if not ids:
+        raise DataError("no document ids", file=str(ids_file), fix="list the annotated documents' ids, one per line")
+    known = {d.id for d in docs}
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise DataError(f"document id {unknown[0]!r} is not in the corpus" + (f" (nor {len(unknown) - 1} more)"
+                                                                             if len(unknown) > 1 else ""),
+                        file=str(ids_file), line=ids[unknown[0]],
+                        fix="list ids of the [data] file's documents (its PMID|t| lines), one per line")
+    for d in docs:
+        d.has_gold = d.id in ids
+    return list(docs)
 
 
 def write_pubtator(docs: Iterable[SpanDoc], path: str | Path, spans_of: SpansOf = _gold) -> None:

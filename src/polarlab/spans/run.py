@@ -20,7 +20,7 @@ from .aggregate import HARMONIZER_LEVELS, SPAN_MODELS, spans_with_probability
 from .config import SourceSpec, SpansConfig
 from .evaluate import span_errors, span_scores
 from .features import token_features
-from .io import read_conll, read_jsonl, read_pubtator, write_conll, write_jsonl, write_pubtator
+from .io import mark_annotated, read_conll, read_jsonl, read_pubtator, write_conll, write_jsonl, write_pubtator
 from .sources import DictionarySpanSource, LLMSpanSource, RegexSpanSource
 from .sources.dictionary import ontology_names
 from .sources import disease as builtin
@@ -84,10 +84,12 @@ def check_unique_ids(docs: Sequence[SpanDoc], path: str | Path | None) -> None:
 def load_docs(cfg: SpansConfig) -> list[SpanDoc]:
     """The ``[data]`` documents (DataError: a file with none, rather than a fit on no rows later)."""
     d = cfg.data
-    docs = read_pubtator(d.path, d.label) if d.format == "pubtator" else READERS[d.format](d.path)
+    docs = read_pubtator(d.path, d.label, d.annotated) if d.format == "pubtator" else READERS[d.format](d.path)
     if not docs:
         raise DataError(f"no documents in this {d.format} file", file=str(d.path),
                         fix="give a file with at least one document (or check [data] format)")
+    if d.annotated_ids is not None:
+        mark_annotated(docs, d.annotated_ids)
     docs = docs[:d.limit] if d.limit else docs
     check_unique_ids(docs, d.path)
     return docs
@@ -439,8 +441,9 @@ def load_spans_project(path: str | Path) -> SpansConfig:
                           fix="a spans task has kind, name and types")
     res = lambda p: str(p if Path(p).is_absolute() else base / p)  # noqa: E731
     data = dict(raw.get("data", {}))
-    if "path" in data:
-        data["path"] = res(data["path"])
+    for k in ("path", "annotated_ids"):
+        if isinstance(data.get(k), str):
+            data[k] = res(data[k])
     sources = [dict(s) for s in raw.get("sources", [])]
     for s in sources:
         for k in ("ontology", "terms", "gguf"):
