@@ -212,6 +212,19 @@ def test_snorkel_spam_tutorial_slices_and_augmentation_match_snorkel():
     assert res["slices"]["short_comment"]["n"] > 0 and res["slices"]["textblob_polarity"]["n"] > 0
 
 
+def test_score_takes_snorkels_own_label_model():
+    """A Snorkel user passes Snorkel's LabelModel itself (its predict_proba takes L alone)."""
+    from snorkel.labeling.model import LabelModel
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 200)
+    L = np.where(rng.random((200, 3)) < 0.7, np.where(rng.random((200, 3)) < 0.8, y[:, None], 1 - y[:, None]), -1)
+    model = LabelModel(cardinality=2, verbose=False)
+    model.fit(L, seed=0, progress_bar=False)
+    ours = score(model, L, y, metrics=["accuracy", "f1"])
+    assert ours == pytest.approx(model.score(L, y, metrics=["accuracy", "f1"]))
+
+
 def test_score_works_on_the_harmonizer_too():
     from polarlab.harmonizer import PolarHarmonizer
 
