@@ -142,4 +142,8 @@ def from_project_tables(tables: dict, file: str | Path | None = None) -> Relevan
     root = Path(data["beir"])
     if f and not root.is_absolute():
         root = Path(f).parent / root
-    return make_config(f, data=str(root), **tables.get("relevance", {}))
+    relevance = tables.get("relevance", {})
+    if isinstance(relevance, dict) and "data" in relevance:     # make_config(data=..., **{"data": ...}): TypeError
+        raise ConfigError("[relevance] data is not a key of this table", file=f, column="relevance.data",
+                          fix='give the BEIR folder as [data] beir = "path/to/beir/folder" and remove [relevance] data')
+    return make_config(f, data=str(root), **relevance)
