@@ -85,6 +85,13 @@ def render() -> str:
     return "\n".join(out)
 
 
+def task_table() -> str:
+    """``[task]`` of a linking or relevance project (:class:`polarlab.config.models.JobTaskSection`)."""
+    from .models import JobTaskSection
+
+    return f"### `[task]`\n\n{inspect.cleandoc(JobTaskSection.__doc__ or '')}\n\n{model_table(JobTaskSection)}\n"
+
+
 def relevance_tables() -> str:
     """The tables of a relevance project (``[task] kind = "relevance"``, :mod:`polarlab.relevance.config`)."""
     from ..relevance.config import RelevanceConfig
@@ -96,19 +103,20 @@ def relevance_tables() -> str:
             "project.toml`) has `[data] beir = \"FOLDER\"` (a BEIR folder: corpus.jsonl, queries.jsonl and, optional, "
             "qrels/train.tsv, qrels/test.tsv: without them what needs them is skipped), an optional `[relevance]` "
             "table and `[project] state_dir`.\n\n"
-            "### `[relevance]`\n\n" + inspect.cleandoc(RelevanceConfig.__doc__ or "") + "\n\n" + "\n".join(rows) + "\n")
+            + task_table() + "\n### `[relevance]`\n\n" + inspect.cleandoc(RelevanceConfig.__doc__ or "") + "\n\n"
+            + "\n".join(rows) + "\n")
 
 
 def spans_tables() -> str:
     """The tables of a spans project (``[task] kind = "spans"``, :mod:`polarlab.spans.config`)."""
-    from ..spans.config import CorrectSpec, DataSpec, HarmonizerSpec, SourceSpec
+    from ..spans.config import CorrectSpec, DataSpec, HarmonizerSpec, OutputSpec, SourceSpec, TaskSpec
 
     out = ["## Spans projects (`[task] kind = \"spans\"`)\n\nA spans project file (`polarlab run project.toml`) has "
-           "`[task] types` (the span labels, default `[\"Disease\"]`), these tables, `[project] state_dir` and "
-           "`[output]` (`dir`, `spans`: the file name, `.jsonl`, PubTator `.txt` or `.conll`).\n"]
-    for name, model in (("data", DataSpec), ("[sources]", SourceSpec), ("harmonizer", HarmonizerSpec),
-                        ("correct", CorrectSpec)):
-        out.append(f"### `[{name}]`\n\n{model_table(model)}\n")
+           "these tables and `[project] state_dir`.\n"]
+    for name, model in (("task", TaskSpec), ("data", DataSpec), ("[sources]", SourceSpec),
+                        ("harmonizer", HarmonizerSpec), ("correct", CorrectSpec), ("output", OutputSpec)):
+        doc = f"{inspect.cleandoc(model.__doc__)}\n\n" if model.__doc__ else ""
+        out.append(f"### `[{name}]`\n\n{doc}{model_table(model)}\n")
     return "\n".join(out)
 
 
@@ -117,7 +125,7 @@ def linking_tables() -> str:
     from ..linking.config import LINKING_TABLES
 
     out = ["## Linking projects (`[task] kind = \"linking\"`)\n\nA linking project file "
-           "(`polarlab link project.toml`) has these tables instead of `[data]` and `[[sources]]`.\n"]
+           "(`polarlab link project.toml`) has these tables instead of `[data]` and `[[sources]]`.\n", task_table()]
     for name, model in LINKING_TABLES.items():
         out.append(f"### `[{name}]`\n\n{inspect.cleandoc(model.__doc__ or '')}\n\n{model_table(model)}\n")
     return "\n".join(out)

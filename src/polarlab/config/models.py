@@ -283,6 +283,23 @@ def check_project_section(raw: dict, file: str | None) -> ProjectSection:
     return validate(ProjectSection, raw.get("project", {}), file=file, prefix="project", table="[project]")
 
 
+class JobTaskSection(Section):
+    """``[task]`` of a project whose kind has a job of its own (linking, relevance; spans adds ``types``): its kind,
+    and a name the job does not read. Another key is refused with a did-you-mean."""
+
+    kind: Optional[str] = Field(None, description='the job: "linking", "relevance" or "spans" (`polarlab link` '
+                                                  "reads a linking project without it)")
+    name: str = Field("task", description="a name for the project (not read by the job)")
+
+
+def check_task_section(raw: dict, file: str | None, model: type[Section] = JobTaskSection) -> Any:
+    """``[task]`` of the parsed tables ``raw`` of a project whose task kind has a runner of its own, checked by
+    ``model``: an unknown key (``kinds``, ``type``) is a ConfigError with a did-you-mean, not ignored."""
+    from .base import validate
+
+    return validate(model, raw.get("task", {}), file=file, prefix="task", table="[task]")
+
+
 class EngineSection(Section):
     """``[engine]``: where row-parallel work runs (:mod:`polarlab.engine`)."""
 

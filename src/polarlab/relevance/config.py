@@ -122,8 +122,9 @@ def load_relevance_project(path: str | Path) -> RelevanceConfig:
         raise ConfigError(f"unknown table(s) {unknown}", file=str(path), column=unknown[0],
                           fix=(f"did you mean [{guess}]? " if guess else "")
                           + f"a relevance project has [task], [data], [relevance] and [project]{where}")
-    from ..config.models import check_project_section
+    from ..config.models import check_project_section, check_task_section
 
+    check_task_section(tables, str(path))
     check_project_section(tables, str(path))
     return from_project_tables(tables, path)
 

@@ -17,6 +17,9 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..config.base import Section
+from ..config.models import JobTaskSection
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -103,3 +106,18 @@ class SpansConfig(_Strict):
     correct: CorrectSpec = CorrectSpec()
     state_dir: Path = Path(".polarlab")
     output: Optional[Path] = Field(None, description="write the harmonized spans here (.jsonl, .txt PubTator, .conll)")
+
+
+class TaskSpec(JobTaskSection):
+    """``[task]`` of a spans project: also the span labels."""
+
+    types: list[str] = Field(default_factory=lambda: ["Disease"], min_length=1,
+                             description="the span labels (every source's label is one of them)")
+
+
+class OutputSpec(Section):
+    """``[output]`` of a spans project: the harmonized spans file, ``dir / spans`` relative to the project file
+    (default ``out/spans.jsonl``; ``polarlab run --out DIR`` writes ``DIR/spans``)."""
+
+    dir: str = "out"
+    spans: str = Field("spans.jsonl", description="the file name: .jsonl, PubTator .txt or .conll")
