@@ -50,10 +50,15 @@ def _default(field: Any) -> str:
     return f"`{value!r}`".replace("|", "\\|")
 
 
+def _meaning(field: Any) -> str:
+    """The field's description as one table cell (a ``|`` in it, "csv | jsonl", would start a new column)."""
+    return (field.description or "").replace("|", "\\|")
+
+
 def model_table(model: type[BaseModel]) -> str:
     rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
     for name, field in model.model_fields.items():
-        rows.append(f"| `{name}` | {_type(field.annotation)} | {_default(field)} | {field.description or ''} |")
+        rows.append(f"| `{name}` | {_type(field.annotation)} | {_default(field)} | {_meaning(field)} |")
     return "\n".join(rows)
 
 
@@ -98,7 +103,7 @@ def relevance_tables() -> str:
 
     fields = {k: f for k, f in RelevanceConfig.model_fields.items() if k != "data"}
     rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
-    rows += [f"| `{n}` | {_type(f.annotation)} | {_default(f)} | {f.description or ''} |" for n, f in fields.items()]
+    rows += [f"| `{n}` | {_type(f.annotation)} | {_default(f)} | {_meaning(f)} |" for n, f in fields.items()]
     return ("## Relevance projects (`[task] kind = \"relevance\"`)\n\nA relevance project file (`polarlab run "
             "project.toml`) has `[data] beir = \"FOLDER\"` (a BEIR folder: corpus.jsonl, queries.jsonl and, optional, "
             "qrels/train.tsv, qrels/test.tsv: without them what needs them is skipped), an optional `[relevance]` "
@@ -109,12 +114,11 @@ def relevance_tables() -> str:
 
 def spans_tables() -> str:
     """The tables of a spans project (``[task] kind = "spans"``, :mod:`polarlab.spans.config`)."""
-    from ..spans.config import CorrectSpec, DataSpec, HarmonizerSpec, OutputSpec, SourceSpec, TaskSpec
+    from ..spans.config import SPANS_TABLES
 
     out = ["## Spans projects (`[task] kind = \"spans\"`)\n\nA spans project file (`polarlab run project.toml`) has "
            "these tables and `[project] state_dir`.\n"]
-    for name, model in (("task", TaskSpec), ("data", DataSpec), ("[sources]", SourceSpec),
-                        ("harmonizer", HarmonizerSpec), ("correct", CorrectSpec), ("output", OutputSpec)):
+    for name, model in SPANS_TABLES.items():
         doc = f"{inspect.cleandoc(model.__doc__)}\n\n" if model.__doc__ else ""
         out.append(f"### `[{name}]`\n\n{doc}{model_table(model)}\n")
     return "\n".join(out)

@@ -121,3 +121,9 @@ class OutputSpec(Section):
 
     dir: str = "out"
     spans: str = Field("spans.jsonl", description="the file name: .jsonl, PubTator .txt or .conll")
+
+
+SPANS_TABLES: dict[str, type[BaseModel]] = {"task": TaskSpec, "data": DataSpec, "[sources]": SourceSpec,
+                                            "harmonizer": HarmonizerSpec, "correct": CorrectSpec, "output": OutputSpec}
+"""A spans project's tables by their TOML names (``[[sources]]`` as ``"[sources]"``), besides ``[project]``;
+``docs/config.md`` documents each."""

@@ -423,15 +423,17 @@ def load_spans_project(path: str | Path) -> SpansConfig:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"cannot read the project file: {e}", file=str(path), fix="give a UTF-8 TOML file") from None
-    tables = ("task", "data", "sources", "harmonizer", "correct", "project", "output")
+    from .config import SPANS_TABLES
+
+    tables = tuple(t.strip("[]") for t in SPANS_TABLES) + ("project",)
     unknown = sorted(set(raw) - set(tables))
     if unknown:
         from ..config.base import suggest
 
         guess = suggest(unknown[0], tables)
         raise ConfigError(f"unknown table(s) {unknown}", file=str(path), column=unknown[0],
-                          fix=(f"did you mean [{guess}]? " if guess else "") + "a spans project has [task], [data], "
-                          "[[sources]], [harmonizer], [correct], [project], [output]")
+                          fix=(f"did you mean [{guess}]? " if guess else "") + "a spans project has "
+                          + ", ".join(f"[{t}]" for t in SPANS_TABLES) + " and [project]")
     base = path.parent
     from ..config.base import validate
     from ..config.models import check_project_section, check_task_section
