@@ -204,3 +204,25 @@ def test_every_table_row_has_four_cells():
     for line in (ROOT / "docs" / "config.md").read_text(encoding="utf-8").splitlines():
         if line.startswith("| `"):
             assert len(re.findall(r"(?<!\\)\|", line)) == 5, line
+
+
+def test_an_unset_keys_default_is_the_one_the_code_that_reads_it_uses():
+    """`[harmonizer] epochs` showed '—' (unset) though an unset key means PolarHarmonizer's 100; the docs show the
+    reader's default, checked here against the objects a run builds from an empty table."""
+    import re
+
+    from polarlab.correct import CorrectionConfig
+    from polarlab.features import FeatureSpec
+    from polarlab.harmonizer import PolarHarmonizer
+
+    text = (ROOT / "docs" / "config.md").read_text(encoding="utf-8")
+
+    def shown(heading: str, key: str) -> str:
+        body = text[text.index(f"## `[{heading}]`"):]
+        return re.search(rf"^\| `{key}` \| [^|]+ \| ([^|]+) \|", body, flags=re.M).group(1).strip()
+
+    h, spec, cc = PolarHarmonizer(2), FeatureSpec(), CorrectionConfig()
+    assert shown("harmonizer", "epochs") == f"`{h.epochs!r}`" and shown("harmonizer", "n_seeds") == f"`{h.n_seeds!r}`"
+    assert shown("harmonizer", "batch_size") == f"`{spec.batch_size!r}`"      # embedding batch: FeatureSpec's
+    assert shown("correct", "budget") == f"`{cc.budget!r}`" and shown("correct", "update") == f"`{cc.update!r}`"
+    assert shown("harmonizer.transformer", "seed") == "—"                    # the [harmonizer] seed

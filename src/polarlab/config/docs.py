@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import sys
 from pathlib import Path
@@ -21,7 +22,8 @@ Generated from the typed models in `src/polarlab/config/models.py`, `src/polarla
 `src/polarlab/relevance/config.py` and `src/polarlab/spans/config.py` by
 `python -m polarlab.config.docs`; do not edit by hand. Every key is checked: an unknown key or a value of the
 wrong type stops the run before any work, with the file, the key path and a "did you mean" suggestion.
-Types are strict: `"10"` is not an integer and `"mv"` is not a list.
+Types are strict: `"10"` is not an integer and `"mv"` is not a list. The default of a key the model leaves unset
+(`[harmonizer] epochs`) is read from the code that reads the key (`reader_defaults` in `src/polarlab/config/docs.py`).
 """
 
 
@@ -36,7 +38,33 @@ def _type(annotation: Any) -> str:
     return text.replace("|", "\\|")
 
 
-def _default(field: Any) -> str:
+def _init_defaults(cls: type) -> dict[str, Any]:
+    return {n: p.default for n, p in inspect.signature(cls.__init__).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
+def reader_defaults() -> dict[type, dict[str, Any]]:
+    """The default of each optional key whose model default is None (unset): the default of the code that reads
+    it, so the docs show what an unset key does (``[harmonizer] epochs``: 100) and cannot drift from it.
+
+    ``[harmonizer]``: the :class:`~polarlab.features.FeatureSpec` keys go to the features
+    (``stages/features.py``), the rest to :class:`~polarlab.harmonizer.PolarHarmonizer`
+    (``stages/harmonizer.py``); ``[harmonizer.transformer]``: ``TransformerHarmonizer`` (its seed is the
+    ``[harmonizer]`` one); ``[correct]``: :class:`~polarlab.correct.CorrectionConfig`.
+    """
+    from ..correct.config import CorrectionConfig
+    from ..features import FeatureSpec
+    from ..harmonizer.polar import PolarHarmonizer
+    from ..harmonizer.transformer import TransformerHarmonizer
+    from .models import CorrectSection, HarmonizerSection, TransformerSection
+
+    spec = {f.name: f.default for f in dataclasses.fields(FeatureSpec)}
+    transformer = {k: v for k, v in _init_defaults(TransformerHarmonizer).items() if k != "seed"}
+    return {HarmonizerSection: {**_init_defaults(PolarHarmonizer), **spec}, TransformerSection: transformer,
+            CorrectSection: {f.name: f.default for f in dataclasses.fields(CorrectionConfig)}}
+
+
+def _default(field: Any, name: str = "", model: Any = None, readers: dict | None = None) -> str:
     if field.default_factory is not None:
         value = field.default_factory()
     elif field.default is PydanticUndefined:
@@ -44,7 +72,10 @@ def _default(field: Any) -> str:
     else:
         value = field.default
     if value is None:
-        return "—"
+        read = (readers or {}).get(model, {}).get(name)
+        if read is None or read is dataclasses.MISSING:
+            return "—"
+        value = list(read) if isinstance(read, tuple) else read     # TOML has lists, not tuples
     if isinstance(value, BaseModel):
         return "(table)"
     return f"`{value!r}`".replace("|", "\\|")
@@ -56,9 +87,11 @@ def _meaning(field: Any) -> str:
 
 
 def model_table(model: type[BaseModel]) -> str:
+    readers = reader_defaults()
     rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
     for name, field in model.model_fields.items():
-        rows.append(f"| `{name}` | {_type(field.annotation)} | {_default(field)} | {_meaning(field)} |")
+        rows.append(f"| `{name}` | {_type(field.annotation)} | {_default(field, name, model, readers)} | "
+                    f"{_meaning(field)} |")
     return "\n".join(rows)
 
 

@@ -123,7 +123,7 @@ class TransformerSection(Section):
     max_length: Optional[int] = Field(None, ge=8)
     val_fraction: Optional[float] = Field(None, ge=0, lt=1)
     patience: Optional[int] = Field(None, ge=0)
-    seed: Optional[int] = None
+    seed: Optional[int] = Field(None, description="default: the [harmonizer] seed")
     model_path: Optional[str] = None
     num_threads: Optional[int] = Field(None, ge=1)
 
