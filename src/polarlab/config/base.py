@@ -155,14 +155,15 @@ def _as_list(text: str) -> str:
     return "[" + ", ".join(f'"{p}"' for p in parts) + "]"
 
 
-def validate(model: type[BaseModel], data: Any, *, file: str | None, prefix: str = "", table: str | None = None
-             ) -> Any:
-    """``model.model_validate(data)``, any problem raised as one :class:`ConfigError`."""
+def validate(model: type[BaseModel], data: Any, *, file: str | None, prefix: str = "", table: str | None = None,
+             strict: bool | None = None) -> Any:
+    """``model.model_validate(data)``, any problem raised as one :class:`ConfigError`. ``strict=True`` checks a
+    model that is lax in Python (the linking tables) as strictly as a :class:`Section`: ``"10"`` is no integer."""
     if not isinstance(data, dict):
         return_where = prefix or "the project file"
         raise ConfigError(f"{data!r} is not a table", file=file, column=return_where,
                           fix=f"write it as a table: [{prefix}] with keys on the following lines")
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, strict=strict)
     except ValidationError as e:
         raise config_error(e, model, file=file, prefix=prefix, table=table) from None

@@ -301,7 +301,7 @@ def linking_project_from_dict(raw: dict, file: str | Path | None = None) -> Link
     if isinstance(raw, dict):
         check_task_section(raw, f)
         check_project_section(raw, f)
-    return validate(LinkingProject, raw, file=f)
+    return validate(LinkingProject, raw, file=f, strict=True)     # a file's types: "10" is not an integer
 
 
 def load_linking_project(path: str | Path) -> LinkingProject:

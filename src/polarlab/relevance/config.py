@@ -89,10 +89,12 @@ def _error(e: ValidationError, where: str, file: str | None) -> ConfigError:
     return config_error(e, RelevanceConfig, file=file, prefix=where, table=f"[{where}]")
 
 
-def make_config(file: str | None = None, **kw) -> RelevanceConfig:
-    """:class:`RelevanceConfig` from keyword arguments; a bad key or value raises :class:`ConfigError`."""
+def make_config(file: str | None = None, *, strict: bool = False, **kw) -> RelevanceConfig:
+    """:class:`RelevanceConfig` from keyword arguments; a bad key or value raises :class:`ConfigError`.
+    ``strict``: types as strict as a project file's other tables (``"10"`` is not an integer; a file's tables are
+    read so)."""
     try:
-        return RelevanceConfig(**kw)
+        return RelevanceConfig.model_validate(kw, strict=strict)
     except ValidationError as e:
         raise _error(e, "relevance", file) from None
 
@@ -147,4 +149,4 @@ def from_project_tables(tables: dict, file: str | Path | None = None) -> Relevan
     if isinstance(relevance, dict) and "data" in relevance:     # make_config(data=..., **{"data": ...}): TypeError
         raise ConfigError("[relevance] data is not a key of this table", file=f, column="relevance.data",
                           fix='give the BEIR folder as [data] beir = "path/to/beir/folder" and remove [relevance] data')
-    return make_config(f, data=str(root), **relevance)
+    return make_config(f, strict=True, data=str(root), **relevance)

@@ -442,7 +442,7 @@ def load_spans_project(path: str | Path) -> SpansConfig:
     types = check_task_section(raw, str(path), TaskSpec).types
     check_project_section(raw, str(path))
     out_table = validate(OutputSpec, raw.get("output", {}), file=str(path), prefix="output", table="[output]")
-    res = lambda p: str(p if Path(p).is_absolute() else base / p)  # noqa: E731
+    res = lambda p: Path(p) if Path(p).is_absolute() else base / p  # noqa: E731   (Path: the strict check's type)
     data = dict(raw.get("data", {}))
     for k in ("path", "annotated_ids"):
         if isinstance(data.get(k), str):
@@ -461,7 +461,7 @@ def load_spans_project(path: str | Path) -> SpansConfig:
              "correct": raw.get("correct", {}), "state_dir": res(raw.get("project", {}).get("state_dir", ".polarlab")),
              "output": output}
     try:
-        return SpansConfig.model_validate(table)
+        return SpansConfig.model_validate(table, strict=True)       # a file's types: "3" is not an integer
     except ValidationError as e:     # one line naming the key path, with a did-you-mean for a typo
         from ..config.base import config_error
 
