@@ -28,7 +28,9 @@ class _Strict(BaseModel):
 class DataSpec(_Strict):
     path: Path
     format: Literal["pubtator", "conll", "jsonl"] = "pubtator"
-    label: Optional[str] = Field("Disease", description="PubTator: the label every mention gets (None: its type)")
+    label: Optional[str] = Field("Disease", description="PubTator: the label every mention gets (from Python, None "
+                                                        "keeps each mention's own type; TOML has no None, so a "
+                                                        "project file always relabels)")
     limit: Optional[int] = Field(None, ge=1, description="the first N documents only")
     annotated: Literal["all", "with_mentions"] = Field(
         "all", description='PubTator: which documents carry gold. "all": a document without mention lines is '
