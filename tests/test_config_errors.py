@@ -63,6 +63,15 @@ CASES = [
      "did you mean 'scalarization'"),
     ('final = "mv"', 'final = "mv"\n[harmonizer]\nscalarization = "maximum"', "harmonizer.scalarization", "'max'"),
     ('methods = ["mv"]', 'methods = ["mv", "snorkle"]', "labelmodel.methods", "'polar'"),
+    # a word or a list: the words are named, with the one meant (was "one of the allowed words", none named)
+    ('final = "mv"', 'final = "mv"\n[harmonizer]\nweights = "equall"', "harmonizer.weights",
+     "did you mean 'equal'? give one of 'equal', 'max_eigen' or 'min_var' or a list"),
+    ('final = "mv"', 'final = "mv"\n[harmonizer]\nnum_threads = "autoo"', "harmonizer.num_threads",
+     "did you mean 'auto'?"),
+    # an unknown candidate is named under its own key (was harmonizer.combine)
+    ('methods = ["mv"]\nfinal = "mv"',
+     'methods = ["mv", "polar"]\nfinal = "mv"\n[harmonizer]\ncombine_candidates = ["mv", "foo:1"]',
+     "harmonizer.combine_candidates", "unknown combination 'foo:1'"),
     ('final = "mv"', 'final = "polar"', "labelmodel.final", "among methods"),
     ('label = "spam"', 'label = "spam"\nkeywords_ = 1', "sources[0].keywords_", "did you mean 'keywords'"),
     ('type = "regex"', 'type = "regexp"', "sources[1].type", "did you mean 'regex'"),
