@@ -68,6 +68,11 @@ CASES = [
      "did you mean 'equal'? give one of 'equal', 'max_eigen' or 'min_var' or a list"),
     ('final = "mv"', 'final = "mv"\n[harmonizer]\nnum_threads = "autoo"', "harmonizer.num_threads",
      "did you mean 'auto'?"),
+    # a label model's setting is named under [labelmodel] options (was key 'label_model' / a bare 'tie_break')
+    ('final = "mv"', 'final = "mv"\noptions = {mv = {tie_brake = "random"}}', "labelmodel.options.mv.tie_brake",
+     "did you mean 'tie_break'?"),
+    ('final = "mv"', 'final = "mv"\noptions = {mv = {tie_break = "randm"}}', "labelmodel.options.mv.tie_break",
+     "'random'"),
     # an unknown candidate is named under its own key (was harmonizer.combine)
     ('methods = ["mv"]\nfinal = "mv"',
      'methods = ["mv", "polar"]\nfinal = "mv"\n[harmonizer]\ncombine_candidates = ["mv", "foo:1"]',
