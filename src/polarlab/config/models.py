@@ -68,6 +68,15 @@ class DataSection(Section):
         if len(given) != 1:
             raise ValueError(f"[data] needs exactly one of wrench, path, splits (got {given or 'none'}). "
                              'Fix: e.g. wrench = "../data/youtube" or path = "data.csv"')
+        unread = {"wrench": ("text_column", "label_column", "id_column", "entity_columns", "span_columns",
+                             "split_column"), "splits": ("split_column",)}.get(given[0], ())
+        for key in unread:              # set, but never read with this kind of data: refused, not ignored
+            if getattr(self, key) is not None:
+                why = ("a WRENCH directory's JSON files name their own fields" if given[0] == "wrench"
+                       else "[data.splits] names each split's files already")
+                raise ValueError(f"@{key}: {key} is not read with {given[0]} ({why}). Fix: remove {key}"
+                                 + ("" if given[0] == "wrench" else ", or give one table as path and split it "
+                                                                   "by that column"))
         if self.splits is not None:
             if not self.splits:
                 raise ValueError("[data.splits] is empty. Fix: e.g. train = \"train.csv\"")
