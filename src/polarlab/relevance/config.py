@@ -140,8 +140,13 @@ def from_project_tables(tables: dict, file: str | Path | None = None) -> Relevan
         raise ConfigError(f"[task] kind is {kind!r}", file=f, column="task.kind", fix='set kind = "relevance"')
     data = tables.get("data", {})
     if set(data) != {"beir"}:
-        raise ConfigError(f"[data] has keys {sorted(data)}", file=f, column="data",
-                          fix='a relevance task takes one key: beir = "path/to/beir/folder"')
+        from ..config.base import suggest
+
+        other = sorted(set(data) - {"beir"})
+        guess = suggest(other[0], ["beir"]) if other else None
+        raise ConfigError(f"[data] has keys {sorted(data)}", file=f, column=f"data.{other[0]}" if other else "data",
+                          fix=(f"did you mean 'beir'? " if guess else "")
+                          + 'a relevance task takes one key: beir = "path/to/beir/folder"')
     root = Path(data["beir"])
     if f and not root.is_absolute():
         root = Path(f).parent / root
