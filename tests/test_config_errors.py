@@ -63,6 +63,22 @@ CASES = [
      "did you mean 'scalarization'"),
     ('final = "mv"', 'final = "mv"\n[harmonizer]\nscalarization = "maximum"', "harmonizer.scalarization", "'max'"),
     ('methods = ["mv"]', 'methods = ["mv", "snorkle"]', "labelmodel.methods", "'polar'"),
+    # a word or a list: the words are named, with the one meant (was "one of the allowed words", none named)
+    ('final = "mv"', 'final = "mv"\n[harmonizer]\nweights = "equall"', "harmonizer.weights",
+     "did you mean 'equal'? give one of 'equal', 'max_eigen' or 'min_var' or a list"),
+    ('final = "mv"', 'final = "mv"\n[harmonizer]\nnum_threads = "autoo"', "harmonizer.num_threads",
+     "did you mean 'auto'?"),
+    # a label model's setting is named under [labelmodel] options (was key 'label_model' / a bare 'tie_break')
+    ('final = "mv"', 'final = "mv"\noptions = {mv = {tie_brake = "random"}}', "labelmodel.options.mv.tie_brake",
+     "did you mean 'tie_break'?"),
+    ('final = "mv"', 'final = "mv"\noptions = {mv = {tie_break = "randm"}}', "labelmodel.options.mv.tie_break",
+     "'random'"),
+    # a key this kind of [data] never reads is refused (split_column with [data.splits] was silently ignored)
+    ("[data]", '[data]\nsplit_column = "part"', "data.split_column", "not read with splits"),
+    # an unknown candidate is named under its own key (was harmonizer.combine)
+    ('methods = ["mv"]\nfinal = "mv"',
+     'methods = ["mv", "polar"]\nfinal = "mv"\n[harmonizer]\ncombine_candidates = ["mv", "foo:1"]',
+     "harmonizer.combine_candidates", "unknown combination 'foo:1'"),
     ('final = "mv"', 'final = "polar"', "labelmodel.final", "among methods"),
     ('label = "spam"', 'label = "spam"\nkeywords_ = 1', "sources[0].keywords_", "did you mean 'keywords'"),
     ('type = "regex"', 'type = "regexp"', "sources[1].type", "did you mean 'regex'"),
@@ -86,6 +102,21 @@ def test_bad_config_is_refused_before_any_stage(tmp_path: Path, old: str, new: s
         nothing_ran(tmp_path)
     else:
         assert not (tmp_path / "out").exists()
+
+
+def test_wrench_data_refuses_the_column_keys_it_never_reads() -> None:
+    """[data] wrench = DIR with text_column / label_column / ...: the WRENCH loader reads its own JSON fields, so
+    these were accepted and silently ignored (a misspelt gold column never warned)."""
+    from polarlab.config import validate_tables
+    from polarlab.errors import ConfigError
+
+    source = [{"type": "wrench"}]
+    validate_tables({"data": {"wrench": "w", "limit": 5}, "sources": source}, "p.toml")
+    for key, value in (("text_column", "body"), ("label_column", "gold"), ("split_column", "part"),
+                       ("entity_columns", ["a", "b"])):
+        with pytest.raises(ConfigError) as e:
+            validate_tables({"data": {"wrench": "w", key: value}, "sources": source}, "p.toml")
+        assert e.value.column == f"data.{key}" and "not read with wrench" in str(e.value)
 
 
 @pytest.mark.parametrize("column,fix", [

@@ -48,6 +48,27 @@ def test_duplicate_source_names() -> None:
     assert "['same']" in str(ei.value) and "Fix:" in str(ei.value)
 
 
+def test_snorkel_labeling_functions_work_unchanged_and_a_plain_function_is_named() -> None:
+    """A Snorkel LF in the list raised AttributeError: 'LabelingFunction' object has no attribute 'apply' (the
+    README says they work unchanged); it is wrapped as from_snorkel does. A bare function is refused by position."""
+    from snorkel.labeling import labeling_function as snorkel_lf
+
+    @snorkel_lf()
+    def has_buy(x):
+        return SPAM if "buy" in x.text else -1
+
+    ds = from_pandas(pd.DataFrame({"text": ["buy now", "nice", "buy it"]}), TASK)
+    kw = KeywordSource(name="nice", keywords=["nice"], label=HAM)
+    L = apply_sources(ds, [kw, has_buy], TASK, progress=False)
+    assert L.names == ["nice", "has_buy"] and L.L[:, 1].tolist() == [SPAM, -1, SPAM]
+
+    def bare(x):
+        return SPAM
+
+    with pytest.raises(InputError, match=r"sources\[1\] is a function, not a source"):
+        apply_sources(ds, [kw, bare], TASK, progress=False)
+
+
 def test_out_of_range_votes_are_source_errors() -> None:
     @labeling_function()
     def too_big(x):

@@ -161,6 +161,46 @@ def test_a_typo_in_project_is_refused_by_every_kind_with_a_runner(tmp_path):
         assert f"file {p}, key 'project.statedir': unknown key 'statedir'. Fix: did you mean 'state_dir'?" in out, kind
 
 
+def test_a_typo_in_task_is_refused_by_every_kind_with_a_runner(tmp_path):
+    """[task] nmae = ... (or typs in a spans project) was ignored by the linking and relevance projects (their
+    [task] was read for its kind only) and refused without a suggestion by a spans project; now an unknown key with
+    a did-you-mean, as in a text project; a spans [output] typo gets one too."""
+    for kind, body in RUNNER_PROJECTS.items():
+        p = tmp_path / f"{kind}.toml"
+        p.write_text(f'[task]\nkind = "{kind}"\nnmae = "x"\n{body}')
+        out = " ".join(CliRunner().invoke(app, ["run", str(p)]).output.split())
+        assert f"file {p}, key 'task.nmae': unknown key 'nmae'. Fix: did you mean 'name'?" in out, (kind, out)
+    p = tmp_path / "spans.toml"
+    p.write_text('[task]\nkind = "spans"\ntypess = ["Disease"]\n' + RUNNER_PROJECTS["spans"])
+    out = " ".join(CliRunner().invoke(app, ["run", str(p)]).output.split())
+    assert "key 'task.typess': unknown key 'typess'. Fix: did you mean 'types'?" in out, out
+    p.write_text('[task]\nkind = "spans"\n' + RUNNER_PROJECTS["spans"] + '[output]\nspan = "s.jsonl"\n')
+    out = " ".join(CliRunner().invoke(app, ["run", str(p)]).output.split())
+    assert "key 'output.span': unknown key 'span'. Fix: did you mean 'spans'?" in out, out
+    p.write_text('[task]\nkind = "spans"\n' + RUNNER_PROJECTS["spans"] + '[outptu]\ndir = "o"\n')
+    out = " ".join(CliRunner().invoke(app, ["run", str(p)]).output.split())
+    assert "did you mean [output]?" in out, out
+
+
+def test_types_are_strict_in_every_kind_as_docs_config_says(tmp_path):
+    """docs/config.md: "Types are strict: "10" is not an integer". The linking, relevance and spans tables took
+    "10" as 10 and "yes" as true; a file is now read as strictly as a text project's (an int is still a float)."""
+    bodies = {"linking": '[ontology]\npaths = ["o.tsv"]\n[linking]\ncorpus = ["c.txt"]\ntop_k = "10"\n',
+              "relevance": '[data]\nbeir = "."\n[relevance]\nbudget = "10"\nlr = 1\n',
+              "spans": RUNNER_PROJECTS["spans"] + '[harmonizer]\nfolds = "3"\n'}
+    keys = {"linking": "linking.top_k", "relevance": "relevance.budget", "spans": "harmonizer.folds"}
+    for kind, body in bodies.items():
+        p = tmp_path / f"{kind}.toml"
+        p.write_text(f'[task]\nkind = "{kind}"\n{body}')
+        out = " ".join(CliRunner().invoke(app, ["run", str(p)]).output.split())
+        assert f"file {p}, key '{keys[kind]}': " in out and "is not an integer" in out, (kind, out)
+    p = tmp_path / "linking.toml"
+    p.write_text('[task]\nkind = "linking"\n[ontology]\npaths = ["o.tsv"]\n[linking]\ncorpus = ["c.txt"]\n'
+                 'expand_abbreviations = "yes"\n')
+    out = " ".join(CliRunner().invoke(app, ["run", str(p)]).output.split())
+    assert "key 'linking.expand_abbreviations': 'yes' is not true or false" in out, out
+
+
 def test_an_unreachable_llm_server_is_named_under_its_source_table(tmp_path, dead_port):
     """A relation (or text) project's llm source with a wrong base_url: the key is the project's,
     sources[1].base_url (was a bare 'base_url' that did not say which source table)."""

@@ -200,6 +200,30 @@ def test_lf_summary_snorkel_columns_and_estimate():
     assert by_class.loc[("a", "ham"), "Coverage"] == pytest.approx(0.5)
 
 
+def test_lf_summary_takes_a_snorkel_vote_array_and_its_lfs():
+    """As Snorkel's ``LFAnalysis(L, lfs).lf_summary(Y)``: the array PandasLFApplier returns, named by the LFs."""
+    from snorkel.labeling import LFAnalysis, labeling_function
+
+    @labeling_function()
+    def lf_a(x):
+        return 0
+
+    @labeling_function()
+    def lf_b(x):
+        return 1
+
+    L = np.array([[0, -1], [0, 1], [-1, 1], [0, 1]])
+    gold = np.array([0, 1, 1, 0])
+    ours = lf_summary(L, gold, lfs=[lf_a, lf_b])
+    theirs = LFAnalysis(L, [lf_a, lf_b]).lf_summary(gold)
+    assert list(ours.index) == list(theirs.index) == ["lf_a", "lf_b"]
+    for col in ["j", "Coverage", "Overlaps", "Conflicts", "Correct", "Incorrect", "Emp. Acc."]:
+        assert np.allclose(ours[col].to_numpy(float), theirs[col].to_numpy(float)), col
+    assert list(lf_summary(L).index) == ["0", "1"]
+    with pytest.raises(InputError, match="3 lfs for 2 vote columns"):
+        lf_summary(L, lfs=["a", "b", "c"])
+
+
 @pytest.mark.slow
 def test_snorkel_spam_tutorial_slices_and_augmentation_match_snorkel():
     spec = importlib.util.spec_from_file_location("snorkel_parity", ROOT / "benchmarks" / "snorkel_parity.py")
@@ -210,6 +234,19 @@ def test_snorkel_spam_tutorial_slices_and_augmentation_match_snorkel():
     res = mod.main([])
     assert res["slices_equal"] and res["augmented_equal"]
     assert res["slices"]["short_comment"]["n"] > 0 and res["slices"]["textblob_polarity"]["n"] > 0
+
+
+def test_score_takes_snorkels_own_label_model():
+    """A Snorkel user passes Snorkel's LabelModel itself (its predict_proba takes L alone)."""
+    from snorkel.labeling.model import LabelModel
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 200)
+    L = np.where(rng.random((200, 3)) < 0.7, np.where(rng.random((200, 3)) < 0.8, y[:, None], 1 - y[:, None]), -1)
+    model = LabelModel(cardinality=2, verbose=False)
+    model.fit(L, seed=0, progress_bar=False)
+    ours = score(model, L, y, metrics=["accuracy", "f1"])
+    assert ours == pytest.approx(model.score(L, y, metrics=["accuracy", "f1"]))
 
 
 def test_score_works_on_the_harmonizer_too():

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .data.dataset import Dataset
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, PolarlabError
 from .export.labels import labels_frame, write_json, write_table
 from .io.outputs import check_writable
 from .labelmodels import make_label_model
@@ -265,7 +265,12 @@ def preflight(project: Project, write: bool = True) -> None:
     for m in methods:
         if m == HARMONIZER:
             continue
-        make_label_model(m, project.task.n_classes, **config.labelmodel.options.get(m, {}))
+        try:
+            make_label_model(m, project.task.n_classes, **config.labelmodel.options.get(m, {}))
+        except PolarlabError as e:      # a setting's error names its key in the file: labelmodel.options.snorkel.lr
+            e.file = e.file or file
+            e.column = f"labelmodel.options.{m}" + (f".{e.column}" if e.column else "")
+            raise
     if HARMONIZER in methods:
         from .harmonizer import PolarHarmonizer
 

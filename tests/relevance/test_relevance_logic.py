@@ -46,6 +46,12 @@ def test_config_from_project_tables(tmp_path):
         from_project_tables({"task": {"kind": "text"}, "data": {"beir": "d"}})
     with pytest.raises(ConfigError, match="one key: beir"):
         from_project_tables({"task": {"kind": "relevance"}, "data": {"path": "d"}})
+    with pytest.raises(ConfigError) as e:     # a typo is named at its key, with the key meant
+        from_project_tables({"task": {"kind": "relevance"}, "data": {"bier": "d"}})
+    assert e.value.column == "data.bier" and "did you mean 'beir'?" in e.value.fix
+    with pytest.raises(ConfigError) as e:     # was TypeError: make_config() got multiple values for 'data'
+        from_project_tables({"task": {"kind": "relevance"}, "data": {"beir": "d"}, "relevance": {"data": "e"}})
+    assert e.value.column == "relevance.data" and "[data] beir" in e.value.fix
 
 
 def test_relevance_project_file(tmp_path):

@@ -68,7 +68,7 @@ def link_cmd(project: Path = typer.Argument(..., help="a project file with [task
                                                       "shows no progress bar)"),
              verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
     """Run a linking project: labels file (document id, span, mention, linked id, name, probability, risk).
-    The same as `polarlab run` on it, with the same options (`--no-progress` was refused here)."""
+    The same as `polarlab run` on it, with the same options."""
     from ..errors import PolarlabError
     from ..linking.config import load_linking_project
     from ..linking.run import run_linking

@@ -117,8 +117,14 @@ def config_error(e: ValidationError, model: type[BaseModel], *, file: str | None
     if kind == "missing":
         return ConfigError("required key is missing", file=file, column=path, fix=f"add {loc[-1]} = ...")
     if len(same) > 1 and all(x["type"] in _TYPE_WORDS or x["type"] == "literal_error" for x in same):
-        expected = " or ".join(dict.fromkeys(_TYPE_WORDS.get(x["type"], "one of the allowed words") for x in same))
-        return ConfigError(f"{given!r} is not {expected}", file=file, column=path, fix=f"give {expected}")
+        # a word or another type (weights = "equal" or a list): name the words, and the one meant
+        words = [str(x.get("ctx", {}).get("expected", "")) for x in same if x["type"] == "literal_error"]
+        expected = " or ".join(dict.fromkeys(_TYPE_WORDS.get(x["type"], f"one of {words[0] if words else ''}")
+                                             for x in same))
+        choices = [c.strip(" '") for c in words[0].replace(" or ", ",").split(",")] if words else []
+        guess = suggest(given, choices) if isinstance(given, str) and choices else None
+        return ConfigError(f"{given!r} is not {expected}", file=file, column=path,
+                           fix=(f"did you mean {guess!r}? " if guess else "") + f"give {expected}")
     if kind in _BOUNDS:
         word, key = _BOUNDS[kind]
         limit = err.get("ctx", {}).get(key)
@@ -155,14 +161,15 @@ def _as_list(text: str) -> str:
     return "[" + ", ".join(f'"{p}"' for p in parts) + "]"
 
 
-def validate(model: type[BaseModel], data: Any, *, file: str | None, prefix: str = "", table: str | None = None
-             ) -> Any:
-    """``model.model_validate(data)``, any problem raised as one :class:`ConfigError`."""
+def validate(model: type[BaseModel], data: Any, *, file: str | None, prefix: str = "", table: str | None = None,
+             strict: bool | None = None) -> Any:
+    """``model.model_validate(data)``, any problem raised as one :class:`ConfigError`. ``strict=True`` checks a
+    model that is lax in Python (the linking tables) as strictly as a :class:`Section`: ``"10"`` is no integer."""
     if not isinstance(data, dict):
         return_where = prefix or "the project file"
         raise ConfigError(f"{data!r} is not a table", file=file, column=return_where,
                           fix=f"write it as a table: [{prefix}] with keys on the following lines")
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, strict=strict)
     except ValidationError as e:
         raise config_error(e, model, file=file, prefix=prefix, table=table) from None

@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import sys
 from pathlib import Path
@@ -21,7 +22,8 @@ Generated from the typed models in `src/polarlab/config/models.py`, `src/polarla
 `src/polarlab/relevance/config.py` and `src/polarlab/spans/config.py` by
 `python -m polarlab.config.docs`; do not edit by hand. Every key is checked: an unknown key or a value of the
 wrong type stops the run before any work, with the file, the key path and a "did you mean" suggestion.
-Types are strict: `"10"` is not an integer and `"mv"` is not a list.
+Types are strict: `"10"` is not an integer and `"mv"` is not a list. The default of a key the model leaves unset
+(`[harmonizer] epochs`) is read from the code that reads the key (`reader_defaults` in `src/polarlab/config/docs.py`).
 """
 
 
@@ -36,7 +38,33 @@ def _type(annotation: Any) -> str:
     return text.replace("|", "\\|")
 
 
-def _default(field: Any) -> str:
+def _init_defaults(cls: type) -> dict[str, Any]:
+    return {n: p.default for n, p in inspect.signature(cls.__init__).parameters.items()
+            if p.default is not inspect.Parameter.empty}
+
+
+def reader_defaults() -> dict[type, dict[str, Any]]:
+    """The default of each optional key whose model default is None (unset): the default of the code that reads
+    it, so the docs show what an unset key does (``[harmonizer] epochs``: 100) and cannot drift from it.
+
+    ``[harmonizer]``: the :class:`~polarlab.features.FeatureSpec` keys go to the features
+    (``stages/features.py``), the rest to :class:`~polarlab.harmonizer.PolarHarmonizer`
+    (``stages/harmonizer.py``); ``[harmonizer.transformer]``: ``TransformerHarmonizer`` (its seed is the
+    ``[harmonizer]`` one); ``[correct]``: :class:`~polarlab.correct.CorrectionConfig`.
+    """
+    from ..correct.config import CorrectionConfig
+    from ..features import FeatureSpec
+    from ..harmonizer.polar import PolarHarmonizer
+    from ..harmonizer.transformer import TransformerHarmonizer
+    from .models import CorrectSection, HarmonizerSection, TransformerSection
+
+    spec = {f.name: f.default for f in dataclasses.fields(FeatureSpec)}
+    transformer = {k: v for k, v in _init_defaults(TransformerHarmonizer).items() if k != "seed"}
+    return {HarmonizerSection: {**_init_defaults(PolarHarmonizer), **spec}, TransformerSection: transformer,
+            CorrectSection: {f.name: f.default for f in dataclasses.fields(CorrectionConfig)}}
+
+
+def _default(field: Any, name: str = "", model: Any = None, readers: dict | None = None) -> str:
     if field.default_factory is not None:
         value = field.default_factory()
     elif field.default is PydanticUndefined:
@@ -44,16 +72,26 @@ def _default(field: Any) -> str:
     else:
         value = field.default
     if value is None:
-        return "—"
+        read = (readers or {}).get(model, {}).get(name)
+        if read is None or read is dataclasses.MISSING:
+            return "—"
+        value = list(read) if isinstance(read, tuple) else read     # TOML has lists, not tuples
     if isinstance(value, BaseModel):
         return "(table)"
     return f"`{value!r}`".replace("|", "\\|")
 
 
+def _meaning(field: Any) -> str:
+    """The field's description as one table cell (a ``|`` in it, "csv | jsonl", would start a new column)."""
+    return (field.description or "").replace("|", "\\|")
+
+
 def model_table(model: type[BaseModel]) -> str:
+    readers = reader_defaults()
     rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
     for name, field in model.model_fields.items():
-        rows.append(f"| `{name}` | {_type(field.annotation)} | {_default(field)} | {field.description or ''} |")
+        rows.append(f"| `{name}` | {_type(field.annotation)} | {_default(field, name, model, readers)} | "
+                    f"{_meaning(field)} |")
     return "\n".join(rows)
 
 
@@ -85,30 +123,37 @@ def render() -> str:
     return "\n".join(out)
 
 
+def task_table() -> str:
+    """``[task]`` of a linking or relevance project (:class:`polarlab.config.models.JobTaskSection`)."""
+    from .models import JobTaskSection
+
+    return f"### `[task]`\n\n{inspect.cleandoc(JobTaskSection.__doc__ or '')}\n\n{model_table(JobTaskSection)}\n"
+
+
 def relevance_tables() -> str:
     """The tables of a relevance project (``[task] kind = "relevance"``, :mod:`polarlab.relevance.config`)."""
     from ..relevance.config import RelevanceConfig
 
     fields = {k: f for k, f in RelevanceConfig.model_fields.items() if k != "data"}
     rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
-    rows += [f"| `{n}` | {_type(f.annotation)} | {_default(f)} | {f.description or ''} |" for n, f in fields.items()]
+    rows += [f"| `{n}` | {_type(f.annotation)} | {_default(f)} | {_meaning(f)} |" for n, f in fields.items()]
     return ("## Relevance projects (`[task] kind = \"relevance\"`)\n\nA relevance project file (`polarlab run "
             "project.toml`) has `[data] beir = \"FOLDER\"` (a BEIR folder: corpus.jsonl, queries.jsonl and, optional, "
             "qrels/train.tsv, qrels/test.tsv: without them what needs them is skipped), an optional `[relevance]` "
             "table and `[project] state_dir`.\n\n"
-            "### `[relevance]`\n\n" + inspect.cleandoc(RelevanceConfig.__doc__ or "") + "\n\n" + "\n".join(rows) + "\n")
+            + task_table() + "\n### `[relevance]`\n\n" + inspect.cleandoc(RelevanceConfig.__doc__ or "") + "\n\n"
+            + "\n".join(rows) + "\n")
 
 
 def spans_tables() -> str:
     """The tables of a spans project (``[task] kind = "spans"``, :mod:`polarlab.spans.config`)."""
-    from ..spans.config import CorrectSpec, DataSpec, HarmonizerSpec, SourceSpec
+    from ..spans.config import SPANS_TABLES
 
     out = ["## Spans projects (`[task] kind = \"spans\"`)\n\nA spans project file (`polarlab run project.toml`) has "
-           "`[task] types` (the span labels, default `[\"Disease\"]`), these tables, `[project] state_dir` and "
-           "`[output]` (`dir`, `spans`: the file name, `.jsonl`, PubTator `.txt` or `.conll`).\n"]
-    for name, model in (("data", DataSpec), ("[sources]", SourceSpec), ("harmonizer", HarmonizerSpec),
-                        ("correct", CorrectSpec)):
-        out.append(f"### `[{name}]`\n\n{model_table(model)}\n")
+           "these tables and `[project] state_dir`.\n"]
+    for name, model in SPANS_TABLES.items():
+        doc = f"{inspect.cleandoc(model.__doc__)}\n\n" if model.__doc__ else ""
+        out.append(f"### `[{name}]`\n\n{doc}{model_table(model)}\n")
     return "\n".join(out)
 
 
@@ -117,7 +162,7 @@ def linking_tables() -> str:
     from ..linking.config import LINKING_TABLES
 
     out = ["## Linking projects (`[task] kind = \"linking\"`)\n\nA linking project file "
-           "(`polarlab link project.toml`) has these tables instead of `[data]` and `[[sources]]`.\n"]
+           "(`polarlab link project.toml`) has these tables instead of `[data]` and `[[sources]]`.\n", task_table()]
     for name, model in LINKING_TABLES.items():
         out.append(f"### `[{name}]`\n\n{inspect.cleandoc(model.__doc__ or '')}\n\n{model_table(model)}\n")
     return "\n".join(out)

@@ -68,6 +68,15 @@ class DataSection(Section):
         if len(given) != 1:
             raise ValueError(f"[data] needs exactly one of wrench, path, splits (got {given or 'none'}). "
                              'Fix: e.g. wrench = "../data/youtube" or path = "data.csv"')
+        unread = {"wrench": ("text_column", "label_column", "id_column", "entity_columns", "span_columns",
+                             "split_column"), "splits": ("split_column",)}.get(given[0], ())
+        for key in unread:              # set, but never read with this kind of data: refused, not ignored
+            if getattr(self, key) is not None:
+                why = ("a WRENCH directory's JSON files name their own fields" if given[0] == "wrench"
+                       else "[data.splits] names each split's files already")
+                raise ValueError(f"@{key}: {key} is not read with {given[0]} ({why}). Fix: remove {key}"
+                                 + ("" if given[0] == "wrench" else ", or give one table as path and split it "
+                                                                   "by that column"))
         if self.splits is not None:
             if not self.splits:
                 raise ValueError("[data.splits] is empty. Fix: e.g. train = \"train.csv\"")
@@ -123,7 +132,7 @@ class TransformerSection(Section):
     max_length: Optional[int] = Field(None, ge=8)
     val_fraction: Optional[float] = Field(None, ge=0, lt=1)
     patience: Optional[int] = Field(None, ge=0)
-    seed: Optional[int] = None
+    seed: Optional[int] = Field(None, description="default: the [harmonizer] seed")
     model_path: Optional[str] = None
     num_threads: Optional[int] = Field(None, ge=1)
 
@@ -281,6 +290,23 @@ def check_project_section(raw: dict, file: str | None) -> ProjectSection:
     from .base import validate
 
     return validate(ProjectSection, raw.get("project", {}), file=file, prefix="project", table="[project]")
+
+
+class JobTaskSection(Section):
+    """``[task]`` of a project whose kind has a job of its own (linking, relevance; spans adds ``types``): its kind,
+    and a name the job does not read. Another key is refused with a did-you-mean."""
+
+    kind: Optional[str] = Field(None, description='the job: "linking", "relevance" or "spans" (`polarlab link` '
+                                                  "reads a linking project without it)")
+    name: str = Field("task", description="a name for the project (not read by the job)")
+
+
+def check_task_section(raw: dict, file: str | None, model: type[Section] = JobTaskSection) -> Any:
+    """``[task]`` of the parsed tables ``raw`` of a project whose task kind has a runner of its own, checked by
+    ``model``: an unknown key (``kinds``, ``type``) is a ConfigError with a did-you-mean, not ignored."""
+    from .base import validate
+
+    return validate(model, raw.get("task", {}), file=file, prefix="task", table="[task]")
 
 
 class EngineSection(Section):

@@ -100,7 +100,11 @@ def _check_combination(n_classes: int, combine: str | float, combine_candidates:
         raise InputError(f"combine={combine!r}", column="combine",
                          fix="use 'auto', 'h', a candidate such as 'onecoin:0.5', or a non-negative number")
     for spec in combine_candidates:
-        make_combiner(spec, n_classes)
+        try:
+            make_combiner(spec, n_classes)
+        except InputError as e:          # make_combiner names "combine"; here the key is combine_candidates
+            e.column = "combine_candidates"
+            raise
     if not len(combine_candidates) or int(combine_groups) < 2:
         raise InputError(f"combine_candidates={list(combine_candidates)}, combine_groups={combine_groups}",
                          column="combine_candidates", fix="give one or more candidates and 2 or more groups")

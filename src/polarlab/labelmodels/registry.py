@@ -63,8 +63,11 @@ def make_label_model(name: str, n_classes: int, **kw: Any) -> LabelModel:
     accepted = _settings(factory)
     unknown = sorted(set(kw) - set(accepted)) if accepted is not None else []
     if unknown:
-        raise ConfigError(f"label model {key!r} has no setting(s) {unknown}", column="label_model",
-                          fix=f"use only {accepted}")
+        from ..config.base import suggest
+
+        guess = suggest(unknown[0], accepted)
+        raise ConfigError(f"label model {key!r} has no setting(s) {unknown}", column=unknown[0],
+                          fix=(f"did you mean {guess!r}? " if guess else "") + f"use only {accepted}")
     return factory(n_classes, **kw)
 
 

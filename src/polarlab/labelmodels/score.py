@@ -18,7 +18,8 @@ def score(model: LabelModel, L: np.ndarray, gold: np.ndarray, X: np.ndarray | No
     """Scores of ``model``'s labels on rows with gold, like Snorkel's ``LabelModel.score`` (same ``Scorer``).
 
     Args:
-        model: a fitted label model (``predict_proba(L, X)``).
+        model: a fitted label model (``predict_proba(L, X)``), or Snorkel's own ``LabelModel`` (``predict_proba(L)``:
+            called without ``X`` when ``X`` is None).
         L: votes, shape (n, m), -1 = abstain.
         gold: shape (n,), class index, -1 = no gold (the row is skipped).
         X: features, shape (n, d), for models that use them (the harmonizer).
@@ -41,7 +42,7 @@ def score(model: LabelModel, L: np.ndarray, gold: np.ndarray, X: np.ndarray | No
     if tie_break_policy not in ("abstain", "random", "true-random"):
         raise InputError(f"unknown tie_break_policy {tie_break_policy!r}", fix='use "abstain", "random", "true-random"')
     y = np.asarray(gold).astype(np.int64).ravel()
-    probs = np.asarray(model.predict_proba(L, X))
+    probs = np.asarray(model.predict_proba(L) if X is None else model.predict_proba(L, X))
     if probs.shape[0] != y.shape[0]:
         raise InputError(f"{probs.shape[0]} predictions but {y.shape[0]} gold labels", fix="one gold label per row")
     preds = probs_to_preds(probs, tie_break_policy=tie_break_policy)

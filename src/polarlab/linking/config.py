@@ -295,12 +295,13 @@ def linking_project_from_dict(raw: dict, file: str | Path | None = None) -> Link
     """Validate parsed TOML tables; a problem is one :class:`ConfigError` naming the file and the key path, with
     the table's keys and a did-you-mean for an unknown key (:func:`polarlab.config.base.validate`)."""
     from ..config.base import validate
-    from ..config.models import check_project_section
+    from ..config.models import check_project_section, check_task_section
 
     f = str(file) if file else None
     if isinstance(raw, dict):
+        check_task_section(raw, f)
         check_project_section(raw, f)
-    return validate(LinkingProject, raw, file=f)
+    return validate(LinkingProject, raw, file=f, strict=True)     # a file's types: "10" is not an integer
 
 
 def load_linking_project(path: str | Path) -> LinkingProject:

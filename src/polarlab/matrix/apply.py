@@ -51,6 +51,7 @@ def apply_sources(data: Dataset, sources: Sequence[Source], task: Task, *,
             the first error), unless fault tolerant.
     """
     check_failure_policy(fault_tolerant, max_failure_share)
+    sources = as_sources(sources)
     view = data.without_gold()
     names = [s.name for s in sources]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -73,6 +74,28 @@ def apply_sources(data: Dataset, sources: Sequence[Source], task: Task, *,
             failures.extend(out.failures)
     return LabelMatrix(L=L, names=names, ids=data.ids, n_classes=task.n_classes, probas=probas,
                        failures=failures)
+
+
+def as_sources(sources: Sequence[Any]) -> list[Source]:
+    """``sources`` with Snorkel's own labeling functions wrapped (:class:`~polarlab.sources.SnorkelSource`), so
+    they work unchanged; anything else that is no source (a plain function) is refused by its position.
+
+    Raises:
+        InputError: an element without ``name`` and ``apply``.
+    """
+    from ..errors import InputError
+    from ..sources.snorkel_adapter import SnorkelSource, is_snorkel_lf
+
+    out = []
+    for j, s in enumerate(sources):
+        if is_snorkel_lf(s):
+            s = SnorkelSource(s)
+        elif not (hasattr(s, "name") and hasattr(s, "apply")):
+            raise InputError(f"sources[{j}] is a {type(s).__name__}, not a source", column=f"sources[{j}]",
+                             fix="decorate a function with @polarlab.labeling_function(), or pass a source "
+                                 "(KeywordSource, ...) or a Snorkel LabelingFunction")
+        out.append(s)
+    return out
 
 
 def check_failure_policy(fault_tolerant: Any, max_failure_share: Any, where: str = "") -> None:

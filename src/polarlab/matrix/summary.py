@@ -38,13 +38,36 @@ def estimated_accuracy(L: np.ndarray, proba: np.ndarray) -> np.ndarray:
         return np.where(voted.any(axis=0), (p * voted).sum(axis=0) / voted.sum(axis=0), np.nan)
 
 
-def lf_summary(lm: LabelMatrix, gold: np.ndarray | None = None, proba: np.ndarray | None = None) -> pd.DataFrame:
+def as_label_matrix(lm: LabelMatrix | np.ndarray, lfs: list | None = None,
+                    n_classes: int | None = None) -> LabelMatrix:
+    """``lm`` itself, or a vote array of shape (n, m) (-1 = abstain; e.g. what Snorkel's ``PandasLFApplier``
+    returns) as a :class:`LabelMatrix` whose sources are named after ``lfs`` (anything with ``.name``, or
+    strings), else ``0 .. m-1`` as in Snorkel's ``LFAnalysis`` without them."""
+    if isinstance(lm, LabelMatrix):
+        return lm
+    L = np.asarray(lm)
+    if L.ndim != 2:
+        raise InputError(f"votes have shape {L.shape}", fix="pass a LabelMatrix or an (n, m) array, -1 = abstain")
+    names = [str(getattr(f, "name", f)) for f in lfs] if lfs is not None else [str(j) for j in range(L.shape[1])]
+    if len(names) != L.shape[1]:
+        raise InputError(f"{len(names)} lfs for {L.shape[1]} vote columns", fix="one labeling function per column")
+    k = n_classes if n_classes is not None else max(int(L.max(initial=-1)) + 1, 2)
+    return LabelMatrix(L=L, names=names, ids=[str(i) for i in range(L.shape[0])], n_classes=k)
+
+
+def lf_summary(lm: LabelMatrix | np.ndarray, gold: np.ndarray | None = None, proba: np.ndarray | None = None, *,
+               lfs: list | None = None) -> pd.DataFrame:
     """Snorkel's ``lf_summary``: one row per source, indexed by name.
 
+    ``lm`` is a :class:`LabelMatrix` or, as Snorkel's ``LFAnalysis(L, lfs)`` takes it, an (n, m) vote array
+    (-1 = abstain) with the labeling functions ``lfs`` naming its columns (optional: ``0 .. m-1``).
     Columns ``j``, ``Polarity``, ``Coverage``, ``Overlaps``, ``Conflicts`` always; ``Correct``, ``Incorrect``,
     ``Emp. Acc.`` when ``gold`` is given (counted on rows with gold); ``Est. Acc.`` when ``proba`` (a label
     model's (n, k) distributions) is given.
     """
+    if not isinstance(lm, LabelMatrix):     # classes: the most any of votes, gold and proba shows
+        seen = [int(np.asarray(x).max(initial=-1)) + 1 for x in (lm, gold) if x is not None]
+        lm = as_label_matrix(lm, lfs, max(seen + [2] + ([np.asarray(proba).shape[-1]] if proba is not None else [])))
     a = analyze(lm, gold)
     out = pd.DataFrame({"j": np.arange(len(lm.names)), "Polarity": a["polarity"], "Coverage": a["coverage"],
                         "Overlaps": a["overlap"], "Conflicts": a["conflict"]}, index=a.index)

@@ -89,10 +89,12 @@ def _error(e: ValidationError, where: str, file: str | None) -> ConfigError:
     return config_error(e, RelevanceConfig, file=file, prefix=where, table=f"[{where}]")
 
 
-def make_config(file: str | None = None, **kw) -> RelevanceConfig:
-    """:class:`RelevanceConfig` from keyword arguments; a bad key or value raises :class:`ConfigError`."""
+def make_config(file: str | None = None, *, strict: bool = False, **kw) -> RelevanceConfig:
+    """:class:`RelevanceConfig` from keyword arguments; a bad key or value raises :class:`ConfigError`.
+    ``strict``: types as strict as a project file's other tables (``"10"`` is not an integer; a file's tables are
+    read so)."""
     try:
-        return RelevanceConfig(**kw)
+        return RelevanceConfig.model_validate(kw, strict=strict)
     except ValidationError as e:
         raise _error(e, "relevance", file) from None
 
@@ -122,8 +124,9 @@ def load_relevance_project(path: str | Path) -> RelevanceConfig:
         raise ConfigError(f"unknown table(s) {unknown}", file=str(path), column=unknown[0],
                           fix=(f"did you mean [{guess}]? " if guess else "")
                           + f"a relevance project has [task], [data], [relevance] and [project]{where}")
-    from ..config.models import check_project_section
+    from ..config.models import check_project_section, check_task_section
 
+    check_task_section(tables, str(path))
     check_project_section(tables, str(path))
     return from_project_tables(tables, path)
 
@@ -137,9 +140,18 @@ def from_project_tables(tables: dict, file: str | Path | None = None) -> Relevan
         raise ConfigError(f"[task] kind is {kind!r}", file=f, column="task.kind", fix='set kind = "relevance"')
     data = tables.get("data", {})
     if set(data) != {"beir"}:
-        raise ConfigError(f"[data] has keys {sorted(data)}", file=f, column="data",
-                          fix='a relevance task takes one key: beir = "path/to/beir/folder"')
+        from ..config.base import suggest
+
+        other = sorted(set(data) - {"beir"})
+        guess = suggest(other[0], ["beir"]) if other else None
+        raise ConfigError(f"[data] has keys {sorted(data)}", file=f, column=f"data.{other[0]}" if other else "data",
+                          fix=(f"did you mean 'beir'? " if guess else "")
+                          + 'a relevance task takes one key: beir = "path/to/beir/folder"')
     root = Path(data["beir"])
     if f and not root.is_absolute():
         root = Path(f).parent / root
-    return make_config(f, data=str(root), **tables.get("relevance", {}))
+    relevance = tables.get("relevance", {})
+    if isinstance(relevance, dict) and "data" in relevance:     # make_config(data=..., **{"data": ...}): TypeError
+        raise ConfigError("[relevance] data is not a key of this table", file=f, column="relevance.data",
+                          fix='give the BEIR folder as [data] beir = "path/to/beir/folder" and remove [relevance] data')
+    return make_config(f, strict=True, data=str(root), **relevance)

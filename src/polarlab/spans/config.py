@@ -17,6 +17,9 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..config.base import Section
+from ..config.models import JobTaskSection
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -25,7 +28,9 @@ class _Strict(BaseModel):
 class DataSpec(_Strict):
     path: Path
     format: Literal["pubtator", "conll", "jsonl"] = "pubtator"
-    label: Optional[str] = Field("Disease", description="PubTator: the label every mention gets (None: its type)")
+    label: Optional[str] = Field("Disease", description="PubTator: the label every mention gets (from Python, None "
+                                                        "keeps each mention's own type; TOML has no None, so a "
+                                                        "project file always relabels)")
     limit: Optional[int] = Field(None, ge=1, description="the first N documents only")
     annotated: Literal["all", "with_mentions"] = Field(
         "all", description='PubTator: which documents carry gold. "all": a document without mention lines is '
@@ -103,3 +108,24 @@ class SpansConfig(_Strict):
     correct: CorrectSpec = CorrectSpec()
     state_dir: Path = Path(".polarlab")
     output: Optional[Path] = Field(None, description="write the harmonized spans here (.jsonl, .txt PubTator, .conll)")
+
+
+class TaskSpec(JobTaskSection):
+    """``[task]`` of a spans project: also the span labels."""
+
+    types: list[str] = Field(default_factory=lambda: ["Disease"], min_length=1,
+                             description="the span labels (every source's label is one of them)")
+
+
+class OutputSpec(Section):
+    """``[output]`` of a spans project: the harmonized spans file, ``dir / spans`` relative to the project file
+    (default ``out/spans.jsonl``; ``polarlab run --out DIR`` writes ``DIR/spans``)."""
+
+    dir: str = "out"
+    spans: str = Field("spans.jsonl", description="the file name: .jsonl, PubTator .txt or .conll")
+
+
+SPANS_TABLES: dict[str, type[BaseModel]] = {"task": TaskSpec, "data": DataSpec, "[sources]": SourceSpec,
+                                            "harmonizer": HarmonizerSpec, "correct": CorrectSpec, "output": OutputSpec}
+"""A spans project's tables by their TOML names (``[[sources]]`` as ``"[sources]"``), besides ``[project]``;
+``docs/config.md`` documents each."""

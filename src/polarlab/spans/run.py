@@ -423,23 +423,26 @@ def load_spans_project(path: str | Path) -> SpansConfig:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise ConfigError(f"cannot read the project file: {e}", file=str(path), fix="give a UTF-8 TOML file") from None
-    unknown = sorted(set(raw) - {"task", "data", "sources", "harmonizer", "correct", "project", "output"})
-    if unknown:
-        raise ConfigError(f"unknown table(s) {unknown}", file=str(path), column=unknown[0],
-                          fix="a spans project has [task], [data], [[sources]], [harmonizer], [correct], "
-                              "[project], [output]")
-    base = path.parent
-    from ..config.models import check_project_section
+    from .config import SPANS_TABLES
 
+    tables = tuple(t.strip("[]") for t in SPANS_TABLES) + ("project",)
+    unknown = sorted(set(raw) - set(tables))
+    if unknown:
+        from ..config.base import suggest
+
+        guess = suggest(unknown[0], tables)
+        raise ConfigError(f"unknown table(s) {unknown}", file=str(path), column=unknown[0],
+                          fix=(f"did you mean [{guess}]? " if guess else "") + "a spans project has "
+                          + ", ".join(f"[{t}]" for t in SPANS_TABLES) + " and [project]")
+    base = path.parent
+    from ..config.base import validate
+    from ..config.models import check_project_section, check_task_section
+    from .config import OutputSpec, TaskSpec
+
+    types = check_task_section(raw, str(path), TaskSpec).types
     check_project_section(raw, str(path))
-    task = dict(raw.get("task", {}))
-    task.pop("kind", None)
-    types = task.pop("types", ["Disease"])
-    task.pop("name", None)
-    if task:
-        raise ConfigError(f"unknown key(s) {sorted(task)} in [task]", file=str(path), column=f"task.{sorted(task)[0]}",
-                          fix="a spans task has kind, name and types")
-    res = lambda p: str(p if Path(p).is_absolute() else base / p)  # noqa: E731
+    out_table = validate(OutputSpec, raw.get("output", {}), file=str(path), prefix="output", table="[output]")
+    res = lambda p: Path(p) if Path(p).is_absolute() else base / p  # noqa: E731   (Path: the strict check's type)
     data = dict(raw.get("data", {}))
     for k in ("path", "annotated_ids"):
         if isinstance(data.get(k), str):
@@ -449,21 +452,16 @@ def load_spans_project(path: str | Path) -> SpansConfig:
         for k in ("ontology", "terms", "gguf"):
             if isinstance(s.get(k), str):
                 s[k] = res(s[k])
-    out = dict(raw.get("output", {}))
     output = None
-    if "spans" in out or "dir" in out:
-        output = res(Path(out.get("dir", "out")) / out.get("spans", "spans.jsonl"))
-    bad_out = sorted(set(out) - {"dir", "spans"})
-    if bad_out:
-        raise ConfigError(f"unknown key(s) {bad_out} in [output]", file=str(path), column=f"output.{bad_out[0]}",
-                          fix="use dir and spans")
+    if out_table.model_fields_set:      # else run_project writes out/spans.jsonl beside the file (or --out DIR)
+        output = res(Path(out_table.dir) / out_table.spans)
     if output is not None:
         check_spans_file(output, str(path), "output.spans")
     table = {"data": data, "types": types, "sources": sources, "harmonizer": raw.get("harmonizer", {}),
              "correct": raw.get("correct", {}), "state_dir": res(raw.get("project", {}).get("state_dir", ".polarlab")),
              "output": output}
     try:
-        return SpansConfig.model_validate(table)
+        return SpansConfig.model_validate(table, strict=True)       # a file's types: "3" is not an integer
     except ValidationError as e:     # one line naming the key path, with a did-you-mean for a typo
         from ..config.base import config_error
 
