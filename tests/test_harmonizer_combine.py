@@ -171,6 +171,26 @@ def test_one_sided_rules_warn_and_stay_no_worse_than_mv() -> None:
     assert polar >= accuracy(best_case, y[400:]) - 0.02
 
 
+def test_one_sided_rules_with_features_that_carry_nothing_read_silence_as_the_other_class() -> None:
+    # every vote is for class 1 and the features are noise: h(x) learns class 1 everywhere and Dawid-Skene alone
+    # cannot tell the classes apart, so both labelled every row 1 (test accuracy = the share of class 1). The rules
+    # are precise: a row none of them fires on is read as class 0, as a user who wrote only spam rules means
+    rng = np.random.default_rng(7)
+    n = 60
+    y = rng.integers(0, 2, n)
+    X = rng.normal(size=(n, 8)).astype(np.float32)
+    L = np.full((n, 3), -1)
+    for j in range(3):
+        L[(y == 1) & (rng.random(n) < 0.4), j] = 1
+    with pytest.warns(SupervisionWarning, match=r"class\(es\) \[0\] get no vote"):
+        h = PolarHarmonizer(2, seed=0).fit(L[:30], X[:30])
+    labels = h.predict_proba(L[30:], X[30:]).argmax(axis=1)
+    assert h.combine_ == "silence_other"
+    covered = (L[30:] >= 0).any(axis=1)
+    np.testing.assert_array_equal(labels, covered.astype(int))        # spam where a rule fires, ham elsewhere
+    assert accuracy(h.predict_proba(L[30:], X[30:]), y[30:]) > (y[30:] == 1).mean() + 0.1
+
+
 def test_tuning_that_cannot_tell_weights_apart_warns_and_keeps_weight_one() -> None:
     rng = np.random.default_rng(6)
     n = 200

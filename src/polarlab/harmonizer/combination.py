@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .combine import H_ONLY
-from .combiners import (FALLBACK_CANDIDATE, ONE_CLASS_CANDIDATES, Combiner, choose_risk_scales, choose_risk_temperature,
+from .combiners import (FALLBACK_CANDIDATE, Combiner, choose_risk_scales, choose_risk_temperature,
                         choose_temperature, make_combiner)
+from .one_class import one_class_combiner
 from .select import CandidateScore, select_by_agreement, source_groups
 from .stage2 import FeatureClassifier
 
@@ -100,13 +101,10 @@ class CombinationMixin:
         return self._select_combiner(X, L, log_h)
 
     def _one_class_combiner(self, L: np.ndarray, log_h: np.ndarray) -> Combiner:
-        """The sources vote for one class only: agreement with them cannot see over-prediction of it. The first
-        candidate of ``ONE_CLASS_CANDIDATES`` that gives some fit row another class (h(x) breaking the silences;
-        else Dawid–Skene, which reads the sources' silences); the last one if none does."""
-        for spec in ONE_CLASS_CANDIDATES:
-            comb = make_combiner(spec, self.n_classes, self._tuned()).fit(L, log_h)
-            if len(np.unique(comb.scores(L, log_h).argmax(axis=1))) >= 2:
-                break
+        """The sources vote for one class only: :func:`polarlab.harmonizer.one_class.one_class_combiner` (h(x)
+        breaking the silences when it tells the covered rows from the rest, else the silences read as the other
+        classes). Sets ``one_class_p_``."""
+        comb, self.one_class_p_ = one_class_combiner(L, log_h, self.n_classes, self._tuned())
         return comb
 
     def _select_combiner(self, X: np.ndarray, L: np.ndarray,

@@ -147,6 +147,36 @@ class MajorityTunedAlone(MajorityWithH):
         return MV_WEIGHT * votes + log_h
 
 
+class SilenceAsOther(MajorityWithH):
+    """``mv`` reading one-sided sources literally: where a source votes, the votes decide (h(x) breaking ties); a
+    row where none votes goes to the classes that no source voted for on the fit rows (h(x) choosing among them).
+
+    The last resort when every vote is for one class and neither h(x) nor Dawid–Skene gives a fit row another class
+    (:data:`ONE_CLASS_CANDIDATES`): the sources then say nothing about how common their class is, h(x) learnt that
+    class everywhere, and labelling every row with it is surely wrong when the task has other classes. Reading a
+    one-sided rule's silence as "not my class" is what a user who wrote only spam rules means (a 25-row YouTube
+    spam project with TF-IDF features and three spam rules: 0.470 test accuracy, every row spam, before; 0.857 so).
+
+    Attributes (after fit):
+        silent_classes_: shape (k,), True for the classes no source voted for on the fit rows.
+    """
+
+    name = "silence_other"
+
+    def fit(self, L, log_h):
+        self.silent_classes_ = np.bincount(L[L >= 0], minlength=self.n_classes) == 0
+        self.n_sources_ = L.shape[1]
+        return self
+
+    def scores(self, L, log_h, exclude=()):
+        s = super().scores(L, log_h, exclude)
+        votes = _weighted_votes(L, np.ones(L.shape[1]), self.n_classes, exclude)
+        silent_rows = votes.sum(axis=1) == 0
+        if self.silent_classes_.any():
+            s[np.ix_(silent_rows, ~self.silent_classes_)] -= MV_WEIGHT
+        return s
+
+
 class OneCoinVote(Combiner):
     """Weighted vote, one accuracy per source, learnt by EM with ``tau · log h`` as the per-row prior.
 
@@ -224,16 +254,20 @@ class DawidSkeneWithH(Combiner):
 
 COMBINERS: dict[str, Callable[..., Combiner]] = {
     "h": HOnly, "mv": MajorityWithH, "mvh": MajorityTunedAlone, "onecoin": OneCoinVote, "ds": DawidSkeneWithH,
+    "silence_other": SilenceAsOther,
 }
 """Candidate kinds by name; a spec is ``"kind"`` or ``"kind:tau"``."""
 
 FALLBACK_CANDIDATE = "ds:2"
 """Used when nothing can be held out (a single source)."""
 
-ONE_CLASS_CANDIDATES = ("mv", "ds:0")
+ONE_CLASS_CANDIDATES = ("mv", "silence_other")
 """Tried in turn when every vote is for one class (one-sided rules; agreement cannot see over-prediction of that
 class): the first that gives some fit row another class is used. ``mv``: the votes decide where they fire and
-h(x) everywhere else; ``ds:0``: Dawid–Skene alone, which reads the sources' silences."""
+h(x) everywhere else; ``silence_other``: a row no source votes on goes to the other classes.
+Dawid–Skene alone (``ds:0``, the second candidate before) cannot tell the classes apart from one-sided votes: on
+YouTube spam subsets with three spam rules (25-150 fit rows, seeds 0-3) its classes switched or collapsed, test
+accuracy 0.35-0.57, against 0.684 for WRENCH's majority vote."""
 
 DEFAULT_CANDIDATES = ("mv", "onecoin:1", "ds:1", "ds:2", "ds:3")
 """Simplest first: the selector keeps the first within one standard error of the best (:mod:`.select`). ``mvh`` is
