@@ -250,3 +250,22 @@ def test_rerun_with_the_embedded_llm_makes_no_call_and_no_embedding(tmp_path: Pa
     assert actions(again)["sources"] == "skipped" and actions(again)["features"] == "skipped"
     assert actions(again)["harmonizer"] == "skipped"
     assert (again.extra["columns"]["risk_gemma"]["test"] == first.extra["columns"]["risk_gemma"]["test"]).all()
+
+
+def test_a_small_fit_split_warns_that_polars_choices_are_noisy(tmp_path: Path) -> None:
+    """Below 100 fit rows POLAR's gold-free choices are noisy (25-50-row spam projects with the LLM: below majority
+    vote in 8 of 16 runs); the run says so and what to do (more unlabelled rows), and its report keeps the text."""
+    import warnings
+
+    from polarlab.harmonizer.diagnostics import SupervisionWarning
+    from polarlab.stages.harmonizer import SMALL_FIT_ROWS, warn_small_fit
+
+    p = make_project(tmp_path)
+    with_polar(p)
+    with pytest.warns(SupervisionWarning, match=r"only \d+ rows in the fit split 'train'.*add unlabelled rows"):
+        result = run(load_project(p), progress=False)
+    report = next(r for r in result.stages if r.name == "harmonizer").report
+    assert any("fit split 'train'" in w for w in report.get("combination", {}).get("warnings", [])), report
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_small_fit(SMALL_FIT_ROWS, "train", None)          # enough rows: nothing said

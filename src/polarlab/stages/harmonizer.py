@@ -13,6 +13,25 @@ from .base import RunContext, register_stage
 from .features import wants_harmonizer
 from .human import HUMAN_SOURCE, apply_human
 
+SMALL_FIT_ROWS = 100
+"""Below this many fit rows the run warns that POLAR's gold-free choices are noisy (:func:`warn_small_fit`)."""
+
+
+def warn_small_fit(n: int, fit_split: str, sink: list[str] | None) -> None:
+    """Warn when the harmonizer is fitted on fewer than :data:`SMALL_FIT_ROWS` rows (``n``). Its choices without
+    gold (the LLM's weight, how votes and h(x) are combined) are made by cross-fitting on those rows, and are noisy
+    there: YouTube spam projects with the demo's sources and the embedded LLM, 25-50 fit rows, seeds 0-3: POLAR below
+    majority vote in 8 of 16 runs; 100 rows: 0 of 8 (docs/results/label_quality.md, "Small projects"). Unlabelled
+    rows cost nothing in weak supervision, so the fix is more of them."""
+    if n >= SMALL_FIT_ROWS:
+        return
+    from ..harmonizer.diagnostics import warn
+
+    warn(f"only {n} rows in the fit split '{fit_split}': POLAR's choices without gold (the LLM's weight, how votes "
+         f"and h(x) are combined) are noisy below {SMALL_FIT_ROWS} rows, and on 25-50-row projects its labels fell "
+         f"below majority vote's in half the runs measured; add unlabelled rows to '{fit_split}' (no labels needed), "
+         "and compare POLAR with the label models in metrics.json before trusting its labels", sink)
+
 
 def harmonizer_options(ctx: RunContext) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """(options of :class:`PolarHarmonizer`, options of the transformer harmonizer or None), from
@@ -69,6 +88,7 @@ class HarmonizerStage:
         rows = fit_rows(ctx, opts)
         ctx.harmonizer, ctx.probas[HARMONIZER_METHOD], decided = fit_with_human(ctx, opts, rows)
         n = ctx.matrices[ctx.fit_split].L.shape[0]
+        warn_small_fit(n, ctx.fit_split, ctx.harmonizer.warnings_ if ctx.harmonizer is not None else None)
         report: dict[str, Any] = {"fit_rows": {"used": n if rows is None else int(len(rows)), "of": n,
                                                "max_fit_rows": max_fit_rows(ctx), "stratified_by": "vote pattern",
                                                "seed": int(opts.get("seed") or 0)}}
