@@ -103,9 +103,8 @@ class CombinationMixin:
     def _one_class_combiner(self, L: np.ndarray, log_h: np.ndarray) -> Combiner:
         """The sources vote for one class only: :func:`polarlab.harmonizer.one_class.one_class_combiner` (h(x)
         breaking the silences when it tells the covered rows from the rest, else the silences read as the other
-        classes). Sets ``one_class_p_``."""
-        comb, self.one_class_p_ = one_class_combiner(L, log_h, self.n_classes, self._tuned())
-        return comb
+        classes)."""
+        return one_class_combiner(L, log_h, self.n_classes, self._tuned())
 
     def _select_combiner(self, X: np.ndarray, L: np.ndarray,
                          log_h: np.ndarray) -> tuple[Combiner, list[tuple[np.ndarray, np.ndarray]], list[Combiner]]:

@@ -151,11 +151,11 @@ class SilenceAsOther(MajorityWithH):
     """``mv`` reading one-sided sources literally: where a source votes, the votes decide (h(x) breaking ties); a
     row where none votes goes to the classes that no source voted for on the fit rows (h(x) choosing among them).
 
-    The last resort when every vote is for one class and neither h(x) nor Dawid–Skene gives a fit row another class
-    (:data:`ONE_CLASS_CANDIDATES`): the sources then say nothing about how common their class is, h(x) learnt that
-    class everywhere, and labelling every row with it is surely wrong when the task has other classes. Reading a
-    one-sided rule's silence as "not my class" is what a user who wrote only spam rules means (a 25-row YouTube
-    spam project with TF-IDF features and three spam rules: 0.470 test accuracy, every row spam, before; 0.857 so).
+    Used when every vote is for one class and h(x) cannot tell the rows the sources fire on from the rest
+    (:mod:`polarlab.harmonizer.one_class`): the sources then say nothing about how common their class is, h(x)
+    learnt that class everywhere, and labelling every row with it is surely wrong when the task has other classes.
+    Reading a one-sided rule's silence as "not my class" is what a user who wrote only spam rules means (YouTube
+    spam, 25 fit rows, TF-IDF features, three spam rules: 0.470 test accuracy, every row spam, before; 0.843 so).
 
     Attributes (after fit):
         silent_classes_: shape (k,), True for the classes no source voted for on the fit rows.
@@ -169,11 +169,10 @@ class SilenceAsOther(MajorityWithH):
         return self
 
     def scores(self, L, log_h, exclude=()):
-        s = super().scores(L, log_h, exclude)
         votes = _weighted_votes(L, np.ones(L.shape[1]), self.n_classes, exclude)
+        s = MV_WEIGHT * votes + log_h
         silent_rows = votes.sum(axis=1) == 0
-        if self.silent_classes_.any():
-            s[np.ix_(silent_rows, ~self.silent_classes_)] -= MV_WEIGHT
+        s[np.ix_(silent_rows, ~self.silent_classes_)] -= MV_WEIGHT
         return s
 
 
@@ -262,9 +261,9 @@ FALLBACK_CANDIDATE = "ds:2"
 """Used when nothing can be held out (a single source)."""
 
 ONE_CLASS_CANDIDATES = ("mv", "silence_other")
-"""Tried in turn when every vote is for one class (one-sided rules; agreement cannot see over-prediction of that
-class): the first that gives some fit row another class is used. ``mv``: the votes decide where they fire and
-h(x) everywhere else; ``silence_other``: a row no source votes on goes to the other classes.
+"""The two readings when every vote is for one class (one-sided rules; agreement cannot see over-prediction of that
+class), chosen by :func:`polarlab.harmonizer.one_class.one_class_combiner`: ``mv``, the votes decide where they
+fire and h(x) everywhere else; ``silence_other``, a row no source votes on goes to the other classes.
 Dawid–Skene alone (``ds:0``, the second candidate before) cannot tell the classes apart from one-sided votes: on
 YouTube spam subsets with three spam rules (25-150 fit rows, seeds 0-3) its classes switched or collapsed, test
 accuracy 0.35-0.57, against 0.684 for WRENCH's majority vote."""

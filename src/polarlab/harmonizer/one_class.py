@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+from scipy.special import logsumexp
 from scipy.stats import mannwhitneyu
 
 from .combiners import ONE_CLASS_CANDIDATES, Combiner, make_combiner
@@ -30,25 +31,20 @@ MAX_P = 0.05
 def separation_p(L: np.ndarray, log_h: np.ndarray) -> float:
     """One-sided p-value that the cross-fitted h ranks rows some source voted on above the others by the log-odds
     of the voted class (``L``: (n, m), votes for one class; ``log_h``: (n, k)). 1.0 when either group is empty."""
-    voted = L[L >= 0]
-    c = int(voted[0])
-    others = np.delete(log_h, c, axis=1)
-    top = others.max(axis=1, keepdims=True)
-    odds = log_h[:, c] - (top[:, 0] + np.log(np.exp(others - top).sum(axis=1)))
     covered = (L >= 0).any(axis=1)
     if covered.all() or not covered.any():
         return 1.0
+    c = int(L[L >= 0][0])
+    odds = log_h[:, c] - logsumexp(np.delete(log_h, c, axis=1), axis=1)
     return float(mannwhitneyu(odds[covered], odds[~covered], alternative="greater").pvalue)
 
 
-def one_class_combiner(L: np.ndarray, log_h: np.ndarray, n_classes: int,
-                       tuned: Sequence[int] = ()) -> tuple[Combiner, float]:
-    """The reading of ``ONE_CLASS_CANDIDATES`` to use, fitted, and the separation p-value: ``mv`` when h separates
-    (p <= ``MAX_P``) and gives some fit row another class, else ``silence_other``."""
-    p = separation_p(L, log_h)
+def one_class_combiner(L: np.ndarray, log_h: np.ndarray, n_classes: int, tuned: Sequence[int] = ()) -> Combiner:
+    """The reading of ``ONE_CLASS_CANDIDATES`` to use, fitted: ``mv`` when h separates (:func:`separation_p` <=
+    ``MAX_P``) and gives some fit row another class, else ``silence_other``."""
     first, last = ONE_CLASS_CANDIDATES
-    if p <= MAX_P:
+    if separation_p(L, log_h) <= MAX_P:
         comb = make_combiner(first, n_classes, tuned).fit(L, log_h)
         if len(np.unique(comb.scores(L, log_h).argmax(axis=1))) >= 2:
-            return comb, p
-    return make_combiner(last, n_classes, tuned).fit(L, log_h), p
+            return comb
+    return make_combiner(last, n_classes, tuned).fit(L, log_h)

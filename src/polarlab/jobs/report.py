@@ -47,11 +47,11 @@ def _run_section(st: dict[str, Any]) -> str:
 
 def render_job_report(project_file: Path, job: JobKind, st: dict[str, Any], metrics: dict) -> str:
     """The page as one HTML string."""
-    from ..report.html import CSS, _llm, note
+    from ..report.html import CSS, llm_section, note
 
     title = f"polarlab report: {Path(project_file).name} ({job.name})"
     sections = [("Run", _run_section(st)), *job.quality(metrics),
-                ("LLM usage", _llm(SimpleNamespace(llm=st["llm"]["last_run"], llm_total=st["llm"]["total"])))]
+                ("LLM usage", llm_section(SimpleNamespace(llm=st["llm"]["last_run"], llm_total=st["llm"]["total"])))]
     parts = [f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
              f"<style>{CSS}</style></head><body><h1>{escape(title)}</h1>",
              note(f"task kind {job.name}: project {project_file}")]

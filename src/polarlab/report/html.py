@@ -174,7 +174,7 @@ def _review_status(s: dict[str, Any]) -> str:
             f"({int(round(100 * e['level']))}% interval; target {pct(s['target'])}).")
 
 
-def _llm(d: ReportData) -> str:
+def llm_section(d: ReportData) -> str:
     if not d.llm and not d.llm_total:
         return note("no LLM source in this run")
     out = ""
@@ -226,7 +226,7 @@ def _timeline(d: ReportData) -> str:
 
 
 SECTIONS = (("Sources", _sources), ("Labels", _labels), ("Risk calibration", _calibration),
-            ("Correction", _correction), ("Review", _review), ("LLM usage", _llm), ("End model", _end_model),
+            ("Correction", _correction), ("Review", _review), ("LLM usage", llm_section), ("End model", _end_model),
             ("Timeline", _timeline))
 
 
