@@ -481,7 +481,7 @@ def run_project(path: str | Path, output_dir: str | Path | None = None, progress
         cfg.output = Path(path).parent / "out" / "spans.jsonl"
     output, cfg.output = Path(cfg.output), None
     check_writable(output.parent, str(path), "output.dir")
-    where = job_paths(cfg)
+    where = job_paths(cfg, output)
     with recorded_run(Path(path), "spans", where.state_dir, where.inputs) as notes:   # polarlab status reads it
         res = run_spans(cfg)
         notes.outputs = write_outputs(output, res.docs, res.methods, cfg.types, res.metrics)
