@@ -84,7 +84,8 @@ def check_unique_ids(docs: Sequence[SpanDoc], path: str | Path | None) -> None:
 def load_docs(cfg: SpansConfig) -> list[SpanDoc]:
     """The ``[data]`` documents (DataError: a file with none, rather than a fit on no rows later)."""
     d = cfg.data
-    docs = read_pubtator(d.path, d.label, d.annotated) if d.format == "pubtator" else READERS[d.format](d.path)
+    docs = (read_pubtator(d.path, d.label, d.annotated, d.mention_types) if d.format == "pubtator"
+            else READERS[d.format](d.path))
     if not docs:
         raise DataError(f"no documents in this {d.format} file", file=str(d.path),
                         fix="give a file with at least one document (or check [data] format)")
