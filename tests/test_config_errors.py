@@ -89,6 +89,11 @@ CASES = [
     # a label the task does not have: found when the file is read, not when the source is applied
     ('keywords = ["check out"]\nlabel = "spam"', 'keywords = ["check out"]\nlabel = "spma"', "sources[0].label",
      "did you mean 'spam'"),
+    # the encoder's device is a word torch reads (any string was accepted, and failed in the features stage)
+    ('final = "mv"', 'final = "mv"\n[harmonizer]\ndevice = "gpu"', "harmonizer.device",
+     "did you mean 'cuda'? use one of 'auto', 'cpu', 'cuda', 'cuda:N', 'mps'"),
+    ('final = "mv"', 'final = "mv"\n[harmonizer]\ndevice = "cuda:x"', "harmonizer.device", "'cuda:N'"),
+    ('final = "mv"', 'final = "mv"\n[harmonizer]\ndevice = "CPU"', "harmonizer.device", "did you mean 'cpu'"),
 ]
 
 
@@ -102,6 +107,22 @@ def test_bad_config_is_refused_before_any_stage(tmp_path: Path, old: str, new: s
         nothing_ran(tmp_path)
     else:
         assert not (tmp_path / "out").exists()
+
+
+def test_a_device_this_torch_lacks_stops_the_run_before_any_stage(tmp_path: Path) -> None:
+    """device = "cuda" (or "mps") where torch has none: one error naming the file, the key and the fix, before the
+    data, the sources or the LLM ran (it was an AssertionError from torch in the features stage)."""
+    import torch
+
+    missing = [d for d, there in (("cuda", torch.cuda.is_available()), ("mps", torch.backends.mps.is_available()),
+                                  (f"cuda:{torch.cuda.device_count()}", False)) if not there]
+    for i, device in enumerate(missing):
+        (tmp_path / str(i)).mkdir()
+        p = make_project(tmp_path / str(i))
+        edit(p, 'methods = ["mv"]\nfinal = "mv"', f'methods = ["mv", "polar"]\nfinal = "mv"\n[harmonizer]\ndevice = "{device}"')
+        assert_refused(invoke("run", str(p), "--no-progress"), str(p), "key 'harmonizer.device'", repr(device),
+                       "use device = ")
+        nothing_ran(tmp_path / str(i))
 
 
 def test_wrench_data_refuses_the_column_keys_it_never_reads() -> None:

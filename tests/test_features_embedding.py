@@ -61,3 +61,22 @@ def test_make_features_embedding(tmp_path):
     fe = make_features("embedding", cache_dir=str(tmp_path))
     X = fe.fit(TEXTS).transform(TEXTS[:3])
     assert X.shape == (3, 384)
+
+
+def test_device_auto_is_what_sentence_transformers_picks_and_a_bad_device_is_named(embedder):
+    """device = "auto" loads on the GPU when torch has one, else the CPU (torch read "auto" as no device at all),
+    and gives the CPU's embeddings there; a word torch does not read, or a GPU it lacks, is a ConfigError before
+    the model loads."""
+    import torch
+
+    from polarlab.errors import ConfigError
+
+    auto = Embedder(device="auto")
+    want = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    assert auto.model.device.type == want
+    np.testing.assert_allclose(auto.encode(TEXTS), embedder.encode(TEXTS), atol=1e-4)
+    with pytest.raises(ConfigError, match="did you mean 'cuda'"):
+        Embedder(device="gpu").model
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="without CUDA|no CUDA GPU"):
+            Embedder(device="cuda:0").model

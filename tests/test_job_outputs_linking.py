@@ -74,3 +74,12 @@ def test_status_report_and_export_of_a_linking_project(corpus, monkeypatch):  # 
         assert got["linked_id"].tolist() == frame["linked_id"].tolist()
     res = CliRunner().invoke(app, ["export", str(project), "--format", "conll"])
     assert res.exit_code == 2 and "use one of ['csv', 'jsonl', 'parquet']" in res.output
+
+    # the same outputs left by a run from before runs were recorded: they exist, predating the records
+    recorded = st["outputs"]
+    import shutil
+
+    shutil.rmtree(corpus / ".polarlab")
+    st = _status(project)
+    assert st["runs"]["count"] == 0 and {k: (o["path"], o["status"]) for k, o in st["outputs"].items()} == {
+        k: (o["path"], "predates run records") for k, o in recorded.items()}

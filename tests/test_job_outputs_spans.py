@@ -99,6 +99,32 @@ def test_report_and_export_before_any_run_say_to_run_first(tmp_path):
         assert res.exit_code != 0 and "no finished run" in res.output and "polarlab run" in res.output
 
 
+def forget_runs(state_dir) -> None:
+    """The project state as a run before runs were recorded left it: no runs table rows (here: no state at all)."""
+    import shutil
+
+    shutil.rmtree(state_dir)
+
+
+def test_outputs_from_before_run_records_are_not_never_ran(tmp_path):
+    """Outputs a run wrote before runs were recorded: status says they exist but predate the records (the config
+    and inputs unknown), not "never ran"; report and export say so too and still ask for a run."""
+    project = _project(tmp_path)
+    res = CliRunner().invoke(app, ["run", project])
+    assert res.exit_code == 0, res.output
+    recorded = _status(project)["outputs"]
+    forget_runs(tmp_path / "st")
+    st = _status(project)
+    assert st["runs"]["count"] == 0 and st["last_ok"] is None
+    assert {k: (o["path"], o["status"]) for k, o in st["outputs"].items()} == {
+        k: (o["path"], "predates run records") for k, o in recorded.items()}
+    text = " ".join(CliRunner().invoke(app, ["status", project], terminal_width=200).output.split())
+    assert "outputs exist but predate run records" in text and "never ran" not in text
+    assert str((tmp_path / "out" / "spans.jsonl").resolve()) in text
+    res = CliRunner().invoke(app, ["report", project])
+    assert res.exit_code != 0 and "predate run records" in res.output and "polarlab run" in res.output
+
+
 @pytest.mark.slow
 def test_spans_runs_record_llm_calls_against_cache_hits(tmp_path):
     """The embedded LLM as a span source and corrector: the first run's calls are model calls, a second run's are

@@ -101,6 +101,81 @@ def test_bad_votes_and_settings_raise_clear_errors() -> None:
         SnorkelLabelModel(2, class_balance=[1.0, 0.0]).fit(L_TINY)
 
 
+# --------------------------------------------------------------------------- predict and score: every model
+
+def fitted(name: str, L: np.ndarray, X: np.ndarray, **kw) -> object:
+    return make_label_model(name, 2, **kw).fit(L, X if "+lr" in name else None)
+
+
+@pytest.mark.parametrize("name", sorted(LABEL_MODELS))
+def test_every_registered_model_predicts_and_scores_by_its_tie_policy(name: str) -> None:
+    """fit, predict_proba, predict and score on every registered label model; predict is the argmax of
+    predict_proba, tied rows (within Snorkel's 1e-5) broken by the model's tie_break, and score is the module's."""
+    from polarlab.labelmodels.base import TIE_TOL
+    from polarlab.labelmodels.score import score
+
+    y, L = planted(2, n=300)
+    X = np.column_stack([L == 0, L == 1]).astype(float) + np.random.default_rng(0).normal(0, 0.1, (300, 10))
+    model = fitted(name, L, X)
+    for method in ("fit", "predict_proba", "predict", "score"):
+        assert callable(getattr(model, method, None)), (name, method)
+    P = model.predict_proba(L, X)
+    labels = model.predict(L, X)
+    assert labels.shape == (300,) and labels.dtype.kind == "i"
+    top = P >= P.max(axis=1, keepdims=True) - TIE_TOL
+    clear = top.sum(axis=1) == 1
+    np.testing.assert_array_equal(labels[clear], P[clear].argmax(axis=1))
+    tied = ~clear
+    policy = model.tie_break
+    if policy == "abstain":
+        assert np.all(labels[tied] == -1)
+    else:
+        assert np.all(top[np.flatnonzero(tied), labels[tied]])
+    if policy == "first":
+        np.testing.assert_array_equal(labels, P.argmax(axis=1))
+    assert model.score(L, y, X, metrics=["accuracy", "coverage"]) == score(model, L, y, X,
+                                                                          metrics=["accuracy", "coverage"])
+
+
+def test_snorkel_predict_follows_snorkel_tie_break_policy() -> None:
+    """All-abstain rows get the uniform prior, a tie: Snorkel's predict abstains on them (its default policy), as
+    this wrapper's does; "first" gives class 0 and "random" one of the classes, the same on every call."""
+    y, L = planted(2, n=300, coverage=0.4)
+    L[:40] = -1
+    model = SnorkelLabelModel(2, epochs=100).fit(L)
+    own = model.model_.predict(L, tie_break_policy="abstain")
+    np.testing.assert_array_equal(model.predict(L), own)
+    assert np.all(model.predict(L)[:40] == -1)
+    first = SnorkelLabelModel(2, epochs=100, tie_break="first").fit(L).predict(L)
+    assert np.all(first[own == -1] == 0) and np.array_equal(first[own >= 0], own[own >= 0])
+    rand = SnorkelLabelModel(2, epochs=100, tie_break="random", seed=3).fit(L)
+    drawn = rand.predict(L)
+    assert set(drawn[own == -1]) == {0, 1} and np.array_equal(drawn, rand.predict(L))
+    with pytest.raises(ConfigError, match="tie_break"):
+        SnorkelLabelModel(2, tie_break="coin")
+
+
+def test_dawid_skene_predict_ties_by_its_policy() -> None:
+    """Fitted on no vote, Dawid–Skene's prior is uniform: every row ties. "first" (crowd-kit's idxmax) gives 0,
+    "abstain" -1, "random" a seeded mix."""
+    L = np.full((50, 3), -1)
+    assert np.all(DawidSkene(2).fit(L).predict(L) == 0)
+    assert np.all(DawidSkene(2, tie_break="abstain").fit(L).predict(L) == -1)
+    drawn = DawidSkene(2, tie_break="random", seed=1).fit(L).predict(L)
+    assert set(drawn) == {0, 1}
+    np.testing.assert_array_equal(drawn, DawidSkene(2, tie_break="random", seed=1).fit(L).predict(L))
+
+
+def test_majority_vote_predict_keeps_its_tie_break() -> None:
+    """MV's labels: the random winner its predict_proba tilts towards, -1 on ties with "abstain", class 0 first."""
+    L = np.array([[0, 1, -1]] * 30 + [[1, 1, 0]] * 5)
+    rand = MajorityVote(2, seed=5)
+    np.testing.assert_array_equal(rand.predict(L), rand.predict_proba(L).argmax(axis=1))
+    assert set(rand.predict(L)[:30]) == {0, 1}
+    np.testing.assert_array_equal(MajorityVote(2, tie_break="abstain").predict(L), [-1] * 30 + [1] * 5)
+    np.testing.assert_array_equal(MajorityVote(2, tie_break="first").predict(L), [0] * 30 + [1] * 5)
+
+
 # --------------------------------------------------------------------------- planted truth
 
 @pytest.mark.parametrize("n_classes", [2, 3])
@@ -247,3 +322,15 @@ def test_registry_builds_models_and_rejects_unknown_names(monkeypatch: pytest.Mo
         make_label_model("dawid_skene", 2, epochs=3)
     monkeypatch.setitem(LABEL_MODELS, "mv2", MajorityVote)  # extending is one line
     assert isinstance(make_label_model("mv2", 2), MajorityVote)
+
+
+def test_polar_harmonizer_predicts_and_scores_through_the_shared_base() -> None:
+    from polarlab.harmonizer import PolarHarmonizer
+    from polarlab.labelmodels.base import LabelModelBase
+
+    y, L = planted(2, n=300)
+    X = np.column_stack([L == 0, L == 1]).astype(float)
+    h = PolarHarmonizer(2, epochs=30).fit(L, X)
+    assert isinstance(h, LabelModelBase) and "predict" not in vars(PolarHarmonizer)
+    np.testing.assert_array_equal(h.predict(L, X), h.predict_proba(L, X).argmax(axis=1))
+    assert h.score(L, y, X)["accuracy"] > 0.5

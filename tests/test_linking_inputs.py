@@ -134,6 +134,8 @@ def test_entity_types_keep_some_mentions_and_a_wrong_type_is_named(folder):
     with pytest.raises(InputError, match=r"no mention of type \['Gene'\].*'Chemical', 'Disease'") as e:
         keep_types(docs, ["Gene"], "CDR_TestSet.PubTator.txt")
     assert "entity_types" in str(e.value) and "CDR_TestSet" in str(e.value)
+    with pytest.raises(InputError, match=r"no mention of type \['Gene'\]"):   # was: Gene silently dropped
+        keep_types(docs, ["Disease", "Gene"])
 
 
 def test_a_corpus_without_mentions_is_refused_with_the_fix(folder):

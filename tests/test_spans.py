@@ -67,6 +67,74 @@ def test_pubtator_round_trip_keeps_offsets(tmp_path):
     assert [(d.text, [s.key for s in d.spans]) for d in again] == [(d.text, [s.key for s in d.spans]) for d in docs]
 
 
+CDR = """1|t|Cisplatin nephrotoxicity.
+1|a|Cisplatin caused nephrotoxicity and hepatitis in rats.
+1\t0\t9\tCisplatin\tChemical\tD002945
+1\t10\t24\tnephrotoxicity\tDisease\tD007674
+1\t26\t35\tCisplatin\tChemical\tD002945
+1\t43\t57\tnephrotoxicity\tDisease\tD007674
+1\t62\t71\thepatitis\tDisease\tD056486
+1\tCID\tD002945\tD007674
+
+2|t|Lithium levels.
+2|a|Serum lithium was measured.
+2\t22\t29\tlithium\tChemical\tD008094
+"""
+
+
+def test_pubtator_mention_types_keep_some_and_an_unknown_type_names_the_key_and_the_types(tmp_path):
+    """A BC5CDR-style file (Chemical and Disease mentions): mention_types = ["Disease"] keeps the diseases as gold
+    (they were all relabelled "Disease", the chemicals too); a type no mention has names data.mention_types and
+    the file's types, also when another type asked for is there."""
+    from polarlab.errors import InputError
+
+    p = tmp_path / "cdr.txt"
+    p.write_text(CDR, encoding="utf-8")
+    every = read_pubtator(p)
+    assert [every[0].text[s.start:s.end] for s in every[0].spans].count("Cisplatin") == 2
+    kept = read_pubtator(p, types=["disease"])
+    assert [kept[0].text[s.start:s.end] for s in kept[0].spans] == ["nephrotoxicity", "nephrotoxicity", "hepatitis"]
+    assert [m["type"] for m in kept[0].meta["mentions"]] == ["Disease"] * 3
+    assert kept[1].spans == [] and kept[1].has_gold
+    assert read_pubtator(p, annotated="with_mentions", types=["Disease"])[1].has_gold   # it has mention lines
+    for bad in (["Diseases"], ["Disease", "Gene"]):
+        with pytest.raises(InputError, match=r"no mention of type \['(Diseases|Gene)'\].*'Chemical', 'Disease'") as e:
+            read_pubtator(p, types=bad)
+        assert "data.mention_types" in str(e.value) and str(p) in str(e.value)
+
+
+def test_a_spans_project_keeps_the_mention_types_it_names(tmp_path):
+    """[data] mention_types from the project file: the run scores against the kept types only; a misspelt type
+    is one error naming the key and the file's types (the documents are read before any source runs); a CoNLL
+    file refuses the key."""
+    from typer.testing import CliRunner
+
+    from polarlab.cli.main import app
+    from polarlab.spans.run import load_docs, load_spans_project
+
+    (tmp_path / "cdr.txt").write_text(CDR, encoding="utf-8")
+    head = '[task]\nkind = "spans"\n[data]\npath = "cdr.txt"\n'
+    tail = ('[harmonizer]\nfeatures = "shape"\n[project]\nstate_dir = "st"\n[[sources]]\ntype = "regex"\n'
+            'name = "itis"\npattern = "\\\\b\\\\w+(itis|toxicity)\\\\b"\n')
+    proj = tmp_path / "p.toml"
+    proj.write_text(head + 'mention_types = ["Disease"]\n' + tail, encoding="utf-8")
+    docs = load_docs(load_spans_project(proj))
+    assert sum(len(d.spans) for d in docs) == 3 and {s.label for d in docs for s in d.spans} == {"Disease"}
+    res = CliRunner().invoke(app, ["run", str(proj)])
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["labels"]["harmonized"]["exact"]["recall"] == 1.0       # the regex finds the 3 diseases
+    proj.write_text(head + 'mention_types = ["Desease"]\n' + tail.replace('"st"', '"st2"'), encoding="utf-8")
+    res = CliRunner().invoke(app, ["run", str(proj)])
+    err = " ".join(res.output.split())
+    assert res.exit_code == 2 and "key 'data.mention_types'" in err and "['Chemical', 'Disease']" in err, err
+    assert "Traceback" not in res.output
+    proj.write_text(head.replace('"cdr.txt"', '"cdr.conll"\nformat = "conll"') + 'mention_types = ["Disease"]\n'
+                    + tail, encoding="utf-8")
+    res = CliRunner().invoke(app, ["run", str(proj)])
+    assert res.exit_code == 2 and "mention_types" in res.output and "remove mention_types" in res.output
+
+
 def test_pubtator_relation_lines_are_skipped_and_a_bad_mention_line_named(tmp_path):
     """BC5CDR's relation lines (4 columns, or more) are not spans; a mention line with a bad offset is an error."""
     p = tmp_path / "rel.txt"

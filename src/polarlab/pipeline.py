@@ -272,7 +272,10 @@ def preflight(project: Project, write: bool = True) -> None:
             e.column = f"labelmodel.options.{m}" + (f".{e.column}" if e.column else "")
             raise
     if HARMONIZER in methods:
+        from .features.device import require_device
         from .harmonizer import PolarHarmonizer
+
+        require_device(config.harmonizer.device, file=file)    # "cuda" without CUDA: now, not after the LLM ran
 
         opts = {k: v for k, v in project.harmonizer.items() if k in PolarHarmonizer.__init__.__code__.co_varnames
                 and k not in ("batch_size", "device", "model")}

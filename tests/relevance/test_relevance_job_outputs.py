@@ -43,6 +43,12 @@ def test_status_report_and_export_of_a_bm25_relevance_project(tiny_beir, tmp_pat
     assert res.exit_code != 0 and "wrote no relevance labels" in res.output
     (tmp_path / "p.toml").write_text((tmp_path / "p.toml").read_text().replace('["bm25"]', '["bm25", "dense"]'))
     assert _status(project)["outputs"]["metrics"]["status"] == "stale"
+    import shutil
+
+    shutil.rmtree(tmp_path / "st")          # as a run from before runs were recorded left the project
+    st = _status(project)
+    assert st["runs"]["count"] == 0 and st["outputs"]["metrics"]["status"] == "predates run records"
+    assert st["outputs"]["metrics"]["path"] == str((tmp_path / "out" / "metrics.json").resolve())
 
 
 @pytest.mark.slow

@@ -187,7 +187,10 @@ class HarmonizerSection(Section):
                                               "numeric | relation")
     entity_embeddings: Optional[bool] = None
     batch_size: Optional[int] = Field(None, ge=1, description="embedding batch size")
-    device: Optional[str] = None
+    device: Optional[str] = Field(None, description='the sentence encoder\'s torch device: "cpu" (default), "cuda", '
+                                                   '"cuda:N" (GPU N), "mps" or "auto" (CUDA, then MPS, else the CPU); '
+                                                   'a run asking for a device torch does not have stops before any '
+                                                   'stage')
     max_features: Optional[int] = Field(None, ge=1)
     ngram_range: Optional[list[int]] = Field(None, min_length=2, max_length=2)
     n_components: Optional[int] = Field(None, ge=1)
@@ -201,6 +204,13 @@ class HarmonizerSection(Section):
         if v not in FEATURE_KINDS:
             raise ValueError(f"unknown feature extractor. Fix: use one of {sorted(FEATURE_KINDS)}")
         return v
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: Optional[str]) -> Optional[str]:
+        from ..features.device import check_device
+
+        return None if v is None else check_device(v)
 
     @model_validator(mode="after")
     def _transformer(self) -> "HarmonizerSection":

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, NamedTuple, Sequence
 
-from ..errors import DataError, InputError
+from ..errors import ConfigError, DataError
 
 _ID_SPLIT = re.compile(r"[|+,;]")
 _RELATION_TYPE = re.compile(r"[A-Z][A-Za-z_-]+")
@@ -159,21 +159,41 @@ def _read_lines(path: Path, lines: Iterable[str], check_text: bool) -> list[Docu
     return docs
 
 
-def keep_types(docs: Sequence[Document], types: Sequence[str], where: str | None = None) -> list[Document]:
+def check_types(types: Sequence[str], seen: Iterable[str], where: str | None = None,
+                column: str = "linking.entity_types") -> set[str]:
+    """The mention types to keep, lower-cased, after checking that each of ``types`` is one of ``seen``.
+
+    Args:
+        types: the types asked for (case-insensitive; empty = every type).
+        seen: the type of every mention the documents have (none: nothing to check).
+        where: the files read, for the message.
+        column: the key that asked for ``types`` (``"linking.entity_types"``, ``"data.mention_types"``).
+
+    Raises:
+        ConfigError: a type no mention has (a typo, or another corpus's type), naming the files, the key and the
+            types seen.
+    """
+    want = {t.strip().lower() for t in types}
+    found = sorted(set(seen))
+    missing = sorted(t for t in types if t.strip().lower() not in {f.lower() for f in found})
+    if found and missing:
+        raise ConfigError(f"no mention of type {missing}; the mentions' types are {found}", file=where,
+                          column=column, fix=f"name some of {found} (or leave the key out for all)")
+    return want
+
+
+def keep_types(docs: Sequence[Document], types: Sequence[str], where: str | None = None,
+               column: str = "linking.entity_types") -> list[Document]:
     """The documents with only their mentions of ``types`` (case-insensitive; empty = all types).
 
     Raises:
-        InputError: no mention has one of ``types`` (naming the types the documents have).
+        ConfigError: a type that no mention has (:func:`check_types`: naming ``column`` and the types the
+            documents have).
     """
     if not types:
         return list(docs)
-    want = {t.strip().lower() for t in types}
-    out = [Document(d.id, d.title, d.abstract, [m for m in d.mentions if m.type.lower() in want]) for d in docs]
-    if not any(d.mentions for d in out) and any(d.mentions for d in docs):
-        found = sorted({m.type for d in docs for m in d.mentions})
-        raise InputError(f"no mention of type {sorted(types)}; the mentions' types are {found}", file=where,
-                         column="linking.entity_types", fix=f"name some of {found} (or leave the key out for all)")
-    return out
+    want = check_types(types, (m.type for d in docs for m in d.mentions), where, column)
+    return [Document(d.id, d.title, d.abstract, [m for m in d.mentions if m.type.lower() in want]) for d in docs]
 
 
 def mention_types(docs: Iterable[Document]) -> dict[str, int]:

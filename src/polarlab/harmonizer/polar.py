@@ -22,6 +22,7 @@ from typing import Iterator, Literal, Sequence
 import numpy as np
 
 from ..errors import InputError, NotFittedError
+from ..labelmodels.base import LabelModelBase
 from ..validation import check_votes
 from .combination import CombinationMixin
 from .combine import H_ONLY
@@ -39,7 +40,7 @@ __all__ = ["PolarHarmonizer", "EpochRecord", "VotesDecided", "SEED_STRIDE", "Wei
 WeightSpec = None | Literal["equal", "max_eigen", "min_var"] | Sequence[float] | np.ndarray
 
 
-class PolarHarmonizer(TrainingMixin, WeightsMixin, CombinationMixin, FallbackMixin, EnsembleMixin):
+class PolarHarmonizer(TrainingMixin, WeightsMixin, CombinationMixin, FallbackMixin, EnsembleMixin, LabelModelBase):
     """POLAR harmonizer (scikit-learn style; follows :class:`polarlab.labelmodels.base.LabelModel`).
 
     Args:
@@ -431,6 +432,3 @@ class PolarHarmonizer(TrainingMixin, WeightsMixin, CombinationMixin, FallbackMix
         ``refit_prior`` made one)."""
         return self.predict_proba(None, X)
 
-    def predict(self, L: np.ndarray | None = None, X: np.ndarray | None = None) -> np.ndarray:
-        """Argmax of :meth:`predict_proba`, shape (n,)."""
-        return self.predict_proba(L, X).argmax(axis=1)

@@ -17,10 +17,13 @@ class JobPaths:
     Attributes:
         state_dir: the ``[project] state_dir`` (the state database with the runs table, the LLM answer cache).
         inputs: the files and folders the run reads (data, ontologies, term lists); a change makes outputs stale.
+        outputs: name -> where a run of the project file writes that file (without ``--out``), as the runner
+            names them; status looks there for outputs a run left before runs were recorded.
     """
 
     state_dir: Path
     inputs: tuple[Path, ...] = ()
+    outputs: dict[str, Path] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

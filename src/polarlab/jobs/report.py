@@ -23,7 +23,9 @@ def last_outputs(project_file: Path, job: JobKind) -> tuple[dict[str, Any], dict
 
     st = job_status(project_file, job)
     if st["last_ok"] is None:
-        raise StateError(f"no finished run of this {job.name} project is recorded", file=str(project_file),
+        old = (f" (its outputs {', '.join(o['path'] for o in st['outputs'].values())} predate run records: the "
+               "config and inputs that made them are unknown)") if st["outputs"] else ""
+        raise StateError(f"no finished run of this {job.name} project is recorded{old}", file=str(project_file),
                          fix=f"run it first: polarlab run {project_file}")
     return st, {name: Path(o["path"]) for name, o in st["outputs"].items()}
 

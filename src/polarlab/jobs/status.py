@@ -3,6 +3,10 @@
 An output of the last finished run is ``current`` while the project file's tables, the input files and the
 output itself are as that run left them; ``stale`` (with why) after a change to the tables or an input;
 ``changed since written`` when the file itself was rewritten; ``missing`` when it is gone.
+
+Before any finished run is recorded, an output that is already where the project writes it was left by a run from
+before runs were recorded: it is ``predates run records`` (what config and inputs made it is unknown), not "never
+ran".
 """
 from __future__ import annotations
 
@@ -48,6 +52,18 @@ def _why_stale(run: dict[str, Any], project_file: Path, inputs: tuple[Path, ...]
     return f"input changed since the run: {', '.join(changed)}" if changed else None
 
 
+UNRECORDED = "predates run records"
+"""The status of an output written before runs were recorded."""
+
+
+def unrecorded_outputs(paths: dict[str, Path]) -> dict[str, Any]:
+    """The outputs in ``paths`` (name -> where the project writes it) that exist, each as ``UNRECORDED`` with why:
+    for a project with no finished run recorded, they were written by a run that predates run records."""
+    why = "written by a run before runs were recorded: the config and inputs it came from are unknown"
+    return {name: {"path": str(Path(p).resolve()), "status": UNRECORDED, "why": why} for name, p in paths.items()
+            if Path(p).exists()}
+
+
 def output_status(out: dict[str, Any], stale: str | None) -> dict[str, Any]:
     """One written file's status (see the module)."""
     path = Path(out["path"])
@@ -84,6 +100,7 @@ def job_status(project_file: Path, job: JobKind) -> dict[str, Any]:
     if last is not None and last["status"] == "failed":
         out["runs"]["last"]["error"] = last["report"].get("error")
     if ok is None:
+        out["outputs"] = unrecorded_outputs(paths.outputs)
         return out
     stale = _why_stale(ok, project_file, paths.inputs)
     rep = ok["report"]
@@ -101,8 +118,14 @@ def print_job_status(console, st: dict[str, Any]) -> None:
     say = lambda s: console.print(s, highlight=False, soft_wrap=True)  # noqa: E731
     say(f"project {st['project']} (kind {st['kind']})  state {st['state_dir']}")
     last = st["runs"]["last"]
+    old = st["last_ok"] is None and st["outputs"]
+    if old:
+        say("outputs exist but predate run records (the config and inputs that made them are unknown): "
+            + ", ".join(f"{name} {o['path']}" for name, o in st["outputs"].items())
+            + "; `polarlab run` it to record a run")
     if last is None:
-        say("runs: 0 (never ran: `polarlab run` it)")
+        if not old:
+            say("runs: 0 (never ran: `polarlab run` it)")
         return
     secs = "not finished; still going, or stopped" if last["seconds"] is None else f"{last['seconds']}s"
     say(f"runs: {st['runs']['count']}, last {last['started']} ({last['status']}, {secs})"

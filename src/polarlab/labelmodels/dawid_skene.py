@@ -19,6 +19,7 @@ from crowdkit.aggregation import DawidSkene as _CrowdKitDawidSkene
 
 from ..errors import InputError, NotFittedError
 from ..validation import check_votes
+from .base import LabelModelBase, check_tie_break
 from .majority import ABSTAIN, check_n_classes, vote_counts
 
 
@@ -87,7 +88,7 @@ class _CrowdKitEM(_CrowdKitDawidSkene):
         return self
 
 
-class DawidSkene:
+class DawidSkene(LabelModelBase):
     """Dawid–Skene label model with abstain as an observed response, fitted by EM (crowd-kit).
 
     Every source j has, for each class c, a distribution over its k + 1 responses (a vote for
@@ -112,6 +113,10 @@ class DawidSkene:
         n_classes: k, number of classes.
         n_iter: maximum number of EM iterations.
         tol: stop when the evidence lower bound per fitted row improves by less than this.
+        tie_break: how :meth:`predict` labels a row whose top classes tie (within 1e-5): ``"first"`` (default, the
+            lowest class index, as crowd-kit's ``labels_``, an ``idxmax``), ``"abstain"`` (-1) or ``"random"``
+            (one of them, drawn with ``seed``).
+        seed: seed of the ``"random"`` tie-break (EM itself is deterministic).
 
     Attributes (after ``fit``):
         class_prior_: shape (k,), estimated P(Y = c) on rows with at least one vote.
@@ -127,8 +132,11 @@ class DawidSkene:
             by row of ``L`` and its responses are class indices, plus k for abstain).
     """
 
-    def __init__(self, n_classes: int, n_iter: int = 100, tol: float = 1e-5) -> None:
+    def __init__(self, n_classes: int, n_iter: int = 100, tol: float = 1e-5, tie_break: str = "first",
+                 seed: int = 0) -> None:
         self.n_classes = check_n_classes(n_classes)
+        self.tie_break = check_tie_break(tie_break)
+        self.seed = int(seed)
         self.n_iter = n_iter
         self.tol = tol
 

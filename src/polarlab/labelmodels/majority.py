@@ -5,6 +5,7 @@ import numpy as np
 
 from ..errors import ConfigError
 
+from .base import LabelModelBase, check_tie_break
 from ..constants import ABSTAIN  # noqa: E402  (defined once)
 from ..validation import check_votes  # noqa: E402  (votes are checked in one place)
 
@@ -33,12 +34,11 @@ def vote_counts(L: np.ndarray, n_classes: int) -> np.ndarray:
     return np.bincount(flat, minlength=n * n_classes).reshape(n, n_classes)
 
 
-TIE_BREAKS = ("random", "abstain", "first")
 TILT = 1e-6
 """Probability moved onto the randomly chosen winner of a tie, so that argmax follows the tie-break."""
 
 
-class MajorityVote:
+class MajorityVote(LabelModelBase):
     """Majority vote over the non-abstaining sources, with a tie-break policy.
 
     Each row's distribution puts (almost) equal mass on the classes that received the most votes:
@@ -53,6 +53,9 @@ class MajorityVote:
     * ``"abstain"``: :meth:`predict` gives -1 on ties; :meth:`predict_proba` splits the mass exactly.
     * ``"first"``: the lowest class index wins (the argmax of exact soft ties; polarlab before 0.x).
 
+    :meth:`predict` and :meth:`score` are :class:`~polarlab.labelmodels.base.LabelModelBase`'s (its ``"random"``
+    draw is the one the tilt follows, so its labels are the argmax of :meth:`predict_proba`).
+
     Fitting learns nothing; ``fit`` only validates ``L`` and records ``n_sources_``.
 
     Args:
@@ -63,10 +66,7 @@ class MajorityVote:
 
     def __init__(self, n_classes: int, tie_break: str = "random", seed: int = 0) -> None:
         self.n_classes = check_n_classes(n_classes)
-        if tie_break not in TIE_BREAKS:
-            raise ConfigError(f"unknown tie_break {tie_break!r}", column="tie_break",
-                              fix=f"use one of {list(TIE_BREAKS)}")
-        self.tie_break = tie_break
+        self.tie_break = check_tie_break(tie_break)
         self.seed = int(seed)
 
     def fit(self, L: np.ndarray, X: np.ndarray | None = None) -> "MajorityVote":
@@ -97,11 +97,3 @@ class MajorityVote:
             P[tied] *= 1.0 - TILT
             P[tied, choice[tied]] += TILT
         return P
-
-    def predict(self, L: np.ndarray, X: np.ndarray | None = None) -> np.ndarray:
-        """Labels, shape (n,): the tie-break policy's winner (-1 on ties with ``"abstain"``)."""
-        P = self.predict_proba(L)
-        out = P.argmax(axis=1)
-        if self.tie_break == "abstain":
-            out[self._winners(L).sum(axis=1) > 1] = -1
-        return out

@@ -11,13 +11,14 @@ from snorkel.labeling.model import LabelModel as _SnorkelLabelModel
 
 from ..errors import ConfigError, InputError, NotFittedError
 from ..validation import check_votes
+from .base import LabelModelBase, check_tie_break
 from .majority import check_n_classes
 
 MIN_SOURCES = 3
 """Snorkel refuses label matrices with fewer columns than this."""
 
 
-class SnorkelLabelModel:
+class SnorkelLabelModel(LabelModelBase):
     """Wraps ``snorkel.labeling.model.LabelModel`` (quiet: no logging, no progress bar).
 
     Edge cases Snorkel cannot take itself:
@@ -39,6 +40,10 @@ class SnorkelLabelModel:
         l2: centred L2 regularisation strength.
         seed: seed of Snorkel's initialisation.
         class_balance: prior P(Y = c), length k, all > 0 (normalised here); None = uniform.
+        tie_break: how :meth:`predict` labels a row whose top classes tie (within 1e-5, Snorkel's tolerance):
+            ``"abstain"`` (default, Snorkel's ``LabelModel.predict``: -1), ``"random"`` (one of them, drawn with
+            ``seed``) or ``"first"`` (the lowest class index). Rows where every source abstains get the class prior,
+            so with a uniform prior they tie.
 
     Attributes (after ``fit``):
         model_: the fitted Snorkel ``LabelModel``.
@@ -46,8 +51,9 @@ class SnorkelLabelModel:
     """
 
     def __init__(self, n_classes: int, epochs: int = 500, lr: float = 0.01, l2: float = 0.0,
-                 seed: int = 0, class_balance: Sequence[float] | None = None) -> None:
+                 seed: int = 0, class_balance: Sequence[float] | None = None, tie_break: str = "abstain") -> None:
         self.n_classes = check_n_classes(n_classes)
+        self.tie_break = check_tie_break(tie_break)
         self.epochs = epochs
         self.lr = lr
         self.l2 = l2

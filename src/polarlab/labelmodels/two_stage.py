@@ -14,10 +14,11 @@ import numpy as np
 from ..errors import InputError
 from ..harmonizer.stage2 import FeatureClassifier
 from ..validation import check_votes
+from .base import LabelModelBase
 from .majority import check_n_classes
 
 
-class TwoStage:
+class TwoStage(LabelModelBase):
     """Label model → logistic regression on the features (scikit-learn style).
 
     Args:
@@ -29,6 +30,8 @@ class TwoStage:
         max_iter: its solver's iteration cap.
         seed: seed of the label model (where it takes one).
         label_model_options: keyword settings of the label model.
+
+    :meth:`predict` is the end model's argmax (``tie_break = "first"``, as scikit-learn's ``predict``).
 
     Attributes (after fit):
         label_model_: the fitted label model.  end_model_: the fitted end model, a

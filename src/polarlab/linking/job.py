@@ -20,7 +20,10 @@ def job_paths(project, base: Path) -> JobPaths:
     res = lambda p: Path(p) if Path(p).is_absolute() else base / p  # noqa: E731
     cfg = project.linking
     inputs = [*project.ontology.paths, *cfg.corpus, *cfg.unlabelled]
-    return JobPaths(res(project.project.get("state_dir", ".polarlab")), tuple(res(p) for p in inputs))
+    labels = res(project.output.dir) / project.output.labels        # as linking.run.write_outputs names them
+    outputs = {"labels": labels, "review": labels.with_name(f"review{labels.suffix}"),
+               "metrics": res(project.output.dir) / "metrics.json"}
+    return JobPaths(res(project.project.get("state_dir", ".polarlab")), tuple(res(p) for p in inputs), outputs)
 
 
 def _links(outputs: dict[str, Path], dest: Path) -> int:

@@ -14,7 +14,8 @@ def paths(project_file: Path) -> JobPaths:
 
     config = load_relevance_project(project_file)
     state = read_toml(project_file).get("project", {}).get("state_dir", ".polarlab")
-    return JobPaths(Path(project_file).parent / state, (Path(config.data),))
+    out = Path(project_file).parent / "out"         # run_project's default output folder
+    return JobPaths(Path(project_file).parent / state, (Path(config.data),), {"metrics": out / "metrics.json"})
 
 
 def _pairs(outputs: dict[str, Path], dest: Path) -> int:

@@ -31,6 +31,10 @@ class DataSpec(_Strict):
     label: Optional[str] = Field("Disease", description="PubTator: the label every mention gets (from Python, None "
                                                         "keeps each mention's own type; TOML has no None, so a "
                                                         "project file always relabels)")
+    mention_types: list[str] = Field(default_factory=list, description=(
+        'PubTator: keep only the mentions of these types as gold (case-insensitive, e.g. ["Disease"] in a BC5CDR '
+        "file that also has Chemical mentions; each kept one gets label); empty = every type. A type no mention of "
+        "the file has is an error naming the types it has"))
     limit: Optional[int] = Field(None, ge=1, description="the first N documents only")
     annotated: Literal["all", "with_mentions"] = Field(
         "all", description='PubTator: which documents carry gold. "all": a document without mention lines is '
@@ -43,6 +47,9 @@ class DataSpec(_Strict):
 
     @model_validator(mode="after")
     def _annotated_is_pubtator(self) -> "DataSpec":
+        if self.mention_types and self.format != "pubtator":
+            raise ValueError(f"@mention_types: mention_types chooses among a PubTator file's mention types; a "
+                             f"{self.format} file's spans carry their labels. Fix: remove mention_types")
         key = "annotated_ids" if self.annotated_ids is not None else ("annotated" if self.annotated != "all" else None)
         if key is not None and self.format != "pubtator":
             raise ValueError(f"@{key}: {key} is for PubTator files; a {self.format} file says per document whether "

@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from ..data.pubtator import is_relation_line
+from ..data.pubtator import check_types, is_relation_line
 from ..errors import DataError
 from ..export.atomic import write_text
 from ..io.jsonout import dumps
@@ -37,7 +37,8 @@ def _need(path: Path) -> Path:
 
 
 # ---------------------------------------------------------------------------------- PubTator
-def read_pubtator(path: str | Path, label: str | None = "Disease", annotated: str = "all") -> list[SpanDoc]:
+def read_pubtator(path: str | Path, label: str | None = "Disease", annotated: str = "all",
+                  types: Sequence[str] = ()) -> list[SpanDoc]:
     """Read a PubTator file (``PMID|t|title``, ``PMID|a|abstract``, then one
     ``PMID<TAB>start<TAB>end<TAB>mention<TAB>type[<TAB>ids]`` line per mention; blank line between
     documents; relation lines, :func:`polarlab.data.pubtator.is_relation_line`, are skipped). ``doc.text`` is
@@ -50,12 +51,22 @@ def read_pubtator(path: str | Path, label: str | None = "Disease", annotated: st
         annotated: ``"all"``: every document carries gold (one without mention lines has no entity);
             ``"with_mentions"``: a document without any mention line was not annotated (``has_gold`` False:
             scoring leaves it out). PubTator cannot say it otherwise; :func:`mark_annotated` takes a list of ids.
+        types: keep only the mentions of these types (case-insensitive; empty = every type), e.g. ``["Disease"]``
+            in a BC5CDR file that also has Chemical mentions; the others are not gold spans (nor in
+            ``doc.meta["mentions"]``). A document whose mention lines are all of other types is still annotated.
+
+    Raises:
+        DataError: a malformed file (naming the file and line).
+        ConfigError: one of ``types`` that no mention of the file has (naming the key ``data.mention_types`` and
+            the types the file has).
     """
     if annotated not in ("all", "with_mentions"):
         raise DataError(f"annotated = {annotated!r}", column="annotated", fix='use "all" or "with_mentions"')
     path = _need(path)
     docs: list[SpanDoc] = []
     cur: dict | None = None
+    want = {t.strip().lower() for t in types}
+    seen: set[str] = set()
 
     def close() -> None:
         if cur is not None:
@@ -65,6 +76,8 @@ def read_pubtator(path: str | Path, label: str | None = "Disease", annotated: st
             text = cur["title"] + " " + cur["abstract"]
             spans, mentions = [], []
             for ln, s, e, mention, typ, ids in cur["mentions"]:
+                if want and typ.lower() not in want:
+                    continue
                 if not 0 <= s < e <= len(text):
                     raise DataError(f"span {s}-{e} is outside the text of document {cur['id']} ({len(text)} "
                                     "characters)", file=str(path), line=ln,
@@ -109,7 +122,10 @@ def read_pubtator(path: str | Path, label: str | None = "Disease", annotated: st
                 raise DataError(f"offsets {parts[1]!r}, {parts[2]!r} are not integers", file=str(path),
                                 line=ln, fix="write character offsets as integers") from None
             cur["mentions"].append((ln, s, e, parts[3], parts[4], parts[5] if len(parts) > 5 else ""))
+            seen.add(parts[4])
     close()
+    if types:
+        check_types(types, seen, str(path), "data.mention_types")
     return docs
 
 

@@ -15,13 +15,15 @@ def paths(project_file: Path) -> JobPaths:
     """The state folder and the files a spans run reads (documents, ontologies, term lists)."""
     from .run import load_spans_project
 
-    return job_paths(load_spans_project(project_file))
+    cfg = load_spans_project(project_file)
+    return job_paths(cfg, Path(cfg.output) if cfg.output else Path(project_file).parent / "out" / "spans.jsonl")
 
 
-def job_paths(cfg) -> JobPaths:
-    """:func:`paths` of a read :class:`polarlab.spans.config.SpansConfig`."""
+def job_paths(cfg, output: Path | None = None) -> JobPaths:
+    """:func:`paths` of a read :class:`polarlab.spans.config.SpansConfig` whose spans file is ``output``."""
     inputs = [cfg.data.path] + [p for s in cfg.sources for p in (s.ontology, s.terms) if p is not None]
-    return JobPaths(Path(cfg.state_dir), tuple(Path(p) for p in inputs))
+    outputs = {} if output is None else {"spans": Path(output), "metrics": Path(output).with_name("metrics.json")}
+    return JobPaths(Path(cfg.state_dir), tuple(Path(p) for p in inputs), outputs)
 
 
 def read_run_spans(path: Path) -> tuple[list[SpanDoc], dict[tuple[str, int, int, str], float]]:

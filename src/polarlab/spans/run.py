@@ -84,7 +84,8 @@ def check_unique_ids(docs: Sequence[SpanDoc], path: str | Path | None) -> None:
 def load_docs(cfg: SpansConfig) -> list[SpanDoc]:
     """The ``[data]`` documents (DataError: a file with none, rather than a fit on no rows later)."""
     d = cfg.data
-    docs = read_pubtator(d.path, d.label, d.annotated) if d.format == "pubtator" else READERS[d.format](d.path)
+    docs = (read_pubtator(d.path, d.label, d.annotated, d.mention_types) if d.format == "pubtator"
+            else READERS[d.format](d.path))
     if not docs:
         raise DataError(f"no documents in this {d.format} file", file=str(d.path),
                         fix="give a file with at least one document (or check [data] format)")
@@ -481,7 +482,7 @@ def run_project(path: str | Path, output_dir: str | Path | None = None, progress
         cfg.output = Path(path).parent / "out" / "spans.jsonl"
     output, cfg.output = Path(cfg.output), None
     check_writable(output.parent, str(path), "output.dir")
-    where = job_paths(cfg)
+    where = job_paths(cfg, output)
     with recorded_run(Path(path), "spans", where.state_dir, where.inputs) as notes:   # polarlab status reads it
         res = run_spans(cfg)
         notes.outputs = write_outputs(output, res.docs, res.methods, cfg.types, res.metrics)
