@@ -15,17 +15,15 @@ No refits (the self-paced rounds are for classification projects).
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError, DataError
-from ..review.kinds import FixedQueue, ReviewKind, no_slices
+from ..errors import DataError
+from ..review.fixed import FixedQueue, check_config, fill, no_slices, saved_outputs, with_audits
+from ..review.kinds import ReviewKind
 from ..review.store import Item, ReviewStore
-
-log = logging.getLogger(__name__)
 
 NONE_OF_THESE = "none of these"
 
@@ -41,34 +39,6 @@ def review_store_path(project_file: Path) -> Path:
     from ..state.store import DB_NAME
 
     return _paths(project_file).state_dir / DB_NAME
-
-
-def current_outputs(project_file: Path) -> tuple[dict[str, Path] | None, str]:
-    """The last finished run's files when its labels and candidates files are current, else None; and why not."""
-    from ..jobs.status import job_status
-    from .job import JOB
-
-    st = job_status(Path(project_file), JOB)
-    if st["last_ok"] is None:
-        return None, "no finished run"
-    for name in ("labels", "candidates"):
-        o = st["outputs"].get(name)
-        if o is None or o["status"] != "current":
-            return None, f"its {name} file is {'not recorded' if o is None else o['status']}" + (
-                f" ({o['why']})" if o and o.get("why") else "")
-    return {k: Path(o["path"]) for k, o in st["outputs"].items()}, ""
-
-
-def linking_outputs(project_file: Path, progress: bool = False) -> dict[str, Path]:
-    """The files of a current run of the project: the last run's when current, else a new run's."""
-    outputs, why = current_outputs(project_file)
-    if outputs is not None:
-        log.info("reviewing the last linking run's links (%s)", outputs["labels"])
-        return outputs
-    from .run import run_project
-
-    log.info("running the linking project first: %s", why)
-    return run_project(Path(project_file), None, progress)
 
 
 def read_candidates(path: Path) -> list[dict]:
@@ -123,59 +93,33 @@ def linker_disagreement(frame: pd.DataFrame) -> np.ndarray:
     return np.mean([frame[c].astype(str).to_numpy() != link for c in votes], axis=0)
 
 
-def link_items(frame: pd.DataFrame, payloads: list[dict], audit_share: float, allowed: int,
-               seed: int = 0) -> list[Item]:
+def link_items(frame: pd.DataFrame, payloads: list[dict]) -> list[Item]:
     """Items riskiest first (``priority`` = n - rank by risk, ties (equal to 6 decimals) broken by
-    :func:`linker_disagreement`, as :func:`polarlab.review.queue.review_order` does); ``ceil(audit_share * allowed)``
-    of them random checks (drawn per risk stratum, in random order)."""
-    from ..review.queue import review_order, stratified_sample
+    :func:`linker_disagreement`, as :func:`polarlab.review.queue.review_order` does)."""
+    from ..review.queue import review_order
 
     risk = frame["risk"].to_numpy(dtype=np.float64)
-    n, rng = len(frame), np.random.default_rng(seed)
-    audit = set(stratified_sample(risk, np.arange(n), int(np.ceil(audit_share * allowed)), rng).tolist())
+    n = len(frame)
     priority = np.empty(n)
     priority[review_order(risk, linker_disagreement(frame))] = n - np.arange(n)
-    audit_priority = rng.permutation(len(audit)).tolist()
     ids = item_ids(frame)
-    return [Item(i, ids[i], "audit" if i in audit else "risk",
-                 float(audit_priority.pop()) if i in audit else float(priority[i]), 0, float(risk[i]), payloads[i])
-            for i in range(n)]
+    return [Item(i, ids[i], "risk", float(priority[i]), 0, float(risk[i]), payloads[i]) for i in range(n)]
 
 
 def open_review(project_file: Path, config, progress: bool = False) -> FixedQueue:
-    """Fill (or resume) the review of a linking project; see the module. A resumed review keeps the items
-    people answered as they saw them (their choices), and refreshes the others from the run."""
+    """Fill (or resume, :func:`polarlab.review.fixed.fill`) the review of a linking project; see the module."""
     from ..review.estimate import StoppingRule
-
-    project_file = Path(project_file)
-    if config.split is not None:
-        raise ConfigError("a linking project has no splits", column="--split", fix="leave out --split")
-    no_slices("linking")(project_file, None, config.slices, config.slice)
-    outputs = linking_outputs(project_file, progress)
     from .job import read_links
 
+    project_file = Path(project_file)
+    check_config("linking", config)
+    outputs = saved_outputs(project_file, "linking", ("labels", "candidates"), progress)
     frame = read_links(outputs["labels"])
     payloads = link_payloads(frame, read_candidates(outputs["candidates"]), outputs["candidates"])
-    rule = StoppingRule(config.target, config.budget)
-    items = link_items(frame, payloads, config.audit_share, rule.allowed(len(frame)))
+    allowed = StoppingRule(config.target, config.budget).allowed(len(frame))
     store = ReviewStore(review_store_path(project_file))
-    existing = {it.item_id: it for it in store.items()}
-    if existing and set(existing) != {it.item_id for it in items}:
-        raise ConfigError(f"{store.path} holds a review of other mentions than the last run linked",
-                          file=str(store.path), fix="give the project another [project] state_dir to start a new "
-                                                    "review, or export this one first (polarlab review status "
-                                                    f"{project_file} --export FILE)")
-    if existing:
-        answered = store.human_labels(len(existing))[0] >= 0
-        items = [Item(old.row, old.item_id, old.kind, old.priority if answered[old.row] else new.priority,
-                      old.label if answered[old.row] else 0, old.risk if answered[old.row] else new.risk,
-                      old.payload if answered[old.row] else new.payload)
-                 for new in items for old in [existing[new.item_id]]]
-    store.put_items(items)
-    store.set_meta(labels=[], reviews_per_item=config.reviews_per_item, audit_share=config.audit_share,
-                   target=config.target, budget=config.budget, split=None, scope=None, scope_rows=None,
-                   project=str(project_file), task=f"linking · {project_file.name}", kind="linking",
-                   **({} if existing else {"threshold": 0.0, "round": 0}))
+    fill(store, with_audits(link_items(frame, payloads), config.audit_share, allowed), config, labels=[],
+         project=str(project_file), task=f"linking · {project_file.name}", kind="linking")
     return FixedQueue(store)
 
 

@@ -3,7 +3,8 @@
 One :class:`ReviewKind` per kind, in a registry (``"module:attribute"``, imported on first use, as
 :data:`polarlab.tasks.PROJECT_JOBS`). The classification review (text and relation projects, and any kind without
 a runner of its own) is the default entry; a kind with a runner of its own is reviewed only when it registers one
-(linking does: :mod:`polarlab.linking.review`). Every kind shares the :class:`ReviewStore` (SQLite queue, leases,
+(linking and spans do: :mod:`polarlab.linking.review`, :mod:`polarlab.spans.review`, over the fixed queue of
+:mod:`polarlab.review.fixed`). Every kind shares the :class:`ReviewStore` (SQLite queue, leases,
 answers), the web page, the terminal fallback and ``polarlab review status``.
 """
 from __future__ import annotations
@@ -39,35 +40,10 @@ class ReviewKind:
     scope: Callable[[Path, ReviewStore, Path | None, str | None], dict]
 
 
-class FixedQueue:
-    """A session whose items keep their machine labels and order (no refits): the queue as it was filled."""
-
-    def __init__(self, store: ReviewStore) -> None:
-        self.store = store
-
-    def sync(self) -> bool:
-        """Nothing to refit; returns False."""
-        return False
-
-    def __call__(self, store: ReviewStore) -> None:      # the app's on_answer hook
-        pass
-
-
-def no_slices(what: str) -> Callable[..., dict]:
-    """A ``scope`` for kinds without slices: ``--slice`` is refused (naming the option), none means the whole
-    review."""
-    def scope(project_file: Path, store: ReviewStore, slices: Path | None, name: str | None) -> dict:
-        from ..errors import ConfigError
-
-        if slices is not None or name is not None:
-            raise ConfigError(f"a {what} review has no slices", column="--slice", fix="leave out --slices/--slice")
-        return {}
-    return scope
-
-
 #: ``[task] kind`` -> "module:attribute" of its :class:`ReviewKind`; ``"classification"`` is the default entry
 REVIEW_KINDS: dict[str, str] = {"classification": "polarlab.review.classify:REVIEW",
-                                "linking": "polarlab.linking.review:REVIEW"}
+                                "linking": "polarlab.linking.review:REVIEW",
+                                "spans": "polarlab.spans.review:REVIEW"}
 
 
 def register_review_kind(kind: str, target: str) -> None:
