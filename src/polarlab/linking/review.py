@@ -132,7 +132,12 @@ def reviewed_links(project_file: Path, store: ReviewStore) -> pd.DataFrame:
     from ..jobs.report import last_outputs
     from .job import JOB, read_links
 
-    frame = read_links(need(last_outputs(Path(project_file), JOB)[1], "labels"))
+    return apply_link_answers(read_links(need(last_outputs(Path(project_file), JOB)[1], "labels")), store)
+
+
+def apply_link_answers(frame: pd.DataFrame, store: ReviewStore) -> pd.DataFrame:
+    """A labels table (:func:`polarlab.linking.run.labels_frame`) with ``store``'s answers applied, matched by
+    mention (:func:`item_ids`); see :func:`reviewed_links`."""
     items = {it.item_id: it for it in store.items()}
     human = store.human_labels(max((it.row for it in items.values()), default=-1) + 1)[0]
     given: dict[int, list[tuple[str, int]]] = {}      # row -> (reviewer, answer) of its valid answers
