@@ -87,6 +87,7 @@ def test_linking_review_runs_reuses_and_resumes(link_project):
                              input="2\nq\n")
     assert res.exit_code == 0, res.output
     assert _runs(link_project) == 1 and "1 answers stored" in res.output
+    assert f"polarlab review status {link_project} --export FILE" in res.output    # the budget (1 of 7) is spent
     kind = review_kind("linking")
     store = kind.open(link_project, ReviewConfig(), False).store
     assert _runs(link_project) == 1

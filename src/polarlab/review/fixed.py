@@ -109,6 +109,9 @@ def fill(store: ReviewStore, items: list[Item], config, **meta: Any) -> None:
                                                     else new.priority, new.label, new.risk, new.payload)
                  for new in items for old in [existing[new.item_id]]]
     store.put_items(items)
+    project = meta.get("project", "PROJECT")
+    meta.setdefault("next_step", f"`polarlab review status {project} --export FILE` writes the labels with the "
+                                 "answers applied and shows the estimate")
     store.set_meta(reviews_per_item=config.reviews_per_item, audit_share=config.audit_share, target=config.target,
                    budget=config.budget, split=None, scope=None, scope_rows=None, **meta,
                    **({} if existing else {"threshold": 0.0, "round": 0}))

@@ -114,9 +114,11 @@ def stop_message(why: str, status: dict[str, Any]) -> str:
     Args:
         why: ``"target"`` (the estimate's lower bound reached the target, or nothing is left unreviewed) or
             ``"budget"`` (as many items reviewed as the budget allows).
-        status: :meth:`ReviewStore.status` (its ``budget``, ``target`` and ``estimate``).
+        status: :meth:`ReviewStore.status` (its ``budget``, ``target``, ``estimate`` and ``next_step``: what to do
+            with the answers, when the review's kind says it (meta ``next_step``)).
     """
-    after = "`polarlab run` on the project uses the answers; `polarlab review status` shows the estimate"
+    after = status.get("next_step") or ("`polarlab run` on the project uses the answers; `polarlab review status` "
+                                        "shows the estimate")
     if why == "budget":
         n = status["budget"]
         return (f"The review budget is spent ({n} review{'' if n == 1 else 's'}). {after}. To review more, start "
@@ -557,5 +559,5 @@ class ReviewStore:
             "target": target, "budget": allowed, "budget_left": max(allowed - int(reviewed.sum()), 0),
             "stop": stop, "agreement": self.agreement(), "chart": chart,
             "labels": meta.get("labels", []), "reviews_per_item": int(meta.get("reviews_per_item", 1)),
-            "scope": scope if scope_rows is not None else None,
+            "scope": scope if scope_rows is not None else None, "next_step": meta.get("next_step"),
         }
