@@ -19,6 +19,8 @@ class _DefaultServe(TyperGroup):
 
 review_app = typer.Typer(cls=_DefaultServe, no_args_is_help=True,
                          help="Review the riskiest labels in a browser (or a terminal); see the estimate. "
+                              "Classification, linking (pick the right entity among the candidates) and spans "
+                              "projects. "
                               "`polarlab review PROJECT [--host H] [--port P] [--token T] [--no-browser] [--tui]` "
                               "starts a review (= `review serve`); `polarlab review status PROJECT` reports on it.")
 
