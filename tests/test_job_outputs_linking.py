@@ -20,7 +20,7 @@ def _status(project) -> dict:
 
 
 def test_status_report_and_export_of_a_linking_project(corpus, monkeypatch):  # noqa: F811
-    """Two runs: status lists the labels, review and metrics files as current, the mentions linked, and the LLM
+    """Two runs: status lists the labels, review, metrics and candidates files as current, the mentions linked, and the LLM
     linker's calls (first run) against its cache hits (second run, no call); metrics.json records them too. The
     report has acc@1/@5 and the risk's calibration; the exports hold the labels file's rows."""
     from polarlab.llm.backends import LLM_BACKENDS, BackendSettings, register_llm_backend
@@ -39,7 +39,7 @@ def test_status_report_and_export_of_a_linking_project(corpus, monkeypatch):  # 
     assert res.exit_code == 0, res.output
     st = _status(project)
     assert {k: o["status"] for k, o in st["outputs"].items()} == {"labels": "current", "review": "current",
-                                                                  "metrics": "current"}
+                                                                  "metrics": "current", "candidates": "current"}
     frame = pd.read_csv(corpus / "out" / "links.csv", dtype=str, keep_default_na=False)
     assert len(frame) == 7 and st["counts"] == {"mentions": 7, "linked": int((frame["linked_id"] != "").sum())}
     first = st["llm"]["last_run"]["llm linker"]

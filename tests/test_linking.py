@@ -640,8 +640,9 @@ def test_an_uncalibrated_link_risk_is_said(caplog):
 
 
 def test_bench_linking_out_writes_what_a_project_run_writes(corpus, tmp_path):
-    """`polarlab bench linking --out DIR` writes links.csv, review.csv and metrics.json through the project run's
-    writer: the project's columns, and the links of a project run on the same corpus with the same settings."""
+    """`polarlab bench linking --out DIR` writes links.csv, review.csv, metrics.json and candidates.jsonl through the
+    project run's writer: the project's columns, and the links of a project run on the same corpus with the same
+    settings."""
     from typer.testing import CliRunner
 
     from polarlab.cli.main import app
@@ -655,8 +656,8 @@ def test_bench_linking_out_writes_what_a_project_run_writes(corpus, tmp_path):
     last = json.loads(lines[-1])
     assert [ln for ln in lines if ln.startswith("wrote ")] == [
         f"wrote {n}: {out / f}" for n, f in (("labels", "links.csv"), ("review", "review.csv"),
-                                             ("metrics", "metrics.json"))]
-    assert lines[-2].startswith("wrote metrics")                 # before the JSON line, which stays the last
+                                             ("metrics", "metrics.json"), ("candidates", "candidates.jsonl"))]
+    assert lines[-2].startswith("wrote candidates")              # before the JSON line, which stays the last
     bench = pd.read_csv(out / "links.csv", dtype=str, keep_default_na=False)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["harmonized"] == last["harmonized"] and metrics["linkers"] == last["linkers"]
@@ -677,3 +678,8 @@ def test_bench_linking_out_writes_what_a_project_run_writes(corpus, tmp_path):
     np.testing.assert_allclose(bench["risk"].astype(float), project["risk"].astype(float), atol=1e-6)
     assert metrics["harmonized"]["acc1_all"] == json.loads(
         (corpus / "out_same" / "metrics.json").read_text())["harmonized"]["acc1_all"]
+    # the candidates (what `polarlab review` offers): the same in both, the first is each mention's link
+    def candidates(d):
+        return [[c["id"] for c in json.loads(ln)["candidates"]] for ln in (d / "candidates.jsonl").read_text().splitlines()]
+    assert candidates(out) == candidates(corpus / "out_same")
+    assert [c[0] if c else "" for c in candidates(out)] == bench["linked_id"].tolist()

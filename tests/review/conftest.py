@@ -84,3 +84,52 @@ def synthetic_store(path: Path, n: int, labels=("ham", "spam"), reviews_per_item
     store.put_items([Item(i, f"x{i}", "audit" if (audit_share and i % 10 == 0) else "risk", float(risk[i]),
                           int(i % 2), float(risk[i]), {"text": f"item {i}", "rules": []}) for i in range(n)])
     return store
+
+
+# ---------------------------------------------------------------- a tiny linking project (as tests/test_linking.py's)
+LINK_OBO = """format-version: 1.2
+""" + "".join(f"""
+[Term]
+id: DOID:{i}
+name: {name}
+synonym: "{syn}" EXACT []
+xref: MESH:{mesh}
+""" for i, (name, syn, mesh) in enumerate([
+    ("Wilson disease", "hepatolenticular degeneration", "D006527"), ("breast cancer", "breast carcinoma", "D001943"),
+    ("cystic fibrosis", "mucoviscidosis", "D003550"), ("colorectal cancer", "colon cancer", "D015179"),
+    ("ataxia telangiectasia", "Louis-Bar syndrome", "D001260"),
+    ("Duchenne muscular dystrophy", "pseudohypertrophic muscular dystrophy", "D020388")], start=1))
+
+LINK_DOCS = [
+    ("900", "Liver copper in Wilson's disease.", "Copper overload in hepatolenticular degenerations.",
+     ["Wilson's disease", "hepatolenticular degenerations"]),
+    ("901", "Breast carcinomas in BRCA1 carriers.", "Tumours of the colon (colon cancers) and neoplasms.",
+     ["Breast carcinomas", "colon cancers", "neoplasms"]),
+    ("902", "Chloride transport in CF lungs.", "Mucoviscidosis and Louis Bar syndrome in children.",
+     ["Mucoviscidosis", "Louis Bar syndrome"]),
+]
+
+
+def make_link_project(tmp: Path, docs=LINK_DOCS) -> Path:
+    """A ``[task] kind = "linking"`` project: a 6-term ontology, PubTator mentions (no gold ids), the exact and
+    sparse linkers and POLAR (seconds on a CPU)."""
+    (tmp / "onto").mkdir()
+    (tmp / "onto" / "tiny.obo").write_text(LINK_OBO, encoding="utf-8")
+    blocks = []
+    for pmid, title, abstract, mentions in docs:
+        text = f"{title} {abstract}"
+        lines = [f"{pmid}|t|{title}", f"{pmid}|a|{abstract}"]
+        for m in mentions:
+            s = text.index(m)
+            lines.append(f"{pmid}\t{s}\t{s + len(m)}\t{m}\tDisease")
+        blocks.append("\n".join(lines))
+    (tmp / "corpus.txt").write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
+    (tmp / "link.toml").write_text('[task]\nkind = "linking"\n[ontology]\npaths = ["onto"]\n[linking]\n'
+                                   'corpus = ["corpus.txt"]\nlinkers = ["exact", "sparse"]\nself_train_risk = 0\n'
+                                   '[output]\ndir = "out"\n', encoding="utf-8")
+    return tmp / "link.toml"
+
+
+@pytest.fixture
+def link_project(tmp_path: Path) -> Path:
+    return make_link_project(tmp_path)

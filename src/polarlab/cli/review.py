@@ -19,6 +19,8 @@ class _DefaultServe(TyperGroup):
 
 review_app = typer.Typer(cls=_DefaultServe, no_args_is_help=True,
                          help="Review the riskiest labels in a browser (or a terminal); see the estimate. "
+                              "Classification, linking (pick the right entity among the candidates) and spans "
+                              "projects. "
                               "`polarlab review PROJECT [--host H] [--port P] [--token T] [--no-browser] [--tui]` "
                               "starts a review (= `review serve`); `polarlab review status PROJECT` reports on it.")
 
@@ -61,18 +63,20 @@ def serve(project: Path = typer.Argument(..., help="the project file (polarlab.t
           slice_name: Optional[str] = typer.Option(None, "--slice", help="review only this slice's items (a "
                                                    "slicing function in --slices)"),
           progress: bool = typer.Option(True, help="progress bars while the project runs")) -> None:
-    """Start the review: run the project, order the queue by risk, serve the page (token on every request)."""
+    """Start the review: run the project (a linking project: reuse its saved run), order the queue by risk, serve
+    the page (token on every request)."""
     from ..errors import PolarlabError
-    from ..project import load_project
+    from ..project import peek_task_kind
+    from ..review.kinds import review_kind
     from ..review.schedule import parse_schedule
-    from ..review.session import ReviewConfig, open_session
+    from ..review.session import ReviewConfig
     from .main import _setup_logging, console
 
     _setup_logging(False)
     try:
         if not tui:
             _check_port(host, port)          # before the (slow) project run
-        proj = load_project(project)
+        kind = review_kind(peek_task_kind(project), project)
         config = ReviewConfig(split=split, batch_size=batch_size, budget=budget, target=target,
                               audit_share=audit_share, reviews_per_item=2 if double_review else 1,
                               schedule=parse_schedule(schedule), accepted=accepted, slices=slices,
@@ -81,7 +85,7 @@ def serve(project: Path = typer.Argument(..., help="the project file (polarlab.t
             from ..slicing import load_slicing_functions
 
             load_slicing_functions(slices, [slice_name])     # a bad file or name fails before the project runs
-        session = open_session(proj, config, progress=progress)
+        session = kind.open(project, config, progress)
     except PolarlabError as e:
         _fail(e)
     if tui:
@@ -139,57 +143,39 @@ def _serve(session, host: str, port: int, token: Optional[str], no_browser: bool
         server.stop()
 
 
-def _scope(project, store, slices: Optional[Path], name: Optional[str]) -> dict:
-    """``status`` keywords for ``--slices/--slice``: the slice's item positions (none = the review's own scope)."""
-    from ..errors import ConfigError
-    from ..review.session import slice_rows
-
-    if (slices is None) != (name is None):
-        raise ConfigError("--slices and --slice go together", column="--slice",
-                          fix="pass both: --slices FILE.py --slice NAME (or neither)")
-    if name is None:
-        return {}
-    meta = store.meta()
-    ds = project.load_splits()[meta["split"]]
-    ids = [it.item_id for it in store.items()]
-    if [str(i) for i in ds.frame["id"]] != ids:
-        raise ConfigError("the review holds other items than the project's data", file=str(store.path),
-                          fix="run `polarlab review` again on this project")
-    return {"rows": slice_rows(ds, slices, name), "scope": name}
-
-
 @review_app.command("status")
 def status(project: Path = typer.Argument(..., help="the project file (polarlab.toml)"),
            as_json: bool = typer.Option(False, "--json", help="print the status as one JSON object"),
-           labels: Optional[Path] = typer.Option(None, "--labels", help="also write the final labels (the people's "
-                                                 "answers where reviewed, else the machine's) to this .csv/.jsonl/"
-                                                 ".parquet file"),
+           labels: Optional[Path] = typer.Option(None, "--labels", "--export", help="also write the final labels "
+                                                 "(the people's answers where reviewed, else the machine's; a linking "
+                                                 "project: its labels file with the reviewed links) to this .csv/"
+                                                 ".jsonl/.parquet file"),
            slices: Optional[Path] = typer.Option(None, help="a Python file of slicing functions (with --slice)"),
            slice_name: Optional[str] = typer.Option(None, "--slice", help="report on this slice's items only "
                                                     "(default: the slice the review was started on, if any)")) -> None:
     """Reviewed / accepted / remaining, the accuracy estimate with its interval, and the budget left."""
     from ..errors import ConfigError, PolarlabError
     from ..io.jsonout import dumps
-    from ..project import load_project
-    from ..review.session import store_path
+    from ..project import peek_task_kind
+    from ..review.kinds import review_kind
     from ..review.store import ReviewStore
     from .main import console
 
     try:
-        proj = load_project(project)
-        path = store_path(proj)
+        kind = review_kind(peek_task_kind(project), project)
+        path = kind.store_path(project)
         store = ReviewStore(path) if path.exists() else None
         if store is None or store.n_items() == 0:
             raise ConfigError("no review has started for this project", file=str(path),
                               fix=f"start one with: polarlab review {project}")
-        s = store.status(**_scope(proj, store, slices, slice_name))
+        s = store.status(**kind.scope(project, store, slices, slice_name))
     except PolarlabError as e:
         _fail(e)
     if labels is not None:
         from ..export.labels import write_table
 
         try:
-            console.print(f"wrote labels: {write_table(store.final_labels(), labels)}")
+            console.print(f"wrote labels: {write_table(kind.labels(project, store), labels)}")
         except PolarlabError as e:
             _fail(e)
     if as_json:

@@ -117,15 +117,17 @@ def write_bench_outputs(run: LinkRun, gold: GoldMap, meta: dict[str, Any], repor
     """Write the files a linking project run writes (:func:`polarlab.linking.run.write_outputs`) for a bench run
     (:func:`bench_run`, :func:`bench_report`): ``links.csv`` (one row per test mention: document id, span, mention,
     linked id, name, xrefs, probability, risk, each linker's top-1), ``review.csv`` (the ``[linking] review``
-    riskiest) and ``metrics.json`` (the project run's metrics with the bench's result over them). Returns them by
-    name."""
+    riskiest), ``metrics.json`` (the project run's metrics with the bench's result over them) and ``candidates.jsonl``
+    (each mention's sentence and top candidates). Returns them by name."""
+    from .choices import candidates_frame
     from .config import OutputConfig
     from .run import labels_frame, link_metrics, write_outputs
 
     cfg: LinkingConfig = meta["config"]
     frame = labels_frame(run, meta["ontology"], cfg.output_xrefs)
     metrics = {**link_metrics(run, meta["mention_types"], gold), **report}
-    return write_outputs(frame, metrics, output_dir, OutputConfig().labels, cfg.review)
+    return write_outputs(frame, metrics, output_dir, OutputConfig().labels, cfg.review,
+                         candidates_frame(run, meta["ontology"], cfg.output_xrefs))
 
 
 def coverage_report(run: LinkRun, gold: GoldMap) -> dict[str, Any]:

@@ -26,16 +26,20 @@ def job_paths(project, base: Path) -> JobPaths:
     return JobPaths(res(project.project.get("state_dir", ".polarlab")), tuple(res(p) for p in inputs), outputs)
 
 
+def read_links(path: Path):
+    """A labels file a linking run wrote (.csv, .jsonl or .parquet) as a DataFrame (document ids as strings)."""
+    import pandas as pd
+
+    read = {".csv": lambda p: pd.read_csv(p, dtype={"document_id": str}, keep_default_na=False),
+            ".jsonl": lambda p: pd.read_json(p, lines=True, dtype={"document_id": str}),
+            ".parquet": pd.read_parquet}[Path(path).suffix.lower()]
+    return read(path)
+
+
 def _links(outputs: dict[str, Path], dest: Path) -> int:
     """The labels file (one row per mention: span, linked id, name, xrefs, probability, risk, each linker's vote)
     in ``dest``'s format."""
-    import pandas as pd
-
-    src = need(outputs, "labels")
-    read = {".csv": lambda p: pd.read_csv(p, dtype={"document_id": str}, keep_default_na=False),
-            ".jsonl": lambda p: pd.read_json(p, lines=True, dtype={"document_id": str}),
-            ".parquet": pd.read_parquet}[src.suffix.lower()]
-    return write_table(read(src), dest)
+    return write_table(read_links(need(outputs, "labels")), dest)
 
 
 def quality(metrics: dict) -> list[tuple[str, str]]:

@@ -13,8 +13,9 @@ from ..export.atomic import atomic_path, write_text
 from ..io.jsonout import dumps
 from ..io.outputs import check_writable
 from ..ontology.load import load_ontology
-from ..ontology.terms import Ontology, canonical_xref
+from ..ontology.terms import Ontology
 from .candidates import MemoNameMatcher
+from .choices import candidates_frame, xrefs_of
 from .config import LABEL_FORMATS, LinkingProject
 from .evaluate import link_accuracy, map_gold, mention_locations
 from .mentions import MentionSet
@@ -50,10 +51,7 @@ def labels_frame(run: LinkRun, ontology: Ontology, output_xrefs: list[str]) -> p
     prefixes = {p.upper() for p in output_xrefs}
 
     def xrefs(e: int) -> str:
-        if e < 0:
-            return ""
-        xs = sorted(canonical_xref(x) for x in ontology.terms[ids[e]].xrefs)
-        return "|".join(x for x in xs if x.split(":", 1)[0] in prefixes)
+        return "" if e < 0 else xrefs_of(ontology, ids[e], prefixes)
 
     frame = pd.DataFrame({
         "document_id": ms.doc_ids, "start": ms.starts, "end": ms.ends, "mention": ms.texts,
@@ -116,7 +114,8 @@ def run_linking(project: LinkingProject, base_dir: str | Path = ".", output_dir:
                    llm_cache=cache / "llm_cache.sqlite")
     frame = labels_frame(run, ontology, cfg.output_xrefs)
     metrics = link_metrics(run, types, gold)
-    outputs = write_outputs(frame, metrics, out, project.output.labels, cfg.review)
+    outputs = write_outputs(frame, metrics, out, project.output.labels, cfg.review,
+                            candidates_frame(run, ontology, cfg.output_xrefs))
     return LinkingOutputs(outputs, frame, run, metrics)
 
 
@@ -154,11 +153,12 @@ def llm_usage(run: LinkRun) -> dict[str, dict]:
 
 
 def write_outputs(frame: pd.DataFrame, metrics: dict[str, Any], output_dir: str | Path, labels: str = "links.csv",
-                  review: int = 50) -> dict[str, Path]:
+                  review: int = 50, candidates: pd.DataFrame | None = None) -> dict[str, Path]:
     """Write a linking run's files to ``output_dir`` and return them by name: ``labels`` (the table of
     :func:`labels_frame`, named ``labels``: .csv, .jsonl or .parquet), ``review`` (its ``review`` riskiest links,
-    riskiest first, ``review.<suffix>`` beside it) and ``metrics`` (``metrics.json``). A project run and
-    ``polarlab bench linking --out DIR`` write their outputs through this one function."""
+    riskiest first, ``review.<suffix>`` beside it), ``metrics`` (``metrics.json``) and, when given, ``candidates``
+    (:func:`polarlab.linking.choices.candidates_frame`, ``candidates.jsonl``: what ``polarlab review`` shows). A
+    project run and ``polarlab bench linking --out DIR`` write their outputs through this one function."""
     out = Path(output_dir)
     labels_path = out / labels
     write_frame(frame, labels_path)
@@ -167,7 +167,11 @@ def write_outputs(frame: pd.DataFrame, metrics: dict[str, Any], output_dir: str 
     write_frame(riskiest, review_path)
     metrics_path = out / "metrics.json"
     write_text(metrics_path, dumps(metrics, indent=2, default=str))
-    return {"labels": labels_path, "review": review_path, "metrics": metrics_path}
+    outputs = {"labels": labels_path, "review": review_path, "metrics": metrics_path}
+    if candidates is not None:
+        outputs["candidates"] = out / "candidates.jsonl"
+        write_frame(candidates, outputs["candidates"])
+    return outputs
 
 
 def run_project(path: str | Path, output_dir: str | Path | None = None, progress: bool = True) -> dict[str, Path]:

@@ -24,12 +24,12 @@ kbd{border:1px solid #999;border-radius:3px;padding:0 .3em;background:#fafafa}
 <header><b>__TITLE__</b><span id="who"></span><span id="progress"></span><span id="estimate"></span>
 <span>press <kbd>?</kbd> for help</span></header>
 <main><section>
-<div id="help"><kbd>1</kbd>…<kbd>9</kbd> choose a label · <kbd>s</kbd> skip · <kbd>u</kbd> undo the last answer ·
+<div id="help"><kbd>1</kbd>…<kbd>9</kbd> choose a label (or a candidate) · <kbd>s</kbd> skip · <kbd>u</kbd> undo the last answer ·
 <kbd>?</kbd> this help. Each answer is saved before the next item appears.</div>
 <div id="msg" role="status"></div>
 <div id="card"><div class="meta" id="itemmeta"></div><div id="text"></div>
 <div id="labels"></div>
-<div class="meta"><div id="llm"></div><div>Rules that fired:</div><ul id="rules"></ul>
+<div class="meta"><div id="llm"></div><div id="rulestitle">Rules that fired:</div><ul id="rules"></ul>
 <div id="corrections"></div></div></div>
 </section>
 <aside><div><b>Risk vs errors found</b></div><svg id="chart" viewBox="0 0 200 100" role="img"
@@ -62,23 +62,27 @@ function highlighted(text, spans) {
     box.append(el("mark", text.slice(s.start, s.end))); at = s.end; }
   box.append(document.createTextNode(text.slice(at)));
 }
+// an item's answers: its own choices (a mention's candidate entities) when it has them, else the review's labels
+function choices(it) { return it && Array.isArray(it.choices) ? it.choices.map(c => String(c.label)) : labels; }
 function show(it, done) {
   item = it; $("msg").textContent = ""; $("card").dataset.item = it ? it.id : "";
   if (!it) { $("text").textContent = done || "Nothing left to review. Thank you!"; $("labels").replaceChildren();
     $("rules").replaceChildren(); $("llm").textContent = ""; $("itemmeta").textContent = ""; return; }
   highlighted(it.text || "", it.entities);
+  const names = choices(it);
   const m = $("itemmeta"); m.replaceChildren();
   m.append(el("span", "item " + it.id), el("span", it.kind === "audit" ? "random check" : "risky"),
     ...(it.labels_file ? [el("span", "labels file: " + (labels[it.labels_file.label] ?? it.labels_file.label) + " " +
       Number(it.labels_file.probability).toFixed(3), "infile")] : []),
-    el("span", "review model: " + (labels[it.label] ?? it.label) + " " +
+    el("span", "review model: " + (names[it.label] ?? it.label) + " " +
       Number(it.probability ?? 1 - it.risk).toFixed(2) + " (risk " + Number(it.risk).toFixed(2) + ")", "review"));
   const lb = $("labels"); lb.replaceChildren();
-  labels.forEach((name, i) => { const b = el("button", (i + 1) + " · " + name); if (i === it.label) b.className = "current";
+  names.forEach((name, i) => { const b = el("button", (i + 1) + " · " + name); if (i === it.label) b.className = "current";
     b.addEventListener("click", () => send(i)); lb.append(b); });
   const sk = el("button", "s · skip"); sk.addEventListener("click", () => send(null)); lb.append(sk);
   $("llm").textContent = it.llm ? ("LLM " + it.llm.name + " says " + it.llm.answer + " (risk " +
     (it.llm.risk == null ? "?" : Number(it.llm.risk).toFixed(2)) + ")") : "";
+  $("rulestitle").textContent = it.rules_title || "Rules that fired:";
   const ul = $("rules"); ul.replaceChildren();
   for (const r of it.rules || []) ul.append(el("li", r.name + ": " + r.label + (r.explain ? " — " + r.explain : "")));
   if (!(it.rules || []).length) ul.append(el("li", "none"));
@@ -126,7 +130,7 @@ document.addEventListener("keydown", (ev) => {
   if (ev.key === "?") { const h = $("help"); h.style.display = h.style.display === "block" ? "none" : "block"; return; }
   if (ev.key === "s") return send(null);
   if (ev.key === "u") return undo();
-  const k = Number(ev.key); if (Number.isInteger(k) && k >= 1 && k <= labels.length) send(k - 1);
+  const k = Number(ev.key); if (Number.isInteger(k) && k >= 1 && k <= choices(item).length) send(k - 1);
 });
 status().then(next).catch(e => { $("msg").textContent = e.message; });
 </script></body></html>

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .estimate import _logit, _newton, _sigmoid
+from .estimate import _logit, _newton, _sigmoid, risk_strata
 
 
 def label_risk(proba: np.ndarray) -> np.ndarray:
@@ -63,6 +63,32 @@ def review_order(risk: np.ndarray, disagreement: np.ndarray | None = None, decim
     r = np.round(np.asarray(risk, dtype=np.float64), decimals)
     d = np.zeros_like(r) if disagreement is None else np.asarray(disagreement, dtype=np.float64)
     return np.lexsort((np.arange(len(r)), -d, -r))
+
+
+def stratified_sample(risk: np.ndarray, pool: np.ndarray, size: int, rng: np.random.Generator,
+                      n_strata: int = 5) -> np.ndarray:
+    """``size`` random items of ``pool`` (the random checks the accuracy estimate reads), spread over the risk
+    strata of ``risk[pool]`` in proportion to their sizes (largest remainders).
+
+    Args:
+        risk: (n,) risks of all items.  pool: item positions to draw from.  rng: the random generator.
+        n_strata: at most this many risk strata (:func:`polarlab.review.estimate.risk_strata`).
+
+    Returns:
+        (min(size, len(pool)),) sorted item positions.
+    """
+    pool = np.asarray(pool, dtype=np.int64)
+    k = min(size, len(pool))
+    if k == 0:
+        return np.zeros(0, dtype=np.int64)
+    strata = risk_strata(np.asarray(risk)[pool], n_strata)
+    sizes = np.bincount(strata, minlength=strata.max() + 1)
+    quota = k * sizes / sizes.sum()
+    take = np.floor(quota).astype(int)
+    for h in np.argsort(-(quota - take))[: k - take.sum()]:
+        take[h] += 1
+    out = [rng.choice(pool[strata == h], size=t, replace=False) for h, t in enumerate(take) if t > 0]
+    return np.sort(np.concatenate(out)).astype(np.int64)
 
 
 def class_recalibration(risk: np.ndarray, label: np.ndarray, error: np.ndarray, n_classes: int,

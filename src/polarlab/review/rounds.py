@@ -20,8 +20,8 @@ import numpy as np
 from ..errors import InputError
 from ..validation import check_votes
 from ..harmonizer import PolarHarmonizer
-from .estimate import AccuracyEstimate, StoppingRule, estimate_accuracy, risk_strata
-from .queue import class_recalibrated_risk, label_risk, review_order, source_disagreement
+from .estimate import AccuracyEstimate, StoppingRule, estimate_accuracy
+from .queue import class_recalibrated_risk, label_risk, review_order, source_disagreement, stratified_sample
 from .schedule import ThresholdSchedule
 
 HUMAN = "human"
@@ -327,19 +327,8 @@ class SelfPacedReview:
         return Batch(rows=rows, audit=self.audit_sample(rest, n_audit))
 
     def audit_sample(self, pool: np.ndarray, size: int) -> np.ndarray:
-        """``audit_size`` random items of ``pool``, spread over the risk strata (proportional allocation,
-        largest remainders)."""
-        k = min(size, len(pool))
-        if k == 0:
-            return np.zeros(0, dtype=np.int64)
-        strata = risk_strata(self.risk_[pool], self.n_strata)
-        sizes = np.bincount(strata, minlength=strata.max() + 1)
-        quota = k * sizes / sizes.sum()
-        take = np.floor(quota).astype(int)
-        for h in np.argsort(-(quota - take))[: k - take.sum()]:
-            take[h] += 1
-        out = [self._rng.choice(pool[strata == h], size=t, replace=False) for h, t in enumerate(take) if t > 0]
-        return np.sort(np.concatenate(out)).astype(np.int64)
+        """``audit_size`` random items of ``pool``, spread over the risk strata (:func:`stratified_sample`)."""
+        return stratified_sample(self.risk_, pool, size, self._rng, self.n_strata)
 
     def record(self, rows: np.ndarray, answers: np.ndarray, audit: bool = False) -> None:
         """Store a person's answers (label indices) for item positions ``rows``."""

@@ -13,7 +13,8 @@ moves on and concurrent reviewers (threads or processes) serialise cleanly. Tabl
 - ``review_items``: one row per item: position ``row``, ``item_id``, ``kind`` (``risk`` = from the
   risk-ordered queue, ``audit`` = drawn at random within a risk stratum for the estimate),
   ``priority`` (higher first), the current machine ``label`` and its ``risk``, the ``payload``
-  a reviewer sees (JSON), and ``accept_score``: the loop's value of an answer (``SelfPacedReview.priority_``,
+  a reviewer sees (JSON; its optional ``choices``, a list of ``{"label": ...}`` dicts, are that item's answers
+  in place of the review's ``labels``: a mention's candidate entities), and ``accept_score``: the loop's value of an answer (``SelfPacedReview.priority_``,
   the risk recalibrated on the answers so far), which decides the automatic acceptance (``accept_score <
   threshold``) exactly as in the loop; NULL = the plain ``risk`` (a store written before the column).
 - ``review_answers``: every answer with ``reviewer``, ``time``, the ``answer`` (label index,
@@ -113,9 +114,11 @@ def stop_message(why: str, status: dict[str, Any]) -> str:
     Args:
         why: ``"target"`` (the estimate's lower bound reached the target, or nothing is left unreviewed) or
             ``"budget"`` (as many items reviewed as the budget allows).
-        status: :meth:`ReviewStore.status` (its ``budget``, ``target`` and ``estimate``).
+        status: :meth:`ReviewStore.status` (its ``budget``, ``target``, ``estimate`` and ``next_step``: what to do
+            with the answers, when the review's kind says it (meta ``next_step``)).
     """
-    after = "`polarlab run` on the project uses the answers; `polarlab review status` shows the estimate"
+    after = status.get("next_step") or ("`polarlab run` on the project uses the answers; `polarlab review status` "
+                                        "shows the estimate")
     if why == "budget":
         n = status["budget"]
         return (f"The review budget is spent ({n} review{'' if n == 1 else 's'}). {after}. To review more, start "
@@ -309,7 +312,8 @@ class ReviewStore:
 
     def answer(self, reviewer: str, row: int, answer: int | None, request_id: str | None = None,
                now: float | None = None) -> int:
-        """Store ``reviewer``'s answer (label index; None = skip) for item ``row``; returns the answer id.
+        """Store ``reviewer``'s answer (label index, or the index of one of the item's own ``choices`` when its
+        payload has them; None = skip) for item ``row``; returns the answer id.
 
         Raises:
             Conflict: the item is already answered by as many reviewers as it needs, or by this one.
@@ -319,18 +323,19 @@ class ReviewStore:
         now = time.time() if now is None else now
         with self._write() as con:
             meta = _meta(con)
-            k = len(meta.get("labels", [])) or None
-            if answer is not None and (answer < 0 or (k is not None and answer >= k)):
-                raise InputError(f"answer {answer} is not a label index", column="answer",
-                                 fix=f"use 0..{(k or 1) - 1}, or skip")
             per_item = int(meta.get("reviews_per_item", 1))
             if request_id is not None:
                 done = con.execute("SELECT id FROM review_answers WHERE request_id = ?", (request_id,)).fetchone()
                 if done is not None:
                     return int(done["id"])
-            item = con.execute("SELECT label, risk, kind FROM review_items WHERE row = ?", (row,)).fetchone()
+            item = con.execute("SELECT label, risk, kind, json_array_length(payload, '$.choices') AS choices "
+                               "FROM review_items WHERE row = ?", (row,)).fetchone()
             if item is None:
                 raise InputError(f"no item {row}", column="row", fix="answer the item the queue gave you")
+            k = item["choices"] or len(meta.get("labels", [])) or None    # the item's own choices, else the labels
+            if answer is not None and (answer < 0 or (k is not None and answer >= k)):
+                what = f"one of item {row}'s {k} choices" if item["choices"] else "a label index"
+                raise InputError(f"answer {answer} is not {what}", column="answer", fix=f"use 0..{(k or 1) - 1}, or skip")
             mine = con.execute("SELECT 1 FROM review_answers WHERE row = ? AND reviewer = ? AND undone IS NULL",
                                (row, reviewer)).fetchone()
             if mine is not None:
@@ -554,5 +559,5 @@ class ReviewStore:
             "target": target, "budget": allowed, "budget_left": max(allowed - int(reviewed.sum()), 0),
             "stop": stop, "agreement": self.agreement(), "chart": chart,
             "labels": meta.get("labels", []), "reviews_per_item": int(meta.get("reviews_per_item", 1)),
-            "scope": scope if scope_rows is not None else None,
+            "scope": scope if scope_rows is not None else None, "next_step": meta.get("next_step"),
         }

@@ -8,16 +8,25 @@ from .store import Conflict, ReviewStore, stop_message
 HELP = "number = label, s = skip, u = undo, ? = help, q = quit"
 
 
+def choices(item: dict, labels: list[str]) -> list[str]:
+    """The item's answers: its own ``choices`` (a mention's candidate entities) when it has them, else ``labels``."""
+    return [str(c["label"]) for c in item["choices"]] if item.get("choices") else labels
+
+
 def describe(item: dict, labels: list[str]) -> str:
     """The item as terminal text."""
+    labels = choices(item, labels)
     lines = [f"── item {item['id']} ({'random check' if item.get('kind') == 'audit' else 'risky'}) ──",
              item.get("text", ""), labels_line(item, labels)]
+    if item.get("mention"):
+        lines.insert(2, f"mention: {item['mention']}")
     if item.get("llm"):
         llm = item["llm"]
         risk = "?" if llm.get("risk") is None else f"{llm['risk']:.2f}"
         lines.append(f"LLM {llm['name']}: {llm['answer']} (risk {risk})")
     for r in item.get("rules", []):
-        lines.append(f"  rule {r['name']}: {r['label']}" + (f" — {r['explain']}" if r.get("explain") else ""))
+        explain = f" — {r['explain']}" if r.get("explain") else ""
+        lines.append(f"  {item.get('rule_kind', 'rule')} {r['name']}: {r['label']}{explain}")
     for c in item.get("corrections", []):
         lines.append(f"  correction: {c}")
     lines.append("  ".join(f"{i + 1}={name}" for i, name in enumerate(labels)) + "   s=skip u=undo ?=help q=quit")
@@ -66,7 +75,7 @@ def run_tui(store: ReviewStore, reviewer: str, read: Callable[[str], str] = inpu
             if key == "u":
                 write("nothing to undo" if store.undo(reviewer) is None else "undone")
                 break
-            if key == "s" or (key.isdigit() and 1 <= int(key) <= len(labels)):
+            if key == "s" or (key.isdigit() and 1 <= int(key) <= len(choices(item, labels))):
                 try:
                     store.answer(reviewer, item["row"], None if key == "s" else int(key) - 1)
                     stored += key != "s"

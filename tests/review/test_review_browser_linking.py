@@ -1,0 +1,53 @@
+"""A linking review in headless Chromium (Playwright): a real linking run, the real server; SQLite checked after."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from conftest import LINK_DOCS, make_link_project
+from test_review_browser import LAUNCH, TOKEN, open_page, wait_new_item
+
+from polarlab.review.app import ReviewServer, create_app
+from polarlab.review.kinds import review_kind
+from polarlab.review.session import ReviewConfig
+
+pytestmark = pytest.mark.slow
+playwright = pytest.importorskip("playwright.sync_api")
+
+HTML_DOC = ("903", 'Cystic fibrosis <img src=x onerror="window.__pwned = 1"> in <b>lungs</b>.', "", ["Cystic fibrosis"])
+
+
+def test_linking_review_in_the_browser(tmp_path):
+    """The page shows the mention marked in its sentence (HTML in it shown as text), one button per candidate and
+    "none of these"; the number key 2 stores the second candidate for that item."""
+    project = make_link_project(tmp_path, [*LINK_DOCS, HTML_DOC])
+    session = review_kind("linking").open(project, ReviewConfig(audit_share=0.0, budget=50), False)
+    items = {it.item_id: it for it in session.store.items()}
+    it = items["903:0-15"]                # the item with HTML in its sentence goes first
+    top = max(x.priority for x in items.values())
+    session.store.put_items([type(it)(it.row, it.item_id, it.kind, top + 1, it.label, it.risk, it.payload)])
+    choices = [c["label"] for c in it.payload["choices"]]
+    assert len(choices) >= 3 and choices[-1] == "none of these"
+    with ReviewServer(create_app(session.store, TOKEN, on_answer=session)) as server, \
+            playwright.sync_playwright() as p:
+        browser = p.chromium.launch(**LAUNCH)
+        try:
+            ctx, page, dialogs = open_page(browser, server, "carol")
+            assert page.get_attribute("#card", "data-item") == "903:0-15"
+            assert page.text_content("#text mark") == "Cystic fibrosis"
+            assert 'onerror="window.__pwned = 1"' in page.text_content("#text")
+            assert page.locator("#text img").count() == 0 and page.evaluate("window.__pwned") is None
+            buttons = page.locator("#labels button").all_text_contents()
+            assert buttons == [f"{i + 1} · {c}" for i, c in enumerate(choices)] + ["s · skip"]
+            assert "Each linker's top link:" in page.text_content("#rulestitle") and not dialogs
+            page.keyboard.press("2")
+            wait_new_item(page, "903:0-15")
+            ctx.close()
+        finally:
+            browser.close()
+    con = sqlite3.connect(session.store.path)
+    rows = con.execute("SELECT reviewer, answer FROM review_answers WHERE row = ? AND undone IS NULL",
+                       (it.row,)).fetchall()
+    assert rows == [("carol", 1)]
+    got = review_kind("linking").labels(project, session.store)
+    assert got.loc[it.row, "linked_id"] == it.payload["choices"][1]["id"] and got.loc[it.row, "source"] == "human"

@@ -1,0 +1,114 @@
+"""`polarlab review` of a linking project: real linking runs of a tiny ontology and corpus (exact + sparse linkers,
+POLAR), the real SQLite store, the real FastAPI app and CLI; the reviewer picks an entity among the candidates."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from polarlab.cli.main import app
+from polarlab.jobs.status import read_runs
+from polarlab.linking.review import NONE_OF_THESE
+from polarlab.review.app import TOKEN_HEADER, create_app
+from polarlab.review.kinds import review_kind
+from polarlab.review.session import ReviewConfig
+
+TOKEN = "tok"
+
+
+def _runs(project) -> int:
+    return len([r for r in read_runs(project.parent / ".polarlab") if r["status"] == "ok"])
+
+
+def _links(project) -> pd.DataFrame:
+    return pd.read_csv(project.parent / "out" / "links.csv", dtype={"document_id": str}, keep_default_na=False)
+
+
+def test_linking_review_queue_answers_and_export(link_project):
+    """Every link is an item, riskiest first, with the run's top candidates (+ "none of these") as its choices; an
+    answer through the app replaces the exported link; an index outside the item's choices is a 422."""
+    res = CliRunner().invoke(app, ["run", str(link_project)])
+    assert res.exit_code == 0, res.output
+    session = review_kind("linking").open(link_project, ReviewConfig(audit_share=0.0, budget=50), False)
+    assert _runs(link_project) == 1                        # the saved run is reused, not redone
+    links, items = _links(link_project), session.store.items()
+    assert len(items) == len(links) == 7
+    by_priority = sorted(items, key=lambda it: -it.priority)
+    risk = np.round([it.risk for it in by_priority], 6)      # riskiest first; ties: the linkers that disagree first
+    assert (np.diff(risk) <= 0).all()
+    votes = links[["vote_exact", "vote_sparse"]].ne(links["linked_id"], axis=0).mean(axis=1).to_numpy()
+    ties = [votes[it.row] for it in by_priority]
+    assert all(ties[i] >= ties[i + 1] for i in range(len(ties) - 1) if risk[i] == risk[i + 1])
+    assert votes.max() > votes.min() and ties[0] == votes.max()      # the fixture has a link the linkers dispute
+    for it in items:
+        row = links.iloc[it.row]
+        choices = it.payload["choices"]
+        assert 2 <= len(choices) <= 9 and choices[-1]["label"] == NONE_OF_THESE
+        assert choices[0]["id"] == row["linked_id"] and it.label == 0
+        e = it.payload["entities"][0]
+        assert it.payload["text"][e["start"]:e["end"]] == row["mention"]
+
+    client = TestClient(create_app(session.store, TOKEN))
+    headers = {TOKEN_HEADER: TOKEN}
+    first = client.get("/api/next", params={"reviewer": "ann"}, headers=headers).json()["item"]
+    assert first["row"] == by_priority[0].row
+    pick = first["choices"][1]                             # another candidate than the machine's link
+    r = client.post("/api/answer", json={"reviewer": "ann", "row": first["row"], "label": 1}, headers=headers)
+    assert r.status_code == 200, r.text
+    second = client.get("/api/next", params={"reviewer": "ann"}, headers=headers).json()["item"]
+    k = len(second["choices"])
+    r = client.post("/api/answer", json={"reviewer": "ann", "row": second["row"], "label": k}, headers=headers)
+    assert r.status_code == 422 and f"not one of item {second['row']}'s {k} choices" in r.json()["error"]
+    r = client.post("/api/answer", json={"reviewer": "ann", "row": second["row"], "label": k - 1}, headers=headers)
+    assert r.status_code == 200, r.text
+
+    out = link_project.parent / "reviewed.csv"
+    res = CliRunner().invoke(app, ["review", "status", str(link_project), "--export", str(out), "--json"])
+    assert res.exit_code == 0, res.output
+    st = json.loads(res.stdout.strip().splitlines()[-1])
+    assert st["reviewed"] == 2 and st["items"] == 7
+    got = pd.read_csv(out, dtype={"document_id": str}, keep_default_na=False)
+    assert got.loc[first["row"], ["linked_id", "name", "source", "reviewers"]].tolist() == [
+        pick["id"], pick["name"], "human", "ann"]
+    assert got.loc[first["row"], "machine_linked_id"] == links.loc[first["row"], "linked_id"] != pick["id"]
+    assert got.loc[second["row"], ["linked_id", "name", "source"]].tolist() == ["", "", "human"]   # none of these
+    rest = ~got.index.isin([first["row"], second["row"]])
+    assert (got.loc[rest, "source"] == "machine").all()
+    assert got.loc[rest, "linked_id"].tolist() == links.loc[rest, "linked_id"].tolist()
+
+
+def test_linking_review_runs_reuses_and_resumes(link_project):
+    """No run yet: `polarlab review` runs the project; again: reuses it; after a change to the project's tables: runs
+    it again, keeping the answers and the choices the reviewer saw. The terminal review answers by number."""
+    res = CliRunner().invoke(app, ["review", str(link_project), "--tui", "--reviewer", "bob", "--no-progress"],
+                             input="2\nq\n")
+    assert res.exit_code == 0, res.output
+    assert _runs(link_project) == 1 and "1 answers stored" in res.output
+    assert f"polarlab review status {link_project} --export FILE" in res.output    # the budget (1 of 7) is spent
+    kind = review_kind("linking")
+    store = kind.open(link_project, ReviewConfig(), False).store
+    assert _runs(link_project) == 1
+    answered = [it for it in store.items() if store.human_labels(7)[0][it.row] == 1]
+    assert len(answered) == 1
+    seen = answered[0].payload["choices"]
+    link_project.write_text(link_project.read_text().replace("self_train_risk = 0\n", "self_train_risk = 0\nreview = 2\n"))
+    store = kind.open(link_project, ReviewConfig(), False).store
+    assert _runs(link_project) == 2
+    again = next(it for it in store.items() if it.item_id == answered[0].item_id)
+    assert again.payload["choices"] == seen and store.status()["reviewed"] == 1
+    got = kind.labels(link_project, store)
+    assert got.loc[again.row, "linked_id"] == seen[1]["id"] and got.loc[again.row, "reviewers"] == "bob"
+
+
+def test_review_refuses_what_it_cannot_review(link_project, tmp_path):
+    """A relevance project (no review) and --split on a linking project: one clear error each, before any run."""
+    rel = tmp_path / "rel.toml"
+    rel.write_text('[task]\nkind = "relevance"\n', encoding="utf-8")
+    res = CliRunner().invoke(app, ["review", str(rel), "--tui", "--reviewer", "x"])
+    assert res.exit_code != 0 and "task.kind" in res.output and 'does not review [task] kind = "relevance"' in res.output
+    res = CliRunner().invoke(app, ["review", str(link_project), "--tui", "--reviewer", "x", "--split", "train"])
+    assert res.exit_code != 0 and "--split" in res.output and "no splits" in res.output
+    assert _runs(link_project) == 0
