@@ -135,6 +135,38 @@ def test_a_spans_project_keeps_the_mention_types_it_names(tmp_path):
     assert res.exit_code == 2 and "mention_types" in res.output and "remove mention_types" in res.output
 
 
+
+def test_a_misspelt_mention_type_is_refused_before_the_run_starts(tmp_path):
+    """[data] mention_types = ["Desease"] after a good run: one ConfigError naming the project file, the key, the
+    data file and its types, from the checks before the run; the runs table is as the good run left it (no
+    failed run recorded)."""
+    from typer.testing import CliRunner
+
+    from polarlab.cli.main import app
+    from polarlab.jobs.status import read_runs
+
+    (tmp_path / "cdr.txt").write_text(CDR, encoding="utf-8")
+    head = '[task]\nkind = "spans"\n[data]\npath = "cdr.txt"\n'
+    tail = ('[harmonizer]\nfeatures = "shape"\n[project]\nstate_dir = "st"\n[[sources]]\ntype = "regex"\n'
+            'name = "itis"\npattern = "\\\\b\\\\w+(itis|toxicity)\\\\b"\n')
+    proj = tmp_path / "p.toml"
+    proj.write_text(head + 'mention_types = ["Disease"]\n' + tail, encoding="utf-8")
+    assert CliRunner().invoke(app, ["run", str(proj)]).exit_code == 0
+    before = read_runs(tmp_path / "st")
+    assert [r["status"] for r in before] == ["ok"]
+    proj.write_text(head + 'mention_types = ["Disease", "Desease"]\n' + tail, encoding="utf-8")
+    res = CliRunner().invoke(app, ["run", str(proj)])
+    err = " ".join(res.output.split())
+    assert res.exit_code == 2 and "key 'data.mention_types'" in err and "['Chemical', 'Disease']" in err, err
+    assert read_runs(tmp_path / "st") == before
+    from polarlab.spans.run import load_spans_project, preflight
+
+    with pytest.raises(ConfigError) as e:
+        preflight(load_spans_project(proj), proj)
+    assert (e.value.file, e.value.column) == (str(proj), "data.mention_types")
+    assert "['Desease']" in e.value.message and str(tmp_path / "cdr.txt") in e.value.message
+    assert "['Chemical', 'Disease']" in e.value.message
+
 def test_pubtator_relation_lines_are_skipped_and_a_bad_mention_line_named(tmp_path):
     """BC5CDR's relation lines (4 columns, or more) are not spans; a mention line with a bad offset is an error."""
     p = tmp_path / "rel.txt"
