@@ -618,6 +618,47 @@ def test_bench_spans_out_writes_what_a_project_run_writes(tmp_path):
     assert project["labels"]["harmonized"] == last["rules"]["labels"]["harmonized"]
 
 
+
+def test_bench_spans_takes_mention_types_as_a_project_does(tmp_path):
+    """`polarlab bench spans --mention-type Disease` on a BC5CDR-style file scores against the Disease mentions only
+    (echoed as "mention_types" in the JSON line), as a spans project with [data] mention_types = ["Disease"] and
+    the bench's sources does; a comma list is read as the repeated option; a type no mention has is one error
+    naming the option and the file's types, before any feature is computed."""
+    from typer.testing import CliRunner
+
+    from polarlab.cli.main import app
+
+    data = tmp_path / "cdr.txt"
+    data.write_text(CDR, encoding="utf-8")
+    (tmp_path / "onto").mkdir()
+    (tmp_path / "onto" / "tiny.obo").write_text(
+        "format-version: 1.2\n\n[Term]\nid: DOID:1\nname: hepatitis\n\n[Term]\nid: DOID:2\nname: nephrotoxicity\n",
+        encoding="utf-8")
+    args = ["bench", "spans", str(data), "--ontology", str(tmp_path / "onto"), "--features", "shape"]
+    res = CliRunner().invoke(app, args + ["--state-dir", str(tmp_path / "st"), "--mention-type", "disease"],
+                             terminal_width=200)
+    assert res.exit_code == 0, res.output
+    last = json.loads(res.stdout.strip().splitlines()[-1])
+    every = sum(len(d.spans) for d in read_pubtator(data))
+    diseases = sum(len(d.spans) for d in read_pubtator(data, types=["Disease"]))
+    assert last["mention_types"] == ["disease"] and last["n_gold"] == diseases < every
+    assert last["rules"]["labels"]["harmonized"]["exact"]["n_gold"] == diseases
+    (tmp_path / "p.toml").write_text(
+        '[task]\nkind = "spans"\n[data]\npath = "cdr.txt"\nmention_types = ["disease"]\n[harmonizer]\n'
+        'features = "shape"\n[project]\nstate_dir = "st2"\n[output]\ndir = "out"\n'
+        '[[sources]]\ntype = "dictionary"\nname = "disease_ontology"\nontology = "onto"\n'
+        + "".join(f'[[sources]]\ntype = "function"\nname = "{f}"\n'
+                  for f in ("disease_heads", "disease_suffixes", "disease_acronyms")), encoding="utf-8")
+    res = CliRunner().invoke(app, ["run", str(tmp_path / "p.toml")])
+    assert res.exit_code == 0, res.output
+    project = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert project["labels"]["harmonized"] == last["rules"]["labels"]["harmonized"]
+    res = CliRunner().invoke(app, args + ["--state-dir", str(tmp_path / "st3"), "--mention-type", "Disease,Desease"],
+                             terminal_width=200)
+    err = " ".join(res.output.split())
+    assert res.exit_code == 2 and "key '--mention-type'" in err and "['Desease']" in err, err
+    assert "['Chemical', 'Disease']" in err and not (tmp_path / "st3").exists()
+
 @pytest.mark.slow
 def test_bench_spans_out_with_llm_writes_what_a_project_run_with_its_settings_writes(tmp_path):
     """The LLM run of `polarlab bench spans --llm-docs N --out DIR` (the embedded model, its correction of the
