@@ -2,7 +2,7 @@
 Dawid–Skene, skweak's HMM (same sources, same run) and polarlab's harmonized spans; POLAR risk
 ECE/AUROC per span against exact-match errors. No gold is used for fitting.
 
-    python benchmarks/spans_ncbi.py [--llm-docs 40] [--features minilm|shape] [--state-dir DIR]
+    python benchmarks/spans_ncbi.py [--llm-docs 40] [--features minilm|shape] [--mention-type T] [--state-dir DIR]
 
 The last line printed is one JSON object (also written with --json FILE).
 """
@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--features", default="minilm", choices=["minilm", "shape"])
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--correct", type=float, default=0.1, help="share of harmonized spans re-asked (LLM run)")
+    ap.add_argument("--mention-type", action="append", default=[],
+                    help="keep only this PubTator type's mentions as gold (repeatable; default: every type)")
     ap.add_argument("--state-dir", type=Path, default=Path(".polarlab"))
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args(argv)
@@ -40,7 +42,7 @@ def main(argv: list[str] | None = None) -> dict:
     from polarlab.spans.bench import bench_spans
 
     res = bench_spans(a.data, a.ontology, llm_docs=a.llm_docs, state_dir=a.state_dir, features=a.features,
-                      limit=a.limit, correct_budget=a.correct)
+                      limit=a.limit, correct_budget=a.correct, mention_types=a.mention_type)
     if a.json:
         write_json(res, a.json)
     print(dumps(json.loads(to_json(res)), separators=(",", ":")))

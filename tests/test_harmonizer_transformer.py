@@ -72,6 +72,27 @@ def test_same_seed_same_model_and_bad_input(youtube):
         TransformerHarmonizer(2, scalarization="mean")
 
 
+
+def test_predict_and_score_follow_the_label_model_contract(youtube):
+    """predict(L, X) / score(L, Y, X) as every label model's (LabelModelBase), X being the texts: the argmax of
+    predict_proba, ``texts=`` the same as X, Snorkel's accuracy on the rows with gold; without the texts, the
+    error says to pass them."""
+    from polarlab.labelmodels import LabelModelBase
+
+    train, _, L_train, _ = youtube
+    texts, L = list(train.texts[:24]), L_train[:24]
+    h = TransformerHarmonizer(2, epochs=1, max_length=32, num_threads=1).fit(L, texts)
+    assert isinstance(h, LabelModelBase)
+    pred = h.predict(L, texts)
+    np.testing.assert_array_equal(pred, h.predict_proba(L, texts).argmax(1))
+    np.testing.assert_array_equal(h.predict(None, texts=texts), pred)
+    gold = np.asarray(train.gold[:24]).copy()
+    gold[:4] = -1                                            # rows without gold are left out
+    want = float((pred[4:] == gold[4:]).mean())
+    assert h.score(L, gold, texts) == {"accuracy": want}
+    with pytest.raises(InputError, match="needs the texts"):
+        h.score(L, gold)
+
 def test_project_with_transformer_harmonizer(tmp_path: Path):
     project = PROJECT.replace('methods = ["mv"]\nfinal = "mv"', 'methods = ["mv", "polar"]\nfinal = "polar"')
     project += '\n[harmonizer]\nmodel = "transformer"\nfeatures = "tfidf"\n\n[harmonizer.transformer]\nepochs = 1\n'

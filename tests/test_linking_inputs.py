@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from polarlab.data.pubtator import NO_ID, keep_types, mention_types, read_pubtator
-from polarlab.errors import InputError
+from polarlab.errors import ConfigError, InputError
 from polarlab.linking.evaluate import hits_at, link_accuracy, map_gold
 from polarlab.linking.linkers import Ranking
 from polarlab.linking.mentions import MentionSet
@@ -206,6 +206,36 @@ def test_bench_and_link_handle_a_bc5cdr_style_corpus(folder):
     out = CliRunner().invoke(app, ["link", str(proj)])
     assert out.exit_code != 0 and "entity_types" in out.output
 
+
+
+def test_a_wrong_entity_type_is_refused_before_the_run_starts(folder):
+    """[linking] entity_types = ["Gene"] in a project run: one ConfigError from the checks before the run, naming
+    the project file, the key, the corpus file and its types; no run is recorded (the runs table stays empty), no
+    output written. `polarlab link` (no run records) refuses it the same way, before it loads the ontology."""
+    from typer.testing import CliRunner
+
+    from polarlab.cli.main import app
+    from polarlab.jobs.status import read_runs
+
+    proj = folder / "link.toml"
+    proj.write_text('[task]\nkind = "linking"\n[ontology]\npaths = ["onto"]\n[linking]\n'
+                    'corpus = ["corpus/CDR_TestSet.PubTator.txt"]\nentity_types = ["Disease", "Gene"]\n'
+                    'linkers = ["exact"]\n[linking.calibration]\npseudo_dev = 0\n[project]\nstate_dir = "st"\n'
+                    '[output]\ndir = "out"\n', encoding="utf-8")
+    res = CliRunner().invoke(app, ["run", str(proj)], terminal_width=400)
+    err = " ".join(res.output.split())
+    assert res.exit_code == 2 and "key 'linking.entity_types'" in err and "['Chemical', 'Disease']" in err, err
+    assert f"file {proj}" in err and "CDR_TestSet.PubTator.txt" in err and "['Gene']" in err
+    assert read_runs(folder / "st") == [] and not (folder / "out").exists()
+    from polarlab.linking.config import load_linking_project
+    from polarlab.linking.run import preflight
+
+    (folder / "onto" / "do.obo").unlink()           # the ontology is never read: the type error comes first
+    with pytest.raises(ConfigError, match=r"no mention of type \['Gene'\]") as e:
+        preflight(load_linking_project(proj), folder, proj)
+    assert (e.value.file, e.value.column) == (str(proj), "linking.entity_types")
+    res = CliRunner().invoke(app, ["link", str(proj)])
+    assert res.exit_code != 0 and "linking.entity_types" in res.output and "Chemical" in res.output
 
 def test_obo_files_in_other_styles_load(tmp_path):
     """HPO-style (MSH:/UMLS: xrefs, is_a to a missing parent, an obsolete term, a Typedef) and MeSH-style

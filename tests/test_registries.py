@@ -79,3 +79,55 @@ def test_labeling_function_without_parentheses_is_a_clear_error() -> None:
         @labeling_function
         def spammy(x):
             return 1
+
+
+class _OnlyProba:
+    """A user's label model with only the protocol's two methods: the vote share of each class."""
+
+    def __init__(self, n_classes: int) -> None:
+        self.n_classes = n_classes
+
+    def fit(self, L, X=None):
+        return self
+
+    def predict_proba(self, L, X=None):
+        L = np.asarray(L)
+        counts = np.stack([(L == k).sum(1) for k in range(self.n_classes)], axis=1) + 1e-9
+        return counts / counts.sum(1, keepdims=True)
+
+
+def test_a_plugin_label_model_gets_predict_and_score_from_the_base_or_is_refused_naming_what_to_add(
+        tmp_path: Path, monkeypatch) -> None:
+    """A label model registered with only fit/predict_proba is refused when registered (a class) and when built (a
+    factory put in LABEL_MODELS by hand), naming its class and LabelModelBase, and a project naming it stops in
+    preflight on labelmodel.methods with no run recorded; the same class subclassing LabelModelBase gets predict
+    (the argmax) and score (Snorkel's accuracy) and runs in a project."""
+    from polarlab.labelmodels import LabelModelBase
+    from polarlab.labelmodels.registry import LABEL_MODELS, make_label_model, register_label_model
+
+    monkeypatch.setitem(LABEL_MODELS, "share", None)
+    with pytest.raises(ConfigError, match=r"class .*_OnlyProba\) has no predict, score.*subclass "
+                                          r"polarlab.labelmodels.LabelModelBase") as e:
+        register_label_model("share", _OnlyProba)
+    assert e.value.column == "labelmodel.methods"
+    LABEL_MODELS["share"] = lambda n_classes: _OnlyProba(n_classes)         # by hand: checked when built
+    with pytest.raises(ConfigError, match="has no predict, score"):
+        make_label_model("share", 2)
+    p = make_project(tmp_path)
+    p.write_text(p.read_text().replace('methods = ["mv"]', 'methods = ["mv", "share"]'))
+    with pytest.raises(ConfigError, match="has no predict, score") as e:
+        run(load_project(p), progress=False)
+    assert e.value.column == "labelmodel.methods" and not (tmp_path / "out").exists()
+
+    class Share(_OnlyProba, LabelModelBase):       # its own fit and predict_proba first
+        pass
+
+    register_label_model("share", Share)
+    L = np.array([[0, 0, 1], [1, 1, -1], [0, 1, -1], [-1, -1, -1]])
+    model = make_label_model("share", 2).fit(L)
+    np.testing.assert_array_equal(model.predict(L), model.predict_proba(L).argmax(1))
+    gold = np.array([0, 1, 1, -1])
+    want = float((model.predict(L)[:2] == gold[:2]).mean())       # rows 2 and 3 tie: left out, as Snorkel does
+    assert model.score(L, gold) == {"accuracy": want}
+    result = run(load_project(p), progress=False)
+    assert "share" in result.probas

@@ -135,6 +135,38 @@ def test_a_spans_project_keeps_the_mention_types_it_names(tmp_path):
     assert res.exit_code == 2 and "mention_types" in res.output and "remove mention_types" in res.output
 
 
+
+def test_a_misspelt_mention_type_is_refused_before_the_run_starts(tmp_path):
+    """[data] mention_types = ["Desease"] after a good run: one ConfigError naming the project file, the key, the
+    data file and its types, from the checks before the run; the runs table is as the good run left it (no
+    failed run recorded)."""
+    from typer.testing import CliRunner
+
+    from polarlab.cli.main import app
+    from polarlab.jobs.status import read_runs
+
+    (tmp_path / "cdr.txt").write_text(CDR, encoding="utf-8")
+    head = '[task]\nkind = "spans"\n[data]\npath = "cdr.txt"\n'
+    tail = ('[harmonizer]\nfeatures = "shape"\n[project]\nstate_dir = "st"\n[[sources]]\ntype = "regex"\n'
+            'name = "itis"\npattern = "\\\\b\\\\w+(itis|toxicity)\\\\b"\n')
+    proj = tmp_path / "p.toml"
+    proj.write_text(head + 'mention_types = ["Disease"]\n' + tail, encoding="utf-8")
+    assert CliRunner().invoke(app, ["run", str(proj)]).exit_code == 0
+    before = read_runs(tmp_path / "st")
+    assert [r["status"] for r in before] == ["ok"]
+    proj.write_text(head + 'mention_types = ["Disease", "Desease"]\n' + tail, encoding="utf-8")
+    res = CliRunner().invoke(app, ["run", str(proj)])
+    err = " ".join(res.output.split())
+    assert res.exit_code == 2 and "key 'data.mention_types'" in err and "['Chemical', 'Disease']" in err, err
+    assert read_runs(tmp_path / "st") == before
+    from polarlab.spans.run import load_spans_project, preflight
+
+    with pytest.raises(ConfigError) as e:
+        preflight(load_spans_project(proj), proj)
+    assert (e.value.file, e.value.column) == (str(proj), "data.mention_types")
+    assert "['Desease']" in e.value.message and str(tmp_path / "cdr.txt") in e.value.message
+    assert "['Chemical', 'Disease']" in e.value.message
+
 def test_pubtator_relation_lines_are_skipped_and_a_bad_mention_line_named(tmp_path):
     """BC5CDR's relation lines (4 columns, or more) are not spans; a mention line with a bad offset is an error."""
     p = tmp_path / "rel.txt"
@@ -585,6 +617,47 @@ def test_bench_spans_out_writes_what_a_project_run_writes(tmp_path):
     project = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert project["labels"]["harmonized"] == last["rules"]["labels"]["harmonized"]
 
+
+
+def test_bench_spans_takes_mention_types_as_a_project_does(tmp_path):
+    """`polarlab bench spans --mention-type Disease` on a BC5CDR-style file scores against the Disease mentions only
+    (echoed as "mention_types" in the JSON line), as a spans project with [data] mention_types = ["Disease"] and
+    the bench's sources does; a comma list is read as the repeated option; a type no mention has is one error
+    naming the option and the file's types, before any feature is computed."""
+    from typer.testing import CliRunner
+
+    from polarlab.cli.main import app
+
+    data = tmp_path / "cdr.txt"
+    data.write_text(CDR, encoding="utf-8")
+    (tmp_path / "onto").mkdir()
+    (tmp_path / "onto" / "tiny.obo").write_text(
+        "format-version: 1.2\n\n[Term]\nid: DOID:1\nname: hepatitis\n\n[Term]\nid: DOID:2\nname: nephrotoxicity\n",
+        encoding="utf-8")
+    args = ["bench", "spans", str(data), "--ontology", str(tmp_path / "onto"), "--features", "shape"]
+    res = CliRunner().invoke(app, args + ["--state-dir", str(tmp_path / "st"), "--mention-type", "disease"],
+                             terminal_width=200)
+    assert res.exit_code == 0, res.output
+    last = json.loads(res.stdout.strip().splitlines()[-1])
+    every = sum(len(d.spans) for d in read_pubtator(data))
+    diseases = sum(len(d.spans) for d in read_pubtator(data, types=["Disease"]))
+    assert last["mention_types"] == ["disease"] and last["n_gold"] == diseases < every
+    assert last["rules"]["labels"]["harmonized"]["exact"]["n_gold"] == diseases
+    (tmp_path / "p.toml").write_text(
+        '[task]\nkind = "spans"\n[data]\npath = "cdr.txt"\nmention_types = ["disease"]\n[harmonizer]\n'
+        'features = "shape"\n[project]\nstate_dir = "st2"\n[output]\ndir = "out"\n'
+        '[[sources]]\ntype = "dictionary"\nname = "disease_ontology"\nontology = "onto"\n'
+        + "".join(f'[[sources]]\ntype = "function"\nname = "{f}"\n'
+                  for f in ("disease_heads", "disease_suffixes", "disease_acronyms")), encoding="utf-8")
+    res = CliRunner().invoke(app, ["run", str(tmp_path / "p.toml")])
+    assert res.exit_code == 0, res.output
+    project = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert project["labels"]["harmonized"] == last["rules"]["labels"]["harmonized"]
+    res = CliRunner().invoke(app, args + ["--state-dir", str(tmp_path / "st3"), "--mention-type", "Disease,Desease"],
+                             terminal_width=200)
+    err = " ".join(res.output.split())
+    assert res.exit_code == 2 and "key '--mention-type'" in err and "['Desease']" in err, err
+    assert "['Chemical', 'Disease']" in err and not (tmp_path / "st3").exists()
 
 @pytest.mark.slow
 def test_bench_spans_out_with_llm_writes_what_a_project_run_with_its_settings_writes(tmp_path):

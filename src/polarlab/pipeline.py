@@ -269,7 +269,8 @@ def preflight(project: Project, write: bool = True) -> None:
             make_label_model(m, project.task.n_classes, **config.labelmodel.options.get(m, {}))
         except PolarlabError as e:      # a setting's error names its key in the file: labelmodel.options.snorkel.lr
             e.file = e.file or file
-            e.column = f"labelmodel.options.{m}" + (f".{e.column}" if e.column else "")
+            if not (e.column or "").startswith("labelmodel."):     # not a model without predict (its own key)
+                e.column = f"labelmodel.options.{m}" + (f".{e.column}" if e.column else "")
             raise
     if HARMONIZER in methods:
         from .features.device import require_device

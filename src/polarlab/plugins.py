@@ -10,6 +10,10 @@ and that function calls the ``register_*`` functions: :func:`polarlab.sources.re
 :func:`polarlab.llm.backends.register_llm_backend`, :func:`polarlab.features.registry.register_features`, :func:`polarlab.labelmodels.registry.register_label_model`,
 :func:`polarlab.tasks.register_task_kind`, :func:`polarlab.stages.register_stage`. They are loaded once, before a
 project file is validated.
+
+A label model subclasses :class:`polarlab.labelmodels.LabelModelBase` and writes ``fit`` and ``predict_proba``; the
+base gives it ``predict`` and ``score`` (scikit-learn's mixin style). ``register_label_model`` refuses a class
+without the four methods, naming the class and what to add, so the plugin fails to load rather than a run later.
 """
 from __future__ import annotations
 

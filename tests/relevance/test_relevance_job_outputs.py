@@ -51,6 +51,41 @@ def test_status_report_and_export_of_a_bm25_relevance_project(tiny_beir, tmp_pat
     assert st["outputs"]["metrics"]["path"] == str((tmp_path / "out" / "metrics.json").resolve())
 
 
+
+def test_status_tracks_every_file_a_relevance_run_writes(tiny_beir, tmp_path):
+    """A bm25 + supervised run writes metrics.json and the trained retriever (its folder in the state); status
+    tracks both, where the project says the run writes them: the retriever moved away is "missing", back
+    "current", a file of it removed "changed since written"; without run records both predate them."""
+    import shutil
+
+    from polarlab.relevance.job import paths
+
+    project = _project(tmp_path, tiny_beir, 'methods = ["bm25", "supervised"]\n')
+    res = CliRunner().invoke(app, ["run", project, "--no-progress"])
+    assert res.exit_code == 0, res.output
+    model = tmp_path / "st" / "models" / "supervised"
+    st = _status(project)
+    assert {k: (o["status"], o["path"]) for k, o in st["outputs"].items()} == {
+        "metrics": ("current", str((tmp_path / "out" / "metrics.json").resolve())),
+        "model (supervised)": ("current", str(model.resolve()))}
+    assert {k: str(p.resolve()) for k, p in paths(project).outputs.items()} == {
+        k: o["path"] for k, o in st["outputs"].items()}
+    assert f"wrote model (supervised): {model}" in " ".join(res.output.split())
+    model.rename(tmp_path / "moved")
+    st = _status(project)
+    assert st["outputs"]["model (supervised)"]["status"] == "missing" and st["outputs"]["metrics"]["status"] == "current"
+    (tmp_path / "moved").rename(model)
+    assert _status(project)["outputs"]["model (supervised)"]["status"] == "current"
+    weights = max((p for p in model.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    weights.unlink()
+    assert _status(project)["outputs"]["model (supervised)"]["status"] == "changed since written"
+    for p in (tmp_path / "st").glob("state.sqlite*"):         # as a run from before runs were recorded left it
+        p.unlink()
+    st = _status(project)
+    assert st["runs"]["count"] == 0 and {k: o["status"] for k, o in st["outputs"].items()} == {
+        "metrics": "predates run records", "model (supervised)": "predates run records"}
+    shutil.rmtree(model)
+
 @pytest.mark.slow
 def test_a_polar_relevance_run_records_its_llm_calls_and_exports_its_labels(tiny_beir, tmp_path):
     """The embedded LLM judges the pool pairs: the first run's judgements are model calls, the second run's cache
@@ -80,3 +115,13 @@ def test_a_polar_relevance_run_records_its_llm_calls_and_exports_its_labels(tiny
     got = pd.read_json(tmp_path / "out" / "export" / "relevance.jsonl", lines=True, dtype=False)
     assert list(got.columns) == ["method", *labels.columns] and len(got) == len(labels)
     assert set(got["method"]) == {"polar"} and f"wrote {len(labels)} pairs" in res.output
+    # status tracks every file the run wrote, where the project says it writes them; one deleted is "missing"
+    from polarlab.relevance.job import paths
+
+    assert set(st["outputs"]) == {"labels (polar)", "metrics", "model (polar)"}
+    assert {k: str(p.resolve()) for k, p in paths(project).outputs.items()} == {
+        k: o["path"] for k, o in st["outputs"].items()}
+    (tmp_path / "out" / "labels_polar.csv").unlink()
+    st = _status(project)
+    assert st["outputs"]["labels (polar)"]["status"] == "missing"
+    assert {o["status"] for k, o in st["outputs"].items() if k != "labels (polar)"} == {"current"}

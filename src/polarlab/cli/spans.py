@@ -23,6 +23,10 @@ def bench_spans_cmd(
         features: str = typer.Option("minilm", help="token features of the harmonizer: minilm | shape"),
         limit: Optional[int] = typer.Option(None, help="the first N documents only"),
         correct: float = typer.Option(0.1, help="share of the harmonized spans of the LLM run re-asked"),
+        mention_type: list[str] = typer.Option([], "--mention-type",
+                                               help="keep only the gold mentions of this PubTator type (e.g. "
+                                                    "Disease; a project's [data] mention_types); repeatable or "
+                                                    "comma-separated"),
         state_dir: Path = typer.Option(Path(".polarlab"), help="cache folder (LLM answers, token features)"),
         json_out: Optional[Path] = typer.Option(None, "--json", help="also write the JSON result here"),
         out: Optional[Path] = typer.Option(None, "--out", help="also write the files a spans project run writes, per "
@@ -35,18 +39,23 @@ def bench_spans_cmd(
     spans project run (`polarlab run`) writes it: DIR/<run>/spans.jsonl (the harmonized spans, each with its
     probability and POLAR risk) and DIR/<run>/metrics.json (the run's result, when the documents have gold spans);
     a "wrote NAME: PATH" line for each comes before the JSON line, and the JSON result lists them under "outputs".
+    --mention-type Disease keeps only that type's mentions as gold (BC5CDR's Disease, not its Chemical), as a
+    project's [data] mention_types does; a type no mention has is refused before any work, naming the file's types.
     """
+    from ..data.pubtator import check_file_types
     from ..export.labels import to_json, write_json
     from ..io.outputs import check_writable
     from ..spans.bench import bench_spans
     from .main import _compact_json, _fail, _setup_logging, console
 
     _setup_logging(False)
+    types = [t.strip() for arg in mention_type for t in arg.split(",") if t.strip()]
     try:
         if out is not None:
             check_writable(out, None, "--out")
+        check_file_types(types, [data], "--mention-type")
         res = bench_spans(data, ontology, llm_docs=llm_docs, state_dir=state_dir, features=features, limit=limit,
-                          correct_budget=correct, out_dir=out)
+                          correct_budget=correct, out_dir=out, mention_types=types)
     except PolarlabError as e:
         _fail(e)
     for run in ("rules", "with_llm"):

@@ -160,7 +160,7 @@ def _read_lines(path: Path, lines: Iterable[str], check_text: bool) -> list[Docu
 
 
 def check_types(types: Sequence[str], seen: Iterable[str], where: str | None = None,
-                column: str = "linking.entity_types") -> set[str]:
+                column: str = "linking.entity_types", file: str | None = None) -> set[str]:
     """The mention types to keep, lower-cased, after checking that each of ``types`` is one of ``seen``.
 
     Args:
@@ -168,6 +168,8 @@ def check_types(types: Sequence[str], seen: Iterable[str], where: str | None = N
         seen: the type of every mention the documents have (none: nothing to check).
         where: the files read, for the message.
         column: the key that asked for ``types`` (``"linking.entity_types"``, ``"data.mention_types"``).
+        file: the project file that holds ``column``: the error names it as its file and ``where`` in the
+            message (None: the error's file is ``where``).
 
     Raises:
         ConfigError: a type no mention has (a typo, or another corpus's type), naming the files, the key and the
@@ -177,9 +179,45 @@ def check_types(types: Sequence[str], seen: Iterable[str], where: str | None = N
     found = sorted(set(seen))
     missing = sorted(t for t in types if t.strip().lower() not in {f.lower() for f in found})
     if found and missing:
-        raise ConfigError(f"no mention of type {missing}; the mentions' types are {found}", file=where,
-                          column=column, fix=f"name some of {found} (or leave the key out for all)")
+        read = f" in {where}" if file is not None and where else ""
+        raise ConfigError(f"no mention of type {missing}{read}; the mentions' types are {found}",
+                          file=file if file is not None else where, column=column,
+                          fix=f"name some of {found} (or leave the key out for all)")
     return want
+
+
+def file_mention_types(paths: Iterable[str | os.PathLike]) -> set[str]:
+    """The mention types of PubTator files, from a scan of their mention lines (no document is built, no offset
+    checked), to check a project's types before a run starts. A file that is missing, not UTF-8 or not PubTator
+    (its first line is not ``PMID|t|title``: plain text, JSONL) adds none: its reader refuses or reads it later."""
+    seen: set[str] = set()
+    for p in paths:
+        try:
+            with Path(p).open(encoding="utf-8-sig") as fh:
+                first = next((ln for ln in fh if ln.strip()), "")
+                head = first.split("|", 2)
+                if len(head) < 3 or head[1] != "t" or "\t" in head[0]:
+                    continue
+                for raw in fh:
+                    cols = raw.rstrip("\r\n").split("\t")
+                    if len(cols) >= 5 and not is_relation_line(cols):
+                        seen.add(cols[4])
+        except (OSError, UnicodeDecodeError):
+            continue
+    return seen
+
+
+def check_file_types(types: Sequence[str], paths: Sequence[str | os.PathLike], column: str,
+                     project_file: str | os.PathLike | None = None) -> None:
+    """Before a run: each of ``types`` (the project's ``column``) is a mention type of the PubTator ``paths``
+    (:func:`file_mention_types`; nothing to check when ``types`` is empty or the files have no mentions).
+
+    Raises:
+        ConfigError: naming ``project_file``, ``column``, the files and the types they have.
+    """
+    if types:
+        check_types(types, file_mention_types(paths), ", ".join(str(p) for p in paths), column,
+                    None if project_file is None else str(project_file))
 
 
 def keep_types(docs: Sequence[Document], types: Sequence[str], where: str | None = None,

@@ -20,6 +20,7 @@ from torch import nn
 
 from ..data.dataset import Dataset
 from ..errors import InputError, NotFittedError
+from ..labelmodels.base import LabelModelBase
 from ..validation import check_votes
 from .scalarize import SCALARIZATIONS, class_aggregate, scalarize_by_class
 
@@ -66,8 +67,14 @@ def _texts(data: Dataset | Sequence[str]) -> list[str]:
     return texts_of(data)
 
 
-class TransformerHarmonizer:
+class TransformerHarmonizer(LabelModelBase):
     """POLAR harmonizer with a fine-tuned sentence encoder.
+
+    The label-model protocol, with the examples' texts as ``X``: ``fit(L, X)``, ``predict_proba(L, X)``, and from
+    :class:`polarlab.labelmodels.base.LabelModelBase` ``predict(L, X)`` (the argmax; ``tie_break = "first"``) and
+    ``score(L, Y, X)``; ``X`` is a :class:`Dataset` or a list of n texts (``texts=`` is the same, by keyword),
+    not a feature matrix, and it is required: h(x) reads only the texts (``L`` is accepted and ignored after
+    ``fit``).
 
     Args:
         n_classes: k.
@@ -211,6 +218,8 @@ class TransformerHarmonizer:
                 out.append(torch.softmax(self.model_(self._batch(texts[s:s + 64])), dim=1).numpy())
         return np.concatenate(out).astype(np.float64) if out else np.zeros((0, self.n_classes))
 
-    def predict(self, L: np.ndarray | None = None, texts: Dataset | Sequence[str] | None = None) -> np.ndarray:
-        """Argmax of h(x), shape (n,)."""
-        return self.predict_proba(L, texts).argmax(axis=1)
+    def predict(self, L: np.ndarray | None = None, X: Dataset | Sequence[str] | None = None, *,
+                texts: Dataset | Sequence[str] | None = None) -> np.ndarray:
+        """Labels, shape (n,): the argmax of h(x) for the examples ``X`` (or ``texts=``), as every label model's
+        :meth:`LabelModelBase.predict` (``tie_break = "first"``)."""
+        return super().predict(L, X if X is not None else texts)

@@ -1,7 +1,7 @@
 """One row of the project state's ``runs`` table per run of a spans, linking or relevance project.
 
 The row's report holds what ``polarlab status`` and ``report`` read back: ``kind``; ``inputs`` (path -> SHA-256 of
-every input file when the run started); ``outputs`` (name -> path, size, mtime_ns of each file written);
+every input file when the run started); ``outputs`` (name -> path, size, mtime_ns of each file or folder written);
 ``counts`` (what was labelled); ``llm`` (LLM step -> :class:`polarlab.llm.stats.LLMRunStats` keys: calls made,
 cache hits, ...). The row's ``config_hash`` hashes the project file's tables.
 """
@@ -51,10 +51,22 @@ def input_hashes(paths: Iterable[Path]) -> dict[str, str]:
     return out
 
 
+def size_and_mtime(path: Path) -> tuple[int, int]:
+    """A written file's size and modification time (ns); a folder's (a trained model): the total size of the files
+    under it and the latest of their times, so a file in it removed or rewritten changes them."""
+    path = Path(path)
+    if not path.is_dir():
+        st = path.stat()
+        return st.st_size, st.st_mtime_ns
+    stats = [p.stat() for p in _files(path)]
+    return sum(s.st_size for s in stats), max((s.st_mtime_ns for s in stats), default=path.stat().st_mtime_ns)
+
+
 def stamp(path: Path) -> dict[str, Any]:
-    """A written file's path, size and modification time (how status notices that it was changed since)."""
-    st = Path(path).stat()
-    return {"path": str(Path(path).resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    """A written file's (or folder's) path, size and modification time (how status notices that it was changed
+    since: :func:`size_and_mtime`)."""
+    size, mtime = size_and_mtime(path)
+    return {"path": str(Path(path).resolve()), "size": size, "mtime_ns": mtime}
 
 
 @contextmanager

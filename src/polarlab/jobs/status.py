@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .kind import JobKind
-from .record import config_hash, input_hashes
+from .record import config_hash, input_hashes, size_and_mtime
 
 
 def _utc(t: float) -> str:
@@ -70,8 +70,7 @@ def output_status(out: dict[str, Any], stale: str | None) -> dict[str, Any]:
     info: dict[str, Any] = {"path": str(path)}
     if not path.exists():
         return {**info, "status": "missing"}
-    st = path.stat()
-    if (st.st_size, st.st_mtime_ns) != (out["size"], out["mtime_ns"]):
+    if size_and_mtime(path) != (out["size"], out["mtime_ns"]):
         return {**info, "status": "changed since written", "why": "the file was rewritten after the run"}
     return {**info, "status": "stale", "why": stale} if stale else {**info, "status": "current"}
 

@@ -50,7 +50,7 @@ def check_tie_break(tie_break: str) -> str:
 
 
 def break_ties(P: np.ndarray, tie_break: str, seed: int = 0) -> np.ndarray:
-    """Labels from distributions with a tie policy (see the module).
+    """Labels of distributions, with a tie policy (see the module).
 
     Args:
         P: shape (n, k), rows sum to 1.

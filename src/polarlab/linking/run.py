@@ -79,6 +79,21 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
             frame.to_parquet(tmp, index=False)
 
 
+def preflight(project: LinkingProject, base_dir: str | Path = ".", project_file: str | Path | None = None) -> None:
+    """The checks of a linking project that read no ontology and no model, before its run starts (and is
+    recorded): each of ``[linking] entity_types`` is a mention type of the PubTator corpus files (a scan of their
+    mention lines, :func:`polarlab.data.pubtator.check_file_types`).
+
+    Raises:
+        ConfigError: naming the project file, the key, the corpus files and the types they have.
+    """
+    from ..data.pubtator import check_file_types
+
+    base = Path(base_dir)
+    corpus = [Path(p) if Path(p).is_absolute() else base / p for p in project.linking.corpus]
+    check_file_types(project.linking.entity_types, corpus, "linking.entity_types", project_file)
+
+
 def run_linking(project: LinkingProject, base_dir: str | Path = ".", output_dir: str | Path | None = None,
                 state_dir: str | Path | None = None) -> LinkingOutputs:
     """Run a ``[task] kind = "linking"`` project: load the ontology and corpus, link, write the labels
@@ -94,6 +109,7 @@ def run_linking(project: LinkingProject, base_dir: str | Path = ".", output_dir:
     res = lambda p: Path(p) if Path(p).is_absolute() else base / p  # noqa: E731
     out = Path(output_dir) if output_dir else res(project.output.dir)
     check_writable(out, None, "output.dir")             # before the slow work, not after it
+    preflight(project, base)
     cfg = project.linking
     ontology = load_ontology([res(p) for p in project.ontology.paths])
     docs = read_link_corpus([res(p) for p in cfg.corpus], cfg.mentions)
@@ -183,6 +199,7 @@ def run_project(path: str | Path, output_dir: str | Path | None = None, progress
 
     path = Path(path)
     project = load_linking_project(path)
+    preflight(project, path.parent, path)          # a wrong entity type: no run recorded, nothing loaded
     where = job_paths(project, path.parent)
     with recorded_run(path, "linking", where.state_dir, where.inputs) as notes:   # polarlab status reads it
         res = run_linking(project, base_dir=path.parent, output_dir=output_dir)

@@ -466,12 +466,15 @@ def run_project(path: str | os.PathLike, output_dir: str | os.PathLike | None = 
 
 def write_outputs(result: dict, output_dir: str | os.PathLike) -> dict[str, Path]:
     """Write ``<output_dir>/metrics.json`` (the result of :func:`run_relevance`, run with ``labels_dir=output_dir``,
-    which wrote the labels files; strict JSON, NaN / ±inf as null) and return every output file by name:
-    ``labels (<method>)`` and ``metrics``. A project run and ``polarlab bench relevance --out DIR`` write their
-    outputs through this one function."""
+    which wrote the labels files; strict JSON, NaN / ±inf as null) and return everything the run wrote by name:
+    ``labels (<method>)`` (each POLAR method's pair labels), ``metrics``, and ``model (<method>)`` (the folder of
+    each retriever it trained, in the state folder: ``models/<method>``, self-training's last round). A project
+    run and ``polarlab bench relevance --out DIR`` write their outputs through this one function; ``polarlab
+    status`` tracks every one."""
     from ..io.atomic import write_text
     from ..io.jsonout import dumps
 
     metrics = Path(output_dir) / "metrics.json"
     write_text(metrics, dumps(result, indent=2, default=str))
-    return {**{f"labels ({m})": Path(p) for m, p in result.get("labels", {}).items()}, "metrics": metrics}
+    models = {f"model ({m})": Path(r["model"]) for m, r in result.get("retrievers", {}).items() if r.get("model")}
+    return {**{f"labels ({m})": Path(p) for m, p in result.get("labels", {}).items()}, "metrics": metrics, **models}

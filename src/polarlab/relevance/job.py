@@ -7,15 +7,37 @@ from ..jobs.export import write_table
 from ..jobs.kind import ExportFormat, JobKind, JobPaths
 
 
+#: The methods that write pair labels (``labels_<method>.csv``) and those that train a retriever
+#: (``models/<method>`` in the state folder).
+LABELLING = ("polar", "polar_self_training")
+TRAINING = ("llm_labels", "polar", "polar_self_training", "supervised")
+
+
+def _last_round(folder: Path) -> Path:
+    """Self-training's retriever: its last round's folder (``round<r>``, the highest r there; ``round0`` if none)."""
+    rounds = [p for p in folder.glob("round*") if p.name[5:].isdigit()] if folder.is_dir() else []
+    return max(rounds, key=lambda p: int(p.name[5:]), default=folder / "round0")
+
+
+def output_paths(methods, out: Path, state: Path) -> dict[str, Path]:
+    """Where a run of ``methods`` writes each of its outputs, by the names
+    :func:`polarlab.relevance.experiment.write_outputs` gives them: the labels of each POLAR method, metrics.json,
+    each trained retriever's folder."""
+    labels = {f"labels ({m})": out / f"labels_{m}.csv" for m in methods if m in LABELLING}
+    models = {f"model ({m})": _last_round(state / "models" / m) if m == "polar_self_training"
+              else state / "models" / m for m in methods if m in TRAINING}
+    return {**labels, "metrics": out / "metrics.json", **models}
+
+
 def paths(project_file: Path) -> JobPaths:
-    """The state folder and the BEIR folder a relevance run reads."""
+    """The state folder, the BEIR folder a relevance run reads and every file it writes (without ``--out``)."""
     from ..project import read_toml
     from .config import load_relevance_project
 
     config = load_relevance_project(project_file)
-    state = read_toml(project_file).get("project", {}).get("state_dir", ".polarlab")
+    state = Path(project_file).parent / read_toml(project_file).get("project", {}).get("state_dir", ".polarlab")
     out = Path(project_file).parent / "out"         # run_project's default output folder
-    return JobPaths(Path(project_file).parent / state, (Path(config.data),), {"metrics": out / "metrics.json"})
+    return JobPaths(state, (Path(config.data),), output_paths(config.methods, out, state))
 
 
 def _pairs(outputs: dict[str, Path], dest: Path) -> int:

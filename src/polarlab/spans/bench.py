@@ -117,11 +117,14 @@ def _one_run(docs, X, cfg: SpansConfig, correct_fraction: float = 0.0,
 
 def bench_spans(data: Path, ontology: Path, *, llm_docs: int = 0, state_dir: Path = Path(".polarlab"),
                 features: str = "minilm", limit: int | None = None, correct_budget: float = 0.1,
-                max_tokens: int = 24, n_threads: int = 1, out_dir: Path | None = None) -> dict:
+                max_tokens: int = 24, n_threads: int = 1, out_dir: Path | None = None,
+                mention_types: Sequence[str] = ()) -> dict:
     """The benchmark's JSON result (see the module docstring).
 
     Args:
         data: the NCBI-disease PubTator file to score (the test split).
+        mention_types: keep only the mentions of these PubTator types as gold (a project's ``[data]
+            mention_types``; case-insensitive; empty = every type); echoed as ``"mention_types"``.
         ontology: the Disease Ontology folder.
         llm_docs: documents (a prefix) for the run with the LLM; 0 skips it.
         correct_budget: share of the harmonized spans of the LLM run re-asked (riskiest first).
@@ -129,18 +132,23 @@ def bench_spans(data: Path, ontology: Path, *, llm_docs: int = 0, state_dir: Pat
             ``out_dir/<run>/spans.jsonl`` (the harmonized spans with probability and risk) and
             ``out_dir/<run>/metrics.json`` (the run's result); listed under ``"outputs"`` (name -> path).
     """
+    from ..data.pubtator import check_file_types
+
+    types = list(mention_types)
+    check_file_types(types, [data], "mention_types")       # a typo: refused before features or sources
     t0 = time.perf_counter()
-    docs = read_pubtator(data)
+    docs = read_pubtator(data, types=types)
     docs = docs[:limit] if limit else docs
     X = _features(docs, features, state_dir)
     t_feat = time.perf_counter() - t0
-    base = {"data": {"path": str(data)}, "state_dir": str(state_dir), "harmonizer": {"features": features}}
+    base = {"data": {"path": str(data), "mention_types": types}, "state_dir": str(state_dir),
+            "harmonizer": {"features": features}}
     cfg = SpansConfig.model_validate({**base, "sources": rule_sources(ontology)})
     where = (lambda run: Path(out_dir) / run / "spans.jsonl") if out_dir is not None else (lambda run: None)
     rules, written = _one_run(docs, X, cfg, output=where("rules"))
     outputs = {f"{name} (rules)": path for name, path in written.items()}
-    result = {"dataset": Path(data).name, "n_docs": len(docs), "n_gold": sum(len(d.spans) for d in docs),
-              "features": features, "rules": rules}
+    result = {"dataset": Path(data).name, "mention_types": types, "n_docs": len(docs),
+              "n_gold": sum(len(d.spans) for d in docs), "features": features, "rules": rules}
     if llm_docs:
         sub = docs[:llm_docs]
         n_tok = sum(len(tokenize(d.text)) for d in sub)

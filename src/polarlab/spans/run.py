@@ -469,6 +469,21 @@ def load_spans_project(path: str | Path) -> SpansConfig:
         raise config_error(e, SpansConfig, file=str(path)) from None
 
 
+def preflight(cfg: SpansConfig, project_file: str | Path | None = None) -> None:
+    """The checks of a spans project that read no model, before its run starts (and is recorded): every source's
+    label is one of ``[task] types`` (:func:`check_labels`), and each of ``[data] mention_types`` is a mention type
+    of the PubTator file (a scan of its mention lines, :func:`polarlab.data.pubtator.check_file_types`).
+
+    Raises:
+        ConfigError: naming the project file, the key and the fix (for a type: the file's types).
+    """
+    from ..data.pubtator import check_file_types
+
+    check_labels(cfg)
+    if cfg.data.format == "pubtator":
+        check_file_types(cfg.data.mention_types, [cfg.data.path], "data.mention_types", project_file)
+
+
 def run_project(path: str | Path, output_dir: str | Path | None = None, progress: bool = True) -> dict[str, Path]:
     """``polarlab run`` of a ``[task] kind = "spans"`` project: harmonized spans with probability and risk
     (``[output] spans``) and ``metrics.json`` beside them when the documents carry gold spans."""
@@ -482,6 +497,7 @@ def run_project(path: str | Path, output_dir: str | Path | None = None, progress
         cfg.output = Path(path).parent / "out" / "spans.jsonl"
     output, cfg.output = Path(cfg.output), None
     check_writable(output.parent, str(path), "output.dir")
+    preflight(cfg, path)
     where = job_paths(cfg, output)
     with recorded_run(Path(path), "spans", where.state_dir, where.inputs) as notes:   # polarlab status reads it
         res = run_spans(cfg)
