@@ -6,10 +6,12 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from polarlab.cli.main import app
+from polarlab.errors import ConfigError
 from polarlab.jobs.status import read_runs
 from polarlab.linking.review import NONE_OF_THESE
 from polarlab.review.app import TOKEN_HEADER, create_app
@@ -112,3 +114,43 @@ def test_review_refuses_what_it_cannot_review(link_project, tmp_path):
     res = CliRunner().invoke(app, ["review", str(link_project), "--tui", "--reviewer", "x", "--split", "train"])
     assert res.exit_code != 0 and "--split" in res.output and "no splits" in res.output
     assert _runs(link_project) == 0
+
+
+@pytest.mark.parametrize("options", [["--batch-size", "5"], ["--batch-size", "20"], ["--schedule", "list:0.1,0.2"],
+                                     ["--accepted", "lock"], ["--split", "train"],
+                                     ["--slices", "slices.py", "--slice", "short"]])
+def test_review_refuses_the_options_a_linking_review_does_not_use(link_project, options):
+    """Each `review serve` option the fixed queue does not use (given on the command line, even at its default value):
+    one error naming it and why, before the project runs; nothing is silently ignored."""
+    res = CliRunner().invoke(app, ["review", str(link_project), "--tui", "--reviewer", "x", *options])
+    assert res.exit_code != 0
+    out = " ".join(res.output.split())
+    assert f"a linking review does not use {options[0]}" in out and "no self-paced refit rounds" in out, out
+    assert f"Fix: leave out {options[0]}" in out
+    assert _runs(link_project) == 0
+
+
+def test_review_refuses_unused_settings_from_python_and_for_spans(link_project, tmp_path):
+    """The same check for a Python caller (the settings that differ from ReviewConfig's defaults) and for a spans
+    project (the kind's registry entry says what it uses)."""
+    with pytest.raises(ConfigError, match="does not use --batch-size, --accepted") as e:
+        review_kind("linking").open(link_project, ReviewConfig(batch_size=5, accepted="lock"), False)
+    assert e.value.column == "--batch-size"
+    assert _runs(link_project) == 0
+    spans = tmp_path / "spans.toml"
+    spans.write_text('[task]\nkind = "spans"\n', encoding="utf-8")
+    res = CliRunner().invoke(app, ["review", str(spans), "--tui", "--reviewer", "x", "--schedule", "list:0.2"])
+    assert res.exit_code != 0 and "a spans review does not use --schedule" in " ".join(res.output.split())
+
+
+def test_linking_review_honours_budget_target_audits_and_double_review(link_project):
+    """--budget, --target, --audit-share and --double-review are the fixed queue's own settings: they are kept."""
+    res = CliRunner().invoke(app, ["review", str(link_project), "--tui", "--reviewer", "x", "--no-progress",
+                                   "--budget", "3", "--target", "0.99", "--audit-share", "0.4", "--double-review"],
+                             input="q\n")
+    assert res.exit_code == 0, res.output
+    store = review_kind("linking").open(link_project, ReviewConfig(budget=3, target=0.99, audit_share=0.4,
+                                                                   reviews_per_item=2), False).store
+    meta = store.meta()
+    assert (meta["budget"], meta["target"], meta["audit_share"], meta["reviews_per_item"]) == (3, 0.99, 0.4, 2)
+    assert sum(it.kind == "audit" for it in store.items()) == 2          # ceil(0.4 * 3) random checks

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ..review.fixed import FixedQueue, check_config, fill, no_slices, saved_outputs, with_audits
+from ..review.fixed import (FIXED_SETTINGS, FixedQueue, check_config, fill, no_slices, saved_outputs,
+                            why_fixed, with_audits)
 from ..review.kinds import ReviewKind
 from ..review.store import Item, ReviewStore
 
@@ -112,7 +113,7 @@ def open_review(project_file: Path, config, progress: bool = False) -> FixedQueu
     from .job import read_links
 
     project_file = Path(project_file)
-    check_config("linking", config)
+    check_config(REVIEW, config)
     outputs = saved_outputs(project_file, "linking", ("labels", "candidates"), progress)
     frame = read_links(outputs["labels"])
     payloads = link_payloads(frame, read_candidates(outputs["candidates"]), outputs["candidates"])
@@ -160,4 +161,5 @@ def apply_link_answers(frame: pd.DataFrame, store: ReviewStore) -> pd.DataFrame:
 
 
 REVIEW = ReviewKind(name="linking", open=open_review, store_path=review_store_path, labels=reviewed_links,
-                    scope=no_slices("linking"))
+                    scope=no_slices("linking"), honours=FIXED_SETTINGS,
+                    why_not=why_fixed("links"))
