@@ -17,6 +17,7 @@ from polarlab.linking.review import NONE_OF_THESE
 from polarlab.review.app import TOKEN_HEADER, create_app
 from polarlab.review.kinds import review_kind
 from polarlab.review.session import ReviewConfig
+from polarlab.review.tui import describe
 
 TOKEN = "tok"
 
@@ -154,3 +155,33 @@ def test_linking_review_honours_budget_target_audits_and_double_review(link_proj
     meta = store.meta()
     assert (meta["budget"], meta["target"], meta["audit_share"], meta["reviews_per_item"]) == (3, 0.99, 0.4, 2)
     assert sum(it.kind == "audit" for it in store.items()) == 2          # ceil(0.4 * 3) random checks
+
+
+def test_linking_review_shows_the_llm_linkers_answer_and_its_risk(link_project, monkeypatch):
+    """With the LLM linker (a registered scoring backend, as in test_linking_llm.py) each item's LLM line holds its
+    link (the labels file's vote_llm) and that link's POLAR risk (from candidates.jsonl); the other linkers' top
+    links stay in the list beside it. Without it, no LLM line."""
+    from test_linking_llm import FakeBackend
+
+    from polarlab.llm.backends import LLM_BACKENDS, BackendSettings, register_llm_backend
+
+    class FakeSettings(BackendSettings):
+        prefer: str = "carcinoma"
+
+    monkeypatch.setattr("polarlab.llm.backends.LLM_BACKENDS", dict(LLM_BACKENDS))   # registered for this test only
+    register_llm_backend("fake_review", FakeSettings, lambda cfg: FakeBackend(cfg.prefer))
+    link_project.write_text(link_project.read_text().replace("[output]", '[linking.llm]\nbackend = "fake_review"\n'
+                                                             "[output]"), encoding="utf-8")
+    store = review_kind("linking").open(link_project, ReviewConfig(), False).store
+    links = _links(link_project)
+    cands = [json.loads(ln) for ln in (link_project.parent / "out" / "candidates.jsonl").read_text().splitlines()]
+    assert "vote_llm" in links.columns and len(cands) == len(links)
+    for it in store.items():
+        vote, llm = links.loc[it.row, "vote_llm"], it.payload["llm"]
+        want = cands[it.row]["llm"]
+        assert llm["name"] == "linker" and ((vote == "" and want is None) or want["id"] == vote)
+        assert llm["answer"] == ("no link" if want is None else f"{want['name']} ({vote})")
+        assert llm["risk"] == (None if want is None else want["risk"]) and (want is None or 0 <= want["risk"] <= 1)
+        assert [r["name"] for r in it.payload["rules"]] == ["exact", "sparse"]
+    assert any(c["llm"] for c in cands)
+    assert "LLM linker: " in describe(store.items()[0].payload | {"id": "x", "row": 0, "kind": "risk"}, [])

@@ -7,7 +7,8 @@ linker's answers and the encoder's vectors are cached, so nothing paid is asked 
 :class:`polarlab.review.store.Item` of the project state's review store: its sentence with the mention marked,
 ``choices`` = the harmonizer's top candidates (id and name, best first; the first is the labels file's link)
 and "none of these" last, the machine's answer = choice 0, its risk = the link's POLAR risk, each linker's top
-link beside it. Random checks are drawn per risk stratum, as in the classification review, for the estimate.
+link beside it, and with the LLM linker ([linking.llm]) its link and that link's POLAR risk on a line of its own
+(the page's and the terminal's LLM line). Random checks are drawn per risk stratum, as in the classification review, for the estimate.
 No refits (the self-paced rounds are for classification projects).
 
 :func:`reviewed_links` is the labels file with the answers applied (``polarlab review status --export``).
@@ -27,6 +28,8 @@ from ..review.kinds import ReviewKind
 from ..review.store import Item, ReviewStore
 
 NONE_OF_THESE = "none of these"
+#: the labels file's column of the LLM linker's top link ([linking.llm])
+LLM_VOTE = "vote_llm"
 
 
 def _paths(project_file: Path):
@@ -74,14 +77,31 @@ def link_payloads(frame: pd.DataFrame, candidates: list[dict], where: Path) -> l
         choices = [{**c, "label": f"{c['name']} ({c['id']})"} for c in cand["candidates"]]
         choices.append({"id": "", "name": "", "xrefs": "", "label": NONE_OF_THESE})
         a = int(cand["sentence_start"])
+        llm = llm_answer(cand, row, names)
         rules = [{"name": v[len("vote_"):], "label": f"{names.get(row[v], row[v])} ({row[v]})" if row[v] else
-                  "no link", "explain": None} for v in votes]
+                  "no link", "explain": None} for v in votes if llm is None or v != LLM_VOTE]
         out.append({"text": cand["sentence"], "entities": [{"start": int(row["start"]) - a, "end": int(row["end"]) - a}],
                     "mention": str(row["mention"]), "document_id": str(row["document_id"]), "choices": choices,
                     "label": 0, "probability": float(row["probability"]), "risk": float(row["risk"]),
-                    "labels_file": None, "llm": None, "rules": rules, "rules_title": "Each linker's top link:",
+                    "labels_file": None, "llm": llm, "rules": rules, "rules_title": "Each linker's top link:",
                     "rule_kind": "linker", "corrections": []})
     return out
+
+
+def llm_answer(cand: dict, row: dict, names: dict[str, str]) -> dict | None:
+    """The LLM linker's answer for the page's and the terminal's LLM line (``name``, ``answer``, ``risk``), or None
+    without the LLM linker: from the candidates file's ``llm`` (its link and POLAR risk), else (a run written before
+    that field) from the labels file's ``vote_llm`` column (named when it is one of the candidates ``names``: id ->
+    name), with no risk."""
+    if "llm" in cand:
+        got = cand["llm"]
+        return {"name": "linker", "answer": f"{got['name']} ({got['id']})" if got else "no link",
+                "risk": None if not got else got.get("risk")}
+    if LLM_VOTE in row:
+        vote = row[LLM_VOTE]
+        answer = (f"{names[vote]} ({vote})" if vote in names else str(vote)) if vote else "no link"
+        return {"name": "linker", "answer": answer, "risk": None}
+    return None
 
 
 def linker_disagreement(frame: pd.DataFrame) -> np.ndarray:
