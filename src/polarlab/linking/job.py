@@ -22,7 +22,8 @@ def job_paths(project, base: Path) -> JobPaths:
     inputs = [*project.ontology.paths, *cfg.corpus, *cfg.unlabelled]
     labels = res(project.output.dir) / project.output.labels        # as linking.run.write_outputs names them
     outputs = {"labels": labels, "review": labels.with_name(f"review{labels.suffix}"),
-               "metrics": res(project.output.dir) / "metrics.json"}
+               "metrics": res(project.output.dir) / "metrics.json",
+               "candidates": res(project.output.dir) / "candidates.jsonl"}
     return JobPaths(res(project.project.get("state_dir", ".polarlab")), tuple(res(p) for p in inputs), outputs)
 
 
