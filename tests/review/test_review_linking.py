@@ -17,6 +17,7 @@ from polarlab.linking.review import NONE_OF_THESE
 from polarlab.review.app import TOKEN_HEADER, create_app
 from polarlab.review.kinds import review_kind
 from polarlab.review.session import ReviewConfig
+from polarlab.review.store import ReviewStore
 from polarlab.review.tui import describe
 
 TOKEN = "tok"
@@ -185,3 +186,61 @@ def test_linking_review_shows_the_llm_linkers_answer_and_its_risk(link_project, 
         assert [r["name"] for r in it.payload["rules"]] == ["exact", "sparse"]
     assert any(c["llm"] for c in cands)
     assert "LLM linker: " in describe(store.items()[0].payload | {"id": "x", "row": 0, "kind": "risk"}, [])
+
+
+def test_linking_review_answer_with_any_ontology_id(link_project):
+    """A reviewer answers with an ontology id outside the item's choices (`other`): it is checked against the ids of
+    the ontology the project loaded (an unknown one is a 422 naming it, a label and an id together too), stored as
+    one more choice of that item, and the export links the mention to it (id, name, xrefs). An id among the
+    choices is that choice; a classification app (no lookup) refuses typed ids."""
+    from polarlab.ontology import load_ontology
+
+    session = review_kind("linking").open(link_project, ReviewConfig(audit_share=0.0, budget=50), False)
+    onto = load_ontology(link_project.parent / "onto")
+    client = TestClient(create_app(session.store, TOKEN, lookup=session.lookup))
+    headers = {TOKEN_HEADER: TOKEN}
+    first = client.get("/api/next", params={"reviewer": "ann"}, headers=headers).json()["item"]
+    assert first["other"].startswith("any id of the project's ontology")
+    outside = [e for e in onto.ids if e not in {c["id"] for c in first["choices"]}]
+    assert outside, "the fixture's riskiest item should miss some ontology id among its choices"
+    for body, why in (({"other": "DOID:999"}, "'DOID:999' is not an id of the project's ontology (6 terms in "),
+                      ({"other": outside[0], "label": 0}, "a label or an other id, not both")):
+        r = client.post("/api/answer", json={"reviewer": "ann", "row": first["row"], **body}, headers=headers)
+        assert r.status_code == 422 and why in r.json()["error"], r.text
+    assert session.store.status()["reviewed"] == 0
+    r = client.post("/api/answer", json={"reviewer": "ann", "row": first["row"], "other": outside[0].lower()},
+                    headers=headers)
+    assert r.status_code == 200, r.text
+    it = next(i for i in session.store.items() if i.row == first["row"])
+    assert it.payload["choices"][:-1] == first["choices"] and it.payload["choices"][-1]["id"] == outside[0]
+    second = client.get("/api/next", params={"reviewer": "ann"}, headers=headers).json()["item"]
+    r = client.post("/api/answer", json={"reviewer": "ann", "row": second["row"], "other": second["choices"][1]["id"]},
+                    headers=headers)
+    assert r.status_code == 200 and session.store.human_labels(7)[0][second["row"]] == 1      # a choice's own id
+
+    got = review_kind("linking").labels(link_project, session.store)
+    term = onto.terms[outside[0]]
+    assert got.loc[first["row"], ["linked_id", "name", "source", "reviewers"]].tolist() == [
+        outside[0], term.name, "human", "ann"]
+    assert got.loc[first["row"], "xrefs"] == "|".join(sorted(x for x in term.xrefs if x.startswith("MESH:")))
+    assert got.loc[second["row"], "linked_id"] == second["choices"][1]["id"]
+
+    plain = TestClient(create_app(session.store, TOKEN))
+    third = plain.get("/api/next", params={"reviewer": "bob"}, headers=headers).json()["item"]
+    r = plain.post("/api/answer", json={"reviewer": "bob", "row": third["row"], "other": outside[0]}, headers=headers)
+    assert r.status_code == 422 and "takes no typed ids" in r.json()["error"]
+
+
+def test_linking_review_terminal_types_an_ontology_id(link_project):
+    """In the terminal, `o` then an id answers with it (an unknown id: "not saved", the same item again)."""
+    res = CliRunner().invoke(app, ["review", str(link_project), "--tui", "--reviewer", "eve", "--no-progress",
+                                   "--budget", "5"], input="o\nDOID:999\no\nDOID:6\nq\n")
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.output.split())
+    assert "o=other id" in out and "'DOID:999' is not an id of the project's ontology" in out, out
+    assert "1 answers stored" in out
+    kind = review_kind("linking")
+    store = kind.store_path(link_project)
+    got = kind.labels(link_project, ReviewStore(store))
+    assert got.loc[got["source"] == "human", ["linked_id", "name", "reviewers"]].values.tolist() == [
+        ["DOID:6", "Duchenne muscular dystrophy", "eve"]]

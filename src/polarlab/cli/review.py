@@ -114,7 +114,7 @@ def serve(ctx: typer.Context, project: Path = typer.Argument(..., help="the proj
 
         name = reviewer or typer.prompt("your name")
         n = run_tui(session.store, name, on_answer=session,     # item texts as they are (no rich markup)
-                    write=lambda line: console.print(line, markup=False, highlight=False))
+                    write=lambda line: console.print(line, markup=False, highlight=False), lookup=session.lookup)
         session.sync()
         console.print(f"{n} answers stored in {session.store.path}")
         return
@@ -143,7 +143,7 @@ def _serve(session, host: str, port: int, token: Optional[str], no_browser: bool
 
     token = token or new_token()
     app = create_app(session.store, token, title=f"polarlab review · {session.store.meta().get('task', '')}",
-                     on_answer=session)
+                     on_answer=session, lookup=session.lookup)
     server = ReviewServer(app, host, port).start()
     url = f"{server.url}/?token={token}"
     console.print(f"review server at {server.url}  token: {token}")

@@ -16,7 +16,9 @@ No refits (the self-paced rounds are for classification projects).
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +32,59 @@ from ..review.store import Item, ReviewStore
 NONE_OF_THESE = "none of these"
 #: the labels file's column of the LLM linker's top link ([linking.llm])
 LLM_VOTE = "vote_llm"
+#: what the page and the terminal ask for when a reviewer answers with an id outside the choices (payload ``other``)
+OTHER_PROMPT = "any id of the project's ontology"
+
+
+class OntologyIds:
+    """Any id of a linking project's ontology as a review answer (the session's ``lookup``, for the app's and the
+    terminal's typed ids): ``lookup(entity_id)`` -> the choice it stands for (``id``, ``name``, ``xrefs`` in the
+    project's ``output_xrefs``, ``label``), which the store appends to the item's choices.
+
+    The ontology is the one the project's run loaded (:func:`polarlab.linking.run.project_ontology`), read once, on
+    the first typed id (a big ontology takes seconds; a review that types none never reads it), then kept. An id is
+    matched as the ontology writes it, else ignoring case.
+
+    Raises (on call):
+        InputError: an id the ontology does not have (the app answers 422 with its message).
+    """
+
+    def __init__(self, project_file: Path) -> None:
+        self.project_file = Path(project_file)
+        self._lock = threading.Lock()
+        self._ids: dict[str, dict[str, Any]] | None = None
+        self._folded: dict[str, str] = {}
+        self._files: str = ""
+
+    def _load(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            if self._ids is None:
+                from .choices import xrefs_of
+                from .config import load_linking_project
+                from .run import project_ontology
+
+                project = load_linking_project(self.project_file)
+                onto = project_ontology(project, self.project_file.parent)
+                prefixes = {p.upper() for p in project.linking.output_xrefs}
+                self._ids = {e: {"id": e, "name": t.name, "xrefs": xrefs_of(onto, e, prefixes),
+                                 "label": f"{t.name} ({e})", "typed": True} for e, t in onto.terms.items()}
+                self._folded = {e.casefold(): e for e in self._ids}
+                self._files = ", ".join(str(f) for f in onto.files)
+            return self._ids
+
+    def __call__(self, entity_id: str) -> dict[str, Any]:
+        from ..errors import InputError
+
+        ids = self._load()
+        key = (entity_id or "").strip()
+        key = key if key in ids else self._folded.get(key.casefold(), key)
+        if key not in ids:
+            example = next(iter(ids), "")
+            raise InputError(f"{entity_id.strip()!r} is not an id of the project's ontology ({len(ids)} terms in "
+                             f"{self._files})", column="other",
+                             fix=f"type an id as the ontology writes it (e.g. {example}), or pick one of the item's "
+                                 "choices")
+        return dict(ids[key])
 
 
 def _paths(project_file: Path):
@@ -82,6 +137,7 @@ def link_payloads(frame: pd.DataFrame, candidates: list[dict], where: Path) -> l
                   "no link", "explain": None} for v in votes if llm is None or v != LLM_VOTE]
         out.append({"text": cand["sentence"], "entities": [{"start": int(row["start"]) - a, "end": int(row["end"]) - a}],
                     "mention": str(row["mention"]), "document_id": str(row["document_id"]), "choices": choices,
+                    "other": OTHER_PROMPT + (f", e.g. {choices[0]['id']}" if len(choices) > 1 else ""),
                     "label": 0, "probability": float(row["probability"]), "risk": float(row["risk"]),
                     "labels_file": None, "llm": llm, "rules": rules, "rules_title": "Each linker's top link:",
                     "rule_kind": "linker", "corrections": []})
@@ -141,7 +197,7 @@ def open_review(project_file: Path, config, progress: bool = False) -> FixedQueu
     store = ReviewStore(review_store_path(project_file))
     fill(store, with_audits(link_items(frame, payloads), config.audit_share, allowed), config, labels=[],
          project=str(project_file), task=f"linking · {project_file.name}", kind="linking")
-    return FixedQueue(store)
+    return FixedQueue(store, lookup=OntologyIds(project_file))
 
 
 def reviewed_links(project_file: Path, store: ReviewStore) -> pd.DataFrame:

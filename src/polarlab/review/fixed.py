@@ -19,10 +19,14 @@ log = logging.getLogger(__name__)
 
 
 class FixedQueue:
-    """A session whose items keep their machine labels and order (no refits): the queue as it was filled."""
+    """A session whose items keep their machine labels and order (no refits): the queue as it was filled.
 
-    def __init__(self, store: ReviewStore) -> None:
+    ``lookup``: the kind's typed answers (an id -> the choice it stands for; the app's and the terminal's
+    ``lookup``), None = none (a linking review: :class:`polarlab.linking.review.OntologyIds`)."""
+
+    def __init__(self, store: ReviewStore, lookup: Callable[[str], dict] | None = None) -> None:
         self.store = store
+        self.lookup = lookup
 
     def sync(self) -> bool:
         """Nothing to refit; returns False."""
