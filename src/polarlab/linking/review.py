@@ -8,8 +8,9 @@ linker's answers and the encoder's vectors are cached, so nothing paid is asked 
 ``choices`` = the harmonizer's top candidates (id and name, best first; the first is the labels file's link)
 and "none of these" last, the machine's answer = choice 0, its risk = the link's POLAR risk, each linker's top
 link beside it, and with the LLM linker ([linking.llm]) its link and that link's POLAR risk on a line of its own
-(the page's and the terminal's LLM line). Random checks are drawn per risk stratum, as in the classification review, for the estimate.
-No refits (the self-paced rounds are for classification projects).
+(the page's and the terminal's LLM line). Random checks are drawn per risk stratum, as in the classification review,
+for the estimate. No refits (the self-paced rounds are for classification projects). Besides the choices a reviewer
+may answer with any id of the project's ontology (:class:`OntologyIds`, the session's ``lookup``).
 
 :func:`reviewed_links` is the labels file with the answers applied (``polarlab review status --export``).
 """
