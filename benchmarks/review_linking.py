@@ -4,10 +4,12 @@ Links the NCBI-disease test mentions to the Disease Ontology (as ``polarlab benc
 linkers ``exact`` + ``sparse``, no KRISS training, so it runs in minutes on a CPU), writes the run's files
 (labels + candidates), fills a real review store as ``polarlab review`` does (:mod:`polarlab.linking.review`) and
 lets a simulated reviewer who knows the gold ids answer the first ``budget`` items through the store: the gold
-entity when it is among the item's choices, else "none of these". The answers are applied as ``polarlab review
-status --export`` applies them. Reported per budget, for the risk order and for a random order of the same size:
-the links found wrong, those fixed by picking a candidate, and acc@1 (all mentions with gold; a mention whose gold
-id is not in the ontology is right only without a link) before and after. The last line is one JSON object.
+entity when it is among the item's choices, else "none of these" (``risk+typed``: else, when the gold id is in the
+ontology, that id typed, as ``o`` on the page stores it). The answers are applied as ``polarlab review status
+--export`` applies them. Reported per budget, for the risk order (without and with typed ids) and for a random order
+of the same size: the links found wrong, those fixed by picking a candidate (or by a typed id), and acc@1 (all
+mentions with gold; a mention whose gold id is not in the ontology is right only without a link) before and after.
+The last line is one JSON object.
 
     OMP_NUM_THREADS=1 python benchmarks/review_linking.py [--data ../shared/data] [--budget 0.05 --budget 0.1]
         [--set 'linkers=["exact", "sparse", "names_dense"]']
@@ -33,8 +35,10 @@ def accuracy(ids: list[str], gold_ids: list[set[str]], mappable: np.ndarray, has
     return float(np.mean(np.asarray(right)[has_gold]))
 
 
-def simulate(frame, payloads, order: str, budget: int, gold_ids, mappable, has_gold, store_path: Path, seed: int):
-    """Fill a fresh store, answer the first ``budget`` items of ``order`` ("risk" or "random") with gold, apply."""
+def simulate(frame, payloads, order: str, budget: int, gold_ids, mappable, has_gold, store_path: Path, seed: int,
+             ontology=None):
+    """Fill a fresh store, answer the first ``budget`` items of ``order`` ("risk", "random" or "risk+typed": with
+    ``ontology``, a gold id outside the choices is typed) with gold, apply."""
     from polarlab.linking.review import apply_link_answers, link_items
     from polarlab.review.store import ReviewStore
 
@@ -46,7 +50,7 @@ def simulate(frame, payloads, order: str, budget: int, gold_ids, mappable, has_g
     store = ReviewStore(store_path)
     store.put_items(items)
     store.set_meta(labels=[], reviews_per_item=1, audit_share=0.0, target=1.0, budget=budget)
-    found = fixed = 0
+    found = fixed = typed = 0
     for _ in range(budget):
         it = store.next_item("sim")
         if it is None:
@@ -56,9 +60,15 @@ def simulate(frame, payloads, order: str, budget: int, gold_ids, mappable, has_g
         wrong = pick != 0
         found += wrong
         fixed += wrong and choices[pick]["id"] != ""
+        if order.endswith("+typed") and choices[pick]["id"] == "" and g:
+            e = sorted(g)[0]
+            name = ontology.terms[e].name
+            store.answer("sim", it["row"], None, choice={"id": e, "name": name, "label": f"{name} ({e})"})
+            typed += 1
+            continue
         store.answer("sim", it["row"], pick)
     after = apply_link_answers(frame, store)
-    return {"reviewed": budget, "found_wrong": int(found), "fixed_by_a_candidate": int(fixed),
+    return {"reviewed": budget, "found_wrong": int(found), "fixed_by_a_candidate": int(fixed), "typed": int(typed),
             "acc1_after": accuracy(after["linked_id"].tolist(), gold_ids, mappable, has_gold)}
 
 
@@ -96,11 +106,13 @@ def main() -> None:
             k = int(np.ceil(b * n))
             result["budgets"][str(b)] = {
                 order: simulate(frame, payloads, order, k, gold_ids, gold.mappable, gold.has_gold,
-                                Path(tmp) / f"{order}_{b}.sqlite", seed=0) for order in ("risk", "random")}
+                                Path(tmp) / f"{order}_{b}.sqlite", seed=0, ontology=meta["ontology"])
+                for order in ("risk", "risk+typed", "random")}
     for b, r in result["budgets"].items():
         for order, x in r.items():
-            print(f"budget {b} ({x['reviewed']} links) {order:6s}: wrong found {x['found_wrong']}, fixed by a "
-                  f"candidate {x['fixed_by_a_candidate']}, acc@1 {result['acc1_before']:.3f} -> {x['acc1_after']:.3f}")
+            print(f"budget {b} ({x['reviewed']} links) {order:10s}: wrong found {x['found_wrong']}, fixed by a "
+                  f"candidate {x['fixed_by_a_candidate']}, typed {x['typed']}, acc@1 {result['acc1_before']:.3f} -> "
+                  f"{x['acc1_after']:.3f}")
     print(dumps(result))
 
 

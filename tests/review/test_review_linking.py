@@ -6,15 +6,19 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from polarlab.cli.main import app
+from polarlab.errors import ConfigError
 from polarlab.jobs.status import read_runs
 from polarlab.linking.review import NONE_OF_THESE
 from polarlab.review.app import TOKEN_HEADER, create_app
 from polarlab.review.kinds import review_kind
 from polarlab.review.session import ReviewConfig
+from polarlab.review.store import ReviewStore
+from polarlab.review.tui import describe
 
 TOKEN = "tok"
 
@@ -112,3 +116,131 @@ def test_review_refuses_what_it_cannot_review(link_project, tmp_path):
     res = CliRunner().invoke(app, ["review", str(link_project), "--tui", "--reviewer", "x", "--split", "train"])
     assert res.exit_code != 0 and "--split" in res.output and "no splits" in res.output
     assert _runs(link_project) == 0
+
+
+@pytest.mark.parametrize("options", [["--batch-size", "5"], ["--batch-size", "20"], ["--schedule", "list:0.1,0.2"],
+                                     ["--accepted", "lock"], ["--split", "train"],
+                                     ["--slices", "slices.py", "--slice", "short"]])
+def test_review_refuses_the_options_a_linking_review_does_not_use(link_project, options):
+    """Each `review serve` option the fixed queue does not use (given on the command line, even at its default value):
+    one error naming it and why, before the project runs; nothing is silently ignored."""
+    res = CliRunner().invoke(app, ["review", str(link_project), "--tui", "--reviewer", "x", *options])
+    assert res.exit_code != 0
+    out = " ".join(res.output.split())
+    assert f"a linking review does not use {options[0]}" in out and "no self-paced refit rounds" in out, out
+    assert f"Fix: leave out {options[0]}" in out
+    assert _runs(link_project) == 0
+
+
+def test_review_refuses_unused_settings_from_python_and_for_spans(link_project, tmp_path):
+    """The same check for a Python caller (the settings that differ from ReviewConfig's defaults) and for a spans
+    project (the kind's registry entry says what it uses)."""
+    with pytest.raises(ConfigError, match="does not use --batch-size, --accepted") as e:
+        review_kind("linking").open(link_project, ReviewConfig(batch_size=5, accepted="lock"), False)
+    assert e.value.column == "--batch-size"
+    assert _runs(link_project) == 0
+    spans = tmp_path / "spans.toml"
+    spans.write_text('[task]\nkind = "spans"\n', encoding="utf-8")
+    res = CliRunner().invoke(app, ["review", str(spans), "--tui", "--reviewer", "x", "--schedule", "list:0.2"])
+    assert res.exit_code != 0 and "a spans review does not use --schedule" in " ".join(res.output.split())
+
+
+def test_linking_review_honours_budget_target_audits_and_double_review(link_project):
+    """--budget, --target, --audit-share and --double-review are the fixed queue's own settings: they are kept."""
+    res = CliRunner().invoke(app, ["review", str(link_project), "--tui", "--reviewer", "x", "--no-progress",
+                                   "--budget", "3", "--target", "0.99", "--audit-share", "0.4", "--double-review"],
+                             input="q\n")
+    assert res.exit_code == 0, res.output
+    store = review_kind("linking").open(link_project, ReviewConfig(budget=3, target=0.99, audit_share=0.4,
+                                                                   reviews_per_item=2), False).store
+    meta = store.meta()
+    assert (meta["budget"], meta["target"], meta["audit_share"], meta["reviews_per_item"]) == (3, 0.99, 0.4, 2)
+    assert sum(it.kind == "audit" for it in store.items()) == 2          # ceil(0.4 * 3) random checks
+
+
+def test_linking_review_shows_the_llm_linkers_answer_and_its_risk(link_project, monkeypatch):
+    """With the LLM linker (a registered scoring backend, as in test_linking_llm.py) each item's LLM line holds its
+    link (the labels file's vote_llm) and that link's POLAR risk (from candidates.jsonl); the other linkers' top
+    links stay in the list beside it. Without it, no LLM line."""
+    from test_linking_llm import FakeBackend
+
+    from polarlab.llm.backends import LLM_BACKENDS, BackendSettings, register_llm_backend
+
+    class FakeSettings(BackendSettings):
+        prefer: str = "carcinoma"
+
+    monkeypatch.setattr("polarlab.llm.backends.LLM_BACKENDS", dict(LLM_BACKENDS))   # registered for this test only
+    register_llm_backend("fake_review", FakeSettings, lambda cfg: FakeBackend(cfg.prefer))
+    link_project.write_text(link_project.read_text().replace("[output]", '[linking.llm]\nbackend = "fake_review"\n'
+                                                             "[output]"), encoding="utf-8")
+    store = review_kind("linking").open(link_project, ReviewConfig(), False).store
+    links = _links(link_project)
+    cands = [json.loads(ln) for ln in (link_project.parent / "out" / "candidates.jsonl").read_text().splitlines()]
+    assert "vote_llm" in links.columns and len(cands) == len(links)
+    for it in store.items():
+        vote, llm = links.loc[it.row, "vote_llm"], it.payload["llm"]
+        want = cands[it.row]["llm"]
+        assert llm["name"] == "linker" and ((vote == "" and want is None) or want["id"] == vote)
+        assert llm["answer"] == ("no link" if want is None else f"{want['name']} ({vote})")
+        assert llm["risk"] == (None if want is None else want["risk"]) and (want is None or 0 <= want["risk"] <= 1)
+        assert [r["name"] for r in it.payload["rules"]] == ["exact", "sparse"]
+    assert any(c["llm"] for c in cands)
+    assert "LLM linker: " in describe(store.items()[0].payload | {"id": "x", "row": 0, "kind": "risk"}, [])
+
+
+def test_linking_review_answer_with_any_ontology_id(link_project):
+    """A reviewer answers with an ontology id outside the item's choices (`other`): it is checked against the ids of
+    the ontology the project loaded (an unknown one is a 422 naming it, a label and an id together too), stored as
+    one more choice of that item, and the export links the mention to it (id, name, xrefs). An id among the
+    choices is that choice; a classification app (no lookup) refuses typed ids."""
+    from polarlab.ontology import load_ontology
+
+    session = review_kind("linking").open(link_project, ReviewConfig(audit_share=0.0, budget=50), False)
+    onto = load_ontology(link_project.parent / "onto")
+    client = TestClient(create_app(session.store, TOKEN, lookup=session.lookup))
+    headers = {TOKEN_HEADER: TOKEN}
+    first = client.get("/api/next", params={"reviewer": "ann"}, headers=headers).json()["item"]
+    assert first["other"].startswith("any id of the project's ontology")
+    outside = [e for e in onto.ids if e not in {c["id"] for c in first["choices"]}]
+    assert outside, "the fixture's riskiest item should miss some ontology id among its choices"
+    for body, why in (({"other": "DOID:999"}, "'DOID:999' is not an id of the project's ontology (6 terms in "),
+                      ({"other": outside[0], "label": 0}, "a label or an other id, not both")):
+        r = client.post("/api/answer", json={"reviewer": "ann", "row": first["row"], **body}, headers=headers)
+        assert r.status_code == 422 and why in r.json()["error"], r.text
+    assert session.store.status()["reviewed"] == 0
+    r = client.post("/api/answer", json={"reviewer": "ann", "row": first["row"], "other": outside[0].lower()},
+                    headers=headers)
+    assert r.status_code == 200, r.text
+    it = next(i for i in session.store.items() if i.row == first["row"])
+    assert it.payload["choices"][:-1] == first["choices"] and it.payload["choices"][-1]["id"] == outside[0]
+    second = client.get("/api/next", params={"reviewer": "ann"}, headers=headers).json()["item"]
+    r = client.post("/api/answer", json={"reviewer": "ann", "row": second["row"], "other": second["choices"][1]["id"]},
+                    headers=headers)
+    assert r.status_code == 200 and session.store.human_labels(7)[0][second["row"]] == 1      # a choice's own id
+
+    got = review_kind("linking").labels(link_project, session.store)
+    term = onto.terms[outside[0]]
+    assert got.loc[first["row"], ["linked_id", "name", "source", "reviewers"]].tolist() == [
+        outside[0], term.name, "human", "ann"]
+    assert got.loc[first["row"], "xrefs"] == "|".join(sorted(x for x in term.xrefs if x.startswith("MESH:")))
+    assert got.loc[second["row"], "linked_id"] == second["choices"][1]["id"]
+
+    plain = TestClient(create_app(session.store, TOKEN))
+    third = plain.get("/api/next", params={"reviewer": "bob"}, headers=headers).json()["item"]
+    r = plain.post("/api/answer", json={"reviewer": "bob", "row": third["row"], "other": outside[0]}, headers=headers)
+    assert r.status_code == 422 and "takes no typed ids" in r.json()["error"]
+
+
+def test_linking_review_terminal_types_an_ontology_id(link_project):
+    """In the terminal, `o` then an id answers with it (an unknown id: "not saved", the same item again)."""
+    res = CliRunner().invoke(app, ["review", str(link_project), "--tui", "--reviewer", "eve", "--no-progress",
+                                   "--budget", "5"], input="o\nDOID:999\no\nDOID:6\nq\n")
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.output.split())
+    assert "o=other id" in out and "'DOID:999' is not an id of the project's ontology" in out, out
+    assert "1 answers stored" in out
+    kind = review_kind("linking")
+    store = kind.store_path(link_project)
+    got = kind.labels(link_project, ReviewStore(store))
+    assert got.loc[got["source"] == "human", ["linked_id", "name", "reviewers"]].values.tolist() == [
+        ["DOID:6", "Duchenne muscular dystrophy", "eve"]]

@@ -28,6 +28,20 @@ review_app = typer.Typer(cls=_DefaultServe, no_args_is_help=True,
 #: the setting a review error names (``ReviewConfig``'s, as ``review.<name>``) -> the option that sets it here
 _FLAGS = {"reviews_per_item": "--double-review", "values": "--schedule"}
 
+#: ``serve``'s parameters that set a review setting (:data:`polarlab.review.kinds.SETTINGS`) -> that setting
+_SETTING_PARAMS = {"split": "split", "batch_size": "batch_size", "budget": "budget", "target": "target",
+                   "audit_share": "audit_share", "double_review": "reviews_per_item", "schedule": "schedule",
+                   "accepted": "accepted", "slices": "slices", "slice_name": "slice"}
+
+
+def given_settings(ctx: typer.Context) -> set[str]:
+    """The review settings whose options the user gave (on the command line or from the environment, not the
+    defaults): a kind refuses those it does not use (:meth:`polarlab.review.kinds.ReviewKind.check`). The source
+    is compared by name: typer may bring its own copy of click's ``ParameterSource``."""
+    sources = {param: ctx.get_parameter_source(param) for param in _SETTING_PARAMS}
+    return {setting for param, setting in _SETTING_PARAMS.items()
+            if sources[param] is not None and sources[param].name not in ("DEFAULT", "DEFAULT_MAP")}
+
 
 def _fail(e) -> None:
     """Exit with ``e`` as one line; a review setting is named by its command-line option (``--target``)."""
@@ -41,30 +55,36 @@ def _fail(e) -> None:
 
 
 @review_app.command("serve")
-def serve(project: Path = typer.Argument(..., help="the project file (polarlab.toml)"),
+def serve(ctx: typer.Context, project: Path = typer.Argument(..., help="the project file (polarlab.toml)"),
           host: str = typer.Option("127.0.0.1", help="address to listen on"),
           port: int = typer.Option(8765, help="port (0 = any free one)"),
           token: Optional[str] = typer.Option(None, help="access token (default: a random one, printed)"),
           no_browser: bool = typer.Option(False, "--no-browser", help="do not open a browser"),
           tui: bool = typer.Option(False, "--tui", help="review in this terminal instead of a browser"),
           reviewer: Optional[str] = typer.Option(None, help="your name (--tui; the page asks for it)"),
-          split: Optional[str] = typer.Option(None, help="split to review (default: the fit split)"),
-          batch_size: int = typer.Option(20, help="answers per self-paced round (then the harmonizer is refitted)"),
+          split: Optional[str] = typer.Option(None, help="split to review (default: the fit split; classification "
+                                              "projects)"),
+          batch_size: int = typer.Option(20, help="answers per self-paced round (then the harmonizer is refitted; "
+                                         "classification projects)"),
           budget: float = typer.Option(0.05, help="reviews allowed: a count (200) or a fraction of the items (0.05)"),
           target: float = typer.Option(0.95, help="stop when the estimate's lower bound reaches this accuracy"),
           audit_share: float = typer.Option(0.2, help="share of reviews spent on random checks for the estimate"),
           double_review: bool = typer.Option(False, "--double-review", help="each item by two reviewers"),
           schedule: str = typer.Option("linear:0.05:0.05:0.5", help="acceptance threshold per round: "
-                                       "linear:START:STEP:STOP, geometric:START:FACTOR:STOP or list:T1,T2,..."),
+                                       "linear:START:STEP:STOP, geometric:START:FACTOR:STOP or list:T1,T2,... "
+                                       "(classification projects)"),
           accepted: str = typer.Option("free", help="what acceptance does to a label: free (later refits may change "
                                        "it), source (kept, and a source of each refit; faster to the target, but "
-                                       "the estimate is less reliable: docs/results/review.md) or lock (kept)"),
-          slices: Optional[Path] = typer.Option(None, help="a Python file of slicing functions (with --slice)"),
+                                       "the estimate is less reliable: docs/results/review.md) or lock (kept); "
+                                       "classification projects"),
+          slices: Optional[Path] = typer.Option(None, help="a Python file of slicing functions (with --slice; "
+                                                 "classification projects)"),
           slice_name: Optional[str] = typer.Option(None, "--slice", help="review only this slice's items (a "
                                                    "slicing function in --slices)"),
           progress: bool = typer.Option(True, help="progress bars while the project runs")) -> None:
     """Start the review: run the project (a linking project: reuse its saved run), order the queue by risk, serve
-    the page (token on every request)."""
+    the page (token on every request). An option the project's kind does not use (a linking or spans review has no
+    --split, --slices, --batch-size, --schedule, --accepted) is refused before anything runs."""
     from ..errors import PolarlabError
     from ..project import peek_task_kind
     from ..review.kinds import review_kind
@@ -74,9 +94,10 @@ def serve(project: Path = typer.Argument(..., help="the project file (polarlab.t
 
     _setup_logging(False)
     try:
+        kind = review_kind(peek_task_kind(project), project)
+        kind.check(given_settings(ctx))      # an option this kind would ignore: refused, before anything slow
         if not tui:
             _check_port(host, port)          # before the (slow) project run
-        kind = review_kind(peek_task_kind(project), project)
         config = ReviewConfig(split=split, batch_size=batch_size, budget=budget, target=target,
                               audit_share=audit_share, reviews_per_item=2 if double_review else 1,
                               schedule=parse_schedule(schedule), accepted=accepted, slices=slices,
@@ -93,7 +114,7 @@ def serve(project: Path = typer.Argument(..., help="the project file (polarlab.t
 
         name = reviewer or typer.prompt("your name")
         n = run_tui(session.store, name, on_answer=session,     # item texts as they are (no rich markup)
-                    write=lambda line: console.print(line, markup=False, highlight=False))
+                    write=lambda line: console.print(line, markup=False, highlight=False), lookup=session.lookup)
         session.sync()
         console.print(f"{n} answers stored in {session.store.path}")
         return
@@ -122,7 +143,7 @@ def _serve(session, host: str, port: int, token: Optional[str], no_browser: bool
 
     token = token or new_token()
     app = create_app(session.store, token, title=f"polarlab review · {session.store.meta().get('task', '')}",
-                     on_answer=session)
+                     on_answer=session, lookup=session.lookup)
     server = ReviewServer(app, host, port).start()
     url = f"{server.url}/?token={token}"
     console.print(f"review server at {server.url}  token: {token}")

@@ -47,10 +47,14 @@ def candidates_frame(run: Any, ontology: Ontology, output_xrefs: list[str],
     Columns: ``document_id``, ``start``, ``end``, ``mention``, ``sentence`` (the sentence it is in),
     ``sentence_start`` (the sentence's offset in the document) and ``candidates``: up to ``k`` dicts ``id``,
     ``name``, ``xrefs``, ``probability`` (the harmonized distribution over the candidate slots), best first; the
-    first is the labels file's link.
+    first is the labels file's link. With the LLM linker ([linking.llm]; ``run.llm`` has its ``top1``) also
+    ``llm``: its link as ``id``, ``name``, ``risk`` (its POLAR risk, harmonized without the LLM's column:
+    :func:`polarlab.linking.pipeline.llm_link_risk`), None where it gave none.
     """
     ms, ranking = run.mentions, run.harmonized.ranking
     ids, prefixes = ontology.ids, {p.upper() for p in output_xrefs}
+    llm = getattr(run, "llm", None) or {}
+    llm_top, llm_risk = llm.get("top1"), llm.get("risk")
     rows = []
     for i in range(len(ms)):
         text, s, e = ms.doc_texts[ms.doc_ids[i]], int(ms.starts[i]), int(ms.ends[i])
@@ -62,7 +66,12 @@ def candidates_frame(run: Any, ontology: Ontology, output_xrefs: list[str],
             eid = ids[ent]
             cands.append({"id": eid, "name": ontology.terms[eid].name, "xrefs": xrefs_of(ontology, eid, prefixes),
                           "probability": float(p)})
-        rows.append({"document_id": ms.doc_ids[i], "start": s, "end": e, "mention": ms.texts[i],
-                     "sentence": text[a:b], "sentence_start": a, "candidates": cands})
+        row = {"document_id": ms.doc_ids[i], "start": s, "end": e, "mention": ms.texts[i],
+               "sentence": text[a:b], "sentence_start": a, "candidates": cands}
+        if llm_top is not None:
+            ent = int(llm_top[i])
+            row["llm"] = None if ent < 0 else {"id": ids[ent], "name": ontology.terms[ids[ent]].name,
+                                               "risk": float(llm_risk[i])}
+        rows.append(row)
     return pd.DataFrame(rows, columns=["document_id", "start", "end", "mention", "sentence", "sentence_start",
-                                       "candidates"])
+                                       "candidates", *(["llm"] if llm_top is not None else [])])

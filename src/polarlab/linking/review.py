@@ -7,25 +7,85 @@ linker's answers and the encoder's vectors are cached, so nothing paid is asked 
 :class:`polarlab.review.store.Item` of the project state's review store: its sentence with the mention marked,
 ``choices`` = the harmonizer's top candidates (id and name, best first; the first is the labels file's link)
 and "none of these" last, the machine's answer = choice 0, its risk = the link's POLAR risk, each linker's top
-link beside it. Random checks are drawn per risk stratum, as in the classification review, for the estimate.
-No refits (the self-paced rounds are for classification projects).
+link beside it, and with the LLM linker ([linking.llm]) its link and that link's POLAR risk on a line of its own
+(the page's and the terminal's LLM line). Random checks are drawn per risk stratum, as in the classification review,
+for the estimate. No refits (the self-paced rounds are for classification projects). Besides the choices a reviewer
+may answer with any id of the project's ontology (:class:`OntologyIds`, the session's ``lookup``).
 
 :func:`reviewed_links` is the labels file with the answers applied (``polarlab review status --export``).
 """
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ..review.fixed import FixedQueue, check_config, fill, no_slices, saved_outputs, with_audits
+from ..review.fixed import (FIXED_SETTINGS, FixedQueue, check_config, fill, no_slices, saved_outputs,
+                            why_fixed, with_audits)
 from ..review.kinds import ReviewKind
 from ..review.store import Item, ReviewStore
 
 NONE_OF_THESE = "none of these"
+#: the labels file's column of the LLM linker's top link ([linking.llm])
+LLM_VOTE = "vote_llm"
+#: what the page and the terminal ask for when a reviewer answers with an id outside the choices (payload ``other``)
+OTHER_PROMPT = "any id of the project's ontology"
+
+
+class OntologyIds:
+    """Any id of a linking project's ontology as a review answer (the session's ``lookup``, for the app's and the
+    terminal's typed ids): ``lookup(entity_id)`` -> the choice it stands for (``id``, ``name``, ``xrefs`` in the
+    project's ``output_xrefs``, ``label``), which the store appends to the item's choices.
+
+    The ontology is the one the project's run loaded (:func:`polarlab.linking.run.project_ontology`), read once, on
+    the first typed id (a big ontology takes seconds; a review that types none never reads it), then kept. An id is
+    matched as the ontology writes it, else ignoring case.
+
+    Raises (on call):
+        InputError: an id the ontology does not have (the app answers 422 with its message).
+    """
+
+    def __init__(self, project_file: Path) -> None:
+        self.project_file = Path(project_file)
+        self._lock = threading.Lock()
+        self._ids: dict[str, dict[str, Any]] | None = None
+        self._folded: dict[str, str] = {}
+        self._files: str = ""
+
+    def _load(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            if self._ids is None:
+                from .choices import xrefs_of
+                from .config import load_linking_project
+                from .run import project_ontology
+
+                project = load_linking_project(self.project_file)
+                onto = project_ontology(project, self.project_file.parent)
+                prefixes = {p.upper() for p in project.linking.output_xrefs}
+                self._ids = {e: {"id": e, "name": t.name, "xrefs": xrefs_of(onto, e, prefixes),
+                                 "label": f"{t.name} ({e})", "typed": True} for e, t in onto.terms.items()}
+                self._folded = {e.casefold(): e for e in self._ids}
+                self._files = ", ".join(str(f) for f in onto.files)
+            return self._ids
+
+    def __call__(self, entity_id: str) -> dict[str, Any]:
+        from ..errors import InputError
+
+        ids = self._load()
+        key = (entity_id or "").strip()
+        key = key if key in ids else self._folded.get(key.casefold(), key)
+        if key not in ids:
+            example = next(iter(ids), "")
+            raise InputError(f"{entity_id.strip()!r} is not an id of the project's ontology ({len(ids)} terms in "
+                             f"{self._files})", column="other",
+                             fix=f"type an id as the ontology writes it (e.g. {example}), or pick one of the item's "
+                                 "choices")
+        return dict(ids[key])
 
 
 def _paths(project_file: Path):
@@ -73,14 +133,32 @@ def link_payloads(frame: pd.DataFrame, candidates: list[dict], where: Path) -> l
         choices = [{**c, "label": f"{c['name']} ({c['id']})"} for c in cand["candidates"]]
         choices.append({"id": "", "name": "", "xrefs": "", "label": NONE_OF_THESE})
         a = int(cand["sentence_start"])
+        llm = llm_answer(cand, row, names)
         rules = [{"name": v[len("vote_"):], "label": f"{names.get(row[v], row[v])} ({row[v]})" if row[v] else
-                  "no link", "explain": None} for v in votes]
+                  "no link", "explain": None} for v in votes if llm is None or v != LLM_VOTE]
         out.append({"text": cand["sentence"], "entities": [{"start": int(row["start"]) - a, "end": int(row["end"]) - a}],
                     "mention": str(row["mention"]), "document_id": str(row["document_id"]), "choices": choices,
+                    "other": OTHER_PROMPT + (f", e.g. {choices[0]['id']}" if len(choices) > 1 else ""),
                     "label": 0, "probability": float(row["probability"]), "risk": float(row["risk"]),
-                    "labels_file": None, "llm": None, "rules": rules, "rules_title": "Each linker's top link:",
+                    "labels_file": None, "llm": llm, "rules": rules, "rules_title": "Each linker's top link:",
                     "rule_kind": "linker", "corrections": []})
     return out
+
+
+def llm_answer(cand: dict, row: dict, names: dict[str, str]) -> dict | None:
+    """The LLM linker's answer for the page's and the terminal's LLM line (``name``, ``answer``, ``risk``), or None
+    without the LLM linker: from the candidates file's ``llm`` (its link and POLAR risk), else (a run written before
+    that field) from the labels file's ``vote_llm`` column (named when it is one of the candidates ``names``: id ->
+    name), with no risk."""
+    if "llm" in cand:
+        got = cand["llm"]
+        return {"name": "linker", "answer": f"{got['name']} ({got['id']})" if got else "no link",
+                "risk": None if not got else got.get("risk")}
+    if LLM_VOTE in row:
+        vote = row[LLM_VOTE]
+        answer = (f"{names[vote]} ({vote})" if vote in names else str(vote)) if vote else "no link"
+        return {"name": "linker", "answer": answer, "risk": None}
+    return None
 
 
 def linker_disagreement(frame: pd.DataFrame) -> np.ndarray:
@@ -112,7 +190,7 @@ def open_review(project_file: Path, config, progress: bool = False) -> FixedQueu
     from .job import read_links
 
     project_file = Path(project_file)
-    check_config("linking", config)
+    check_config(REVIEW, config)
     outputs = saved_outputs(project_file, "linking", ("labels", "candidates"), progress)
     frame = read_links(outputs["labels"])
     payloads = link_payloads(frame, read_candidates(outputs["candidates"]), outputs["candidates"])
@@ -120,7 +198,7 @@ def open_review(project_file: Path, config, progress: bool = False) -> FixedQueu
     store = ReviewStore(review_store_path(project_file))
     fill(store, with_audits(link_items(frame, payloads), config.audit_share, allowed), config, labels=[],
          project=str(project_file), task=f"linking · {project_file.name}", kind="linking")
-    return FixedQueue(store)
+    return FixedQueue(store, lookup=OntologyIds(project_file))
 
 
 def reviewed_links(project_file: Path, store: ReviewStore) -> pd.DataFrame:
@@ -160,4 +238,5 @@ def apply_link_answers(frame: pd.DataFrame, store: ReviewStore) -> pd.DataFrame:
 
 
 REVIEW = ReviewKind(name="linking", open=open_review, store_path=review_store_path, labels=reviewed_links,
-                    scope=no_slices("linking"))
+                    scope=no_slices("linking"), honours=FIXED_SETTINGS,
+                    why_not=why_fixed("links"))

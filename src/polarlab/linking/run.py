@@ -65,6 +65,14 @@ def labels_frame(run: LinkRun, ontology: Ontology, output_xrefs: list[str]) -> p
     return frame
 
 
+def project_ontology(project: LinkingProject, base_dir: str | Path = ".") -> Ontology:
+    """The ontology a linking project links to: its ``[ontology] paths``, relative ones read from ``base_dir`` (the
+    project file's folder). :func:`run_linking` and the review's typed ids
+    (:class:`polarlab.linking.review.OntologyIds`) load it here."""
+    base = Path(base_dir)
+    return load_ontology([Path(p) if Path(p).is_absolute() else base / p for p in project.ontology.paths])
+
+
 def write_frame(frame: pd.DataFrame, path: Path) -> None:
     """Atomically write a table as .csv, .jsonl or .parquet."""
     suffix = path.suffix.lower()
@@ -111,7 +119,7 @@ def run_linking(project: LinkingProject, base_dir: str | Path = ".", output_dir:
     check_writable(out, None, "output.dir")             # before the slow work, not after it
     preflight(project, base)
     cfg = project.linking
-    ontology = load_ontology([res(p) for p in project.ontology.paths])
+    ontology = project_ontology(project, base)
     docs = read_link_corpus([res(p) for p in cfg.corpus], cfg.mentions)
     types = mention_types(docs)
     docs = keep_types(docs, cfg.entity_types, ", ".join(str(res(p)) for p in cfg.corpus))

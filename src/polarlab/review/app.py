@@ -29,7 +29,8 @@ TOKEN_HEADER = "X-Review-Token"
 class AnswerIn(BaseModel):
     reviewer: str = Field(min_length=1, max_length=64)
     row: int
-    label: int | None = None            # None = skip
+    label: int | None = None            # None = skip (or the answer is ``other``)
+    other: str | None = Field(default=None, max_length=200)    # an id outside the item's choices (``lookup``)
     request_id: str | None = Field(default=None, max_length=64)
 
 
@@ -44,7 +45,8 @@ def new_token() -> str:
 
 def create_app(store: ReviewStore, token: str, *, title: str = "polarlab review",
                allowed_hosts: tuple[str, ...] | None = None,
-               on_answer: Callable[[ReviewStore], None] | None = None, status_ttl: float = 1.0) -> FastAPI:
+               on_answer: Callable[[ReviewStore], None] | None = None, status_ttl: float = 1.0,
+               lookup: Callable[[str], dict[str, Any]] | None = None) -> FastAPI:
     """The app over ``store``.
 
     Args:
@@ -56,13 +58,17 @@ def create_app(store: ReviewStore, token: str, *, title: str = "polarlab review"
         on_answer: called (in a background thread, one at a time) after each stored answer, e.g. to refit
             the harmonizer and re-order the queue every batch.
         status_ttl: seconds a computed ``/api/status`` is served to every page before it is computed again.
+        lookup: turns an answer's ``other`` (an id typed by the reviewer, e.g. any id of a linking project's
+            ontology) into the choice it stands for (``id``, ``name``, ``label``, ...), raising
+            :class:`~polarlab.errors.InputError` for an unknown id (a 422); None = no typed answers (a session's
+            ``lookup``: :class:`polarlab.linking.review.OntologyIds` for linking).
     """
     app = FastAPI(title=title, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.allowed_hosts = None if allowed_hosts is None else set(allowed_hosts)
     _add_guard(app, token)
     _add_page(app, title)
     status = _cached_status(store, status_ttl)
-    _add_answer_api(app, store, _answer_hook(store, on_answer), status)
+    _add_answer_api(app, store, _answer_hook(store, on_answer), status, lookup)
     _add_status_api(app, status)
     return app
 
@@ -142,9 +148,11 @@ def _add_page(app: FastAPI, title: str) -> None:
 
 
 def _add_answer_api(app: FastAPI, store: ReviewStore, after_answer: Callable[[], None],
-                    status: Callable[..., dict[str, Any]]) -> None:
+                    status: Callable[..., dict[str, Any]],
+                    lookup: Callable[[str], dict[str, Any]] | None = None) -> None:
     """``GET /api/next`` (the reviewer's next item; none once the stopping rule says stop: ``stop`` says why and
-    ``message`` what to do), ``POST /api/answer`` (store one; then ``after_answer()``), ``POST /api/undo`` (take the
+    ``message`` what to do), ``POST /api/answer`` (store one: a ``label`` index, or an ``other`` id that ``lookup``
+    turns into a choice; then ``after_answer()``), ``POST /api/undo`` (take the
     reviewer's last answer back). Store errors become 409 (conflict) / 422. An answer's and an undo's response
     carry ``as_of``, the time the change was stored: ``GET /api/status?after=<as_of>`` counts it."""
 
@@ -163,7 +171,16 @@ def _add_answer_api(app: FastAPI, store: ReviewStore, after_answer: Callable[[],
     @app.post("/api/answer")
     def answer(body: AnswerIn) -> JSONResponse:
         try:
-            aid = store.answer(body.reviewer, body.row, body.label, body.request_id)
+            choice = None
+            if body.other is not None:
+                if body.label is not None:
+                    raise InputError("an answer has a label or an other id, not both", column="other",
+                                     fix="send one of them")
+                if lookup is None:
+                    raise InputError("this review takes no typed ids", column="other",
+                                     fix="answer with one of the item's choices")
+                choice = lookup(body.other)
+            aid = store.answer(body.reviewer, body.row, body.label, body.request_id, choice=choice)
         except Conflict as e:
             return JSONResponse({"error": str(e)}, status_code=409)
         except InputError as e:

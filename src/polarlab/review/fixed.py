@@ -19,10 +19,14 @@ log = logging.getLogger(__name__)
 
 
 class FixedQueue:
-    """A session whose items keep their machine labels and order (no refits): the queue as it was filled."""
+    """A session whose items keep their machine labels and order (no refits): the queue as it was filled.
 
-    def __init__(self, store: ReviewStore) -> None:
+    ``lookup``: the kind's typed answers (an id -> the choice it stands for; the app's and the terminal's
+    ``lookup``), None = none (a linking review: :class:`polarlab.linking.review.OntologyIds`)."""
+
+    def __init__(self, store: ReviewStore, lookup: Callable[[str], dict] | None = None) -> None:
         self.store = store
+        self.lookup = lookup
 
     def sync(self) -> bool:
         """Nothing to refit; returns False."""
@@ -44,13 +48,23 @@ def no_slices(what: str) -> Callable[..., dict]:
     return scope
 
 
-def check_config(what: str, config) -> None:
-    """The review settings a ``what`` project cannot use (``--split``, ``--slices/--slice``): one ConfigError."""
-    from ..errors import ConfigError
+#: the settings a fixed queue uses (:data:`polarlab.review.kinds.SETTINGS` keys): the others are refused
+FIXED_SETTINGS = frozenset({"budget", "target", "audit_share", "reviews_per_item"})
 
-    if config.split is not None:
-        raise ConfigError(f"a {what} project has no splits", column="--split", fix="leave out --split")
-    no_slices(what)(Path("."), None, config.slices, config.slice)
+
+def why_fixed(unit: str) -> str:
+    """Why a fixed-queue kind (whose items are ``unit``) refuses the other settings
+    (:attr:`ReviewKind.why_not`)."""
+    return (f"it is one fixed queue of the last run's {unit} in risk order, with no splits, no slices "
+            "and no self-paced refit rounds (the answers are not fed back into the harmonizer)")
+
+
+def check_config(kind, config) -> None:
+    """Refuse the settings of ``config`` (a :class:`ReviewConfig` from Python) that ``kind`` does not use
+    (:meth:`polarlab.review.kinds.ReviewKind.check` of the settings that differ from the defaults)."""
+    from .kinds import settings_set
+
+    kind.check(settings_set(config))
 
 
 def saved_outputs(project_file: Path, kind: str, needed: Sequence[str], progress: bool = False) -> dict[str, Path]:

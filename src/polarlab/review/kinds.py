@@ -9,13 +9,30 @@ answers), the web page, the terminal fallback and ``polarlab review status``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 
 from .store import ReviewStore
+
+
+#: every setting of a review (a :class:`polarlab.review.session.ReviewConfig` field) -> (the ``polarlab review``
+#: option that sets it, what it is for): what an error says when a kind does not use it
+SETTINGS: dict[str, tuple[str, str]] = {
+    "split": ("--split", "chooses the split to review"),
+    "batch_size": ("--batch-size", "sets the answers per self-paced round, after which the harmonizer is refitted"),
+    "audit_share": ("--audit-share", "sets the share of reviews spent on random checks"),
+    "human_weight": ("human_weight", "weights the answers as a source of the harmonizer's refits"),
+    "target": ("--target", "sets the accuracy at which the review stops"),
+    "budget": ("--budget", "sets the reviews allowed"),
+    "reviews_per_item": ("--double-review", "has each item reviewed twice"),
+    "schedule": ("--schedule", "sets the acceptance threshold of each self-paced round"),
+    "accepted": ("--accepted", "says what acceptance in a self-paced round does to a label"),
+    "slices": ("--slices", "names the file of slicing functions"),
+    "slice": ("--slice", "restricts the queue to one slice"),
+}
 
 
 @dataclass(frozen=True)
@@ -31,6 +48,9 @@ class ReviewKind:
             --export``), with a ``source`` column (``human`` where a reviewer's answer decided the label).
         scope: ``scope(project_file, store, slices, slice_name)`` -> keywords of :meth:`ReviewStore.status` for
             ``review status --slices/--slice`` ({} = the review's own scope).
+        honours: the settings (:data:`SETTINGS` keys) this kind uses; :meth:`check` refuses the others.
+        why_not: why the others mean nothing here, as the end of the error :meth:`check` raises ("it is one fixed
+            queue ...").
     """
 
     name: str
@@ -38,6 +58,32 @@ class ReviewKind:
     store_path: Callable[[Path], Path]
     labels: Callable[[Path, ReviewStore], pd.DataFrame]
     scope: Callable[[Path, ReviewStore, Path | None, str | None], dict]
+    honours: frozenset[str] = field(default_factory=lambda: frozenset(SETTINGS))
+    why_not: str = ""
+
+    def check(self, given: Iterable[str]) -> None:
+        """Refuse the settings in ``given`` (:data:`SETTINGS` keys a user set) that this kind does not use: one
+        ConfigError naming their options and why, so that none is silently ignored. Call it before slow work.
+
+        Raises:
+            ConfigError: a setting outside :attr:`honours`; ``column`` is its option (``--schedule``).
+        """
+        from ..errors import ConfigError
+
+        unused = [s for s in SETTINGS if s in set(given) and s not in self.honours]
+        if unused:
+            flags = [SETTINGS[s][0] for s in unused]
+            what = "; ".join(f"{SETTINGS[s][0]} {SETTINGS[s][1]}" for s in unused)
+            raise ConfigError(f"a {self.name} review does not use {', '.join(flags)} ({what}); {self.why_not}",
+                              column=flags[0], fix=f"leave out {', '.join(flags)}")
+
+
+def settings_set(config: Any) -> set[str]:
+    """The settings of ``config`` (a :class:`polarlab.review.session.ReviewConfig`) that differ from the defaults:
+    what a Python caller asked for (the command line knows which options were given, :meth:`ReviewKind.check`)."""
+    default = type(config)()
+    return {f.name for f in fields(config)
+            if f.name in SETTINGS and getattr(config, f.name) != getattr(default, f.name)}
 
 
 #: ``[task] kind`` -> "module:attribute" of its :class:`ReviewKind`; ``"classification"`` is the default entry

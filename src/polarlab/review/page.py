@@ -17,6 +17,7 @@ mark{background:#ffe08a;padding:0 .1em} .meta{color:#555;font-size:.9em} .meta s
 #labels button.current{outline:2px solid #c90}
 aside{background:#fff;border-radius:6px;padding:1em;box-shadow:0 1px 3px #0002}
 #help{display:none;background:#ffd;padding:.5em 1em;border-radius:6px;margin-bottom:1em}
+#other{display:none;margin:.4em .2em} #otherid{font-size:1em;padding:.3em;width:18em}
 #msg{color:#a00;min-height:1.2em} ul{padding-left:1.1em;margin:.3em 0} svg{width:100%;height:120px}
 kbd{border:1px solid #999;border-radius:3px;padding:0 .3em;background:#fafafa}
 </style></head>
@@ -24,11 +25,13 @@ kbd{border:1px solid #999;border-radius:3px;padding:0 .3em;background:#fafafa}
 <header><b>__TITLE__</b><span id="who"></span><span id="progress"></span><span id="estimate"></span>
 <span>press <kbd>?</kbd> for help</span></header>
 <main><section>
-<div id="help"><kbd>1</kbd>…<kbd>9</kbd> choose a label (or a candidate) · <kbd>s</kbd> skip · <kbd>u</kbd> undo the last answer ·
-<kbd>?</kbd> this help. Each answer is saved before the next item appears.</div>
+<div id="help"><kbd>1</kbd>…<kbd>9</kbd> choose a label (or a candidate) · <kbd>o</kbd> another id (a linking
+item: type any id of the ontology, <kbd>Enter</kbd> saves it, <kbd>Esc</kbd> closes the field) · <kbd>s</kbd> skip ·
+<kbd>u</kbd> undo the last answer · <kbd>?</kbd> this help. Each answer is saved before the next item appears.</div>
 <div id="msg" role="status"></div>
 <div id="card"><div class="meta" id="itemmeta"></div><div id="text"></div>
 <div id="labels"></div>
+<div id="other"><input id="otherid" autocomplete="off" spellcheck="false" aria-label="another id"></div>
 <div class="meta"><div id="llm"></div><div id="rulestitle">Rules that fired:</div><ul id="rules"></ul>
 <div id="corrections"></div></div></div>
 </section>
@@ -64,8 +67,14 @@ function highlighted(text, spans) {
 }
 // an item's answers: its own choices (a mention's candidate entities) when it has them, else the review's labels
 function choices(it) { return it && Array.isArray(it.choices) ? it.choices.map(c => String(c.label)) : labels; }
+function hideOther() { $("other").style.display = "none"; $("otherid").value = ""; $("otherid").blur(); }
+// o: a field for an answer outside the item's choices (a linking item: any id of the ontology; the server checks it)
+function showOther() { if (!item || !item.other) return; $("otherid").placeholder = item.other;
+  $("other").style.display = "block"; $("otherid").focus(); }
 function show(it, done) {
+  const same = it && item && it.id === item.id;
   item = it; $("msg").textContent = ""; $("card").dataset.item = it ? it.id : "";
+  if (!same) hideOther();
   if (!it) { $("text").textContent = done || "Nothing left to review. Thank you!"; $("labels").replaceChildren();
     $("rules").replaceChildren(); $("llm").textContent = ""; $("itemmeta").textContent = ""; return; }
   highlighted(it.text || "", it.entities);
@@ -79,6 +88,7 @@ function show(it, done) {
   const lb = $("labels"); lb.replaceChildren();
   names.forEach((name, i) => { const b = el("button", (i + 1) + " · " + name); if (i === it.label) b.className = "current";
     b.addEventListener("click", () => send(i)); lb.append(b); });
+  if (it.other) { const o = el("button", "o · other id…"); o.addEventListener("click", showOther); lb.append(o); }
   const sk = el("button", "s · skip"); sk.addEventListener("click", () => send(null)); lb.append(sk);
   $("llm").textContent = it.llm ? ("LLM " + it.llm.name + " says " + it.llm.answer + " (risk " +
     (it.llm.risk == null ? "?" : Number(it.llm.risk).toFixed(2)) + ")") : "";
@@ -91,9 +101,9 @@ function show(it, done) {
 }
 async function next(after) { const d = await api("/api/next?reviewer=" + encodeURIComponent(reviewer));
   show(d.item, d.message); status(after).catch(e => { $("msg").textContent = e.message; }); }
-async function send(label) {
+async function send(label, other) {
   if (!item || busy) return; busy = true;
-  try { const d = await api("/api/answer", {reviewer, row: item.row, label,
+  try { const d = await api("/api/answer", {reviewer, row: item.row, label, ...(other === undefined ? {} : {other}),
           request_id: (crypto.randomUUID ? crypto.randomUUID() : String(Math.random()))});
         await next(d.as_of); }
   catch (e) { $("msg").textContent = "not saved: " + e.message; if (/answered|taken/.test(e.message)) await next(); }
@@ -125,8 +135,14 @@ async function status(after) {
     ", agreement " + pct(a.pairwise) + (a.kappa == null ? "" : ", kappa " + a.kappa.toFixed(2))) : "";
   if (item) show(item);
 }
+$("otherid").addEventListener("keydown", (ev) => {
+  ev.stopPropagation();            // typing an id is not a shortcut
+  if (ev.key === "Escape") hideOther();
+  else if (ev.key === "Enter" && $("otherid").value.trim()) send(null, $("otherid").value.trim());
+});
 document.addEventListener("keydown", (ev) => {
   if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
+  if (ev.key === "o" && item && item.other) { ev.preventDefault(); return showOther(); }
   if (ev.key === "?") { const h = $("help"); h.style.display = h.style.display === "block" ? "none" : "block"; return; }
   if (ev.key === "s") return send(null);
   if (ev.key === "u") return undo();

@@ -116,6 +116,9 @@ def harmonizer_setup(project, matrix) -> tuple[str, dict[str, Any], dict[str, An
 class ReviewSession:
     """The in-memory side of a review: the loop's state, kept in step with the store."""
 
+    #: typed answers outside the labels (the app's ``lookup``): none in a classification review
+    lookup = None
+
     def __init__(self, store: ReviewStore, loop: SelfPacedReview, config: ReviewConfig) -> None:
         self.store = store
         self.loop = loop

@@ -311,13 +311,19 @@ class ReviewStore:
         return payload
 
     def answer(self, reviewer: str, row: int, answer: int | None, request_id: str | None = None,
-               now: float | None = None) -> int:
+               now: float | None = None, choice: dict[str, Any] | None = None) -> int:
         """Store ``reviewer``'s answer (label index, or the index of one of the item's own ``choices`` when its
         payload has them; None = skip) for item ``row``; returns the answer id.
 
+        ``choice``: an answer outside the item's ``choices`` (a dict with ``id`` and ``label``, e.g. another entity
+        of a linking project's ontology, already checked by the caller) in place of ``answer``: the item's choice
+        with that ``id`` when it has one, else it is appended to the item's ``choices`` (in the same transaction, so
+        the answer, the export and a second reviewer read it as one more choice).
+
         Raises:
             Conflict: the item is already answered by as many reviewers as it needs, or by this one.
-            InputError: unknown item, or an answer that is not a label index.
+            InputError: unknown item, an answer that is not a label index, or a ``choice`` for an item without
+                ``choices``.
         """
         reviewer = check_reviewer(reviewer)
         now = time.time() if now is None else now
@@ -328,6 +334,8 @@ class ReviewStore:
                 done = con.execute("SELECT id FROM review_answers WHERE request_id = ?", (request_id,)).fetchone()
                 if done is not None:
                     return int(done["id"])
+            if choice is not None:
+                answer = self._choice_index(con, row, choice)
             item = con.execute("SELECT label, risk, kind, json_array_length(payload, '$.choices') AS choices "
                                "FROM review_items WHERE row = ?", (row,)).fetchone()
             if item is None:
@@ -359,6 +367,25 @@ class ReviewStore:
                 self._vote_event(con, row, answer, reviewer, now, {"answer_id": cur.lastrowid, "check": item["kind"]})
             con.execute("DELETE FROM review_leases WHERE row = ? AND reviewer = ?", (row, reviewer))
             return int(cur.lastrowid)
+
+    @staticmethod
+    def _choice_index(con: sqlite3.Connection, row: int, choice: dict[str, Any]) -> int:
+        """The index of ``choice`` (by ``id``) among item ``row``'s ``choices``, appended to them when new (in the
+        caller's transaction)."""
+        got = con.execute("SELECT payload FROM review_items WHERE row = ?", (row,)).fetchone()
+        if got is None:
+            raise InputError(f"no item {row}", column="row", fix="answer the item the queue gave you")
+        payload = json.loads(got["payload"])
+        choices = payload.get("choices")
+        if not choices:
+            raise InputError(f"item {row} has no choices to add {choice.get('id')!r} to", column="other",
+                             fix="answer with a label index")
+        for i, c in enumerate(choices):
+            if c.get("id") == choice["id"]:
+                return i
+        choices.append(dict(choice))
+        con.execute("UPDATE review_items SET payload = ? WHERE row = ?", (json.dumps(payload), row))
+        return len(choices) - 1
 
     def undo(self, reviewer: str, now: float | None = None) -> int | None:
         """Withdraw ``reviewer``'s latest valid answer and lease its item back; returns its row (None: nothing)."""

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ..errors import InputError
 from .store import Conflict, ReviewStore, stop_message
 
 HELP = "number = label, s = skip, u = undo, ? = help, q = quit"
+HELP_OTHER = "number = choice, o = other id (then type it), s = skip, u = undo, ? = help, q = quit"
 
 
 def choices(item: dict, labels: list[str]) -> list[str]:
@@ -29,7 +31,9 @@ def describe(item: dict, labels: list[str]) -> str:
         lines.append(f"  {item.get('rule_kind', 'rule')} {r['name']}: {r['label']}{explain}")
     for c in item.get("corrections", []):
         lines.append(f"  correction: {c}")
-    lines.append("  ".join(f"{i + 1}={name}" for i, name in enumerate(labels)) + "   s=skip u=undo ?=help q=quit")
+    other = " o=other id" if item.get("other") else ""
+    lines.append("  ".join(f"{i + 1}={name}" for i, name in enumerate(labels)) + f"  {other} s=skip u=undo ?=help "
+                 "q=quit")
     return "\n".join(lines)
 
 
@@ -46,10 +50,12 @@ def labels_line(item: dict, labels: list[str]) -> str:
 
 
 def run_tui(store: ReviewStore, reviewer: str, read: Callable[[str], str] = input,
-            write: Callable[[str], None] = print, on_answer: Callable[[ReviewStore], None] | None = None) -> int:
+            write: Callable[[str], None] = print, on_answer: Callable[[ReviewStore], None] | None = None,
+            lookup: Callable[[str], dict] | None = None) -> int:
     """Review until the queue is empty, the stopping rule says stop (the estimate's lower bound reached the target,
     or the budget is spent) or the reviewer quits (q or end of input); returns answers stored.
-    ``on_answer(store)`` runs after each stored answer (a session's refit every batch)."""
+    ``on_answer(store)`` runs after each stored answer (a session's refit every batch). ``lookup``: typed answers
+    (``o``, then an id: a linking item's any ontology id; see :func:`polarlab.review.app.create_app`)."""
     labels = store.meta().get("labels", [])
     stored = 0
     s = store.status()
@@ -70,14 +76,26 @@ def run_tui(store: ReviewStore, reviewer: str, read: Callable[[str], str] = inpu
             if key == "q":
                 return stored
             if key == "?":
-                write(HELP)
+                write(HELP_OTHER if item.get("other") and lookup is not None else HELP)
                 continue
             if key == "u":
                 write("nothing to undo" if store.undo(reviewer) is None else "undone")
                 break
-            if key == "s" or (key.isdigit() and 1 <= int(key) <= len(choices(item, labels))):
+            choice = None
+            if key == "o":
+                if lookup is None or not item.get("other"):
+                    write("this item takes no typed ids")
+                    continue
                 try:
-                    store.answer(reviewer, item["row"], None if key == "s" else int(key) - 1)
+                    choice = lookup(read(f"{item['other']}: "))
+                except EOFError:
+                    return stored
+                except InputError as e:
+                    write(f"not saved: {e}")
+                    continue
+            if key in ("s", "o") or (key.isdigit() and 1 <= int(key) <= len(choices(item, labels))):
+                try:
+                    store.answer(reviewer, item["row"], None if key in ("s", "o") else int(key) - 1, choice=choice)
                     stored += key != "s"
                     if on_answer is not None:
                         on_answer(store)

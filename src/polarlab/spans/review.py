@@ -20,7 +20,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ..review.fixed import FixedQueue, check_config, fill, no_slices, saved_outputs, with_audits
+from ..review.fixed import (FIXED_SETTINGS, FixedQueue, check_config, fill, no_slices, saved_outputs,
+                            why_fixed, with_audits)
 from ..review.kinds import ReviewKind
 from ..review.store import Item, ReviewStore
 from .correct import _context_range, spans_by_risk
@@ -116,7 +117,7 @@ def open_review(project_file: Path, config, progress: bool = False) -> FixedQueu
     from ..review.estimate import StoppingRule
 
     project_file = Path(project_file)
-    check_config("spans", config)
+    check_config(REVIEW, config)
     docs, probs = run_spans_with_probs(saved_outputs(project_file, "spans", ("spans",), progress)["spans"])
     items = span_review_items(docs, [d.spans for d in docs], probs)
     allowed = StoppingRule(config.target, config.budget).allowed(len(items))
@@ -152,4 +153,5 @@ def reviewed_span_table(project_file: Path, store: ReviewStore) -> pd.DataFrame:
 
 
 REVIEW = ReviewKind(name="spans", open=open_review, store_path=review_store_path, labels=reviewed_span_table,
-                    scope=no_slices("spans"))
+                    scope=no_slices("spans"), honours=FIXED_SETTINGS,
+                    why_not=why_fixed("spans"))
