@@ -23,7 +23,7 @@ def correlated_rules(seed: int = 0, n: int = 1500, m: int = 12, block: tuple[int
 
 
 def assert_partition(groups, m: int, n_groups: int) -> None:
-    assert len(groups) == min(n_groups, m) and all(len(g) for g in groups)
+    assert 1 <= len(groups) <= min(n_groups, m) and all(len(g) for g in groups)
     assert sorted(np.concatenate(groups).tolist()) == list(range(m))
 
 
@@ -50,17 +50,21 @@ def test_rules_that_co_fire_with_opposite_votes_are_not_dependent() -> None:
     assert vote_dependency(L, 2)[2, 5] == 0
 
 
-def test_group_sizes_are_capped() -> None:
-    """Eight rules that all vote together still make five groups, none larger than the cap (twice the even share,
-    at most half of the sources)."""
-    L = correlated_rules(m=12, block=tuple(range(8)))
-    assert group_cap(12, 5) == 6 and group_cap(10, 5) == 4 and group_cap(9, 2) == 5 and group_cap(3, 5) == 1
+def test_group_sizes_are_capped_and_every_class_is_spread() -> None:
+    """Eight class-0 rules that all vote together are not left out at once: no group holds more of a class's
+    sources than the cap (twice the even share, at most half of them), and the class-1 rules, independent, are spread
+    one per group (grouping by class would leave the candidates nothing to predict a class from)."""
+    L = correlated_rules(m=14, block=tuple(range(8)))             # class 0: 0-7, 8, 10, 12; class 1: 9, 11, 13
+    assert group_cap(12, 5) == 6 and group_cap(11, 5) == 5 and group_cap(9, 2) == 5 and group_cap(3, 5) == 1
     for seed in range(3):
         groups = dependency_groups(L, 5, seed, 2)
-        assert_partition(groups, 12, 5)
-        assert max(len(g) for g in groups) <= group_cap(12, 5)
+        assert_partition(groups, 14, 5)
+        zeros = [len(set(g.tolist()) & set(range(8)) | (set(g.tolist()) & {8, 10, 12})) for g in groups]
+        assert max(zeros) <= group_cap(11, 5) and sum(z > 0 for z in zeros) >= 3
+        ones = [len(set(g.tolist()) & {9, 11, 13}) for g in groups]
+        assert max(ones) == 1
     # with the cap held to half of the sources (2 groups) the groups still partition them
-    assert_partition(dependency_groups(L, 2, 0, 2), 12, 2)
+    assert_partition(dependency_groups(L, 2, 0, 2), 14, 2)
 
 
 def test_groups_are_deterministic_by_seed_and_independent_sources_are_balanced() -> None:

@@ -12,19 +12,18 @@ candidates that trust the votes (the measured bias, ``docs/results/label_quality
 ``"dependency"``: sources that vote the same class on the same rows more often than chance are left out together
 (:func:`dependency_groups`). Gold-free, from the fit rows' votes only: the similarity of two sources is
 :func:`vote_dependency`, the phi coefficient (Pearson correlation of 0/1 indicators) of "j votes c on row i" and
-"k votes c on row i", per class c, averaged over the classes weighted by both sources' votes for c, negative values
-set to 0 (sources that conflict or fire apart are not dependent in the sense that matters here: only a source
-repeating the left-out source's vote on its rows can pass that vote into the candidate). Phi is corrected for
-chance: a broad rule that fires on most rows is not similar to everything. The groups are agglomerative
-average-linkage clusters, merged greedily (most similar pair of clusters first) until ``n_groups`` remain, with no
-cluster larger than :func:`group_cap` (about twice the even share, never more than half of the sources), so that no
-left-out group takes most of the votes away. Ties (e.g. sources that never co-fire, similarity 0) are merged
-smallest merged size first, then in a seeded random order, so independent sources fall into balanced, seeded groups
-as under ``"random"``; a phi within chance of 0 (:data:`Z_DEPENDENT`) counts as 0. What it cannot see: errors correlated without co-firing, and co-firing caused by the class
-itself (two good spam rules both fire on spam): phi is marginal, not conditional on the unknown label.
+"k votes c on row i", per class c, averaged over the classes weighted by both sources' votes for c, counted only where
+it is significantly positive (:data:`Z_DEPENDENT`): sources that conflict or fire apart are not dependent in the
+sense that matters here (only a source repeating the left-out source's vote on its rows can pass that vote into the
+candidate), and phi is corrected for chance (a broad rule that fires on most rows is not similar to everything).
+Phi is marginal, not conditional on the unknown label, so sources of one class are similar because they all fire on
+that class: clustered freely, the groups became one class each. So the clusters are made within each source class
+(average linkage, capped at :func:`group_cap` of that class's sources; independent sources stay alone) and dealt to
+the groups so that each group holds about its share of every class, as a random partition does. What it cannot
+see: errors correlated without co-firing.
 
 Every grouping is a registered function ``(L (n, m) int votes, n_groups, seed) -> list of sorted column-index
-arrays`` (:data:`GROUPINGS`), a partition of ``range(m)`` into ``min(n_groups, m)`` non-empty groups.
+arrays`` (:data:`GROUPINGS`), a partition of ``range(m)`` into at most ``min(n_groups, m)`` non-empty groups.
 """
 from __future__ import annotations
 
@@ -85,47 +84,28 @@ def vote_dependency(L: np.ndarray, n_classes: int | None = None) -> np.ndarray:
 
 
 def group_cap(m: int, n_groups: int) -> int:
-    """The largest group :func:`dependency_groups` makes of m sources in ``g = min(n_groups, m)`` groups: twice the
-    even share ``ceil(m / g)``, at most ``m // 2`` (no group holds most of the sources), at least the even share."""
+    """The largest cluster :func:`dependency_groups` makes of m sources (of one class) dealt to ``g = min(n_groups, m)``
+    groups: twice the even share ``ceil(m / g)``, at most ``m // 2`` (no cluster holds most of them), at least the
+    even share."""
     g = max(1, min(n_groups, m))
     share = -(-m // g)
     return max(share, min(2 * share, m // 2))
 
 
-def dependency_groups(L: np.ndarray, n_groups: int = 5, seed: int = 0,
-                      n_classes: int | None = None) -> list[np.ndarray]:
-    """Sources that vote together left out together: capped average-linkage clusters of :func:`vote_dependency`.
+def _capped_clusters(S: np.ndarray, n_clusters: int, cap: int, rank: np.ndarray,
+                     min_similarity: float | None = None) -> list[list[int]]:
+    """Average-linkage agglomerative clusters of the similarity matrix ``S`` (a, a), merged greedily.
 
-    Starting from one cluster per source, the two clusters with the highest mean pairwise similarity are merged
-    while more than ``min(n_groups, m)`` remain, never into a cluster larger than :func:`group_cap`; equal
-    similarities are merged smallest merged cluster first, then in a seeded random order (so sources with nothing
-    in common are spread as evenly as by :func:`random_groups`). If no merge fits under the cap, the two smallest
-    clusters are merged and the cap is exceeded (this needs the cap held to half the sources, as with 2 groups: at
-    twice the even share some merge always fits).
-
-    Args:
-        L: shape (n, m), the fit rows' votes (-1 = abstain).
-        n_groups: how many groups (``min(n_groups, m)`` are made).
-        seed: orders the ties.
-        n_classes: k (default: the largest vote + 1).
-
-    Returns:
-        ``min(n_groups, m)`` non-empty arrays of column indices, each sorted, together a partition of ``range(m)``,
-        ordered by their smallest index.
+    While more than ``n_clusters`` remain, the two clusters with the highest mean pairwise similarity are merged,
+    never into one larger than ``cap``; equal similarities: smallest merged cluster first, then by ``rank`` (a,)
+    (each cluster's smallest rank). With ``min_similarity``, merging stops when no pair under the cap is more
+    similar than that; otherwise, when no merge fits under the cap, the two smallest clusters are merged.
     """
-    L = np.asarray(L)
-    m = L.shape[1]
-    g = max(1, min(n_groups, m))
-    if m == 0:
-        return [np.zeros(0, dtype=np.int64)]
-    S = vote_dependency(L, n_classes)
-    cap = group_cap(m, g)
-    rank = np.random.default_rng(seed + 104729).permutation(m).astype(np.float64)   # j's place in the tie order
-    members: list[list[int]] = [[j] for j in range(m)]
-    C = S.copy()                                  # mean similarity between clusters (average linkage)
-    size = np.ones(m)
-    first = rank.copy()                           # each cluster's earliest place in the tie order
-    while len(members) > g:
+    members: list[list[int]] = [[j] for j in range(S.shape[0])]
+    C = S.astype(np.float64).copy()               # mean similarity between clusters (average linkage)
+    size = np.ones(S.shape[0])
+    first = np.asarray(rank, dtype=np.float64).copy()      # each cluster's earliest place in the tie order
+    while len(members) > max(1, n_clusters):
         a, b = np.triu_indices(len(members), 1)
         merged = size[a] + size[b]
         over = merged > cap
@@ -133,7 +113,10 @@ def dependency_groups(L: np.ndarray, n_groups: int = 5, seed: int = 0,
         lo, hi = np.minimum(first[a], first[b]), np.maximum(first[a], first[b])
         # under the cap: most similar, then smallest, then the seeded order; over it (no merge fits): smallest
         order = np.lexsort((hi, lo, np.where(over, -sim, merged), np.where(over, merged, -sim), over))
-        i, j = int(a[order[0]]), int(b[order[0]])
+        pick = order[0]
+        if min_similarity is not None and (over[pick] or sim[pick] <= min_similarity):
+            break
+        i, j = int(a[pick]), int(b[pick])
         C[i] = C[:, i] = (size[i] * C[i] + size[j] * C[j]) / (size[i] + size[j])
         C[i, i] = 1.0
         members[i] += members[j]
@@ -142,8 +125,56 @@ def dependency_groups(L: np.ndarray, n_groups: int = 5, seed: int = 0,
         keep = np.arange(len(members)) != j
         C, size, first = C[np.ix_(keep, keep)], size[keep], first[keep]
         del members[j]
-    groups = [np.sort(np.asarray(c, dtype=np.int64)) for c in members]
-    return sorted(groups, key=lambda c: int(c[0]))
+    return members
+
+
+def dependency_groups(L: np.ndarray, n_groups: int = 5, seed: int = 0,
+                      n_classes: int | None = None) -> list[np.ndarray]:
+    """Sources that vote together left out together, every group holding its share of each class's sources.
+
+    Each source's class is the one it votes most (:func:`polarlab.harmonizer.select.source_classes`; sources that
+    never vote form one more class). Within each class c (m_c sources), the sources that are significantly
+    dependent (:func:`vote_dependency` > 0) are merged into average-linkage clusters of at most
+    ``group_cap(m_c, g)`` sources (:func:`_capped_clusters`; independent sources stay alone), g = ``min(n_groups,
+    m)``. Each class's clusters, largest first, are then dealt to the group holding the fewest sources of that class
+    (then the fewest sources, then a seeded order), so no group takes most of one class's sources away: grouping
+    all of a class's sources together (clustering without the classes) left the candidates nothing to predict that
+    class from, and the selection fell apart (WRENCH census, ``docs/results/label_quality.md``).
+
+    Args:
+        L: shape (n, m), the fit rows' votes (-1 = abstain).
+        n_groups: how many groups (``min(n_groups, m)`` are made).
+        seed: orders the ties.
+        n_classes: k (default: the largest vote + 1).
+
+    Returns:
+        at most ``min(n_groups, m)`` non-empty arrays of column indices (fewer only when dependent sources leave too
+        few clusters to fill them), each sorted, together a partition of ``range(m)``, ordered by their smallest index.
+    """
+    L = np.asarray(L)
+    m = L.shape[1]
+    g = max(1, min(n_groups, m))
+    if m == 0:
+        return [np.zeros(0, dtype=np.int64)]
+    k = int(n_classes) if n_classes is not None else int(L.max(initial=-1)) + 1
+    S = vote_dependency(L, k)
+    classes = np.array([np.bincount(L[L[:, j] >= 0, j], minlength=k).argmax() if (L[:, j] >= 0).any() else -1
+                        for j in range(m)])
+    rng = np.random.default_rng(seed + 104729)
+    rank = rng.permutation(m)                     # rank[j]: j's place in the tie order
+    group_rank = rng.permutation(g)
+    groups: list[list[int]] = [[] for _ in range(g)]
+    for c in sorted(set(classes.tolist()), key=lambda c: (c < 0, c)):
+        cols = np.flatnonzero(classes == c)
+        clusters = _capped_clusters(S[np.ix_(cols, cols)], 1, group_cap(len(cols), g), rank[cols], min_similarity=0.0)
+        clusters.sort(key=lambda cl: (-len(cl), min(rank[cols[cl]])))
+        held = np.zeros(g, dtype=np.int64)        # sources of class c in each group
+        for cl in clusters:
+            t = min(range(g), key=lambda i: (held[i], len(groups[i]), group_rank[i]))
+            groups[t] += cols[cl].tolist()
+            held[t] += len(cl)
+    out = [np.sort(np.asarray(x, dtype=np.int64)) for x in groups if x]
+    return sorted(out, key=lambda x: int(x[0]))
 
 
 GROUPINGS: dict[str, Callable[..., list[np.ndarray]]] = {
