@@ -37,7 +37,7 @@ def test_sources_that_vote_together_end_in_one_group() -> None:
         groups = dependency_groups(L, 5, seed, 2)
         assert_partition(groups, 12, 5)
         assert any({2, 5, 9} <= set(g.tolist()) for g in groups)
-    # the random partition splits the block on most seeds: the bias the dependency groups remove
+    # the random partition splits the block on most seeds (where the selection's measured bias comes from)
     split = [not any({2, 5, 9} <= set(g.tolist()) for g in random_groups(12, 5, s)) for s in range(20)]
     assert sum(split) > 10
 
