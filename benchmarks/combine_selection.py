@@ -54,7 +54,7 @@ def dataset_arrays(directory: Path, state_dir: Path, fit_limit: int | None, seed
     return out
 
 
-def evaluate(name: str, arrays: dict, seed: int) -> dict:
+def evaluate(name: str, arrays: dict, seed: int, groups_by: str = "random") -> dict:
     from scipy.stats import spearmanr
 
     import polarlab.harmonizer.select as select
@@ -75,7 +75,7 @@ def evaluate(name: str, arrays: dict, seed: int) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            auto = PolarHarmonizer(k, seed=seed).fit(L, X)
+            auto = PolarHarmonizer(k, seed=seed, combine_groups_by=groups_by).fit(L, X)
         finally:
             select.difference_se = full_se
         rows = {}
@@ -112,13 +112,15 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--fit-limit", type=int, default=None, help="at most N fit rows (seeded sample)")
     ap.add_argument("--state-dir", type=Path, default=Path(".polarlab"))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--combine-groups-by", default="random", help="the selection's source groups: random | dependency")
     a = ap.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)
-    result: dict = {"datasets": {}, "settings": {"fit_limit": a.fit_limit, "seed": a.seed}}
+    result: dict = {"datasets": {}, "settings": {"fit_limit": a.fit_limit, "seed": a.seed,
+                                                "combine_groups_by": a.combine_groups_by}}
     for name in [s for s in a.datasets.split(",") if s]:
-        r = evaluate(name, dataset_arrays(a.data / name, a.state_dir, a.fit_limit, a.seed), a.seed)
+        r = evaluate(name, dataset_arrays(a.data / name, a.state_dir, a.fit_limit, a.seed), a.seed, a.combine_groups_by)
         result["datasets"][name] = r
         for spec, v in r["candidates"].items():
             print(f"  {spec:10s} agreement {v['agreement']:.4f} se {v['se']:.4f} (rows {v['se_rows'] or 0:.4f}, "

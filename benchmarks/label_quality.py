@@ -158,6 +158,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--n-seeds", type=int, default=None, help="POLAR's seed ensemble (default: the harmonizer's)")
     ap.add_argument("--harmonizer-seed", type=int, default=None,
                     help="POLAR's seed alone (default --seed, which also draws the --limit rows and MV's tie-breaks)")
+    ap.add_argument("--combine-groups-by", default=None, help="POLAR's source groups of the gold-free selection: "
+                    "random | dependency (default: the harmonizer's)")
     a = ap.parse_args(argv)
     import torch
 
@@ -167,6 +169,8 @@ def main(argv: list[str] | None = None) -> dict:
     opts = {} if a.n_seeds is None else {"n_seeds": a.n_seeds}
     if a.harmonizer_seed is not None:
         opts["seed"] = a.harmonizer_seed
+    if a.combine_groups_by is not None:
+        opts["combine_groups_by"] = a.combine_groups_by
     result: dict = {"datasets": {}, "settings": {"llm": a.llm, "limit": a.limit, "seed": a.seed, "harmonizer": opts,
                                                 "metric": a.metric}}
     if not a.one_sided_only:

@@ -17,7 +17,8 @@ from .combine import H_ONLY
 from .combiners import (FALLBACK_CANDIDATE, Combiner, choose_risk_scales, choose_risk_temperature,
                         choose_temperature, make_combiner)
 from .one_class import one_class_combiner
-from .select import CandidateScore, select_by_agreement, source_groups
+from .groups import make_groups
+from .select import CandidateScore, select_by_agreement
 from .stage2 import FeatureClassifier
 
 if TYPE_CHECKING:
@@ -109,12 +110,13 @@ class CombinationMixin:
     def _select_combiner(self, X: np.ndarray, L: np.ndarray,
                          log_h: np.ndarray) -> tuple[Combiner, list[tuple[np.ndarray, np.ndarray]], list[Combiner]]:
         """``"auto"``: the candidate of ``combine_candidates`` chosen by held-out agreement with each group of sources
-        left out in turn (:func:`polarlab.harmonizer.select.select_by_agreement`; sets ``combine_table_``), or
+        (``combine_groups_by``, :mod:`polarlab.harmonizer.groups`) left out in turn (:func:`polarlab.harmonizer.select.select_by_agreement`; sets ``combine_table_``), or
         ``FALLBACK_CANDIDATE`` when no group can be left out (a single source, or one group votes alone)."""
         held = []
         m = L.shape[1]
         active = np.array([j for j in range(m) if j not in self.silenced_sources_], dtype=np.int64)
-        for group in source_groups(len(active), self.combine_groups, self.seed):   # silenced sources: in none
+        groups = make_groups(self.combine_groups_by, L[:, active], self.combine_groups, self.seed, self.n_classes)
+        for group in groups:                                                        # silenced sources: in none
             cols = active[group]
             Lg = L.copy()
             Lg[:, cols] = -1

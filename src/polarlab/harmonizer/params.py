@@ -12,6 +12,7 @@ import numpy as np
 from ..errors import InputError
 from .combine import H_ONLY
 from .combiners import make_combiner
+from .groups import GROUPINGS
 from .labels_from import LABELS_FROM
 from .scalarize import SCALARIZATIONS
 
@@ -26,7 +27,7 @@ def check_params(*, n_classes: int, model: str, scalarization: str, weights: obj
                  num_threads: int | str | None, optimizer: str, tune_grid: Sequence[float], tune_folds: int,
                  combine: str | float, combine_candidates: Sequence[str], combine_groups: int, combine_folds: int,
                  combine_se: float, refit_rows: str, stage2: str, labels_from: str = "votes",
-                 n_seeds: int = 1) -> None:
+                 n_seeds: int = 1, combine_groups_by: str = "random") -> None:
     """Raise :class:`InputError` on the first bad argument (the arguments mean what they mean in
     :class:`~polarlab.harmonizer.polar.PolarHarmonizer`); checked in this order: h's model and training, the
     weight tuning, the combined output, the seed ensemble."""
@@ -35,6 +36,9 @@ def check_params(*, n_classes: int, model: str, scalarization: str, weights: obj
     _check_combination(int(n_classes), combine, combine_candidates, combine_groups, combine_folds, combine_se,
                        refit_rows, stage2)
     _check_labels_from(labels_from, combine)
+    if combine_groups_by not in GROUPINGS:
+        raise InputError(f"combine_groups_by={combine_groups_by!r}", column="combine_groups_by",
+                         fix=f"use one of {list(GROUPINGS)}")
     if isinstance(n_seeds, bool) or not isinstance(n_seeds, (int, np.integer)) or n_seeds < 1:
         raise InputError(f"n_seeds={n_seeds!r}", column="n_seeds",
                          fix=f"use a whole number >= 1 (1: one fit; K: the mean of K fits with seeds seed, "

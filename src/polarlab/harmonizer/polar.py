@@ -94,6 +94,9 @@ class PolarHarmonizer(TrainingMixin, WeightsMixin, CombinationMixin, FallbackMix
             ``"onecoin:0.5"``; a number tau = ``"ds:tau"``.
         combine_candidates: candidate specs for ``"auto"``.
         combine_groups: source groups left out in turn by the ``"auto"`` selection.
+        combine_groups_by: how those groups are made (:mod:`polarlab.harmonizer.groups`): ``"random"`` (default, a
+            seeded random partition) or ``"dependency"`` (sources that vote the same class on the same rows beyond
+            chance are left out together; opt-in, measured in ``docs/results/label_quality.md``).
         combine_se: the ``"auto"`` selection keeps the first of ``combine_candidates`` (simplest first) whose
             held-out agreement is within this many bootstrap standard errors of the best one's (the
             one-standard-error rule, :func:`polarlab.harmonizer.select.one_se_choice`); 0 = the best score, which
@@ -161,14 +164,15 @@ class PolarHarmonizer(TrainingMixin, WeightsMixin, CombinationMixin, FallbackMix
                  combine: str | float = "auto", combine_candidates: Sequence[str] = DEFAULT_CANDIDATES,
                  combine_groups: int = 5, combine_folds: int = 5, refit_prior: bool = True,
                  refit_rows: str = "all", stage2: str = "h", combine_se: float = 1.0,
-                 labels_from: str = "votes", n_seeds: int = 1) -> None:
+                 labels_from: str = "votes", n_seeds: int = 1, combine_groups_by: str = "random") -> None:
         if isinstance(tune_grid, Iterator):        # a one-shot iterator: read once, by the checks and the store
             tune_grid = list(tune_grid)
         check_params(n_classes=n_classes, model=model, scalarization=scalarization, weights=weights,
                      val_fraction=val_fraction, num_threads=num_threads, optimizer=optimizer, tune_grid=tune_grid,
                      tune_folds=tune_folds, combine=combine, combine_candidates=combine_candidates,
                      combine_groups=combine_groups, combine_folds=combine_folds, combine_se=combine_se,
-                     refit_rows=refit_rows, stage2=stage2, labels_from=labels_from, n_seeds=n_seeds)
+                     refit_rows=refit_rows, stage2=stage2, labels_from=labels_from, n_seeds=n_seeds,
+                     combine_groups_by=combine_groups_by)
         # h(x) and its training
         self.n_classes = int(n_classes)
         self.model = model
@@ -196,6 +200,7 @@ class PolarHarmonizer(TrainingMixin, WeightsMixin, CombinationMixin, FallbackMix
         self.combine = combine
         self.combine_candidates = [str(c) for c in combine_candidates]
         self.combine_groups = int(combine_groups)
+        self.combine_groups_by = combine_groups_by
         self.combine_se = float(combine_se)
         self.refit_prior = bool(refit_prior)
         self.refit_rows = refit_rows

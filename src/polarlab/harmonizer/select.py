@@ -14,6 +14,10 @@ five), so the choice is the first candidate, in the order given (simplest first)
 standard error of the best (the one-standard-error rule); the SE of each difference is estimated by a paired
 bootstrap over the fit rows and, independently, the sources of each class (:func:`difference_se`).
 
+The groups are :mod:`polarlab.harmonizer.groups`'s (``combine_groups_by``): a seeded random partition by default, or
+sources that vote together beyond chance left out together (``"dependency"``, opt-in: measured, it made the ranking
+worse, not better; ``docs/results/label_quality.md``, "Correlation-aware source groups").
+
 Measured limits (README, label-quality section): sources whose errors are correlated (several keyword rules
 firing on the same wrong rows) reward candidates that trust the votes; the ranking of candidates by this
 criterion matched their true accuracy on some datasets and not on others. The one-SE rule moved youtube, sms and
@@ -27,6 +31,7 @@ from typing import Sequence
 import numpy as np
 
 from .combiners import Combiner, make_combiner
+from .groups import random_groups
 
 
 @dataclass(frozen=True)
@@ -40,17 +45,14 @@ class CandidateScore:
     se: float = float("nan")
 
 
+source_groups = random_groups
+"""The default grouping, a seeded random partition (:func:`polarlab.harmonizer.groups.random_groups`)."""
+
 N_BOOTSTRAP = 200
 """Bootstrap replicates of :func:`difference_se`."""
 
 RESAMPLE = ("rows", "sources")
 """What :func:`difference_se` resamples by default: the fit rows and the sources within each class."""
-
-
-def source_groups(m: int, n_groups: int = 5, seed: int = 0) -> list[np.ndarray]:
-    """A seeded partition of the m sources into ``min(n_groups, m)`` groups (column indices)."""
-    order = np.random.default_rng(seed + 104729).permutation(m)
-    return [np.sort(g) for g in np.array_split(order, max(1, min(n_groups, m)))]
 
 
 def source_classes(L: np.ndarray, n_classes: int) -> np.ndarray:
