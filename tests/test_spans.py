@@ -605,18 +605,22 @@ def test_bench_spans_out_writes_what_a_project_run_writes(tmp_path):
     assert len(rows) == 6 and sum(len(r["spans"]) for r in rows) > 0
     assert all(abs(s["probability"] + s["risk"] - 1) < 1e-9 for r in rows for s in r["spans"])
     # a spans project run with the bench's sources on the same documents writes the same spans file
-    (tmp_path / "p.toml").write_text(
-        '[task]\nkind = "spans"\n[data]\npath = "docs.txt"\n[harmonizer]\nfeatures = "shape"\n'
-        '[project]\nstate_dir = "st2"\n[output]\ndir = "out"\n'
-        '[[sources]]\ntype = "dictionary"\nname = "disease_ontology"\nontology = "onto"\n'
-        + "".join(f'[[sources]]\ntype = "function"\nname = "{f}"\n'
-                  for f in ("disease_heads", "disease_suffixes", "disease_acronyms")), encoding="utf-8")
+    (tmp_path / "p.toml").write_text(bench_sources_project("docs.txt"), encoding="utf-8")
     res = CliRunner().invoke(app, ["run", str(tmp_path / "p.toml")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "out" / "spans.jsonl").read_text() == spans_file.read_text()
     project = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert project["labels"]["harmonized"] == last["rules"]["labels"]["harmonized"]
 
+
+def bench_sources_project(data: str, data_keys: str = "") -> str:
+    """A spans project file with `bench spans`'s sources (the ontology in "onto", the three disease functions) on
+    ``data``, shape features, state in "st2" and outputs in "out"; ``data_keys``: more [data] lines."""
+    return ('[task]\nkind = "spans"\n[data]\npath = "' + data + '"\n' + data_keys
+            + '[harmonizer]\nfeatures = "shape"\n[project]\nstate_dir = "st2"\n[output]\ndir = "out"\n'
+            '[[sources]]\ntype = "dictionary"\nname = "disease_ontology"\nontology = "onto"\n'
+            + "".join(f'[[sources]]\ntype = "function"\nname = "{f}"\n'
+                      for f in ("disease_heads", "disease_suffixes", "disease_acronyms")))
 
 
 def test_bench_spans_takes_mention_types_as_a_project_does(tmp_path):
@@ -643,12 +647,8 @@ def test_bench_spans_takes_mention_types_as_a_project_does(tmp_path):
     diseases = sum(len(d.spans) for d in read_pubtator(data, types=["Disease"]))
     assert last["mention_types"] == ["disease"] and last["n_gold"] == diseases < every
     assert last["rules"]["labels"]["harmonized"]["exact"]["n_gold"] == diseases
-    (tmp_path / "p.toml").write_text(
-        '[task]\nkind = "spans"\n[data]\npath = "cdr.txt"\nmention_types = ["disease"]\n[harmonizer]\n'
-        'features = "shape"\n[project]\nstate_dir = "st2"\n[output]\ndir = "out"\n'
-        '[[sources]]\ntype = "dictionary"\nname = "disease_ontology"\nontology = "onto"\n'
-        + "".join(f'[[sources]]\ntype = "function"\nname = "{f}"\n'
-                  for f in ("disease_heads", "disease_suffixes", "disease_acronyms")), encoding="utf-8")
+    (tmp_path / "p.toml").write_text(bench_sources_project("cdr.txt", 'mention_types = ["disease"]\n'),
+                                      encoding="utf-8")
     res = CliRunner().invoke(app, ["run", str(tmp_path / "p.toml")])
     assert res.exit_code == 0, res.output
     project = json.loads((tmp_path / "out" / "metrics.json").read_text())

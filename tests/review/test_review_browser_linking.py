@@ -22,6 +22,16 @@ playwright = pytest.importorskip("playwright.sync_api")
 HTML_DOC = ("903", 'Cystic fibrosis <img src=x onerror="window.__pwned = 1"> in <b>lungs</b>.', "", ["Cystic fibrosis"])
 
 
+def live_answers(db, row: int) -> list[tuple]:
+    """(reviewer, answer) of the answers to ``row`` not undone, read from the review's SQLite file."""
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("SELECT reviewer, answer FROM review_answers WHERE row = ? AND undone IS NULL",
+                           (row,)).fetchall()
+    finally:
+        con.close()
+
+
 def test_linking_review_in_the_browser(tmp_path):
     """The page shows the mention marked in its sentence (HTML in it shown as text), one button per candidate and
     "none of these"; the number key 2 stores the second candidate for that item."""
@@ -50,9 +60,7 @@ def test_linking_review_in_the_browser(tmp_path):
             ctx.close()
         finally:
             browser.close()
-    con = sqlite3.connect(session.store.path)
-    rows = con.execute("SELECT reviewer, answer FROM review_answers WHERE row = ? AND undone IS NULL",
-                       (it.row,)).fetchall()
+    rows = live_answers(session.store.path, it.row)
     assert rows == [("carol", 1)]
     got = review_kind("linking").labels(project, session.store)
     assert got.loc[it.row, "linked_id"] == it.payload["choices"][1]["id"] and got.loc[it.row, "source"] == "human"
@@ -90,9 +98,7 @@ def test_linking_review_typed_ontology_id_in_the_browser(tmp_path):
             ctx.close()
         finally:
             browser.close()
-    con = sqlite3.connect(session.store.path)
-    rows = con.execute("SELECT reviewer, answer FROM review_answers WHERE row = ? AND undone IS NULL",
-                       (it.row,)).fetchall()
+    rows = live_answers(session.store.path, it.row)
     assert rows == [("dora", len(it.payload["choices"]))]          # the appended choice
     out = tmp_path / "reviewed.csv"
     res = CliRunner().invoke(app, ["review", "status", str(project), "--export", str(out)])
