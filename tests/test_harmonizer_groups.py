@@ -1,7 +1,11 @@
 """The source groups of POLAR's gold-free selection (``combine_groups_by``, :mod:`polarlab.harmonizer.groups`)."""
+from pathlib import Path
+
 import numpy as np
+import pydantic
 import pytest
 
+from polarlab.config import HarmonizerSection
 from polarlab.errors import InputError
 from polarlab.harmonizer import PolarHarmonizer
 from polarlab.harmonizer.combine import VoteLikelihood
@@ -202,3 +206,14 @@ def test_conditional_groups_with_fewer_sources_than_groups_and_silent_sources() 
     assert any({0, 2} <= set(g.tolist()) for g in groups)           # class 0 keeps 4 voters: a pair fits the cap
     assert_partition(conditional_groups(np.full((50, 4), -1), 3, 0, 2), 4, 3)        # nobody votes
     assert [g.tolist() for g in make_groups("conditional", L, 5, 0, 2)] == [g.tolist() for g in groups]
+
+
+def test_the_project_file_accepts_every_registered_grouping_and_names_a_bad_one() -> None:
+    """``[harmonizer] combine_groups_by`` takes exactly the keys of :data:`GROUPINGS` (docs/config.md lists them)."""
+    for by in GROUPINGS:
+        assert HarmonizerSection(combine_groups_by=by).combine_groups_by == by
+    with pytest.raises(pydantic.ValidationError, match="combine_groups_by"):
+        HarmonizerSection(combine_groups_by="clustered")
+    table = (Path(__file__).resolve().parents[1] / "docs" / "config.md").read_text(encoding="utf-8")
+    row = next(line for line in table.splitlines() if line.startswith("| `combine_groups_by` |"))
+    assert all(repr(by) in row for by in GROUPINGS)

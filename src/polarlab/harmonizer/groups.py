@@ -2,7 +2,7 @@
 
 :func:`polarlab.harmonizer.select.select_by_agreement` scores every candidate final distribution by how well, fitted
 without a group of sources, it agrees with that group's votes. Agreement with a left-out source tracks accuracy only
-when the source's errors are independent of the votes the candidate still reads. Two groupings:
+when the source's errors are independent of the votes the candidate still reads. Three groupings:
 
 ``"random"`` (default): a seeded random partition into groups of near-equal size (:func:`random_groups`).
 Sources whose errors are correlated (several keyword rules firing on the same wrong rows) then usually land in
@@ -24,6 +24,12 @@ see: errors correlated without co-firing. Measured (rules only, 5 WRENCH dataset
 ``docs/results/label_quality.md``, "Correlation-aware source groups"): it lowers every candidate's agreement but
 ranks them no better (mean Spearman with valid accuracy -0.14 -> -0.24; census chose ``onecoin:1`` on 2 of 5 seeds,
 F1 0.61 -> 0.05), so it is opt-in and ``"random"`` the default.
+
+``"conditional"``: the same per-class clusters, cap and dealing as ``"dependency"``, with the similarity
+:func:`error_dependency` in place of the marginal phi: how much more often two sources vote the same class where it
+is likely wrong than they would if they were independent given the latent label, estimated without gold by a
+Dawid-Skene posterior that leaves the pair's own votes out (:func:`conditional_groups`). Sources accurate on the same
+class are no longer similar; only sources that err together are. Measured under the same rule (RESULT_PENDING).
 
 Every grouping is a registered function ``(L (n, m) int votes, n_groups, seed) -> list of sorted column-index
 arrays`` (:data:`GROUPINGS`), a partition of ``range(m)`` into at most ``min(n_groups, m)`` non-empty groups.
