@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--fit-limit", type=int, default=None, help="at most N fit rows (seeded sample)")
     ap.add_argument("--state-dir", type=Path, default=Path(".polarlab"))
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--combine-groups-by", default="random", help="the selection's source groups: random | dependency")
+    ap.add_argument("--combine-groups-by", default="random", help="the selection's source groups: random | dependency | conditional")
     a = ap.parse_args(argv)
     import torch
 

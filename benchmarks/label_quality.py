@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--harmonizer-seed", type=int, default=None,
                     help="POLAR's seed alone (default --seed, which also draws the --limit rows and MV's tie-breaks)")
     ap.add_argument("--combine-groups-by", default=None, help="POLAR's source groups of the gold-free selection: "
-                    "random | dependency (default: the harmonizer's)")
+                    "random | dependency | conditional (default: the harmonizer's)")
     a = ap.parse_args(argv)
     import torch
 

@@ -1,11 +1,16 @@
 """The source groups of POLAR's gold-free selection (``combine_groups_by``, :mod:`polarlab.harmonizer.groups`)."""
+from pathlib import Path
+
 import numpy as np
+import pydantic
 import pytest
 
+from polarlab.config import HarmonizerSection
 from polarlab.errors import InputError
 from polarlab.harmonizer import PolarHarmonizer
-from polarlab.harmonizer.groups import (GROUPINGS, dependency_groups, group_cap, make_groups, random_groups,
-                                        vote_dependency)
+from polarlab.harmonizer.combine import VoteLikelihood
+from polarlab.harmonizer.groups import (GROUPINGS, conditional_groups, dependency_groups, error_dependency,
+                                        group_cap, make_groups, pair_out_posteriors, random_groups, vote_dependency)
 
 
 def correlated_rules(seed: int = 0, n: int = 1500, m: int = 12, block: tuple[int, ...] = (2, 5, 9)):
@@ -109,6 +114,106 @@ def test_the_harmonizer_leaves_the_dependency_groups_out_and_names_a_bad_value()
     assert [g.tolist() for g in dependency_groups(L, 5, 0, 2)] != [g.tolist() for g in random_groups(8, 5, 0)]
     plain = PolarHarmonizer(2, seed=0, epochs=20).fit(L, X)
     assert [r.agreement for r in plain.combine_table_] != [r.agreement for r in h.combine_table_]
-    assert set(GROUPINGS) == {"random", "dependency"}
+    cond = PolarHarmonizer(2, seed=0, epochs=20, combine_groups_by="conditional").fit(L, X)
+    assert cond.combine_ != "h" and len(cond.combine_table_) == len(cond.combine_candidates)
+    assert set(GROUPINGS) == {"random", "dependency", "conditional"}
     with pytest.raises(InputError, match="combine_groups_by"):
         PolarHarmonizer(2, combine_groups_by="clustered")
+
+
+def errors_together(seed: int = 0, n: int = 3000, m: int = 12, pair: tuple[int, int] = (0, 2), accurate: int = 4):
+    """A known latent label y (two classes, balanced) and m rules voting class j % 2, each firing on 30 % of the rows
+    of its class and 5 % of the others, independently given y, except the two rules of ``pair``, which on top fire
+    on the same 15 % of the other class's rows (wrong together); rule ``accurate``, of the same class, fires on 60 %
+    of its class's rows and 2 % of the others (accurate, co-firing with the pair on their class's rows)."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    L = np.full((n, m), -1, dtype=np.int64)
+    shared = (rng.random(n) < 0.15) & (y != pair[0] % 2)
+    for j in range(m):
+        own = y == j % 2
+        p = np.where(own, 0.6, 0.02) if j == accurate else np.where(own, 0.3, 0.05)
+        fire = rng.random(n) < p
+        if j in pair:
+            fire |= shared
+        L[fire, j] = j % 2
+    return L, y
+
+
+def test_pair_out_posteriors_leave_both_sources_out() -> None:
+    """Column k of source j's posteriors is the Dawid-Skene posterior without j's and k's votes (column j: without
+    j alone), the same as the model's own posterior with those sources excluded."""
+    L, _ = errors_together(n=400, m=6)
+    model = VoteLikelihood(2).fit(L, None, 0.0)
+    q = pair_out_posteriors(model, model.contributions(L), 1)
+    assert q.shape == (400, 6, 2) and np.allclose(q.sum(axis=2), 1)
+    assert np.allclose(q[:, 3], model.posterior(L, None, 0.0, exclude=[1, 3]))
+    assert np.allclose(q[:, 1], model.posterior(L, None, 0.0, exclude=[1]))
+
+
+def test_sources_wrong_together_end_in_one_group_and_an_accurate_one_of_their_class_does_not() -> None:
+    """Conditional on the (estimated) label: the pair that errs together is dependent, the accurate rule of the same
+    class is not, although it co-fires with the pair on their class's rows far more than chance (the marginal
+    :func:`vote_dependency` calls it similar to them, which is what made the ``"dependency"`` groups one class each)."""
+    L, y = errors_together()
+    S = error_dependency(L, 2)
+    V = vote_dependency(L, 2)
+    assert S.shape == (12, 12) and np.allclose(S, S.T) and np.allclose(np.diag(S), 1)
+    assert S[0, 2] > 0.3                                            # wrong together
+    assert S[0, 4] == 0 and S[2, 4] == 0                            # accurate, same class: not
+    assert V[0, 4] > 0 and V[2, 4] > 0                              # marginally, it is
+    off = ~np.eye(12, dtype=bool)
+    off[0, 2] = off[2, 0] = False
+    assert S[off].max() < S[0, 2] / 3                               # no other pair comes close
+    # the pair-out posterior estimates the latent label (never read by the grouping)
+    q = pair_out_posteriors(VoteLikelihood(2).fit(L, None, 0.0), VoteLikelihood(2).fit(L, None, 0.0).contributions(L), 0)
+    assert (q[:, 2].argmax(axis=1) == y).mean() > 0.7
+    for seed in range(5):
+        groups = conditional_groups(L, 5, seed, 2)
+        assert_partition(groups, 12, 5)
+        home = [g for g in groups if 0 in g][0].tolist()
+        assert 2 in home and 4 not in home
+
+
+def test_conditional_groups_are_deterministic_by_seed_and_keep_every_class_outside_each_group() -> None:
+    """Same seed, same groups; other seeds order the ties differently; no group holds all the sources of a class
+    (with at least two), so every candidate fitted without a group still has voters of every class, which the census
+    collapse of the unstratified ``"dependency"`` grouping lacked."""
+    L, _ = errors_together(seed=3, m=14, pair=(1, 3), accurate=5)
+    a, b = conditional_groups(L, 5, 7, 2), conditional_groups(L, 5, 7, 2)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert len({tuple(map(tuple, conditional_groups(L, 5, s, 2))) for s in range(8)}) > 1
+    classes = np.arange(14) % 2
+    for n_groups in (2, 3, 5):
+        for seed in range(3):
+            groups = conditional_groups(L, n_groups, seed, 2)
+            assert_partition(groups, 14, n_groups)
+            for g in groups:
+                outside = np.setdiff1d(np.arange(14), g)
+                assert set(classes[outside].tolist()) == {0, 1}
+                assert all(((L[:, outside] == c).any() for c in (0, 1)))
+
+
+def test_conditional_groups_with_fewer_sources_than_groups_and_silent_sources() -> None:
+    L, _ = errors_together(m=3, pair=(0, 2), accurate=1)
+    assert_partition(conditional_groups(L, 5, 0, 2), 3, 5)          # m < n_groups: one source per group
+    L, _ = errors_together(m=10, pair=(0, 2), accurate=4)
+    L[:, [3, 6]] = -1                                               # two sources that never vote
+    S = error_dependency(L, 2)
+    assert (S[3, np.arange(10) != 3] == 0).all() and S[3, 3] == 1 and (S[6, np.arange(10) != 6] == 0).all()
+    groups = conditional_groups(L, 5, 0, 2)
+    assert_partition(groups, 10, 5)
+    assert any({0, 2} <= set(g.tolist()) for g in groups)           # class 0 keeps 4 voters: a pair fits the cap
+    assert_partition(conditional_groups(np.full((50, 4), -1), 3, 0, 2), 4, 3)        # nobody votes
+    assert [g.tolist() for g in make_groups("conditional", L, 5, 0, 2)] == [g.tolist() for g in groups]
+
+
+def test_the_project_file_accepts_every_registered_grouping_and_names_a_bad_one() -> None:
+    """``[harmonizer] combine_groups_by`` takes exactly the keys of :data:`GROUPINGS` (docs/config.md lists them)."""
+    for by in GROUPINGS:
+        assert HarmonizerSection(combine_groups_by=by).combine_groups_by == by
+    with pytest.raises(pydantic.ValidationError, match="combine_groups_by"):
+        HarmonizerSection(combine_groups_by="clustered")
+    table = (Path(__file__).resolve().parents[1] / "docs" / "config.md").read_text(encoding="utf-8")
+    row = next(line for line in table.splitlines() if line.startswith("| `combine_groups_by` |"))
+    assert all(repr(by) in row for by in GROUPINGS)

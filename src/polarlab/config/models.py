@@ -150,9 +150,10 @@ class HarmonizerSection(Section):
                             'number tau (= "ds:tau")')
     combine_candidates: Optional[list[str]] = None
     combine_groups: Optional[int] = Field(None, ge=2)
-    combine_groups_by: Optional[Literal["random", "dependency"]] = Field(
-        None, description='how "auto" makes the source groups it leaves out: "random" (default) or "dependency" '
-                          '(sources voting the same class on the same rows beyond chance left out together)')
+    combine_groups_by: Optional[Literal["random", "dependency", "conditional"]] = Field(
+        None, description='how "auto" makes the source groups it leaves out: "random" (default), "dependency" '
+                          '(sources voting the same class on the same rows beyond chance left out together) or '
+                          '"conditional" (sources wrong together beyond what the estimated label explains)')
     combine_se: Optional[float] = Field(None, ge=0, description="\"auto\" keeps the first candidate whose held-out "
                                                               "agreement is within this many bootstrap standard errors "
                                                               "of the best (default 1; 0: the best)")

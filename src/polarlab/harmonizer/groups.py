@@ -2,7 +2,7 @@
 
 :func:`polarlab.harmonizer.select.select_by_agreement` scores every candidate final distribution by how well, fitted
 without a group of sources, it agrees with that group's votes. Agreement with a left-out source tracks accuracy only
-when the source's errors are independent of the votes the candidate still reads. Two groupings:
+when the source's errors are independent of the votes the candidate still reads. Three groupings:
 
 ``"random"`` (default): a seeded random partition into groups of near-equal size (:func:`random_groups`).
 Sources whose errors are correlated (several keyword rules firing on the same wrong rows) then usually land in
@@ -25,6 +25,17 @@ see: errors correlated without co-firing. Measured (rules only, 5 WRENCH dataset
 ranks them no better (mean Spearman with valid accuracy -0.14 -> -0.24; census chose ``onecoin:1`` on 2 of 5 seeds,
 F1 0.61 -> 0.05), so it is opt-in and ``"random"`` the default.
 
+``"conditional"``: the same per-class clusters, cap and dealing as ``"dependency"``, with the similarity
+:func:`error_dependency` in place of the marginal phi: how much more often two sources vote the same class where it
+is likely wrong than they would if they were independent given the latent label, estimated without gold by a
+Dawid-Skene posterior that leaves the pair's own votes out (:func:`conditional_groups`). Sources accurate on the same
+class are no longer similar; only sources that err together are (the groups keep 99 % of that dependency inside them
+on WRENCH trec). Measured under the same rule (``docs/results/label_quality.md``, "Label-conditional source groups"):
+rejected after seeds 0-2, trec 0.622 -> 0.533 (``ds:1`` chosen on two seeds), chemprot 0.545 -> 0.535, mean
+Spearman -0.14 -> -0.26; census no longer collapses. Leaving the erring rules out together lowers every candidate's
+agreement, ``mv``'s most, so the criterion turns to the candidates that lean on the prior: the groups are not where
+its bias comes from. Opt-in.
+
 Every grouping is a registered function ``(L (n, m) int votes, n_groups, seed) -> list of sorted column-index
 arrays`` (:data:`GROUPINGS`), a partition of ``range(m)`` into at most ``min(n_groups, m)`` non-empty groups.
 """
@@ -33,6 +44,8 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+
+from .combine import VoteLikelihood
 
 Z_DEPENDENT = 1.96
 """:func:`vote_dependency` counts a pair's phi only where ``sqrt(n) * phi`` reaches this (one-sided 2.5 %)."""
@@ -131,6 +144,89 @@ def _capped_clusters(S: np.ndarray, n_clusters: int, cap: int, rank: np.ndarray,
     return members
 
 
+def pair_out_posteriors(model: VoteLikelihood, C: np.ndarray, j: int) -> np.ndarray:
+    """The Dawid-Skene posterior of every row's label without source j and source k, for every k, shape (n, m, k).
+
+    ``C`` (n, m, k) are the fitted ``model``'s log-likelihood contributions (:meth:`VoteLikelihood.contributions`);
+    column j is the posterior without j alone.
+    """
+    full = np.log(model.class_prior_)[None, :] + C.sum(axis=1) - C[:, j]          # (n, k): without j
+    logit = full[:, None, :] - C
+    logit[:, j] = full
+    e = np.exp(logit - logit.max(axis=2, keepdims=True))
+    return e / e.sum(axis=2, keepdims=True)
+
+
+def error_dependency(L: np.ndarray, n_classes: int | None = None) -> np.ndarray:
+    """How much more often than the latent label explains each pair of sources votes the same WRONG class, (m, m).
+
+    A gold-free test of the pair's errors given the latent label. A Dawid-Skene model (:class:`VoteLikelihood`, class
+    prior, no h) is fitted to all the votes: theta_j(c | t), the chance source j votes c on a row of class t. For the
+    pair (j, k), q_i is the posterior of row i's label computed WITHOUT j's and k's votes (:func:`pair_out_posteriors`),
+    and for each class c, w_i = 1 - q_i(c) is the chance that a vote c on row i is wrong. Summed over rows and classes:
+
+    * observed O = sum w_i [L_ij = c][L_ik = c], both voting c where c is likely wrong;
+    * expected E = sum w_i sum_t q_i(t) theta_j(c | t) theta_k(c | t), the same if j and k were independent given
+      the label (the model's chance of both voting c on row i given the other votes): two rules accurate on the same
+      class co-fire on that class's rows, and the mixture of labels over t already predicts it, so no excess;
+    * W_j = sum w_i [L_ij = c], W_k likewise, each one's likely-wrong votes.
+
+    S[j, k] = (O - E) / sqrt(W_j W_k) (about 1 when j and k are wrong on exactly the same rows) where the excess is
+    significant, (O - E) / sqrt(E) >= :data:`Z_DEPENDENT` (O about Poisson under independence), else 0; 0 for a pair
+    never likely wrong; the diagonal is 1. Symmetric: (j, k) and (k, j) leave the same two out.
+
+    Why this label estimate. The marginal :func:`vote_dependency` compares co-votes to chance, so sources of one class
+    are similar because they fire on that class (the ``"dependency"`` groups came out one class each). Conditioning
+    on a hard label estimate is not enough either: where the estimate is wrong (the majority vote of the few other
+    sources on a row often is), the rows it calls t include rows of c, on which every accurate c-rule fires, so
+    accurate rules of one class still looked dependent (tried first, on the synthetic matrix of the tests: 0.10 for an
+    accurate rule with the erring pair, 0.69 for the pair). Comparing to the co-votes the model expects given the
+    other votes (a mixture over the labels, not one label) takes the estimate's uncertainty into account (0.00 and
+    0.50 there). The posterior leaves
+    the pair's own votes out: with them, where j and k are wrong together on rows few other sources vote on, it would
+    follow them (a model assuming independence counts two copies of one error as two pieces of evidence), and their
+    joint errors would look like joint accuracy, the very thing to detect. What it cannot see: a third source that
+    errs with them still votes in the posterior (a block of three is found pair by pair only where the other sources
+    outvote it), and theta is fitted with the correlated sources in (Dawid-Skene overrates their accuracy).
+
+    Args:
+        L: shape (n, m), votes in 0..k-1, -1 = abstain.
+        n_classes: k (default: the largest vote + 1).
+    """
+    L = np.asarray(L)
+    n, m = L.shape
+    k = max(1, int(n_classes) if n_classes is not None else int(L.max(initial=-1)) + 1)
+    S = np.zeros((m, m))
+    if n == 0 or m == 0 or not (L >= 0).any():
+        np.fill_diagonal(S, 1.0)
+        return S
+    model = VoteLikelihood(k).fit(L, None, 0.0)
+    C = model.contributions(L)
+    theta = np.exp(model.log_theta_[:, :, 1:])                   # (m, k true, k voted): P(L_j = c | t)
+    for j in range(m):
+        q = pair_out_posteriors(model, C, j)                     # (n, m, k)
+        O = np.zeros(m)
+        E = np.zeros(m)
+        Wj = np.zeros(m)
+        Wk = np.zeros(m)
+        for c in range(k):
+            wrong = 1.0 - q[:, :, c]                             # (n, m): chance row i is not c, pair (j, k)
+            a = (L[:, j] == c).astype(np.float64)[:, None]
+            b = (L == c)
+            both = np.einsum("nmt,t,mt->nm", q, theta[j, :, c], theta[:, :, c])    # model's P(both vote c | others)
+            O += (wrong * a * b).sum(axis=0)
+            E += (wrong * both).sum(axis=0)
+            Wj += (wrong * a).sum(axis=0)
+            Wk += (wrong * b).sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = (O - E) / np.sqrt(E)
+            sim = np.where(Wj * Wk > 0, (O - E) / np.sqrt(Wj * Wk), 0.0)
+        S[j] = np.where(np.nan_to_num(z) >= Z_DEPENDENT, np.nan_to_num(sim), 0.0)
+    S = np.clip((S + S.T) / 2, 0.0, 1.0)
+    np.fill_diagonal(S, 1.0)
+    return S
+
+
 def dependency_groups(L: np.ndarray, n_groups: int = 5, seed: int = 0,
                       n_classes: int | None = None) -> list[np.ndarray]:
     """Sources that vote together left out together, every group holding its share of each class's sources.
@@ -154,13 +250,27 @@ def dependency_groups(L: np.ndarray, n_groups: int = 5, seed: int = 0,
         at most ``min(n_groups, m)`` non-empty arrays of column indices (fewer only when dependent sources leave too
         few clusters to fill them), each sorted, together a partition of ``range(m)``, ordered by their smallest index.
     """
+    return _clustered_groups(L, vote_dependency, n_groups, seed, n_classes)
+
+
+def conditional_groups(L: np.ndarray, n_groups: int = 5, seed: int = 0,
+                       n_classes: int | None = None) -> list[np.ndarray]:
+    """:func:`dependency_groups` with the similarity :func:`error_dependency` (sources that are wrong together beyond
+    what the estimated label explains) in place of the marginal :func:`vote_dependency`: the same per-class clusters,
+    cap and dealing, so every group holds about its share of each class's sources."""
+    return _clustered_groups(L, error_dependency, n_groups, seed, n_classes)
+
+
+def _clustered_groups(L: np.ndarray, similarity: Callable[[np.ndarray, int], np.ndarray], n_groups: int, seed: int,
+                      n_classes: int | None) -> list[np.ndarray]:
+    """The per-class clusters of ``similarity(L, k)`` (m, m) dealt to the groups (:func:`dependency_groups`)."""
     L = np.asarray(L)
     m = L.shape[1]
     g = max(1, min(n_groups, m))
     if m == 0:
         return [np.zeros(0, dtype=np.int64)]
     k = int(n_classes) if n_classes is not None else int(L.max(initial=-1)) + 1
-    S = vote_dependency(L, k)
+    S = similarity(L, k)
     classes = np.array([np.bincount(L[L[:, j] >= 0, j], minlength=k).argmax() if (L[:, j] >= 0).any() else -1
                         for j in range(m)])
     rng = np.random.default_rng(seed + 104729)
@@ -183,6 +293,7 @@ def dependency_groups(L: np.ndarray, n_groups: int = 5, seed: int = 0,
 GROUPINGS: dict[str, Callable[..., list[np.ndarray]]] = {
     "random": lambda L, n_groups, seed, n_classes=None: random_groups(np.asarray(L).shape[1], n_groups, seed),
     "dependency": dependency_groups,
+    "conditional": conditional_groups,
 }
 """``combine_groups_by`` values: ``(L (n, m), n_groups, seed, n_classes) -> groups`` (see the module docstring)."""
 

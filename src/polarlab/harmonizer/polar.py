@@ -95,8 +95,9 @@ class PolarHarmonizer(TrainingMixin, WeightsMixin, CombinationMixin, FallbackMix
         combine_candidates: candidate specs for ``"auto"``.
         combine_groups: source groups left out in turn by the ``"auto"`` selection.
         combine_groups_by: how those groups are made (:mod:`polarlab.harmonizer.groups`): ``"random"`` (default, a
-            seeded random partition) or ``"dependency"`` (sources that vote the same class on the same rows beyond
-            chance are left out together; opt-in, measured in ``docs/results/label_quality.md``).
+            seeded random partition), ``"dependency"`` (sources that vote the same class on the same rows beyond
+            chance are left out together) or ``"conditional"`` (sources that vote the same wrong class beyond what
+            the label, estimated without gold, explains; both opt-in, measured in ``docs/results/label_quality.md``).
         combine_se: the ``"auto"`` selection keeps the first of ``combine_candidates`` (simplest first) whose
             held-out agreement is within this many bootstrap standard errors of the best one's (the
             one-standard-error rule, :func:`polarlab.harmonizer.select.one_se_choice`); 0 = the best score, which

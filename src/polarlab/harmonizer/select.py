@@ -15,8 +15,9 @@ standard error of the best (the one-standard-error rule); the SE of each differe
 bootstrap over the fit rows and, independently, the sources of each class (:func:`difference_se`).
 
 The groups are :mod:`polarlab.harmonizer.groups`'s (``combine_groups_by``): a seeded random partition by default, or
-sources that vote together beyond chance left out together (``"dependency"``, opt-in: measured, it made the ranking
-worse, not better; ``docs/results/label_quality.md``, "Correlation-aware source groups").
+sources that vote together beyond chance left out together (``"dependency"``), or sources that are wrong together
+beyond what the estimated label explains (``"conditional"``); both opt-in: measured, each made the ranking worse, not
+better (``docs/results/label_quality.md``, "Correlation-aware source groups", "Label-conditional source groups").
 
 Measured limits (README, label-quality section): sources whose errors are correlated (several keyword rules
 firing on the same wrong rows) reward candidates that trust the votes; the ranking of candidates by this
