@@ -160,7 +160,7 @@ class HarmonizerSection(Section):
     labels_from: Optional[Literal["auto", "votes", "features"]] = Field(
         None, description='final labels from each row\'s votes (with h(x) as prior) or from its features only (the '
                           'two-stage classifier trained on the combined labels); "auto" chooses by the held-out '
-                          'agreement (default "votes"; see the README)')
+                          'agreement (default "votes"; see docs/results/label_quality.md)')
     refit_prior: Optional[bool] = Field(None, description="refit h to the combined labels and use it as the prior "
                                                           "(a second stage; default true)")
     combine_folds: Optional[int] = Field(None, ge=2)

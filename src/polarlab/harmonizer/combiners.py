@@ -17,7 +17,7 @@ for Dawid–Skene) and outputs ``softmax(s / T)``; they differ in how a vote cou
 So the family holds the strong label models as special cases (MV, a weighted vote, Dawid–Skene); the default
 candidates (:data:`DEFAULT_CANDIDATES`) leave h alone out (it ignores the votes at prediction time). A gold-free
 selector (:mod:`polarlab.harmonizer.select`) chooses among them; how well it ranks them is measured by
-``benchmarks/combine_selection.py`` (README).
+``benchmarks/combine_selection.py`` (docs/results/label_quality.md).
 ``posterior(L, log_h, exclude=[j])`` leaves source j's own vote out (the POLAR risk of j's answer); the
 temperature ``T`` (:func:`choose_temperature`) changes only how sure the distribution is, never a label.
 With ``risk_scales_ = (a, b)`` (:func:`choose_risk_scales`) a leave-out distribution scales the votes' evidence and
@@ -130,7 +130,7 @@ class MajorityTunedAlone(MajorityWithH):
     h answers. h was trained on the LLM's votes at the weight the gold-free tuning gave it, so that is the LLM as
     far as the tuning trusts it. Among ``combine_candidates`` the selection chooses between it and ``mv``: leaving
     a group of rules out makes rows on which only the LLM votes, and the two are scored there against the left-out
-    rules' votes. Opt-in (not in :data:`DEFAULT_CANDIDATES`; measured in the README's label-quality section)."""
+    rules' votes. Opt-in (not in :data:`DEFAULT_CANDIDATES`; measured in docs/results/label_quality.md)."""
 
     name = "mvh"
 
@@ -271,7 +271,7 @@ accuracy 0.35-0.57, against 0.684 for WRENCH's majority vote."""
 DEFAULT_CANDIDATES = ("mv", "onecoin:1", "ds:1", "ds:2", "ds:3")
 """Simplest first: the selector keeps the first within one standard error of the best (:mod:`.select`). ``mvh`` is
 not among them (opt-in: ``combine = "mvh"`` or ``combine_candidates``): as a candidate it raised trec's labels and
-the LLM risk's AUROC but also its ECE by 0.012-0.013 (README, label-quality section)."""
+the LLM risk's AUROC but also its ECE by 0.012-0.013 (docs/results/label_quality.md)."""
 
 
 def make_combiner(spec: str, n_classes: int, tuned: Sequence[int] = ()) -> Combiner:

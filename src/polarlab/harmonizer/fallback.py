@@ -36,7 +36,7 @@ class FallbackMixin:
         # two-stage baseline's end model: see :mod:`polarlab.harmonizer.stage2`). The distributions are taken at
         # T = 1: the temperature is chosen for a distribution with one source left out (the risk), while these
         # read every source; at T = 4 on a 400-row sms subset with the LLM the soft labels were so flat that the
-        # classifier's LLM-risk ECE was 0.155 (T = 1: 0.087; compared on test gold, reported in the README)
+        # classifier's LLM-risk ECE was 0.155 (T = 1: 0.087; compared on test gold, reported in docs/results/label_quality.md)
         q = _softmax(comb.scores(L, log_h))
         final = q.argmax(axis=1)
         final[~(L >= 0).any(axis=1)] = -1

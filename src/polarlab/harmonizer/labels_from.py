@@ -6,14 +6,14 @@ prior. When the rules are noisy and the features carry the class, a classifier t
 than the votes on the very rows they vote on: it averages the rules' errors away instead of copying them.
 Measured on DataSculpt's LLM-written keyword rules for WRENCH sms (rules right on 90-91 % of the test rows they
 vote on, the classifier on 96-97 %), POLAR was 0.12-0.22 F1 below label model -> logistic regression; on youtube
-with the same kind of rules the votes won (README, label-quality section).
+with the same kind of rules the votes won (docs/results/label_quality.md).
 
 The choice uses the selection's own criterion: for each source group g left out, the candidate is fitted without
 g, and both (a) its labels and (b) the labels of the classifier cross-fitted on its distributions (features only)
 are scored by their agreement with g's votes, class-balanced (:func:`polarlab.harmonizer.select.class_balanced_agreement`).
 The features are kept when (b) scores higher. The paired bootstrap SE of the difference is reported, not used.
 
-Opt-in (``labels_from = "auto"``; default ``"votes"``). Measured (README, label-quality section): on DataSculpt's
+Opt-in (``labels_from = "auto"``; default ``"votes"``). Measured (docs/results/label_quality.md): on DataSculpt's
 sms rules it chose the features on 3 of 4 fits (seeds 0-1) and raised F1 (GPT-3.5: 0.641 -> 0.787 on seed 0;
 GPT-4: 0.699 -> 0.805 mean), still below the best two-stage baseline; on WRENCH youtube, chemprot and census it chose them by margins of 0.1-0.2 SE and lowered
 youtube 0.904 -> 0.884 and chemprot 0.581 -> 0.540 (youtube with the LLM 0.920 -> 0.896). Every margin, for or

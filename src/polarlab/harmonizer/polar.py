@@ -106,7 +106,7 @@ class PolarHarmonizer(TrainingMixin, WeightsMixin, CombinationMixin, FallbackMix
             model and features) and use it as the prior of the same candidate (a second stage).
         refit_rows: the rows that second stage learns from: ``"all"`` (default; the rows no source voted on
             too, labelled by the first prior itself) or ``"covered"`` (rows some source voted on, as the
-            two-stage pipeline does; measured in the README's label-quality section, not the default).
+            two-stage pipeline does; measured in docs/results/label_quality.md, not the default).
         stage2: the second-stage model: ``"lr"`` (:class:`polarlab.harmonizer.stage2.FeatureClassifier`,
             a logistic regression whose L2 strength is chosen by cross-validated log-loss on the labels) or
             ``"h"`` (default; the harmonizer's own model, early-stopped, ``weight_decay``).
@@ -115,7 +115,7 @@ class PolarHarmonizer(TrainingMixin, WeightsMixin, CombinationMixin, FallbackMix
             its features only (``"features"``: the two-stage classifier ``fallback_model_`` trained on the
             candidate's distributions); ``"auto"`` chooses by the same held-out agreement, the better score
             (:mod:`polarlab.harmonizer.labels_from`; only after an ``"auto"`` selection, else the votes). Opt-in:
-            measured in the README (label-quality section), it helped on noisy LLM-written rules and hurt on
+            measured in docs/results/label_quality.md, it helped on noisy LLM-written rules and hurt on
             WRENCH youtube and chemprot, and its margins were below one standard error everywhere.
         n_seeds: a seed ensemble (bagging over the fit's randomness): K > 1 fits the whole harmonizer K times, with
             seeds ``seed, seed+S, ..., seed+(K-1)·S``, S = :data:`SEED_STRIDE` (so runs with different seeds

@@ -19,7 +19,7 @@ sources that vote together beyond chance left out together (``"dependency"``), o
 beyond what the estimated label explains (``"conditional"``); both opt-in: measured, each made the ranking worse, not
 better (``docs/results/label_quality.md``, "Correlation-aware source groups", "Label-conditional source groups").
 
-Measured limits (README, label-quality section): sources whose errors are correlated (several keyword rules
+Measured limits (docs/results/label_quality.md): sources whose errors are correlated (several keyword rules
 firing on the same wrong rows) reward candidates that trust the votes; the ranking of candidates by this
 criterion matched their true accuracy on some datasets and not on others. The one-SE rule moved youtube, sms and
 chemprot to candidates better on test than the argmax's (chemprot a close call: gap 0.0100, SE 0.0113).

@@ -11,7 +11,7 @@ distributions of the covered fit rows as soft labels), and warns. The harmonizer
 sources (:meth:`PolarHarmonizer._shift_pools`: the tuned sources, i.e. the LLM, and the others), so that a
 source voting on every row cannot hide a shift of the others.
 
-Measured (README, label-quality section): on WRENCH sms the stored votes of the valid and test splits do not
+Measured (docs/results/label_quality.md): on WRENCH sms the stored votes of the valid and test splits do not
 match the dataset's own documented rules (re-applying the 73 regular expressions of its readme reproduces every
 train row's votes but only 41 % of the valid/test rows'; their spam rules are right on 2 % / 19 % of the rows they
 fire on there, 98 % on train): agreement 0.98 on the fit rows, 0.81 on test. On youtube, trec, chemprot and
