@@ -55,3 +55,16 @@ def test_readme_toml_example_loads(tmp_path, i):
     loader = {"classification": load_project, "relevance": load_relevance_project,
               "spans": load_spans_project}[kind]
     assert loader(path) is not None
+
+
+EXAMPLES = sorted((README.parent / "examples").glob("*/polarlab.toml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.parent.name for p in EXAMPLES])
+def test_example_project_loads(path):
+    """The project files under examples/ load in their kind's loader (the README points users at them)."""
+    from polarlab.linking.config import load_linking_project
+
+    kind = kind_of(path.read_text(encoding="utf-8"))
+    loader = {"linking": load_linking_project, "classification": load_project}[kind]
+    assert loader(path) is not None
