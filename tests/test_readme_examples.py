@@ -66,5 +66,5 @@ def test_example_project_loads(path):
     from polarlab.linking.config import load_linking_project
 
     kind = kind_of(path.read_text(encoding="utf-8"))
-    loader = {"linking": load_linking_project, "classification": load_project}[kind]
+    loader = {"linking": load_linking_project, "classification": load_project, "relation": load_project}[kind]
     assert loader(path) is not None
