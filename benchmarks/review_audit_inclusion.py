@@ -7,9 +7,11 @@ chance of having been audited: per round, its draw probability in its stratum at
 the loop used before), accumulated ``pi_i = 1 - prod_r (1 - p_ir)``. After each round, within each stratum of the
 current population (unreviewed + audited items, the estimate's ``"all"`` scope, by current risk) it compares the
 audited items' accuracy (current machine labels vs gold) with the stratum's true accuracy, and reports the spread
-of ``pi`` there.
+of ``pi`` there, and what the design expects the audits' accuracy to be there, ``sum pi_i right_i / sum pi_i``.
 
-Prints one JSON object per dataset: ``bias`` = mean over (round, stratum) cells with audits of (audited accuracy -
+Prints one JSON object per dataset: ``design_bias`` = mean over (round, stratum) cells, weighted by their items,
+of that expectation less the stratum's true accuracy (the design's own bias, free of the draw's luck);
+``design_abs_gap``: the same of |.|; ``bias`` = mean over (round, stratum) cells with audits of (audited accuracy -
 true accuracy), weighted by the cell's audits; ``abs_gap``: the same of |.|; ``hajek_bias``: with the audits
 weighted by 1/pi_i; ``pi_cv``: mean within-stratum coefficient of variation of pi; ``never``: mean share of the
 population with pi = 0; ``zero_draw``: mean share of each round's pool whose draw probability was 0.
@@ -65,6 +67,8 @@ def run(name, L, X, gold, k, seed, accepted, grid, n_strata=5):
     def tracked(pool, size):
         p = draw_probabilities(sp.risk_, pool, size, sp.n_strata)
         pi[pool] = 1.0 - (1.0 - pi[pool]) * (1.0 - p)
+        before = np.flatnonzero(sp.audited_)        # audited earlier: the chance they would have had (the pool's mean)
+        pi[before] = 1.0 - (1.0 - pi[before]) * (1.0 - (float(p.mean()) if len(p) else 0.0))
         zero_draw.append(float((p == 0).mean()) if len(p) else 0.0)
         return orig(pool, size)
 
@@ -87,7 +91,9 @@ def run(name, L, X, gold, k, seed, accepted, grid, n_strata=5):
             p = pi[m]
             cell = {"round": sp.round_, "stratum": int(h), "n": len(m), "true_acc": float(right[m].mean()),
                     "audited": len(a), "pi_cv": float(p.std() / p.mean()) if p.mean() > 0 else float("nan"),
-                    "never": float((p == 0).mean())}
+                    "never": float((p == 0).mean()),
+                    # what the design expects the audits' accuracy to be, less the truth: no sampling noise
+                    "design_gap": float((p * right[m]).sum() / p.sum() - right[m].mean()) if p.sum() > 0 else 0.0}
             if len(a):
                 w = 1.0 / pi[a]
                 cell["audit_acc"] = float(right[a].mean())
@@ -101,7 +107,11 @@ def summary(cells, zero_draw):
     w = np.array([x["audited"] for x in c], dtype=float)
     gap = np.array([x["audit_acc"] - x["true_acc"] for x in c])
     hgap = np.array([x["hajek_acc"] - x["true_acc"] for x in c])
-    return {"cells": len(cells), "cells_with_audits": len(c), "bias": float((w * gap).sum() / w.sum()),
+    n = np.array([x["n"] for x in cells], dtype=float)
+    dgap = np.array([x["design_gap"] for x in cells])
+    return {"cells": len(cells), "cells_with_audits": len(c),
+            "design_bias": float((n * dgap).sum() / n.sum()), "design_abs_gap": float((n * np.abs(dgap)).sum() / n.sum()),
+            "bias": float((w * gap).sum() / w.sum()),
             "abs_gap": float((w * np.abs(gap)).sum() / w.sum()), "hajek_bias": float((w * hgap).sum() / w.sum()),
             "pi_cv": float(np.nanmean([x["pi_cv"] for x in cells])), "never": float(np.mean([x["never"] for x in cells])),
             "zero_draw": float(np.mean(zero_draw)),
