@@ -14,7 +14,10 @@ Two corrections of the calibrated risk by what people found:
    error rate gets a Beta prior centred on the recalibrated mean risk m_h with the weight of
    ``prior_strength`` observations, updated by the audits drawn at random from that stratum (n_h
    checked, e_h wrong): ``p_h ~ Beta(k m_h + e_h, k (1 - m_h) + n_h - e_h)``. Only random audits
-   enter here: the risk-ordered reviews are the riskiest items of their stratum.
+   enter here: the risk-ordered reviews are the riskiest items of their stratum. When the audits were drawn with
+   unequal chances ``pi_i`` (``audit_weight = 1 / pi_i``), a stratum's audits enter as Hajek-weighted effective
+   counts: the error rate ``sum w e / sum w`` over ``n_eff = (sum w)² / sum w²`` audits (Kish), so an item type
+   the design over-drew does not speak for its whole stratum; with equal weights these are n_h and e_h.
 
 The population error is ``sum_h N_h p_h / N``; (a, b) and the p_h are sampled together and the
 interval is the central ``level`` part; the point estimate uses the most probable (a, b) and the
@@ -126,7 +129,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def estimate_accuracy(risk: np.ndarray, population: np.ndarray, audited: np.ndarray, audit_error: np.ndarray,
-                      *, calib_risk: np.ndarray | None = None, calib_error: np.ndarray | None = None,
+                      *, audit_weight: np.ndarray | None = None, calib_risk: np.ndarray | None = None, calib_error: np.ndarray | None = None,
                       n_strata: int = 5, level: float = 0.9, prior_strength: float = 2.0,
                       draws: int = 2000, max_rows: int = 400, risk_floor: float = 0.01,
                       seed: int = 0) -> AccuracyEstimate:
@@ -137,6 +140,8 @@ def estimate_accuracy(risk: np.ndarray, population: np.ndarray, audited: np.ndar
         population: (n,) bool, the items whose labels are estimated (audited ones included).
         audited: (n,) bool, population items a person checked, drawn at random within strata.
         audit_error: (n,) bool, machine label != the person's answer (read where ``audited``).
+        audit_weight: (n,) design weights of the audits, ``1 / P(audited)`` (read where ``audited``; positive);
+            None = an equal-probability sample within each stratum.
         calib_risk, calib_error: (r,) risk and error (0/1) of every reviewed item's machine label when it
             was answered (the recalibration); None = the audited items' ``risk``/``audit_error``.
         n_strata: risk strata.
@@ -155,11 +160,18 @@ def estimate_accuracy(risk: np.ndarray, population: np.ndarray, audited: np.ndar
     pop = np.asarray(population, dtype=bool)
     aud = np.asarray(audited, dtype=bool) & pop
     err = np.asarray(audit_error, dtype=bool) & aud
+    if audit_weight is None:
+        wt = np.ones(len(pop))
+    else:
+        wt = np.asarray(audit_weight, dtype=np.float64)
+        if wt.shape != pop.shape or not (np.isfinite(wt[aud]).all() and (wt[aud] > 0).all()):
+            raise ConfigError(f"audit_weight: {wt.shape} values, positive and finite on the audits expected",
+                              column="audit_weight", fix="give 1 / P(audited) for every item (n,)")
     N = int(pop.sum())
     if N == 0:
         return AccuracyEstimate(float("nan"), float("nan"), float("nan"), level, 0, 0, 0, [])
     strata = risk_strata(risk[pop], n_strata)
-    r, a, e = risk[pop], aud[pop], err[pop]
+    r, a, e, w = risk[pop], aud[pop], err[pop], wt[pop]
     rng = np.random.default_rng(seed)
     if calib_risk is None:
         cr, ce = r[a], e[a]
@@ -176,7 +188,7 @@ def estimate_accuracy(risk: np.ndarray, population: np.ndarray, audited: np.ndar
     for h in np.unique(strata):
         m = strata == h
         n_h, rbar = int(m.sum()), float(r[m].mean())
-        k_h, e_h = int(a[m].sum()), int(e[m].sum())
+        k_h, e_h = _effective_counts(w[m & a], e[m & a])
         zh = z[m]
         if len(zh) > max_rows:
             zh = rng.choice(zh, max_rows, replace=False)
@@ -188,7 +200,8 @@ def estimate_accuracy(risk: np.ndarray, population: np.ndarray, audited: np.ndar
         beta = prior_strength * (1.0 - prior) + (k_h - e_h)
         p = rng.beta(alpha, beta)
         total += n_h * p
-        rows.append({"n": n_h, "risk_mean": rbar, "audited": k_h, "errors": e_h, "error_mean": p_hat})
+        rows.append({"n": n_h, "risk_mean": rbar, "audited": int(a[m].sum()), "errors": int(e[m].sum()),
+                     "error_mean": p_hat})
     acc = 1.0 - total / N
     tail = (1.0 - level) / 2.0
     lo, hi = np.quantile(acc, [tail, 1.0 - tail])
@@ -196,6 +209,15 @@ def estimate_accuracy(risk: np.ndarray, population: np.ndarray, audited: np.ndar
     # contradict very confident labels the Laplace posterior is far from symmetric and its mode can fall outside
     point_acc = float(np.clip(1.0 - point / N, lo, hi))
     return AccuracyEstimate(point_acc, float(lo), float(hi), level, N, int(a.sum()), int(e.sum()), rows)
+
+
+def _effective_counts(weight: np.ndarray, error: np.ndarray) -> tuple[float, float]:
+    """(audits, errors) of one stratum as Hajek-weighted effective counts: ``n_eff = (sum w)² / sum w²`` audits,
+    ``n_eff × sum w e / sum w`` errors; (n, e) themselves when the weights are equal."""
+    if len(weight) == 0:
+        return 0.0, 0.0
+    n_eff = float(weight.sum() ** 2 / (weight ** 2).sum())
+    return n_eff, n_eff * float((weight * error).sum() / weight.sum())
 
 
 @dataclass

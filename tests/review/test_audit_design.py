@@ -1,0 +1,69 @@
+"""The audits the accuracy estimate reads: drawn with equal chances, and weighted by them when they are not."""
+import numpy as np
+import pytest
+
+from polarlab.errors import ConfigError
+from polarlab.review import SelfPacedReview, SimulatedAnnotator, ThresholdSchedule, estimate_accuracy, risk_strata
+from polarlab.review.queue import stratified_sample, stratum_draw_probabilities
+
+
+def test_weighted_audits_correct_an_unequal_inclusion():
+    """One risk stratum (every label risk 0.1) holding two kinds of items: half wrong 2 % of the time, half 30 %.
+    The audits drew the first kind with chance 0.08 and the second with 0.01, so the audits are mostly the good
+    kind: read as they are, their error rate (~5 %) is far below the stratum's (16 %). Weighted by 1 / chance
+    (Hajek), the estimate finds the truth."""
+    rng = np.random.default_rng(0)
+    n = 6000
+    risk = np.full(n, 0.1)
+    good = np.arange(n) < n // 2
+    err = rng.random(n) < np.where(good, 0.02, 0.30)
+    pi = np.where(good, 0.08, 0.01)
+    audited = rng.random(n) < pi
+    truth = 1.0 - err.mean()
+    plain = estimate_accuracy(risk, np.ones(n, bool), audited, err, seed=1)
+    weighted = estimate_accuracy(risk, np.ones(n, bool), audited, err, audit_weight=1.0 / pi, seed=1)
+    assert not plain.lower <= truth <= plain.upper and plain.accuracy - truth > 0.05
+    assert weighted.lower <= truth <= weighted.upper and abs(weighted.accuracy - truth) < 0.03
+    # equal weights are the unweighted estimate; a weight that is not positive on an audit is refused
+    same = estimate_accuracy(risk, np.ones(n, bool), audited, err, audit_weight=np.full(n, 7.0), seed=1)
+    assert same.accuracy == pytest.approx(plain.accuracy) and same.lower == pytest.approx(plain.lower)
+    with pytest.raises(ConfigError, match="audit_weight"):
+        estimate_accuracy(risk, np.ones(n, bool), audited, err, audit_weight=np.zeros(n))
+
+
+def test_stratified_audits_give_every_item_the_same_chance():
+    """One or two audits a round over five risk strata (youtube and chemprot in ``review_curves.py``): every item
+    has the chance size / pool. Before, the extra audits went to the largest fractional quotas, ties to the least
+    risky strata, so the three riskiest of five equal strata were never audited."""
+    rng = np.random.default_rng(2)
+    risk = np.r_[np.zeros(300), np.linspace(0.05, 0.6, 700)]      # ties in the lowest stratum, as on WRENCH
+    pool = np.arange(50, 1000)
+    strata = risk_strata(risk[pool], 5)
+    for size in (1, 2, 7):
+        p = stratum_draw_probabilities(risk, pool, size)
+        assert p == pytest.approx(np.full(len(pool), size / len(pool)))
+        counts = np.zeros(len(risk))
+        reps = 4000
+        for _ in range(reps):
+            drawn = stratified_sample(risk, pool, size, rng)
+            assert len(drawn) == size and len(np.unique(drawn)) == size and np.isin(drawn, pool).all()
+            counts[drawn] += 1
+        share = np.array([counts[pool[strata == h]].sum() for h in np.unique(strata)]) / (reps * size)
+        expected = np.array([(strata == h).mean() for h in np.unique(strata)])
+        assert share == pytest.approx(expected, abs=0.03)
+
+
+def test_the_loop_records_equal_inclusion_chances_for_the_estimated_labels():
+    """``audit_pi_``: after a few rounds every item the estimate describes (unreviewed or audited) has had the same
+    chance of being audited."""
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 400)
+    X = rng.normal(size=(400, 6)) + 1.2 * y[:, None]
+    L = np.where(rng.random((400, 3)) < 0.8, y[:, None], 1 - y[:, None])
+    sp = SelfPacedReview(2, ThresholdSchedule(start=0.25, step=0.05, stop=0.45), batch_size=10, audit_size=3,
+                         harmonizer={"epochs": 10}).fit(L, X)
+    for _ in range(3):
+        sp.run_round(SimulatedAnnotator(y, 2).answer)
+    pop = ~sp.reviewed_ | sp.audited_
+    assert sp.audit_pi_[pop] == pytest.approx(np.full(pop.sum(), sp.audit_pi_[pop][0]))
+    assert 0 < sp.audit_pi_[pop][0] < 1 and sp.audited_.sum() == 9
