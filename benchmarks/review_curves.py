@@ -35,7 +35,10 @@ has none (WRENCH's spouse); rows without gold are left out (counted). Tabular da
 ``data.feature`` vectors; ``--metric`` forces acc or f1_binary (default: WRENCH's metric for the name). ``fraction_to_target`` = share reviewed when the quality first reaches it (null: never, up to
 ``--max-fraction``). A further run, ``polar_audit``, spends 20 % of each batch on random risk-stratified
 audits and records the gold-free accuracy estimate of the unreviewed labels against their true
-accuracy each round (absolute error, interval coverage) and the combined output chosen.
+accuracy each round (absolute error, interval coverage) and the combined output chosen. ``--robust-weight
+W[,W2,...]`` sets the estimate's robust prior (``estimate_accuracy(robust_weight=W)``; default: the library's);
+every further weight is computed on the same rounds too (the estimate never steers the loop) and reported under
+``estimate_robust_weight``, keyed by the weight, beside ``estimate`` (the first).
 
 ``--seeds N`` runs every order with N seeds (the harmonizer's, the audits', the random order's) and reports the
 mean curve (``per_seed``: each seed's figures): single runs swing by 0.01-0.05 from one round to the next, and
@@ -184,19 +187,22 @@ def reviews_at(f: float, n: int) -> int:
 
 
 def run_order(kind, L, X, gold, k, name, grid, seed, noise, audit_share=0.0, combine="h", metric="auto",
-              accepted="free"):
-    """Quality after each round of the grid; with audit_share also the estimate per round."""
+              accepted="free", robust_weights=()):
+    """Quality after each round of the grid; with audit_share also the estimate per round (one list of rounds per
+    weight of ``robust_weights``, the first also the loop's own; () = the library's default)."""
     from polarlab.review import SelfPacedReview, SimulatedAnnotator, StoppingRule
 
     n = len(gold)
     kind, reweight = kind.removesuffix("_fixed_weights"), not kind.endswith("_fixed_weights")
     annot = SimulatedAnnotator(gold, k, noise=noise, seed=seed)
+    robust = {"robust_weight": robust_weights[0]} if robust_weights else {}
     sp = SelfPacedReview(k, batch_size=1, audit_size=0, order=order_function(kind, L, X, k, seed, gold) or kind,
                          stopping=StoppingRule(budget=1.0), harmonizer={"combine": combine}, seed=seed,
-                         reweight_sources=reweight, accepted=accepted).fit(L, X)
+                         reweight_sources=reweight, accepted=accepted, **robust).fit(L, X)
+    weights = list(robust_weights) or [sp.robust_weight]
     curve = [(0.0, quality(sp.labels(), gold, k, name, metric))]
     start = (sp.labels().copy(), sp.risk_.copy())
-    est_rows = []
+    est_rows: list[list[dict]] = [[] for _ in weights]
     for f in grid:
         want = reviews_at(f, n) - int(sp.reviewed_.sum())
         if want <= 0:
@@ -207,14 +213,31 @@ def run_order(kind, L, X, gold, k, name, grid, seed, noise, audit_share=0.0, com
         done = float(sp.reviewed_.sum() / n)
         curve.append((done, quality(sp.labels(), gold, k, name, metric)))
         if audit_share:
-            e = sp.history_[-1].estimate_all
             pop = ~sp.reviewed_ | sp.audited_
             # true accuracy of the population the estimate describes: the current machine labels of the
             # unreviewed items and of the audited ones (a random sample of them, kept out of the fit)
             truth = float((sp.machine_labels()[pop] == gold[pop]).mean())
-            est_rows.append({"fraction": done, "estimate": e["accuracy"], "lower": e["lower"], "upper": e["upper"],
-                             "truth": truth, "audited": e["n_audited"], "combine": sp.harmonizer_.combine_})
-    return curve, est_rows, start
+            own = sp.robust_weight
+            for i, w in enumerate(weights):
+                if i == 0:
+                    e = sp.history_[-1].estimate_all
+                else:   # the same round read with another prior (the estimate has no effect on the loop)
+                    sp.robust_weight = w
+                    e = sp.estimate("all").to_dict()
+                    sp.robust_weight = own
+                est_rows[i].append({"fraction": done, "estimate": e["accuracy"], "lower": e["lower"],
+                                    "upper": e["upper"], "truth": truth, "audited": e["n_audited"],
+                                    "combine": sp.harmonizer_.combine_})
+    return curve, est_rows[0], start, est_rows[1:]
+
+
+def estimate_summary(est: list[dict]) -> dict:
+    """Mean / largest |error|, 90 %-interval coverage and the share of rounds whose lower bound is above the
+    truth, over rounds of the gold-free estimate."""
+    err = [abs(r["estimate"] - r["truth"]) for r in est]
+    return {"mean_abs_error": float(np.mean(err)), "max_abs_error": float(np.max(err)),
+            "coverage": float(np.mean([r["lower"] <= r["truth"] <= r["upper"] for r in est])),
+            "lower_above_truth": float(np.mean([r["lower"] > r["truth"] for r in est])), "level": 0.9, "rounds": est}
 
 
 def fixed_only(sp0_labels, risk0, gold, k, name, grid, metric="auto"):
@@ -298,6 +321,9 @@ def main(argv=None) -> dict:
     p.add_argument("--accepted", default="free", choices=ACCEPTED, help="what acceptance does to a label: free (SelfPacedReview's "
                    "default: later refits may change it), source (kept from the round it was accepted, and a source "
                    "of each refit), lock (kept)")
+    p.add_argument("--robust-weight", default="", help="W[,W2,...]: the estimate's robust prior weight "
+                   "(estimate_accuracy robust_weight; empty: the library's default); further weights are read on the "
+                   "same rounds and reported under estimate_robust_weight")
     p.add_argument("--no-audit", action="store_true", help="skip the polar_audit run (the estimate's check)")
     p.add_argument("--metric", default="auto", help="auto (WRENCH's metric for the dataset's name, accuracy for a "
                    "name WRENCH does not list) | acc | f1_binary")
@@ -305,6 +331,10 @@ def main(argv=None) -> dict:
                    "relation features for relation data, else the sentence embedding) | embedding | tfidf | relation "
                    "(tabular items always use their standardised data.feature vectors)")
     a = p.parse_args(argv)
+    try:
+        robust_weights = [float(w) for w in a.robust_weight.split(",") if w.strip()]
+    except ValueError:
+        p.error(f"--robust-weight {a.robust_weight!r}: give numbers in [0, 1] separated by commas, e.g. 0,0.2")
     import torch
 
     torch.set_num_threads(1)
@@ -346,15 +376,18 @@ def main(argv=None) -> dict:
             (a.out / "review_curves.json").write_text(dumps(results, indent=1))
             continue
         runs = [run_order("polar", L, X, gold, k, name, grid, s, a.noise, audit_share=0.2, combine=a.combine,
-                          metric=a.metric, accepted=a.accepted) for s in seeds]
+                          metric=a.metric, accepted=a.accepted, robust_weights=robust_weights) for s in seeds]
         res["polar_audit"] = summarise(mean_curve([r[0] for r in runs]), target)
-        est = [row for r in runs for row in r[1]]
-        err = [abs(r["estimate"] - r["truth"]) for r in est]
-        cov = [r["lower"] <= r["truth"] <= r["upper"] for r in est]
-        res["estimate"] = {"mean_abs_error": float(np.mean(err)), "max_abs_error": float(np.max(err)),
-                           "coverage": float(np.mean(cov)), "level": 0.9, "rounds": est}
-        print(f"{name:9s} estimate: mean |error| {np.mean(err):.4f}, 90% interval coverage {np.mean(cov):.2f} "
-              f"over {len(est)} rounds ({a.seeds} seed(s))", flush=True)
+        res["estimate"] = estimate_summary([row for r in runs for row in r[1]])
+        print(f"{name:9s} estimate: mean |error| {res['estimate']['mean_abs_error']:.4f}, 90% interval coverage "
+              f"{res['estimate']['coverage']:.2f} over {len(res['estimate']['rounds'])} rounds ({a.seeds} seed(s))",
+              flush=True)
+        if len(robust_weights) > 1:
+            res["estimate_robust_weight"] = {}
+            for i, w in enumerate(robust_weights[1:]):
+                e = res["estimate_robust_weight"][str(w)] = estimate_summary([row for r in runs for row in r[3][i]])
+                print(f"{name:9s} estimate (robust_weight {w}): mean |error| {e['mean_abs_error']:.4f}, 90% interval "
+                      f"coverage {e['coverage']:.2f}", flush=True)
         res["seconds"] = round(time.perf_counter() - t0, 1)
         results[name] = res
         (a.out / "review_curves.json").write_text(dumps(results, indent=1))

@@ -18,10 +18,14 @@ Two corrections of the calibrated risk by what people found:
    unequal chances ``pi_i`` (``audit_weight = 1 / pi_i``), a stratum's audits enter as Hajek-weighted effective
    counts: the error rate ``sum w e / sum w`` over ``n_eff = (sum w)² / sum w²`` audits (Kish), so an item type
    the design over-drew does not speak for its whole stratum; with equal weights these are n_h and e_h.
+   With ``robust_weight`` w > 0 the prior is robust (Schmidli et al. 2014; :mod:`.robust_prior`):
+   ``p_h ~ (1 - w) Beta(k m_h, k (1 - m_h)) + w Beta(1, 1)``, updated exactly (each component reweighted by its
+   beta-binomial marginal likelihood of (n_h, e_h)), so audits that contradict an over-sure m_h lean on the
+   vague component; w = 0 is the single Beta above.
 
 The population error is ``sum_h N_h p_h / N``; (a, b) and the p_h are sampled together and the
 interval is the central ``level`` part; the point estimate uses the most probable (a, b) and the
-posterior mean of each p_h. With no reviews it is the calibrated risk with a wide
+posterior mean of each p_h (of the mixture, with a robust prior). With no reviews it is the calibrated risk with a wide
 interval; as answers come in, the reviewed sample corrects a miscalibrated risk (also one that is
 off by more than a factor, e.g. labels with risk 0.01 that are wrong a quarter of the time).
 """
@@ -33,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from .robust_prior import check_robust_weight, robust_beta_posterior
 
 
 @dataclass
@@ -46,7 +51,8 @@ class AccuracyEstimate:
         n: items in the population.
         n_audited: of them, randomly audited.
         errors_found: audited items whose machine label was wrong.
-        strata: per stratum: n, risk_mean, audited, errors, error_mean.
+        strata: per stratum: n, risk_mean, audited, errors, error_mean, vague_weight (the posterior weight of
+            the robust prior's vague component at the most probable (a, b); 0 without one).
     """
 
     accuracy: float
@@ -132,7 +138,7 @@ def estimate_accuracy(risk: np.ndarray, population: np.ndarray, audited: np.ndar
                       *, audit_weight: np.ndarray | None = None, calib_risk: np.ndarray | None = None, calib_error: np.ndarray | None = None,
                       n_strata: int = 5, level: float = 0.9, prior_strength: float = 2.0,
                       draws: int = 2000, max_rows: int = 400, risk_floor: float = 0.01,
-                      seed: int = 0) -> AccuracyEstimate:
+                      robust_weight: float = 0.0, seed: int = 0) -> AccuracyEstimate:
     """Stratified, risk-informed estimate of the accuracy of the population's machine labels.
 
     Args:
@@ -150,12 +156,15 @@ def estimate_accuracy(risk: np.ndarray, population: np.ndarray, audited: np.ndar
         draws: posterior samples.
         max_rows: a stratum's recalibrated mean risk is taken over at most this many of its items (seeded).
         risk_floor: the recalibration reads risks clipped to ``[risk_floor, 1 - risk_floor]``.
+        robust_weight: prior weight w of the vague ``Beta(1, 1)`` component of each stratum's prior, in [0, 1];
+            0 = the single informative Beta.
         seed: seeds the sampling.
     """
     if not 0.0 < level < 1.0:
         raise ConfigError(f"level={level}", column="level", fix="use 0 < level < 1, e.g. 0.9")
     if prior_strength <= 0:
         raise ConfigError(f"prior_strength={prior_strength}", column="prior_strength", fix="use a positive number")
+    robust_weight = check_robust_weight(robust_weight)
     risk = np.clip(np.asarray(risk, dtype=np.float64), 0.0, 1.0)
     pop = np.asarray(population, dtype=bool)
     aud = np.asarray(audited, dtype=bool) & pop
@@ -194,14 +203,12 @@ def estimate_accuracy(risk: np.ndarray, population: np.ndarray, audited: np.ndar
             zh = rng.choice(zh, max_rows, replace=False)
         prior = np.clip(_sigmoid(ab[:, :1] + ab[:, 1:] * zh[None, :]).mean(axis=1), eps, 1.0 - eps)
         m_hat = float(np.clip(_sigmoid(theta[0] + theta[1] * zh).mean(), eps, 1.0 - eps))
-        p_hat = (prior_strength * m_hat + e_h) / (prior_strength + k_h)
+        at_mode = robust_beta_posterior(m_hat, prior_strength, k_h, e_h, robust_weight)
+        p_hat = float(at_mode.mean())
         point += n_h * p_hat
-        alpha = prior_strength * prior + e_h
-        beta = prior_strength * (1.0 - prior) + (k_h - e_h)
-        p = rng.beta(alpha, beta)
-        total += n_h * p
+        total += n_h * robust_beta_posterior(prior, prior_strength, k_h, e_h, robust_weight).sample(rng)
         rows.append({"n": n_h, "risk_mean": rbar, "audited": int(a[m].sum()), "errors": int(e[m].sum()),
-                     "error_mean": p_hat})
+                     "error_mean": p_hat, "vague_weight": float(at_mode.vague)})
     acc = 1.0 - total / N
     tail = (1.0 - level) / 2.0
     lo, hi = np.quantile(acc, [tail, 1.0 - tail])

@@ -12,7 +12,7 @@ unbiased check of the machine labels; their answers still become their final lab
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -21,6 +21,7 @@ from ..errors import InputError
 from ..validation import check_votes
 from ..harmonizer import PolarHarmonizer
 from .estimate import AccuracyEstimate, StoppingRule, estimate_accuracy
+from .robust_prior import check_robust_weight
 from .queue import (class_recalibrated_risk, label_risk, review_order, source_disagreement, stratified_sample,
                     stratum_draw_probabilities)
 from .schedule import ThresholdSchedule
@@ -132,7 +133,8 @@ class SelfPacedReview:
         reweight_sources: at each refit, re-estimate the sources' weights on the answers
             (:func:`answer_weights`); measured (README's review section): WRENCH trec 0.58 -> 0.78 at 5 %
             reviewed, youtube, sms and chemprot not worse on average over 4 seeds.
-        n_strata, level, prior_strength: options of :func:`estimate_accuracy`.
+        n_strata, level, prior_strength, robust_weight: options of :func:`estimate_accuracy` (``robust_weight``:
+            the vague component's weight in each stratum's robust prior; 0 = the single informative Beta).
         seed: seeds the audits.
         accepted: what acceptance does to an item's label. ``"free"`` (default): nothing; every refit may change
             an accepted item's label (acceptance only ranks it last in the queue). ``"source"``: the item keeps the
@@ -164,7 +166,7 @@ class SelfPacedReview:
                  order: str | Callable[["SelfPacedReview"], np.ndarray] = "polar",
                  stopping: StoppingRule | None = None, n_strata: int = 5, level: float = 0.9,
                  prior_strength: float = 2.0, seed: int = 0, reweight_sources: bool = True,
-                 accepted: str = "free") -> None:
+                 accepted: str = "free", robust_weight: float = 0.0) -> None:
         if batch_size < 0 or audit_size < 0 or batch_size + audit_size == 0:
             raise InputError(f"batch_size={batch_size}, audit_size={audit_size}", column="review.batch_size",
                              fix="review at least one item per round")
@@ -181,6 +183,7 @@ class SelfPacedReview:
         self.n_strata = int(n_strata)
         self.level = float(level)
         self.prior_strength = float(prior_strength)
+        self.robust_weight = check_robust_weight(robust_weight)
         self.seed = int(seed)
         self.reweight_sources = bool(reweight_sources)
         if accepted not in ACCEPTED:
@@ -370,7 +373,8 @@ class SelfPacedReview:
         return estimate_accuracy(self.risk_, pop, self.audited_, err, audit_weight=weight,
                                  calib_risk=self.review_risk_[rev],
                                  calib_error=self.review_label_[rev] != self.human_[rev], n_strata=self.n_strata,
-                                 level=self.level, prior_strength=self.prior_strength, seed=self.seed + self.round_)
+                                 level=self.level, prior_strength=self.prior_strength,
+                                 robust_weight=self.robust_weight, seed=self.seed + self.round_)
 
     def run_round(self, annotate: Callable[[np.ndarray], np.ndarray], limit: int | None = None) -> RoundRecord:
         """One round: batch (at most ``limit`` items) → ``annotate(rows) -> labels`` → refit → record."""
