@@ -103,6 +103,17 @@ def test_pubtator_mention_types_keep_some_and_an_unknown_type_names_the_key_and_
         assert "data.mention_types" in str(e.value) and str(p) in str(e.value)
 
 
+def types_project(tmp_path, types: str, *, state_dir: str = "st", data: str = 'path = "cdr.txt"') -> "Path":
+    """A spans project over the CDR sample with one regex source and ``[data] mention_types = <types>``
+    (written as TOML, e.g. '["Disease"]'); ``data`` is the [data] table's file line(s)."""
+    (tmp_path / "cdr.txt").write_text(CDR, encoding="utf-8")
+    proj = tmp_path / "p.toml"
+    proj.write_text(f'[task]\nkind = "spans"\n[data]\n{data}\nmention_types = {types}\n'
+                    f'[harmonizer]\nfeatures = "shape"\n[project]\nstate_dir = "{state_dir}"\n[[sources]]\n'
+                    'type = "regex"\nname = "itis"\npattern = "\\\\b\\\\w+(itis|toxicity)\\\\b"\n', encoding="utf-8")
+    return proj
+
+
 def test_a_spans_project_keeps_the_mention_types_it_names(tmp_path):
     """[data] mention_types from the project file: the run scores against the kept types only; a misspelt type
     is one error naming the key and the file's types (the documents are read before any source runs); a CoNLL
@@ -112,28 +123,21 @@ def test_a_spans_project_keeps_the_mention_types_it_names(tmp_path):
     from polarlab.cli.main import app
     from polarlab.spans.run import load_docs, load_spans_project
 
-    (tmp_path / "cdr.txt").write_text(CDR, encoding="utf-8")
-    head = '[task]\nkind = "spans"\n[data]\npath = "cdr.txt"\n'
-    tail = ('[harmonizer]\nfeatures = "shape"\n[project]\nstate_dir = "st"\n[[sources]]\ntype = "regex"\n'
-            'name = "itis"\npattern = "\\\\b\\\\w+(itis|toxicity)\\\\b"\n')
-    proj = tmp_path / "p.toml"
-    proj.write_text(head + 'mention_types = ["Disease"]\n' + tail, encoding="utf-8")
+    proj = types_project(tmp_path, '["Disease"]')
     docs = load_docs(load_spans_project(proj))
     assert sum(len(d.spans) for d in docs) == 3 and {s.label for d in docs for s in d.spans} == {"Disease"}
     res = CliRunner().invoke(app, ["run", str(proj)])
     assert res.exit_code == 0, res.output
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["labels"]["harmonized"]["exact"]["recall"] == 1.0       # the regex finds the 3 diseases
-    proj.write_text(head + 'mention_types = ["Desease"]\n' + tail.replace('"st"', '"st2"'), encoding="utf-8")
+    types_project(tmp_path, '["Desease"]', state_dir="st2")
     res = CliRunner().invoke(app, ["run", str(proj)])
     err = " ".join(res.output.split())
     assert res.exit_code == 2 and "key 'data.mention_types'" in err and "['Chemical', 'Disease']" in err, err
     assert "Traceback" not in res.output
-    proj.write_text(head.replace('"cdr.txt"', '"cdr.conll"\nformat = "conll"') + 'mention_types = ["Disease"]\n'
-                    + tail, encoding="utf-8")
+    types_project(tmp_path, '["Disease"]', data='path = "cdr.conll"\nformat = "conll"')
     res = CliRunner().invoke(app, ["run", str(proj)])
     assert res.exit_code == 2 and "mention_types" in res.output and "remove mention_types" in res.output
-
 
 
 def test_a_misspelt_mention_type_is_refused_before_the_run_starts(tmp_path):
@@ -145,16 +149,11 @@ def test_a_misspelt_mention_type_is_refused_before_the_run_starts(tmp_path):
     from polarlab.cli.main import app
     from polarlab.jobs.status import read_runs
 
-    (tmp_path / "cdr.txt").write_text(CDR, encoding="utf-8")
-    head = '[task]\nkind = "spans"\n[data]\npath = "cdr.txt"\n'
-    tail = ('[harmonizer]\nfeatures = "shape"\n[project]\nstate_dir = "st"\n[[sources]]\ntype = "regex"\n'
-            'name = "itis"\npattern = "\\\\b\\\\w+(itis|toxicity)\\\\b"\n')
-    proj = tmp_path / "p.toml"
-    proj.write_text(head + 'mention_types = ["Disease"]\n' + tail, encoding="utf-8")
+    proj = types_project(tmp_path, '["Disease"]')
     assert CliRunner().invoke(app, ["run", str(proj)]).exit_code == 0
     before = read_runs(tmp_path / "st")
     assert [r["status"] for r in before] == ["ok"]
-    proj.write_text(head + 'mention_types = ["Disease", "Desease"]\n' + tail, encoding="utf-8")
+    types_project(tmp_path, '["Disease", "Desease"]')
     res = CliRunner().invoke(app, ["run", str(proj)])
     err = " ".join(res.output.split())
     assert res.exit_code == 2 and "key 'data.mention_types'" in err and "['Chemical', 'Disease']" in err, err
