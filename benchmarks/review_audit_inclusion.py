@@ -3,7 +3,7 @@
 A diagnosis, not a method: it reads the gold labels. It runs the ``polar_audit`` loop of ``review_curves.py`` (POLAR
 order, 20 % of each round's reviews random risk-stratified audits, ``--accepted``, seeds) and tracks each item's
 chance of having been audited: per round, its draw probability in its stratum at draw time, ``p_ir = take_h / N_h``
-(:func:`polarlab.review.queue.stratum_draw_probabilities` where the loop has it, else the largest-remainder rounding
+(:func:`polarlab.review.queue.draw_probability` where the loop has it, else the largest-remainder rounding
 the loop used before), accumulated ``pi_i = 1 - prod_r (1 - p_ir)``. After each round, within each stratum of the
 current population (unreviewed + audited items, the estimate's ``"all"`` scope, by current risk) it compares the
 audited items' accuracy (current machine labels vs gold) with the stratum's true accuracy, and reports the spread
@@ -38,8 +38,8 @@ from polarlab.review.estimate import risk_strata  # noqa: E402
 
 def draw_probabilities(risk: np.ndarray, pool: np.ndarray, size: int, n_strata: int) -> np.ndarray:
     """(len(pool),) each pool item's chance of being drawn by ``stratified_sample`` in this call."""
-    if hasattr(queue, "stratum_draw_probabilities"):
-        return queue.stratum_draw_probabilities(risk, pool, size, n_strata)
+    if hasattr(queue, "draw_probability"):
+        return np.full(len(pool), queue.draw_probability(len(pool), size))
     # the rounding before (largest remainders, ties to the lower stratum): deterministic take_h per stratum
     k = min(size, len(pool))
     if k == 0:

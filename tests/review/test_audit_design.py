@@ -4,7 +4,7 @@ import pytest
 
 from polarlab.errors import ConfigError
 from polarlab.review import SelfPacedReview, SimulatedAnnotator, ThresholdSchedule, estimate_accuracy, risk_strata
-from polarlab.review.queue import stratified_sample, stratum_draw_probabilities
+from polarlab.review.queue import draw_probability, stratified_sample
 
 
 def test_weighted_audits_correct_an_unequal_inclusion():
@@ -40,7 +40,7 @@ def test_stratified_audits_give_every_item_the_same_chance():
     pool = np.arange(50, 1000)
     strata = risk_strata(risk[pool], 5)
     for size in (1, 2, 7):
-        p = stratum_draw_probabilities(risk, pool, size)
+        p = draw_probability(len(pool), size)
         assert p == pytest.approx(np.full(len(pool), size / len(pool)))
         counts = np.zeros(len(risk))
         reps = 4000

@@ -25,8 +25,8 @@ Two corrections of the calibrated risk by what people found:
 
 The population error is ``sum_h N_h p_h / N``; (a, b) and the p_h are sampled together and the
 interval is the central ``level`` part; the point estimate uses the most probable (a, b) and the
-posterior mean of each p_h (of the mixture, with a robust prior). With no reviews it is the calibrated risk with a wide
-interval; as answers come in, the reviewed sample corrects a miscalibrated risk (also one that is
+posterior mean of each p_h (of the mixture, with a robust prior). With no reviews it is the calibrated risk with a
+wide interval; as answers come in, the reviewed sample corrects a miscalibrated risk (also one that is
 off by more than a factor, e.g. labels with risk 0.01 that are wrong a quarter of the time).
 """
 from __future__ import annotations
@@ -135,7 +135,8 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def estimate_accuracy(risk: np.ndarray, population: np.ndarray, audited: np.ndarray, audit_error: np.ndarray,
-                      *, audit_weight: np.ndarray | None = None, calib_risk: np.ndarray | None = None, calib_error: np.ndarray | None = None,
+                      *, audit_weight: np.ndarray | None = None, calib_risk: np.ndarray | None = None,
+                      calib_error: np.ndarray | None = None,
                       n_strata: int = 5, level: float = 0.9, prior_strength: float = 2.0,
                       draws: int = 2000, max_rows: int = 400, risk_floor: float = 0.01,
                       robust_weight: float = 0.0, seed: int = 0) -> AccuracyEstimate:

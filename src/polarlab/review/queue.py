@@ -65,20 +65,10 @@ def review_order(risk: np.ndarray, disagreement: np.ndarray | None = None, decim
     return np.lexsort((np.arange(len(r)), -d, -r))
 
 
-def stratum_draw_probabilities(risk: np.ndarray, pool: np.ndarray, size: int, n_strata: int = 5) -> np.ndarray:
-    """Each pool item's chance of being drawn by :func:`stratified_sample`: ``quota_h / N_h = size / len(pool)``,
-    the same for every item (an equal-probability design).
-
-    Args:
-        risk: (n,) risks of all items.  pool: item positions to draw from.  size: items to draw.
-        n_strata: at most this many risk strata.
-
-    Returns:
-        (len(pool),) probabilities.
-    """
-    pool = np.asarray(pool, dtype=np.int64)
-    k = min(size, len(pool))
-    return np.full(len(pool), k / len(pool) if len(pool) else 0.0)
+def draw_probability(pool_size: int, size: int) -> float:
+    """Each pool item's chance of being drawn by :func:`stratified_sample`: ``quota_h / N_h = size / pool_size``,
+    the same for every item and stratum (an equal-probability design); 0 for an empty pool."""
+    return min(size, pool_size) / pool_size if pool_size else 0.0
 
 
 def stratified_sample(risk: np.ndarray, pool: np.ndarray, size: int, rng: np.random.Generator,

@@ -22,8 +22,8 @@ from ..validation import check_votes
 from ..harmonizer import PolarHarmonizer
 from .estimate import AccuracyEstimate, StoppingRule, estimate_accuracy
 from .robust_prior import check_robust_weight
-from .queue import (class_recalibrated_risk, label_risk, review_order, source_disagreement, stratified_sample,
-                    stratum_draw_probabilities)
+from .queue import (class_recalibrated_risk, draw_probability, label_risk, review_order, source_disagreement,
+                    stratified_sample)
 from .schedule import ThresholdSchedule
 
 HUMAN = "human"
@@ -144,9 +144,9 @@ class SelfPacedReview:
             6 seeds, POLAR order, mean quality at 5 % reviewed, free → source): youtube 0.929 → 0.941, sms 0.913 →
             0.949 (gold-LR reached at 4.5 %), trec 0.760 → 0.725, chemprot 0.570 → 0.575; but the gold-free
             estimate's 90 % interval then covers the truth in 0.77 of the rounds on sms (0.88 with ``"free"``; nine
-            seeds, audits drawn with equal chances), and the stopping rule reads that estimate. Hence not the default. Audited items are accepted and kept like any other (an
-            audit must not change how the loop treats the item it checks, or it stops being a sample of the kept
-            labels).
+            seeds, audits drawn with equal chances), and the stopping rule reads that estimate. Hence not the
+            default. Audited items are accepted and kept like any other (an audit must not change how the loop
+            treats the item it checks, or it stops being a sample of the kept labels).
 
     Attributes (after fit):
         proba_: (n, k) current label distributions.  risk_: (n,) risk of the current labels.
@@ -334,14 +334,14 @@ class SelfPacedReview:
 
     def audit_sample(self, pool: np.ndarray, size: int) -> np.ndarray:
         """``size`` random items of ``pool``, spread over the risk strata (:func:`stratified_sample`); updates
-        ``audit_pi_``: the pool's items by their draw probability, the items audited before (still in the
-        estimate's population) by the pool's mean one, the chance they would have had."""
+        ``audit_pi_``: the pool's items and the items audited before (still in the estimate's population) by
+        the draw's probability, the chance they would have had."""
         pool = np.asarray(pool, dtype=np.int64)
-        p = stratum_draw_probabilities(self.risk_, pool, size, self.n_strata)
+        p = draw_probability(len(pool), size)
         if len(pool):
-            self.audit_pi_[pool] = 1.0 - (1.0 - self.audit_pi_[pool]) * (1.0 - p)
             before = np.flatnonzero(self.audited_)
-            self.audit_pi_[before] = 1.0 - (1.0 - self.audit_pi_[before]) * (1.0 - float(p.mean()))
+            for rows in (pool, before):
+                self.audit_pi_[rows] = 1.0 - (1.0 - self.audit_pi_[rows]) * (1.0 - p)
         return stratified_sample(self.risk_, pool, size, self._rng, self.n_strata)
 
     def record(self, rows: np.ndarray, answers: np.ndarray, audit: bool = False) -> None:
