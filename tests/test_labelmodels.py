@@ -334,3 +334,14 @@ def test_polar_harmonizer_predicts_and_scores_through_the_shared_base() -> None:
     assert isinstance(h, LabelModelBase) and "predict" not in vars(PolarHarmonizer)
     np.testing.assert_array_equal(h.predict(L, X), h.predict_proba(L, X).argmax(axis=1))
     assert h.score(L, y, X)["accuracy"] > 0.5
+
+
+@pytest.mark.parametrize("model_cls", [DawidSkene, SnorkelLabelModel])
+def test_predict_proba_checks_that_the_model_was_fitted_on_these_sources(model_cls) -> None:
+    model = model_cls(n_classes=2)
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        model.predict_proba(L_TINY)
+    model.fit(L_TINY)
+    assert model.predict_proba(L_TINY).shape == (6, 2)
+    with pytest.raises(InputError, match="2 sources, the model was fitted on 3"):
+        model.predict_proba(L_TINY[:, :2])

@@ -47,9 +47,9 @@ def test_unlabelled_ids_do_not_depend_on_the_files_order(tmp_path):
 
 
 @pytest.mark.parametrize("content, line, what", [
-    ('{"_id": "1", "text": "ok"}\n{"_id": "2", "text": \n', 2, "not JSON"),
+    ('{"_id": "1", "text": "ok"}\n{"_id": "2", "text": \n', 2, "invalid JSON"),
     ('{"_id": "1", "title": "no text"}\n', 1, "text"),
-    ('["a list"]\n', 1, "text"),
+    ('["a list"]\n', 1, "not an object"),
     ('{"_id": "1", "title": 3, "text": "x"}\n', 1, "title"),
 ])
 def test_bad_jsonl_names_the_file_and_line(tmp_path, content, line, what):

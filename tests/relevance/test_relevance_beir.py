@@ -47,7 +47,7 @@ def test_empty_corpus(tmp_path):
         load_beir(root)
 
 
-@pytest.mark.parametrize("line, what", [("{not json\n", "not valid JSON"), ('{"title": "x"}\n', "needs the keys")])
+@pytest.mark.parametrize("line, what", [("{not json\n", "invalid JSON"), ('{"title": "x"}\n', "needs the keys")])
 def test_bad_corpus_line(tmp_path, line, what):
     write_beir(tmp_path, DOCS, QUERIES, {"train": [], "test": []})
     with (tmp_path / "corpus.jsonl").open("a") as fh:

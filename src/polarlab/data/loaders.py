@@ -5,7 +5,6 @@ are non-empty strings, ids are unique, gold labels belong to the task.
 """
 from __future__ import annotations
 
-import json
 import math
 from functools import partial
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DataError
+from ..io.jsonl import json_objects, read_utf8
 from ..task import Task
 from .dataset import Dataset
 
@@ -232,14 +232,7 @@ def _read_text(path: Path) -> str:
     if not path.exists():
         raise DataError("file not found", file=str(path), fix="check the path (relative paths are read "
                         "from the project file's folder)")
-    raw = path.read_bytes()
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise DataError(f"not UTF-8 (byte 0x{raw[e.start]:02x} at offset {e.start}, line {line})",
-                        file=str(path), line=line,
-                        fix="re-save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+    return read_utf8(path)
 
 
 def load_csv(path: str | Path, task: Task | None = None, **kw: Any) -> Dataset:
@@ -341,17 +334,8 @@ def load_jsonl(path: str | Path, task: Task | None = None, **kw: Any) -> Dataset
     """Load a JSON-lines file (one object per line); options as :func:`from_pandas`."""
     path = Path(path)
     records, lines = [], []
-    for n, line in enumerate(_read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line, object_pairs_hook=partial(_unique_keys, path, n))
-        except json.JSONDecodeError as e:
-            raise DataError(f"invalid JSON: {e.msg}", file=str(path), line=n,
-                            fix="each line must be one JSON object") from None
-        if not isinstance(rec, dict):
-            raise DataError("line is not a JSON object", file=str(path), line=n,
-                            fix="each line must be one JSON object")
+    for n, rec in json_objects(path, text=_read_text(path), fix="each line must be one JSON object",
+                               object_pairs_hook=lambda n: partial(_unique_keys, path, n)):
         records.append(rec)
         lines.append(n)
     if not records:

@@ -18,7 +18,8 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError, NotFittedError
+from ..validation import check_votes
 
 TIE_BREAKS = ("random", "abstain", "first")
 """The tie policies of :meth:`LabelModelBase.predict`."""
@@ -84,6 +85,18 @@ class LabelModelBase:
 
     def predict_proba(self, L: Any, X: Any = None) -> np.ndarray:  # pragma: no cover - every model defines it
         raise NotImplementedError
+
+    def _check_fitted_votes(self, L: np.ndarray, fitted: str) -> np.ndarray:
+        """``L`` checked for ``predict_proba``: the model fitted (attribute ``fitted`` set by ``fit``), the votes
+        valid for ``n_classes`` and as many sources as ``fit`` saw (``n_sources_``); returns the votes, (n, m) int64."""
+        name = type(self).__name__
+        if not hasattr(self, fitted):
+            raise NotFittedError(f"{name} is not fitted yet; call fit(L) first")
+        votes = check_votes(L, n_classes=getattr(self, "n_classes"))
+        if votes.shape[1] != getattr(self, "n_sources_"):
+            raise InputError(f"label matrix has {votes.shape[1]} sources, the model was fitted on "
+                             f"{getattr(self, 'n_sources_')}", fix="predict with the same sources, in the same order")
+        return votes
 
     def predict(self, L: np.ndarray | None = None, X: Any = None) -> np.ndarray:
         """Labels, shape (n,): the argmax of :meth:`predict_proba`, ties broken by the model's ``tie_break``

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 from crowdkit.aggregation import DawidSkene as _CrowdKitDawidSkene
 
-from ..errors import InputError, NotFittedError
 from ..validation import check_votes
 from .base import LabelModelBase, check_tie_break
 from .majority import ABSTAIN, check_n_classes, vote_counts
@@ -198,12 +197,7 @@ class DawidSkene(LabelModelBase):
         Returns:
             shape (n, k), float64, rows sum to 1.
         """
-        if not hasattr(self, "confusion_"):
-            raise NotFittedError("DawidSkene is not fitted yet; call fit(L) first")
-        votes = check_votes(L, n_classes=self.n_classes)
-        if votes.shape[1] != self.n_sources_:
-            raise InputError(f"label matrix has {votes.shape[1]} sources, the model was fitted on "
-                             f"{self.n_sources_}", fix="predict with the same sources, in the same order")
+        votes = self._check_fitted_votes(L, "confusion_")
         with np.errstate(divide="ignore"):  # -inf only in columns of classes outside the model
             log_prior = np.log(self.class_prior_)
             log_vote = np.log1p(-self.abstain_)[:, None, :] + np.log(self.confusion_)  # (m, k, k)

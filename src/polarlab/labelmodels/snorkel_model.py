@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from snorkel.labeling.model import LabelModel as _SnorkelLabelModel
 
-from ..errors import ConfigError, InputError, NotFittedError
+from ..errors import ConfigError, InputError
 from ..validation import check_votes
 from .base import LabelModelBase, check_tie_break
 from .majority import check_n_classes
@@ -109,12 +109,7 @@ class SnorkelLabelModel(LabelModelBase):
         Returns:
             shape (n, k), float64, rows sum to 1.
         """
-        if not hasattr(self, "model_"):
-            raise NotFittedError("SnorkelLabelModel is not fitted yet; call fit(L) first")
-        votes = check_votes(L, n_classes=self.n_classes)
-        if votes.shape[1] != self.n_sources_:
-            raise InputError(f"label matrix has {votes.shape[1]} sources, the model was fitted on "
-                             f"{self.n_sources_}", fix="predict with the same sources, in the same order")
+        votes = self._check_fitted_votes(L, "model_")
         if votes.shape[0] == 0:
             return np.zeros((0, self.n_classes))
         padded = self._pad(votes)

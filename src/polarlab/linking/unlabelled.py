@@ -12,7 +12,6 @@ the self-supervision). Formats, by file:
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Iterable
 
 from ..data.pubtator import Document, read_pubtator
 from ..errors import DataError
+from ..io.jsonl import json_objects, read_utf8
 
 _PUBTATOR_TITLE = re.compile(r"^[^|\t]+\|t\|")
 
@@ -36,39 +36,28 @@ def read_jsonl_texts(path: str | os.PathLike) -> list[Document]:
     """Documents of a BEIR-style JSONL file (``_id``/``id``, optional ``title``, ``text``)."""
     path = Path(path)
     docs: list[Document] = []
-    with path.open(encoding="utf-8-sig") as f:
-        for ln, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"not JSON: {e.msg}", file=str(path), line=ln,
-                                fix="write one JSON object per line, e.g. {\"_id\": \"1\", \"title\": \"...\", \"text\": \"...\"}") from None
-            if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-                raise DataError("a row without a string 'text' field", file=str(path), line=ln, column="text",
-                                fix="give each JSON object a 'text' (and optionally '_id' and 'title')")
-            title = row.get("title") or ""
-            if not isinstance(title, str):
-                raise DataError("'title' is not a string", file=str(path), line=ln, column="title",
-                                fix="give the title as a string or leave it out")
-            doc_id = str(row.get("_id", row.get("id", f"{path.stem}:{ln}")))
-            title, text = title.strip(), row["text"].strip()
-            if title and text:
-                docs.append(Document(doc_id, title, text))
-            elif title or text:
-                docs.append(Document(doc_id, title or text))
+    fix = 'write one JSON object per line, e.g. {"_id": "1", "title": "...", "text": "..."}'
+    for ln, row in json_objects(path, fix=fix):
+        if not isinstance(row.get("text"), str):
+            raise DataError("a row without a string 'text' field", file=str(path), line=ln, column="text",
+                            fix="give each JSON object a 'text' (and optionally '_id' and 'title')")
+        title = row.get("title") or ""
+        if not isinstance(title, str):
+            raise DataError("'title' is not a string", file=str(path), line=ln, column="title",
+                            fix="give the title as a string or leave it out")
+        doc_id = str(row.get("_id", row.get("id", f"{path.stem}:{ln}")))
+        title, text = title.strip(), row["text"].strip()
+        if title and text:
+            docs.append(Document(doc_id, title, text))
+        elif title or text:
+            docs.append(Document(doc_id, title or text))
     return docs
 
 
 def read_plain_texts(path: str | os.PathLike) -> list[Document]:
     """Documents of a plain-text file: one per non-empty line."""
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except UnicodeDecodeError as e:
-        raise DataError(f"not UTF-8 text ({e.reason} at byte {e.start})", file=str(path),
-                        fix="give a UTF-8 text file, a PubTator file or a JSONL file") from None
+    lines = read_utf8(path).splitlines()
     return [Document(f"{path.stem}:{ln}", line.strip()) for ln, line in enumerate(lines, start=1) if line.strip()]
 
 

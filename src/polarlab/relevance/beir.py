@@ -7,12 +7,12 @@ is reported before any slow work, naming the file and line.
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Collection, Mapping
 
 from ..errors import DataError
+from ..io.jsonl import json_objects
 
 Qrels = dict[str, dict[str, int]]   # query id -> {doc id: graded relevance}
 
@@ -65,20 +65,11 @@ def _read_jsonl(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict]]
     if not path.is_file():
         raise DataError("file not found", file=str(path),
                         fix="give a BEIR folder with corpus.jsonl, queries.jsonl and (optional) qrels/<split>.tsv")
-    rows = []
-    with path.open(encoding="utf-8") as fh:
-        for line_no, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise DataError(f"not valid JSON ({e.msg})", file=str(path), line=line_no,
-                                fix="one JSON object per line") from None
-            if not isinstance(row, dict) or any(k not in row for k in required):
-                raise DataError(f"a row needs the keys {list(required)}", file=str(path), line=line_no,
-                                fix='write rows like {"_id": "1", "title": "...", "text": "..."}')
-            rows.append((line_no, row))
+    fix = 'write rows like {"_id": "1", "title": "...", "text": "..."}'
+    rows = list(json_objects(path, fix=fix))
+    for line_no, row in rows:
+        if any(k not in row for k in required):
+            raise DataError(f"a row needs the keys {list(required)}", file=str(path), line=line_no, fix=fix)
     return rows
 
 

@@ -9,7 +9,6 @@ it; the span task only needs ``list[SpanDoc]``.)
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -18,6 +17,7 @@ import numpy as np
 from ..data.pubtator import check_types, is_relation_line
 from ..errors import DataError
 from ..export.atomic import write_text
+from ..io.jsonl import json_objects
 from ..io.jsonout import dumps
 from .tokenize import spans_to_tags, tag_names, tags_to_spans, tokenize
 from .types import Span, SpanDoc
@@ -277,42 +277,32 @@ def read_jsonl(path: str | Path) -> list[SpanDoc]:
     or prediction) has no gold (``has_gold`` False: left out of scoring); ``"spans": []`` is gold with no span."""
     path = _need(path)
     docs: list[SpanDoc] = []
-    with path.open(encoding="utf-8") as fh:
-        for ln, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                rec = json.loads(raw)
-            except json.JSONDecodeError as e:
-                raise DataError(f"invalid JSON ({e.msg})", file=str(path), line=ln,
-                                fix="one JSON object per line") from None
-            if not isinstance(rec, dict):
-                raise DataError(f"a JSON {type(rec).__name__}, not an object", file=str(path), line=ln,
-                                fix='one object per line: {"id", "text", "spans": [{"start", "end", "label"}]}')
-            if isinstance(rec.get("data"), dict):               # Label Studio task
-                text = rec["data"].get("text")
-                anns = rec.get("annotations") or rec.get("predictions") or []
-                has_gold = bool(anns)
-                items = [{"start": r["value"]["start"], "end": r["value"]["end"],
-                          "label": (r["value"].get("labels") or [""])[0]}
-                         for r in (anns[0].get("result", []) if anns else []) if "start" in r.get("value", {})]
-            else:
-                text = rec.get("text")
-                has_gold = "spans" in rec or "entities" in rec
-                items = rec.get("spans", rec.get("entities", []))
-                items = [dict(zip(("start", "end", "label"), it)) if isinstance(it, (list, tuple)) else it
-                         for it in (items or [])]
-            if not isinstance(text, str):
-                raise DataError("no text", file=str(path), line=ln,
-                                fix='give "text" (spaCy style) or "data": {"text": ...} (Label Studio)')
-            spans = []
-            for k, it in enumerate(items):
-                s, e = _offsets(it, path, ln, k)
-                if not 0 <= s < e <= len(text):
-                    raise DataError(f"span {s}-{e} is outside the text ({len(text)} characters)",
-                                    file=str(path), line=ln, fix="offsets count characters of text")
-                spans.append(Span(s, e, str(it.get("label", "")), "gold"))
-            docs.append(SpanDoc(str(rec.get("id", len(docs))), text, sorted(spans), has_gold=has_gold))
+    fix = 'one object per line: {"id", "text", "spans": [{"start", "end", "label"}]}'
+    for ln, rec in json_objects(path, fix=fix):
+        if isinstance(rec.get("data"), dict):               # Label Studio task
+            text = rec["data"].get("text")
+            anns = rec.get("annotations") or rec.get("predictions") or []
+            has_gold = bool(anns)
+            items = [{"start": r["value"]["start"], "end": r["value"]["end"],
+                      "label": (r["value"].get("labels") or [""])[0]}
+                     for r in (anns[0].get("result", []) if anns else []) if "start" in r.get("value", {})]
+        else:
+            text = rec.get("text")
+            has_gold = "spans" in rec or "entities" in rec
+            items = rec.get("spans", rec.get("entities", []))
+            items = [dict(zip(("start", "end", "label"), it)) if isinstance(it, (list, tuple)) else it
+                     for it in (items or [])]
+        if not isinstance(text, str):
+            raise DataError("no text", file=str(path), line=ln,
+                            fix='give "text" (spaCy style) or "data": {"text": ...} (Label Studio)')
+        spans = []
+        for k, it in enumerate(items):
+            s, e = _offsets(it, path, ln, k)
+            if not 0 <= s < e <= len(text):
+                raise DataError(f"span {s}-{e} is outside the text ({len(text)} characters)",
+                                file=str(path), line=ln, fix="offsets count characters of text")
+            spans.append(Span(s, e, str(it.get("label", "")), "gold"))
+        docs.append(SpanDoc(str(rec.get("id", len(docs))), text, sorted(spans), has_gold=has_gold))
     return docs
 
 
