@@ -12,6 +12,12 @@ not assumed (``benchmarks/combine_selection.py``, docs/results/label_quality.md)
 
 The mean runs over all k classes, and a class the candidate never gives scores 0, so a degenerate candidate
 (one class everywhere, trivially learnable) cannot win.
+
+Measured and rejected as the selection's criterion (rule fixed in advance; docs/results/label_quality.md,
+"Learnability of a candidate's labels"): its Spearman with the candidates' valid accuracy was −0.60, −0.70, −0.10,
+−0.70, −0.10 on WRENCH youtube, sms, trec, chemprot, census (mean −0.44, today's held-out agreement −0.14), and the
+mean of the two criteria's ranks −0.39. It stays a column of ``benchmarks/combine_selection.py``; nothing else
+reads it.
 """
 from __future__ import annotations
 
