@@ -203,6 +203,24 @@ def test_harmonized_link_is_unchanged_and_its_list_follows_slot_order():
         assert h.ranking.entities[i][h.ranking.entities[i] >= 0].tolist() == pref + rest
 
 
+def test_pseudo_dev_weights_follow_each_linkers_pseudo_dev_accuracy():
+    """[linking.harmonizer] weights = "pseudo_dev": a linker's weight is its accuracy@1 on the pseudo-dev mentions it
+    links, over the mean (hand-made: linker a right 4 of 4, b 2 of 4, c links none and gets the mean)."""
+    from polarlab.linking.config import LinkingConfig
+    from polarlab.linking.harmonize import CandidateSlots
+    from polarlab.linking.pipeline import polar_harmonizer, pseudo_dev_weights
+
+    entities = np.array([[1, 2], [3, 4], [5, 6], [7, 8]])
+    L = np.array([[0, 0, -1], [0, 1, -1], [0, 0, -1], [0, 1, -1]])
+    dev = CandidateSlots(entities, L, np.zeros((4, 2), np.float32), ["a", "b", "c"])
+    targets = np.array([1, 3, 5, 7])
+    w = pseudo_dev_weights(dev, targets)
+    assert np.allclose(w, np.array([1.0, 0.5, 0.75]) / 0.75)
+    cfg = LinkingConfig(corpus=["c"], harmonizer={"weights": "pseudo_dev"})
+    assert np.allclose(polar_harmonizer(cfg, 0, (dev, targets)).weights, w)
+    assert polar_harmonizer(cfg, 0, None).weights == "equal"           # no pseudo-dev set: equal weights
+
+
 def test_slots_no_linker_ranks_first_are_no_warning_to_the_user():
     """Every linker agrees (the usual case on easy mentions): slots 1..K-1 get no vote. That is no advice for a
     linking user ("add a rule or source that votes for them" was printed twice per run); the model keeps it."""
