@@ -185,9 +185,9 @@ def slot_order(entities: np.ndarray, proba: np.ndarray) -> np.ndarray:
     The slots the distribution prefers, those with at least a uniform share (``proba >= 1 / filled slots``), come
     first, by ``proba`` (ties by slot index); the other filled slots follow in slot order, which
     :func:`build_slots` makes the linkers' reciprocal-rank fusion; empty slots (and slots of probability 0, which
-    the list leaves out) last. The first slot is always
-    ``proba``'s argmax (the lowest index among ties), so the link is the distribution's choice; only the rest of
-    the list (what acc@5 and the review's candidates read) differs from sorting by ``proba``. Why: h(x) is fitted
+    the list leaves out) last. The first slot is always ``proba``'s argmax (the lowest index among ties), so the
+    link is the distribution's choice; only the rest of the list (what acc@5 and the review's candidates read)
+    differs from sorting by ``proba``. Why: h(x) is fitted
     to the linkers' top-1 votes, so below its choice it spreads about 1 % of the mass over the other slots, and
     the order of those crumbs is no evidence; the fusion of the linkers' own ranked lists is.
     """
