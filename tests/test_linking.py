@@ -161,6 +161,66 @@ def test_slots_votes_features_and_harmonized_risk():
 
 
 
+def test_harmonized_list_puts_the_slots_h_prefers_first_then_the_linkers_fusion():
+    """Below its choice h(x) leaves crumbs (~1 % of the mass) whose order is no evidence: the list ranks by h only
+    the slots with at least a uniform share, then the other slots in build_slots' order (the linkers' reciprocal-rank
+    fusion). The link (first entry) is h's argmax as before; only the rest of the top 5 moves."""
+    from polarlab.linking.harmonize import slot_order
+
+    entities = np.array([[10, 11, 12, 13, 14, 15],                # 6 filled slots in fusion order: uniform 1/6
+                         [20, 21, 22, 23, -1, -1],                # 4 filled: uniform 1/4
+                         [30, 31, 32, 33, 34, 35]])
+    proba = np.array([[0.90, 0.010, 0.040, 0.020, 0.025, 0.005],  # one preferred slot; sorting by h: 10 12 14 13 11 15
+                      [0.30, 0.050, 0.600, 0.050, 0.0, 0.0],      # two preferred (22 then 20); 21 and 23 tie in h
+                      [0.10, 0.500, 0.100, 0.250, 0.050, 0.0]])   # slot 5 has probability 0: left out as before
+    order = slot_order(entities, proba)
+    listed = np.take_along_axis(entities, order, axis=1)
+    assert listed[0].tolist() == [10, 11, 12, 13, 14, 15]
+    assert listed[1, :4].tolist() == [22, 20, 21, 23]
+    assert listed[2, :5].tolist() == [31, 33, 30, 32, 34]       # 1/5 share: 31, 33 by h; then 30, 32, 34 in slot order
+    assert (order[:, 0] == proba.argmax(axis=1)).all()          # the link is h's choice
+
+
+def test_harmonized_link_is_unchanged_and_its_list_follows_slot_order():
+    """End to end on a real POLAR fit: the first entry is h's argmax (the link and its risk as before), the slots with
+    at least a uniform share come next by h, every other slot follows in slot order (the fusion)."""
+    rng = np.random.default_rng(3)
+    n = 80
+    truth = rng.integers(0, 20, n)
+    rks = []
+    for noise in (0.2, 0.4, 0.6):
+        ent = np.stack([np.where(rng.random(n) < noise, rng.integers(20, 40, n), truth)]
+                       + [rng.integers(40 + 20 * j, 60 + 20 * j, n) for j in range(4)], axis=1)
+        rks.append(Ranking(ent, np.tile([0.9, 0.7, 0.5, 0.3, 0.1], (n, 1))))
+    slots = build_slots(rks, [rng.random((n, 8)) for _ in rks], ["a", "b", "c"], n_slots=8)
+    h = harmonize(slots)
+    assert (h.ranking.top1 == slots.entities[np.arange(n), h.proba.argmax(axis=1)]).all()
+    assert np.allclose(h.risk, 1.0 - h.proba.max(axis=1))
+    for i in range(n):
+        share = 1.0 / ((slots.entities[i] >= 0) & (h.proba[i] > 0)).sum()
+        pref = [int(slots.entities[i, j]) for j in np.argsort(-h.proba[i], kind="stable") if h.proba[i, j] >= share]
+        rest = [int(e) for e, p in zip(slots.entities[i], h.proba[i]) if e >= 0 and 0 < p < share]
+        assert h.ranking.entities[i][h.ranking.entities[i] >= 0].tolist() == pref + rest
+
+
+def test_pseudo_dev_weights_follow_each_linkers_pseudo_dev_accuracy():
+    """[linking.harmonizer] weights = "pseudo_dev": a linker's weight is its accuracy@1 on the pseudo-dev mentions it
+    links, over the mean (hand-made: linker a right 4 of 4, b 2 of 4, c links none and gets the mean)."""
+    from polarlab.linking.config import LinkingConfig
+    from polarlab.linking.harmonize import CandidateSlots
+    from polarlab.linking.pipeline import polar_harmonizer, pseudo_dev_weights
+
+    entities = np.array([[1, 2], [3, 4], [5, 6], [7, 8]])
+    L = np.array([[0, 0, -1], [0, 1, -1], [0, 0, -1], [0, 1, -1]])
+    dev = CandidateSlots(entities, L, np.zeros((4, 2), np.float32), ["a", "b", "c"])
+    targets = np.array([1, 3, 5, 7])
+    w = pseudo_dev_weights(dev, targets)
+    assert np.allclose(w, np.array([1.0, 0.5, 0.75]) / 0.75)
+    cfg = LinkingConfig(corpus=["c"], harmonizer={"weights": "pseudo_dev"})
+    assert np.allclose(polar_harmonizer(cfg, 0, (dev, targets)).weights, w)
+    assert polar_harmonizer(cfg, 0, None).weights == "equal"           # no pseudo-dev set: equal weights
+
+
 def test_slots_no_linker_ranks_first_are_no_warning_to_the_user():
     """Every linker agrees (the usual case on easy mentions): slots 1..K-1 get no vote. That is no advice for a
     linking user ("add a rule or source that votes for them" was printed twice per run); the model keeps it."""

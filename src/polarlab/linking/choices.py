@@ -46,8 +46,10 @@ def candidates_frame(run: Any, ontology: Ontology, output_xrefs: list[str],
 
     Columns: ``document_id``, ``start``, ``end``, ``mention``, ``sentence`` (the sentence it is in),
     ``sentence_start`` (the sentence's offset in the document) and ``candidates``: up to ``k`` dicts ``id``,
-    ``name``, ``xrefs``, ``probability`` (the harmonized distribution over the candidate slots), best first; the
-    first is the labels file's link. With the LLM linker ([linking.llm]; ``run.llm`` has its ``top1``) also
+    ``name``, ``xrefs``, ``probability`` (the harmonized distribution over the candidate slots), in the harmonized
+    list's order (:func:`polarlab.linking.harmonize.slot_order`: the slots the distribution prefers, then the
+    linkers' fusion, so the probabilities after the first need not decrease); the first is the labels file's link.
+    With the LLM linker ([linking.llm]; ``run.llm`` has its ``top1``) also
     ``llm``: its link as ``id``, ``name``, ``risk`` (its POLAR risk, harmonized without the LLM's column:
     :func:`polarlab.linking.pipeline.llm_link_risk`), None where it gave none.
     """

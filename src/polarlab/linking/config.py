@@ -78,7 +78,10 @@ class HarmonizerConfig(_Strict):
 
     model: Literal["lr", "mlp"] = "lr"
     scalarization: Literal["linear", "square", "2norm", "max"] = "linear"
-    weights: Literal["equal", "max_eigen", "min_var"] = "equal"
+    weights: Literal["equal", "max_eigen", "min_var", "pseudo_dev"] = Field("equal", description=(
+        "the linkers' weights in POLAR's objective: the project's (equal, max_eigen, min_var) or \"pseudo_dev\": each "
+        "linker's accuracy@1 on the pseudo-dev mentions it links, over their mean (no gold; equal without a "
+        "pseudo-dev set); measured in docs/results/linking.md, not the default"))
     n_seeds: int = Field(5, ge=1, description=(
         "a seed ensemble: K whole POLAR fits with seeds seed, seed+10000, ..., their distributions over the slots "
         "averaged (the project's [harmonizer] n_seeds); 1 = one fit"))

@@ -105,7 +105,8 @@ class HarmonizedLinks:
     Attributes:
         proba: shape (n, K), the distribution that ranks the slots: h(x), or the pseudo-dev
             combination's (:mod:`polarlab.linking.stack`); 0 for empty slots.
-        ranking: the slots' entities ordered by h, shape (n, K).
+        ranking: the slots' entities, shape (n, K): the slots ``proba`` prefers by ``proba``, then the others
+            in the linkers' reciprocal-rank fusion (:func:`slot_order`); its scores are ``proba``.
         probability: shape (n,), the chosen link's probability: ``proba`` of its slot, or its
             calibrated value when a pseudo-dev set was given (:class:`polarlab.linking.stack.LinkModel`).
         risk: shape (n,), ``1 - probability`` (POLAR risk of the link).
@@ -128,7 +129,8 @@ class HarmonizedLinks:
 
 def harmonize(slots: CandidateSlots, harmonizer: PolarHarmonizer | None = None, seed: int = 0,
               dev: tuple[CandidateSlots, np.ndarray] | None = None, folds: int = 5) -> HarmonizedLinks:
-    """Fit POLAR (no gold) on the slots' votes and features and rank each mention's candidates by h(x).
+    """Fit POLAR (no gold) on the slots' votes and features and link each mention to h(x)'s choice (the list of
+    its candidates: :func:`slot_order`).
 
     Args:
         dev: the pseudo-dev set's slots (built by the same linkers, in the same order) and target
@@ -177,11 +179,32 @@ def apply_links(harm: HarmonizedLinks, slots: CandidateSlots) -> HarmonizedLinks
     return _links(slots, proba, proba_h, model)
 
 
+def slot_order(entities: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """The order in which the harmonized list presents each mention's slots, shape (n, K) of slot indices.
+
+    The slots the distribution prefers, those with at least a uniform share (``proba >= 1 / filled slots``), come
+    first, by ``proba`` (ties by slot index); the other filled slots follow in slot order, which
+    :func:`build_slots` makes the linkers' reciprocal-rank fusion; empty slots (and slots of probability 0, which
+    the list leaves out) last. The first slot is always ``proba``'s argmax (the lowest index among ties), so the
+    link is the distribution's choice; only the rest of the list (what acc@5 and the review's candidates read)
+    differs from sorting by ``proba``. Why: h(x) is fitted
+    to the linkers' top-1 votes, so below its choice it spreads about 1 % of the mass over the other slots, and
+    the order of those crumbs is no evidence; the fusion of the linkers' own ranked lists is.
+    """
+    filled = (entities >= 0) & (proba > 0)
+    share = 1.0 / np.maximum(filled.sum(axis=1, keepdims=True), 1)
+    preferred = filled & (proba >= share)
+    group = np.where(preferred, 0, np.where(filled, 1, 2))
+    within = np.where(preferred, -proba, np.arange(entities.shape[1], dtype=float)[None, :])
+    return np.lexsort((within, group), axis=-1)
+
+
 def _links(slots: CandidateSlots, proba: np.ndarray, proba_h: np.ndarray, model) -> HarmonizedLinks:
-    """The chosen links, their probabilities and risks from a distribution over the slots."""
+    """The chosen links, their probabilities and risks from a distribution over the slots; the list of each
+    mention's candidates in :func:`slot_order`."""
     proba = np.where(slots.entities >= 0, proba, 0.0)
     proba = proba / np.maximum(proba.sum(axis=1, keepdims=True), 1e-12)
-    order = np.argsort(-proba, axis=1, kind="stable")
+    order = slot_order(slots.entities, proba)
     ent = np.take_along_axis(slots.entities, order, axis=1)
     p_sorted = np.take_along_axis(proba, order, axis=1)
     ent = np.where(p_sorted > 0, ent, -1)

@@ -110,11 +110,31 @@ def contrastive_trainer(cfg: LinkingConfig) -> ContrastiveTrainer:
                               name_pairs=t.name_pairs, seed=cfg.seed, num_threads=cfg.num_threads)
 
 
-def polar_harmonizer(cfg: LinkingConfig, seed: int = 0) -> PolarHarmonizer:
-    """The POLAR harmonizer over ``cfg.n_slots`` candidate slots, as ``[linking.harmonizer]`` says."""
+def polar_harmonizer(cfg: LinkingConfig, seed: int = 0,
+                     dev: tuple[CandidateSlots, np.ndarray] | None = None) -> PolarHarmonizer:
+    """The POLAR harmonizer over ``cfg.n_slots`` candidate slots, as ``[linking.harmonizer]`` says; with
+    ``weights = "pseudo_dev"`` the linkers' weights come from ``dev`` (:func:`pseudo_dev_weights`)."""
     h = cfg.harmonizer
-    return PolarHarmonizer(n_classes=cfg.n_slots, model=h.model, scalarization=h.scalarization, weights=h.weights,
+    weights = h.weights
+    if weights == "pseudo_dev":
+        weights = pseudo_dev_weights(*dev) if dev is not None and len(dev[1]) else "equal"
+    return PolarHarmonizer(n_classes=cfg.n_slots, model=h.model, scalarization=h.scalarization, weights=weights,
                            seed=seed, combine="h", n_seeds=h.n_seeds)
+
+
+def pseudo_dev_weights(dev_slots: CandidateSlots, targets: np.ndarray) -> np.ndarray:
+    """Shape (m,): each linker's accuracy@1 on the pseudo-dev mentions it links (its top-1 slot holds the
+    self-supervised target; no gold), over the mean of the m (a linker that links none gets the mean). A weak
+    linker then counts less in POLAR's objective than one the pseudo-dev set finds right more often."""
+    n, m = dev_slots.L.shape
+    acc = np.full(m, np.nan)
+    for j in range(m):
+        votes = dev_slots.L[:, j] >= 0
+        if votes.any():
+            picked = dev_slots.entities[np.arange(n)[votes], dev_slots.L[votes, j]]
+            acc[j] = float(np.mean(picked == np.asarray(targets)[votes]))
+    acc = np.where(np.isnan(acc), np.nanmean(acc) if np.isfinite(acc).any() else 1.0, acc)
+    return acc / acc.mean() if acc.mean() > 0 else np.ones(m)
 
 
 def run_link(mentions: MentionSet, ontology: Ontology, unlabelled: Sequence[Document], cfg: LinkingConfig,
@@ -447,7 +467,7 @@ def _first_pass(job: _Job, ss: _SelfSupervision, lks: _Linkers, kr: _Kriss) -> _
                     "kriss_window": kr.window, "kriss_acc_by_window": kr.dev_windows,
                     "kriss_marked_names": kr.marked, "kriss_acc_by_name_form": kr.dev_marked}
         job.clock.lap("pseudo_dev")
-    harm = harmonize(slots, polar_harmonizer(cfg, job.hseed), dev=dev_input, folds=cfg.calibration.folds)
+    harm = harmonize(slots, polar_harmonizer(cfg, job.hseed, dev_input), dev=dev_input, folds=cfg.calibration.folds)
     if harm.link_model is not None:
         dev_info.update(harm.link_model.dev)
     job.clock.lap("harmonize")
@@ -516,10 +536,12 @@ def _self_train_rounds(job: _Job, ss: _SelfSupervision, lks: _Linkers, kr: _Kris
                 # pass 2's combination and calibration: fitted on the pseudo-dev set linked by its self-trained
                 # KRISS (its own low-risk links as prototypes); the first-pass fit is kept as a variant
                 st.variants["harmonized_first_pass_dev"] = harmonize(
-                    p.slots, polar_harmonizer(cfg, job.hseed), dev=dev_input_1, folds=cfg.calibration.folds)
+                    p.slots, polar_harmonizer(cfg, job.hseed, dev_input_1), dev=dev_input_1,
+                    folds=cfg.calibration.folds)
                 p.dev_lk.linkers["kriss"] = dev_kriss_2
                 p.dev_input = p.dev_lk.slots(list(lks.voting), cfg)
-            p.harm = harmonize(p.slots, polar_harmonizer(cfg, job.hseed), dev=p.dev_input, folds=cfg.calibration.folds)
+            p.harm = harmonize(p.slots, polar_harmonizer(cfg, job.hseed, p.dev_input), dev=p.dev_input,
+                               folds=cfg.calibration.folds)
             if p.harm.link_model is not None:
                 p.dev_info.update(p.harm.link_model.dev)
         job.clock.lap("self_training")
@@ -654,7 +676,8 @@ def _llm_pass(job: _Job, lks: _Linkers, p: _Pass, st: _SelfTraining) -> dict:
         p.dev_input = p.dev_lk.slots(list(lks.voting), cfg)
     p.rankings["llm"] = lk.rank(job.mentions, cfg.top_k)
     _, p.slots = rank_and_slot(lks.voting, job.mentions, lks.doc_ents, cfg)
-    p.harm = harmonize(p.slots, polar_harmonizer(cfg, job.hseed), dev=p.dev_input, folds=cfg.calibration.folds)
+    p.harm = harmonize(p.slots, polar_harmonizer(cfg, job.hseed, p.dev_input), dev=p.dev_input,
+                       folds=cfg.calibration.folds)
     if p.harm.link_model is not None:
         p.dev_info.update(p.harm.link_model.dev)
     job.clock.lap("llm_harmonize")
