@@ -38,7 +38,11 @@ audits and records the gold-free accuracy estimate of the unreviewed labels agai
 accuracy each round (absolute error, interval coverage) and the combined output chosen. ``--robust-weight
 W[,W2,...]`` sets the estimate's robust prior (``estimate_accuracy(robust_weight=W)``; default: the library's);
 every further weight is computed on the same rounds too (the estimate never steers the loop) and reported under
-``estimate_robust_weight``, keyed by the weight, beside ``estimate`` (the first).
+``estimate_robust_weight``, keyed by the weight, beside ``estimate`` (the first). ``estimate`` is the stopping
+rule's, ``estimate("all")`` (every unreviewed label and the audited ones); ``estimate_accepted`` is
+``estimate("accepted")`` against the true accuracy of the labels accepted that round, with ``audited`` the audits
+inside that population (``audited_mean``: per round, over rounds and seeds). ``--audit-pool accepted`` draws the
+audits from the accepted open items first (``SelfPacedReview(audit_pool=...)``).
 
 ``--seeds N`` runs every order with N seeds (the harmonizer's, the audits', the random order's) and reports the
 mean curve (``per_seed``: each seed's figures): single runs swing by 0.01-0.05 from one round to the next, and
@@ -187,9 +191,10 @@ def reviews_at(f: float, n: int) -> int:
 
 
 def run_order(kind, L, X, gold, k, name, grid, seed, noise, audit_share=0.0, combine="h", metric="auto",
-              accepted="free", robust_weights=()):
+              accepted="free", robust_weights=(), audit_pool="open"):
     """Quality after each round of the grid; with audit_share also the estimate per round (one list of rounds per
-    weight of ``robust_weights``, the first also the loop's own; () = the library's default)."""
+    weight of ``robust_weights``, the first also the loop's own; () = the library's default) and the estimate of
+    the accepted items (``estimate("accepted")``) per round."""
     from polarlab.review import SelfPacedReview, SimulatedAnnotator, StoppingRule
 
     n = len(gold)
@@ -198,11 +203,12 @@ def run_order(kind, L, X, gold, k, name, grid, seed, noise, audit_share=0.0, com
     robust = {"robust_weight": robust_weights[0]} if robust_weights else {}
     sp = SelfPacedReview(k, batch_size=1, audit_size=0, order=order_function(kind, L, X, k, seed, gold) or kind,
                          stopping=StoppingRule(budget=1.0), harmonizer={"combine": combine}, seed=seed,
-                         reweight_sources=reweight, accepted=accepted, **robust).fit(L, X)
+                         reweight_sources=reweight, accepted=accepted, audit_pool=audit_pool, **robust).fit(L, X)
     weights = list(robust_weights) or [sp.robust_weight]
     curve = [(0.0, quality(sp.labels(), gold, k, name, metric))]
     start = (sp.labels().copy(), sp.risk_.copy())
     est_rows: list[list[dict]] = [[] for _ in weights]
+    acc_rows: list[dict] = []
     for f in grid:
         want = reviews_at(f, n) - int(sp.reviewed_.sum())
         if want <= 0:
@@ -228,7 +234,15 @@ def run_order(kind, L, X, gold, k, name, grid, seed, noise, audit_share=0.0, com
                 est_rows[i].append({"fraction": done, "estimate": e["accuracy"], "lower": e["lower"],
                                     "upper": e["upper"], "truth": truth, "audited": e["n_audited"],
                                     "combine": sp.harmonizer_.combine_})
-    return curve, est_rows[0], start, est_rows[1:]
+            # the accepted items' estimate (this round's threshold) against their truth; "audited": the audits
+            # inside that population (the ones the estimate reads), "audited_all": every audit so far
+            acc = pop & (sp.priority_ < sp.threshold_)
+            e = sp.history_[-1].estimate
+            acc_rows.append({"fraction": done, "estimate": e["accuracy"], "lower": e["lower"], "upper": e["upper"],
+                             "truth": float((sp.machine_labels()[acc] == gold[acc]).mean()) if acc.any() else
+                             float("nan"), "audited": e["n_audited"], "audited_all": int(sp.audited_.sum()),
+                             "n": e["n"]})
+    return curve, est_rows[0], start, est_rows[1:], acc_rows
 
 
 def estimate_summary(est: list[dict]) -> dict:
@@ -324,6 +338,9 @@ def main(argv=None) -> dict:
     p.add_argument("--robust-weight", default="", help="W[,W2,...]: the estimate's robust prior weight "
                    "(estimate_accuracy robust_weight; empty: the library's default); further weights are read on the "
                    "same rounds and reported under estimate_robust_weight")
+    p.add_argument("--audit-pool", default="open", choices=("open", "accepted"), help="where the polar_audit "
+                   "run's audits come from (SelfPacedReview audit_pool): open (every open item outside the batch) or "
+                   "accepted (the open items accepted that round first)")
     p.add_argument("--no-audit", action="store_true", help="skip the polar_audit run (the estimate's check)")
     p.add_argument("--metric", default="auto", help="auto (WRENCH's metric for the dataset's name, accuracy for a "
                    "name WRENCH does not list) | acc | f1_binary")
@@ -376,9 +393,14 @@ def main(argv=None) -> dict:
             (a.out / "review_curves.json").write_text(dumps(results, indent=1))
             continue
         runs = [run_order("polar", L, X, gold, k, name, grid, s, a.noise, audit_share=0.2, combine=a.combine,
-                          metric=a.metric, accepted=a.accepted, robust_weights=robust_weights) for s in seeds]
+                          metric=a.metric, accepted=a.accepted, robust_weights=robust_weights,
+                          audit_pool=a.audit_pool) for s in seeds]
         res["polar_audit"] = summarise(mean_curve([r[0] for r in runs]), target)
         res["estimate"] = estimate_summary([row for r in runs for row in r[1]])
+        acc_rows = [row for r in runs for row in r[4] if row["truth"] == row["truth"]]
+        res["estimate_accepted"] = estimate_summary(acc_rows) if acc_rows else {"rounds": []}
+        res["estimate_accepted"]["audited_mean"] = float(np.mean([r["audited"] for r in acc_rows])) if acc_rows else 0.0
+        res["estimate"]["audited_mean"] = float(np.mean([r["audited"] for r in res["estimate"]["rounds"]]))
         print(f"{name:9s} estimate: mean |error| {res['estimate']['mean_abs_error']:.4f}, 90% interval coverage "
               f"{res['estimate']['coverage']:.2f} over {len(res['estimate']['rounds'])} rounds ({a.seeds} seed(s))",
               flush=True)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from polarlab.errors import ConfigError
+from polarlab.errors import ConfigError, InputError
 from polarlab.review import SelfPacedReview, SimulatedAnnotator, ThresholdSchedule, estimate_accuracy, risk_strata
 from polarlab.review.queue import draw_probability, stratified_sample
 
@@ -67,3 +67,64 @@ def test_the_loop_records_equal_inclusion_chances_for_the_estimated_labels():
     pop = ~sp.reviewed_ | sp.audited_
     assert sp.audit_pi_[pop] == pytest.approx(np.full(pop.sum(), sp.audit_pi_[pop][0]))
     assert 0 < sp.audit_pi_[pop][0] < 1 and sp.audited_.sum() == 9
+
+
+def _loop(audit_pool: str, audit_size: int) -> tuple[SelfPacedReview, np.ndarray]:
+    """A fitted loop on 400 two-class items (the first fit: nobody has answered) and their gold."""
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 400)
+    X = rng.normal(size=(400, 6)) + 1.2 * y[:, None]
+    L = np.where(rng.random((400, 3)) < 0.8, y[:, None], 1 - y[:, None])
+    sp = SelfPacedReview(2, batch_size=10, audit_size=audit_size, harmonizer={"epochs": 10},
+                         audit_pool=audit_pool).fit(L, X)
+    return sp, y
+
+
+def _threshold_accepting(sp: SelfPacedReview, count: int) -> None:
+    """Set the loop's threshold so that ``count`` of the items outside the next batch are accepted."""
+    rows = sp.next_batch().rows
+    sp.audit_pi_[:] = 0.0                       # that look-ahead drew audits: forget their chances
+    rest = np.setdiff1d(np.arange(len(sp.priority_)), rows)
+    t = float(np.sort(sp.priority_[rest])[count - 1: count + 1].mean())
+    sp.schedule = ThresholdSchedule("list", values=[t], stop=1.0)
+    assert ((sp.priority_[rest] < t).sum() == count)
+
+
+def test_accepted_pool_audits_only_accepted_items_and_records_only_their_chance():
+    """``audit_pool="accepted"``: with more accepted open items than audits, every audit is one of them, each of them
+    had the chance audits / their number, and no other item's ``audit_pi_`` moves."""
+    sp, _ = _loop("accepted", 6)
+    _threshold_accepting(sp, 150)
+    batch = sp.next_batch()
+    acc = (sp.priority_ < sp.threshold_) & ~np.isin(np.arange(400), batch.rows)
+    assert len(batch.audit) == 6 and acc[batch.audit].all()
+    assert sp.audit_pi_[acc] == pytest.approx(np.full(acc.sum(), 6 / 150))
+    assert (sp.audit_pi_[~acc] == 0).all()
+
+
+def test_accepted_pool_falls_back_to_the_other_open_items():
+    """Fewer accepted open items (4) than audits (10): all four are audited (chance 1), the other 6 audits come from
+    the rest of the open items, each with the chance 6 / their number; the batch's items get no chance."""
+    sp, _ = _loop("accepted", 10)
+    _threshold_accepting(sp, 4)
+    batch = sp.next_batch()
+    in_batch = np.isin(np.arange(400), batch.rows)
+    acc = (sp.priority_ < sp.threshold_) & ~in_batch
+    other = ~acc & ~in_batch
+    assert len(batch.audit) == 10 and acc[batch.audit].sum() == 4 and other[batch.audit].sum() == 6
+    assert sp.audit_pi_[acc] == pytest.approx(np.ones(4))
+    assert sp.audit_pi_[other] == pytest.approx(np.full(other.sum(), 6 / other.sum()))
+    assert (sp.audit_pi_[in_batch] == 0).all()
+
+
+def test_open_pool_is_the_default_and_audits_every_open_item_alike():
+    """The default pool (``"open"``) under the same threshold: every open item outside the batch has the same chance,
+    accepted or not (the draw the stopping rule's ``estimate("all")`` describes); an unknown pool is refused."""
+    sp, _ = _loop("open", 6)
+    assert sp.audit_pool == "open"
+    _threshold_accepting(sp, 150)
+    batch = sp.next_batch()
+    pool = ~np.isin(np.arange(400), batch.rows)
+    assert sp.audit_pi_[pool] == pytest.approx(np.full(pool.sum(), 6 / pool.sum()))
+    with pytest.raises(InputError, match="audit_pool"):
+        SelfPacedReview(2, audit_pool="risky")
