@@ -148,7 +148,14 @@ def test_session_refits_and_resumes(review_project):
     for _ in range(3):
         it = s.store.next_item("rae")
         s.store.answer("rae", it["row"], gold[it["id"]])
+    served_priority = s.loop.priority_.copy()           # the priority the queue served these answers by
     assert s.sync() and s.loop.round_ == 1
+    # an audit at or above the lowest priority the queue has served would have been reviewed by now: it leaves the
+    # estimate (``audit_passed_``); the others stay
+    served = np.flatnonzero((s.loop.human_ >= 0) & ~s.loop.audited_)
+    reached = s.loop.audited_ & (served_priority >= served_priority[served].min())
+    assert (s.loop.audit_passed_ == reached).all()
+    assert s.loop.estimate("all").n_audited == int((s.loop.audited_ & ~reached).sum())
     # one of the three was a random check (kept out of the fit); the others became the human source, and the
     # labels accepted so far one more source (accepted = "source")
     locked = s.loop.locked_.copy()
@@ -161,8 +168,9 @@ def test_session_refits_and_resumes(review_project):
     assert (s2.loop.human_ >= 0).sum() == 3 and s2.loop.round_ == 1
     keep = (locked >= 0) & (s2.loop.human_ < 0)
     assert (s2.loop.locked_[keep] == locked[keep]).all() and (s2.loop.machine_labels()[keep] == locked[keep]).all()
-    # "free" (the default): nothing is kept, the refit has the rules and the human source only
-    s3 = open_session(proj, ReviewConfig(batch_size=3, audit_share=0.2, budget=30))
+    # "free": nothing is kept, the refit has the rules and the human source only ("source" is the default)
+    assert ReviewConfig().accepted == "source"
+    s3 = open_session(proj, ReviewConfig(batch_size=3, audit_share=0.2, budget=30, accepted="free"))
     assert (s3.loop.locked_ == -1).all() and len(s3.loop.harmonizer_.weights_) == len(w0) + 1
     with pytest.raises(ConfigError, match="accepted"):
         ReviewConfig(accepted="frozen")

@@ -41,8 +41,8 @@ class ReviewConfig:
         budget: reviews allowed: a count (>= 1) or a fraction of the items.
         reviews_per_item: 2 = double review (agreement is reported).
         schedule: acceptance thresholds per round.
-        accepted: what acceptance does to an item's label (:class:`SelfPacedReview`): ``"free"`` (default: later
-            refits may change it), ``"source"`` (kept, and a source of each refit) or ``"lock"`` (kept).
+        accepted: what acceptance does to an item's label (:class:`SelfPacedReview`): ``"source"`` (default: kept,
+            and a source of each refit), ``"free"`` (later refits may change it) or ``"lock"`` (kept).
         slices: a Python file of slicing functions; with ``slice``, the queue holds only that slice's items.
         slice: the name of the slice to review (a function in ``slices``).
     """
@@ -55,7 +55,7 @@ class ReviewConfig:
     budget: float = 0.05
     reviews_per_item: int = 1
     schedule: ThresholdSchedule = field(default_factory=ThresholdSchedule)
-    accepted: str = "free"
+    accepted: str = "source"
     slices: Path | None = None
     slice: str | None = None
 
@@ -134,8 +134,10 @@ class ReviewSession:
             count = int((human >= 0).sum())
             if count - self.fitted_on < self.config.batch_size:
                 return False
+            served = np.flatnonzero((human >= 0) & ~audited & (self.loop.human_ < 0))   # risk-ordered, new
             self.loop.human_, self.loop.audited_, self.loop.audit_label_ = human, audited, machine
             self.loop.review_label_, self.loop.review_risk_ = machine, machine_risk
+            self.loop.mark_passed(served)    # the queue reached their priority: audits at or above it leave the estimate
             self.loop.refit()
             self.loop.advance()
             self.fitted_on = count
