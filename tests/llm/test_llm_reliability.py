@@ -3,9 +3,11 @@ labels scored the way the server allows (real HTTP servers: the fake OpenAI serv
 server running the shipped Gemma GGUF)."""
 from __future__ import annotations
 
+import threading
 import warnings
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -99,13 +101,15 @@ def test_server_going_away_mid_run_spends_one_retry_budget(srv, tmp_path, monkey
     import openai
 
     src = source(srv.base_url, tmp_path, max_concurrency=3, max_retries=2, backoff_s=0.05, calibrate=False)
-    real, attempts = src.backend._request, []
+    real, attempts, lock = src.backend._request, [], threading.Lock()
 
     def request(*a, **k):  # the first prompt is answered; then the server is gone
-        attempts.append(a[0])
-        if len(attempts) == 1:
+        with lock:  # three worker threads call this: which call is the first must be decided atomically
+            attempts.append(a[0])
+            first = len(attempts) == 1
+        if first:
             return real(*a, **k)
-        raise openai.APIConnectionError(request=None)
+        raise openai.APIConnectionError(request=httpx.Request("POST", srv.base_url))  # openai >= 3.60 reads its headers
 
     monkeypatch.setattr(src.backend, "_request", request)
     many = Dataset(pd.DataFrame({"id": [str(i) for i in range(30)], "text": [f"row {i}" for i in range(30)],
