@@ -156,8 +156,9 @@ class SelfPacedReview:
             0.949 (gold-LR reached at 4.5 %), trec 0.760 → 0.725, chemprot 0.570 → 0.575. The default since the
             estimate leaves out the audits the risk order has reached (``audit_passed_``): its 90 % interval then
             covers the truth in 0.97 / 0.91 / 0.88 / 0.86 of the rounds (youtube / sms / trec / chemprot, nine seeds;
-            sms was 0.77 before), the rule fixed beforehand. Audited items are accepted and kept like any other (an audit must not change how the loop
-            treats the item it checks, or it stops being a sample of the kept labels).
+            sms was 0.77 before), the rule fixed beforehand. Audited items are accepted and kept like any other
+            (an audit must not change how the loop treats the item it checks, or it stops being a sample of the
+            kept labels).
 
     Attributes (after fit):
         proba_: (n, k) current label distributions.  risk_: (n,) risk of the current labels.
@@ -174,7 +175,8 @@ class SelfPacedReview:
             reviewed them then, so they have left the population the estimate describes, as the unaudited items of
             that priority did. Kept in, their errors stay while the order removes the like errors of the unaudited
             items (with ``accepted="source"`` a kept label leaves only by review), so the audits overstate the
-            error (measured, sms ``source``: the interval fell below the truth in 0.19 of the rounds, 0.02 without them).
+            error (measured, sms ``source``: the interval fell below the truth in 0.19 of the rounds, 0.02 without
+            them).
         harmonizer_: the current fitted harmonizer.  history_: list of :class:`RoundRecord`.
         locked_: (n,) the label an item was accepted with (-1: not accepted yet, or ``accepted="free"``).
     """

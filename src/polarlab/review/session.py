@@ -137,7 +137,8 @@ class ReviewSession:
             served = np.flatnonzero((human >= 0) & ~audited & (self.loop.human_ < 0))   # risk-ordered, new
             self.loop.human_, self.loop.audited_, self.loop.audit_label_ = human, audited, machine
             self.loop.review_label_, self.loop.review_risk_ = machine, machine_risk
-            self.loop.mark_passed(served)    # the queue reached their priority: audits at or above it leave the estimate
+            # the queue reached their priority: audits at or above it leave the estimate
+            self.loop.mark_passed(served)
             self.loop.refit()
             self.loop.advance()
             self.fitted_on = count

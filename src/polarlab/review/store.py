@@ -34,9 +34,12 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:  # only for the annotation of final_labels (pandas is imported there when it runs)
+    import pandas as pd
 
 from ..errors import InputError
 from ..state.store import DB_NAME, ProjectState
