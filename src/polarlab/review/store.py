@@ -38,12 +38,13 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
-if TYPE_CHECKING:  # only for the annotation of final_labels (pandas is imported there when it runs)
-    import pandas as pd
-
 from ..errors import InputError
 from ..state.store import DB_NAME, ProjectState
 from .estimate import StoppingRule, estimate_accuracy
+
+if TYPE_CHECKING:  # only for the annotation of final_labels (pandas is imported there when it runs)
+    import pandas as pd
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS review_items(
