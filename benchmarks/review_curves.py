@@ -8,7 +8,7 @@ annotator answers with the gold label (``--noise`` flips a share). Every order r
 source, refit POLAR's harmonizer (h(x) alone; ``--combine auto``: its combined output, chosen again
 without gold at every refit), label every item (reviewed ones by the annotator) and score the
 labels with the WRENCH metric on *all* items. With ``--accepted source`` items accepted in a round keep their
-label and are a source of the later refits (``lock``: kept only; ``free``, this script's default, the one its records were measured with: refits may change them; ``SelfPacedReview``'s default is ``source``). Only which items are reviewed differs:
+label and are a source of the later refits (``lock``: kept only; ``free``, the default: refits may change them). Only which items are reviewed differs:
 
 - ``polar`` (the default of ``SelfPacedReview``): POLAR risk of the current label, recalibrated per
   current label on the answers so far (``P(wrong) = sigmoid(a + b logit(risk) + d_label)``; ties: source
@@ -332,8 +332,8 @@ def main(argv=None) -> dict:
                    "mean curve (the loop swings by ~0.01-0.05 from round to round and seed to seed)")
     p.add_argument("--combine", default="h", help="the loop's final distribution: h (h(x) alone) or auto "
                    "(the harmonizer's combined output, chosen again without gold at every refit)")
-    p.add_argument("--accepted", default="free", choices=ACCEPTED, help="what acceptance does to a label: free (this script's "
-                   "default, as in its records: later refits may change it; SelfPacedReview's default is source), source (kept from the round it was accepted, and a source "
+    p.add_argument("--accepted", default="free", choices=ACCEPTED, help="what acceptance does to a label: free (SelfPacedReview's "
+                   "default: later refits may change it), source (kept from the round it was accepted, and a source "
                    "of each refit), lock (kept)")
     p.add_argument("--robust-weight", default="", help="W[,W2,...]: the estimate's robust prior weight "
                    "(estimate_accuracy robust_weight; empty: the library's default); further weights are read on the "

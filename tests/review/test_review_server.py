@@ -168,9 +168,8 @@ def test_session_refits_and_resumes(review_project):
     assert (s2.loop.human_ >= 0).sum() == 3 and s2.loop.round_ == 1
     keep = (locked >= 0) & (s2.loop.human_ < 0)
     assert (s2.loop.locked_[keep] == locked[keep]).all() and (s2.loop.machine_labels()[keep] == locked[keep]).all()
-    # "free": nothing is kept, the refit has the rules and the human source only ("source" is the default)
-    assert ReviewConfig().accepted == "source"
-    s3 = open_session(proj, ReviewConfig(batch_size=3, audit_share=0.2, budget=30, accepted="free"))
+    # "free" (the default): nothing is kept, the refit has the rules and the human source only
+    s3 = open_session(proj, ReviewConfig(batch_size=3, audit_share=0.2, budget=30))
     assert (s3.loop.locked_ == -1).all() and len(s3.loop.harmonizer_.weights_) == len(w0) + 1
     with pytest.raises(ConfigError, match="accepted"):
         ReviewConfig(accepted="frozen")

@@ -41,8 +41,8 @@ class ReviewConfig:
         budget: reviews allowed: a count (>= 1) or a fraction of the items.
         reviews_per_item: 2 = double review (agreement is reported).
         schedule: acceptance thresholds per round.
-        accepted: what acceptance does to an item's label (:class:`SelfPacedReview`): ``"source"`` (default: kept,
-            and a source of each refit), ``"free"`` (later refits may change it) or ``"lock"`` (kept).
+        accepted: what acceptance does to an item's label (:class:`SelfPacedReview`): ``"free"`` (default: later
+            refits may change it), ``"source"`` (kept, and a source of each refit) or ``"lock"`` (kept).
         slices: a Python file of slicing functions; with ``slice``, the queue holds only that slice's items.
         slice: the name of the slice to review (a function in ``slices``).
     """
@@ -55,7 +55,7 @@ class ReviewConfig:
     budget: float = 0.05
     reviews_per_item: int = 1
     schedule: ThresholdSchedule = field(default_factory=ThresholdSchedule)
-    accepted: str = "source"
+    accepted: str = "free"
     slices: Path | None = None
     slice: str | None = None
 
