@@ -22,6 +22,7 @@ reads it.
 from __future__ import annotations
 
 import numpy as np
+from sklearn.metrics import recall_score
 
 from .stage2 import cross_fitted_proba
 
@@ -34,15 +35,14 @@ LEARNABILITY_FOLDS = 5
 
 def balanced_agreement(pred: np.ndarray, labels: np.ndarray, n_classes: int) -> float:
     """Mean over all ``n_classes`` classes of the share of rows labelled c that ``pred`` puts in c (0 for a
-    class no row is labelled with).
+    class no row is labelled with): scikit-learn's macro recall over every class.
 
     Args:
         pred: shape (n,), predicted classes.
         labels: shape (n,), the labels they are scored against.
         n_classes: k.
     """
-    recalls = [float((pred[labels == c] == c).mean()) if (labels == c).any() else 0.0 for c in range(n_classes)]
-    return float(np.mean(recalls))
+    return float(recall_score(labels, pred, labels=np.arange(n_classes), average="macro", zero_division=0))
 
 
 def learnability(labels: np.ndarray, X: np.ndarray, n_classes: int, rows: np.ndarray | None = None,

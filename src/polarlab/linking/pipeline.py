@@ -131,7 +131,7 @@ def pseudo_dev_weights(dev_slots: CandidateSlots, targets: np.ndarray) -> np.nda
     for j in range(m):
         votes = dev_slots.L[:, j] >= 0
         if votes.any():
-            picked = dev_slots.entities[np.arange(n)[votes], dev_slots.L[votes, j]]
+            picked = dev_slots.entities[np.flatnonzero(votes), dev_slots.L[votes, j]]
             acc[j] = float(np.mean(picked == np.asarray(targets)[votes]))
     acc = np.where(np.isnan(acc), np.nanmean(acc) if np.isfinite(acc).any() else 1.0, acc)
     return acc / acc.mean() if acc.mean() > 0 else np.ones(m)
