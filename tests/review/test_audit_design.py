@@ -151,3 +151,23 @@ def test_an_audit_the_risk_order_reaches_leaves_the_estimate():
     assert after.n_audited == 5 and after.n == before.n - 1
     # its answer still recalibrates the risk: it stays reviewed, only the population and the audits lose it
     assert sp.reviewed_[top] and np.isfinite(sp.review_risk_[top])
+
+
+def test_tied_priorities_pass_only_the_audits_the_queue_would_serve_first():
+    """When every priority ties (trec with ``accepted="source"``: from round 9 on the POLAR priority of every open
+    item rounds to 0), the queue serves the tied items by source disagreement, then by position, and the batch takes
+    a few of them: only an audit ranked ahead of the batch's last item has been passed. Before, every audit at or
+    above the batch's lowest priority left the estimate, so all of them did and it read the calibrated risk alone."""
+    sp, y = _loop("open", 6)
+    sp.run_round(SimulatedAnnotator(y, 2).answer)
+    audits = np.flatnonzero(sp.audited_)
+    assert len(audits) == 6 and not sp.audit_passed_.any()
+    sp.priority_[:] = 0.0
+    sp.disagreement_[:] = 0.0
+    sp.disagreement_[audits[2]] = 1.0                   # the queue would serve this one first
+    rows = sp.next_batch().rows
+    open_ = np.flatnonzero(~sp.reviewed_)
+    assert (rows == open_[:10]).all()                   # ties: by position
+    ahead = (audits == audits[2]) | (audits < rows.max())   # served before the batch's last item
+    assert (sp.audit_passed_[audits] == ahead).all() and ahead.sum() < 6
+    assert sp.estimate("all").n_audited == 6 - ahead.sum()

@@ -137,7 +137,7 @@ class ReviewSession:
             served = np.flatnonzero((human >= 0) & ~audited & (self.loop.human_ < 0))   # risk-ordered, new
             self.loop.human_, self.loop.audited_, self.loop.audit_label_ = human, audited, machine
             self.loop.review_label_, self.loop.review_risk_ = machine, machine_risk
-            # the queue reached their priority: audits at or above it leave the estimate
+            # the queue reached their priority: audits it would have served before them leave the estimate
             self.loop.mark_passed(served)
             self.loop.refit()
             self.loop.advance()
