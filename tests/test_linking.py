@@ -743,3 +743,29 @@ def test_bench_linking_out_writes_what_a_project_run_writes(corpus, tmp_path):
         return [[c["id"] for c in json.loads(ln)["candidates"]] for ln in (d / "candidates.jsonl").read_text().splitlines()]
     assert candidates(out) == candidates(corpus / "out_same")
     assert [c[0] if c else "" for c in candidates(out)] == bench["linked_id"].tolist()
+
+
+def test_linking_combine_mv_follows_the_linkers_majority_and_h_alone_need_not():
+    """``[linking.harmonizer] combine = "mv"``: where two of three linkers rank the same slot first, the link is
+    that slot, whatever h(x) over uninformative features says; ``"h"`` (the default) reads h(x) alone."""
+    from polarlab.linking.config import LinkingConfig
+    from polarlab.linking.harmonize import CandidateSlots, harmonize
+    from polarlab.linking.pipeline import polar_harmonizer
+
+    rng = np.random.default_rng(0)
+    n, K = 300, 3
+    entities = np.arange(n * K).reshape(n, K)
+    majority = rng.integers(K, size=n)
+    odd = (majority + 1 + rng.integers(K - 1, size=n)) % K                 # the third linker's other slot
+    L = np.stack([majority, majority, odd], axis=1)
+    swap = rng.random(n) < 0.3                                              # which two linkers agree varies
+    L[swap] = L[swap][:, [0, 2, 1]]
+    X = rng.normal(size=(n, 4)).astype(np.float32)                         # features that carry nothing
+    slots = CandidateSlots(entities, L, X, ["a", "b", "c"])
+    cfg = LinkingConfig(corpus=["c"], n_slots=K, harmonizer={"combine": "mv", "n_seeds": 1})
+    links = harmonize(slots, polar_harmonizer(cfg, 0)).ranking.entities[:, 0]
+    assert (links == entities[np.arange(n), majority]).all()
+    h_links = harmonize(slots, polar_harmonizer(LinkingConfig(corpus=["c"], n_slots=K, harmonizer={"n_seeds": 1}), 0))
+    assert (h_links.ranking.entities[:, 0] != entities[np.arange(n), majority]).any()
+    with pytest.raises(Exception):
+        LinkingConfig(corpus=["c"], harmonizer={"combine": "ds:1"})

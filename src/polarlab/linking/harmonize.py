@@ -110,7 +110,9 @@ class HarmonizedLinks:
         probability: shape (n,), the chosen link's probability: ``proba`` of its slot, or its
             calibrated value when a pseudo-dev set was given (:class:`polarlab.linking.stack.LinkModel`).
         risk: shape (n,), ``1 - probability`` (POLAR risk of the link).
-        proba_h: shape (n, K), POLAR's h(x) before the pseudo-dev combination and calibration.
+        proba_h: shape (n, K), POLAR's distribution before the pseudo-dev combination and calibration: h(x), or
+            h(x) combined with the linkers' top-1 votes when the harmonizer's ``combine`` says so
+            (``[linking.harmonizer] combine``).
         link_model: what the pseudo-dev set fitted (None without one), see
             :class:`polarlab.linking.stack.LinkModel`.
         h: the fitted POLAR harmonizer (links other mentions' slots, :func:`apply_links`).
@@ -147,7 +149,7 @@ def harmonize(slots: CandidateSlots, harmonizer: PolarHarmonizer | None = None, 
         # add a rule or source") are the usual case and nothing a user can act on; kept in h.warnings_
         warnings.simplefilter("ignore", NoVoteWarning)
         h.fit(slots.L, slots.X)
-    proba_h = h.predict_proba(None, slots.X)
+    proba_h = h.predict_proba(slots.L, slots.X)   # h(x) alone unless h.combine reads the linkers' votes
     polar_seconds = time.perf_counter() - t0
     model = None
     if dev is None or not len(dev[1]):
@@ -157,7 +159,7 @@ def harmonize(slots: CandidateSlots, harmonizer: PolarHarmonizer | None = None, 
 
         dev_slots, targets = dev
         t0 = time.perf_counter()
-        dev_h = h.predict_proba(None, dev_slots.X)
+        dev_h = h.predict_proba(dev_slots.L, dev_slots.X)
         polar_seconds += time.perf_counter() - t0
         model = fit_link_model(dev_slots, dev_h, targets, folds=folds, seed=seed)
         model.dev_proba_h = dev_h
@@ -173,7 +175,7 @@ def apply_links(harm: HarmonizedLinks, slots: CandidateSlots) -> HarmonizedLinks
     the same linkers in the same order. Used to link unlabelled text's mentions (no gold)."""
     if harm.h is None:
         raise ValueError("these links carry no fitted harmonizer")
-    proba_h = harm.h.predict_proba(None, slots.X)
+    proba_h = harm.h.predict_proba(slots.L, slots.X)
     model = harm.link_model
     proba = proba_h if model is None else model.rank_proba(slots, proba_h)
     return _links(slots, proba, proba_h, model)

@@ -119,7 +119,7 @@ def polar_harmonizer(cfg: LinkingConfig, seed: int = 0,
     if weights == "pseudo_dev":
         weights = pseudo_dev_weights(*dev) if dev is not None and len(dev[1]) else "equal"
     return PolarHarmonizer(n_classes=cfg.n_slots, model=h.model, scalarization=h.scalarization, weights=weights,
-                           seed=seed, combine="h", n_seeds=h.n_seeds)
+                           seed=seed, combine=h.combine, n_seeds=h.n_seeds)
 
 
 def pseudo_dev_weights(dev_slots: CandidateSlots, targets: np.ndarray) -> np.ndarray:
