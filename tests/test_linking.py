@@ -769,39 +769,3 @@ def test_linking_combine_mv_follows_the_linkers_majority_and_h_alone_need_not():
     assert (h_links.ranking.entities[:, 0] != entities[np.arange(n), majority]).any()
     with pytest.raises(Exception):
         LinkingConfig(corpus=["c"], harmonizer={"combine": "ds:1"})
-
-
-def test_linking_combine_onecoin_ranks_and_the_pseudo_dev_stack_reads_h_alone():
-    """With ``combine = "onecoin:1"`` the links follow the one-coin vote, but the pseudo-dev combination and the risk
-    read h(x) from the features alone (its graded probabilities), on the mentions and on the pseudo-dev set alike:
-    the one-coin posterior is near one-hot and, fed to the risk model, left it nothing graded to read."""
-    from polarlab.linking.config import LinkingConfig
-    from polarlab.linking.harmonize import CandidateSlots, apply_links, dev_links, harmonize
-    from polarlab.linking.pipeline import polar_harmonizer
-
-    rng = np.random.default_rng(0)
-    K = 3
-
-    def toy(n: int, offset: int) -> tuple[CandidateSlots, np.ndarray]:
-        entities = offset + np.arange(n * K).reshape(n, K)
-        true = rng.integers(K, size=n)
-        L = np.stack([np.where(rng.random(n) < acc, true, (true + 1 + rng.integers(K - 1, size=n)) % K)
-                      for acc in (0.85, 0.7, 0.6)], axis=1)
-        X = (np.eye(K)[true] + rng.normal(scale=0.8, size=(n, K))).astype(np.float32)   # one feature per slot
-        return CandidateSlots(entities, L, X, ["a", "b", "c"]), entities[np.arange(n), true]
-
-    slots, _ = toy(300, 0)
-    dev = toy(200, 10_000)
-    cfg = LinkingConfig(corpus=["c"], n_slots=K, harmonizer={"combine": "onecoin:1", "n_seeds": 1})
-    harm = harmonize(slots, polar_harmonizer(cfg, 0), dev=dev)
-    h, model = harm.h, harm.link_model
-    assert np.allclose(harm.proba_h, h.predict_proba(None, slots.X))
-    assert np.allclose(model.dev_proba_h, h.predict_proba(None, dev[0].X))
-    voted = h.predict_proba(slots.L, slots.X)
-    assert not np.allclose(voted, harm.proba_h)                      # the one-coin vote is another distribution
-    if not model.use_combiner:
-        assert (harm.ranking.entities[:, 0] == slots.entities[np.arange(300), voted.argmax(axis=1)]).all()
-    again = apply_links(harm, slots)
-    assert np.allclose(again.probability, harm.probability) and (again.ranking.entities == harm.ranking.entities).all()
-    d = dev_links(harm, dev[0])
-    assert np.allclose(d.proba_h, model.dev_proba_h)

@@ -110,9 +110,9 @@ class HarmonizedLinks:
         probability: shape (n,), the chosen link's probability: ``proba`` of its slot, or its
             calibrated value when a pseudo-dev set was given (:class:`polarlab.linking.stack.LinkModel`).
         risk: shape (n,), ``1 - probability`` (POLAR risk of the link).
-        proba_h: shape (n, K), POLAR's h(x) from the features alone: what the pseudo-dev combination and
-            calibration read (also when the harmonizer's ``combine`` ranks by h(x) combined with the linkers' top-1
-            votes, ``[linking.harmonizer] combine``: that near one-hot distribution only ranks, see :func:`harmonize`).
+        proba_h: shape (n, K), POLAR's distribution before the pseudo-dev combination and calibration: h(x), or
+            h(x) combined with the linkers' top-1 votes when the harmonizer's ``combine`` says so
+            (``[linking.harmonizer] combine``).
         link_model: what the pseudo-dev set fitted (None without one), see
             :class:`polarlab.linking.stack.LinkModel`.
         h: the fitted POLAR harmonizer (links other mentions' slots, :func:`apply_links`).
@@ -149,36 +149,24 @@ def harmonize(slots: CandidateSlots, harmonizer: PolarHarmonizer | None = None, 
         # add a rule or source") are the usual case and nothing a user can act on; kept in h.warnings_
         warnings.simplefilter("ignore", NoVoteWarning)
         h.fit(slots.L, slots.X)
-    proba_h, proba_v = _h_and_votes(h, slots)
+    proba_h = h.predict_proba(slots.L, slots.X)   # h(x) alone unless h.combine reads the linkers' votes
     polar_seconds = time.perf_counter() - t0
     model = None
     if dev is None or not len(dev[1]):
-        proba = proba_v
+        proba = proba_h
     else:
         from .stack import fit_link_model
 
         dev_slots, targets = dev
         t0 = time.perf_counter()
-        dev_h, dev_v = _h_and_votes(h, dev_slots)
+        dev_h = h.predict_proba(dev_slots.L, dev_slots.X)
         polar_seconds += time.perf_counter() - t0
-        model = fit_link_model(dev_slots, dev_h, targets, folds=folds, seed=seed, dev_rank=dev_v)
-        model.dev_proba_h, model.dev_proba_rank = dev_h, dev_v
-        proba = model.rank_proba(slots, proba_h, proba_v)
+        model = fit_link_model(dev_slots, dev_h, targets, folds=folds, seed=seed)
+        model.dev_proba_h = dev_h
+        proba = model.rank_proba(slots, proba_h)
     out = _links(slots, proba, proba_h, model)
     out.h, out.polar_seconds = h, polar_seconds
     return out
-
-
-def _h_and_votes(h: PolarHarmonizer, slots: CandidateSlots) -> tuple[np.ndarray, np.ndarray]:
-    """``(h(x), the harmonizer's distribution)``, each (n, K): h(x) from the features alone, and the distribution that
-    ranks the slots, h(x) combined with the linkers' top-1 votes when ``h.combine`` says so (else h(x) again).
-
-    Why two: the pseudo-dev stack (:func:`polarlab.linking.stack.fit_link_model`) reads h(x), whose probabilities are
-    graded. The one-coin vote's posterior is near one-hot (on NCBI-disease seed 0 its chosen slot's probability is
-    above 0.99 on 79 % of the mentions, h(x)'s on 66 %), so fed to the stack its logit carried nothing (Platt
-    weight 0.01), the risk rested on the candidate-level combination alone, and the risk ECE of the very same links
-    rose from 0.127 to 0.149 (docs/results/linking.md, "Combining h(x) with the linkers' votes")."""
-    return h.predict_proba(None, slots.X), h.predict_proba(slots.L, slots.X)
 
 
 def apply_links(harm: HarmonizedLinks, slots: CandidateSlots) -> HarmonizedLinks:
@@ -187,9 +175,9 @@ def apply_links(harm: HarmonizedLinks, slots: CandidateSlots) -> HarmonizedLinks
     the same linkers in the same order. Used to link unlabelled text's mentions (no gold)."""
     if harm.h is None:
         raise ValueError("these links carry no fitted harmonizer")
-    proba_h, proba_v = _h_and_votes(harm.h, slots)
+    proba_h = harm.h.predict_proba(slots.L, slots.X)
     model = harm.link_model
-    proba = proba_v if model is None else model.rank_proba(slots, proba_h, proba_v)
+    proba = proba_h if model is None else model.rank_proba(slots, proba_h)
     return _links(slots, proba, proba_h, model)
 
 
@@ -239,4 +227,4 @@ def dev_links(harm: HarmonizedLinks, dev_slots: CandidateSlots) -> HarmonizedLin
     if model is None:
         raise ValueError("no pseudo-dev set was given to harmonize")
     dev_h = model.dev_proba_h
-    return _links(dev_slots, model.rank_proba(dev_slots, dev_h, model.dev_proba_rank), dev_h, model)
+    return _links(dev_slots, model.rank_proba(dev_slots, dev_h), dev_h, model)

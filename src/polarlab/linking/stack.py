@@ -131,8 +131,6 @@ class LinkModel:
             (``folds``-fold), ``gain_se``, ``chosen``, ``risk_model``, ``risk_logloss_cv`` (per
             candidate risk model), ``acc_linkers``.
         dev_proba_h: POLAR's h(x) on the pseudo-dev slots (kept for reports).
-        dev_proba_rank: the harmonizer's distribution that ranks the pseudo-dev slots (h(x) combined with the
-            linkers' votes under ``[linking.harmonizer] combine``; None: h(x) ranks).
     """
 
     combiner: ConditionalLogit | None
@@ -141,17 +139,13 @@ class LinkModel:
     risk_columns: tuple[int, ...]
     dev: dict
     dev_proba_h: np.ndarray | None = None
-    dev_proba_rank: np.ndarray | None = None
 
     def _combined(self, slots: CandidateSlots, proba_h: np.ndarray) -> np.ndarray:
         return self.combiner.predict_proba(slot_features(slots, proba_h), slots.entities >= 0)
 
-    def rank_proba(self, slots: CandidateSlots, proba_h: np.ndarray,
-                   proba_rank: np.ndarray | None = None) -> np.ndarray:
-        """shape (n, K): the kept ranking's distribution over the slots: the combination's (it reads h(x)), or the
-        harmonizer's own ``proba_rank`` (h(x) combined with the linkers' votes; None: h(x))."""
-        own = proba_h if proba_rank is None else proba_rank
-        P = self._combined(slots, proba_h) if self.use_combiner else own
+    def rank_proba(self, slots: CandidateSlots, proba_h: np.ndarray) -> np.ndarray:
+        """shape (n, K): the kept ranking's distribution over the slots (h(x) or the combination's)."""
+        P = self._combined(slots, proba_h) if self.use_combiner else proba_h
         P = np.where(slots.entities >= 0, P, 0.0)
         return P / np.maximum(P.sum(axis=1, keepdims=True), 1e-12)
 
@@ -164,14 +158,8 @@ class LinkModel:
         return self.risk_model.predict_proba(X[:, list(self.risk_columns)])[:, 1]
 
 
-def _over_filled(P: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """``P`` (n, K) renormalised over the filled slots ``valid`` (n, K)."""
-    P = np.where(valid, P, 0.0)
-    return P / np.maximum(P.sum(axis=1, keepdims=True), 1e-12)
-
-
 def fit_link_model(dev_slots: CandidateSlots, dev_proba_h: np.ndarray, targets: np.ndarray, folds: int = 5,
-                   seed: int = 0, l2: float = 1e-2, dev_rank: np.ndarray | None = None) -> LinkModel:
+                   seed: int = 0, l2: float = 1e-2) -> LinkModel:
     """Fit the combination and the link's risk model on the pseudo-dev set (targets: entity positions).
 
     The combination ranks the candidates when its ``folds``-fold cross-validated accuracy on the
@@ -180,10 +168,6 @@ def fit_link_model(dev_slots: CandidateSlots, dev_proba_h: np.ndarray, targets: 
     model is the one of :data:`RISK_FEATURES` with the lowest cross-validated log loss on the
     pseudo-dev links (the combination's probabilities cross-fitted; all pseudo-dev mentions count,
     also those whose target is in no slot: their link is wrong whatever is chosen).
-
-    ``dev_rank`` (n, K): the harmonizer's own ranking of the pseudo-dev slots when it is not h(x) (h(x) combined
-    with the linkers' votes, ``[linking.harmonizer] combine``); it stands in for h(x) as the ranking the
-    combination must beat and as the link whose risk is fitted, while ``dev_proba_h`` (h(x)) stays the features.
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -196,19 +180,19 @@ def fit_link_model(dev_slots: CandidateSlots, dev_proba_h: np.ndarray, targets: 
             "calibrated": False, "why": f"fewer than {max(MIN_DEV, 2 * folds)} pseudo-dev mentions with their "
                                         "term among the candidates"})
     F = slot_features(dev_slots, dev_proba_h)
-    Ph = _over_filled(dev_proba_h, valid)
-    Pr = Ph if dev_rank is None else _over_filled(dev_rank, valid)
+    Ph = np.where(valid, dev_proba_h, 0.0)
+    Ph = Ph / np.maximum(Ph.sum(axis=1, keepdims=True), 1e-12)
     fold = np.random.default_rng(seed).permutation(n) % folds
     P_cv = np.zeros_like(Ph)
     for k in range(folds):
         tr, te = fold != k, fold == k
         P_cv[te] = ConditionalLogit(l2).fit(F[tr], valid[tr], tslot[tr]).predict_proba(F[te], valid[te])
     hit_c = (P_cv.argmax(axis=1) == tslot).astype(float)
-    hit_h = (Pr.argmax(axis=1) == tslot).astype(float)
+    hit_h = (Ph.argmax(axis=1) == tslot).astype(float)
     diff = hit_c - hit_h
     se = float(diff.std(ddof=1) / np.sqrt(n))
     use = float(diff.mean()) > se
-    chosen = (P_cv if use else Pr).argmax(axis=1)
+    chosen = (P_cv if use else Ph).argmax(axis=1)
     y = (chosen == tslot).astype(int)
     X = link_features(chosen, Ph, P_cv)
     losses = {name: _cv_logloss(X[:, list(cols)], y, fold) for name, cols in RISK_FEATURES.items()}
