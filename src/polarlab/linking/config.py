@@ -85,7 +85,8 @@ class HarmonizerConfig(_Strict):
     combine: Literal["h", "mv", "onecoin:1"] = Field("h", description=(
         "the link distribution: h (h(x) over the slots alone), mv (the linkers' majority vote over the slots, h(x) "
         "breaking ties) or onecoin:1 (a one-coin vote whose linker accuracies are estimated by EM without gold, "
-        "h(x) the prior); the classification harmonizer's combinations (polarlab.harmonizer.combiners)"))
+        "h(x) the prior); the classification harmonizer's combinations (polarlab.harmonizer.combiners); measured in "
+        "docs/results/linking.md, not the default"))
     n_seeds: int = Field(5, ge=1, description=(
         "a seed ensemble: K whole POLAR fits with seeds seed, seed+10000, ..., their distributions over the slots "
         "averaged (the project's [harmonizer] n_seeds); 1 = one fit"))
