@@ -172,7 +172,7 @@ def linker_disagreement(frame: pd.DataFrame) -> np.ndarray:
 
 
 def link_items(frame: pd.DataFrame, payloads: list[dict]) -> list[Item]:
-    """Items riskiest first (``priority`` = n - rank by risk, ties (equal to 6 decimals) broken by
+    """Items riskiest first (``priority`` = n - rank by risk, ties (equal but for float noise) broken by
     :func:`linker_disagreement`, as :func:`polarlab.review.queue.review_order` does)."""
     from ..review.queue import review_order
 

@@ -48,19 +48,40 @@ def source_disagreement(L: np.ndarray, n_classes: int) -> np.ndarray:
     return h / np.log(n_classes)
 
 
+def tie_key(risk: np.ndarray, decimals: int = 6) -> np.ndarray:
+    """What :func:`review_order` sorts on: ``log(risk)`` rounded to ``decimals`` decimals, so two risks tie when they
+    are equal but for float noise (a relative difference under about ``10**-decimals``), at every scale.
+
+    Before, the risk itself was rounded to 6 decimals, which made float noise a tie (items with the same votes) but
+    also made every risk below 5e-7 one tie: measured on trec, from some round on every open item's POLAR priority
+    (1e-48 to 1e-13, :func:`class_recalibrated_risk` keeps the order among the near-certain labels) rounded to 0, and
+    the POLAR order became a source-disagreement order (``docs/results/review.md``). A relative rule keeps that order
+    and still ties 0.3 and 0.3 + 1e-12; near 1 it ties what the old rule tied (an absolute 1e-6).
+
+    Args:
+        risk: (n,) values in [0, 1] (0 is ``-inf``: all zeros tie).
+        decimals: decimals of ``log(risk)`` that must agree.
+
+    Returns:
+        (n,) keys, higher = riskier.
+    """
+    with np.errstate(divide="ignore"):
+        return np.round(np.log(np.asarray(risk, dtype=np.float64)), decimals)
+
+
 def review_order(risk: np.ndarray, disagreement: np.ndarray | None = None, decimals: int = 6) -> np.ndarray:
     """Item positions, most valuable answer first: risk descending, ties by disagreement descending,
     then by position (stable).
 
     Args:
-        risk: (n,) risk of each item's current label.
+        risk: (n,) risk of each item's current label, in [0, 1].
         disagreement: (n,) tie-breaker (e.g. :func:`source_disagreement`); None = no tie-breaker.
-        decimals: risks equal to this many decimals count as ties.
+        decimals: risks whose logs are equal to this many decimals count as ties (:func:`tie_key`).
 
     Returns:
         (n,) int permutation.
     """
-    r = np.round(np.asarray(risk, dtype=np.float64), decimals)
+    r = tie_key(risk, decimals)
     d = np.zeros_like(r) if disagreement is None else np.asarray(disagreement, dtype=np.float64)
     return np.lexsort((np.arange(len(r)), -d, -r))
 

@@ -355,8 +355,8 @@ class SelfPacedReview:
 
     def ranked(self, items: np.ndarray) -> np.ndarray:
         """``items`` (positions) in the order the queue serves them: the ``order``'s priority (:meth:`scores`)
-        descending; ties (named orders: equal to 6 decimals, :func:`review_order`) by source disagreement, then by
-        position."""
+        descending; ties (named orders: equal but for float noise, :func:`review_order`) by source disagreement, then
+        by position."""
         items = np.sort(np.asarray(items, dtype=np.int64))
         if callable(self.order):
             return items[np.lexsort((items, -self.scores()[items]))]
