@@ -15,7 +15,6 @@ def test_order_is_risk_then_disagreement():
     assert review_order(risk, dis).tolist() == [2, 4, 1, 3, 0]
 
 
-
 def test_near_certain_labels_keep_their_order_and_float_noise_still_ties():
     """Ties are risks equal but for float noise at every scale: 1e-30 < 1e-20 < 1e-10 keep their order whatever the
     disagreement (before, all three rounded to 0 and went by disagreement), 0.3 and 0.3 + 1e-12 tie and go by it."""
@@ -23,6 +22,7 @@ def test_near_certain_labels_keep_their_order_and_float_noise_still_ties():
     dis = np.array([1.0, 0.5, 0.0, 0.1, 0.9])
     assert review_order(risk, dis).tolist() == [4, 3, 2, 1, 0]
     assert review_order(np.array([0.0, 1e-300, 0.0]), np.array([0.2, 0.0, 0.9])).tolist() == [1, 2, 0]
+
 
 def test_answers_recalibrate_the_risk_per_label():
     """Answers find label 1 wrong 60 % of the time and label 0 10 %, at the same risks: label-1 items move
