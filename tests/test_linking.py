@@ -767,5 +767,7 @@ def test_linking_combine_mv_follows_the_linkers_majority_and_h_alone_need_not():
     assert (links == entities[np.arange(n), majority]).all()
     h_links = harmonize(slots, polar_harmonizer(LinkingConfig(corpus=["c"], n_slots=K, harmonizer={"n_seeds": 1}), 0))
     assert (h_links.ranking.entities[:, 0] != entities[np.arange(n), majority]).any()
-    with pytest.raises(Exception):
-        LinkingConfig(corpus=["c"], harmonizer={"combine": "ds:1"})
+    bad = {"task": {"kind": "linking"}, "ontology": {"paths": ["o"]},
+           "linking": {"corpus": ["c.txt"], "harmonizer": {"combine": "ds:1"}}}
+    with pytest.raises(ConfigError, match=r"linking\.harmonizer\.combine.*'onecoin:1'"):
+        linking_project_from_dict(bad)

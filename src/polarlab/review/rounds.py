@@ -343,13 +343,15 @@ class SelfPacedReview:
         # the open items by priority: those not accepted come first (acceptance is priority < threshold); when
         # they are fewer than the batch, the riskiest accepted ones fill it (before: the batch was cut short,
         # sms reviewed 217 items by "5 %" with the POLAR order, 229 with the plain risk), as the app's queue
-        # serves every open item
-        rows = self.ranked(np.flatnonzero(open_))[: self.batch_size]
+        # serves every open item. One ranking of the open and the audited items serves the batch and the audits
+        # it passes (a callable order's scores, e.g. cleanlab's out-of-fold fit, are computed once a round)
+        queue = self.ranked(np.flatnonzero(open_ | self.audited_))
+        rows = queue[open_[queue]][: self.batch_size]
         n_audit = self.audit_size
         if limit is not None and len(rows) + n_audit > limit:
             n_audit = int(round(limit * n_audit / (self.batch_size + n_audit)))
             rows = rows[: max(limit - n_audit, 0)]
-        self.mark_passed(rows)
+        self.mark_passed(rows, queue)
         rest = np.setdiff1d(np.flatnonzero(open_), rows)
         return Batch(rows=rows, audit=self.audit_sample(rest, n_audit))
 
@@ -362,10 +364,11 @@ class SelfPacedReview:
             return items[np.lexsort((items, -self.scores()[items]))]
         return items[review_order(self.priority_[items], self.disagreement_[items])]
 
-    def mark_passed(self, rows: np.ndarray) -> None:
+    def mark_passed(self, rows: np.ndarray, queue: np.ndarray | None = None) -> None:
         """The risk order is about to review ``rows``: the audited items it would serve before the last of them
         (:meth:`ranked`, ties broken as the queue breaks them) would have been reviewed by now; they leave the
-        estimate (``audit_passed_``).
+        estimate (``audit_passed_``). ``queue``: :meth:`ranked` of (at least) ``rows`` and the audited items, when the
+        caller has it (:meth:`next_batch`); else it is ranked here.
 
         Not "priority at least the lowest of ``rows``": when the priorities tie (measured, trec with
         ``accepted="source"``, seed 14: from round 9 on every open item's POLAR priority rounds to 0, one value), the
@@ -374,8 +377,9 @@ class SelfPacedReview:
         9-17), 0.06 with ties broken as the queue breaks them (``docs/results/review.md``)."""
         rows = np.asarray(rows, dtype=np.int64)
         if len(rows):
-            order = self.ranked(np.union1d(rows, np.flatnonzero(self.audited_)))
-            ahead = order[: np.flatnonzero(np.isin(order, rows)).max()]
+            if queue is None:
+                queue = self.ranked(np.union1d(rows, np.flatnonzero(self.audited_)))
+            ahead = queue[: np.flatnonzero(np.isin(queue, rows)).max()]
             self.audit_passed_[ahead[self.audited_[ahead]]] = True
 
     def audit_sample(self, pool: np.ndarray, size: int) -> np.ndarray:
