@@ -771,3 +771,25 @@ def test_linking_combine_mv_follows_the_linkers_majority_and_h_alone_need_not():
            "linking": {"corpus": ["c.txt"], "harmonizer": {"combine": "ds:1"}}}
     with pytest.raises(ConfigError, match=r"linking\.harmonizer\.combine.*'onecoin:1'"):
         linking_project_from_dict(bad)
+
+
+def test_second_pass_risk_first_pass_keeps_the_links_and_the_pass2_risk_as_a_variant(corpus):
+    """A real self-trained run with [linking.calibration] second_pass_risk = "first_pass": the final links are the
+    second pass's (kept with its own risk as the variant harmonized_pass2_risk), and where a link is the first
+    pass's, its probability is the first pass's."""
+    from polarlab.linking.config import LinkingProject
+    from polarlab.linking.run import run_linking
+
+    proj = LinkingProject.model_validate({
+        "ontology": {"paths": ["onto"]},
+        "linking": {"corpus": ["corpus/test_corpus.txt"], "unlabelled": ["corpus/train_corpus.txt"],
+                    "self_train_risk": 1.0, "calibration": {"second_pass_risk": "first_pass"},
+                    "train": {"max_examples": 12, "batch_size": 4, "name_pairs": 0}}})
+    run = run_linking(proj, base_dir=corpus, output_dir=corpus / "sp_out").run
+    assert run.first_pass is not None
+    own = run.variants["harmonized_pass2_risk"]
+    h, first = run.harmonized, run.first_pass
+    assert np.array_equal(h.ranking.entities, own.ranking.entities) and np.array_equal(h.proba, own.proba)
+    same = h.ranking.top1 == first.ranking.top1
+    assert same.any() and np.allclose(h.probability[same], first.probability[same])
+    assert np.allclose(h.risk, 1 - h.probability) and np.all((h.risk >= 0) & (h.risk <= 1))

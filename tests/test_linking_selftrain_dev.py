@@ -99,3 +99,71 @@ def test_self_train_settings_are_validated():
                 {"self_train_grid": []}, {"calibration": {"per_term": 0}}):
         with pytest.raises(ConfigError):
             linking_project_from_dict({"ontology": {"paths": ["o"]}, "linking": {"corpus": ["c"], **bad}})
+
+
+def test_first_pass_risk_judges_the_second_pass_links_by_the_first_pass_fit():
+    """second_pass_risk = "first_pass": the second pass's links and lists stay, their probability is the first
+    pass's calibrated fit read at each final link (its own link: its first-pass probability; another of its
+    candidates: the risk model at that slot; a candidate it never had: 1 - its own link's probability)."""
+    from polarlab.linking.harmonize import probability_of
+    from polarlab.linking.selftrain import SECOND_PASS_RISKS
+
+    rng = np.random.default_rng(1)
+    n = 240
+    truth = rng.integers(0, 20, n)
+
+    def rankings(p_wrong, n_rows):
+        wrong = rng.random(n_rows) < p_wrong
+        ent = np.stack([np.where(wrong, rng.integers(20, 40, n_rows), truth[:n_rows]),
+                        rng.integers(40, 60, n_rows)], axis=1)
+        return Ranking(ent, np.stack([np.where(wrong, 0.5, 0.9), np.full(n_rows, 0.3)], axis=1))
+
+    def slots(rks):
+        return build_slots(rks, [r.scores[:, :1].repeat(4, axis=1) for r in rks], ["a", "b", "c"], n_slots=4)
+
+    first_rks = [rankings(p, n) for p in (0.2, 0.3, 0.4)]
+    dev_truth = truth[:200]
+    dev = slots([rankings(p, 200) for p in (0.2, 0.3, 0.4)])
+    first_slots = slots(first_rks)
+    first = harmonize(first_slots, dev=(dev, dev_truth))
+    assert first.link_model.dev["calibrated"]
+    # the second pass: linker c (KRISS, retrained) now agrees with a on every mention, and on 5 mentions all
+    # three linkers name a term no first-pass slot held
+    c = Ranking(first_rks[0].entities.copy(), first_rks[0].scores.copy())
+    new = np.arange(5)
+    a, b = (Ranking(r.entities.copy(), r.scores.copy()) for r in first_rks[:2])
+    for r in (a, b, c):
+        r.entities[new, 0] = 99
+    second = harmonize(slots([a, b, c]), dev=(dev, dev_truth))
+
+    assert SECOND_PASS_RISKS["pass2"](second, first, first_slots) is second
+    judged = SECOND_PASS_RISKS["first_pass"](second, first, first_slots)
+    assert np.array_equal(judged.ranking.entities, second.ranking.entities)       # the links and lists stay
+    assert np.array_equal(judged.proba, second.proba) and np.allclose(judged.risk, 1 - judged.probability)
+    top1, top1_first = second.ranking.top1, first.ranking.top1
+    same, outside = top1 == top1_first, np.isin(np.arange(n), new)
+    moved = ~same & ~outside
+    assert same.sum() > 100 and moved.sum() >= 3 and np.all(top1[new] == 99)
+    assert np.allclose(judged.probability[same], first.probability[same])         # its own first-pass probability
+    at = probability_of(first, first_slots, top1)
+    assert np.all(np.isnan(at[outside])) and np.allclose(judged.probability[moved], at[moved])
+    slot = np.argmax(first_slots.entities == top1[:, None], axis=1)
+    lm = first.link_model
+    assert np.allclose(at[moved], lm.slot_probability(first_slots, first.proba_h, first.proba, slot)[moved])
+    assert np.allclose(judged.probability[outside], 1 - first.probability[outside])
+    assert not np.allclose(judged.probability, second.probability)
+
+
+def test_second_pass_risk_is_validated_and_pass2_by_default():
+    from typing import get_args
+
+    from polarlab.linking.config import CalibrationConfig
+    from polarlab.linking.selftrain import SECOND_PASS_RISKS
+
+    assert set(get_args(CalibrationConfig.model_fields["second_pass_risk"].annotation)) == set(SECOND_PASS_RISKS)
+    assert LinkingConfig(corpus=["x"]).calibration.second_pass_risk == "pass2"
+    assert LinkingConfig(corpus=["x"], calibration={"second_pass_risk": "first_pass"}).calibration.second_pass_risk \
+        == "first_pass"
+    with pytest.raises(ConfigError, match="second_pass_risk"):
+        linking_project_from_dict({"ontology": {"paths": ["o"]},
+                                   "linking": {"corpus": ["c"], "calibration": {"second_pass_risk": "pass3"}}})

@@ -106,6 +106,11 @@ class CalibrationConfig(_Strict):
         "self-training ([linking] self_train_risk = \"auto\")"))
     folds: int = Field(5, ge=2, description="cross-validation folds on the pseudo-dev set (combination kept or not, "
                                             "calibration fitted on cross-fitted probabilities)")
+    second_pass_risk: Literal["pass2", "first_pass"] = Field("pass2", description=(
+        "the risk of the self-trained pass's links (the links are the same either way): pass2 (its own calibrated "
+        "stack, which reads the retrained KRISS) or first_pass (the first pass's calibrated probability of each "
+        "final link, read before KRISS took the test mentions as prototypes; polarlab.linking.selftrain."
+        "SECOND_PASS_RISKS); measured in docs/results/linking.md"))
 
 
 class LinkLLMConfig(_Strict):

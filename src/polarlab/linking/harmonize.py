@@ -228,3 +228,19 @@ def dev_links(harm: HarmonizedLinks, dev_slots: CandidateSlots) -> HarmonizedLin
         raise ValueError("no pseudo-dev set was given to harmonize")
     dev_h = model.dev_proba_h
     return _links(dev_slots, model.rank_proba(dev_slots, dev_h), dev_h, model)
+
+
+def probability_of(harm: HarmonizedLinks, slots: CandidateSlots, entities: np.ndarray) -> np.ndarray:
+    """shape (n,): the probability ``harm`` (fitted on ``slots``) gives that ``entities[i]`` is mention i's right
+    link, whether or not it chose it: the calibrated risk model read at that entity's slot
+    (:meth:`polarlab.linking.stack.LinkModel.slot_probability`), or ``harm.proba`` there without calibration.
+    At ``harm``'s own link it is ``harm.probability``. NaN where the entity is in no slot (or is -1)."""
+    entities = np.asarray(entities)
+    hit = (slots.entities == entities[:, None]) & (entities[:, None] >= 0)
+    slot = hit.argmax(axis=1)
+    model = harm.link_model
+    if model is not None and model.dev.get("calibrated"):
+        p = model.slot_probability(slots, harm.proba_h, harm.proba, slot)
+    else:
+        p = harm.proba[np.arange(len(slot)), slot]
+    return np.where(hit.any(axis=1), p, np.nan)

@@ -28,7 +28,7 @@ from .linkers import ExactLinker, KrissLinker, NamesDenseLinker, Ranking, RowTab
 from .mentions import MentionSet
 from .pseudodev import PseudoDev, choose_pseudo_dev, drop_hidden
 from .selfsup import SelfSupMention, document_order, sample_per_entity, self_supervised_mentions
-from .selftrain import kriss_at_risks, self_trained_kriss, self_training_links
+from .selftrain import SECOND_PASS_RISKS, kriss_at_risks, self_trained_kriss, self_training_links
 from .textmentions import distinct_links, text_mentions
 
 
@@ -65,7 +65,9 @@ class LinkRun:
         first_pass: the harmonized links before self-training (None without it); ``harmonized`` is
             then the second pass, with KRISS given the first pass's low-risk links as prototypes.
         variants: other harmonized results reported beside ``harmonized`` (with the LLM linker:
-            ``harmonized_without_llm``, the last pass without its column).
+            ``harmonized_without_llm``, the last pass without its column; with ``[linking.calibration]
+            second_pass_risk`` other than pass2: ``harmonized_pass2_risk``, the same links with the second pass's
+            own risk).
         llm: with the LLM linker ([linking.llm]): ``top1`` (its link, entity position or -1), ``risk`` (POLAR
             risk of that link: 1 - the distribution harmonized without the LLM's column at it), ``stats``
             (calls, cached, seconds) and ``dev_stats`` (the same for the pseudo-dev mentions); empty without.
@@ -292,10 +294,11 @@ class _Pass:
 
 @dataclass
 class _SelfTraining:
-    """What self-training adds: the first pass's links (None when no round ran), the variants
+    """What self-training adds: the first pass's links and slots (None when no round ran), the variants
     reported beside the final links, and the number of mention links KRISS took as prototypes."""
 
     first_pass: HarmonizedLinks | None = None
+    first_slots: CandidateSlots | None = None
     variants: dict[str, HarmonizedLinks] = field(default_factory=dict)
     n_linked: int = 0
 
@@ -313,6 +316,7 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
        low-risk links, the rounds that retrain KRISS on the low-risk links and harmonize again;
     8. with [linking.llm]: the LLM linker chooses among the other linkers' top candidates and votes too, the
        last pass is harmonized again with its column (the pass without it kept as a variant);
+    9. the final links' risk as ``[linking.calibration] second_pass_risk`` says (the links unchanged);
     then the ablations rank the mentions.
     """
     job = _Job(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, harmonizer_seed, matcher,
@@ -334,6 +338,7 @@ def _run(mentions, ontology, unlabelled, cfg, link_docs, cache_dir, ablations, h
     st = _self_train_rounds(job, ss, lks, kr, p, risk_t, dev_kriss_2, text_links, extra)
     p.dev_info["self_train_prototypes"] = st.n_linked
     llm_info = _llm_pass(job, lks, p, st) if job.llm is not None else {}
+    _second_pass_risk(job, p, st)
     for name, lk in extra.items():
         p.rankings[name] = lk.rank(mentions, cfg.top_k)
     if extra:
@@ -523,7 +528,7 @@ def _self_train_rounds(job: _Job, ss: _SelfSupervision, lks: _Linkers, kr: _Kris
         st.n_linked = int(linked.sum())
         if st.n_linked or text_links is not None:
             if st.first_pass is None:
-                st.first_pass = p.harm
+                st.first_pass, st.first_slots = p.harm, p.slots
                 p.rankings["kriss_first_pass"] = p.rankings["kriss"]
             lks.voting["kriss"] = self_trained_kriss(
                 kr.tuned, kr.trainer, kr.window, cfg.self_train_epochs, lks.names, ss.pos, kr.protos, ss.doc_texts,
@@ -546,6 +551,17 @@ def _self_train_rounds(job: _Job, ss: _SelfSupervision, lks: _Linkers, kr: _Kris
                 p.dev_info.update(p.harm.link_model.dev)
         job.clock.lap("self_training")
     return st
+
+
+def _second_pass_risk(job: _Job, p: _Pass, st: _SelfTraining) -> None:
+    """After self-training: the final links' risk as ``[linking.calibration] second_pass_risk`` says
+    (:data:`polarlab.linking.selftrain.SECOND_PASS_RISKS`); the links are not touched. With a risk other than the
+    second pass's own, that one is kept as the variant ``harmonized_pass2_risk``."""
+    if st.first_pass is None:
+        return
+    judged = SECOND_PASS_RISKS[job.cfg.calibration.second_pass_risk](p.harm, st.first_pass, st.first_slots)
+    if judged is not p.harm:
+        st.variants["harmonized_pass2_risk"], p.harm = p.harm, judged
 
 
 def _self_train_sweep(job: _Job, ss: _SelfSupervision, lks: _Linkers, kr: _Kriss, first_pass: HarmonizedLinks,

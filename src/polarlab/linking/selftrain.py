@@ -14,15 +14,16 @@ so no mention is linked by an encoder that saw its own link.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import zlib
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from ..ontology.terms import Ontology
 from .contrastive import ContrastiveTrainer, Triple
 from .encoder import MemoEncoder
-from .harmonize import HarmonizedLinks
+from .harmonize import CandidateSlots, HarmonizedLinks, probability_of
 from .linkers import Ranking, RowTable
 from .linkers.kriss import KrissLinker
 from .mentions import MentionSet
@@ -53,6 +54,36 @@ def kriss_at_risks(tuned: MemoEncoder, window: int, marked_names: bool, names: R
         out[t] = KrissLinker(tuned, window, marked_names=marked_names).fit(
             names, positions, prototypes, doc_texts, linked=(mentions.subset(keep), np.asarray(top1)[keep]))
     return out
+
+
+def pass2_risk(final: HarmonizedLinks, first: HarmonizedLinks, first_slots: CandidateSlots) -> HarmonizedLinks:
+    """The second pass's own risk (``final`` unchanged): its pseudo-dev stack reads the retrained KRISS, which on
+    the test confirms the first pass's low-risk links it took as prototypes (KRISS reads a mention without context,
+    so every other mention of the same surface is similar 1) more than the pseudo-dev set, whose KRISS is not
+    self-trained, shows: too sure (docs/results/linking.md, "A second-pass risk that does not read KRISS confirming
+    its own prototypes")."""
+    return final
+
+
+def first_pass_risk(final: HarmonizedLinks, first: HarmonizedLinks, first_slots: CandidateSlots) -> HarmonizedLinks:
+    """The second pass links, the first pass judges: ``final``'s links (and lists) with the probability that the
+    first pass's calibrated fit gives each of them (:func:`polarlab.linking.harmonize.probability_of` on
+    ``first_slots``), read before KRISS took any test mention as a prototype. Where the link is the first pass's
+    this is its first-pass probability; where the second pass moved to another candidate, the first pass's
+    probability of that candidate. Where the link is in none of the first pass's slots, the first pass's
+    probability of "some link other than mine", ``1 - first.probability``: an upper bound that still reads no
+    retrained KRISS. A mention without a link keeps ``final``'s risk."""
+    top1 = final.ranking.top1
+    p = probability_of(first, first_slots, top1)
+    p = np.where(np.isnan(p), 1.0 - first.probability, p)
+    p = np.where(top1 >= 0, p, final.probability)
+    return dataclasses.replace(final, probability=p, risk=1.0 - p)
+
+
+SECOND_PASS_RISKS: dict[str, Callable[[HarmonizedLinks, HarmonizedLinks, CandidateSlots], HarmonizedLinks]] = {
+    "pass2": pass2_risk, "first_pass": first_pass_risk}
+"""``[linking.calibration] second_pass_risk``: how the self-trained pass's links get their risk, from (final links,
+first-pass links, first-pass slots); the links themselves never change."""
 
 
 def document_folds(doc_ids: Sequence[str], folds: int = 2) -> np.ndarray:

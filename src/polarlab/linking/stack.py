@@ -151,10 +151,18 @@ class LinkModel:
 
     def link_probability(self, slots: CandidateSlots, proba_h: np.ndarray, P: np.ndarray) -> np.ndarray:
         """shape (n,): the calibrated probability that the top slot of ``P`` is the right link."""
-        chosen = P.argmax(axis=1)
+        return self.slot_probability(slots, proba_h, P, P.argmax(axis=1))
+
+    def slot_probability(self, slots: CandidateSlots, proba_h: np.ndarray, P: np.ndarray,
+                         slot: np.ndarray) -> np.ndarray:
+        """shape (n,): the calibrated probability that slot ``slot[i]`` (shape (n,)) holds mention i's right link,
+        the risk model read at that slot (``P``'s own value there without a risk model). At ``P``'s top slot this
+        is :meth:`link_probability`; at another slot it is what the same fit says of that candidate (used to judge
+        a later pass's link by this pass: :func:`polarlab.linking.selftrain.first_pass_risk`)."""
+        slot = np.asarray(slot)
         if self.risk_model is None:
-            return P[np.arange(len(P)), chosen]
-        X = link_features(chosen, proba_h, self._combined(slots, proba_h))
+            return P[np.arange(len(P)), slot]
+        X = link_features(slot, proba_h, self._combined(slots, proba_h))
         return self.risk_model.predict_proba(X[:, list(self.risk_columns)])[:, 1]
 
 
