@@ -26,7 +26,8 @@ Two corrections of the calibrated risk by what people found:
 How k is set and whether the audits floor the lower bound is the ``estimator`` (:data:`ESTIMATORS`):
 ``"risk_prior"`` (k = ``prior_strength``, the sampled interval as it is) or ``"evidence"`` (k weighed by the
 audits, empirical Bayes on a grid, and an interval never narrower than the live audits' own Jeffreys interval:
-:mod:`.evidence`).
+:mod:`.evidence`). ``"evidence"`` is opt-in: its interval is the safer one, its point estimate was worse on trec
+(``docs/results/review.md``).
 
 The population error is ``sum_h N_h p_h / N``; (a, b) and the p_h are sampled together and the
 interval is the central ``level`` part; the point estimate uses the most probable (a, b) and the
