@@ -424,8 +424,8 @@ def main(argv=None) -> dict:
         res["estimate_accepted"]["audited_mean"] = float(np.mean([r["audited"] for r in acc_rows])) if acc_rows else 0.0
         res["estimate"]["audited_mean"] = float(np.mean([r["audited"] for r in res["estimate"]["rounds"]]))
         print(f"{name:9s} estimate: mean |error| {res['estimate']['mean_abs_error']:.4f}, 90% interval coverage "
-              f"{res['estimate']['coverage']:.2f}, lower bound above the truth {res['estimate']['lower_above_truth']:.2f} "
-              f"over {len(res['estimate']['rounds'])} rounds ({a.seeds} seed(s))",
+              f"{res['estimate']['coverage']:.2f}, lower bound above the truth "
+              f"{res['estimate']['lower_above_truth']:.2f} over {len(res['estimate']['rounds'])} rounds ({a.seeds} seed(s))",
               flush=True)
         if len(robust_weights) > 1:
             res["estimate_robust_weight"] = {}

@@ -119,10 +119,11 @@ def test_the_estimator_never_steers_the_loop():
     n = 400
     y = rng.integers(0, 2, n)
     X = rng.normal(size=(n, 6)) + 1.2 * y[:, None]
-    L = np.where(rng.random((n, 3)) < 0.7, np.where(rng.random((n, 3)) < [0.85, 0.75, 0.65], y[:, None], 1 - y[:, None]),
-                 -1)
+    right = rng.random((n, 3)) < [0.85, 0.75, 0.65]
+    L = np.where(rng.random((n, 3)) < 0.7, np.where(right, y[:, None], 1 - y[:, None]), -1)
     loops = [SelfPacedReview(2, batch_size=15, audit_size=5, stopping=StoppingRule(budget=1.0), accepted="source",
-                             harmonizer={"epochs": 20}, estimator=name).fit(L, X) for name in ("risk_prior", "evidence")]
+                             harmonizer={"epochs": 20}, estimator=name).fit(L, X)
+             for name in ("risk_prior", "evidence")]
     for _ in range(3):
         for sp in loops:
             sp.run_round(SimulatedAnnotator(y, 2).answer)
