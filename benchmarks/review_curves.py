@@ -38,7 +38,9 @@ audits and records the gold-free accuracy estimate of the unreviewed labels agai
 accuracy each round (absolute error, interval coverage) and the combined output chosen. ``--robust-weight
 W[,W2,...]`` sets the estimate's robust prior (``estimate_accuracy(robust_weight=W)``; default: the library's);
 every further weight is computed on the same rounds too (the estimate never steers the loop) and reported under
-``estimate_robust_weight``, keyed by the weight, beside ``estimate`` (the first). ``estimate`` is the stopping
+``estimate_robust_weight``, keyed by the weight, beside ``estimate`` (the first). ``--estimator E[,E2,...]`` does
+the same for ``estimate_accuracy(estimator=E)`` (``risk_prior`` | ``evidence``): further ones under
+``estimate_estimator``, keyed by the name. ``estimate`` is the stopping
 rule's, ``estimate("all")`` (every unreviewed label and the audited ones); ``estimate_accepted`` is
 ``estimate("accepted")`` against the true accuracy of the labels accepted that round, with ``audited`` the audits
 inside that population (``audited_mean``: per round, over rounds and seeds). ``--audit-pool accepted`` draws the
@@ -191,16 +193,19 @@ def reviews_at(f: float, n: int) -> int:
 
 
 def run_order(kind, L, X, gold, k, name, grid, seed, noise, audit_share=0.0, combine="h", metric="auto",
-              accepted="free", robust_weights=(), audit_pool="open"):
+              accepted="free", robust_weights=(), audit_pool="open", estimators=()):
     """Quality after each round of the grid; with audit_share also the estimate per round (one list of rounds per
-    weight of ``robust_weights``, the first also the loop's own; () = the library's default) and the estimate of
-    the accepted items (``estimate("accepted")``) per round."""
+    weight of ``robust_weights``, the first also the loop's own; () = the library's default), the estimate of
+    the accepted items (``estimate("accepted")``) per round, and one list of rounds per further name of
+    ``estimators`` (the first is the loop's own; () = the library's default)."""
     from polarlab.review import SelfPacedReview, SimulatedAnnotator, StoppingRule
 
     n = len(gold)
     kind, reweight = kind.removesuffix("_fixed_weights"), not kind.endswith("_fixed_weights")
     annot = SimulatedAnnotator(gold, k, noise=noise, seed=seed)
     robust = {"robust_weight": robust_weights[0]} if robust_weights else {}
+    if estimators:
+        robust["estimator"] = estimators[0]
     sp = SelfPacedReview(k, batch_size=1, audit_size=0, order=order_function(kind, L, X, k, seed, gold) or kind,
                          stopping=StoppingRule(budget=1.0), harmonizer={"combine": combine}, seed=seed,
                          reweight_sources=reweight, accepted=accepted, audit_pool=audit_pool, **robust).fit(L, X)
@@ -208,6 +213,7 @@ def run_order(kind, L, X, gold, k, name, grid, seed, noise, audit_share=0.0, com
     curve = [(0.0, quality(sp.labels(), gold, k, name, metric))]
     start = (sp.labels().copy(), sp.risk_.copy())
     est_rows: list[list[dict]] = [[] for _ in weights]
+    other_rows: list[list[dict]] = [[] for _ in estimators[1:]]
     acc_rows: list[dict] = []
     for f in grid:
         want = reviews_at(f, n) - int(sp.reviewed_.sum())
@@ -234,6 +240,14 @@ def run_order(kind, L, X, gold, k, name, grid, seed, noise, audit_share=0.0, com
                 est_rows[i].append({"fraction": done, "estimate": e["accuracy"], "lower": e["lower"],
                                     "upper": e["upper"], "truth": truth, "audited": e["n_audited"],
                                     "combine": sp.harmonizer_.combine_})
+            own = sp.estimator
+            for i, name_ in enumerate(estimators[1:]):   # the same round read by another estimator
+                sp.estimator = name_
+                e = sp.estimate("all").to_dict()
+                other_rows[i].append({"fraction": done, "estimate": e["accuracy"], "lower": e["lower"],
+                                      "upper": e["upper"], "truth": truth, "audited": e["n_audited"],
+                                      "prior_strength": e["prior_strength"], "bound": e["bound"]})
+            sp.estimator = own
             # the accepted items' estimate (this round's threshold) against their truth; "audited": the audits
             # inside that population (the ones the estimate reads), "audited_all": every audit so far
             acc = pop & (sp.priority_ < sp.threshold_)
@@ -242,7 +256,7 @@ def run_order(kind, L, X, gold, k, name, grid, seed, noise, audit_share=0.0, com
                              "truth": float((sp.machine_labels()[acc] == gold[acc]).mean()) if acc.any() else
                              float("nan"), "audited": e["n_audited"], "audited_all": int(sp.audited_.sum()),
                              "n": e["n"]})
-    return curve, est_rows[0], start, est_rows[1:], acc_rows
+    return curve, est_rows[0], start, est_rows[1:], acc_rows, other_rows
 
 
 def estimate_summary(est: list[dict]) -> dict:
@@ -338,6 +352,9 @@ def main(argv=None) -> dict:
     p.add_argument("--robust-weight", default="", help="W[,W2,...]: the estimate's robust prior weight "
                    "(estimate_accuracy robust_weight; empty: the library's default); further weights are read on the "
                    "same rounds and reported under estimate_robust_weight")
+    p.add_argument("--estimator", default="", help="E[,E2,...]: the estimate's estimator (estimate_accuracy "
+                   "estimator: risk_prior | evidence; empty: the library's default); further ones are read on the same "
+                   "rounds and reported under estimate_estimator")
     p.add_argument("--audit-pool", default="open", choices=("open", "accepted"), help="where the polar_audit "
                    "run's audits come from (SelfPacedReview audit_pool): open (every open item outside the batch) or "
                    "accepted (the open items accepted that round first)")
@@ -352,6 +369,11 @@ def main(argv=None) -> dict:
         robust_weights = [float(w) for w in a.robust_weight.split(",") if w.strip()]
     except ValueError:
         p.error(f"--robust-weight {a.robust_weight!r}: give numbers in [0, 1] separated by commas, e.g. 0,0.2")
+    estimators = [e.strip() for e in a.estimator.split(",") if e.strip()]
+    from polarlab.review.estimate import ESTIMATORS
+
+    if set(estimators) - set(ESTIMATORS):
+        p.error(f"--estimator {a.estimator!r}: use names of {sorted(ESTIMATORS)} separated by commas")
     import torch
 
     torch.set_num_threads(1)
@@ -394,7 +416,7 @@ def main(argv=None) -> dict:
             continue
         runs = [run_order("polar", L, X, gold, k, name, grid, s, a.noise, audit_share=0.2, combine=a.combine,
                           metric=a.metric, accepted=a.accepted, robust_weights=robust_weights,
-                          audit_pool=a.audit_pool) for s in seeds]
+                          audit_pool=a.audit_pool, estimators=estimators) for s in seeds]
         res["polar_audit"] = summarise(mean_curve([r[0] for r in runs]), target)
         res["estimate"] = estimate_summary([row for r in runs for row in r[1]])
         acc_rows = [row for r in runs for row in r[4] if row["truth"] == row["truth"]]
@@ -402,7 +424,8 @@ def main(argv=None) -> dict:
         res["estimate_accepted"]["audited_mean"] = float(np.mean([r["audited"] for r in acc_rows])) if acc_rows else 0.0
         res["estimate"]["audited_mean"] = float(np.mean([r["audited"] for r in res["estimate"]["rounds"]]))
         print(f"{name:9s} estimate: mean |error| {res['estimate']['mean_abs_error']:.4f}, 90% interval coverage "
-              f"{res['estimate']['coverage']:.2f} over {len(res['estimate']['rounds'])} rounds ({a.seeds} seed(s))",
+              f"{res['estimate']['coverage']:.2f}, lower bound above the truth "
+              f"{res['estimate']['lower_above_truth']:.2f} over {len(res['estimate']['rounds'])} rounds ({a.seeds} seed(s))",
               flush=True)
         if len(robust_weights) > 1:
             res["estimate_robust_weight"] = {}
@@ -410,6 +433,13 @@ def main(argv=None) -> dict:
                 e = res["estimate_robust_weight"][str(w)] = estimate_summary([row for r in runs for row in r[3][i]])
                 print(f"{name:9s} estimate (robust_weight {w}): mean |error| {e['mean_abs_error']:.4f}, 90% interval "
                       f"coverage {e['coverage']:.2f}", flush=True)
+        if len(estimators) > 1:
+            res["estimate_estimator"] = {}
+            for i, est_name in enumerate(estimators[1:]):
+                e = res["estimate_estimator"][est_name] = estimate_summary([row for r in runs for row in r[5][i]])
+                print(f"{name:9s} estimate ({est_name}): mean |error| {e['mean_abs_error']:.4f}, 90% interval "
+                      f"coverage {e['coverage']:.2f}, lower bound above the truth {e['lower_above_truth']:.2f}",
+                      flush=True)
         res["seconds"] = round(time.perf_counter() - t0, 1)
         results[name] = res
         (a.out / "review_curves.json").write_text(dumps(results, indent=1))

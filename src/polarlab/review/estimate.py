@@ -23,6 +23,12 @@ Two corrections of the calibrated risk by what people found:
    beta-binomial marginal likelihood of (n_h, e_h)), so audits that contradict an over-sure m_h lean on the
    vague component; w = 0 is the single Beta above.
 
+How k is set and whether the audits floor the lower bound is the ``estimator`` (:data:`ESTIMATORS`):
+``"risk_prior"`` (k = ``prior_strength``, the sampled interval as it is) or ``"evidence"`` (k weighed by the
+audits, empirical Bayes on a grid, and an interval never narrower than the live audits' own Jeffreys interval:
+:mod:`.evidence`). ``"evidence"`` is opt-in: its interval is the safer one, its point estimate was worse on trec
+(``docs/results/review.md``).
+
 The population error is ``sum_h N_h p_h / N``; (a, b) and the p_h are sampled together and the
 interval is the central ``level`` part; the point estimate uses the most probable (a, b) and the
 posterior mean of each p_h (of the mixture, with a robust prior). With no reviews it is the calibrated risk with a
@@ -32,11 +38,12 @@ off by more than a factor, e.g. labels with risk 0.01 that are wrong a quarter o
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from ..errors import ConfigError
+from .evidence import audit_interval, effective_counts, fixed_strength, model_interval_only, strength_posterior
 from .robust_prior import check_robust_weight, robust_beta_posterior
 
 
@@ -53,6 +60,10 @@ class AccuracyEstimate:
         errors_found: audited items whose machine label was wrong.
         strata: per stratum: n, risk_mean, audited, errors, error_mean, vague_weight (the posterior weight of
             the robust prior's vague component at the most probable (a, b); 0 without one).
+        prior_strength: the k the strata's priors were given (under ``"evidence"``: its posterior mean given the
+            audits).
+        bound: what set ``lower``: ``"model"`` (the sampled interval) or ``"audits"`` (the audits alone support no
+            more: not enough evidence for the model's bound).
     """
 
     accuracy: float
@@ -63,9 +74,45 @@ class AccuracyEstimate:
     n_audited: int
     errors_found: int
     strata: list[dict[str, float]] = field(default_factory=list)
+    prior_strength: float = float("nan")
+    bound: str = "model"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """One way of reading the audits: how the strata's prior strength is set and what the interval must contain.
+
+    Attributes:
+        strength: ``(prior_mean (s,), audits (s,), errors (s,), prior_strength) -> (k (g,), weights (g,))`` over
+            the strata: the strengths and their posterior weights.
+        interval: ``(weight (n,), error (n,), level) -> (lower, upper)``: the estimate's interval contains it
+            (``(1, 0)``: nothing).
+        summary: one line for the docs.
+    """
+
+    strength: Callable[[np.ndarray, np.ndarray, np.ndarray, float], tuple[np.ndarray, np.ndarray]]
+    interval: Callable[[np.ndarray, np.ndarray, float], tuple[float, float]]
+    summary: str
+
+
+ESTIMATORS: dict[str, Estimator] = {
+    "risk_prior": Estimator(fixed_strength, model_interval_only,
+                            "k = prior_strength in every round; the interval is the sampled one"),
+    "evidence": Estimator(strength_posterior, audit_interval,
+                          "k weighed by the audits (empirical Bayes on a grid); the interval never narrower than the "
+                          "live audits' own Jeffreys interval"),
+}
+"""Estimators of :func:`estimate_accuracy` by name (``SelfPacedReview(estimator=...)``)."""
+
+
+def check_estimator(name: str) -> Estimator:
+    """The :data:`ESTIMATORS` entry, or a :class:`ConfigError` naming the choices."""
+    if name not in ESTIMATORS:
+        raise ConfigError(f"estimator={name!r}", column="estimator", fix=f"use one of {sorted(ESTIMATORS)}")
+    return ESTIMATORS[name]
 
 
 def risk_strata(risk: np.ndarray, n_strata: int) -> np.ndarray:
@@ -139,7 +186,7 @@ def estimate_accuracy(risk: np.ndarray, population: np.ndarray, audited: np.ndar
                       calib_error: np.ndarray | None = None,
                       n_strata: int = 5, level: float = 0.9, prior_strength: float = 2.0,
                       draws: int = 2000, max_rows: int = 400, risk_floor: float = 0.01,
-                      robust_weight: float = 0.0, seed: int = 0) -> AccuracyEstimate:
+                      robust_weight: float = 0.0, estimator: str = "risk_prior", seed: int = 0) -> AccuracyEstimate:
     """Stratified, risk-informed estimate of the accuracy of the population's machine labels.
 
     Args:
@@ -153,12 +200,15 @@ def estimate_accuracy(risk: np.ndarray, population: np.ndarray, audited: np.ndar
             was answered (the recalibration); None = the audited items' ``risk``/``audit_error``.
         n_strata: risk strata.
         level: interval probability.
-        prior_strength: weight of the calibrated risk, in observations per stratum.
+        prior_strength: weight of the calibrated risk, in observations per stratum (under ``"evidence"``: the
+            weight when there is no audit yet).
         draws: posterior samples.
         max_rows: a stratum's recalibrated mean risk is taken over at most this many of its items (seeded).
         risk_floor: the recalibration reads risks clipped to ``[risk_floor, 1 - risk_floor]``.
         robust_weight: prior weight w of the vague ``Beta(1, 1)`` component of each stratum's prior, in [0, 1];
             0 = the single informative Beta.
+        estimator: a name in :data:`ESTIMATORS`: ``"risk_prior"`` (k = ``prior_strength``) or ``"evidence"``
+            (k weighed by the audits; the interval never narrower than what the audits alone support).
         seed: seeds the sampling.
     """
     if not 0.0 < level < 1.0:
@@ -166,6 +216,7 @@ def estimate_accuracy(risk: np.ndarray, population: np.ndarray, audited: np.ndar
     if prior_strength <= 0:
         raise ConfigError(f"prior_strength={prior_strength}", column="prior_strength", fix="use a positive number")
     robust_weight = check_robust_weight(robust_weight)
+    how = check_estimator(estimator)
     risk = np.clip(np.asarray(risk, dtype=np.float64), 0.0, 1.0)
     pop = np.asarray(population, dtype=bool)
     aud = np.asarray(audited, dtype=bool) & pop
@@ -179,7 +230,7 @@ def estimate_accuracy(risk: np.ndarray, population: np.ndarray, audited: np.ndar
                               column="audit_weight", fix="give 1 / P(audited) for every item (n,)")
     N = int(pop.sum())
     if N == 0:
-        return AccuracyEstimate(float("nan"), float("nan"), float("nan"), level, 0, 0, 0, [])
+        return AccuracyEstimate(float("nan"), float("nan"), float("nan"), level, 0, 0, 0, [], float(prior_strength))
     strata = risk_strata(risk[pop], n_strata)
     r, a, e, w = risk[pop], aud[pop], err[pop], wt[pop]
     rng = np.random.default_rng(seed)
@@ -191,41 +242,41 @@ def estimate_accuracy(risk: np.ndarray, population: np.ndarray, audited: np.ndar
     ab = rng.multivariate_normal(theta, cov, size=draws)          # (draws, 2) samples of (a, b)
     ab[:, 1] = np.maximum(ab[:, 1], 0.0)                          # the slope is >= 0
     z = _logit(r, risk_floor)
+    eps = 1e-3
+    levels = np.unique(strata)
+    # the audits weigh k (or not) before any draw, from each stratum's recalibrated mean risk over all its items;
+    # one k per draw from its posterior (no draw when there is one k: the fixed estimator's random numbers)
+    m_all = np.array([np.clip(_sigmoid(theta[0] + theta[1] * z[strata == h]).mean(), eps, 1.0 - eps) for h in levels])
+    counts = np.array([effective_counts(w[(strata == h) & a], e[(strata == h) & a]) for h in levels]).reshape(-1, 2)
+    ks, k_weight = how.strength(m_all, counts[:, 0], counts[:, 1], prior_strength)
+    k_draws = ks[0] if len(ks) == 1 else ks[rng.choice(len(ks), size=draws, p=k_weight)]
     total = np.zeros(draws)
     point = 0.0
     rows = []
-    eps = 1e-3
-    for h in np.unique(strata):
+    for h, (k_h, e_h) in zip(levels, counts):
         m = strata == h
         n_h, rbar = int(m.sum()), float(r[m].mean())
-        k_h, e_h = _effective_counts(w[m & a], e[m & a])
         zh = z[m]
         if len(zh) > max_rows:
             zh = rng.choice(zh, max_rows, replace=False)
         prior = np.clip(_sigmoid(ab[:, :1] + ab[:, 1:] * zh[None, :]).mean(axis=1), eps, 1.0 - eps)
         m_hat = float(np.clip(_sigmoid(theta[0] + theta[1] * zh).mean(), eps, 1.0 - eps))
-        at_mode = robust_beta_posterior(m_hat, prior_strength, k_h, e_h, robust_weight)
-        p_hat = float(at_mode.mean())
+        at_mode = robust_beta_posterior(np.full(len(ks), m_hat), ks, k_h, e_h, robust_weight)   # one per k
+        p_hat = float(k_weight @ at_mode.mean())
         point += n_h * p_hat
-        total += n_h * robust_beta_posterior(prior, prior_strength, k_h, e_h, robust_weight).sample(rng)
+        total += n_h * robust_beta_posterior(prior, k_draws, k_h, e_h, robust_weight).sample(rng)
         rows.append({"n": n_h, "risk_mean": rbar, "audited": int(a[m].sum()), "errors": int(e[m].sum()),
-                     "error_mean": p_hat, "vague_weight": float(at_mode.vague)})
+                     "error_mean": p_hat, "vague_weight": float(k_weight @ at_mode.vague)})
     acc = 1.0 - total / N
     tail = (1.0 - level) / 2.0
     lo, hi = np.quantile(acc, [tail, 1.0 - tail])
+    audit_lo, audit_hi = how.interval(w[a], e[a], level)
+    bound = "audits" if audit_lo < lo else "model"
+    lo, hi = min(float(lo), audit_lo), max(float(hi), audit_hi)
     # the point estimate (most probable (a, b)) is kept inside the sampled interval: with a few answers that
     # contradict very confident labels the Laplace posterior is far from symmetric and its mode can fall outside
     point_acc = float(np.clip(1.0 - point / N, lo, hi))
-    return AccuracyEstimate(point_acc, float(lo), float(hi), level, N, int(a.sum()), int(e.sum()), rows)
-
-
-def _effective_counts(weight: np.ndarray, error: np.ndarray) -> tuple[float, float]:
-    """(audits, errors) of one stratum as Hajek-weighted effective counts: ``n_eff = (sum w)² / sum w²`` audits,
-    ``n_eff × sum w e / sum w`` errors; (n, e) themselves when the weights are equal."""
-    if len(weight) == 0:
-        return 0.0, 0.0
-    n_eff = float(weight.sum() ** 2 / (weight ** 2).sum())
-    return n_eff, n_eff * float((weight * error).sum() / weight.sum())
+    return AccuracyEstimate(point_acc, lo, hi, level, N, int(a.sum()), int(e.sum()), rows, float(k_weight @ ks), bound)
 
 
 @dataclass

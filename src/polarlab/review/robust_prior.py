@@ -40,7 +40,7 @@ class RobustBetaPosterior:
 
     a: np.ndarray
     b: np.ndarray
-    size: float
+    size: np.ndarray | float
     a_vague: float
     b_vague: float
     vague: np.ndarray
@@ -70,14 +70,15 @@ def check_robust_weight(robust_weight: float) -> float:
     return w
 
 
-def robust_beta_posterior(prior_mean: np.ndarray | float, strength: float, n: float, errors: float,
+def robust_beta_posterior(prior_mean: np.ndarray | float, strength: np.ndarray | float, n: float, errors: float,
                           robust_weight: float) -> RobustBetaPosterior:
     """Exact update of ``(1 - w) Beta(k m, k (1 - m)) + w Beta(1, 1)`` by ``errors`` wrong of ``n`` audits.
 
     Args:
         prior_mean: m, the informative component's mean, in (0, 1); an array gives one posterior per value
             (the estimate's draws of the recalibration line).
-        strength: k, the informative component's weight in observations.
+        strength: k, the informative component's weight in observations (a scalar, or an array of the prior
+            means' shape: one k per mean).
         n, errors: audits and errors found (may be fractional effective counts, 0 <= errors <= n).
         robust_weight: w, the vague component's prior weight in [0, 1].
 
@@ -97,4 +98,4 @@ def robust_beta_posterior(prior_mean: np.ndarray | float, strength: float, n: fl
         log_informative = np.log1p(-w) + betaln(a, b) - betaln(a0, b0)
         log_vague = np.log(w) + betaln(av, bv)
         vague = expit(log_vague - log_informative)
-    return RobustBetaPosterior(a, b, float(strength + n), float(av), float(bv), vague)
+    return RobustBetaPosterior(a, b, strength + n, float(av), float(bv), vague)

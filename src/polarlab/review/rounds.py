@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import InputError
 from ..validation import check_votes
 from ..harmonizer import PolarHarmonizer
-from .estimate import AccuracyEstimate, StoppingRule, estimate_accuracy
+from .estimate import AccuracyEstimate, StoppingRule, check_estimator, estimate_accuracy
 from .robust_prior import check_robust_weight
 from .queue import (class_recalibrated_risk, draw_probability, label_risk, review_order, source_disagreement,
                     stratified_sample)
@@ -134,8 +134,10 @@ class SelfPacedReview:
         reweight_sources: at each refit, re-estimate the sources' weights on the answers
             (:func:`answer_weights`); measured (README's review section): WRENCH trec 0.58 -> 0.78 at 5 %
             reviewed, youtube, sms and chemprot not worse on average over 4 seeds.
-        n_strata, level, prior_strength, robust_weight: options of :func:`estimate_accuracy` (``robust_weight``:
-            the vague component's weight in each stratum's robust prior; 0 = the single informative Beta).
+        n_strata, level, prior_strength, robust_weight, estimator: options of :func:`estimate_accuracy`
+            (``robust_weight``: the vague component's weight in each stratum's robust prior; 0 = the single
+            informative Beta; ``estimator``: a name in :data:`.estimate.ESTIMATORS`, how k is set and whether the audits
+            floor the lower bound).
         seed: seeds the audits.
         audit_pool: where each round's audits come from. ``"open"`` (default): every open item not in the round's
             batch, so the audits are a sample of what ``estimate("all")`` (the stopping rule's) describes.
@@ -187,7 +189,8 @@ class SelfPacedReview:
                  order: str | Callable[["SelfPacedReview"], np.ndarray] = "polar",
                  stopping: StoppingRule | None = None, n_strata: int = 5, level: float = 0.9,
                  prior_strength: float = 2.0, seed: int = 0, reweight_sources: bool = True,
-                 accepted: str = "free", robust_weight: float = 0.0, audit_pool: str = "open") -> None:
+                 accepted: str = "free", robust_weight: float = 0.0, audit_pool: str = "open",
+                 estimator: str = "risk_prior") -> None:
         if batch_size < 0 or audit_size < 0 or batch_size + audit_size == 0:
             raise InputError(f"batch_size={batch_size}, audit_size={audit_size}", column="review.batch_size",
                              fix="review at least one item per round")
@@ -205,6 +208,8 @@ class SelfPacedReview:
         self.level = float(level)
         self.prior_strength = float(prior_strength)
         self.robust_weight = check_robust_weight(robust_weight)
+        check_estimator(estimator)
+        self.estimator = estimator
         self.seed = int(seed)
         self.reweight_sources = bool(reweight_sources)
         if accepted not in ACCEPTED:
@@ -440,7 +445,8 @@ class SelfPacedReview:
                                  calib_risk=self.review_risk_[rev],
                                  calib_error=self.review_label_[rev] != self.human_[rev], n_strata=self.n_strata,
                                  level=self.level, prior_strength=self.prior_strength,
-                                 robust_weight=self.robust_weight, seed=self.seed + self.round_)
+                                 robust_weight=self.robust_weight, estimator=self.estimator,
+                                 seed=self.seed + self.round_)
 
     def run_round(self, annotate: Callable[[np.ndarray], np.ndarray], limit: int | None = None) -> RoundRecord:
         """One round: batch (at most ``limit`` items) → ``annotate(rows) -> labels`` → refit → record."""
