@@ -33,16 +33,21 @@ def test_the_floor_binds_when_few_error_free_audits_meet_an_over_sure_risk():
     assert audit_interval(np.ones(12), np.zeros(12), 0.9)[0] == pytest.approx(jeffreys)
 
 
-def test_the_floor_leaves_a_lower_bound_the_audits_support():
-    """A pessimistic risk (half the labels wrong, say 400 reviews) and 3 audits that found none wrong: the model's
-    bound is below what the audits alone support (0 of 3: about 0.53), so it stays (``bound == "model"``)."""
+def pessimistic(estimator):
+    """The estimate of a pessimistic risk (half the labels wrong, say 400 reviews) after 3 audits that found none
+    wrong (0 of 3: the audits alone support about 0.53)."""
     rng = np.random.default_rng(4)
     n = 3000
     risk = rng.uniform(0.4, 0.6, n)
     audited = np.zeros(n, dtype=bool)
     audited[rng.choice(n, 3, replace=False)] = True
     calib = dict(calib_risk=rng.uniform(0.4, 0.6, 400), calib_error=np.arange(400) % 2 == 0)
-    new = estimate_accuracy(risk, np.ones(n, bool), audited, np.zeros(n, bool), **calib, seed=3, estimator="evidence")
+    return estimate_accuracy(risk, np.ones(n, bool), audited, np.zeros(n, bool), **calib, seed=3, estimator=estimator)
+
+
+def test_the_floor_leaves_a_lower_bound_the_audits_support():
+    """The model's bound is below what the audits alone support, so it stays (``bound == "model"``)."""
+    new = pessimistic("evidence")
     floor = audit_interval(np.ones(3), np.zeros(3), 0.9)[0]
     assert new.bound == "model" and new.lower < floor and 0.5 < floor < 0.6
 
@@ -147,16 +152,8 @@ def test_audit_floor_widens_risk_prior_interval_to_the_audits_and_keeps_its_poin
 
 
 def test_audit_floor_leaves_a_lower_bound_the_audits_support():
-    """A pessimistic risk (half the labels wrong) and 3 audits that found none wrong: the model's bound is below the
-    audits' own (about 0.53), so it stays; the point and the lower bound are ``risk_prior``'s."""
-    rng = np.random.default_rng(4)
-    n = 3000
-    risk = rng.uniform(0.4, 0.6, n)
-    audited = np.zeros(n, dtype=bool)
-    audited[rng.choice(n, 3, replace=False)] = True
-    calib = dict(calib_risk=rng.uniform(0.4, 0.6, 400), calib_error=np.arange(400) % 2 == 0)
-    today, new = (estimate_accuracy(risk, np.ones(n, bool), audited, np.zeros(n, bool), **calib, seed=3,
-                                    estimator=name) for name in ("risk_prior", "audit_floor"))
+    """The model's bound is below the audits' own, so it stays; the point and the lower bound are ``risk_prior``'s."""
+    today, new = pessimistic("risk_prior"), pessimistic("audit_floor")
     assert (new.accuracy, new.lower, new.bound) == (today.accuracy, today.lower, "model")
     assert new.upper == max(today.upper, audit_interval(np.ones(3), np.zeros(3), 0.9)[1]) > today.upper
 
