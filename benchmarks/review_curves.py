@@ -39,8 +39,8 @@ accuracy each round (absolute error, interval coverage) and the combined output 
 W[,W2,...]`` sets the estimate's robust prior (``estimate_accuracy(robust_weight=W)``; default: the library's);
 every further weight is computed on the same rounds too (the estimate never steers the loop) and reported under
 ``estimate_robust_weight``, keyed by the weight, beside ``estimate`` (the first). ``--estimator E[,E2,...]`` does
-the same for ``estimate_accuracy(estimator=E)`` (``risk_prior`` | ``evidence``): further ones under
-``estimate_estimator``, keyed by the name. ``estimate`` is the stopping
+the same for ``estimate_accuracy(estimator=E)`` (``risk_prior`` | ``evidence`` | ``audit_floor``): further ones
+under ``estimate_estimator``, keyed by the name. ``estimate`` is the stopping
 rule's, ``estimate("all")`` (every unreviewed label and the audited ones); ``estimate_accepted`` is
 ``estimate("accepted")`` against the true accuracy of the labels accepted that round, with ``audited`` the audits
 inside that population (``audited_mean``: per round, over rounds and seeds). ``--audit-pool accepted`` draws the
@@ -353,8 +353,8 @@ def main(argv=None) -> dict:
                    "(estimate_accuracy robust_weight; empty: the library's default); further weights are read on the "
                    "same rounds and reported under estimate_robust_weight")
     p.add_argument("--estimator", default="", help="E[,E2,...]: the estimate's estimator (estimate_accuracy "
-                   "estimator: risk_prior | evidence; empty: the library's default); further ones are read on the same "
-                   "rounds and reported under estimate_estimator")
+                   "estimator: risk_prior | evidence | audit_floor; empty: the library's default); further ones are "
+                   "read on the same rounds and reported under estimate_estimator")
     p.add_argument("--audit-pool", default="open", choices=("open", "accepted"), help="where the polar_audit "
                    "run's audits come from (SelfPacedReview audit_pool): open (every open item outside the batch) or "
                    "accepted (the open items accepted that round first)")

@@ -33,16 +33,21 @@ def test_the_floor_binds_when_few_error_free_audits_meet_an_over_sure_risk():
     assert audit_interval(np.ones(12), np.zeros(12), 0.9)[0] == pytest.approx(jeffreys)
 
 
-def test_the_floor_leaves_a_lower_bound_the_audits_support():
-    """A pessimistic risk (half the labels wrong, say 400 reviews) and 3 audits that found none wrong: the model's
-    bound is below what the audits alone support (0 of 3: about 0.53), so it stays (``bound == "model"``)."""
+def pessimistic(estimator):
+    """The estimate of a pessimistic risk (half the labels wrong, say 400 reviews) after 3 audits that found none
+    wrong (0 of 3: the audits alone support about 0.53)."""
     rng = np.random.default_rng(4)
     n = 3000
     risk = rng.uniform(0.4, 0.6, n)
     audited = np.zeros(n, dtype=bool)
     audited[rng.choice(n, 3, replace=False)] = True
     calib = dict(calib_risk=rng.uniform(0.4, 0.6, 400), calib_error=np.arange(400) % 2 == 0)
-    new = estimate_accuracy(risk, np.ones(n, bool), audited, np.zeros(n, bool), **calib, seed=3, estimator="evidence")
+    return estimate_accuracy(risk, np.ones(n, bool), audited, np.zeros(n, bool), **calib, seed=3, estimator=estimator)
+
+
+def test_the_floor_leaves_a_lower_bound_the_audits_support():
+    """The model's bound is below what the audits alone support, so it stays (``bound == "model"``)."""
+    new = pessimistic("evidence")
     floor = audit_interval(np.ones(3), np.zeros(3), 0.9)[0]
     assert new.bound == "model" and new.lower < floor and 0.5 < floor < 0.6
 
@@ -131,3 +136,34 @@ def test_the_estimator_never_steers_the_loop():
     assert (a.reviewed_ == b.reviewed_).all() and (a.audited_ == b.audited_).all()
     assert (a.labels() == b.labels()).all() and np.array_equal(a.risk_, b.risk_)
     assert a.history_[-1].estimate_all["bound"] == "model" and b.history_[-1].estimate_all["prior_strength"] > 0
+
+
+def test_audit_floor_widens_risk_prior_interval_to_the_audits_and_keeps_its_point():
+    """``audit_floor``: ``risk_prior``'s k = 2 draws and point estimate, the interval widened (never narrowed) to
+    the live audits' Jeffreys interval; 0 errors in 12 audits cannot support the over-sure prior's > 0.98."""
+    args, calib = over_sure()
+    today = estimate_accuracy(*args, **calib, seed=1)
+    new = estimate_accuracy(*args, **calib, seed=1, estimator="audit_floor")
+    jeffreys_lo, jeffreys_hi = audit_interval(np.ones(12), np.zeros(12), 0.9)
+    assert today.lower > 0.98 and jeffreys_lo < 0.86
+    assert new.lower == pytest.approx(jeffreys_lo) and new.bound == "audits"
+    assert new.accuracy == today.accuracy and new.strata == today.strata and new.prior_strength == 2.0
+    assert new.upper == max(today.upper, jeffreys_hi)
+
+
+def test_audit_floor_leaves_a_lower_bound_the_audits_support():
+    """The model's bound is below the audits' own, so it stays; the point and the lower bound are ``risk_prior``'s."""
+    today, new = pessimistic("risk_prior"), pessimistic("audit_floor")
+    assert (new.accuracy, new.lower, new.bound) == (today.accuracy, today.lower, "model")
+    assert new.upper == max(today.upper, audit_interval(np.ones(3), np.zeros(3), 0.9)[1]) > today.upper
+
+
+def test_under_audit_floor_without_audits_only_the_budget_stops():
+    (risk, pop, _, err), calib = over_sure()
+    none = np.zeros(len(risk), dtype=bool)
+    today = estimate_accuracy(risk, pop, none, err, **calib)
+    new = estimate_accuracy(risk, pop, none, err, **calib, estimator="audit_floor")
+    assert new.accuracy == today.accuracy and new.lower < 0.01 and new.upper > 0.99 and new.bound == "audits"
+    rule = StoppingRule(target=0.3, budget=100)
+    assert rule.check(today, 0, len(risk)) == "target"
+    assert rule.check(new, 99, len(risk)) is None and rule.check(new, 100, len(risk)) == "budget"
