@@ -154,16 +154,16 @@ def test_first_pass_risk_judges_the_second_pass_links_by_the_first_pass_fit():
     assert not np.allclose(judged.probability, second.probability)
 
 
-def test_second_pass_risk_is_validated_and_pass2_by_default():
+def test_second_pass_risk_is_validated_and_first_pass_by_default():
     from typing import get_args
 
     from polarlab.linking.config import CalibrationConfig
     from polarlab.linking.selftrain import SECOND_PASS_RISKS
 
     assert set(get_args(CalibrationConfig.model_fields["second_pass_risk"].annotation)) == set(SECOND_PASS_RISKS)
-    assert LinkingConfig(corpus=["x"]).calibration.second_pass_risk == "pass2"
-    assert LinkingConfig(corpus=["x"], calibration={"second_pass_risk": "first_pass"}).calibration.second_pass_risk \
-        == "first_pass"
+    assert LinkingConfig(corpus=["x"]).calibration.second_pass_risk == "first_pass"
+    assert LinkingConfig(corpus=["x"], calibration={"second_pass_risk": "pass2"}).calibration.second_pass_risk \
+        == "pass2"
     with pytest.raises(ConfigError, match="second_pass_risk"):
         linking_project_from_dict({"ontology": {"paths": ["o"]},
                                    "linking": {"corpus": ["c"], "calibration": {"second_pass_risk": "pass3"}}})

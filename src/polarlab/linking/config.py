@@ -106,11 +106,12 @@ class CalibrationConfig(_Strict):
         "self-training ([linking] self_train_risk = \"auto\")"))
     folds: int = Field(5, ge=2, description="cross-validation folds on the pseudo-dev set (combination kept or not, "
                                             "calibration fitted on cross-fitted probabilities)")
-    second_pass_risk: Literal["pass2", "first_pass"] = Field("pass2", description=(
-        "the risk of the self-trained pass's links (the links are the same either way): pass2 (its own calibrated "
-        "stack, which reads the retrained KRISS) or first_pass (the first pass's calibrated probability of each "
-        "final link, read before KRISS took the test mentions as prototypes; polarlab.linking.selftrain."
-        "SECOND_PASS_RISKS); measured in docs/results/linking.md"))
+    second_pass_risk: Literal["pass2", "first_pass"] = Field("first_pass", description=(
+        "the risk of the self-trained pass's links (the links are the same either way): first_pass (the first "
+        "pass's calibrated probability of each final link, read before KRISS took the test mentions as prototypes; "
+        "the default since 2026-12-03) or pass2 (the second pass's own calibrated stack, which reads the retrained "
+        "KRISS confirming its own prototypes: too sure); polarlab.linking.selftrain.SECOND_PASS_RISKS; measured in "
+        "docs/results/linking.md"))
 
 
 class LinkLLMConfig(_Strict):
