@@ -92,23 +92,16 @@ class Estimator:
             the strata: the strengths and their posterior weights.
         interval: ``(weight (n,), error (n,), level) -> (lower, upper)``: the estimate's interval contains it
             (``(1, 0)``: nothing).
-        summary: one line for the docs.
     """
 
     strength: Callable[[np.ndarray, np.ndarray, np.ndarray, float], tuple[np.ndarray, np.ndarray]]
     interval: Callable[[np.ndarray, np.ndarray, float], tuple[float, float]]
-    summary: str
 
 
 ESTIMATORS: dict[str, Estimator] = {
-    "risk_prior": Estimator(fixed_strength, model_interval_only,
-                            "k = prior_strength in every round; the interval is the sampled one"),
-    "evidence": Estimator(strength_posterior, audit_interval,
-                          "k weighed by the audits (empirical Bayes on a grid); the interval never narrower than the "
-                          "live audits' own Jeffreys interval"),
-    "audit_floor": Estimator(fixed_strength, audit_interval,
-                             "k = prior_strength (risk_prior's point estimate and draws); the interval never narrower "
-                             "than the live audits' own Jeffreys interval"),
+    "risk_prior": Estimator(fixed_strength, model_interval_only),     # k = prior_strength; the sampled interval
+    "evidence": Estimator(strength_posterior, audit_interval),        # k weighed by the audits; the audits' floor
+    "audit_floor": Estimator(fixed_strength, audit_interval),         # k = prior_strength; the audits' floor
 }
 """Estimators of :func:`estimate_accuracy` by name (``SelfPacedReview(estimator=...)``)."""
 
