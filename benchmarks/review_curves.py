@@ -7,8 +7,9 @@ annotator answers with the gold label (``--noise`` flips a share). Every order r
 (:class:`polarlab.review.SelfPacedReview`): review a batch, add the answers as the top-weight "human"
 source, refit POLAR's harmonizer (h(x) alone; ``--combine auto``: its combined output, chosen again
 without gold at every refit), label every item (reviewed ones by the annotator) and score the
-labels with the WRENCH metric on *all* items. With ``--accepted source`` items accepted in a round keep their
-label and are a source of the later refits (``lock``: kept only; ``free``, the default: refits may change them). Only which items are reviewed differs:
+labels with the WRENCH metric on *all* items. With ``--accepted source`` (SelfPacedReview's default) items accepted
+in a round keep their label and are a source of the later refits (``lock``: kept only; ``free``, the default before
+2026-12-03: refits may change them). Only which items are reviewed differs:
 
 - ``polar`` (the default of ``SelfPacedReview``): POLAR risk of the current label, recalibrated per
   current label on the answers so far (``P(wrong) = sigmoid(a + b logit(risk) + d_label)``; ties: source
@@ -71,7 +72,7 @@ import numpy as np  # noqa: E402
 
 from polarlab.io.jsonout import dumps  # noqa: E402
 from polarlab.metrics import metric_for  # noqa: E402
-from polarlab.review.rounds import ACCEPTED  # noqa: E402
+from polarlab.review.rounds import ACCEPTED, DEFAULT_ACCEPTED  # noqa: E402
 
 GOLD_LR = {"youtube": 0.942, "sms": 0.938, "trec": 0.686, "chemprot": 0.780}
 # polar: the default order; risk: the plain POLAR risk (the order before the per-label recalibration);
@@ -193,7 +194,7 @@ def reviews_at(f: float, n: int) -> int:
 
 
 def run_order(kind, L, X, gold, k, name, grid, seed, noise, audit_share=0.0, combine="h", metric="auto",
-              accepted="free", robust_weights=(), audit_pool="open", estimators=()):
+              accepted=DEFAULT_ACCEPTED, robust_weights=(), audit_pool="open", estimators=()):
     """Quality after each round of the grid; with audit_share also the estimate per round (one list of rounds per
     weight of ``robust_weights``, the first also the loop's own; () = the library's default), the estimate of
     the accepted items (``estimate("accepted")``) per round, and one list of rounds per further name of
@@ -346,9 +347,9 @@ def main(argv=None) -> dict:
                    "mean curve (the loop swings by ~0.01-0.05 from round to round and seed to seed)")
     p.add_argument("--combine", default="h", help="the loop's final distribution: h (h(x) alone) or auto "
                    "(the harmonizer's combined output, chosen again without gold at every refit)")
-    p.add_argument("--accepted", default="free", choices=ACCEPTED, help="what acceptance does to a label: free (SelfPacedReview's "
-                   "default: later refits may change it), source (kept from the round it was accepted, and a source "
-                   "of each refit), lock (kept)")
+    p.add_argument("--accepted", default=DEFAULT_ACCEPTED, choices=ACCEPTED, help="what acceptance does to a label: "
+                   "source (SelfPacedReview's default: kept from the round it was accepted, and a source of each "
+                   "refit), free (later refits may change it), lock (kept)")
     p.add_argument("--robust-weight", default="", help="W[,W2,...]: the estimate's robust prior weight "
                    "(estimate_accuracy robust_weight; empty: the library's default); further weights are read on the "
                    "same rounds and reported under estimate_robust_weight")

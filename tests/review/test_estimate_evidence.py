@@ -1,5 +1,5 @@
-"""The review estimate's ``estimator``: today's ``risk_prior`` and ``evidence`` (k weighed by the audits, the interval
-never narrower than what the audits alone support; :mod:`polarlab.review.evidence`)."""
+"""The review estimate's ``estimator``: ``risk_prior`` (the default before 2026-12-03) and ``evidence`` (the default:
+k weighed by the audits, the interval never narrower than what the audits alone support; :mod:`polarlab.review.evidence`)."""
 import numpy as np
 import pytest
 from scipy.stats import beta as beta_dist
@@ -24,7 +24,7 @@ def over_sure(n=2000, audits=12, seed=0):
 
 def test_the_floor_binds_when_few_error_free_audits_meet_an_over_sure_risk():
     args, calib = over_sure()
-    today = estimate_accuracy(*args, **calib, seed=1)
+    today = estimate_accuracy(*args, **calib, seed=1, estimator="risk_prior")
     new = estimate_accuracy(*args, **calib, seed=1, estimator="evidence")
     jeffreys = 1.0 - beta_dist.ppf(0.95, 0.5, 12.5)          # 0 of 12 wrong: the error's 95th percentile is 0.15
     assert today.lower > 0.98                                  # the risk prior claims far more than 12 audits show
@@ -55,7 +55,7 @@ def test_the_floor_leaves_a_lower_bound_the_audits_support():
 def test_without_audits_there_is_not_enough_evidence_to_stop_on_the_target():
     (risk, pop, _, err), calib = over_sure()
     none = np.zeros(len(risk), dtype=bool)
-    today = estimate_accuracy(risk, pop, none, err, **calib)
+    today = estimate_accuracy(risk, pop, none, err, **calib, estimator="risk_prior")
     assert StoppingRule(target=0.3, budget=100).check(today, 0, len(risk)) == "target"
     new = estimate_accuracy(risk, pop, none, err, **calib, estimator="evidence")
     assert new.lower < 0.01 and new.upper > 0.99 and new.bound == "audits"
@@ -142,7 +142,7 @@ def test_audit_floor_widens_risk_prior_interval_to_the_audits_and_keeps_its_poin
     """``audit_floor``: ``risk_prior``'s k = 2 draws and point estimate, the interval widened (never narrowed) to
     the live audits' Jeffreys interval; 0 errors in 12 audits cannot support the over-sure prior's > 0.98."""
     args, calib = over_sure()
-    today = estimate_accuracy(*args, **calib, seed=1)
+    today = estimate_accuracy(*args, **calib, seed=1, estimator="risk_prior")
     new = estimate_accuracy(*args, **calib, seed=1, estimator="audit_floor")
     jeffreys_lo, jeffreys_hi = audit_interval(np.ones(12), np.zeros(12), 0.9)
     assert today.lower > 0.98 and jeffreys_lo < 0.86
@@ -161,7 +161,7 @@ def test_audit_floor_leaves_a_lower_bound_the_audits_support():
 def test_under_audit_floor_without_audits_only_the_budget_stops():
     (risk, pop, _, err), calib = over_sure()
     none = np.zeros(len(risk), dtype=bool)
-    today = estimate_accuracy(risk, pop, none, err, **calib)
+    today = estimate_accuracy(risk, pop, none, err, **calib, estimator="risk_prior")
     new = estimate_accuracy(risk, pop, none, err, **calib, estimator="audit_floor")
     assert new.accuracy == today.accuracy and new.lower < 0.01 and new.upper > 0.99 and new.bound == "audits"
     rule = StoppingRule(target=0.3, budget=100)

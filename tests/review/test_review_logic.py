@@ -185,7 +185,8 @@ def test_rounds_accept_review_refit_and_improve():
     rng = np.random.default_rng(0)
     L, X, y = _blobs(rng)
     sp = SelfPacedReview(2, ThresholdSchedule(start=0.05, step=0.05, stop=0.3), batch_size=30, audit_size=6,
-                         stopping=StoppingRule(target=0.999, budget=0.3), harmonizer={"epochs": 30})
+                         stopping=StoppingRule(target=0.999, budget=0.3), harmonizer={"epochs": 30},
+                         accepted="free")      # the refit's sources: the rules and the human (no kept labels)
     sp.fit(L, X)
     acc0 = (sp.labels() == y).mean()
     batch = sp.next_batch()
@@ -273,7 +274,8 @@ def test_rounds_with_the_combined_output_chosen_at_every_refit():
 
     rng = np.random.default_rng(2)
     L, X, y = _blobs(rng, n=400)
-    sp = SelfPacedReview(2, batch_size=20, audit_size=5, harmonizer={"epochs": 20, "combine": "auto"}).fit(L, X)
+    sp = SelfPacedReview(2, batch_size=20, audit_size=5, harmonizer={"epochs": 20, "combine": "auto"},
+                         accepted="free").fit(L, X)
     assert sp.harmonizer_.combine_ in DEFAULT_CANDIDATES
     np.testing.assert_allclose(sp.proba_, sp.harmonizer_.predict_proba(L, X))
     sp.run_round(SimulatedAnnotator(y, 2).answer)
@@ -336,7 +338,7 @@ def test_accepted_items_keep_the_label_they_were_accepted_with(mode):
     assert np.allclose(sp.risk_[lk], 1 - sp.proba_[lk, sp.locked_[lk]])
     if mode == "source":      # the locked labels are one more source of the refit, below the human's weight
         assert sp.harmonizer_.weights_.shape == (5,) and sp.harmonizer_.weights_[-1] > sp.harmonizer_.weights_[3]
-    free = SelfPacedReview(2, sched, batch_size=20, audit_size=0, harmonizer={"epochs": 20}).fit(L, X)
+    free = SelfPacedReview(2, sched, batch_size=20, audit_size=0, harmonizer={"epochs": 20}, accepted="free").fit(L, X)
     assert (free.locked_ == -1).all()
     with pytest.raises(InputError, match="accepted"):
         SelfPacedReview(2, accepted="frozen")

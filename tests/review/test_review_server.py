@@ -144,6 +144,7 @@ def test_session_refits_and_resumes(review_project):
     np.testing.assert_allclose([f["probability"] for f in shown], P.max(1))
     gold = {str(i): int(v) for i, v in zip(proj.load_splits()["train"].frame["id"], proj.load_splits()["train"].gold)}
     w0 = s.loop.harmonizer_.weights_.copy()
+    assert s.store.meta()["estimator"] == s.loop.estimator == "evidence"    # the status reads the loop's estimator
     for _ in range(3):
         it = s.store.next_item("rae")
         s.store.answer("rae", it["row"], gold[it["id"]])
@@ -167,8 +168,8 @@ def test_session_refits_and_resumes(review_project):
     assert (s2.loop.human_ >= 0).sum() == 3 and s2.loop.round_ == 1
     keep = (locked >= 0) & (s2.loop.human_ < 0)
     assert (s2.loop.locked_[keep] == locked[keep]).all() and (s2.loop.machine_labels()[keep] == locked[keep]).all()
-    # "free" (the default): nothing is kept, the refit has the rules and the human source only
-    s3 = open_session(proj, ReviewConfig(batch_size=3, audit_share=0.2, budget=30))
+    # "free" (the default before "source"): nothing is kept, the refit has the rules and the human source only
+    s3 = open_session(proj, ReviewConfig(batch_size=3, audit_share=0.2, budget=30, accepted="free"))
     assert (s3.loop.locked_ == -1).all() and len(s3.loop.harmonizer_.weights_) == len(w0) + 1
     with pytest.raises(ConfigError, match="accepted"):
         ReviewConfig(accepted="frozen")
@@ -312,13 +313,48 @@ def test_the_page_stops_when_the_target_is_reached(tmp_path):
     import httpx
 
     store = synthetic_store(tmp_path / "r.sqlite", 200)
-    store.set_meta(target=0.3)             # risks 0-0.5, no answer yet: the lower bound (~0.41) is above 0.3
+    # risks 0-0.5, no answer yet: "risk_prior"'s lower bound (~0.41, the calibrated risk alone) is above 0.3
+    store.set_meta(target=0.3, estimator="risk_prior")
     assert store.status()["stop"] == "target"
     with ReviewServer(create_app(store, "tok")) as server:
         done = httpx.get(f"{server.url}/api/next", params={"reviewer": "pat"}, headers={"X-Review-Token": "tok"}).json()
     assert done["stop"] == "target" and "reached the target" in done["message"] and "--target" in done["message"]
     lines = []
     assert run_tui(store, "terry", read=lambda _: "q", write=lines.append) == 0 and "reached the target" in lines[0]
+
+
+def test_the_review_defaults_keep_the_accepted_labels_and_weigh_the_audits():
+    """``accepted="source"`` and ``estimator="evidence"`` are the defaults of the loop, the session and the CLI (rule
+    R42, docs/results/review.md; before: ``"free"`` and ``"risk_prior"``)."""
+    import inspect
+
+    from polarlab.cli import review as review_cli
+    from polarlab.review import SelfPacedReview
+    from polarlab.review.estimate import DEFAULT_ESTIMATOR
+    from polarlab.review.rounds import DEFAULT_ACCEPTED
+    from polarlab.review.session import ReviewConfig
+
+    assert (DEFAULT_ACCEPTED, DEFAULT_ESTIMATOR) == ("source", "evidence")
+    sp, config = SelfPacedReview(2), ReviewConfig()
+    assert (sp.accepted_mode, sp.estimator) == (config.accepted, config.estimator) == (DEFAULT_ACCEPTED, DEFAULT_ESTIMATOR)
+    assert inspect.signature(review_cli.serve).parameters["accepted"].default.default == DEFAULT_ACCEPTED
+    with pytest.raises(ConfigError, match="estimator"):
+        ReviewConfig(estimator="bayes")
+
+
+def test_the_status_reads_the_reviews_estimator_and_the_default_needs_audits_to_stop(tmp_path):
+    """The store's status (the page, the terminal, ``review status``) reads the estimator the session wrote; a review
+    without one gets the default, ``"evidence"``: with no audit its lower bound is about 0, so the target cannot stop
+    the review (before: the calibrated risk alone stopped it, lower bound ~0.41 against a target of 0.3)."""
+    from polarlab.review.estimate import DEFAULT_ESTIMATOR
+
+    store = synthetic_store(tmp_path / "r.sqlite", 200)
+    store.set_meta(target=0.3)
+    s = store.status()
+    assert DEFAULT_ESTIMATOR == "evidence" and s["estimate"]["bound"] == "audits" and s["estimate"]["lower"] < 0.3
+    assert s["stop"] is None
+    store.set_meta(estimator="risk_prior")
+    assert store.status()["stop"] == "target" and store.status()["estimate"]["lower"] > 0.3
 
 
 @pytest.mark.parametrize("option, flag", [(["--target", "1.5"], "--target"), (["--budget", "0"], "--budget"),

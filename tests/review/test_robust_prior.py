@@ -69,10 +69,11 @@ def test_without_the_vague_component_it_is_todays_estimator_exactly():
     error = audited & (rng.random(n) < 2.0 * risk)
     want = reference_estimate(risk, audited, error, seed=7)
     for kw in ({}, {"robust_weight": 0.0}):
-        got = estimate_accuracy(risk, np.ones(n, bool), audited, error, seed=7, **kw)
+        got = estimate_accuracy(risk, np.ones(n, bool), audited, error, seed=7, estimator="risk_prior", **kw)
         assert (got.accuracy, got.lower, got.upper) == want
         assert all(s["vague_weight"] == 0.0 for s in got.strata)
-    robust = estimate_accuracy(risk, np.ones(n, bool), audited, error, seed=7, robust_weight=0.2)
+    robust = estimate_accuracy(risk, np.ones(n, bool), audited, error, seed=7, robust_weight=0.2,
+                               estimator="risk_prior")
     assert (robust.lower, robust.upper) != want[1:]
 
 
@@ -85,8 +86,8 @@ def test_an_over_sure_prior_with_no_error_in_ten_audits_gets_a_wider_upper_error
     audited[:10] = True
     none_wrong = np.zeros(n, bool)
     args = (risk, np.ones(n, bool), audited, none_wrong)
-    today = estimate_accuracy(*args, n_strata=1, seed=0)
-    robust = estimate_accuracy(*args, n_strata=1, seed=0, robust_weight=0.2)
+    today = estimate_accuracy(*args, n_strata=1, seed=0, estimator="risk_prior")
+    robust = estimate_accuracy(*args, n_strata=1, seed=0, robust_weight=0.2, estimator="risk_prior")
     assert 1 - robust.lower > 1 - today.lower           # upper error bound
     assert robust.strata[0]["vague_weight"] > 0
     # the exact posteriors: the robust one's 95 % quantile of the error rate is above today's

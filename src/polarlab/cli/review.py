@@ -73,10 +73,10 @@ def serve(ctx: typer.Context, project: Path = typer.Argument(..., help="the proj
           schedule: str = typer.Option("linear:0.05:0.05:0.5", help="acceptance threshold per round: "
                                        "linear:START:STEP:STOP, geometric:START:FACTOR:STOP or list:T1,T2,... "
                                        "(classification projects)"),
-          accepted: str = typer.Option("free", help="what acceptance does to a label: free (later refits may change "
-                                       "it), source (kept, and a source of each refit; faster to the target, but "
-                                       "the estimate is less reliable: docs/results/review.md) or lock (kept); "
-                                       "classification projects"),
+          accepted: str = typer.Option("source", help="what acceptance does to a label: source (kept, and a "
+                                       "source of each refit; faster to the target on youtube and sms, slower on "
+                                       "trec: docs/results/review.md), free (later refits may change it) or lock "
+                                       "(kept); classification projects"),
           slices: Optional[Path] = typer.Option(None, help="a Python file of slicing functions (with --slice; "
                                                  "classification projects)"),
           slice_name: Optional[str] = typer.Option(None, "--slice", help="review only this slice's items (a "

@@ -1,8 +1,8 @@
 """Self-paced review rounds (active self-paced learning, Lin et al. 2017, with POLAR risk).
 
 Each round: items whose risk is under the round's threshold are accepted automatically (the
-threshold relaxes round by round, :class:`ThresholdSchedule`; with ``accepted="source"`` they keep that label
-from then on, as a pseudo-label source of the refits); the top of the queue
+threshold relaxes round by round, :class:`ThresholdSchedule`; with ``accepted="source"``, the default, they keep
+that label from then on, as a pseudo-label source of the refits); the top of the queue
 (:func:`review_order`) goes to a person in a batch, with a few random audits of the rest
 (for :func:`estimate_accuracy`); the person's answers become one more source ("human") with
 the top weight; the POLAR harmonizer is fitted again through its public API (the rules' weights
@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import InputError
 from ..validation import check_votes
 from ..harmonizer import PolarHarmonizer
-from .estimate import AccuracyEstimate, StoppingRule, check_estimator, estimate_accuracy
+from .estimate import DEFAULT_ESTIMATOR, AccuracyEstimate, StoppingRule, check_estimator, estimate_accuracy
 from .robust_prior import check_robust_weight
 from .queue import (class_recalibrated_risk, draw_probability, label_risk, review_order, source_disagreement,
                     stratified_sample)
@@ -87,6 +87,8 @@ def plain_risk(review: "SelfPacedReview") -> np.ndarray:
 
 PRIORITIES: dict[str, Callable[["SelfPacedReview"], np.ndarray]] = {"polar": polar_priority, "risk": plain_risk}
 ACCEPTED = ("free", "lock", "source")
+# the default of SelfPacedReview, ReviewConfig and `polarlab review --accepted` (before 2026-12-03: "free")
+DEFAULT_ACCEPTED = "source"
 AUDIT_POOLS = ("open", "accepted")
 
 
@@ -137,7 +139,7 @@ class SelfPacedReview:
         n_strata, level, prior_strength, robust_weight, estimator: options of :func:`estimate_accuracy`
             (``robust_weight``: the vague component's weight in each stratum's robust prior; 0 = the single
             informative Beta; ``estimator``: a name in :data:`.estimate.ESTIMATORS`, how k is set and whether the audits
-            floor the lower bound).
+            floor the lower bound; default ``"evidence"``, :data:`.estimate.DEFAULT_ESTIMATOR`).
         seed: seeds the audits.
         audit_pool: where each round's audits come from. ``"open"`` (default): every open item not in the round's
             batch, so the audits are a sample of what ``estimate("all")`` (the stopping rule's) describes.
@@ -149,17 +151,18 @@ class SelfPacedReview:
             estimate covered more often on average (0.914 against 0.892; less on sms and trec) but trec's mean
             |error| rose 0.053 -> 0.060, past the bound fixed beforehand. The app (``session.py``) draws its audits
             once, from every item.
-        accepted: what acceptance does to an item's label. ``"free"`` (default): nothing; every refit may change
-            an accepted item's label (acceptance only ranks it last in the queue). ``"source"``: the item keeps the
-            label it had when it was first accepted (self-paced learning's pseudo-label), and the kept labels enter
-            each refit as one more source (weight: the largest rule weight), as the pseudo-labelled samples train
-            the model in Lin et al.; ``"lock"``: kept, not a source. Measured in ``docs/results/review.md`` (WRENCH,
-            6 seeds, POLAR order, mean quality at 5 % reviewed, free → source): youtube 0.929 → 0.941, sms 0.913 →
-            0.949 (gold-LR reached at 4.5 %), trec 0.760 → 0.725, chemprot 0.570 → 0.575. Its estimate, with the
-            audits the risk order has reached left out (``audit_passed_``), covered the truth in 0.97 / 0.91 / 0.88 /
-            0.86 of the rounds on the seeds 0-8 it was fixed on (youtube / sms / trec / chemprot), but on fresh seeds
-            9-17 in 0.91 / 0.79 / 0.84 / 0.90, its lower bound above the truth in 0.19 of sms's rounds (a stopping
-            rule that stops too early), and the stopping rule reads that estimate. Hence not the default. Audited
+        accepted: what acceptance does to an item's label. ``"source"`` (default, :data:`DEFAULT_ACCEPTED`): the
+            item keeps the label it had when it was first accepted (self-paced learning's pseudo-label), and the kept
+            labels enter each refit as one more source (weight: the largest rule weight), as the pseudo-labelled
+            samples train the model in Lin et al.; ``"lock"``: kept, not a source; ``"free"`` (the default before
+            2026-12-03): nothing, every refit may change an accepted item's label (acceptance only ranks it last in
+            the queue). Measured in ``docs/results/review.md`` (WRENCH, POLAR order, mean quality at 5 %
+            reviewed, free → source; fresh seeds 18-26): youtube 0.931 → 0.939, sms 0.896 → 0.930, trec 0.765 →
+            0.726 (gold-LR at 3.0 % either way), chemprot 0.619 → 0.616. With ``"risk_prior"`` its estimate was
+            unsafe (the calibrated risk of the kept labels comes out too small: the lower bound above the truth in up
+            to 0.22 of sms's rounds); with ``"evidence"`` (the default ``estimator``) it covered the truth in
+            0.92-0.97 of the rounds on seeds 18-26, its lower bound above the truth in at most 0.011 of them (rule
+            R42). Audited
             items are accepted and kept like any other (an audit must not change how the loop treats the item it
             checks, or it stops being a sample of the kept labels).
 
@@ -189,8 +192,8 @@ class SelfPacedReview:
                  order: str | Callable[["SelfPacedReview"], np.ndarray] = "polar",
                  stopping: StoppingRule | None = None, n_strata: int = 5, level: float = 0.9,
                  prior_strength: float = 2.0, seed: int = 0, reweight_sources: bool = True,
-                 accepted: str = "free", robust_weight: float = 0.0, audit_pool: str = "open",
-                 estimator: str = "risk_prior") -> None:
+                 accepted: str = DEFAULT_ACCEPTED, robust_weight: float = 0.0, audit_pool: str = "open",
+                 estimator: str = DEFAULT_ESTIMATOR) -> None:
         if batch_size < 0 or audit_size < 0 or batch_size + audit_size == 0:
             raise InputError(f"batch_size={batch_size}, audit_size={audit_size}", column="review.batch_size",
                              fix="review at least one item per round")

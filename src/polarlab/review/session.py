@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from .estimate import StoppingRule
+from .estimate import DEFAULT_ESTIMATOR, StoppingRule, check_estimator
 from .queue import review_order
-from .rounds import ACCEPTED, HUMAN, SelfPacedReview
+from .rounds import ACCEPTED, DEFAULT_ACCEPTED, HUMAN, SelfPacedReview
 from .schedule import ThresholdSchedule
 from .store import Item, ReviewStore
 
@@ -41,8 +41,11 @@ class ReviewConfig:
         budget: reviews allowed: a count (>= 1) or a fraction of the items.
         reviews_per_item: 2 = double review (agreement is reported).
         schedule: acceptance thresholds per round.
-        accepted: what acceptance does to an item's label (:class:`SelfPacedReview`): ``"free"`` (default: later
-            refits may change it), ``"source"`` (kept, and a source of each refit) or ``"lock"`` (kept).
+        accepted: what acceptance does to an item's label (:class:`SelfPacedReview`): ``"source"`` (default: kept,
+            and a source of each refit), ``"free"`` (later refits may change it) or ``"lock"`` (kept).
+        estimator: how the accuracy estimate weighs the risk model against the audits (a name in
+            :data:`.estimate.ESTIMATORS`; default ``"evidence"``); the loop and the store's status (the page, ``review
+            status``, the stopping rule) read the same one.
         slices: a Python file of slicing functions; with ``slice``, the queue holds only that slice's items.
         slice: the name of the slice to review (a function in ``slices``).
     """
@@ -55,7 +58,8 @@ class ReviewConfig:
     budget: float = 0.05
     reviews_per_item: int = 1
     schedule: ThresholdSchedule = field(default_factory=ThresholdSchedule)
-    accepted: str = "free"
+    accepted: str = DEFAULT_ACCEPTED
+    estimator: str = DEFAULT_ESTIMATOR
     slices: Path | None = None
     slice: str | None = None
 
@@ -70,6 +74,7 @@ class ReviewConfig:
                               fix="use 1, or 2 for double review")
         if self.accepted not in ACCEPTED:
             raise ConfigError(f"accepted={self.accepted!r}", column="review.accepted", fix=f"use one of {list(ACCEPTED)}")
+        check_estimator(self.estimator)
         if self.batch_size < 1:
             raise ConfigError(f"batch_size={self.batch_size}", column="review.batch_size", fix="use 1 or more")
         StoppingRule(self.target, self.budget)      # validates
@@ -238,6 +243,7 @@ def open_session(project, config: ReviewConfig | None = None, *, progress: bool 
     loop = SelfPacedReview(project.task.n_classes, config.schedule, batch_size=config.batch_size,
                            audit_size=0,            # in the app, audits are interleaved by the store
                            human_weight=config.human_weight, harmonizer=options, accepted=config.accepted,
+                           estimator=config.estimator,
                            stopping=StoppingRule(config.target, config.budget)).fit(matrix.L, X)
     store = store or ReviewStore.for_project(project.state_dir, split)
     _share(project, split, ds, loop)
@@ -245,6 +251,7 @@ def open_session(project, config: ReviewConfig | None = None, *, progress: bool 
     store.set_meta(scope=config.slice, scope_rows=slice_rows(ds, config.slices, config.slice),
                    labels=list(project.task.labels), reviews_per_item=config.reviews_per_item,
                    audit_share=config.audit_share, target=config.target, budget=config.budget,
+                   estimator=config.estimator,
                    split=split, project=str(project.path), task=project.task.name)
     corrections: dict[str, list[str]] = {}
     for key, frame in result.extra.get("audit", {}).items():

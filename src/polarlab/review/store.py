@@ -40,7 +40,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..state.store import DB_NAME, ProjectState
-from .estimate import StoppingRule, estimate_accuracy
+from .estimate import DEFAULT_ESTIMATOR, StoppingRule, estimate_accuracy
 
 if TYPE_CHECKING:  # only for the annotation of final_labels (pandas is imported there when it runs)
     import pandas as pd
@@ -566,7 +566,9 @@ class ReviewStore:
         rule = StoppingRule(target=target, budget=budget)
         pop = present & (~reviewed | audited)
         err = audited & (label != human)      # audits are kept out of refits: check the current label
-        calib = dict(calib_risk=machine_risk[reviewed], calib_error=machine[reviewed] != human[reviewed])
+        # the review's estimator (written by the session; a review without one: the library's default)
+        calib = dict(calib_risk=machine_risk[reviewed], calib_error=machine[reviewed] != human[reviewed],
+                     estimator=meta.get("estimator", DEFAULT_ESTIMATOR))
         est_all = estimate_accuracy(risk, pop, audited, err, **calib)
         est_acc = estimate_accuracy(risk, pop & (score < threshold), audited, err, **calib)
         accepted = int((present & ~reviewed & (score < threshold)).sum())
