@@ -420,3 +420,16 @@ def test_the_counts_after_an_answer_include_it_however_fast_the_answers_come(tmp
             assert get("/api/status")["reviewed"] == n                   # ... which it now is, for every page
         undone = post("/api/undo", {"reviewer": "pat"})
         assert get("/api/status", after=undone["as_of"])["reviewed"] == 2
+
+
+def test_under_the_default_estimator_enough_audits_stop_the_review_on_its_target(tmp_path):
+    """With ``"evidence"`` (the default) the target stops a review once the audits support it: 0 errors in enough
+    random checks lift the lower bound above a target of 0.3 (with none, the test above: it cannot stop)."""
+    store = synthetic_store(tmp_path / "r.sqlite", 200, audit_share=0.5)
+    store.set_meta(target=0.3)
+    assert store.status()["stop"] is None
+    for _ in range(40):
+        it = store.next_item("pat")
+        store.answer("pat", it["row"], it["row"] % 2)        # the machine label (item i's is i % 2): every audit right
+    s = store.status()
+    assert s["audited"] >= 10 and s["estimate"]["lower"] > 0.3 and s["stop"] == "target"
