@@ -28,12 +28,8 @@ How k is set and whether the audits floor the lower bound is the ``estimator`` (
 audits, empirical Bayes on a grid, and an interval never narrower than the live audits' own Jeffreys interval:
 :mod:`.evidence`) or ``"audit_floor"`` (``"risk_prior"``'s k, draws and point estimate, ``"evidence"``'s interval
 floor: with no audits only the budget stops a review). ``"evidence"`` is the default (:data:`DEFAULT_ESTIMATOR`,
-together with ``SelfPacedReview(accepted="source")``): with kept labels the calibrated risk of the kept labels comes
-out too small and ``"risk_prior"``'s lower bound was above the truth in up to 0.22 of the rounds (WRENCH sms), while
-``"evidence"``'s interval covered the truth in 0.92-0.97 of the rounds on fresh seeds 18-26 (``docs/results/review.md``,
-rule R42). ``"risk_prior"`` (the default before) and ``"audit_floor"`` are opt-in: ``"audit_floor"`` lowered the mean
-lower bound by more than 0.05 on youtube and chemprot and still left chemprot's lower bound above the truth in 0.056 of
-the rounds.
+together with ``SelfPacedReview(accepted="source")``; why, with its measurements: :mod:`.evidence`);
+``"risk_prior"`` (the default before) and ``"audit_floor"`` are opt-in (``docs/results/review.md``).
 
 The population error is ``sum_h N_h p_h / N``; (a, b) and the p_h are sampled together and the
 interval is the central ``level`` part; the point estimate uses the most probable (a, b) and the
